@@ -1,0 +1,107 @@
+# chatledger - top-level, non-recursive Makefile.
+#
+#   make              build build/chatledger
+#   make check        build and run every test, then again under ASan+UBSan
+#   make test         run the test suite once against $(O)
+#   make bench        run the benchmarks in bench/
+#   make fuzz         build the libFuzzer targets with clang (build-fuzz/)
+#   make analyze      cppcheck + clang-tidy
+#   make install      PREFIX=/usr/local DESTDIR=
+
+O ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+PKGS = libsodium libzstd jansson sqlite3 libcrypto inih
+
+WARN = -Wall -Wextra -Werror -Wpedantic -Wformat=2 -Wshadow -Wconversion \
+       -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition -Wvla \
+       -Wimplicit-fallthrough -Wnull-dereference -Wcast-qual -Wwrite-strings \
+       -Wundef -fno-common
+GCCWARN = $(shell $(CC) --version 2>/dev/null | grep -q gcc && \
+	echo -Wduplicated-cond -Wduplicated-branches -Wlogical-op)
+
+ifeq ($(SANITIZE),1)
+OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+      -fno-sanitize-recover=all -U_FORTIFY_SOURCE
+LDSAN = -fsanitize=address,undefined
+else
+OPT = -O2 -g -D_FORTIFY_SOURCE=3 -fstack-protector-strong \
+      -fstack-clash-protection -fcf-protection
+LDSAN =
+endif
+
+CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(GCCWARN) -fPIE -pthread \
+	-I. $(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
+LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -pthread $(LDSAN) $(LDFLAGS)
+LIBS = $(shell pkg-config --libs $(PKGS)) -lm
+
+LIB_SRC = $(wildcard common/*.c archiver/*.c policy/*.c export/*.c)
+CLI_SRC = $(wildcard cli/*.c)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+
+LIB_OBJ = $(LIB_SRC:%.c=$(O)/obj/%.o)
+CLI_OBJ = $(CLI_SRC:%.c=$(O)/obj/%.o)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
+
+.PHONY: all check test bench fuzz analyze install clean tests-build
+
+all: $(O)/chatledger
+
+$(O)/obj/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(O)/libchatledger.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/chatledger: $(CLI_OBJ) $(O)/libchatledger.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(O)/libchatledger.a $(LIBS)
+
+$(O)/tests/%: tests/unit/%.c tests/unit/tap.h $(O)/libchatledger.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libchatledger.a $(LIBS)
+
+$(O)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(O)/libchatledger.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c \
+		$(O)/libchatledger.a $(LIBS)
+
+tests-build: $(O)/chatledger $(UNIT_BIN) $(FUZZ_BIN)
+
+test: tests-build
+	tests/run.sh $(O)
+
+check:
+	$(MAKE) O=build tests-build
+	$(MAKE) O=build-asan SANITIZE=1 tests-build
+	tests/check.sh build build-asan
+
+bench: all
+	bench/run.sh $(O)
+
+fuzz:
+	$(MAKE) O=build-fuzz-lib CC=clang CFLAGS="-fsanitize=fuzzer-no-link" SANITIZE=1 build-fuzz-lib/libchatledger.a
+	@mkdir -p build-fuzz
+	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  clang -std=c17 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+	    $$(pkg-config --cflags $(PKGS)) -o build-fuzz/$$n $$f \
+	    build-fuzz-lib/libchatledger.a $(LIBS) || exit 1; done
+
+analyze:
+	cppcheck --std=c11 --enable=warning,style,performance,portability \
+	  --inline-suppr --error-exitcode=1 --quiet -I. \
+	  --suppress=missingIncludeSystem common archiver policy export cli
+	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- -std=c17 -D_GNU_SOURCE -I. \
+	  $(shell pkg-config --cflags $(PKGS))
+
+install: $(O)/chatledger
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(O)/chatledger $(DESTDIR)$(PREFIX)/bin/chatledger
+	install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf build build-asan build-fuzz build-fuzz-lib

@@ -1,0 +1,850 @@
+/*
+ * ledger.c - the append-only store: init, open, append, commit, reads.
+ *
+ * Layout of ledger.db is in docs/FORMAT.md §4.  Each batch is one SQLite
+ * transaction (synchronous=FULL in WAL mode, so COMMIT returns after
+ * fsync) that ends with a signed checkpoint for the new size.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "archiver/ledger_int.h"
+#include "archiver/note.h"
+#include "archiver/record.h"
+#include "archiver/vault.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+static const char schema[] =
+	"CREATE TABLE meta(k TEXT PRIMARY KEY, v BLOB NOT NULL);"
+	"CREATE TABLE entry(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL,"
+	" type INTEGER NOT NULL, kind TEXT NOT NULL, sent_at INTEGER,"
+	" conv INTEGER NOT NULL, kh INTEGER);"
+	"CREATE INDEX entry_kh ON entry(kh) WHERE kh IS NOT NULL;"
+	"CREATE INDEX entry_conv ON entry(conv, idx);"
+	"CREATE TABLE payload(idx INTEGER PRIMARY KEY, ct BLOB NOT NULL);"
+	"CREATE TABLE key_batch(id INTEGER PRIMARY KEY, eph BLOB NOT NULL);"
+	"CREATE TABLE sealed_key(idx INTEGER PRIMARY KEY,"
+	" batch INTEGER NOT NULL, wrapped BLOB NOT NULL);"
+	"CREATE TABLE node(level INTEGER, pos INTEGER, hash BLOB NOT NULL,"
+	" PRIMARY KEY(level, pos)) WITHOUT ROWID;"
+	"CREATE TABLE checkpoint(size INTEGER PRIMARY KEY, note TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL);";
+
+/* ---- small helpers -------------------------------------------------- */
+
+static char *path_join(const char *dir, const char *name)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+static int db_err(struct cl_ledger *l, char **err, const char *what)
+{
+	return cl_error(err, CL_EIO, "database error while %s: %s", what,
+			sqlite3_errmsg(l->db));
+}
+
+int cl_ledger_prepare(struct cl_ledger *l, sqlite3_stmt **st, const char *sql,
+		      char **err)
+{
+	if (*st) {
+		sqlite3_reset(*st);
+		sqlite3_clear_bindings(*st);
+		return CL_OK;
+	}
+	if (sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
+			       NULL) != SQLITE_OK)
+		return db_err(l, err, "preparing a statement");
+	return CL_OK;
+}
+
+static int exec(struct cl_ledger *l, const char *sql, char **err)
+{
+	if (sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_err(l, err, sql);
+	return CL_OK;
+}
+
+static int64_t prefix64(const unsigned char h[32])
+{
+	return (int64_t)cl_load_be64(h);
+}
+
+void cl_ledger_log_chain_tag(const unsigned char *tag_key, unsigned char out[32])
+{
+	static const char m[] = "chatledger/conversation/v1/log";
+
+	crypto_generichash(out, 32, (const unsigned char *)m, sizeof(m) - 1,
+			   tag_key, 32);
+}
+
+int cl_archive_lock(const char *dir, int exclusive, int *fd, char **err)
+{
+	char *path = path_join(dir, "lock");
+	int f;
+
+	*fd = -1;
+	if (path == NULL)
+		return CL_ENOMEM;
+	f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	free(path);
+	if (f < 0)
+		return cl_error(err, CL_EIO, "cannot open the archive lock: %s",
+				strerror(errno));
+	while (flock(f, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+		if (errno != EINTR) {
+			close(f);
+			return cl_error(err, CL_EIO, "cannot lock the archive: %s",
+					strerror(errno));
+		}
+	}
+	*fd = f;
+	return CL_OK;
+}
+
+/* ---- config --------------------------------------------------------- */
+
+static int write_config(const char *dir, const char *origin, char **err)
+{
+	struct cl_buf b;
+	char *path = path_join(dir, "chatledger.conf");
+	char now[32];
+	int rc;
+
+	cl_buf_init(&b, 1 << 16);
+	if (path == NULL)
+		return CL_ENOMEM;
+	cl_time_format(cl_time_now_ms(), now);
+	rc = cl_buf_addf(&b,
+		"# chatledger archive configuration (see config/README)\n"
+		"[archive]\n"
+		"# checkpoint origin and log key name; fixed at init\n"
+		"origin = %s\n"
+		"# on-disk format version\n"
+		"format = 1\n"
+		"created = %s\n"
+		"\n[ingest]\n"
+		"# records per durable commit (each commit is fsynced and signed)\n"
+		"batch_size = 1000\n", origin, now);
+	if (rc == CL_OK)
+		rc = cl_file_create(path, b.data, b.len, 0600, err);
+	free(path);
+	cl_buf_release(&b);
+	return rc;
+}
+
+/* ---- init ----------------------------------------------------------- */
+
+int cl_archive_init(const char *dir, const struct cl_archive_opts *o,
+		    char **err)
+{
+	struct cl_ledger *l = NULL;
+	char *dbpath = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK;
+
+	if (!cl_note_name_valid(o->origin))
+		return cl_error(err, CL_EINVAL,
+				"origin '%s' is not a valid key name (no spaces or '+')",
+				o->origin);
+	if (mkdir(dir, 0700) != 0) {
+		struct stat st2;
+
+		if (errno != EEXIST)
+			return cl_error(err, CL_EIO, "cannot create '%s': %s",
+					dir, strerror(errno));
+		/* An existing directory is accepted only if empty. */
+		dbpath = path_join(dir, "ledger.db");
+		if (dbpath == NULL)
+			return CL_ENOMEM;
+		if (stat(dbpath, &st2) == 0) {
+			free(dbpath);
+			return cl_error(err, CL_EEXIST,
+					"'%s' already holds an archive; refusing to overwrite",
+					dir);
+		}
+		free(dbpath);
+		dbpath = NULL;
+	}
+	if (chmod(dir, 0700) != 0)
+		return cl_error(err, CL_EIO, "cannot chmod '%s'", dir);
+	if ((rc = cl_vault_create(dir, o->origin, o->pass, o->passlen, o->kdf,
+				  err)) ||
+	    (rc = write_config(dir, o->origin, err)))
+		goto out;
+	dbpath = path_join(dir, "ledger.db");
+	if (dbpath == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			 "PRAGMA secure_delete=ON;", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO meta(k, v) VALUES"
+			       " ('format', 1), ('origin', ?1), ('vkey', ?2)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = cl_error(err, CL_EIO, "cannot create the database: %s",
+			      db ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	{
+		char *vkey = NULL;
+
+		if ((rc = cl_vault_load_vkey(dir, &vkey, err)))
+			goto out;
+		sqlite3_bind_text(st, 1, o->origin, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, vkey, -1, SQLITE_TRANSIENT);
+		free(vkey);
+	}
+	if (sqlite3_step(st) != SQLITE_DONE ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = cl_error(err, CL_EIO, "cannot initialise the database: %s",
+			      sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	sqlite3_close(db);
+	db = NULL;
+	/* The empty tree gets its signed checkpoint too. */
+	if ((rc = cl_ledger_open(dir, CL_OPEN_WRITE, &l, err)) ||
+	    (rc = cl_ledger_begin(l, err)) || (rc = cl_ledger_commit(l, err)))
+		goto out;
+	rc = cl_fsync_dir(dir);
+out:
+	cl_ledger_close(l);
+	sqlite3_finalize(st);
+	if (db)
+		sqlite3_close(db);
+	free(dbpath);
+	return rc;
+}
+
+/* ---- open / close --------------------------------------------------- */
+
+static int load_meta_text(struct cl_ledger *l, const char *k, char **out,
+			  char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK;
+
+	*out = NULL;
+	if (sqlite3_prepare_v2(l->db, "SELECT v FROM meta WHERE k = ?1", -1,
+			       &st, NULL) != SQLITE_OK)
+		return db_err(l, err, "reading meta");
+	sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW ||
+	    sqlite3_column_type(st, 0) != SQLITE_TEXT)
+		rc = cl_error(err, CL_ECORRUPT, "archive metadata '%s' missing", k);
+	else if ((*out = strdup((const char *)sqlite3_column_text(st, 0))) == NULL)
+		rc = CL_ENOMEM;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Restore the compact range saved at the last commit. */
+static int load_frontier(struct cl_ledger *l, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *p;
+	int n, rc = CL_OK;
+	unsigned i;
+
+	cl_merkle_range_init(&l->range);
+	if (sqlite3_prepare_v2(l->db, "SELECT v FROM meta WHERE k = 'frontier'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, err, "reading the frontier");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		p = sqlite3_column_blob(st, 0);
+		n = sqlite3_column_bytes(st, 0);
+		if (n < 8 || (n - 8) % 32 != 0 || (n - 8) / 32 > 64) {
+			rc = cl_error(err, CL_ECORRUPT, "stored frontier is malformed");
+			goto out;
+		}
+		l->range.size = cl_load_be64(p);
+		l->range.count = (unsigned)((n - 8) / 32);
+		for (i = 0; i < l->range.count; i++)
+			memcpy(l->range.hashes[i], p + 8 + 32 * i, 32);
+		if ((unsigned)__builtin_popcountll(l->range.size) != l->range.count) {
+			rc = cl_error(err, CL_ECORRUPT, "stored frontier is inconsistent");
+			goto out;
+		}
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int count_entries(struct cl_ledger *l, uint64_t *n, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT coalesce(max(idx) + 1, 0) FROM entry",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, err, "counting entries");
+	if (sqlite3_step(st) != SQLITE_ROW)
+		rc = db_err(l, err, "counting entries");
+	else
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
+		   char **err)
+{
+	struct cl_ledger *l = calloc(1, sizeof(*l));
+	char *dbpath = NULL;
+	int rc = CL_OK, flags;
+	struct stat st;
+
+	*out = NULL;
+	if (l == NULL)
+		return CL_ENOMEM;
+	l->lock_fd = -1;
+	l->mode = mode;
+	l->batch_id = -1;
+	cl_map_init(&l->heads);
+	cl_buf_init(&l->leafbuf, CL_LEAF_FIXED + 64 + CL_LEAF_MAX_BODY);
+	cl_buf_init(&l->zbuf, CL_PAYLOAD_MAX);
+	cl_buf_init(&l->ctbuf, CL_PAYLOAD_MAX);
+	l->dir = strdup(dir);
+	dbpath = path_join(dir, "ledger.db");
+	if (l->dir == NULL || dbpath == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	if (stat(dbpath, &st) != 0) {
+		rc = cl_error(err, CL_ENOTFOUND, "'%s' is not a chatledger archive", dir);
+		goto out;
+	}
+	if (mode == CL_OPEN_WRITE &&
+	    (rc = cl_archive_lock(dir, 1, &l->lock_fd, err)))
+		goto out;
+	flags = mode == CL_OPEN_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	if (sqlite3_open_v2(dbpath, &l->db, flags, NULL) != SQLITE_OK) {
+		rc = cl_error(err, CL_EIO, "cannot open '%s'", dbpath);
+		goto out;
+	}
+	sqlite3_busy_timeout(l->db, 30000);
+	if (mode == CL_OPEN_WRITE &&
+	    (rc = exec(l, "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
+		       "PRAGMA cache_size=-65536;", err)))
+		goto out;
+	if ((rc = load_meta_text(l, "origin", &l->origin, err)) ||
+	    (rc = load_meta_text(l, "vkey", &l->vkey, err)))
+		goto out;
+	if (mode != CL_OPEN_WRITE) {
+		rc = count_entries(l, &l->size, err);
+		l->committed_size = l->size;
+		goto out;
+	}
+	{
+		char *vk = NULL;
+
+		if ((rc = cl_vault_load_log(dir, &l->log_sk, &vk, &l->key_name, err)))
+			goto out;
+		if (strcmp(vk, l->vkey) != 0)
+			rc = cl_error(err, CL_EKEY,
+				      "log.key does not match the archive's log key");
+		free(vk);
+		if (rc)
+			goto out;
+	}
+	if ((rc = cl_vault_load_tag(dir, &l->tag_key, err)) ||
+	    (rc = cl_vault_load_seal_pk(dir, l->seal_pk, err)) ||
+	    (rc = load_frontier(l, err)) ||
+	    (rc = count_entries(l, &l->size, err)))
+		goto out;
+	if (l->size != l->range.size) {
+		rc = cl_error(err, CL_ECORRUPT,
+			      "archive has %llu entries but its tree covers %llu; run verify",
+			      (unsigned long long)l->size,
+			      (unsigned long long)l->range.size);
+		goto out;
+	}
+	l->committed_size = l->size;
+	l->zc = ZSTD_createCCtx();
+	if (l->zc == NULL)
+		rc = CL_ENOMEM;
+out:
+	free(dbpath);
+	if (rc) {
+		cl_ledger_close(l);
+		return rc;
+	}
+	*out = l;
+	return CL_OK;
+}
+
+void cl_ledger_close(struct cl_ledger *l)
+{
+	if (l == NULL)
+		return;
+	if (l->in_batch)
+		cl_ledger_rollback(l);
+	sqlite3_finalize(l->st_find_key);
+	sqlite3_finalize(l->st_find_conv);
+	sqlite3_finalize(l->st_ins_entry);
+	sqlite3_finalize(l->st_ins_payload);
+	sqlite3_finalize(l->st_ins_key);
+	sqlite3_finalize(l->st_ins_node);
+	if (l->db)
+		sqlite3_close(l->db);
+	if (l->lock_fd >= 0)
+		close(l->lock_fd);
+	sodium_free(l->log_sk);
+	sodium_free(l->tag_key);
+	sodium_free(l->batch_key);
+	ZSTD_freeCCtx(l->zc);
+	cl_map_release(&l->heads);
+	cl_buf_release(&l->leafbuf);
+	cl_buf_release(&l->zbuf);
+	if (l->ctbuf.data)
+		sodium_memzero(l->ctbuf.data, l->ctbuf.alloc);
+	cl_buf_release(&l->ctbuf);
+	free(l->dir);
+	free(l->origin);
+	free(l->vkey);
+	free(l->key_name);
+	free(l);
+}
+
+const char *cl_ledger_origin(const struct cl_ledger *l) { return l->origin; }
+const char *cl_ledger_dir(const struct cl_ledger *l) { return l->dir; }
+uint64_t cl_ledger_size(const struct cl_ledger *l) { return l->size; }
+
+/* ---- batches -------------------------------------------------------- */
+
+int cl_ledger_begin(struct cl_ledger *l, char **err)
+{
+	int rc;
+
+	if (l->mode != CL_OPEN_WRITE || l->in_batch)
+		return cl_error(err, CL_EINVAL, "ledger not open for a new batch");
+	if ((rc = exec(l, "BEGIN IMMEDIATE", err)))
+		return rc;
+	l->in_batch = 1;
+	l->saved_range = l->range;
+	l->batch_id = -1;
+	return CL_OK;
+}
+
+void cl_ledger_rollback(struct cl_ledger *l)
+{
+	if (!l->in_batch)
+		return;
+	sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	l->in_batch = 0;
+	l->range = l->saved_range;
+	l->size = l->committed_size;
+	/* The chain heads may name rolled-back entries: forget them all. */
+	cl_map_release(&l->heads);
+	sodium_free(l->batch_key);
+	l->batch_key = NULL;
+	l->batch_id = -1;
+}
+
+/* A fresh ephemeral X25519 key per batch; its shared key with the
+ * archive's sealing key wraps every payload key of the batch. */
+static int start_key_batch(struct cl_ledger *l, char **err)
+{
+	unsigned char eph_pk[32];
+	unsigned char *eph_sk = sodium_malloc(32);
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK;
+
+	l->batch_key = sodium_malloc(crypto_box_BEFORENMBYTES);
+	if (eph_sk == NULL || l->batch_key == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	crypto_box_keypair(eph_pk, eph_sk);
+	if (crypto_box_beforenm(l->batch_key, l->seal_pk, eph_sk) != 0) {
+		rc = cl_error(err, CL_EKEY, "the sealing public key is unusable");
+		goto out;
+	}
+	if (sqlite3_prepare_v2(l->db, "INSERT INTO key_batch(eph) VALUES (?1)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(l, err, "starting a key batch");
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, eph_pk, 32, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_err(l, err, "starting a key batch");
+		goto out;
+	}
+	l->batch_id = sqlite3_last_insert_rowid(l->db);
+out:
+	sqlite3_finalize(st);
+	sodium_free(eph_sk);
+	if (rc) {
+		sodium_free(l->batch_key);
+		l->batch_key = NULL;
+	}
+	return rc;
+}
+
+void cl_ledger_wrap_nonce(uint64_t index, unsigned char n[24])
+{
+	memset(n, 0, 24);
+	memcpy(n, "CLwrap01", 8);
+	cl_store_be64(n + 16, index);
+}
+
+static int emit_node(void *ctx, unsigned level, uint64_t pos, const cl_hash h)
+{
+	struct cl_ledger *l = ctx;
+	char *e = NULL;
+
+	if (cl_ledger_prepare(l, &l->st_ins_node,
+			      "INSERT INTO node(level, pos, hash) VALUES (?1, ?2, ?3)",
+			      &e) != CL_OK) {
+		free(e);
+		return CL_EIO;
+	}
+	sqlite3_bind_int(l->st_ins_node, 1, (int)level);
+	sqlite3_bind_int64(l->st_ins_node, 2, (sqlite3_int64)pos);
+	sqlite3_bind_blob(l->st_ins_node, 3, h, 32, SQLITE_STATIC);
+	return sqlite3_step(l->st_ins_node) == SQLITE_DONE ? CL_OK : CL_EIO;
+}
+
+/* Look for an existing entry with key hash `kh`. */
+static int find_key(struct cl_ledger *l, const unsigned char kh[32],
+		    uint64_t *index, int *found, char **err)
+{
+	int rc, s;
+
+	*found = 0;
+	if ((rc = cl_ledger_prepare(l, &l->st_find_key,
+				    "SELECT idx, leaf FROM entry WHERE kh = ?1", err)))
+		return rc;
+	sqlite3_bind_int64(l->st_find_key, 1, prefix64(kh));
+	while ((s = sqlite3_step(l->st_find_key)) == SQLITE_ROW) {
+		struct cl_leaf leaf;
+		char *e = NULL;
+
+		if (cl_leaf_decode(sqlite3_column_blob(l->st_find_key, 1),
+				   (size_t)sqlite3_column_bytes(l->st_find_key, 1),
+				   &leaf, &e) != CL_OK) {
+			free(e);
+			continue;
+		}
+		if (memcmp(leaf.key_hash, kh, 32) == 0) {
+			*index = (uint64_t)sqlite3_column_int64(l->st_find_key, 0);
+			*found = 1;
+			break;
+		}
+	}
+	sqlite3_reset(l->st_find_key);
+	if (s != SQLITE_ROW && s != SQLITE_DONE)
+		return db_err(l, err, "looking up a message key");
+	return CL_OK;
+}
+
+/* The chain head of conversation `tag`: from the cache, else the db. */
+static int chain_head(struct cl_ledger *l, const unsigned char tag[32],
+		      uint64_t *prev, unsigned char prev_hash[32], char **err)
+{
+	struct cl_map_slot *s = cl_map_get(&l->heads, tag);
+	int rc, step;
+
+	*prev = CL_LEAF_NOPREV;
+	memset(prev_hash, 0, 32);
+	if (s) {
+		*prev = s->u;
+		memcpy(prev_hash, s->v, 32);
+		return CL_OK;
+	}
+	if ((rc = cl_ledger_prepare(l, &l->st_find_conv,
+				    "SELECT idx, leaf FROM entry WHERE conv = ?1"
+				    " ORDER BY idx DESC", err)))
+		return rc;
+	sqlite3_bind_int64(l->st_find_conv, 1, prefix64(tag));
+	while ((step = sqlite3_step(l->st_find_conv)) == SQLITE_ROW) {
+		const unsigned char *p = sqlite3_column_blob(l->st_find_conv, 1);
+		size_t n = (size_t)sqlite3_column_bytes(l->st_find_conv, 1);
+		struct cl_leaf leaf;
+		char *e = NULL;
+
+		if (cl_leaf_decode(p, n, &leaf, &e) != CL_OK) {
+			free(e);
+			sqlite3_reset(l->st_find_conv);
+			return cl_error(err, CL_ECORRUPT, "entry %lld is corrupt; run verify",
+					(long long)sqlite3_column_int64(l->st_find_conv, 0));
+		}
+		if (memcmp(leaf.conv_tag, tag, 32) == 0) {
+			*prev = (uint64_t)sqlite3_column_int64(l->st_find_conv, 0);
+			cl_merkle_leaf_hash(p, n, prev_hash);
+			break;
+		}
+	}
+	sqlite3_reset(l->st_find_conv);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return db_err(l, err, "reading a conversation chain");
+	return CL_OK;
+}
+
+/* Seal a payload: ctbuf = version || nonce || AEAD(salt || zstd(pt)). */
+static int seal_payload(struct cl_ledger *l, const unsigned char *pt,
+			size_t ptlen, const unsigned char *key,
+			unsigned char pt_hash[32], char **err)
+{
+	static const unsigned char ad[] = "chatledger/payload/v1";
+	unsigned char salt[32], nonce[24];
+	size_t bound = ZSTD_compressBound(ptlen), z;
+	unsigned long long clen = 0;
+	int rc;
+
+	if (ptlen > CL_PAYLOAD_MAX - 4096)
+		return cl_error(err, CL_EINVAL, "payload too large (%zu bytes)", ptlen);
+	randombytes_buf(salt, sizeof(salt));
+	randombytes_buf(nonce, sizeof(nonce));
+	cl_sha256_2(salt, 32, pt, ptlen, pt_hash);
+	cl_buf_reset(&l->zbuf);
+	if ((rc = cl_buf_add(&l->zbuf, salt, 32)) ||
+	    (rc = cl_buf_reserve(&l->zbuf, bound)))
+		goto out;
+	z = ZSTD_compressCCtx(l->zc, l->zbuf.data + 32, bound, pt, ptlen, 3);
+	if (ZSTD_isError(z)) {
+		rc = cl_error(err, CL_EIO, "zstd: %s", ZSTD_getErrorName(z));
+		goto out;
+	}
+	l->zbuf.len = 32 + z;
+	cl_buf_reset(&l->ctbuf);
+	if ((rc = cl_buf_reserve(&l->ctbuf, 1 + 24 + l->zbuf.len +
+				 crypto_aead_xchacha20poly1305_ietf_ABYTES)))
+		goto out;
+	l->ctbuf.data[0] = CL_PAYLOAD_VERSION;
+	memcpy(l->ctbuf.data + 1, nonce, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(l->ctbuf.data + 25, &clen,
+						   l->zbuf.data, l->zbuf.len,
+						   ad, sizeof(ad) - 1, NULL,
+						   nonce, key);
+	l->ctbuf.len = 25 + (size_t)clen;
+out:
+	sodium_memzero(salt, sizeof(salt));
+	if (l->zbuf.data)
+		sodium_memzero(l->zbuf.data, l->zbuf.len);
+	return rc;
+}
+
+int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
+		     uint64_t *index, int *dup, char **err)
+{
+	struct cl_leaf leaf;
+	unsigned char kh[32], leaf_hash[32], wrapped[48], wn[24];
+	unsigned char *key = NULL;
+	struct cl_map_slot *slot;
+	uint64_t existing;
+	int found, rc = CL_OK;
+
+	*dup = 0;
+	if (!l->in_batch)
+		return cl_error(err, CL_EINVAL, "append outside a batch");
+	if (!cl_kind_valid(in->kind))
+		return cl_error(err, CL_EINVAL, "invalid entry kind");
+	if (in->body_len > CL_LEAF_MAX_BODY)
+		return cl_error(err, CL_EINVAL, "public body too large");
+	memset(&leaf, 0, sizeof(leaf));
+	if (in->key) {
+		crypto_generichash(kh, 32, in->key, in->key_len, l->tag_key, 32);
+		if ((rc = find_key(l, kh, &existing, &found, err)))
+			return rc;
+		if (found) {
+			*dup = 1;
+			*index = existing;
+			return CL_OK;
+		}
+		memcpy(leaf.key_hash, kh, 32);
+	}
+	if (in->conv)
+		crypto_generichash(leaf.conv_tag, 32, in->conv, in->conv_len,
+				   l->tag_key, 32);
+	else
+		cl_ledger_log_chain_tag(l->tag_key, leaf.conv_tag);
+	if ((rc = chain_head(l, leaf.conv_tag, &leaf.prev_index, leaf.prev_hash, err)))
+		return rc;
+	leaf.version = CL_LEAF_VERSION;
+	leaf.type = in->type;
+	leaf.index = l->size;
+	leaf.sent_at = in->sent_at;
+	leaf.received_at = in->received_at;
+	leaf.logged_at = cl_time_now_ms();
+	memcpy(leaf.kind, in->kind, strlen(in->kind) + 1);
+	leaf.body = (const unsigned char *)in->body;
+	leaf.body_len = (uint32_t)in->body_len;
+
+	if (in->plaintext) {
+		if (l->batch_key == NULL && (rc = start_key_batch(l, err)))
+			return rc;
+		key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+		if (key == NULL)
+			return CL_ENOMEM;
+		randombytes_buf(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+		if ((rc = seal_payload(l, in->plaintext, in->plaintext_len, key,
+				       leaf.pt_hash, err)))
+			goto out;
+		cl_sha256(l->ctbuf.data, l->ctbuf.len, leaf.ct_hash);
+		cl_ledger_wrap_nonce(leaf.index, wn);
+		crypto_box_easy_afternm(wrapped, key, 32, wn, l->batch_key);
+	}
+	cl_buf_reset(&l->leafbuf);
+	if ((rc = cl_leaf_encode(&leaf, &l->leafbuf)))
+		goto out;
+	cl_merkle_leaf_hash(l->leafbuf.data, l->leafbuf.len, leaf_hash);
+
+	if ((rc = cl_ledger_prepare(l, &l->st_ins_entry,
+				    "INSERT INTO entry(idx, leaf, type, kind, sent_at, conv, kh)"
+				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", err)))
+		goto out;
+	sqlite3_bind_int64(l->st_ins_entry, 1, (sqlite3_int64)leaf.index);
+	sqlite3_bind_blob(l->st_ins_entry, 2, l->leafbuf.data, (int)l->leafbuf.len,
+			  SQLITE_STATIC);
+	sqlite3_bind_int(l->st_ins_entry, 3, leaf.type);
+	sqlite3_bind_text(l->st_ins_entry, 4, leaf.kind, -1, SQLITE_STATIC);
+	if (leaf.sent_at != CL_TIME_NONE)
+		sqlite3_bind_int64(l->st_ins_entry, 5, leaf.sent_at);
+	sqlite3_bind_int64(l->st_ins_entry, 6, prefix64(leaf.conv_tag));
+	if (in->key)
+		sqlite3_bind_int64(l->st_ins_entry, 7, prefix64(kh));
+	if (sqlite3_step(l->st_ins_entry) != SQLITE_DONE) {
+		rc = db_err(l, err, "appending an entry");
+		goto out;
+	}
+	if (in->plaintext) {
+		if ((rc = cl_ledger_prepare(l, &l->st_ins_payload,
+					    "INSERT INTO payload(idx, ct) VALUES (?1, ?2)", err)) ||
+		    (rc = cl_ledger_prepare(l, &l->st_ins_key,
+					    "INSERT INTO sealed_key(idx, batch, wrapped)"
+					    " VALUES (?1, ?2, ?3)", err)))
+			goto out;
+		sqlite3_bind_int64(l->st_ins_payload, 1, (sqlite3_int64)leaf.index);
+		sqlite3_bind_blob(l->st_ins_payload, 2, l->ctbuf.data,
+				  (int)l->ctbuf.len, SQLITE_STATIC);
+		sqlite3_bind_int64(l->st_ins_key, 1, (sqlite3_int64)leaf.index);
+		sqlite3_bind_int64(l->st_ins_key, 2, l->batch_id);
+		sqlite3_bind_blob(l->st_ins_key, 3, wrapped, sizeof(wrapped),
+				  SQLITE_STATIC);
+		if (sqlite3_step(l->st_ins_payload) != SQLITE_DONE ||
+		    sqlite3_step(l->st_ins_key) != SQLITE_DONE) {
+			rc = db_err(l, err, "storing a payload");
+			goto out;
+		}
+	}
+	if ((rc = cl_merkle_range_append(&l->range, leaf_hash, emit_node, l,
+					 CL_NODE_LEVEL))) {
+		rc = db_err(l, err, "storing tree nodes");
+		goto out;
+	}
+	slot = cl_map_put(&l->heads, leaf.conv_tag);
+	if (slot == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	slot->u = leaf.index;
+	memcpy(slot->v, leaf_hash, 32);
+	*index = leaf.index;
+	l->size++;
+out:
+	sodium_free(key);
+	sodium_memzero(wrapped, sizeof(wrapped));
+	return rc;
+}
+
+int cl_ledger_commit(struct cl_ledger *l, char **err)
+{
+	struct cl_buf body, note, fr;
+	sqlite3_stmt *st = NULL;
+	cl_hash root;
+	unsigned i;
+	int rc = CL_OK, have = 0;
+
+	if (!l->in_batch)
+		return cl_error(err, CL_EINVAL, "commit outside a batch");
+	cl_buf_init(&body, 4096);
+	cl_buf_init(&note, 8192);
+	cl_buf_init(&fr, 8 + 64 * 32);
+	/* Is there already a checkpoint for this size (nothing appended)? */
+	if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM checkpoint WHERE size = ?1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(l, err, "reading checkpoints");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)l->size);
+	have = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (!have) {
+		cl_merkle_range_root(&l->range, root);
+		if ((rc = cl_checkpoint_format(l->origin, l->size, root, &body)) ||
+		    (rc = cl_note_sign((const char *)body.data, body.len, l->key_name,
+				       l->log_sk, &note, err)))
+			goto out;
+		if (sqlite3_prepare_v2(l->db, "INSERT INTO checkpoint(size, note, created_at)"
+				       " VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK) {
+			rc = db_err(l, err, "storing a checkpoint");
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)l->size);
+		sqlite3_bind_text(st, 2, (const char *)note.data, (int)note.len,
+				  SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, cl_time_now_ms());
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = db_err(l, err, "storing a checkpoint");
+			goto out;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+		if ((rc = cl_buf_add_be64(&fr, l->range.size)))
+			goto out;
+		for (i = 0; i < l->range.count; i++)
+			if ((rc = cl_buf_add(&fr, l->range.hashes[i], 32)))
+				goto out;
+		if (sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO meta(k, v)"
+				       " VALUES ('frontier', ?1)", -1, &st, NULL) != SQLITE_OK) {
+			rc = db_err(l, err, "storing the frontier");
+			goto out;
+		}
+		sqlite3_bind_blob(st, 1, fr.data, (int)fr.len, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = db_err(l, err, "storing the frontier");
+			goto out;
+		}
+	}
+	if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_err(l, err, "committing");
+		goto out;
+	}
+	l->in_batch = 0;
+	l->committed_size = l->size;
+	sodium_free(l->batch_key);
+	l->batch_key = NULL;
+	l->batch_id = -1;
+out:
+	sqlite3_finalize(st);
+	cl_buf_release(&body);
+	cl_buf_release(&note);
+	cl_buf_release(&fr);
+	if (rc && l->in_batch)
+		cl_ledger_rollback(l);
+	return rc;
+}

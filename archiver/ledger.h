@@ -1,0 +1,119 @@
+/*
+ * ledger.h - the append-only, hash-chained, signed store.
+ *
+ * An archive is a directory (docs/FORMAT.md §1) holding the key files of
+ * vault.h, chatledger.conf and ledger.db, an SQLite database in WAL mode.
+ * Writers hold an exclusive lock on DIR/lock for as long as the handle is
+ * open; each batch (begin .. commit) is one SQLite transaction that also
+ * stores a signed checkpoint of the new tree, so a crash at any instant
+ * leaves either the whole batch, signed, or none of it.
+ */
+#ifndef CL_LEDGER_H
+#define CL_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archiver/leaf.h"
+#include "common/buf.h"
+#include "common/util.h"
+
+#define CL_OPEN_READ 0
+#define CL_OPEN_WRITE 1
+
+#define CL_NODE_LEVEL 8 /* perfect subtrees of >= 256 leaves are stored */
+
+struct cl_ledger;
+
+/* What to append.  Key and conversation are opaque material that is
+ * reduced to keyed hashes; the plaintext is sealed; the body is public. */
+struct cl_entry_in {
+	uint8_t type;                   /* CL_ENTRY_* */
+	const char *kind;               /* [a-z][a-z0-9_-]{0,31} */
+	int64_t sent_at;                /* ms, or CL_TIME_NONE */
+	int64_t received_at;            /* ms, or CL_TIME_NONE */
+	const void *key;                /* idempotency key material, or NULL */
+	size_t key_len;
+	const void *conv;               /* conversation material, or NULL for
+	                                   the log-wide chain */
+	size_t conv_len;
+	const unsigned char *plaintext; /* sealed payload, or NULL */
+	size_t plaintext_len;
+	const char *body;               /* public JSON body, or NULL */
+	size_t body_len;
+};
+
+struct cl_archive_opts {
+	const char *origin;             /* checkpoint origin and key name */
+	const unsigned char *pass;      /* sealing-key passphrase */
+	size_t passlen;
+	int kdf;                        /* CL_KDF_* */
+};
+
+/* Create a new archive in `dir` (created 0700; must not exist or be an
+ * empty directory).  Never overwrites: CL_EEXIST. */
+int cl_archive_init(const char *dir, const struct cl_archive_opts *o,
+		    char **err);
+
+/* Open an archive.  CL_OPEN_WRITE takes the writer lock (waits for it). */
+int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
+		   char **err);
+void cl_ledger_close(struct cl_ledger *l);
+
+const char *cl_ledger_origin(const struct cl_ledger *l);
+const char *cl_ledger_dir(const struct cl_ledger *l);
+/* Number of committed entries (plus appended ones inside a batch). */
+uint64_t cl_ledger_size(const struct cl_ledger *l);
+
+/* Batches (write mode only). */
+int cl_ledger_begin(struct cl_ledger *l, char **err);
+/*
+ * Append one entry.  If its key was seen before (committed or earlier in
+ * this batch) nothing is written, *dup is set to 1 and *index to the
+ * existing entry's index.
+ */
+int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
+		     uint64_t *index, int *dup, char **err);
+/* Sign a checkpoint for the new size and commit durably (fsync). */
+int cl_ledger_commit(struct cl_ledger *l, char **err);
+void cl_ledger_rollback(struct cl_ledger *l);
+
+/* Reads. */
+int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
+		   char **err);
+/* The latest signed checkpoint note (text + signatures) appended to out. */
+int cl_ledger_checkpoint(struct cl_ledger *l, uint64_t size,
+			 struct cl_buf *out, char **err);
+/* Sizes of all stored checkpoints, ascending (malloc'd array). */
+int cl_ledger_checkpoint_sizes(struct cl_ledger *l, uint64_t **sizes,
+			       size_t *n, char **err);
+/* A C2SP tlog-proof for `index` against the checkpoint of `size`
+ * (0 = the latest). */
+int cl_ledger_prove(struct cl_ledger *l, uint64_t index, uint64_t size,
+		    struct cl_buf *out, char **err);
+/* A consistency proof between the checkpoints of old_size and new_size
+ * (0 = latest). */
+int cl_ledger_prove_consistency(struct cl_ledger *l, uint64_t old_size,
+				uint64_t new_size, struct cl_buf *out,
+				char **err);
+/* Decrypt one entry's payload with the secret sealing key; checks the
+ * ciphertext and plaintext hashes against the leaf.  CL_ENOTFOUND if the
+ * entry has no payload or it was erased. */
+int cl_ledger_open_payload(struct cl_ledger *l, uint64_t index,
+			   const unsigned char *seal_sk, struct cl_buf *out,
+			   char **err);
+
+struct cl_ledger_stats {
+	uint64_t entries;
+	uint64_t by_type[6];          /* indexed by CL_ENTRY_* */
+	uint64_t payloads;            /* entries whose ciphertext is stored */
+	uint64_t checkpoints;
+	uint64_t last_checkpoint_size;
+	int64_t last_checkpoint_at;   /* ms, or CL_TIME_NONE */
+	int64_t last_logged_at;       /* ms of the newest entry, or CL_TIME_NONE */
+};
+
+/* Counts for `status`. */
+int cl_ledger_stats(struct cl_ledger *l, struct cl_ledger_stats *s, char **err);
+
+#endif

@@ -1,0 +1,488 @@
+/*
+ * ledger_read.c - reads: leaves, checkpoints, proofs, opening payloads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "archiver/ledger_int.h"
+#include "archiver/note.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+static int db_err(struct cl_ledger *l, char **err, const char *what)
+{
+	return cl_error(err, CL_EIO, "database error while %s: %s", what,
+			sqlite3_errmsg(l->db));
+}
+
+int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
+		   char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT leaf FROM entry WHERE idx = ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, err, "reading a leaf");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		rc = cl_buf_add(out, sqlite3_column_blob(st, 0),
+				(size_t)sqlite3_column_bytes(st, 0));
+	else if (s == SQLITE_DONE)
+		rc = cl_error(err, CL_ENOTFOUND, "no entry %llu",
+			      (unsigned long long)index);
+	else
+		rc = db_err(l, err, "reading a leaf");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cl_ledger_checkpoint(struct cl_ledger *l, uint64_t size,
+			 struct cl_buf *out, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	const char *sql = size == 0 ?
+		"SELECT note FROM checkpoint ORDER BY size DESC LIMIT 1" :
+		"SELECT note FROM checkpoint WHERE size = ?1";
+	int rc = CL_OK, s;
+
+	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, err, "reading checkpoints");
+	if (size)
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		rc = cl_buf_add(out, sqlite3_column_text(st, 0),
+				(size_t)sqlite3_column_bytes(st, 0));
+	else if (s == SQLITE_DONE)
+		rc = cl_error(err, CL_ENOTFOUND, "no checkpoint of size %llu",
+			      (unsigned long long)size);
+	else
+		rc = db_err(l, err, "reading checkpoints");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cl_ledger_checkpoint_sizes(struct cl_ledger *l, uint64_t **sizes,
+			       size_t *n, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t *a = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = CL_OK, s;
+
+	*sizes = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(l->db, "SELECT size FROM checkpoint ORDER BY size",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, err, "reading checkpoints");
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			uint64_t *na;
+
+			cap = cap ? cap * 2 : 64;
+			na = realloc(a, cap * sizeof(*a));
+			if (na == NULL) {
+				rc = CL_ENOMEM;
+				goto out;
+			}
+			a = na;
+		}
+		a[cnt++] = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	if (s != SQLITE_DONE) {
+		rc = db_err(l, err, "reading checkpoints");
+		goto out;
+	}
+	*sizes = a;
+	*n = cnt;
+	a = NULL;
+out:
+	free(a);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- proofs over the stored tree ------------------------------------ */
+
+struct src_ctx {
+	struct cl_ledger *l;
+	sqlite3_stmt *leaves, *node;
+};
+
+static int src_leaves(void *ctx, uint64_t first, uint64_t count, cl_hash *out)
+{
+	struct src_ctx *c = ctx;
+	uint64_t got = 0;
+	int s;
+
+	sqlite3_reset(c->leaves);
+	sqlite3_bind_int64(c->leaves, 1, (sqlite3_int64)first);
+	sqlite3_bind_int64(c->leaves, 2, (sqlite3_int64)(first + count));
+	while ((s = sqlite3_step(c->leaves)) == SQLITE_ROW) {
+		if ((uint64_t)sqlite3_column_int64(c->leaves, 0) != first + got)
+			return CL_ECORRUPT;
+		cl_merkle_leaf_hash(sqlite3_column_blob(c->leaves, 1),
+				    (size_t)sqlite3_column_bytes(c->leaves, 1),
+				    out[got]);
+		got++;
+	}
+	return s == SQLITE_DONE && got == count ? CL_OK : CL_ECORRUPT;
+}
+
+static int src_node(void *ctx, unsigned level, uint64_t pos, cl_hash out)
+{
+	struct src_ctx *c = ctx;
+	int rc = CL_ECORRUPT;
+
+	sqlite3_reset(c->node);
+	sqlite3_bind_int(c->node, 1, (int)level);
+	sqlite3_bind_int64(c->node, 2, (sqlite3_int64)pos);
+	if (sqlite3_step(c->node) == SQLITE_ROW &&
+	    sqlite3_column_bytes(c->node, 0) == 32) {
+		memcpy(out, sqlite3_column_blob(c->node, 0), 32);
+		rc = CL_OK;
+	}
+	return rc;
+}
+
+static int src_open(struct cl_ledger *l, struct src_ctx *c,
+		    struct cl_merkle_src *src, char **err)
+{
+	memset(c, 0, sizeof(*c));
+	c->l = l;
+	if (sqlite3_prepare_v2(l->db, "SELECT idx, leaf FROM entry WHERE idx >= ?1"
+			       " AND idx < ?2 ORDER BY idx", -1, &c->leaves,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db, "SELECT hash FROM node WHERE level = ?1"
+			       " AND pos = ?2", -1, &c->node, NULL) != SQLITE_OK)
+		return db_err(l, err, "preparing proof queries");
+	src->ctx = c;
+	src->leaf_hashes = src_leaves;
+	src->node = src_node;
+	src->node_level = CL_NODE_LEVEL;
+	return CL_OK;
+}
+
+static void src_close(struct src_ctx *c)
+{
+	sqlite3_finalize(c->leaves);
+	sqlite3_finalize(c->node);
+}
+
+/* The stored checkpoint of `size` (0 = latest): note text and parsed. */
+static int load_checkpoint(struct cl_ledger *l, uint64_t size,
+			   struct cl_buf *note, struct cl_checkpoint *cp,
+			   char **err)
+{
+	size_t text_len = 0;
+	int rc;
+
+	if ((rc = cl_ledger_checkpoint(l, size, note, err)))
+		return rc;
+	{
+		char *name = NULL;
+		uint32_t id;
+		unsigned char pk[32];
+
+		if ((rc = cl_note_vkey_parse(l->vkey, &name, &id, pk, err)))
+			return rc;
+		rc = cl_note_verify((const char *)note->data, note->len, name,
+				    id, pk, &text_len, err);
+		free(name);
+		if (rc)
+			return cl_error(err, CL_ECORRUPT,
+					"stored checkpoint does not verify; run verify");
+	}
+	return cl_checkpoint_parse((const char *)note->data, text_len, cp, err);
+}
+
+int cl_ledger_prove(struct cl_ledger *l, uint64_t index, uint64_t size,
+		    struct cl_buf *out, char **err)
+{
+	struct cl_buf note;
+	struct cl_checkpoint cp;
+	struct src_ctx c;
+	struct cl_merkle_src src;
+	cl_hash proof[CL_MERKLE_MAXPROOF], leaf_hash, root;
+	size_t count = 0;
+	struct cl_buf leaf;
+	int rc;
+
+	memset(&cp, 0, sizeof(cp));
+	memset(&c, 0, sizeof(c));
+	cl_buf_init(&note, 1 << 16);
+	cl_buf_init(&leaf, 1 << 20);
+	if ((rc = load_checkpoint(l, size, &note, &cp, err)))
+		goto out;
+	if (index >= cp.size) {
+		rc = cl_error(err, CL_EINVAL,
+			      "entry %llu is not in the checkpoint of size %llu",
+			      (unsigned long long)index, (unsigned long long)cp.size);
+		goto out;
+	}
+	if ((rc = src_open(l, &c, &src, err)))
+		goto out;
+	rc = cl_merkle_prove_inclusion(&src, index, cp.size, proof, &count);
+	if (rc == CL_OK)
+		rc = cl_merkle_subtree_hash(&src, 0, cp.size, root);
+	if (rc) {
+		rc = cl_error(err, CL_ECORRUPT, "cannot build the proof: the stored tree is damaged; run verify");
+		goto out;
+	}
+	if ((rc = cl_ledger_leaf(l, index, &leaf, err)))
+		goto out;
+	cl_merkle_leaf_hash(leaf.data, leaf.len, leaf_hash);
+	/* Never hand out a proof that does not verify. */
+	if (memcmp(root, cp.root, 32) != 0 ||
+	    cl_merkle_verify_inclusion(index, cp.size, leaf_hash, (const cl_hash *)proof, count,
+				       cp.root) != CL_OK) {
+		rc = cl_error(err, CL_ECORRUPT,
+			      "the stored tree does not match its checkpoint; run verify");
+		goto out;
+	}
+	rc = cl_tlog_proof_format(index, (const unsigned char (*)[32])proof,
+				  count, NULL, 0, (const char *)note.data,
+				  note.len, out);
+out:
+	src_close(&c);
+	cl_checkpoint_release(&cp);
+	cl_buf_release(&note);
+	cl_buf_release(&leaf);
+	return rc;
+}
+
+int cl_ledger_prove_consistency(struct cl_ledger *l, uint64_t old_size,
+				uint64_t new_size, struct cl_buf *out,
+				char **err)
+{
+	struct cl_buf n1, n2;
+	struct cl_checkpoint c1, c2;
+	struct src_ctx c;
+	struct cl_merkle_src src;
+	cl_hash proof[CL_MERKLE_MAXPROOF];
+	size_t count = 0;
+	int rc;
+
+	memset(&c1, 0, sizeof(c1));
+	memset(&c2, 0, sizeof(c2));
+	memset(&c, 0, sizeof(c));
+	cl_buf_init(&n1, 1 << 16);
+	cl_buf_init(&n2, 1 << 16);
+	if (old_size == 0) {
+		rc = cl_error(err, CL_EINVAL, "a consistency proof needs an old size of at least 1");
+		goto out;
+	}
+	if ((rc = load_checkpoint(l, old_size, &n1, &c1, err)) ||
+	    (rc = load_checkpoint(l, new_size, &n2, &c2, err)))
+		goto out;
+	if (c1.size > c2.size) {
+		rc = cl_error(err, CL_EINVAL, "old size is larger than new size");
+		goto out;
+	}
+	if ((rc = src_open(l, &c, &src, err)))
+		goto out;
+	if (cl_merkle_prove_consistency(&src, c1.size, c2.size, proof, &count) != CL_OK ||
+	    cl_merkle_verify_consistency(c1.size, c2.size, c1.root, c2.root,
+					 (const cl_hash *)proof, count) != CL_OK) {
+		rc = cl_error(err, CL_ECORRUPT,
+			      "the stored tree does not match its checkpoints; run verify");
+		goto out;
+	}
+	rc = cl_consistency_proof_format(c1.size, c2.size,
+					 (const unsigned char (*)[32])proof,
+					 count, out);
+out:
+	src_close(&c);
+	cl_checkpoint_release(&c1);
+	cl_checkpoint_release(&c2);
+	cl_buf_release(&n1);
+	cl_buf_release(&n2);
+	return rc;
+}
+
+/* ---- opening a payload ---------------------------------------------- */
+
+int cl_ledger_open_payload(struct cl_ledger *l, uint64_t index,
+			   const unsigned char *seal_sk, struct cl_buf *out,
+			   char **err)
+{
+	static const unsigned char ad[] = "chatledger/payload/v1";
+	sqlite3_stmt *st = NULL;
+	struct cl_buf leafb, inner;
+	struct cl_leaf leaf;
+	unsigned char *bk = sodium_malloc(crypto_box_BEFORENMBYTES);
+	unsigned char *key = sodium_malloc(32);
+	unsigned char wn[24], h[32], eph[32];
+	const unsigned char *ct;
+	size_t ctlen;
+	unsigned long long ilen = 0;
+	unsigned long long fsz;
+	size_t got;
+	int rc, s;
+
+	cl_buf_init(&leafb, 1 << 20);
+	cl_buf_init(&inner, CL_PAYLOAD_MAX);
+	if (bk == NULL || key == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	if ((rc = cl_ledger_leaf(l, index, &leafb, err)) ||
+	    (rc = cl_leaf_decode(leafb.data, leafb.len, &leaf, err)))
+		goto out;
+	if (sodium_is_zero(leaf.ct_hash, 32)) {
+		rc = cl_error(err, CL_ENOTFOUND, "entry %llu has no sealed payload",
+			      (unsigned long long)index);
+		goto out;
+	}
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT b.eph, k.wrapped, p.ct FROM sealed_key k"
+			       " JOIN key_batch b ON b.id = k.batch"
+			       " JOIN payload p ON p.idx = k.idx WHERE k.idx = ?1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(l, err, "reading a payload");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	s = sqlite3_step(st);
+	if (s != SQLITE_ROW) {
+		rc = s == SQLITE_DONE ?
+			cl_error(err, CL_ENOTFOUND,
+				 "entry %llu was erased: its key and ciphertext are gone",
+				 (unsigned long long)index) :
+			db_err(l, err, "reading a payload");
+		goto out;
+	}
+	ct = sqlite3_column_blob(st, 2);
+	ctlen = (size_t)sqlite3_column_bytes(st, 2);
+	if (sqlite3_column_bytes(st, 0) != 32 || sqlite3_column_bytes(st, 1) != 48 ||
+	    ctlen < 1 + 24 + 16 + 32 || ct[0] != CL_PAYLOAD_VERSION) {
+		rc = cl_error(err, CL_ECORRUPT, "entry %llu: stored key or ciphertext malformed",
+			      (unsigned long long)index);
+		goto out;
+	}
+	cl_sha256(ct, ctlen, h);
+	if (memcmp(h, leaf.ct_hash, 32) != 0) {
+		rc = cl_error(err, CL_ECORRUPT,
+			      "entry %llu: ciphertext does not match its leaf",
+			      (unsigned long long)index);
+		goto out;
+	}
+	memcpy(eph, sqlite3_column_blob(st, 0), 32);
+	cl_ledger_wrap_nonce(index, wn);
+	if (crypto_box_beforenm(bk, eph, seal_sk) != 0 ||
+	    crypto_box_open_easy_afternm(key, sqlite3_column_blob(st, 1),
+					       48, wn, bk) != 0) {
+		rc = cl_error(err, CL_EKEY, "entry %llu: cannot unwrap its key",
+			      (unsigned long long)index);
+		goto out;
+	}
+	if ((rc = cl_buf_reserve(&inner, ctlen)))
+		goto out;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(inner.data, &ilen, NULL,
+						       ct + 25, ctlen - 25, ad,
+						       sizeof(ad) - 1, ct + 1,
+						       key) != 0 || ilen < 32) {
+		rc = cl_error(err, CL_ECORRUPT, "entry %llu: ciphertext fails authentication",
+			      (unsigned long long)index);
+		goto out;
+	}
+	inner.len = (size_t)ilen;
+	fsz = ZSTD_getFrameContentSize(inner.data + 32, inner.len - 32);
+	if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    fsz > CL_PAYLOAD_MAX) {
+		rc = cl_error(err, CL_ECORRUPT, "entry %llu: payload frame malformed",
+			      (unsigned long long)index);
+		goto out;
+	}
+	{
+		size_t base = out->len;
+
+		if ((rc = cl_buf_reserve(out, (size_t)fsz)))
+			goto out;
+		got = ZSTD_decompress(out->data + base, (size_t)fsz,
+				      inner.data + 32, inner.len - 32);
+		if (ZSTD_isError(got) || got != fsz) {
+			rc = cl_error(err, CL_ECORRUPT, "entry %llu: payload does not decompress",
+				      (unsigned long long)index);
+			goto out;
+		}
+		cl_sha256_2(inner.data, 32, out->data + base, got, h);
+		if (memcmp(h, leaf.pt_hash, 32) != 0) {
+			sodium_memzero(out->data + base, got);
+			rc = cl_error(err, CL_ECORRUPT,
+				      "entry %llu: plaintext does not match its salted hash",
+				      (unsigned long long)index);
+			goto out;
+		}
+		out->len = base + got;
+		out->data[out->len] = 0;
+	}
+out:
+	sqlite3_finalize(st);
+	sodium_free(bk);
+	sodium_free(key);
+	if (inner.data)
+		sodium_memzero(inner.data, inner.alloc);
+	cl_buf_release(&inner);
+	cl_buf_release(&leafb);
+	return rc;
+}
+
+/* ---- stats ---------------------------------------------------------- */
+
+int cl_ledger_stats(struct cl_ledger *l, struct cl_ledger_stats *s, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK, r;
+
+	memset(s, 0, sizeof(*s));
+	s->last_checkpoint_at = CL_TIME_NONE;
+	s->last_logged_at = CL_TIME_NONE;
+	if (sqlite3_prepare_v2(l->db, "SELECT type, count(*) FROM entry GROUP BY type",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, err, "counting entries");
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int t = sqlite3_column_int(st, 0);
+		uint64_t n = (uint64_t)sqlite3_column_int64(st, 1);
+
+		if (t > 0 && t < 6)
+			s->by_type[t] = n;
+		s->entries += n;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (r != SQLITE_DONE)
+		return db_err(l, err, "counting entries");
+	if (sqlite3_prepare_v2(l->db, "SELECT (SELECT count(*) FROM payload),"
+			       " (SELECT count(*) FROM checkpoint),"
+			       " (SELECT max(size) FROM checkpoint),"
+			       " (SELECT created_at FROM checkpoint ORDER BY size DESC LIMIT 1),"
+			       " (SELECT leaf FROM entry ORDER BY idx DESC LIMIT 1)",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_err(l, err, "reading status");
+		goto out;
+	}
+	s->payloads = (uint64_t)sqlite3_column_int64(st, 0);
+	s->checkpoints = (uint64_t)sqlite3_column_int64(st, 1);
+	s->last_checkpoint_size = (uint64_t)sqlite3_column_int64(st, 2);
+	if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+		s->last_checkpoint_at = sqlite3_column_int64(st, 3);
+	if (sqlite3_column_type(st, 4) == SQLITE_BLOB) {
+		struct cl_leaf lf;
+		char *e = NULL;
+
+		if (cl_leaf_decode(sqlite3_column_blob(st, 4),
+				   (size_t)sqlite3_column_bytes(st, 4), &lf, &e) == CL_OK)
+			s->last_logged_at = lf.logged_at;
+		free(e);
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}

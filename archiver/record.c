@@ -1,0 +1,310 @@
+/*
+ * record.c - validate and normalise one message record (record.h).
+ *
+ * Error messages name the field and the rule, never the value: the value
+ * may be message content, and errors end up in logs.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "archiver/record.h"
+#include "common/buf.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+int cl_kind_valid(const char *kind)
+{
+	size_t i, n = strlen(kind);
+
+	if (n == 0 || n > CL_KIND_MAX || kind[0] < 'a' || kind[0] > 'z')
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = kind[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+void cl_record_release(struct cl_record *r)
+{
+	free(r->canonical);
+	free(r->key);
+	free(r->conv);
+	memset(r, 0, sizeof(*r));
+}
+
+/* A required or optional string member of `obj`, length-checked. */
+static int get_str(json_t *obj, const char *field, const char *name,
+		   int required, size_t max, const char **out, char **err)
+{
+	json_t *v = json_object_get(obj, field);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (required)
+			return cl_error(err, CL_EINVAL,
+					"missing required field '%s'", name);
+		return CL_OK;
+	}
+	if (!json_is_string(v))
+		return cl_error(err, CL_EINVAL, "field '%s' must be a string",
+				name);
+	if (json_string_length(v) > max)
+		return cl_error(err, CL_EINVAL,
+				"field '%s' is too long (%zu bytes, limit %zu)",
+				name, json_string_length(v), max);
+	if (required && json_string_length(v) == 0)
+		return cl_error(err, CL_EINVAL, "field '%s' is empty", name);
+	*out = json_string_value(v);
+	return CL_OK;
+}
+
+/* Parse an RFC 3339 member and rewrite it in place as UTC. */
+static int norm_time(json_t *obj, const char *field, int required,
+		     int64_t *ms, char **err)
+{
+	const char *s;
+	char buf[32];
+	int rc = get_str(obj, field, field, required, 64, &s, err);
+
+	*ms = CL_TIME_NONE;
+	if (rc || s == NULL)
+		return rc;
+	if (cl_time_parse(s, strlen(s), ms) != CL_OK)
+		return cl_error(err, CL_EINVAL,
+				"field '%s' is not an RFC 3339 date-time",
+				field);
+	if (*ms < 0 || *ms > 253402300799999LL)
+		return cl_error(err, CL_EINVAL,
+				"field '%s' is outside years 1970-9999", field);
+	cl_time_format(*ms, buf);
+	if (json_object_set_new(obj, field, json_string(buf)) != 0)
+		return CL_ENOMEM;
+	return CL_OK;
+}
+
+static int check_attachments(json_t *arr, char **err)
+{
+	size_t i;
+	json_t *a;
+
+	if (!json_is_array(arr))
+		return cl_error(err, CL_EINVAL, "field 'attachments' must be an array");
+	if (json_array_size(arr) > CL_RECORD_MAX_ATTACH)
+		return cl_error(err, CL_EINVAL, "too many attachments (limit %u)",
+				CL_RECORD_MAX_ATTACH);
+	json_array_foreach(arr, i, a) {
+		const char *s;
+		json_t *size;
+		unsigned char h[32];
+
+		if (!json_is_object(a))
+			return cl_error(err, CL_EINVAL,
+					"attachments[%zu] must be an object", i);
+		if (get_str(a, "name", "attachments[].name", 0, CL_RECORD_MAX_ID, &s, err) ||
+		    get_str(a, "mime", "attachments[].mime", 0, 255, &s, err))
+			return CL_EINVAL;
+		size = json_object_get(a, "size");
+		if (size && !(json_is_integer(size) && json_integer_value(size) >= 0))
+			return cl_error(err, CL_EINVAL,
+					"attachments[%zu].size must be a non-negative integer", i);
+		if (get_str(a, "sha256", "attachments[].sha256", 0, 64, &s, err))
+			return CL_EINVAL;
+		if (s && cl_hex_decode(s, h, sizeof(h)) != CL_OK)
+			return cl_error(err, CL_EINVAL,
+					"attachments[%zu].sha256 must be 64 hex digits", i);
+	}
+	return CL_OK;
+}
+
+static int check_labels(json_t *arr, char **err)
+{
+	size_t i;
+	json_t *l;
+
+	if (!json_is_array(arr))
+		return cl_error(err, CL_EINVAL, "field 'labels' must be an array");
+	if (json_array_size(arr) > CL_RECORD_MAX_LABELS)
+		return cl_error(err, CL_EINVAL, "too many labels (limit %u)",
+				CL_RECORD_MAX_LABELS);
+	json_array_foreach(arr, i, l) {
+		if (!json_is_string(l) || json_string_length(l) == 0 ||
+		    json_string_length(l) > 128)
+			return cl_error(err, CL_EINVAL,
+					"labels[%zu] must be a string of 1-128 bytes", i);
+	}
+	return CL_OK;
+}
+
+static int check_raw(json_t *obj, char **err)
+{
+	const char *s;
+	struct cl_buf b;
+	int rc = get_str(obj, "raw", "raw", 0, CL_RECORD_MAX_RAW, &s, err);
+
+	if (rc || s == NULL)
+		return rc;
+	cl_buf_init(&b, CL_RECORD_MAX_RAW);
+	rc = cl_b64_decode(s, strlen(s), &b);
+	cl_buf_release(&b);
+	if (rc == CL_ENOMEM)
+		return rc;
+	if (rc)
+		return cl_error(err, CL_EINVAL, "field 'raw' is not valid base64");
+	return CL_OK;
+}
+
+/* Append a length-prefixed field to key material (unambiguous joining). */
+static int key_part(struct cl_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	int rc = cl_buf_add_be32(b, (uint32_t)n);
+
+	return rc ? rc : cl_buf_add(b, s, n);
+}
+
+int cl_record_parse(const char *json, size_t len, struct cl_record *r,
+		    char **err)
+{
+	json_t *root = NULL, *conv, *sender, *v;
+	json_error_t jerr;
+	const char *account, *conv_id, *id, *sender_id, *dir, *kind, *source;
+	const char *s;
+	json_int_t revision = 0;
+	struct cl_buf key, cv;
+	char revbuf[32];
+	int rc = CL_OK;
+
+	memset(r, 0, sizeof(*r));
+	cl_buf_init(&key, 4 * CL_RECORD_MAX_ID + 64);
+	cl_buf_init(&cv, 3 * CL_RECORD_MAX_ID + 64);
+	if (len > CL_RECORD_MAX_LINE) {
+		rc = cl_error(err, CL_EINVAL, "record too large (%zu bytes, limit %u)",
+			      len, CL_RECORD_MAX_LINE);
+		goto out;
+	}
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		rc = cl_error(err, CL_EINVAL, "malformed JSON at column %d: %s",
+			      jerr.column, jerr.text);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		rc = cl_error(err, CL_EINVAL, "record must be a JSON object");
+		goto out;
+	}
+	conv = json_object_get(root, "conversation");
+	sender = json_object_get(root, "sender");
+	if (conv == NULL || !json_is_object(conv)) {
+		rc = cl_error(err, CL_EINVAL,
+			      "missing required field 'conversation.id'");
+		goto out;
+	}
+	if (sender == NULL || !json_is_object(sender)) {
+		rc = cl_error(err, CL_EINVAL, "missing required field 'sender.id'");
+		goto out;
+	}
+	if ((rc = get_str(root, "account", "account", 1, CL_RECORD_MAX_ID, &account, err)) ||
+	    (rc = get_str(conv, "id", "conversation.id", 1, CL_RECORD_MAX_ID, &conv_id, err)) ||
+	    (rc = get_str(root, "id", "id", 1, CL_RECORD_MAX_ID, &id, err)) ||
+	    (rc = get_str(sender, "id", "sender.id", 1, CL_RECORD_MAX_ID, &sender_id, err)) ||
+	    (rc = get_str(root, "direction", "direction", 1, 16, &dir, err)) ||
+	    (rc = get_str(root, "kind", "kind", 1, CL_KIND_MAX, &kind, err)) ||
+	    (rc = get_str(root, "source", "source", 0, 32, &source, err)) ||
+	    (rc = get_str(conv, "type", "conversation.type", 0, 16, &s, err)))
+		goto out;
+	if (strcmp(dir, "in") != 0 && strcmp(dir, "out") != 0) {
+		rc = cl_error(err, CL_EINVAL, "field 'direction' must be \"in\" or \"out\"");
+		goto out;
+	}
+	if (s && strcmp(s, "direct") != 0 && strcmp(s, "group") != 0) {
+		rc = cl_error(err, CL_EINVAL,
+			      "field 'conversation.type' must be \"direct\" or \"group\"");
+		goto out;
+	}
+	if (!cl_kind_valid(kind)) {
+		rc = cl_error(err, CL_EINVAL,
+			      "field 'kind' must be 1-32 of [a-z0-9_-] starting with a letter");
+		goto out;
+	}
+	if (source && !cl_kind_valid(source)) {
+		rc = cl_error(err, CL_EINVAL,
+			      "field 'source' must be 1-32 of [a-z0-9_-] starting with a letter");
+		goto out;
+	}
+	if ((rc = get_str(conv, "name", "conversation.name", 0, CL_RECORD_MAX_ID, &s, err)) ||
+	    (rc = get_str(sender, "name", "sender.name", 0, CL_RECORD_MAX_ID, &s, err)) ||
+	    (rc = get_str(root, "text", "text", 0, CL_RECORD_MAX_TEXT, &s, err)) ||
+	    (rc = get_str(root, "reply_to", "reply_to", 0, CL_RECORD_MAX_ID, &s, err)) ||
+	    (rc = get_str(root, "target", "target", 0, CL_RECORD_MAX_ID, &s, err)))
+		goto out;
+	v = json_object_get(sender, "device");
+	if (v && !json_is_string(v) && !json_is_integer(v)) {
+		rc = cl_error(err, CL_EINVAL, "field 'sender.device' must be a string or integer");
+		goto out;
+	}
+	v = json_object_get(root, "revision");
+	if (v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0) {
+			rc = cl_error(err, CL_EINVAL,
+				      "field 'revision' must be a non-negative integer");
+			goto out;
+		}
+		revision = json_integer_value(v);
+	}
+	if ((v = json_object_get(root, "attachments")) && (rc = check_attachments(v, err)))
+		goto out;
+	if ((v = json_object_get(root, "labels")) && (rc = check_labels(v, err)))
+		goto out;
+	if ((rc = check_raw(root, err)))
+		goto out;
+	if ((rc = norm_time(root, "sent_at", 1, &r->sent_at, err)) ||
+	    (rc = norm_time(root, "received_at", 0, &r->received_at, err)))
+		goto out;
+
+	/* Defaults are written into the record so the canonical bytes say
+	 * exactly what was assumed. */
+	if (source == NULL) {
+		if (json_object_set_new(root, "source", json_string("jsonl"))) {
+			rc = CL_ENOMEM;
+			goto out;
+		}
+		source = "jsonl";
+	}
+	if (json_object_get(root, "revision") == NULL &&
+	    json_object_set_new(root, "revision", json_integer(0))) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	snprintf(revbuf, sizeof(revbuf), "%lld", (long long)revision);
+	if ((rc = cl_buf_addstr(&key, "chatledger/key/v1")) ||
+	    (rc = key_part(&key, source)) || (rc = key_part(&key, account)) ||
+	    (rc = key_part(&key, conv_id)) || (rc = key_part(&key, id)) ||
+	    (rc = key_part(&key, revbuf)))
+		goto out;
+	if ((rc = cl_buf_addstr(&cv, "chatledger/conversation/v1")) ||
+	    (rc = key_part(&cv, account)) || (rc = key_part(&cv, conv_id)))
+		goto out;
+	memcpy(r->kind, kind, strlen(kind) + 1);
+	r->canonical = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	if (r->canonical == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	r->canonical_len = strlen(r->canonical);
+	r->key = (char *)cl_buf_detach(&key, &r->key_len);
+	r->conv = (char *)cl_buf_detach(&cv, &r->conv_len);
+out:
+	cl_buf_release(&key);
+	cl_buf_release(&cv);
+	json_decref(root);
+	if (rc)
+		cl_record_release(r);
+	return rc;
+}

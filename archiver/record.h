@@ -1,0 +1,48 @@
+/*
+ * record.h - the normalised message record (docs/FORMAT.md §2).
+ *
+ * cl_record_parse() validates one JSON object against the schema, fills
+ * defaults, converts timestamps to UTC and produces the canonical bytes:
+ * the object serialised by jansson with sorted keys and no whitespace.
+ * Unknown fields are kept.
+ */
+#ifndef CL_RECORD_H
+#define CL_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CL_RECORD_MAX_LINE (8u << 20)  /* one JSON line */
+#define CL_RECORD_MAX_ID 512u          /* ids, accounts, names */
+#define CL_RECORD_MAX_TEXT (1u << 20)  /* the text field */
+#define CL_RECORD_MAX_RAW (6u << 20)   /* the raw field, base64 */
+#define CL_RECORD_MAX_LABELS 64u
+#define CL_RECORD_MAX_ATTACH 256u
+#define CL_KIND_MAX 32u
+
+struct cl_record {
+	char *canonical;          /* canonical JSON (malloc'd) */
+	size_t canonical_len;
+	char *key;                /* source message key material (malloc'd) */
+	size_t key_len;
+	char *conv;               /* conversation identity material (malloc'd) */
+	size_t conv_len;
+	char kind[CL_KIND_MAX + 1];
+	int64_t sent_at;          /* ms since epoch, UTC */
+	int64_t received_at;      /* ms, or CL_TIME_NONE */
+};
+
+/*
+ * Parse and normalise one record from `len` bytes of JSON.  On failure
+ * returns CL_EINVAL and sets *err to a reason that names the field but
+ * never quotes message content.  `r` is cleared first; release it with
+ * cl_record_release() in every case.
+ */
+int cl_record_parse(const char *json, size_t len, struct cl_record *r,
+		    char **err);
+void cl_record_release(struct cl_record *r);
+
+/* A kind is 1-32 chars of [a-z0-9_-], starting with a letter. */
+int cl_kind_valid(const char *kind);
+
+#endif

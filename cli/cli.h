@@ -1,0 +1,53 @@
+/*
+ * cli.h - the command-line front end.  Only cli/ parses arguments, prints
+ * and chooses exit statuses (docs/man/chatledger.1, EXIT STATUS).
+ */
+#ifndef CL_CLI_H
+#define CL_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define EXIT_OK 0
+#define EXIT_TAMPERED 1
+#define EXIT_ERROR 2
+#define EXIT_PARTIAL 3
+
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;     /* the SYNOPSIS line(s), also in the man page */
+	const char *summary;   /* one line for `chatledger --help` */
+};
+
+extern const struct cli_cmd cli_commands[];
+
+/* Print the usage of `cmd` (to stdout for --help, else stderr). */
+void cli_usage(const char *cmd, FILE *to);
+/* Print "chatledger CMD: message" to stderr; returns EXIT_ERROR. */
+int cli_fail(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Same, with a library status and message (the message is freed). */
+int cli_fail_rc(const char *cmd, int rc, char *err);
+/* The archive from -a/--archive or $CHATLEDGER_ARCHIVE, or NULL. */
+const char *cli_archive(const char *opt);
+/* Parse an unsigned decimal; 0 on success. */
+int cli_u64(const char *s, unsigned long long *out);
+/* Read a passphrase from `file` (first line) or, with file NULL, from the
+ * terminal; *pass is sodium_malloc'd (sodium_free it).  0 on success. */
+int cli_passphrase(const char *cmd, const char *file, int confirm,
+		   unsigned char **pass, size_t *len);
+/* Flush stdout and check for write errors (ENOSPC, closed pipe). */
+int cli_finish_stdout(int code);
+
+int cmd_init(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
+int cmd_pubkey(int argc, char **argv);
+int cmd_leaves(int argc, char **argv);
+int cmd_prove(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
+#endif

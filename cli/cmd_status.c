@@ -1,0 +1,105 @@
+/*
+ * cmd_status.c - chatledger status: what the archive holds and how fresh.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "archiver/ledger.h"
+#include "archiver/record.h"
+#include "cli/cli.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+static json_t *time_or_null(int64_t ms)
+{
+	char b[32];
+
+	if (ms == CL_TIME_NONE)
+		return json_null();
+	cl_time_format(ms, b);
+	return json_string(b);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "archive", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *archive = NULL;
+	struct cl_ledger *l = NULL;
+	struct cl_ledger_stats s;
+	char *err = NULL;
+	int c, rc, json = 0;
+	json_t *j;
+
+	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': archive = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': cli_usage("status", stdout); return EXIT_OK;
+		default: cli_usage("status", stderr); return EXIT_ERROR;
+		}
+	}
+	archive = cli_archive(archive);
+	if (archive == NULL || optind != argc) {
+		cli_usage("status", stderr);
+		return EXIT_ERROR;
+	}
+	if ((rc = cl_ledger_open(archive, CL_OPEN_READ, &l, &err)))
+		return cli_fail_rc("status", rc, err);
+	rc = cl_ledger_stats(l, &s, &err);
+	if (rc) {
+		cl_ledger_close(l);
+		return cli_fail_rc("status", rc, err);
+	}
+	j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:b}",
+		      "origin", cl_ledger_origin(l),
+		      "entries", (json_int_t)s.entries,
+		      "records", (json_int_t)s.by_type[CL_ENTRY_RECORD],
+		      "tombstones", (json_int_t)s.by_type[CL_ENTRY_TOMBSTONE],
+		      "coverage", (json_int_t)s.by_type[CL_ENTRY_COVERAGE],
+		      "control", (json_int_t)s.by_type[CL_ENTRY_CONTROL],
+		      "quarantined", (json_int_t)s.by_type[CL_ENTRY_QUARANTINE],
+		      "payloads", (json_int_t)s.payloads,
+		      "checkpoints", (json_int_t)s.checkpoints,
+		      "checkpoint_size", (json_int_t)s.last_checkpoint_size,
+		      "checkpoint_at", time_or_null(s.last_checkpoint_at),
+		      "last_entry_at", time_or_null(s.last_logged_at),
+		      "unsigned_tail", s.last_checkpoint_size != s.entries);
+	cl_ledger_close(l);
+	if (j == NULL)
+		return cli_fail("status", "out of memory");
+	if (json) {
+		json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
+		putchar('\n');
+	} else {
+		char b1[32] = "never", b2[32] = "never";
+
+		if (s.last_checkpoint_at != CL_TIME_NONE)
+			cl_time_format(s.last_checkpoint_at, b1);
+		if (s.last_logged_at != CL_TIME_NONE)
+			cl_time_format(s.last_logged_at, b2);
+		printf("archive      %s\n"
+		       "entries      %" PRIu64 " (%" PRIu64 " records, %" PRIu64 " tombstones, %"
+		       PRIu64 " coverage, %" PRIu64 " control, %" PRIu64 " quarantined)\n"
+		       "payloads     %" PRIu64 " sealed\n"
+		       "checkpoint   size %" PRIu64 ", signed %s (%" PRIu64 " kept)\n"
+		       "last entry   %s\n",
+		       json_string_value(json_object_get(j, "origin")), s.entries,
+		       s.by_type[CL_ENTRY_RECORD], s.by_type[CL_ENTRY_TOMBSTONE],
+		       s.by_type[CL_ENTRY_COVERAGE], s.by_type[CL_ENTRY_CONTROL],
+		       s.by_type[CL_ENTRY_QUARANTINE], s.payloads,
+		       s.last_checkpoint_size, b1, s.checkpoints, b2);
+		if (s.by_type[CL_ENTRY_QUARANTINE])
+			printf("attention    %" PRIu64 " quarantined items (see docs/man/chatledger-ingest.1)\n",
+			       s.by_type[CL_ENTRY_QUARANTINE]);
+	}
+	json_decref(j);
+	return EXIT_OK;
+}

@@ -1,0 +1,166 @@
+/*
+ * cmd_verify.c - chatledger verify: full keyless verification.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "archiver/verify.h"
+#include "cli/cli.h"
+#include "common/buf.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+#define MAX_SAVED 64
+
+static void progress(void *ctx, uint64_t done, uint64_t total)
+{
+	(void)ctx;
+	fprintf(stderr, "\rverifying: %" PRIu64 "/%" PRIu64 " entries", done, total);
+	if (done == total)
+		fputc('\n', stderr);
+}
+
+/* Read --key: a verifier key string, or a file holding one. */
+static int read_key(const char *arg, char **out)
+{
+	struct cl_buf b;
+	char *e = NULL;
+
+	*out = NULL;
+	if (strchr(arg, '+') != NULL && access(arg, R_OK) != 0) {
+		*out = strdup(arg);
+		return *out ? 0 : -1;
+	}
+	cl_buf_init(&b, 4096);
+	if (cl_file_read(arg, &b, 4096, &e) != CL_OK) {
+		cli_fail("verify", "%s", e ? e : "cannot read --key");
+		free(e);
+		cl_buf_release(&b);
+		return -1;
+	}
+	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+		b.data[--b.len] = 0;
+	*out = (char *)cl_buf_detach(&b, NULL);
+	return 0;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "archive", required_argument, NULL, 'a' },
+		{ "checkpoint", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *archive = NULL, *names[MAX_SAVED];
+	char *notes[MAX_SAVED], *key = NULL, *err = NULL;
+	struct cl_verify_opts o;
+	struct cl_verify_report r;
+	size_t n = 0, i;
+	int c, rc, json = 0, code = EXIT_ERROR;
+
+	memset(&o, 0, sizeof(o));
+	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': archive = optarg; break;
+		case 'c': {
+			struct cl_buf b;
+
+			if (n == MAX_SAVED) {
+				cli_fail("verify", "at most %d --checkpoint files", MAX_SAVED);
+				goto out;
+			}
+			cl_buf_init(&b, 1 << 20);
+			if ((rc = cl_file_read(optarg, &b, 1 << 20, &err))) {
+				cl_buf_release(&b);
+				cli_fail_rc("verify", rc, err);
+				err = NULL;
+				goto out;
+			}
+			names[n] = optarg;
+			notes[n++] = (char *)cl_buf_detach(&b, NULL);
+			break;
+		}
+		case 'k':
+			free(key);
+			if (read_key(optarg, &key) != 0)
+				goto out;
+			break;
+		case 'j': json = 1; break;
+		case 'h': cli_usage("verify", stdout); code = EXIT_OK; goto out;
+		default: cli_usage("verify", stderr); goto out;
+		}
+	}
+	archive = cli_archive(archive);
+	if (archive == NULL || optind != argc) {
+		cli_usage("verify", stderr);
+		goto out;
+	}
+	o.trusted_vkey = key;
+	o.checkpoints = (const char *const *)notes;
+	o.checkpoint_names = names;
+	o.n_checkpoints = n;
+	if (!json && isatty(STDERR_FILENO))
+		o.progress = progress;
+	rc = cl_verify(archive, &o, &r, &err);
+	if (rc != CL_OK && rc != CL_ECORRUPT) {
+		cl_verify_report_release(&r);
+		code = cli_fail_rc("verify", rc, err);
+		err = NULL;
+		goto out;
+	}
+	if (json) {
+		json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+				      "ok", rc == CL_OK,
+				      "entries", (json_int_t)r.entries,
+				      "records", (json_int_t)r.records,
+				      "tombstones", (json_int_t)r.tombstones,
+				      "coverage", (json_int_t)r.coverage,
+				      "control", (json_int_t)r.control,
+				      "quarantined", (json_int_t)r.quarantined,
+				      "payloads", (json_int_t)r.payloads,
+				      "erased", (json_int_t)r.erased,
+				      "conversations", (json_int_t)r.conversations,
+				      "checkpoints", (json_int_t)r.checkpoints,
+				      "saved_checkpoints", (json_int_t)r.external_checkpoints,
+				      "root", r.root_hex);
+		if (j && r.problem) {
+			json_object_set_new(j, "problem", json_string(r.problem));
+			if (r.bad_index != UINT64_MAX)
+				json_object_set_new(j, "first_bad_entry",
+						    json_integer((json_int_t)r.bad_index));
+		}
+		if (j)
+			json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
+		putchar('\n');
+		json_decref(j);
+	} else if (rc == CL_OK) {
+		printf("OK: %" PRIu64 " entries (%" PRIu64 " records, %" PRIu64 " tombstones, %"
+		       PRIu64 " coverage, %" PRIu64 " control, %" PRIu64 " quarantined) in %"
+		       PRIu64 " conversation chains; %" PRIu64 " signed checkpoints",
+		       r.entries, r.records, r.tombstones, r.coverage, r.control,
+		       r.quarantined, r.conversations, r.checkpoints);
+		if (r.external_checkpoints)
+			printf("; %" PRIu64 " saved checkpoints consistent", r.external_checkpoints);
+		printf("\nroot %s\n", r.root_hex);
+	} else {
+		printf("TAMPERED: %s\n", r.problem);
+	}
+	code = rc == CL_OK ? EXIT_OK : EXIT_TAMPERED;
+	cl_verify_report_release(&r);
+out:
+	for (i = 0; i < n; i++)
+		free(notes[i]);
+	free(key);
+	free(err);
+	return code;
+}

@@ -1,0 +1,86 @@
+/*
+ * map.c - open-addressing hash map keyed by 32-byte uniform keys.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/map.h"
+#include "common/banned.h"
+
+void cl_map_init(struct cl_map *m)
+{
+	m->slots = NULL;
+	m->cap = 0;
+	m->count = 0;
+}
+
+void cl_map_release(struct cl_map *m)
+{
+	free(m->slots);
+	cl_map_init(m);
+}
+
+static size_t slot_of(const unsigned char key[32], size_t cap)
+{
+	return (size_t)cl_load_be64(key) & (cap - 1);
+}
+
+struct cl_map_slot *cl_map_get(const struct cl_map *m, const unsigned char key[32])
+{
+	size_t i;
+
+	if (m->cap == 0)
+		return NULL;
+	for (i = slot_of(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		struct cl_map_slot *s = &m->slots[i];
+
+		if (!s->used)
+			return NULL;
+		if (memcmp(s->key, key, 32) == 0)
+			return s;
+	}
+}
+
+static int grow(struct cl_map *m)
+{
+	size_t ncap = m->cap ? m->cap * 2 : 1024, i;
+	struct cl_map_slot *ns = calloc(ncap, sizeof(*ns));
+
+	if (ns == NULL)
+		return -1;
+	for (i = 0; i < m->cap; i++) {
+		size_t j;
+
+		if (!m->slots[i].used)
+			continue;
+		for (j = slot_of(m->slots[i].key, ncap); ns[j].used;
+		     j = (j + 1) & (ncap - 1))
+			;
+		ns[j] = m->slots[i];
+	}
+	free(m->slots);
+	m->slots = ns;
+	m->cap = ncap;
+	return 0;
+}
+
+struct cl_map_slot *cl_map_put(struct cl_map *m, const unsigned char key[32])
+{
+	struct cl_map_slot *s = cl_map_get(m, key);
+	size_t i;
+
+	if (s)
+		return s;
+	if ((m->count + 1) * 4 > m->cap * 3 && grow(m) != 0)
+		return NULL;
+	for (i = slot_of(key, m->cap); m->slots[i].used;
+	     i = (i + 1) & (m->cap - 1))
+		;
+	s = &m->slots[i];
+	memset(s, 0, sizeof(*s));
+	memcpy(s->key, key, 32);
+	s->used = 1;
+	m->count++;
+	return s;
+}

@@ -1,0 +1,79 @@
+/*
+ * util.h - small shared helpers: files written durably, encodings done by
+ * libsodium, SHA-256 done by OpenSSL, RFC 3339 time.
+ */
+#ifndef CL_UTIL_H
+#define CL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define CL_SHA256_BYTES 32
+
+/* ---- files ---------------------------------------------------------- */
+
+/*
+ * Create `path` exclusively (O_CREAT|O_EXCL, mode `mode`), write `len`
+ * bytes, fsync it and its directory.  CL_EEXIST if the file exists.
+ */
+int cl_file_create(const char *path, const void *data, size_t len,
+		   unsigned mode, char **err);
+
+/*
+ * Replace `path` atomically: write `path`.tmp exclusively, fsync, rename,
+ * fsync the directory.
+ */
+int cl_file_replace(const char *path, const void *data, size_t len,
+		    unsigned mode, char **err);
+
+/* Read a whole file of at most `max` bytes into `out` (appended). */
+int cl_file_read(const char *path, struct cl_buf *out, size_t max,
+		 char **err);
+
+/* fsync the directory holding `path` (or `path` itself if a directory). */
+int cl_fsync_dir(const char *dir);
+
+/* ---- encodings (libsodium) ------------------------------------------ */
+
+/* Lower-case hex of `n` bytes, appended to `out`. */
+int cl_hex_add(struct cl_buf *out, const unsigned char *p, size_t n);
+/* Decode exactly `n` bytes of hex; CL_EINVAL on any other length. */
+int cl_hex_decode(const char *hex, unsigned char *out, size_t n);
+/* Standard base64 with padding, appended to `out`. */
+int cl_b64_add(struct cl_buf *out, const unsigned char *p, size_t n);
+/* Decode standard base64 (padding required) into `out` (appended). */
+int cl_b64_decode(const char *s, size_t slen, struct cl_buf *out);
+
+/* ---- hashing (OpenSSL EVP) ------------------------------------------ */
+
+void cl_sha256(const void *p, size_t n, unsigned char out[CL_SHA256_BYTES]);
+/* SHA-256 over two concatenated parts. */
+void cl_sha256_2(const void *a, size_t an, const void *b, size_t bn,
+		 unsigned char out[CL_SHA256_BYTES]);
+
+/* ---- time ----------------------------------------------------------- */
+
+/* "No timestamp" in ms fields. */
+#define CL_TIME_NONE INT64_MIN
+
+/*
+ * Parse an RFC 3339 date-time ("2024-03-01T09:15:00+08:00", fraction up to
+ * 9 digits, `Z` or numeric offset, `T`/`t`/space separator) into
+ * milliseconds since the Unix epoch, UTC.  Fractions beyond milliseconds
+ * are truncated.  Returns CL_EINVAL on anything else, including
+ * out-of-range fields (month 13, Feb 30, hour 24, second 61).
+ */
+int cl_time_parse(const char *s, size_t len, int64_t *ms);
+
+/* Format ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (at least 25 bytes). */
+void cl_time_format(int64_t ms, char out[32]);
+
+/* Wall clock in milliseconds since the epoch. */
+int64_t cl_time_now_ms(void);
+
+/* Days from civil date (proleptic Gregorian); exposed for policy/. */
+int64_t cl_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+#endif
