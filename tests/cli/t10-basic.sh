@@ -1,0 +1,70 @@
+#!/bin/sh
+# t10-basic: init, ingest, idempotency, verify, show, leaves, prove,
+# checkpoint, pubkey, status; refusal to overwrite; file modes.
+. "$(dirname "$0")/lib.sh"
+
+A="$T/a"
+check "init creates an archive" new_archive "$A"
+expect_exit "init refuses to overwrite" 2 new_archive "$A"
+expect_grep "overwrite refusal names the reason" "refusing to overwrite" "$T/err"
+mode=$(stat -c %a "$A")
+[ "$mode" = 700 ] && ok "archive dir is 0700" || notok "archive dir is $mode"
+for f in log.key seal.key tag.key; do
+	m=$(stat -c %a "$A/$f")
+	[ "$m" = 600 ] && ok "$f is 0600" || notok "$f is $m"
+done
+
+gen_records 500 0 20 >"$T/r1.jsonl"
+expect_exit "ingest 500 records" 0 "$CHATLEDGER" ingest -a "$A" --format jsonl --batch 64 "$T/r1.jsonl"
+expect_grep "ingest reports 500" "^500 ingested, 0 duplicates" "$T/out"
+expect_exit "re-ingest stores nothing new" 0 "$CHATLEDGER" ingest -a "$A" --format jsonl "$T/r1.jsonl"
+expect_grep "re-ingest reports 500 duplicates" "^0 ingested, 500 duplicates" "$T/out"
+gen_records 300 400 20 | "$CHATLEDGER" ingest -a "$A" --format jsonl --json - >"$T/out" 2>&1
+expect_grep "overlapping ingest from stdin adds only new records" '"ingested":200' "$T/out"
+expect_grep "and skips the overlap" '"duplicates":100' "$T/out"
+
+expect_exit "verify exits 0" 0 "$CHATLEDGER" verify -a "$A"
+expect_grep "verify counts 700 records" "700 records" "$T/out"
+expect_grep "verify counts 20 chains" "in 20 conversation chains" "$T/out"
+expect_exit "verify --json" 0 "$CHATLEDGER" verify -a "$A" --json
+expect_grep "verify --json says ok" '"ok":true' "$T/out"
+
+expect_exit "show entry 0" 0 "$CHATLEDGER" show -a "$A" --index 0 --passphrase-file "$T/pass"
+expect_grep "show returns the original text" '"text":"message number 0 secret-0"' "$T/out"
+expect_grep "show returns UTC time" '"sent_at":"2025-02-28T16:00:00.000Z"' "$T/out"
+expect_grep "show fills defaults" '"revision":0' "$T/out"
+printf 'wrong passphrase\n' >"$T/wrong"
+expect_exit "show with a wrong passphrase fails" 2 "$CHATLEDGER" show -a "$A" --index 0 --passphrase-file "$T/wrong"
+expect_grep "wrong passphrase is named" "wrong passphrase" "$T/err"
+expect_exit "show needs a passphrase source" 2 sh -c "'$CHATLEDGER' show -a '$A' --index 0 </dev/null >/dev/null 2>&1 && exit 0 || exit 2"
+
+expect_exit "leaves prints every entry" 0 "$CHATLEDGER" leaves -a "$A"
+n=$(wc -l <"$T/out")
+[ "$n" -eq 700 ] && ok "700 leaf lines" || notok "$n leaf lines"
+grep -qv '^[0-9a-f]*$' "$T/out" && notok "leaves are lowercase hex" || ok "leaves are lowercase hex"
+expect_exit "leaves --from --to" 0 "$CHATLEDGER" leaves -a "$A" --from 10 --to 12
+[ "$(wc -l <"$T/out")" -eq 3 ] && ok "three leaves in 10..12" || notok "leaves range"
+
+expect_exit "checkpoint" 0 "$CHATLEDGER" checkpoint -a "$A"
+cp "$T/out" "$T/cp-700"
+[ "$(sed -n 2p "$T/cp-700")" = 700 ] && ok "checkpoint size 700" || notok "checkpoint size"
+[ "$(sed -n 1p "$T/cp-700")" = "example.com/chatledger/test" ] && ok "checkpoint origin" || notok "checkpoint origin"
+expect_grep "checkpoint is a signed note" "^— example.com/chatledger/test " "$T/cp-700"
+expect_exit "pubkey" 0 "$CHATLEDGER" pubkey -a "$A"
+expect_grep "pubkey is a C2SP verifier key" '^example.com/chatledger/test+[0-9a-f]\{8\}+A' "$T/out"
+key=$(cat "$T/out")
+expect_exit "verify with the trusted key and a saved checkpoint" 0 "$CHATLEDGER" verify -a "$A" --key "$key" --checkpoint "$T/cp-700"
+
+expect_exit "prove --index" 0 "$CHATLEDGER" prove -a "$A" --index 123
+expect_grep "proof is a tlog-proof" "^c2sp.org/tlog-proof@v1" "$T/out"
+expect_grep "proof names its index" "^index 123$" "$T/out"
+expect_exit "prove against an older size" 0 "$CHATLEDGER" prove -a "$A" --index 5 --size 500
+expect_exit "prove past the size fails" 2 "$CHATLEDGER" prove -a "$A" --index 600 --size 500
+expect_exit "prove --consistency" 0 "$CHATLEDGER" prove -a "$A" --consistency 500
+expect_grep "consistency proof header" "^chatledger-consistency-proof@v1" "$T/out"
+expect_exit "status" 0 "$CHATLEDGER" status -a "$A" --json
+expect_grep "status counts records" '"records":700' "$T/out"
+expect_exit "unknown format is refused" 2 "$CHATLEDGER" ingest -a "$A" --format nope "$T/r1.jsonl"
+expect_exit "missing archive is an error" 2 "$CHATLEDGER" verify -a "$T/none"
+CHATLEDGER_ARCHIVE="$A" expect_exit "CHATLEDGER_ARCHIVE is the default archive" 0 "$CHATLEDGER" verify
+t_done
