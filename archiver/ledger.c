@@ -383,8 +383,12 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 	}
 	l->committed_size = l->size;
 	l->zc = ZSTD_createCCtx();
-	if (l->zc == NULL)
+	l->rec_key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+	l->rng = sodium_malloc(32 + 32 + 128);
+	if (l->zc == NULL || l->rec_key == NULL || l->rng == NULL)
 		rc = CL_ENOMEM;
+	else
+		randombytes_buf(l->rng, 32);
 out:
 	free(dbpath);
 	if (rc) {
@@ -414,6 +418,8 @@ void cl_ledger_close(struct cl_ledger *l)
 	sodium_free(l->log_sk);
 	sodium_free(l->tag_key);
 	sodium_free(l->batch_key);
+	sodium_free(l->rec_key);
+	sodium_free(l->rng);
 	ZSTD_freeCCtx(l->zc);
 	cl_map_release(&l->heads);
 	cl_buf_release(&l->leafbuf);
@@ -603,6 +609,27 @@ static int chain_head(struct cl_ledger *l, const unsigned char tag[32],
 	return CL_OK;
 }
 
+/*
+ * Fresh random bytes without a system call per record: a fast-key-erasure
+ * generator.  libsodium expands the 32-byte seed with ChaCha20; the first
+ * 32 output bytes replace the seed (so earlier outputs cannot be
+ * recomputed from a later memory image), the rest is handed out.  The
+ * seed comes from the kernel (randombytes_buf) when the ledger is opened.
+ */
+static void fresh_random(struct cl_ledger *l, unsigned char *out, size_t n)
+{
+	while (n > 0) {
+		size_t k = n < 128 ? n : 128;
+
+		randombytes_buf_deterministic(l->rng + 32, 32 + 128, l->rng);
+		memcpy(l->rng, l->rng + 32, 32);
+		memcpy(out, l->rng + 64, k);
+		sodium_memzero(l->rng + 32, 32 + 128);
+		out += k;
+		n -= k;
+	}
+}
+
 /* Seal a payload: ctbuf = version || nonce || AEAD(salt || zstd(pt)). */
 static int seal_payload(struct cl_ledger *l, const unsigned char *pt,
 			size_t ptlen, const unsigned char *key,
@@ -616,8 +643,8 @@ static int seal_payload(struct cl_ledger *l, const unsigned char *pt,
 
 	if (ptlen > CL_PAYLOAD_MAX - 4096)
 		return cl_error(err, CL_EINVAL, "payload too large (%zu bytes)", ptlen);
-	randombytes_buf(salt, sizeof(salt));
-	randombytes_buf(nonce, sizeof(nonce));
+	fresh_random(l, salt, sizeof(salt));
+	fresh_random(l, nonce, sizeof(nonce));
 	cl_sha256_2(salt, 32, pt, ptlen, pt_hash);
 	cl_buf_reset(&l->zbuf);
 	if ((rc = cl_buf_add(&l->zbuf, salt, 32)) ||
@@ -696,10 +723,8 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 	if (in->plaintext) {
 		if (l->batch_key == NULL && (rc = start_key_batch(l, err)))
 			return rc;
-		key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
-		if (key == NULL)
-			return CL_ENOMEM;
-		randombytes_buf(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+		key = l->rec_key;
+		fresh_random(l, key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 		if ((rc = seal_payload(l, in->plaintext, in->plaintext_len, key,
 				       leaf.pt_hash, err)))
 			goto out;
@@ -765,7 +790,8 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 	*index = leaf.index;
 	l->size++;
 out:
-	sodium_free(key);
+	if (key)
+		sodium_memzero(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 	sodium_memzero(wrapped, sizeof(wrapped));
 	return rc;
 }

@@ -26,6 +26,8 @@ struct cl_ledger {
 	unsigned char *tag_key;    /* sodium_malloc, write mode only */
 	unsigned char seal_pk[32];
 	unsigned char *batch_key;  /* sodium_malloc, per batch */
+	unsigned char *rec_key;    /* sodium_malloc, reused per payload */
+	unsigned char *rng;        /* sodium_malloc: seed, next seed, output */
 	int64_t batch_id;
 	int in_batch;
 	uint64_t size;             /* next index */

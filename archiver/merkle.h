@@ -74,7 +74,8 @@ void cl_merkle_range_init(struct cl_merkle_range *r);
  *
  * Returns CL_OK; the first non-zero return of emit, with r left unchanged
  * (the calls before it have happened, so emit should be idempotent if the
- * caller retries); CL_EINVAL if r is NULL or already holds 2^64-1 leaves.
+ * caller retries); CL_EINVAL if r is NULL, already holds 2^64-1 leaves,
+ * or is inconsistent (count != popcount(size)).
  */
 int cl_merkle_range_append(struct cl_merkle_range *r, const cl_hash leaf_hash,
 			   cl_merkle_emit_fn emit, void *ctx,

@@ -239,6 +239,34 @@ static int next_line(struct lines *it, const char **line, size_t *n)
 	return 0;
 }
 
+/*
+ * 1 if s[0..n) uses only the standard base64 alphabet and '='.  Checked
+ * before every decode: libsodium 1.0.18's decoder reads bytes >= 0x80 as
+ * '/' where char is signed, so it alone would accept non-canonical text.
+ */
+static int b64_alphabet(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+		      c == '='))
+			return 0;
+	}
+	return 1;
+}
+
+/* cl_b64_decode of s[0..n), after the alphabet check; CL_EINVAL. */
+static int b64_decode(const char *s, size_t n, struct cl_buf *out)
+{
+	if (!b64_alphabet(s, n))
+		return CL_EINVAL;
+	return cl_b64_decode(s, n, out);
+}
+
 /* 1 if line[0..n) starts with the NUL-terminated `prefix`. */
 static int has_prefix(const char *line, size_t n, const char *prefix)
 {
@@ -259,7 +287,7 @@ static int b64_hash(const char *s, size_t n, unsigned char out[32])
 	if (n != HASH_B64_LEN)
 		return CL_EINVAL;
 	cl_buf_init(&b, 32);
-	rc = cl_b64_decode(s, n, &b);
+	rc = b64_decode(s, n, &b);
 	if (rc == CL_OK && b.len != 32)
 		rc = CL_EINVAL;
 	if (rc == CL_OK)
@@ -428,7 +456,8 @@ static int key_parse(const char *s, size_t len, int secret, char **name,
 	}
 	b64 = s + nlen + 10;
 	blen = len - nlen - 10;
-	if (sodium_base642bin(raw, sizeof(raw), b64, blen, NULL, &got, &end,
+	if (!b64_alphabet(b64, blen) ||
+	    sodium_base642bin(raw, sizeof(raw), b64, blen, NULL, &got, &end,
 			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != b64 + blen) {
 		rc = cl_error(err, CL_EINVAL, "%s has bad or overlong base64",
@@ -628,7 +657,7 @@ int cl_note_verify(const char *note, size_t len, const char *name,
 		lnlen = (size_t)(sp - line);
 		b64 = sp + 1;
 		cl_buf_reset(&blob);
-		rc = cl_b64_decode(b64, n - lnlen - 1, &blob);
+		rc = b64_decode(b64, n - lnlen - 1, &blob);
 		if (rc == CL_ENOMEM)
 			goto out;
 		if (rc || blob.len < 5) {
@@ -824,7 +853,7 @@ int cl_tlog_proof_parse(const char *text, size_t len,
 		goto out;
 	}
 	if (has_prefix(line, n, "extra ")) {
-		rc = n > 6 ? cl_b64_decode(line + 6, n - 6, &extra) : CL_EINVAL;
+		rc = n > 6 ? b64_decode(line + 6, n - 6, &extra) : CL_EINVAL;
 		if (rc) {
 			rc = cl_error(err, rc, "proof has a bad extra line");
 			goto out;

@@ -74,8 +74,9 @@ int cl_note_vkey_parse(const char *vkey, char **name, uint32_t *id,
  * Append the signer key "PRIVATE+KEY+name+hex8(id)+base64(0x01||seed)"
  * (the golang.org/x/mod/sumdb/note format) to `out`; id is computed from
  * the public key derived from `seed`.  To avoid stray copies of the secret
- * in freed heap memory, `out` is grown before the secret is written, and
- * every stack copy is wiped; the caller wipes and releases `out`.
+ * in freed heap memory, `out` is grown before the secret is written (with
+ * room for 16 more bytes, e.g. a final newline), and every stack copy is
+ * wiped; the caller wipes and releases `out`.
  */
 int cl_note_skey_format(const char *name, const unsigned char seed[32],
 			struct cl_buf *out);

@@ -11,7 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+/*
+ * SHA-256 uses OpenSSL's low-level interface: its context lives on the
+ * stack, so hashing the many short leaves and nodes allocates nothing,
+ * while still using the CPU's SHA extensions.  It is deprecated in
+ * OpenSSL 3.0 but present; EVP would cost an allocation per hash.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include "status.h"
@@ -186,11 +193,20 @@ int cl_b64_add(struct cl_buf *out, const unsigned char *p, size_t n)
 
 int cl_b64_decode(const char *s, size_t slen, struct cl_buf *out)
 {
-	size_t cap = slen / 4 * 3 + 3, got = 0;
+	size_t cap = slen / 4 * 3 + 3, got = 0, i;
 	unsigned char *p;
 	const char *end = NULL;
 	int rc;
 
+	/* libsodium 1.0.18 decodes bytes >= 0x80 as '/': check the alphabet
+	 * ourselves first (found by fuzzing). */
+	for (i = 0; i < slen; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
+			return CL_EINVAL;
+	}
 	p = malloc(cap ? cap : 1);
 	if (p == NULL)
 		return CL_ENOMEM;
@@ -215,17 +231,15 @@ void cl_sha256(const void *p, size_t n, unsigned char out[CL_SHA256_BYTES])
 void cl_sha256_2(const void *a, size_t an, const void *b, size_t bn,
 		 unsigned char out[CL_SHA256_BYTES])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int len = 0;
+	SHA256_CTX ctx;
 
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    (an && EVP_DigestUpdate(ctx, a, an) != 1) ||
-	    (bn && EVP_DigestUpdate(ctx, b, bn) != 1) ||
-	    EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != CL_SHA256_BYTES) {
-		/* OpenSSL cannot fail here short of memory exhaustion. */
-		abort();
-	}
-	EVP_MD_CTX_free(ctx);
+	SHA256_Init(&ctx);
+	if (an)
+		SHA256_Update(&ctx, a, an);
+	if (bn)
+		SHA256_Update(&ctx, b, bn);
+	SHA256_Final(out, &ctx);
+	sodium_memzero(&ctx, sizeof(ctx));
 }
 
 /* ---- time ----------------------------------------------------------- */

@@ -130,6 +130,18 @@ leaf = bytearray(row[0]); leaf[2:10] = (600).to_bytes(8, "big")
 db.execute("INSERT INTO entry(idx, leaf, type, kind, sent_at, conv, kh) VALUES (600, ?, ?, ?, ?, ?, ?)", (bytes(leaf),) + row[1:])'
 tampered "unsigned appended entry" "not covered by any signed checkpoint\|chain broken"
 
+# A well-formed entry (correct index and chain link) appended behind the
+# ledger's back: only the missing signature gives it away.
+fresh; py "$C/ledger.db" '
+import hashlib
+row = db.execute("SELECT leaf, type, kind, sent_at, conv, kh FROM entry WHERE idx = 599").fetchone()
+prev = bytes(row[0]); leaf = bytearray(prev); k = leaf[34]; o = 35 + k
+leaf[2:10] = (600).to_bytes(8, "big")
+leaf[o + 64:o + 72] = (599).to_bytes(8, "big")
+leaf[o + 72:o + 104] = hashlib.sha256(b"\x00" + prev).digest()
+db.execute("INSERT INTO entry(idx, leaf, type, kind, sent_at, conv, kh) VALUES (600, ?, ?, ?, ?, ?, ?)", (bytes(leaf),) + row[1:])'
+tampered "well-formed unsigned tail" "entries 600..600 are not covered by any signed checkpoint"
+
 fresh; py "$C/ledger.db" 'db.execute("DELETE FROM checkpoint")'
 tampered "all checkpoints deleted" "no signed checkpoint"
 t_done

@@ -609,6 +609,129 @@ static void reject_cons(const char *vec, const char *what, uint64_t size1,
 	       vec, what, rc);
 }
 
+/*
+ * The shape of PATH(m, D[n]) / SUBPROOF(m, D[n], b) from the RFC 9162
+ * recursion, bottom-up: 'R' sibling on the right, 'L' on the left, 'M'
+ * the leading MTH of an old subtree.  Two statements with the same shape
+ * make the verifier compute exactly the same hashes.
+ */
+static void path_shape(uint64_t m, uint64_t n, char *s, size_t *len)
+{
+	uint64_t k;
+
+	if (n <= 1)
+		return;
+	k = ref_split(n);
+	if (m < k)
+		path_shape(m, k, s, len);
+	else
+		path_shape(m - k, n - k, s, len);
+	s[(*len)++] = m < k ? 'R' : 'L';
+}
+
+static void cons_shape(uint64_t m, uint64_t n, int b, char *s, size_t *len)
+{
+	uint64_t k;
+
+	if (m == n) {
+		if (!b)
+			s[(*len)++] = 'M';
+		return;
+	}
+	k = ref_split(n);
+	if (m <= k)
+		cons_shape(m, k, b, s, len);
+	else
+		cons_shape(m - k, n - k, 0, s, len);
+	s[(*len)++] = m <= k ? 'R' : 'L';
+}
+
+/* Same shape as (oindex, osize)?  Sizes are small here (< 2^10). */
+static int same_path_shape(uint64_t index, uint64_t size, uint64_t oindex,
+			   uint64_t osize)
+{
+	char a[130], b[130];
+	size_t na = 0, nb = 0;
+
+	if (index >= size || size > 1024)
+		return 0;
+	path_shape(index, size, a, &na);
+	path_shape(oindex, osize, b, &nb);
+	return na == nb && memcmp(a, b, na) == 0;
+}
+
+static int same_cons_shape(uint64_t size1, uint64_t size2, uint64_t osize1,
+			   uint64_t osize2)
+{
+	char a[130], b[130];
+	size_t na = 0, nb = 0;
+
+	if (size1 == 0 || size1 > size2 || size2 > 1024)
+		return 0;
+	cons_shape(size1, size2, 1, a, &na);
+	cons_shape(osize1, osize2, 1, b, &nb);
+	return na == nb && memcmp(a, b, na) == 0;
+}
+
+static void resize_incl(const char *vec, const char *what, uint64_t index,
+			uint64_t size, uint64_t oindex, uint64_t osize,
+			const cl_hash leaf, const cl_hash *proof, size_t n,
+			const cl_hash root)
+{
+	int rc = cl_merkle_verify_inclusion(index, size, leaf, proof, n, root);
+
+	if (same_path_shape(index, size, oindex, osize))
+		TAP_OK(rc == CL_OK, "%s: %s has the same path shape: accepted",
+		       vec, what);
+	else
+		TAP_OK(rc == CL_EINVAL || rc == CL_ECORRUPT,
+		       "%s: %s rejected (rc %d)", vec, what, rc);
+}
+
+static void resize_cons(const char *vec, const char *what, uint64_t size1,
+			uint64_t size2, uint64_t osize1, uint64_t osize2,
+			const cl_hash root1, const cl_hash root2,
+			const cl_hash *proof, size_t n)
+{
+	int rc = cl_merkle_verify_consistency(size1, size2, root1, root2, proof,
+					      n);
+
+	if (same_cons_shape(size1, size2, osize1, osize2))
+		TAP_OK(rc == CL_OK, "%s: %s has the same proof shape: accepted",
+		       vec, what);
+	else
+		TAP_OK(rc == CL_EINVAL || rc == CL_ECORRUPT,
+		       "%s: %s rejected (rc %d)", vec, what, rc);
+}
+
+/* 1 if verifying the (oindex, osize) proof as (index, size) passes exactly
+   when the two paths have the same shape. */
+static int incl_shape_rule(uint64_t index, uint64_t size, uint64_t oindex,
+			   uint64_t osize, const cl_hash leaf,
+			   const cl_hash *proof, size_t n, const cl_hash root)
+{
+	int rc = cl_merkle_verify_inclusion(index, size, leaf, proof, n, root);
+
+	if (same_path_shape(index, size, oindex, osize))
+		return rc == CL_OK;
+	return rc == CL_EINVAL || rc == CL_ECORRUPT;
+}
+
+static int cons_shape_rule(uint64_t size1, uint64_t size2, uint64_t osize1,
+			   uint64_t osize2, const cl_hash root1,
+			   const cl_hash root2, const cl_hash *proof, size_t n)
+{
+	int rc = cl_merkle_verify_consistency(size1, size2, root1, root2, proof,
+					      n);
+
+	if (size1 == size2 && size1 != 0)
+		return rc == (n == 0 && heq(root1, root2) ? CL_OK :
+			      n == 0 ? CL_ECORRUPT : CL_EINVAL);
+	if (same_cons_shape(size1, size2, osize1, osize2))
+		return rc == CL_OK;
+	return rc == CL_EINVAL || rc == CL_ECORRUPT;
+}
+
 /* p = proof with element `at` removed (at < n) */
 static size_t removed(cl_hash *p, const cl_hash *proof, size_t n, size_t at)
 {
@@ -689,19 +812,32 @@ static void mutate_inclusion(uint64_t index, uint64_t size,
 	bad[7] ^= 0x40;
 	reject_incl(vec, "random-root", index, size, leaf, proof, n, bad);
 	reject_incl(vec, "empty-root", index, size, leaf, proof, n, empty);
-	reject_incl(vec, "leaf-and-root-swapped", index, size, root, proof, n,
-		    leaf);
-	reject_incl(vec, "leafIdx-+-1", index + 1, size, leaf, proof, n, root);
-	reject_incl(vec, "leafIdx---1", index - 1, size, leaf, proof, n, root);
-	reject_incl(vec, "leafIdx-^-2", index ^ 2, size, leaf, proof, n, root);
-	reject_incl(vec, "treeSize-*-2", index, size * 2, leaf, proof, n, root);
-	reject_incl(vec, "treeSize-div-2", index, size / 2, leaf, proof, n,
+	if (!heq(leaf, root)) /* for a 1-leaf tree they are equal */
+		reject_incl(vec, "leaf-and-root-swapped", index, size, root,
+			    proof, n, leaf);
+	/*
+	 * Index and size changes.  RFC 9162 verification depends only on the
+	 * shape of the path, so a change that keeps the shape (0 of 8 vs 0 of
+	 * 7) verifies by design; every other one must be rejected.
+	 */
+	resize_incl(vec, "leafIdx-+-1", index + 1, size, index, size, leaf,
+		    proof, n, root);
+	resize_incl(vec, "leafIdx---1", index - 1, size, index, size, leaf,
+		    proof, n, root);
+	resize_incl(vec, "leafIdx-^-2", index ^ 2, size, index, size, leaf,
+		    proof, n, root);
+	resize_incl(vec, "treeSize-*-2", index, size * 2, index, size, leaf,
+		    proof, n, root);
+	resize_incl(vec, "treeSize-div-2", index, size / 2, index, size, leaf,
+		    proof, n, root);
+	resize_incl(vec, "treeSize-+-1", index, size + 1, index, size, leaf,
+		    proof, n, root);
+	resize_incl(vec, "treeSize---1", index, size - 1, index, size, leaf,
+		    proof, n, root);
+	resize_incl(vec, "treeSize-0", index, 0, index, size, leaf, proof, n,
 		    root);
-	reject_incl(vec, "treeSize-+-1", index, size + 1, leaf, proof, n, root);
-	reject_incl(vec, "treeSize---1", index, size - 1, leaf, proof, n, root);
-	reject_incl(vec, "treeSize-0", index, 0, leaf, proof, n, root);
-	reject_incl(vec, "treeSize-max", index, UINT64_MAX, leaf, proof, n,
-		    root);
+	resize_incl(vec, "treeSize-max", index, UINT64_MAX, index, size, leaf,
+		    proof, n, root);
 }
 
 static void mutate_consistency(uint64_t size1, uint64_t size2,
@@ -766,18 +902,26 @@ static void mutate_consistency(uint64_t size1, uint64_t size2,
 	bad[0] ^= 1;
 	reject_cons(vec, "wrong-root2", size1, size2, root1, bad, proof, n);
 	reject_cons(vec, "swapped-roots", size1, size2, root2, root1, proof, n);
-	reject_cons(vec, "size1-+-1", size1 + 1, size2, root1, root2, proof, n);
-	reject_cons(vec, "size1---1", size1 - 1, size2, root1, root2, proof, n);
-	reject_cons(vec, "size1-^-2", size1 ^ 2, size2, root1, root2, proof, n);
-	reject_cons(vec, "size2-*-2", size1, size2 * 2, root1, root2, proof, n);
-	reject_cons(vec, "size2-div-2", size1, size2 / 2, root1, root2, proof,
-		    n);
-	reject_cons(vec, "size2-+-1", size1, size2 + 1, root1, root2, proof, n);
-	reject_cons(vec, "size2---1", size1, size2 - 1, root1, root2, proof, n);
+	/* size changes: as for inclusion, only a shape change must fail */
+	resize_cons(vec, "size1-+-1", size1 + 1, size2, size1, size2, root1,
+		    root2, proof, n);
+	resize_cons(vec, "size1---1", size1 - 1, size2, size1, size2, root1,
+		    root2, proof, n);
+	resize_cons(vec, "size1-^-2", size1 ^ 2, size2, size1, size2, root1,
+		    root2, proof, n);
+	resize_cons(vec, "size2-*-2", size1, size2 * 2, size1, size2, root1,
+		    root2, proof, n);
+	resize_cons(vec, "size2-div-2", size1, size2 / 2, size1, size2, root1,
+		    root2, proof, n);
+	resize_cons(vec, "size2-+-1", size1, size2 + 1, size1, size2, root1,
+		    root2, proof, n);
+	resize_cons(vec, "size2---1", size1, size2 - 1, size1, size2, root1,
+		    root2, proof, n);
+	resize_cons(vec, "size1-0", 0, size2, size1, size2, root1, root2,
+		    proof, n);
+	resize_cons(vec, "size2-max", size1, UINT64_MAX, size1, size2, root1,
+		    root2, proof, n);
 	reject_cons(vec, "sizes-swapped", size2, size1, root2, root1, proof, n);
-	reject_cons(vec, "size1-0", 0, size2, root1, root2, proof, n);
-	reject_cons(vec, "size2-max", size1, UINT64_MAX, root1, root2, proof,
-		    n);
 }
 
 static void test_negatives(void)
@@ -843,10 +987,15 @@ static void test_negatives(void)
 
 		for (i = 0; i < CL_MERKLE_MAXPROOF; i++)
 			memcpy(big[i], garbage, HB);
+		/* index 2^64-2 = 0b1..10: inner 0, border 63 */
+		TAP_EQ_INT(cl_merkle_verify_inclusion(UINT64_MAX - 1,
+						      UINT64_MAX, garbage,
+						      CP(big), 63, garbage),
+			   CL_ECORRUPT, "inclusion at 2^64-2 of 2^64-1");
 		TAP_EQ_INT(cl_merkle_verify_inclusion(UINT64_MAX - 1,
 						      UINT64_MAX, garbage,
 						      CP(big), 64, garbage),
-			   CL_ECORRUPT, "inclusion at 2^64-2 of 2^64-1");
+			   CL_EINVAL, "  with 64 elements: wrong length");
 		TAP_EQ_INT(cl_merkle_verify_inclusion(0, UINT64_MAX, garbage,
 						      CP(big), 64, garbage),
 			   CL_ECORRUPT, "inclusion 0 of 2^64-1");
@@ -855,10 +1004,15 @@ static void test_negatives(void)
 						      CL_MERKLE_MAXPROOF,
 						      garbage),
 			   CL_EINVAL, "inclusion with 128 elements");
+		/* old tree is the whole left half: one element */
 		TAP_EQ_INT(cl_merkle_verify_consistency(
 				   (uint64_t)1 << 63, UINT64_MAX, garbage,
-				   garbage, CP(big), 63),
+				   garbage, CP(big), 1),
 			   CL_ECORRUPT, "consistency 2^63 -> 2^64-1");
+		TAP_EQ_INT(cl_merkle_verify_consistency(
+				   (uint64_t)1 << 63, UINT64_MAX, garbage,
+				   garbage, CP(big), 2),
+			   CL_EINVAL, "  with 2 elements: wrong length");
 		TAP_EQ_INT(cl_merkle_verify_consistency(
 				   UINT64_MAX - 1, UINT64_MAX, garbage,
 				   garbage, CP(big), 64),
@@ -950,6 +1104,15 @@ static void test_property(void)
 				ok &= cl_merkle_verify_inclusion(
 					      i, n, leaves[i + 1], CP(ref), nref,
 					      roots[n]) != CL_OK;
+			/* neighbouring statements pass iff the shape is equal */
+			ok &= incl_shape_rule(i + 1, n, i, n, leaves[i], CP(ref),
+					      nref, roots[n]);
+			ok &= incl_shape_rule(i - 1, n, i, n, leaves[i], CP(ref),
+					      nref, roots[n]);
+			ok &= incl_shape_rule(i, n + 1, i, n, leaves[i], CP(ref),
+					      nref, roots[n]);
+			ok &= incl_shape_rule(i, n - 1, i, n, leaves[i], CP(ref),
+					      nref, roots[n]);
 		}
 		TAP_OK(ok, "size %llu: every inclusion proof matches the RFC "
 			   "and verifies",
@@ -975,6 +1138,14 @@ static void test_property(void)
 				ok &= cl_merkle_verify_consistency(
 					      m, n, roots[m - 1], roots[n],
 					      CP(ref), nref) != CL_OK;
+			ok &= cons_shape_rule(m + 1, n, m, n, roots[m], roots[n],
+					      CP(ref), nref);
+			ok &= cons_shape_rule(m - 1, n, m, n, roots[m], roots[n],
+					      CP(ref), nref);
+			ok &= cons_shape_rule(m, n + 1, m, n, roots[m], roots[n],
+					      CP(ref), nref);
+			ok &= cons_shape_rule(m, n - 1, m, n, roots[m], roots[n],
+					      CP(ref), nref);
 		}
 		TAP_OK(ok, "size %llu: every consistency proof matches the RFC "
 			   "and verifies",

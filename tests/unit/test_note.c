@@ -249,6 +249,10 @@ static void test_vkey_rejects(void)
 	TAP_EQ_INT(cl_note_vkey_parse((char *)b.data, &name, &id, pk, NULL),
 		   CL_EINVAL, "vkey: 33-byte key rejected");
 
+	TAP_EQ_INT(cl_note_vkey_parse("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxb"
+				      "zhKqiBfsVkmqq\xaf" "LDE4izWy10TW",
+				      &name, &id, pk, NULL),
+		   CL_EINVAL, "vkey: non-ASCII byte in base64 rejected");
 	TAP_EQ_INT(cl_note_vkey_parse(A_VKEY "\n", &name, &id, pk, NULL),
 		   CL_EINVAL, "vkey: trailing newline rejected");
 	TAP_EQ_INT(cl_note_vkey_parse("example.com/foo+530d903a+AekyeRrm56hApG"
@@ -373,6 +377,11 @@ static void test_note_rejects(void)
 				  "L1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsY"
 				  "jOBH3mFXmRKuwHjG1Yu72IneyaQM\n"),
 		   CL_EINVAL, "unpadded base64 rejected");
+	/* libsodium 1.0.18 alone would read each byte >= 0x80 as '/'. */
+	TAP_EQ_INT(verify_b(B_TEXT "\n" DASH " " B_NAME " x08g\xc2\xaf"
+			    "ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC"
+			    "2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"),
+		   CL_EINVAL, "non-ASCII bytes in signature rejected");
 	TAP_EQ_INT(verify_a(A_TEXT "\n" DASH " " A_NAME " AAAAAA==\n"),
 		   CL_EINVAL, "4-byte signature rejected");
 	TAP_EQ_INT(verify_a(A_NOTE DASH " a+b " A_B64 "\n"), CL_EINVAL,
@@ -560,6 +569,9 @@ static void test_checkpoint(void)
 		   CL_EINVAL, "unpadded root rejected");
 	TAP_EQ_INT(cp_parse_s("o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\n"),
 		   CL_EINVAL, "non-canonical root base64 rejected");
+	TAP_EQ_INT(cp_parse_s("o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\xc8\xbe"
+			      "AAAAAAAAA=\n"),
+		   CL_EINVAL, "non-ASCII bytes in root rejected");
 	TAP_EQ_INT(cp_parse_s("o\n1\n"), CL_EINVAL, "missing root rejected");
 	TAP_EQ_INT(cp_parse_s("o\n"), CL_EINVAL, "missing size rejected");
 	TAP_EQ_INT(cp_parse_s(""), CL_EINVAL, "empty checkpoint rejected");
@@ -730,6 +742,10 @@ static void test_tlog_proof(void)
 		   CL_EINVAL, "tlog-proof: extra after index rejected");
 	TAP_EQ_INT(proof_parse_s("c2sp.org/tlog-proof@v1\nindex 0\nAAAA\n\n" CP),
 		   CL_EINVAL, "tlog-proof: short hash line rejected");
+	TAP_EQ_INT(proof_parse_s("c2sp.org/tlog-proof@v1\nindex 0\n"
+				 "B95lDa8R83lS8n0eG+o0buTxRKQTYFi\xc2\xaf"
+				 "1U8anccXmA=\n\n" CP),
+		   CL_EINVAL, "tlog-proof: non-ASCII bytes in hash rejected");
 	TAP_EQ_INT(proof_parse_s("c2sp.org/tlog-proof@v1\nindex 0\n" ZERO_B64
 				 " \n\n" CP),
 		   CL_EINVAL, "tlog-proof: hash line with space rejected");
@@ -820,6 +836,10 @@ static void test_consistency(void)
 	TAP_EQ_INT(cons_parse_s("chatledger-consistency-proof@v1\nold 1\nnew 7\n"
 				ZERO_B64),
 		   CL_EINVAL, "consistency: missing final newline rejected");
+	TAP_EQ_INT(cons_parse_s("chatledger-consistency-proof@v1\nold 1\nnew 7\n"
+				"B95lDa8R83lS8n0eG+o0buTxRKQTYFi\xc2\xaf"
+				"1U8anccXmA=\n"),
+		   CL_EINVAL, "consistency: non-ASCII bytes in hash rejected");
 	TAP_EQ_INT(cons_parse_s(""), CL_EINVAL, "consistency: empty rejected");
 	cl_buf_release(&b);
 }
