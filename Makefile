@@ -3,6 +3,7 @@
 #   make              build build/chatledger
 #   make check        build and run every test, then again under ASan+UBSan
 #   make test         run the test suite once against $(O)
+#   make demo         create ./demo-archive from the bundled sample, verify it
 #   make bench        run the benchmarks in bench/
 #   make fuzz         build the libFuzzer targets with clang (build-fuzz/)
 #   make analyze      cppcheck + clang-tidy
@@ -46,7 +47,7 @@ CLI_OBJ = $(CLI_SRC:%.c=$(O)/obj/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
 
-.PHONY: all check test bench fuzz analyze install clean tests-build
+.PHONY: all check test bench demo fuzz analyze install clean tests-build
 
 all: $(O)/chatledger
 
@@ -80,6 +81,9 @@ check:
 	$(MAKE) O=build-asan SANITIZE=1 tests-build
 	tests/check.sh build build-asan
 
+demo: all
+	tests/demo.sh
+
 bench: all
 	bench/run.sh $(O)
 
@@ -104,4 +108,4 @@ install: $(O)/chatledger
 	install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf build build-asan build-fuzz build-fuzz-lib
+	rm -rf build build-asan build-fuzz build-fuzz-lib demo-archive demo-archive.passphrase

@@ -117,13 +117,16 @@ cpu_note() {
 	return 0
 }
 
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'; }
+
 RUN_START=$(now)
 echo "chatledger benchmarks: N=$N seed=$SEED K=$K scratch=$W"
 echo "binary: $CL_SRC ($("$CL" --version 2>/dev/null || echo '?');" \
 	"built $(date -r "$CL_SRC" '+%F %T' 2>/dev/null || echo '?'), sha256" \
 	"$(sha256sum "$CL" | cut -c1-12)), run from a copy"
 echo "host: $(uname -srm), $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') cpus," \
-	"filesystem of scratch: $(df -PT "$W" 2>/dev/null | awk 'NR == 2 { print $2 }')"
+	"filesystem of scratch: $(df -PT "$W" 2>/dev/null | awk 'NR == 2 { print $2 }')," \
+	"load average $(loadavg)"
 echo
 
 # ---- helpers ----------------------------------------------------------
@@ -232,7 +235,9 @@ R_SIZE=$(calc "$A_BYTES / $Z_BYTES" %.3f)
 V_SIZE=$(verdict "$R_SIZE" "<=" 1.5)
 printf '    archive dir: %s bytes (%s; %s as left by ingest); %.0f B/record\n' \
 	"$A_BYTES" "$(human "$A_BYTES")" "$(human "$A_BYTES_RAW")" "$(calc "$A_BYTES / $N")"
-ls -l "$A" | awk 'NR > 1 { printf "      | %12s  %s\n", $5, $NF }'
+for f in "$A"/*; do
+	[ -f "$f" ] && printf '      | %12s  %s\n' "$(file_bytes "$f")" "${f##*/}"
+done
 printf '    input JSONL: %s; zstd -3: %s bytes (%s)\n' "$(human "$J_BYTES")" "$Z_BYTES" \
 	"$(human "$Z_BYTES")"
 printf '    archive/JSONL = %s; ratio archive/zstd = %s  (target <= 1.5: %s)\n' \
@@ -266,8 +271,10 @@ awk -v n="$N" -v k="$K" 'BEGIN { srand(2); for (i = 0; i < k; i++) print int(ran
 prove_check() {
 	"$CL" prove -a "$1" --index "$2" >"$W/prove.out" 2>"$W/prove.err" ||
 		{ cat "$W/prove.err" >&2; die "prove -a $1 --index $2 failed"; }
-	grep -q '^c2sp.org/tlog-proof@v1' "$W/prove.out" && grep -qx "index $2" "$W/prove.out" ||
+	if ! grep -q '^c2sp.org/tlog-proof@v1' "$W/prove.out" ||
+		! grep -qx "index $2" "$W/prove.out"; then
 		die "prove output is not a tlog-proof for index $2"
+	fi
 }
 prove_check "$A1" "$(sed -n 1p "$W/idx-small")"
 prove_check "$A" "$(sed -n 1p "$W/idx-big")"
@@ -317,7 +324,7 @@ echo
 
 # ---- summary ---------------------------------------------------------------
 RUN_END=$(now)
-echo "== summary (N=$N, total run $(calc "$RUN_END - $RUN_START" %.1f)s)"
+echo "== summary (N=$N, total run $(calc "$RUN_END - $RUN_START" %.1f)s, load average now $(loadavg))"
 awk -F'|' 'BEGIN {
 	printf "%-18s %-22s %-26s %-8s %-8s %s\n", "benchmark", "chatledger",
 	       "baseline", "ratio", "target", "result"
