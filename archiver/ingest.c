@@ -16,12 +16,13 @@
 struct pending_q {
 	uint64_t line;
 	char *reason;
+	int dup;
 };
 
 int cl_ingest_quarantine(struct cl_ledger *l, const char *format,
 			 const char *input, uint64_t item,
 			 const unsigned char *data, size_t len,
-			 const char *reason, char **err)
+			 const char *reason, int *dup, char **err)
 {
 	struct cl_entry_in in;
 	json_t *pub = NULL, *sealed = NULL;
@@ -29,7 +30,7 @@ int cl_ingest_quarantine(struct cl_ledger *l, const char *format,
 	unsigned char h[32];
 	struct cl_buf key, b64;
 	uint64_t idx;
-	int dup, rc = CL_OK;
+	int rc = CL_OK;
 	size_t keep = len > (16u << 20) ? (16u << 20) : len;
 
 	cl_buf_init(&key, 256);
@@ -66,7 +67,7 @@ int cl_ingest_quarantine(struct cl_ledger *l, const char *format,
 	in.plaintext_len = strlen(pt);
 	in.body = body;
 	in.body_len = strlen(body);
-	rc = cl_ledger_append(l, &in, &idx, &dup, err);
+	rc = cl_ledger_append(l, &in, &idx, dup, err);
 out:
 	if (pt)
 		sodium_memzero(pt, strlen(pt));
@@ -112,10 +113,13 @@ static int flush(struct cl_ledger *l, const struct cl_ingest_opts *o,
 		st->batches++;
 		st->ingested += *pending;
 		for (i = 0; i < *nq; i++) {
-			st->quarantined++;
+			if (q[i].dup)
+				st->requarantined++;
+			else
+				st->quarantined++;
 			if (o->on_quarantine)
 				o->on_quarantine(o->ctx, o->input_name, q[i].line,
-						 q[i].reason);
+						 q[i].reason, q[i].dup);
 		}
 		if (o->on_batch)
 			o->on_batch(o->ctx, st);
@@ -167,8 +171,9 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 				scrub_reason(why);
 			rc = cl_ingest_quarantine(l, o->format, o->input_name, lineno,
 						  (const unsigned char *)line, n,
-						  why ? why : "invalid record", err);
+						  why ? why : "invalid record", &dup, err);
 			if (rc == CL_OK) {
+				q[nq].dup = dup;
 				q[nq].line = lineno;
 				q[nq].reason = why;
 				why = NULL;

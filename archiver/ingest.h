@@ -20,6 +20,7 @@ struct cl_ingest_stats {
 	uint64_t ingested;     /* new records appended and committed */
 	uint64_t duplicates;   /* already in the archive: skipped */
 	uint64_t quarantined;  /* bad lines sealed as quarantine entries */
+	uint64_t requarantined; /* bad lines already in quarantine: skipped */
 	uint64_t batches;      /* durable commits */
 };
 
@@ -29,7 +30,7 @@ struct cl_ingest_opts {
 	size_t batch_size;         /* records per commit (>= 1) */
 	/* Called for each quarantined line after its batch is durable. */
 	void (*on_quarantine)(void *ctx, const char *input, uint64_t line,
-			      const char *reason);
+			      const char *reason, int already);
 	/* Called after each durable batch. */
 	void (*on_batch)(void *ctx, const struct cl_ingest_stats *st);
 	void *ctx;
@@ -47,11 +48,12 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 /*
  * Quarantine one bad item: seal `len` bytes of it with its location and
  * reason (the reason must not quote content).  Idempotent per content and
- * reason.  Must be called inside a batch.
+ * reason: *dup is set when the same item was quarantined before.  Must be
+ * called inside a batch.
  */
 int cl_ingest_quarantine(struct cl_ledger *l, const char *format,
 			 const char *input, uint64_t item,
 			 const unsigned char *data, size_t len,
-			 const char *reason, char **err);
+			 const char *reason, int *dup, char **err);
 
 #endif

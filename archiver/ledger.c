@@ -5,6 +5,7 @@
  * transaction (synchronous=FULL in WAL mode, so COMMIT returns after
  * fsync) that ends with a signed checkpoint for the new size.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -148,49 +149,53 @@ static int write_config(const char *dir, const char *origin, char **err)
 
 /* ---- init ----------------------------------------------------------- */
 
-int cl_archive_init(const char *dir, const struct cl_archive_opts *o,
-		    char **err)
+/* Is `dir` absent (1), an empty directory (2), or something else (0)? */
+static int dir_state(const char *dir)
 {
-	struct cl_ledger *l = NULL;
-	char *dbpath = NULL;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int empty = 2;
+
+	if (d == NULL)
+		return errno == ENOENT ? 1 : 0;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, ".."))
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
+/* Remove what a failed init left in its temporary directory. */
+static void remove_tree(const char *dir)
+{
+	static const char *const names[] = {
+		"ledger.db", "ledger.db-wal", "ledger.db-shm", "ledger.db-journal",
+		"log.key", "log.pub", "seal.key", "seal.pub", "tag.key",
+		"chatledger.conf", "lock", NULL
+	};
+	size_t i;
+
+	for (i = 0; names[i]; i++) {
+		char *p = path_join(dir, names[i]);
+
+		if (p)
+			unlink(p);
+		free(p);
+	}
+	rmdir(dir);
+}
+
+static int create_db(const char *dir, const char *origin, char **err)
+{
+	char *dbpath = path_join(dir, "ledger.db"), *vkey = NULL;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = CL_OK;
 
-	if (!cl_note_name_valid(o->origin))
-		return cl_error(err, CL_EINVAL,
-				"origin '%s' is not a valid key name (no spaces or '+')",
-				o->origin);
-	if (mkdir(dir, 0700) != 0) {
-		struct stat st2;
-
-		if (errno != EEXIST)
-			return cl_error(err, CL_EIO, "cannot create '%s': %s",
-					dir, strerror(errno));
-		/* An existing directory is accepted only if empty. */
-		dbpath = path_join(dir, "ledger.db");
-		if (dbpath == NULL)
-			return CL_ENOMEM;
-		if (stat(dbpath, &st2) == 0) {
-			free(dbpath);
-			return cl_error(err, CL_EEXIST,
-					"'%s' already holds an archive; refusing to overwrite",
-					dir);
-		}
-		free(dbpath);
-		dbpath = NULL;
-	}
-	if (chmod(dir, 0700) != 0)
-		return cl_error(err, CL_EIO, "cannot chmod '%s'", dir);
-	if ((rc = cl_vault_create(dir, o->origin, o->pass, o->passlen, o->kdf,
-				  err)) ||
-	    (rc = write_config(dir, o->origin, err)))
+	if (dbpath == NULL)
+		return CL_ENOMEM;
+	if ((rc = cl_vault_load_vkey(dir, &vkey, err)))
 		goto out;
-	dbpath = path_join(dir, "ledger.db");
-	if (dbpath == NULL) {
-		rc = CL_ENOMEM;
-		goto out;
-	}
 	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE |
 			    SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE, NULL) != SQLITE_OK ||
 	    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
@@ -204,36 +209,90 @@ int cl_archive_init(const char *dir, const struct cl_archive_opts *o,
 			      db ? sqlite3_errmsg(db) : "out of memory");
 		goto out;
 	}
-	{
-		char *vkey = NULL;
-
-		if ((rc = cl_vault_load_vkey(dir, &vkey, err)))
-			goto out;
-		sqlite3_bind_text(st, 1, o->origin, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, vkey, -1, SQLITE_TRANSIENT);
-		free(vkey);
-	}
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, vkey, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE ||
-	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = cl_error(err, CL_EIO, "cannot initialise the database: %s",
 			      sqlite3_errmsg(db));
-		goto out;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	sqlite3_close(db);
-	db = NULL;
-	/* The empty tree gets its signed checkpoint too. */
-	if ((rc = cl_ledger_open(dir, CL_OPEN_WRITE, &l, err)) ||
-	    (rc = cl_ledger_begin(l, err)) || (rc = cl_ledger_commit(l, err)))
-		goto out;
-	rc = cl_fsync_dir(dir);
 out:
-	cl_ledger_close(l);
 	sqlite3_finalize(st);
 	if (db)
 		sqlite3_close(db);
+	free(vkey);
 	free(dbpath);
+	return rc;
+}
+
+/*
+ * The archive is built in a temporary sibling directory and renamed into
+ * place, so a failed or interrupted init leaves nothing half-made, and an
+ * existing archive (or any non-empty directory) is never touched.
+ */
+int cl_archive_init(const char *dir, const struct cl_archive_opts *o,
+		    char **err)
+{
+	struct cl_ledger *l = NULL;
+	char *tmp = NULL;
+	int rc = CL_OK, state;
+
+	if (!cl_note_name_valid(o->origin))
+		return cl_error(err, CL_EINVAL,
+				"origin '%s' is not a valid key name (no spaces or '+')",
+				o->origin);
+	state = dir_state(dir);
+	if (state == 0)
+		return cl_error(err, CL_EEXIST,
+				"'%s' exists and is not an empty directory; refusing to overwrite",
+				dir);
+	if (asprintf(&tmp, "%s.init-XXXXXX", dir) < 0)
+		return CL_ENOMEM;
+	if (mkdtemp(tmp) == NULL) {
+		rc = cl_error(err, CL_EIO, "cannot create a directory beside '%s': %s",
+			      dir, strerror(errno));
+		free(tmp);
+		return rc;
+	}
+	if (chmod(tmp, 0700) != 0) {
+		rc = cl_error(err, CL_EIO, "cannot chmod '%s'", tmp);
+		goto out;
+	}
+	if ((rc = cl_vault_create(tmp, o->origin, o->pass, o->passlen, o->kdf,
+				  err)) ||
+	    (rc = write_config(tmp, o->origin, err)) ||
+	    (rc = create_db(tmp, o->origin, err)))
+		goto out;
+	/* The empty tree gets its signed checkpoint too. */
+	if ((rc = cl_ledger_open(tmp, CL_OPEN_WRITE, &l, err)) ||
+	    (rc = cl_ledger_begin(l, err)) || (rc = cl_ledger_commit(l, err)))
+		goto out;
+	cl_ledger_close(l);
+	l = NULL;
+	if ((rc = cl_fsync_dir(tmp)))
+		goto out;
+	if (state == 2 && rmdir(dir) != 0) {
+		rc = cl_error(err, CL_EEXIST, "cannot replace the empty directory '%s': %s",
+			      dir, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, dir) != 0) {
+		rc = cl_error(err, CL_EEXIST, "cannot move the new archive to '%s': %s",
+			      dir, strerror(errno));
+		goto out;
+	}
+	rc = cl_fsync_dir(dir);
+	if (rc == CL_OK) {
+		char *parent = path_join(dir, "..");
+
+		if (parent)
+			cl_fsync_dir(parent);
+		free(parent);
+	}
+out:
+	cl_ledger_close(l);
+	if (rc)
+		remove_tree(tmp);
+	free(tmp);
 	return rc;
 }
 
@@ -340,6 +399,20 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 	    (rc = cl_archive_lock(dir, 1, &l->lock_fd, err)))
 		goto out;
 	flags = mode == CL_OPEN_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	if (mode != CL_OPEN_WRITE && access(dir, W_OK) != 0) {
+		/* A read-only copy: read it as immutable (no locks, no WAL
+		 * index to create). */
+		char *uri = sqlite3_mprintf("file:%s?immutable=1", dbpath);
+
+		free(dbpath);
+		dbpath = uri ? strdup(uri) : NULL;
+		sqlite3_free(uri);
+		if (dbpath == NULL) {
+			rc = CL_ENOMEM;
+			goto out;
+		}
+		flags |= SQLITE_OPEN_URI;
+	}
 	if (sqlite3_open_v2(dbpath, &l->db, flags, NULL) != SQLITE_OK) {
 		rc = cl_error(err, CL_EIO, "cannot open '%s'", dbpath);
 		goto out;

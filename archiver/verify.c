@@ -317,10 +317,29 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 		rc = cl_error(err, CL_ENOTFOUND, "'%s' is not a chatledger archive", dir);
 		goto out;
 	}
-	if ((rc = cl_archive_lock(dir, 0, &lock_fd, err)))
-		goto out;
-	if (sqlite3_open_v2(dbpath, &v.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    sqlite3_open_v2(dbpath, &w.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+	if (access(dir, W_OK) == 0) {
+		if ((rc = cl_archive_lock(dir, 0, &lock_fd, err)))
+			goto out;
+	} else {
+		/* A read-only copy (an auditor's evidence directory): nobody
+		 * can write it, so read it as immutable, without locks or the
+		 * WAL index that SQLite would otherwise have to create. */
+		char *uri = sqlite3_mprintf("file:%s?immutable=1", dbpath);
+
+		if (uri == NULL) {
+			rc = CL_ENOMEM;
+			goto out;
+		}
+		free(dbpath);
+		dbpath = strdup(uri);
+		sqlite3_free(uri);
+		if (dbpath == NULL) {
+			rc = CL_ENOMEM;
+			goto out;
+		}
+	}
+	if (sqlite3_open_v2(dbpath, &v.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK ||
+	    sqlite3_open_v2(dbpath, &w.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
 		rc = cl_error(err, CL_EIO, "cannot open '%s'", dbpath);
 		goto out;
 	}
@@ -368,6 +387,19 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 		goto out;
 	}
 	vkey = o->trusted_vkey ? o->trusted_vkey : file_vkey;
+	if (o->trusted_vkey) {
+		char *n2 = NULL, *e2 = NULL;
+		uint32_t id2;
+		unsigned char pk2[32];
+
+		if (cl_note_vkey_parse(o->trusted_vkey, &n2, &id2, pk2, &e2) != CL_OK) {
+			rc = cl_error(err, CL_EINVAL, "--key is not a verifier key: %s",
+				      e2 ? e2 : "malformed");
+			free(e2);
+			goto out;
+		}
+		free(n2);
+	}
 	if (o->trusted_vkey && strcmp(o->trusted_vkey, file_vkey) != 0) {
 		rc = problem(r, UINT64_MAX,
 			     "the archive's log key %s is not the trusted key %s",
@@ -437,6 +469,21 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 		memset(&cps[ncp], 0, sizeof(*cps));
 		free(why);
 		why = NULL;
+		{
+			size_t tl = 0;
+			char *e2 = NULL;
+			int vr = cl_note_verify(o->checkpoints[i], strlen(o->checkpoints[i]),
+						kname, kid, pk, &tl, &e2);
+
+			if (vr == CL_EINVAL) {
+				rc = cl_error(err, CL_EINVAL,
+					      "'%s' is not a signed checkpoint: %s", nm,
+					      e2 ? e2 : "malformed");
+				free(e2);
+				goto out;
+			}
+			free(e2);
+		}
 		if (check_note(o->checkpoints[i], strlen(o->checkpoints[i]), kname,
 			       kid, pk, origin, &cps[ncp], &why) != CL_OK) {
 			rc = problem(r, UINT64_MAX, "saved checkpoint '%s': %s", nm,

@@ -193,9 +193,11 @@ static void hk_jid(char *out)
 		(unsigned long long)below(10000000));
 }
 
+static uint64_t id_salt;
+
 static void msg_id(uint64_t counter, char *out)
 {
-	sprintf(out, "3EB0%016llX", (unsigned long long)mix64(counter ^ 0x5eedULL));
+	sprintf(out, "3EB0%016llX", (unsigned long long)mix64(counter ^ id_salt));
 }
 
 static void put_time(int64_t ms, int local)
@@ -368,6 +370,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	rs = seed;
+	id_salt = mix64(seed ^ 0x5eedULL);
 	setup();
 	for (i = 0; i < NCONV; i++)
 		groups += (uint64_t)convs[i].group;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "archiver/config.h"
 #include "archiver/ingest.h"
 #include "archiver/ledger.h"
 #include "cli/cli.h"
@@ -20,11 +21,11 @@ struct ctx {
 };
 
 static void on_quarantine(void *p, const char *input, uint64_t line,
-			  const char *reason)
+			  const char *reason, int already)
 {
 	(void)p;
-	fprintf(stderr, "chatledger ingest: %s:%llu: quarantined: %s\n", input,
-		(unsigned long long)line, reason);
+	fprintf(stderr, "chatledger ingest: %s:%llu: %squarantined: %s\n", input,
+		(unsigned long long)line, already ? "already " : "", reason);
 }
 
 static void on_batch(void *p, const struct cl_ingest_stats *st)
@@ -49,7 +50,8 @@ int cmd_ingest(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *archive = NULL, *format = NULL;
-	unsigned long long batch = 1000;
+	unsigned long long batch = 0;
+	struct cl_config conf;
 	struct cl_ledger *l = NULL;
 	struct cl_ingest_stats total, st;
 	struct ctx cx;
@@ -79,6 +81,10 @@ int cmd_ingest(int argc, char **argv)
 	if (strcmp(format, "jsonl") != 0)
 		return cli_fail("ingest", "unknown format '%s' (supported: jsonl)", format);
 	cx.tty = isatty(STDERR_FILENO);
+	if ((rc = cl_config_load(archive, &conf, &err)))
+		return cli_fail_rc("ingest", rc, err);
+	if (batch == 0)
+		batch = conf.batch_size;
 	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err)))
 		return cli_fail_rc("ingest", rc, err);
 	for (i = optind; i < argc; i++) {
@@ -105,6 +111,7 @@ int cmd_ingest(int argc, char **argv)
 		total.ingested += st.ingested;
 		total.duplicates += st.duplicates;
 		total.quarantined += st.quarantined;
+		total.requarantined += st.requarantined;
 		total.batches += st.batches;
 		if (rc == CL_EPARTIAL) {
 			partial = 1;
@@ -118,16 +125,23 @@ int cmd_ingest(int argc, char **argv)
 	cl_ledger_close(l);
 	if (cx.json)
 		printf("{\"lines\":%llu,\"ingested\":%llu,\"duplicates\":%llu,"
-		       "\"quarantined\":%llu,\"commits\":%llu,\"ok\":%s}\n",
+		       "\"quarantined\":%llu,\"already_quarantined\":%llu,"
+		       "\"commits\":%llu,\"ok\":%s}\n",
 		       (unsigned long long)total.lines, (unsigned long long)total.ingested,
 		       (unsigned long long)total.duplicates,
 		       (unsigned long long)total.quarantined,
+		       (unsigned long long)total.requarantined,
 		       (unsigned long long)total.batches, rc ? "false" : "true");
-	else
-		printf("%llu ingested, %llu duplicates skipped, %llu quarantined\n",
+	else {
+		printf("%llu ingested, %llu duplicates skipped, %llu quarantined",
 		       (unsigned long long)total.ingested,
 		       (unsigned long long)total.duplicates,
 		       (unsigned long long)total.quarantined);
+		if (total.requarantined)
+			printf(", %llu already quarantined",
+			       (unsigned long long)total.requarantined);
+		putchar('\n');
+	}
 	if (rc)
 		return err ? cli_fail_rc("ingest", rc, err) : EXIT_ERROR;
 	return partial ? EXIT_PARTIAL : EXIT_OK;

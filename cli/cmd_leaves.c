@@ -49,9 +49,16 @@ int cmd_leaves(int argc, char **argv)
 		cli_usage("leaves", stderr);
 		return EXIT_ERROR;
 	}
+	if (from > to)
+		return cli_fail("leaves", "--from %llu is after --to %llu", from, to);
 	if ((rc = cl_ledger_open(archive, CL_OPEN_READ, &l, &err)))
 		return cli_fail_rc("leaves", rc, err);
 	size = cl_ledger_size(l);
+	if (size > 0 && from >= size) {
+		cl_ledger_close(l);
+		return cli_fail("leaves", "--from %llu is past the last entry (the log has %llu)",
+				from, size);
+	}
 	if (to >= size)
 		to = size ? size - 1 : 0;
 	cl_buf_init(&b, 1 << 20);

@@ -97,7 +97,7 @@ int cmd_status(int argc, char **argv)
 		       s.by_type[CL_ENTRY_QUARANTINE], s.payloads,
 		       s.last_checkpoint_size, b1, s.checkpoints, b2);
 		if (s.by_type[CL_ENTRY_QUARANTINE])
-			printf("attention    %" PRIu64 " quarantined items (see docs/man/chatledger-ingest.1)\n",
+			printf("attention    %" PRIu64 " quarantined items: show them with chatledger show --index (see chatledger-ingest(1))\n",
 			       s.by_type[CL_ENTRY_QUARANTINE]);
 	}
 	json_decref(j);
