@@ -102,32 +102,288 @@ static void scrub_reason(char *s)
 		*p = 0;
 }
 
-static int flush(struct cl_ledger *l, const struct cl_ingest_opts *o,
-		 struct cl_ingest_stats *st, uint64_t *pending,
-		 struct pending_q *q, size_t *nq, char **err)
+/* ---- an import session ---------------------------------------------- */
+
+struct pending_blob {
+	char sha[65];
+	char *name, *mime;
+	unsigned char *data;
+	size_t len;
+};
+
+struct session {
+	struct cl_ledger *l;
+	const struct cl_ingest_opts *o;
+	struct cl_ingest_stats *st;
+	char **err;
+	size_t batch, inbatch;
+	uint64_t pending;
+	struct pending_q *q;
+	size_t nq;
+	int any_q;
+	struct pending_blob blobs[64];
+	size_t nblobs;
+};
+
+static void drop_blobs(struct session *s)
 {
 	size_t i;
-	int rc = cl_ledger_commit(l, err);
+
+	for (i = 0; i < s->nblobs; i++) {
+		if (s->blobs[i].data)
+			sodium_memzero(s->blobs[i].data, s->blobs[i].len);
+		free(s->blobs[i].data);
+		free(s->blobs[i].name);
+		free(s->blobs[i].mime);
+	}
+	s->nblobs = 0;
+}
+
+static int flush(struct session *s)
+{
+	const struct cl_ingest_opts *o = s->o;
+	struct cl_ingest_stats *st = s->st;
+	size_t i;
+	int rc = cl_ledger_commit(s->l, s->err);
 
 	if (rc == CL_OK) {
 		st->batches++;
-		st->ingested += *pending;
-		for (i = 0; i < *nq; i++) {
-			if (q[i].dup)
+		st->ingested += s->pending;
+		for (i = 0; i < s->nq; i++) {
+			if (s->q[i].dup)
 				st->requarantined++;
 			else
 				st->quarantined++;
 			if (o->on_quarantine)
-				o->on_quarantine(o->ctx, o->input_name, q[i].line,
-						 q[i].reason, q[i].dup);
+				o->on_quarantine(o->ctx, o->input_name, s->q[i].line,
+						 s->q[i].reason, s->q[i].dup);
 		}
 		if (o->on_batch)
 			o->on_batch(o->ctx, st);
 	}
-	for (i = 0; i < *nq; i++)
-		free(q[i].reason);
-	*nq = 0;
-	*pending = 0;
+	for (i = 0; i < s->nq; i++)
+		free(s->q[i].reason);
+	s->nq = 0;
+	s->pending = 0;
+	s->inbatch = 0;
+	return rc;
+}
+
+/* Open a batch if none is open; count one item into it. */
+static int step_in(struct session *s)
+{
+	int rc;
+
+	if (s->inbatch == 0 && (rc = cl_ledger_begin(s->l, s->err)))
+		return rc;
+	s->inbatch++;
+	return CL_OK;
+}
+
+static int step_out(struct session *s)
+{
+	return s->inbatch >= s->batch ? flush(s) : CL_OK;
+}
+
+static int sess_bad(void *ctx, uint64_t item, const unsigned char *data,
+		    size_t len, const char *reason)
+{
+	struct session *s = ctx;
+	int dup = 0, rc;
+
+	if ((rc = step_in(s)))
+		return rc;
+	rc = cl_ingest_quarantine(s->l, s->o->format, s->o->input_name, item,
+				  data, len, reason, &dup, s->err);
+	if (rc)
+		return rc;
+	s->q[s->nq].dup = dup;
+	s->q[s->nq].line = item;
+	s->q[s->nq].reason = strdup(reason);
+	if (s->q[s->nq].reason == NULL)
+		return CL_ENOMEM;
+	s->nq++;
+	s->any_q = 1;
+	return step_out(s);
+}
+
+static int sess_blob(void *ctx, const char *sha, const char *name,
+		     const char *mime, const unsigned char *data, size_t len)
+{
+	struct session *s = ctx;
+	struct pending_blob *b;
+
+	if (s->nblobs == sizeof(s->blobs) / sizeof(s->blobs[0]) || strlen(sha) != 64)
+		return cl_error(s->err, CL_EINVAL, "too many attachments before their message");
+	b = &s->blobs[s->nblobs];
+	memset(b, 0, sizeof(*b));
+	memcpy(b->sha, sha, 65);
+	b->name = strdup(name ? name : "");
+	b->mime = strdup(mime ? mime : "application/octet-stream");
+	b->data = malloc(len ? len : 1);
+	if (b->name == NULL || b->mime == NULL || b->data == NULL) {
+		free(b->name);
+		free(b->mime);
+		free(b->data);
+		return CL_ENOMEM;
+	}
+	memcpy(b->data, data, len);
+	b->len = len;
+	s->nblobs++;
+	return CL_OK;
+}
+
+/* Store the pending blobs that record `rec` (entry `parent`) lists. */
+static int store_attachments(struct session *s, const struct cl_record *rec,
+			     uint64_t parent)
+{
+	size_t i;
+	int rc = CL_OK;
+
+	for (i = 0; i < s->nblobs; i++) {
+		struct pending_blob *b = &s->blobs[i];
+		struct cl_entry_in in;
+		struct cl_buf key;
+		char body[64];
+		uint64_t idx;
+		int dup;
+
+		if (strstr(rec->canonical, b->sha) == NULL)
+			continue;
+		cl_buf_init(&key, rec->key_len + 128);
+		if ((rc = cl_buf_add(&key, rec->key, rec->key_len)) ||
+		    (rc = cl_buf_addf(&key, "/attachment/%s", b->sha))) {
+			cl_buf_release(&key);
+			return rc;
+		}
+		snprintf(body, sizeof(body), "{\"attachment_of\":%llu}",
+			 (unsigned long long)parent);
+		memset(&in, 0, sizeof(in));
+		in.type = CL_ENTRY_RECORD;
+		in.kind = "attachment";
+		in.sent_at = rec->sent_at;
+		in.received_at = rec->received_at;
+		in.key = key.data;
+		in.key_len = key.len;
+		in.conv = rec->conv;
+		in.conv_len = rec->conv_len;
+		in.plaintext = b->data;
+		in.plaintext_len = b->len;
+		in.body = body;
+		in.body_len = strlen(body);
+		in.attrs = rec->attrs;
+		in.attrs_len = rec->attrs_len;
+		rc = cl_ledger_append(s->l, &in, &idx, &dup, s->err);
+		cl_buf_release(&key);
+		if (rc)
+			return rc;
+		if (!dup)
+			s->st->attachments++;
+	}
+	return CL_OK;
+}
+
+/* Validate and append one record; quarantine it as item `item` if the
+ * schema rejects it. */
+static int record_at(struct session *s, const char *json, size_t len,
+		     uint64_t item)
+{
+	struct cl_record rec;
+	struct cl_entry_in in;
+	char *why = NULL;
+	uint64_t idx;
+	int dup, rc;
+
+	if ((rc = step_in(s)))
+		return rc;
+	rc = cl_record_parse(json, len, &rec, &why);
+	if (rc == CL_EINVAL) {
+		int d2 = 0;
+
+		if (why)
+			scrub_reason(why);
+		rc = cl_ingest_quarantine(s->l, s->o->format, s->o->input_name,
+					  item, (const unsigned char *)json,
+					  len, why ? why : "invalid record", &d2, s->err);
+		if (rc == CL_OK) {
+			s->q[s->nq].dup = d2;
+			s->q[s->nq].line = item;
+			s->q[s->nq].reason = why;
+			why = NULL;
+			s->nq++;
+			s->any_q = 1;
+		}
+	} else if (rc == CL_OK) {
+		memset(&in, 0, sizeof(in));
+		in.type = CL_ENTRY_RECORD;
+		in.kind = rec.kind;
+		in.sent_at = rec.sent_at;
+		in.received_at = rec.received_at;
+		in.key = rec.key;
+		in.key_len = rec.key_len;
+		in.conv = rec.conv;
+		in.conv_len = rec.conv_len;
+		in.plaintext = (const unsigned char *)rec.canonical;
+		in.plaintext_len = rec.canonical_len;
+		in.attrs = rec.attrs;
+		in.attrs_len = rec.attrs_len;
+		rc = cl_ledger_append(s->l, &in, &idx, &dup, s->err);
+		if (rc == CL_OK) {
+			if (dup)
+				s->st->duplicates++;
+			else
+				s->pending++;
+			if (s->nblobs)
+				rc = store_attachments(s, &rec, idx);
+		}
+	}
+	drop_blobs(s);
+	if (rec.canonical)
+		sodium_memzero(rec.canonical, rec.canonical_len);
+	cl_record_release(&rec);
+	free(why);
+	return rc ? rc : step_out(s);
+}
+
+/* The sink's record callback: items are numbered in emission order. */
+static int sess_record(void *ctx, const char *json, size_t len)
+{
+	struct session *s = ctx;
+
+	s->st->lines++;
+	return record_at(s, json, len, s->st->lines);
+}
+
+static int sess_init(struct session *s, struct cl_ledger *l,
+		     const struct cl_ingest_opts *o, struct cl_ingest_stats *st,
+		     char **err)
+{
+	memset(s, 0, sizeof(*s));
+	memset(st, 0, sizeof(*st));
+	s->l = l;
+	s->o = o;
+	s->st = st;
+	s->err = err;
+	s->batch = o->batch_size ? o->batch_size : 1000;
+	s->q = calloc(s->batch, sizeof(*s->q));
+	return s->q ? CL_OK : CL_ENOMEM;
+}
+
+/* Commit what is open (rc == CL_OK) or roll it back; free the session. */
+static int sess_end(struct session *s, int rc)
+{
+	size_t i;
+
+	if (rc == CL_OK && s->inbatch > 0)
+		rc = flush(s);
+	if (s->inbatch > 0 && rc)
+		cl_ledger_rollback(s->l);
+	for (i = 0; i < s->nq; i++)
+		free(s->q[i].reason);
+	free(s->q);
+	drop_blobs(s);
+	if (rc == CL_OK && s->any_q)
+		rc = CL_EPARTIAL;
 	return rc;
 }
 
@@ -135,102 +391,53 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 		    const struct cl_ingest_opts *o,
 		    struct cl_ingest_stats *st, char **err)
 {
+	struct session s;
 	char *line = NULL;
-	size_t cap = 0, nq = 0, inbatch = 0;
+	size_t cap = 0;
 	ssize_t got;
-	uint64_t lineno = 0, pending = 0;
-	struct pending_q *q = NULL;
-	size_t batch = o->batch_size ? o->batch_size : 1000;
-	int rc = CL_OK, any_q = 0;
+	uint64_t lineno = 0;
+	int rc;
 
-	memset(st, 0, sizeof(*st));
-	q = calloc(batch, sizeof(*q));
-	if (q == NULL)
-		return CL_ENOMEM;
+	if ((rc = sess_init(&s, l, o, st, err)))
+		return rc;
 	while ((got = getline(&line, &cap, f)) >= 0) {
-		struct cl_record rec;
-		struct cl_entry_in in;
-		char *why = NULL;
-		uint64_t idx;
-		int dup;
 		size_t n = (size_t)got;
 
 		lineno++;
 		if (is_blank(line, n))
 			continue;
-		st->lines++;
-		if (inbatch == 0 &&
-		    (rc = cl_ledger_begin(l, err)))
-			goto out;
-		inbatch++;
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			n--;
-		rc = cl_record_parse(line, n, &rec, &why);
-		if (rc == CL_EINVAL) {
-			if (why)
-				scrub_reason(why);
-			rc = cl_ingest_quarantine(l, o->format, o->input_name, lineno,
-						  (const unsigned char *)line, n,
-						  why ? why : "invalid record", &dup, err);
-			if (rc == CL_OK) {
-				q[nq].dup = dup;
-				q[nq].line = lineno;
-				q[nq].reason = why;
-				why = NULL;
-				nq++;
-				any_q = 1;
-			}
-		} else if (rc == CL_OK) {
-			memset(&in, 0, sizeof(in));
-			in.type = CL_ENTRY_RECORD;
-			in.kind = rec.kind;
-			in.sent_at = rec.sent_at;
-			in.received_at = rec.received_at;
-			in.key = rec.key;
-			in.key_len = rec.key_len;
-			in.conv = rec.conv;
-			in.conv_len = rec.conv_len;
-			in.plaintext = (const unsigned char *)rec.canonical;
-			in.plaintext_len = rec.canonical_len;
-			rc = cl_ledger_append(l, &in, &idx, &dup, err);
-			if (rc == CL_OK) {
-				if (dup)
-					st->duplicates++;
-				else
-					pending++;
-			}
-		}
-		if (rec.canonical)
-			sodium_memzero(rec.canonical, rec.canonical_len);
-		cl_record_release(&rec);
-		free(why);
+		s.st->lines++;
+		rc = record_at(&s, line, n, lineno);
 		sodium_memzero(line, n);
 		if (rc)
-			goto out;
-		if (inbatch >= batch) {
-			if ((rc = flush(l, o, st, &pending, q, &nq, err)))
-				goto out;
-			inbatch = 0;
-		}
+			break;
 	}
-	if (ferror(f)) {
+	if (rc == CL_OK && ferror(f))
 		rc = cl_error(err, CL_EIO, "cannot read '%s'", o->input_name);
-		goto out;
-	}
-	if (inbatch > 0 && (rc = flush(l, o, st, &pending, q, &nq, err)))
-		goto out;
-	inbatch = 0;
-out:
-	if (inbatch > 0 && rc)
-		cl_ledger_rollback(l);
-	for (size_t i = 0; i < nq; i++)
-		free(q[i].reason);
-	free(q);
 	if (line) {
 		sodium_memzero(line, cap);
 		free(line);
 	}
-	if (rc == CL_OK && any_q)
-		rc = CL_EPARTIAL;
-	return rc;
+	return sess_end(&s, rc);
+}
+
+int cl_ingest_import(struct cl_ledger *l, cl_importer_fn importer,
+		     const char *path, const struct cl_import_opts *io,
+		     const struct cl_ingest_opts *o,
+		     struct cl_ingest_stats *st, char **err)
+{
+	struct session s;
+	struct cl_import_sink sink;
+	int rc;
+
+	if ((rc = sess_init(&s, l, o, st, err)))
+		return rc;
+	sink.ctx = &s;
+	sink.record = sess_record;
+	sink.bad = sess_bad;
+	sink.blob = sess_blob;
+	rc = importer(path, io, &sink, err);
+	return sess_end(&s, rc);
 }

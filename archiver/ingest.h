@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "archiver/import.h"
 #include "archiver/ledger.h"
 
 struct cl_ingest_stats {
@@ -22,6 +23,7 @@ struct cl_ingest_stats {
 	uint64_t quarantined;  /* bad lines sealed as quarantine entries */
 	uint64_t requarantined; /* bad lines already in quarantine: skipped */
 	uint64_t batches;      /* durable commits */
+	uint64_t attachments;  /* attachment entries stored */
 };
 
 struct cl_ingest_opts {
@@ -44,6 +46,21 @@ struct cl_ingest_opts {
 int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 		    const struct cl_ingest_opts *o,
 		    struct cl_ingest_stats *st, char **err);
+
+/* An importer (import.h): cl_import_whatsapp, cl_import_cloudapi_file... */
+typedef int (*cl_importer_fn)(const char *path, const struct cl_import_opts *o,
+			      const struct cl_import_sink *sink, char **err);
+
+/*
+ * Run `importer` over `path` and append what it emits: records are
+ * validated and appended, bad items quarantined, attachments stored as
+ * their own entries after the record that lists them.  Same return values
+ * and batching as cl_ingest_jsonl().
+ */
+int cl_ingest_import(struct cl_ledger *l, cl_importer_fn importer,
+		     const char *path, const struct cl_import_opts *io,
+		     const struct cl_ingest_opts *o,
+		     struct cl_ingest_stats *st, char **err);
 
 /*
  * Quarantine one bad item: seal `len` bytes of it with its location and

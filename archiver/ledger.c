@@ -29,7 +29,7 @@ static const char schema[] =
 	"CREATE TABLE meta(k TEXT PRIMARY KEY, v BLOB NOT NULL);"
 	"CREATE TABLE entry(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL,"
 	" type INTEGER NOT NULL, kind TEXT NOT NULL, sent_at INTEGER,"
-	" conv INTEGER NOT NULL, kh INTEGER);"
+	" conv INTEGER NOT NULL, kh INTEGER, attrs BLOB);"
 	"CREATE INDEX entry_kh ON entry(kh) WHERE kh IS NOT NULL;"
 	"CREATE INDEX entry_conv ON entry(conv, idx);"
 	"CREATE TABLE payload(idx INTEGER PRIMARY KEY, ct BLOB NOT NULL);"
@@ -385,6 +385,7 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 	cl_buf_init(&l->leafbuf, CL_LEAF_FIXED + 64 + CL_LEAF_MAX_BODY);
 	cl_buf_init(&l->zbuf, CL_PAYLOAD_MAX);
 	cl_buf_init(&l->ctbuf, CL_PAYLOAD_MAX);
+	cl_buf_init(&l->attrbuf, 8 * 512);
 	l->dir = strdup(dir);
 	dbpath = path_join(dir, "ledger.db");
 	if (l->dir == NULL || dbpath == NULL) {
@@ -497,6 +498,7 @@ void cl_ledger_close(struct cl_ledger *l)
 	cl_map_release(&l->heads);
 	cl_buf_release(&l->leafbuf);
 	cl_buf_release(&l->zbuf);
+	cl_buf_release(&l->attrbuf);
 	if (l->ctbuf.data)
 		sodium_memzero(l->ctbuf.data, l->ctbuf.alloc);
 	cl_buf_release(&l->ctbuf);
@@ -604,6 +606,61 @@ static int emit_node(void *ctx, unsigned level, uint64_t pos, const cl_hash h)
 	sqlite3_bind_int64(l->st_ins_node, 2, (sqlite3_int64)pos);
 	sqlite3_bind_blob(l->st_ins_node, 3, h, 32, SQLITE_STATIC);
 	return sqlite3_step(l->st_ins_node) == SQLITE_DONE ? CL_OK : CL_EIO;
+}
+
+int cl_ledger_attr_hash(const struct cl_ledger *l, const char *type,
+			const char *value, uint64_t *out)
+{
+	crypto_generichash_state st;
+	unsigned char h[32];
+
+	if (l->tag_key == NULL)
+		return CL_EKEY;
+	crypto_generichash_init(&st, l->tag_key, 32, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)"chatledger/attr/v1\n", 19);
+	crypto_generichash_update(&st, (const unsigned char *)type, strlen(type));
+	crypto_generichash_update(&st, (const unsigned char *)"=", 1);
+	crypto_generichash_update(&st, (const unsigned char *)value, strlen(value));
+	crypto_generichash_final(&st, h, sizeof(h));
+	*out = cl_load_be64(h);
+	sodium_memzero(&st, sizeof(st));
+	return CL_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* attrs "type=value\0"... -> sorted, de-duplicated big-endian u64s. */
+static int encode_attrs(struct cl_ledger *l, const char *attrs, size_t len,
+			struct cl_buf *out)
+{
+	uint64_t v[512];
+	size_t n = 0, i, off = 0;
+	int rc;
+
+	while (off < len && n < 512) {
+		const char *a = attrs + off, *eq = strchr(a, '=');
+		size_t alen = strnlen(a, len - off);
+		char type[32];
+
+		if (eq == NULL || (size_t)(eq - a) >= sizeof(type) || alen == len - off)
+			return CL_EINVAL;
+		memcpy(type, a, (size_t)(eq - a));
+		type[eq - a] = 0;
+		if ((rc = cl_ledger_attr_hash(l, type, eq + 1, &v[n])))
+			return rc;
+		n++;
+		off += alen + 1;
+	}
+	qsort(v, n, sizeof(v[0]), cmp_u64);
+	for (i = 0; i < n; i++)
+		if ((i == 0 || v[i] != v[i - 1]) && (rc = cl_buf_add_be64(out, v[i])))
+			return rc;
+	return CL_OK;
 }
 
 /* Look for an existing entry with key hash `kh`. */
@@ -811,9 +868,15 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 	cl_merkle_leaf_hash(l->leafbuf.data, l->leafbuf.len, leaf_hash);
 
 	if ((rc = cl_ledger_prepare(l, &l->st_ins_entry,
-				    "INSERT INTO entry(idx, leaf, type, kind, sent_at, conv, kh)"
-				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", err)))
+				    "INSERT INTO entry(idx, leaf, type, kind, sent_at, conv, kh, attrs)"
+				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", err)))
 		goto out;
+	cl_buf_reset(&l->attrbuf);
+	if (in->attrs && (rc = encode_attrs(l, in->attrs, in->attrs_len, &l->attrbuf)))
+		goto out;
+	if (l->attrbuf.len)
+		sqlite3_bind_blob(l->st_ins_entry, 8, l->attrbuf.data,
+				  (int)l->attrbuf.len, SQLITE_STATIC);
 	sqlite3_bind_int64(l->st_ins_entry, 1, (sqlite3_int64)leaf.index);
 	sqlite3_bind_blob(l->st_ins_entry, 2, l->leafbuf.data, (int)l->leafbuf.len,
 			  SQLITE_STATIC);

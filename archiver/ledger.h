@@ -41,6 +41,9 @@ struct cl_entry_in {
 	size_t plaintext_len;
 	const char *body;               /* public JSON body, or NULL */
 	size_t body_len;
+	const char *attrs;              /* "type=value\0"..., or NULL: stored
+	                                   as keyed hashes for selection */
+	size_t attrs_len;
 };
 
 struct cl_archive_opts {
@@ -77,6 +80,11 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 /* Sign a checkpoint for the new size and commit durably (fsync). */
 int cl_ledger_commit(struct cl_ledger *l, char **err);
 void cl_ledger_rollback(struct cl_ledger *l);
+
+/* The stored form of one selector attribute: the first 8 bytes of a
+ * keyed BLAKE2b hash of "type=value" (write mode only: needs tag.key). */
+int cl_ledger_attr_hash(const struct cl_ledger *l, const char *type,
+			const char *value, uint64_t *out);
 
 /* Reads. */
 int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,

@@ -35,7 +35,7 @@ struct cl_ledger {
 	struct cl_merkle_range range, saved_range;
 	struct cl_map heads;       /* conversation tag -> last index, leaf hash */
 	ZSTD_CCtx *zc;
-	struct cl_buf leafbuf, zbuf, ctbuf;
+	struct cl_buf leafbuf, zbuf, ctbuf, attrbuf;
 	sqlite3_stmt *st_find_key, *st_find_conv, *st_ins_entry, *st_ins_payload,
 		*st_ins_key, *st_ins_node;
 };

@@ -36,6 +36,7 @@ void cl_record_release(struct cl_record *r)
 	free(r->canonical);
 	free(r->key);
 	free(r->conv);
+	free(r->attrs);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -160,6 +161,46 @@ static int check_raw(json_t *obj, char **err)
 	return CL_OK;
 }
 
+/* Append one "type=value\0" attribute. */
+static int attr(struct cl_buf *b, const char *type, const char *value)
+{
+	int rc = cl_buf_addf(b, "%s=", type);
+
+	if (rc == CL_OK)
+		rc = cl_buf_add(b, value, strlen(value) + 1);
+	return rc;
+}
+
+/*
+ * The attributes retention rules, holds and searches select on: the
+ * account, the conversation, every participant (the sender, and in a
+ * direct conversation its counterpart), each label and the source.
+ */
+static int build_attrs(json_t *root, const char *account, const char *conv_id,
+		       const char *sender_id, const char *source,
+		       struct cl_buf *b)
+{
+	json_t *conv = json_object_get(root, "conversation");
+	json_t *labels = json_object_get(root, "labels"), *l;
+	const char *type = json_string_value(json_object_get(conv, "type"));
+	size_t i;
+	int rc;
+
+	if ((rc = attr(b, "account", account)) ||
+	    (rc = attr(b, "conversation", conv_id)) ||
+	    (rc = attr(b, "participant", sender_id)) ||
+	    (rc = attr(b, "source", source)))
+		return rc;
+	if ((type == NULL || strcmp(type, "group") != 0) &&
+	    strcmp(conv_id, sender_id) != 0 && (rc = attr(b, "participant", conv_id)))
+		return rc;
+	json_array_foreach(labels, i, l) {
+		if ((rc = attr(b, "label", json_string_value(l))))
+			return rc;
+	}
+	return CL_OK;
+}
+
 /* Append a length-prefixed field to key material (unambiguous joining). */
 static int key_part(struct cl_buf *b, const char *s)
 {
@@ -177,13 +218,14 @@ int cl_record_parse(const char *json, size_t len, struct cl_record *r,
 	const char *account, *conv_id, *id, *sender_id, *dir, *kind, *source;
 	const char *s;
 	json_int_t revision = 0;
-	struct cl_buf key, cv;
+	struct cl_buf key, cv, at;
 	char revbuf[32];
 	int rc = CL_OK;
 
 	memset(r, 0, sizeof(*r));
 	cl_buf_init(&key, 4 * CL_RECORD_MAX_ID + 64);
 	cl_buf_init(&cv, 3 * CL_RECORD_MAX_ID + 64);
+	cl_buf_init(&at, 8 * CL_RECORD_MAX_ID + 160 * CL_RECORD_MAX_LABELS);
 	if (len > CL_RECORD_MAX_LINE) {
 		rc = cl_error(err, CL_EINVAL, "record too large (%zu bytes, limit %u)",
 			      len, CL_RECORD_MAX_LINE);
@@ -291,6 +333,8 @@ int cl_record_parse(const char *json, size_t len, struct cl_record *r,
 	if ((rc = cl_buf_addstr(&cv, "chatledger/conversation/v1")) ||
 	    (rc = key_part(&cv, account)) || (rc = key_part(&cv, conv_id)))
 		goto out;
+	if ((rc = build_attrs(root, account, conv_id, sender_id, source, &at)))
+		goto out;
 	memcpy(r->kind, kind, strlen(kind) + 1);
 	r->canonical = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	if (r->canonical == NULL) {
@@ -300,9 +344,11 @@ int cl_record_parse(const char *json, size_t len, struct cl_record *r,
 	r->canonical_len = strlen(r->canonical);
 	r->key = (char *)cl_buf_detach(&key, &r->key_len);
 	r->conv = (char *)cl_buf_detach(&cv, &r->conv_len);
+	r->attrs = (char *)cl_buf_detach(&at, &r->attrs_len);
 out:
 	cl_buf_release(&key);
 	cl_buf_release(&cv);
+	cl_buf_release(&at);
 	json_decref(root);
 	if (rc)
 		cl_record_release(r);

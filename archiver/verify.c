@@ -727,7 +727,8 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 	}
 	/* Every missing payload must be explained by a tombstone, and every
 	 * tombstone must have taken its payload with it. */
-	qsort(v.erased_by.a, v.erased_by.n, sizeof(uint64_t), cmp_u64);
+	if (v.erased_by.n > 1)
+		qsort(v.erased_by.a, v.erased_by.n, sizeof(uint64_t), cmp_u64);
 	for (i = 0; i < v.missing.n; i++) {
 		if (v.erased_by.n == 0 ||
 		    !bsearch(&v.missing.a[i], v.erased_by.a, v.erased_by.n, sizeof(uint64_t), cmp_u64)) {
