@@ -13,7 +13,7 @@ O ?= build
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
-PKGS = libsodium libzstd jansson sqlite3 libcrypto inih
+PKGS = libsodium libzstd jansson sqlite3 libcrypto inih libarchive libmicrohttpd
 
 WARN = -Wall -Wextra -Werror -Wpedantic -Wformat=2 -Wshadow -Wconversion \
        -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition -Wvla \
