@@ -70,6 +70,15 @@ static int handler(void *user, const char *section, const char *name,
 			x->c->batch_size = n;
 			return 1;
 		}
+	} else if (strcmp(section, "retention") == 0) {
+		if (strcmp(name, "policy") == 0) {
+			if (strlen(value) == 0 || strlen(value) >= sizeof(x->c->policy)) {
+				snprintf(x->why, sizeof(x->why), "policy must be a file path");
+				return 0;
+			}
+			memcpy(x->c->policy, value, strlen(value) + 1);
+			return 1;
+		}
 	} else {
 		snprintf(x->why, sizeof(x->why), "unknown section [%.40s]", section);
 		return 0;

@@ -13,6 +13,8 @@ struct cl_config {
 	char origin[256];      /* [archive] origin (informational; the ledger's copy rules) */
 	int format;            /* [archive] format */
 	size_t batch_size;     /* [ingest] batch_size: records per durable commit */
+	char policy[1024];     /* [retention] policy: policy file (relative to
+	                          the archive directory), "" = none */
 };
 
 /* Load DIR/chatledger.conf; defaults for absent keys.  CL_EINVAL with

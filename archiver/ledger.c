@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "archiver/ledger_int.h"
@@ -833,7 +834,9 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 		}
 		memcpy(leaf.key_hash, kh, 32);
 	}
-	if (in->conv)
+	if (in->conv_tag)
+		memcpy(leaf.conv_tag, in->conv_tag, 32);
+	else if (in->conv)
 		crypto_generichash(leaf.conv_tag, 32, in->conv, in->conv_len,
 				   l->tag_key, 32);
 	else
@@ -1008,5 +1011,157 @@ out:
 	cl_buf_release(&fr);
 	if (rc && l->in_batch)
 		cl_ledger_rollback(l);
+	return rc;
+}
+
+/* ---- erasure -------------------------------------------------------- */
+
+int cl_ledger_erase(struct cl_ledger *l, uint64_t index, const char *rule,
+		    const char *reason, int *already, char **err)
+{
+	struct cl_buf leafb, key;
+	struct cl_leaf lf;
+	struct cl_entry_in in;
+	json_t *body = NULL;
+	char *bodytxt = NULL;
+	sqlite3_stmt *st = NULL;
+	uint64_t tidx;
+	int rc, dup = 0, present = 0;
+
+	*already = 0;
+	cl_buf_init(&leafb, 1 << 20);
+	cl_buf_init(&key, 128);
+	if (!l->in_batch) {
+		rc = cl_error(err, CL_EINVAL, "erase outside a batch");
+		goto out;
+	}
+	if ((rc = cl_ledger_leaf(l, index, &leafb, err)) ||
+	    (rc = cl_leaf_decode(leafb.data, leafb.len, &lf, err)))
+		goto out;
+	if (sodium_is_zero(lf.ct_hash, 32) || lf.type == CL_ENTRY_TOMBSTONE) {
+		rc = cl_error(err, CL_EINVAL, "entry %llu has no payload to erase",
+			      (unsigned long long)index);
+		goto out;
+	}
+	if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM payload WHERE idx = ?1 UNION ALL"
+			       " SELECT 1 FROM sealed_key WHERE idx = ?1", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = db_err(l, err, "erasing");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	present = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = cl_buf_addf(&key, "chatledger/tombstone/v1/%llu",
+			      (unsigned long long)index)))
+		goto out;
+	if (!present) {
+		*already = 1;
+		goto out;
+	}
+	if (sqlite3_prepare_v2(l->db, "DELETE FROM sealed_key WHERE idx = ?1", -1,
+			       &st, NULL) != SQLITE_OK) {
+		rc = db_err(l, err, "erasing a key");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_err(l, err, "erasing a key");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(l->db, "DELETE FROM payload WHERE idx = ?1", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = db_err(l, err, "erasing a ciphertext");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_err(l, err, "erasing a ciphertext");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(l->db, "UPDATE entry SET attrs = NULL WHERE idx = ?1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(l, err, "erasing attributes");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_err(l, err, "erasing attributes");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	body = json_pack("{s:I, s:s, s:s}", "erased", (json_int_t)index,
+			 "reason", reason ? reason : "retention",
+			 "rule", rule ? rule : "");
+	bodytxt = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (bodytxt == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	memset(&in, 0, sizeof(in));
+	in.type = CL_ENTRY_TOMBSTONE;
+	in.kind = "tombstone";
+	in.sent_at = CL_TIME_NONE;
+	in.received_at = CL_TIME_NONE;
+	in.key = key.data;
+	in.key_len = key.len;
+	in.conv_tag = lf.conv_tag;
+	in.body = bodytxt;
+	in.body_len = strlen(bodytxt);
+	rc = cl_ledger_append(l, &in, &tidx, &dup, err);
+out:
+	sqlite3_finalize(st);
+	json_decref(body);
+	free(bodytxt);
+	cl_buf_release(&leafb);
+	cl_buf_release(&key);
+	return rc;
+}
+
+int cl_ledger_scrub(struct cl_ledger *l, char **err)
+{
+	int busy = 0, logn = 0, done = 0, tries;
+
+	for (tries = 0; tries < 50; tries++) {
+		if (sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+					      &logn, &done) == SQLITE_OK)
+			return CL_OK;
+		busy = sqlite3_errcode(l->db) == SQLITE_BUSY;
+		if (!busy)
+			break;
+		usleep(100000);
+	}
+	return cl_error(err, CL_EIO, "cannot truncate the write-ahead log%s: %s",
+			busy ? " (a reader holds it; run again)" : "",
+			sqlite3_errmsg(l->db));
+}
+
+int cl_ledger_each(struct cl_ledger *l, int type, cl_ledger_entry_fn fn,
+		   void *ctx, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT e.idx, e.leaf, e.attrs,"
+			       " EXISTS(SELECT 1 FROM payload p WHERE p.idx = e.idx)"
+			       " FROM entry e WHERE e.type = ?1 ORDER BY e.idx",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, err, "listing entries");
+	sqlite3_bind_int(st, 1, type);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = fn(ctx, (uint64_t)sqlite3_column_int64(st, 0),
+			sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+			sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+			sqlite3_column_int(st, 3));
+		if (rc)
+			break;
+	}
+	if (rc == CL_OK && s != SQLITE_DONE)
+		rc = db_err(l, err, "listing entries");
+	sqlite3_finalize(st);
 	return rc;
 }

@@ -44,6 +44,8 @@ struct cl_entry_in {
 	const char *attrs;              /* "type=value\0"..., or NULL: stored
 	                                   as keyed hashes for selection */
 	size_t attrs_len;
+	const unsigned char *conv_tag;  /* if set: this conversation tag is
+	                                   used as is (tombstones) */
 };
 
 struct cl_archive_opts {
@@ -85,6 +87,34 @@ void cl_ledger_rollback(struct cl_ledger *l);
  * keyed BLAKE2b hash of "type=value" (write mode only: needs tag.key). */
 int cl_ledger_attr_hash(const struct cl_ledger *l, const char *type,
 			const char *value, uint64_t *out);
+
+/*
+ * Erase entry `index` (in a batch): destroy its sealed key and its
+ * ciphertext, drop its selector attributes, and append a tombstone in the
+ * same conversation chain whose public body is
+ * {"erased":N,"reason":REASON,"rule":RULE} (no personal data).
+ * *already is set (and nothing written) if it was erased before.
+ * CL_EINVAL if the entry has no payload to erase (e.g. a tombstone).
+ */
+int cl_ledger_erase(struct cl_ledger *l, uint64_t index, const char *rule,
+		    const char *reason, int *already, char **err);
+
+/*
+ * After erasures: fold the WAL into the database and truncate it, so no
+ * page that held an erased ciphertext or key survives in any file
+ * (secure_delete already zeroes the freed space in the database).
+ */
+int cl_ledger_scrub(struct cl_ledger *l, char **err);
+
+/* Iterate entries of one type in index order: fn(ctx, index, leaf bytes,
+ * attrs blob or NULL, attrs length, has_payload).  A non-zero return from
+ * fn stops and is returned. */
+typedef int (*cl_ledger_entry_fn)(void *ctx, uint64_t index,
+				  const unsigned char *leaf, size_t leaf_len,
+				  const unsigned char *attrs, size_t attrs_len,
+				  int has_payload);
+int cl_ledger_each(struct cl_ledger *l, int type, cl_ledger_entry_fn fn,
+		   void *ctx, char **err);
 
 /* Reads. */
 int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,

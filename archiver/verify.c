@@ -51,7 +51,6 @@ struct payload_win {
 	unsigned char *has;     /* [WINDOW]: 1 payload, 2 payload malformed */
 	unsigned char *haskey;  /* [WINDOW] */
 	uint64_t bytes;
-	uint64_t stray;         /* payload/key rows outside [0, n) */
 	int rc;
 };
 
@@ -295,7 +294,7 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 	const char *vkey;
 	unsigned char pk[32];
 	uint32_t kid = 0;
-	cl_hash *leaf_ct = NULL, *leaf_pt = NULL;
+	cl_hash *leaf_ct = NULL;
 	unsigned char *leaf_has = NULL;
 	uint64_t start, expect = 0;
 	int lock_fd = -1, rc = CL_OK, s;
@@ -369,9 +368,7 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 	origin = strdup((const char *)sqlite3_column_text(st, 0));
 	db_vkey = strdup((const char *)sqlite3_column_text(st, 1));
 	v.n = (uint64_t)sqlite3_column_int64(st, 2);
-	if ((uint64_t)sqlite3_column_int64(st, 3) != v.n) {
-		/* Some index below max is absent; the scan names it. */
-	}
+	/* (A count below max + 1 means a deleted entry; the scan names it.) */
 	sqlite3_finalize(st);
 	st = NULL;
 	if (origin == NULL || db_vkey == NULL) {
@@ -508,17 +505,42 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 		goto out;
 	}
 
+	{
+		struct cl_buf sk, sp;
+		char *e2 = NULL, *p1 = NULL, *p2 = NULL;
+		unsigned char spk[32];
+		int bad = 0;
+
+		cl_buf_init(&sk, 4096);
+		cl_buf_init(&sp, 4096);
+		if (asprintf(&p1, "%s/seal.key", dir) > 0 && asprintf(&p2, "%s/seal.pub", dir) > 0 &&
+		    cl_file_read(p1, &sk, 4096, &e2) == CL_OK &&
+		    cl_vault_load_seal_pk(dir, spk, &e2) == CL_OK)
+			bad = sk.len < 32 || memcmp(sk.data + sk.len - 32, spk, 32) != 0;
+		free(e2);
+		free(p1);
+		free(p2);
+		if (sk.data)
+			sodium_memzero(sk.data, sk.alloc);
+		cl_buf_release(&sk);
+		cl_buf_release(&sp);
+		if (bad) {
+			rc = problem(r, UINT64_MAX, "seal.pub is not the public half of seal.key:"
+				     " new payload keys would be sealed to someone else");
+			goto out;
+		}
+	}
+
 	if ((rc = load_nodes(&v, err)) || r->problem)
 		goto out;
 
 	/* Window buffers and statements. */
 	leaf_ct = calloc(WINDOW, sizeof(cl_hash));
-	leaf_pt = calloc(WINDOW, sizeof(cl_hash));
 	leaf_has = calloc(WINDOW, 1);
 	w.hash = calloc(WINDOW, sizeof(cl_hash));
 	w.has = calloc(WINDOW, 1);
 	w.haskey = calloc(WINDOW, 1);
-	if (!leaf_ct || !leaf_pt || !leaf_has || !w.hash || !w.has || !w.haskey) {
+	if (!leaf_ct || !leaf_has || !w.hash || !w.has || !w.haskey) {
 		rc = CL_ENOMEM;
 		goto out;
 	}
@@ -714,6 +736,42 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 	}
 	r->entries = v.n;
 
+	/* Rows that belong to no entry, batches that do not exist, a format
+	 * this build does not know, a public sealing key that is not the one
+	 * in seal.key. */
+	{
+		static const struct { const char *sql, *what; } checks[] = {
+			{ "SELECT min(idx) FROM entry WHERE idx < 0",
+			  "an entry row has a negative index" },
+			{ "SELECT min(idx) FROM payload WHERE idx NOT IN (SELECT idx FROM entry)",
+			  "a ciphertext row belongs to no entry" },
+			{ "SELECT min(idx) FROM sealed_key WHERE idx NOT IN (SELECT idx FROM entry)",
+			  "a sealed key row belongs to no entry" },
+			{ "SELECT min(k.idx) FROM sealed_key k LEFT JOIN key_batch b ON b.id = k.batch"
+			  " WHERE b.id IS NULL OR length(b.eph) != 32",
+			  "a sealed key refers to a missing or malformed key batch" },
+			{ "SELECT 1 FROM meta WHERE k = 'format' AND v != 1",
+			  "the archive format is not 1" },
+		};
+		size_t c;
+
+		for (c = 0; c < sizeof(checks) / sizeof(checks[0]); c++) {
+			if (sqlite3_prepare_v2(v.db, checks[c].sql, -1, &st, NULL) != SQLITE_OK) {
+				rc = cl_error(err, CL_EIO, "cannot check the archive: %s",
+					      sqlite3_errmsg(v.db));
+				goto out;
+			}
+			if (sqlite3_step(st) == SQLITE_ROW &&
+			    sqlite3_column_type(st, 0) != SQLITE_NULL) {
+				long long at = sqlite3_column_int64(st, 0);
+
+				rc = problem(r, UINT64_MAX, "%s (row %lld)", checks[c].what, at);
+				goto out;
+			}
+			sqlite3_finalize(st);
+			st = NULL;
+		}
+	}
 	/* Entries beyond the last signed checkpoint are unsigned. */
 	if (cps[ncp - 1].size < v.n) {
 		rc = problem(r, cps[ncp - 1].size,
@@ -729,6 +787,13 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 	 * tombstone must have taken its payload with it. */
 	if (v.erased_by.n > 1)
 		qsort(v.erased_by.a, v.erased_by.n, sizeof(uint64_t), cmp_u64);
+	for (i = 1; i < v.erased_by.n; i++) {
+		if (v.erased_by.a[i] == v.erased_by.a[i - 1]) {
+			rc = problem(r, v.erased_by.a[i], "entry %" PRIu64 ": erased by two tombstones",
+				     v.erased_by.a[i]);
+			goto out;
+		}
+	}
 	for (i = 0; i < v.missing.n; i++) {
 		if (v.erased_by.n == 0 ||
 		    !bsearch(&v.missing.a[i], v.erased_by.a, v.erased_by.n, sizeof(uint64_t), cmp_u64)) {
@@ -759,6 +824,28 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 		}
 		r->nodes = v.nodes_total;
 	}
+	/* The stored frontier is what the next commit will build on: it must
+	 * be exactly the recomputed tree's right edge. */
+	if (sqlite3_prepare_v2(v.db, "SELECT v FROM meta WHERE k = 'frontier'", -1, &st,
+			       NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *fp = sqlite3_column_blob(st, 0);
+		size_t fl = (size_t)sqlite3_column_bytes(st, 0), k;
+		int same = fp && fl == 8 + 32 * (size_t)range.count &&
+			   cl_load_be64(fp) == range.size;
+
+		for (k = 0; same && k < range.count; k++)
+			same = memcmp(fp + 8 + 32 * k, range.hashes[k], 32) == 0;
+		if (!same) {
+			rc = problem(r, UINT64_MAX, "the stored frontier (the tree's right edge"
+				     " the next commit builds on) does not match the log");
+			goto out;
+		}
+	} else if (v.n > 0) {
+		rc = problem(r, UINT64_MAX, "the stored frontier is missing");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
 	r->conversations = heads.count;
 	{
 		cl_hash root;
@@ -786,7 +873,6 @@ out:
 	free(v.missing.a);
 	free(v.erased_by.a);
 	free(leaf_ct);
-	free(leaf_pt);
 	free(leaf_has);
 	free(w.hash);
 	free(w.has);

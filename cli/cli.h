@@ -6,6 +6,7 @@
 #define CL_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define EXIT_OK 0
@@ -40,6 +41,14 @@ int cli_passphrase(const char *cmd, const char *file, int confirm,
 /* Flush stdout and check for write errors (ENOSPC, closed pipe). */
 int cli_finish_stdout(int code);
 
+struct cl_policy;
+/* Load the policy (--policy FILE or the configured one); EXIT_OK or an
+ * exit status after printing the error ("file:line: reason"). */
+int cli_load_policy(const char *cmd, const char *archive, const char *opt,
+		    struct cl_policy **out);
+/* Parse an RFC 3339 time or a YYYY-MM-DD date (midnight UTC); 0 on success. */
+int cli_time(const char *s, int64_t *ms);
+
 int cmd_init(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
@@ -49,5 +58,9 @@ int cmd_leaves(int argc, char **argv);
 int cmd_prove(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_retain(int argc, char **argv);
+int cmd_webhook(int argc, char **argv);
 
 #endif

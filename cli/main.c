@@ -44,6 +44,19 @@ const struct cli_cmd cli_commands[] = {
 	{ "status", cmd_status,
 	  "chatledger status -a DIR [--json]",
 	  "summarise the archive: size, checkpoint, coverage, quarantine" },
+	{ "hold", cmd_hold,
+	  "chatledger hold add -a DIR --case ID --reason TEXT [--participant ID]... [--conversation ID]... [--from DATE] [--to DATE] [--until DATE]\n"
+	  "       chatledger hold list -a DIR [--json]\n"
+	  "       chatledger hold release -a DIR --case ID",
+	  "place, list and release legal or regulator holds" },
+	{ "policy", cmd_policy,
+	  "chatledger policy event -a DIR --subject ID --event NAME --at DATE [--note TEXT]\n"
+	  "       chatledger policy explain -a DIR --index N [--policy FILE] [--now TIME] [--json]\n"
+	  "       chatledger policy check -a DIR [--policy FILE]",
+	  "record lifecycle events; explain and check the retention policy" },
+	{ "retain", cmd_retain,
+	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--now TIME] [--json]",
+	  "erase what the retention policy says is due (nightly)" },
 	{ NULL, NULL, NULL, NULL }
 };
 

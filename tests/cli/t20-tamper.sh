@@ -106,7 +106,20 @@ fresh; py "$C/ledger.db" '
 for t in ("entry", "payload", "sealed_key"):
     db.execute(f"DELETE FROM {t} WHERE idx >= 300")
 db.execute("DELETE FROM checkpoint WHERE size > 300")
-db.execute("DELETE FROM node WHERE (pos + 1) * (1 << level) > 300")'
+db.execute("DELETE FROM node WHERE (pos + 1) * (1 << level) > 300")
+import hashlib
+H = lambda b: hashlib.sha256(b).digest()
+leaves = [H(b"\x00" + r[0]) for r in db.execute("SELECT leaf FROM entry ORDER BY idx")]
+def mth(a):
+    if len(a) == 1: return a[0]
+    k = 1
+    while k * 2 < len(a): k *= 2
+    return H(b"\x01" + mth(a[:k]) + mth(a[k:]))
+fr, start = b"", 0
+for bit in range(63, -1, -1):
+    if 300 & (1 << bit):
+        fr += mth(leaves[start:start + (1 << bit)]); start += 1 << bit
+db.execute("UPDATE meta SET v = ? WHERE k = ?", ((300).to_bytes(8, "big") + fr, "frontier"))'
 expect_exit "truncated tail alone is self-consistent" 0 "$CHATLEDGER" verify -a "$C"
 tampered "truncated tail against a saved checkpoint" "truncated or rolled back" --checkpoint "$T/cp-600"
 
@@ -141,6 +154,18 @@ leaf[o + 64:o + 72] = (599).to_bytes(8, "big")
 leaf[o + 72:o + 104] = hashlib.sha256(b"\x00" + prev).digest()
 db.execute("INSERT INTO entry(idx, leaf, type, kind, sent_at, conv, kh) VALUES (600, ?, ?, ?, ?, ?, ?)", (bytes(leaf),) + row[1:])'
 tampered "well-formed unsigned tail" "entries 600..600 are not covered by any signed checkpoint"
+
+fresh; py "$C/ledger.db" 'flip("meta", "v", "k", "frontier", 20)'
+tampered "stored frontier" "stored frontier"
+
+fresh; py "$C/ledger.db" 'db.execute("DELETE FROM key_batch")'
+tampered "key batch deleted" "missing or malformed key batch"
+
+fresh; py "$C/ledger.db" 'db.execute("INSERT INTO payload(idx, ct) VALUES (5000, ?)", (b"\x01\x02",))'
+tampered "stray ciphertext row" "ciphertext row belongs to no entry"
+
+fresh; cp "$O/seal.pub" "$C/seal.pub"
+tampered "sealing public key substituted" "seal.pub is not the public half"
 
 fresh; py "$C/ledger.db" 'db.execute("DELETE FROM checkpoint")'
 tampered "all checkpoints deleted" "no signed checkpoint"
