@@ -486,6 +486,10 @@ void cl_ledger_close(struct cl_ledger *l)
 	sqlite3_finalize(l->st_ins_payload);
 	sqlite3_finalize(l->st_ins_key);
 	sqlite3_finalize(l->st_ins_node);
+	sqlite3_finalize(l->st_er_get);
+	sqlite3_finalize(l->st_er_key);
+	sqlite3_finalize(l->st_er_payload);
+	sqlite3_finalize(l->st_er_attrs);
 	if (l->db)
 		sqlite3_close(l->db);
 	if (l->lock_fd >= 0)
@@ -1016,109 +1020,105 @@ out:
 
 /* ---- erasure -------------------------------------------------------- */
 
+/* Run a prepared single-index statement to completion. */
+static int step_index(struct cl_ledger *l, sqlite3_stmt **st, const char *sql,
+		      uint64_t index, char **err)
+{
+	int rc = cl_ledger_prepare(l, st, sql, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(*st, 1, (sqlite3_int64)index);
+	rc = sqlite3_step(*st) == SQLITE_DONE ? CL_OK : db_err(l, err, "erasing");
+	sqlite3_reset(*st);
+	return rc;
+}
+
 int cl_ledger_erase(struct cl_ledger *l, uint64_t index, const char *rule,
 		    const char *reason, int *already, char **err)
 {
-	struct cl_buf leafb, key;
 	struct cl_leaf lf;
 	struct cl_entry_in in;
 	json_t *body = NULL;
 	char *bodytxt = NULL;
-	sqlite3_stmt *st = NULL;
 	uint64_t tidx;
-	int rc, dup = 0, present = 0;
+	int rc, dup = 0, present, s;
+	size_t n;
 
 	*already = 0;
-	cl_buf_init(&leafb, 1 << 20);
-	cl_buf_init(&key, 128);
-	if (!l->in_batch) {
-		rc = cl_error(err, CL_EINVAL, "erase outside a batch");
-		goto out;
+	if (!l->in_batch)
+		return cl_error(err, CL_EINVAL, "erase outside a batch");
+	if ((rc = cl_ledger_prepare(l, &l->st_er_get,
+				    "SELECT leaf, EXISTS(SELECT 1 FROM payload WHERE idx = ?1)"
+				    " OR EXISTS(SELECT 1 FROM sealed_key WHERE idx = ?1)"
+				    " FROM entry WHERE idx = ?1", err)))
+		return rc;
+	sqlite3_bind_int64(l->st_er_get, 1, (sqlite3_int64)index);
+	s = sqlite3_step(l->st_er_get);
+	if (s != SQLITE_ROW) {
+		sqlite3_reset(l->st_er_get);
+		return s == SQLITE_DONE ?
+			cl_error(err, CL_ENOTFOUND, "no entry %llu", (unsigned long long)index) :
+			db_err(l, err, "erasing");
 	}
-	if ((rc = cl_ledger_leaf(l, index, &leafb, err)) ||
-	    (rc = cl_leaf_decode(leafb.data, leafb.len, &lf, err)))
-		goto out;
-	if (sodium_is_zero(lf.ct_hash, 32) || lf.type == CL_ENTRY_TOMBSTONE) {
-		rc = cl_error(err, CL_EINVAL, "entry %llu has no payload to erase",
-			      (unsigned long long)index);
-		goto out;
+	/* Only the fixed part is needed (conv tag, type, ct hash): copy the
+	 * leaf without its public body. */
+	n = (size_t)sqlite3_column_bytes(l->st_er_get, 0);
+	present = sqlite3_column_int(l->st_er_get, 1);
+	if (n < CL_LEAF_FIXED + 1 || n > CL_LEAF_FIXED + 32 + CL_LEAF_MAX_BODY) {
+		sqlite3_reset(l->st_er_get);
+		return cl_error(err, CL_ECORRUPT, "entry %llu is corrupt; run verify",
+				(unsigned long long)index);
 	}
-	if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM payload WHERE idx = ?1 UNION ALL"
-			       " SELECT 1 FROM sealed_key WHERE idx = ?1", -1, &st,
-			       NULL) != SQLITE_OK) {
-		rc = db_err(l, err, "erasing");
-		goto out;
+	{
+		const unsigned char *p = sqlite3_column_blob(l->st_er_get, 0);
+		struct cl_buf tmp;
+
+		cl_buf_init(&tmp, n + 1);
+		rc = cl_buf_add(&tmp, p, n);
+		sqlite3_reset(l->st_er_get);
+		if (rc == CL_OK)
+			rc = cl_leaf_decode(tmp.data, tmp.len, &lf, err);
+		/* body points into tmp: not used below */
+		lf.body = NULL;
+		lf.body_len = 0;
+		cl_buf_release(&tmp);
+		if (rc)
+			return rc;
 	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
-	present = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	st = NULL;
-	if ((rc = cl_buf_addf(&key, "chatledger/tombstone/v1/%llu",
-			      (unsigned long long)index)))
-		goto out;
+	if (sodium_is_zero(lf.ct_hash, 32) || lf.type == CL_ENTRY_TOMBSTONE)
+		return cl_error(err, CL_EINVAL, "entry %llu has no payload to erase",
+				(unsigned long long)index);
 	if (!present) {
 		*already = 1;
-		goto out;
+		return CL_OK;
 	}
-	if (sqlite3_prepare_v2(l->db, "DELETE FROM sealed_key WHERE idx = ?1", -1,
-			       &st, NULL) != SQLITE_OK) {
-		rc = db_err(l, err, "erasing a key");
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		rc = db_err(l, err, "erasing a key");
-		goto out;
-	}
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(l->db, "DELETE FROM payload WHERE idx = ?1", -1, &st,
-			       NULL) != SQLITE_OK) {
-		rc = db_err(l, err, "erasing a ciphertext");
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		rc = db_err(l, err, "erasing a ciphertext");
-		goto out;
-	}
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(l->db, "UPDATE entry SET attrs = NULL WHERE idx = ?1",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = db_err(l, err, "erasing attributes");
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		rc = db_err(l, err, "erasing attributes");
-		goto out;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
+	if ((rc = step_index(l, &l->st_er_key, "DELETE FROM sealed_key WHERE idx = ?1",
+			     index, err)) ||
+	    (rc = step_index(l, &l->st_er_payload, "DELETE FROM payload WHERE idx = ?1",
+			     index, err)) ||
+	    (rc = step_index(l, &l->st_er_attrs,
+			     "UPDATE entry SET attrs = NULL WHERE idx = ?1", index, err)))
+		return rc;
 	body = json_pack("{s:I, s:s, s:s}", "erased", (json_int_t)index,
 			 "reason", reason ? reason : "retention",
 			 "rule", rule ? rule : "");
 	bodytxt = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	if (bodytxt == NULL) {
-		rc = CL_ENOMEM;
-		goto out;
-	}
+	json_decref(body);
+	if (bodytxt == NULL)
+		return CL_ENOMEM;
+	/* No idempotency key: the deletions above and this tombstone commit
+	 * together, so an entry whose payload is gone has its tombstone. */
 	memset(&in, 0, sizeof(in));
 	in.type = CL_ENTRY_TOMBSTONE;
 	in.kind = "tombstone";
 	in.sent_at = CL_TIME_NONE;
 	in.received_at = CL_TIME_NONE;
-	in.key = key.data;
-	in.key_len = key.len;
 	in.conv_tag = lf.conv_tag;
 	in.body = bodytxt;
 	in.body_len = strlen(bodytxt);
 	rc = cl_ledger_append(l, &in, &tidx, &dup, err);
-out:
-	sqlite3_finalize(st);
-	json_decref(body);
 	free(bodytxt);
-	cl_buf_release(&leafb);
-	cl_buf_release(&key);
 	return rc;
 }
 

@@ -37,7 +37,8 @@ struct cl_ledger {
 	ZSTD_CCtx *zc;
 	struct cl_buf leafbuf, zbuf, ctbuf, attrbuf;
 	sqlite3_stmt *st_find_key, *st_find_conv, *st_ins_entry, *st_ins_payload,
-		*st_ins_key, *st_ins_node;
+		*st_ins_key, *st_ins_node, *st_er_get, *st_er_key, *st_er_payload,
+		*st_er_attrs;
 };
 
 /* Prepare `sql` on l->db, once. */
