@@ -30,9 +30,10 @@ static const char schema[] =
 	"CREATE TABLE meta(k TEXT PRIMARY KEY, v BLOB NOT NULL);"
 	"CREATE TABLE entry(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL,"
 	" type INTEGER NOT NULL, kind TEXT NOT NULL, sent_at INTEGER,"
-	" conv INTEGER NOT NULL, kh INTEGER, attrs BLOB);"
-	"CREATE INDEX entry_kh ON entry(kh) WHERE kh IS NOT NULL;"
-	"CREATE INDEX entry_conv ON entry(conv, idx);"
+	" attrs BLOB);"
+	"CREATE TABLE dedup(idx INTEGER PRIMARY KEY, kh INTEGER NOT NULL);"
+	"CREATE TABLE chain_head(tag BLOB PRIMARY KEY, idx INTEGER NOT NULL,"
+	" hash BLOB NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE payload(idx INTEGER PRIMARY KEY, ct BLOB NOT NULL);"
 	"CREATE TABLE key_batch(id INTEGER PRIMARY KEY, eph BLOB NOT NULL);"
 	"CREATE TABLE sealed_key(idx INTEGER PRIMARY KEY,"
@@ -352,6 +353,62 @@ out:
 	return rc;
 }
 
+/*
+ * The writer keeps two small indexes in memory: key-hash prefix -> index
+ * (de-duplication) and conversation tag -> chain head.  Both tables are
+ * append-mostly on disk, so ingest never does random B-tree inserts.
+ */
+static int load_indexes(struct cl_ledger *l, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int s, rc = CL_OK;
+
+	cl_map64_release(&l->keys);
+	cl_map_release(&l->heads);
+	cl_map_release(&l->dirty_heads);
+	if (sqlite3_prepare_v2(l->db, "SELECT idx, kh FROM dedup", -1, &st, NULL) != SQLITE_OK)
+		return db_err(l, err, "loading the key index");
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t kh = (uint64_t)sqlite3_column_int64(st, 1), old;
+		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+
+		if (cl_map64_get(&l->keys, kh, &old))
+			idx = UINT64_MAX; /* two keys share a prefix: ask the db */
+		if (cl_map64_put(&l->keys, kh, idx) != 0) {
+			rc = CL_ENOMEM;
+			goto out;
+		}
+	}
+	if (s != SQLITE_DONE) {
+		rc = db_err(l, err, "loading the key index");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(l->db, "SELECT tag, idx, hash FROM chain_head", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_err(l, err, "loading chain heads");
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		struct cl_map_slot *h;
+
+		if (sqlite3_column_bytes(st, 0) != 32 || sqlite3_column_bytes(st, 2) != 32) {
+			rc = cl_error(err, CL_ECORRUPT, "a chain head row is malformed; run verify");
+			goto out;
+		}
+		h = cl_map_put(&l->heads, sqlite3_column_blob(st, 0));
+		if (h == NULL) {
+			rc = CL_ENOMEM;
+			goto out;
+		}
+		h->u = (uint64_t)sqlite3_column_int64(st, 1);
+		memcpy(h->v, sqlite3_column_blob(st, 2), 32);
+	}
+	if (s != SQLITE_DONE)
+		rc = db_err(l, err, "loading chain heads");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int count_entries(struct cl_ledger *l, uint64_t *n, char **err)
 {
 	sqlite3_stmt *st = NULL;
@@ -383,6 +440,8 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 	l->mode = mode;
 	l->batch_id = -1;
 	cl_map_init(&l->heads);
+	cl_map_init(&l->dirty_heads);
+	cl_map64_init(&l->keys);
 	cl_buf_init(&l->leafbuf, CL_LEAF_FIXED + 64 + CL_LEAF_MAX_BODY);
 	cl_buf_init(&l->zbuf, CL_PAYLOAD_MAX);
 	cl_buf_init(&l->ctbuf, CL_PAYLOAD_MAX);
@@ -447,6 +506,7 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 	if ((rc = cl_vault_load_tag(dir, &l->tag_key, err)) ||
 	    (rc = cl_vault_load_seal_pk(dir, l->seal_pk, err)) ||
 	    (rc = load_frontier(l, err)) ||
+	    (rc = load_indexes(l, err)) ||
 	    (rc = count_entries(l, &l->size, err)))
 		goto out;
 	if (l->size != l->range.size) {
@@ -480,8 +540,9 @@ void cl_ledger_close(struct cl_ledger *l)
 		return;
 	if (l->in_batch)
 		cl_ledger_rollback(l);
-	sqlite3_finalize(l->st_find_key);
-	sqlite3_finalize(l->st_find_conv);
+	sqlite3_finalize(l->st_leaf);
+	sqlite3_finalize(l->st_ins_dedup);
+	sqlite3_finalize(l->st_up_head);
 	sqlite3_finalize(l->st_ins_entry);
 	sqlite3_finalize(l->st_ins_payload);
 	sqlite3_finalize(l->st_ins_key);
@@ -501,6 +562,8 @@ void cl_ledger_close(struct cl_ledger *l)
 	sodium_free(l->rng);
 	ZSTD_freeCCtx(l->zc);
 	cl_map_release(&l->heads);
+	cl_map_release(&l->dirty_heads);
+	cl_map64_release(&l->keys);
 	cl_buf_release(&l->leafbuf);
 	cl_buf_release(&l->zbuf);
 	cl_buf_release(&l->attrbuf);
@@ -542,8 +605,12 @@ void cl_ledger_rollback(struct cl_ledger *l)
 	l->in_batch = 0;
 	l->range = l->saved_range;
 	l->size = l->committed_size;
-	/* The chain heads may name rolled-back entries: forget them all. */
-	cl_map_release(&l->heads);
+	/* The in-memory indexes may name rolled-back entries: reload. */
+	if (load_indexes(l, NULL) != CL_OK) {
+		/* Leave them empty rather than wrong; the next open reloads. */
+		cl_map64_release(&l->keys);
+		cl_map_release(&l->heads);
+	}
 	sodium_free(l->batch_key);
 	l->batch_key = NULL;
 	l->batch_id = -1;
@@ -668,79 +735,82 @@ static int encode_attrs(struct cl_ledger *l, const char *attrs, size_t len,
 	return CL_OK;
 }
 
-/* Look for an existing entry with key hash `kh`. */
-static int find_key(struct cl_ledger *l, const unsigned char kh[32],
-		    uint64_t *index, int *found, char **err)
+/* Does entry `idx` carry the full key hash `kh`? */
+static int leaf_has_key(struct cl_ledger *l, uint64_t idx,
+			const unsigned char kh[32], int *yes, char **err)
 {
+	struct cl_leaf leaf;
+	char *e = NULL;
 	int rc, s;
 
-	*found = 0;
-	if ((rc = cl_ledger_prepare(l, &l->st_find_key,
-				    "SELECT idx, leaf FROM entry WHERE kh = ?1", err)))
+	*yes = 0;
+	if ((rc = cl_ledger_prepare(l, &l->st_leaf,
+				    "SELECT leaf FROM entry WHERE idx = ?1", err)))
 		return rc;
-	sqlite3_bind_int64(l->st_find_key, 1, prefix64(kh));
-	while ((s = sqlite3_step(l->st_find_key)) == SQLITE_ROW) {
-		struct cl_leaf leaf;
-		char *e = NULL;
-
-		if (cl_leaf_decode(sqlite3_column_blob(l->st_find_key, 1),
-				   (size_t)sqlite3_column_bytes(l->st_find_key, 1),
-				   &leaf, &e) != CL_OK) {
-			free(e);
-			continue;
-		}
-		if (memcmp(leaf.key_hash, kh, 32) == 0) {
-			*index = (uint64_t)sqlite3_column_int64(l->st_find_key, 0);
-			*found = 1;
-			break;
-		}
-	}
-	sqlite3_reset(l->st_find_key);
+	sqlite3_bind_int64(l->st_leaf, 1, (sqlite3_int64)idx);
+	s = sqlite3_step(l->st_leaf);
+	if (s == SQLITE_ROW &&
+	    cl_leaf_decode(sqlite3_column_blob(l->st_leaf, 0),
+			   (size_t)sqlite3_column_bytes(l->st_leaf, 0), &leaf, &e) == CL_OK)
+		*yes = memcmp(leaf.key_hash, kh, 32) == 0;
+	free(e);
+	sqlite3_reset(l->st_leaf);
 	if (s != SQLITE_ROW && s != SQLITE_DONE)
 		return db_err(l, err, "looking up a message key");
 	return CL_OK;
 }
 
-/* The chain head of conversation `tag`: from the cache, else the db. */
+/* Look for an existing entry with key hash `kh`. */
+static int find_key(struct cl_ledger *l, const unsigned char kh[32],
+		    uint64_t *index, int *found, char **err)
+{
+	uint64_t cand;
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK, yes = 0, s;
+
+	*found = 0;
+	if (!cl_map64_get(&l->keys, (uint64_t)prefix64(kh), &cand))
+		return CL_OK;
+	if (cand != UINT64_MAX) {
+		if ((rc = leaf_has_key(l, cand, kh, &yes, err)))
+			return rc;
+		if (yes) {
+			*index = cand;
+			*found = 1;
+		}
+		return CL_OK;
+	}
+	/* Several keys share this 64-bit prefix (rare): scan for them. */
+	if (sqlite3_prepare_v2(l->db, "SELECT idx FROM dedup WHERE kh = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_err(l, err, "looking up a message key");
+	sqlite3_bind_int64(st, 1, prefix64(kh));
+	while (!yes && (s = sqlite3_step(st)) == SQLITE_ROW) {
+		cand = (uint64_t)sqlite3_column_int64(st, 0);
+		if ((rc = leaf_has_key(l, cand, kh, &yes, err)))
+			break;
+		if (yes) {
+			*index = cand;
+			*found = 1;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The chain head of conversation `tag` (all heads are in memory). */
 static int chain_head(struct cl_ledger *l, const unsigned char tag[32],
 		      uint64_t *prev, unsigned char prev_hash[32], char **err)
 {
 	struct cl_map_slot *s = cl_map_get(&l->heads, tag);
-	int rc, step;
 
+	(void)err;
 	*prev = CL_LEAF_NOPREV;
 	memset(prev_hash, 0, 32);
 	if (s) {
 		*prev = s->u;
 		memcpy(prev_hash, s->v, 32);
-		return CL_OK;
 	}
-	if ((rc = cl_ledger_prepare(l, &l->st_find_conv,
-				    "SELECT idx, leaf FROM entry WHERE conv = ?1"
-				    " ORDER BY idx DESC", err)))
-		return rc;
-	sqlite3_bind_int64(l->st_find_conv, 1, prefix64(tag));
-	while ((step = sqlite3_step(l->st_find_conv)) == SQLITE_ROW) {
-		const unsigned char *p = sqlite3_column_blob(l->st_find_conv, 1);
-		size_t n = (size_t)sqlite3_column_bytes(l->st_find_conv, 1);
-		struct cl_leaf leaf;
-		char *e = NULL;
-
-		if (cl_leaf_decode(p, n, &leaf, &e) != CL_OK) {
-			free(e);
-			sqlite3_reset(l->st_find_conv);
-			return cl_error(err, CL_ECORRUPT, "entry %lld is corrupt; run verify",
-					(long long)sqlite3_column_int64(l->st_find_conv, 0));
-		}
-		if (memcmp(leaf.conv_tag, tag, 32) == 0) {
-			*prev = (uint64_t)sqlite3_column_int64(l->st_find_conv, 0);
-			cl_merkle_leaf_hash(p, n, prev_hash);
-			break;
-		}
-	}
-	sqlite3_reset(l->st_find_conv);
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		return db_err(l, err, "reading a conversation chain");
 	return CL_OK;
 }
 
@@ -875,14 +945,14 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 	cl_merkle_leaf_hash(l->leafbuf.data, l->leafbuf.len, leaf_hash);
 
 	if ((rc = cl_ledger_prepare(l, &l->st_ins_entry,
-				    "INSERT INTO entry(idx, leaf, type, kind, sent_at, conv, kh, attrs)"
-				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", err)))
+				    "INSERT INTO entry(idx, leaf, type, kind, sent_at, attrs)"
+				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", err)))
 		goto out;
 	cl_buf_reset(&l->attrbuf);
 	if (in->attrs && (rc = encode_attrs(l, in->attrs, in->attrs_len, &l->attrbuf)))
 		goto out;
 	if (l->attrbuf.len)
-		sqlite3_bind_blob(l->st_ins_entry, 8, l->attrbuf.data,
+		sqlite3_bind_blob(l->st_ins_entry, 6, l->attrbuf.data,
 				  (int)l->attrbuf.len, SQLITE_STATIC);
 	sqlite3_bind_int64(l->st_ins_entry, 1, (sqlite3_int64)leaf.index);
 	sqlite3_bind_blob(l->st_ins_entry, 2, l->leafbuf.data, (int)l->leafbuf.len,
@@ -891,12 +961,27 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 	sqlite3_bind_text(l->st_ins_entry, 4, leaf.kind, -1, SQLITE_STATIC);
 	if (leaf.sent_at != CL_TIME_NONE)
 		sqlite3_bind_int64(l->st_ins_entry, 5, leaf.sent_at);
-	sqlite3_bind_int64(l->st_ins_entry, 6, prefix64(leaf.conv_tag));
-	if (in->key)
-		sqlite3_bind_int64(l->st_ins_entry, 7, prefix64(kh));
 	if (sqlite3_step(l->st_ins_entry) != SQLITE_DONE) {
 		rc = db_err(l, err, "appending an entry");
 		goto out;
+	}
+	if (in->key) {
+		uint64_t old, k64 = (uint64_t)prefix64(kh);
+
+		if ((rc = cl_ledger_prepare(l, &l->st_ins_dedup,
+					    "INSERT INTO dedup(idx, kh) VALUES (?1, ?2)", err)))
+			goto out;
+		sqlite3_bind_int64(l->st_ins_dedup, 1, (sqlite3_int64)leaf.index);
+		sqlite3_bind_int64(l->st_ins_dedup, 2, prefix64(kh));
+		if (sqlite3_step(l->st_ins_dedup) != SQLITE_DONE) {
+			rc = db_err(l, err, "indexing a message key");
+			goto out;
+		}
+		if (cl_map64_put(&l->keys, k64,
+				 cl_map64_get(&l->keys, k64, &old) ? UINT64_MAX : leaf.index)) {
+			rc = CL_ENOMEM;
+			goto out;
+		}
 	}
 	if (in->plaintext) {
 		if ((rc = cl_ledger_prepare(l, &l->st_ins_payload,
@@ -924,7 +1009,7 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 		goto out;
 	}
 	slot = cl_map_put(&l->heads, leaf.conv_tag);
-	if (slot == NULL) {
+	if (slot == NULL || cl_map_put(&l->dirty_heads, leaf.conv_tag) == NULL) {
 		rc = CL_ENOMEM;
 		goto out;
 	}
@@ -944,7 +1029,7 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 	struct cl_buf body, note, fr;
 	sqlite3_stmt *st = NULL;
 	cl_hash root;
-	unsigned i;
+	size_t i;
 	int rc = CL_OK, have = 0;
 
 	if (!l->in_batch)
@@ -962,6 +1047,27 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 	have = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_finalize(st);
 	st = NULL;
+	/* The chain heads this batch moved. */
+	for (i = 0; i < l->dirty_heads.cap; i++) {
+		const struct cl_map_slot *d = &l->dirty_heads.slots[i];
+		const struct cl_map_slot *h;
+
+		if (!d->used || (h = cl_map_get(&l->heads, d->key)) == NULL)
+			continue;
+		if ((rc = cl_ledger_prepare(l, &l->st_up_head,
+					    "INSERT INTO chain_head(tag, idx, hash) VALUES (?1, ?2, ?3)"
+					    " ON CONFLICT(tag) DO UPDATE SET idx = excluded.idx,"
+					    " hash = excluded.hash", err)))
+			goto out;
+		sqlite3_bind_blob(l->st_up_head, 1, h->key, 32, SQLITE_STATIC);
+		sqlite3_bind_int64(l->st_up_head, 2, (sqlite3_int64)h->u);
+		sqlite3_bind_blob(l->st_up_head, 3, h->v, 32, SQLITE_STATIC);
+		if (sqlite3_step(l->st_up_head) != SQLITE_DONE) {
+			rc = db_err(l, err, "storing chain heads");
+			goto out;
+		}
+		sqlite3_reset(l->st_up_head);
+	}
 	if (!have) {
 		cl_merkle_range_root(&l->range, root);
 		if ((rc = cl_checkpoint_format(l->origin, l->size, root, &body)) ||
@@ -1005,6 +1111,7 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 	}
 	l->in_batch = 0;
 	l->committed_size = l->size;
+	cl_map_release(&l->dirty_heads);
 	sodium_free(l->batch_key);
 	l->batch_key = NULL;
 	l->batch_id = -1;

@@ -34,9 +34,11 @@ struct cl_ledger {
 	uint64_t committed_size;
 	struct cl_merkle_range range, saved_range;
 	struct cl_map heads;       /* conversation tag -> last index, leaf hash */
+	struct cl_map dirty_heads; /* heads changed in this batch */
+	struct cl_map64 keys;      /* key-hash prefix -> index (UINT64_MAX: several) */
 	ZSTD_CCtx *zc;
 	struct cl_buf leafbuf, zbuf, ctbuf, attrbuf;
-	sqlite3_stmt *st_find_key, *st_find_conv, *st_ins_entry, *st_ins_payload,
+	sqlite3_stmt *st_leaf, *st_ins_dedup, *st_up_head, *st_ins_entry, *st_ins_payload,
 		*st_ins_key, *st_ins_node, *st_er_get, *st_er_key, *st_er_payload,
 		*st_er_attrs;
 };

@@ -544,8 +544,9 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	if (sqlite3_prepare_v2(v.db, "SELECT idx, leaf, type, kind, sent_at, conv, kh"
-			       " FROM entry WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+	if (sqlite3_prepare_v2(v.db, "SELECT e.idx, e.leaf, e.type, e.kind, e.sent_at, d.kh"
+			       " FROM entry e LEFT JOIN dedup d ON d.idx = e.idx"
+			       " WHERE e.idx >= ?1 AND e.idx < ?2 ORDER BY e.idx",
 			       -1, &st_entries, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(w.db, "SELECT idx, ct FROM payload WHERE idx >= ?1"
 			       " AND idx < ?2 ORDER BY idx", -1, &w.st_payload, NULL) != SQLITE_OK ||
@@ -618,12 +619,11 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 			    (lf.sent_at == CL_TIME_NONE ?
 			     sqlite3_column_type(st_entries, 4) != SQLITE_NULL :
 			     sqlite3_column_int64(st_entries, 4) != lf.sent_at) ||
-			    sqlite3_column_int64(st_entries, 5) != (sqlite3_int64)cl_load_be64(lf.conv_tag) ||
 			    (sodium_is_zero(lf.key_hash, 32) ?
-			     sqlite3_column_type(st_entries, 6) != SQLITE_NULL :
-			     sqlite3_column_int64(st_entries, 6) != (sqlite3_int64)cl_load_be64(lf.key_hash))) {
+			     sqlite3_column_type(st_entries, 5) != SQLITE_NULL :
+			     sqlite3_column_int64(st_entries, 5) != (sqlite3_int64)cl_load_be64(lf.key_hash))) {
 				rc = problem(r, idx, "entry %" PRIu64 ": index columns (type, kind, sent_at,"
-					     " conversation, key) disagree with the leaf", idx);
+					     " key index) disagree with the leaf", idx);
 				break;
 			}
 			cl_merkle_leaf_hash(p, n, lh);
@@ -750,6 +750,8 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 			{ "SELECT min(k.idx) FROM sealed_key k LEFT JOIN key_batch b ON b.id = k.batch"
 			  " WHERE b.id IS NULL OR length(b.eph) != 32",
 			  "a sealed key refers to a missing or malformed key batch" },
+			{ "SELECT min(idx) FROM dedup WHERE idx NOT IN (SELECT idx FROM entry)",
+			  "a key index row belongs to no entry" },
 			{ "SELECT 1 FROM meta WHERE k = 'format' AND v != 1",
 			  "the archive format is not 1" },
 		};
@@ -824,6 +826,39 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 		}
 		r->nodes = v.nodes_total;
 	}
+	/* The stored chain heads are where the next entries link: each must
+	 * be the recomputed last entry of its conversation. */
+	if (sqlite3_prepare_v2(v.db, "SELECT tag, idx, hash FROM chain_head", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = cl_error(err, CL_EIO, "cannot read chain heads");
+		goto out;
+	}
+	{
+		uint64_t nh = 0;
+
+		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+			const unsigned char *tag = sqlite3_column_blob(st, 0);
+			struct cl_map_slot *h = (tag && sqlite3_column_bytes(st, 0) == 32) ?
+				cl_map_get(&heads, tag) : NULL;
+
+			nh++;
+			if (h == NULL || h->u != (uint64_t)sqlite3_column_int64(st, 1) ||
+			    sqlite3_column_bytes(st, 2) != 32 ||
+			    memcmp(h->v, sqlite3_column_blob(st, 2), 32) != 0) {
+				rc = problem(r, UINT64_MAX, "a stored chain head (at entry %lld) is not"
+					     " the last entry of its conversation",
+					     sqlite3_column_int64(st, 1));
+				goto out;
+			}
+		}
+		if (nh != heads.count) {
+			rc = problem(r, UINT64_MAX, "%" PRIu64 " chain heads stored, %zu conversations in the log",
+				     nh, heads.count);
+			goto out;
+		}
+	}
+	sqlite3_finalize(st);
+	st = NULL;
 	/* The stored frontier is what the next commit will build on: it must
 	 * be exactly the recomputed tree's right edge. */
 	if (sqlite3_prepare_v2(v.db, "SELECT v FROM meta WHERE k = 'frontier'", -1, &st,

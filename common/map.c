@@ -84,3 +84,92 @@ struct cl_map_slot *cl_map_put(struct cl_map *m, const unsigned char key[32])
 	m->count++;
 	return s;
 }
+
+/* ---- 64-bit keys ------------------------------------------------------ */
+
+void cl_map64_init(struct cl_map64 *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void cl_map64_release(struct cl_map64 *m)
+{
+	free(m->keys);
+	free(m->vals);
+	free(m->used);
+	cl_map64_init(m);
+}
+
+static size_t slot64(uint64_t key, size_t cap)
+{
+	/* Keys are hash prefixes already; mix anyway for safety. */
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdULL;
+	key ^= key >> 33;
+	return (size_t)key & (cap - 1);
+}
+
+int cl_map64_get(const struct cl_map64 *m, uint64_t key, uint64_t *val)
+{
+	size_t i;
+
+	if (m->cap == 0)
+		return 0;
+	for (i = slot64(key, m->cap); m->used[i]; i = (i + 1) & (m->cap - 1))
+		if (m->keys[i] == key) {
+			*val = m->vals[i];
+			return 1;
+		}
+	return 0;
+}
+
+static int grow64(struct cl_map64 *m)
+{
+	size_t ncap = m->cap ? m->cap * 2 : 4096, i;
+	uint64_t *nk = malloc(ncap * sizeof(*nk)), *nv = malloc(ncap * sizeof(*nv));
+	unsigned char *nu = calloc(ncap, 1);
+
+	if (nk == NULL || nv == NULL || nu == NULL) {
+		free(nk);
+		free(nv);
+		free(nu);
+		return -1;
+	}
+	for (i = 0; i < m->cap; i++) {
+		size_t j;
+
+		if (!m->used[i])
+			continue;
+		for (j = slot64(m->keys[i], ncap); nu[j]; j = (j + 1) & (ncap - 1))
+			;
+		nu[j] = 1;
+		nk[j] = m->keys[i];
+		nv[j] = m->vals[i];
+	}
+	free(m->keys);
+	free(m->vals);
+	free(m->used);
+	m->keys = nk;
+	m->vals = nv;
+	m->used = nu;
+	m->cap = ncap;
+	return 0;
+}
+
+int cl_map64_put(struct cl_map64 *m, uint64_t key, uint64_t val)
+{
+	size_t i;
+
+	if ((m->count + 1) * 4 > m->cap * 3 && grow64(m) != 0)
+		return -1;
+	for (i = slot64(key, m->cap); m->used[i]; i = (i + 1) & (m->cap - 1))
+		if (m->keys[i] == key) {
+			m->vals[i] = val;
+			return 0;
+		}
+	m->used[i] = 1;
+	m->keys[i] = key;
+	m->vals[i] = val;
+	m->count++;
+	return 0;
+}

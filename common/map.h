@@ -29,4 +29,24 @@ struct cl_map_slot *cl_map_get(const struct cl_map *m, const unsigned char key[3
 /* The slot for key, created zeroed (used=1) if absent; NULL on ENOMEM. */
 struct cl_map_slot *cl_map_put(struct cl_map *m, const unsigned char key[32]);
 
+
+/*
+ * A hash map from 64-bit keys to 64-bit values (open addressing).  Keys
+ * are expected to be uniform (hash prefixes).  Duplicate keys are allowed
+ * by the caller's protocol only through cl_map64_get's "first match".
+ */
+struct cl_map64 {
+	uint64_t *keys;
+	uint64_t *vals;
+	unsigned char *used;
+	size_t cap, count;
+};
+
+void cl_map64_init(struct cl_map64 *m);
+void cl_map64_release(struct cl_map64 *m);
+/* 1 and *val if present, else 0. */
+int cl_map64_get(const struct cl_map64 *m, uint64_t key, uint64_t *val);
+/* Insert or overwrite; -1 on ENOMEM. */
+int cl_map64_put(struct cl_map64 *m, uint64_t key, uint64_t val);
+
 #endif

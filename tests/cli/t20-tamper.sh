@@ -40,8 +40,11 @@ tampered "index column sent_at" "entry 60: index columns"
 fresh; py "$C/ledger.db" 'db.execute("UPDATE entry SET kind = ? WHERE idx = 61", ("image",))'
 tampered "index column kind" "entry 61: index columns"
 
-fresh; py "$C/ledger.db" 'db.execute("UPDATE entry SET conv = conv + 1 WHERE idx = 62")'
-tampered "index column conversation" "entry 62: index columns"
+fresh; py "$C/ledger.db" 'db.execute("UPDATE dedup SET kh = kh + 1 WHERE idx = 62")'
+tampered "key index row" "entry 62: index columns"
+
+fresh; py "$C/ledger.db" 'db.execute("UPDATE chain_head SET idx = idx - 7 WHERE idx = (SELECT max(idx) FROM chain_head)")'
+tampered "chain head row" "stored chain head"
 
 fresh; py "$C/ledger.db" 'db.execute("DELETE FROM entry WHERE idx = 70")'
 tampered "deleted entry" "entry 70 is missing"
@@ -50,10 +53,14 @@ fresh; py "$C/ledger.db" 'db.execute("DELETE FROM entry WHERE idx = 599")'
 tampered "deleted last entry" "larger than the log"
 
 fresh; py "$C/ledger.db" '
-a = db.execute("SELECT leaf, type, kind, sent_at, conv, kh FROM entry WHERE idx = 80").fetchone()
-b = db.execute("SELECT leaf, type, kind, sent_at, conv, kh FROM entry WHERE idx = 81").fetchone()
-db.execute("UPDATE entry SET leaf=?, type=?, kind=?, sent_at=?, conv=?, kh=? WHERE idx = 81", a)
-db.execute("UPDATE entry SET leaf=?, type=?, kind=?, sent_at=?, conv=?, kh=? WHERE idx = 80", b)
+a = db.execute("SELECT leaf, type, kind, sent_at FROM entry WHERE idx = 80").fetchone()
+b = db.execute("SELECT leaf, type, kind, sent_at FROM entry WHERE idx = 81").fetchone()
+db.execute("UPDATE entry SET leaf=?, type=?, kind=?, sent_at=? WHERE idx = 81", a)
+db.execute("UPDATE entry SET leaf=?, type=?, kind=?, sent_at=? WHERE idx = 80", b)
+ka = db.execute("SELECT kh FROM dedup WHERE idx = 80").fetchone()[0]
+kb = db.execute("SELECT kh FROM dedup WHERE idx = 81").fetchone()[0]
+db.execute("UPDATE dedup SET kh = ? WHERE idx = 81", (ka,))
+db.execute("UPDATE dedup SET kh = ? WHERE idx = 80", (kb,))
 pa = db.execute("SELECT ct FROM payload WHERE idx = 80").fetchone()[0]
 pb = db.execute("SELECT ct FROM payload WHERE idx = 81").fetchone()[0]
 db.execute("UPDATE payload SET ct = ? WHERE idx = 81", (pa,))
@@ -103,8 +110,16 @@ tampered "archive key is not the auditor's trusted key" "is not the trusted key"
 
 # Truncate the tail back to a consistent, signed size 300.
 fresh; py "$C/ledger.db" '
-for t in ("entry", "payload", "sealed_key"):
+for t in ("entry", "payload", "sealed_key", "dedup"):
     db.execute(f"DELETE FROM {t} WHERE idx >= 300")
+db.execute("DELETE FROM chain_head")
+import hashlib
+heads = {}
+for idx, leaf in db.execute("SELECT idx, leaf FROM entry ORDER BY idx").fetchall():
+    o = 35 + leaf[34]
+    heads[leaf[o + 32:o + 64]] = (idx, hashlib.sha256(b"\x00" + leaf).digest())
+for tag, (idx, h) in heads.items():
+    db.execute("INSERT INTO chain_head(tag, idx, hash) VALUES (?, ?, ?)", (tag, idx, h))
 db.execute("DELETE FROM checkpoint WHERE size > 300")
 db.execute("DELETE FROM node WHERE (pos + 1) * (1 << level) > 300")
 import hashlib
@@ -138,21 +153,23 @@ tampered "forked history (split view) against a saved checkpoint" "history was r
 
 # An entry appended behind the ledger's back is not signed.
 fresh; py "$C/ledger.db" '
-row = db.execute("SELECT leaf, type, kind, sent_at, conv, kh FROM entry WHERE idx = 599").fetchone()
+row = db.execute("SELECT leaf, type, kind, sent_at FROM entry WHERE idx = 599").fetchone()
 leaf = bytearray(row[0]); leaf[2:10] = (600).to_bytes(8, "big")
-db.execute("INSERT INTO entry(idx, leaf, type, kind, sent_at, conv, kh) VALUES (600, ?, ?, ?, ?, ?, ?)", (bytes(leaf),) + row[1:])'
+db.execute("INSERT INTO entry(idx, leaf, type, kind, sent_at) VALUES (600, ?, ?, ?, ?)", (bytes(leaf),) + row[1:])
+db.execute("INSERT INTO dedup(idx, kh) SELECT 600, kh FROM dedup WHERE idx = 599")'
 tampered "unsigned appended entry" "not covered by any signed checkpoint\|chain broken"
 
 # A well-formed entry (correct index and chain link) appended behind the
 # ledger's back: only the missing signature gives it away.
 fresh; py "$C/ledger.db" '
 import hashlib
-row = db.execute("SELECT leaf, type, kind, sent_at, conv, kh FROM entry WHERE idx = 599").fetchone()
+row = db.execute("SELECT leaf, type, kind, sent_at FROM entry WHERE idx = 599").fetchone()
 prev = bytes(row[0]); leaf = bytearray(prev); k = leaf[34]; o = 35 + k
 leaf[2:10] = (600).to_bytes(8, "big")
 leaf[o + 64:o + 72] = (599).to_bytes(8, "big")
 leaf[o + 72:o + 104] = hashlib.sha256(b"\x00" + prev).digest()
-db.execute("INSERT INTO entry(idx, leaf, type, kind, sent_at, conv, kh) VALUES (600, ?, ?, ?, ?, ?, ?)", (bytes(leaf),) + row[1:])'
+db.execute("INSERT INTO entry(idx, leaf, type, kind, sent_at) VALUES (600, ?, ?, ?, ?)", (bytes(leaf),) + row[1:])
+db.execute("INSERT INTO dedup(idx, kh) SELECT 600, kh FROM dedup WHERE idx = 599")'
 tampered "well-formed unsigned tail" "entries 600..600 are not covered by any signed checkpoint"
 
 fresh; py "$C/ledger.db" 'flip("meta", "v", "k", "frontier", 20)'

@@ -109,14 +109,14 @@ bad "checkpoint signature altered" "checkpoint of size 120: signature does not v
 
 fresh; py "$C/ledger.db" '
 import hashlib
-row = db.execute("SELECT leaf, type, kind, sent_at, conv, kh FROM entry WHERE idx = 321").fetchone()
+row = db.execute("SELECT leaf, type, kind, sent_at FROM entry WHERE idx = 321").fetchone()
 prev = bytes(row[0]); leaf = bytearray(prev); k = leaf[34]; o = 35 + k
 leaf[2:10] = (322).to_bytes(8, "big")
 leaf[o + 64:o + 72] = (321).to_bytes(8, "big")
 leaf[o + 72:o + 104] = hashlib.sha256(b"\x00" + prev).digest()
 leaf[o:o + 32] = bytes(32)
 leaf[o + 104:o + 168] = bytes(64)
-db.execute("INSERT INTO entry(idx, leaf, type, kind, sent_at, conv, kh) VALUES (322, ?, ?, ?, ?, ?, NULL)", (bytes(leaf),) + row[1:5])'
+db.execute("INSERT INTO entry(idx, leaf, type, kind, sent_at) VALUES (322, ?, ?, ?, ?)", (bytes(leaf),) + row[1:4])'
 bad "well-formed unsigned tail" "entries 322..322 are not covered by any signed checkpoint" "$C"
 
 fresh; py "$C/ledger.db" '

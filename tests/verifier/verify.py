@@ -652,9 +652,9 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
             raise Fail("entry row %d lies outside the log" % r[0])
     ct_of = {}
     expect = 0
-    for idx, raw, typ, kind, sent_at, conv, kh in db.execute(
-            "SELECT idx, leaf, type, kind, sent_at, conv, kh FROM entry "
-            "ORDER BY idx"):
+    for idx, raw, typ, kind, sent_at, kh in db.execute(
+            "SELECT e.idx, e.leaf, e.type, e.kind, e.sent_at, d.kh FROM entry e "
+            "LEFT JOIN dedup d ON d.idx = e.idx ORDER BY e.idx"):
         if idx != expect:
             raise Fail("entry %d is missing (deleted from the log)" % expect)
         expect += 1
@@ -663,11 +663,10 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
         lf = parse_leaf(raw, "entry %d" % idx)
         want = (lf.type, lf.kind,
                 None if lf.sent_at == TIME_NONE else lf.sent_at,
-                i64(lf.conv_tag[:8]),
                 None if lf.key_hash == ZERO32 else i64(lf.key_hash[:8]))
-        if (typ, kind, sent_at, conv, kh) != want:
+        if (typ, kind, sent_at, kh) != want:
             raise Fail("entry %d: index columns (type, kind, sent_at, "
-                       "conversation, key) disagree with the leaf" % idx)
+                       "key index) disagree with the leaf" % idx)
         chk.add(idx, lf)
         if lf.ct_hash != ZERO32:
             ct_of[idx] = lf.ct_hash
