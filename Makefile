@@ -86,6 +86,7 @@ demo: all
 
 bench: all
 	bench/run.sh $(O)
+	bench/retain.sh $(O)
 
 fuzz:
 	$(MAKE) O=build-fuzz-lib CC=clang CFLAGS="-fsanitize=fuzzer-no-link" SANITIZE=1 build-fuzz-lib/libchatledger.a

@@ -47,7 +47,7 @@ static const int match_single[M_COUNT] = { 1, 1, 0, 0, 1, 1 };
 struct pdur {
 	int64_t n;
 	char unit;
-	char text[16]; /* canonical: "2y", "24m", "90d", "0" */
+	char text[24]; /* canonical: "2y", "24m", "90d", "0" */
 };
 
 struct pstrs {
@@ -298,7 +298,7 @@ static void section_line(struct pstate *s, const char *line, size_t n)
 	struct cl_policy *p = s->p;
 	const char *close = memchr(line, ']', n);
 	const char *in, *end, *rest;
-	size_t i, inlen;
+	size_t inlen;
 
 	s->sec = SEC_BAD;
 	s->rule = NULL;
@@ -312,13 +312,16 @@ static void section_line(struct pstate *s, const char *line, size_t n)
 		perr(s, s->lineno, "text after section header");
 		return;
 	}
+	/* The name between the brackets, blanks trimmed. */
+	inlen = (size_t)(close - line) - 1;
 	in = line + 1;
-	end = close;
-	while (in < end && is_blank(*in))
+	while (inlen > 0 && is_blank(in[0])) {
 		in++;
-	while (end > in && is_blank(end[-1]))
-		end--;
-	inlen = (size_t)(end - in);
+		inlen--;
+	}
+	while (inlen > 0 && is_blank(in[inlen - 1]))
+		inlen--;
+	end = in + inlen;
 	if (inlen == 6 && memcmp(in, "policy", 6) == 0) {
 		if (s->policy_line) {
 			perr(s, s->lineno,
@@ -332,6 +335,7 @@ static void section_line(struct pstate *s, const char *line, size_t n)
 	}
 	if (inlen > 5 && memcmp(in, "rule", 4) == 0 && is_blank(in[4])) {
 		struct prule *r;
+		size_t i;
 
 		in += 5;
 		while (in < end && is_blank(*in))
@@ -392,6 +396,8 @@ static char *reader(char *str, int num, void *stream)
 	s->pos += n + (nl != NULL);
 	s->lineno++;
 	str[0] = '\0';
+	/* (n is 0 for an empty line; cppcheck thinks otherwise) */
+	/* cppcheck-suppress knownConditionTrueFalse */
 	if (n > 0 && line[n - 1] == '\r')
 		n--;
 	if (s->lineno == 1 && n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
@@ -500,7 +506,7 @@ static int policy_key(struct pstate *s, const char *key, const char *value)
 		return p->name ? 0 : -1;
 	}
 	if (strcmp(key, "default") == 0) {
-		const char *d = value;
+		const char *d;
 
 		if (once(s, &s->default_line, key))
 			return -1;

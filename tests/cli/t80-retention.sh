@@ -66,7 +66,11 @@ rec l1 85293330001@s.whatsapp.net loan 2024-05-01T10:00:00Z >"$T/ml.jsonl"
 "$CHATLEDGER" ingest -a "$A" --format jsonl "$T/ml.jsonl" >/dev/null
 "$CHATLEDGER" policy event -a "$A" --subject 85293330001@s.whatsapp.net --event loan-repaid --at 2025-05-01 >/dev/null
 [ "$(decision "$A" 0 "$P/hk-money-lender.policy" 2030-04-30)" = keep ] && ok "money lender: kept until repaid + 5y" || notok "money lender: kept until repaid + 5y"
-[ "$(decision "$A" 0 "$P/hk-money-lender.policy" 2030-05-02)" = erase ] && ok "money lender: due once repaid + 5y have run" || notok "money lender: due once repaid + 5y have run"
+# The profile's basis is only assumed, so it sets no maximum: nothing is
+# erased automatically until the firm sets one (policy check says so).
+[ "$(decision "$A" 0 "$P/hk-money-lender.policy" 2030-05-02)" = keep ] && ok "money lender: no automatic erasure on an assumed basis" || notok "money lender: no automatic erasure on an assumed basis"
+"$CHATLEDGER" policy explain -a "$A" --index 0 --policy "$P/hk-money-lender.policy" --now 2030-05-02 --json >"$T/out"
+expect_grep "money lender: explain says no maximum" '"reason":"no-maximum"' "$T/out"
 expect_exit "money lender: policy check reports the assumed rule" 0 "$CHATLEDGER" policy check -a "$A" --policy "$P/hk-money-lender.policy"
 expect_grep "money lender: assumed is flagged" "assumed" "$T/out"
 
