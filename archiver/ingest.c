@@ -104,6 +104,30 @@ static void scrub_reason(char *s)
 
 /* ---- an import session ---------------------------------------------- */
 
+static void count_kind(struct cl_ingest_stats *st, const char *kind)
+{
+	size_t i, cap = sizeof(st->kinds) / sizeof(st->kinds[0]);
+
+	for (i = 0; i < st->n_kinds; i++)
+		if (strcmp(st->kinds[i].kind, kind) == 0) {
+			st->kinds[i].n++;
+			return;
+		}
+	if (st->n_kinds == cap) {
+		kind = "other";
+		for (i = 0; i < st->n_kinds; i++)
+			if (strcmp(st->kinds[i].kind, kind) == 0) {
+				st->kinds[i].n++;
+				return;
+			}
+		i = cap - 1;
+	} else {
+		i = st->n_kinds++;
+	}
+	snprintf(st->kinds[i].kind, sizeof(st->kinds[i].kind), "%s", kind);
+	st->kinds[i].n = 1;
+}
+
 struct pending_blob {
 	char sha[65];
 	char *name, *mime;
@@ -329,10 +353,12 @@ static int record_at(struct session *s, const char *json, size_t len,
 		in.attrs_len = rec.attrs_len;
 		rc = cl_ledger_append(s->l, &in, &idx, &dup, s->err);
 		if (rc == CL_OK) {
-			if (dup)
+			if (dup) {
 				s->st->duplicates++;
-			else
+			} else {
 				s->pending++;
+				count_kind(s->st, rec.kind);
+			}
 			if (s->nblobs)
 				rc = store_attachments(s, &rec, idx);
 		}

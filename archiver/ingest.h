@@ -24,6 +24,11 @@ struct cl_ingest_stats {
 	uint64_t requarantined; /* bad lines already in quarantine: skipped */
 	uint64_t batches;      /* durable commits */
 	uint64_t attachments;  /* attachment entries stored */
+	struct {
+		char kind[33];
+		uint64_t n;
+	} kinds[48];           /* new records per kind (the rest: "other") */
+	size_t n_kinds;
 };
 
 struct cl_ingest_opts {

@@ -1,0 +1,944 @@
+/*
+ * import_cloudapi.c - WhatsApp Business Platform (Cloud API) webhook bodies
+ * to normalised records (import_cloudapi.h).
+ *
+ * Pure: parses with jansson, builds every record as a jansson object and
+ * hands its compact, key-sorted serialisation to the sink.  Nothing here
+ * touches the ledger, the network or the clock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "archiver/import_cloudapi.h"
+#include "archiver/record.h"
+#include "common/buf.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+#define SOURCE "cloudapi"
+#define ACCOUNT_PREFIX "wa-business:"
+#define MAX_UNIX_SECS 253402300799LL /* 9999-12-31T23:59:59Z */
+#define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+
+/* One body being imported. */
+struct body_ctx {
+	const struct cl_import_sink *sink;
+	uint64_t item;          /* items numbered so far (across bodies) */
+	const char *exact;      /* the exact body bytes, or NULL */
+	size_t exact_len;
+	int use_exact;          /* exact given and the body holds one item */
+};
+
+/* What a change's value says about every item in it. */
+struct change_ctx {
+	char account[CL_RECORD_MAX_ID + 1]; /* "" if no phone_number_id */
+	const char *phone_id;
+	json_t *env;            /* the "cloudapi" envelope template (owned) */
+	json_t *contacts;       /* value.contacts, borrowed */
+	json_t *errors;         /* value.errors, borrowed */
+};
+
+/* ---- small helpers --------------------------------------------------- */
+
+/* Member `k` of `o` if it is a string of 1..max bytes, else NULL. */
+static const char *str_in(json_t *o, const char *k, size_t max)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > max)
+		return NULL;
+	return json_string_value(v);
+}
+
+/* Member `k` of `o` if it is a string (possibly empty), else NULL. */
+static json_t *str_any(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_string(v) ? v : NULL;
+}
+
+/* Unix seconds (a string of 1-12 digits or an integer) in ms, or -1. */
+static int64_t unix_ms(json_t *v)
+{
+	long long s = 0;
+	const char *p;
+	size_t i, n;
+
+	if (json_is_integer(v)) {
+		json_int_t x = json_integer_value(v);
+
+		return x < 0 || x > MAX_UNIX_SECS ? -1 : (int64_t)x * 1000;
+	}
+	if (!json_is_string(v))
+		return -1;
+	p = json_string_value(v);
+	n = json_string_length(v);
+	if (n == 0 || n > 12)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		s = s * 10 + (p[i] - '0');
+	}
+	return s > MAX_UNIX_SECS ? -1 : (int64_t)s * 1000;
+}
+
+static int set_new(json_t *o, const char *k, json_t *v)
+{
+	return json_object_set_new(o, k, v) ? CL_ENOMEM : CL_OK;
+}
+
+static int set_str(json_t *o, const char *k, const char *s)
+{
+	return set_new(o, k, json_string(s));
+}
+
+/* Share `v` (if non-NULL) as member `k` of `o`. */
+static int set_ref(json_t *o, const char *k, json_t *v)
+{
+	if (v == NULL)
+		return CL_OK;
+	return json_object_set(o, k, v) ? CL_ENOMEM : CL_OK;
+}
+
+/*
+ * The record kind for a source type: the type itself when it is a valid
+ * kind that this importer does not produce for something else, otherwise
+ * "cloudapi-" + the type lower-cased with other characters as '_'.
+ */
+static void kind_for(const char *type, char out[CL_KIND_MAX + 1])
+{
+	static const char *const reserved[] = {
+		"status", "consent", "attachment", "quarantine", "tombstone", NULL
+	};
+	size_t i, n;
+
+	if (strlen(type) <= CL_KIND_MAX && cl_kind_valid(type)) {
+		for (i = 0; reserved[i]; i++)
+			if (strcmp(type, reserved[i]) == 0)
+				break;
+		if (reserved[i] == NULL) {
+			memcpy(out, type, strlen(type) + 1);
+			return;
+		}
+	}
+	memcpy(out, "cloudapi-", 10);
+	n = 9;
+	for (i = 0; type[i] && n < CL_KIND_MAX; i++) {
+		char c = type[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			c = '_';
+		out[n++] = c;
+	}
+	out[n] = '\0';
+}
+
+/*
+ * Meta's media sha256 (base64 of 32 bytes; 64 hex digits accepted too) as
+ * lowercase hex in `out`.  Returns 0, or -1 if it is neither.
+ */
+static int sha_hex(const char *s, char out[65])
+{
+	static const char hx[] = "0123456789abcdef";
+	unsigned char h[CL_SHA256_BYTES];
+	size_t i, n = strlen(s);
+	struct cl_buf b;
+	int ok = 0;
+
+	if (n == 64 && cl_hex_decode(s, h, sizeof(h)) == CL_OK) {
+		ok = 1;
+	} else if (n == 44) {
+		cl_buf_init(&b, 64);
+		if (cl_b64_decode(s, n, &b) == CL_OK && b.len == sizeof(h)) {
+			memcpy(h, b.data, sizeof(h));
+			ok = 1;
+		}
+		cl_buf_release(&b);
+	}
+	if (!ok)
+		return -1;
+	for (i = 0; i < sizeof(h); i++) {
+		out[2 * i] = hx[h[i] >> 4];
+		out[2 * i + 1] = hx[h[i] & 15];
+	}
+	out[64] = '\0';
+	return 0;
+}
+
+/* a + sep + b into out[cap]; returns -1 (out untouched) if too long. */
+static int join(char *out, size_t cap, const char *a, const char *sep,
+		const char *b)
+{
+	size_t na = strlen(a), ns = strlen(sep), nb = strlen(b);
+
+	if (na + ns + nb >= cap)
+		return -1;
+	memcpy(out, a, na);
+	memcpy(out + na, sep, ns);
+	memcpy(out + na + ns, b, nb + 1);
+	return 0;
+}
+
+/* The value.contacts[] entry for `wa_id`, or NULL. */
+static json_t *contact_for(json_t *contacts, const char *wa_id)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(contacts, i, c) {
+		const char *w = json_string_value(json_object_get(c, "wa_id"));
+
+		if (w && strcmp(w, wa_id) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static const char *contact_name(json_t *contacts, const char *wa_id)
+{
+	return str_in(json_object_get(contact_for(contacts, wa_id), "profile"),
+		      "name", CL_RECORD_MAX_ID);
+}
+
+/* ---- raw bytes and emission ------------------------------------------- */
+
+/*
+ * The bytes that represent `item`: the exact body when it is the body's
+ * only item, else its jansson serialisation (*to_free set; free it).
+ */
+static const unsigned char *item_bytes(const struct body_ctx *b, json_t *item,
+				       size_t *len, char **to_free)
+{
+	*to_free = NULL;
+	if (b->use_exact) {
+		*len = b->exact_len;
+		return (const unsigned char *)b->exact;
+	}
+	*to_free = json_dumps(item, DUMP_FLAGS);
+	*len = *to_free ? strlen(*to_free) : 0;
+	return (const unsigned char *)*to_free;
+}
+
+static int bad_item(struct body_ctx *b, json_t *item, const char *why)
+{
+	char *tmp;
+	size_t len;
+	const unsigned char *p = item_bytes(b, item, &len, &tmp);
+	int rc;
+
+	if (p == NULL)
+		return CL_ENOMEM;
+	rc = b->sink->bad(b->sink->ctx, b->item, p, len, why);
+	free(tmp);
+	return rc;
+}
+
+/*
+ * Add raw/raw_form to `rec`, serialise it and hand it to the sink.  A raw
+ * that would break the record's size limits is left out (raw_form
+ * "omitted"); a record still too large is a bad item.
+ */
+static int emit(struct body_ctx *b, json_t *rec, json_t *item)
+{
+	char *tmp = NULL, *s = NULL;
+	size_t len, n;
+	const unsigned char *p = item_bytes(b, item, &len, &tmp);
+	struct cl_buf enc;
+	int rc = CL_OK;
+
+	cl_buf_init(&enc, CL_RECORD_MAX_RAW + 4);
+	if (p == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	if (len / 3 * 4 + 4 <= CL_RECORD_MAX_RAW) {
+		if ((rc = cl_b64_add(&enc, p, len)) ||
+		    (rc = set_str(rec, "raw", enc.data ? (const char *)enc.data : "")) ||
+		    (rc = set_str(rec, "raw_form", b->use_exact ? "body" : "item")))
+			goto out;
+	} else if ((rc = set_str(rec, "raw_form", "omitted"))) {
+		goto out;
+	}
+	s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+	if (s && strlen(s) > CL_RECORD_MAX_LINE) {
+		free(s);
+		s = NULL;
+		json_object_del(rec, "raw");
+		if ((rc = set_str(rec, "raw_form", "omitted")))
+			goto out;
+		s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+		if (s && strlen(s) > CL_RECORD_MAX_LINE) {
+			rc = bad_item(b, item, "record would exceed the 8 MiB record limit");
+			goto out;
+		}
+	}
+	if (s == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	n = strlen(s);
+	rc = b->sink->record(b->sink->ctx, s, n);
+out:
+	free(s);
+	free(tmp);
+	cl_buf_release(&enc);
+	return rc;
+}
+
+/* ---- record skeleton -------------------------------------------------- */
+
+/*
+ * A new record with the members every item shares.  `conv_type` is
+ * "direct" or "group"; `conv_name` may be NULL.
+ */
+static json_t *skeleton(const struct change_ctx *ch, const char *id,
+			const char *conv_id, const char *conv_type,
+			const char *conv_name, const char *sender_id,
+			const char *dir, const char *kind, int64_t ms)
+{
+	json_t *r = json_object(), *conv = json_object(), *snd = json_object();
+	char when[32];
+	int rc;
+
+	cl_time_format(ms, when);
+	if (r == NULL || conv == NULL || snd == NULL)
+		goto fail;
+	rc = set_str(conv, "id", conv_id);
+	if (!rc)
+		rc = set_str(conv, "type", conv_type);
+	if (!rc && conv_name)
+		rc = set_str(conv, "name", conv_name);
+	if (!rc)
+		rc = set_str(snd, "id", sender_id);
+	if (!rc)
+		rc = set_new(r, "conversation", conv);
+	conv = NULL;
+	if (!rc)
+		rc = set_new(r, "sender", snd);
+	snd = NULL;
+	if (rc || set_str(r, "account", ch->account) || set_str(r, "id", id) ||
+	    set_str(r, "direction", dir) || set_str(r, "kind", kind) ||
+	    set_str(r, "sent_at", when) || set_str(r, "source", SOURCE))
+		goto fail;
+	return r;
+fail:
+	json_decref(conv);
+	json_decref(snd);
+	json_decref(r);
+	return NULL;
+}
+
+/* The "cloudapi" envelope for one item: the change's, plus `type`. */
+static int add_env(json_t *r, const struct change_ctx *ch, const char *type,
+		   int echo)
+{
+	json_t *e = json_copy(ch->env);
+	int rc;
+
+	if (e == NULL)
+		return CL_ENOMEM;
+	rc = type ? set_str(e, "type", type) : CL_OK;
+	if (!rc && echo)
+		rc = set_new(e, "echo", json_true());
+	if (rc) {
+		json_decref(e);
+		return rc;
+	}
+	return set_new(r, "cloudapi", e);
+}
+
+/* ---- messages ---------------------------------------------------------- */
+
+static int is_media(const char *type)
+{
+	return strcmp(type, "image") == 0 || strcmp(type, "video") == 0 ||
+	       strcmp(type, "audio") == 0 || strcmp(type, "document") == 0 ||
+	       strcmp(type, "sticker") == 0;
+}
+
+/* media {..} and attachments[1] for a media message's object `m`. */
+static int add_media(json_t *r, json_t *m)
+{
+	static const struct { const char *from, *to; } map[] = {
+		{ "id", "id" }, { "mime_type", "mime" }, { "sha256", "sha256" },
+		{ "caption", "caption" }, { "filename", "filename" },
+		{ "url", "url" }, { "voice", "voice" }, { "animated", "animated" },
+	};
+	json_t *media = json_object(), *att = json_object(), *arr = json_array();
+	const char *s;
+	char hex[65];
+	size_t i;
+	int rc = CL_OK;
+
+	if (media == NULL || att == NULL || arr == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < sizeof(map) / sizeof(map[0]) && !rc; i++)
+		rc = set_ref(media, map[i].to, json_object_get(m, map[i].from));
+	if (!rc && (s = str_in(m, "mime_type", 255)))
+		rc = set_str(att, "mime", s);
+	if (!rc && (s = str_in(m, "filename", CL_RECORD_MAX_ID)))
+		rc = set_str(att, "name", s);
+	if (!rc && (s = str_in(m, "id", CL_RECORD_MAX_ID)))
+		rc = set_str(att, "media_id", s);
+	if (!rc && (s = str_in(m, "sha256", 64)) && sha_hex(s, hex) == 0)
+		rc = set_str(att, "sha256", hex);
+	if (!rc)
+		rc = json_array_append(arr, att) ? CL_ENOMEM : CL_OK;
+	if (!rc)
+		rc = set_ref(r, "media", media);
+	if (!rc)
+		rc = set_ref(r, "attachments", arr);
+out:
+	json_decref(media);
+	json_decref(att);
+	json_decref(arr);
+	return rc;
+}
+
+/*
+ * The text, target and "removed" flag of message `m` of type `type`
+ * (whose type-keyed object is `c`).  Sets *why for a bad item.
+ */
+static void message_text(const char *type, json_t *c, json_t **text,
+			 const char **target, int *removed, const char **why)
+{
+	json_t *v;
+
+	*text = NULL;
+	*target = NULL;
+	*removed = 0;
+	if (strcmp(type, "text") == 0) {
+		*text = str_any(c, "body");
+	} else if (is_media(type)) {
+		*text = str_any(c, "caption");
+	} else if (strcmp(type, "reaction") == 0) {
+		*target = str_in(c, "message_id", CL_RECORD_MAX_ID);
+		if (*target == NULL) {
+			*why = "reaction has no valid 'message_id'";
+			return;
+		}
+		v = json_object_get(c, "emoji");
+		if (v && !json_is_string(v) && !json_is_null(v)) {
+			*why = "reaction 'emoji' is not a string";
+			return;
+		}
+		if (v && json_is_string(v) && json_string_length(v) > 0)
+			*text = v;
+		else
+			*removed = 1;
+	} else if (strcmp(type, "interactive") == 0) {
+		const char *sub = str_in(c, "type", 64);
+		json_t *o = sub ? json_object_get(c, sub) : NULL;
+
+		*text = str_any(o, "title");
+		if (*text == NULL)
+			*text = str_any(o, "body");
+	} else if (strcmp(type, "button") == 0) {
+		*text = str_any(c, "text");
+	} else if (strcmp(type, "order") == 0) {
+		*text = str_in(c, "text", CL_RECORD_MAX_TEXT) ? str_any(c, "text") : NULL;
+	} else if (strcmp(type, "system") == 0) {
+		*text = str_any(c, "body");
+	} else if (strcmp(type, "edit") == 0) {
+		json_t *em = json_object_get(c, "message");
+		const char *et = str_in(em, "type", 64);
+
+		*target = str_in(c, "original_message_id", CL_RECORD_MAX_ID);
+		if (*target == NULL) {
+			*why = "edit has no valid 'original_message_id'";
+			return;
+		}
+		if (et && strcmp(et, "text") == 0)
+			*text = str_any(json_object_get(em, "text"), "body");
+		else if (et)
+			*text = str_any(json_object_get(em, et), "caption");
+	} else if (strcmp(type, "revoke") == 0) {
+		*target = str_in(c, "original_message_id", CL_RECORD_MAX_ID);
+		if (*target == NULL)
+			*why = "revoke has no valid 'original_message_id'";
+	}
+	if (*text && json_string_length(*text) > CL_RECORD_MAX_TEXT)
+		*why = "text is longer than 1 MiB";
+}
+
+/*
+ * Build the record for message `m` (from message_echoes[] if `echo`).
+ * On success *out is the new record; for a bad item *out is NULL and *why
+ * says why.  Returns CL_OK or CL_ENOMEM.
+ */
+static int map_message(const struct change_ctx *ch, json_t *m, int echo,
+		       json_t **out, const char **why)
+{
+	json_t *r = NULL, *c, *ctx, *text, *contact = NULL;
+	const char *id, *from, *peer, *type, *group, *target, *name = NULL, *s;
+	char kind[CL_KIND_MAX + 1];
+	int64_t ms;
+	int removed, rc = CL_OK;
+
+	*out = NULL;
+	*why = NULL;
+	if (!json_is_object(m)) {
+		*why = "message is not a JSON object";
+		return CL_OK;
+	}
+	if (ch->account[0] == '\0') {
+		*why = "change has no valid 'metadata.phone_number_id'";
+		return CL_OK;
+	}
+	id = str_in(m, "id", CL_RECORD_MAX_ID);
+	from = str_in(m, "from", CL_RECORD_MAX_ID);
+	if (from == NULL && !echo)
+		from = str_in(m, "from_user_id", CL_RECORD_MAX_ID);
+	peer = echo ? str_in(m, "to", CL_RECORD_MAX_ID) : from;
+	ms = unix_ms(json_object_get(m, "timestamp"));
+	type = str_in(m, "type", 256);
+	group = str_in(m, "group_id", CL_RECORD_MAX_ID);
+	if (id == NULL)
+		*why = "message has no valid 'id'";
+	else if (from == NULL)
+		*why = "message has no valid 'from'";
+	else if (peer == NULL)
+		*why = "message echo has no valid 'to'";
+	else if (ms < 0)
+		*why = "message has no valid 'timestamp' (Unix seconds)";
+	else if (type == NULL)
+		*why = "message has no valid 'type'";
+	if (*why)
+		return CL_OK;
+	c = json_object_get(m, type);
+	message_text(type, c, &text, &target, &removed, why);
+	if (*why)
+		return CL_OK;
+	kind_for(type, kind);
+	if (!echo) {
+		contact = contact_for(ch->contacts, from);
+		name = contact_name(ch->contacts, from);
+	}
+	r = skeleton(ch, id, group ? group : peer, group ? "group" : "direct",
+		     group ? NULL : contact_name(ch->contacts, peer), from,
+		     echo ? "out" : "in", kind, ms);
+	if (r == NULL)
+		return CL_ENOMEM;
+	if (name)
+		rc = set_str(json_object_get(r, "sender"), "name", name);
+	s = str_in(m, "from_user_id", CL_RECORD_MAX_ID);
+	if (s == NULL)
+		s = str_in(contact, "user_id", CL_RECORD_MAX_ID);
+	if (!rc && s && !echo)
+		rc = set_str(json_object_get(r, "sender"), "user_id", s);
+	if (!rc && text)
+		rc = set_ref(r, "text", text);
+	if (!rc && removed)
+		rc = set_str(r, "text", "");
+	if (!rc && removed)
+		rc = set_new(r, "removed", json_true());
+	if (!rc && target)
+		rc = set_str(r, "target", target);
+	ctx = json_object_get(m, "context");
+	if (!rc && (s = str_in(ctx, "id", CL_RECORD_MAX_ID)))
+		rc = set_str(r, "reply_to", s);
+	if (!rc && json_is_true(json_object_get(ctx, "forwarded")))
+		rc = set_new(r, "forwarded", json_true());
+	if (!rc && json_is_true(json_object_get(ctx, "frequently_forwarded")))
+		rc = set_new(r, "frequently_forwarded", json_true());
+	if (!rc)
+		rc = set_ref(r, "context", ctx);
+	if (!rc && (json_is_object(c) || json_is_array(c)))
+		rc = set_ref(r, "content", c);
+	if (!rc && is_media(type) && json_is_object(c))
+		rc = add_media(r, c);
+	if (!rc)
+		rc = set_ref(r, "errors", json_object_get(m, "errors"));
+	if (!rc)
+		rc = set_ref(r, "change_errors", ch->errors);
+	if (!rc)
+		rc = set_ref(r, "referral", json_object_get(m, "referral"));
+	if (!rc)
+		rc = set_ref(r, "identity", json_object_get(m, "identity"));
+	if (!rc)
+		rc = add_env(r, ch, type, echo);
+	if (rc) {
+		json_decref(r);
+		return CL_ENOMEM;
+	}
+	*out = r;
+	return CL_OK;
+}
+
+/* ---- statuses ---------------------------------------------------------- */
+
+/* As map_message(), for one element of statuses[]. */
+static int map_status(const struct change_ctx *ch, json_t *st, json_t **out,
+		      const char **why)
+{
+	json_t *r = NULL, *copy = NULL;
+	const char *id, *state, *rcpt, *rtype;
+	char rid[CL_RECORD_MAX_ID + 1];
+	int64_t ms;
+	int group, rc = CL_OK;
+
+	*out = NULL;
+	*why = NULL;
+	if (!json_is_object(st)) {
+		*why = "status is not a JSON object";
+		return CL_OK;
+	}
+	if (ch->account[0] == '\0') {
+		*why = "change has no valid 'metadata.phone_number_id'";
+		return CL_OK;
+	}
+	id = str_in(st, "id", CL_RECORD_MAX_ID);
+	state = str_in(st, "status", CL_KIND_MAX);
+	rcpt = str_in(st, "recipient_id", CL_RECORD_MAX_ID);
+	if (rcpt == NULL)
+		rcpt = str_in(st, "recipient_user_id", CL_RECORD_MAX_ID);
+	ms = unix_ms(json_object_get(st, "timestamp"));
+	if (id == NULL)
+		*why = "status has no valid 'id'";
+	else if (state == NULL || !cl_kind_valid(state))
+		*why = "status has no valid 'status' word";
+	else if (rcpt == NULL)
+		*why = "status has no valid 'recipient_id'";
+	else if (ms < 0)
+		*why = "status has no valid 'timestamp' (Unix seconds)";
+	else if (join(rid, sizeof(rid), id, ":", state) != 0)
+		*why = "status 'id' is too long";
+	if (*why)
+		return CL_OK;
+	rtype = str_in(st, "recipient_type", 64);
+	group = rtype && strcmp(rtype, "group") == 0;
+	r = skeleton(ch, rid, rcpt, group ? "group" : "direct",
+		     group ? NULL : contact_name(ch->contacts, rcpt),
+		     ch->phone_id, "out", "status", ms);
+	copy = json_copy(st);
+	if (r == NULL || copy == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	json_object_del(copy, "id");
+	json_object_del(copy, "status");
+	json_object_del(copy, "timestamp");
+	json_object_del(copy, "errors");
+	if ((rc = set_str(copy, "state", state)) ||
+	    (rc = set_ref(r, "status", copy)) ||
+	    (rc = set_str(r, "target", id)) ||
+	    (rc = set_ref(r, "errors", json_object_get(st, "errors"))) ||
+	    (rc = set_ref(r, "change_errors", ch->errors)) ||
+	    (rc = add_env(r, ch, NULL, 0)))
+		goto out;
+	*out = r;
+	r = NULL;
+out:
+	json_decref(copy);
+	json_decref(r);
+	return rc;
+}
+
+/* ---- walking a body ---------------------------------------------------- */
+
+static int is_item_array(const char *key)
+{
+	return strcmp(key, "messages") == 0 || strcmp(key, "statuses") == 0 ||
+	       strcmp(key, "message_echoes") == 0;
+}
+
+/* How many items a change contributes (see the header). */
+static size_t change_items(json_t *change)
+{
+	json_t *value = json_object_get(change, "value"), *v;
+	const char *key;
+	size_t n = 0;
+
+	if (!json_is_object(change) || !json_is_object(value))
+		return 1;
+	json_object_foreach(value, key, v) {
+		if (is_item_array(key))
+			n += json_is_array(v) ? json_array_size(v) : 1;
+	}
+	return n ? n : 1;
+}
+
+static size_t body_items(json_t *root)
+{
+	json_t *entry, *change;
+	size_t i, j, n = 0;
+
+	json_array_foreach(json_object_get(root, "entry"), i, entry) {
+		json_t *changes = json_object_get(entry, "changes");
+
+		if (!json_is_object(entry) || !json_is_array(changes)) {
+			n++;
+			continue;
+		}
+		json_array_foreach(changes, j, change)
+			n += change_items(change);
+	}
+	return n;
+}
+
+/* Fill `ch` for one change value; ch->env is owned by the caller. */
+static int change_init(struct change_ctx *ch, json_t *entry, json_t *change,
+		       json_t *value)
+{
+	json_t *md = json_object_get(value, "metadata");
+	const char *s;
+	int rc = CL_OK;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->contacts = json_object_get(value, "contacts");
+	ch->errors = json_object_get(value, "errors");
+	ch->phone_id = str_in(md, "phone_number_id",
+			      CL_RECORD_MAX_ID - strlen(ACCOUNT_PREFIX));
+	if (ch->phone_id && join(ch->account, sizeof(ch->account), ACCOUNT_PREFIX,
+				 "", ch->phone_id) != 0)
+		ch->phone_id = NULL;
+	if ((ch->env = json_object()) == NULL)
+		return CL_ENOMEM;
+	if ((s = str_in(entry, "id", CL_RECORD_MAX_ID)))
+		rc = set_str(ch->env, "waba_id", s);
+	if (!rc && ch->phone_id)
+		rc = set_str(ch->env, "phone_number_id", ch->phone_id);
+	if (!rc && (s = str_in(md, "display_phone_number", CL_RECORD_MAX_ID)))
+		rc = set_str(ch->env, "display_phone_number", s);
+	if (!rc && (s = str_in(change, "field", CL_RECORD_MAX_ID)))
+		rc = set_str(ch->env, "field", s);
+	return rc;
+}
+
+/* One element of messages[], statuses[] or message_echoes[]. */
+static int one_item(struct body_ctx *b, const struct change_ctx *ch,
+		    const char *key, json_t *item)
+{
+	json_t *rec = NULL;
+	const char *why = NULL;
+	int rc;
+
+	b->item++;
+	if (strcmp(key, "statuses") == 0)
+		rc = map_status(ch, item, &rec, &why);
+	else
+		rc = map_message(ch, item, strcmp(key, "message_echoes") == 0,
+				 &rec, &why);
+	if (rc == CL_OK && rec)
+		rc = emit(b, rec, item);
+	else if (rc == CL_OK)
+		rc = bad_item(b, item, why);
+	json_decref(rec);
+	return rc;
+}
+
+static int walk_change(struct body_ctx *b, json_t *entry, json_t *change)
+{
+	json_t *value = json_object_get(change, "value"), *v, *item;
+	struct change_ctx ch;
+	const char *key;
+	size_t i, seen = 0;
+	int rc = CL_OK;
+
+	if (!json_is_object(change) || !json_is_object(value)) {
+		b->item++;
+		return bad_item(b, change, "webhook change has no 'value' object");
+	}
+	if ((rc = change_init(&ch, entry, change, value)))
+		goto out;
+	json_object_foreach(value, key, v) {
+		if (!is_item_array(key))
+			continue;
+		if (!json_is_array(v)) {
+			seen++;
+			b->item++;
+			if ((rc = bad_item(b, v, "webhook 'messages', 'statuses' or "
+					   "'message_echoes' member is not an array")))
+				goto out;
+			continue;
+		}
+		json_array_foreach(v, i, item) {
+			seen++;
+			if ((rc = one_item(b, &ch, key, item)))
+				goto out;
+		}
+	}
+	if (seen == 0) {
+		b->item++;
+		rc = bad_item(b, change, "webhook change carries no messages, "
+			      "statuses or message echoes (other webhook fields "
+			      "are not message records)");
+	}
+out:
+	json_decref(ch.env);
+	return rc;
+}
+
+/* `root` is a checked body; emit its items. */
+static int walk_body(struct body_ctx *b, json_t *root)
+{
+	json_t *entry, *change;
+	size_t i, j;
+	int rc = CL_OK;
+
+	b->use_exact = b->exact != NULL && body_items(root) == 1;
+	json_array_foreach(json_object_get(root, "entry"), i, entry) {
+		json_t *changes = json_object_get(entry, "changes");
+
+		if (!json_is_object(entry) || !json_is_array(changes)) {
+			b->item++;
+			if ((rc = bad_item(b, entry, "webhook entry has no 'changes' array")))
+				return rc;
+			continue;
+		}
+		json_array_foreach(changes, j, change) {
+			if ((rc = walk_change(b, entry, change)))
+				return rc;
+		}
+	}
+	return CL_OK;
+}
+
+/* 1 if `v` is a webhook body we can walk. */
+static int is_body(json_t *v)
+{
+	const char *obj = json_string_value(json_object_get(v, "object"));
+
+	return obj && strcmp(obj, "whatsapp_business_account") == 0 &&
+	       json_is_array(json_object_get(v, "entry"));
+}
+
+static int check_sink(const struct cl_import_sink *sink, char **err)
+{
+	if (sink == NULL || sink->record == NULL || sink->bad == NULL)
+		return cl_error(err, CL_EINVAL,
+				"import sink needs record and bad callbacks");
+	return CL_OK;
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+int cl_import_cloudapi_body(const char *json, size_t len,
+			    const struct cl_import_sink *sink,
+			    uint64_t *n_items, char **err)
+{
+	struct body_ctx b;
+	json_error_t jerr;
+	json_t *root = NULL;
+	int rc;
+
+	if (n_items)
+		*n_items = 0;
+	if ((rc = check_sink(sink, err)))
+		return rc;
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return cl_error(err, CL_EINVAL,
+				"webhook body is not valid JSON (line %d, column %d)",
+				jerr.line, jerr.column);
+	if (!is_body(root)) {
+		rc = cl_error(err, CL_EINVAL,
+			      "webhook body is not a whatsapp_business_account "
+			      "object with an 'entry' array");
+		goto out;
+	}
+	memset(&b, 0, sizeof(b));
+	b.sink = sink;
+	b.exact = json;
+	b.exact_len = len;
+	rc = walk_body(&b, root);
+	if (n_items)
+		*n_items = b.item;
+out:
+	json_decref(root);
+	return rc;
+}
+
+int cl_import_cloudapi_file(const char *path, const struct cl_import_opts *o,
+			    const struct cl_import_sink *sink, char **err)
+{
+	const char *name = o && o->input_name ? o->input_name : path;
+	struct body_ctx b;
+	struct cl_buf file;
+	json_error_t jerr;
+	json_t *root = NULL, *v;
+	const char *key;
+	size_t i, bodies = 0;
+	int rc;
+
+	cl_buf_init(&file, CL_CLOUDAPI_MAX_FILE);
+	memset(&b, 0, sizeof(b));
+	b.sink = sink;
+	if ((rc = check_sink(sink, err)) ||
+	    (rc = cl_file_read(path, &file, CL_CLOUDAPI_MAX_FILE, err)))
+		goto out;
+	root = json_loadb(file.data ? (const char *)file.data : "", file.len,
+			  JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		rc = cl_error(err, CL_EINVAL, "'%s' is not valid JSON (line %d, column %d)",
+			      name, jerr.line, jerr.column);
+		goto out;
+	}
+	if (json_object_get(root, "object")) {
+		if (!is_body(root)) {
+			rc = cl_error(err, CL_EINVAL,
+				      "'%s' is not a whatsapp_business_account webhook body",
+				      name);
+			goto out;
+		}
+		b.exact = (const char *)file.data;
+		b.exact_len = file.len;
+		rc = walk_body(&b, root);
+		goto out;
+	}
+	/* A collection: an object or array of bodies. */
+	if (json_is_object(root)) {
+		json_object_foreach(root, key, v)
+			bodies += (size_t)is_body(v);
+	} else {
+		json_array_foreach(root, i, v)
+			bodies += (size_t)is_body(v);
+	}
+	if (bodies == 0) {
+		rc = cl_error(err, CL_EINVAL,
+			      "'%s' is neither a webhook body nor a collection of bodies",
+			      name);
+		goto out;
+	}
+	if (json_is_object(root)) {
+		json_object_foreach(root, key, v) {
+			if (is_body(v)) {
+				rc = walk_body(&b, v);
+			} else {
+				b.item++;
+				rc = bad_item(&b, v, "collection member is not a "
+					      "whatsapp_business_account webhook body");
+			}
+			if (rc)
+				goto out;
+		}
+	} else {
+		json_array_foreach(root, i, v) {
+			if (is_body(v)) {
+				rc = walk_body(&b, v);
+			} else {
+				b.item++;
+				rc = bad_item(&b, v, "collection member is not a "
+					      "whatsapp_business_account webhook body");
+			}
+			if (rc)
+				goto out;
+		}
+	}
+out:
+	json_decref(root);
+	cl_buf_release(&file);
+	return rc;
+}

@@ -1,0 +1,53 @@
+/*
+ * fuzz_import_wecom.c - the WeCom session-archive importer on arbitrary
+ * bytes.  Every record it emits must pass cl_record_parse(); every bad
+ * item must carry a reason and a non-zero item number.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/import_wecom.h"
+#include "archiver/record.h"
+#include "common/status.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int on_record(void *ctx, const char *json, size_t len)
+{
+	struct cl_record r;
+	char *err = NULL;
+
+	(void)ctx;
+	if (cl_record_parse(json, len, &r, &err) != CL_OK)
+		abort();
+	cl_record_release(&r);
+	free(err);
+	return 0;
+}
+
+static int on_bad(void *ctx, uint64_t item, const unsigned char *data,
+		  size_t len, const char *reason)
+{
+	(void)ctx;
+	if (item == 0 || reason == NULL || reason[0] == '\0' ||
+	    (data == NULL && len > 0))
+		abort();
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct cl_import_sink sink;
+	struct cl_import_opts o;
+	char *err = NULL;
+
+	memset(&sink, 0, sizeof(sink));
+	memset(&o, 0, sizeof(o));
+	sink.record = on_record;
+	sink.bad = on_bad;
+	o.account = "wecom:fuzz-corp";
+	(void)cl_import_wecom_text((const char *)data, size, &o, &sink, &err);
+	free(err);
+	return 0;
+}
