@@ -99,7 +99,7 @@ fuzz:
 analyze:
 	cppcheck --std=c11 --enable=warning,style,performance,portability \
 	  --inline-suppr --error-exitcode=1 --quiet -I. \
-	  --suppress=missingIncludeSystem common archiver policy export cli
+	  --suppress=missingIncludeSystem --suppress=unknownMacro common archiver policy export cli
 	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- -std=c17 -D_GNU_SOURCE -I. \
 	  $(shell pkg-config --cflags $(PKGS))
 

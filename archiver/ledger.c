@@ -714,12 +714,14 @@ static int encode_attrs(struct cl_ledger *l, const char *attrs, size_t len,
 	size_t n = 0, i, off = 0;
 	int rc;
 
-	while (off < len && n < 512) {
+	memset(v, 0, sizeof(v));
+	while (off < len) {
 		const char *a = attrs + off, *eq = strchr(a, '=');
 		size_t alen = strnlen(a, len - off);
 		char type[32];
 
-		if (eq == NULL || (size_t)(eq - a) >= sizeof(type) || alen == len - off)
+		if (n == 512 || eq == NULL || (size_t)(eq - a) >= sizeof(type) ||
+		    alen == len - off)
 			return CL_EINVAL;
 		memcpy(type, a, (size_t)(eq - a));
 		type[eq - a] = 0;
@@ -766,7 +768,7 @@ static int find_key(struct cl_ledger *l, const unsigned char kh[32],
 {
 	uint64_t cand;
 	sqlite3_stmt *st = NULL;
-	int rc = CL_OK, yes = 0, s;
+	int rc = CL_OK, yes = 0;
 
 	*found = 0;
 	if (!cl_map64_get(&l->keys, (uint64_t)prefix64(kh), &cand))
@@ -785,7 +787,7 @@ static int find_key(struct cl_ledger *l, const unsigned char kh[32],
 			       NULL) != SQLITE_OK)
 		return db_err(l, err, "looking up a message key");
 	sqlite3_bind_int64(st, 1, prefix64(kh));
-	while (!yes && (s = sqlite3_step(st)) == SQLITE_ROW) {
+	while (!yes && sqlite3_step(st) == SQLITE_ROW) {
 		cand = (uint64_t)sqlite3_column_int64(st, 0);
 		if ((rc = leaf_has_key(l, cand, kh, &yes, err)))
 			break;

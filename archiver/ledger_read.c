@@ -122,7 +122,7 @@ static int src_leaves(void *ctx, uint64_t first, uint64_t count, cl_hash *out)
 
 	sqlite3_reset(c->leaves);
 	sqlite3_bind_int64(c->leaves, 1, (sqlite3_int64)first);
-	sqlite3_bind_int64(c->leaves, 2, (sqlite3_int64)(first + count));
+	sqlite3_bind_int64(c->leaves, 2, (sqlite3_int64)first + (sqlite3_int64)count);
 	while ((s = sqlite3_step(c->leaves)) == SQLITE_ROW) {
 		if ((uint64_t)sqlite3_column_int64(c->leaves, 0) != first + got)
 			return CL_ECORRUPT;

@@ -32,6 +32,8 @@ static unsigned pop_count(uint64_t x)
 /* Largest power of two strictly below n; n must be >= 2. */
 static uint64_t split_point(uint64_t n)
 {
+	if (n < 2)
+		return 1; /* not reached: callers split only ranges of >= 2 */
 	return (uint64_t)1 << (bit_len(n - 1) - 1);
 }
 
@@ -179,7 +181,7 @@ static int subtree(const struct cl_merkle_src *src, uint64_t begin,
 	uint64_t n = end - begin, k;
 	cl_hash left, right;
 
-	if (src->node != NULL && (n & (n - 1)) == 0 && (begin & (n - 1)) == 0) {
+	if (src->node != NULL && n != 0 && (n & (n - 1)) == 0 && (begin & (n - 1)) == 0) {
 		unsigned level = bit_len(n) - 1;
 
 		if (level >= src->node_level) {
@@ -440,7 +442,7 @@ int cl_merkle_verify_consistency(uint64_t size1, uint64_t size2,
 	border = pop_count(inner < 64 ? (size1 - 1) >> inner : 0);
 	inner -= shift;
 	start = (size1 == (uint64_t)1 << shift) ? 0 : 1;
-	if (count != start + inner + border) {
+	if (count != start + inner + border || (count > 0 && proof == NULL)) {
 		rc = CL_EINVAL;
 		goto out;
 	}
@@ -448,8 +450,11 @@ int cl_merkle_verify_consistency(uint64_t size1, uint64_t size2,
 	sn = (size2 - 1) >> shift;
 	if (start == 0) {
 		memcpy(fr, root1, CL_MERKLE_HASHBYTES);
-	} else {
+	} else if (count > 0 && proof != NULL) {
 		memcpy(fr, proof[0], CL_MERKLE_HASHBYTES);
+	} else {
+		rc = CL_EINVAL;
+		goto out;
 	}
 	memcpy(sr, fr, CL_MERKLE_HASHBYTES);
 	for (i = start; i < count; i++) {

@@ -261,6 +261,10 @@ int cl_record_parse(const char *json, size_t len, struct cl_record *r,
 	    (rc = get_str(root, "source", "source", 0, 32, &source, err)) ||
 	    (rc = get_str(conv, "type", "conversation.type", 0, 16, &s, err)))
 		goto out;
+	if (!account || !conv_id || !id || !sender_id || !dir || !kind) {
+		rc = CL_EINVAL; /* get_str() reports required fields; belt and braces */
+		goto out;
+	}
 	if (strcmp(dir, "in") != 0 && strcmp(dir, "out") != 0) {
 		rc = cl_error(err, CL_EINVAL, "field 'direction' must be \"in\" or \"out\"");
 		goto out;

@@ -696,10 +696,12 @@ int cl_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_t index,
 	if ((rc = cl_lifecycle_load(l, &lc, err)))
 		goto out;
 	for (t = CL_ENTRY_RECORD; t <= CL_ENTRY_QUARANTINE && !o.found; t++) {
-		rc = cl_ledger_each(l, t, find_one, &o, err);
-		if (rc != CL_OK && rc != 1)
+		int r2 = cl_ledger_each(l, t, find_one, &o, err);
+
+		if (r2 != CL_OK && r2 != 1) {
+			rc = r2;
 			goto out;
-		rc = CL_OK;
+		}
 	}
 	if (!o.found) {
 		rc = cl_error(err, CL_ENOTFOUND, "no entry %llu", (unsigned long long)index);

@@ -178,7 +178,8 @@ static void *payload_thread(void *arg)
 		size_t k = (size_t)(idx - w->start);
 
 		cl_sha256(ct ? ct : (const unsigned char *)"", n, w->hash[k]);
-		w->has[k] = (n >= 1 + 24 + 16 + 32 && ct[0] == CL_PAYLOAD_VERSION) ? 1 : 2;
+		w->has[k] = (ct != NULL && n >= 1 + 24 + 16 + 32 &&
+			     ct[0] == CL_PAYLOAD_VERSION) ? 1 : 2;
 		w->bytes += n;
 	}
 	if (s != SQLITE_DONE)
@@ -716,9 +717,13 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 					goto out;
 				continue;
 			}
+			if (w.has[k] == 2) {
+				rc = problem(r, idx, "entry %" PRIu64 ": ciphertext is malformed", idx);
+				goto out;
+			}
 			if (w.has[k] != 1) {
-				rc = problem(r, idx, w.has[k] ? "entry %" PRIu64 ": ciphertext is malformed" :
-					     "entry %" PRIu64 ": ciphertext is missing but its key remains", idx);
+				rc = problem(r, idx, "entry %" PRIu64 ": ciphertext is missing but its key remains",
+					     idx);
 				goto out;
 			}
 			if (memcmp(w.hash[k], leaf_ct[k], 32) != 0) {
@@ -836,7 +841,7 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 	{
 		uint64_t nh = 0;
 
-		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
 			const unsigned char *tag = sqlite3_column_blob(st, 0);
 			struct cl_map_slot *h = (tag && sqlite3_column_bytes(st, 0) == 32) ?
 				cl_map_get(&heads, tag) : NULL;

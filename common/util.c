@@ -207,7 +207,7 @@ int cl_b64_decode(const char *s, size_t slen, struct cl_buf *out)
 		      (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
 			return CL_EINVAL;
 	}
-	p = malloc(cap ? cap : 1);
+	p = malloc(cap);
 	if (p == NULL)
 		return CL_ENOMEM;
 	if (sodium_base642bin(p, cap, s, slen, NULL, &got, &end,
