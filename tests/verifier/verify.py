@@ -748,6 +748,22 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
         raise Fail("the stored frontier (meta 'frontier') does not match the "
                    "tree of %d entries" % n)
 
+    # Step 13: the writer's index tables (FORMAT.md 4).
+    if db.execute("SELECT count(*) FROM dedup WHERE idx NOT IN "
+                  "(SELECT idx FROM entry)").fetchone()[0]:
+        raise Fail("a key index row belongs to no entry")
+    stored_heads = {}
+    for tag, idx, h in db.execute("SELECT tag, idx, hash FROM chain_head"):
+        stored_heads[bytes(tag)] = (idx, bytes(h))
+    if len(stored_heads) != len(chk.heads):
+        raise Fail("%d chain heads stored, %d conversations in the log"
+                   % (len(stored_heads), len(chk.heads)))
+    for tag, head in chk.heads.items():
+        got = stored_heads.get(bytes(tag))
+        if got is None or got[0] != head[0] or got[1] != head[1]:
+            raise Fail("a stored chain head is not the last entry of its "
+                       "conversation")
+
     root = chk.range.root()
     c = chk.counts
     return ("archive %s: %d entries (%d records, %d tombstones, %d coverage, "
