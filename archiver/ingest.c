@@ -1,6 +1,8 @@
 /*
  * ingest.c - JSON-lines import with quarantine (ingest.h).
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,8 @@
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"
+
+#define QUARANTINE_KEEP (16u << 20) /* bytes of a bad item kept */
 
 struct pending_q {
 	uint64_t line;
@@ -31,7 +35,7 @@ int cl_ingest_quarantine(struct cl_ledger *l, const char *format,
 	struct cl_buf key, b64;
 	uint64_t idx;
 	int rc = CL_OK;
-	size_t keep = len > (16u << 20) ? (16u << 20) : len;
+	size_t keep = len > QUARANTINE_KEEP ? QUARANTINE_KEEP : len;
 
 	cl_buf_init(&key, 256);
 	cl_buf_init(&b64, (keep / 3 + 2) * 4 + 16);
@@ -413,38 +417,235 @@ static int sess_end(struct session *s, int rc)
 	return rc;
 }
 
+/* ---- JSON lines, on two threads -------------------------------------- */
+
+/*
+ * A reader thread parses, validates, normalises and seals each line (the
+ * CPU-heavy part) into a ring of slots; this thread appends them in input
+ * order and commits.  Nothing reaches the ledger out of order, and a slot
+ * is only reused after it was appended.
+ */
+#define RING 256
+
+enum { SLOT_RECORD, SLOT_BAD, SLOT_EOF, SLOT_ERROR };
+
+struct pslot {
+	int what;
+	uint64_t line;
+	char *reason;              /* SLOT_BAD */
+	struct cl_buf raw;         /* SLOT_BAD: the line as read */
+	struct cl_prepared *prep;  /* SLOT_RECORD */
+	int rc;                    /* SLOT_ERROR */
+	char *err;
+};
+
+struct jpipe {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct pslot slot[RING];
+	size_t head, tail, n;
+	int stop;
+	FILE *f;
+	struct cl_sealer *sealer;
+};
+
+static void *reader(void *arg)
+{
+	struct jpipe *p = arg;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	uint64_t lineno = 0;
+	int done = 0;
+
+	while (!done) {
+		struct pslot *sl;
+		size_t n = 0;
+
+		got = getline(&line, &cap, p->f);
+		if (got >= 0) {
+			n = (size_t)got;
+			lineno++;
+			if (is_blank(line, n))
+				continue;
+			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+				n--;
+		}
+		pthread_mutex_lock(&p->mu);
+		while (p->n == RING && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->stop) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		sl = &p->slot[p->head];
+		pthread_mutex_unlock(&p->mu);
+
+		sl->line = lineno;
+		free(sl->reason);
+		sl->reason = NULL;
+		free(sl->err);
+		sl->err = NULL;
+		if (got < 0) {
+			sl->what = ferror(p->f) ? SLOT_ERROR : SLOT_EOF;
+			sl->rc = CL_EIO;
+			done = 1;
+		} else {
+			struct cl_record rec;
+			char *why = NULL;
+			int rc = cl_record_parse(line, n, &rec, &why);
+
+			if (rc == CL_EINVAL) {
+				if (why)
+					scrub_reason(why);
+				sl->what = SLOT_BAD;
+				sl->reason = why ? why : strdup("invalid record");
+				why = NULL;
+				cl_buf_reset(&sl->raw);
+				/* The quarantine keeps at most QUARANTINE_KEEP bytes and
+				 * notes the truncation; one more byte tells it. */
+				rc = sl->reason ? cl_buf_add(&sl->raw, line,
+							      n > QUARANTINE_KEEP ? QUARANTINE_KEEP + 1 : n) :
+					CL_ENOMEM;
+			} else if (rc == CL_OK) {
+				struct cl_entry_in in;
+
+				memset(&in, 0, sizeof(in));
+				in.type = CL_ENTRY_RECORD;
+				in.kind = rec.kind;
+				in.sent_at = rec.sent_at;
+				in.received_at = rec.received_at;
+				in.key = rec.key;
+				in.key_len = rec.key_len;
+				in.conv = rec.conv;
+				in.conv_len = rec.conv_len;
+				in.plaintext = (const unsigned char *)rec.canonical;
+				in.plaintext_len = rec.canonical_len;
+				in.attrs = rec.attrs;
+				in.attrs_len = rec.attrs_len;
+				sl->what = SLOT_RECORD;
+				rc = cl_sealer_prepare(p->sealer, &in, sl->prep, &sl->err);
+			}
+			if (rec.canonical)
+				sodium_memzero(rec.canonical, rec.canonical_len);
+			cl_record_release(&rec);
+			free(why);
+			sodium_memzero(line, n);
+			if (rc) {
+				sl->what = SLOT_ERROR;
+				sl->rc = rc;
+				done = 1;
+			}
+		}
+		pthread_mutex_lock(&p->mu);
+		p->head = (p->head + 1) % RING;
+		p->n++;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	if (line) {
+		sodium_memzero(line, cap);
+		free(line);
+	}
+	return NULL;
+}
+
 int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 		    const struct cl_ingest_opts *o,
 		    struct cl_ingest_stats *st, char **err)
 {
 	struct session s;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t got;
-	uint64_t lineno = 0;
-	int rc;
+	struct jpipe *p = NULL;
+	pthread_t th;
+	size_t i;
+	int rc, started = 0;
 
 	if ((rc = sess_init(&s, l, o, st, err)))
 		return rc;
-	while ((got = getline(&line, &cap, f)) >= 0) {
-		size_t n = (size_t)got;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->f = f;
+	for (i = 0; i < RING; i++) {
+		cl_buf_init(&p->slot[i].raw, QUARANTINE_KEEP + 2);
+		if ((rc = cl_prepared_new(&p->slot[i].prep)))
+			goto out;
+	}
+	if ((rc = cl_sealer_new(l, &p->sealer)))
+		goto out;
+	if (pthread_create(&th, NULL, reader, p) != 0) {
+		rc = cl_error(err, CL_ENOMEM, "cannot start the reader thread");
+		goto out;
+	}
+	started = 1;
+	for (;;) {
+		struct pslot *sl;
+		int what;
 
-		lineno++;
-		if (is_blank(line, n))
-			continue;
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-			n--;
-		s.st->lines++;
-		rc = record_at(&s, line, n, lineno);
-		sodium_memzero(line, n);
+		pthread_mutex_lock(&p->mu);
+		while (p->n == 0)
+			pthread_cond_wait(&p->cv, &p->mu);
+		sl = &p->slot[p->tail];
+		pthread_mutex_unlock(&p->mu);
+
+		what = sl->what;
+		if (what == SLOT_RECORD) {
+			uint64_t idx;
+			int dup;
+
+			s.st->lines++;
+			if ((rc = step_in(&s)) == CL_OK &&
+			    (rc = cl_ledger_append_prepared(l, sl->prep, &idx, &dup, err)) == CL_OK) {
+				if (dup) {
+					s.st->duplicates++;
+				} else {
+					s.pending++;
+					count_kind(s.st, cl_prepared_kind(sl->prep));
+				}
+				rc = step_out(&s);
+			}
+		} else if (what == SLOT_BAD) {
+			s.st->lines++;
+			rc = sess_bad(&s, sl->line, sl->raw.data, sl->raw.len, sl->reason);
+			if (sl->raw.data)
+				sodium_memzero(sl->raw.data, sl->raw.len);
+		} else if (what == SLOT_ERROR) {
+			rc = sl->rc == CL_EIO && sl->err == NULL ?
+				cl_error(err, CL_EIO, "cannot read '%s'", o->input_name) :
+				cl_error(err, sl->rc, "%s:%llu: %s", o->input_name,
+					 (unsigned long long)sl->line,
+					 sl->err ? sl->err : cl_strerror(sl->rc));
+		}
+		pthread_mutex_lock(&p->mu);
+		p->tail = (p->tail + 1) % RING;
+		p->n--;
 		if (rc)
+			p->stop = 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		if (rc || what == SLOT_EOF || what == SLOT_ERROR)
 			break;
 	}
-	if (rc == CL_OK && ferror(f))
-		rc = cl_error(err, CL_EIO, "cannot read '%s'", o->input_name);
-	if (line) {
-		sodium_memzero(line, cap);
-		free(line);
+out:
+	if (started)
+		pthread_join(th, NULL);
+	if (p) {
+		for (i = 0; i < RING; i++) {
+			free(p->slot[i].reason);
+			free(p->slot[i].err);
+			if (p->slot[i].raw.data)
+				sodium_memzero(p->slot[i].raw.data, p->slot[i].raw.alloc);
+			cl_buf_release(&p->slot[i].raw);
+			cl_prepared_free(p->slot[i].prep);
+		}
+		cl_sealer_free(p->sealer);
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->cv);
+		free(p);
 	}
 	return sess_end(&s, rc);
 }

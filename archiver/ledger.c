@@ -443,8 +443,6 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 	cl_map_init(&l->dirty_heads);
 	cl_map64_init(&l->keys);
 	cl_buf_init(&l->leafbuf, CL_LEAF_FIXED + 64 + CL_LEAF_MAX_BODY);
-	cl_buf_init(&l->zbuf, CL_PAYLOAD_MAX);
-	cl_buf_init(&l->ctbuf, CL_PAYLOAD_MAX);
 	cl_buf_init(&l->attrbuf, 8 * 512);
 	l->dir = strdup(dir);
 	dbpath = path_join(dir, "ledger.db");
@@ -517,13 +515,8 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		goto out;
 	}
 	l->committed_size = l->size;
-	l->zc = ZSTD_createCCtx();
-	l->rec_key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
-	l->rng = sodium_malloc(32 + 32 + 128);
-	if (l->zc == NULL || l->rec_key == NULL || l->rng == NULL)
-		rc = CL_ENOMEM;
-	else
-		randombytes_buf(l->rng, 32);
+	if ((rc = cl_sealer_new(l, &l->sealer)) == CL_OK)
+		rc = cl_prepared_new(&l->prep);
 out:
 	free(dbpath);
 	if (rc) {
@@ -558,18 +551,13 @@ void cl_ledger_close(struct cl_ledger *l)
 	sodium_free(l->log_sk);
 	sodium_free(l->tag_key);
 	sodium_free(l->batch_key);
-	sodium_free(l->rec_key);
-	sodium_free(l->rng);
-	ZSTD_freeCCtx(l->zc);
+	cl_sealer_free(l->sealer);
+	cl_prepared_free(l->prep);
 	cl_map_release(&l->heads);
 	cl_map_release(&l->dirty_heads);
 	cl_map64_release(&l->keys);
 	cl_buf_release(&l->leafbuf);
-	cl_buf_release(&l->zbuf);
 	cl_buf_release(&l->attrbuf);
-	if (l->ctbuf.data)
-		sodium_memzero(l->ctbuf.data, l->ctbuf.alloc);
-	cl_buf_release(&l->ctbuf);
 	free(l->dir);
 	free(l->origin);
 	free(l->vkey);
@@ -680,15 +668,13 @@ static int emit_node(void *ctx, unsigned level, uint64_t pos, const cl_hash h)
 	return sqlite3_step(l->st_ins_node) == SQLITE_DONE ? CL_OK : CL_EIO;
 }
 
-int cl_ledger_attr_hash(const struct cl_ledger *l, const char *type,
-			const char *value, uint64_t *out)
+static void attr_hash(const unsigned char *tag_key, const char *type,
+		      const char *value, uint64_t *out)
 {
 	crypto_generichash_state st;
 	unsigned char h[32];
 
-	if (l->tag_key == NULL)
-		return CL_EKEY;
-	crypto_generichash_init(&st, l->tag_key, 32, sizeof(h));
+	crypto_generichash_init(&st, tag_key, 32, sizeof(h));
 	crypto_generichash_update(&st, (const unsigned char *)"chatledger/attr/v1\n", 19);
 	crypto_generichash_update(&st, (const unsigned char *)type, strlen(type));
 	crypto_generichash_update(&st, (const unsigned char *)"=", 1);
@@ -696,6 +682,15 @@ int cl_ledger_attr_hash(const struct cl_ledger *l, const char *type,
 	crypto_generichash_final(&st, h, sizeof(h));
 	*out = cl_load_be64(h);
 	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(h, sizeof(h));
+}
+
+int cl_ledger_attr_hash(const struct cl_ledger *l, const char *type,
+			const char *value, uint64_t *out)
+{
+	if (l->tag_key == NULL)
+		return CL_EKEY;
+	attr_hash(l->tag_key, type, value, out);
 	return CL_OK;
 }
 
@@ -707,8 +702,8 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* attrs "type=value\0"... -> sorted, de-duplicated big-endian u64s. */
-static int encode_attrs(struct cl_ledger *l, const char *attrs, size_t len,
-			struct cl_buf *out)
+static int encode_attrs(const unsigned char *tag_key, const char *attrs,
+			size_t len, struct cl_buf *out)
 {
 	uint64_t v[512];
 	size_t n = 0, i, off = 0;
@@ -725,8 +720,7 @@ static int encode_attrs(struct cl_ledger *l, const char *attrs, size_t len,
 			return CL_EINVAL;
 		memcpy(type, a, (size_t)(eq - a));
 		type[eq - a] = 0;
-		if ((rc = cl_ledger_attr_hash(l, type, eq + 1, &v[n])))
-			return rc;
+		attr_hash(tag_key, type, eq + 1, &v[n]);
 		n++;
 		off += alen + 1;
 	}
@@ -816,130 +810,253 @@ static int chain_head(struct cl_ledger *l, const unsigned char tag[32],
 	return CL_OK;
 }
 
+/* ---- sealing (thread-confined) ---------------------------------------- */
+
 /*
- * Fresh random bytes without a system call per record: a fast-key-erasure
- * generator.  libsodium expands the 32-byte seed with ChaCha20; the first
- * 32 output bytes replace the seed (so earlier outputs cannot be
- * recomputed from a later memory image), the rest is handed out.  The
- * seed comes from the kernel (randombytes_buf) when the ledger is opened.
+ * A sealer does the per-entry work that needs no database: keyed hashes,
+ * compression, encryption.  Each thread uses its own; the ledger has one
+ * for cl_ledger_append().  It holds a copy of the tag key and a
+ * fast-key-erasure random generator: libsodium expands a 32-byte seed with
+ * ChaCha20, the first 32 output bytes replace the seed (so earlier
+ * outputs cannot be recomputed from a later memory image) and the rest is
+ * handed out; the seed comes from the kernel when the sealer is made.
  */
-static void fresh_random(struct cl_ledger *l, unsigned char *out, size_t n)
+struct cl_sealer {
+	unsigned char *tag_key;  /* sodium_malloc, 32 */
+	unsigned char *rng;      /* sodium_malloc: seed, next seed, output */
+	ZSTD_CCtx *zc;
+	struct cl_buf zbuf;
+};
+
+struct cl_prepared {
+	uint8_t type;
+	char kind[CL_KIND_MAX + 1];
+	int64_t sent_at, received_at;
+	const char *body;        /* borrowed from the cl_entry_in */
+	size_t body_len;
+	int has_key, has_payload;
+	unsigned char kh[32], conv_tag[32], ct_hash[32], pt_hash[32];
+	struct cl_buf ct;        /* the sealed payload */
+	unsigned char *key;      /* sodium_malloc: payload key until wrapped */
+	struct cl_buf attrs;     /* encoded selector attributes */
+};
+
+int cl_sealer_new(const struct cl_ledger *l, struct cl_sealer **out)
+{
+	struct cl_sealer *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (s == NULL)
+		return CL_ENOMEM;
+	s->tag_key = sodium_malloc(32);
+	s->rng = sodium_malloc(32 + 32 + 128);
+	s->zc = ZSTD_createCCtx();
+	cl_buf_init(&s->zbuf, CL_PAYLOAD_MAX);
+	if (s->tag_key == NULL || s->rng == NULL || s->zc == NULL || l->tag_key == NULL) {
+		cl_sealer_free(s);
+		return l->tag_key == NULL ? CL_EKEY : CL_ENOMEM;
+	}
+	memcpy(s->tag_key, l->tag_key, 32);
+	randombytes_buf(s->rng, 32);
+	*out = s;
+	return CL_OK;
+}
+
+void cl_sealer_free(struct cl_sealer *s)
+{
+	if (s == NULL)
+		return;
+	sodium_free(s->tag_key);
+	sodium_free(s->rng);
+	ZSTD_freeCCtx(s->zc);
+	if (s->zbuf.data)
+		sodium_memzero(s->zbuf.data, s->zbuf.alloc);
+	cl_buf_release(&s->zbuf);
+	free(s);
+}
+
+int cl_prepared_new(struct cl_prepared **out)
+{
+	struct cl_prepared *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (p == NULL)
+		return CL_ENOMEM;
+	cl_buf_init(&p->ct, CL_PAYLOAD_MAX);
+	cl_buf_init(&p->attrs, 8 * 512);
+	p->key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+	if (p->key == NULL) {
+		free(p);
+		return CL_ENOMEM;
+	}
+	*out = p;
+	return CL_OK;
+}
+
+void cl_prepared_free(struct cl_prepared *p)
+{
+	if (p == NULL)
+		return;
+	sodium_free(p->key);
+	cl_buf_release(&p->ct);
+	cl_buf_release(&p->attrs);
+	free(p);
+}
+
+const char *cl_prepared_kind(const struct cl_prepared *p)
+{
+	return p->kind;
+}
+
+static void fresh_random(struct cl_sealer *s, unsigned char *out, size_t n)
 {
 	while (n > 0) {
 		size_t k = n < 128 ? n : 128;
 
-		randombytes_buf_deterministic(l->rng + 32, 32 + 128, l->rng);
-		memcpy(l->rng, l->rng + 32, 32);
-		memcpy(out, l->rng + 64, k);
-		sodium_memzero(l->rng + 32, 32 + 128);
+		randombytes_buf_deterministic(s->rng + 32, 32 + 128, s->rng);
+		memcpy(s->rng, s->rng + 32, 32);
+		memcpy(out, s->rng + 64, k);
+		sodium_memzero(s->rng + 32, 32 + 128);
 		out += k;
 		n -= k;
 	}
 }
 
-/* Seal a payload: ctbuf = version || nonce || AEAD(salt || zstd(pt)). */
-static int seal_payload(struct cl_ledger *l, const unsigned char *pt,
+/* Seal a payload: ct = version || nonce || AEAD(salt || zstd(pt)). */
+static int seal_payload(struct cl_sealer *s, const unsigned char *pt,
 			size_t ptlen, const unsigned char *key,
-			unsigned char pt_hash[32], char **err)
+			const unsigned char salt[32], const unsigned char nonce[24],
+			unsigned char pt_hash[32], struct cl_buf *ct, char **err)
 {
 	static const unsigned char ad[] = "chatledger/payload/v1";
-	unsigned char salt[32], nonce[24];
 	size_t bound = ZSTD_compressBound(ptlen), z;
 	unsigned long long clen = 0;
 	int rc;
 
 	if (ptlen > CL_PAYLOAD_MAX - 4096)
 		return cl_error(err, CL_EINVAL, "payload too large (%zu bytes)", ptlen);
-	fresh_random(l, salt, sizeof(salt));
-	fresh_random(l, nonce, sizeof(nonce));
 	cl_sha256_2(salt, 32, pt, ptlen, pt_hash);
-	cl_buf_reset(&l->zbuf);
-	if ((rc = cl_buf_add(&l->zbuf, salt, 32)) ||
-	    (rc = cl_buf_reserve(&l->zbuf, bound)))
+	cl_buf_reset(&s->zbuf);
+	if ((rc = cl_buf_add(&s->zbuf, salt, 32)) ||
+	    (rc = cl_buf_reserve(&s->zbuf, bound)))
 		goto out;
-	z = ZSTD_compressCCtx(l->zc, l->zbuf.data + 32, bound, pt, ptlen, 3);
+	z = ZSTD_compressCCtx(s->zc, s->zbuf.data + 32, bound, pt, ptlen, 3);
 	if (ZSTD_isError(z)) {
 		rc = cl_error(err, CL_EIO, "zstd: %s", ZSTD_getErrorName(z));
 		goto out;
 	}
-	l->zbuf.len = 32 + z;
-	cl_buf_reset(&l->ctbuf);
-	if ((rc = cl_buf_reserve(&l->ctbuf, 1 + 24 + l->zbuf.len +
+	s->zbuf.len = 32 + z;
+	cl_buf_reset(ct);
+	if ((rc = cl_buf_reserve(ct, 1 + 24 + s->zbuf.len +
 				 crypto_aead_xchacha20poly1305_ietf_ABYTES)))
 		goto out;
-	l->ctbuf.data[0] = CL_PAYLOAD_VERSION;
-	memcpy(l->ctbuf.data + 1, nonce, 24);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(l->ctbuf.data + 25, &clen,
-						   l->zbuf.data, l->zbuf.len,
+	ct->data[0] = CL_PAYLOAD_VERSION;
+	memcpy(ct->data + 1, nonce, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(ct->data + 25, &clen,
+						   s->zbuf.data, s->zbuf.len,
 						   ad, sizeof(ad) - 1, NULL,
 						   nonce, key);
-	l->ctbuf.len = 25 + (size_t)clen;
+	ct->len = 25 + (size_t)clen;
 out:
-	sodium_memzero(salt, sizeof(salt));
-	if (l->zbuf.data)
-		sodium_memzero(l->zbuf.data, l->zbuf.len);
+	if (s->zbuf.data)
+		sodium_memzero(s->zbuf.data, s->zbuf.len);
 	return rc;
 }
 
-int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
-		     uint64_t *index, int *dup, char **err)
+int cl_sealer_prepare(struct cl_sealer *s, const struct cl_entry_in *in,
+		      struct cl_prepared *p, char **err)
+{
+	static const char logchain[] = "chatledger/conversation/v1/log";
+	int rc;
+
+	if (!cl_kind_valid(in->kind))
+		return cl_error(err, CL_EINVAL, "invalid entry kind");
+	if (in->body_len > CL_LEAF_MAX_BODY)
+		return cl_error(err, CL_EINVAL, "public body too large");
+	p->type = in->type;
+	memcpy(p->kind, in->kind, strlen(in->kind) + 1);
+	p->sent_at = in->sent_at;
+	p->received_at = in->received_at;
+	p->body = in->body;
+	p->body_len = in->body_len;
+	p->has_key = in->key != NULL;
+	memset(p->kh, 0, 32);
+	if (p->has_key)
+		crypto_generichash(p->kh, 32, in->key, in->key_len, s->tag_key, 32);
+	if (in->conv_tag)
+		memcpy(p->conv_tag, in->conv_tag, 32);
+	else if (in->conv)
+		crypto_generichash(p->conv_tag, 32, in->conv, in->conv_len, s->tag_key, 32);
+	else
+		crypto_generichash(p->conv_tag, 32, (const unsigned char *)logchain,
+				   sizeof(logchain) - 1, s->tag_key, 32);
+	p->has_payload = in->plaintext != NULL;
+	memset(p->ct_hash, 0, 32);
+	memset(p->pt_hash, 0, 32);
+	cl_buf_reset(&p->ct);
+	if (p->has_payload) {
+		/* One draw for the key (32), the salt (32) and the nonce (24). */
+		unsigned char r[88];
+
+		fresh_random(s, r, sizeof(r));
+		memcpy(p->key, r, 32);
+		rc = seal_payload(s, in->plaintext, in->plaintext_len, p->key, r + 32,
+				  r + 64, p->pt_hash, &p->ct, err);
+		sodium_memzero(r, sizeof(r));
+		if (rc)
+			return rc;
+		cl_sha256(p->ct.data, p->ct.len, p->ct_hash);
+	}
+	cl_buf_reset(&p->attrs);
+	if (in->attrs && (rc = encode_attrs(s->tag_key, in->attrs, in->attrs_len, &p->attrs)))
+		return cl_error(err, rc, "bad selector attributes");
+	return CL_OK;
+}
+
+int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
+			      uint64_t *index, int *dup, char **err)
 {
 	struct cl_leaf leaf;
-	unsigned char kh[32], leaf_hash[32], wrapped[48], wn[24];
-	unsigned char *key = NULL;
+	unsigned char leaf_hash[32], wrapped[48], wn[24];
 	struct cl_map_slot *slot;
 	uint64_t existing;
 	int found, rc = CL_OK;
 
 	*dup = 0;
-	if (!l->in_batch)
-		return cl_error(err, CL_EINVAL, "append outside a batch");
-	if (!cl_kind_valid(in->kind))
-		return cl_error(err, CL_EINVAL, "invalid entry kind");
-	if (in->body_len > CL_LEAF_MAX_BODY)
-		return cl_error(err, CL_EINVAL, "public body too large");
+	if (!l->in_batch) {
+		rc = cl_error(err, CL_EINVAL, "append outside a batch");
+		goto out;
+	}
 	memset(&leaf, 0, sizeof(leaf));
-	if (in->key) {
-		crypto_generichash(kh, 32, in->key, in->key_len, l->tag_key, 32);
-		if ((rc = find_key(l, kh, &existing, &found, err)))
-			return rc;
+	if (p->has_key) {
+		if ((rc = find_key(l, p->kh, &existing, &found, err)))
+			goto out;
 		if (found) {
 			*dup = 1;
 			*index = existing;
-			return CL_OK;
-		}
-		memcpy(leaf.key_hash, kh, 32);
-	}
-	if (in->conv_tag)
-		memcpy(leaf.conv_tag, in->conv_tag, 32);
-	else if (in->conv)
-		crypto_generichash(leaf.conv_tag, 32, in->conv, in->conv_len,
-				   l->tag_key, 32);
-	else
-		cl_ledger_log_chain_tag(l->tag_key, leaf.conv_tag);
-	if ((rc = chain_head(l, leaf.conv_tag, &leaf.prev_index, leaf.prev_hash, err)))
-		return rc;
-	leaf.version = CL_LEAF_VERSION;
-	leaf.type = in->type;
-	leaf.index = l->size;
-	leaf.sent_at = in->sent_at;
-	leaf.received_at = in->received_at;
-	leaf.logged_at = cl_time_now_ms();
-	memcpy(leaf.kind, in->kind, strlen(in->kind) + 1);
-	leaf.body = (const unsigned char *)in->body;
-	leaf.body_len = (uint32_t)in->body_len;
-
-	if (in->plaintext) {
-		if (l->batch_key == NULL && (rc = start_key_batch(l, err)))
-			return rc;
-		key = l->rec_key;
-		fresh_random(l, key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
-		if ((rc = seal_payload(l, in->plaintext, in->plaintext_len, key,
-				       leaf.pt_hash, err)))
 			goto out;
-		cl_sha256(l->ctbuf.data, l->ctbuf.len, leaf.ct_hash);
+		}
+		memcpy(leaf.key_hash, p->kh, 32);
+	}
+	memcpy(leaf.conv_tag, p->conv_tag, 32);
+	if ((rc = chain_head(l, leaf.conv_tag, &leaf.prev_index, leaf.prev_hash, err)))
+		goto out;
+	leaf.version = CL_LEAF_VERSION;
+	leaf.type = p->type;
+	leaf.index = l->size;
+	leaf.sent_at = p->sent_at;
+	leaf.received_at = p->received_at;
+	leaf.logged_at = cl_time_now_ms();
+	memcpy(leaf.kind, p->kind, strlen(p->kind) + 1);
+	leaf.body = (const unsigned char *)p->body;
+	leaf.body_len = (uint32_t)p->body_len;
+	memcpy(leaf.ct_hash, p->ct_hash, 32);
+	memcpy(leaf.pt_hash, p->pt_hash, 32);
+	if (p->has_payload) {
+		if (l->batch_key == NULL && (rc = start_key_batch(l, err)))
+			goto out;
 		cl_ledger_wrap_nonce(leaf.index, wn);
-		crypto_box_easy_afternm(wrapped, key, 32, wn, l->batch_key);
+		crypto_box_easy_afternm(wrapped, p->key, 32, wn, l->batch_key);
 	}
 	cl_buf_reset(&l->leafbuf);
 	if ((rc = cl_leaf_encode(&leaf, &l->leafbuf)))
@@ -950,12 +1067,9 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 				    "INSERT INTO entry(idx, leaf, type, kind, sent_at, attrs)"
 				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", err)))
 		goto out;
-	cl_buf_reset(&l->attrbuf);
-	if (in->attrs && (rc = encode_attrs(l, in->attrs, in->attrs_len, &l->attrbuf)))
-		goto out;
-	if (l->attrbuf.len)
-		sqlite3_bind_blob(l->st_ins_entry, 6, l->attrbuf.data,
-				  (int)l->attrbuf.len, SQLITE_STATIC);
+	if (p->attrs.len)
+		sqlite3_bind_blob(l->st_ins_entry, 6, p->attrs.data,
+				  (int)p->attrs.len, SQLITE_STATIC);
 	sqlite3_bind_int64(l->st_ins_entry, 1, (sqlite3_int64)leaf.index);
 	sqlite3_bind_blob(l->st_ins_entry, 2, l->leafbuf.data, (int)l->leafbuf.len,
 			  SQLITE_STATIC);
@@ -967,14 +1081,14 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 		rc = db_err(l, err, "appending an entry");
 		goto out;
 	}
-	if (in->key) {
-		uint64_t old, k64 = (uint64_t)prefix64(kh);
+	if (p->has_key) {
+		uint64_t old, k64 = (uint64_t)prefix64(p->kh);
 
 		if ((rc = cl_ledger_prepare(l, &l->st_ins_dedup,
 					    "INSERT INTO dedup(idx, kh) VALUES (?1, ?2)", err)))
 			goto out;
 		sqlite3_bind_int64(l->st_ins_dedup, 1, (sqlite3_int64)leaf.index);
-		sqlite3_bind_int64(l->st_ins_dedup, 2, prefix64(kh));
+		sqlite3_bind_int64(l->st_ins_dedup, 2, prefix64(p->kh));
 		if (sqlite3_step(l->st_ins_dedup) != SQLITE_DONE) {
 			rc = db_err(l, err, "indexing a message key");
 			goto out;
@@ -985,7 +1099,7 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 			goto out;
 		}
 	}
-	if (in->plaintext) {
+	if (p->has_payload) {
 		if ((rc = cl_ledger_prepare(l, &l->st_ins_payload,
 					    "INSERT INTO payload(idx, ct) VALUES (?1, ?2)", err)) ||
 		    (rc = cl_ledger_prepare(l, &l->st_ins_key,
@@ -993,8 +1107,8 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 					    " VALUES (?1, ?2, ?3)", err)))
 			goto out;
 		sqlite3_bind_int64(l->st_ins_payload, 1, (sqlite3_int64)leaf.index);
-		sqlite3_bind_blob(l->st_ins_payload, 2, l->ctbuf.data,
-				  (int)l->ctbuf.len, SQLITE_STATIC);
+		sqlite3_bind_blob(l->st_ins_payload, 2, p->ct.data,
+				  (int)p->ct.len, SQLITE_STATIC);
 		sqlite3_bind_int64(l->st_ins_key, 1, (sqlite3_int64)leaf.index);
 		sqlite3_bind_int64(l->st_ins_key, 2, l->batch_id);
 		sqlite3_bind_blob(l->st_ins_key, 3, wrapped, sizeof(wrapped),
@@ -1020,10 +1134,22 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 	*index = leaf.index;
 	l->size++;
 out:
-	if (key)
-		sodium_memzero(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+	sodium_memzero(p->key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 	sodium_memzero(wrapped, sizeof(wrapped));
 	return rc;
+}
+
+int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
+		     uint64_t *index, int *dup, char **err)
+{
+	int rc;
+
+	*dup = 0;
+	if (!l->in_batch)
+		return cl_error(err, CL_EINVAL, "append outside a batch");
+	if ((rc = cl_sealer_prepare(l->sealer, in, l->prep, err)))
+		return rc;
+	return cl_ledger_append_prepared(l, l->prep, index, dup, err);
 }
 
 int cl_ledger_commit(struct cl_ledger *l, char **err)

@@ -79,6 +79,27 @@ int cl_ledger_begin(struct cl_ledger *l, char **err);
  */
 int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 		     uint64_t *index, int *dup, char **err);
+/*
+ * Appending in two steps, so the expensive part can run on other threads:
+ * a sealer (one per thread; needs a write-mode ledger to copy its tag key
+ * from) prepares an entry (keyed hashes, compression, encryption) without
+ * touching the ledger; cl_ledger_append_prepared() then de-duplicates,
+ * chains, wraps the payload key and stores it, in a batch, on the ledger's
+ * thread.  cl_ledger_append() is both steps in one.  The prepared entry
+ * borrows in->body until it is appended.
+ */
+struct cl_sealer;
+struct cl_prepared;
+int cl_sealer_new(const struct cl_ledger *l, struct cl_sealer **out);
+void cl_sealer_free(struct cl_sealer *s);
+int cl_prepared_new(struct cl_prepared **out);
+void cl_prepared_free(struct cl_prepared *p);
+int cl_sealer_prepare(struct cl_sealer *s, const struct cl_entry_in *in,
+		      struct cl_prepared *p, char **err);
+const char *cl_prepared_kind(const struct cl_prepared *p);
+int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
+			      uint64_t *index, int *dup, char **err);
+
 /* Sign a checkpoint for the new size and commit durably (fsync). */
 int cl_ledger_commit(struct cl_ledger *l, char **err);
 void cl_ledger_rollback(struct cl_ledger *l);

@@ -26,8 +26,8 @@ struct cl_ledger {
 	unsigned char *tag_key;    /* sodium_malloc, write mode only */
 	unsigned char seal_pk[32];
 	unsigned char *batch_key;  /* sodium_malloc, per batch */
-	unsigned char *rec_key;    /* sodium_malloc, reused per payload */
-	unsigned char *rng;        /* sodium_malloc: seed, next seed, output */
+	struct cl_sealer *sealer;  /* for cl_ledger_append() */
+	struct cl_prepared *prep;
 	int64_t batch_id;
 	int in_batch;
 	uint64_t size;             /* next index */
@@ -36,8 +36,7 @@ struct cl_ledger {
 	struct cl_map heads;       /* conversation tag -> last index, leaf hash */
 	struct cl_map dirty_heads; /* heads changed in this batch */
 	struct cl_map64 keys;      /* key-hash prefix -> index (UINT64_MAX: several) */
-	ZSTD_CCtx *zc;
-	struct cl_buf leafbuf, zbuf, ctbuf, attrbuf;
+	struct cl_buf leafbuf, attrbuf;
 	sqlite3_stmt *st_leaf, *st_ins_dedup, *st_up_head, *st_ins_entry, *st_ins_payload,
 		*st_ins_key, *st_ins_node, *st_er_get, *st_er_key, *st_er_payload,
 		*st_er_attrs;
