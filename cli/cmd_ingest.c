@@ -8,7 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "archiver/config.h"
+#include "archiver/import_cloudapi.h"
+#include "archiver/import_wecom.h"
+#include "archiver/import_whatsapp.h"
 #include "archiver/ingest.h"
 #include "archiver/ledger.h"
 #include "cli/cli.h"
@@ -46,6 +51,11 @@ int cmd_ingest(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "account", required_argument, NULL, 'A' },
+		{ "conversation", required_argument, NULL, 'C' },
+		{ "self", required_argument, NULL, 'S' },
+		{ "tz", required_argument, NULL, 'T' },
+		{ "date-order", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -54,11 +64,15 @@ int cmd_ingest(int argc, char **argv)
 	struct cl_config conf;
 	struct cl_ledger *l = NULL;
 	struct cl_ingest_stats total, st;
+	struct cl_import_opts io;
+	cl_importer_fn importer = NULL;
 	struct ctx cx;
 	char *err = NULL;
 	int c, i, rc = CL_OK, partial = 0;
 
 	memset(&total, 0, sizeof(total));
+	memset(&io, 0, sizeof(io));
+	io.tz = "Asia/Hong_Kong";
 	memset(&cx, 0, sizeof(cx));
 	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -69,6 +83,15 @@ int cmd_ingest(int argc, char **argv)
 				return cli_fail("ingest", "--batch must be 1..1000000");
 			break;
 		case 'j': cx.json = 1; break;
+		case 'A': io.account = optarg; break;
+		case 'C': io.conversation = optarg; break;
+		case 'S': io.self = optarg; break;
+		case 'T': io.tz = optarg; break;
+		case 'D':
+			if (strcmp(optarg, "dmy") && strcmp(optarg, "mdy") && strcmp(optarg, "ymd"))
+				return cli_fail("ingest", "--date-order must be dmy, mdy or ymd");
+			io.date_order = optarg;
+			break;
 		case 'h': cli_usage("ingest", stdout); return EXIT_OK;
 		default: cli_usage("ingest", stderr); return EXIT_ERROR;
 		}
@@ -78,8 +101,18 @@ int cmd_ingest(int argc, char **argv)
 		cli_usage("ingest", stderr);
 		return EXIT_ERROR;
 	}
-	if (strcmp(format, "jsonl") != 0)
-		return cli_fail("ingest", "unknown format '%s' (supported: jsonl)", format);
+	if (strcmp(format, "whatsapp-export") == 0)
+		importer = cl_import_whatsapp;
+	else if (strcmp(format, "cloudapi") == 0)
+		importer = cl_import_cloudapi_file;
+	else if (strcmp(format, "wecom") == 0)
+		importer = cl_import_wecom_file;
+	else if (strcmp(format, "jsonl") != 0)
+		return cli_fail("ingest", "unknown format '%s' (supported: jsonl, whatsapp-export,"
+				" cloudapi, wecom)", format);
+	if (importer && importer != cl_import_cloudapi_file && io.account == NULL)
+		return cli_fail("ingest", "--format %s needs --account (the business identity"
+				" archived, e.g. 85290000001@s.whatsapp.net)", format);
 	cx.tty = isatty(STDERR_FILENO);
 	if ((rc = cl_config_load(archive, &conf, &err)))
 		return cli_fail_rc("ingest", rc, err);
@@ -90,13 +123,9 @@ int cmd_ingest(int argc, char **argv)
 	for (i = optind; i < argc; i++) {
 		struct cl_ingest_opts o;
 		int is_stdin = strcmp(argv[i], "-") == 0;
-		FILE *f = is_stdin ? stdin : fopen(argv[i], "re");
+		FILE *f = NULL;
+		size_t k;
 
-		if (f == NULL) {
-			cli_fail("ingest", "cannot open '%s': %s", argv[i], strerror(errno));
-			rc = CL_EIO;
-			break;
-		}
 		memset(&o, 0, sizeof(o));
 		o.format = format;
 		o.input_name = is_stdin ? "-" : argv[i];
@@ -104,15 +133,47 @@ int cmd_ingest(int argc, char **argv)
 		o.on_quarantine = on_quarantine;
 		o.on_batch = on_batch;
 		o.ctx = &cx;
-		rc = cl_ingest_jsonl(l, f, &o, &st, &err);
-		if (!is_stdin)
-			fclose(f);
+		if (importer) {
+			if (is_stdin) {
+				cli_fail("ingest", "--format %s reads files, not standard input", format);
+				rc = CL_EINVAL;
+				break;
+			}
+			io.input_name = argv[i];
+			rc = cl_ingest_import(l, importer, argv[i], &io, &o, &st, &err);
+		} else {
+			f = is_stdin ? stdin : fopen(argv[i], "re");
+			if (f == NULL) {
+				cli_fail("ingest", "cannot open '%s': %s", argv[i], strerror(errno));
+				rc = CL_EIO;
+				break;
+			}
+			rc = cl_ingest_jsonl(l, f, &o, &st, &err);
+			if (!is_stdin)
+				fclose(f);
+		}
 		total.lines += st.lines;
 		total.ingested += st.ingested;
 		total.duplicates += st.duplicates;
 		total.quarantined += st.quarantined;
 		total.requarantined += st.requarantined;
 		total.batches += st.batches;
+		total.attachments += st.attachments;
+		for (k = 0; k < st.n_kinds; k++) {
+			size_t m;
+
+			for (m = 0; m < total.n_kinds; m++)
+				if (strcmp(total.kinds[m].kind, st.kinds[k].kind) == 0)
+					break;
+			if (m == total.n_kinds) {
+				if (m == sizeof(total.kinds) / sizeof(total.kinds[0]))
+					continue;
+				total.n_kinds++;
+				memcpy(total.kinds[m].kind, st.kinds[k].kind, sizeof(st.kinds[k].kind));
+				total.kinds[m].n = 0;
+			}
+			total.kinds[m].n += st.kinds[k].n;
+		}
 		if (rc == CL_EPARTIAL) {
 			partial = 1;
 			rc = CL_OK;
@@ -123,16 +184,28 @@ int cmd_ingest(int argc, char **argv)
 	if (cx.tty)
 		fputc('\n', stderr);
 	cl_ledger_close(l);
-	if (cx.json)
-		printf("{\"lines\":%llu,\"ingested\":%llu,\"duplicates\":%llu,"
-		       "\"quarantined\":%llu,\"already_quarantined\":%llu,"
-		       "\"commits\":%llu,\"ok\":%s}\n",
-		       (unsigned long long)total.lines, (unsigned long long)total.ingested,
-		       (unsigned long long)total.duplicates,
-		       (unsigned long long)total.quarantined,
-		       (unsigned long long)total.requarantined,
-		       (unsigned long long)total.batches, rc ? "false" : "true");
-	else {
+	if (cx.json) {
+		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+				      "format", format,
+				      "lines", (json_int_t)total.lines,
+				      "ingested", (json_int_t)total.ingested,
+				      "duplicates", (json_int_t)total.duplicates,
+				      "quarantined", (json_int_t)total.quarantined,
+				      "already_quarantined", (json_int_t)total.requarantined,
+				      "attachments", (json_int_t)total.attachments,
+				      "commits", (json_int_t)total.batches,
+				      "ok", rc == CL_OK);
+		json_t *kinds = json_object();
+		size_t k;
+
+		for (k = 0; k < total.n_kinds; k++)
+			json_object_set_new(kinds, total.kinds[k].kind,
+					    json_integer((json_int_t)total.kinds[k].n));
+		json_object_set_new(j, "kinds", kinds);
+		json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
+		putchar('\n');
+		json_decref(j);
+	} else {
 		printf("%llu ingested, %llu duplicates skipped, %llu quarantined",
 		       (unsigned long long)total.ingested,
 		       (unsigned long long)total.duplicates,
@@ -140,6 +213,9 @@ int cmd_ingest(int argc, char **argv)
 		if (total.requarantined)
 			printf(", %llu already quarantined",
 			       (unsigned long long)total.requarantined);
+		if (total.attachments)
+			printf(", %llu attachments stored",
+			       (unsigned long long)total.attachments);
 		putchar('\n');
 	}
 	if (rc)
