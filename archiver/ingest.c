@@ -225,7 +225,7 @@ static int sess_bad(void *ctx, uint64_t item, const unsigned char *data,
 				  data, len, reason, &dup, s->err);
 	if (rc)
 		return rc;
-	s->q[s->nq].dup = dup;
+	s->q[s->nq].dup = dup == 1;
 	s->q[s->nq].line = item;
 	s->q[s->nq].reason = strdup(reason);
 	if (s->q[s->nq].reason == NULL)
@@ -305,7 +305,7 @@ static int store_attachments(struct session *s, const struct cl_record *rec,
 		cl_buf_release(&key);
 		if (rc)
 			return rc;
-		if (!dup)
+		if (dup != 1)
 			s->st->attachments++;
 	}
 	return CL_OK;
@@ -334,7 +334,7 @@ static int record_at(struct session *s, const char *json, size_t len,
 					  item, (const unsigned char *)json,
 					  len, why ? why : "invalid record", &d2, s->err);
 		if (rc == CL_OK) {
-			s->q[s->nq].dup = d2;
+			s->q[s->nq].dup = d2 == 1;
 			s->q[s->nq].line = item;
 			s->q[s->nq].reason = why;
 			why = NULL;
@@ -357,10 +357,11 @@ static int record_at(struct session *s, const char *json, size_t len,
 		in.attrs_len = rec.attrs_len;
 		rc = cl_ledger_append(s->l, &in, &idx, &dup, s->err);
 		if (rc == CL_OK) {
-			if (dup) {
+			if (dup == 1) {
 				s->st->duplicates++;
 			} else {
 				s->pending++;
+				s->st->conflicts += dup == 2;
 				count_kind(s->st, rec.kind);
 			}
 			if (s->nblobs)
@@ -600,10 +601,11 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 			s.st->lines++;
 			if ((rc = step_in(&s)) == CL_OK &&
 			    (rc = cl_ledger_append_prepared(l, sl->prep, &idx, &dup, err)) == CL_OK) {
-				if (dup) {
+				if (dup == 1) {
 					s.st->duplicates++;
 				} else {
 					s.pending++;
+					s.st->conflicts += dup == 2;
 					count_kind(s.st, cl_prepared_kind(sl->prep));
 				}
 				rc = step_out(&s);

@@ -20,6 +20,8 @@ struct cl_ingest_stats {
 	uint64_t lines;        /* non-blank lines read */
 	uint64_t ingested;     /* new records appended and committed */
 	uint64_t duplicates;   /* already in the archive: skipped */
+	uint64_t conflicts;    /* same message key, different content: kept
+	                          as conflicting copies (counted in ingested) */
 	uint64_t quarantined;  /* bad lines sealed as quarantine entries */
 	uint64_t requarantined; /* bad lines already in quarantine: skipped */
 	uint64_t batches;      /* durable commits */

@@ -31,7 +31,7 @@ static const char schema[] =
 	"CREATE TABLE entry(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL,"
 	" type INTEGER NOT NULL, kind TEXT NOT NULL, sent_at INTEGER,"
 	" attrs BLOB);"
-	"CREATE TABLE dedup(idx INTEGER PRIMARY KEY, kh INTEGER NOT NULL);"
+	"CREATE TABLE dedup(idx INTEGER PRIMARY KEY, kh INTEGER NOT NULL, ch INTEGER);"
 	"CREATE TABLE chain_head(tag BLOB PRIMARY KEY, idx INTEGER NOT NULL,"
 	" hash BLOB NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE payload(idx INTEGER PRIMARY KEY, ct BLOB NOT NULL);"
@@ -535,6 +535,7 @@ void cl_ledger_close(struct cl_ledger *l)
 		cl_ledger_rollback(l);
 	sqlite3_finalize(l->st_leaf);
 	sqlite3_finalize(l->st_ins_dedup);
+	sqlite3_finalize(l->st_get_ch);
 	sqlite3_finalize(l->st_up_head);
 	sqlite3_finalize(l->st_ins_entry);
 	sqlite3_finalize(l->st_ins_payload);
@@ -834,7 +835,8 @@ struct cl_prepared {
 	int64_t sent_at, received_at;
 	const char *body;        /* borrowed from the cl_entry_in */
 	size_t body_len;
-	int has_key, has_payload;
+	int has_key, has_payload, has_ch;
+	int64_t ch;              /* keyed content fingerprint (de-duplication) */
 	unsigned char kh[32], conv_tag[32], ct_hash[32], pt_hash[32];
 	struct cl_buf ct;        /* the sealed payload */
 	unsigned char *key;      /* sodium_malloc: payload key until wrapped */
@@ -981,8 +983,18 @@ int cl_sealer_prepare(struct cl_sealer *s, const struct cl_entry_in *in,
 	p->body_len = in->body_len;
 	p->has_key = in->key != NULL;
 	memset(p->kh, 0, 32);
-	if (p->has_key)
+	p->has_ch = 0;
+	if (p->has_key) {
 		crypto_generichash(p->kh, 32, in->key, in->key_len, s->tag_key, 32);
+		if (in->plaintext) {
+			unsigned char h[32];
+
+			crypto_generichash(h, 32, in->plaintext, in->plaintext_len,
+					   s->tag_key, 32);
+			p->ch = (int64_t)cl_load_be64(h);
+			p->has_ch = 1;
+		}
+	}
 	if (in->conv_tag)
 		memcpy(p->conv_tag, in->conv_tag, 32);
 	else if (in->conv)
@@ -1013,6 +1025,44 @@ int cl_sealer_prepare(struct cl_sealer *s, const struct cl_entry_in *in,
 	return CL_OK;
 }
 
+/* Does entry `idx` hold the same content as `p` (by keyed fingerprint)?
+ * Entries without a fingerprint count as the same. */
+static int same_content(struct cl_ledger *l, uint64_t idx,
+			const struct cl_prepared *p, int *same, char **err)
+{
+	int rc, s;
+
+	*same = 1;
+	if (!p->has_ch)
+		return CL_OK;
+	if ((rc = cl_ledger_prepare(l, &l->st_get_ch,
+				    "SELECT ch FROM dedup WHERE idx = ?1", err)))
+		return rc;
+	sqlite3_bind_int64(l->st_get_ch, 1, (sqlite3_int64)idx);
+	s = sqlite3_step(l->st_get_ch);
+	if (s == SQLITE_ROW && sqlite3_column_type(l->st_get_ch, 0) != SQLITE_NULL)
+		*same = sqlite3_column_int64(l->st_get_ch, 0) == p->ch;
+	sqlite3_reset(l->st_get_ch);
+	if (s != SQLITE_ROW && s != SQLITE_DONE)
+		return db_err(l, err, "comparing a redelivered message");
+	return CL_OK;
+}
+
+/* The key of a conflicting copy: H(tag key, kh || "conflict" || ch). */
+static void conflict_key(const struct cl_ledger *l, struct cl_prepared *p)
+{
+	crypto_generichash_state st;
+	unsigned char ch[8];
+
+	cl_store_be64(ch, (uint64_t)p->ch);
+	crypto_generichash_init(&st, l->tag_key, 32, 32);
+	crypto_generichash_update(&st, p->kh, 32);
+	crypto_generichash_update(&st, (const unsigned char *)"conflict", 8);
+	crypto_generichash_update(&st, ch, 8);
+	crypto_generichash_final(&st, p->kh, 32);
+	sodium_memzero(&st, sizeof(st));
+}
+
 int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 			      uint64_t *index, int *dup, char **err)
 {
@@ -1020,7 +1070,7 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 	unsigned char leaf_hash[32], wrapped[48], wn[24];
 	struct cl_map_slot *slot;
 	uint64_t existing;
-	int found, rc = CL_OK;
+	int found, rc = CL_OK, conflicted = 0;
 
 	*dup = 0;
 	if (!l->in_batch) {
@@ -1032,9 +1082,27 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 		if ((rc = find_key(l, p->kh, &existing, &found, err)))
 			goto out;
 		if (found) {
-			*dup = 1;
-			*index = existing;
-			goto out;
+			int same;
+
+			if ((rc = same_content(l, existing, p, &same, err)))
+				goto out;
+			if (same) {
+				*dup = 1;
+				*index = existing;
+				goto out;
+			}
+			/* Same message key, different content: keep it as a
+			 * conflicting copy under a derived key, itself
+			 * idempotent. */
+			conflict_key(l, p);
+			if ((rc = find_key(l, p->kh, &existing, &found, err)))
+				goto out;
+			if (found) {
+				*dup = 1;
+				*index = existing;
+				goto out;
+			}
+			conflicted = 1;
 		}
 		memcpy(leaf.key_hash, p->kh, 32);
 	}
@@ -1085,10 +1153,12 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 		uint64_t old, k64 = (uint64_t)prefix64(p->kh);
 
 		if ((rc = cl_ledger_prepare(l, &l->st_ins_dedup,
-					    "INSERT INTO dedup(idx, kh) VALUES (?1, ?2)", err)))
+					    "INSERT INTO dedup(idx, kh, ch) VALUES (?1, ?2, ?3)", err)))
 			goto out;
 		sqlite3_bind_int64(l->st_ins_dedup, 1, (sqlite3_int64)leaf.index);
 		sqlite3_bind_int64(l->st_ins_dedup, 2, prefix64(p->kh));
+		if (p->has_ch)
+			sqlite3_bind_int64(l->st_ins_dedup, 3, p->ch);
 		if (sqlite3_step(l->st_ins_dedup) != SQLITE_DONE) {
 			rc = db_err(l, err, "indexing a message key");
 			goto out;
@@ -1133,6 +1203,8 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 	memcpy(slot->v, leaf_hash, 32);
 	*index = leaf.index;
 	l->size++;
+	if (conflicted)
+		*dup = 2;
 out:
 	sodium_memzero(p->key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 	sodium_memzero(wrapped, sizeof(wrapped));

@@ -74,8 +74,11 @@ uint64_t cl_ledger_size(const struct cl_ledger *l);
 int cl_ledger_begin(struct cl_ledger *l, char **err);
 /*
  * Append one entry.  If its key was seen before (committed or earlier in
- * this batch) nothing is written, *dup is set to 1 and *index to the
- * existing entry's index.
+ * this batch) with the same content, nothing is written, *dup is set to 1
+ * and *index to the existing entry's index.  If the key was seen with
+ * different content (a conflicting redelivery), the entry is stored under
+ * a key derived from the original and its content, and *dup is set to 2;
+ * a later copy of that same content is then a duplicate (1).
  */
 int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 		     uint64_t *index, int *dup, char **err);

@@ -155,6 +155,7 @@ int cmd_ingest(int argc, char **argv)
 		total.lines += st.lines;
 		total.ingested += st.ingested;
 		total.duplicates += st.duplicates;
+		total.conflicts += st.conflicts;
 		total.quarantined += st.quarantined;
 		total.requarantined += st.requarantined;
 		total.batches += st.batches;
@@ -185,8 +186,9 @@ int cmd_ingest(int argc, char **argv)
 		fputc('\n', stderr);
 	cl_ledger_close(l);
 	if (cx.json) {
-		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
 				      "format", format,
+				      "conflicts", (json_int_t)total.conflicts,
 				      "lines", (json_int_t)total.lines,
 				      "ingested", (json_int_t)total.ingested,
 				      "duplicates", (json_int_t)total.duplicates,
@@ -216,6 +218,9 @@ int cmd_ingest(int argc, char **argv)
 		if (total.attachments)
 			printf(", %llu attachments stored",
 			       (unsigned long long)total.attachments);
+		if (total.conflicts)
+			printf(", %llu conflicting redeliveries kept",
+			       (unsigned long long)total.conflicts);
 		putchar('\n');
 	}
 	if (rc)
