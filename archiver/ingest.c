@@ -355,6 +355,8 @@ static int record_at(struct session *s, const char *json, size_t len,
 		in.plaintext_len = rec.canonical_len;
 		in.attrs = rec.attrs;
 		in.attrs_len = rec.attrs_len;
+		in.fp = rec.fp;
+		in.fp_len = rec.fp_len;
 		rc = cl_ledger_append(s->l, &in, &idx, &dup, s->err);
 		if (rc == CL_OK) {
 			if (dup == 1) {
@@ -524,6 +526,8 @@ static void *reader(void *arg)
 				in.plaintext_len = rec.canonical_len;
 				in.attrs = rec.attrs;
 				in.attrs_len = rec.attrs_len;
+				in.fp = rec.fp;
+				in.fp_len = rec.fp_len;
 				sl->what = SLOT_RECORD;
 				rc = cl_sealer_prepare(p->sealer, &in, sl->prep, &sl->err);
 			}

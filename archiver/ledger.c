@@ -986,11 +986,10 @@ int cl_sealer_prepare(struct cl_sealer *s, const struct cl_entry_in *in,
 	p->has_ch = 0;
 	if (p->has_key) {
 		crypto_generichash(p->kh, 32, in->key, in->key_len, s->tag_key, 32);
-		if (in->plaintext) {
+		if (in->fp) {
 			unsigned char h[32];
 
-			crypto_generichash(h, 32, in->plaintext, in->plaintext_len,
-					   s->tag_key, 32);
+			crypto_generichash(h, 32, in->fp, in->fp_len, s->tag_key, 32);
 			p->ch = (int64_t)cl_load_be64(h);
 			p->has_ch = 1;
 		}

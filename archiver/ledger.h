@@ -46,6 +46,10 @@ struct cl_entry_in {
 	size_t attrs_len;
 	const unsigned char *conv_tag;  /* if set: this conversation tag is
 	                                   used as is (tombstones) */
+	const void *fp;                 /* content fingerprint material, or
+	                                   NULL: with a key, tells a duplicate
+	                                   from a conflicting redelivery */
+	size_t fp_len;
 };
 
 struct cl_archive_opts {

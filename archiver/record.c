@@ -37,6 +37,7 @@ void cl_record_release(struct cl_record *r)
 	free(r->key);
 	free(r->conv);
 	free(r->attrs);
+	free(r->fp);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -201,6 +202,45 @@ static int build_attrs(json_t *root, const char *account, const char *conv_id,
 	return CL_OK;
 }
 
+/*
+ * What a redelivery must agree on to be "the same message": the content
+ * fields, not delivery metadata (received_at, raw bytes, export line
+ * numbers, names, labels), which legitimately differ between a webhook
+ * retry, a collector replay and a later export.
+ */
+static char *fingerprint(json_t *root)
+{
+	static const char *const fields[] = {
+		"kind", "direction", "sent_at", "text", "target", "reply_to", NULL
+	};
+	json_t *o = json_object(), *v, *att, *a;
+	char *out;
+	size_t i;
+
+	if (o == NULL)
+		return NULL;
+	for (i = 0; fields[i]; i++)
+		if ((v = json_object_get(root, fields[i])) != NULL)
+			json_object_set(o, fields[i], v);
+	v = json_object_get(json_object_get(root, "sender"), "id");
+	if (v)
+		json_object_set(o, "sender", v);
+	att = json_object_get(root, "attachments");
+	if (json_is_array(att)) {
+		json_t *list = json_array();
+
+		json_array_foreach(att, i, a) {
+			json_t *h = json_object_get(a, "sha256");
+
+			json_array_append(list, h ? h : json_null());
+		}
+		json_object_set_new(o, "attachments", list);
+	}
+	out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return out;
+}
+
 /* Append a length-prefixed field to key material (unambiguous joining). */
 static int key_part(struct cl_buf *b, const char *s)
 {
@@ -346,6 +386,12 @@ int cl_record_parse(const char *json, size_t len, struct cl_record *r,
 		goto out;
 	}
 	r->canonical_len = strlen(r->canonical);
+	r->fp = fingerprint(root);
+	if (r->fp == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	r->fp_len = strlen(r->fp);
 	r->key = (char *)cl_buf_detach(&key, &r->key_len);
 	r->conv = (char *)cl_buf_detach(&cv, &r->conv_len);
 	r->attrs = (char *)cl_buf_detach(&at, &r->attrs_len);

@@ -30,6 +30,10 @@ struct cl_record {
 	char kind[CL_KIND_MAX + 1];
 	int64_t sent_at;          /* ms since epoch, UTC */
 	int64_t received_at;      /* ms, or CL_TIME_NONE */
+	char *fp;                 /* content fingerprint material: the fields
+	                             that make two deliveries "the same
+	                             message" (malloc'd canonical JSON) */
+	size_t fp_len;
 	char *attrs;              /* selector attributes for retention and
 	                             search: "type=value\0" repeated (malloc'd) */
 	size_t attrs_len;
