@@ -87,6 +87,7 @@ demo: all
 bench: all
 	bench/run.sh $(O)
 	bench/retain.sh $(O)
+	bench/import.sh $(O)
 
 fuzz:
 	$(MAKE) O=build-fuzz-lib CC=clang CFLAGS="-fsanitize=fuzzer-no-link" SANITIZE=1 build-fuzz-lib/libchatledger.a
