@@ -108,6 +108,26 @@ static void scrub_reason(char *s)
 
 /* ---- an import session ---------------------------------------------- */
 
+/* The ledger entry of a normalised record (borrows rec's buffers). */
+static void entry_from_record(struct cl_entry_in *in, const struct cl_record *rec)
+{
+	memset(in, 0, sizeof(*in));
+	in->type = CL_ENTRY_RECORD;
+	in->kind = rec->kind;
+	in->sent_at = rec->sent_at;
+	in->received_at = rec->received_at;
+	in->key = rec->key;
+	in->key_len = rec->key_len;
+	in->conv = rec->conv;
+	in->conv_len = rec->conv_len;
+	in->plaintext = (const unsigned char *)rec->canonical;
+	in->plaintext_len = rec->canonical_len;
+	in->attrs = rec->attrs;
+	in->attrs_len = rec->attrs_len;
+	in->fp = rec->fp;
+	in->fp_len = rec->fp_len;
+}
+
 static void count_kind(struct cl_ingest_stats *st, const char *kind)
 {
 	size_t i, cap = sizeof(st->kinds) / sizeof(st->kinds[0]);
@@ -342,21 +362,7 @@ static int record_at(struct session *s, const char *json, size_t len,
 			s->any_q = 1;
 		}
 	} else if (rc == CL_OK) {
-		memset(&in, 0, sizeof(in));
-		in.type = CL_ENTRY_RECORD;
-		in.kind = rec.kind;
-		in.sent_at = rec.sent_at;
-		in.received_at = rec.received_at;
-		in.key = rec.key;
-		in.key_len = rec.key_len;
-		in.conv = rec.conv;
-		in.conv_len = rec.conv_len;
-		in.plaintext = (const unsigned char *)rec.canonical;
-		in.plaintext_len = rec.canonical_len;
-		in.attrs = rec.attrs;
-		in.attrs_len = rec.attrs_len;
-		in.fp = rec.fp;
-		in.fp_len = rec.fp_len;
+		entry_from_record(&in, &rec);
 		rc = cl_ledger_append(s->l, &in, &idx, &dup, s->err);
 		if (rc == CL_OK) {
 			if (dup == 1) {
@@ -513,21 +519,7 @@ static void *reader(void *arg)
 			} else if (rc == CL_OK) {
 				struct cl_entry_in in;
 
-				memset(&in, 0, sizeof(in));
-				in.type = CL_ENTRY_RECORD;
-				in.kind = rec.kind;
-				in.sent_at = rec.sent_at;
-				in.received_at = rec.received_at;
-				in.key = rec.key;
-				in.key_len = rec.key_len;
-				in.conv = rec.conv;
-				in.conv_len = rec.conv_len;
-				in.plaintext = (const unsigned char *)rec.canonical;
-				in.plaintext_len = rec.canonical_len;
-				in.attrs = rec.attrs;
-				in.attrs_len = rec.attrs_len;
-				in.fp = rec.fp;
-				in.fp_len = rec.fp_len;
+				entry_from_record(&in, &rec);
 				sl->what = SLOT_RECORD;
 				rc = cl_sealer_prepare(p->sealer, &in, sl->prep, &sl->err);
 			}

@@ -256,7 +256,7 @@ int64_t cl_days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+void cl_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
 	int64_t era, doe, yoe, doy, mp;
 
@@ -374,7 +374,7 @@ void cl_time_format(int64_t ms, char out[32])
 	int64_t rem = secs - days * 86400, y;
 	unsigned m, d;
 
-	civil_from_days(days, &y, &m, &d);
+	cl_civil_from_days(days, &y, &m, &d);
 	snprintf(out, 32, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y,
 		 m, d, (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60),
 		 (unsigned)(rem % 60), (unsigned)msec);

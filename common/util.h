@@ -73,7 +73,8 @@ void cl_time_format(int64_t ms, char out[32]);
 /* Wall clock in milliseconds since the epoch. */
 int64_t cl_time_now_ms(void);
 
-/* Days from civil date (proleptic Gregorian); exposed for policy/. */
+/* Days from civil date (proleptic Gregorian), and back; for policy/. */
 int64_t cl_days_from_civil(int64_t y, unsigned m, unsigned d);
+void cl_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 
 #endif

@@ -124,21 +124,6 @@ static int64_t floordiv(int64_t a, int64_t b)
 	return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
-/* Inverse of cl_days_from_civil (H. Hinnant's civil_from_days). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
 
 static unsigned days_in_month(int64_t y, unsigned m)
 {
@@ -169,7 +154,7 @@ static int64_t dur_add(int64_t t, const struct pdur *d)
 	months = d->unit == 'y' ? d->n * 12 : d->n;
 	days = floordiv(t, MS_PER_DAY);
 	rem = t - days * MS_PER_DAY;
-	civil_from_days(days, &y, &m, &day);
+	cl_civil_from_days(days, &y, &m, &day);
 	total = y * 12 + (int64_t)(m - 1) + months;
 	y = floordiv(total, 12);
 	m = (unsigned)(total - y * 12) + 1;
