@@ -108,8 +108,7 @@ static void scrub_reason(char *s)
 
 /* ---- an import session ---------------------------------------------- */
 
-/* The ledger entry of a normalised record (borrows rec's buffers). */
-static void entry_from_record(struct cl_entry_in *in, const struct cl_record *rec)
+void cl_ingest_entry_from_record(struct cl_entry_in *in, const struct cl_record *rec)
 {
 	memset(in, 0, sizeof(*in));
 	in->type = CL_ENTRY_RECORD;
@@ -362,7 +361,7 @@ static int record_at(struct session *s, const char *json, size_t len,
 			s->any_q = 1;
 		}
 	} else if (rc == CL_OK) {
-		entry_from_record(&in, &rec);
+		cl_ingest_entry_from_record(&in, &rec);
 		rc = cl_ledger_append(s->l, &in, &idx, &dup, s->err);
 		if (rc == CL_OK) {
 			if (dup == 1) {
@@ -519,7 +518,7 @@ static void *reader(void *arg)
 			} else if (rc == CL_OK) {
 				struct cl_entry_in in;
 
-				entry_from_record(&in, &rec);
+				cl_ingest_entry_from_record(&in, &rec);
 				sl->what = SLOT_RECORD;
 				rc = cl_sealer_prepare(p->sealer, &in, sl->prep, &sl->err);
 			}

@@ -54,6 +54,11 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 		    const struct cl_ingest_opts *o,
 		    struct cl_ingest_stats *st, char **err);
 
+/* The ledger entry of a validated, normalised record (borrows rec's
+ * buffers, which must outlive the append). */
+struct cl_record;
+void cl_ingest_entry_from_record(struct cl_entry_in *in, const struct cl_record *rec);
+
 /* An importer (import.h): cl_import_whatsapp, cl_import_cloudapi_file... */
 typedef int (*cl_importer_fn)(const char *path, const struct cl_import_opts *o,
 			      const struct cl_import_sink *sink, char **err);

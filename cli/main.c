@@ -59,6 +59,9 @@ const struct cli_cmd cli_commands[] = {
 	{ "retain", cmd_retain,
 	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--now TIME] [--json]",
 	  "erase what the retention policy says is due (nightly)" },
+	{ "webhook", cmd_webhook,
+	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--json]",
+	  "receive WhatsApp Business Platform webhooks (signed, durable)" },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -1,0 +1,995 @@
+/*
+ * webhook.c - the Cloud API webhook receiver (webhook.h).
+ *
+ * Threads: libmicrohttpd's pool (event-driven, a few threads for any
+ * number of connections) and our committer, the only thread that touches
+ * the ledger.  A request whose body is ready is suspended
+ * (MHD_suspend_connection) and its job queued; the committer resumes it
+ * once the job is durable or failed, and the request is answered from the
+ * pool.  Shared state is guarded by w->mu: the job queue, the in-flight
+ * count, the statistics, each job's outcome.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "archiver/import.h"
+#include "archiver/import_cloudapi.h"
+#include "archiver/ingest.h"
+#include "archiver/record.h"
+#include "archiver/webhook.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+#define SIG_HEADER "X-Hub-Signature-256"
+#define SIG_PREFIX "sha256="
+#define LOG_PATH_MAX 192u  /* bytes of the escaped path in the log */
+#define DISCARD_FACTOR 4u   /* an oversize chunked body is read (and thrown
+			       away) up to this many times max_body, then
+			       the connection is closed */
+
+/* ---- jobs: one checked, parsed body on its way to the ledger -------- */
+
+struct item {
+	int bad;                 /* 0: a valid record; 1: a bad item */
+	uint64_t pos;            /* its position, as ingest numbers it */
+	struct cl_record rec;    /* if !bad */
+	unsigned char *data;     /* if bad: its bytes (malloc'd) */
+	size_t len;
+	char *reason;            /* if bad (malloc'd) */
+};
+
+struct job {
+	struct item *items;
+	size_t n, cap;
+	uint64_t nrec;           /* records emitted so far */
+	int done;                /* set by the committer under w->mu */
+	int rc;
+	int refused;             /* not queued: the server is stopping */
+	uint64_t records, duplicates, quarantined;
+	struct MHD_Connection *conn;  /* suspended until the job is done */
+	struct job *next;
+};
+
+enum { M_GET, M_POST, M_OTHER };
+
+/* One HTTP request, from its first call to its completion callback. */
+struct req {
+	int method;
+	char method_s[16];
+	char path[LOG_PATH_MAX + 4];
+	struct cl_buf body;
+	size_t seen;             /* body bytes received (kept or not) */
+	int too_big;
+	int replied;
+	unsigned status;
+	const char *reason;
+	uint64_t records, duplicates, quarantined;
+	int64_t started;         /* monotonic ms */
+	struct job *job;         /* queued, owned by the request */
+};
+
+struct cl_webhook {
+	struct cl_ledger *l;
+	struct MHD_Daemon *d;
+	int lfd;                                 /* listening socket */
+	crypto_auth_hmacsha256_state *mac;       /* keyed with the app secret */
+	unsigned char *tok_key;                  /* random key for hashing tokens */
+	unsigned char *tok_hash;                 /* keyed hash of the verify token */
+	size_t max_body;
+	char addr[INET6_ADDRSTRLEN + 16];
+	void (*on_request)(void *ctx, const struct cl_webhook_request *r);
+	void (*on_error)(void *ctx, const char *msg);
+	void *ctx;
+
+	pthread_mutex_t mu;
+	pthread_cond_t work;     /* committer: the queue is not empty, or stop */
+	pthread_cond_t idle;     /* stop: in-flight count changed */
+	struct job *head, *tail;
+	int stopping;            /* answer 503 to new requests */
+	int quit;                /* committer: drain the queue and exit */
+	unsigned inflight;
+	pthread_t committer;
+	int have_committer;
+	struct cl_webhook_stats st;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Copy at most `max` bytes of `s` into `out` for the log, escaping every
+ * byte outside printable ASCII (and '%', '"', '\\') as %XX. */
+static void sanitise(char *out, size_t cap, const char *s, size_t max)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0, i;
+
+	for (i = 0; s && s[i] && i < max && o + 4 < cap; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch > 0x20 && ch < 0x7f && ch != '%' && ch != '"' && ch != '\\') {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	if (s && s[i] && o + 4 <= cap) {
+		out[o++] = '.';
+		out[o++] = '.';
+		out[o++] = '.';
+	}
+	out[o] = 0;
+}
+
+/* Jansson's messages may quote the offending token ("near 'foo'"): keep
+ * only the part before it so no content reaches a reason. */
+static void scrub_reason(char *s)
+{
+	char *p = strstr(s, " near ");
+
+	if (p)
+		*p = 0;
+}
+
+static void job_free(struct job *j)
+{
+	size_t i;
+
+	if (j == NULL)
+		return;
+	for (i = 0; i < j->n; i++) {
+		struct item *it = &j->items[i];
+
+		if (it->bad) {
+			if (it->data)
+				sodium_memzero(it->data, it->len);
+			free(it->data);
+			free(it->reason);
+		} else {
+			if (it->rec.canonical)
+				sodium_memzero(it->rec.canonical, it->rec.canonical_len);
+			cl_record_release(&it->rec);
+		}
+	}
+	free(j->items);
+	free(j);
+}
+
+static struct item *job_push(struct job *j)
+{
+	if (j->n == j->cap) {
+		size_t cap = j->cap ? j->cap * 2 : 8;
+		struct item *p = realloc(j->items, cap * sizeof(*p));
+
+		if (p == NULL)
+			return NULL;
+		j->items = p;
+		j->cap = cap;
+	}
+	memset(&j->items[j->n], 0, sizeof(j->items[0]));
+	return &j->items[j->n++];
+}
+
+static int push_bad(struct job *j, uint64_t pos, const unsigned char *data,
+		    size_t len, const char *reason)
+{
+	struct item *it = job_push(j);
+
+	if (it == NULL)
+		return CL_ENOMEM;
+	it->bad = 1;
+	it->pos = pos;
+	it->data = malloc(len ? len : 1);
+	it->reason = strdup(reason ? reason : "invalid item");
+	if (it->data == NULL || it->reason == NULL)
+		return CL_ENOMEM;   /* job_free() releases the half-made item */
+	memcpy(it->data, data, len);
+	it->len = len;
+	return CL_OK;
+}
+
+/* The importer's sinks, run in the request thread: validate now, append
+ * later (in the committer). */
+static int sink_record(void *ctx, const char *json, size_t len)
+{
+	struct job *j = ctx;
+	struct item *it;
+	char *why = NULL;
+	int rc;
+
+	j->nrec++;
+	it = job_push(j);
+	if (it == NULL)
+		return CL_ENOMEM;
+	it->pos = j->nrec;
+	rc = cl_record_parse(json, len, &it->rec, &why);
+	if (rc == CL_EINVAL) {
+		/* Not a valid record after all: quarantine it like ingest. */
+		if (it->rec.canonical)
+			sodium_memzero(it->rec.canonical, it->rec.canonical_len);
+		cl_record_release(&it->rec);
+		j->n--;
+		if (why)
+			scrub_reason(why);
+		rc = push_bad(j, j->nrec, (const unsigned char *)json, len,
+			      why ? why : "invalid record");
+	} else if (rc) {
+		cl_record_release(&it->rec);
+		j->n--;
+	}
+	free(why);
+	return rc;
+}
+
+static int sink_bad(void *ctx, uint64_t item, const unsigned char *data,
+		    size_t len, const char *reason)
+{
+	return push_bad(ctx, item, data, len, reason);
+}
+
+/* ---- the committer -------------------------------------------------- */
+
+static int append_job(struct cl_webhook *w, struct job *j, char **err)
+{
+	size_t i;
+	int rc = CL_OK;
+
+	j->records = j->duplicates = j->quarantined = 0;
+	for (i = 0; i < j->n && rc == CL_OK; i++) {
+		struct item *it = &j->items[i];
+		struct cl_entry_in in;
+		uint64_t idx;
+		int dup = 0;
+
+		if (it->bad) {
+			rc = cl_ingest_quarantine(w->l, "cloudapi", "webhook", it->pos,
+						  it->data, it->len, it->reason, &dup, err);
+			if (rc == CL_OK && dup != 1)
+				j->quarantined++;
+			continue;
+		}
+		cl_ingest_entry_from_record(&in, &it->rec);
+		rc = cl_ledger_append(w->l, &in, &idx, &dup, err);
+		if (rc == CL_OK) {
+			if (dup == 1)
+				j->duplicates++;
+			else
+				j->records++;
+		}
+	}
+	return rc;
+}
+
+/* Append `list` (only its first job if `one`) in one batch and commit;
+ * on failure *err may hold a message (caller frees). */
+static int commit_jobs(struct cl_webhook *w, struct job *list, int one,
+		       char **err)
+{
+	struct job *j;
+	int rc = cl_ledger_begin(w->l, err);
+
+	for (j = list; rc == CL_OK && j; j = one ? NULL : j->next)
+		rc = append_job(w, j, err);
+	if (rc == CL_OK)
+		rc = cl_ledger_commit(w->l, err);   /* rolls back on failure */
+	else
+		cl_ledger_rollback(w->l);
+	return rc;
+}
+
+static void report(struct cl_webhook *w, int rc, const char *err,
+		   size_t failed, size_t n)
+{
+	char msg[512];
+
+	if (w->on_error == NULL)
+		return;
+	if (n > 1)
+		snprintf(msg, sizeof(msg), "%zu of %zu bodies not stored: %s", failed, n,
+			 err ? err : cl_strerror(rc));
+	else
+		snprintf(msg, sizeof(msg), "%s", err ? err : cl_strerror(rc));
+	w->on_error(w->ctx, msg);
+}
+
+/* Commit `batch`; if that fails, each job alone, so that one body cannot
+ * fail the others.  Sets every job's rc; returns the durable commits. */
+static uint64_t commit_batch(struct cl_webhook *w, struct job *batch)
+{
+	struct job *j;
+	char *err = NULL, *first = NULL;
+	size_t n = 0, failed = 0;
+	uint64_t commits = 0;
+	int rc = commit_jobs(w, batch, 0, &err), first_rc = CL_OK;
+
+	if (rc == CL_OK) {
+		for (j = batch; j; j = j->next)
+			j->rc = CL_OK;
+		return 1;
+	}
+	if (batch->next == NULL) {
+		batch->rc = rc;
+		report(w, rc, err, 1, 1);
+		free(err);
+		return 0;
+	}
+	free(err);
+	for (j = batch; j; j = j->next) {
+		err = NULL;
+		n++;
+		j->rc = commit_jobs(w, j, 1, &err);
+		if (j->rc == CL_OK) {
+			commits++;
+		} else if (failed++ == 0) {
+			first = err;
+			first_rc = j->rc;
+			err = NULL;
+		}
+		free(err);
+	}
+	if (failed)
+		report(w, first_rc, first, failed, n);
+	free(first);
+	return commits;
+}
+
+static void *committer_main(void *arg)
+{
+	struct cl_webhook *w = arg;
+	struct job *batch, *j, *next;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		uint64_t commits;
+
+		while (w->head == NULL && !w->quit)
+			pthread_cond_wait(&w->work, &w->mu);
+		if (w->head == NULL)
+			break;
+		batch = w->head;
+		w->head = w->tail = NULL;
+		pthread_mutex_unlock(&w->mu);
+
+		commits = commit_batch(w, batch);
+
+		pthread_mutex_lock(&w->mu);
+		w->st.commits += commits;
+		for (j = batch; j; j = j->next)
+			j->done = 1;
+		pthread_mutex_unlock(&w->mu);
+		/* Wake the requests.  A resumed request may free its job at
+		 * once: read `next` first. */
+		for (j = batch; j; j = next) {
+			next = j->next;
+			MHD_resume_connection(j->conn);
+		}
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/*
+ * Suspend the request on `c` and queue its job for the committer, which
+ * resumes it when the job is done.  CL_EINVAL (nothing queued, not
+ * suspended) once the committer has been told to quit.  MHD's own locks
+ * are never taken while holding w->mu.
+ */
+static int submit(struct cl_webhook *w, struct job *j, struct MHD_Connection *c)
+{
+	int quit;
+
+	pthread_mutex_lock(&w->mu);
+	quit = w->quit;
+	pthread_mutex_unlock(&w->mu);
+	if (quit)
+		return CL_EINVAL;
+	j->conn = c;
+	j->next = NULL;
+	MHD_suspend_connection(c);
+	pthread_mutex_lock(&w->mu);
+	quit = w->quit;
+	if (!quit) {
+		/* The committer exits only once it has seen quit with an empty
+		 * queue, so this job will be done. */
+		if (w->tail)
+			w->tail->next = j;
+		else
+			w->head = j;
+		w->tail = j;
+		pthread_cond_signal(&w->work);
+	} else {
+		j->done = 1;
+		j->refused = 1;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (quit)
+		MHD_resume_connection(c);   /* answered 503 by finish_job() */
+	return CL_OK;
+}
+
+/* ---- HTTP ----------------------------------------------------------- */
+
+static enum MHD_Result reply(struct MHD_Connection *c, struct req *r,
+			     unsigned status, const char *reason,
+			     const char *text, int close)
+{
+	struct MHD_Response *resp;
+	char buf[CL_WEBHOOK_MAX_CHALLENGE + 64];
+	size_t n = strlen(text);
+	enum MHD_Result ret;
+
+	r->replied = 1;
+	r->reason = reason;
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	memcpy(buf, text, n);
+	resp = MHD_create_response_from_buffer(n, buf, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; charset=utf-8");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, POST");
+	if (close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		r->status = status;
+	return ret;
+}
+
+static void token_hash(const struct cl_webhook *w, const void *p, size_t n,
+		       unsigned char out[32])
+{
+	crypto_generichash(out, 32, p, n, w->tok_key, crypto_generichash_KEYBYTES);
+}
+
+static enum MHD_Result handshake(struct cl_webhook *w, struct MHD_Connection *c,
+				 struct req *r)
+{
+	const char *mode = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hub.mode");
+	const char *tok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+						      "hub.verify_token");
+	const char *ch = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+						     "hub.challenge");
+	unsigned char h[32];
+	size_t i, n;
+	int match;
+
+	if (mode == NULL && tok == NULL)
+		return reply(c, r, MHD_HTTP_BAD_REQUEST, "not a verification request",
+			     "not a verification request\n", 0);
+	if (mode == NULL || strcmp(mode, "subscribe") != 0)
+		return reply(c, r, MHD_HTTP_FORBIDDEN, "bad hub.mode", "forbidden\n", 0);
+	/* Keyed hashes of both sides, compared in constant time: neither
+	 * the content nor the length of the token leaks through timing. */
+	token_hash(w, tok ? tok : "", tok ? strlen(tok) : 0, h);
+	match = tok != NULL && sodium_memcmp(h, w->tok_hash, 32) == 0;
+	sodium_memzero(h, sizeof(h));
+	if (!match)
+		return reply(c, r, MHD_HTTP_FORBIDDEN, "wrong verify token", "forbidden\n", 0);
+	n = ch ? strlen(ch) : 0;
+	if (n == 0 || n > CL_WEBHOOK_MAX_CHALLENGE)
+		return reply(c, r, MHD_HTTP_BAD_REQUEST, "bad hub.challenge",
+			     "bad hub.challenge\n", 0);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)ch[i] <= 0x20 || (unsigned char)ch[i] >= 0x7f)
+			return reply(c, r, MHD_HTTP_BAD_REQUEST, "bad hub.challenge",
+				     "bad hub.challenge\n", 0);
+	return reply(c, r, MHD_HTTP_OK, "verified", ch, 0);
+}
+
+/* 1 if `hdr` is "sha256=<64 hex>" and equals the HMAC of the body. */
+static int signature_ok(const struct cl_webhook *w, const char *hdr,
+			const struct req *r)
+{
+	crypto_auth_hmacsha256_state st;
+	unsigned char want[32], got[32];
+	size_t glen = 0;
+	const char *end = NULL;
+	int ok;
+
+	if (hdr == NULL || strncmp(hdr, SIG_PREFIX, strlen(SIG_PREFIX)) != 0)
+		return 0;
+	hdr += strlen(SIG_PREFIX);
+	if (strlen(hdr) != 64 ||
+	    sodium_hex2bin(got, sizeof(got), hdr, 64, NULL, &glen, &end) != 0 ||
+	    glen != 32 || *end != 0)
+		return 0;
+	memcpy(&st, w->mac, sizeof(st));
+	crypto_auth_hmacsha256_update(&st, r->body.data ? r->body.data
+				      : (const unsigned char *)"", r->body.len);
+	crypto_auth_hmacsha256_final(&st, want);
+	ok = sodium_memcmp(want, got, 32) == 0;
+	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(want, sizeof(want));
+	return ok;
+}
+
+static enum MHD_Result finish_post(struct cl_webhook *w,
+				   struct MHD_Connection *c, struct req *r)
+{
+	const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, SIG_HEADER);
+	struct cl_import_sink sink;
+	struct job *j;
+	uint64_t nitems = 0;
+	char *err = NULL;
+	enum MHD_Result ret;
+	int rc;
+
+	if (r->too_big)
+		return reply(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "body too large",
+			     "body too large\n", 1);
+	if (sig == NULL)
+		return reply(c, r, MHD_HTTP_UNAUTHORIZED, "no signature",
+			     "missing X-Hub-Signature-256\n", 0);
+	if (!signature_ok(w, sig, r))
+		return reply(c, r, MHD_HTTP_UNAUTHORIZED, "bad signature",
+			     "bad signature\n", 0);
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return reply(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory",
+			     "internal error\n", 0);
+	memset(&sink, 0, sizeof(sink));
+	sink.ctx = j;
+	sink.record = sink_record;
+	sink.bad = sink_bad;
+	rc = cl_import_cloudapi_body(r->body.data ? (const char *)r->body.data : "",
+				     r->body.len, &sink, &nitems, &err);
+	free(err);
+	if (rc == CL_EINVAL) {
+		ret = reply(c, r, MHD_HTTP_BAD_REQUEST, "not a WhatsApp webhook body",
+			    "not a WhatsApp Business Account webhook body\n", 0);
+	} else if (rc && rc != CL_EPARTIAL) {
+		ret = reply(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "import failed",
+			    "internal error\n", 0);
+	} else if (j->n == 0) {
+		ret = reply(c, r, MHD_HTTP_OK, "nothing to store", "ok\n", 0);
+	} else if (submit(w, j, c) != CL_OK) {
+		ret = reply(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping",
+			    "stopping\n", 1);
+	} else {
+		r->job = j;   /* answered by finish_job() once resumed */
+		return MHD_YES;
+	}
+	job_free(j);
+	return ret;
+}
+
+/* The request's job is done (the committer resumed it): answer. */
+static enum MHD_Result finish_job(struct cl_webhook *w, struct MHD_Connection *c,
+				  struct req *r)
+{
+	struct job *j = r->job;
+	enum MHD_Result ret;
+	int rc, refused;
+
+	pthread_mutex_lock(&w->mu);
+	rc = j->done ? j->rc : CL_EINVAL;
+	refused = j->refused;
+	pthread_mutex_unlock(&w->mu);
+	if (refused) {
+		ret = reply(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping",
+			    "stopping\n", 1);
+	} else if (rc != CL_OK) {
+		ret = reply(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "commit failed",
+			    "not stored\n", 0);
+	} else {
+		r->records = j->records;
+		r->duplicates = j->duplicates;
+		r->quarantined = j->quarantined;
+		ret = reply(c, r, MHD_HTTP_OK, "stored", "ok\n", 0);
+	}
+	r->job = NULL;
+	job_free(j);
+	return ret;
+}
+
+static struct req *req_new(const char *method, const char *url, size_t max_body)
+{
+	struct req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0)
+		r->method = M_GET;
+	else if (strcmp(method, MHD_HTTP_METHOD_POST) == 0)
+		r->method = M_POST;
+	else
+		r->method = M_OTHER;
+	sanitise(r->method_s, sizeof(r->method_s), method, 10);
+	sanitise(r->path, sizeof(r->path), url, LOG_PATH_MAX / 3);   /* %XX */
+	cl_buf_init(&r->body, max_body);
+	r->started = mono_ms();
+	return r;
+}
+
+static void req_free(struct req *r)
+{
+	job_free(r->job);   /* only if the connection died before its answer */
+	if (r->body.data)
+		sodium_memzero(r->body.data, r->body.alloc);
+	cl_buf_release(&r->body);
+	free(r);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
+				 const char *url, const char *method,
+				 const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
+{
+	struct cl_webhook *w = cls;
+	struct req *r = *con_cls;
+
+	(void)version;
+	if (r == NULL) {
+		const char *h;
+		int stopping;
+
+		r = req_new(method, url, w->max_body);
+		if (r == NULL)
+			return MHD_NO;
+		*con_cls = r;
+		pthread_mutex_lock(&w->mu);
+		w->inflight++;
+		stopping = w->stopping;
+		pthread_mutex_unlock(&w->mu);
+		if (stopping)
+			return reply(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping",
+				     "stopping\n", 1);
+		if (r->method == M_GET)
+			return handshake(w, c, r);
+		if (r->method != M_POST)
+			return reply(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
+				     "method not allowed\n", 0);
+		h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (h != NULL) {
+			char *end = NULL;
+			unsigned long long clen;
+
+			errno = 0;
+			clen = strtoull(h, &end, 10);
+			if (errno || end == h || *end || clen > w->max_body)
+				return reply(c, r, MHD_HTTP_CONTENT_TOO_LARGE,
+					     "body too large", "body too large\n", 1);
+			if (cl_buf_reserve(&r->body, (size_t)clen) != CL_OK)
+				return MHD_NO;
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (r->replied)
+			return MHD_YES;
+		if (mono_ms() - r->started > (int64_t)CL_WEBHOOK_UPLOAD_DEADLINE * 1000) {
+			r->reason = "upload too slow";
+			return MHD_NO;
+		}
+		r->seen += n;
+		if (r->seen > w->max_body) {
+			r->too_big = 1;
+			if (r->seen / DISCARD_FACTOR > w->max_body) {
+				r->reason = "body far too large";
+				return MHD_NO;
+			}
+			return MHD_YES;
+		}
+		if (cl_buf_add(&r->body, upload_data, n) != CL_OK) {
+			r->reason = "out of memory";
+			return MHD_NO;
+		}
+		return MHD_YES;
+	}
+	if (r->replied)
+		return MHD_YES;
+	if (r->method != M_POST)   /* cannot happen: answered at the start */
+		return MHD_NO;
+	if (r->job)
+		return finish_job(w, c, r);
+	return finish_post(w, c, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct cl_webhook *w = cls;
+	struct req *r = *con_cls;
+	struct cl_webhook_request ev;
+
+	(void)c;
+	if (r == NULL)
+		return;
+	*con_cls = NULL;
+	memset(&ev, 0, sizeof(ev));
+	ev.method = r->method_s;
+	ev.path = r->path;
+	ev.status = r->status;
+	ev.reason = r->reason;
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status == 0 &&
+	    r->reason == NULL) {
+		switch (toe) {
+		case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED: ev.reason = "timeout"; break;
+		case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN: ev.reason = "server stopped"; break;
+		case MHD_REQUEST_TERMINATED_CLIENT_ABORT: ev.reason = "client closed"; break;
+		default: ev.reason = "connection error"; break;
+		}
+	} else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status != 0) {
+		ev.reason = r->status == MHD_HTTP_OK ? "stored; answer not delivered"
+			: "answer not delivered";
+	}
+	if (ev.reason == NULL)
+		ev.reason = "";
+	ev.body_len = r->seen;
+	ev.records = r->records;
+	ev.duplicates = r->duplicates;
+	ev.quarantined = r->quarantined;
+	ev.ms = (unsigned)(mono_ms() - r->started);
+
+	pthread_mutex_lock(&w->mu);
+	w->st.requests++;
+	if (r->status == MHD_HTTP_OK && r->method == M_POST)
+		w->st.accepted++;
+	else if (r->status >= 400 && r->status < 500)
+		w->st.rejected++;
+	else if (r->status >= 500)
+		w->st.failed++;
+	else if (r->status == 0)
+		w->st.dropped++;
+	w->st.records += r->records;
+	w->st.duplicates += r->duplicates;
+	w->st.quarantined += r->quarantined;
+	w->inflight--;
+	pthread_cond_broadcast(&w->idle);
+	pthread_mutex_unlock(&w->mu);
+	if (w->on_request)
+		w->on_request(w->ctx, &ev);
+	req_free(r);
+}
+
+/* ---- start and stop ------------------------------------------------- */
+
+/* Parse "ADDR:PORT" / "[ADDR6]:PORT" and open a listening socket. */
+static int open_listener(const char *spec, int *fd, char *addr, size_t cap,
+			 char **err)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t slen;
+	char host[INET6_ADDRSTRLEN + 1], *end = NULL;
+	const char *colon, *h0 = spec, *h1;
+	unsigned long port;
+	int v6 = 0, s, one = 1;
+
+	*fd = -1;
+	if (spec == NULL)
+		return cl_error(err, CL_EINVAL, "no listen address");
+	if (spec[0] == '[') {
+		h0 = spec + 1;
+		h1 = strchr(h0, ']');
+		if (h1 == NULL || h1[1] != ':')
+			return cl_error(err, CL_EINVAL, "bad listen address '%s' (want [ADDR]:PORT)", spec);
+		colon = h1 + 1;
+		v6 = 1;
+	} else {
+		colon = strrchr(spec, ':');
+		h1 = colon;
+		if (colon == NULL || memchr(spec, ':', (size_t)(colon - spec)) != NULL)
+			return cl_error(err, CL_EINVAL, "bad listen address '%s' (want ADDR:PORT)", spec);
+	}
+	if ((size_t)(h1 - h0) == 0 || (size_t)(h1 - h0) >= sizeof(host))
+		return cl_error(err, CL_EINVAL, "bad listen address '%s'", spec);
+	memcpy(host, h0, (size_t)(h1 - h0));
+	host[h1 - h0] = 0;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || errno || *end || port > 65535)
+		return cl_error(err, CL_EINVAL, "bad port in listen address '%s'", spec);
+	memset(&ss, 0, sizeof(ss));
+	if (!v6 && inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		slen = sizeof(*s4);
+	} else if (v6 && inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		slen = sizeof(*s6);
+	} else {
+		return cl_error(err, CL_EINVAL, "listen address '%s' is not a numeric IP address", spec);
+	}
+	s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return cl_error(err, CL_EIO, "cannot create a socket: %s", strerror(errno));
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (v6)
+		setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&ss, slen) != 0 || listen(s, SOMAXCONN) != 0) {
+		int e = errno;
+
+		close(s);
+		return cl_error(err, CL_EIO, "cannot listen on %s: %s", spec, strerror(e));
+	}
+	slen = sizeof(ss);
+	if (getsockname(s, (struct sockaddr *)&ss, &slen) != 0) {
+		int e = errno;
+
+		close(s);
+		return cl_error(err, CL_EIO, "cannot read the bound address: %s", strerror(e));
+	}
+	port = ntohs(v6 ? s6->sin6_port : s4->sin_port);
+	snprintf(addr, cap, v6 ? "[%s]:%lu" : "%s:%lu", host, port);
+	*fd = s;
+	return CL_OK;
+}
+
+/* Request-handling threads: one per CPU, 2..16. */
+static unsigned pool_size(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 2 ? 2u : n > 16 ? 16u : (unsigned)n;
+}
+
+static void webhook_free(struct cl_webhook *w)
+{
+	if (w->lfd >= 0)
+		close(w->lfd);
+	sodium_free(w->mac);
+	sodium_free(w->tok_key);
+	sodium_free(w->tok_hash);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->idle);
+	free(w);
+}
+
+static void stop_committer(struct cl_webhook *w)
+{
+	if (!w->have_committer)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->quit = 1;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->committer, NULL);
+	w->have_committer = 0;
+}
+
+int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
+		     struct cl_webhook **out, char **err)
+{
+	struct cl_webhook *w;
+	unsigned timeout = o->timeout_s ? o->timeout_s : CL_WEBHOOK_TIMEOUT_DEFAULT;
+	unsigned conns = o->max_connections ? o->max_connections
+		: CL_WEBHOOK_CONNECTIONS_DEFAULT;
+	int rc = CL_OK;
+
+	*out = NULL;
+	if (o->app_secret == NULL || o->app_secret_len == 0 ||
+	    o->verify_token == NULL || o->verify_token_len == 0)
+		return cl_error(err, CL_EINVAL, "the app secret and the verify token must not be empty");
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return CL_ENOMEM;
+	w->lfd = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->idle, NULL);
+	w->l = l;
+	w->max_body = o->max_body ? o->max_body : CL_WEBHOOK_MAX_BODY_DEFAULT;
+	w->on_request = o->on_request;
+	w->on_error = o->on_error;
+	w->ctx = o->ctx;
+	w->mac = sodium_malloc(sizeof(*w->mac));
+	w->tok_key = sodium_malloc(crypto_generichash_KEYBYTES);
+	w->tok_hash = sodium_malloc(32);
+	if (w->mac == NULL || w->tok_key == NULL || w->tok_hash == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	crypto_auth_hmacsha256_init(w->mac, o->app_secret, o->app_secret_len);
+	randombytes_buf(w->tok_key, crypto_generichash_KEYBYTES);
+	token_hash(w, o->verify_token, o->verify_token_len, w->tok_hash);
+	if (sodium_mprotect_readonly(w->mac) != 0 ||
+	    sodium_mprotect_readonly(w->tok_key) != 0 ||
+	    sodium_mprotect_readonly(w->tok_hash) != 0) {
+		rc = cl_error(err, CL_ENOMEM, "cannot protect the secrets' memory");
+		goto out;
+	}
+	if ((rc = open_listener(o->listen, &w->lfd, w->addr, sizeof(w->addr), err)))
+		goto out;
+	if (pthread_create(&w->committer, NULL, committer_main, w) != 0) {
+		rc = cl_error(err, CL_ENOMEM, "cannot start the committer thread");
+		goto out;
+	}
+	w->have_committer = 1;
+	w->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME,
+				0, NULL, NULL, on_access, w,
+				MHD_OPTION_LISTEN_SOCKET, (MHD_socket)w->lfd,
+				MHD_OPTION_THREAD_POOL_SIZE, pool_size(),
+				MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+				MHD_OPTION_CONNECTION_LIMIT, conns,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64u << 10),
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+				MHD_OPTION_END);
+	if (w->d == NULL) {
+		rc = cl_error(err, CL_EIO, "cannot start the HTTP server on %s", w->addr);
+		goto out;
+	}
+	w->lfd = -1;   /* the daemon owns it now */
+out:
+	if (rc) {
+		stop_committer(w);
+		webhook_free(w);
+		return rc;
+	}
+	*out = w;
+	return CL_OK;
+}
+
+const char *cl_webhook_address(const struct cl_webhook *w)
+{
+	return w->addr;
+}
+
+void cl_webhook_stop(struct cl_webhook *w, struct cl_webhook_stats *st)
+{
+	struct timespec until;
+	MHD_socket s;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stopping = 1;
+	pthread_mutex_unlock(&w->mu);
+	/* No new connections; the listening socket is ours to close. */
+	s = MHD_quiesce_daemon(w->d);
+	if (s != MHD_INVALID_SOCKET)
+		close(s);
+	/* Let requests in progress finish: their commits and answers. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CL_WEBHOOK_GRACE_MS / 1000;
+	pthread_mutex_lock(&w->mu);
+	while (w->inflight > 0)
+		if (pthread_cond_timedwait(&w->idle, &w->mu, &until) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&w->mu);
+	/* Commit every queued job and resume its request (later bodies are
+	 * refused with 503), so no connection is left suspended; then close
+	 * the remaining connections and stop the pool. */
+	stop_committer(w);
+	MHD_stop_daemon(w->d);
+	w->d = NULL;
+	if (st) {
+		pthread_mutex_lock(&w->mu);
+		*st = w->st;
+		pthread_mutex_unlock(&w->mu);
+	}
+	webhook_free(w);
+}

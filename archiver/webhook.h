@@ -1,0 +1,120 @@
+/*
+ * webhook.h - the WhatsApp Business Platform (Cloud API) webhook receiver.
+ *
+ * A real HTTP server (libmicrohttpd, event-driven, a pool of one thread
+ * per CPU) with one endpoint at every path:
+ *
+ *   GET  ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C
+ *        the verification handshake: 200 with body C when T matches the
+ *        verify token (compared in constant time), 403 otherwise, 400 when
+ *        C is not 1..CL_WEBHOOK_MAX_CHALLENGE printable ASCII characters.
+ *   POST a webhook body.  The HMAC-SHA256 of the exact received bytes under
+ *        the app secret must equal the `X-Hub-Signature-256: sha256=<hex>`
+ *        header (constant-time comparison), else 401 and nothing is
+ *        stored.  The body is imported (import_cloudapi.h): 400 if it is
+ *        not a WhatsApp Business Account body (nothing stored); bad items
+ *        inside a good body are quarantined.  200 is sent only after the
+ *        body's entries are committed and fsynced; 500 if that failed.
+ *
+ * Any other method gets 405; a body longer than max_body gets 413 (as
+ * soon as Content-Length announces it, or when the upload passes it);
+ * requests arriving while the server stops get 503.
+ *
+ * Durability with throughput: request handlers never touch the ledger.
+ * They check, parse and validate their body, suspend the connection and
+ * hand the body to the single committer thread, which appends every body
+ * pending at that moment in one batch, commits once (one fsync, one
+ * signed checkpoint) and resumes all their connections ("group commit").  If a batch fails, its bodies are
+ * retried one per batch so that one bad body cannot fail the others.
+ *
+ * The library never prints: it reports each finished request and each
+ * ledger error through callbacks.
+ */
+#ifndef CL_WEBHOOK_H
+#define CL_WEBHOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archiver/ledger.h"
+
+#define CL_WEBHOOK_MAX_BODY_DEFAULT (1u << 20)
+#define CL_WEBHOOK_MAX_CHALLENGE 256u
+#define CL_WEBHOOK_TIMEOUT_DEFAULT 10u       /* idle seconds per connection */
+#define CL_WEBHOOK_UPLOAD_DEADLINE 30u       /* seconds for one whole body */
+#define CL_WEBHOOK_CONNECTIONS_DEFAULT 512u
+#define CL_WEBHOOK_GRACE_MS 15000u           /* wait for in-flight requests */
+
+/* One finished request, for the request log.  Carries no content, no
+ * query string and no secret. */
+struct cl_webhook_request {
+	const char *method;     /* sanitised: printable ASCII only */
+	const char *path;       /* sanitised and truncated; never the query */
+	unsigned status;        /* HTTP status sent, 0 if none was sent */
+	const char *reason;     /* short fixed text, e.g. "bad signature" */
+	size_t body_len;        /* bytes received */
+	uint64_t records;       /* new records committed */
+	uint64_t duplicates;    /* records already in the archive */
+	uint64_t quarantined;   /* bad items sealed as quarantine entries */
+	unsigned ms;            /* from the end of the headers to completion */
+};
+
+struct cl_webhook_opts {
+	const char *listen;     /* "ADDR:PORT" or "[ADDR6]:PORT"; port 0 = any */
+	/* The secrets, read only by cl_webhook_start(): the server keeps
+	 * just keyed states derived from them (the HMAC state of the app
+	 * secret, a keyed hash of the verify token), in read-only guarded
+	 * memory.  The caller may wipe and free them once it returns. */
+	const unsigned char *app_secret;
+	size_t app_secret_len;
+	const unsigned char *verify_token;
+	size_t verify_token_len;
+	size_t max_body;        /* 0 = CL_WEBHOOK_MAX_BODY_DEFAULT */
+	unsigned timeout_s;     /* 0 = CL_WEBHOOK_TIMEOUT_DEFAULT */
+	unsigned max_connections; /* 0 = CL_WEBHOOK_CONNECTIONS_DEFAULT */
+	/* Called once per finished request, from server threads, possibly
+	 * concurrently. */
+	void (*on_request)(void *ctx, const struct cl_webhook_request *r);
+	/* Called when bodies could not be stored (they are answered 500),
+	 * once per failed batch, from the committer thread; the message
+	 * names no content. */
+	void (*on_error)(void *ctx, const char *msg);
+	void *ctx;
+};
+
+struct cl_webhook_stats {
+	uint64_t requests;      /* requests finished (answered or dropped) */
+	uint64_t accepted;      /* POSTs answered 200 */
+	uint64_t rejected;      /* 4xx answers */
+	uint64_t failed;        /* 5xx answers */
+	uint64_t dropped;       /* closed without an answer: timeouts,
+				   stalled or far too large uploads */
+	uint64_t records;       /* new records committed */
+	uint64_t duplicates;
+	uint64_t quarantined;
+	uint64_t commits;       /* durable batches */
+};
+
+struct cl_webhook;
+
+/*
+ * Start serving.  `l` must be open for writing; from now until
+ * cl_webhook_stop() only the server's committer thread uses it.  On
+ * success *out is the running server.  CL_EINVAL for a bad listen address
+ * or options, CL_EIO if the address cannot be bound.
+ */
+int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
+		     struct cl_webhook **out, char **err);
+
+/* The bound address as "ADDR:PORT" (with the real port when 0 was asked). */
+const char *cl_webhook_address(const struct cl_webhook *w);
+
+/*
+ * Stop: refuse new connections, let the requests in progress finish (up
+ * to CL_WEBHOOK_GRACE_MS), commit every accepted body, then free the
+ * server.  The ledger stays open (the caller closes it).  Fills *st if
+ * non-NULL.
+ */
+void cl_webhook_stop(struct cl_webhook *w, struct cl_webhook_stats *st);
+
+#endif

@@ -1,0 +1,248 @@
+/*
+ * cmd_webhook.c - chatledger webhook: the WhatsApp Business Platform
+ * (Cloud API) webhook receiver (archiver/webhook.h) as a daemon.
+ *
+ * Runs until SIGTERM or SIGINT, then stops accepting, lets requests in
+ * progress finish, commits what was accepted, closes the archive and
+ * exits 0.  One line per request goes to standard error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "archiver/ledger.h"
+#include "archiver/webhook.h"
+#include "cli/cli.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+#define SECRET_MAX 4096u
+#define MAX_BODY_LIMIT (16u << 20)
+#define MAX_BODY_MIN 1024u
+
+/*
+ * Read a secret from `path` into sodium_malloc'd memory: the file's bytes
+ * without trailing CR/LF; a second line or an empty secret is an error.
+ * Warns when group or others may read or write the file.  0 on success.
+ */
+static int read_secret(const char *what, const char *path, unsigned char **out,
+		       size_t *len)
+{
+	unsigned char *p = sodium_malloc(SECRET_MAX + 1);
+	struct stat st;
+	size_t n = 0;
+	ssize_t got;
+	int fd = -1, rc = -1;
+
+	*out = NULL;
+	if (p == NULL)
+		return cli_fail("webhook", "out of memory"), -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cli_fail("webhook", "cannot open the %s file '%s': %s", what, path,
+			 strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		cli_fail("webhook", "the %s file '%s' is not a regular file", what, path);
+		goto out;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		fprintf(stderr, "chatledger webhook: warning: the %s file '%s' is accessible "
+			"by group or others (mode %03o); chmod 600 it\n", what, path,
+			(unsigned)(st.st_mode & 0777));
+	while ((got = read(fd, p + n, SECRET_MAX + 1 - n)) != 0) {
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			cli_fail("webhook", "cannot read the %s file '%s': %s", what, path,
+				 strerror(errno));
+			goto out;
+		}
+		n += (size_t)got;
+		if (n > SECRET_MAX) {
+			cli_fail("webhook", "the %s file '%s' is longer than %u bytes", what,
+				 path, SECRET_MAX);
+			goto out;
+		}
+	}
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;
+	if (n == 0) {
+		cli_fail("webhook", "the %s file '%s' is empty", what, path);
+		goto out;
+	}
+	if (memchr(p, '\n', n) != NULL || memchr(p, '\r', n) != NULL) {
+		cli_fail("webhook", "the %s file '%s' holds more than one line", what, path);
+		goto out;
+	}
+	*out = p;
+	*len = n;
+	p = NULL;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	sodium_free(p);
+	return rc;
+}
+
+static void on_request(void *ctx, const struct cl_webhook_request *r)
+{
+	char when[32];
+
+	(void)ctx;
+	cl_time_format(cl_time_now_ms(), when);
+	/* One fprintf: stdio locks stderr, so lines never interleave. */
+	fprintf(stderr, "chatledger webhook: %s %s %s %u records=%llu duplicates=%llu "
+		"quarantined=%llu bytes=%zu ms=%u%s%s\n", when, r->method, r->path,
+		r->status, (unsigned long long)r->records,
+		(unsigned long long)r->duplicates, (unsigned long long)r->quarantined,
+		r->body_len, r->ms, *r->reason ? " " : "", r->reason);
+}
+
+static void on_error(void *ctx, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "chatledger webhook: archive error, answering 500: %s\n", msg);
+}
+
+int cmd_webhook(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "archive", required_argument, NULL, 'a' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "app-secret-file", required_argument, NULL, 's' },
+		{ "verify-token-file", required_argument, NULL, 't' },
+		{ "max-body", required_argument, NULL, 'm' },
+		{ "media-url", required_argument, NULL, 'M' },
+		{ "access-token-file", required_argument, NULL, 'T' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *archive = NULL, *listen = NULL, *secret_file = NULL,
+		*token_file = NULL;
+	unsigned long long max_body = CL_WEBHOOK_MAX_BODY_DEFAULT;
+	unsigned char *secret = NULL, *token = NULL;
+	size_t secret_len = 0, token_len = 0;
+	struct cl_webhook_opts o;
+	struct cl_webhook_stats st;
+	struct cl_webhook *w = NULL;
+	struct cl_ledger *l = NULL;
+	sigset_t sigs;
+	char *err = NULL;
+	int c, rc, sig = 0, json = 0, code = EXIT_ERROR;
+
+	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': archive = optarg; break;
+		case 'l': listen = optarg; break;
+		case 's': secret_file = optarg; break;
+		case 't': token_file = optarg; break;
+		case 'm':
+			if (cli_u64(optarg, &max_body) != 0 || max_body < MAX_BODY_MIN ||
+			    max_body > MAX_BODY_LIMIT)
+				return cli_fail("webhook", "--max-body must be %u..%u bytes",
+						MAX_BODY_MIN, MAX_BODY_LIMIT);
+			break;
+		case 'M':
+		case 'T':
+			return cli_fail("webhook", "--%s: media download is not implemented in "
+					"this version; media ids are recorded in each record "
+					"(see chatledger-webhook(1), MEDIA)",
+					c == 'M' ? "media-url" : "access-token-file");
+		case 'j': json = 1; break;
+		case 'h': cli_usage("webhook", stdout); return EXIT_OK;
+		default: cli_usage("webhook", stderr); return EXIT_ERROR;
+		}
+	}
+	archive = cli_archive(archive);
+	if (archive == NULL || listen == NULL || secret_file == NULL ||
+	    token_file == NULL || optind != argc) {
+		cli_usage("webhook", stderr);
+		return EXIT_ERROR;
+	}
+	if (read_secret("app secret", secret_file, &secret, &secret_len) != 0 ||
+	    read_secret("verify token", token_file, &token, &token_len) != 0)
+		goto out;
+	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err))) {
+		code = cli_fail_rc("webhook", rc, err);
+		goto out;
+	}
+	/* Every thread started from here on inherits this mask, so only
+	 * sigwait() below sees SIGTERM and SIGINT. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&o, 0, sizeof(o));
+	o.listen = listen;
+	o.app_secret = secret;
+	o.app_secret_len = secret_len;
+	o.verify_token = token;
+	o.verify_token_len = token_len;
+	o.max_body = (size_t)max_body;
+	o.on_request = on_request;
+	o.on_error = on_error;
+	rc = cl_webhook_start(l, &o, &w, &err);
+	/* The server keeps only keyed states derived from the secrets. */
+	sodium_free(secret);
+	sodium_free(token);
+	secret = token = NULL;
+	if (rc) {
+		code = cli_fail_rc("webhook", rc, err);
+		goto out;
+	}
+	fprintf(stderr, "chatledger webhook: listening on %s, archive %s\n",
+		cl_webhook_address(w), archive);
+	if (json) {
+		printf("{\"event\":\"listening\",\"address\":\"%s\"}\n", cl_webhook_address(w));
+		fflush(stdout);
+	}
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	fprintf(stderr, "chatledger webhook: %s: stopping\n",
+		sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	cl_webhook_stop(w, &st);
+	w = NULL;
+	cl_ledger_close(l);
+	l = NULL;
+	if (json)
+		printf("{\"event\":\"stopped\",\"requests\":%llu,\"accepted\":%llu,"
+		       "\"rejected\":%llu,\"failed\":%llu,\"dropped\":%llu,\"records\":%llu,"
+		       "\"duplicates\":%llu,\"quarantined\":%llu,\"commits\":%llu}\n",
+		       (unsigned long long)st.requests, (unsigned long long)st.accepted,
+		       (unsigned long long)st.rejected, (unsigned long long)st.failed,
+		       (unsigned long long)st.dropped,
+		       (unsigned long long)st.records, (unsigned long long)st.duplicates,
+		       (unsigned long long)st.quarantined, (unsigned long long)st.commits);
+	else
+		printf("%llu requests (%llu stored, %llu refused, %llu failed, %llu dropped): "
+		       "%llu records, %llu duplicates skipped, %llu quarantined, "
+		       "%llu commits\n",
+		       (unsigned long long)st.requests, (unsigned long long)st.accepted,
+		       (unsigned long long)st.rejected, (unsigned long long)st.failed,
+		       (unsigned long long)st.dropped,
+		       (unsigned long long)st.records, (unsigned long long)st.duplicates,
+		       (unsigned long long)st.quarantined, (unsigned long long)st.commits);
+	code = EXIT_OK;
+out:
+	cl_webhook_stop(w, NULL);
+	cl_ledger_close(l);
+	sodium_free(secret);
+	sodium_free(token);
+	return code;
+}
