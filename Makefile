@@ -88,6 +88,7 @@ bench: all
 	bench/run.sh $(O)
 	bench/retain.sh $(O)
 	bench/import.sh $(O)
+	sh bench/webhook.sh $(O)
 
 fuzz:
 	$(MAKE) O=build-fuzz-lib CC=clang CFLAGS="-fsanitize=fuzzer-no-link" SANITIZE=1 build-fuzz-lib/libchatledger.a
