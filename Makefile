@@ -62,11 +62,11 @@ $(O)/libchatledger.a: $(LIB_OBJ)
 $(O)/chatledger: $(CLI_OBJ) $(O)/libchatledger.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(O)/libchatledger.a $(LIBS)
 
-$(O)/tests/%: tests/unit/%.c tests/unit/tap.h $(O)/libchatledger.a
+$(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(O)/libchatledger.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libchatledger.a $(LIBS)
 
-$(O)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(O)/libchatledger.a
+$(O)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(wildcard tests/unit/*.h) $(O)/libchatledger.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c \
 		$(O)/libchatledger.a $(LIBS)

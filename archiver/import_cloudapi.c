@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "archiver/import_cloudapi.h"
+#include "archiver/import_util.h"
 #include "archiver/record.h"
 #include "common/buf.h"
 #include "common/status.h"
@@ -22,7 +23,14 @@
 #define SOURCE "cloudapi"
 #define ACCOUNT_PREFIX "wa-business:"
 #define MAX_UNIX_SECS 253402300799LL /* 9999-12-31T23:59:59Z */
-#define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+
+/*
+ * Valid kinds that a source type must not become, because this importer
+ * produces them for something else (cl_import_kind prefixes them).
+ */
+static const char *const reserved_kinds[] = {
+	"status", "consent", "attachment", "quarantine", "tombstone", NULL
+};
 
 /* One body being imported. */
 struct body_ctx {
@@ -43,25 +51,6 @@ struct change_ctx {
 };
 
 /* ---- small helpers --------------------------------------------------- */
-
-/* Member `k` of `o` if it is a string of 1..max bytes, else NULL. */
-static const char *str_in(json_t *o, const char *k, size_t max)
-{
-	json_t *v = json_object_get(o, k);
-
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > max)
-		return NULL;
-	return json_string_value(v);
-}
-
-/* Member `k` of `o` if it is a string (possibly empty), else NULL. */
-static json_t *str_any(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-
-	return json_is_string(v) ? v : NULL;
-}
 
 /* Unix seconds (a string of 1-12 digits or an integer) in ms, or -1. */
 static int64_t unix_ms(json_t *v)
@@ -87,60 +76,6 @@ static int64_t unix_ms(json_t *v)
 		s = s * 10 + (p[i] - '0');
 	}
 	return s > MAX_UNIX_SECS ? -1 : (int64_t)s * 1000;
-}
-
-static int set_new(json_t *o, const char *k, json_t *v)
-{
-	return json_object_set_new(o, k, v) ? CL_ENOMEM : CL_OK;
-}
-
-static int set_str(json_t *o, const char *k, const char *s)
-{
-	return set_new(o, k, json_string(s));
-}
-
-/* Share `v` (if non-NULL) as member `k` of `o`. */
-static int set_ref(json_t *o, const char *k, json_t *v)
-{
-	if (v == NULL)
-		return CL_OK;
-	return json_object_set(o, k, v) ? CL_ENOMEM : CL_OK;
-}
-
-/*
- * The record kind for a source type: the type itself when it is a valid
- * kind that this importer does not produce for something else, otherwise
- * "cloudapi-" + the type lower-cased with other characters as '_'.
- */
-static void kind_for(const char *type, char out[CL_KIND_MAX + 1])
-{
-	static const char *const reserved[] = {
-		"status", "consent", "attachment", "quarantine", "tombstone", NULL
-	};
-	size_t i, n;
-
-	if (strlen(type) <= CL_KIND_MAX && cl_kind_valid(type)) {
-		for (i = 0; reserved[i]; i++)
-			if (strcmp(type, reserved[i]) == 0)
-				break;
-		if (reserved[i] == NULL) {
-			memcpy(out, type, strlen(type) + 1);
-			return;
-		}
-	}
-	memcpy(out, "cloudapi-", 10);
-	n = 9;
-	for (i = 0; type[i] && n < CL_KIND_MAX; i++) {
-		char c = type[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-'))
-			c = '_';
-		out[n++] = c;
-	}
-	out[n] = '\0';
 }
 
 /*
@@ -175,20 +110,6 @@ static int sha_hex(const char *s, char out[65])
 	return 0;
 }
 
-/* a + sep + b into out[cap]; returns -1 (out untouched) if too long. */
-static int join(char *out, size_t cap, const char *a, const char *sep,
-		const char *b)
-{
-	size_t na = strlen(a), ns = strlen(sep), nb = strlen(b);
-
-	if (na + ns + nb >= cap)
-		return -1;
-	memcpy(out, a, na);
-	memcpy(out + na, sep, ns);
-	memcpy(out + na + ns, b, nb + 1);
-	return 0;
-}
-
 /* The value.contacts[] entry for `wa_id`, or NULL. */
 static json_t *contact_for(json_t *contacts, const char *wa_id)
 {
@@ -206,8 +127,8 @@ static json_t *contact_for(json_t *contacts, const char *wa_id)
 
 static const char *contact_name(json_t *contacts, const char *wa_id)
 {
-	return str_in(json_object_get(contact_for(contacts, wa_id), "profile"),
-		      "name", CL_RECORD_MAX_ID);
+	return cl_json_str(json_object_get(contact_for(contacts, wa_id), "profile"),
+			   "name", CL_RECORD_MAX_ID);
 }
 
 /* ---- raw bytes and emission ------------------------------------------- */
@@ -224,7 +145,7 @@ static const unsigned char *item_bytes(const struct body_ctx *b, json_t *item,
 		*len = b->exact_len;
 		return (const unsigned char *)b->exact;
 	}
-	*to_free = json_dumps(item, DUMP_FLAGS);
+	*to_free = json_dumps(item, CL_IMPORT_DUMP_FLAGS);
 	*len = *to_free ? strlen(*to_free) : 0;
 	return (const unsigned char *)*to_free;
 }
@@ -244,54 +165,22 @@ static int bad_item(struct body_ctx *b, json_t *item, const char *why)
 }
 
 /*
- * Add raw/raw_form to `rec`, serialise it and hand it to the sink.  A raw
- * that would break the record's size limits is left out (raw_form
- * "omitted"); a record still too large is a bad item.
+ * Hand `rec` to the sink with the bytes of `item` as its raw
+ * (cl_import_emit): raw_form "body" for the exact body, "item" for a
+ * re-serialised item.
  */
 static int emit(struct body_ctx *b, json_t *rec, json_t *item)
 {
-	char *tmp = NULL, *s = NULL;
-	size_t len, n;
+	char *tmp;
+	size_t len;
 	const unsigned char *p = item_bytes(b, item, &len, &tmp);
-	struct cl_buf enc;
-	int rc = CL_OK;
+	int rc;
 
-	cl_buf_init(&enc, CL_RECORD_MAX_RAW + 4);
-	if (p == NULL) {
-		rc = CL_ENOMEM;
-		goto out;
-	}
-	if (len / 3 * 4 + 4 <= CL_RECORD_MAX_RAW) {
-		if ((rc = cl_b64_add(&enc, p, len)) ||
-		    (rc = set_str(rec, "raw", enc.data ? (const char *)enc.data : "")) ||
-		    (rc = set_str(rec, "raw_form", b->use_exact ? "body" : "item")))
-			goto out;
-	} else if ((rc = set_str(rec, "raw_form", "omitted"))) {
-		goto out;
-	}
-	s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-	if (s && strlen(s) > CL_RECORD_MAX_LINE) {
-		free(s);
-		s = NULL;
-		json_object_del(rec, "raw");
-		if ((rc = set_str(rec, "raw_form", "omitted")))
-			goto out;
-		s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-		if (s && strlen(s) > CL_RECORD_MAX_LINE) {
-			rc = bad_item(b, item, "record would exceed the 8 MiB record limit");
-			goto out;
-		}
-	}
-	if (s == NULL) {
-		rc = CL_ENOMEM;
-		goto out;
-	}
-	n = strlen(s);
-	rc = b->sink->record(b->sink->ctx, s, n);
-out:
-	free(s);
+	if (p == NULL)
+		return CL_ENOMEM;
+	rc = cl_import_emit(b->sink, b->item, rec, p, len,
+			    b->use_exact ? "body" : "item");
 	free(tmp);
-	cl_buf_release(&enc);
 	return rc;
 }
 
@@ -306,36 +195,13 @@ static json_t *skeleton(const struct change_ctx *ch, const char *id,
 			const char *conv_name, const char *sender_id,
 			const char *dir, const char *kind, int64_t ms)
 {
-	json_t *r = json_object(), *conv = json_object(), *snd = json_object();
-	char when[32];
-	int rc;
+	struct cl_import_head h = {
+		.source = SOURCE, .account = ch->account, .id = id,
+		.conv_id = conv_id, .conv_type = conv_type, .conv_name = conv_name,
+		.sender_id = sender_id, .direction = dir, .kind = kind, .sent_at = ms,
+	};
 
-	cl_time_format(ms, when);
-	if (r == NULL || conv == NULL || snd == NULL)
-		goto fail;
-	rc = set_str(conv, "id", conv_id);
-	if (!rc)
-		rc = set_str(conv, "type", conv_type);
-	if (!rc && conv_name)
-		rc = set_str(conv, "name", conv_name);
-	if (!rc)
-		rc = set_str(snd, "id", sender_id);
-	if (!rc)
-		rc = set_new(r, "conversation", conv);
-	conv = NULL;
-	if (!rc)
-		rc = set_new(r, "sender", snd);
-	snd = NULL;
-	if (rc || set_str(r, "account", ch->account) || set_str(r, "id", id) ||
-	    set_str(r, "direction", dir) || set_str(r, "kind", kind) ||
-	    set_str(r, "sent_at", when) || set_str(r, "source", SOURCE))
-		goto fail;
-	return r;
-fail:
-	json_decref(conv);
-	json_decref(snd);
-	json_decref(r);
-	return NULL;
+	return cl_import_record_new(&h);
 }
 
 /* The "cloudapi" envelope for one item: the change's, plus `type`. */
@@ -347,14 +213,14 @@ static int add_env(json_t *r, const struct change_ctx *ch, const char *type,
 
 	if (e == NULL)
 		return CL_ENOMEM;
-	rc = type ? set_str(e, "type", type) : CL_OK;
+	rc = type ? cl_json_set_str(e, "type", type) : CL_OK;
 	if (!rc && echo)
-		rc = set_new(e, "echo", json_true());
+		rc = cl_json_set_new(e, "echo", json_true());
 	if (rc) {
 		json_decref(e);
 		return rc;
 	}
-	return set_new(r, "cloudapi", e);
+	return cl_json_set_new(r, "cloudapi", e);
 }
 
 /* ---- messages ---------------------------------------------------------- */
@@ -385,21 +251,21 @@ static int add_media(json_t *r, json_t *m)
 		goto out;
 	}
 	for (i = 0; i < sizeof(map) / sizeof(map[0]) && !rc; i++)
-		rc = set_ref(media, map[i].to, json_object_get(m, map[i].from));
-	if (!rc && (s = str_in(m, "mime_type", 255)))
-		rc = set_str(att, "mime", s);
-	if (!rc && (s = str_in(m, "filename", CL_RECORD_MAX_ID)))
-		rc = set_str(att, "name", s);
-	if (!rc && (s = str_in(m, "id", CL_RECORD_MAX_ID)))
-		rc = set_str(att, "media_id", s);
-	if (!rc && (s = str_in(m, "sha256", 64)) && sha_hex(s, hex) == 0)
-		rc = set_str(att, "sha256", hex);
+		rc = cl_json_set_ref(media, map[i].to, json_object_get(m, map[i].from));
+	if (!rc && (s = cl_json_str(m, "mime_type", 255)))
+		rc = cl_json_set_str(att, "mime", s);
+	if (!rc && (s = cl_json_str(m, "filename", CL_RECORD_MAX_ID)))
+		rc = cl_json_set_str(att, "name", s);
+	if (!rc && (s = cl_json_str(m, "id", CL_RECORD_MAX_ID)))
+		rc = cl_json_set_str(att, "media_id", s);
+	if (!rc && (s = cl_json_str(m, "sha256", 64)) && sha_hex(s, hex) == 0)
+		rc = cl_json_set_str(att, "sha256", hex);
 	if (!rc)
 		rc = json_array_append(arr, att) ? CL_ENOMEM : CL_OK;
 	if (!rc)
-		rc = set_ref(r, "media", media);
+		rc = cl_json_set_ref(r, "media", media);
 	if (!rc)
-		rc = set_ref(r, "attachments", arr);
+		rc = cl_json_set_ref(r, "attachments", arr);
 out:
 	json_decref(media);
 	json_decref(att);
@@ -420,11 +286,11 @@ static void message_text(const char *type, json_t *c, json_t **text,
 	*target = NULL;
 	*removed = 0;
 	if (strcmp(type, "text") == 0) {
-		*text = str_any(c, "body");
+		*text = cl_json_str_any(c, "body");
 	} else if (is_media(type)) {
-		*text = str_any(c, "caption");
+		*text = cl_json_str_any(c, "caption");
 	} else if (strcmp(type, "reaction") == 0) {
-		*target = str_in(c, "message_id", CL_RECORD_MAX_ID);
+		*target = cl_json_str(c, "message_id", CL_RECORD_MAX_ID);
 		if (*target == NULL) {
 			*why = "reaction has no valid 'message_id'";
 			return;
@@ -439,33 +305,34 @@ static void message_text(const char *type, json_t *c, json_t **text,
 		else
 			*removed = 1;
 	} else if (strcmp(type, "interactive") == 0) {
-		const char *sub = str_in(c, "type", 64);
+		const char *sub = cl_json_str(c, "type", 64);
 		json_t *o = sub ? json_object_get(c, sub) : NULL;
 
-		*text = str_any(o, "title");
+		*text = cl_json_str_any(o, "title");
 		if (*text == NULL)
-			*text = str_any(o, "body");
+			*text = cl_json_str_any(o, "body");
 	} else if (strcmp(type, "button") == 0) {
-		*text = str_any(c, "text");
+		*text = cl_json_str_any(c, "text");
 	} else if (strcmp(type, "order") == 0) {
-		*text = str_in(c, "text", CL_RECORD_MAX_TEXT) ? str_any(c, "text") : NULL;
+		*text = cl_json_str(c, "text", CL_RECORD_MAX_TEXT) ?
+			cl_json_str_any(c, "text") : NULL;
 	} else if (strcmp(type, "system") == 0) {
-		*text = str_any(c, "body");
+		*text = cl_json_str_any(c, "body");
 	} else if (strcmp(type, "edit") == 0) {
 		json_t *em = json_object_get(c, "message");
-		const char *et = str_in(em, "type", 64);
+		const char *et = cl_json_str(em, "type", 64);
 
-		*target = str_in(c, "original_message_id", CL_RECORD_MAX_ID);
+		*target = cl_json_str(c, "original_message_id", CL_RECORD_MAX_ID);
 		if (*target == NULL) {
 			*why = "edit has no valid 'original_message_id'";
 			return;
 		}
 		if (et && strcmp(et, "text") == 0)
-			*text = str_any(json_object_get(em, "text"), "body");
+			*text = cl_json_str_any(json_object_get(em, "text"), "body");
 		else if (et)
-			*text = str_any(json_object_get(em, et), "caption");
+			*text = cl_json_str_any(json_object_get(em, et), "caption");
 	} else if (strcmp(type, "revoke") == 0) {
-		*target = str_in(c, "original_message_id", CL_RECORD_MAX_ID);
+		*target = cl_json_str(c, "original_message_id", CL_RECORD_MAX_ID);
 		if (*target == NULL)
 			*why = "revoke has no valid 'original_message_id'";
 	}
@@ -497,14 +364,14 @@ static int map_message(const struct change_ctx *ch, json_t *m, int echo,
 		*why = "change has no valid 'metadata.phone_number_id'";
 		return CL_OK;
 	}
-	id = str_in(m, "id", CL_RECORD_MAX_ID);
-	from = str_in(m, "from", CL_RECORD_MAX_ID);
+	id = cl_json_str(m, "id", CL_RECORD_MAX_ID);
+	from = cl_json_str(m, "from", CL_RECORD_MAX_ID);
 	if (from == NULL && !echo)
-		from = str_in(m, "from_user_id", CL_RECORD_MAX_ID);
-	peer = echo ? str_in(m, "to", CL_RECORD_MAX_ID) : from;
+		from = cl_json_str(m, "from_user_id", CL_RECORD_MAX_ID);
+	peer = echo ? cl_json_str(m, "to", CL_RECORD_MAX_ID) : from;
 	ms = unix_ms(json_object_get(m, "timestamp"));
-	type = str_in(m, "type", 256);
-	group = str_in(m, "group_id", CL_RECORD_MAX_ID);
+	type = cl_json_str(m, "type", 256);
+	group = cl_json_str(m, "group_id", CL_RECORD_MAX_ID);
 	if (id == NULL)
 		*why = "message has no valid 'id'";
 	else if (from == NULL)
@@ -521,7 +388,7 @@ static int map_message(const struct change_ctx *ch, json_t *m, int echo,
 	message_text(type, c, &text, &target, &removed, why);
 	if (*why)
 		return CL_OK;
-	kind_for(type, kind);
+	cl_import_kind(type, reserved_kinds, "cloudapi-", kind);
 	if (!echo) {
 		contact = contact_for(ch->contacts, from);
 		name = contact_name(ch->contacts, from);
@@ -532,41 +399,41 @@ static int map_message(const struct change_ctx *ch, json_t *m, int echo,
 	if (r == NULL)
 		return CL_ENOMEM;
 	if (name)
-		rc = set_str(json_object_get(r, "sender"), "name", name);
-	s = str_in(m, "from_user_id", CL_RECORD_MAX_ID);
+		rc = cl_json_set_str(json_object_get(r, "sender"), "name", name);
+	s = cl_json_str(m, "from_user_id", CL_RECORD_MAX_ID);
 	if (s == NULL)
-		s = str_in(contact, "user_id", CL_RECORD_MAX_ID);
+		s = cl_json_str(contact, "user_id", CL_RECORD_MAX_ID);
 	if (!rc && s && !echo)
-		rc = set_str(json_object_get(r, "sender"), "user_id", s);
+		rc = cl_json_set_str(json_object_get(r, "sender"), "user_id", s);
 	if (!rc && text)
-		rc = set_ref(r, "text", text);
+		rc = cl_json_set_ref(r, "text", text);
 	if (!rc && removed)
-		rc = set_str(r, "text", "");
+		rc = cl_json_set_str(r, "text", "");
 	if (!rc && removed)
-		rc = set_new(r, "removed", json_true());
+		rc = cl_json_set_new(r, "removed", json_true());
 	if (!rc && target)
-		rc = set_str(r, "target", target);
+		rc = cl_json_set_str(r, "target", target);
 	ctx = json_object_get(m, "context");
-	if (!rc && (s = str_in(ctx, "id", CL_RECORD_MAX_ID)))
-		rc = set_str(r, "reply_to", s);
+	if (!rc && (s = cl_json_str(ctx, "id", CL_RECORD_MAX_ID)))
+		rc = cl_json_set_str(r, "reply_to", s);
 	if (!rc && json_is_true(json_object_get(ctx, "forwarded")))
-		rc = set_new(r, "forwarded", json_true());
+		rc = cl_json_set_new(r, "forwarded", json_true());
 	if (!rc && json_is_true(json_object_get(ctx, "frequently_forwarded")))
-		rc = set_new(r, "frequently_forwarded", json_true());
+		rc = cl_json_set_new(r, "frequently_forwarded", json_true());
 	if (!rc)
-		rc = set_ref(r, "context", ctx);
+		rc = cl_json_set_ref(r, "context", ctx);
 	if (!rc && (json_is_object(c) || json_is_array(c)))
-		rc = set_ref(r, "content", c);
+		rc = cl_json_set_ref(r, "content", c);
 	if (!rc && is_media(type) && json_is_object(c))
 		rc = add_media(r, c);
 	if (!rc)
-		rc = set_ref(r, "errors", json_object_get(m, "errors"));
+		rc = cl_json_set_ref(r, "errors", json_object_get(m, "errors"));
 	if (!rc)
-		rc = set_ref(r, "change_errors", ch->errors);
+		rc = cl_json_set_ref(r, "change_errors", ch->errors);
 	if (!rc)
-		rc = set_ref(r, "referral", json_object_get(m, "referral"));
+		rc = cl_json_set_ref(r, "referral", json_object_get(m, "referral"));
 	if (!rc)
-		rc = set_ref(r, "identity", json_object_get(m, "identity"));
+		rc = cl_json_set_ref(r, "identity", json_object_get(m, "identity"));
 	if (!rc)
 		rc = add_env(r, ch, type, echo);
 	if (rc) {
@@ -599,11 +466,11 @@ static int map_status(const struct change_ctx *ch, json_t *st, json_t **out,
 		*why = "change has no valid 'metadata.phone_number_id'";
 		return CL_OK;
 	}
-	id = str_in(st, "id", CL_RECORD_MAX_ID);
-	state = str_in(st, "status", CL_KIND_MAX);
-	rcpt = str_in(st, "recipient_id", CL_RECORD_MAX_ID);
+	id = cl_json_str(st, "id", CL_RECORD_MAX_ID);
+	state = cl_json_str(st, "status", CL_KIND_MAX);
+	rcpt = cl_json_str(st, "recipient_id", CL_RECORD_MAX_ID);
 	if (rcpt == NULL)
-		rcpt = str_in(st, "recipient_user_id", CL_RECORD_MAX_ID);
+		rcpt = cl_json_str(st, "recipient_user_id", CL_RECORD_MAX_ID);
 	ms = unix_ms(json_object_get(st, "timestamp"));
 	if (id == NULL)
 		*why = "status has no valid 'id'";
@@ -613,11 +480,11 @@ static int map_status(const struct change_ctx *ch, json_t *st, json_t **out,
 		*why = "status has no valid 'recipient_id'";
 	else if (ms < 0)
 		*why = "status has no valid 'timestamp' (Unix seconds)";
-	else if (join(rid, sizeof(rid), id, ":", state) != 0)
+	else if (cl_import_join(rid, sizeof(rid), id, ":", state) != 0)
 		*why = "status 'id' is too long";
 	if (*why)
 		return CL_OK;
-	rtype = str_in(st, "recipient_type", 64);
+	rtype = cl_json_str(st, "recipient_type", 64);
 	group = rtype && strcmp(rtype, "group") == 0;
 	r = skeleton(ch, rid, rcpt, group ? "group" : "direct",
 		     group ? NULL : contact_name(ch->contacts, rcpt),
@@ -631,11 +498,11 @@ static int map_status(const struct change_ctx *ch, json_t *st, json_t **out,
 	json_object_del(copy, "status");
 	json_object_del(copy, "timestamp");
 	json_object_del(copy, "errors");
-	if ((rc = set_str(copy, "state", state)) ||
-	    (rc = set_ref(r, "status", copy)) ||
-	    (rc = set_str(r, "target", id)) ||
-	    (rc = set_ref(r, "errors", json_object_get(st, "errors"))) ||
-	    (rc = set_ref(r, "change_errors", ch->errors)) ||
+	if ((rc = cl_json_set_str(copy, "state", state)) ||
+	    (rc = cl_json_set_ref(r, "status", copy)) ||
+	    (rc = cl_json_set_str(r, "target", id)) ||
+	    (rc = cl_json_set_ref(r, "errors", json_object_get(st, "errors"))) ||
+	    (rc = cl_json_set_ref(r, "change_errors", ch->errors)) ||
 	    (rc = add_env(r, ch, NULL, 0)))
 		goto out;
 	*out = r;
@@ -699,21 +566,21 @@ static int change_init(struct change_ctx *ch, json_t *entry, json_t *change,
 	memset(ch, 0, sizeof(*ch));
 	ch->contacts = json_object_get(value, "contacts");
 	ch->errors = json_object_get(value, "errors");
-	ch->phone_id = str_in(md, "phone_number_id",
-			      CL_RECORD_MAX_ID - strlen(ACCOUNT_PREFIX));
-	if (ch->phone_id && join(ch->account, sizeof(ch->account), ACCOUNT_PREFIX,
-				 "", ch->phone_id) != 0)
+	ch->phone_id = cl_json_str(md, "phone_number_id",
+				   CL_RECORD_MAX_ID - strlen(ACCOUNT_PREFIX));
+	if (ch->phone_id && cl_import_join(ch->account, sizeof(ch->account),
+					   ACCOUNT_PREFIX, "", ch->phone_id) != 0)
 		ch->phone_id = NULL;
 	if ((ch->env = json_object()) == NULL)
 		return CL_ENOMEM;
-	if ((s = str_in(entry, "id", CL_RECORD_MAX_ID)))
-		rc = set_str(ch->env, "waba_id", s);
+	if ((s = cl_json_str(entry, "id", CL_RECORD_MAX_ID)))
+		rc = cl_json_set_str(ch->env, "waba_id", s);
 	if (!rc && ch->phone_id)
-		rc = set_str(ch->env, "phone_number_id", ch->phone_id);
-	if (!rc && (s = str_in(md, "display_phone_number", CL_RECORD_MAX_ID)))
-		rc = set_str(ch->env, "display_phone_number", s);
-	if (!rc && (s = str_in(change, "field", CL_RECORD_MAX_ID)))
-		rc = set_str(ch->env, "field", s);
+		rc = cl_json_set_str(ch->env, "phone_number_id", ch->phone_id);
+	if (!rc && (s = cl_json_str(md, "display_phone_number", CL_RECORD_MAX_ID)))
+		rc = cl_json_set_str(ch->env, "display_phone_number", s);
+	if (!rc && (s = cl_json_str(change, "field", CL_RECORD_MAX_ID)))
+		rc = cl_json_set_str(ch->env, "field", s);
 	return rc;
 }
 
@@ -815,14 +682,6 @@ static int is_body(json_t *v)
 	       json_is_array(json_object_get(v, "entry"));
 }
 
-static int check_sink(const struct cl_import_sink *sink, char **err)
-{
-	if (sink == NULL || sink->record == NULL || sink->bad == NULL)
-		return cl_error(err, CL_EINVAL,
-				"import sink needs record and bad callbacks");
-	return CL_OK;
-}
-
 /* ---- public -------------------------------------------------------------- */
 
 int cl_import_cloudapi_body(const char *json, size_t len,
@@ -836,7 +695,7 @@ int cl_import_cloudapi_body(const char *json, size_t len,
 
 	if (n_items)
 		*n_items = 0;
-	if ((rc = check_sink(sink, err)))
+	if ((rc = cl_import_check_sink(sink, err)))
 		return rc;
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
@@ -876,7 +735,7 @@ int cl_import_cloudapi_file(const char *path, const struct cl_import_opts *o,
 	cl_buf_init(&file, CL_CLOUDAPI_MAX_FILE);
 	memset(&b, 0, sizeof(b));
 	b.sink = sink;
-	if ((rc = check_sink(sink, err)) ||
+	if ((rc = cl_import_check_sink(sink, err)) ||
 	    (rc = cl_file_read(path, &file, CL_CLOUDAPI_MAX_FILE, err)))
 		goto out;
 	root = json_loadb(file.data ? (const char *)file.data : "", file.len,

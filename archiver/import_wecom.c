@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "archiver/import_util.h"
 #include "archiver/import_wecom.h"
 #include "archiver/record.h"
 #include "common/buf.h"
@@ -22,8 +23,16 @@
 
 #define SOURCE "wecom"
 #define MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
-#define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
 #define ENCRYPTED_REASON "encrypted item: decrypt with the WeCom Finance SDK first"
+
+/*
+ * Valid kinds that a msgtype must not become, because chatledger uses
+ * them for something else (cl_import_kind prefixes them).
+ */
+static const char *const reserved_kinds[] = {
+	"revoke", "system", "consent", "status", "edit", "reaction",
+	"attachment", "quarantine", "tombstone", NULL
+};
 
 struct wc_ctx {
 	const struct cl_import_opts *o;
@@ -39,25 +48,6 @@ struct wc_raw {
 
 /* ---- small helpers --------------------------------------------------- */
 
-/* Member `k` of `o` if it is a string of 1..max bytes, else NULL. */
-static const char *str_in(json_t *o, const char *k, size_t max)
-{
-	json_t *v = json_object_get(o, k);
-
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > max)
-		return NULL;
-	return json_string_value(v);
-}
-
-/* Member `k` of `o` if it is a string (possibly empty), else NULL. */
-static json_t *str_any(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-
-	return json_is_string(v) ? v : NULL;
-}
-
 /* Milliseconds since the epoch as a JSON integer in range, or -1. */
 static int64_t ms_of(json_t *v)
 {
@@ -67,23 +57,6 @@ static int64_t ms_of(json_t *v)
 		return -1;
 	x = json_integer_value(v);
 	return x < 0 || x > MAX_MS ? -1 : (int64_t)x;
-}
-
-static int set_new(json_t *o, const char *k, json_t *v)
-{
-	return json_object_set_new(o, k, v) ? CL_ENOMEM : CL_OK;
-}
-
-static int set_str(json_t *o, const char *k, const char *s)
-{
-	return set_new(o, k, json_string(s));
-}
-
-static int set_ref(json_t *o, const char *k, json_t *v)
-{
-	if (v == NULL)
-		return CL_OK;
-	return json_object_set(o, k, v) ? CL_ENOMEM : CL_OK;
 }
 
 static int is_space(char c)
@@ -102,42 +75,6 @@ static void trim(const char **p, size_t *n)
 		(*n)--;
 }
 
-/*
- * The record kind for a msgtype: itself when it is a valid kind that
- * chatledger does not use for something else, else "wecom-" + sanitised.
- */
-static void kind_for(const char *type, char out[CL_KIND_MAX + 1])
-{
-	static const char *const reserved[] = {
-		"revoke", "system", "consent", "status", "edit", "reaction",
-		"attachment", "quarantine", "tombstone", NULL
-	};
-	size_t i, n;
-
-	if (strlen(type) <= CL_KIND_MAX && cl_kind_valid(type)) {
-		for (i = 0; reserved[i]; i++)
-			if (strcmp(type, reserved[i]) == 0)
-				break;
-		if (reserved[i] == NULL) {
-			memcpy(out, type, strlen(type) + 1);
-			return;
-		}
-	}
-	memcpy(out, "wecom-", 7);
-	n = 6;
-	for (i = 0; type[i] && n < CL_KIND_MAX; i++) {
-		char c = type[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-'))
-			c = '_';
-		out[n++] = c;
-	}
-	out[n] = '\0';
-}
-
 /* "external", "robot" or "internal" for a WeCom user id. */
 static const char *id_type(const char *id)
 {
@@ -153,20 +90,6 @@ static const char *id_type(const char *id)
 			return "internal";
 	}
 	return id[1] == 'b' ? "robot" : "external";
-}
-
-/* a + sep + b into out[cap]; returns -1 (out untouched) if too long. */
-static int join(char *out, size_t cap, const char *a, const char *sep,
-		const char *b)
-{
-	size_t na = strlen(a), ns = strlen(sep), nb = strlen(b);
-
-	if (na + ns + nb >= cap)
-		return -1;
-	memcpy(out, a, na);
-	memcpy(out + na, sep, ns);
-	memcpy(out + na + ns, b, nb + 1);
-	return 0;
 }
 
 /* The object holding a msgtype's content. */
@@ -203,7 +126,7 @@ static int mixed_text(json_t *c, json_t **out)
 	cl_buf_init(&b, CL_RECORD_MAX_TEXT);
 	for (i = 0; i < n && rc == CL_OK; i++) {
 		json_t *part = json_array_get(items, i);
-		const char *type = str_in(part, "type", 64);
+		const char *type = cl_json_str(part, "type", 64);
 		json_t *pc = json_object_get(part, "content"), *inner, *t;
 
 		if (type == NULL || strcmp(type, "text") != 0)
@@ -211,7 +134,7 @@ static int mixed_text(json_t *c, json_t **out)
 		inner = json_is_string(pc) ?
 			json_loadb(json_string_value(pc), json_string_length(pc), 0, NULL) :
 			json_incref(pc);
-		t = str_any(inner, "content");
+		t = cl_json_str_any(inner, "content");
 		if (t) {
 			rc = parts++ ? cl_buf_add(&b, "\n", 1) : CL_OK;
 			if (rc == CL_OK)
@@ -247,23 +170,23 @@ static int add_attachment(json_t *r, const char *msgtype, json_t *c)
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	if ((s = str_in(c, "filename", CL_RECORD_MAX_ID)))
-		rc = set_str(att, "name", s);
+	if ((s = cl_json_str(c, "filename", CL_RECORD_MAX_ID)))
+		rc = cl_json_set_str(att, "name", s);
 	for (i = 0; size_keys[i] && !rc; i++) {
 		v = json_object_get(c, size_keys[i]);
 		if (json_is_integer(v) && json_integer_value(v) >= 0) {
-			rc = set_ref(att, "size", v);
+			rc = cl_json_set_ref(att, "size", v);
 			break;
 		}
 	}
 	if (!rc)
-		rc = set_ref(att, "md5sum", str_any(c, "md5sum"));
+		rc = cl_json_set_ref(att, "md5sum", cl_json_str_any(c, "md5sum"));
 	if (!rc)
-		rc = set_ref(att, "sdkfileid", str_any(c, "sdkfileid"));
+		rc = cl_json_set_ref(att, "sdkfileid", cl_json_str_any(c, "sdkfileid"));
 	if (!rc)
 		rc = json_array_append(arr, att) ? CL_ENOMEM : CL_OK;
 	if (!rc)
-		rc = set_ref(r, "attachments", arr);
+		rc = cl_json_set_ref(r, "attachments", arr);
 out:
 	json_decref(att);
 	json_decref(arr);
@@ -277,38 +200,16 @@ static json_t *skeleton(const struct wc_ctx *w, const char *id,
 			const char *conv_id, const char *conv_type,
 			const char *sender_id, const char *kind, int64_t ms)
 {
-	json_t *r = json_object(), *conv = json_object(), *snd = json_object();
 	const char *st = id_type(sender_id);
-	char when[32];
-	int rc;
+	struct cl_import_head h = {
+		.source = SOURCE, .account = w->o->account, .id = id,
+		.conv_id = conv_id, .conv_type = conv_type,
+		.sender_id = sender_id, .sender_type = st,
+		.direction = strcmp(st, "internal") ? "in" : "out",
+		.kind = kind, .sent_at = ms,
+	};
 
-	cl_time_format(ms, when);
-	if (r == NULL || conv == NULL || snd == NULL)
-		goto fail;
-	rc = set_str(conv, "id", conv_id);
-	if (!rc && conv_type)
-		rc = set_str(conv, "type", conv_type);
-	if (!rc)
-		rc = set_str(snd, "id", sender_id);
-	if (!rc)
-		rc = set_str(snd, "type", st);
-	if (!rc)
-		rc = set_new(r, "conversation", conv);
-	conv = NULL;
-	if (!rc)
-		rc = set_new(r, "sender", snd);
-	snd = NULL;
-	if (rc || set_str(r, "account", w->o->account) || set_str(r, "id", id) ||
-	    set_str(r, "direction", strcmp(st, "internal") ? "in" : "out") ||
-	    set_str(r, "kind", kind) || set_str(r, "sent_at", when) ||
-	    set_str(r, "source", SOURCE))
-		goto fail;
-	return r;
-fail:
-	json_decref(conv);
-	json_decref(snd);
-	json_decref(r);
-	return NULL;
+	return cl_import_record_new(&h);
 }
 
 /* The "wecom" member: action, msgtype, roomid, tolist and chatdata facts. */
@@ -321,20 +222,20 @@ static int add_env(json_t *r, json_t *m, json_t *chat)
 	int rc = e ? CL_OK : CL_ENOMEM;
 
 	for (i = 0; from_msg[i] && !rc; i++)
-		rc = set_ref(e, from_msg[i], json_object_get(m, from_msg[i]));
+		rc = cl_json_set_ref(e, from_msg[i], json_object_get(m, from_msg[i]));
 	for (i = 0; from_chat[i] && !rc; i++)
-		rc = set_ref(e, from_chat[i], json_object_get(chat, from_chat[i]));
+		rc = cl_json_set_ref(e, from_chat[i], json_object_get(chat, from_chat[i]));
 	if (rc) {
 		json_decref(e);
 		return rc;
 	}
-	return set_new(r, "wecom", e);
+	return cl_json_set_new(r, "wecom", e);
 }
 
 static int map_switch(const struct wc_ctx *w, json_t *m, const char *msgid,
 		      json_t *chat, json_t **out, const char **why)
 {
-	const char *user = str_in(m, "user", CL_RECORD_MAX_ID);
+	const char *user = cl_json_str(m, "user", CL_RECORD_MAX_ID);
 	int64_t ms = ms_of(json_object_get(m, "time"));
 	json_t *r;
 
@@ -347,8 +248,9 @@ static int map_switch(const struct wc_ctx *w, json_t *m, const char *msgid,
 		return CL_OK;
 	}
 	r = skeleton(w, msgid, user, NULL, user, "system", ms);
-	if (r == NULL || set_str(r, "text", "corp switch: the member switched "
-				 "to another enterprise in the WeCom client") ||
+	if (r == NULL ||
+	    cl_json_set_str(r, "text", "corp switch: the member switched "
+			    "to another enterprise in the WeCom client") ||
 	    add_env(r, m, chat)) {
 		json_decref(r);
 		return CL_ENOMEM;
@@ -363,21 +265,21 @@ static int add_consent(json_t *r, json_t *c, int agreed)
 	json_t *cs = json_object();
 	const char *s;
 	int64_t ms = ms_of(json_object_get(c, agreed ? "agree_time" : "disagree_time"));
-	int rc = cs ? set_new(cs, "agreed", json_boolean(agreed)) : CL_ENOMEM;
+	int rc = cs ? cl_json_set_new(cs, "agreed", json_boolean(agreed)) : CL_ENOMEM;
 
-	if (!rc && (s = str_in(c, "userid", CL_RECORD_MAX_ID)))
-		rc = set_str(cs, "userid", s);
+	if (!rc && (s = cl_json_str(c, "userid", CL_RECORD_MAX_ID)))
+		rc = cl_json_set_str(cs, "userid", s);
 	if (!rc && ms >= 0) {
 		char when[32];
 
 		cl_time_format(ms, when);
-		rc = set_str(cs, "time", when);
+		rc = cl_json_set_str(cs, "time", when);
 	}
 	if (rc) {
 		json_decref(cs);
 		return rc;
 	}
-	return set_new(r, "consent", cs);
+	return cl_json_set_new(r, "consent", cs);
 }
 
 /*
@@ -401,10 +303,10 @@ static int map_message(const struct wc_ctx *w, json_t *m, json_t *chat,
 		*why = "message is not a JSON object";
 		return CL_OK;
 	}
-	msgid = str_in(m, "msgid", CL_RECORD_MAX_ID);
+	msgid = cl_json_str(m, "msgid", CL_RECORD_MAX_ID);
 	if (msgid == NULL && json_object_get(m, "msgid") == NULL)
-		msgid = str_in(chat, "msgid", CL_RECORD_MAX_ID);
-	action = str_in(m, "action", 64);
+		msgid = cl_json_str(chat, "msgid", CL_RECORD_MAX_ID);
+	action = cl_json_str(m, "action", 64);
 	if (msgid == NULL) {
 		*why = "message has no valid 'msgid'";
 		return CL_OK;
@@ -420,11 +322,11 @@ static int map_message(const struct wc_ctx *w, json_t *m, json_t *chat,
 		*why = "message has an unknown 'action'";
 		return CL_OK;
 	}
-	from = str_in(m, "from", CL_RECORD_MAX_ID);
+	from = cl_json_str(m, "from", CL_RECORD_MAX_ID);
 	tolist = json_object_get(m, "tolist");
 	room = json_object_get(m, "roomid");
 	ms = ms_of(json_object_get(m, "msgtime"));
-	msgtype = str_in(m, "msgtype", 256);
+	msgtype = cl_json_str(m, "msgtype", 256);
 	if (from == NULL)
 		*why = "message has no valid 'from'";
 	else if (tolist && !json_is_array(tolist))
@@ -450,16 +352,19 @@ static int map_message(const struct wc_ctx *w, json_t *m, json_t *chat,
 			return CL_OK;
 		}
 		to = json_string_value(json_array_get(tolist, 0));
-		if ((strcmp(from, to) <= 0 ? join(conv, sizeof(conv), from, "|", to) :
-					     join(conv, sizeof(conv), to, "|", from)) != 0) {
+		if ((strcmp(from, to) <= 0 ?
+		     cl_import_join(conv, sizeof(conv), from, "|", to) :
+		     cl_import_join(conv, sizeof(conv), to, "|", from)) != 0) {
 			*why = "conversation id (from|to) would exceed 512 bytes";
 			return CL_OK;
 		}
 	} else {
-		(void)join(conv, sizeof(conv), json_string_value(room), "", ""); /* <= 512 */
+		/* fits: roomid is at most 512 bytes */
+		(void)cl_import_join(conv, sizeof(conv), json_string_value(room), "", "");
 	}
 	if (recall) {
-		target = str_in(json_object_get(m, "revoke"), "pre_msgid", CL_RECORD_MAX_ID);
+		target = cl_json_str(json_object_get(m, "revoke"), "pre_msgid",
+				     CL_RECORD_MAX_ID);
 		if (target == NULL) {
 			*why = "recall has no valid 'revoke.pre_msgid'";
 			return CL_OK;
@@ -470,10 +375,10 @@ static int map_message(const struct wc_ctx *w, json_t *m, json_t *chat,
 		memcpy(kind, "consent", 8);
 		c = content_of(m, msgtype);
 	} else {
-		kind_for(msgtype, kind);
+		cl_import_kind(msgtype, reserved_kinds, "wecom-", kind);
 		c = content_of(m, msgtype);
 		if (strcmp(msgtype, "text") == 0 || strcmp(msgtype, "markdown") == 0)
-			text = json_incref(str_any(c, "content"));
+			text = json_incref(cl_json_str_any(c, "content"));
 		else if (strcmp(msgtype, "mixed") == 0 && (rc = mixed_text(c, &text)))
 			goto bad_text;
 	}
@@ -486,14 +391,15 @@ static int map_message(const struct wc_ctx *w, json_t *m, json_t *chat,
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	if (text && (rc = set_ref(r, "text", text)))
+	if (text && (rc = cl_json_set_ref(r, "text", text)))
 		goto out;
-	if (target && (rc = set_str(r, "target", target)))
+	if (target && (rc = cl_json_set_str(r, "target", target)))
 		goto out;
 	if (strcmp(kind, "consent") == 0 &&
 	    (rc = add_consent(r, c, strcmp(msgtype, "agree") == 0)))
 		goto out;
-	if ((json_is_object(c) || json_is_array(c)) && (rc = set_ref(r, "content", c)))
+	if ((json_is_object(c) || json_is_array(c)) &&
+	    (rc = cl_json_set_ref(r, "content", c)))
 		goto out;
 	if (msgtype && !recall && (rc = add_attachment(r, msgtype, c)))
 		goto out;
@@ -516,51 +422,6 @@ bad_text:
 
 /* ---- emission ------------------------------------------------------------ */
 
-/*
- * Add raw/raw_form to `rec`, serialise it and hand it to the sink; a raw
- * too large for the record limits is left out (raw_form "omitted").
- */
-static int emit(const struct wc_ctx *w, uint64_t item, json_t *rec,
-		const struct wc_raw *raw)
-{
-	struct cl_buf enc;
-	char *s = NULL;
-	int rc = CL_OK;
-
-	cl_buf_init(&enc, CL_RECORD_MAX_RAW + 4);
-	if (raw->len / 3 * 4 + 4 <= CL_RECORD_MAX_RAW) {
-		if ((rc = cl_b64_add(&enc, raw->p, raw->len)) ||
-		    (rc = set_str(rec, "raw", enc.data ? (const char *)enc.data : "")) ||
-		    (rc = set_str(rec, "raw_form", raw->exact ? "exact" : "jansson")))
-			goto out;
-	} else if ((rc = set_str(rec, "raw_form", "omitted"))) {
-		goto out;
-	}
-	s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-	if (s && strlen(s) > CL_RECORD_MAX_LINE) {
-		free(s);
-		s = NULL;
-		json_object_del(rec, "raw");
-		if ((rc = set_str(rec, "raw_form", "omitted")))
-			goto out;
-		s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-		if (s && strlen(s) > CL_RECORD_MAX_LINE) {
-			rc = w->sink->bad(w->sink->ctx, item, raw->p, raw->len,
-					  "record would exceed the 8 MiB record limit");
-			goto out;
-		}
-	}
-	if (s == NULL) {
-		rc = CL_ENOMEM;
-		goto out;
-	}
-	rc = w->sink->record(w->sink->ctx, s, strlen(s));
-out:
-	free(s);
-	cl_buf_release(&enc);
-	return rc;
-}
-
 /* One decrypted message object at location `item`. */
 static int do_message(const struct wc_ctx *w, uint64_t item, json_t *m,
 		      const struct wc_raw *raw, json_t *chat)
@@ -570,7 +431,8 @@ static int do_message(const struct wc_ctx *w, uint64_t item, json_t *m,
 	int rc = map_message(w, m, chat, &rec, &why);
 
 	if (rc == CL_OK && rec)
-		rc = emit(w, item, rec, raw);
+		rc = cl_import_emit(w->sink, item, rec, raw->p, raw->len,
+				    raw->exact ? "exact" : "jansson");
 	else if (rc == CL_OK)
 		rc = w->sink->bad(w->sink->ctx, item, raw->p, raw->len, why);
 	json_decref(rec);
@@ -581,7 +443,7 @@ static int do_message(const struct wc_ctx *w, uint64_t item, json_t *m,
 static int do_serialised(const struct wc_ctx *w, uint64_t item, json_t *v,
 			 json_t *chat, const char *why)
 {
-	char *s = json_dumps(v, DUMP_FLAGS);
+	char *s = json_dumps(v, CL_IMPORT_DUMP_FLAGS);
 	struct wc_raw raw;
 	int rc;
 
@@ -696,10 +558,7 @@ static int check_args(const struct cl_import_opts *o,
 	if (strlen(o->account) > CL_RECORD_MAX_ID)
 		return cl_error(err, CL_EINVAL, "--account is longer than %u bytes",
 				CL_RECORD_MAX_ID);
-	if (sink == NULL || sink->record == NULL || sink->bad == NULL)
-		return cl_error(err, CL_EINVAL,
-				"import sink needs record and bad callbacks");
-	return CL_OK;
+	return cl_import_check_sink(sink, err);
 }
 
 /* Skip a UTF-8 byte-order mark. */

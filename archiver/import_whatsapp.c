@@ -30,6 +30,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "archiver/import_util.h"
 #include "archiver/import_whatsapp.h"
 #include "archiver/record.h"
 #include "common/buf.h"
@@ -1317,14 +1318,9 @@ static int classify(struct wa *w, struct span body, size_t first_len,
 
 /* ---- records --------------------------------------------------------- */
 
-static int put(json_t *obj, const char *key, json_t *v)
-{
-	return json_object_set_new(obj, key, v) ? CL_ENOMEM : CL_OK;
-}
-
 static int put_span(json_t *obj, const char *key, struct span s)
 {
-	return put(obj, key, json_stringn(s.p, s.n));
+	return cl_json_set_new(obj, key, json_stringn(s.p, s.n));
 }
 
 /*
@@ -1370,7 +1366,7 @@ static int put_location(json_t *rec, const struct msg *m)
 
 	if (loc == NULL)
 		return CL_ENOMEM;
-	if ((rc = put(rec, "location", loc)) ||
+	if ((rc = cl_json_set_new(rec, "location", loc)) ||
 	    (rc = put_span(loc, "url", m->loc_url)))
 		return rc;
 	if (m->loc_name.n && (rc = put_span(loc, "name", span_trim(m->loc_name))))
@@ -1386,8 +1382,8 @@ static int put_location(json_t *rec, const struct msg *m)
 		    parse_coord(sp(v.p, comma), &lat) == 0 &&
 		    parse_coord(sp(v.p + comma + 1, v.n - comma - 1), &lon) == 0 &&
 		    lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
-			if ((rc = put(loc, "latitude", json_real(lat))) ||
-			    (rc = put(loc, "longitude", json_real(lon))))
+			if ((rc = cl_json_set_new(loc, "latitude", json_real(lat))) ||
+			    (rc = cl_json_set_new(loc, "longitude", json_real(lon))))
 				return rc;
 		}
 	}
@@ -1408,13 +1404,13 @@ static int put_attachment(struct wa *w, json_t *rec, const struct msg *m)
 			json_decref(a);
 		return CL_ENOMEM;
 	}
-	if ((rc = put(rec, "attachments", arr)) ||
+	if ((rc = cl_json_set_new(rec, "attachments", arr)) ||
 	    (rc = put_span(a, "name", m->att_name)) ||
-	    (rc = put(a, "mime", json_string(cl_wa_mime(m->att_name.p, m->att_name.n)))))
+	    (rc = cl_json_set_str(a, "mime", cl_wa_mime(m->att_name.p, m->att_name.n))))
 		return rc;
 	if (m->att_title.n && (rc = put_span(a, "title", m->att_title)))
 		return rc;
-	if (m->att_pages && (rc = put(a, "pages", json_integer(m->att_pages))))
+	if (m->att_pages && (rc = cl_json_set_new(a, "pages", json_integer(m->att_pages))))
 		return rc;
 	if (!m->att_from_file)
 		return CL_OK;     /* an omitted document: only its name is known */
@@ -1422,16 +1418,16 @@ static int put_attachment(struct wa *w, json_t *rec, const struct msg *m)
 	if (w->media)
 		w->media->find(w->media->ctx, m->att_name.p, m->att_name.n, &info);
 	if (!info.found)
-		return put(a, "missing", json_true());
+		return cl_json_set_new(a, "missing", json_true());
 	sodium_bin2hex(hex, sizeof(hex), info.sha256, sizeof(info.sha256));
-	if ((rc = put(a, "size", json_integer((json_int_t)info.size))))
+	if ((rc = cl_json_set_new(a, "size", json_integer((json_int_t)info.size))))
 		return rc;
 	if (info.stored)
-		return put(a, "sha256", json_string(hex));
+		return cl_json_set_str(a, "sha256", hex);
 	/* too large to hand over: describe it, under another name */
-	if ((rc = put(a, "file_sha256", json_string(hex))))
+	if ((rc = cl_json_set_str(a, "file_sha256", hex)))
 		return rc;
-	return put(a, "not_stored", json_true());
+	return cl_json_set_new(a, "not_stored", json_true());
 }
 
 /* The message id (see import_whatsapp.h) into w->scratch. */
@@ -1489,21 +1485,21 @@ static int put_sender(struct wa *w, json_t *rec, const struct msg *m)
 
 	if (s == NULL)
 		return CL_ENOMEM;
-	if ((rc = put(rec, "sender", s)))
+	if ((rc = cl_json_set_new(rec, "sender", s)))
 		return rc;
 	if (m->system)
-		return put(s, "id", json_string("system"));
+		return cl_json_set_str(s, "id", "system");
 	self = is_self(w, m->author);
 	if (is_you(m->author) && w->o->self)
-		rc = put(s, "id", json_string(w->o->self));
+		rc = cl_json_set_str(s, "id", w->o->self);
 	else if (e164(m->author, ph)) {
-		if ((rc = put(s, "id", json_string(ph))) == CL_OK)
-			rc = put(s, "phone", json_string(ph));
+		if ((rc = cl_json_set_str(s, "id", ph)) == CL_OK)
+			rc = cl_json_set_str(s, "phone", ph);
 	} else
 		rc = put_span(s, "id", m->author);
 	if (rc || (rc = put_span(s, "name", m->author)))
 		return rc;
-	return put(rec, "direction", json_string(self ? "out" : "in"));
+	return cl_json_set_str(rec, "direction", self ? "out" : "in");
 }
 
 /* The record for one message, handed to sink->record. */
@@ -1537,40 +1533,42 @@ static int emit_record(struct wa *w, const struct unit *u, const struct msg *m)
 		goto out;
 	conv = json_object();
 	ex = json_object();
-	if ((rc = put(rec, "conversation", conv)) || (rc = put(rec, "export", ex)) ||
-	    (rc = put(rec, "account", json_string(w->o->account))) ||
-	    (rc = put(rec, "source", json_string(CL_WA_SOURCE))) ||
-	    (rc = put(rec, "id", json_string(id))) ||
-	    (rc = put(conv, "id", json_string(w->conv_id))) ||
-	    (w->chat_name && (rc = put(conv, "name", json_string(w->chat_name)))) ||
-	    (w->group && (rc = put(conv, "type", json_string("group")))) ||
-	    (rc = put(rec, "sent_at", json_string(when))) ||
-	    (rc = put(rec, "kind", json_string(m->kind))) ||
+	if ((rc = cl_json_set_new(rec, "conversation", conv)) ||
+	    (rc = cl_json_set_new(rec, "export", ex)) ||
+	    (rc = cl_json_set_str(rec, "account", w->o->account)) ||
+	    (rc = cl_json_set_str(rec, "source", CL_WA_SOURCE)) ||
+	    (rc = cl_json_set_str(rec, "id", id)) ||
+	    (rc = cl_json_set_str(conv, "id", w->conv_id)) ||
+	    (w->chat_name && (rc = cl_json_set_str(conv, "name", w->chat_name))) ||
+	    (w->group && (rc = cl_json_set_str(conv, "type", "group"))) ||
+	    (rc = cl_json_set_str(rec, "sent_at", when)) ||
+	    (rc = cl_json_set_str(rec, "kind", m->kind)) ||
 	    (rc = put_sender(w, rec, m)))
 		goto out;
-	if (m->system && (rc = put(rec, "direction", json_string("in"))))
+	if (m->system && (rc = cl_json_set_str(rec, "direction", "in")))
 		goto out;
 	if (m->has_text && (rc = put_span(rec, "text", m->text)))
 		goto out;
-	if ((m->edited && (rc = put(rec, "edited", json_true()))) ||
-	    (m->media_omitted && (rc = put(rec, "media_omitted", json_true()))) ||
-	    (m->gif && (rc = put(rec, "gif", json_true()))) ||
-	    (m->event && (rc = put(rec, "event", json_string(m->event)))) ||
+	if ((m->edited && (rc = cl_json_set_new(rec, "edited", json_true()))) ||
+	    (m->media_omitted &&
+	     (rc = cl_json_set_new(rec, "media_omitted", json_true()))) ||
+	    (m->gif && (rc = cl_json_set_new(rec, "gif", json_true()))) ||
+	    (m->event && (rc = cl_json_set_str(rec, "event", m->event))) ||
 	    (m->has_att && (rc = put_attachment(w, rec, m))) ||
 	    (m->has_loc && (rc = put_location(rec, m))))
 		goto out;
 	cl_buf_reset(&w->scratch);
 	if ((rc = cl_b64_add(&w->scratch, (const unsigned char *)w->text + u->raw_start,
 			     u->raw_end - u->raw_start)) ||
-	    (rc = put(rec, "raw", json_stringn((const char *)w->scratch.data,
-					       w->scratch.len))))
+	    (rc = cl_json_set_new(rec, "raw", json_stringn((const char *)w->scratch.data,
+							   w->scratch.len))))
 		goto out;
-	if ((rc = put(ex, "line", json_integer((json_int_t)u->line))) ||
-	    (rc = put(ex, "lines", json_integer((json_int_t)u->lines))) ||
-	    (rc = put(ex, "local_time", json_string(ltime))) ||
-	    (rc = put(ex, "tz", json_string(w->tzname))) ||
-	    (rc = put(ex, "date_order", json_string(w->order == 'd' ? "dmy" :
-						    w->order == 'm' ? "mdy" : "ymd"))) ||
+	if ((rc = cl_json_set_new(ex, "line", json_integer((json_int_t)u->line))) ||
+	    (rc = cl_json_set_new(ex, "lines", json_integer((json_int_t)u->lines))) ||
+	    (rc = cl_json_set_str(ex, "local_time", ltime)) ||
+	    (rc = cl_json_set_str(ex, "tz", w->tzname)) ||
+	    (rc = cl_json_set_str(ex, "date_order", w->order == 'd' ? "dmy" :
+						  w->order == 'm' ? "mdy" : "ymd")) ||
 	    (m->system && m->authored && (rc = put_span(ex, "author", m->author))))
 		goto out;
 	js = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);

@@ -17,6 +17,7 @@
 #include "archiver/record.h"
 #include "common/status.h"
 #include "common/util.h"
+#include "tests/unit/import_sink.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,22 +35,13 @@ static void mix(struct fz *f, const void *p, size_t n)
 static int on_record(void *ctx, const char *js, size_t len)
 {
 	struct fz *f = ctx;
-	struct cl_record r;
-	char *err = NULL;
-	json_t *v;
 	const char *raw;
+	json_t *v;
 
-	if (cl_record_parse(js, len, &r, &err) != CL_OK)
+	/* cl_record_parse() accepts only records with a valid, non-empty kind */
+	if (!sink_record_valid(js, len, NULL))
 		abort();
-	if (strcmp(r.kind, "") == 0)
-		abort();
-	cl_record_release(&r);
-	free(err);
-	v = json_loadb(js, len, 0, NULL);
-	if (v == NULL)
-		abort();
-	raw = json_string_value(json_object_get(v, "raw"));
-	if (raw == NULL)
+	if ((v = sink_record_load(js, len, &raw)) == NULL || raw == NULL)
 		abort();
 	f->raw_bytes += strlen(raw) / 4 * 3;
 	json_decref(v);
@@ -63,7 +55,7 @@ static int on_bad(void *ctx, uint64_t item, const unsigned char *data,
 {
 	struct fz *f = ctx;
 
-	if (item == 0 || reason == NULL || reason[0] == 0 || (len && data == NULL))
+	if (!sink_bad_valid(item, data, len, reason))
 		abort();
 	mix(f, &item, sizeof(item));
 	mix(f, data, len);

@@ -6,7 +6,6 @@
  * Run from the repository root: the samples are "../shared/samples/...".
  * A missing sample directory or file is a failure.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,188 +21,10 @@
 #include "common/status.h"
 #include "common/util.h"
 #include "tap.h"
+#include "import_sink.h"
 
 #define SAMPLES "../shared/samples/wecom-archive"
-#define MAXREC 256
 #define ACCOUNT "wecom:ww-test-corp"
-
-/* ---- a sink that keeps everything ------------------------------------- */
-
-struct bad {
-	uint64_t item;
-	char *reason;
-	char *data;
-};
-
-struct coll {
-	char *rec[MAXREC];
-	size_t nrec;
-	struct bad bad[MAXREC];
-	size_t nbad;
-	int stop_after;  /* return 99 from record() after this many (0: never) */
-};
-
-static int on_record(void *ctx, const char *json, size_t len)
-{
-	struct coll *c = ctx;
-
-	if (c->nrec == MAXREC)
-		return 98;
-	c->rec[c->nrec++] = strndup(json, len);
-	if (c->stop_after && (int)c->nrec >= c->stop_after)
-		return 99;
-	return 0;
-}
-
-static int on_bad(void *ctx, uint64_t item, const unsigned char *data,
-		  size_t len, const char *reason)
-{
-	struct coll *c = ctx;
-
-	if (c->nbad == MAXREC)
-		return 98;
-	c->bad[c->nbad].item = item;
-	c->bad[c->nbad].reason = strdup(reason);
-	c->bad[c->nbad].data = strndup((const char *)data, len);
-	c->nbad++;
-	return 0;
-}
-
-static void coll_free(struct coll *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nrec; i++)
-		free(c->rec[i]);
-	for (i = 0; i < c->nbad; i++) {
-		free(c->bad[i].reason);
-		free(c->bad[i].data);
-	}
-	memset(c, 0, sizeof(*c));
-}
-
-static struct cl_import_sink sink_for(struct coll *c)
-{
-	struct cl_import_sink s;
-
-	memset(&s, 0, sizeof(s));
-	s.ctx = c;
-	s.record = on_record;
-	s.bad = on_bad;
-	return s;
-}
-
-/* ---- record inspection ------------------------------------------------- */
-
-/* Member at dotted `path` ("sender.id", "attachments.0.sha256"). */
-static json_t *at(json_t *r, const char *path)
-{
-	char buf[256], *save = NULL, *tok;
-	json_t *v = r;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (tok = strtok_r(buf, ".", &save); tok && v; tok = strtok_r(NULL, ".", &save)) {
-		if (json_is_array(v))
-			v = json_array_get(v, strtoul(tok, NULL, 10));
-		else
-			v = json_object_get(v, tok);
-	}
-	return v;
-}
-
-static json_t *load(const char *s)
-{
-	return json_loads(s, 0, NULL);
-}
-
-/* String at `path` of record `i` of `c` equals `want` (NULL: absent). */
-static void rec_str(const struct coll *c, size_t i, const char *path,
-		    const char *want, const char *what)
-{
-	json_t *r = i < c->nrec ? load(c->rec[i]) : NULL;
-	json_t *v = at(r, path);
-
-	if (want == NULL)
-		TAP_OK(r && v == NULL, "%s: record %zu has no %s", what, i, path);
-	else
-		TAP_OK(r && json_is_string(v) && strcmp(json_string_value(v), want) == 0,
-		       "%s: record %zu %s = '%s' (got '%s')", what, i, path, want,
-		       json_is_string(v) ? json_string_value(v) : "(not a string)");
-	json_decref(r);
-}
-
-static void rec_int(const struct coll *c, size_t i, const char *path,
-		    long long want, const char *what)
-{
-	json_t *r = i < c->nrec ? load(c->rec[i]) : NULL;
-	json_t *v = at(r, path);
-
-	TAP_OK(json_is_integer(v) && json_integer_value(v) == want,
-	       "%s: record %zu %s = %lld", what, i, path, want);
-	json_decref(r);
-}
-
-static void rec_true(const struct coll *c, size_t i, const char *path,
-		     const char *what)
-{
-	json_t *r = i < c->nrec ? load(c->rec[i]) : NULL;
-
-	TAP_OK(json_is_true(at(r, path)), "%s: record %zu %s is true", what, i, path);
-	json_decref(r);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* "kind=N,kind=N" over all records, kinds sorted. */
-static void kinds(const struct coll *c, char *out, size_t cap)
-{
-	const char *k[MAXREC] = { NULL };
-	size_t i, n = 0, len = 0;
-
-	for (i = 0; i < c->nrec; i++) {
-		json_t *r = load(c->rec[i]);
-		const char *s = json_string_value(json_object_get(r, "kind"));
-
-		k[n++] = s ? strdup(s) : strdup("?");
-		json_decref(r);
-	}
-	qsort(k, n, sizeof(k[0]), cmp_str);
-	out[0] = '\0';
-	for (i = 0; i < n;) {
-		size_t j = i;
-
-		while (j < n && strcmp(k[j], k[i]) == 0)
-			j++;
-		len += (size_t)snprintf(out + len, cap - len, "%s%s=%zu",
-					len ? "," : "", k[i], j - i);
-		i = j;
-	}
-	for (i = 0; i < n; i++)
-		free((void *)(uintptr_t)k[i]);
-}
-
-/* Every record passes cl_record_parse. */
-static void all_valid(const struct coll *c, const char *what)
-{
-	size_t i, ok = 0;
-
-	for (i = 0; i < c->nrec; i++) {
-		struct cl_record r;
-		char *err = NULL;
-
-		if (cl_record_parse(c->rec[i], strlen(c->rec[i]), &r, &err) == CL_OK)
-			ok++;
-		else
-			printf("# %s record %zu: %s\n", what, i, err ? err : "?");
-		cl_record_release(&r);
-		free(err);
-	}
-	TAP_OK(ok == c->nrec && c->nrec > 0, "%s: all %zu records pass cl_record_parse",
-	       what, c->nrec);
-}
 
 static struct cl_import_opts opts(void)
 {
@@ -216,7 +37,7 @@ static struct cl_import_opts opts(void)
 
 static int text_import(const char *s, struct coll *c, char **err)
 {
-	struct cl_import_sink sk = sink_for(c);
+	struct cl_import_sink sk = coll_sink(c);
 	struct cl_import_opts o = opts();
 
 	return cl_import_wecom_text(s, strlen(s), &o, &sk, err);
@@ -260,36 +81,23 @@ static const struct expect samples[] = {
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 
-static int import_file(const char *name, struct coll *c, int *rc)
+static const char *sample_name(size_t n)
 {
-	char path[512];
-	char *err = NULL;
-	struct cl_import_sink s = sink_for(c);
-	struct cl_import_opts o = opts();
-
-	snprintf(path, sizeof(path), "%s/%s", SAMPLES, name);
-	o.input_name = name;
-	*rc = cl_import_wecom_file(path, &o, &s, &err);
-	if (*rc)
-		printf("# %s: %s\n", name, err ? err : "?");
-	free(err);
-	return *rc;
+	return samples[n].file;
 }
 
-static void check_sample(const struct expect *e)
+static void check_sample(size_t n)
 {
+	const struct expect *e = &samples[n];
+	struct cl_import_opts o = opts();
 	struct coll c, again;
-	char got[1024];
-	size_t i, same = 0;
 	int rc;
 
-	memset(&c, 0, sizeof(c));
-	memset(&again, 0, sizeof(again));
-	import_file(e->file, &c, &rc);
+	o.input_name = e->file;
+	rc = coll_import(&c, cl_import_wecom_file, SAMPLES, e->file, &o);
 	TAP_OK(rc == CL_OK, "%s imports", e->file);
 	TAP_EQ_INT(c.nbad, e->nbad, "bad items");
-	kinds(&c, got, sizeof(got));
-	TAP_EQ_STR(got, e->kinds, "records by kind");
+	kinds_are(&c, e->kinds);
 	if (e->sender) {
 		all_valid(&c, e->file);
 		rec_str(&c, 0, "sender.id", e->sender, e->file);
@@ -302,30 +110,15 @@ static void check_sample(const struct expect *e)
 	}
 	/* raw is the file's bytes without the trailing newline. */
 	if (c.nrec == 1) {
-		struct cl_buf file, dec;
-		json_t *r = load(c.rec[0]);
-		const char *raw = json_string_value(json_object_get(r, "raw"));
-		char *err = NULL, path[512];
+		char path[512];
 
 		snprintf(path, sizeof(path), "%s/%s", SAMPLES, e->file);
-		cl_buf_init(&file, 1 << 20);
-		cl_buf_init(&dec, 1 << 20);
-		cl_file_read(path, &file, 1 << 20, &err);
-		while (file.len && (file.data[file.len - 1] == '\n' || file.data[file.len - 1] == '\r'))
-			file.len--;
-		TAP_OK(raw && cl_b64_decode(raw, strlen(raw), &dec) == CL_OK &&
-		       dec.len == file.len && memcmp(dec.data, file.data, file.len) == 0,
+		TAP_OK(rec_raw_is_file(&c, 0, path, 1),
 		       "%s: raw is the exact message bytes", e->file);
-		json_decref(r);
-		free(err);
-		cl_buf_release(&file);
-		cl_buf_release(&dec);
 	}
-	import_file(e->file, &again, &rc);
-	for (i = 0; i < c.nrec && i < again.nrec; i++)
-		same += strcmp(c.rec[i], again.rec[i]) == 0;
-	TAP_OK(rc == CL_OK && again.nrec == c.nrec && same == c.nrec &&
-	       again.nbad == c.nbad, "%s: re-import gives identical records", e->file);
+	rc = coll_import(&again, cl_import_wecom_file, SAMPLES, e->file, &o);
+	TAP_OK(rc == CL_OK && coll_same_records(&c, &again) && again.nbad == c.nbad,
+	       "%s: re-import gives identical records", e->file);
 
 	if (strcmp(e->file, "doc_text_send.json") == 0) {
 		rec_str(&c, 0, "id", "CAQQluDa4QUY0On2rYSAgAMgzPrShAE=", e->file);
@@ -366,33 +159,6 @@ static void check_sample(const struct expect *e)
 	}
 	coll_free(&c);
 	coll_free(&again);
-}
-
-static void test_samples(void)
-{
-	DIR *d = opendir(SAMPLES);
-	struct dirent *de;
-	size_t i, files = 0, known = 0;
-
-	TAP_OK(d != NULL, "sample directory %s exists (run from the repo root)", SAMPLES);
-	while (d && (de = readdir(d)) != NULL) {
-		int found = 0;
-
-		if (de->d_name[0] == '.')
-			continue;
-		files++;
-		for (i = 0; i < NSAMPLES; i++)
-			found |= strcmp(samples[i].file, de->d_name) == 0;
-		known += (size_t)found;
-		if (!found)
-			printf("# sample without expectations: %s\n", de->d_name);
-	}
-	if (d)
-		closedir(d);
-	TAP_OK(files == NSAMPLES && known == NSAMPLES,
-	       "every sample file has expectations (%zu files, %zu known)", files, known);
-	for (i = 0; i < NSAMPLES; i++)
-		check_sample(&samples[i]);
 }
 
 /* ---- synthetic input ----------------------------------------------------- */
@@ -476,9 +242,10 @@ static void check_jsonl(const struct coll *c, const char *what)
 	rec_str(c, 4, "conversation.id", "a|b", what);
 	rec_str(c, 4, "consent.time", "2025-01-01T01:05:00.000Z", what);
 	{
-		json_t *r = c->nrec > 4 ? load(c->rec[4]) : NULL;
+		json_t *r = c->nrec > 4 ? rec_load(c->rec[4]) : NULL;
 
-		TAP_OK(json_is_false(at(r, "consent.agreed")), "disagree: consent.agreed false");
+		TAP_OK(json_is_false(rec_at(r, "consent.agreed")),
+		       "disagree: consent.agreed false");
 		json_decref(r);
 	}
 	rec_str(c, 5, "kind", "file", what);
@@ -496,7 +263,7 @@ static void test_jsonl(void)
 	struct cl_import_sink sk;
 	struct cl_import_opts o = opts();
 	char *err = NULL;
-	size_t i, same = 0;
+	size_t i;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
@@ -509,13 +276,11 @@ static void test_jsonl(void)
 
 	/* The streaming file reader gives the same records and bad items. */
 	TAP_OK(temp_file(path, jsonl) == 0, "temp JSONL written");
-	sk = sink_for(&b);
+	sk = coll_sink(&b);
 	rc = cl_import_wecom_file(path, &o, &sk, &err);
 	unlink(path);
 	TAP_EQ_INT(rc, CL_OK, "JSONL file imports");
-	for (i = 0; i < a.nrec && i < b.nrec; i++)
-		same += strcmp(a.rec[i], b.rec[i]) == 0;
-	TAP_OK(a.nrec == b.nrec && same == a.nrec && a.nbad == b.nbad,
+	TAP_OK(coll_same_records(&a, &b) && a.nbad == b.nbad,
 	       "file and text imports agree");
 	for (i = 0; i < a.nbad && i < b.nbad; i++)
 		TAP_OK(a.bad[i].item == b.bad[i].item &&
@@ -618,7 +383,7 @@ static void test_refusals(void)
 		err = NULL;
 	}
 	memset(&o, 0, sizeof(o));
-	sk = sink_for(&c);
+	sk = coll_sink(&c);
 	rc = cl_import_wecom_text("{}", 2, &o, &sk, &err);
 	TAP_OK(rc == CL_EINVAL && err && strcmp(err, "--account is required") == 0,
 	       "no account: '%s'", err ? err : "(none)");
@@ -642,7 +407,7 @@ static void test_refusals(void)
 
 int main(void)
 {
-	test_samples();
+	samples_check(SAMPLES, NSAMPLES, sample_name, check_sample);
 	test_jsonl();
 	test_whole_forms();
 	test_refusals();

@@ -23,6 +23,7 @@
 #include "common/status.h"
 #include "common/util.h"
 #include "tap.h"
+#include "import_sink.h"
 
 #define SAMPLES "../shared/samples/whatsapp-export"
 #define MAX_BAD 64
@@ -68,21 +69,17 @@ static void cap_release(struct cap *c)
 static int on_record(void *ctx, const char *js, size_t len)
 {
 	struct cap *c = ctx;
-	struct cl_record r;
 	char *err = NULL;
-	json_t *v;
 	const char *raw;
+	json_t *v;
 
-	if (cl_record_parse(js, len, &r, &err) != CL_OK) {
+	if (!sink_record_valid(js, len, &err)) {
 		c->invalid++;
 		printf("# invalid record: %s\n", err ? err : "?");
 	}
-	cl_record_release(&r);
 	free(err);
-	v = json_loadb(js, len, 0, NULL);
-	if (v == NULL)
+	if ((v = sink_record_load(js, len, &raw)) == NULL)
 		return CL_EINVAL;
-	raw = json_string_value(json_object_get(v, "raw"));
 	if (raw)
 		cl_b64_decode(raw, strlen(raw), &c->recon);
 	json_array_append_new(c->recs, v);
