@@ -552,6 +552,8 @@ static int scan_entry(void *ctx, uint64_t index, const unsigned char *p,
 		s->st->awaiting++;
 	else
 		s->st->kept++;
+	if (strcmp(d.reason, "no-rule") == 0)
+		s->st->norule++;
 	return CL_OK;
 }
 

@@ -204,10 +204,10 @@ static int policy_check(int argc, char **argv)
 		rc = cl_retain(l, p, cl_time_now_ms(), 1, 1000, &st, &err);
 	cl_ledger_close(l);
 	if (rc == CL_OK)
-		printf("policy ok: %zu rules, %zu conflicts, %zu assumed; %llu records examined,"
-		       " %llu kept with no applicable rule or maximum\n",
+		printf("policy: %zu rules, %zu conflicts, %zu assumed; %llu records examined,"
+		       " %llu matched by no rule\n",
 		       cl_policy_rule_count(p), conflicts, assumed,
-		       (unsigned long long)st.examined, (unsigned long long)st.kept);
+		       (unsigned long long)st.examined, (unsigned long long)st.norule);
 	cl_buf_release(&out);
 	cl_policy_free(p);
 	if (rc)

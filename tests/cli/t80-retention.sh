@@ -42,6 +42,10 @@ expect_exit "sfc: an erased record cannot be shown" 2 "$CHATLEDGER" show -a "$A"
 expect_grep "sfc: show says it was erased" "was erased" "$T/err"
 expect_exit "sfc: re-running retain is idempotent" 0 "$CHATLEDGER" retain -a "$A" --policy "$P/hk-sfc-intermediary.policy" --now 2027-03-02 --json
 expect_grep "sfc: nothing more to erase" '"erased":0' "$T/out"
+expect_exit "policy check: the PDPO profile on the SFC archive" 0 "$CHATLEDGER" policy check -a "$A" --policy "$P/hk-pdpo-default.policy"
+expect_grep "policy check: reports records no rule matches" "1 records examined, 1 matched by no rule" "$T/out"
+expect_exit "policy check: the SFC profile reports its conflict" 1 "$CHATLEDGER" policy check -a "$A" --policy "$P/hk-sfc-intermediary.policy"
+expect_grep "policy check: names the conflicting rules" "^conflict: " "$T/out"
 
 # --- AMLO: customer records stay until relationship-ended + 5 years.
 A="$T/amlo"; new_archive "$A"
