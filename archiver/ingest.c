@@ -462,15 +462,14 @@ static void *reader(void *arg)
 	struct jpipe *p = arg;
 	char *line = NULL;
 	size_t cap = 0;
-	ssize_t got;
 	uint64_t lineno = 0;
 	int done = 0;
 
 	while (!done) {
 		struct pslot *sl;
 		size_t n = 0;
+		ssize_t got = getline(&line, &cap, p->f);
 
-		got = getline(&line, &cap, p->f);
 		if (got >= 0) {
 			n = (size_t)got;
 			lineno++;

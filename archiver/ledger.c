@@ -708,7 +708,6 @@ static int encode_attrs(const unsigned char *tag_key, const char *attrs,
 {
 	uint64_t v[512];
 	size_t n = 0, i, off = 0;
-	int rc;
 
 	memset(v, 0, sizeof(v));
 	while (off < len) {
@@ -726,9 +725,12 @@ static int encode_attrs(const unsigned char *tag_key, const char *attrs,
 		off += alen + 1;
 	}
 	qsort(v, n, sizeof(v[0]), cmp_u64);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		int rc;
+
 		if ((i == 0 || v[i] != v[i - 1]) && (rc = cl_buf_add_be64(out, v[i])))
 			return rc;
+	}
 	return CL_OK;
 }
 

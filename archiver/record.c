@@ -213,7 +213,7 @@ static char *fingerprint(json_t *root)
 	static const char *const fields[] = {
 		"kind", "direction", "sent_at", "text", "target", "reply_to", NULL
 	};
-	json_t *o = json_object(), *v, *att, *a;
+	json_t *o = json_object(), *v, *att;
 	char *out;
 	size_t i;
 
@@ -227,7 +227,7 @@ static char *fingerprint(json_t *root)
 		json_object_set(o, "sender", v);
 	att = json_object_get(root, "attachments");
 	if (json_is_array(att)) {
-		json_t *list = json_array();
+		json_t *list = json_array(), *a;
 
 		json_array_foreach(att, i, a) {
 			json_t *h = json_object_get(a, "sha256");
