@@ -13,7 +13,7 @@ O ?= build
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
-PKGS = libsodium libzstd jansson sqlite3 libcrypto inih libarchive libmicrohttpd
+PKGS = libsodium libzstd jansson sqlite3 libcrypto inih libarchive libmicrohttpd zlib libcurl
 
 WARN = -Wall -Wextra -Werror -Wpedantic -Wformat=2 -Wshadow -Wconversion \
        -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition -Wvla \
@@ -37,21 +37,23 @@ CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(GCCWARN) -fPIE -pthread \
 LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -pthread $(LDSAN) $(LDFLAGS)
 LIBS = $(shell pkg-config --libs $(PKGS)) -lm
 
-LIB_SRC = $(wildcard common/*.c archiver/*.c policy/*.c export/*.c)
+LIB_SRC = $(wildcard common/*.c archiver/*.c archiver/wa/*.c policy/*.c export/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+WA_TEST_SRC = $(wildcard tests/wa/test_*.c)
+WA_FUZZ_SRC = $(wildcard tests/wa/fuzz_*.c)
 
 LIB_OBJ = $(LIB_SRC:%.c=$(O)/obj/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(O)/obj/%.o)
-UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
-FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%) $(WA_TEST_SRC:tests/wa/%.c=$(O)/tests/%)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%) $(WA_FUZZ_SRC:tests/wa/%.c=$(O)/fuzz/%)
 
 .PHONY: all check test bench demo fuzz analyze install clean tests-build
 
 all: $(O)/chatledger
 
-$(O)/obj/%.o: %.c $(wildcard */*.h)
+$(O)/obj/%.o: %.c $(wildcard */*.h */*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -65,6 +67,15 @@ $(O)/chatledger: $(CLI_OBJ) $(O)/libchatledger.a
 $(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(O)/libchatledger.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libchatledger.a $(LIBS)
+
+$(O)/tests/test_wa_%: tests/wa/test_wa_%.c tests/unit/tap.h $(O)/libchatledger.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libchatledger.a $(LIBS)
+
+$(O)/fuzz/fuzz_wa_%: tests/wa/fuzz_wa_%.c tests/fuzz/replay_main.c $(O)/libchatledger.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c \
+		$(O)/libchatledger.a $(LIBS)
 
 $(O)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(wildcard tests/unit/*.h) $(O)/libchatledger.a
 	@mkdir -p $(dir $@)
@@ -93,7 +104,7 @@ bench: all
 fuzz:
 	$(MAKE) O=build-fuzz-lib CC=clang CFLAGS="-fsanitize=fuzzer-no-link" SANITIZE=1 build-fuzz-lib/libchatledger.a
 	@mkdir -p build-fuzz
-	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	for f in $(FUZZ_SRC) $(WA_FUZZ_SRC); do n=$$(basename $$f .c); \
 	  clang -std=c17 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
 	    $$(pkg-config --cflags $(PKGS)) -o build-fuzz/$$n $$f \
 	    build-fuzz-lib/libchatledger.a $(LIBS) || exit 1; done

@@ -71,6 +71,15 @@ void cl_ledger_close(struct cl_ledger *l);
 
 const char *cl_ledger_origin(const struct cl_ledger *l);
 const char *cl_ledger_dir(const struct cl_ledger *l);
+/*
+ * The ledger's SQLite connection (a `sqlite3 *`), for side tables that a
+ * caller owns in ledger.db (the webhook's media_pending, created with
+ * CREATE TABLE IF NOT EXISTS).  Rules: use it only on the thread that
+ * uses the ledger; never read or write the ledger's own tables
+ * (docs/FORMAT.md §4) through it; statements run inside a batch are part
+ * of that batch's transaction (committed or rolled back with it).
+ */
+struct sqlite3 *cl_ledger_sqlite(struct cl_ledger *l);
 /* Number of committed entries (plus appended ones inside a batch). */
 uint64_t cl_ledger_size(const struct cl_ledger *l);
 

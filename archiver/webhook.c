@@ -7,11 +7,19 @@
  * (MHD_suspend_connection) and its job queued; the committer resumes it
  * once the job is durable or failed, and the request is answered from the
  * pool.  Shared state is guarded by w->mu: the job queue, the in-flight
- * count, the statistics, each job's outcome.
+ * count, the statistics, each job's outcome, the media hand-over.
+ *
+ * Media (webhook.h): a third thread, the downloader, does the HTTP work
+ * of one pending download at a time and never touches the ledger.  The
+ * committer (which alone reads and writes media_pending) hands it a due
+ * row (w->dl_task, w->dl_busy) and, once the result is back (w->dl_done),
+ * commits it.  Requests always go first: a result waits while jobs are
+ * queued.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +29,16 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "archiver/import.h"
 #include "archiver/import_cloudapi.h"
 #include "archiver/ingest.h"
+#include "archiver/leaf.h"
 #include "archiver/record.h"
 #include "archiver/webhook.h"
 #include "common/status.h"
@@ -49,6 +61,8 @@ struct item {
 	unsigned char *data;     /* if bad: its bytes (malloc'd) */
 	size_t len;
 	char *reason;            /* if bad (malloc'd) */
+	char *media_id;          /* if !bad and the record has Cloud API
+				    media to download (malloc'd) */
 };
 
 struct job {
@@ -58,12 +72,26 @@ struct job {
 	int done;                /* set by the committer under w->mu */
 	int rc;
 	int refused;             /* not queued: the server is stopping */
+	int media;               /* note media ids (download enabled) */
 	uint64_t records, duplicates, quarantined;
 	struct MHD_Connection *conn;  /* suspended until the job is done */
 	struct job *next;
 };
 
 enum { M_GET, M_POST, M_OTHER };
+
+/* One pending download: the task the committer hands over, and the
+ * result the downloader hands back. */
+struct dl {
+	uint64_t idx;            /* the parent record's entry */
+	char media_id[129];
+	unsigned attempts;       /* failures so far */
+	int ok;
+	int too_big;             /* larger than CL_WEBHOOK_MEDIA_MAX: give up */
+	long status;             /* HTTP status of the failing step, or 0 */
+	unsigned char *data;     /* ok: the media bytes (malloc'd) */
+	size_t len;
+};
 
 /* One HTTP request, from its first call to its completion callback. */
 struct req {
@@ -104,6 +132,23 @@ struct cl_webhook {
 	pthread_t committer;
 	int have_committer;
 	struct cl_webhook_stats st;
+
+	/* media download (enabled iff token != NULL) */
+	unsigned char *token;    /* sodium_malloc'd, read-only */
+	size_t token_len;
+	char *media_url;         /* without a trailing '/' */
+	unsigned retry_base;     /* seconds */
+	void (*on_media)(void *ctx, const char *msg);
+	pthread_cond_t dl_cond;  /* downloader: a task, or dl_quit */
+	pthread_t downloader;
+	int have_downloader;
+	int dl_busy;             /* a task is out (until its result is committed) */
+	int dl_has_task;         /* the downloader has not taken it yet */
+	int dl_done;             /* its result is back */
+	int dl_quit;             /* downloader: abort and exit */
+	struct dl dl;            /* the task, then its result */
+	int64_t next_check;      /* s: when media_pending is next worth a look */
+	int curl_inited;
 };
 
 static int64_t mono_ms(void)
@@ -150,6 +195,35 @@ static void scrub_reason(char *s)
 		*p = 0;
 }
 
+/* A media id as sent by the Cloud API: digits in practice; we accept
+ * 1..128 of [A-Za-z0-9_-] so that it is safe as one URL path segment. */
+static int media_id_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		char c = s[i];
+
+		if (i >= 128 || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+				  (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return 0;
+	}
+	return i > 0;
+}
+
+/* The media id of a normalised Cloud API record (import_cloudapi.c puts
+ * the message's media object, id included, under "media"), or NULL. */
+static char *record_media_id(const struct cl_record *rec)
+{
+	json_t *r = json_loadb(rec->canonical, rec->canonical_len, 0, NULL);
+	json_t *m = r ? json_object_get(r, "media") : NULL;
+	const char *id = m ? json_string_value(json_object_get(m, "id")) : NULL;
+	char *out = id && media_id_ok(id) ? strdup(id) : NULL;
+
+	json_decref(r);
+	return out;
+}
+
 static void job_free(struct job *j)
 {
 	size_t i;
@@ -168,6 +242,7 @@ static void job_free(struct job *j)
 			if (it->rec.canonical)
 				sodium_memzero(it->rec.canonical, it->rec.canonical_len);
 			cl_record_release(&it->rec);
+			free(it->media_id);
 		}
 	}
 	free(j->items);
@@ -235,6 +310,9 @@ static int sink_record(void *ctx, const char *json, size_t len)
 	} else if (rc) {
 		cl_record_release(&it->rec);
 		j->n--;
+	} else if (j->media) {
+		/* NULL (no media, or out of memory) just means no download. */
+		it->media_id = record_media_id(&it->rec);
 	}
 	free(why);
 	return rc;
@@ -247,6 +325,36 @@ static int sink_bad(void *ctx, uint64_t item, const unsigned char *data,
 }
 
 /* ---- the committer -------------------------------------------------- */
+
+static int db_fail(struct cl_webhook *w, char **err, const char *what)
+{
+	return cl_error(err, CL_EIO, "database error while %s: %s", what,
+			sqlite3_errmsg(cl_ledger_sqlite(w->l)));
+}
+
+/* Run `sql` with up to three integer parameters and one text parameter
+ * (bound as ?1..?3 and ?4; unused ones stay NULL).  For media_pending
+ * only; on the committer's thread. */
+static int pending_exec(struct cl_webhook *w, const char *sql, int64_t a,
+			int64_t b, int64_t c, const char *t, char **err)
+{
+	sqlite3 *db = cl_ledger_sqlite(w->l);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(w, err, "preparing a media_pending statement");
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	sqlite3_bind_int64(st, 3, c);
+	if (t)
+		sqlite3_bind_text(st, 4, t, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(w, err, "updating media_pending");
+	return CL_OK;
+}
 
 static int append_job(struct cl_webhook *w, struct job *j, char **err)
 {
@@ -275,6 +383,12 @@ static int append_job(struct cl_webhook *w, struct job *j, char **err)
 			else
 				j->records++;
 		}
+		/* A new record with media: download it (same transaction). */
+		if (rc == CL_OK && dup != 1 && it->media_id && w->token)
+			rc = pending_exec(w, "INSERT OR IGNORE INTO media_pending"
+					  "(idx, media_id, attempts, next_at) "
+					  "VALUES(?1, ?4, 0, ?2)", (int64_t)idx,
+					  (int64_t)time(NULL), 0, it->media_id, err);
 	}
 	return rc;
 }
@@ -352,6 +466,199 @@ static uint64_t commit_batch(struct cl_webhook *w, struct job *batch)
 	return commits;
 }
 
+/* ---- media: the committer's side ---------------------------------- */
+
+static void media_note(struct cl_webhook *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void media_note(struct cl_webhook *w, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (w->on_media == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	w->on_media(w->ctx, msg);
+}
+
+static int append_coverage(struct cl_webhook *w, const char *kind,
+			   const char *body, char **err)
+{
+	struct cl_entry_in in;
+	uint64_t idx;
+	int dup;
+
+	memset(&in, 0, sizeof(in));
+	in.type = CL_ENTRY_COVERAGE;
+	in.kind = kind;
+	in.sent_at = CL_TIME_NONE;
+	in.received_at = cl_time_now_ms();
+	in.body = body;
+	in.body_len = strlen(body);
+	return cl_ledger_append(w->l, &in, &idx, &dup, err);
+}
+
+/* The downloaded bytes of `d` as an attachment of entry d->idx, in the
+ * parent's conversation chain (its tag, read from its leaf: the
+ * conversation itself is sealed). */
+static int append_attachment(struct cl_webhook *w, const struct dl *d,
+			     int *dup, char **err)
+{
+	struct cl_buf leafb, key;
+	struct cl_leaf lf;
+	struct cl_entry_in in;
+	char body[64];
+	uint64_t idx;
+	int rc;
+
+	cl_buf_init(&leafb, 1u << 20);
+	cl_buf_init(&key, 256);
+	if ((rc = cl_ledger_leaf(w->l, d->idx, &leafb, err)) ||
+	    (rc = cl_leaf_decode(leafb.data, leafb.len, &lf, err)) ||
+	    (rc = cl_buf_addf(&key, "chatledger/media/v1/%s", d->media_id)))
+		goto out;
+	snprintf(body, sizeof(body), "{\"attachment_of\":%llu}",
+		 (unsigned long long)d->idx);
+	memset(&in, 0, sizeof(in));
+	in.type = CL_ENTRY_RECORD;
+	in.kind = "attachment";
+	in.sent_at = lf.sent_at;
+	in.received_at = cl_time_now_ms();
+	in.key = key.data;
+	in.key_len = key.len;
+	in.conv_tag = lf.conv_tag;
+	in.plaintext = d->data;
+	in.plaintext_len = d->len;
+	in.body = body;
+	in.body_len = strlen(body);
+	rc = cl_ledger_append(w->l, &in, &idx, dup, err);
+out:
+	cl_buf_release(&leafb);
+	cl_buf_release(&key);
+	return rc;
+}
+
+/* Commit the outcome of download `d` (one batch); CL_OK if done. */
+static int commit_media(struct cl_webhook *w, const struct dl *d)
+{
+	char body[128], *err = NULL;
+	unsigned n = d->attempts + 1;
+	int dup = 0, abandon = 0, rc = cl_ledger_begin(w->l, &err);
+
+	if (rc == CL_OK && d->ok) {
+		rc = append_attachment(w, d, &dup, &err);
+		if (rc == CL_OK)
+			rc = pending_exec(w, "DELETE FROM media_pending WHERE idx = ?1",
+					  (int64_t)d->idx, 0, 0, NULL, &err);
+	} else if (rc == CL_OK) {
+		int64_t delay = w->retry_base;
+		unsigned k;
+
+		for (k = 0; k < n && delay < CL_WEBHOOK_MEDIA_RETRY_MAX; k++)
+			delay *= 2;
+		if (delay > CL_WEBHOOK_MEDIA_RETRY_MAX)
+			delay = CL_WEBHOOK_MEDIA_RETRY_MAX;
+		abandon = n >= CL_WEBHOOK_MEDIA_ATTEMPTS || d->too_big;
+		snprintf(body, sizeof(body), "{\"entry\":%llu,\"attempt\":%u,\"status\":%ld}",
+			 (unsigned long long)d->idx, n, d->status);
+		rc = append_coverage(w, "media-download-failed", body, &err);
+		if (rc == CL_OK && abandon) {
+			snprintf(body, sizeof(body), "{\"entry\":%llu,\"attempts\":%u}",
+				 (unsigned long long)d->idx, n);
+			rc = append_coverage(w, "media-download-abandoned", body, &err);
+			if (rc == CL_OK)
+				rc = pending_exec(w, "DELETE FROM media_pending WHERE idx = ?1",
+						  (int64_t)d->idx, 0, 0, NULL, &err);
+		} else if (rc == CL_OK) {
+			rc = pending_exec(w, "UPDATE media_pending SET attempts = ?2, "
+					  "next_at = ?3 WHERE idx = ?1", (int64_t)d->idx,
+					  (int64_t)n, (int64_t)time(NULL) + delay, NULL, &err);
+		}
+	}
+	if (rc == CL_OK)
+		rc = cl_ledger_commit(w->l, &err);
+	else
+		cl_ledger_rollback(w->l);
+	if (rc != CL_OK) {
+		/* The row is unchanged: the download is tried again. */
+		media_note(w, "media of entry %llu: cannot store the outcome: %s",
+			   (unsigned long long)d->idx, err ? err : cl_strerror(rc));
+		free(err);
+		return rc;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->st.commits++;
+	if (d->ok && dup != 1)
+		w->st.media_stored++;
+	if (!d->ok)
+		w->st.media_failed++;
+	if (abandon)
+		w->st.media_abandoned++;
+	pthread_mutex_unlock(&w->mu);
+	if (d->ok)
+		media_note(w, "media of entry %llu stored (%zu bytes%s)",
+			   (unsigned long long)d->idx, d->len,
+			   dup == 1 ? ", already archived" : "");
+	else if (abandon)
+		media_note(w, "media of entry %llu: attempt %u failed (HTTP %ld); "
+			   "abandoned", (unsigned long long)d->idx, n, d->status);
+	else
+		media_note(w, "media of entry %llu: attempt %u failed (HTTP %ld); "
+			   "will retry", (unsigned long long)d->idx, n, d->status);
+	return CL_OK;
+}
+
+/*
+ * The earliest due row of media_pending into *d (1), or 0 and *next set
+ * to when the next row is due (INT64_MAX if none).  -1 on a database
+ * error (reported; looked at again a minute later).
+ */
+static int pick_due(struct cl_webhook *w, struct dl *d, int64_t *next)
+{
+	sqlite3 *db = cl_ledger_sqlite(w->l);
+	sqlite3_stmt *st = NULL;
+	int64_t now = (int64_t)time(NULL);
+	int found = 0, rc;
+
+	*next = INT64_MAX;
+	if (sqlite3_prepare_v2(db, "SELECT idx, media_id, attempts, next_at FROM "
+			       "media_pending ORDER BY next_at, idx LIMIT 1", -1, &st,
+			       NULL) != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *id = sqlite3_column_text(st, 1);
+		int64_t at = sqlite3_column_int64(st, 3);
+
+		if (at > now) {
+			*next = at;
+		} else if (id == NULL || !media_id_ok((const char *)id) ||
+			   sqlite3_column_int64(st, 0) < 0) {
+			sqlite3_finalize(st);
+			media_note(w, "media_pending holds a bad row; it is ignored");
+			*next = now + 60;
+			return 0;
+		} else {
+			memset(d, 0, sizeof(*d));
+			d->idx = (uint64_t)sqlite3_column_int64(st, 0);
+			snprintf(d->media_id, sizeof(d->media_id), "%s", (const char *)id);
+			d->attempts = (unsigned)sqlite3_column_int64(st, 2);
+			found = 1;
+		}
+	} else if (rc != SQLITE_DONE) {
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	return found;
+fail:
+	sqlite3_finalize(st);
+	media_note(w, "cannot read media_pending: %s", sqlite3_errmsg(db));
+	*next = now + 60;
+	return -1;
+}
+
 static void *committer_main(void *arg)
 {
 	struct cl_webhook *w = arg;
@@ -361,8 +668,53 @@ static void *committer_main(void *arg)
 	for (;;) {
 		uint64_t commits;
 
-		while (w->head == NULL && !w->quit)
-			pthread_cond_wait(&w->work, &w->mu);
+		if (w->head == NULL && !w->quit) {
+			if (w->dl_done) {
+				struct dl d = w->dl;
+				int mrc;
+
+				w->dl_done = 0;
+				memset(&w->dl, 0, sizeof(w->dl));
+				pthread_mutex_unlock(&w->mu);
+				mrc = commit_media(w, &d);
+				if (d.data)
+					sodium_memzero(d.data, d.len);
+				free(d.data);
+				pthread_mutex_lock(&w->mu);
+				w->dl_busy = 0;
+				/* After a failed commit, do not spin on the row. */
+				w->next_check = mrc == CL_OK ? 0
+					: (int64_t)time(NULL) + w->retry_base;
+				continue;
+			}
+			if (w->token && !w->dl_busy && w->next_check <= (int64_t)time(NULL)) {
+				struct dl d;
+				int64_t when;
+				int got;
+
+				pthread_mutex_unlock(&w->mu);
+				got = pick_due(w, &d, &when);
+				pthread_mutex_lock(&w->mu);
+				if (got == 1) {
+					w->dl = d;
+					w->dl_busy = w->dl_has_task = 1;
+					pthread_cond_signal(&w->dl_cond);
+				} else {
+					w->next_check = when;
+				}
+				continue;
+			}
+			if (w->token && !w->dl_busy && w->next_check != INT64_MAX) {
+				struct timespec until;
+
+				until.tv_sec = (time_t)w->next_check;
+				until.tv_nsec = 0;
+				pthread_cond_timedwait(&w->work, &w->mu, &until);
+			} else {
+				pthread_cond_wait(&w->work, &w->mu);
+			}
+			continue;
+		}
 		if (w->head == NULL)
 			break;
 		batch = w->head;
@@ -373,6 +725,7 @@ static void *committer_main(void *arg)
 
 		pthread_mutex_lock(&w->mu);
 		w->st.commits += commits;
+		w->next_check = 0;   /* new rows may be due */
 		for (j = batch; j; j = j->next)
 			j->done = 1;
 		pthread_mutex_unlock(&w->mu);
@@ -383,6 +736,177 @@ static void *committer_main(void *arg)
 			MHD_resume_connection(j->conn);
 		}
 		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* ---- media: the downloader ----------------------------------------- */
+
+struct sink {
+	struct cl_webhook *w;
+	struct cl_buf *b;
+	size_t max;
+	int over;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ctx)
+{
+	struct sink *k = ctx;
+	size_t len = size * n;
+
+	if (k->b->len + len > k->max) {
+		k->over = 1;
+		return 0;   /* aborts the transfer */
+	}
+	if (cl_buf_add(k->b, p, len) != CL_OK)
+		return 0;
+	return len;
+}
+
+static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+		       curl_off_t un)
+{
+	struct sink *k = ctx;
+	int quit;
+
+	(void)dt; (void)dn; (void)ut; (void)un;
+	pthread_mutex_lock(&k->w->mu);
+	quit = k->w->dl_quit;
+	pthread_mutex_unlock(&k->w->mu);
+	return quit;   /* non-zero aborts */
+}
+
+/* GET `url` with the bearer header into `out` (at most `max` bytes).
+ * 1 on HTTP 200, else 0 with *status the HTTP status (0 if none). */
+static int http_get(struct cl_webhook *w, const char *url,
+		    struct curl_slist *hdr, size_t max, struct cl_buf *out,
+		    long *status, int *too_big)
+{
+	CURL *c = curl_easy_init();
+	struct sink k = { w, out, max, 0 };
+	CURLcode cc;
+
+	*status = 0;
+	if (c == NULL)
+		return 0;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);  /* never re-send the token */
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)CL_WEBHOOK_MEDIA_TIMEOUT);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &k);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "chatledger-webhook");
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(c);
+	if (cc == CURLE_OK && *status == 200)
+		return 1;
+	if (k.over || cc == CURLE_FILESIZE_EXCEEDED)
+		*too_big = 1;
+	if (*status == 200)
+		*status = 0;   /* a transfer error after the headers */
+	return 0;
+}
+
+/* The whole download of d->media_id; fills d->ok, status, data, len. */
+static void download(struct cl_webhook *w, struct dl *d)
+{
+	struct curl_slist *hdr = NULL;
+	struct cl_buf meta, file;
+	char *h = sodium_malloc(w->token_len + 32), *url = NULL;
+	json_t *j = NULL;
+	const char *u;
+	size_t i;
+
+	cl_buf_init(&meta, 64u << 10);
+	cl_buf_init(&file, CL_WEBHOOK_MEDIA_MAX);
+	d->ok = 0;
+	d->status = 0;
+	if (h == NULL)
+		return;
+	memcpy(h, "Authorization: Bearer ", 22);
+	memcpy(h + 22, w->token, w->token_len);
+	h[22 + w->token_len] = 0;
+	hdr = curl_slist_append(NULL, h);
+	sodium_memzero(h, w->token_len + 32);
+	sodium_free(h);
+	if (hdr == NULL || asprintf(&url, "%s/%s", w->media_url, d->media_id) < 0) {
+		url = NULL;
+		goto out;
+	}
+	if (!http_get(w, url, hdr, 64u << 10, &meta, &d->status, &d->too_big) ||
+	    meta.len == 0) {
+		d->too_big = 0;   /* an oversize answer here is just unusable */
+		if (d->status == 200)
+			d->status = 0;
+		goto out;
+	}
+	j = json_loadb((const char *)meta.data, meta.len, 0, NULL);
+	u = j ? json_string_value(json_object_get(j, "url")) : NULL;
+	d->status = 0;   /* from here on, 0 if the answer is unusable */
+	if (u == NULL || (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0))
+		goto out;
+	for (i = 0; u[i]; i++)
+		if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] >= 0x7f)
+			goto out;
+	if (!http_get(w, u, hdr, CL_WEBHOOK_MEDIA_MAX, &file, &d->status, &d->too_big)) {
+		if (d->too_big)
+			d->status = 413;
+		goto out;
+	}
+	d->ok = 1;
+	d->status = 200;
+	d->data = file.data;
+	d->len = file.len;
+	file.data = NULL;
+out:
+	if (hdr) {
+		sodium_memzero(hdr->data, strlen(hdr->data));
+		curl_slist_free_all(hdr);
+	}
+	json_decref(j);
+	free(url);
+	if (meta.data)
+		sodium_memzero(meta.data, meta.alloc);
+	if (file.data)
+		sodium_memzero(file.data, file.alloc);
+	cl_buf_release(&meta);
+	cl_buf_release(&file);
+}
+
+static void *downloader_main(void *arg)
+{
+	struct cl_webhook *w = arg;
+	struct dl d;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->dl_has_task && !w->dl_quit)
+			pthread_cond_wait(&w->dl_cond, &w->mu);
+		if (w->dl_quit)
+			break;
+		d = w->dl;
+		w->dl_has_task = 0;
+		pthread_mutex_unlock(&w->mu);
+		download(w, &d);
+		pthread_mutex_lock(&w->mu);
+		if (w->dl_quit) {   /* aborted or late: the row stays due */
+			if (d.data)
+				sodium_memzero(d.data, d.len);
+			free(d.data);
+			break;
+		}
+		w->dl = d;
+		w->dl_done = 1;
+		pthread_cond_signal(&w->work);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -553,6 +1077,7 @@ static enum MHD_Result finish_post(struct cl_webhook *w,
 	if (j == NULL)
 		return reply(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory",
 			     "internal error\n", 0);
+	j->media = w->token != NULL;
 	memset(&sink, 0, sizeof(sink));
 	sink.ctx = j;
 	sink.record = sink_record;
@@ -860,6 +1385,15 @@ static void webhook_free(struct cl_webhook *w)
 {
 	if (w->lfd >= 0)
 		close(w->lfd);
+	if (w->dl.data) {   /* a result the committer did not take */
+		sodium_memzero(w->dl.data, w->dl.len);
+		free(w->dl.data);
+	}
+	sodium_free(w->token);
+	free(w->media_url);
+	if (w->curl_inited)
+		curl_global_cleanup();
+	pthread_cond_destroy(&w->dl_cond);
 	sodium_free(w->mac);
 	sodium_free(w->tok_key);
 	sodium_free(w->tok_hash);
@@ -879,6 +1413,68 @@ static void stop_committer(struct cl_webhook *w)
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->committer, NULL);
 	w->have_committer = 0;
+}
+
+/* Abort a download in progress (its row stays due) and end the thread. */
+static void stop_downloader(struct cl_webhook *w)
+{
+	if (!w->have_downloader)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->dl_quit = 1;
+	pthread_cond_signal(&w->dl_cond);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->downloader, NULL);
+	w->have_downloader = 0;
+}
+
+/* Copy the token and the URL, create media_pending, start curl. */
+static int media_init(struct cl_webhook *w, const struct cl_webhook_opts *o,
+		      char **err)
+{
+	const char *u = o->media_url ? o->media_url : CL_WEBHOOK_MEDIA_URL_DEFAULT;
+	size_t n = strlen(u), i;
+	char *e = NULL;
+
+	if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
+		return cl_error(err, CL_EINVAL, "the media URL must start with https:// or http://");
+	for (i = 0; i < n; i++)
+		if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] >= 0x7f ||
+		    u[i] == '?' || u[i] == '#')
+			return cl_error(err, CL_EINVAL, "the media URL must be printable "
+					"ASCII without spaces, query or fragment");
+	while (n > 0 && u[n - 1] == '/')
+		n--;
+	w->media_url = strndup(u, n);
+	w->token = sodium_malloc(o->access_token_len);
+	if (w->media_url == NULL || w->token == NULL)
+		return CL_ENOMEM;
+	for (i = 0; i < o->access_token_len; i++)
+		if (o->access_token[i] <= 0x20 || o->access_token[i] >= 0x7f)
+			return cl_error(err, CL_EINVAL, "the access token must be printable "
+					"ASCII without spaces");
+	memcpy(w->token, o->access_token, o->access_token_len);
+	w->token_len = o->access_token_len;
+	if (sodium_mprotect_readonly(w->token) != 0)
+		return cl_error(err, CL_ENOMEM, "cannot protect the access token's memory");
+	w->retry_base = o->media_retry_base ? o->media_retry_base
+		: CL_WEBHOOK_MEDIA_RETRY_DEFAULT;
+	w->on_media = o->on_media;
+	if (sqlite3_exec(cl_ledger_sqlite(w->l),
+			 "CREATE TABLE IF NOT EXISTS media_pending("
+			 "idx INTEGER PRIMARY KEY, media_id TEXT NOT NULL,"
+			 " attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL)",
+			 NULL, NULL, &e) != SQLITE_OK) {
+		int rc = cl_error(err, CL_EIO, "cannot create media_pending: %s",
+				  e ? e : "?");
+
+		sqlite3_free(e);
+		return rc;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return cl_error(err, CL_EIO, "cannot initialise libcurl");
+	w->curl_inited = 1;
+	return CL_OK;
 }
 
 int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
@@ -901,6 +1497,7 @@ int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->idle, NULL);
+	pthread_cond_init(&w->dl_cond, NULL);
 	w->l = l;
 	w->max_body = o->max_body ? o->max_body : CL_WEBHOOK_MAX_BODY_DEFAULT;
 	w->on_request = o->on_request;
@@ -922,8 +1519,18 @@ int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
 		rc = cl_error(err, CL_ENOMEM, "cannot protect the secrets' memory");
 		goto out;
 	}
+	if (o->access_token && o->access_token_len &&
+	    (rc = media_init(w, o, err)))
+		goto out;
 	if ((rc = open_listener(o->listen, &w->lfd, w->addr, sizeof(w->addr), err)))
 		goto out;
+	if (w->token) {
+		if (pthread_create(&w->downloader, NULL, downloader_main, w) != 0) {
+			rc = cl_error(err, CL_ENOMEM, "cannot start the downloader thread");
+			goto out;
+		}
+		w->have_downloader = 1;
+	}
 	if (pthread_create(&w->committer, NULL, committer_main, w) != 0) {
 		rc = cl_error(err, CL_ENOMEM, "cannot start the committer thread");
 		goto out;
@@ -946,6 +1553,7 @@ int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
 out:
 	if (rc) {
 		stop_committer(w);
+		stop_downloader(w);
 		webhook_free(w);
 		return rc;
 	}
@@ -967,6 +1575,8 @@ void cl_webhook_stop(struct cl_webhook *w, struct cl_webhook_stats *st)
 		return;
 	pthread_mutex_lock(&w->mu);
 	w->stopping = 1;
+	w->dl_quit = 1;   /* abort a download in progress: retried next start */
+	pthread_cond_signal(&w->dl_cond);
 	pthread_mutex_unlock(&w->mu);
 	/* No new connections; the listening socket is ours to close. */
 	s = MHD_quiesce_daemon(w->d);
@@ -984,6 +1594,7 @@ void cl_webhook_stop(struct cl_webhook *w, struct cl_webhook_stats *st)
 	 * refused with 503), so no connection is left suspended; then close
 	 * the remaining connections and stop the pool. */
 	stop_committer(w);
+	stop_downloader(w);
 	MHD_stop_daemon(w->d);
 	w->d = NULL;
 	if (st) {

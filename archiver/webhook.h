@@ -27,8 +27,26 @@
  * signed checkpoint) and resumes all their connections ("group commit").  If a batch fails, its bodies are
  * retried one per batch so that one bad body cannot fail the others.
  *
- * The library never prints: it reports each finished request and each
- * ledger error through callbacks.
+ * Media (when an access token is given): each new record carrying Cloud
+ * API media (its "media" object has an "id") gets a row in the side table
+ * media_pending of ledger.db, inserted in the batch that stores the
+ * record.  A downloader thread fetches due rows, one at a time, outside
+ * the committer: GET {media_url}/{id} with "Authorization: Bearer TOKEN"
+ * gives {"url": ...}; GET that URL (same header, no redirects, at most
+ * CL_WEBHOOK_MEDIA_MAX bytes, CL_WEBHOOK_MEDIA_TIMEOUT seconds) gives the
+ * bytes.  The committer then, in one batch, appends them sealed as an
+ * "attachment" record in the parent's conversation chain (key
+ * "chatledger/media/v1/" + id, public body {"attachment_of":N}) and
+ * deletes the row; or, on failure, appends a coverage entry
+ * "media-download-failed" {"entry":N,"attempt":n,"status":HTTP or 0} and
+ * reschedules the row retry_base * 2^n seconds later (at most 6 hours);
+ * after CL_WEBHOOK_MEDIA_ATTEMPTS failures it appends
+ * "media-download-abandoned" {"entry":N,"attempts":n} and drops the row.
+ * Rows survive restarts.  Coverage bodies carry no media id and no
+ * personal data.
+ *
+ * The library never prints: it reports each finished request, each
+ * ledger error and each media outcome through callbacks.
  */
 #ifndef CL_WEBHOOK_H
 #define CL_WEBHOOK_H
@@ -44,6 +62,15 @@
 #define CL_WEBHOOK_UPLOAD_DEADLINE 30u       /* seconds for one whole body */
 #define CL_WEBHOOK_CONNECTIONS_DEFAULT 512u
 #define CL_WEBHOOK_GRACE_MS 15000u           /* wait for in-flight requests */
+#define CL_WEBHOOK_MEDIA_URL_DEFAULT "https://graph.facebook.com/v21.0"
+/* Bytes of one media file: 100 MiB is Meta's limit, but a ledger payload
+ * holds at most CL_PAYLOAD_MAX - 4096 bytes (ledger_int.h, 24 MiB): a
+ * larger file is abandoned at once (coverage, status 413). */
+#define CL_WEBHOOK_MEDIA_MAX ((24u << 20) - 4096u)
+#define CL_WEBHOOK_MEDIA_TIMEOUT 30u         /* seconds per HTTP request */
+#define CL_WEBHOOK_MEDIA_RETRY_DEFAULT 60u   /* retry base, seconds */
+#define CL_WEBHOOK_MEDIA_RETRY_MAX (6u * 3600u)
+#define CL_WEBHOOK_MEDIA_ATTEMPTS 10u
 
 /* One finished request, for the request log.  Carries no content, no
  * query string and no secret. */
@@ -79,6 +106,18 @@ struct cl_webhook_opts {
 	 * once per failed batch, from the committer thread; the message
 	 * names no content. */
 	void (*on_error)(void *ctx, const char *msg);
+	/* Media download: enabled when access_token is set (copied into
+	 * guarded memory by cl_webhook_start(); the caller may wipe it).
+	 * media_url NULL = CL_WEBHOOK_MEDIA_URL_DEFAULT; retry base 0 =
+	 * CL_WEBHOOK_MEDIA_RETRY_DEFAULT seconds. */
+	const unsigned char *access_token;
+	size_t access_token_len;
+	const char *media_url;
+	unsigned media_retry_base;
+	/* Called from the committer after each download outcome is
+	 * committed: `msg` names the parent entry, the attempt and the HTTP
+	 * status, never the media id, a URL or the token. */
+	void (*on_media)(void *ctx, const char *msg);
 	void *ctx;
 };
 
@@ -93,6 +132,9 @@ struct cl_webhook_stats {
 	uint64_t duplicates;
 	uint64_t quarantined;
 	uint64_t commits;       /* durable batches */
+	uint64_t media_stored;  /* attachments stored from downloads */
+	uint64_t media_failed;  /* failed download attempts */
+	uint64_t media_abandoned;
 };
 
 struct cl_webhook;

@@ -111,6 +111,15 @@ static void on_request(void *ctx, const struct cl_webhook_request *r)
 		r->body_len, r->ms, *r->reason ? " " : "", r->reason);
 }
 
+static void on_media(void *ctx, const char *msg)
+{
+	char when[32];
+
+	(void)ctx;
+	cl_time_format(cl_time_now_ms(), when);
+	fprintf(stderr, "chatledger webhook: %s %s\n", when, msg);
+}
+
 static void on_error(void *ctx, const char *msg)
 {
 	(void)ctx;
@@ -127,15 +136,17 @@ int cmd_webhook(int argc, char **argv)
 		{ "max-body", required_argument, NULL, 'm' },
 		{ "media-url", required_argument, NULL, 'M' },
 		{ "access-token-file", required_argument, NULL, 'T' },
+		{ "media-retry-base", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *archive = NULL, *listen = NULL, *secret_file = NULL,
-		*token_file = NULL;
-	unsigned long long max_body = CL_WEBHOOK_MAX_BODY_DEFAULT;
-	unsigned char *secret = NULL, *token = NULL;
-	size_t secret_len = 0, token_len = 0;
+		*token_file = NULL, *media_url = NULL, *access_file = NULL;
+	unsigned long long max_body = CL_WEBHOOK_MAX_BODY_DEFAULT,
+		retry_base = CL_WEBHOOK_MEDIA_RETRY_DEFAULT;
+	unsigned char *secret = NULL, *token = NULL, *access = NULL;
+	size_t secret_len = 0, token_len = 0, access_len = 0;
 	struct cl_webhook_opts o;
 	struct cl_webhook_stats st;
 	struct cl_webhook *w = NULL;
@@ -156,12 +167,13 @@ int cmd_webhook(int argc, char **argv)
 				return cli_fail("webhook", "--max-body must be %u..%u bytes",
 						MAX_BODY_MIN, MAX_BODY_LIMIT);
 			break;
-		case 'M':
-		case 'T':
-			return cli_fail("webhook", "--%s: media download is not implemented in "
-					"this version; media ids are recorded in each record "
-					"(see chatledger-webhook(1), MEDIA)",
-					c == 'M' ? "media-url" : "access-token-file");
+		case 'M': media_url = optarg; break;
+		case 'T': access_file = optarg; break;
+		case 'R':
+			if (cli_u64(optarg, &retry_base) != 0 || retry_base < 1 ||
+			    retry_base > 3600)
+				return cli_fail("webhook", "--media-retry-base must be 1..3600 seconds");
+			break;
 		case 'j': json = 1; break;
 		case 'h': cli_usage("webhook", stdout); return EXIT_OK;
 		default: cli_usage("webhook", stderr); return EXIT_ERROR;
@@ -173,8 +185,12 @@ int cmd_webhook(int argc, char **argv)
 		cli_usage("webhook", stderr);
 		return EXIT_ERROR;
 	}
+	if (media_url != NULL && access_file == NULL)
+		return cli_fail("webhook", "--media-url needs --access-token-file");
 	if (read_secret("app secret", secret_file, &secret, &secret_len) != 0 ||
-	    read_secret("verify token", token_file, &token, &token_len) != 0)
+	    read_secret("verify token", token_file, &token, &token_len) != 0 ||
+	    (access_file != NULL &&
+	     read_secret("access token", access_file, &access, &access_len) != 0))
 		goto out;
 	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err))) {
 		code = cli_fail_rc("webhook", rc, err);
@@ -197,17 +213,27 @@ int cmd_webhook(int argc, char **argv)
 	o.max_body = (size_t)max_body;
 	o.on_request = on_request;
 	o.on_error = on_error;
+	o.access_token = access;
+	o.access_token_len = access_len;
+	o.media_url = media_url;
+	o.media_retry_base = (unsigned)retry_base;
+	o.on_media = on_media;
 	rc = cl_webhook_start(l, &o, &w, &err);
-	/* The server keeps only keyed states derived from the secrets. */
+	/* The server keeps only keyed states derived from the secrets, and
+	 * its own guarded copy of the access token. */
 	sodium_free(secret);
 	sodium_free(token);
-	secret = token = NULL;
+	sodium_free(access);
+	secret = token = access = NULL;
 	if (rc) {
 		code = cli_fail_rc("webhook", rc, err);
 		goto out;
 	}
 	fprintf(stderr, "chatledger webhook: listening on %s, archive %s\n",
 		cl_webhook_address(w), archive);
+	if (access_file)
+		fprintf(stderr, "chatledger webhook: media download from %s, retry base %llu s\n",
+			media_url ? media_url : CL_WEBHOOK_MEDIA_URL_DEFAULT, retry_base);
 	if (json) {
 		printf("{\"event\":\"listening\",\"address\":\"%s\"}\n", cl_webhook_address(w));
 		fflush(stdout);
@@ -223,26 +249,34 @@ int cmd_webhook(int argc, char **argv)
 	if (json)
 		printf("{\"event\":\"stopped\",\"requests\":%llu,\"accepted\":%llu,"
 		       "\"rejected\":%llu,\"failed\":%llu,\"dropped\":%llu,\"records\":%llu,"
-		       "\"duplicates\":%llu,\"quarantined\":%llu,\"commits\":%llu}\n",
+		       "\"duplicates\":%llu,\"quarantined\":%llu,\"commits\":%llu,"
+		       "\"media_stored\":%llu,\"media_failed\":%llu,"
+		       "\"media_abandoned\":%llu}\n",
 		       (unsigned long long)st.requests, (unsigned long long)st.accepted,
 		       (unsigned long long)st.rejected, (unsigned long long)st.failed,
 		       (unsigned long long)st.dropped,
 		       (unsigned long long)st.records, (unsigned long long)st.duplicates,
-		       (unsigned long long)st.quarantined, (unsigned long long)st.commits);
+		       (unsigned long long)st.quarantined, (unsigned long long)st.commits,
+		       (unsigned long long)st.media_stored, (unsigned long long)st.media_failed,
+		       (unsigned long long)st.media_abandoned);
 	else
 		printf("%llu requests (%llu stored, %llu refused, %llu failed, %llu dropped): "
 		       "%llu records, %llu duplicates skipped, %llu quarantined, "
-		       "%llu commits\n",
+		       "%llu commits; media: %llu stored, %llu failed attempts, "
+		       "%llu abandoned\n",
 		       (unsigned long long)st.requests, (unsigned long long)st.accepted,
 		       (unsigned long long)st.rejected, (unsigned long long)st.failed,
 		       (unsigned long long)st.dropped,
 		       (unsigned long long)st.records, (unsigned long long)st.duplicates,
-		       (unsigned long long)st.quarantined, (unsigned long long)st.commits);
+		       (unsigned long long)st.quarantined, (unsigned long long)st.commits,
+		       (unsigned long long)st.media_stored, (unsigned long long)st.media_failed,
+		       (unsigned long long)st.media_abandoned);
 	code = EXIT_OK;
 out:
 	cl_webhook_stop(w, NULL);
 	cl_ledger_close(l);
 	sodium_free(secret);
 	sodium_free(token);
+	sodium_free(access);
 	return code;
 }

@@ -60,7 +60,7 @@ const struct cli_cmd cli_commands[] = {
 	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--now TIME] [--json]",
 	  "erase what the retention policy says is due (nightly)" },
 	{ "webhook", cmd_webhook,
-	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--json]",
+	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--access-token-file FILE [--media-url URL] [--media-retry-base SECONDS]] [--json]",
 	  "receive WhatsApp Business Platform webhooks (signed, durable)" },
 	{ NULL, NULL, NULL, NULL }
 };

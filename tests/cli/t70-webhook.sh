@@ -120,10 +120,10 @@ field() { # field NAME: a counter from `status --json`
 
 # ---- command line ------------------------------------------------------------
 
-expect_exit "media download options are refused, not ignored" 2 \
+expect_exit "--media-url without an access token is refused, not ignored" 2 \
 	"$CHATLEDGER" webhook -a "$A" --listen 127.0.0.1:0 --app-secret-file "$T/secret" \
 	--verify-token-file "$T/token" --media-url http://127.0.0.1:1/
-expect_grep "... with a clear message" "not implemented" "$T/err"
+expect_grep "... with a clear message" "needs --access-token-file" "$T/err"
 expect_exit "a bad listen address is an error" 2 \
 	"$CHATLEDGER" webhook -a "$A" --listen localhost --app-secret-file "$T/secret" \
 	--verify-token-file "$T/token"
