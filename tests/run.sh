@@ -49,6 +49,7 @@ for t in "$ROOT/$O"/fuzz/fuzz_*; do
 	[ -x "$t" ] || continue
 	n=$(basename "$t")
 	c="$ROOT/tests/fuzz/corpus/${n#fuzz_}"
+	[ -d "$c" ] || c="$ROOT/tests/wa/corpus/${n#fuzz_}"
 	log="$LOGDIR/$n.log"
 	if [ -d "$c" ]; then
 		"$t" "$c" >"$log" 2>&1
