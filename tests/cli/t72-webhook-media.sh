@@ -89,57 +89,9 @@ if [ -n "$MPORT" ]; then ok "mock Graph API on 127.0.0.1:$MPORT"
 else notok "mock Graph API starts"; t_done; exit 1; fi
 MEDIA_URL="http://127.0.0.1:$MPORT/v21.0"
 
-# ---- helpers (as t70) --------------------------------------------------------------
+# ---- helpers ------------------------------------------------------------------
 
-start_server() {
-	log=$1; shift
-	port=""
-	"$CHATLEDGER" webhook -a "$A" --listen 127.0.0.1:0 \
-		--app-secret-file "$T/secret" --verify-token-file "$T/token" \
-		--json "$@" >"$T/$log.out" 2>"$T/$log.err" &
-	pid=$!
-	i=0
-	while [ "$i" -lt 400 ]; do
-		port=$(sed -n 's/^{"event":"listening","address":"127\.0\.0\.1:\([0-9]*\)"}$/\1/p' \
-			"$T/$log.out")
-		[ -n "$port" ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-		i=$((i + 1))
-	done
-	URL="http://127.0.0.1:$port/webhook"
-	[ -n "$port" ]
-}
-
-stop_server() {
-	kill "-$1" "$pid" 2>/dev/null
-	{ wait "$pid"; } 2>/dev/null
-	stop_rc=$?
-	pid=""
-}
-
-post() {
-	sig=$(openssl dgst -sha256 -hmac "$SECRET" <"$1" | awk '{ print $NF }')
-	curl -s -o "$T/resp" -w '%{http_code}' --max-time 30 \
-		-H 'Content-Type: application/json' -H "X-Hub-Signature-256: sha256=$sig" \
-		--data-binary @"$1" "$URL"
-}
-
-# wait_log LOG PATTERN WANT: wait up to 15 s for WANT lines matching
-wait_log() {
-	i=0
-	while :; do
-		got=$(grep -c -- "$2" "$T/$1.err")
-		[ "$got" -ge "$3" ] || [ "$i" -ge 150 ] && break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ "$got" -ge "$3" ]
-}
-
-field() { # field NAME: a counter from `status --json`
-	"$CHATLEDGER" status -a "$A" --json | sed "s/.*\"$1\":\([0-9]*\).*/\1/"
-}
+. "$(dirname "$0")/webhook-lib.sh"
 
 # msg ID TYPE MEDIA_ID: one inbound media message
 msg() {
