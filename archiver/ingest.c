@@ -232,14 +232,13 @@ static int step_out(struct session *s)
 	return s->inbatch >= s->batch ? flush(s) : CL_OK;
 }
 
-static int sess_bad(void *ctx, uint64_t item, const unsigned char *data,
-		    size_t len, const char *reason)
+/* Quarantine one bad item in the open batch and queue its report for
+ * when the batch is durable. */
+static int queue_bad(struct session *s, uint64_t item, const unsigned char *data,
+		     size_t len, const char *reason)
 {
-	struct session *s = ctx;
 	int dup = 0, rc;
 
-	if ((rc = step_in(s)))
-		return rc;
 	rc = cl_ingest_quarantine(s->l, s->o->format, s->o->input_name, item,
 				  data, len, reason, &dup, s->err);
 	if (rc)
@@ -251,6 +250,17 @@ static int sess_bad(void *ctx, uint64_t item, const unsigned char *data,
 		return CL_ENOMEM;
 	s->nq++;
 	s->any_q = 1;
+	return CL_OK;
+}
+
+static int sess_bad(void *ctx, uint64_t item, const unsigned char *data,
+		    size_t len, const char *reason)
+{
+	struct session *s = ctx;
+	int rc;
+
+	if ((rc = step_in(s)) || (rc = queue_bad(s, item, data, len, reason)))
+		return rc;
 	return step_out(s);
 }
 
@@ -345,21 +355,10 @@ static int record_at(struct session *s, const char *json, size_t len,
 		return rc;
 	rc = cl_record_parse(json, len, &rec, &why);
 	if (rc == CL_EINVAL) {
-		int d2 = 0;
-
 		if (why)
 			scrub_reason(why);
-		rc = cl_ingest_quarantine(s->l, s->o->format, s->o->input_name,
-					  item, (const unsigned char *)json,
-					  len, why ? why : "invalid record", &d2, s->err);
-		if (rc == CL_OK) {
-			s->q[s->nq].dup = d2 == 1;
-			s->q[s->nq].line = item;
-			s->q[s->nq].reason = why;
-			why = NULL;
-			s->nq++;
-			s->any_q = 1;
-		}
+		rc = queue_bad(s, item, (const unsigned char *)json, len,
+			       why ? why : "invalid record");
 	} else if (rc == CL_OK) {
 		cl_ingest_entry_from_record(&in, &rec);
 		rc = cl_ledger_append(s->l, &in, &idx, &dup, s->err);

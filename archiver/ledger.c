@@ -443,7 +443,6 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 	cl_map_init(&l->dirty_heads);
 	cl_map64_init(&l->keys);
 	cl_buf_init(&l->leafbuf, CL_LEAF_FIXED + 64 + CL_LEAF_MAX_BODY);
-	cl_buf_init(&l->attrbuf, 8 * 512);
 	l->dir = strdup(dir);
 	dbpath = path_join(dir, "ledger.db");
 	if (l->dir == NULL || dbpath == NULL) {
@@ -558,7 +557,6 @@ void cl_ledger_close(struct cl_ledger *l)
 	cl_map_release(&l->dirty_heads);
 	cl_map64_release(&l->keys);
 	cl_buf_release(&l->leafbuf);
-	cl_buf_release(&l->attrbuf);
 	free(l->dir);
 	free(l->origin);
 	free(l->vkey);
@@ -971,7 +969,6 @@ out:
 int cl_sealer_prepare(struct cl_sealer *s, const struct cl_entry_in *in,
 		      struct cl_prepared *p, char **err)
 {
-	static const char logchain[] = "chatledger/conversation/v1/log";
 	int rc;
 
 	if (!cl_kind_valid(in->kind))
@@ -1002,8 +999,7 @@ int cl_sealer_prepare(struct cl_sealer *s, const struct cl_entry_in *in,
 	else if (in->conv)
 		crypto_generichash(p->conv_tag, 32, in->conv, in->conv_len, s->tag_key, 32);
 	else
-		crypto_generichash(p->conv_tag, 32, (const unsigned char *)logchain,
-				   sizeof(logchain) - 1, s->tag_key, 32);
+		cl_ledger_log_chain_tag(s->tag_key, p->conv_tag);
 	p->has_payload = in->plaintext != NULL;
 	memset(p->ct_hash, 0, 32);
 	memset(p->pt_hash, 0, 32);

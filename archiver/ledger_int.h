@@ -36,7 +36,7 @@ struct cl_ledger {
 	struct cl_map heads;       /* conversation tag -> last index, leaf hash */
 	struct cl_map dirty_heads; /* heads changed in this batch */
 	struct cl_map64 keys;      /* key-hash prefix -> index (UINT64_MAX: several) */
-	struct cl_buf leafbuf, attrbuf;
+	struct cl_buf leafbuf;
 	sqlite3_stmt *st_leaf, *st_ins_dedup, *st_get_ch, *st_up_head, *st_ins_entry, *st_ins_payload,
 		*st_ins_key, *st_ins_node, *st_er_get, *st_er_key, *st_er_payload,
 		*st_er_attrs;

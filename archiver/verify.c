@@ -507,24 +507,21 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 	}
 
 	{
-		struct cl_buf sk, sp;
-		char *e2 = NULL, *p1 = NULL, *p2 = NULL;
+		struct cl_buf sk;
+		char *e2 = NULL, *p1 = NULL;
 		unsigned char spk[32];
 		int bad = 0;
 
 		cl_buf_init(&sk, 4096);
-		cl_buf_init(&sp, 4096);
-		if (asprintf(&p1, "%s/seal.key", dir) > 0 && asprintf(&p2, "%s/seal.pub", dir) > 0 &&
+		if (asprintf(&p1, "%s/seal.key", dir) > 0 &&
 		    cl_file_read(p1, &sk, 4096, &e2) == CL_OK &&
 		    cl_vault_load_seal_pk(dir, spk, &e2) == CL_OK)
 			bad = sk.len < 32 || memcmp(sk.data + sk.len - 32, spk, 32) != 0;
 		free(e2);
 		free(p1);
-		free(p2);
 		if (sk.data)
 			sodium_memzero(sk.data, sk.alloc);
 		cl_buf_release(&sk);
-		cl_buf_release(&sp);
 		if (bad) {
 			rc = problem(r, UINT64_MAX, "seal.pub is not the public half of seal.key:"
 				     " new payload keys would be sealed to someone else");

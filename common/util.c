@@ -128,6 +128,16 @@ int cl_file_read(const char *path, struct cl_buf *out, size_t max,
 	if (f == NULL)
 		return cl_error(err, errno == ENOENT ? CL_ENOTFOUND : CL_EIO,
 				"cannot open '%s': %s", path, strerror(errno));
+	/* Key files are small: room up front means no realloc leaves a
+	 * copy of a secret behind in freed memory. */
+	{
+		size_t room = max < 65536 ? max : 65536;
+
+		if (room > out->max - out->len)
+			room = out->max - out->len;
+		if ((rc = cl_buf_reserve(out, room)))
+			goto out;
+	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		total += n;
 		if (total > max) {
