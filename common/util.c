@@ -131,11 +131,10 @@ int cl_file_read(const char *path, struct cl_buf *out, size_t max,
 	/* Key files are small: room up front means no realloc leaves a
 	 * copy of a secret behind in freed memory. */
 	{
-		size_t room = max < 65536 ? max : 65536;
+		size_t left = out->max - out->len;
+		size_t room = max < left ? max : left;
 
-		if (room > out->max - out->len)
-			room = out->max - out->len;
-		if ((rc = cl_buf_reserve(out, room)))
+		if ((rc = cl_buf_reserve(out, room < 65536 ? room : 65536)))
 			goto out;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
