@@ -13,7 +13,8 @@ O ?= build
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
-PKGS = libsodium libzstd jansson sqlite3 libcrypto inih libarchive libmicrohttpd zlib libcurl
+PKGS = libsodium libzstd jansson sqlite3 libcrypto inih libarchive libmicrohttpd zlib libcurl \
+       libwebsockets libprotobuf-c libqrencode libpng libsignal-protocol-c
 
 WARN = -Wall -Wextra -Werror -Wpedantic -Wformat=2 -Wshadow -Wconversion \
        -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition -Wvla \
@@ -33,7 +34,10 @@ LDSAN =
 endif
 
 CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(GCCWARN) -fPIE -pthread \
-	-I. $(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
+	-I. -I$(O)/gen $(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
+# protoc-c's generated code is built without our warning set.
+CFLAGS_GEN = -std=c17 -D_GNU_SOURCE $(OPT) -fPIE -I$(O)/gen \
+	$(shell pkg-config --cflags libprotobuf-c) $(CFLAGS)
 LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -pthread $(LDSAN) $(LDFLAGS)
 LIBS = $(shell pkg-config --libs $(PKGS)) -lm
 
@@ -44,7 +48,10 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 WA_TEST_SRC = $(wildcard tests/wa/test_*.c)
 WA_FUZZ_SRC = $(wildcard tests/wa/fuzz_*.c)
 
-LIB_OBJ = $(LIB_SRC:%.c=$(O)/obj/%.o)
+PROTO = archiver/wa/proto/wa.proto
+GEN_HDR = $(O)/gen/wa.pb-c.h
+GEN_OBJ = $(O)/gen/wa.pb-c.o
+LIB_OBJ = $(LIB_SRC:%.c=$(O)/obj/%.o) $(GEN_OBJ)
 CLI_OBJ = $(CLI_SRC:%.c=$(O)/obj/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%) $(WA_TEST_SRC:tests/wa/%.c=$(O)/tests/%)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%) $(WA_FUZZ_SRC:tests/wa/%.c=$(O)/fuzz/%)
@@ -53,9 +60,16 @@ FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%) $(WA_FUZZ_SRC:tests/wa/%.c=$(O
 
 all: $(O)/chatledger
 
-$(O)/obj/%.o: %.c $(wildcard */*.h */*/*.h)
+$(O)/obj/%.o: %.c $(wildcard */*.h */*/*.h) $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(O)/gen/wa.pb-c.c $(GEN_HDR): $(PROTO)
+	@mkdir -p $(O)/gen
+	protoc-c --proto_path=archiver/wa/proto --c_out=$(O)/gen $(PROTO)
+
+$(GEN_OBJ): $(O)/gen/wa.pb-c.c $(GEN_HDR)
+	$(CC) $(CFLAGS_GEN) -c $< -o $@
 
 $(O)/libchatledger.a: $(LIB_OBJ)
 	@rm -f $@
@@ -105,15 +119,15 @@ fuzz:
 	$(MAKE) O=build-fuzz-lib CC=clang CFLAGS="-fsanitize=fuzzer-no-link" SANITIZE=1 build-fuzz-lib/libchatledger.a
 	@mkdir -p build-fuzz
 	for f in $(FUZZ_SRC) $(WA_FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang -std=c17 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+	  clang -std=c17 -D_GNU_SOURCE -g -O1 -I. -Ibuild-fuzz-lib/gen -fsanitize=fuzzer,address,undefined \
 	    $$(pkg-config --cflags $(PKGS)) -o build-fuzz/$$n $$f \
 	    build-fuzz-lib/libchatledger.a $(LIBS) || exit 1; done
 
-analyze:
+analyze: $(GEN_HDR)
 	cppcheck --std=c11 --enable=warning,style,performance,portability \
 	  --inline-suppr --error-exitcode=1 --quiet -I. \
 	  --suppress=missingIncludeSystem --suppress=unknownMacro common archiver policy export cli
-	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- -std=c17 -D_GNU_SOURCE -I. \
+	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- -std=c17 -D_GNU_SOURCE -I. -I$(O)/gen \
 	  $(shell pkg-config --cflags $(PKGS))
 
 install: $(O)/chatledger
