@@ -9,7 +9,9 @@
 #include <ini.h>
 
 #include "archiver/config.h"
+#include "archiver/wa/cert.h"
 #include "common/status.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 struct load_ctx {
@@ -30,6 +32,128 @@ static int parse_size(const char *v, size_t lo, size_t hi, size_t *out)
 		return -1;
 	*out = (size_t)x;
 	return 0;
+}
+
+static int set_str(struct load_ctx *x, char *dst, size_t cap,
+		   const char *name, const char *value)
+{
+	if (strlen(value) >= cap) {
+		snprintf(x->why, sizeof(x->why), "%.40s is too long", name);
+		return 0;
+	}
+	memcpy(dst, value, strlen(value) + 1);
+	return 1;
+}
+
+static int set_ms(struct load_ctx *x, unsigned *dst, const char *name,
+		  const char *value, size_t lo, size_t hi)
+{
+	size_t n;
+
+	if (parse_size(value, lo, hi, &n) != 0) {
+		snprintf(x->why, sizeof(x->why),
+			 "%.40s must be an integer from %zu to %zu", name, lo,
+			 hi);
+		return 0;
+	}
+	*dst = (unsigned)n;
+	return 1;
+}
+
+/* "2.3000.1045649367": three unsigned 32-bit parts. */
+static int parse_version(const char *v, unsigned out[3])
+{
+	unsigned long long x;
+	char *end = NULL;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (*v < '0' || *v > '9')
+			return -1;
+		errno = 0;
+		x = strtoull(v, &end, 10);
+		if (errno || x > 0xffffffffu)
+			return -1;
+		out[i] = (unsigned)x;
+		if (i < 2 && *end != '.')
+			return -1;
+		v = end + 1;
+	}
+	return *end ? -1 : 0;
+}
+
+static int wa_key(struct load_ctx *x, const char *name, const char *value)
+{
+	struct cl_config_wa *w = &x->c->wa;
+
+	if (strcmp(name, "url") == 0) {
+		if (strncmp(value, "wss://", 6) != 0) {
+			snprintf(x->why, sizeof(x->why),
+				 "url must start with wss://");
+			return 0;
+		}
+		return set_str(x, w->url, sizeof(w->url), name, value);
+	}
+	if (strcmp(name, "ws_origin") == 0)
+		return set_str(x, w->ws_origin, sizeof(w->ws_origin), name,
+			       value);
+	if (strcmp(name, "ca_file") == 0)
+		return set_str(x, w->ca_file, sizeof(w->ca_file), name, value);
+	if (strcmp(name, "credentials_key_file") == 0)
+		return set_str(x, w->credentials_key_file,
+			       sizeof(w->credentials_key_file), name, value);
+	if (strcmp(name, "device_name") == 0) {
+		if (*value == '\0') {
+			snprintf(x->why, sizeof(x->why), "device_name is empty");
+			return 0;
+		}
+		return set_str(x, w->device_name, sizeof(w->device_name), name,
+			       value);
+	}
+	if (strcmp(name, "root_key") == 0) {
+		if (strlen(value) != 64 || cl_hex_decode(value, w->root_key, 32)) {
+			snprintf(x->why, sizeof(x->why),
+				 "root_key must be 64 hex digits");
+			return 0;
+		}
+		return 1;
+	}
+	if (strcmp(name, "version") == 0) {
+		if (parse_version(value, w->version) != 0) {
+			snprintf(x->why, sizeof(x->why),
+				 "version must look like 2.3000.1045649367");
+			return 0;
+		}
+		return 1;
+	}
+	if (strcmp(name, "platform_type") == 0) {
+		unsigned v;
+
+		if (!set_ms(x, &v, name, value, 0, 7))
+			return 0;
+		w->platform_type = (int)v;
+		return 1;
+	}
+	if (strcmp(name, "keepalive_min_ms") == 0)
+		return set_ms(x, &w->keepalive_min_ms, name, value, 100, 600000);
+	if (strcmp(name, "keepalive_max_ms") == 0)
+		return set_ms(x, &w->keepalive_max_ms, name, value, 100, 600000);
+	if (strcmp(name, "keepalive_timeout_ms") == 0)
+		return set_ms(x, &w->keepalive_timeout_ms, name, value, 100,
+			      600000);
+	if (strcmp(name, "reconnect_base_ms") == 0)
+		return set_ms(x, &w->reconnect_base_ms, name, value, 10,
+			      3600000);
+	if (strcmp(name, "reconnect_max_ms") == 0)
+		return set_ms(x, &w->reconnect_max_ms, name, value, 10,
+			      86400000);
+	if (strcmp(name, "qr_first_ms") == 0)
+		return set_ms(x, &w->qr_first_ms, name, value, 100, 600000);
+	if (strcmp(name, "qr_next_ms") == 0)
+		return set_ms(x, &w->qr_next_ms, name, value, 100, 600000);
+	if (strcmp(name, "pair_rounds") == 0)
+		return set_ms(x, &w->pair_rounds, name, value, 1, 100);
+	return -1;
 }
 
 /* inih handler: return 1 to continue, 0 to stop at this line. */
@@ -79,6 +203,11 @@ static int handler(void *user, const char *section, const char *name,
 			memcpy(x->c->policy, value, strlen(value) + 1);
 			return 1;
 		}
+	} else if (strcmp(section, "whatsapp") == 0) {
+		int r = wa_key(x, name, value);
+
+		if (r >= 0)
+			return r;
 	} else {
 		snprintf(x->why, sizeof(x->why), "unknown section [%.40s]", section);
 		return 0;
@@ -98,6 +227,23 @@ int cl_config_load(const char *dir, struct cl_config *c, char **err)
 	memset(c, 0, sizeof(*c));
 	c->format = 1;
 	c->batch_size = 1000;
+	snprintf(c->wa.url, sizeof(c->wa.url), "%s", CL_WA_DEFAULT_URL);
+	snprintf(c->wa.ws_origin, sizeof(c->wa.ws_origin), "%s",
+		 CL_WA_DEFAULT_ORIGIN);
+	(void)cl_hex_decode(CL_WA_ROOT_PUB_HEX, c->wa.root_key, 32);
+	c->wa.version[0] = CL_WA_DEFAULT_VERSION_0;
+	c->wa.version[1] = CL_WA_DEFAULT_VERSION_1;
+	c->wa.version[2] = CL_WA_DEFAULT_VERSION_2;
+	snprintf(c->wa.device_name, sizeof(c->wa.device_name), "chatledger");
+	c->wa.platform_type = 1;
+	c->wa.keepalive_min_ms = 20000;
+	c->wa.keepalive_max_ms = 30000;
+	c->wa.keepalive_timeout_ms = 10000;
+	c->wa.reconnect_base_ms = 1000;
+	c->wa.reconnect_max_ms = 300000;
+	c->wa.qr_first_ms = 60000;
+	c->wa.qr_next_ms = 20000;
+	c->wa.pair_rounds = 5;
 	memset(&x, 0, sizeof(x));
 	x.c = c;
 	if (asprintf(&path, "%s/chatledger.conf", dir) < 0)
@@ -112,6 +258,17 @@ int cl_config_load(const char *dir, struct cl_config *c, char **err)
 	}
 	line = ini_parse_file(f, handler, &x);
 	fclose(f);
+	if (line == 0 && c->wa.keepalive_max_ms < c->wa.keepalive_min_ms) {
+		snprintf(x.why, sizeof(x.why),
+			 "keepalive_max_ms is below keepalive_min_ms");
+		line = -2;
+	}
+	if (line == -2) {
+		int rc = cl_error(err, CL_EINVAL, "%s: %s", path, x.why);
+
+		free(path);
+		return rc;
+	}
 	if (line != 0) {
 		int rc = cl_error(err, CL_EINVAL, "%s:%d: %s", path, line,
 				  x.why[0] ? x.why : "syntax error");

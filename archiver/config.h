@@ -9,12 +9,33 @@
 
 #include <stddef.h>
 
+#define CL_WA_DEFAULT_URL "wss://web.whatsapp.com/ws/chat"
+#define CL_WA_DEFAULT_ORIGIN "https://web.whatsapp.com"
+#define CL_WA_DEFAULT_VERSION_0 2
+#define CL_WA_DEFAULT_VERSION_1 3000
+#define CL_WA_DEFAULT_VERSION_2 1045649367
+
 struct cl_config {
 	char origin[256];      /* [archive] origin (informational; the ledger's copy rules) */
 	int format;            /* [archive] format */
 	size_t batch_size;     /* [ingest] batch_size: records per durable commit */
 	char policy[1024];     /* [retention] policy: policy file (relative to
 	                          the archive directory), "" = none */
+	struct cl_config_wa {  /* [whatsapp]: the linked-device collector */
+		char url[512];           /* url */
+		char ws_origin[256];     /* ws_origin: Origin header */
+		char ca_file[1024];      /* ca_file: extra trusted CAs, "" none */
+		unsigned char root_key[32]; /* root_key (hex): Noise cert root */
+		unsigned version[3];     /* version = 2.3000.N */
+		char device_name[64];    /* device_name: shown on the phone */
+		int platform_type;       /* platform_type: DeviceProps 0..7 */
+		char credentials_key_file[1024]; /* "" = DIR/wa/creds.key */
+		unsigned keepalive_min_ms, keepalive_max_ms; /* keepalive */
+		unsigned keepalive_timeout_ms;
+		unsigned reconnect_base_ms, reconnect_max_ms;
+		unsigned qr_first_ms, qr_next_ms;
+		unsigned pair_rounds;    /* QR rounds before `pair` gives up */
+	} wa;
 };
 
 /* Load DIR/chatledger.conf; defaults for absent keys.  CL_EINVAL with

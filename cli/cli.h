@@ -13,6 +13,9 @@
 #define EXIT_TAMPERED 1
 #define EXIT_ERROR 2
 #define EXIT_PARTIAL 3
+#define EXIT_LOGGED_OUT 4  /* collector: WhatsApp logged the device out */
+#define EXIT_CONFLICT 5    /* collector: credentials in use elsewhere */
+#define EXIT_OUTDATED 6    /* collector: client version refused */
 
 struct cli_cmd {
 	const char *name;
@@ -62,5 +65,7 @@ int cmd_hold(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_retain(int argc, char **argv);
 int cmd_webhook(int argc, char **argv);
+int cmd_pair(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
 
 #endif

@@ -4,6 +4,8 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -23,6 +25,74 @@ static json_t *time_or_null(int64_t ms)
 	return json_string(b);
 }
 
+/*
+ * The collector's view from DIR/wa/state.json (written by pair/collect),
+ * or NULL when the archive never ran a collector.  Credentials are not
+ * read: status needs no secret.
+ */
+static json_t *wa_status(const char *dir)
+{
+	char *path = NULL;
+	json_error_t je;
+	json_t *st, *w;
+	const char *jid, *colon, *at;
+
+	if (asprintf(&path, "%s/wa/state.json", dir) < 0)
+		return NULL;
+	st = json_load_file(path, 0, &je);
+	free(path);
+	if (st == NULL || !json_is_object(st)) {
+		json_decref(st);
+		return NULL;
+	}
+	w = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:n, s:n}",
+		      "state", json_object_get(st, "state"),
+		      "jid", json_object_get(st, "jid"),
+		      "lid", json_object_get(st, "lid"),
+		      "paired_at", json_object_get(st, "paired_at"),
+		      "connected_since", json_object_get(st, "connected_since"),
+		      "last_stanza_at", json_object_get(st, "last_stanza_at"),
+		      "gap_open_since", json_object_get(st, "gap_open_since"),
+		      "last_end_reason", json_object_get(st, "last_end_reason"),
+		      "server_offset_ms", json_object_get(st, "server_offset_ms"),
+		      "logged_out_code", json_object_get(st, "logged_out_code"),
+		      "updated_at", json_object_get(st, "updated_at"),
+		      "phone_last_seen_at", "days_to_logout_cutoff");
+	jid = json_string_value(json_object_get(st, "jid"));
+	if (w && jid && (at = strchr(jid, '@')) != NULL &&
+	    (colon = memchr(jid, ':', (size_t)(at - jid))) != NULL)
+		json_object_set_new(w, "device", json_integer(strtol(colon + 1, NULL, 10)));
+	json_decref(st);
+	return w;
+}
+
+static const char *jstr(const json_t *o, const char *k, const char *dflt)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v ? v : dflt;
+}
+
+static void wa_print(const json_t *w)
+{
+	const char *state = jstr(w, "state", "unknown");
+
+	printf("whatsapp     %s\n",
+	       strcmp(state, "logged-out") == 0 ?
+	       "logged out: WhatsApp unlinked this device; credentials deleted; run chatledger pair" :
+	       state);
+	printf("  linked as  %s\n", jstr(w, "jid", "(not linked)"));
+	printf("  connected  %s\n", jstr(w, "connected_since", "no"));
+	printf("  last stanza %s\n", jstr(w, "last_stanza_at", "never"));
+	if (json_is_string(json_object_get(w, "gap_open_since")))
+		printf("  open gap   since %s (%s)\n",
+		       jstr(w, "gap_open_since", ""),
+		       jstr(w, "last_end_reason", "not connected"));
+	else
+		printf("  open gap   none\n");
+	printf("  phone seen not tracked yet (needs message decryption)\n");
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -36,7 +106,7 @@ int cmd_status(int argc, char **argv)
 	struct cl_ledger_stats s;
 	char *err = NULL;
 	int c, rc, json = 0;
-	json_t *j;
+	json_t *j, *wa;
 
 	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -75,6 +145,9 @@ int cmd_status(int argc, char **argv)
 	cl_ledger_close(l);
 	if (j == NULL)
 		return cli_fail("status", "out of memory");
+	wa = wa_status(archive);
+	if (wa)
+		json_object_set_new(j, "whatsapp", wa);
 	if (json) {
 		json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
 		putchar('\n');
@@ -99,6 +172,8 @@ int cmd_status(int argc, char **argv)
 		if (s.by_type[CL_ENTRY_QUARANTINE])
 			printf("attention    %" PRIu64 " quarantined items: show them with chatledger show --index (see chatledger-ingest(1))\n",
 			       s.by_type[CL_ENTRY_QUARANTINE]);
+		if (wa)
+			wa_print(wa);
 	}
 	json_decref(j);
 	return EXIT_OK;

@@ -62,6 +62,12 @@ const struct cli_cmd cli_commands[] = {
 	{ "webhook", cmd_webhook,
 	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--access-token-file FILE [--media-url URL] [--media-retry-base SECONDS]] [--json]",
 	  "receive WhatsApp Business Platform webhooks (signed, durable)" },
+	{ "pair", cmd_pair,
+	  "chatledger pair -a DIR [--qr-png FILE] [--no-terminal-qr]",
+	  "link the collector to a WhatsApp account by QR code" },
+	{ "collect", cmd_collect,
+	  "chatledger collect -a DIR",
+	  "run the linked-device collector in the foreground" },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -76,7 +82,8 @@ static void main_usage(FILE *to)
 	for (c = cli_commands; c->name; c++)
 		fprintf(to, "  %-11s %s\n", c->name, c->summary);
 	fprintf(to, "\nEvery command takes -a DIR (default $CHATLEDGER_ARCHIVE) and --help.\n"
-		"Exit status: 0 ok, 1 verification failed, 2 error, 3 partial.\n"
+		"Exit status: 0 ok, 1 verification failed, 2 error, 3 partial;\n"
+		"collector: 4 logged out, 5 conflict, 6 client outdated.\n"
 		"See chatledger(1) and chatledger-COMMAND(1).\n");
 }
 

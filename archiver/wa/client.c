@@ -1,0 +1,931 @@
+/*
+ * client.c - the linked-device protocol engine (client.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "archiver/wa/client.h"
+#include "archiver/wa/frame.h"
+#include "archiver/wa/noise.h"
+#include "archiver/wa/pair.h"
+#include "archiver/wa/qr.h"
+#include "common/buf.h"
+#include "common/status.h"
+#include "common/banned.h"
+
+#define SERVER_JID "s.whatsapp.net"
+#define MAX_PENDING 16
+#define MAX_REFS 16
+
+enum phase { P_NEW, P_HELLO_SENT, P_OPEN, P_ENDED };
+enum iq_purpose { IQ_PING = 1, IQ_COUNT, IQ_UPLOAD, IQ_ACTIVE };
+
+struct pending {
+	char id[32];
+	enum iq_purpose purpose;
+	int64_t sent_at;
+	size_t first, n;       /* IQ_UPLOAD: which pre-keys */
+};
+
+struct cl_wa_client {
+	const struct cl_wa_client_cfg *cfg;
+	struct cl_wa_creds *creds;
+	const struct cl_wa_client_ops *ops;
+	void *ctx;
+	enum phase phase;
+	int registering;       /* connected without an account yet */
+	int logged_in;
+	int64_t now;           /* time of the current call */
+	int64_t started_at;
+	struct cl_wa_frame_writer fw;
+	struct cl_wa_frame_reader fr;
+	struct cl_wa_noise_hs *hs;
+	struct cl_wa_noise_transport *tr;
+	struct cl_wa_end end;
+	char id_prefix[16];
+	unsigned long id_counter;
+	struct pending pend[MAX_PENDING];
+	/* pairing */
+	char *refs[MAX_REFS];
+	size_t nrefs, ref_next;
+	int64_t ref_expires;
+	/* keepalive */
+	int64_t next_ping_at;
+	int64_t ping_failing_since;   /* 0 when the last ping was answered */
+	int upload_in_flight;
+};
+
+static const struct {
+	enum cl_wa_end_kind kind;
+	const char *name;
+} end_names[] = {
+	{ CL_WA_END_NONE, "none" },
+	{ CL_WA_END_RECONNECT, "disconnected" },
+	{ CL_WA_END_RESTART, "restart-required" },
+	{ CL_WA_END_LOGGED_OUT, "logged-out" },
+	{ CL_WA_END_TEMP_BAN, "temporary-ban" },
+	{ CL_WA_END_OUTDATED, "client-outdated" },
+	{ CL_WA_END_BAD_CLIENT, "client-refused" },
+	{ CL_WA_END_CONFLICT, "conflict" },
+	{ CL_WA_END_SERVER_REFUSED, "server-refused" },
+	{ CL_WA_END_PAIR_REFUSED, "pairing-refused" },
+	{ CL_WA_END_QR_EXHAUSTED, "qr-refs-exhausted" },
+	{ CL_WA_END_PROTOCOL, "protocol-error" },
+};
+
+const char *cl_wa_end_name(enum cl_wa_end_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(end_names) / sizeof(end_names[0]); i++)
+		if (end_names[i].kind == kind)
+			return end_names[i].name;
+	return "unknown";
+}
+
+void cl_wa_client_cfg_defaults(struct cl_wa_client_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->platform_id = '1';
+	cfg->ping_min_ms = 20000;
+	cfg->ping_max_ms = 30000;
+	cfg->ping_timeout_ms = 10000;
+	cfg->ping_giveup_ms = 180000;
+	cfg->handshake_timeout_ms = 20000;
+	cfg->qr_first_ms = 60000;
+	cfg->qr_next_ms = 20000;
+}
+
+/* A decimal attribute value, or 0 when absent or not a number. */
+static long num(const char *s)
+{
+	char *end = NULL;
+	long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return 0;
+	v = strtol(s, &end, 10);
+	return *end ? 0 : v;
+}
+
+/* Set the end (the first one wins) and return a non-zero status. */
+static int set_end(struct cl_wa_client *c, enum cl_wa_end_kind kind,
+		   int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int set_end(struct cl_wa_client *c, enum cl_wa_end_kind kind,
+		   int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->end.kind == CL_WA_END_NONE) {
+		c->end.kind = kind;
+		c->end.code = code;
+		va_start(ap, fmt);
+		vsnprintf(c->end.reason, sizeof(c->end.reason), fmt, ap);
+		va_end(ap);
+	}
+	c->phase = P_ENDED;
+	return CL_EIO;
+}
+
+static int emit(struct cl_wa_client *c, const struct cl_wa_event *ev)
+{
+	if (c->ops->event && c->ops->event(c->ctx, ev) != 0)
+		return set_end(c, CL_WA_END_PROTOCOL, 0,
+			       "stopped by the collector");
+	return CL_OK;
+}
+
+static int emit_simple(struct cl_wa_client *c, enum cl_wa_event_type type,
+		       const char *text, int64_t ms, uint64_t count,
+		       const struct cl_wa_node *node)
+{
+	struct cl_wa_event ev;
+
+	ev.type = type;
+	ev.text = text;
+	ev.ms = ms;
+	ev.count = count;
+	ev.node = node;
+	return emit(c, &ev);
+}
+
+int cl_wa_client_new(struct cl_wa_client **out,
+		     const struct cl_wa_client_cfg *cfg,
+		     struct cl_wa_creds *creds,
+		     const struct cl_wa_client_ops *ops, void *ctx)
+{
+	struct cl_wa_client *c;
+	unsigned char rnd[4];
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return CL_ENOMEM;
+	c->cfg = cfg;
+	c->creds = creds;
+	c->ops = ops;
+	c->ctx = ctx;
+	c->registering = !creds->paired;
+	cl_wa_frame_writer_init(&c->fw);
+	cl_wa_frame_reader_init(&c->fr, 0, 0);
+	randombytes_buf(rnd, sizeof(rnd));
+	snprintf(c->id_prefix, sizeof(c->id_prefix), "%02x%02x%02x%02x",
+		 rnd[0], rnd[1], rnd[2], rnd[3]);
+	*out = c;
+	return CL_OK;
+}
+
+void cl_wa_client_free(struct cl_wa_client *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	cl_wa_noise_hs_free(c->hs);
+	cl_wa_noise_transport_free(c->tr);
+	cl_wa_frame_reader_release(&c->fr);
+	for (i = 0; i < c->nrefs; i++)
+		free(c->refs[i]);
+	free(c);
+}
+
+const struct cl_wa_end *cl_wa_client_end(const struct cl_wa_client *c)
+{
+	return &c->end;
+}
+
+int cl_wa_client_logged_in(const struct cl_wa_client *c)
+{
+	return c->logged_in;
+}
+
+void cl_wa_client_closed(struct cl_wa_client *c, const char *why)
+{
+	if (c->end.kind == CL_WA_END_NONE)
+		(void)set_end(c, CL_WA_END_RECONNECT, 0, "%s",
+			      why ? why : "connection closed");
+	c->phase = P_ENDED;
+}
+
+/* ---- sending ------------------------------------------------------- */
+
+static int send_frame(struct cl_wa_client *c, const unsigned char *p,
+		      size_t len)
+{
+	struct cl_buf f;
+	char *err = NULL;
+	int rc;
+
+	cl_buf_init(&f, (size_t)CL_WA_FRAME_MAX + 8);
+	rc = cl_wa_frame_write(&c->fw, &f, p, len, &err);
+	if (rc == CL_OK && c->ops->send(c->ctx, f.data, f.len) != 0)
+		rc = CL_EIO;
+	cl_buf_release(&f);
+	if (rc)
+		rc = set_end(c, CL_WA_END_RECONNECT, 0, "send failed: %s",
+			     err ? err : cl_strerror(rc));
+	free(err);
+	return rc;
+}
+
+static int send_node(struct cl_wa_client *c, const struct cl_wa_node *n)
+{
+	struct cl_buf plain, ct;
+	char *err = NULL;
+	int rc;
+
+	cl_buf_init(&plain, (size_t)CL_WA_FRAME_MAX);
+	cl_buf_init(&ct, (size_t)CL_WA_FRAME_MAX);
+	rc = cl_wa_frame_pack(n, &plain, &err);
+	if (rc == CL_OK)
+		rc = cl_wa_noise_encrypt(c->tr, plain.data, plain.len, &ct,
+					 &err);
+	sodium_memzero(plain.data, plain.len);
+	if (rc == CL_OK)
+		rc = send_frame(c, ct.data, ct.len);
+	else
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0, "cannot send: %s",
+			     err ? err : cl_strerror(rc));
+	cl_buf_release(&plain);
+	cl_buf_release(&ct);
+	free(err);
+	return rc;
+}
+
+static void next_id(struct cl_wa_client *c, char id[32])
+{
+	snprintf(id, 32, "%s.%lu", c->id_prefix, ++c->id_counter);
+}
+
+static struct pending *pending_add(struct cl_wa_client *c,
+				   enum iq_purpose purpose, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_PENDING; i++)
+		if (c->pend[i].purpose == 0) {
+			memcpy(c->pend[i].id, id, strlen(id) + 1);
+			c->pend[i].purpose = purpose;
+			c->pend[i].sent_at = c->now;
+			return &c->pend[i];
+		}
+	return NULL;
+}
+
+/* An <iq id=.. xmlns=X type=T to=s.whatsapp.net> with one empty child
+ * (or none when child is NULL), sent and tracked as `purpose`. */
+static int send_iq(struct cl_wa_client *c, enum iq_purpose purpose,
+		   const char *xmlns, const char *type, const char *child)
+{
+	struct cl_wa_node *iq = NULL, *ch = NULL;
+	char id[32];
+	int rc;
+
+	next_id(c, id);
+	if ((rc = cl_wa_node_new_s(&iq, "iq")) ||
+	    (rc = cl_wa_node_add_attr_s(iq, "id", id)) ||
+	    (rc = cl_wa_node_add_attr_s(iq, "xmlns", xmlns)) ||
+	    (rc = cl_wa_node_add_attr_s(iq, "type", type)) ||
+	    (rc = cl_wa_node_add_attr_s(iq, "to", SERVER_JID)))
+		goto out;
+	if (child) {
+		if ((rc = cl_wa_node_new_s(&ch, child)) ||
+		    (rc = cl_wa_node_add_child(iq, ch)))
+			goto out;
+		ch = NULL;
+	}
+	if (pending_add(c, purpose, id) == NULL) {
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0,
+			     "too many unanswered requests");
+		goto out;
+	}
+	rc = send_node(c, iq);
+out:
+	cl_wa_node_free(ch);
+	cl_wa_node_free(iq);
+	if (rc == CL_ENOMEM)
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0, "out of memory");
+	return rc;
+}
+
+/* <iq to=s.whatsapp.net type=result id=ID/> */
+static int send_iq_result(struct cl_wa_client *c, const char *id)
+{
+	struct cl_wa_node *iq = NULL;
+	int rc;
+
+	if ((rc = cl_wa_node_new_s(&iq, "iq")) ||
+	    (rc = cl_wa_node_add_attr_s(iq, "to", SERVER_JID)) ||
+	    (rc = cl_wa_node_add_attr_s(iq, "type", "result")) ||
+	    (rc = cl_wa_node_add_attr_s(iq, "id", id)))
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0, "out of memory");
+	else
+		rc = send_node(c, iq);
+	cl_wa_node_free(iq);
+	return rc;
+}
+
+/* <ack class=TAG id=ID to=FROM [participant] [type]/> for notifications,
+ * receipts and calls, so the server stops redelivering them. */
+static int send_ack(struct cl_wa_client *c, const struct cl_wa_node *n)
+{
+	struct cl_wa_node *ack = NULL;
+	const char *id = cl_wa_node_attr_str(n, "id");
+	const char *from = cl_wa_node_attr_str(n, "from");
+	const char *part = cl_wa_node_attr_str(n, "participant");
+	const char *type = cl_wa_node_attr_str(n, "type");
+	int rc;
+
+	if (id == NULL || from == NULL)
+		return CL_OK;
+	if ((rc = cl_wa_node_new_s(&ack, "ack")) ||
+	    (rc = cl_wa_node_add_attr_s(ack, "class", n->tag)) ||
+	    (rc = cl_wa_node_add_attr_s(ack, "id", id)) ||
+	    (rc = cl_wa_node_add_attr_s(ack, "to", from)) ||
+	    (part && (rc = cl_wa_node_add_attr_s(ack, "participant", part))) ||
+	    (type && strcmp(n->tag, "notification") != 0 &&
+	     (rc = cl_wa_node_add_attr_s(ack, "type", type))))
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0, "out of memory");
+	else
+		rc = send_node(c, ack);
+	cl_wa_node_free(ack);
+	return rc;
+}
+
+/* ---- pairing --------------------------------------------------------- */
+
+static int show_qr(struct cl_wa_client *c)
+{
+	char *qr = NULL;
+	unsigned ttl;
+	int rc;
+
+	if (c->ref_next >= c->nrefs)
+		return set_end(c, CL_WA_END_QR_EXHAUSTED, 0,
+			       "all %zu pairing codes expired unscanned",
+			       c->nrefs);
+	ttl = c->ref_next == 0 ? c->cfg->qr_first_ms : c->cfg->qr_next_ms;
+	rc = cl_wa_qr_string(c->refs[c->ref_next], c->creds->noise_pub,
+			     c->creds->ident_pub, c->creds->adv_secret,
+			     c->cfg->platform_id, &qr);
+	if (rc)
+		return set_end(c, CL_WA_END_PROTOCOL, 0,
+			       "cannot build the QR string");
+	c->ref_next++;
+	c->ref_expires = c->now + ttl;
+	rc = emit_simple(c, CL_WA_EV_QR, qr, ttl, c->ref_next, NULL);
+	sodium_memzero(qr, strlen(qr));
+	free(qr);
+	return rc;
+}
+
+static int on_pair_device(struct cl_wa_client *c, const struct cl_wa_node *iq,
+			  const char *id)
+{
+	char **refs = NULL;
+	size_t n = 0, i;
+	char *err = NULL;
+	int rc;
+
+	if (!c->registering)
+		return set_end(c, CL_WA_END_PROTOCOL, 0,
+			       "pair-device on a logged-in connection");
+	rc = cl_wa_pair_refs(iq, &refs, &n, &err);
+	if (rc || n == 0) {
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0, "bad pair-device: %s",
+			     err ? err : "no refs");
+		free(err);
+		for (i = 0; i < n; i++)
+			free(refs[i]);
+		free(refs);
+		return rc;
+	}
+	for (i = 0; i < c->nrefs; i++)
+		free(c->refs[i]);
+	c->nrefs = 0;
+	for (i = 0; i < n; i++) {
+		if (c->nrefs < MAX_REFS)
+			c->refs[c->nrefs++] = refs[i];
+		else
+			free(refs[i]);
+	}
+	free(refs);
+	c->ref_next = 0;
+	if ((rc = send_iq_result(c, id)))
+		return rc;
+	return show_qr(c);
+}
+
+static int on_pair_success(struct cl_wa_client *c,
+			   const struct cl_wa_node *iq)
+{
+	struct cl_wa_node *reply = NULL;
+	int64_t t = 0;
+	char *err = NULL;
+	int rc;
+
+	rc = cl_wa_pair_success(iq, c->creds, &t, &reply, &err);
+	if (rc) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "%s", err ? err : cl_strerror(rc));
+		free(err);
+		/* the error reply WhatsApp expects, then give up */
+		if (reply) {
+			(void)send_node(c, reply);
+			cl_wa_node_free(reply);
+		}
+		if (c->ops->event) {
+			struct cl_wa_event ev = { CL_WA_EV_PAIR_REFUSED, why,
+						  0, 0, iq };
+
+			(void)c->ops->event(c->ctx, &ev);
+		}
+		c->end.kind = CL_WA_END_NONE;
+		return set_end(c, CL_WA_END_PAIR_REFUSED, 401,
+			       "pair-success refused: %s", why);
+	}
+	free(err);
+	c->ref_expires = 0; /* no more QR codes on this connection */
+	/* The collector persists the account before the phone is told the
+	 * device is linked: a crash in between leaves an unconfirmed link,
+	 * never a confirmed one without credentials. */
+	rc = emit_simple(c, CL_WA_EV_PAIRED, c->creds->jid,
+			 t > 0 ? t * 1000 - c->now : 0, 0, iq);
+	if (rc == CL_OK)
+		rc = send_node(c, reply);
+	cl_wa_node_free(reply);
+	return rc;
+}
+
+/* ---- login and upkeep ---------------------------------------------- */
+
+static void schedule_ping(struct cl_wa_client *c)
+{
+	unsigned span = c->cfg->ping_max_ms > c->cfg->ping_min_ms ?
+		c->cfg->ping_max_ms - c->cfg->ping_min_ms : 0;
+
+	c->next_ping_at = c->now + c->cfg->ping_min_ms +
+		(span ? randombytes_uniform(span + 1) : 0);
+}
+
+static int upload_prekeys(struct cl_wa_client *c, size_t want)
+{
+	struct cl_wa_creds *cr = c->creds;
+	struct cl_wa_node *iq = NULL;
+	struct pending *p;
+	size_t first, have;
+	char id[32];
+	char *err = NULL;
+	int rc;
+
+	if (c->upload_in_flight)
+		return CL_OK;
+	/* Keys already generated but never confirmed are sent again first;
+	 * new ones are generated and persisted before they go out. */
+	first = cr->prekeys_uploaded;
+	have = cr->nprekeys - first;
+	if (have < want) {
+		rc = cl_wa_prekeys_generate(cr, want - have, &err);
+		if (rc) {
+			rc = set_end(c, CL_WA_END_PROTOCOL, 0,
+				     "cannot generate pre-keys: %s",
+				     err ? err : cl_strerror(rc));
+			free(err);
+			return rc;
+		}
+		if ((rc = emit_simple(c, CL_WA_EV_CREDS_CHANGED, NULL, 0,
+				      want - have, NULL)))
+			return rc;
+	}
+	next_id(c, id);
+	rc = cl_wa_prekey_upload_node(cr, first, want, id, &iq, &err);
+	if (rc) {
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0,
+			     "cannot build the pre-key upload: %s",
+			     err ? err : cl_strerror(rc));
+		free(err);
+		return rc;
+	}
+	p = pending_add(c, IQ_UPLOAD, id);
+	if (p == NULL) {
+		cl_wa_node_free(iq);
+		return set_end(c, CL_WA_END_PROTOCOL, 0,
+			       "too many unanswered requests");
+	}
+	p->first = first;
+	p->n = want;
+	c->upload_in_flight = 1;
+	rc = send_node(c, iq);
+	cl_wa_node_free(iq);
+	return rc;
+}
+
+static int on_count(struct cl_wa_client *c, const struct cl_wa_node *iq)
+{
+	const struct cl_wa_node *cnt = cl_wa_node_child(iq, "count");
+	const char *v = cnt ? cl_wa_node_attr_str(cnt, "value") : NULL;
+	char *end = NULL;
+	unsigned long n;
+
+	if (v == NULL || *v < '0' || *v > '9')
+		return set_end(c, CL_WA_END_PROTOCOL, 0,
+			       "pre-key count reply without a value");
+	n = strtoul(v, &end, 10);
+	if (*end)
+		return set_end(c, CL_WA_END_PROTOCOL, 0,
+			       "pre-key count '%.20s' is not a number", v);
+	if (c->creds->prekeys_uploaded == 0)
+		return upload_prekeys(c, CL_WA_PREKEYS_INITIAL);
+	if (n < CL_WA_PREKEYS_MIN)
+		return upload_prekeys(c, CL_WA_PREKEYS_TOPUP);
+	return CL_OK;
+}
+
+static int on_success(struct cl_wa_client *c, const struct cl_wa_node *n)
+{
+	const char *t = cl_wa_node_attr_str(n, "t");
+	int64_t offset = 0;
+	int rc;
+
+	if (c->registering)
+		return set_end(c, CL_WA_END_PROTOCOL, 0,
+			       "<success> on a registration connection");
+	if (t && *t >= '0' && *t <= '9')
+		offset = strtoll(t, NULL, 10) * 1000 - c->now;
+	c->logged_in = 1;
+	if ((rc = emit_simple(c, CL_WA_EV_LOGGED_IN, c->creds->jid, offset, 0,
+			      n)))
+		return rc;
+	if ((rc = send_iq(c, IQ_COUNT, "encrypt", "get", "count")) ||
+	    (rc = send_iq(c, IQ_ACTIVE, "passive", "set", "active")))
+		return rc;
+	schedule_ping(c);
+	return CL_OK;
+}
+
+static int failure_end(struct cl_wa_client *c, const struct cl_wa_node *n)
+{
+	const char *r = cl_wa_node_attr_str(n, "reason");
+	const char *exp = cl_wa_node_attr_str(n, "expire");
+	const char *code = cl_wa_node_attr_str(n, "code");
+	int reason = (int)num(r);
+
+	switch (reason) {
+	case 401:
+	case 403:
+	case 406:
+		return set_end(c, CL_WA_END_LOGGED_OUT, reason,
+			       "login refused with %d (%s)", reason,
+			       reason == 401 ? "logged out" :
+			       reason == 403 ? "account locked" : "banned");
+	case 402:
+		if (exp)
+			c->end.expire = strtoll(exp, NULL, 10);
+		return set_end(c, CL_WA_END_TEMP_BAN, reason,
+			       "temporarily banned (code %s) until %s",
+			       code ? code : "?", exp ? exp : "unknown");
+	case 405:
+		return set_end(c, CL_WA_END_OUTDATED, reason,
+			       "client version %u.%u.%u refused as outdated (405)",
+			       c->cfg->info.version.primary,
+			       c->cfg->info.version.secondary,
+			       c->cfg->info.version.tertiary);
+	case 409:
+		return set_end(c, CL_WA_END_BAD_CLIENT, reason,
+			       "user agent refused (409)");
+	default:
+		return set_end(c, CL_WA_END_RECONNECT, reason,
+			       "login failed with reason %.16s",
+			       r ? r : "(none)");
+	}
+}
+
+static int stream_error_end(struct cl_wa_client *c,
+			    const struct cl_wa_node *n)
+{
+	const char *cs = cl_wa_node_attr_str(n, "code");
+	const struct cl_wa_node *conflict = cl_wa_node_child(n, "conflict");
+	const char *ctype = conflict ? cl_wa_node_attr_str(conflict, "type") :
+		NULL;
+	int code = (int)num(cs);
+
+	if (ctype && strcmp(ctype, "replaced") == 0)
+		return set_end(c, CL_WA_END_CONFLICT, 440,
+			       "replaced: these credentials connected elsewhere");
+	if ((ctype && strcmp(ctype, "device_removed") == 0) || code == 401)
+		return set_end(c, CL_WA_END_LOGGED_OUT, 401,
+			       "device removed (401): unlinked from the phone or by WhatsApp");
+	if (code == 515)
+		return set_end(c, CL_WA_END_RESTART, 515, "restart required (515)");
+	return set_end(c, CL_WA_END_RECONNECT, code, "stream error %d%s%s",
+		       code, ctype ? " " : "", ctype ? ctype : "");
+}
+
+static struct pending *pending_take(struct cl_wa_client *c, const char *id,
+				    struct pending *copy)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_PENDING; i++)
+		if (c->pend[i].purpose && strcmp(c->pend[i].id, id) == 0) {
+			*copy = c->pend[i];
+			memset(&c->pend[i], 0, sizeof(c->pend[i]));
+			return copy;
+		}
+	return NULL;
+}
+
+static int on_iq_reply(struct cl_wa_client *c, const struct cl_wa_node *n,
+		       const char *id, int error)
+{
+	struct pending p;
+	int rc;
+
+	if (pending_take(c, id, &p) == NULL)
+		return CL_OK; /* an answer to nothing we track */
+	switch (p.purpose) {
+	case IQ_PING:
+		c->ping_failing_since = 0;
+		schedule_ping(c);
+		return emit_simple(c, CL_WA_EV_PING, NULL, c->now - p.sent_at,
+				   0, n);
+	case IQ_COUNT:
+		if (error)
+			return set_end(c, CL_WA_END_PROTOCOL, 0,
+				       "pre-key count refused");
+		return on_count(c, n);
+	case IQ_UPLOAD:
+		c->upload_in_flight = 0;
+		if (error)
+			return set_end(c, CL_WA_END_PROTOCOL, 0,
+				       "pre-key upload refused");
+		c->creds->prekeys_uploaded = (uint32_t)(p.first + p.n);
+		rc = emit_simple(c, CL_WA_EV_PREKEYS, NULL, 0, p.n, n);
+		return rc;
+	case IQ_ACTIVE:
+		return CL_OK;
+	}
+	return CL_OK;
+}
+
+static int on_iq(struct cl_wa_client *c, const struct cl_wa_node *n)
+{
+	const char *id = cl_wa_node_attr_str(n, "id");
+	const char *type = cl_wa_node_attr_str(n, "type");
+	const char *xmlns = cl_wa_node_attr_str(n, "xmlns");
+
+	if (id == NULL || type == NULL)
+		return CL_OK;
+	if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0)
+		return on_iq_reply(c, n, id, type[0] == 'e');
+	if (strcmp(type, "set") == 0) {
+		if (cl_wa_node_child(n, "pair-device"))
+			return on_pair_device(c, n, id);
+		if (cl_wa_node_child(n, "pair-success"))
+			return on_pair_success(c, n);
+	}
+	if (strcmp(type, "get") == 0 && xmlns &&
+	    strcmp(xmlns, "urn:xmpp:ping") == 0)
+		return send_iq_result(c, id);
+	return CL_OK;
+}
+
+static int on_node(struct cl_wa_client *c, const struct cl_wa_node *n)
+{
+	int rc;
+
+	if ((rc = emit_simple(c, CL_WA_EV_STANZA, n->tag, 0, 0, n)))
+		return rc;
+	if (strcmp(n->tag, "iq") == 0)
+		return on_iq(c, n);
+	if (strcmp(n->tag, "success") == 0)
+		return on_success(c, n);
+	if (strcmp(n->tag, "failure") == 0)
+		return failure_end(c, n);
+	if (strcmp(n->tag, "stream:error") == 0)
+		return stream_error_end(c, n);
+	if (strcmp(n->tag, "xmlstreamend") == 0)
+		return set_end(c, CL_WA_END_RECONNECT, 0,
+			       "stream ended by the server");
+	if (strcmp(n->tag, "message") == 0)
+		return emit_simple(c, CL_WA_EV_MESSAGE, NULL, 0, 0, n);
+	if (strcmp(n->tag, "ib") == 0) {
+		const struct cl_wa_node *off = cl_wa_node_child(n, "offline");
+		const char *cnt = off ? cl_wa_node_attr_str(off, "count") :
+			NULL;
+
+		if (off)
+			return emit_simple(c, CL_WA_EV_OFFLINE, NULL, 0,
+					   cnt ? strtoull(cnt, NULL, 10) : 0,
+					   n);
+		return CL_OK;
+	}
+	if (strcmp(n->tag, "notification") == 0) {
+		const char *type = cl_wa_node_attr_str(n, "type");
+		const struct cl_wa_node *cnt = cl_wa_node_child(n, "count");
+
+		if ((rc = send_ack(c, n)))
+			return rc;
+		if (c->logged_in && type && strcmp(type, "encrypt") == 0 &&
+		    cnt) {
+			const char *v = cl_wa_node_attr_str(cnt, "value");
+
+			if (v && strtoul(v, NULL, 10) < CL_WA_PREKEYS_MIN)
+				return upload_prekeys(c, CL_WA_PREKEYS_TOPUP);
+		}
+		return CL_OK;
+	}
+	if (strcmp(n->tag, "receipt") == 0 || strcmp(n->tag, "call") == 0)
+		return send_ack(c, n);
+	return CL_OK;
+}
+
+/* ---- frames ---------------------------------------------------------- */
+
+static int on_server_hello(struct cl_wa_client *c, const unsigned char *p,
+			   size_t len)
+{
+	struct cl_buf payload, fin;
+	char *err = NULL;
+	int rc;
+
+	cl_buf_init(&payload, 1u << 16);
+	cl_buf_init(&fin, 1u << 16);
+	rc = c->registering ?
+		cl_wa_payload_register(c->creds, &c->cfg->info, &payload, &err) :
+		cl_wa_payload_login(c->creds, &c->cfg->info, &payload, &err);
+	if (rc) {
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0,
+			     "cannot build the client payload: %s",
+			     err ? err : cl_strerror(rc));
+		goto out;
+	}
+	rc = cl_wa_noise_hs_finish(c->hs, p, len, c->cfg->root_pub,
+				   (uint64_t)(c->now / 1000), payload.data,
+				   payload.len, &fin, &c->tr, NULL, &err);
+	if (rc) {
+		rc = set_end(c, rc == CL_EBADSIG ? CL_WA_END_SERVER_REFUSED :
+			     CL_WA_END_PROTOCOL, 0, "handshake refused: %s",
+			     err ? err : cl_strerror(rc));
+		goto out;
+	}
+	cl_wa_noise_hs_free(c->hs);
+	c->hs = NULL;
+	if ((rc = send_frame(c, fin.data, fin.len)))
+		goto out;
+	c->phase = P_OPEN;
+	rc = emit_simple(c, CL_WA_EV_HANDSHAKE,
+			 c->registering ? "register" : "login", 0, 0, NULL);
+out:
+	free(err);
+	cl_buf_release(&payload);
+	cl_buf_release(&fin);
+	return rc;
+}
+
+static int on_frame(void *ctx, const unsigned char *p, size_t len)
+{
+	struct cl_wa_client *c = ctx;
+	struct cl_buf plain, body;
+	struct cl_wa_node *n = NULL;
+	char *err = NULL;
+	int rc;
+
+	if (c->phase == P_HELLO_SENT)
+		return on_server_hello(c, p, len);
+	if (c->phase != P_OPEN)
+		return CL_EIO;
+	cl_buf_init(&plain, (size_t)CL_WA_FRAME_MAX);
+	cl_buf_init(&body, 64u << 20);
+	rc = cl_wa_noise_decrypt(c->tr, p, len, &plain, &err);
+	if (rc) {
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0,
+			     "cannot decrypt a frame: %s",
+			     err ? err : cl_strerror(rc));
+		goto out;
+	}
+	rc = cl_wa_frame_unpack(plain.data, plain.len, &body, &err);
+	if (rc == CL_OK)
+		rc = cl_wa_node_decode(body.data, body.len, &n, &err);
+	if (rc) {
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0,
+			     "undecodable stanza: %s",
+			     err ? err : cl_strerror(rc));
+		goto out;
+	}
+	rc = on_node(c, n);
+out:
+	sodium_memzero(plain.data, plain.len);
+	sodium_memzero(body.data, body.len);
+	cl_wa_node_free(n);
+	cl_buf_release(&plain);
+	cl_buf_release(&body);
+	free(err);
+	return rc;
+}
+
+int cl_wa_client_start(struct cl_wa_client *c, int64_t now_ms)
+{
+	struct cl_buf hello;
+	char *err = NULL;
+	int rc;
+
+	c->now = now_ms;
+	c->started_at = now_ms;
+	if (c->phase != P_NEW)
+		return CL_EINVAL;
+	rc = cl_wa_noise_hs_new(&c->hs, c->creds->noise_priv,
+				c->creds->noise_pub, NULL, &err);
+	cl_buf_init(&hello, 1024);
+	if (rc == CL_OK)
+		rc = cl_wa_noise_hs_client_hello(c->hs, &hello, &err);
+	if (rc) {
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0, "handshake: %s",
+			     err ? err : cl_strerror(rc));
+	} else {
+		c->phase = P_HELLO_SENT;
+		rc = send_frame(c, hello.data, hello.len);
+	}
+	cl_buf_release(&hello);
+	free(err);
+	return rc;
+}
+
+int cl_wa_client_feed(struct cl_wa_client *c, const unsigned char *p,
+		      size_t len, int64_t now_ms)
+{
+	char *err = NULL;
+	int rc;
+
+	c->now = now_ms;
+	if (c->phase == P_ENDED)
+		return CL_EIO;
+	if (c->phase == P_NEW)
+		return set_end(c, CL_WA_END_PROTOCOL, 0,
+			       "data before the handshake started");
+	rc = cl_wa_frame_reader_feed(&c->fr, p, len, on_frame, c, &err);
+	if (rc && c->end.kind == CL_WA_END_NONE)
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0, "bad frame: %s",
+			     err ? err : cl_strerror(rc));
+	free(err);
+	return rc;
+}
+
+int cl_wa_client_tick(struct cl_wa_client *c, int64_t now_ms)
+{
+	size_t i;
+	int rc;
+
+	c->now = now_ms;
+	if (c->phase == P_ENDED)
+		return CL_EIO;
+	if (c->phase != P_OPEN) {
+		if (now_ms - c->started_at > (int64_t)c->cfg->handshake_timeout_ms)
+			return set_end(c, CL_WA_END_RECONNECT, 0,
+				       "handshake timed out after %u ms",
+				       c->cfg->handshake_timeout_ms);
+		return CL_OK;
+	}
+	if (c->ref_expires && now_ms >= c->ref_expires &&
+	    (rc = show_qr(c)))
+		return rc;
+	if (!c->logged_in)
+		return CL_OK;
+	/* keepalive: an unanswered ping counts as a failure */
+	for (i = 0; i < MAX_PENDING; i++) {
+		struct pending *p = &c->pend[i];
+
+		if (p->purpose == IQ_PING &&
+		    now_ms - p->sent_at > (int64_t)c->cfg->ping_timeout_ms) {
+			if (c->ping_failing_since == 0)
+				c->ping_failing_since = p->sent_at;
+			memset(p, 0, sizeof(*p));
+			c->next_ping_at = now_ms;
+		}
+	}
+	if (c->ping_failing_since &&
+	    now_ms - c->ping_failing_since > (int64_t)c->cfg->ping_giveup_ms)
+		return set_end(c, CL_WA_END_RECONNECT, 0,
+			       "keepalive unanswered for %lld s",
+			       (long long)((now_ms - c->ping_failing_since) /
+					   1000));
+	if (now_ms >= c->next_ping_at) {
+		int outstanding = 0;
+
+		for (i = 0; i < MAX_PENDING; i++)
+			if (c->pend[i].purpose == IQ_PING)
+				outstanding = 1;
+		if (!outstanding) {
+			if ((rc = send_iq(c, IQ_PING, "w:p", "get", "ping")))
+				return rc;
+		}
+		schedule_ping(c);
+	}
+	return CL_OK;
+}

@@ -1,0 +1,137 @@
+/*
+ * client.h - the linked-device protocol engine, without I/O.
+ *
+ * One cl_wa_client lives for one WebSocket connection.  The transport
+ * calls cl_wa_client_start() when the socket opens, cl_wa_client_feed()
+ * with every binary message received and cl_wa_client_tick() about once a
+ * second; the engine answers through ops->send (one WebSocket message per
+ * call) and reports what happened through ops->event.  It runs:
+ *
+ *   prologue + Noise XX handshake (noise.h), certificate chain (cert.h)
+ *   -> registration payload, <pair-device> refs -> a QR per ref, rotated
+ *      (first 60 s, then 20 s each), pair-success (pair.h) -> 515 restart
+ *   -> or login payload -> <success> -> pre-key count, upload (812 the
+ *      first time, 50 more when the server holds fewer than 5), passive
+ *      <active/>, keepalive pings every 20-30 s (10 s to answer; 3 minutes
+ *      of failures end the connection)
+ *
+ * and classifies every way a connection ends (cl_wa_client_end()), so the
+ * collector knows whether to reconnect, wait, or stop and alert.
+ *
+ * Received <message> stanzas are reported (CL_WA_EV_MESSAGE) and never
+ * acknowledged: this part of the collector cannot decrypt them yet, and
+ * an unacknowledged message stays queued on WhatsApp's side.
+ */
+#ifndef CL_WA_CLIENT_H
+#define CL_WA_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archiver/wa/binary.h"
+#include "archiver/wa/creds.h"
+#include "archiver/wa/payload.h"
+
+struct cl_wa_client_cfg {
+	struct cl_wa_client_info info;  /* user agent, version, device props */
+	unsigned char root_pub[32];     /* certificate root (XEdDSA key) */
+	char platform_id;               /* QR platform id: '1' Chrome, ... */
+	unsigned ping_min_ms;           /* keepalive interval, random in */
+	unsigned ping_max_ms;           /*   [min, max] (20000, 30000) */
+	unsigned ping_timeout_ms;       /* answer deadline (10000) */
+	unsigned ping_giveup_ms;        /* failing this long ends (180000) */
+	unsigned handshake_timeout_ms;  /* 20000 */
+	unsigned qr_first_ms;           /* first ref's lifetime (60000) */
+	unsigned qr_next_ms;            /* each later ref's (20000) */
+};
+
+/* Defaults as above; info and root_pub are left for the caller. */
+void cl_wa_client_cfg_defaults(struct cl_wa_client_cfg *cfg);
+
+enum cl_wa_event_type {
+	CL_WA_EV_HANDSHAKE = 1, /* Noise done, certificate chain verified */
+	CL_WA_EV_QR,            /* text: the QR string; ms: its lifetime */
+	CL_WA_EV_PAIRED,        /* creds now hold the account: persist them */
+	CL_WA_EV_PAIR_REFUSED,  /* text: why; the error reply was sent */
+	CL_WA_EV_LOGGED_IN,     /* <success>; ms: server clock offset */
+	CL_WA_EV_CREDS_CHANGED, /* new pre-keys generated: persist before
+	                           the upload goes out (it goes out after the
+	                           event returns 0) */
+	CL_WA_EV_PREKEYS,       /* count: pre-keys the server confirmed */
+	CL_WA_EV_PING,          /* a keepalive was answered; ms: round trip */
+	CL_WA_EV_STANZA,        /* any stanza (node) arrived */
+	CL_WA_EV_MESSAGE,       /* a <message> (node) that was not decrypted */
+	CL_WA_EV_OFFLINE        /* <ib><offline count>: count; replay done */
+};
+
+struct cl_wa_event {
+	enum cl_wa_event_type type;
+	const char *text;
+	int64_t ms;
+	uint64_t count;
+	const struct cl_wa_node *node;
+};
+
+/* How (and why) a connection ended or must end. */
+enum cl_wa_end_kind {
+	CL_WA_END_NONE = 0,
+	CL_WA_END_RECONNECT,     /* drop, 503, stream end, keepalive: back off */
+	CL_WA_END_RESTART,       /* 515 (after pairing): reconnect at once */
+	CL_WA_END_LOGGED_OUT,    /* 401/403/406 or device_removed: delete the
+	                            credentials, alert, stop */
+	CL_WA_END_TEMP_BAN,      /* 402: wait until `expire` */
+	CL_WA_END_OUTDATED,      /* 405: the version triple is too old */
+	CL_WA_END_BAD_CLIENT,    /* 409: user agent refused */
+	CL_WA_END_CONFLICT,      /* replaced: credentials in use elsewhere;
+	                            never reconnect automatically */
+	CL_WA_END_SERVER_REFUSED,/* handshake or certificate check failed */
+	CL_WA_END_PAIR_REFUSED,  /* pair-success failed verification */
+	CL_WA_END_QR_EXHAUSTED,  /* every ref expired: reconnect for more */
+	CL_WA_END_PROTOCOL       /* the server sent something unusable */
+};
+
+struct cl_wa_end {
+	enum cl_wa_end_kind kind;
+	int code;               /* stream error or failure code, or 0 */
+	int64_t expire;         /* 402: ban end (unix seconds), or 0 */
+	char reason[160];       /* one line for logs and coverage entries */
+};
+
+/* A short stable name for an end kind ("logged-out", "conflict", ...). */
+const char *cl_wa_end_name(enum cl_wa_end_kind kind);
+
+struct cl_wa_client_ops {
+	/* Send one WebSocket binary message.  Non-zero: close. */
+	int (*send)(void *ctx, const unsigned char *p, size_t len);
+	/* Non-zero: close (the end is CL_WA_END_PROTOCOL unless set). */
+	int (*event)(void *ctx, const struct cl_wa_event *ev);
+};
+
+struct cl_wa_client;
+
+/* creds is borrowed (and updated on pairing and pre-key generation). */
+int cl_wa_client_new(struct cl_wa_client **out,
+		     const struct cl_wa_client_cfg *cfg,
+		     struct cl_wa_creds *creds,
+		     const struct cl_wa_client_ops *ops, void *ctx);
+void cl_wa_client_free(struct cl_wa_client *c);
+
+/*
+ * The three entry points return CL_OK to go on, or non-zero when the
+ * connection must be closed; cl_wa_client_end() then says why.  The time
+ * is the wall clock in milliseconds (certificate validity and the server
+ * clock offset use it).
+ */
+int cl_wa_client_start(struct cl_wa_client *c, int64_t now_ms);
+int cl_wa_client_feed(struct cl_wa_client *c, const unsigned char *p,
+		      size_t len, int64_t now_ms);
+int cl_wa_client_tick(struct cl_wa_client *c, int64_t now_ms);
+
+/* Record that the transport closed (why: a one-line reason). */
+void cl_wa_client_closed(struct cl_wa_client *c, const char *why);
+
+const struct cl_wa_end *cl_wa_client_end(const struct cl_wa_client *c);
+/* 1 once logged in (<success> seen) on this connection. */
+int cl_wa_client_logged_in(const struct cl_wa_client *c);
+
+#endif

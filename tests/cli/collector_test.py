@@ -1,0 +1,464 @@
+#!/usr/bin/env python3
+"""collector_test.py - `chatledger pair` and `chatledger collect` end to end
+against the local WhatsApp protocol peer (tests/peer/peer.js) on loopback
+(issue 5, acceptance 1-3).
+
+The peer is WhatsApp's server and the business's phone.  It is driven by
+commands on its stdin and reports what it saw as JSON lines on stdout; the
+collector is driven through its command line and observed through its exit
+status, its log, `chatledger status --json`, the coverage entries it wrote
+and the files in DIR/wa.
+
+Prints "ok N - name" / "not ok N - name" and ends with "N passed, N failed".
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+CHATLEDGER = os.environ["CHATLEDGER"]
+ROOT = os.environ.get("CL_ROOT") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+PEER = os.path.join(ROOT, "tests", "peer", "peer.js")
+T = tempfile.mkdtemp(prefix="chatledger-collector.")
+passed = 0
+failed = 0
+children = []
+
+
+def ok(cond, name, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok %d - %s" % (passed + failed, name))
+    else:
+        failed += 1
+        print("not ok %d - %s" % (passed + failed, name))
+        for line in str(detail).splitlines()[-25:]:
+            print("#   " + line)
+    sys.stdout.flush()
+    return cond
+
+
+def finish():
+    for p in children:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    shutil.rmtree(T, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+class Peer:
+    """The node peer, its commands and its events."""
+
+    def __init__(self, name, *args):
+        self.events = []
+        self.cv = threading.Condition()
+        self.errlog = open(os.path.join(T, "peer-%s.err" % name), "w")
+        self.p = subprocess.Popen(
+            ["node", PEER, "--port", "0", "--tls-cert", CERT, "--tls-key",
+             KEY] + list(args),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self.errlog, text=True, bufsize=1)
+        children.append(self.p)
+        threading.Thread(target=self._read, daemon=True).start()
+        ev = self.wait("listening", timeout=30)
+        if ev is None:
+            raise RuntimeError("peer did not start: " + self.stderr())
+        self.port = ev["port"]
+        self.root_pub = ev["root_pub"]
+
+    def _read(self):
+        for line in self.p.stdout:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            with self.cv:
+                self.events.append(ev)
+                self.cv.notify_all()
+
+    def mark(self):
+        with self.cv:
+            return len(self.events)
+
+    def wait(self, name, after=0, timeout=20, pred=None):
+        """The first event `name` at or after index `after` (matching pred)."""
+        end = time.time() + timeout
+        with self.cv:
+            while True:
+                for ev in self.events[after:]:
+                    if ev.get("ev") == name and (pred is None or pred(ev)):
+                        return ev
+                left = end - time.time()
+                if left <= 0:
+                    return None
+                self.cv.wait(left)
+
+    def count(self, name, after=0):
+        with self.cv:
+            return sum(1 for ev in self.events[after:] if ev.get("ev") == name)
+
+    def cmd(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def stderr(self):
+        self.errlog.flush()
+        with open(self.errlog.name) as f:
+            return f.read()
+
+    def stop(self):
+        if self.p.poll() is None:
+            try:
+                self.cmd("quit")
+                self.p.wait(timeout=5)
+            except Exception:
+                self.p.kill()
+                self.p.wait()
+
+
+def run(*args, **kw):
+    return subprocess.run([CHATLEDGER] + list(args), capture_output=True,
+                          text=True, timeout=kw.get("timeout", 60))
+
+
+def start(args, name):
+    log = open(os.path.join(T, name + ".log"), "w")
+    p = subprocess.Popen([CHATLEDGER] + args, stdout=log, stderr=log,
+                         text=True)
+    children.append(p)
+    p.logname = log.name
+    return p
+
+
+def log_of(p):
+    with open(p.logname) as f:
+        return f.read()
+
+
+def wait_for(cond, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def new_archive(name, peer, extra=""):
+    d = os.path.join(T, name)
+    r = run("init", "-a", d, "--origin", "example.com/chatledger/collector",
+            "--passphrase-file", PASS, "--kdf", "interactive")
+    if r.returncode != 0:
+        raise RuntimeError("init failed: " + r.stderr)
+    with open(os.path.join(d, "chatledger.conf"), "a") as f:
+        f.write("\n[whatsapp]\n"
+                "url = wss://127.0.0.1:%d/ws/chat\n"
+                "ca_file = %s\n"
+                "root_key = %s\n"
+                "keepalive_min_ms = 200\n"
+                "keepalive_max_ms = 400\n"
+                "keepalive_timeout_ms = 2000\n"
+                "reconnect_base_ms = 100\n"
+                "reconnect_max_ms = 400\n%s"
+                % (peer.port, CERT, peer.root_pub, extra))
+    return d
+
+
+def coverage(d):
+    """The coverage entries' kinds and public bodies, in order, read from
+    the leaves as docs/FORMAT.md section 3 lays them out (no key needed)."""
+    db = sqlite3.connect(os.path.join(d, "ledger.db"))
+    try:
+        rows = db.execute(
+            "SELECT idx, leaf FROM entry WHERE type = 3 ORDER BY idx"
+        ).fetchall()
+    finally:
+        db.close()
+    out = []
+    for _, leaf in rows:
+        leaf = bytes(leaf)
+        k = leaf[34]
+        kind = leaf[35:35 + k].decode()
+        off = 35 + k + 168
+        blen = int.from_bytes(leaf[off:off + 4], "big")
+        body = leaf[off + 4:off + 4 + blen]
+        try:
+            out.append((kind, json.loads(body) if body else {}))
+        except ValueError:
+            out.append((kind, {"unparsed": body.hex()}))
+    return out
+
+
+def kinds(d):
+    return [k for k, _ in coverage(d)]
+
+
+def status(d):
+    r = run("status", "-a", d, "--json")
+    try:
+        return json.loads(r.stdout).get("whatsapp") or {}
+    except ValueError:
+        return {}
+
+
+def zbar(png):
+    r = subprocess.run(["zbarimg", "--raw", "-q", png], capture_output=True,
+                       text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def pair(d, peer, expect_scan=True):
+    """Run `chatledger pair`; scan the first QR from its PNG.  Returns the
+    process (still running or finished) and the QR string read."""
+    png = os.path.join(T, os.path.basename(d) + "-qr.png")
+    m = peer.mark()
+    p = start(["pair", "-a", d, "--qr-png", png, "--no-terminal-qr"],
+              os.path.basename(d) + "-pair")
+    qr = None
+    if expect_scan:
+        if wait_for(lambda: os.path.exists(png) or p.poll() is not None,
+                    30) and p.poll() is None:
+            time.sleep(0.2)
+            qr = zbar(png)
+            if qr:
+                peer.cmd("scan " + qr)
+    return p, qr, png, m
+
+
+for tool in ("node", "openssl", "zbarimg"):
+    if shutil.which(tool) is None:
+        ok(False, "%s is installed (needed by this test)" % tool)
+        finish()
+if not os.path.isdir(os.path.join(ROOT, "tests", "peer", "node_modules")):
+    ok(False, "tests/peer/node_modules present (run npm ci in tests/peer)")
+    finish()
+
+PASS = os.path.join(T, "pass")
+with open(PASS, "w") as f:
+    f.write("test passphrase\n")
+CERT = os.path.join(T, "cert.pem")
+KEY = os.path.join(T, "key.pem")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", KEY,
+                "-out", CERT, "-days", "2", "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+               check=True, capture_output=True)
+
+try:
+    # ---- 1. pair end to end, then collect --------------------------------
+    peer = Peer("main")
+    A = new_archive("a", peer)
+    p, qr, png, m0 = pair(A, peer)
+    pd = peer.wait("pair-device", after=m0)
+    ok(pd is not None, "peer sent pair-device refs", peer.stderr())
+    ok(qr is not None and pd is not None and
+       qr.startswith(pd["expected_qr_prefix"]),
+       "zbarimg reads the PNG: exactly the QR string the peer expects",
+       "qr=%r prefix=%r" % (qr, pd and pd.get("expected_qr_prefix")))
+    ok(qr is not None and re.fullmatch(
+        r"https://wa\.me/settings/linked_devices#[^,]+,[A-Za-z0-9+/]{43}=,"
+        r"[A-Za-z0-9+/]{43}=,[A-Za-z0-9+/]{43}=,[0-9a-z]", qr) is not None,
+       "QR string: ref, noise key, identity key, ADV secret, platform")
+    ok(peer.wait("scan-ok", after=m0) is not None, "the phone scanned it")
+    try:
+        rc = p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        rc = None
+    ok(rc == 0, "pair exits 0 once linked and logged in", log_of(p))
+    sign = peer.wait("pair-device-sign", after=m0, timeout=1)
+    ok(sign is not None and sign.get("ok") is True,
+       "device signature and pair-device-sign reply accepted by the peer",
+       json.dumps(sign))
+    ok(peer.wait("restart-sent", after=m0, timeout=1) is not None,
+       "peer sent 515 after pairing")
+    login = peer.wait("login-ok", after=m0, timeout=1)
+    ok(login is not None and login.get("device") == 7,
+       "collector restarted on 515 and logged in", json.dumps(login))
+    pk = peer.wait("prekeys", after=m0, timeout=1)
+    ok(pk is not None and pk.get("count") == 812 and pk.get("ok") is True,
+       "812 pre-keys uploaded and valid", json.dumps(pk))
+    ok(not os.path.exists(png), "QR PNG (holds the ADV secret) removed")
+    st = os.stat(os.path.join(A, "wa", "creds.enc"))
+    ok(st.st_mode & 0o777 == 0o600, "credentials file is 0600")
+    ok(os.stat(os.path.join(A, "wa")).st_mode & 0o777 == 0o700,
+       "credentials directory is 0700")
+    with open(os.path.join(A, "wa", "creds.enc"), "rb") as f:
+        blob = f.read()
+    ok(b"85291234567" not in blob and b"noise" not in blob,
+       "credentials are encrypted at rest")
+    k = kinds(A)
+    ok("wa-paired" in k and "wa-connected" in k,
+       "coverage entries: wa-paired, wa-connected", k)
+    s = status(A)
+    ok(s.get("jid") == "85291234567:7@s.whatsapp.net" and s.get("device") == 7,
+       "status --json: linked as the JID and device", json.dumps(s))
+
+    # collect: pings for a while
+    m1 = peer.mark()
+    col = start(["collect", "-a", A], "a-collect")
+    ok(peer.wait("login-ok", after=m1, timeout=20) is not None,
+       "collect logs in with the stored credentials", log_of(col))
+    ok(wait_for(lambda: peer.count("ping", m1) >= 5, 20),
+       "keepalive pings answered (5 or more)", log_of(col))
+    ok(peer.count("prekeys", m1) == 0,
+       "no second upload while the server holds enough pre-keys")
+    ok(wait_for(lambda: (status(A).get("connected_since") is not None), 10),
+       "status: connected since")
+    ok(status(A).get("last_stanza_at") is not None, "status: last stanza")
+
+    # pre-key top-up
+    m2 = peer.mark()
+    peer.cmd("low-prekeys")
+    tp = peer.wait("prekeys", after=m2, timeout=15)
+    ok(tp is not None and tp.get("count") == 50 and tp.get("ok") is True,
+       "low pre-key notification: 50 more uploaded", json.dumps(tp))
+
+    # ---- 2. the peer drops and comes back ---------------------------------
+    m3 = peer.mark()
+    peer.cmd("down")
+    ok(wait_for(lambda: status(A).get("gap_open_since") is not None, 15),
+       "drop: status shows an open gap", json.dumps(status(A)))
+    ok(wait_for(lambda: "wa-disconnected" in kinds(A), 10),
+       "drop: wa-disconnected coverage entry with the reason")
+    time.sleep(1.0)
+    ok(col.poll() is None, "collector keeps retrying while the peer is down")
+    peer.cmd("up")
+    ok(peer.wait("login-ok", after=m3, timeout=30) is not None,
+       "reconnects when the peer returns", log_of(col))
+    ok(wait_for(lambda: status(A).get("gap_open_since") is None, 10),
+       "gap closed in status")
+    cov = coverage(A)
+    last = [b for kd, b in cov if kd == "wa-connected"][-1:]
+    ok(last and last[0].get("gap_from") and last[0].get("gap_to"),
+       "wa-connected records the end of the gap (gap_from, gap_to)",
+       json.dumps(cov[-3:]))
+    dis = [b for kd, b in cov if kd == "wa-disconnected"]
+    ok(dis and dis[-1].get("reason"), "the gap's reason is recorded",
+       json.dumps(dis))
+
+    # stream error 503: reconnect
+    m4 = peer.mark()
+    peer.cmd("stream-error 503")
+    ok(peer.wait("login-ok", after=m4, timeout=30) is not None,
+       "503: reconnects", log_of(col))
+
+    # ---- 3. replaced: no reconnect loop ------------------------------------
+    m5 = peer.mark()
+    peer.cmd("replaced")
+    try:
+        rc = col.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        rc = None
+    ok(rc == 5, "replaced: collect exits 5 (conflict)", log_of(col))
+    time.sleep(1.0)
+    ok(peer.count("connect", m5) == 0, "replaced: no reconnect")
+    ok("wa-conflict" in kinds(A), "replaced: wa-conflict coverage entry")
+
+    # SIGTERM: clean stop with a coverage entry
+    m6 = peer.mark()
+    col = start(["collect", "-a", A], "a-collect2")
+    ok(peer.wait("login-ok", after=m6, timeout=20) is not None,
+       "collect again after the conflict")
+    col.send_signal(signal.SIGTERM)
+    try:
+        rc = col.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        rc = None
+    ok(rc == 0, "SIGTERM: exits 0", log_of(col))
+    ok(kinds(A)[-1:] == ["wa-stopped"], "SIGTERM: wa-stopped recorded last")
+
+    # 401 device_removed
+    m7 = peer.mark()
+    col = start(["collect", "-a", A], "a-collect3")
+    ok(peer.wait("login-ok", after=m7, timeout=20) is not None,
+       "collect before device_removed")
+    peer.cmd("device-removed")
+    try:
+        rc = col.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        rc = None
+    ok(rc == 4, "401 device_removed: collect exits 4", log_of(col))
+    ok(not os.path.exists(os.path.join(A, "wa", "creds.enc")) and
+       not os.path.exists(os.path.join(A, "wa", "creds.key")),
+       "401: credentials deleted")
+    lo = [b for kd, b in coverage(A) if kd == "wa-logged-out"]
+    ok(lo and lo[-1].get("alert") is True and lo[-1].get("code") == 401,
+       "401: wa-logged-out alert entry with the code", json.dumps(lo))
+    ok("ALERT" in log_of(col), "401: alert in the log")
+    r = run("status", "-a", A)
+    ok("logged out" in r.stdout, "status says logged out", r.stdout)
+    ok(status(A).get("state") == "logged-out", "status --json: logged-out")
+    r = run("collect", "-a", A)
+    ok(r.returncode == 2 and "pair" in r.stderr,
+       "collect without credentials: exit 2, tells to pair", r.stderr)
+    r = run("verify", "-a", A)
+    ok(r.returncode == 0, "verify passes on the collector's archive",
+       r.stdout + r.stderr)
+    peer.stop()
+
+    # ---- 3b. refusals --------------------------------------------------
+    for fault, why in (("wrong-root", "root"),
+                       ("leaf-mismatch", "static")):
+        fp = Peer(fault, "--fault", fault)
+        d = new_archive("f-" + fault, fp)
+        p, qr, png, m = pair(d, fp, expect_scan=False)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            rc = None
+        lg = log_of(p)
+        ok(rc == 2 and why in lg.lower(),
+           "%s: refused (exit 2, says %s)" % (fault, why), lg)
+        ok(fp.count("pair-device", m) == 0,
+           "%s: nothing sent after the handshake" % fault)
+        ok("wa-server-refused" in kinds(d),
+           "%s: wa-server-refused coverage entry" % fault)
+        fp.stop()
+
+    for fault, text in (("hmac", "hmac-mismatch"),
+                        ("account-sig", "signature-mismatch")):
+        fp = Peer(fault, "--fault", fault)
+        d = new_archive("f-" + fault, fp)
+        p, qr, png, m = pair(d, fp)
+        er = fp.wait("pair-error-reply", after=m, timeout=20)
+        ok(er is not None and str(er.get("code")) == "401" and
+           er.get("text") == text,
+           "%s tampered: refused with 401 %s" % (fault, text),
+           json.dumps(er) + "\n" + fp.stderr())
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            rc = None
+        ok(rc == 2, "%s tampered: pair exits 2" % fault, log_of(p))
+        ok(fp.count("pair-device-sign", m) == 0 and
+           status(d).get("jid") is None,
+           "%s tampered: not linked" % fault)
+        fp.stop()
+
+    # stale version: 405
+    fp = Peer("stale", "--min-build", "4000000000")
+    d = new_archive("f-stale", fp)
+    p, qr, png, m = pair(d, fp, expect_scan=False)
+    try:
+        rc = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        rc = None
+    ok(rc == 6 and "version" in log_of(p),
+       "405 client outdated: exit 6, names the version setting", log_of(p))
+    ok("wa-outdated" in kinds(d), "405: wa-outdated coverage entry")
+    fp.stop()
+except Exception as e:  # a harness failure is a test failure
+    import traceback
+    ok(False, "harness: %s" % e, traceback.format_exc())
+finish()

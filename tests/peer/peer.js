@@ -1,0 +1,555 @@
+#!/usr/bin/env node
+// peer.js - a local stand-in for "the WhatsApp server plus the user's
+// phone", for chatledger's collector tests.  HTTPS + WebSocket on
+// loopback, path /ws/chat; Noise XX responder with a test certificate
+// chain; QR pairing, login, pre-keys, pings; scripted faults.
+//
+//   node tests/peer/peer.js --port P --tls-cert FILE --tls-key FILE [options]
+//
+// Options: --root-seed HEX, --fault NAME[,NAME], --min-build N,
+// --prekey-count N, --refs N, --account-seed HEX, --jid J, --lid L.
+// Commands on stdin (one per line), events on stdout (one JSON object a
+// line, each with "ev" and "t" = ms since the epoch); diagnostics go to
+// stderr.  The contract is described in tests/peer/README.
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import { WebSocketServer } from 'ws';
+import { decodeBinaryNode, binaryNodeToString, getBinaryNodeChild, getAllBinaryNodeChildren, jidDecode } from 'baileys/lib/WABinary/index.js';
+import {
+	proto, hex, unhex, keyPairFromPrivate, randomKeyPair, makeCertChain, NoiseResponder, CipherState,
+	FrameReader, frame, nodeBody, validateRegistration, validateLogin, protoToJson, appVersionOf,
+	validatePreKeyUpload, parseQR, buildPairSuccess, checkPairDeviceSign, randomRef, randomId, QR_PREFIX,
+} from './walib.js';
+
+// Fixed test constants (private keys; clamped before use).
+const DEFAULT_ROOT_SEED = '10c3a5b1f0e2d4c6b8a09f8e7d6c5b4a39281706f5e4d3c2b1a0918273645546';
+const DEFAULT_ACCOUNT_SEED = '20d4b6c2e1f3a5b7c9d0e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7';
+const FAULTS = ['wrong-root', 'leaf-mismatch', 'expired', 'hmac', 'account-sig'];
+
+function log(...a) {
+	process.stderr.write(`peer: ${a.join(' ')}\n`);
+}
+function emit(ev, fields = {}) {
+	process.stdout.write(`${JSON.stringify({ ev, t: Date.now(), ...fields })}\n`);
+}
+function usage(msg) {
+	process.stderr.write(`peer: ${msg}\nusage: node peer.js --port P --tls-cert FILE --tls-key FILE [--root-seed HEX] [--fault ${FAULTS.join('|')}] [--min-build N] [--prekey-count N] [--refs N] [--account-seed HEX] [--jid J] [--lid L]\n`);
+	process.exit(2);
+}
+
+// ---- options -------------------------------------------------------------
+
+const opt = {
+	port: null, cert: null, key: null, rootSeed: DEFAULT_ROOT_SEED, faults: new Set(), minBuild: 0,
+	prekeyCount: 0, refs: 6, accountSeed: DEFAULT_ACCOUNT_SEED,
+	jid: '85291234567:7@s.whatsapp.net', lid: '123456789012345:7@lid',
+};
+{
+	const a = process.argv.slice(2);
+	const int = (v, name) => {
+		if (!/^[0-9]+$/.test(v ?? ''))
+			usage(`${name} wants a non-negative integer`);
+		return Number(v);
+	};
+	const seed = (v, name) => {
+		if (!/^[0-9a-fA-F]{64}$/.test(v ?? ''))
+			usage(`${name} wants 64 hex digits`);
+		return v;
+	};
+	for (let i = 0; i < a.length; i++) {
+		const k = a[i], v = a[i + 1];
+		switch (k) {
+		case '--port': opt.port = int(v, k); i++; break;
+		case '--tls-cert': opt.cert = v; i++; break;
+		case '--tls-key': opt.key = v; i++; break;
+		case '--root-seed': opt.rootSeed = seed(v, k); i++; break;
+		case '--account-seed': opt.accountSeed = seed(v, k); i++; break;
+		case '--fault':
+			for (const f of String(v).split(',')) {
+				if (!FAULTS.includes(f))
+					usage(`unknown fault ${f}`);
+				opt.faults.add(f);
+			}
+			i++;
+			break;
+		case '--min-build': opt.minBuild = int(v, k); i++; break;
+		case '--prekey-count': opt.prekeyCount = int(v, k); i++; break;
+		case '--refs': opt.refs = int(v, k); i++; break;
+		case '--jid': opt.jid = v; i++; break;
+		case '--lid': opt.lid = v; i++; break;
+		case '-h': case '--help': usage('help'); break;
+		default: usage(`unknown argument ${k}`);
+		}
+	}
+	if (opt.port == null || !opt.cert || !opt.key)
+		usage('--port, --tls-cert and --tls-key are required');
+	if (!jidDecode(opt.jid) || !jidDecode(opt.lid))
+		usage('bad --jid or --lid');
+	if (opt.refs < 1 || opt.refs > 100)
+		usage('--refs must be 1..100');
+}
+
+// ---- per-run keys ----------------------------------------------------------
+
+const root = keyPairFromPrivate(unhex(opt.rootSeed));
+const account = keyPairFromPrivate(unhex(opt.accountSeed));
+const intermediate = randomKeyPair();
+const serverStatic = randomKeyPair();
+const nowS = () => Math.floor(Date.now() / 1000);
+const certChain = makeCertChain({
+	rootPriv: root.private, intermediate, serverStaticPub: serverStatic.public,
+	notBefore: nowS() - 86400, notAfter: nowS() + 365 * 86400, expiredAt: nowS() - 3600,
+	fault: [...opt.faults].find((f) => ['wrong-root', 'leaf-mismatch', 'expired'].includes(f)),
+});
+const advFault = opt.faults.has('hmac') ? 'hmac' : opt.faults.has('account-sig') ? 'account-sig' : undefined;
+
+const state = {
+	connections: 0,
+	cur: null, // the most recent connection
+	prekeyCount: opt.prekeyCount,
+	nextFailure: null, // {reason, expire}
+	pairings: 0,
+	pairedIdentity: null, // identity pub of the last successful pairing in this run
+	registrationIdentity: null, // eIdent of the last registration payload
+	uploadedIds: new Set(),
+};
+
+// ---- connections -----------------------------------------------------------
+
+const SERVER = 's.whatsapp.net';
+
+class Conn {
+	constructor(ws, n) {
+		this.ws = ws;
+		this.n = n;
+		this.phase = 'hello';
+		this.reader = new FrameReader();
+		this.noise = new NoiseResponder({ staticKP: serverStatic, certChain });
+		this.queue = Promise.resolve();
+		this.closingByPeer = false;
+		this.closed = false;
+		this.pings = 0;
+		ws.on('message', (data, isBinary) => {
+			this.queue = this.queue.then(() => this.onMessage(Buffer.from(data), isBinary)).catch((e) => {
+				log(`conn ${n}: ${e.stack || e}`);
+			});
+		});
+		ws.on('close', () => {
+			this.closed = true;
+			emit('closed', { n, by: this.closingByPeer ? 'peer' : 'client' });
+			if (state.cur === this)
+				state.cur = null;
+		});
+		ws.on('error', (e) => log(`conn ${n}: ws error: ${e.message}`));
+	}
+
+	async onMessage(data, isBinary) {
+		if (this.closed || this.phase === 'dead')
+			return;
+		if (!isBinary) {
+			this.fail('text WebSocket message');
+			return;
+		}
+		let frames;
+		try {
+			frames = this.reader.push(data);
+		} catch (e) {
+			this.fail(e.message);
+			return;
+		}
+		for (const f of frames) {
+			if (this.phase === 'dead')
+				return;
+			await this.onFrame(f);
+		}
+	}
+
+	fail(why) {
+		if (this.phase === 'transport') {
+			log(`conn ${this.n}: ${why}; dropping`);
+		} else
+			emit('handshake-failed', { n: this.n, why });
+		this.phase = 'dead';
+		this.drop();
+	}
+
+	async onFrame(f) {
+		if (this.phase === 'hello') {
+			let reply;
+			try {
+				reply = this.noise.onClientHello(f);
+			} catch (e) {
+				this.fail(`clientHello: ${e.message}`);
+				return;
+			}
+			this.phase = 'finish';
+			this.ws.send(frame(reply));
+			return;
+		}
+		if (this.phase === 'finish') {
+			let r, payload;
+			try {
+				r = this.noise.onClientFinish(f);
+			} catch (e) {
+				this.fail(`clientFinish: ${e.message}`);
+				return;
+			}
+			try {
+				payload = proto.ClientPayload.decode(r.payload);
+			} catch (e) {
+				this.fail(`ClientPayload does not parse: ${e.message}`);
+				return;
+			}
+			this.dec = new CipherState(r.keys.c2s);
+			this.enc = new CipherState(r.keys.s2c);
+			this.clientStatic = r.clientStatic;
+			this.phase = 'transport';
+			this.onPayload(payload);
+			return;
+		}
+		let node;
+		try {
+			const body = this.dec.decrypt(f);
+			node = await decodeBinaryNode(body);
+		} catch (e) {
+			this.fail(`bad transport frame: ${e.message}`);
+			return;
+		}
+		this.onNode(node);
+	}
+
+	send(node, compress = false) {
+		if (this.closed || !this.enc)
+			return;
+		this.ws.send(frame(this.enc.encrypt(nodeBody(node, compress))));
+	}
+	close() {
+		this.closingByPeer = true;
+		this.ws.close(1000);
+	}
+	drop() {
+		this.closingByPeer = true;
+		this.ws.terminate();
+	}
+	streamError(content, attrs = {}) {
+		this.send({ tag: 'stream:error', attrs, content });
+		this.close();
+	}
+
+	onPayload(p) {
+		const register = !!p.devicePairingData && (p.username == null || String(p.username) === '0');
+		const mode = register ? 'register' : 'login';
+		let problems, reg;
+		if (register) {
+			reg = validateRegistration(p);
+			problems = reg.problems;
+		} else
+			problems = validateLogin(p, opt.jid);
+		const ev = {
+			n: this.n, mode, client_static_pub: hex(this.clientStatic),
+			payload: protoToJson(proto.ClientPayload, p), problems,
+		};
+		if (reg && reg.deviceProps)
+			ev.device_props = protoToJson(proto.DeviceProps, reg.deviceProps);
+		emit('handshake', ev);
+
+		const v = appVersionOf(p);
+		if (opt.minBuild && (!v || v[2] < opt.minBuild)) {
+			this.refuse({ reason: '405' });
+			return;
+		}
+		if (register) {
+			this.identity = reg.identity;
+			state.registrationIdentity = reg.identity;
+			this.sendPairDevice();
+			return;
+		}
+		if (state.nextFailure) {
+			const f = state.nextFailure;
+			state.nextFailure = null;
+			this.refuse(f);
+			return;
+		}
+		const want = jidDecode(opt.jid);
+		if (String(p.username ?? '') !== want.user || Number(p.device || 0) !== Number(want.device || 0)) {
+			this.refuse({ reason: '401' });
+			return;
+		}
+		const t = nowS();
+		const lidUser = jidDecode(opt.lid).user;
+		this.send({
+			tag: 'success',
+			attrs: {
+				t: String(t), props: '0', abprops: '0', location: 'lla', lid: `${lidUser}@lid`,
+				creation: String(t - 86400), display_name: '',
+			},
+		});
+		emit('login-ok', { username: String(p.username), device: Number(p.device || 0) });
+		this.send({ tag: 'ib', attrs: {}, content: [{ tag: 'offline', attrs: { count: '0' } }] });
+	}
+
+	refuse({ reason, expire }) {
+		const attrs = { reason: String(reason) };
+		if (expire != null)
+			attrs.expire = String(expire);
+		this.send({ tag: 'failure', attrs });
+		emit('login-refused', { reason: String(reason) });
+		this.close();
+	}
+
+	sendPairDevice() {
+		this.pairDeviceId = randomId();
+		this.refs = Array.from({ length: opt.refs }, randomRef);
+		this.send({
+			tag: 'iq', attrs: { from: SERVER, type: 'set', id: this.pairDeviceId },
+			content: [{ tag: 'pair-device', attrs: {}, content: this.refs.map((r) => ({ tag: 'ref', attrs: {}, content: Buffer.from(r) })) }],
+		}, true);
+		const prefix = `${QR_PREFIX}${this.refs[0]},${this.clientStatic.toString('base64')},${this.identity ? this.identity.toString('base64') : ''},`;
+		emit('pair-device', { id: this.pairDeviceId, refs: this.refs, expected_qr_prefix: prefix });
+	}
+
+	scan(qr) {
+		if (!this.refs)
+			return emit('scan-refused', { why: 'the current connection has no pair-device refs' });
+		let q;
+		try {
+			q = parseQR(qr);
+		} catch (e) {
+			return emit('scan-refused', { why: e.message });
+		}
+		if (!this.refs.includes(q.ref))
+			return emit('scan-refused', { why: 'ref was not sent on this connection' });
+		if (!q.noise.equals(this.clientStatic))
+			return emit('scan-refused', { why: 'noise key differs from the connection\'s client static key' });
+		if (!this.identity || !q.identity.equals(this.identity))
+			return emit('scan-refused', { why: 'identity key differs from eIdent of the registration payload' });
+		emit('scan-ok', { ref: q.ref });
+		const keyIndex = state.pairings + 1;
+		this.pairSuccessId = randomId();
+		const built = buildPairSuccess({
+			id: this.pairSuccessId, t: nowS(), jid: opt.jid, lid: opt.lid, identityPub: this.identity,
+			advSecret: q.advSecret, account, rawId: randomBytes(4).readUInt32BE(0), timestamp: nowS(),
+			keyIndex, fault: advFault,
+		});
+		this.pairExpect = {
+			details: built.details, accountSignature: built.accountSignature, identityPub: this.identity,
+			accountPub: account.public, keyIndex,
+		};
+		this.send(built.node);
+		emit('pair-success-sent', { jid: opt.jid, lid: opt.lid });
+	}
+
+	onNode(node) {
+		const a = node.attrs || {};
+		const kids = Array.isArray(node.content) ? getAllBinaryNodeChildren(node) : [];
+		const child = (tag) => getBinaryNodeChild(node, tag);
+		const result = () => this.send({ tag: 'iq', attrs: { from: SERVER, type: 'result', id: a.id } });
+		if (node.tag === 'iq') {
+			if (a.type === 'result' && a.id && a.id === this.pairDeviceId && !kids.length) {
+				emit('pair-device-ack', { id: a.id });
+				return;
+			}
+			if (a.id && a.id === this.pairSuccessId && a.type === 'result') {
+				const r = checkPairDeviceSign(node, this.pairExpect);
+				if (r.ok && advFault) {
+					r.ok = false;
+					r.why = `client signed a pair-success with fault ${advFault} instead of refusing it`;
+				}
+				emit('pair-device-sign', r);
+				if (r.ok) {
+					state.pairings++;
+					state.pairedIdentity = this.identity;
+					this.streamError(undefined, { code: '515' });
+					emit('restart-sent');
+				}
+				return;
+			}
+			if (a.id && a.id === this.pairSuccessId && a.type === 'error') {
+				const e = child('error');
+				emit('pair-error-reply', { code: e ? Number(e.attrs.code) : null, text: e ? e.attrs.text ?? null : null });
+				return;
+			}
+			if (a.xmlns === 'encrypt' && a.type === 'get' && child('count')) {
+				this.send({
+					tag: 'iq', attrs: { from: SERVER, type: 'result', id: a.id },
+					content: [{ tag: 'count', attrs: { value: String(state.prekeyCount) } }],
+				});
+				emit('count-query', { value: state.prekeyCount });
+				return;
+			}
+			if (a.xmlns === 'encrypt' && a.type === 'set' && child('list')) {
+				const identity = state.pairedIdentity || state.registrationIdentity;
+				const r = validatePreKeyUpload(node, identity);
+				const reused = r.ids.filter((id) => state.uploadedIds.has(id)).length;
+				for (const id of r.ids)
+					state.uploadedIds.add(id);
+				const ok = r.problems.length === 0;
+				if (ok)
+					state.prekeyCount = r.count;
+				result();
+				emit('prekeys', { count: r.count, ok, problems: r.problems, reused_ids: reused, identity_checked: !!identity });
+				return;
+			}
+			if (a.xmlns === 'passive' && a.type === 'set' && child('active')) {
+				result();
+				emit('active');
+				return;
+			}
+			if (a.xmlns === 'w:p' && a.type === 'get') {
+				result();
+				this.pings++;
+				emit('ping', { n: this.n, count: this.pings });
+				return;
+			}
+		}
+		emit('stanza', { n: this.n, xml: binaryNodeToString(node) });
+	}
+}
+
+// ---- server ----------------------------------------------------------------
+
+let httpsServer = null;
+let wss = null;
+const sockets = new Set();
+let boundPort = opt.port;
+const tls = { cert: readFileSync(opt.cert), key: readFileSync(opt.key) };
+
+function startServer(port) {
+	return new Promise((resolve, reject) => {
+		const srv = createServer(tls, (req, res) => {
+			res.writeHead(404);
+			res.end();
+		});
+		srv.on('connection', (s) => {
+			sockets.add(s);
+			s.on('close', () => sockets.delete(s));
+		});
+		const w = new WebSocketServer({ server: srv, path: '/ws/chat', maxPayload: 16 << 20 });
+		w.on('connection', (ws, req) => {
+			const n = ++state.connections;
+			emit('connect', { n });
+			log(`conn ${n} from ${req.socket.remoteAddress}, origin ${req.headers.origin ?? '-'}`);
+			state.cur = new Conn(ws, n);
+		});
+		w.on('error', (e) => log(`wss error: ${e.message}`));
+		srv.once('error', reject);
+		srv.listen(port, '127.0.0.1', () => {
+			srv.removeListener('error', reject);
+			httpsServer = srv;
+			wss = w;
+			resolve(srv.address().port);
+		});
+	});
+}
+
+function stopServer() {
+	if (!httpsServer)
+		return;
+	if (state.cur)
+		state.cur.closingByPeer = true;
+	for (const c of wss.clients)
+		c.terminate();
+	wss.close();
+	httpsServer.close();
+	for (const s of sockets)
+		s.destroy();
+	httpsServer = null;
+	wss = null;
+}
+
+// ---- commands --------------------------------------------------------------
+
+function need() {
+	const c = state.cur;
+	if (!c || c.closed) {
+		log('no current connection');
+		return null;
+	}
+	return c;
+}
+
+async function command(line) {
+	const [cmd, ...args] = line.trim().split(/\s+/);
+	let c;
+	switch (cmd) {
+	case '':
+		return;
+	case 'scan':
+		if ((c = need()))
+			c.scan(args.join(' '));
+		else
+			emit('scan-refused', { why: 'no connection' });
+		return;
+	case 'drop':
+		if ((c = need()))
+			c.drop();
+		return;
+	case 'close':
+		if ((c = need()))
+			c.close();
+		return;
+	case 'stream-error':
+		if ((c = need()))
+			c.streamError(undefined, { code: String(args[0] ?? '503') });
+		return;
+	case 'device-removed':
+		if ((c = need()))
+			c.streamError([{ tag: 'conflict', attrs: { type: 'device_removed' } }], { code: '401' });
+		return;
+	case 'replaced':
+		if ((c = need()))
+			c.streamError([{ tag: 'conflict', attrs: { type: 'replaced' } }]);
+		return;
+	case 'next-failure':
+		if (!args[0])
+			return log('next-failure needs a reason');
+		state.nextFailure = { reason: args[0], expire: args[1] };
+		return;
+	case 'down':
+		stopServer();
+		log('down');
+		return;
+	case 'up':
+		if (httpsServer)
+			return log('already up');
+		try {
+			await startServer(boundPort);
+			log('up');
+		} catch (e) {
+			log(`up failed: ${e.message}`);
+		}
+		return;
+	case 'prekey-count':
+		state.prekeyCount = Number(args[0] ?? 0);
+		return;
+	case 'low-prekeys':
+		state.prekeyCount = 3;
+		if ((c = need()))
+			c.send({
+				tag: 'notification', attrs: { from: SERVER, type: 'encrypt', id: randomId(), t: String(nowS()) },
+				content: [{ tag: 'count', attrs: { value: '3' } }],
+			});
+		return;
+	case 'quit':
+		process.exit(0);
+		// falls through
+	default:
+		log(`unknown command ${cmd}`);
+	}
+}
+
+// ---- main ------------------------------------------------------------------
+
+boundPort = await startServer(opt.port).catch((e) => usage(`listen: ${e.message}`));
+emit('listening', {
+	port: boundPort, root_pub: hex(root.public), server_static_pub: hex(serverStatic.public),
+	account_pub: hex(account.public), faults: [...opt.faults],
+});
+let cmdQueue = Promise.resolve();
+const rl = createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+	cmdQueue = cmdQueue.then(() => command(line)).catch((e) => log(`command: ${e.stack || e}`));
+});
+rl.on('close', () => cmdQueue.then(() => process.exit(0)));
