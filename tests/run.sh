@@ -69,6 +69,12 @@ for t in "$ROOT"/tests/cli/t*.sh; do
 	account "$n" $? "$log"
 done
 
+# The WhatsApp protocol peer checked against Baileys' own client code
+# (the collector's tests trust it only after this passes).
+log="$LOGDIR/peer-selftest.log"
+(cd "$ROOT" && node tests/peer/selftest.js) >"$log" 2>&1
+account peer-selftest $? "$log"
+
 [ -n "$failed_names" ] && echo "failed:$failed_names"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

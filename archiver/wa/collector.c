@@ -230,8 +230,8 @@ static int on_qr(struct col *c, const struct cl_wa_event *ev)
 		}
 		cl_buf_release(&term);
 	}
-	logf_(c, "QR code %llu written to %s, valid %lld s",
-	      (unsigned long long)ev->count, c->png, (long long)(ev->ms / 1000));
+	logf_(c, "QR code %llu written to %s, valid %.1f s",
+	      (unsigned long long)ev->count, c->png, (double)ev->ms / 1000.0);
 	state_set(c, "state", json_string("pairing"));
 	state_set(c, "qr_png", json_string(c->png));
 	return 0;
@@ -716,6 +716,8 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 		}
 	}
 done:
+	if (o->mode == CL_WA_PAIR)
+		remove_png(&c); /* it holds the ADV secret */
 	(void)state_flush(&c);
 out:
 	json_decref(c.state);

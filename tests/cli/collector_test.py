@@ -446,6 +446,40 @@ try:
            "%s tampered: not linked" % fault)
         fp.stop()
 
+    # QR rotation: each ref in turn on WhatsApp's timing (shortened here),
+    # then a reconnect for new refs, then give up
+    rp = Peer("rotate", "--refs", "3")
+    d = new_archive("rotate", rp, "qr_first_ms = 1500\nqr_next_ms = 800\n"
+                    "pair_rounds = 2\n")
+    p, qr, png, m = pair(d, rp, expect_scan=False)
+    seen = []
+    end = time.time() + 40
+    while p.poll() is None and time.time() < end:
+        if os.path.exists(png):
+            q = zbar(png)
+            if q and (not seen or seen[-1] != q):
+                seen.append(q)
+        time.sleep(0.1)
+    try:
+        rc = p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        rc = None
+    lg = log_of(p)
+    refs = [r for ev in rp.events if ev.get("ev") == "pair-device"
+            for r in ev["refs"]]
+    shown = [q.split("#", 1)[1].split(",", 1)[0] for q in seen]
+    ok(rc == 2 and "no QR code was scanned" in lg,
+       "no scan: pair gives up after pair_rounds (exit 2)", lg)
+    ok(rp.count("pair-device", m) == 2,
+       "refs exhausted: reconnected once for new refs",
+       rp.count("pair-device", m))
+    ok(len(refs) == 6 and len(shown) >= 4 and shown == [r for r in refs
+                                                         if r in shown],
+       "QR codes rotate through the refs in order", (refs, shown))
+    ok(len(re.findall(r"QR code \d+ written", lg)) == 6, "every ref shown once (6 QR codes)", lg)
+    ok(not os.path.exists(png), "gave up: QR PNG removed")
+    rp.stop()
+
     # stale version: 405
     fp = Peer("stale", "--min-build", "4000000000")
     d = new_archive("f-stale", fp)

@@ -894,8 +894,39 @@ static void kat_accepted(const json_t *cs, const struct cl_wa_creds *c,
 	       cl_wa_xeddsa_verify(c->ident_pub, msg, dlen + 66,
 				   sent->devicesignature.data) == CL_OK,
 	       "%s: our device signature verifies", name);
-	if (sent)
-		wa__advsigned_device_identity__free_unpacked(sent, NULL);
+	if (sent == NULL)
+		return;
+	{
+		/* the vector's own message and reply bytes, when it has them */
+		const char *mhex = json_string_value(
+			json_object_get(cs, "device_signature_message"));
+		const char *rhex = json_string_value(json_object_get(
+			cs, "reply_device_identity_without_device_signature"));
+		const char *id = json_string_value(json_object_get(cs, "id"));
+		unsigned char vmsg[2 + 512 + 64], want[1024], got[1024];
+		size_t mlen = mhex ? strlen(mhex) / 2 : 0;
+		size_t rlen = rhex ? strlen(rhex) / 2 : 0, glen;
+
+		if (mhex)
+			TAP_OK(mlen <= sizeof(vmsg) &&
+			       cl_hex_decode(mhex, vmsg, mlen) == CL_OK &&
+			       mlen == dlen + 66 && !memcmp(vmsg, msg, mlen),
+			       "%s: device signature message as the vector's", name);
+		if (rhex) {
+			sent->has_devicesignature = 0;
+			glen = wa__advsigned_device_identity__get_packed_size(sent);
+			TAP_OK(rlen <= sizeof(want) && glen == rlen &&
+			       cl_hex_decode(rhex, want, rlen) == CL_OK &&
+			       wa__advsigned_device_identity__pack(sent, got) == glen &&
+			       !memcmp(got, want, rlen),
+			       "%s: reply identity minus deviceSignature is byte-exact",
+			       name);
+			sent->has_devicesignature = 1;
+		}
+		if (id)
+			TAP_OK(attr_is(reply, 2, "id", id), "%s: reply id", name);
+	}
+	wa__advsigned_device_identity__free_unpacked(sent, NULL);
 }
 
 static void kat_case(const json_t *root, const json_t *cs)
