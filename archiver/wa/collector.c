@@ -664,8 +664,8 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 						 "expire", (json_int_t)e.expire,
 						 "alert", 1));
 			wait = e.expire ? e.expire * 1000 - now : 3600000;
-			if (wait < 60000)
-				wait = 60000;
+			if (wait < (int64_t)c.cfg.wa.reconnect_base_ms)
+				wait = c.cfg.wa.reconnect_base_ms;
 			logf_(&c, "ALERT: %s; waiting %lld s", e.reason,
 			      (long long)(wait / 1000));
 			break;

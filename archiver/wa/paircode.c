@@ -197,6 +197,7 @@ int cl_wa_paircode_new_fixed(struct cl_wa_paircode **out,
 	memcpy(pc->adv_random, fx->adv_random, 32);
 	memcpy(pc->bundle_salt, fx->bundle_salt, 32);
 	memcpy(pc->bundle_nonce, fx->bundle_nonce, 12);
+	pc->fixed = 1;
 	*out = pc;
 	pc = NULL;
 out:

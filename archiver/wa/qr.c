@@ -76,8 +76,10 @@ out:
 
 static QRcode *encode(const char *text, QRecLevel level)
 {
+	errno = EINVAL;
 	if (text == NULL || *text == 0)
 		return NULL;
+	errno = 0;
 	return QRcode_encodeString8bit(text, 0, level);
 }
 
@@ -113,7 +115,7 @@ int cl_wa_qr_render_utf8_ex(const char *text, int light_terminal,
 	};
 	QRcode *q = encode(text, QR_ECLEVEL_L);
 	size_t old = out->len;
-	int size, x, y, rc = CL_OK;
+	int lt = light_terminal != 0, size, x, y, rc = CL_OK;
 
 	if (q == NULL)
 		return errno == ENOMEM ? CL_ENOMEM : CL_EINVAL;
@@ -122,11 +124,9 @@ int cl_wa_qr_render_utf8_ex(const char *text, int light_terminal,
 		for (x = 0; x < size && rc == CL_OK; x++) {
 			/* Drawn: light modules (or dark ones on a light
 			 * terminal); below the last row nothing is drawn. */
-			int top = dark(q, CL_WA_QR_TERM_QUIET, x, y) ^ !light_terminal;
-			int bot = y + 1 < size ?
-				dark(q, CL_WA_QR_TERM_QUIET, x, y + 1) ^
-					!light_terminal :
-				0;
+			int top = dark(q, CL_WA_QR_TERM_QUIET, x, y) == lt;
+			int bot = y + 1 < size &&
+				  dark(q, CL_WA_QR_TERM_QUIET, x, y + 1) == lt;
 
 			rc = cl_buf_addstr(out, cell[top * 2 + bot]);
 		}

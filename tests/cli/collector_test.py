@@ -405,6 +405,54 @@ try:
     r = run("verify", "-a", A)
     ok(r.returncode == 0, "verify passes on the collector's archive",
        r.stdout + r.stderr)
+
+    # ---- login failures: 402 temporary ban (waited out), SIGKILL, 403 ------
+    B = new_archive("b", peer)
+    p, qr, png, m = pair(B, peer)
+    try:
+        rc = p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        rc = None
+    ok(rc == 0, "second archive paired", log_of(p))
+    m8 = peer.mark()
+    col = start(["collect", "-a", B], "b-collect")
+    ok(peer.wait("login-ok", after=m8, timeout=20) is not None,
+       "collect on the second archive")
+    m9 = peer.mark()
+    peer.cmd("next-failure 402 %d" % (int(time.time()) + 2))
+    peer.cmd("drop")
+    ok(peer.wait("login-refused", after=m9, timeout=20) is not None,
+       "402: peer refused the login")
+    ok(peer.wait("login-ok", after=m9, timeout=30) is not None,
+       "402: the ban is waited out, then logged in again", log_of(col))
+    ban = [b for kd, b in coverage(B) if kd == "wa-banned"]
+    ok(ban and ban[-1].get("code") == 402 and ban[-1].get("expire", 0) > 0
+       and ban[-1].get("alert") is True,
+       "402: wa-banned entry with the code and expiry", json.dumps(ban))
+    # crash: SIGKILL while connected loses nothing already recorded
+    n_before = len(coverage(B))
+    col.kill()
+    col.wait()
+    r = run("verify", "-a", B)
+    ok(r.returncode == 0 and len(coverage(B)) == n_before,
+       "SIGKILL while connected: archive verifies, entries intact",
+       r.stdout + r.stderr)
+    m10 = peer.mark()
+    col = start(["collect", "-a", B], "b-collect2")
+    ok(peer.wait("login-ok", after=m10, timeout=20) is not None,
+       "after SIGKILL: collect logs in again with the stored credentials")
+    m11 = peer.mark()
+    peer.cmd("next-failure 403")
+    peer.cmd("drop")
+    try:
+        rc = col.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        rc = None
+    ok(rc == 4 and not os.path.exists(os.path.join(B, "wa", "creds.enc")),
+       "403 at login: exit 4, credentials deleted", log_of(col))
+    lo = [b for kd, b in coverage(B) if kd == "wa-logged-out"]
+    ok(lo and lo[-1].get("code") == 403, "403: wa-logged-out with code 403",
+       json.dumps(lo))
     peer.stop()
 
     # ---- 3b. refusals --------------------------------------------------
