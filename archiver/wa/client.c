@@ -502,6 +502,10 @@ static int upload_prekeys(struct cl_wa_client *c, size_t want)
 		if ((rc = emit_simple(c, CL_WA_EV_CREDS_CHANGED, NULL, 0,
 				      want - have, NULL)))
 			return rc;
+		/* at the cap, generating drops the oldest uploaded keys */
+		first = cr->prekeys_uploaded;
+		if (cr->nprekeys - first < want)
+			want = cr->nprekeys - first;
 	}
 	next_id(c, id);
 	rc = cl_wa_prekey_upload_node(cr, first, want, id, &iq, &err);

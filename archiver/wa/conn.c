@@ -107,7 +107,8 @@ struct cl_wa_conn {
 	enum conn_phase phase;
 	int done;                      /* the connection is over */
 	int destroying;                /* inside lws_context_destroy() */
-	int close_asked;               /* by us: op, close(), *stop */
+	int close_asked;               /* by us: op, close(), *stop, abort */
+	enum lws_close_status abort_code;  /* non-zero: close at once with it */
 	char close_why[CONN_CLOSE_REASON_MAX + 1];
 	size_t close_why_len;
 	int rc;                        /* failure code once reason[] is set */
@@ -395,16 +396,22 @@ static void conn_classify_failure(struct cl_wa_conn *c, struct lws *wsi,
 
 /* ---- inbound ----------------------------------------------------------- */
 
-/* Abort the connection from inside a wsi callback: returns -1 for lws. */
-static int conn_abort(struct lws *wsi, enum lws_close_status code,
-		      const char *frame_why)
+/*
+ * Give up on the connection from inside RECEIVE: the reason is already
+ * recorded; stop calling the ops and have the next WRITEABLE send a close
+ * frame with `code`.  (Returning -1 from RECEIVE instead makes lws 4.1.6
+ * spin forever inside lws_service() when the offending data arrived in
+ * the same read as the 101 response and more TLS data is pending.)
+ */
+static void conn_abort(struct cl_wa_conn *c, struct lws *wsi,
+		       enum lws_close_status code, const char *frame_why)
 {
-	char buf[CONN_CLOSE_REASON_MAX + 1];
-	size_t n = conn_copy_printable(buf, sizeof(buf), frame_why,
-				       strlen(frame_why));
-
-	lws_close_reason(wsi, code, (unsigned char *)buf, n);
-	return -1;
+	c->abort_code = code;
+	c->close_why_len = conn_copy_printable(c->close_why,
+					       sizeof(c->close_why), frame_why,
+					       strlen(frame_why));
+	c->close_asked = 1;
+	lws_callback_on_writable(wsi);
 }
 
 static void conn_deliver(struct cl_wa_conn *c, const unsigned char *p,
@@ -447,14 +454,16 @@ static int conn_on_receive(struct cl_wa_conn *c, struct lws *wsi,
 	if (!c->rx_binary) {
 		conn_fail(c, CL_EIO, "websocket: text message received "
 			  "(binary expected)");
-		return conn_abort(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-				  "binary messages only");
+		conn_abort(c, wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+			   "binary messages only");
+		return 0;
 	}
 	if (len > c->max_message - c->rx.len) {
 		conn_fail(c, CL_EIO, "websocket: inbound message exceeds %zu "
 			  "bytes", c->max_message);
-		return conn_abort(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-				  "message too big");
+		conn_abort(c, wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+			   "message too big");
+		return 0;
 	}
 	if (final && c->rx.len == 0) {
 		/* the whole message in one piece: no copy */
@@ -465,8 +474,9 @@ static int conn_on_receive(struct cl_wa_conn *c, struct lws *wsi,
 	if (cl_buf_add(&c->rx, in, len) != CL_OK) {
 		conn_fail(c, CL_ENOMEM, "websocket: out of memory reassembling "
 			  "a message");
-		return conn_abort(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-				  "out of memory");
+		conn_abort(c, wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+			   "out of memory");
+		return 0;
 	}
 	if (final) {
 		conn_deliver(c, c->rx.data, c->rx.len);
@@ -493,6 +503,11 @@ static int conn_on_writeable(struct cl_wa_conn *c, struct lws *wsi)
 {
 	struct conn_msg *m = c->q_head;
 
+	if (c->abort_code) {
+		lws_close_reason(wsi, c->abort_code,
+				 (unsigned char *)c->close_why, c->close_why_len);
+		return -1;
+	}
 	if (m) {
 		int n, e;
 

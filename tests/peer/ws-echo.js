@@ -22,6 +22,9 @@
 //                        "done")
 //   /drop                echo the first message, then drop the TCP
 //                        connection without a close frame
+//   /burst?count=N&size=M
+//                        first send N messages of M bytes at once (message
+//                        k: byte i = (i * 31 + k) & 255), then echo
 //   /text                send a text message, then echo
 //   /stall               accept the TCP and TLS connection, never answer
 //                        the upgrade request
@@ -89,7 +92,7 @@ server.on('upgrade', (req, socket, head) => {
 		return;
 	}
 	const known = ['/echo', '/origin', '/fragment', '/close-after-first',
-		       '/drop', '/text'];
+		       '/drop', '/text', '/burst'];
 	if (!known.includes(url.pathname)) {
 		socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
 		return;
@@ -121,6 +124,11 @@ function serve(ws, req, url) {
 			const chunk = all.subarray(k * step, Math.min(size, (k + 1) * step));
 			ws.send(chunk, { binary: true, fin: k === parts - 1 });
 		}
+	} else if (url.pathname === '/burst') {
+		const count = Number(q.get('count') ?? 10);
+		const size = Number(q.get('size') ?? 1000);
+		for (let k = 0; k < count; k++)
+			ws.send(pattern(size, k), { binary: true });
 	} else if (url.pathname === '/text') {
 		ws.send('this is text', { binary: false });
 	}

@@ -55,10 +55,12 @@ static void setup(void)
 static void check_refs(const struct cl_wa_node *n)
 {
 	char **refs = NULL, *err = NULL;
-	size_t nrefs = 0, i;
+	size_t nrefs = 0;
 	int rc = cl_wa_pair_refs(n, &refs, &nrefs, &err);
 
 	if (rc == CL_OK) {
+		size_t i;
+
 		if (nrefs == 0 || refs == NULL)
 			abort();
 		for (i = 0; i < nrefs; i++) {

@@ -5,6 +5,7 @@
  * file, wrong keys, tampering, bad content and deletion.
  */
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -605,13 +606,20 @@ static void test_delete(void)
 	free(err);
 }
 
+/* Remove the scratch directory and everything in it. */
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 static void rm_rf(void)
 {
-	char *cmd = NULL;
-
-	if (asprintf(&cmd, "rm -rf '%s'", tmpdir) >= 0 && system(cmd) != 0)
+	if (nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		printf("# cannot remove %s\n", tmpdir);
-	free(cmd);
 }
 
 int main(void)

@@ -235,9 +235,9 @@ static struct cl_wa_node *pair_success(const struct cl_wa_creds *c,
 }
 
 /* A copy of the whole struct, to show it did not change. */
-static unsigned char *snapshot(const struct cl_wa_creds *c)
+static void *snapshot(const struct cl_wa_creds *c)
 {
-	unsigned char *p = malloc(sizeof(*c));
+	void *p = malloc(sizeof(*c));
 
 	if (p == NULL)
 		abort();
@@ -254,7 +254,7 @@ static void expect_refusal(struct cl_wa_creds *c, const struct spec *s,
 			   const char *name)
 {
 	struct cl_wa_node *iq = pair_success(c, s), *reply = NULL;
-	unsigned char *before = snapshot(c);
+	void *before = snapshot(c);
 	int64_t t = 99;
 	char *err = NULL;
 	int rc = cl_wa_pair_success(iq, c, &t, &reply, &err);
@@ -717,7 +717,7 @@ static void test_pair_success(void)
 	expect_refusal(c, &s, CL_EBADSIG, NULL, NULL, "bad HMAC without an id");
 	{
 		struct cl_wa_node *iq = NULL;
-		unsigned char *before = snapshot(c);
+		void *before = snapshot(c);
 		char *err = NULL;
 
 		if (cl_wa_node_new_s(&iq, "iq") || cl_wa_node_add_attr_s(iq, "id", "x1"))
@@ -938,7 +938,8 @@ static void kat_case(const json_t *root, const json_t *cs)
 	int want_ok = json_is_true(json_object_get(cs, "ok"));
 	struct cl_wa_creds *c = fresh();
 	struct cl_wa_node *iq = NULL, *reply = NULL;
-	unsigned char *bytes = NULL, acct[32], *before = NULL;
+	unsigned char *bytes = NULL, acct[32];
+	void *before = NULL;
 	char *err = NULL;
 	int64_t t = 0;
 	size_t len;

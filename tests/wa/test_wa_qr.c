@@ -4,6 +4,7 @@
  * rendering (its size, and decoded by zbarimg after rasterising it as a
  * terminal would show it).
  */
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,7 @@ static char *zbar(const char *path)
 	cl_buf_init(&out, 1 << 20);
 	if (asprintf(&cmd, "zbarimg --raw -q '%s' 2>/dev/null", path) < 0)
 		return NULL;
-	p = popen(cmd, "r");
+	p = popen(cmd, "r"); /* NOLINT(cert-env33-c): the test runs zbarimg */
 	free(cmd);
 	if (p == NULL)
 		return NULL;
@@ -319,10 +320,24 @@ static void test_utf8(void)
 	free(path);
 }
 
+/* Remove the scratch directory and everything in it. */
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_rf(void)
+{
+	if (nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		printf("# cannot remove %s\n", tmpdir);
+}
+
 int main(void)
 {
-	char *cmd = NULL;
-
 	if (sodium_init() < 0) {
 		printf("not ok 1 - sodium_init\n");
 		return 1;
@@ -332,13 +347,12 @@ int main(void)
 		printf("not ok 1 - mkdtemp\n");
 		return 1;
 	}
-	TAP_OK(system("zbarimg --version >/dev/null 2>&1") == 0,
+	TAP_OK(access("/usr/bin/zbarimg", X_OK) == 0 ||
+	       access("/usr/local/bin/zbarimg", X_OK) == 0,
 	       "zbarimg (zbar-tools) is installed");
 	test_string();
 	test_png();
 	test_utf8();
-	if (asprintf(&cmd, "rm -rf '%s'", tmpdir) >= 0 && system(cmd) != 0)
-		printf("# cannot remove %s\n", tmpdir);
-	free(cmd);
+	rm_rf();
 	return tap_done();
 }
