@@ -63,11 +63,12 @@ static int set_ms(struct load_ctx *x, unsigned *dst, const char *name,
 /* "2.3000.1045649367": three unsigned 32-bit parts. */
 static int parse_version(const char *v, unsigned out[3])
 {
-	unsigned long long x;
 	char *end = NULL;
 	int i;
 
 	for (i = 0; i < 3; i++) {
+		unsigned long long x;
+
 		if (*v < '0' || *v > '9')
 			return -1;
 		errno = 0;

@@ -119,9 +119,9 @@ static int set_end(struct cl_wa_client *c, enum cl_wa_end_kind kind,
 static int set_end(struct cl_wa_client *c, enum cl_wa_end_kind kind,
 		   int code, const char *fmt, ...)
 {
-	va_list ap;
-
 	if (c->end.kind == CL_WA_END_NONE) {
+		va_list ap;
+
 		c->end.kind = kind;
 		c->end.code = code;
 		va_start(ap, fmt);
@@ -319,10 +319,10 @@ static int send_iq_result(struct cl_wa_client *c, const char *id)
 	struct cl_wa_node *iq = NULL;
 	int rc;
 
-	if ((rc = cl_wa_node_new_s(&iq, "iq")) ||
-	    (rc = cl_wa_node_add_attr_s(iq, "to", SERVER_JID)) ||
-	    (rc = cl_wa_node_add_attr_s(iq, "type", "result")) ||
-	    (rc = cl_wa_node_add_attr_s(iq, "id", id)))
+	if (cl_wa_node_new_s(&iq, "iq") ||
+	    cl_wa_node_add_attr_s(iq, "to", SERVER_JID) ||
+	    cl_wa_node_add_attr_s(iq, "type", "result") ||
+	    cl_wa_node_add_attr_s(iq, "id", id))
 		rc = set_end(c, CL_WA_END_PROTOCOL, 0, "out of memory");
 	else
 		rc = send_node(c, iq);
@@ -343,13 +343,13 @@ static int send_ack(struct cl_wa_client *c, const struct cl_wa_node *n)
 
 	if (id == NULL || from == NULL)
 		return CL_OK;
-	if ((rc = cl_wa_node_new_s(&ack, "ack")) ||
-	    (rc = cl_wa_node_add_attr_s(ack, "class", n->tag)) ||
-	    (rc = cl_wa_node_add_attr_s(ack, "id", id)) ||
-	    (rc = cl_wa_node_add_attr_s(ack, "to", from)) ||
-	    (part && (rc = cl_wa_node_add_attr_s(ack, "participant", part))) ||
+	if (cl_wa_node_new_s(&ack, "ack") ||
+	    cl_wa_node_add_attr_s(ack, "class", n->tag) ||
+	    cl_wa_node_add_attr_s(ack, "id", id) ||
+	    cl_wa_node_add_attr_s(ack, "to", from) ||
+	    (part && cl_wa_node_add_attr_s(ack, "participant", part)) ||
 	    (type && strcmp(n->tag, "notification") != 0 &&
-	     (rc = cl_wa_node_add_attr_s(ack, "type", type))))
+	     cl_wa_node_add_attr_s(ack, "type", type)))
 		rc = set_end(c, CL_WA_END_PROTOCOL, 0, "out of memory");
 	else
 		rc = send_node(c, ack);

@@ -58,8 +58,10 @@ static void setup(void)
 
 	if (pc != NULL)
 		return;
+	if (sodium_init() < 0)
+		abort();
 	fx = sodium_malloc(sizeof(*fx));
-	if (sodium_init() < 0 || fx == NULL ||
+	if (fx == NULL ||
 	    cl_wa_creds_generate(&tmpl, NULL) != CL_OK ||
 	    cl_wa_creds_generate(&work, NULL) != CL_OK)
 		abort();
