@@ -44,6 +44,7 @@ static int run(const char *cmd, int argc, char **argv, enum cl_wa_mode mode)
 		{ "archive", required_argument, NULL, 'a' },
 		{ "qr-png", required_argument, NULL, 'p' },
 		{ "no-terminal-qr", no_argument, NULL, 'n' },
+		{ "pairing-code", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -66,6 +67,13 @@ static int run(const char *cmd, int argc, char **argv, enum cl_wa_mode mode)
 			o.qr_png = optarg;
 			break;
 		case 'n': terminal = 0; break;
+		case 'c':
+			if (mode != CL_WA_PAIR) {
+				cli_usage(cmd, stderr);
+				return EXIT_ERROR;
+			}
+			o.pairing_phone = optarg[0] == '+' ? optarg + 1 : optarg;
+			break;
 		case 'h': cli_usage(cmd, stdout); return EXIT_OK;
 		default: cli_usage(cmd, stderr); return EXIT_ERROR;
 		}
@@ -83,7 +91,8 @@ static int run(const char *cmd, int argc, char **argv, enum cl_wa_mode mode)
 	signal(SIGPIPE, SIG_IGN);
 	o.dir = archive;
 	o.mode = mode;
-	o.qr_out = mode == CL_WA_PAIR && terminal ? stdout : NULL;
+	o.qr_out = mode == CL_WA_PAIR && (terminal || o.pairing_phone) ?
+		stdout : NULL;
 	o.log = stderr;
 	o.stop = &stop_flag;
 	rc = cl_wa_collector_run(&o, &out, &err);

@@ -63,8 +63,9 @@ const struct cli_cmd cli_commands[] = {
 	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--access-token-file FILE [--media-url URL] [--media-retry-base SECONDS]] [--json]",
 	  "receive WhatsApp Business Platform webhooks (signed, durable)" },
 	{ "pair", cmd_pair,
-	  "chatledger pair -a DIR [--qr-png FILE] [--no-terminal-qr]",
-	  "link the collector to a WhatsApp account by QR code" },
+	  "chatledger pair -a DIR [--qr-png FILE] [--no-terminal-qr]\n"
+	  "       chatledger pair -a DIR --pairing-code PHONE",
+	  "link the collector to a WhatsApp account (QR or pairing code)" },
 	{ "collect", cmd_collect,
 	  "chatledger collect -a DIR",
 	  "run the linked-device collector in the foreground" },

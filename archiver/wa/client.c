@@ -12,6 +12,7 @@
 #include "archiver/wa/frame.h"
 #include "archiver/wa/noise.h"
 #include "archiver/wa/pair.h"
+#include "archiver/wa/paircode.h"
 #include "archiver/wa/qr.h"
 #include "common/buf.h"
 #include "common/status.h"
@@ -22,7 +23,8 @@
 #define MAX_REFS 16
 
 enum phase { P_NEW, P_HELLO_SENT, P_OPEN, P_ENDED };
-enum iq_purpose { IQ_PING = 1, IQ_COUNT, IQ_UPLOAD, IQ_ACTIVE };
+enum iq_purpose { IQ_PING = 1, IQ_COUNT, IQ_UPLOAD, IQ_ACTIVE, IQ_CODE_HELLO,
+		  IQ_CODE_FINISH };
 
 struct pending {
 	char id[32];
@@ -53,6 +55,8 @@ struct cl_wa_client {
 	char *refs[MAX_REFS];
 	size_t nrefs, ref_next;
 	int64_t ref_expires;
+	int64_t refs_end;      /* when the last ref expires */
+	struct cl_wa_paircode *pc; /* pairing by code */
 	/* keepalive */
 	int64_t next_ping_at;
 	int64_t ping_failing_since;   /* 0 when the last ping was answered */
@@ -98,6 +102,7 @@ void cl_wa_client_cfg_defaults(struct cl_wa_client_cfg *cfg)
 	cfg->handshake_timeout_ms = 20000;
 	cfg->qr_first_ms = 60000;
 	cfg->qr_next_ms = 20000;
+	cfg->platform_display = "Chrome (Linux)";
 }
 
 /* A decimal attribute value, or 0 when absent or not a number. */
@@ -188,6 +193,7 @@ void cl_wa_client_free(struct cl_wa_client *c)
 		return;
 	cl_wa_noise_hs_free(c->hs);
 	cl_wa_noise_transport_free(c->tr);
+	cl_wa_paircode_free(c->pc);
 	cl_wa_frame_reader_release(&c->fr);
 	for (i = 0; i < c->nrefs; i++)
 		free(c->refs[i]);
@@ -378,9 +384,92 @@ static int show_qr(struct cl_wa_client *c)
 			       "cannot build the QR string");
 	c->ref_next++;
 	c->ref_expires = c->now + ttl;
-	rc = emit_simple(c, CL_WA_EV_QR, qr, ttl, c->ref_next, NULL);
+	/* Pairing by code: the refs still time the registration connection
+	 * (the code dies with it), but no QR is shown. */
+	rc = c->cfg->pairing_phone ? CL_OK :
+		emit_simple(c, CL_WA_EV_QR, qr, ttl, c->ref_next, NULL);
 	sodium_memzero(qr, strlen(qr));
 	free(qr);
+	return rc;
+}
+
+/* Pairing by code, step 1: the wrapped ephemeral key to the server. */
+static int send_code_hello(struct cl_wa_client *c)
+{
+	struct cl_wa_node *iq = NULL;
+	char id[32];
+	char *err = NULL;
+	int rc;
+
+	rc = cl_wa_paircode_new(&c->pc, c->cfg->pairing_phone, &err);
+	if (rc == CL_OK) {
+		next_id(c, id);
+		rc = cl_wa_paircode_hello_node(c->pc, c->creds, id,
+					       c->cfg->platform_display, &iq,
+					       &err);
+	}
+	if (rc) {
+		rc = set_end(c, CL_WA_END_PAIR_REFUSED, 0,
+			     "cannot request a pairing code: %s",
+			     err ? err : cl_strerror(rc));
+		free(err);
+		return rc;
+	}
+	if (pending_add(c, IQ_CODE_HELLO, id) == NULL)
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0,
+			     "too many unanswered requests");
+	else
+		rc = send_node(c, iq);
+	cl_wa_node_free(iq);
+	return rc;
+}
+
+/* Step 2: the server accepted the hello; the code is valid now. */
+static int on_code_hello_reply(struct cl_wa_client *c,
+			       const struct cl_wa_node *iq)
+{
+	char *err = NULL;
+	int rc = cl_wa_paircode_on_hello_result(c->pc, iq, &err);
+
+	if (rc) {
+		rc = set_end(c, CL_WA_END_PAIR_REFUSED, 0,
+			     "pairing code refused by the server: %s",
+			     err ? err : cl_strerror(rc));
+		free(err);
+		return rc;
+	}
+	return emit_simple(c, CL_WA_EV_PAIR_CODE, cl_wa_paircode_code(c->pc),
+			   c->refs_end - c->now, 0, iq);
+}
+
+/* Step 3: the phone took the code: answer with our key bundle; the ADV
+ * secret is now derived and pair-success follows as after a scan. */
+static int on_code_notification(struct cl_wa_client *c,
+				const struct cl_wa_node *n)
+{
+	struct cl_wa_node *fin = NULL;
+	char id[32];
+	char *err = NULL;
+	int rc;
+
+	if (c->pc == NULL)
+		return CL_OK; /* not pairing by code: ignore */
+	next_id(c, id);
+	rc = cl_wa_paircode_on_notification(c->pc, c->creds, n, id, &fin,
+					    &err);
+	if (rc) {
+		rc = set_end(c, CL_WA_END_PAIR_REFUSED, 0,
+			     "pairing-code exchange failed: %s",
+			     err ? err : cl_strerror(rc));
+		free(err);
+		return rc;
+	}
+	if (pending_add(c, IQ_CODE_FINISH, id) == NULL)
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0,
+			     "too many unanswered requests");
+	else
+		rc = send_node(c, fin);
+	cl_wa_node_free(fin);
 	return rc;
 }
 
@@ -416,9 +505,13 @@ static int on_pair_device(struct cl_wa_client *c, const struct cl_wa_node *iq,
 	}
 	free(refs);
 	c->ref_next = 0;
-	if ((rc = send_iq_result(c, id)))
+	c->refs_end = c->now + c->cfg->qr_first_ms +
+		(int64_t)(c->nrefs - 1) * c->cfg->qr_next_ms;
+	if ((rc = send_iq_result(c, id)) || (rc = show_qr(c)))
 		return rc;
-	return show_qr(c);
+	if (c->cfg->pairing_phone && c->pc == NULL)
+		return send_code_hello(c);
+	return CL_OK;
 }
 
 static int on_pair_success(struct cl_wa_client *c,
@@ -673,7 +766,10 @@ static int on_iq_reply(struct cl_wa_client *c, const struct cl_wa_node *n,
 		rc = emit_simple(c, CL_WA_EV_PREKEYS, NULL, 0, p.n, n);
 		return rc;
 	case IQ_ACTIVE:
+	case IQ_CODE_FINISH:
 		return CL_OK;
+	case IQ_CODE_HELLO:
+		return on_code_hello_reply(c, n);
 	}
 	return CL_OK;
 }
@@ -736,6 +832,8 @@ static int on_node(struct cl_wa_client *c, const struct cl_wa_node *n)
 
 		if ((rc = send_ack(c, n)))
 			return rc;
+		if (type && strcmp(type, "link_code_companion_reg") == 0)
+			return on_code_notification(c, n);
 		if (c->logged_in && type && strcmp(type, "encrypt") == 0 &&
 		    cnt) {
 			const char *v = cl_wa_node_attr_str(cnt, "value");

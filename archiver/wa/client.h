@@ -9,7 +9,9 @@
  *
  *   prologue + Noise XX handshake (noise.h), certificate chain (cert.h)
  *   -> registration payload, <pair-device> refs -> a QR per ref, rotated
- *      (first 60 s, then 20 s each), pair-success (pair.h) -> 515 restart
+ *      (first 60 s, then 20 s each), or with a phone number a pairing
+ *      code (paircode.h) valid while the refs last; pair-success
+ *      (pair.h) -> 515 restart
  *   -> or login payload -> <success> -> pre-key count, upload (812 the
  *      first time, 50 more when the server holds fewer than 5), passive
  *      <active/>, keepalive pings every 20-30 s (10 s to answer; 3 minutes
@@ -43,6 +45,9 @@ struct cl_wa_client_cfg {
 	unsigned handshake_timeout_ms;  /* 20000 */
 	unsigned qr_first_ms;           /* first ref's lifetime (60000) */
 	unsigned qr_next_ms;            /* each later ref's (20000) */
+	const char *pairing_phone;      /* pair by code for this number
+	                                   (digits) instead of QR; or NULL */
+	const char *platform_display;   /* "Chrome (Linux)": code pairing */
 };
 
 /* Defaults as above; info and root_pub are left for the caller. */
@@ -51,6 +56,8 @@ void cl_wa_client_cfg_defaults(struct cl_wa_client_cfg *cfg);
 enum cl_wa_event_type {
 	CL_WA_EV_HANDSHAKE = 1, /* Noise done, certificate chain verified */
 	CL_WA_EV_QR,            /* text: the QR string; ms: its lifetime */
+	CL_WA_EV_PAIR_CODE,     /* text: the pairing code "ABCD-EFGH" to
+	                           enter on the phone; ms: time left */
 	CL_WA_EV_PAIRED,        /* creds now hold the account: persist them */
 	CL_WA_EV_PAIR_REFUSED,  /* text: why; the error reply was sent */
 	CL_WA_EV_LOGGED_IN,     /* <success>; ms: server clock offset */

@@ -249,6 +249,18 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 		return 0;
 	case CL_WA_EV_QR:
 		return on_qr(c, ev);
+	case CL_WA_EV_PAIR_CODE:
+		if (c->o->qr_out) {
+			fprintf(c->o->qr_out,
+				"Pairing code: %s\n"
+				"On the business phone: WhatsApp > Settings > Linked devices > Link a device > Link with phone number instead, and enter the code.\n",
+				ev->text);
+			fflush(c->o->qr_out);
+		}
+		logf_(c, "pairing code %s for +%s, valid %.0f s", ev->text,
+		      c->o->pairing_phone, (double)ev->ms / 1000.0);
+		state_set(c, "state", json_string("pairing"));
+		return 0;
 	case CL_WA_EV_PAIRED:
 		if (creds_save(c))
 			return -1;
@@ -540,6 +552,7 @@ static int setup(struct col *c, char **err)
 	c->ccfg.ping_timeout_ms = c->cfg.wa.keepalive_timeout_ms;
 	c->ccfg.qr_first_ms = c->cfg.wa.qr_first_ms;
 	c->ccfg.qr_next_ms = c->cfg.wa.qr_next_ms;
+	c->ccfg.pairing_phone = c->o->pairing_phone;
 	state_load(c);
 	return load_creds(c, err);
 }

@@ -39,6 +39,8 @@ struct cl_wa_collector_opts {
 	enum cl_wa_mode mode;
 	const char *qr_png;         /* pair: PNG path (default DIR/wa/pair-qr.png) */
 	FILE *qr_out;               /* pair: terminal for the QR, or NULL */
+	const char *pairing_phone;  /* pair: by code for this number (digits)
+	                               instead of QR, or NULL */
 	FILE *log;                  /* one line per event (stderr) */
 	volatile int *stop;         /* set by a signal handler */
 };

@@ -67,6 +67,8 @@
 #define CONN_CLOSE_REASON_MAX 123  /* a close frame's reason text */
 #define CONN_PROBE_MS 2000      /* longest we spend finding out why */
 #define CONN_IO_CHUNK 65536     /* rx buffer and tx packet size */
+#define CONN_GRACE_MS 10000     /* a close may take this long (lws waits
+				   5 s for the peer's close frame) */
 
 /* ---- state ------------------------------------------------------------- */
 
@@ -101,6 +103,7 @@ struct cl_wa_conn {
 	struct lws *wsi;               /* NULL once lws is done with it */
 	lws_sorted_usec_list_t sul_tick;
 	lws_sorted_usec_list_t sul_deadline;
+	lws_sorted_usec_list_t sul_grace;
 	unsigned tick_ms;
 	unsigned timeout_ms;
 	struct timespec started;       /* CLOCK_MONOTONIC */
@@ -199,6 +202,30 @@ static int64_t conn_wall_ms(void)
 /* ---- asking for a close ------------------------------------------------ */
 
 /*
+ * The last resort: a connection we are closing that lws has not finished
+ * with after CONN_GRACE_MS is abandoned (lws_context_destroy() then frees
+ * it).  Never needed in the tests; it bounds cl_wa_conn_run() should lws
+ * lose track of a closing wsi.
+ */
+static void conn_grace_cb(lws_sorted_usec_list_t *sul)
+{
+	struct cl_wa_conn *c = lws_container_of(sul, struct cl_wa_conn,
+						sul_grace);
+
+	if (c->done || c->destroying)
+		return;
+	c->done = 1;
+	lws_cancel_service(c->lws);
+}
+
+static void conn_arm_grace(struct cl_wa_conn *c)
+{
+	if (c->lws && !c->destroying)
+		lws_sul_schedule(c->lws, 0, &c->sul_grace, conn_grace_cb,
+				 (lws_usec_t)CONN_GRACE_MS * LWS_US_PER_MS);
+}
+
+/*
  * Remember that we want to close and get lws moving: an open WebSocket
  * gets a WRITEABLE callback (which flushes the queue, then closes); a
  * connection still being set up is killed at the next service.
@@ -213,6 +240,7 @@ static void conn_request_close(struct cl_wa_conn *c, const char *why)
 						     strlen(why)) : 0;
 	if (!c->wsi || c->destroying)
 		return;
+	conn_arm_grace(c);
 	if (c->phase == CONN_PH_OPEN)
 		lws_callback_on_writable(c->wsi);
 	else
@@ -253,9 +281,11 @@ static void conn_deadline_cb(lws_sorted_usec_list_t *sul)
 		return;
 	conn_fail(c, CL_EIO, "%s: timed out after %u ms",
 		  conn_phase_name(c->phase), c->timeout_ms);
-	if (c->wsi)
+	if (c->wsi) {
+		conn_arm_grace(c);
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
 				LWS_TO_KILL_ASYNC);
+	}
 }
 
 /* ---- why did the connection fail? -------------------------------------- */
@@ -411,6 +441,7 @@ static void conn_abort(struct cl_wa_conn *c, struct lws *wsi,
 					       sizeof(c->close_why), frame_why,
 					       strlen(frame_why));
 	c->close_asked = 1;
+	conn_arm_grace(c);
 	lws_callback_on_writable(wsi);
 }
 
@@ -522,11 +553,8 @@ static int conn_on_writeable(struct cl_wa_conn *c, struct lws *wsi)
 		if (n < 0) {
 			char ebuf[96];
 
-			if (e)
-				conn_fail(c, CL_EIO, "connection lost (write: %s)",
-					  strerror_r(e, ebuf, sizeof(ebuf)));
-			else
-				conn_fail(c, CL_EIO, "connection lost (write failed)");
+			conn_fail(c, CL_EIO, "connection lost (write: %s)",
+				  e ? strerror_r(e, ebuf, sizeof(ebuf)) : "failed");
 			return -1;
 		}
 		if (c->q_head || c->close_asked)
@@ -555,12 +583,19 @@ static void conn_queue_free(struct cl_wa_conn *c)
 
 /* ---- the lws callback -------------------------------------------------- */
 
-static void conn_gone(struct cl_wa_conn *c, struct lws *wsi)
+/*
+ * Our wsi is finished.  lws may still be about to poll until the next
+ * timer (a kill done by a timer is serviced just before the poll), so
+ * wake the loop to let cl_wa_conn_run() see `done` at once.
+ */
+static void conn_gone(struct cl_wa_conn *c, const struct lws *wsi)
 {
-	if (c->wsi == wsi || !c->wsi) {
-		c->wsi = NULL;
-		c->done = 1;
-	}
+	if (c->wsi != wsi && c->wsi)
+		return;
+	c->wsi = NULL;
+	if (!c->done && !c->destroying && c->lws)
+		lws_cancel_service(c->lws);
+	c->done = 1;
 }
 
 static int conn_cb(struct lws *wsi, enum lws_callback_reasons reason,
@@ -747,9 +782,10 @@ static int conn_check_cfg(const struct cl_wa_conn_cfg *cfg, char **err)
 {
 	FILE *f;
 	X509 *x;
-	size_t i;
 
 	if (cfg->origin) {
+		size_t i;
+
 		if (strlen(cfg->origin) > CONN_ORIGIN_MAX)
 			return cl_error(err, CL_EINVAL, "origin: longer than %d "
 					"bytes", CONN_ORIGIN_MAX);
@@ -903,6 +939,7 @@ out:
 			c->destroying = 1;
 			lws_sul_cancel(&c->sul_tick);
 			lws_sul_cancel(&c->sul_deadline);
+			lws_sul_cancel(&c->sul_grace);
 			lws_context_destroy(c->lws);
 		}
 		conn_queue_free(c);

@@ -57,14 +57,16 @@ struct cl_wa_conn;            /* opaque; lives for one cl_wa_conn_run() */
  * The callbacks.  Any of them may be NULL.  `c` is valid only during the
  * call.  A non-zero return asks for the same clean close as
  * cl_wa_conn_close(): queued messages are flushed, then a close frame
- * (1000) is sent, and cl_wa_conn_run() returns CL_OK.
+ * (1000) is sent, and cl_wa_conn_run() returns CL_OK.  Once a close was
+ * asked for (or an inbound message was refused), no op is called again.
  */
 struct cl_wa_conn_ops {
 	/* WebSocket established. */
 	int (*on_open)(void *ctx, struct cl_wa_conn *c);
 	/* One complete inbound binary message (reassembled from its
 	 * fragments; p is valid only during the call; len may be 0).
-	 * Messages arriving after a close was asked for are dropped. */
+	 * Messages arriving after a close was asked for are dropped; a text
+	 * message or one over max_message ends the connection (CL_EIO). */
 	int (*on_data)(void *ctx, struct cl_wa_conn *c, const unsigned char *p,
 		       size_t len);
 	/* About every tick_ms while connecting or connected; now_ms is the

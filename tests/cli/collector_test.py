@@ -528,6 +528,61 @@ try:
     ok(not os.path.exists(png), "gave up: QR PNG removed")
     rp.stop()
 
+    # pairing by code: the user types the printed code on the phone
+    cp = Peer("code")
+    d = new_archive("code", cp)
+    m = cp.mark()
+    p = start(["pair", "-a", d, "--pairing-code", "+85291234567"], "code-pair")
+    code = None
+    if wait_for(lambda: re.search(r"Pairing code: ([0-9A-Z]{4}-[0-9A-Z]{4})",
+                                  log_of(p)) or p.poll() is not None, 30):
+        mm = re.search(r"Pairing code: ([0-9A-Z]{4}-[0-9A-Z]{4})", log_of(p))
+        code = mm.group(1) if mm else None
+    hello = cp.wait("pair-code-hello", after=m, timeout=5)
+    ok(hello is not None and hello.get("ok") is True and
+       hello.get("phone") == "85291234567",
+       "pairing code: companion_hello accepted by the peer", json.dumps(hello))
+    ok(code is not None, "pairing code printed (XXXX-XXXX)", log_of(p))
+    ok(not os.path.exists(os.path.join(d, "wa", "pair-qr.png")),
+       "pairing code: no QR code written")
+    if code:
+        cp.cmd("enter-code " + code)
+    fin = cp.wait("pair-code-finish", after=m, timeout=20)
+    ok(fin is not None and fin.get("ok") is True,
+       "pairing code: the phone opened our key bundle", json.dumps(fin))
+    try:
+        rc = p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        rc = None
+    ok(rc == 0, "pairing code: linked, logged in (exit 0)", log_of(p))
+    pk = cp.wait("prekeys", after=m, timeout=1)
+    ok(pk is not None and pk.get("count") == 812,
+       "pairing code: pre-keys uploaded")
+    ok(status(d).get("jid") == "85291234567:7@s.whatsapp.net",
+       "pairing code: status shows the JID")
+    cp.stop()
+
+    # a wrong code: the phone refuses, nothing links, pair gives up
+    cp = Peer("code-wrong")
+    d = new_archive("code-wrong", cp, "qr_first_ms = 1500\nqr_next_ms = 300\n"
+                    "pair_rounds = 1\n")
+    m = cp.mark()
+    p = start(["pair", "-a", d, "--pairing-code", "85291234567"],
+              "code-wrong-pair")
+    if wait_for(lambda: "Pairing code:" in log_of(p) or
+                p.poll() is not None, 30):
+        cp.cmd("enter-code ZZZZ-ZZZZ")
+    ok(cp.wait("pair-code-refused", after=m, timeout=20) is not None,
+       "wrong pairing code: the phone refuses it", cp.stderr())
+    try:
+        rc = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        rc = None
+    ok(rc == 2 and cp.count("pair-success-sent", m) == 0 and
+       status(d).get("jid") is None,
+       "wrong pairing code: not linked, pair exits 2", log_of(p))
+    cp.stop()
+
     # stale version: 405
     fp = Peer("stale", "--min-build", "4000000000")
     d = new_archive("f-stale", fp)

@@ -8,7 +8,9 @@
 //
 // Options: --root-seed HEX, --fault NAME[,NAME], --min-build N,
 // --prekey-count N, --refs N, --account-seed HEX, --jid J, --lid L.
-// Commands on stdin (one per line), events on stdout (one JSON object a
+// Pairing code: the client's companion_hello is checked and answered
+// with a ref; `enter-code CODE` plays the user typing the code on the
+// phone.  Commands on stdin (one per line), events on stdout (one JSON object a
 // line, each with "ev" and "t" = ms since the epoch); diagnostics go to
 // stderr.  The contract is described in tests/peer/README.
 import { readFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import {
 	proto, hex, unhex, keyPairFromPrivate, randomKeyPair, makeCertChain, NoiseResponder, CipherState,
 	FrameReader, frame, nodeBody, validateRegistration, validateLogin, protoToJson, appVersionOf,
 	validatePreKeyUpload, parseQR, buildPairSuccess, checkPairDeviceSign, randomRef, randomId, QR_PREFIX,
+	normalizeLinkCode, wrapLinkKey, unwrapLinkKey, x25519, validateCompanionHello, buildPrimaryHello, openCompanionFinish,
 } from './walib.js';
 
 // Fixed test constants (private keys; clamped before use).
@@ -241,6 +244,7 @@ class Conn {
 	onPayload(p) {
 		const register = !!p.devicePairingData && (p.username == null || String(p.username) === '0');
 		const mode = register ? 'register' : 'login';
+		this.mode = mode;
 		let problems, reg;
 		if (register) {
 			reg = validateRegistration(p);
@@ -326,11 +330,17 @@ class Conn {
 		if (!this.identity || !q.identity.equals(this.identity))
 			return emit('scan-refused', { why: 'identity key differs from eIdent of the registration payload' });
 		emit('scan-ok', { ref: q.ref });
+		this.sendPairSuccess(q.advSecret);
+	}
+
+	// pair-success HMAC'd with advSecret (from the QR, or derived by the
+	// pairing-code exchange), then wait for pair-device-sign.
+	sendPairSuccess(advSecret) {
 		const keyIndex = state.pairings + 1;
 		this.pairSuccessId = randomId();
 		const built = buildPairSuccess({
 			id: this.pairSuccessId, t: nowS(), jid: opt.jid, lid: opt.lid, identityPub: this.identity,
-			advSecret: q.advSecret, account, rawId: randomBytes(4).readUInt32BE(0), timestamp: nowS(),
+			advSecret, account, rawId: randomBytes(4).readUInt32BE(0), timestamp: nowS(),
 			keyIndex, fault: advFault,
 		});
 		this.pairExpect = {
@@ -339,6 +349,78 @@ class Conn {
 		};
 		this.send(built.node);
 		emit('pair-success-sent', { jid: opt.jid, lid: opt.lid });
+	}
+
+	// ---- pairing code ----------------------------------------------------
+
+	// <iq xmlns="md" type="set"><link_code_companion_reg stage="companion_hello">
+	onPairCodeHello(node) {
+		const a = node.attrs || {};
+		const phone = jidDecode(opt.jid).user;
+		const v = validateCompanionHello(node, { phone, noiseStatic: this.clientStatic });
+		if (this.mode !== 'register')
+			v.problems.push('companion_hello on a login connection');
+		if (!this.identity)
+			v.problems.push('no registration identity on this connection');
+		const ok = v.problems.length === 0;
+		if (ok) {
+			// the real server answers with a ref like "3@2:..." (whatsmeow keeps it as a string)
+			this.linkCode = { wrapped: v.wrapped, phone: v.phone, ref: Buffer.from(`3@2:${randomBytes(48).toString('base64')}`) };
+			this.send({
+				tag: 'iq', attrs: { from: SERVER, type: 'result', id: a.id },
+				content: [{ tag: 'link_code_companion_reg', attrs: {}, content: [{ tag: 'link_code_pairing_ref', attrs: {}, content: this.linkCode.ref }] }],
+			});
+		} else {
+			// whatsmeow: the server answers 400 to a display it does not accept
+			this.send({
+				tag: 'iq', attrs: { from: SERVER, type: 'error', id: a.id },
+				content: [{ tag: 'error', attrs: { code: '400', text: 'bad-request' } }],
+			});
+		}
+		emit('pair-code-hello', {
+			phone: v.phone, ok, problems: v.problems, platform_id: v.platformId, platform_display: v.display,
+			nonce: v.nonce, ref: ok ? this.linkCode.ref.toString() : null,
+		});
+	}
+
+	// The user types the code on the phone: unwrap the companion's
+	// ephemeral with it, send primary_hello with ours wrapped the same way.
+	enterCode(text) {
+		if (!this.linkCode)
+			return emit('pair-code-refused', { why: 'no accepted companion_hello on the current connection' });
+		const code = normalizeLinkCode(text);
+		if (!code)
+			return emit('pair-code-refused', { why: 'not an 8-character pairing code' });
+		const eph = randomKeyPair();
+		const companionEph = unwrapLinkKey(code, this.linkCode.wrapped); // another point if the code is wrong
+		this.linkCode.s1 = x25519(eph.private, companionEph);
+		this.linkCode.notificationId = randomId();
+		this.send(buildPrimaryHello({
+			id: this.linkCode.notificationId, t: nowS(), wrapped: wrapLinkKey(code, eph.public),
+			identityPub: account.public, ref: this.linkCode.ref,
+		}));
+		emit('pair-code-primary-hello', { id: this.linkCode.notificationId });
+	}
+
+	// <iq xmlns="md" type="set"><link_code_companion_reg stage="companion_finish">
+	onPairCodeFinish(node) {
+		this.send({ tag: 'iq', attrs: { from: SERVER, type: 'result', id: node.attrs.id } });
+		if (!this.linkCode || !this.linkCode.s1)
+			return emit('pair-code-finish', { ok: false, problems: ['companion_finish before primary_hello'] });
+		const r = openCompanionFinish(node, {
+			s1: this.linkCode.s1, ref: this.linkCode.ref, phone: this.linkCode.phone,
+			companionIdentity: this.identity, account,
+		});
+		if (r.refused) {
+			// The phone shows an error; nothing more reaches the companion.
+			this.linkCode.s1 = null;
+			return emit('pair-code-refused', { why: r.refused });
+		}
+		emit('pair-code-finish', { ok: r.ok, problems: r.problems });
+		if (r.ok) {
+			this.linkCode = null;
+			this.sendPairSuccess(r.advSecret);
+		}
 	}
 
 	onNode(node) {
@@ -369,6 +451,15 @@ class Conn {
 			if (a.id && a.id === this.pairSuccessId && a.type === 'error') {
 				const e = child('error');
 				emit('pair-error-reply', { code: e ? Number(e.attrs.code) : null, text: e ? e.attrs.text ?? null : null });
+				return;
+			}
+			const lcr = child('link_code_companion_reg');
+			if (a.type === 'set' && lcr && lcr.attrs.stage === 'companion_hello') {
+				this.onPairCodeHello(node);
+				return;
+			}
+			if (a.type === 'set' && lcr && lcr.attrs.stage === 'companion_finish') {
+				this.onPairCodeFinish(node);
 				return;
 			}
 			if (a.xmlns === 'encrypt' && a.type === 'get' && child('count')) {
@@ -481,6 +572,12 @@ async function command(line) {
 			c.scan(args.join(' '));
 		else
 			emit('scan-refused', { why: 'no connection' });
+		return;
+	case 'enter-code':
+		if ((c = need()))
+			c.enterCode(args.join(''));
+		else
+			emit('pair-code-refused', { why: 'no connection' });
 		return;
 	case 'drop':
 		if ((c = need()))

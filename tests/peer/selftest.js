@@ -10,24 +10,28 @@
 //   node tests/peer/selftest.js     (prints "ok N - ..." lines, then
 //                                    "N passed, N failed"; exit 1 on failure)
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { Agent } from 'node:https';
 import WebSocket from 'ws';
+import makeWASocket from 'baileys';
 import { DEFAULT_CONNECTION_CONFIG, NOISE_WA_HEADER } from 'baileys/lib/Defaults/index.js';
 import { makeNoiseHandler } from 'baileys/lib/Utils/noise-handler.js';
 import { generateRegistrationNode, generateLoginNode, configureSuccessfulPairing } from 'baileys/lib/Utils/validate-connection.js';
 import { initAuthCreds } from 'baileys/lib/Utils/auth-utils.js';
 import { getNextPreKeysNode } from 'baileys/lib/Utils/signal.js';
 import { buildPairingQRData } from 'baileys/lib/Utils/companion-reg-client-utils.js';
-import { Curve } from 'baileys/lib/Utils/crypto.js';
+import { Curve, derivePairingCodeKey, aesDecryptCTR } from 'baileys/lib/Utils/crypto.js';
+import { bytesToCrockford } from 'baileys/lib/Utils/generics.js';
 import { encodeBinaryNode, decodeBinaryNode, getBinaryNodeChild, getBinaryNodeChildren } from 'baileys/lib/WABinary/index.js';
 import {
 	proto, hex, keyPairFromLabel, randomKeyPair, xsign, xverify, makeCertChain, checkCertChain,
 	NoiseResponder, CipherState, FrameReader, frame, nodeBody, validateRegistration, validateLogin,
 	validatePreKeyUpload, parseQR, buildPairSuccess, checkPairDeviceSign,
+	normalizeLinkCode, wrapLinkKey, unwrapLinkKey, validateCompanionHello,
 } from './walib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -250,6 +254,29 @@ check('missing device-identity: Baileys refuses the pair-success', throws(() => 
 		q.identity.equals(creds.signedIdentityKey.public) && q.advSecret.equals(Buffer.from(creds.advSecretKey, 'base64')) &&
 		q.platform === '1' && q4.ref === '2@ref' && q4.platform === null);
 }
+
+// ---- pairing code: walib's phone primitives against Baileys' -------------
+
+await checkAsync('pairing code: walib wrapLinkKey/unwrapLinkKey agree with Baileys derivePairingCodeKey + AES-CTR', async () => {
+	const code = bytesToCrockford(Buffer.from('0123456789', 'hex'));
+	const k = randomKeyPair();
+	const w = wrapLinkKey(code, k.public);
+	const key = await derivePairingCodeKey(code, w.subarray(0, 32));
+	const viaBaileys = Buffer.from(aesDecryptCTR(w.subarray(48, 80), key, w.subarray(32, 48)));
+	return (w.length === 80 && viaBaileys.equals(k.public) && unwrapLinkKey(code, w).equals(k.public) &&
+		!unwrapLinkKey('11111111', w).equals(k.public)) || 'mismatch';
+});
+await checkAsync('pairing code: the C collector\'s hello (tests/wa/vectors/paircode.json) passes validateCompanionHello with the 0x00 nonce', async () => {
+	const v = JSON.parse(readFileSync(join(here, '..', 'wa', 'vectors', 'paircode.json'), 'utf8'));
+	const node = await decodeBinaryNode(Buffer.concat([Buffer.from([0]), Buffer.from(v.hello, 'hex')]));
+	const r = validateCompanionHello(node, { phone: v.phone, noiseStatic: Buffer.from(v.companion.noise_pub, 'hex') });
+	const other = validateCompanionHello(node, { phone: '85290000000', noiseStatic: randomKeyPair().public });
+	return (r.problems.length === 0 && r.nonce === 'byte-0' && other.problems.length === 2) ||
+		JSON.stringify([r.problems, other.problems]);
+});
+check('normalizeLinkCode takes ABCD-EFGH and lower case, refuses I/O/U/0 and wrong lengths',
+	normalizeLinkCode('abcd-efgh') === 'ABCDEFGH' && normalizeLinkCode('ABCDEFG') === null &&
+	normalizeLinkCode('ABCDEFGI') === null && normalizeLinkCode('0BCDEFGH') === null && normalizeLinkCode('UBCDEFGH') === null);
 
 // ---- pre-key upload ------------------------------------------------------
 
@@ -561,9 +588,84 @@ async function e2e() {
 	}
 }
 
+// Pairing code, end to end: Baileys' whole socket (makeWASocket,
+// requestPairingCode, its link_code_companion_reg notification handler,
+// configureSuccessfulPairing) against peer.js, with the right code and
+// with a wrong one.
+async function pairCodeRun(enter) {
+	const peer = new PeerProc(['--port', '0', '--tls-cert', join(tmp, 'cert.pem'), '--tls-key', join(tmp, 'key.pem')]);
+	let sock;
+	try {
+		const { port } = await peer.wait('listening');
+		const keyData = {};
+		const keys = {
+			get: async (type, ids) => Object.fromEntries(ids.filter((id) => keyData[type]?.[id]).map((id) => [id, keyData[type][id]])),
+			set: async (d) => {
+				for (const type of Object.keys(d))
+					Object.assign((keyData[type] ||= {}), d[type]);
+			},
+		};
+		const bcreds = initAuthCreds();
+		sock = makeWASocket({
+			auth: { creds: bcreds, keys }, waWebSocketUrl: `wss://127.0.0.1:${port}/ws/chat`,
+			agent: new Agent({ rejectUnauthorized: false }), logger: silent, browser: ['Ubuntu', 'Chrome', '22.04.4'],
+			markOnlineOnConnect: false,
+		});
+		const code = await new Promise((resolve, reject) => {
+			let asked = false;
+			sock.ev.on('connection.update', (u) => {
+				if (u.qr && !asked) {
+					asked = true;
+					sock.requestPairingCode('85291234567').then(resolve, reject);
+				}
+			});
+		});
+		const hello = await peer.wait('pair-code-hello');
+		peer.cmd(`enter-code ${enter(code)}`);
+		await peer.wait('pair-code-primary-hello');
+		return { peer, code, hello, creds: bcreds };
+	} catch (e) {
+		sock?.end();
+		await peer.quit();
+		throw e;
+	} finally {
+		peer.sock = sock;
+	}
+}
+async function pairCodeE2E() {
+	const good = await pairCodeRun((c) => c);
+	try {
+		check('pair code: Baileys requestPairingCode hello accepted by peer.js (phone, 80-byte key, Noise key, "Chrome (Ubuntu)", id 1, nonce "0")',
+			good.hello.ok && good.hello.phone === '85291234567' && good.hello.platform_display === 'Chrome (Ubuntu)' &&
+			good.hello.platform_id === '1' && good.hello.nonce === 'text-0' && /^3@/.test(good.hello.ref), JSON.stringify(good.hello.problems));
+		const fin = await good.peer.wait('pair-code-finish');
+		check('pair code: Baileys companion_finish opens on the phone, identities match', fin.ok, JSON.stringify(fin.problems));
+		await good.peer.wait('pair-success-sent');
+		const sign = await good.peer.wait('pair-device-sign');
+		check('pair code: Baileys accepts the pair-success HMAC\'d with the derived ADV secret and signs it', sign.ok === true, sign.why);
+		await good.peer.wait('restart-sent');
+	} finally {
+		good.peer.sock?.end();
+		await good.peer.quit();
+	}
+	const bad = await pairCodeRun((c) => (c[0] === 'Z' ? 'Y' : 'Z') + c.slice(1));
+	try {
+		const r = await bad.peer.wait((e) => e.ev === 'pair-code-refused' || e.ev === 'pair-code-finish' || e.ev === 'pair-success-sent');
+		check('pair code: a wrong code entered on the phone: the key bundle does not open, pair-code-refused, no pair-success',
+			r.ev === 'pair-code-refused' && /does not decrypt/.test(r.why));
+	} finally {
+		bad.peer.sock?.end();
+		await bad.peer.quit();
+	}
+	check('pair code: Baileys shows XXXXXXXX codes in the linking alphabet', normalizeLinkCode(good.code) === good.code);
+}
+
 if (tlsOk) {
 	await checkAsync('end-to-end run against peer.js finished', async () => {
 		await Promise.race([e2e(), new Promise((_, j) => setTimeout(() => j(new Error('e2e timeout')), 15000))]);
+	});
+	await checkAsync('pairing-code run (Baileys makeWASocket) against peer.js finished', async () => {
+		await Promise.race([pairCodeE2E(), new Promise((_, j) => setTimeout(() => j(new Error('pairing-code timeout')), 15000))]);
 	});
 }
 rmSync(tmp, { recursive: true, force: true });

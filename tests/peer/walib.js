@@ -4,7 +4,7 @@
 // for chatledger from the protocol description in
 // /work/shared/research/whatsapp-md-protocol.md; only Baileys' exported
 // primitives (crypto, protobuf classes, binary-node codec) are used.
-import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes, createCipheriv, createDecipheriv, pbkdf2Sync, hkdfSync } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import * as libsignalCurve from 'libsignal/src/curve.js';
 import { proto } from 'baileys/WAProto/index.js';
@@ -548,3 +548,157 @@ export function checkPairDeviceSign(node, expect) {
 
 export const randomRef = () => `2@${randomBytes(33).toString('base64')}`;
 export const randomId = () => `${Math.floor(Date.now() / 1000)}.${randomBytes(4).readUInt32BE(0) % 100000}-${randomBytes(2).readUInt16BE(0)}`;
+
+
+// ---- the phone: pairing code ("link with phone number instead") ----------
+// Facts: whatsmeow pair-code.go, Baileys requestPairingCode and its
+// link_code_companion_reg notification handler.  The code is 8 characters
+// of LINK_CODE_ALPHABET; PBKDF2-SHA256(code, salt, 2<<16 rounds) keys
+// AES-256-CTR over an ephemeral public key; wrapped = salt[32] || iv[16]
+// || ct[32].  CTR has no integrity: a wrong code unwraps to another point,
+// and only the key bundle's GCM tag (companion_finish) shows it.
+
+export const LINK_CODE_ALPHABET = '123456789ABCDEFGHJKLMNPQRSTVWXYZ';
+export const LINK_CODE_ITERATIONS = 2 << 16;
+export const BUNDLE_INFO = 'link_code_pairing_key_bundle_encryption_key';
+
+// "abcd-efgh" / "ABCDEFGH" -> "ABCDEFGH", or null when not a code.
+export function normalizeLinkCode(s) {
+	const c = String(s ?? '').replace(/[-\s]/g, '').toUpperCase();
+	return c.length === 8 && [...c].every((ch) => LINK_CODE_ALPHABET.includes(ch)) ? c : null;
+}
+const linkKey = (code, salt) => pbkdf2Sync(Buffer.from(code), salt, LINK_CODE_ITERATIONS, 32, 'sha256');
+const ctr = (key, iv, data) => {
+	const c = createCipheriv('aes-256-ctr', key, iv);
+	return Buffer.concat([c.update(data), c.final()]);
+};
+export function wrapLinkKey(code, pub, salt = randomBytes(32), iv = randomBytes(16)) {
+	return Buffer.concat([salt, iv, ctr(linkKey(code, salt), iv, Buffer.from(pub))]);
+}
+export function unwrapLinkKey(code, wrapped) {
+	const w = Buffer.from(wrapped);
+	return ctr(linkKey(code, w.subarray(0, 32)), w.subarray(32, 48), w.subarray(48, 80));
+}
+export const hkdf32 = (ikm, salt, info) => Buffer.from(hkdfSync('sha256', ikm, salt ?? Buffer.alloc(0), Buffer.from(info), 32));
+// X25519 that yields zeros instead of throwing (a garbage point from a
+// wrong code is still a point; only small-order ones give zero)
+export function x25519(priv, pub) {
+	try {
+		return Buffer.from(Curve.sharedKey(priv, Buffer.from(pub)));
+	} catch {
+		return Buffer.alloc(32);
+	}
+}
+
+const childContent = (n, tag) => {
+	const c = n && getBinaryNodeChild(n, tag);
+	return c ? c.content : undefined;
+};
+const asBuf = (v) => (Buffer.isBuffer(v) || v instanceof Uint8Array ? Buffer.from(v) : typeof v === 'string' ? Buffer.from(v) : null);
+
+// The companion's <iq xmlns="md" type="set"><link_code_companion_reg
+// stage="companion_hello">.  expect: {phone (digits), noiseStatic}.
+// Returns {problems, wrapped, phone, platformId, display, nonce}.
+export function validateCompanionHello(node, expect) {
+	const problems = [];
+	const a = node.attrs || {};
+	if (a.xmlns !== 'md')
+		problems.push(`iq xmlns is ${a.xmlns}, not md`);
+	if (a.type !== 'set')
+		problems.push(`iq type is ${a.type}, not set`);
+	if (a.to !== 's.whatsapp.net' && a.to !== '@s.whatsapp.net') // token, or Baileys' empty-user JID_PAIR
+		problems.push(`iq to is ${a.to}, not s.whatsapp.net`);
+	if (!a.id)
+		problems.push('iq has no id');
+	const reg = getBinaryNodeChild(node, 'link_code_companion_reg');
+	const r = reg ? reg.attrs : {};
+	const jid = r.jid ? jidDecode(r.jid) : null;
+	const phone = jid ? jid.user : null;
+	if (!jid || jid.server !== 's.whatsapp.net' || jid.device)
+		problems.push(`jid ${r.jid} is not PHONE@s.whatsapp.net`);
+	else if (phone !== expect.phone)
+		problems.push(`phone ${phone} is not ${expect.phone}`);
+	if (r.stage !== 'companion_hello')
+		problems.push(`stage is ${r.stage}`);
+	if (r.should_show_push_notification !== 'true' && r.should_show_push_notification !== 'false')
+		problems.push('should_show_push_notification is not true/false');
+	const wrapped = asBuf(childContent(reg, 'link_code_pairing_wrapped_companion_ephemeral_pub'));
+	if (!wrapped || wrapped.length !== 80)
+		problems.push(`wrapped companion ephemeral is ${wrapped ? wrapped.length : 'missing'}, not 80 bytes`);
+	const auth = asBuf(childContent(reg, 'companion_server_auth_key_pub'));
+	if (!auth || !expect.noiseStatic || !auth.equals(Buffer.from(expect.noiseStatic)))
+		problems.push('companion_server_auth_key_pub is not the connection\'s Noise static key');
+	const pid = asBuf(childContent(reg, 'companion_platform_id'));
+	const platformId = pid ? pid.toString() : null;
+	if (!platformId || !/^[0-9]$/.test(platformId))
+		problems.push(`companion_platform_id ${platformId} is not a digit`);
+	const disp = asBuf(childContent(reg, 'companion_platform_display'));
+	const display = disp ? disp.toString() : null;
+	if (!display || !/^[^()]+ \([^()]+\)$/.test(display))
+		problems.push(`companion_platform_display ${display} is not "Browser (OS)"`);
+	const nonceRaw = childContent(reg, 'link_code_pairing_nonce');
+	let nonce = null;
+	if (typeof nonceRaw === 'string' && nonceRaw === '0')
+		nonce = 'text-0'; // Baileys
+	else if (nonceRaw && asBuf(nonceRaw).length === 1 && asBuf(nonceRaw)[0] === 0 && typeof nonceRaw !== 'string')
+		nonce = 'byte-0'; // whatsmeow
+	else
+		problems.push('link_code_pairing_nonce is neither the byte 0x00 nor "0"');
+	return { problems, wrapped, phone, platformId, display, nonce };
+}
+
+// The phone's <notification type="link_code_companion_reg"> (primary_hello).
+export function buildPrimaryHello({ id, t, wrapped, identityPub, ref }) {
+	return {
+		tag: 'notification', attrs: { from: 's.whatsapp.net', type: 'link_code_companion_reg', id, t: String(t) },
+		content: [{
+			tag: 'link_code_companion_reg', attrs: { stage: 'primary_hello' },
+			content: [
+				{ tag: 'link_code_pairing_wrapped_primary_ephemeral_pub', attrs: {}, content: Buffer.from(wrapped) },
+				{ tag: 'primary_identity_pub', attrs: {}, content: Buffer.from(identityPub) },
+				{ tag: 'link_code_pairing_ref', attrs: {}, content: Buffer.from(ref) },
+			],
+		}],
+	};
+}
+
+// The companion's companion_finish, opened by the phone.  st: {s1, ref,
+// companionIdentity (registration eIdent), account (key pair), phone}.
+// Returns {refused: why} when the bundle does not open (wrong code), else
+// {ok, problems, advSecret}.
+export function openCompanionFinish(node, st) {
+	const reg = getBinaryNodeChild(node, 'link_code_companion_reg');
+	if (!reg || reg.attrs.stage !== 'companion_finish')
+		return { ok: false, problems: ['no link_code_companion_reg stage companion_finish'] };
+	const problems = [];
+	const jid = reg.attrs.jid ? jidDecode(reg.attrs.jid) : null;
+	if (!jid || jid.user !== st.phone)
+		problems.push(`finish jid ${reg.attrs.jid} is not the hello's phone`);
+	const ref = asBuf(childContent(reg, 'link_code_pairing_ref'));
+	if (!ref || !ref.equals(Buffer.from(st.ref)))
+		problems.push('link_code_pairing_ref differs');
+	const ident = asBuf(childContent(reg, 'companion_identity_public'));
+	if (!ident || ident.length !== 32)
+		problems.push('companion_identity_public is not 32 bytes');
+	else if (st.companionIdentity && !ident.equals(Buffer.from(st.companionIdentity)))
+		problems.push('companion_identity_public differs from eIdent of the registration payload');
+	const bundle = asBuf(childContent(reg, 'link_code_pairing_wrapped_key_bundle'));
+	if (!bundle || bundle.length !== 156)
+		return { ok: false, problems: [...problems, `key bundle is ${bundle ? bundle.length : 'missing'}, not 156 bytes`] };
+	const key = hkdf32(st.s1, bundle.subarray(0, 32), BUNDLE_INFO);
+	let plain;
+	try {
+		const d = createDecipheriv('aes-256-gcm', key, bundle.subarray(32, 44));
+		d.setAuthTag(bundle.subarray(140));
+		plain = Buffer.concat([d.update(bundle.subarray(44, 140)), d.final()]);
+	} catch {
+		return { refused: 'the key bundle does not decrypt: the code entered does not match the companion\'s' };
+	}
+	if (ident && ident.length === 32 && !plain.subarray(0, 32).equals(ident))
+		problems.push('bundle identity differs from companion_identity_public');
+	if (!plain.subarray(32, 64).equals(Buffer.from(st.account.public)))
+		problems.push('bundle primary identity is not ours');
+	const idShared = x25519(st.account.private, plain.subarray(0, 32));
+	const advSecret = hkdf32(Buffer.concat([st.s1, idShared, plain.subarray(64, 96)]), null, 'adv_secret');
+	return { ok: problems.length === 0, problems, advSecret };
+}

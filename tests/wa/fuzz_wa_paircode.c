@@ -93,7 +93,6 @@ static void setup(void)
 static void check_notification(const struct cl_wa_node *n)
 {
 	struct cl_wa_node *fin = NULL;
-	const struct cl_wa_node *reg, *id, *ref;
 	struct cl_buf b;
 	char *err = NULL;
 	int rc;
@@ -101,6 +100,8 @@ static void check_notification(const struct cl_wa_node *n)
 	memcpy(work, tmpl, sizeof(*work));
 	rc = cl_wa_paircode_on_notification(pc, work, n, "fz", &fin, &err);
 	if (rc == CL_OK) {
+		const struct cl_wa_node *reg, *id, *ref;
+
 		reg = fin && fin->kind == CL_WA_LIST && fin->nchildren == 1 ?
 			      fin->children[0] :
 			      NULL;

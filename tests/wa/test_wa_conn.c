@@ -118,14 +118,14 @@ static int run_cmd(const char *const argv[])
 {
 	char log[128];
 	pid_t pid;
-	int st = 0, fd;
+	int st = 0;
 
 	tmp_path(log, sizeof(log), "cmd.log");
 	pid = fork();
 	if (pid < 0)
 		return 127;
 	if (pid == 0) {
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -137,6 +137,21 @@ static int run_cmd(const char *const argv[])
 		if (errno != EINTR)
 			return 127;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Show what the failed command said, as TAP comments. */
+static void print_cmd_log(void)
+{
+	char p[128], line[512];
+	FILE *f;
+
+	tmp_path(p, sizeof(p), "cmd.log");
+	f = fopen(p, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		printf("# %s", line);
+	fclose(f);
 }
 
 static int write_file(const char *name, const char *text)
@@ -306,6 +321,7 @@ struct tc {
 	int close_after;        /* cl_wa_conn_close() after this many messages */
 	int tick_limit;         /* on_tick returns 1 at this tick */
 	int open_ret;           /* on_open's return value */
+	size_t tick_send;       /* on_tick sends this many bytes when open */
 	/* observed */
 	int opened;
 	int ticks;
@@ -391,9 +407,16 @@ static int t_tick(void *ctx, struct cl_wa_conn *c, int64_t now_ms)
 {
 	struct tc *t = ctx;
 
-	(void)c;
 	t->ticks++;
 	t->tick_ms_seen = now_ms;
+	if (t->tick_send && cl_wa_conn_is_open(c) &&
+	    cl_wa_conn_pending(c) < (1u << 20)) {
+		unsigned char *m = calloc(1, t->tick_send);
+
+		if (m && cl_wa_conn_send(c, m, t->tick_send) != CL_OK)
+			t->send_rc = CL_EIO;
+		free(m);
+	}
 	return t->tick_limit && t->ticks >= t->tick_limit;
 }
 
@@ -631,6 +654,25 @@ static void test_peer_close(void)
 	TAP_OK(has(err, "connection lost"), "drop: reason (%s)", ERRSTR(err));
 	free(err);
 	tc_release(&t);
+
+	/* dropped while we keep writing: EPIPE/ECONNRESET, no SIGPIPE death
+	 * (SIGPIPE is not blocked in this process) */
+	err = NULL;
+	tc_init(&t);
+	t.sizes = one;
+	t.nsizes = 1;
+	t.tick_send = 256u << 10;
+	{
+		struct run_opt o2 = o;
+
+		o2.tick_ms = 5;
+		rc = run(url, &o2, &t, &err, NULL);
+	}
+	TAP_EQ_INT(rc, CL_EIO, "drop while writing: CL_EIO");
+	TAP_OK(has(err, "connection lost"), "drop while writing: reason (%s)",
+	       ERRSTR(err));
+	free(err);
+	tc_release(&t);
 }
 
 static void test_connect_failures(void)
@@ -735,6 +777,19 @@ static void test_connect_failures(void)
 	free(err);
 	tc_release(&t);
 
+	/* the deadline does not wait for the next tick */
+	err = NULL;
+	tc_init(&t);
+	o.tick_ms = 10000;
+	rc = run(url, &o, &t, &err, &ms);
+	TAP_EQ_INT(rc, CL_EIO, "stalled upgrade, slow ticks: CL_EIO");
+	TAP_OK(ms >= 550 && ms < 2000,
+	       "stalled upgrade, slow ticks: ends at the deadline (%lld ms)",
+	       (long long)ms);
+	free(err);
+	tc_release(&t);
+	o.tick_ms = 0;
+
 	/* no such host */
 	err = NULL;
 	tc_init(&t);
@@ -808,12 +863,13 @@ static void test_stop_and_ticks(void)
 	struct run_opt o = { ca_pem, NULL, 0, 0, 0, NULL, 0 };
 	struct sigaction sa, old;
 	struct itimerval it;
-	char url[160], *err = NULL;
+	char url[160], stall_url[160], *err = NULL;
 	int64_t ms;
 	struct tc t;
 	int rc;
 
 	url_of(url, sizeof(url), port_good, "/echo");
+	url_of(stall_url, sizeof(stall_url), port_good, "/stall");
 
 	/* a signal handler sets *stop; ticks are far apart */
 	memset(&sa, 0, sizeof(sa));
@@ -835,6 +891,23 @@ static void test_stop_and_ticks(void)
 	       (long long)ms);
 	free(err);
 	tc_release(&t);
+
+	/* the same while the upgrade hangs: stop wins over the deadline */
+	err = NULL;
+	tc_init(&t);
+	sigaction(SIGALRM, &sa, &old);
+	stop_flag = 0;
+	setitimer(ITIMER_REAL, &it, NULL);
+	o.timeout_ms = 20000;
+	rc = run(stall_url, &o, &t, &err, &ms);
+	sigaction(SIGALRM, &old, NULL);
+	TAP_OK(rc == CL_OK, "stop while connecting: CL_OK (%s)", ERRSTR(err));
+	TAP_EQ_INT(t.opened, 0, "stop while connecting: never opened");
+	TAP_OK(ms >= 250 && ms < 2500,
+	       "stop while connecting: seen at once (%lld ms)", (long long)ms);
+	free(err);
+	tc_release(&t);
+	o.timeout_ms = 0;
 
 	/* already set: nothing happens */
 	err = NULL;
@@ -975,8 +1048,10 @@ int main(void)
 	atexit(cleanup);
 	ok = make_certs() == 0;
 	TAP_OK(ok, "openssl made a CA and two server certificates");
-	if (!ok)
+	if (!ok) {
+		print_cmd_log();
 		return tap_done();
+	}
 	tmp_path(ca_pem, sizeof(ca_pem), "ca.pem");
 	port_good = peer_start("srv");
 	TAP_OK(port_good > 0, "node tests/peer/ws-echo.js started (port %d)",
