@@ -3,11 +3,14 @@
  * 4.1 (Debian 12).  See conn.h for the contract.
  *
  * Shape: cl_wa_conn_run() builds one lws context (no listener, one
- * protocol whose callback is conn_cb()), schedules two lws_sul timers (the
- * tick and the connect deadline), starts one client connection and
- * services the loop until that connection's wsi is gone.  Outgoing
- * messages wait in a FIFO of heap blocks that already carry LWS_PRE bytes
- * of headroom, and are written one per WRITEABLE callback.
+ * protocol whose callback is conn_cb()), schedules lws_sul timers (the
+ * tick, the connect deadline and, once closing, a grace limit), starts
+ * one client connection and services the loop until that connection's
+ * wsi is gone.  Outgoing messages wait in a FIFO of heap blocks that
+ * already carry LWS_PRE bytes of headroom, and are written one per
+ * WRITEABLE callback.  Every close we start goes through WRITEABLE
+ * (lws_close_reason(), return -1) or, before the WebSocket is up, through
+ * lws_set_timeout(LWS_TO_KILL_ASYNC).
  *
  * libwebsockets facts this file relies on (checked in the 4.1.6 source):
  *
@@ -35,9 +38,16 @@
  *  - The TLS hostname check uses the Host value cut at its first ':'; an
  *    IPv6 literal would leave "" or "[", and "" turns the check off.
  *    IPv6 literals are therefore refused.
+ *  - lws_service() runs the ripe timers and then polls until the next
+ *    timer; a wsi killed by a timer is gone before that poll, so
+ *    conn_gone() wakes the loop with lws_cancel_service().
+ *  - Returning -1 from CLIENT_RECEIVE can make lws_service() spin forever
+ *    (see conn_abort()); we never do.
+ *  - Each context creation registers new SSL ex_data indexes
+ *    (LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT, required for client TLS) that
+ *    are never released: a few bytes per connection, by design of lws.
  */
 #include <errno.h>
-#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -160,6 +170,18 @@ static size_t conn_copy_printable(char *dst, size_t dstlen, const void *src,
 	if (dstlen)
 		dst[n] = '\0';
 	return n;
+}
+
+/* strerror(e), thread-safe, with a lower-case first letter. */
+static const char *conn_strerror(int e, char *buf, size_t len)
+{
+	/* GNU strerror_r may return a static string instead of buf */
+	const char *msg = strerror_r(e, buf, len);
+	size_t n = conn_copy_printable(buf, len, msg, strlen(msg));
+
+	if (n && buf[0] >= 'A' && buf[0] <= 'Z')
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
 }
 
 /* Record the first failure: code and a one-line reason. */
@@ -346,9 +368,11 @@ static void conn_probe(struct cl_wa_conn *c)
 	snprintf(port, sizeof(port), "%d", c->url->port);
 	rc = getaddrinfo(c->url->host, port, &hints, &res);
 	if (rc != 0) {
-		conn_fail(c, CL_EIO, "dns: %s: %s", c->url->host,
-			  rc == EAI_SYSTEM ? strerror_r(errno, ebuf, sizeof(ebuf))
-					   : gai_strerror(rc));
+		const char *why = rc == EAI_SYSTEM
+			? conn_strerror(errno, ebuf, sizeof(ebuf))
+			: gai_strerror(rc);
+
+		conn_fail(c, CL_EIO, "dns: %s: %s", c->url->host, why);
 		return;
 	}
 	left = (int64_t)c->timeout_ms - conn_elapsed_ms(c);
@@ -372,17 +396,8 @@ static void conn_probe(struct cl_wa_conn *c)
 			  c->url->host, c->url->port);
 		return;
 	}
-	/* strerror_r (GNU) may return a static string instead of ebuf */
-	{
-		const char *msg = strerror_r(e, ebuf, sizeof(ebuf));
-		char low[128];
-		size_t n = conn_copy_printable(low, sizeof(low), msg,
-					       strlen(msg));
-
-		if (n && low[0] >= 'A' && low[0] <= 'Z')
-			low[0] = (char)(low[0] - 'A' + 'a');
-		conn_fail(c, CL_EIO, "connect: %s", low);
-	}
+	conn_fail(c, CL_EIO, "connect: %s",
+		  conn_strerror(e, ebuf, sizeof(ebuf)));
 }
 
 /* Turn lws's CONNECTION_ERROR (or a NULL connect) into our reason. */
@@ -536,7 +551,8 @@ static int conn_on_writeable(struct cl_wa_conn *c, struct lws *wsi)
 
 	if (c->abort_code) {
 		lws_close_reason(wsi, c->abort_code,
-				 (unsigned char *)c->close_why, c->close_why_len);
+				 (unsigned char *)c->close_why,
+				 c->close_why_len);
 		return -1;
 	}
 	if (m) {
@@ -554,7 +570,8 @@ static int conn_on_writeable(struct cl_wa_conn *c, struct lws *wsi)
 			char ebuf[96];
 
 			conn_fail(c, CL_EIO, "connection lost (write: %s)",
-				  e ? strerror_r(e, ebuf, sizeof(ebuf)) : "failed");
+				  e ? conn_strerror(e, ebuf, sizeof(ebuf))
+				    : "failed");
 			return -1;
 		}
 		if (c->q_head || c->close_asked)
@@ -563,7 +580,8 @@ static int conn_on_writeable(struct cl_wa_conn *c, struct lws *wsi)
 	}
 	if (c->close_asked) {
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL,
-				 (unsigned char *)c->close_why, c->close_why_len);
+				 (unsigned char *)c->close_why,
+				 c->close_why_len);
 		return -1;
 	}
 	return 0;
@@ -803,7 +821,7 @@ static int conn_check_cfg(const struct cl_wa_conn_cfg *cfg, char **err)
 		char ebuf[96];
 
 		return cl_error(err, CL_EINVAL, "ca file %s: %s", cfg->ca_file,
-				strerror_r(errno, ebuf, sizeof(ebuf)));
+				conn_strerror(errno, ebuf, sizeof(ebuf)));
 	}
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
@@ -890,8 +908,8 @@ int cl_wa_conn_run(const struct cl_wa_conn_cfg *cfg,
 	info.protocols = conn_protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 		       LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
-	info.client_ssl_ca_filepath = cfg->ca_file ? cfg->ca_file
-						   : X509_get_default_cert_file();
+	info.client_ssl_ca_filepath = cfg->ca_file
+		? cfg->ca_file : X509_get_default_cert_file();
 	info.timeout_secs = secs;
 	info.connect_timeout_secs = secs;
 	info.fd_limit_per_thread = 64;
@@ -913,7 +931,7 @@ int cl_wa_conn_run(const struct cl_wa_conn_cfg *cfg,
 	ci.ssl_connection = u->secure ? LCCSCF_USE_SSL : 0;
 	ci.path = u->path;
 	ci.host = u->hosthdr;
-	ci.origin = cfg->origin;
+	ci.origin = cfg->origin && *cfg->origin ? cfg->origin : NULL;
 	ci.ietf_version_or_minus_one = -1;
 	ci.userdata = c;
 	ci.pwsi = &c->wsi;

@@ -23,6 +23,10 @@
  * not honoured).  lws logging goes nowhere unless CL_WA_LWS_LOG holds an
  * lws log-level bitmask (e.g. CL_WA_LWS_LOG=7 for errors, warnings and
  * notices); then it goes to stderr.
+ *
+ * Blocking parts: the name lookup inside lws (this lws has no async DNS)
+ * and, after a failed TCP connect, a diagnostic reconnect of at most 2 s
+ * (lws does not report errno); neither looks at *stop or the deadline.
  */
 #ifndef CL_WA_CONN_H
 #define CL_WA_CONN_H
@@ -40,7 +44,8 @@ struct cl_wa_conn_cfg {
 	                             unless allow_insecure); IPv6 literals and
 	                             user@ are refused */
 	const char *origin;       /* Origin header sent verbatim, e.g.
-	                             "https://web.whatsapp.com"; NULL: none */
+	                             "https://web.whatsapp.com"; NULL or "":
+	                             none */
 	const char *ca_file;      /* extra trusted CA bundle (PEM), trusted in
 	                             addition to the system store; NULL: the
 	                             system store only */
@@ -83,16 +88,27 @@ struct cl_wa_conn_ops {
  * tick_ms 0 means CL_WA_CONN_TICK_DEFAULT.
  *
  * Returns CL_OK after a close we asked for (op, cl_wa_conn_close(),
- * *stop; also when that happens before the connection is up);
- * CL_EIO when the connection failed or ended otherwise, with a one-line
- * reason in *err, e.g. "connect: connection refused", "connect: timed out
- * after 20000 ms", "tls: certificate verify failed: unable to get local
- * issuer certificate", "websocket upgrade: server answered HTTP 403",
- * "closed by peer (code 1000)", "connection lost (no close frame)",
- * "inbound message exceeds 16777216 bytes"; CL_EINVAL for a bad cfg
- * (bad URL, unreadable ca_file, ...); CL_ENOMEM.  *err (if err is
- * non-NULL) is set on every failure and freed by the caller with free().
- * Never leaves anything allocated or running behind.
+ * *stop; also when that happens before the connection is up), once the
+ * queue was written; CL_EIO when the connection failed or ended
+ * otherwise, with a one-line reason in *err, e.g.
+ *   "dns: example.invalid: Name or service not known"
+ *   "connect: connection refused"
+ *   "connect: timed out after 20000 ms" (also "tls: ...", "websocket
+ *     upgrade: ..." for the later stages of connecting)
+ *   "tls: certificate verify failed: unable to get local issuer
+ *     certificate" (or "... hostname mismatch", "... certificate has
+ *     expired", ...)
+ *   "websocket upgrade: server answered HTTP 403"
+ *   "closed by peer (code 4001: reason)", "closed by peer (no status)"
+ *   "connection lost (no close frame)", "connection lost (write:
+ *     connection reset by peer)", "connection lost with N bytes unsent"
+ *   "websocket: inbound message exceeds 16777216 bytes"
+ *   "websocket: text message received (binary expected)";
+ * CL_EINVAL for a bad cfg (bad URL, unreadable ca_file, ...) with *err
+ * saying which; CL_ENOMEM.  *err (if err is non-NULL) is set on every
+ * failure and freed by the caller with free().  A close we ask for waits
+ * at most about 5 s for the peer's close frame (10 s in all).  Never
+ * leaves anything allocated or running behind.
  */
 int cl_wa_conn_run(const struct cl_wa_conn_cfg *cfg,
 		   const struct cl_wa_conn_ops *ops, void *ctx,
@@ -114,7 +130,8 @@ int cl_wa_conn_send(struct cl_wa_conn *c, const void *p, size_t len);
  */
 void cl_wa_conn_close(struct cl_wa_conn *c, const char *why);
 
-/* Bytes of queued messages not yet handed to the socket layer. */
+/* Bytes of queued messages not yet handed to lws (what lws holds after a
+ * partial socket write is not counted). */
 size_t cl_wa_conn_pending(const struct cl_wa_conn *c);
 
 /* 1 once the WebSocket is established (on_open has been called). */

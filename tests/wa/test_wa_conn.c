@@ -2,10 +2,12 @@
  * test_wa_conn.c - the WebSocket-over-TLS transport (archiver/wa/conn.c)
  * against a local Node peer (tests/peer/ws-echo.js): echo of messages of
  * many sizes (0 bytes to 2 MiB), reassembly of fragmented messages, the
- * Origin header, peer close, dropped connections, refused connections,
- * untrusted and misnamed certificates, the upgrade being refused or never
- * answered (connect deadline), oversized and text messages, the stop flag
- * (set by a signal handler), ticks, and bad configurations.
+ * Origin header, peer close, closing amid a burst of inbound messages,
+ * connections dropped (also while we write: no SIGPIPE death), refused
+ * connections, unknown hosts, untrusted and misnamed certificates (IP and
+ * DNS), the upgrade being refused or never answered (connect deadline),
+ * oversized and text messages, the stop flag (set by a signal handler,
+ * also while connecting), ticks, ops asking to close, bad configurations.
  *
  * Needs `openssl` and `node` on PATH and tests/peer/node_modules (npm ci);
  * without them the test fails, it does not skip.  Run from the repository
