@@ -396,7 +396,7 @@ static int map_message(const struct wc_ctx *w, json_t *m, json_t *chat,
 	if (target && (rc = cl_json_set_str(r, "target", target)))
 		goto out;
 	if (strcmp(kind, "consent") == 0 &&
-	    (rc = add_consent(r, c, strcmp(msgtype, "agree") == 0)))
+	    (rc = add_consent(r, c, msgtype && strcmp(msgtype, "agree") == 0)))
 		goto out;
 	if ((json_is_object(c) || json_is_array(c)) &&
 	    (rc = cl_json_set_ref(r, "content", c)))
