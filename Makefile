@@ -109,7 +109,12 @@ check:
 demo: all
 	tests/demo.sh
 
-bench: all
+$(O)/bench/wa_stanza: bench/wa_stanza.c $(O)/libchatledger.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libchatledger.a $(LIBS)
+
+bench: all $(O)/bench/wa_stanza
+	$(O)/bench/wa_stanza
 	bench/run.sh $(O)
 	bench/retain.sh $(O)
 	bench/import.sh $(O)
