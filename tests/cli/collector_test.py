@@ -257,7 +257,7 @@ subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
 
 try:
     # ---- 1. pair end to end, then collect --------------------------------
-    peer = Peer("main")
+    peer = Peer("main", "--chop")  # frames split across and within messages
     A = new_archive("a", peer)
     p, qr, png, m0 = pair(A, peer)
     pd = peer.wait("pair-device", after=m0)

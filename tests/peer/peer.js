@@ -38,7 +38,7 @@ function emit(ev, fields = {}) {
 	process.stdout.write(`${JSON.stringify({ ev, t: Date.now(), ...fields })}\n`);
 }
 function usage(msg) {
-	process.stderr.write(`peer: ${msg}\nusage: node peer.js --port P --tls-cert FILE --tls-key FILE [--root-seed HEX] [--fault ${FAULTS.join('|')}] [--min-build N] [--prekey-count N] [--refs N] [--account-seed HEX] [--jid J] [--lid L]\n`);
+	process.stderr.write(`peer: ${msg}\nusage: node peer.js --port P --tls-cert FILE --tls-key FILE [--root-seed HEX] [--fault ${FAULTS.join('|')}] [--min-build N] [--prekey-count N] [--refs N] [--account-seed HEX] [--jid J] [--lid L] [--chop]\n`);
 	process.exit(2);
 }
 
@@ -80,6 +80,7 @@ const opt = {
 		case '--min-build': opt.minBuild = int(v, k); i++; break;
 		case '--prekey-count': opt.prekeyCount = int(v, k); i++; break;
 		case '--refs': opt.refs = int(v, k); i++; break;
+		case '--chop': opt.chop = true; break;
 		case '--jid': opt.jid = v; i++; break;
 		case '--lid': opt.lid = v; i++; break;
 		case '-h': case '--help': usage('help'); break;
@@ -188,7 +189,7 @@ class Conn {
 				return;
 			}
 			this.phase = 'finish';
-			this.ws.send(frame(reply));
+			this.out(frame(reply));
 			return;
 		}
 		if (this.phase === 'finish') {
@@ -226,9 +227,38 @@ class Conn {
 	send(node, compress = false) {
 		if (this.closed || !this.enc)
 			return;
-		this.ws.send(frame(this.enc.encrypt(nodeBody(node, compress))));
+		this.out(frame(this.enc.encrypt(nodeBody(node, compress))));
+	}
+	// One WebSocket message per frame; with --chop, the bytes of everything
+	// sent in one turn of the event loop are cut into random 1..48-byte
+	// messages, so frames are split across messages and several frames
+	// share one (WebSocket boundaries mean nothing on this transport).
+	out(bytes) {
+		if (!opt.chop) {
+			this.ws.send(bytes);
+			return;
+		}
+		this.pending = this.pending ? Buffer.concat([this.pending, bytes]) : Buffer.from(bytes);
+		if (this.flushing)
+			return;
+		this.flushing = true;
+		setImmediate(() => {
+			const all = this.pending;
+			this.pending = null;
+			this.flushing = false;
+			for (let i = 0; i < all.length;) {
+				const n = 1 + Math.floor(Math.random() * 48);
+				if (!this.closed)
+					this.ws.send(all.subarray(i, i + n));
+				i += n;
+			}
+		});
 	}
 	close() {
+		if (this.flushing) { // let chopped bytes go out first
+			setImmediate(() => this.close());
+			return;
+		}
 		this.closingByPeer = true;
 		this.ws.close(1000);
 	}
