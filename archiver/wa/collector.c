@@ -592,6 +592,28 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 	*outcome = CL_WA_OUT_ERROR;
 	if ((rc = setup(&c, err)))
 		goto out;
+	if (o->mode == CL_WA_COLLECT &&
+	    json_is_string(json_object_get(c.state, "connected_since"))) {
+		/* The last run ended while connected without recording it
+		 * (killed, crashed, power loss): the gap began when it was
+		 * last seen alive, as far as the state file knows. */
+		json_t *alive = json_object_get(c.state, "updated_at");
+
+		state_set(&c, "gap_open_since", json_is_string(alive) ?
+			  json_incref(alive) : ms_json(cl_time_now_ms()));
+		state_set(&c, "connected_since", NULL);
+		state_set(&c, "last_end_reason",
+			  json_string("collector ended without a clean stop"));
+		logf_(&c, "the last run ended without a clean stop (last seen alive %s)",
+		      json_string_value(json_object_get(c.state,
+							"gap_open_since")));
+		(void)coverage(&c, "wa-disconnected",
+			       json_pack("{s:s, s:s, s:O}", "end", "unclean-stop",
+					 "reason",
+					 "collector ended without a clean stop (killed or crashed)",
+					 "last_alive",
+					 json_object_get(c.state, "gap_open_since")));
+	}
 	state_set(&c, "jid", c.creds->paired ? json_string(c.creds->jid) :
 		  json_null());
 	state_set(&c, "state", json_string(c.creds->paired ? "connecting" :

@@ -441,6 +441,14 @@ try:
     col = start(["collect", "-a", B], "b-collect2")
     ok(peer.wait("login-ok", after=m10, timeout=20) is not None,
        "after SIGKILL: collect logs in again with the stored credentials")
+    ok(wait_for(lambda: any(kd == "wa-connected" and b.get("gap_from")
+                            for kd, b in coverage(B)[n_before:]), 10),
+       "after SIGKILL: the gap since it was last alive is recorded and closed",
+       json.dumps(coverage(B)[n_before:]))
+    unc = [b for kd, b in coverage(B)[n_before:] if kd == "wa-disconnected"]
+    ok(unc and unc[0].get("end") == "unclean-stop" and unc[0].get("last_alive"),
+       "after SIGKILL: wa-disconnected (unclean-stop, last_alive)",
+       json.dumps(unc))
     m11 = peer.mark()
     peer.cmd("next-failure 403")
     peer.cmd("drop")
