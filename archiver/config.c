@@ -142,6 +142,9 @@ static int wa_key(struct load_ctx *x, const char *name, const char *value)
 	if (strcmp(name, "keepalive_timeout_ms") == 0)
 		return set_ms(x, &w->keepalive_timeout_ms, name, value, 100,
 			      600000);
+	if (strcmp(name, "keepalive_giveup_ms") == 0)
+		return set_ms(x, &w->keepalive_giveup_ms, name, value, 100,
+			      3600000);
 	if (strcmp(name, "reconnect_base_ms") == 0)
 		return set_ms(x, &w->reconnect_base_ms, name, value, 10,
 			      3600000);
@@ -240,6 +243,7 @@ int cl_config_load(const char *dir, struct cl_config *c, char **err)
 	c->wa.keepalive_min_ms = 20000;
 	c->wa.keepalive_max_ms = 30000;
 	c->wa.keepalive_timeout_ms = 10000;
+	c->wa.keepalive_giveup_ms = 180000;
 	c->wa.reconnect_base_ms = 1000;
 	c->wa.reconnect_max_ms = 300000;
 	c->wa.qr_first_ms = 60000;

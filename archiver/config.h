@@ -32,6 +32,7 @@ struct cl_config {
 		char credentials_key_file[1024]; /* "" = DIR/wa/creds.key */
 		unsigned keepalive_min_ms, keepalive_max_ms; /* keepalive */
 		unsigned keepalive_timeout_ms;
+		unsigned keepalive_giveup_ms;  /* failing this long: reconnect */
 		unsigned reconnect_base_ms, reconnect_max_ms;
 		unsigned qr_first_ms, qr_next_ms;
 		unsigned pair_rounds;    /* QR rounds before `pair` gives up */

@@ -550,6 +550,7 @@ static int setup(struct col *c, char **err)
 	c->ccfg.ping_min_ms = c->cfg.wa.keepalive_min_ms;
 	c->ccfg.ping_max_ms = c->cfg.wa.keepalive_max_ms;
 	c->ccfg.ping_timeout_ms = c->cfg.wa.keepalive_timeout_ms;
+	c->ccfg.ping_giveup_ms = c->cfg.wa.keepalive_giveup_ms;
 	c->ccfg.qr_first_ms = c->cfg.wa.qr_first_ms;
 	c->ccfg.qr_next_ms = c->cfg.wa.qr_next_ms;
 	c->ccfg.pairing_phone = c->o->pairing_phone;

@@ -168,7 +168,8 @@ def new_archive(name, peer, extra=""):
                 "root_key = %s\n"
                 "keepalive_min_ms = 200\n"
                 "keepalive_max_ms = 400\n"
-                "keepalive_timeout_ms = 2000\n"
+                "keepalive_timeout_ms = 500\n"
+                "keepalive_giveup_ms = 1500\n"
                 "reconnect_base_ms = 100\n"
                 "reconnect_max_ms = 400\n%s"
                 % (peer.port, CERT, peer.root_pub, extra))
@@ -347,6 +348,18 @@ try:
     ok(dis and dis[-1].get("reason"), "the gap's reason is recorded",
        json.dumps(dis))
 
+    # a half-open connection: keepalives go unanswered
+    m4 = peer.mark()
+    peer.cmd("mute-pings")
+    ok(peer.wait("connect", after=m4, timeout=30) is not None,
+       "unanswered keepalives: the collector reconnects", log_of(col))
+    peer.cmd("unmute-pings")
+    ok(peer.wait("login-ok", after=m4, timeout=30) is not None,
+       "unanswered keepalives: logged in again")
+    dis = [b for kd, b in coverage(A) if kd == "wa-disconnected"]
+    ok(dis and "keepalive" in dis[-1].get("reason", ""),
+       "unanswered keepalives: the gap's reason says so", json.dumps(dis))
+
     # stream error 503: reconnect
     m4 = peer.mark()
     peer.cmd("stream-error 503")
@@ -430,6 +443,9 @@ try:
        and ban[-1].get("alert") is True,
        "402: wa-banned entry with the code and expiry", json.dumps(ban))
     # crash: SIGKILL while connected loses nothing already recorded
+    ok(wait_for(lambda: status(B).get("connected_since") is not None and
+                status(B).get("state") == "connected", 10),
+       "connected again after the ban (status)")
     n_before = len(coverage(B))
     col.kill()
     col.wait()

@@ -519,6 +519,10 @@ class Conn {
 				return;
 			}
 			if (a.xmlns === 'w:p' && a.type === 'get') {
+				if (state.mutePings) { // a half-open connection
+					emit('ping-ignored', { n: this.n });
+					return;
+				}
 				result();
 				this.pings++;
 				emit('ping', { n: this.n, count: this.pings });
@@ -651,6 +655,12 @@ async function command(line) {
 	case 'prekey-count':
 		state.prekeyCount = Number(args[0] ?? 0);
 		return;
+	case 'mute-pings': // stop answering keepalives (until unmute-pings)
+		state.mutePings = true;
+		break;
+	case 'unmute-pings':
+		state.mutePings = false;
+		break;
 	case 'low-prekeys':
 		state.prekeyCount = 3;
 		if ((c = need()))
