@@ -82,7 +82,7 @@ $(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(O)/libchatledger.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libchatledger.a $(LIBS)
 
-$(O)/tests/test_wa_%: tests/wa/test_wa_%.c tests/unit/tap.h $(O)/libchatledger.a
+$(O)/tests/test_wa_%: tests/wa/test_wa_%.c tests/unit/tap.h $(wildcard tests/wa/*.h) $(O)/libchatledger.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libchatledger.a $(LIBS)
 

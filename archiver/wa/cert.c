@@ -13,31 +13,13 @@
 #include "wa.pb-c.h"
 
 #include "cert.h"
+#include "pb.h"
 #include "xed.h"
 #include "common/status.h"
 #include "common/banned.h"
 
 typedef Wa__CertChain__NoiseCertificate cert_t;
 typedef Wa__CertChain__NoiseCertificate__Details details_t;
-
-/*
- * protobuf-c returns NULL both for malformed input and when malloc fails;
- * this allocator tells the two apart.
- */
-static void *pb_alloc(void *data, size_t size)
-{
-	void *p = malloc(size ? size : 1);
-
-	if (p == NULL)
-		*(int *)data = 1;
-	return p;
-}
-
-static void pb_free(void *data, void *p)
-{
-	(void)data;
-	free(p);
-}
 
 /* Unpack a Details message; NULL when malformed or out of memory. */
 static details_t *details_unpack(const ProtobufCBinaryData *d,
@@ -88,18 +70,19 @@ int cl_wa_cert_verify(const unsigned char *chain, size_t len,
 {
 	Wa__CertChain *cc = NULL;
 	details_t *inter = NULL, *leaf = NULL;
-	int oom = 0, rc = CL_OK;
-	ProtobufCAllocator a = { pb_alloc, pb_free, &oom };
+	struct cl_wa_pb pb;
+	int rc = CL_OK;
 
+	cl_wa_pb_init(&pb);
 	if (chain == NULL && len != 0)
 		return cl_error(err, CL_EINVAL, "wa cert: no chain");
 	if (len > CL_WA_CERT_MAX_BYTES)
 		return cl_error(err, CL_EINVAL,
 				"wa cert: chain of %zu bytes exceeds %u", len,
 				CL_WA_CERT_MAX_BYTES);
-	cc = wa__cert_chain__unpack(&a, len, chain);
+	cc = wa__cert_chain__unpack(&pb.a, len, chain);
 	if (cc == NULL) {
-		rc = unpack_failed(oom, "chain", err);
+		rc = unpack_failed(pb.oom, "chain", err);
 		goto out;
 	}
 	if (!cert_complete(cc->intermediate) || !cert_complete(cc->leaf)) {
@@ -126,9 +109,9 @@ int cl_wa_cert_verify(const unsigned char *chain, size_t len,
 			      "wa cert: intermediate not signed by the root");
 		goto out;
 	}
-	inter = details_unpack(&cc->intermediate->details, &a);
+	inter = details_unpack(&cc->intermediate->details, &pb.a);
 	if (inter == NULL) {
-		rc = unpack_failed(oom, "intermediate details", err);
+		rc = unpack_failed(pb.oom, "intermediate details", err);
 		goto out;
 	}
 	if ((inter->has_issuerserial ? inter->issuerserial : 0) !=
@@ -154,9 +137,9 @@ int cl_wa_cert_verify(const unsigned char *chain, size_t len,
 			      "wa cert: leaf not signed by the intermediate");
 		goto out;
 	}
-	leaf = details_unpack(&cc->leaf->details, &a);
+	leaf = details_unpack(&cc->leaf->details, &pb.a);
 	if (leaf == NULL) {
-		rc = unpack_failed(oom, "leaf details", err);
+		rc = unpack_failed(pb.oom, "leaf details", err);
 		goto out;
 	}
 	if ((leaf->has_issuerserial ? leaf->issuerserial : 0) !=
@@ -179,10 +162,10 @@ int cl_wa_cert_verify(const unsigned char *chain, size_t len,
 		rc = check_time(leaf, "leaf", now, err);
 out:
 	if (leaf)
-		protobuf_c_message_free_unpacked(&leaf->base, &a);
+		protobuf_c_message_free_unpacked(&leaf->base, &pb.a);
 	if (inter)
-		protobuf_c_message_free_unpacked(&inter->base, &a);
+		protobuf_c_message_free_unpacked(&inter->base, &pb.a);
 	if (cc)
-		wa__cert_chain__free_unpacked(cc, &a);
+		wa__cert_chain__free_unpacked(cc, &pb.a);
 	return rc;
 }

@@ -22,6 +22,7 @@
 #include "wa.pb-c.h"
 
 #include "noise.h"
+#include "pb.h"
 #include "cert.h"
 #include "frame.h"
 #include "xed.h"
@@ -137,23 +138,6 @@ out:
 		sodium_memzero(out, body);
 	EVP_CIPHER_CTX_free(ctx);
 	return rc;
-}
-
-/* protobuf-c returns NULL for malformed input and for failed mallocs alike;
- * this allocator tells the two apart. */
-static void *pb_alloc(void *data, size_t size)
-{
-	void *p = malloc(size ? size : 1);
-
-	if (p == NULL)
-		*(int *)data = 1;
-	return p;
-}
-
-static void pb_free(void *data, void *p)
-{
-	(void)data;
-	free(p);
 }
 
 /* Append a packed HandshakeMessage to out; out unchanged on failure. */
@@ -353,9 +337,10 @@ int cl_wa_noise_hs_finish(struct cl_wa_noise_hs *hs,
 	unsigned char *cert = NULL, *enc_payload = NULL;
 	size_t cert_len = 0, before = client_finish->len;
 	struct cl_wa_noise_transport *t = NULL;
-	int oom = 0, rc;
-	ProtobufCAllocator a = { pb_alloc, pb_free, &oom };
+	struct cl_wa_pb pb;
+	int rc;
 
+	cl_wa_pb_init(&pb);
 	*tr = NULL;
 	if (hs->state != HS_HELLO_SENT)
 		return cl_error(err, CL_EINVAL, "wa noise: %s",
@@ -366,9 +351,9 @@ int cl_wa_noise_hs_finish(struct cl_wa_noise_hs *hs,
 		return cl_error(err, CL_EINVAL, "wa noise: client payload of %zu "
 				"bytes is too large", payload_len);
 
-	in = wa__handshake_message__unpack(&a, len, server_hello);
+	in = wa__handshake_message__unpack(&pb.a, len, server_hello);
 	if (in == NULL) {
-		rc = oom ? CL_ENOMEM
+		rc = pb.oom ? CL_ENOMEM
 			 : cl_error(err, CL_EINVAL, "wa noise: server message "
 				    "is not a HandshakeMessage");
 		goto out;
@@ -462,7 +447,7 @@ out:
 	free(cert);
 	free(enc_payload);
 	if (in)
-		wa__handshake_message__free_unpacked(in, &a);
+		wa__handshake_message__free_unpacked(in, &pb.a);
 	return rc;
 }
 

@@ -21,9 +21,9 @@
 #include "common/status.h"
 #include "common/util.h"
 #include "../unit/tap.h"
+#include "scratch.h"
 #include "common/banned.h"
 
-static char tmpdir[64];
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -606,30 +606,13 @@ static void test_delete(void)
 	free(err);
 }
 
-/* Remove the scratch directory and everything in it. */
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(void)
-{
-	if (nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		printf("# cannot remove %s\n", tmpdir);
-}
-
 int main(void)
 {
 	if (sodium_init() < 0) {
 		printf("not ok 1 - sodium_init\n");
 		return 1;
 	}
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_wa_creds.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
+	if (scratch_make("test_wa_creds") != 0) {
 		printf("not ok 1 - mkdtemp\n");
 		return 1;
 	}
@@ -641,6 +624,6 @@ int main(void)
 	test_keys();
 	test_tamper();
 	test_delete();
-	rm_rf();
+	(void)scratch_remove();
 	return tap_done();
 }

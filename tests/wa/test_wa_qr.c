@@ -20,9 +20,9 @@
 #include "common/status.h"
 #include "common/util.h"
 #include "../unit/tap.h"
+#include "scratch.h"
 #include "common/banned.h"
 
-static char tmpdir[64];
 
 static void fill(unsigned char *p, unsigned start)
 {
@@ -320,30 +320,13 @@ static void test_utf8(void)
 	free(path);
 }
 
-/* Remove the scratch directory and everything in it. */
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(void)
-{
-	if (nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		printf("# cannot remove %s\n", tmpdir);
-}
-
 int main(void)
 {
 	if (sodium_init() < 0) {
 		printf("not ok 1 - sodium_init\n");
 		return 1;
 	}
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_wa_qr.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
+	if (scratch_make("test_wa_qr") != 0) {
 		printf("not ok 1 - mkdtemp\n");
 		return 1;
 	}
@@ -353,6 +336,6 @@ int main(void)
 	test_string();
 	test_png();
 	test_utf8();
-	rm_rf();
+	(void)scratch_remove();
 	return tap_done();
 }
