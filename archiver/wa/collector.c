@@ -257,7 +257,9 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 				ev->text);
 			fflush(c->o->qr_out);
 		}
-		logf_(c, "pairing code %s for +%s, valid %.0f s", ev->text,
+		/* the code links a device while it lives: standard output
+		 * only, never the log (journal) */
+		logf_(c, "pairing code for +%s printed on standard output, valid %.0f s",
 		      c->o->pairing_phone, (double)ev->ms / 1000.0);
 		state_set(c, "state", json_string("pairing"));
 		return 0;

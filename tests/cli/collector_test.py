@@ -567,6 +567,8 @@ try:
        hello.get("phone") == "85291234567",
        "pairing code: companion_hello accepted by the peer", json.dumps(hello))
     ok(code is not None, "pairing code printed (XXXX-XXXX)", log_of(p))
+    ok(code is not None and log_of(p).count(code) == 1,
+       "pairing code printed once, on standard output, never in the log")
     ok(not os.path.exists(os.path.join(d, "wa", "pair-qr.png")),
        "pairing code: no QR code written")
     if code:
