@@ -60,7 +60,7 @@ FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%) $(WA_FUZZ_SRC:tests/wa/%.c=$(O
 
 all: $(O)/chatledger
 
-$(O)/obj/%.o: %.c $(wildcard */*.h */*/*.h) $(GEN_HDR)
+$(O)/obj/%.o: %.c $(wildcard common/*.h archiver/*.h archiver/*/*.h policy/*.h export/*.h cli/*.h) $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 

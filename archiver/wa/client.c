@@ -57,6 +57,9 @@ struct cl_wa_client {
 	int64_t ref_expires;
 	int64_t refs_end;      /* when the last ref expires */
 	struct cl_wa_paircode *pc; /* pairing by code */
+	/* an answer the server owes us: login (<success>/<failure>),
+	 * <pair-device>, or the 515 after pairing; 0 when none */
+	int64_t answer_due;
 	/* keepalive */
 	int64_t next_ping_at;
 	int64_t ping_failing_since;   /* 0 when the last ping was answered */
@@ -336,14 +339,16 @@ static int send_iq_result(struct cl_wa_client *c, const char *id)
 	return rc;
 }
 
-/* <ack class=TAG id=ID to=FROM [participant] [type]/> for notifications,
- * receipts and calls, so the server stops redelivering them. */
+/* <ack class=TAG id=ID to=FROM [participant] [recipient] [type]/> for
+ * notifications, receipts and calls, so the server stops redelivering
+ * them (WhatsApp Web copies type and recipient whenever present). */
 static int send_ack(struct cl_wa_client *c, const struct cl_wa_node *n)
 {
 	struct cl_wa_node *ack = NULL;
 	const char *id = cl_wa_node_attr_str(n, "id");
 	const char *from = cl_wa_node_attr_str(n, "from");
 	const char *part = cl_wa_node_attr_str(n, "participant");
+	const char *recip = cl_wa_node_attr_str(n, "recipient");
 	const char *type = cl_wa_node_attr_str(n, "type");
 	int rc;
 
@@ -354,8 +359,8 @@ static int send_ack(struct cl_wa_client *c, const struct cl_wa_node *n)
 	    cl_wa_node_add_attr_s(ack, "id", id) ||
 	    cl_wa_node_add_attr_s(ack, "to", from) ||
 	    (part && cl_wa_node_add_attr_s(ack, "participant", part)) ||
-	    (type && strcmp(n->tag, "notification") != 0 &&
-	     cl_wa_node_add_attr_s(ack, "type", type)))
+	    (recip && cl_wa_node_add_attr_s(ack, "recipient", recip)) ||
+	    (type && cl_wa_node_add_attr_s(ack, "type", type)))
 		rc = set_end(c, CL_WA_END_PROTOCOL, 0, "out of memory");
 	else
 		rc = send_node(c, ack);
@@ -505,6 +510,7 @@ static int on_pair_device(struct cl_wa_client *c, const struct cl_wa_node *iq,
 	}
 	free(refs);
 	c->ref_next = 0;
+	c->answer_due = 0; /* the refs' timers take over */
 	c->refs_end = c->now + c->cfg->qr_first_ms +
 		(int64_t)(c->nrefs - 1) * c->cfg->qr_next_ms;
 	if ((rc = send_iq_result(c, id)) || (rc = show_qr(c)))
@@ -545,6 +551,7 @@ static int on_pair_success(struct cl_wa_client *c,
 	}
 	free(err);
 	c->ref_expires = 0; /* no more QR codes on this connection */
+	c->answer_due = c->now + c->cfg->handshake_timeout_ms; /* the 515 */
 	/* The collector persists the account before the phone is told the
 	 * device is linked: a crash in between leaves an unconfirmed link,
 	 * never a confirmed one without credentials. */
@@ -656,6 +663,7 @@ static int on_success(struct cl_wa_client *c, const struct cl_wa_node *n)
 	if (t && *t >= '0' && *t <= '9')
 		offset = strtoll(t, NULL, 10) * 1000 - c->now;
 	c->logged_in = 1;
+	c->answer_due = 0;
 	if ((rc = emit_simple(c, CL_WA_EV_LOGGED_IN, c->creds->jid, offset, 0,
 			      n)))
 		return rc;
@@ -882,6 +890,7 @@ static int on_server_hello(struct cl_wa_client *c, const unsigned char *p,
 	if ((rc = send_frame(c, fin.data, fin.len)))
 		goto out;
 	c->phase = P_OPEN;
+	c->answer_due = c->now + c->cfg->handshake_timeout_ms;
 	rc = emit_simple(c, CL_WA_EV_HANDSHAKE,
 			 c->registering ? "register" : "login", 0, 0, NULL);
 out:
@@ -994,6 +1003,10 @@ int cl_wa_client_tick(struct cl_wa_client *c, int64_t now_ms)
 				       c->cfg->handshake_timeout_ms);
 		return CL_OK;
 	}
+	if (c->answer_due && now_ms > c->answer_due)
+		return set_end(c, CL_WA_END_RECONNECT, 0,
+			       "the server did not answer within %u ms after the handshake",
+			       c->cfg->handshake_timeout_ms);
 	if (c->ref_expires && now_ms >= c->ref_expires &&
 	    (rc = show_qr(c)))
 		return rc;
