@@ -11,7 +11,9 @@
 
 #include "archiver/ledger.h"
 #include "archiver/record.h"
+#include "archiver/wa/binary.h"
 #include "cli/cli.h"
+#include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -35,7 +37,8 @@ static json_t *wa_status(const char *dir)
 	char *path = NULL;
 	json_error_t je;
 	json_t *st, *w;
-	const char *jid, *colon, *at;
+	const char *jid;
+	struct cl_wa_jid pj;
 
 	if (asprintf(&path, "%s/wa/state.json", dir) < 0)
 		return NULL;
@@ -59,9 +62,9 @@ static json_t *wa_status(const char *dir)
 		      "updated_at", json_object_get(st, "updated_at"),
 		      "phone_last_seen_at", "days_to_logout_cutoff");
 	jid = json_string_value(json_object_get(st, "jid"));
-	if (w && jid && (at = strchr(jid, '@')) != NULL &&
-	    (colon = memchr(jid, ':', (size_t)(at - jid))) != NULL)
-		json_object_set_new(w, "device", json_integer(strtol(colon + 1, NULL, 10)));
+	if (w && jid && cl_wa_jid_parse(jid, strlen(jid), &pj) == CL_OK &&
+	    pj.form == CL_WA_JID_AD)
+		json_object_set_new(w, "device", json_integer(pj.device));
 	json_decref(st);
 	return w;
 }

@@ -63,7 +63,6 @@ struct cl_wa_client {
 	/* keepalive */
 	int64_t next_ping_at;
 	int64_t ping_failing_since;   /* 0 when the last ping was answered */
-	int upload_in_flight;
 };
 
 static const struct {
@@ -271,6 +270,17 @@ static void next_id(struct cl_wa_client *c, char id[32])
 	snprintf(id, 32, "%s.%lu", c->id_prefix, ++c->id_counter);
 }
 
+/* 1 when a request for `purpose` is waiting for its answer. */
+static int pending_has(const struct cl_wa_client *c, enum iq_purpose purpose)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_PENDING; i++)
+		if (c->pend[i].purpose == purpose)
+			return 1;
+	return 0;
+}
+
 static struct pending *pending_add(struct cl_wa_client *c,
 				   enum iq_purpose purpose, const char *id)
 {
@@ -381,18 +391,18 @@ static int show_qr(struct cl_wa_client *c)
 			       "all %zu pairing codes expired unscanned",
 			       c->nrefs);
 	ttl = c->ref_next == 0 ? c->cfg->qr_first_ms : c->cfg->qr_next_ms;
-	rc = cl_wa_qr_string(c->refs[c->ref_next], c->creds->noise_pub,
-			     c->creds->ident_pub, c->creds->adv_secret,
-			     c->cfg->platform_id, &qr);
-	if (rc)
-		return set_end(c, CL_WA_END_PROTOCOL, 0,
-			       "cannot build the QR string");
 	c->ref_next++;
 	c->ref_expires = c->now + ttl;
 	/* Pairing by code: the refs still time the registration connection
 	 * (the code dies with it), but no QR is shown. */
-	rc = c->cfg->pairing_phone ? CL_OK :
-		emit_simple(c, CL_WA_EV_QR, qr, ttl, c->ref_next, NULL);
+	if (c->cfg->pairing_phone)
+		return CL_OK;
+	if (cl_wa_qr_string(c->refs[c->ref_next - 1], c->creds->noise_pub,
+			    c->creds->ident_pub, c->creds->adv_secret,
+			    c->cfg->platform_id, &qr))
+		return set_end(c, CL_WA_END_PROTOCOL, 0,
+			       "cannot build the QR string");
+	rc = emit_simple(c, CL_WA_EV_QR, qr, ttl, c->ref_next, NULL);
 	sodium_memzero(qr, strlen(qr));
 	free(qr);
 	return rc;
@@ -534,6 +544,8 @@ static int on_pair_success(struct cl_wa_client *c,
 
 		snprintf(why, sizeof(why), "%s", err ? err : cl_strerror(rc));
 		free(err);
+		rc = set_end(c, CL_WA_END_PAIR_REFUSED, 401,
+			     "pair-success refused: %s", why);
 		/* the error reply WhatsApp expects, then give up */
 		if (reply) {
 			(void)send_node(c, reply);
@@ -545,9 +557,7 @@ static int on_pair_success(struct cl_wa_client *c,
 
 			(void)c->ops->event(c->ctx, &ev);
 		}
-		c->end.kind = CL_WA_END_NONE;
-		return set_end(c, CL_WA_END_PAIR_REFUSED, 401,
-			       "pair-success refused: %s", why);
+		return rc;
 	}
 	free(err);
 	c->ref_expires = 0; /* no more QR codes on this connection */
@@ -584,7 +594,7 @@ static int upload_prekeys(struct cl_wa_client *c, size_t want)
 	char *err = NULL;
 	int rc;
 
-	if (c->upload_in_flight)
+	if (pending_has(c, IQ_UPLOAD))
 		return CL_OK;
 	/* Keys already generated but never confirmed are sent again first;
 	 * new ones are generated and persisted before they go out. */
@@ -624,7 +634,6 @@ static int upload_prekeys(struct cl_wa_client *c, size_t want)
 	}
 	p->first = first;
 	p->n = want;
-	c->upload_in_flight = 1;
 	rc = send_node(c, iq);
 	cl_wa_node_free(iq);
 	return rc;
@@ -766,7 +775,6 @@ static int on_iq_reply(struct cl_wa_client *c, const struct cl_wa_node *n,
 				       "pre-key count refused");
 		return on_count(c, n);
 	case IQ_UPLOAD:
-		c->upload_in_flight = 0;
 		if (error)
 			return set_end(c, CL_WA_END_PROTOCOL, 0,
 				       "pre-key upload refused");
@@ -1031,15 +1039,9 @@ int cl_wa_client_tick(struct cl_wa_client *c, int64_t now_ms)
 			       (long long)((now_ms - c->ping_failing_since) /
 					   1000));
 	if (now_ms >= c->next_ping_at) {
-		int outstanding = 0;
-
-		for (i = 0; i < MAX_PENDING; i++)
-			if (c->pend[i].purpose == IQ_PING)
-				outstanding = 1;
-		if (!outstanding) {
-			if ((rc = send_iq(c, IQ_PING, "w:p", "get", "ping")))
-				return rc;
-		}
+		if (!pending_has(c, IQ_PING) &&
+		    (rc = send_iq(c, IQ_PING, "w:p", "get", "ping")))
+			return rc;
 		schedule_ping(c);
 	}
 	return CL_OK;

@@ -422,8 +422,8 @@ static void run_once(struct col *c, struct cl_wa_end *end)
 	cc.url = c->cfg.wa.url;
 	cc.origin = c->cfg.wa.ws_origin;
 	cc.ca_file = c->cfg.wa.ca_file[0] ? c->cfg.wa.ca_file : NULL;
-	cc.connect_timeout_ms = 20000;
-	cc.max_message = 16u << 20;
+	cc.connect_timeout_ms = CL_WA_CONN_TIMEOUT_DEFAULT;
+	cc.max_message = CL_WA_CONN_MAX_MESSAGE_DEFAULT;
 	x.c = c;
 	x.conn = NULL;
 	c->client = NULL;
