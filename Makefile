@@ -41,7 +41,7 @@ CFLAGS_GEN = -std=c17 -D_GNU_SOURCE $(OPT) -fPIE -I$(O)/gen \
 LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -pthread $(LDSAN) $(LDFLAGS)
 LIBS = $(shell pkg-config --libs $(PKGS)) -lm
 
-LIB_SRC = $(wildcard common/*.c archiver/*.c archiver/wa/*.c policy/*.c export/*.c)
+LIB_SRC = $(wildcard common/*.c archiver/*/*.c policy/*.c export/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
@@ -60,7 +60,7 @@ FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%) $(WA_FUZZ_SRC:tests/wa/%.c=$(O
 
 all: $(O)/chatledger
 
-$(O)/obj/%.o: %.c $(wildcard common/*.h archiver/*.h archiver/*/*.h policy/*.h export/*.h cli/*.h) $(GEN_HDR)
+$(O)/obj/%.o: %.c $(wildcard common/*.h archiver/*/*.h policy/*.h export/*.h cli/*.h) $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 

@@ -1,6 +1,6 @@
 /*
  * gen.c - deterministic generator of realistic normalised chat records
- * (JSON lines, the schema of archiver/record.c) for the benchmarks.
+ * (JSON lines, the schema of archiver/ingest/record.c) for the benchmarks.
  *
  *   gen N SEED > records.jsonl      (statistics go to stderr)
  *

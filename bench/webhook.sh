@@ -107,8 +107,8 @@ cat >"$W/baseline.c" <<'EOF'
 #include <microhttpd.h>
 #ifdef PARSE_ONLY
 #include <sodium.h>
-#include "archiver/import_cloudapi.h"
-#include "archiver/record.h"
+#include "archiver/sources/cloudapi.h"
+#include "archiver/ingest/record.h"
 #include "common/buf.h"
 
 static const char *secret;

@@ -4,7 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "archiver/ledger.h"
+#include "archiver/ledger/ledger.h"
 #include "cli/cli.h"
 #include "common/banned.h"
 

@@ -10,12 +10,12 @@
 
 #include <jansson.h>
 
-#include "archiver/config.h"
-#include "archiver/import_cloudapi.h"
-#include "archiver/import_wecom.h"
-#include "archiver/import_whatsapp.h"
-#include "archiver/ingest.h"
-#include "archiver/ledger.h"
+#include "archiver/config/config.h"
+#include "archiver/sources/cloudapi.h"
+#include "archiver/sources/wecom.h"
+#include "archiver/sources/chatexport.h"
+#include "archiver/ingest/ingest.h"
+#include "archiver/ledger/ledger.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/banned.h"

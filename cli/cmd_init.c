@@ -8,8 +8,8 @@
 
 #include <sodium.h>
 
-#include "archiver/ledger.h"
-#include "archiver/vault.h"
+#include "archiver/ledger/ledger.h"
+#include "archiver/ledger/vault.h"
 #include "cli/cli.h"
 #include "common/banned.h"
 

@@ -7,7 +7,7 @@
 
 #include <sodium.h>
 
-#include "archiver/ledger.h"
+#include "archiver/ledger/ledger.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/util.h"

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "archiver/vault.h"
+#include "archiver/ledger/vault.h"
 #include "cli/cli.h"
 #include "common/banned.h"
 

@@ -8,9 +8,9 @@
 
 #include <jansson.h>
 
-#include "archiver/config.h"
-#include "archiver/ledger.h"
-#include "archiver/retention.h"
+#include "archiver/config/config.h"
+#include "archiver/ledger/ledger.h"
+#include "archiver/retention/retention.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/util.h"

@@ -9,8 +9,8 @@
 
 #include <jansson.h>
 
-#include "archiver/ledger.h"
-#include "archiver/record.h"
+#include "archiver/ledger/ledger.h"
+#include "archiver/ingest/record.h"
 #include "archiver/wa/binary.h"
 #include "cli/cli.h"
 #include "common/status.h"

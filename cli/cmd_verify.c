@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "archiver/verify.h"
+#include "archiver/ledger/verify.h"
 #include "cli/cli.h"
 #include "common/buf.h"
 #include "common/status.h"

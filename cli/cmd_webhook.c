@@ -1,6 +1,6 @@
 /*
  * cmd_webhook.c - chatledger webhook: the WhatsApp Business Platform
- * (Cloud API) webhook receiver (archiver/webhook.h) as a daemon.
+ * (Cloud API) webhook receiver (archiver/sources/webhook.h) as a daemon.
  *
  * Runs until SIGTERM or SIGINT, then stops accepting, lets requests in
  * progress finish, commits what was accepted, closes the archive and
@@ -19,8 +19,8 @@
 
 #include <sodium.h>
 
-#include "archiver/ledger.h"
-#include "archiver/webhook.h"
+#include "archiver/ledger/ledger.h"
+#include "archiver/sources/webhook.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/util.h"

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "archiver/config.h"
+#include "archiver/config/config.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/util.h"

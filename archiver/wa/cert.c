@@ -13,8 +13,8 @@
 #include "wa.pb-c.h"
 
 #include "cert.h"
-#include "pb.h"
-#include "xed.h"
+#include "archiver/wa/pballoc.h"
+#include "archiver/wa/xeddsa.h"
 #include "common/status.h"
 #include "common/banned.h"
 

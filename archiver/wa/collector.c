@@ -13,9 +13,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "archiver/config.h"
-#include "archiver/ledger.h"
-#include "archiver/record.h"
+#include "archiver/config/config.h"
+#include "archiver/ledger/ledger.h"
+#include "archiver/ingest/record.h"
 #include "archiver/wa/client.h"
 #include "archiver/wa/collector.h"
 #include "archiver/wa/conn.h"

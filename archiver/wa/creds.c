@@ -20,7 +20,7 @@
 #include <sodium.h>
 
 #include "archiver/wa/creds.h"
-#include "archiver/wa/xed.h"
+#include "archiver/wa/xeddsa.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

@@ -22,10 +22,10 @@
 #include "wa.pb-c.h"
 
 #include "noise.h"
-#include "pb.h"
+#include "archiver/wa/pballoc.h"
 #include "cert.h"
 #include "frame.h"
-#include "xed.h"
+#include "archiver/wa/xeddsa.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"

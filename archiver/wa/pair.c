@@ -18,7 +18,7 @@
 #include "archiver/wa/binary.h"
 #include "archiver/wa/creds.h"
 #include "archiver/wa/pair.h"
-#include "archiver/wa/xed.h"
+#include "archiver/wa/xeddsa.h"
 #include "common/status.h"
 #include "common/banned.h"
 

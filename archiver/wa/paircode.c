@@ -19,7 +19,7 @@
 #include "archiver/wa/creds.h"
 #include "archiver/wa/pair.h"
 #include "archiver/wa/paircode.h"
-#include "archiver/wa/xed.h"
+#include "archiver/wa/xeddsa.h"
 #include "common/status.h"
 #include "common/banned.h"
 

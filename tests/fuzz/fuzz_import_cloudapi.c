@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archiver/import_cloudapi.h"
-#include "archiver/record.h"
+#include "archiver/sources/cloudapi.h"
+#include "archiver/ingest/record.h"
 #include "common/status.h"
 #include "tests/unit/import_sink.h"
 

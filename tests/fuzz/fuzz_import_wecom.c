@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archiver/import_wecom.h"
-#include "archiver/record.h"
+#include "archiver/sources/wecom.h"
+#include "archiver/ingest/record.h"
 #include "common/status.h"
 #include "tests/unit/import_sink.h"
 

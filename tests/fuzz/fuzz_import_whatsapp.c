@@ -13,8 +13,8 @@
 
 #include <jansson.h>
 
-#include "archiver/import_whatsapp.h"
-#include "archiver/record.h"
+#include "archiver/sources/chatexport.h"
+#include "archiver/ingest/record.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "tests/unit/import_sink.h"

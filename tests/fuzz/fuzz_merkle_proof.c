@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "common/status.h"
-#include "archiver/merkle.h"
+#include "archiver/ledger/merkle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_note.c - fuzz target for the signed-note, note-key and checkpoint
- * parsers (archiver/note.c).
+ * parsers (archiver/ledger/note.c).
  *
  * Each input is tried as a signed note (verified against the fixed key
  * example.com/foo of the c2sp.org/signed-note example), as a checkpoint
@@ -13,7 +13,7 @@
 
 #include <sodium.h>
 
-#include "archiver/note.h"
+#include "archiver/ledger/note.h"
 #include "common/buf.h"
 #include "common/status.h"
 

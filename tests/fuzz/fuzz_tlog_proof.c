@@ -1,6 +1,6 @@
 /*
  * fuzz_tlog_proof.c - fuzz target for the offline proof parsers
- * (archiver/note.c): C2SP tlog-proof and our consistency-proof text.
+ * (archiver/ledger/note.c): C2SP tlog-proof and our consistency-proof text.
  *
  * Both formats are canonical, so whatever parses must format back to the
  * exact input; a mismatch aborts.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archiver/note.h"
+#include "archiver/ledger/note.h"
 #include "common/buf.h"
 #include "common/status.h"
 

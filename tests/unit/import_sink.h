@@ -23,8 +23,8 @@
 
 #include <jansson.h>
 
-#include "archiver/import.h"
-#include "archiver/record.h"
+#include "archiver/ingest/import.h"
+#include "archiver/ingest/record.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

@@ -15,8 +15,8 @@
 
 #include <jansson.h>
 
-#include "archiver/import_cloudapi.h"
-#include "archiver/record.h"
+#include "archiver/sources/cloudapi.h"
+#include "archiver/ingest/record.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

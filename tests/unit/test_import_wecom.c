@@ -15,8 +15,8 @@
 
 #include <jansson.h>
 
-#include "archiver/import_wecom.h"
-#include "archiver/record.h"
+#include "archiver/sources/wecom.h"
+#include "archiver/ingest/record.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

@@ -17,8 +17,8 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "archiver/import_whatsapp.h"
-#include "archiver/record.h"
+#include "archiver/sources/chatexport.h"
+#include "archiver/ingest/record.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

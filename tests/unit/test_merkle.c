@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "common/status.h"
-#include "archiver/merkle.h"
+#include "archiver/ledger/merkle.h"
 #include "tap.h"
 
 /* Verification takes const cl_hash *; C17 needs the explicit cast. */

@@ -1,6 +1,6 @@
 /*
  * test_note.c - signed notes, note keys, checkpoints and offline proofs
- * (archiver/note.c).
+ * (archiver/ledger/note.c).
  *
  * Known-answer tests: KAT A is the example of c2sp.org/signed-note
  * (key example.com/foo), KAT B the PeterNeumann key and note of
@@ -14,7 +14,7 @@
 
 #include <sodium.h>
 
-#include "archiver/note.h"
+#include "archiver/ledger/note.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

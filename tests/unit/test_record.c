@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archiver/leaf.h"
-#include "archiver/record.h"
+#include "archiver/ledger/leaf.h"
+#include "archiver/ingest/record.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "tap.h"

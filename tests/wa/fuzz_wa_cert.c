@@ -19,7 +19,7 @@
 
 #include "archiver/wa/cert.h"
 #include "archiver/wa/noise.h"
-#include "archiver/wa/xed.h"
+#include "archiver/wa/xeddsa.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/banned.h"

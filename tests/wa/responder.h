@@ -31,7 +31,7 @@
 
 #include "archiver/wa/frame.h"
 #include "archiver/wa/noise.h"
-#include "archiver/wa/xed.h"
+#include "archiver/wa/xeddsa.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

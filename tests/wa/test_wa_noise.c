@@ -1,5 +1,5 @@
 /*
- * test_wa_noise.c - WhatsApp's Curve25519 operations (archiver/wa/xed.c),
+ * test_wa_noise.c - WhatsApp's Curve25519 operations (archiver/wa/xeddsa.c),
  * certificate chain (archiver/wa/cert.c) and Noise handshake and
  * transport (archiver/wa/noise.c).
  *
@@ -35,7 +35,7 @@
 #include "archiver/wa/cert.h"
 #include "archiver/wa/frame.h"
 #include "archiver/wa/noise.h"
-#include "archiver/wa/xed.h"
+#include "archiver/wa/xeddsa.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

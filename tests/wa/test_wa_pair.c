@@ -27,7 +27,7 @@
 #include "archiver/wa/creds.h"
 #include "archiver/wa/pair.h"
 #include "archiver/wa/payload.h"
-#include "archiver/wa/xed.h"
+#include "archiver/wa/xeddsa.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

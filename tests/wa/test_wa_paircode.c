@@ -26,7 +26,7 @@
 #include "archiver/wa/binary.h"
 #include "archiver/wa/creds.h"
 #include "archiver/wa/paircode.h"
-#include "archiver/wa/xed.h"
+#include "archiver/wa/xeddsa.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

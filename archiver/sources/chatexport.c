@@ -30,9 +30,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "archiver/import_util.h"
-#include "archiver/import_whatsapp.h"
-#include "archiver/record.h"
+#include "archiver/ingest/import_util.h"
+#include "archiver/sources/chatexport.h"
+#include "archiver/ingest/record.h"
 #include "common/buf.h"
 #include "common/map.h"
 #include "common/status.h"

@@ -10,7 +10,7 @@
 
 #include "common/status.h"
 #include "common/util.h"
-#include "archiver/merkle.h"
+#include "archiver/ledger/merkle.h"
 #include "common/banned.h"
 
 /* Most leaf hashes fetched per leaf_hashes() call (8 KiB on the stack). */

@@ -18,7 +18,7 @@
 #include <signal/curve.h>
 #include <signal/signal_protocol.h>
 
-#include "xed.h"
+#include "archiver/wa/xeddsa.h"
 #include "common/status.h"
 #include "common/banned.h"
 

@@ -35,12 +35,12 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "archiver/import.h"
-#include "archiver/import_cloudapi.h"
-#include "archiver/ingest.h"
-#include "archiver/leaf.h"
-#include "archiver/record.h"
-#include "archiver/webhook.h"
+#include "archiver/ingest/import.h"
+#include "archiver/sources/cloudapi.h"
+#include "archiver/ingest/ingest.h"
+#include "archiver/ledger/leaf.h"
+#include "archiver/ingest/record.h"
+#include "archiver/sources/webhook.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"

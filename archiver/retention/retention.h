@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "archiver/ledger.h"
+#include "archiver/ledger/ledger.h"
 #include "policy/policy.h"
 
 struct cl_lifecycle {

@@ -6,8 +6,8 @@
 
 #include <jansson.h>
 
-#include "archiver/import_util.h"
-#include "archiver/record.h"
+#include "archiver/ingest/import_util.h"
+#include "archiver/ingest/record.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

@@ -3,8 +3,8 @@
  */
 #include <string.h>
 
-#include "archiver/leaf.h"
-#include "archiver/record.h"
+#include "archiver/ledger/leaf.h"
+#include "archiver/ingest/record.h"
 #include "common/status.h"
 #include "common/banned.h"
 

@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "archiver/import.h"
-#include "archiver/ledger.h"
+#include "archiver/ingest/import.h"
+#include "archiver/ledger/ledger.h"
 
 struct cl_ingest_stats {
 	uint64_t lines;        /* non-blank lines read */

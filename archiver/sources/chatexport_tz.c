@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archiver/import_whatsapp.h"
+#include "archiver/sources/chatexport.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

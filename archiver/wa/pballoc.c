@@ -3,7 +3,7 @@
  */
 #include <stdlib.h>
 
-#include "archiver/wa/pb.h"
+#include "archiver/wa/pballoc.h"
 #include "common/banned.h"
 
 static void *pb_alloc(void *data, size_t size)

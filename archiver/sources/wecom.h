@@ -74,7 +74,7 @@
 
 #include <stddef.h>
 
-#include "archiver/import.h"
+#include "archiver/ingest/import.h"
 
 /* Largest non-JSONL file read whole; longest JSONL line. */
 #define CL_WECOM_MAX_FILE (256u << 20)

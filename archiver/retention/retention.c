@@ -10,9 +10,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "archiver/leaf.h"
-#include "archiver/record.h"
-#include "archiver/retention.h"
+#include "archiver/ledger/leaf.h"
+#include "archiver/ingest/record.h"
+#include "archiver/retention/retention.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"

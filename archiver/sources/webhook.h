@@ -54,7 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "archiver/ledger.h"
+#include "archiver/ledger/ledger.h"
 
 #define CL_WEBHOOK_MAX_BODY_DEFAULT (1u << 20)
 #define CL_WEBHOOK_MAX_CHALLENGE 256u

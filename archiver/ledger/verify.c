@@ -19,12 +19,12 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "archiver/leaf.h"
-#include "archiver/ledger_int.h"
-#include "archiver/merkle.h"
-#include "archiver/note.h"
-#include "archiver/vault.h"
-#include "archiver/verify.h"
+#include "archiver/ledger/leaf.h"
+#include "archiver/ledger/ledger_int.h"
+#include "archiver/ledger/merkle.h"
+#include "archiver/ledger/note.h"
+#include "archiver/ledger/vault.h"
+#include "archiver/ledger/verify.h"
 #include "common/map.h"
 #include "common/status.h"
 #include "common/util.h"

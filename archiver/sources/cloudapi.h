@@ -71,7 +71,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "archiver/import.h"
+#include "archiver/ingest/import.h"
 
 /* Largest file cl_import_cloudapi_file() reads. */
 #define CL_CLOUDAPI_MAX_FILE (64u << 20)

@@ -13,9 +13,9 @@
 
 #include <jansson.h>
 
-#include "archiver/import_util.h"
-#include "archiver/import_wecom.h"
-#include "archiver/record.h"
+#include "archiver/ingest/import_util.h"
+#include "archiver/sources/wecom.h"
+#include "archiver/ingest/record.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

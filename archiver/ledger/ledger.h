@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "archiver/leaf.h"
+#include "archiver/ledger/leaf.h"
 #include "common/buf.h"
 #include "common/util.h"
 

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "archiver/import.h"
+#include "archiver/ingest/import.h"
 
 #define CL_WA_SOURCE "whatsapp-export"
 #define CL_WA_DEFAULT_TZ "Asia/Hong_Kong"

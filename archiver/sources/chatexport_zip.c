@@ -31,7 +31,7 @@
 #include <archive_entry.h>
 #include <sodium.h>
 
-#include "archiver/import_whatsapp.h"
+#include "archiver/sources/chatexport.h"
 #include "common/buf.h"
 #include "common/map.h"
 #include "common/status.h"

@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "archiver/record.h"
+#include "archiver/ingest/record.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

@@ -14,8 +14,8 @@
 
 #include <jansson.h>
 
-#include "archiver/import.h"
-#include "archiver/record.h"
+#include "archiver/ingest/import.h"
+#include "archiver/ingest/record.h"
 
 /* How an item is re-serialised when its exact bytes are not at hand. */
 #define CL_IMPORT_DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)

@@ -7,8 +7,8 @@
 #include <sqlite3.h>
 #include <zstd.h>
 
-#include "archiver/ledger.h"
-#include "archiver/merkle.h"
+#include "archiver/ledger/ledger.h"
+#include "archiver/ledger/merkle.h"
 #include "common/map.h"
 
 #define CL_PAYLOAD_VERSION 1

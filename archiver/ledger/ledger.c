@@ -18,10 +18,10 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "archiver/ledger_int.h"
-#include "archiver/note.h"
-#include "archiver/record.h"
-#include "archiver/vault.h"
+#include "archiver/ledger/ledger_int.h"
+#include "archiver/ledger/note.h"
+#include "archiver/ingest/record.h"
+#include "archiver/ledger/vault.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"

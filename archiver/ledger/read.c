@@ -6,8 +6,8 @@
 
 #include <sodium.h>
 
-#include "archiver/ledger_int.h"
-#include "archiver/note.h"
+#include "archiver/ledger/ledger_int.h"
+#include "archiver/ledger/note.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"

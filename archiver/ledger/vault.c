@@ -11,8 +11,8 @@
 
 #include <sodium.h>
 
-#include "archiver/note.h"
-#include "archiver/vault.h"
+#include "archiver/ledger/note.h"
+#include "archiver/ledger/vault.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

@@ -9,8 +9,8 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "archiver/ingest.h"
-#include "archiver/record.h"
+#include "archiver/ingest/ingest.h"
+#include "archiver/ingest/record.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"

@@ -13,7 +13,7 @@
 
 #include <sodium.h>
 
-#include "archiver/note.h"
+#include "archiver/ledger/note.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"

@@ -8,7 +8,7 @@
 
 #include <ini.h>
 
-#include "archiver/config.h"
+#include "archiver/config/config.h"
 #include "archiver/wa/cert.h"
 #include "common/status.h"
 #include "common/util.h"
