@@ -94,7 +94,7 @@ cat >"$W/baseline.c" <<'EOF'
  *   plain:          reads each body and answers 200; checks and stores
  *                   nothing.
  *   -DPARSE_ONLY:   does what the webhook does before storing (HMAC check
- *                   in constant time, cl_import_cloudapi_body, and
+ *                   in constant time, cl_cloudapi_import_body, and
  *                   cl_record_parse of every record), then answers 200;
  *                   stores nothing.  Secret in $BENCH_SECRET.
  */
@@ -155,7 +155,7 @@ static unsigned check(struct MHD_Connection *c, const struct cl_buf *b)
 	memset(&sink, 0, sizeof(sink));
 	sink.record = on_record;
 	sink.bad = on_bad;
-	rc = cl_import_cloudapi_body((const char *)b->data, b->len, &sink, &n, &err);
+	rc = cl_cloudapi_import_body((const char *)b->data, b->len, &sink, &n, &err);
 	free(err);
 	return rc == 0 ? 200 : 400;
 }

@@ -79,7 +79,7 @@ static int hold_add(const char *archive, int argc, char **argv)
 		return cli_fail("hold", "--case must be 1-128 bytes");
 	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err)))
 		return cli_fail_rc("hold", rc, err);
-	rc = cl_hold_add(l, case_id, reason, parts, np, convs, nc, from, to, until,
+	rc = cl_retention_hold_add(l, case_id, reason, parts, np, convs, nc, from, to, until,
 			 &idx, &err);
 	cl_ledger_close(l);
 	if (rc)
@@ -119,7 +119,7 @@ static int hold_release(const char *archive, int argc, char **argv)
 	}
 	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err)))
 		return cli_fail_rc("hold", rc, err);
-	rc = cl_hold_release(l, case_id, &idx, &err);
+	rc = cl_retention_hold_release(l, case_id, &idx, &err);
 	cl_ledger_close(l);
 	if (rc)
 		return cli_fail_rc("hold", rc, err);
@@ -136,7 +136,7 @@ static int hold_list(const char *archive, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cl_ledger *l = NULL;
-	struct cl_lifecycle lc;
+	struct cl_retention_lifecycle lc;
 	char *err = NULL;
 	int c, rc, json = 0;
 	size_t i;
@@ -158,10 +158,10 @@ static int hold_list(const char *archive, int argc, char **argv)
 	}
 	if ((rc = cl_ledger_open(archive, CL_OPEN_READ, &l, &err)))
 		return cli_fail_rc("hold", rc, err);
-	rc = cl_lifecycle_load(l, &lc, &err);
+	rc = cl_retention_lifecycle_load(l, &lc, &err);
 	cl_ledger_close(l);
 	if (rc) {
-		cl_lifecycle_release(&lc);
+		cl_retention_lifecycle_release(&lc);
 		return cli_fail_rc("hold", rc, err);
 	}
 	arr = json_array();
@@ -194,7 +194,7 @@ static int hold_list(const char *archive, int argc, char **argv)
 		printf("no holds\n");
 	}
 	json_decref(arr);
-	cl_lifecycle_release(&lc);
+	cl_retention_lifecycle_release(&lc);
 	return EXIT_OK;
 }
 

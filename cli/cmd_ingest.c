@@ -102,15 +102,15 @@ int cmd_ingest(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	if (strcmp(format, "whatsapp-export") == 0)
-		importer = cl_import_whatsapp;
+		importer = cl_chatexport_import;
 	else if (strcmp(format, "cloudapi") == 0)
-		importer = cl_import_cloudapi_file;
+		importer = cl_cloudapi_import_file;
 	else if (strcmp(format, "wecom") == 0)
-		importer = cl_import_wecom_file;
+		importer = cl_wecom_import_file;
 	else if (strcmp(format, "jsonl") != 0)
 		return cli_fail("ingest", "unknown format '%s' (supported: jsonl, whatsapp-export,"
 				" cloudapi, wecom)", format);
-	if (importer && importer != cl_import_cloudapi_file && io.account == NULL)
+	if (importer && importer != cl_cloudapi_import_file && io.account == NULL)
 		return cli_fail("ingest", "--format %s needs --account (the business identity"
 				" archived, e.g. 85290000001@s.whatsapp.net)", format);
 	cx.tty = isatty(STDERR_FILENO);

@@ -56,7 +56,7 @@ static int policy_event(int argc, char **argv)
 	}
 	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err)))
 		return cli_fail_rc("policy", rc, err);
-	rc = cl_event_record(l, subject, event, at, note, &idx, &err);
+	rc = cl_retention_event_record(l, subject, event, at, note, &idx, &err);
 	cl_ledger_close(l);
 	if (rc)
 		return cli_fail_rc("policy", rc, err);
@@ -111,7 +111,7 @@ static int policy_explain(int argc, char **argv)
 		return code;
 	/* Matching needs the tag key, which only writers load. */
 	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err)) == CL_OK)
-		rc = cl_explain(l, p, index, now, &j, &err);
+		rc = cl_retention_explain(l, p, index, now, &j, &err);
 	cl_ledger_close(l);
 	if (rc) {
 		cl_policy_free(p);
@@ -173,7 +173,7 @@ static int policy_check(int argc, char **argv)
 	struct cl_policy *p = NULL;
 	struct cl_buf out;
 	struct cl_ledger *l = NULL;
-	struct cl_retain_stats st;
+	struct cl_retention_stats st;
 	size_t conflicts = 0, i, assumed = 0;
 	char *err = NULL;
 	int c, rc, code;
@@ -201,7 +201,7 @@ static int policy_check(int argc, char **argv)
 		assumed += cl_policy_rule_assumed(p, i) == 1;
 	/* Records that no rule matches: a dry run at the current time. */
 	if (rc == CL_OK && (rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err)) == CL_OK)
-		rc = cl_retain(l, p, cl_time_now_ms(), 1, 1000, &st, &err);
+		rc = cl_retention_run(l, p, cl_time_now_ms(), 1, 1000, &st, &err);
 	cl_ledger_close(l);
 	if (rc == CL_OK)
 		printf("policy: %zu rules, %zu conflicts, %zu assumed; %llu records examined,"

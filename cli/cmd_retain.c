@@ -31,7 +31,7 @@ int cmd_retain(int argc, char **argv)
 	const char *archive = NULL, *pfile = NULL;
 	struct cl_policy *p = NULL;
 	struct cl_ledger *l = NULL;
-	struct cl_retain_stats st;
+	struct cl_retention_stats st;
 	int64_t now = cl_time_now_ms();
 	char *err = NULL, nowtxt[32];
 	int c, rc, dry = 0, json = 0, code;
@@ -63,7 +63,7 @@ int cmd_retain(int argc, char **argv)
 		cl_policy_free(p);
 		return cli_fail_rc("retain", rc, err);
 	}
-	rc = cl_retain(l, p, now, dry, 1000, &st, &err);
+	rc = cl_retention_run(l, p, now, dry, 1000, &st, &err);
 	cl_ledger_close(l);
 	cl_time_format(now, nowtxt);
 	nr = cl_policy_rule_count(p);

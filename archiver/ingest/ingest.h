@@ -59,7 +59,7 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 struct cl_record;
 void cl_ingest_entry_from_record(struct cl_entry_in *in, const struct cl_record *rec);
 
-/* An importer (import.h): cl_import_whatsapp, cl_import_cloudapi_file... */
+/* An importer (import.h): cl_chatexport_import, cl_cloudapi_import_file... */
 typedef int (*cl_importer_fn)(const char *path, const struct cl_import_opts *o,
 			      const struct cl_import_sink *sink, char **err);
 

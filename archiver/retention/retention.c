@@ -187,7 +187,7 @@ out:
 	return rc;
 }
 
-int cl_hold_add(struct cl_ledger *l, const char *case_id, const char *reason,
+int cl_retention_hold_add(struct cl_ledger *l, const char *case_id, const char *reason,
 		const char *const *participants, size_t n_participants,
 		const char *const *conversations, size_t n_conversations,
 		int64_t from, int64_t to, int64_t until, uint64_t *index,
@@ -244,7 +244,7 @@ out:
 	return rc;
 }
 
-int cl_event_record(struct cl_ledger *l, const char *subject, const char *event,
+int cl_retention_event_record(struct cl_ledger *l, const char *subject, const char *event,
 		    int64_t at, const char *note, uint64_t *index, char **err)
 {
 	char p[18], c[18], a[18], subj[64];
@@ -322,7 +322,7 @@ static const char **str_array(json_t *arr, size_t *n)
 	return a;
 }
 
-int cl_lifecycle_load(struct cl_ledger *l, struct cl_lifecycle *lc, char **err)
+int cl_retention_lifecycle_load(struct cl_ledger *l, struct cl_retention_lifecycle *lc, char **err)
 {
 	struct load_ctx c;
 	size_t i, nb;
@@ -386,7 +386,7 @@ int cl_lifecycle_load(struct cl_ledger *l, struct cl_lifecycle *lc, char **err)
 	return CL_OK;
 }
 
-void cl_lifecycle_release(struct cl_lifecycle *lc)
+void cl_retention_lifecycle_release(struct cl_retention_lifecycle *lc)
 {
 	size_t i;
 
@@ -399,16 +399,16 @@ void cl_lifecycle_release(struct cl_lifecycle *lc)
 	memset(lc, 0, sizeof(*lc));
 }
 
-int cl_hold_release(struct cl_ledger *l, const char *case_id, uint64_t *index,
+int cl_retention_hold_release(struct cl_ledger *l, const char *case_id, uint64_t *index,
 		    char **err)
 {
-	struct cl_lifecycle lc;
+	struct cl_retention_lifecycle lc;
 	json_t *pub = NULL, *sealed = NULL;
 	size_t i;
 	int rc, active = 0;
 	int64_t now = cl_time_now_ms();
 
-	if ((rc = cl_lifecycle_load(l, &lc, err)))
+	if ((rc = cl_retention_lifecycle_load(l, &lc, err)))
 		goto out;
 	for (i = 0; i < lc.n_holds; i++)
 		if (lc.holds[i].case_id && strcmp(lc.holds[i].case_id, case_id) == 0 &&
@@ -429,7 +429,7 @@ int cl_hold_release(struct cl_ledger *l, const char *case_id, uint64_t *index,
 out:
 	json_decref(pub);
 	json_decref(sealed);
-	cl_lifecycle_release(&lc);
+	cl_retention_lifecycle_release(&lc);
 	return rc;
 }
 
@@ -448,9 +448,9 @@ struct pair {
 struct scan {
 	struct cl_ledger *l;
 	const struct cl_policy *p;
-	const struct cl_lifecycle *lc;
+	const struct cl_retention_lifecycle *lc;
 	int64_t now;
-	struct cl_retain_stats *st;
+	struct cl_retention_stats *st;
 	struct due *due;
 	size_t ndue, capdue;
 	struct pair *att;
@@ -564,11 +564,11 @@ static int cmp_pair(const void *a, const void *b)
 	return x->parent < y->parent ? -1 : x->parent > y->parent;
 }
 
-int cl_retain(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
-	      int dry_run, size_t batch, struct cl_retain_stats *st,
+int cl_retention_run(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
+	      int dry_run, size_t batch, struct cl_retention_stats *st,
 	      char **err)
 {
-	struct cl_lifecycle lc;
+	struct cl_retention_lifecycle lc;
 	struct scan s;
 	size_t i, k, inbatch = 0, nparents;
 	int rc;
@@ -577,7 +577,7 @@ int cl_retain(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
 	memset(&s, 0, sizeof(s));
 	if (batch == 0)
 		batch = 1000;
-	if ((rc = cl_lifecycle_load(l, &lc, err)))
+	if ((rc = cl_retention_lifecycle_load(l, &lc, err)))
 		goto out;
 	s.l = l;
 	s.p = p;
@@ -646,7 +646,7 @@ int cl_retain(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
 out:
 	free(s.due);
 	free(s.att);
-	cl_lifecycle_release(&lc);
+	cl_retention_lifecycle_release(&lc);
 	return rc;
 }
 
@@ -675,11 +675,11 @@ static int find_one(void *ctx, uint64_t index, const unsigned char *p, size_t n,
 	return 1; /* stop */
 }
 
-int cl_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_t index,
+int cl_retention_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_t index,
 	       int64_t now, json_t **out, char **err)
 {
-	struct cl_lifecycle lc;
-	struct cl_retain_stats st;
+	struct cl_retention_lifecycle lc;
+	struct cl_retention_stats st;
 	struct scan s;
 	struct one o;
 	struct cl_leaf lf;
@@ -695,7 +695,7 @@ int cl_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_t index,
 	o.want = index;
 	cl_buf_init(&o.leaf, 1 << 20);
 	cl_buf_init(&o.attrs, 1 << 16);
-	if ((rc = cl_lifecycle_load(l, &lc, err)))
+	if ((rc = cl_retention_lifecycle_load(l, &lc, err)))
 		goto out;
 	for (t = CL_ENTRY_RECORD; t <= CL_ENTRY_QUARANTINE && !o.found; t++) {
 		int r2 = cl_ledger_each(l, t, find_one, &o, err);
@@ -772,7 +772,7 @@ done:
 	j = NULL;
 out:
 	json_decref(j);
-	cl_lifecycle_release(&lc);
+	cl_retention_lifecycle_release(&lc);
 	cl_buf_release(&o.leaf);
 	cl_buf_release(&o.attrs);
 	return rc;

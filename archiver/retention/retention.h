@@ -21,7 +21,7 @@
 #include "archiver/ledger/ledger.h"
 #include "policy/policy.h"
 
-struct cl_lifecycle {
+struct cl_retention_lifecycle {
 	struct cl_policy_event *ev;
 	size_t n_ev;
 	struct cl_policy_hold *holds;
@@ -32,24 +32,24 @@ struct cl_lifecycle {
 };
 
 /* Load every event and hold (with its release, if any) from the ledger. */
-int cl_lifecycle_load(struct cl_ledger *l, struct cl_lifecycle *lc, char **err);
-void cl_lifecycle_release(struct cl_lifecycle *lc);
+int cl_retention_lifecycle_load(struct cl_ledger *l, struct cl_retention_lifecycle *lc, char **err);
+void cl_retention_lifecycle_release(struct cl_retention_lifecycle *lc);
 
 /* Append a hold (in its own durable batch).  Times in ms or CL_TIME_NONE. */
-int cl_hold_add(struct cl_ledger *l, const char *case_id, const char *reason,
+int cl_retention_hold_add(struct cl_ledger *l, const char *case_id, const char *reason,
 		const char *const *participants, size_t n_participants,
 		const char *const *conversations, size_t n_conversations,
 		int64_t from, int64_t to, int64_t until, uint64_t *index,
 		char **err);
 /* Release every active hold of `case_id`; CL_ENOTFOUND if none. */
-int cl_hold_release(struct cl_ledger *l, const char *case_id, uint64_t *index,
+int cl_retention_hold_release(struct cl_ledger *l, const char *case_id, uint64_t *index,
 		    char **err);
 /* Record a lifecycle event for a subject (participant, conversation or
  * account id). */
-int cl_event_record(struct cl_ledger *l, const char *subject, const char *event,
+int cl_retention_event_record(struct cl_ledger *l, const char *subject, const char *event,
 		    int64_t at, const char *note, uint64_t *index, char **err);
 
-struct cl_retain_stats {
+struct cl_retention_stats {
 	uint64_t examined;       /* entries with a payload that were decided */
 	uint64_t due;            /* decided ERASE */
 	uint64_t erased;         /* erased by this run */
@@ -68,12 +68,12 @@ struct cl_retain_stats {
  * Crash-safe and idempotent: each batch is atomic, and a re-run decides
  * again from the ledger and erases only what is left.
  */
-int cl_retain(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
-	      int dry_run, size_t batch, struct cl_retain_stats *st,
+int cl_retention_run(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
+	      int dry_run, size_t batch, struct cl_retention_stats *st,
 	      char **err);
 
 /* A JSON explanation of entry `index` at `now` (caller json_decref()s). */
-int cl_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_t index,
+int cl_retention_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_t index,
 	       int64_t now, json_t **out, char **err);
 
 #endif

@@ -741,10 +741,10 @@ static int resolve(const struct hdr *h, char order, struct ltime *t)
 struct wa {
 	const struct cl_import_opts *o;
 	const struct cl_import_sink *sink;
-	const struct cl_wa_media *media;
+	const struct cl_chatexport_media *media;
 	int collect;
 	const char *what;         /* the input, for messages */
-	struct cl_wa_tz *tz;
+	struct cl_chatexport_tz *tz;
 	const char *tzname;
 	char order;               /* 'd', 'm' or 'y' */
 	char *conv_id;            /* malloc'd */
@@ -1029,7 +1029,7 @@ static const char *kind_of_file(struct span name, int *gif)
 	return "document";
 }
 
-const char *cl_wa_mime(const char *name, size_t len)
+const char *cl_chatexport_mime(const char *name, size_t len)
 {
 	static const struct { const char *ext, *mime; } map[] = {
 		{ "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
@@ -1394,7 +1394,7 @@ static int put_location(json_t *rec, const struct msg *m)
 static int put_attachment(struct wa *w, json_t *rec, const struct msg *m)
 {
 	json_t *arr = json_array(), *a = json_object();
-	struct cl_wa_media_info info;
+	struct cl_chatexport_media_info info;
 	char hex[2 * CL_SHA256_BYTES + 1];
 	int rc;
 
@@ -1406,7 +1406,7 @@ static int put_attachment(struct wa *w, json_t *rec, const struct msg *m)
 	}
 	if ((rc = cl_json_set_new(rec, "attachments", arr)) ||
 	    (rc = put_span(a, "name", m->att_name)) ||
-	    (rc = cl_json_set_str(a, "mime", cl_wa_mime(m->att_name.p, m->att_name.n))))
+	    (rc = cl_json_set_str(a, "mime", cl_chatexport_mime(m->att_name.p, m->att_name.n))))
 		return rc;
 	if (m->att_title.n && (rc = put_span(a, "title", m->att_title)))
 		return rc;
@@ -1516,7 +1516,7 @@ static int emit_record(struct wa *w, const struct unit *u, const struct msg *m)
 		return CL_ENOMEM;
 	local = cl_days_from_civil(u->t.y, u->t.mo, u->t.d) * 86400 +
 		(int64_t)u->t.h * 3600 + (int64_t)u->t.mi * 60 + u->t.s;
-	ms = cl_wa_tz_to_utc(w->tz, local) * 1000;
+	ms = cl_chatexport_tz_to_utc(w->tz, local) * 1000;
 	if (ms < 0 || ms > 253402300799999LL) {
 		rc = emit_bad(w, u, "timestamp is outside the years 1970-9999 in UTC");
 		goto out;
@@ -1536,7 +1536,7 @@ static int emit_record(struct wa *w, const struct unit *u, const struct msg *m)
 	if ((rc = cl_json_set_new(rec, "conversation", conv)) ||
 	    (rc = cl_json_set_new(rec, "export", ex)) ||
 	    (rc = cl_json_set_str(rec, "account", w->o->account)) ||
-	    (rc = cl_json_set_str(rec, "source", CL_WA_SOURCE)) ||
+	    (rc = cl_json_set_str(rec, "source", CL_CHATEXPORT_SOURCE)) ||
 	    (rc = cl_json_set_str(rec, "id", id)) ||
 	    (rc = cl_json_set_str(conv, "id", w->conv_id)) ||
 	    (w->chat_name && (rc = cl_json_set_str(conv, "name", w->chat_name))) ||
@@ -1908,9 +1908,9 @@ static int set_conversation(struct wa *w, const char *file_name, char **err)
 	return w->conv_id ? CL_OK : CL_ENOMEM;
 }
 
-int cl_wa_parse(const char *text, size_t len, const struct cl_import_opts *o,
+int cl_chatexport_parse(const char *text, size_t len, const struct cl_import_opts *o,
 		const char *file_name, const struct cl_import_sink *sink,
-		const struct cl_wa_media *media, int collect, char **err)
+		const struct cl_chatexport_media *media, int collect, char **err)
 {
 	struct wa w;
 	struct scan sc;
@@ -1931,7 +1931,7 @@ int cl_wa_parse(const char *text, size_t len, const struct cl_import_opts *o,
 	w.text = text ? text : "";
 	w.len = text ? len : 0;
 	w.what = o->input_name ? o->input_name : file_name ? file_name : "the chat text";
-	w.tzname = o->tz ? o->tz : CL_WA_DEFAULT_TZ;
+	w.tzname = o->tz ? o->tz : CL_CHATEXPORT_DEFAULT_TZ;
 	cl_map_init(&w.authors);
 	cl_map_init(&w.seen);
 	cl_buf_init(&w.line, 4 * (size_t)MAX_UNIT_BYTES);
@@ -1943,7 +1943,7 @@ int cl_wa_parse(const char *text, size_t len, const struct cl_import_opts *o,
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	if ((rc = cl_wa_tz_load(w.tzname, &w.tz, err)) || (rc = scan(&w, &sc)))
+	if ((rc = cl_chatexport_tz_load(w.tzname, &w.tz, err)) || (rc = scan(&w, &sc)))
 		goto out;
 	if (sc.headers == 0 && sc.nonblank > 0) {
 		rc = cl_error(err, CL_EINVAL,
@@ -1956,7 +1956,7 @@ int cl_wa_parse(const char *text, size_t len, const struct cl_import_opts *o,
 		goto out;
 	rc = emit_all(&w);
 out:
-	cl_wa_tz_free(w.tz);
+	cl_chatexport_tz_free(w.tz);
 	free(w.conv_id);
 	free(w.chat_name);
 	free(w.notice_author);
@@ -1970,9 +1970,9 @@ out:
 	return rc;
 }
 
-int cl_import_whatsapp_text(const char *text, size_t len,
+int cl_chatexport_import_text(const char *text, size_t len,
 			    const struct cl_import_opts *o,
 			    const struct cl_import_sink *sink, char **err)
 {
-	return cl_wa_parse(text, len, o, o ? o->input_name : NULL, sink, NULL, 0, err);
+	return cl_chatexport_parse(text, len, o, o ? o->input_name : NULL, sink, NULL, 0, err);
 }

@@ -15,18 +15,18 @@
  * text) triple occurred earlier in the file), so an overlapping later
  * export of the same chat yields the same ids for the messages they share.
  */
-#ifndef CL_IMPORT_WHATSAPP_H
-#define CL_IMPORT_WHATSAPP_H
+#ifndef CL_SOURCES_CHATEXPORT_H
+#define CL_SOURCES_CHATEXPORT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "archiver/ingest/import.h"
 
-#define CL_WA_SOURCE "whatsapp-export"
-#define CL_WA_DEFAULT_TZ "Asia/Hong_Kong"
-#define CL_WA_MAX_TEXT (256u << 20)   /* the chat text of an export */
-#define CL_WA_MAX_BLOB (256u << 20)   /* one attachment handed to sink->blob */
+#define CL_CHATEXPORT_SOURCE "whatsapp-export"
+#define CL_CHATEXPORT_DEFAULT_TZ "Asia/Hong_Kong"
+#define CL_CHATEXPORT_MAX_TEXT (256u << 20)   /* the chat text of an export */
+#define CL_CHATEXPORT_MAX_BLOB (256u << 20)   /* one attachment handed to sink->blob */
 
 /*
  * Parse a WhatsApp chat export: `path` is a .txt or a .zip (recognised by
@@ -46,7 +46,7 @@
  * when the file cannot be read, CL_ENOMEM, or the first non-zero value a
  * sink callback returned.  *err (may be NULL) is freed by the caller.
  */
-int cl_import_whatsapp(const char *path, const struct cl_import_opts *o,
+int cl_chatexport_import(const char *path, const struct cl_import_opts *o,
 		       const struct cl_import_sink *sink, char **err);
 
 /*
@@ -54,34 +54,34 @@ int cl_import_whatsapp(const char *path, const struct cl_import_opts *o,
  * chat name, when o->conversation is NULL, is derived from
  * o->input_name.  Attachments are described, never found.
  */
-int cl_import_whatsapp_text(const char *text, size_t len,
+int cl_chatexport_import_text(const char *text, size_t len,
 			    const struct cl_import_opts *o,
 			    const struct cl_import_sink *sink, char **err);
 
 /* ---- internal to archiver/import_whatsapp*.c (and its unit test) --- */
 
 /* A time zone: local wall-clock seconds to UTC seconds. */
-struct cl_wa_tz;
+struct cl_chatexport_tz;
 
 /*
- * Load zone `name` (NULL means CL_WA_DEFAULT_TZ): "Asia/Hong_Kong" is a
+ * Load zone `name` (NULL means CL_CHATEXPORT_DEFAULT_TZ): "Asia/Hong_Kong" is a
  * fixed +08:00 (no DST since 1979), "UTC" and "+hh:mm"/"-hh:mm" are
  * fixed, any other IANA name is read from the TZif file under
  * /usr/share/zoneinfo.  CL_EINVAL with *err for an unknown or unreadable
- * zone.  Free *out with cl_wa_tz_free().
+ * zone.  Free *out with cl_chatexport_tz_free().
  */
-int cl_wa_tz_load(const char *name, struct cl_wa_tz **out, char **err);
-void cl_wa_tz_free(struct cl_wa_tz *tz);
+int cl_chatexport_tz_load(const char *name, struct cl_chatexport_tz **out, char **err);
+void cl_chatexport_tz_free(struct cl_chatexport_tz *tz);
 /*
  * UTC seconds for local seconds `local` (both counted from 1970-01-01T00:00
  * of their own clock).  A local time repeated by a backward shift maps to
  * its first occurrence; one skipped by a forward shift uses the offset in
  * force before the shift.
  */
-int64_t cl_wa_tz_to_utc(const struct cl_wa_tz *tz, int64_t local);
+int64_t cl_chatexport_tz_to_utc(const struct cl_chatexport_tz *tz, int64_t local);
 
 /* What the zip reader knows about one attachment named in the text. */
-struct cl_wa_media_info {
+struct cl_chatexport_media_info {
 	int found;                      /* the zip holds a file of that name */
 	int stored;                     /* its bytes went to sink->blob */
 	uint64_t size;
@@ -89,13 +89,13 @@ struct cl_wa_media_info {
 };
 
 /* How the text parser reaches the attachments of a zip. */
-struct cl_wa_media {
+struct cl_chatexport_media {
 	void *ctx;
 	/* Collecting pass: `name` (len bytes) is referenced by a message. */
 	int (*want)(void *ctx, const char *name, size_t len);
 	/* Emitting pass: fill *info for `name` (zeroed when unknown). */
 	void (*find)(void *ctx, const char *name, size_t len,
-		     struct cl_wa_media_info *info);
+		     struct cl_chatexport_media_info *info);
 	/*
 	 * Emitting pass, just before the record listing `name` goes to
 	 * sink->record: hand the file's bytes to sink->blob (if it is found
@@ -110,11 +110,11 @@ struct cl_wa_media {
  * bare text.  With `collect` set nothing is emitted: only media->want is
  * called for each attachment reference.
  */
-int cl_wa_parse(const char *text, size_t len, const struct cl_import_opts *o,
+int cl_chatexport_parse(const char *text, size_t len, const struct cl_import_opts *o,
 		const char *file_name, const struct cl_import_sink *sink,
-		const struct cl_wa_media *media, int collect, char **err);
+		const struct cl_chatexport_media *media, int collect, char **err);
 
 /* A MIME type guessed from the extension of `name` (never NULL). */
-const char *cl_wa_mime(const char *name, size_t len);
+const char *cl_chatexport_mime(const char *name, size_t len);
 
 #endif

@@ -26,14 +26,14 @@
 #define TZ_MAX_FILE (1u << 20)
 #define TZ_MAX_OFFSET (26 * 3600)
 
-struct cl_wa_tz {
+struct cl_chatexport_tz {
 	int32_t first;   /* offset before the first transition (or fixed) */
 	size_t n;        /* transitions */
 	int64_t *at;     /* UTC second of each transition, ascending */
 	int32_t *off;    /* offset in force from at[i] on */
 };
 
-void cl_wa_tz_free(struct cl_wa_tz *tz)
+void cl_chatexport_tz_free(struct cl_chatexport_tz *tz)
 {
 	if (tz == NULL)
 		return;
@@ -98,7 +98,7 @@ static int name_ok(const char *s)
  * the block's length including the header.  Returns -1 if malformed.
  */
 static int parse_block(const unsigned char *p, size_t n, size_t tsize,
-		       struct cl_wa_tz *tz, size_t *used)
+		       struct cl_chatexport_tz *tz, size_t *used)
 {
 	uint32_t isut, isstd, leap, timecnt, typecnt, charcnt;
 	const unsigned char *times, *idx, *types;
@@ -150,9 +150,9 @@ static int parse_block(const unsigned char *p, size_t n, size_t tsize,
 	return 0;
 }
 
-int cl_wa_tz_load(const char *name, struct cl_wa_tz **out, char **err)
+int cl_chatexport_tz_load(const char *name, struct cl_chatexport_tz **out, char **err)
 {
-	struct cl_wa_tz *tz = calloc(1, sizeof(*tz));
+	struct cl_chatexport_tz *tz = calloc(1, sizeof(*tz));
 	struct cl_buf file, path;
 	size_t used = 0;
 	int rc = CL_OK, r;
@@ -163,7 +163,7 @@ int cl_wa_tz_load(const char *name, struct cl_wa_tz **out, char **err)
 	if (tz == NULL)
 		return CL_ENOMEM;
 	if (name == NULL)
-		name = CL_WA_DEFAULT_TZ;
+		name = CL_CHATEXPORT_DEFAULT_TZ;
 	if (strcmp(name, "Asia/Hong_Kong") == 0 || strcmp(name, "Hongkong") == 0) {
 		tz->first = 8 * 3600;
 		goto out;
@@ -189,7 +189,7 @@ int cl_wa_tz_load(const char *name, struct cl_wa_tz **out, char **err)
 	}
 	r = parse_block(file.data, file.len, 4, tz, &used);
 	if (r == 0 && file.len > 4 && file.data[4] >= '2') {
-		struct cl_wa_tz v2 = { 0, 0, NULL, NULL };
+		struct cl_chatexport_tz v2 = { 0, 0, NULL, NULL };
 		size_t used2;
 
 		/* The v2+ block follows the v1 block; prefer it. */
@@ -216,7 +216,7 @@ out:
 	cl_buf_release(&file);
 	cl_buf_release(&path);
 	if (rc) {
-		cl_wa_tz_free(tz);
+		cl_chatexport_tz_free(tz);
 		return rc;
 	}
 	*out = tz;
@@ -224,7 +224,7 @@ out:
 }
 
 /* The UTC offset in force at UTC second t. */
-static int32_t offset_at(const struct cl_wa_tz *tz, int64_t t)
+static int32_t offset_at(const struct cl_chatexport_tz *tz, int64_t t)
 {
 	size_t lo = 0, hi = tz->n;
 
@@ -241,7 +241,7 @@ static int32_t offset_at(const struct cl_wa_tz *tz, int64_t t)
 	return tz->off[lo];
 }
 
-int64_t cl_wa_tz_to_utc(const struct cl_wa_tz *tz, int64_t local)
+int64_t cl_chatexport_tz_to_utc(const struct cl_chatexport_tz *tz, int64_t local)
 {
 	/* Offsets a day either side: transitions are months apart. */
 	int32_t oa = offset_at(tz, local - 86400), ob = offset_at(tz, local + 86400);

@@ -16,7 +16,7 @@
  *      goes to sink->bad so that nothing in the zip is silently dropped;
  *   3. parse the text again, emitting records; before each record that
  *      lists a file, the reader moves forward to that entry (reopening
- *      the zip when it has to go back), reads it (at most CL_WA_MAX_BLOB
+ *      the zip when it has to go back), reads it (at most CL_CHATEXPORT_MAX_BLOB
  *      bytes in memory), checks its hash and hands it to sink->blob.
  *
  * Entries are matched by base name.  Directories, links and macOS
@@ -102,7 +102,7 @@ static int ref_want(void *ctx, const char *name, size_t len)
 }
 
 static void ref_find(void *ctx, const char *name, size_t len,
-		     struct cl_wa_media_info *info)
+		     struct cl_chatexport_media_info *info)
 {
 	struct zref *r = ref_get(ctx, name, len);
 
@@ -255,7 +255,7 @@ static int find_chat(const char *path, struct cl_buf *text, char **chat,
 				goto out;
 			}
 			cl_buf_reset(text);
-			rc = read_entry(a, text, CL_WA_MAX_TEXT, sha, &size, &whole);
+			rc = read_entry(a, text, CL_CHATEXPORT_MAX_TEXT, sha, &size, &whole);
 			if (rc == CL_EIO)
 				rc = cl_error(err, CL_EINVAL,
 					      "cannot read the chat text in '%s': %s", path,
@@ -263,7 +263,7 @@ static int find_chat(const char *path, struct cl_buf *text, char **chat,
 			else if (rc == CL_OK && !whole)
 				rc = cl_error(err, CL_EINVAL,
 					      "the chat text in '%s' is larger than %u bytes",
-					      path, CL_WA_MAX_TEXT);
+					      path, CL_CHATEXPORT_MAX_TEXT);
 			if (rc)
 				goto out;
 		}
@@ -314,7 +314,7 @@ static int index_entries(struct zctx *z, uint64_t chat_index)
 		ref = ref_get(z, b, strlen(b));
 		cl_buf_reset(&z->data);
 		rc = read_entry(a, ref && !ref->found ? NULL : &z->data,
-				CL_WA_MAX_BLOB, sha, &size, &whole);
+				CL_CHATEXPORT_MAX_BLOB, sha, &size, &whole);
 		if (rc == CL_EIO) {
 			/* a damaged entry: quarantine what could be read */
 			rc = sink->bad ? sink->bad(sink->ctx, idx, z->data.data, z->data.len,
@@ -378,7 +378,7 @@ static int ref_deliver(void *ctx, const char *name, size_t len)
 		z->pos++;
 	}
 	cl_buf_reset(&z->data);
-	rc = read_entry(z->a, &z->data, CL_WA_MAX_BLOB, sha, &size, &whole);
+	rc = read_entry(z->a, &z->data, CL_CHATEXPORT_MAX_BLOB, sha, &size, &whole);
 	if (rc == CL_EIO || (rc == CL_OK && (e == NULL || !whole ||
 					     memcmp(sha, ref->sha, 32) != 0)))
 		return cl_error(z->err, CL_EIO, "zip '%s' changed while being read",
@@ -387,7 +387,7 @@ static int ref_deliver(void *ctx, const char *name, size_t len)
 		return rc;
 	sodium_bin2hex(hex, sizeof(hex), sha, 32);
 	b = base_name(entry_path(e));
-	return z->sink->blob(z->sink->ctx, hex, b, cl_wa_mime(b, strlen(b)),
+	return z->sink->blob(z->sink->ctx, hex, b, cl_chatexport_mime(b, strlen(b)),
 			     z->data.data, z->data.len);
 }
 
@@ -396,7 +396,7 @@ static int import_zip(const char *path, const struct cl_import_opts *o,
 {
 	struct cl_buf text;
 	struct zctx z;
-	struct cl_wa_media media;
+	struct cl_chatexport_media media;
 	struct cl_import_opts oo = *o;
 	char *chat = NULL;
 	const char *file_name;
@@ -408,8 +408,8 @@ static int import_zip(const char *path, const struct cl_import_opts *o,
 	z.sink = sink;
 	z.err = err;
 	cl_map_init(&z.map);
-	cl_buf_init(&z.data, CL_WA_MAX_BLOB);
-	cl_buf_init(&text, CL_WA_MAX_TEXT);
+	cl_buf_init(&z.data, CL_CHATEXPORT_MAX_BLOB);
+	cl_buf_init(&text, CL_CHATEXPORT_MAX_TEXT);
 	media.ctx = &z;
 	media.want = ref_want;
 	media.find = ref_find;
@@ -424,11 +424,11 @@ static int import_zip(const char *path, const struct cl_import_opts *o,
 		goto out;
 	/* iOS names the text "_chat.txt": the zip's name names the chat */
 	file_name = chat && strcmp(chat, "_chat.txt") == 0 ? path : chat;
-	if ((rc = cl_wa_parse((const char *)text.data, text.len, &oo, file_name,
+	if ((rc = cl_chatexport_parse((const char *)text.data, text.len, &oo, file_name,
 			      sink, &media, 1, err)) ||
 	    (rc = index_entries(&z, chat_index)))
 		goto out;
-	rc = cl_wa_parse((const char *)text.data, text.len, &oo, file_name, sink,
+	rc = cl_chatexport_parse((const char *)text.data, text.len, &oo, file_name, sink,
 			 &media, 0, err);
 out:
 	archive_read_free(z.a);
@@ -440,7 +440,7 @@ out:
 	return rc;
 }
 
-int cl_import_whatsapp(const char *path, const struct cl_import_opts *o,
+int cl_chatexport_import(const char *path, const struct cl_import_opts *o,
 		       const struct cl_import_sink *sink, char **err)
 {
 	struct cl_import_opts oo;
@@ -464,10 +464,10 @@ int cl_import_whatsapp(const char *path, const struct cl_import_opts *o,
 	if (got == 4 && magic[0] == 'P' && magic[1] == 'K' &&
 	    ((magic[2] == 3 && magic[3] == 4) || (magic[2] == 5 && magic[3] == 6)))
 		return import_zip(path, &oo, sink, err);
-	cl_buf_init(&text, CL_WA_MAX_TEXT);
-	rc = cl_file_read(path, &text, CL_WA_MAX_TEXT, err);
+	cl_buf_init(&text, CL_CHATEXPORT_MAX_TEXT);
+	rc = cl_file_read(path, &text, CL_CHATEXPORT_MAX_TEXT, err);
 	if (rc == CL_OK)
-		rc = cl_wa_parse((const char *)text.data, text.len, &oo, path, sink,
+		rc = cl_chatexport_parse((const char *)text.data, text.len, &oo, path, sink,
 				 NULL, 0, err);
 	cl_buf_release(&text);
 	return rc;

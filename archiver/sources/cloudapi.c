@@ -684,7 +684,7 @@ static int is_body(json_t *v)
 
 /* ---- public -------------------------------------------------------------- */
 
-int cl_import_cloudapi_body(const char *json, size_t len,
+int cl_cloudapi_import_body(const char *json, size_t len,
 			    const struct cl_import_sink *sink,
 			    uint64_t *n_items, char **err)
 {
@@ -720,7 +720,7 @@ out:
 	return rc;
 }
 
-int cl_import_cloudapi_file(const char *path, const struct cl_import_opts *o,
+int cl_cloudapi_import_file(const char *path, const struct cl_import_opts *o,
 			    const struct cl_import_sink *sink, char **err)
 {
 	const char *name = o && o->input_name ? o->input_name : path;

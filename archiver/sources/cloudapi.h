@@ -73,7 +73,7 @@
 
 #include "archiver/ingest/import.h"
 
-/* Largest file cl_import_cloudapi_file() reads. */
+/* Largest file cl_cloudapi_import_file() reads. */
 #define CL_CLOUDAPI_MAX_FILE (64u << 20)
 
 /*
@@ -87,7 +87,7 @@
  * (then nothing was emitted), CL_ENOMEM, or the first non-zero value a
  * sink callback returned.
  */
-int cl_import_cloudapi_body(const char *json, size_t len,
+int cl_cloudapi_import_body(const char *json, size_t len,
 			    const struct cl_import_sink *sink,
 			    uint64_t *n_items, char **err);
 
@@ -101,7 +101,7 @@ int cl_import_cloudapi_body(const char *json, size_t len,
  * is always raw_form "item".  `o` may be NULL (only o->input_name is used,
  * in messages).
  */
-int cl_import_cloudapi_file(const char *path, const struct cl_import_opts *o,
+int cl_cloudapi_import_file(const char *path, const struct cl_import_opts *o,
 			    const struct cl_import_sink *sink, char **err);
 
 #endif

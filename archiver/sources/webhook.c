@@ -1082,7 +1082,7 @@ static enum MHD_Result finish_post(struct cl_webhook *w,
 	sink.ctx = j;
 	sink.record = sink_record;
 	sink.bad = sink_bad;
-	rc = cl_import_cloudapi_body(r->body.data ? (const char *)r->body.data : "",
+	rc = cl_cloudapi_import_body(r->body.data ? (const char *)r->body.data : "",
 				     r->body.len, &sink, &nitems, &err);
 	free(err);
 	if (rc == CL_EINVAL) {

@@ -595,7 +595,7 @@ static int do_lines(const struct wc_ctx *w, const char *p, size_t n,
 
 /* ---- public -------------------------------------------------------------- */
 
-int cl_import_wecom_text(const char *text, size_t len,
+int cl_wecom_import_text(const char *text, size_t len,
 			 const struct cl_import_opts *o,
 			 const struct cl_import_sink *sink, char **err)
 {
@@ -642,7 +642,7 @@ int cl_import_wecom_text(const char *text, size_t len,
 	return rc;
 }
 
-int cl_import_wecom_file(const char *path, const struct cl_import_opts *o,
+int cl_wecom_import_file(const char *path, const struct cl_import_opts *o,
 			 const struct cl_import_sink *sink, char **err)
 {
 	const char *name = o && o->input_name ? o->input_name : path;
@@ -705,7 +705,7 @@ int cl_import_wecom_file(const char *path, const struct cl_import_opts *o,
 	}
 	if ((rc = cl_file_read(path, &all, CL_WECOM_MAX_FILE, err)))
 		goto out;
-	rc = cl_import_wecom_text(all.data ? (const char *)all.data : "", all.len,
+	rc = cl_wecom_import_text(all.data ? (const char *)all.data : "", all.len,
 				  o, sink, err);
 out:
 	if (f)

@@ -88,11 +88,11 @@
  * another shape; a GetChatData error response), CL_ENOTFOUND/CL_EIO for
  * the file, CL_ENOMEM, or the first non-zero sink return.
  */
-int cl_import_wecom_file(const char *path, const struct cl_import_opts *o,
+int cl_wecom_import_file(const char *path, const struct cl_import_opts *o,
 			 const struct cl_import_sink *sink, char **err);
 
 /* The same for `len` bytes of text in memory; gives the same records. */
-int cl_import_wecom_text(const char *text, size_t len,
+int cl_wecom_import_text(const char *text, size_t len,
 			 const struct cl_import_opts *o,
 			 const struct cl_import_sink *sink, char **err);
 

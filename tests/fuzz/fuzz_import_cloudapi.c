@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sink.ctx = &s;
 	sink.record = on_record;
 	sink.bad = on_bad;
-	rc = cl_import_cloudapi_body((const char *)data, size, &sink, &n, &err);
+	rc = cl_cloudapi_import_body((const char *)data, size, &sink, &n, &err);
 	if (rc == CL_OK && (s.max_item > n || s.records > n))
 		abort();
 	if (rc == CL_EINVAL && (err == NULL || s.records || s.max_item))

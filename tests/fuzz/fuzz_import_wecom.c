@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sink.record = on_record;
 	sink.bad = on_bad;
 	o.account = "wecom:fuzz-corp";
-	(void)cl_import_wecom_text((const char *)data, size, &o, &sink, &err);
+	(void)cl_wecom_import_text((const char *)data, size, &o, &sink, &err);
 	free(err);
 	return 0;
 }

@@ -81,7 +81,7 @@ static void run(const uint8_t *data, size_t size, struct fz *f, int *rc)
 	char *err = NULL;
 
 	memset(f, 0, sizeof(*f));
-	*rc = cl_import_whatsapp_text(size ? (const char *)data + 1 : "",
+	*rc = cl_chatexport_import_text(size ? (const char *)data + 1 : "",
 				      size ? size - 1 : 0, &o, &s, &err);
 	if (*rc != CL_OK && *rc != CL_EINVAL)
 		abort();

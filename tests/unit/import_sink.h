@@ -149,7 +149,7 @@ static inline struct cl_import_sink coll_sink(struct coll *c)
 	return s;
 }
 
-/* An importer's file entry point (cl_import_cloudapi_file, ...). */
+/* An importer's file entry point (cl_cloudapi_import_file, ...). */
 typedef int (*coll_importer)(const char *path, const struct cl_import_opts *o,
 			     const struct cl_import_sink *sink, char **err);
 

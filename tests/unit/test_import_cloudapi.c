@@ -77,7 +77,7 @@ static void check_sample(size_t n)
 	int rc;
 
 	memset(&o, 0, sizeof(o));
-	rc = coll_import(&c, cl_import_cloudapi_file, SAMPLES, e->file, &o);
+	rc = coll_import(&c, cl_cloudapi_import_file, SAMPLES, e->file, &o);
 	TAP_OK(rc == CL_OK, "%s imports", e->file);
 	TAP_EQ_INT(c.nbad, 0, "no bad items");
 	kinds_are(&c, e->kinds);
@@ -97,7 +97,7 @@ static void check_sample(size_t n)
 			rec_str(&c, i, "raw_form", "item", e->file);
 	}
 	/* Determinism: a second import gives byte-identical records. */
-	rc = coll_import(&again, cl_import_cloudapi_file, SAMPLES, e->file, &o);
+	rc = coll_import(&again, cl_cloudapi_import_file, SAMPLES, e->file, &o);
 	TAP_OK(rc == CL_OK && coll_same_records(&c, &again),
 	       "%s: re-import gives identical records", e->file);
 
@@ -232,7 +232,7 @@ static int body(const char *json, struct coll *c, uint64_t *n, char **err)
 {
 	struct cl_import_sink s = coll_sink(c);
 
-	return cl_import_cloudapi_body(json, strlen(json), &s, n, err);
+	return cl_cloudapi_import_body(json, strlen(json), &s, n, err);
 }
 
 static void test_bad_items(void)
@@ -480,7 +480,7 @@ static void test_collection_file(void)
 	       "temp collection written");
 	if (fd >= 0)
 		close(fd);
-	rc = cl_import_cloudapi_file(path, NULL, &s, &err);
+	rc = cl_cloudapi_import_file(path, NULL, &s, &err);
 	TAP_EQ_INT(rc, CL_OK, "collection with a non-body member");
 	TAP_EQ_INT(c.nrec, 1, "one record");
 	TAP_EQ_INT(c.nbad, 2, "two bad items");
@@ -499,13 +499,13 @@ static void test_collection_file(void)
 		TAP_OK(write(fd, "{\"x\":{}}", 8) == 8, "temp rewritten");
 		close(fd);
 	}
-	rc = cl_import_cloudapi_file(path, NULL, &s, &err);
+	rc = cl_cloudapi_import_file(path, NULL, &s, &err);
 	TAP_OK(rc == CL_EINVAL && err && c.nrec == 0 && c.nbad == 0,
 	       "a file with no body is refused: %s", err ? err : "(none)");
 	free(err);
 	err = NULL;
 	unlink(path);
-	rc = cl_import_cloudapi_file(path, NULL, &s, &err);
+	rc = cl_cloudapi_import_file(path, NULL, &s, &err);
 	TAP_EQ_INT(rc, CL_ENOTFOUND, "missing file");
 	free(err);
 	coll_free(&c);

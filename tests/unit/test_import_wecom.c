@@ -40,7 +40,7 @@ static int text_import(const char *s, struct coll *c, char **err)
 	struct cl_import_sink sk = coll_sink(c);
 	struct cl_import_opts o = opts();
 
-	return cl_import_wecom_text(s, strlen(s), &o, &sk, err);
+	return cl_wecom_import_text(s, strlen(s), &o, &sk, err);
 }
 
 /* Write `s` to a new temp file; the caller unlinks `path`. */
@@ -94,7 +94,7 @@ static void check_sample(size_t n)
 	int rc;
 
 	o.input_name = e->file;
-	rc = coll_import(&c, cl_import_wecom_file, SAMPLES, e->file, &o);
+	rc = coll_import(&c, cl_wecom_import_file, SAMPLES, e->file, &o);
 	TAP_OK(rc == CL_OK, "%s imports", e->file);
 	TAP_EQ_INT(c.nbad, e->nbad, "bad items");
 	kinds_are(&c, e->kinds);
@@ -116,7 +116,7 @@ static void check_sample(size_t n)
 		TAP_OK(rec_raw_is_file(&c, 0, path, 1),
 		       "%s: raw is the exact message bytes", e->file);
 	}
-	rc = coll_import(&again, cl_import_wecom_file, SAMPLES, e->file, &o);
+	rc = coll_import(&again, cl_wecom_import_file, SAMPLES, e->file, &o);
 	TAP_OK(rc == CL_OK && coll_same_records(&c, &again) && again.nbad == c.nbad,
 	       "%s: re-import gives identical records", e->file);
 
@@ -277,7 +277,7 @@ static void test_jsonl(void)
 	/* The streaming file reader gives the same records and bad items. */
 	TAP_OK(temp_file(path, jsonl) == 0, "temp JSONL written");
 	sk = coll_sink(&b);
-	rc = cl_import_wecom_file(path, &o, &sk, &err);
+	rc = cl_wecom_import_file(path, &o, &sk, &err);
 	unlink(path);
 	TAP_EQ_INT(rc, CL_OK, "JSONL file imports");
 	TAP_OK(coll_same_records(&a, &b) && a.nbad == b.nbad,
@@ -384,18 +384,18 @@ static void test_refusals(void)
 	}
 	memset(&o, 0, sizeof(o));
 	sk = coll_sink(&c);
-	rc = cl_import_wecom_text("{}", 2, &o, &sk, &err);
+	rc = cl_wecom_import_text("{}", 2, &o, &sk, &err);
 	TAP_OK(rc == CL_EINVAL && err && strcmp(err, "--account is required") == 0,
 	       "no account: '%s'", err ? err : "(none)");
 	free(err);
 	err = NULL;
-	rc = cl_import_wecom_file("/nonexistent/x.jsonl", &o, &sk, &err);
+	rc = cl_wecom_import_file("/nonexistent/x.jsonl", &o, &sk, &err);
 	TAP_OK(rc == CL_EINVAL && err && strcmp(err, "--account is required") == 0,
 	       "no account (file)");
 	free(err);
 	err = NULL;
 	o = opts();
-	rc = cl_import_wecom_file("/nonexistent/x.jsonl", &o, &sk, &err);
+	rc = cl_wecom_import_file("/nonexistent/x.jsonl", &o, &sk, &err);
 	TAP_EQ_INT(rc, CL_ENOTFOUND, "missing file");
 	free(err);
 	err = NULL;

@@ -196,7 +196,7 @@ static int run_text(const char *text, size_t len, const char *order,
 				    order, name };
 	struct cl_import_sink s = sink_for(c);
 
-	return cl_import_whatsapp_text(text, len, &o, &s, err);
+	return cl_chatexport_import_text(text, len, &o, &s, err);
 }
 
 static int run_file(const char *path, const char *order, struct cap *c,
@@ -206,7 +206,7 @@ static int run_file(const char *path, const char *order, struct cap *c,
 				    NULL, order, NULL };
 	struct cl_import_sink s = sink_for(c);
 
-	return cl_import_whatsapp(path, &o, &s, err);
+	return cl_chatexport_import(path, &o, &s, err);
 }
 
 static int read_all(const char *path, struct cl_buf *b)
@@ -567,7 +567,7 @@ static void test_options(void)
 
 	cap_init(&c);
 	s = sink_for(&c);
-	rc = cl_import_whatsapp_text(t, strlen(t), &o, &s, &err);
+	rc = cl_chatexport_import_text(t, strlen(t), &o, &s, &err);
 	TAP_OK(rc == CL_EINVAL && err && strcmp(err, "--account is required") == 0,
 	       "--account is required (%s)", err ? err : "");
 	free(err);
