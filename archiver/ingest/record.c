@@ -15,22 +15,6 @@
 #include "common/util.h"
 #include "common/banned.h"
 
-int cl_kind_valid(const char *kind)
-{
-	size_t i, n = strlen(kind);
-
-	if (n == 0 || n > CL_KIND_MAX || kind[0] < 'a' || kind[0] > 'z')
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = kind[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 void cl_record_release(struct cl_record *r)
 {
 	free(r->canonical);

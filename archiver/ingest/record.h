@@ -12,13 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archiver/ledger/leaf.h"  /* CL_KIND_MAX, cl_kind_valid() */
+
 #define CL_RECORD_MAX_LINE (8u << 20)  /* one JSON line */
 #define CL_RECORD_MAX_ID 512u          /* ids, accounts, names */
 #define CL_RECORD_MAX_TEXT (1u << 20)  /* the text field */
 #define CL_RECORD_MAX_RAW (6u << 20)   /* the raw field, base64 */
 #define CL_RECORD_MAX_LABELS 64u
 #define CL_RECORD_MAX_ATTACH 256u
-#define CL_KIND_MAX 32u
 
 struct cl_record {
 	char *canonical;          /* canonical JSON (malloc'd) */
@@ -48,8 +49,5 @@ struct cl_record {
 int cl_record_parse(const char *json, size_t len, struct cl_record *r,
 		    char **err);
 void cl_record_release(struct cl_record *r);
-
-/* A kind is 1-32 chars of [a-z0-9_-], starting with a letter. */
-int cl_kind_valid(const char *kind);
 
 #endif

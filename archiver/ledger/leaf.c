@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "archiver/ledger/leaf.h"
-#include "archiver/ingest/record.h"
 #include "common/status.h"
 #include "common/banned.h"
 
@@ -89,4 +88,20 @@ const char *cl_entry_type_name(int type)
 	case CL_ENTRY_QUARANTINE: return "quarantine";
 	default: return "unknown";
 	}
+}
+
+int cl_kind_valid(const char *kind)
+{
+	size_t i, n = strlen(kind);
+
+	if (n == 0 || n > CL_KIND_MAX || kind[0] < 'a' || kind[0] > 'z')
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = kind[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
 }

@@ -33,6 +33,7 @@
 #define CL_LEAF_VERSION 1
 #define CL_LEAF_NOPREV UINT64_MAX
 #define CL_LEAF_MAX_BODY 65536u
+#define CL_KIND_MAX 32u          /* an entry kind: 1-32 of [a-z0-9_-] */
 #define CL_LEAF_FIXED 207u /* 35 + 172: bytes besides kind and body */
 
 enum cl_entry_type {
@@ -48,7 +49,7 @@ struct cl_leaf {
 	uint8_t type;
 	uint64_t index;
 	int64_t sent_at, received_at, logged_at;
-	char kind[33];
+	char kind[CL_KIND_MAX + 1];
 	unsigned char key_hash[32];
 	unsigned char conv_tag[32];
 	uint64_t prev_index;
@@ -68,5 +69,8 @@ int cl_leaf_decode(const unsigned char *p, size_t len, struct cl_leaf *l,
 		   char **err);
 
 const char *cl_entry_type_name(int type);
+
+/* A kind is 1-32 chars of [a-z0-9_-], starting with a letter. */
+int cl_kind_valid(const char *kind);
 
 #endif

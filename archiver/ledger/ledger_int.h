@@ -1,5 +1,6 @@
 /*
- * ledger_int.h - internals shared by ledger.c and verify.c.  Not an API.
+ * ledger_int.h - internals shared by the files of archiver/ledger/ (ledger.c,
+ * init.c, seal.c, erase.c, read.c, verify.c).  Not an API.
  */
 #ifndef CL_LEDGER_INT_H
 #define CL_LEDGER_INT_H
@@ -9,6 +10,8 @@
 
 #include "archiver/ledger/ledger.h"
 #include "archiver/ledger/merkle.h"
+#include "archiver/ledger/leaf.h"
+#include "common/buf.h"
 #include "common/map.h"
 
 #define CL_PAYLOAD_VERSION 1
@@ -42,6 +45,40 @@ struct cl_ledger {
 		*st_er_attrs;
 };
 
+/*
+ * A sealer does the per-entry work that needs no database: keyed hashes,
+ * compression, encryption.  Each thread uses its own; the ledger has one
+ * for cl_ledger_append().  It holds a copy of the tag key and a
+ * fast-key-erasure random generator: libsodium expands a 32-byte seed with
+ * ChaCha20, the first 32 output bytes replace the seed (so earlier
+ * outputs cannot be recomputed from a later memory image) and the rest is
+ * handed out; the seed comes from the kernel when the sealer is made.
+ */
+struct cl_sealer {
+	unsigned char *tag_key;  /* sodium_malloc, 32 */
+	unsigned char *rng;      /* sodium_malloc: seed, next seed, output */
+	ZSTD_CCtx *zc;
+	struct cl_buf zbuf;
+};
+
+struct cl_prepared {
+	uint8_t type;
+	char kind[CL_KIND_MAX + 1];
+	int64_t sent_at, received_at;
+	const char *body;        /* borrowed from the cl_entry_in */
+	size_t body_len;
+	int has_key, has_payload, has_ch;
+	int64_t ch;              /* keyed content fingerprint (de-duplication) */
+	unsigned char kh[32], conv_tag[32], ct_hash[32], pt_hash[32];
+	struct cl_buf ct;        /* the sealed payload */
+	unsigned char *key;      /* sodium_malloc: payload key until wrapped */
+	struct cl_buf attrs;     /* encoded selector attributes */
+};
+
+/* "DIR/NAME", malloc'd (free it), or NULL when out of memory. */
+char *cl_ledger_path(const char *dir, const char *name);
+/* CL_EIO with "database error while WHAT: <sqlite message>" in *err. */
+int cl_ledger_db_err(struct cl_ledger *l, char **err, const char *what);
 /* Prepare `sql` on l->db, once. */
 int cl_ledger_prepare(struct cl_ledger *l, sqlite3_stmt **st, const char *sql,
 		      char **err);

@@ -1,5 +1,6 @@
 /*
- * ledger_read.c - reads: leaves, checkpoints, proofs, opening payloads.
+ * read.c - reads: leaves, checkpoints, proofs, opening payloads, listing
+ * entries by type.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,6 @@
 #include "common/util.h"
 #include "common/banned.h"
 
-static int db_err(struct cl_ledger *l, char **err, const char *what)
-{
-	return cl_error(err, CL_EIO, "database error while %s: %s", what,
-			sqlite3_errmsg(l->db));
-}
-
 int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
 		   char **err)
 {
@@ -26,7 +21,7 @@ int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
 
 	if (sqlite3_prepare_v2(l->db, "SELECT leaf FROM entry WHERE idx = ?1",
 			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(l, err, "reading a leaf");
+		return cl_ledger_db_err(l, err, "reading a leaf");
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
 	s = sqlite3_step(st);
 	if (s == SQLITE_ROW)
@@ -36,7 +31,7 @@ int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
 		rc = cl_error(err, CL_ENOTFOUND, "no entry %llu",
 			      (unsigned long long)index);
 	else
-		rc = db_err(l, err, "reading a leaf");
+		rc = cl_ledger_db_err(l, err, "reading a leaf");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -51,7 +46,7 @@ int cl_ledger_checkpoint(struct cl_ledger *l, uint64_t size,
 	int rc = CL_OK, s;
 
 	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_err(l, err, "reading checkpoints");
+		return cl_ledger_db_err(l, err, "reading checkpoints");
 	if (size)
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
 	s = sqlite3_step(st);
@@ -62,7 +57,7 @@ int cl_ledger_checkpoint(struct cl_ledger *l, uint64_t size,
 		rc = cl_error(err, CL_ENOTFOUND, "no checkpoint of size %llu",
 			      (unsigned long long)size);
 	else
-		rc = db_err(l, err, "reading checkpoints");
+		rc = cl_ledger_db_err(l, err, "reading checkpoints");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -79,7 +74,7 @@ int cl_ledger_checkpoint_sizes(struct cl_ledger *l, uint64_t **sizes,
 	*n = 0;
 	if (sqlite3_prepare_v2(l->db, "SELECT size FROM checkpoint ORDER BY size",
 			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(l, err, "reading checkpoints");
+		return cl_ledger_db_err(l, err, "reading checkpoints");
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		if (cnt == cap) {
 			uint64_t *na;
@@ -95,7 +90,7 @@ int cl_ledger_checkpoint_sizes(struct cl_ledger *l, uint64_t **sizes,
 		a[cnt++] = (uint64_t)sqlite3_column_int64(st, 0);
 	}
 	if (s != SQLITE_DONE) {
-		rc = db_err(l, err, "reading checkpoints");
+		rc = cl_ledger_db_err(l, err, "reading checkpoints");
 		goto out;
 	}
 	*sizes = a;
@@ -160,7 +155,7 @@ static int src_open(struct cl_ledger *l, struct src_ctx *c,
 			       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(l->db, "SELECT hash FROM node WHERE level = ?1"
 			       " AND pos = ?2", -1, &c->node, NULL) != SQLITE_OK)
-		return db_err(l, err, "preparing proof queries");
+		return cl_ledger_db_err(l, err, "preparing proof queries");
 	src->ctx = c;
 	src->leaf_hashes = src_leaves;
 	src->node = src_node;
@@ -344,7 +339,7 @@ int cl_ledger_open_payload(struct cl_ledger *l, uint64_t index,
 			       " JOIN key_batch b ON b.id = k.batch"
 			       " JOIN payload p ON p.idx = k.idx WHERE k.idx = ?1",
 			       -1, &st, NULL) != SQLITE_OK) {
-		rc = db_err(l, err, "reading a payload");
+		rc = cl_ledger_db_err(l, err, "reading a payload");
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
@@ -354,7 +349,7 @@ int cl_ledger_open_payload(struct cl_ledger *l, uint64_t index,
 			cl_error(err, CL_ENOTFOUND,
 				 "entry %llu was erased: its key and ciphertext are gone",
 				 (unsigned long long)index) :
-			db_err(l, err, "reading a payload");
+			cl_ledger_db_err(l, err, "reading a payload");
 		goto out;
 	}
 	ct = sqlite3_column_blob(st, 2);
@@ -445,7 +440,7 @@ int cl_ledger_stats(struct cl_ledger *l, struct cl_ledger_stats *s, char **err)
 	s->last_logged_at = CL_TIME_NONE;
 	if (sqlite3_prepare_v2(l->db, "SELECT type, count(*) FROM entry GROUP BY type",
 			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(l, err, "counting entries");
+		return cl_ledger_db_err(l, err, "counting entries");
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		int t = sqlite3_column_int(st, 0);
 		uint64_t n = (uint64_t)sqlite3_column_int64(st, 1);
@@ -457,7 +452,7 @@ int cl_ledger_stats(struct cl_ledger *l, struct cl_ledger_stats *s, char **err)
 	sqlite3_finalize(st);
 	st = NULL;
 	if (r != SQLITE_DONE)
-		return db_err(l, err, "counting entries");
+		return cl_ledger_db_err(l, err, "counting entries");
 	if (sqlite3_prepare_v2(l->db, "SELECT (SELECT count(*) FROM payload),"
 			       " (SELECT count(*) FROM checkpoint),"
 			       " (SELECT max(size) FROM checkpoint),"
@@ -465,7 +460,7 @@ int cl_ledger_stats(struct cl_ledger *l, struct cl_ledger_stats *s, char **err)
 			       " (SELECT leaf FROM entry ORDER BY idx DESC LIMIT 1)",
 			       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
-		rc = db_err(l, err, "reading status");
+		rc = cl_ledger_db_err(l, err, "reading status");
 		goto out;
 	}
 	s->payloads = (uint64_t)sqlite3_column_int64(st, 0);
@@ -486,3 +481,30 @@ out:
 	sqlite3_finalize(st);
 	return rc;
 }
+
+int cl_ledger_each(struct cl_ledger *l, int type, cl_ledger_entry_fn fn,
+		   void *ctx, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT e.idx, e.leaf, e.attrs,"
+			       " EXISTS(SELECT 1 FROM payload p WHERE p.idx = e.idx)"
+			       " FROM entry e WHERE e.type = ?1 ORDER BY e.idx",
+			       -1, &st, NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "listing entries");
+	sqlite3_bind_int(st, 1, type);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = fn(ctx, (uint64_t)sqlite3_column_int64(st, 0),
+			sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+			sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+			sqlite3_column_int(st, 3));
+		if (rc)
+			break;
+	}
+	if (rc == CL_OK && s != SQLITE_DONE)
+		rc = cl_ledger_db_err(l, err, "listing entries");
+	sqlite3_finalize(st);
+	return rc;
+}
+

@@ -1,0 +1,271 @@
+/*
+ * seal.c - the per-entry work that needs no database: keyed hashes of the
+ * message key, fingerprint and selector attributes, compression and
+ * encryption of the payload (docs/FORMAT.md §5).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "archiver/ledger/ledger_int.h"
+#include "archiver/ledger/note.h"
+#include "archiver/ledger/vault.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+static void attr_hash(const unsigned char *tag_key, const char *type,
+		      const char *value, uint64_t *out)
+{
+	crypto_generichash_state st;
+	unsigned char h[32];
+
+	crypto_generichash_init(&st, tag_key, 32, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)"chatledger/attr/v1\n", 19);
+	crypto_generichash_update(&st, (const unsigned char *)type, strlen(type));
+	crypto_generichash_update(&st, (const unsigned char *)"=", 1);
+	crypto_generichash_update(&st, (const unsigned char *)value, strlen(value));
+	crypto_generichash_final(&st, h, sizeof(h));
+	*out = cl_load_be64(h);
+	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(h, sizeof(h));
+}
+
+int cl_ledger_attr_hash(const struct cl_ledger *l, const char *type,
+			const char *value, uint64_t *out)
+{
+	if (l->tag_key == NULL)
+		return CL_EKEY;
+	attr_hash(l->tag_key, type, value, out);
+	return CL_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* attrs "type=value\0"... -> sorted, de-duplicated big-endian u64s. */
+static int encode_attrs(const unsigned char *tag_key, const char *attrs,
+			size_t len, struct cl_buf *out)
+{
+	uint64_t v[512];
+	size_t n = 0, i, off = 0;
+
+	memset(v, 0, sizeof(v));
+	while (off < len) {
+		const char *a = attrs + off, *eq = strchr(a, '=');
+		size_t alen = strnlen(a, len - off);
+		char type[32];
+
+		if (n == 512 || eq == NULL || (size_t)(eq - a) >= sizeof(type) ||
+		    alen == len - off)
+			return CL_EINVAL;
+		memcpy(type, a, (size_t)(eq - a));
+		type[eq - a] = 0;
+		attr_hash(tag_key, type, eq + 1, &v[n]);
+		n++;
+		off += alen + 1;
+	}
+	qsort(v, n, sizeof(v[0]), cmp_u64);
+	for (i = 0; i < n; i++) {
+		int rc;
+
+		if ((i == 0 || v[i] != v[i - 1]) && (rc = cl_buf_add_be64(out, v[i])))
+			return rc;
+	}
+	return CL_OK;
+}
+
+/* ---- sealing (thread-confined) ---------------------------------------- */
+
+int cl_sealer_new(const struct cl_ledger *l, struct cl_sealer **out)
+{
+	struct cl_sealer *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (s == NULL)
+		return CL_ENOMEM;
+	s->tag_key = sodium_malloc(32);
+	s->rng = sodium_malloc(32 + 32 + 128);
+	s->zc = ZSTD_createCCtx();
+	cl_buf_init(&s->zbuf, CL_PAYLOAD_MAX);
+	if (s->tag_key == NULL || s->rng == NULL || s->zc == NULL || l->tag_key == NULL) {
+		cl_sealer_free(s);
+		return l->tag_key == NULL ? CL_EKEY : CL_ENOMEM;
+	}
+	memcpy(s->tag_key, l->tag_key, 32);
+	randombytes_buf(s->rng, 32);
+	*out = s;
+	return CL_OK;
+}
+
+void cl_sealer_free(struct cl_sealer *s)
+{
+	if (s == NULL)
+		return;
+	sodium_free(s->tag_key);
+	sodium_free(s->rng);
+	ZSTD_freeCCtx(s->zc);
+	if (s->zbuf.data)
+		sodium_memzero(s->zbuf.data, s->zbuf.alloc);
+	cl_buf_release(&s->zbuf);
+	free(s);
+}
+
+int cl_prepared_new(struct cl_prepared **out)
+{
+	struct cl_prepared *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (p == NULL)
+		return CL_ENOMEM;
+	cl_buf_init(&p->ct, CL_PAYLOAD_MAX);
+	cl_buf_init(&p->attrs, 8 * 512);
+	p->key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+	if (p->key == NULL) {
+		free(p);
+		return CL_ENOMEM;
+	}
+	*out = p;
+	return CL_OK;
+}
+
+void cl_prepared_free(struct cl_prepared *p)
+{
+	if (p == NULL)
+		return;
+	sodium_free(p->key);
+	cl_buf_release(&p->ct);
+	cl_buf_release(&p->attrs);
+	free(p);
+}
+
+const char *cl_prepared_kind(const struct cl_prepared *p)
+{
+	return p->kind;
+}
+
+static void fresh_random(struct cl_sealer *s, unsigned char *out, size_t n)
+{
+	while (n > 0) {
+		size_t k = n < 128 ? n : 128;
+
+		randombytes_buf_deterministic(s->rng + 32, 32 + 128, s->rng);
+		memcpy(s->rng, s->rng + 32, 32);
+		memcpy(out, s->rng + 64, k);
+		sodium_memzero(s->rng + 32, 32 + 128);
+		out += k;
+		n -= k;
+	}
+}
+
+/* Seal a payload: ct = version || nonce || AEAD(salt || zstd(pt)). */
+static int seal_payload(struct cl_sealer *s, const unsigned char *pt,
+			size_t ptlen, const unsigned char *key,
+			const unsigned char salt[32], const unsigned char nonce[24],
+			unsigned char pt_hash[32], struct cl_buf *ct, char **err)
+{
+	static const unsigned char ad[] = "chatledger/payload/v1";
+	size_t bound = ZSTD_compressBound(ptlen), z;
+	unsigned long long clen = 0;
+	int rc;
+
+	if (ptlen > CL_PAYLOAD_MAX - 4096)
+		return cl_error(err, CL_EINVAL, "payload too large (%zu bytes)", ptlen);
+	cl_sha256_2(salt, 32, pt, ptlen, pt_hash);
+	cl_buf_reset(&s->zbuf);
+	if ((rc = cl_buf_add(&s->zbuf, salt, 32)) ||
+	    (rc = cl_buf_reserve(&s->zbuf, bound)))
+		goto out;
+	z = ZSTD_compressCCtx(s->zc, s->zbuf.data + 32, bound, pt, ptlen, 3);
+	if (ZSTD_isError(z)) {
+		rc = cl_error(err, CL_EIO, "zstd: %s", ZSTD_getErrorName(z));
+		goto out;
+	}
+	s->zbuf.len = 32 + z;
+	cl_buf_reset(ct);
+	if ((rc = cl_buf_reserve(ct, 1 + 24 + s->zbuf.len +
+				 crypto_aead_xchacha20poly1305_ietf_ABYTES)))
+		goto out;
+	ct->data[0] = CL_PAYLOAD_VERSION;
+	memcpy(ct->data + 1, nonce, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(ct->data + 25, &clen,
+						   s->zbuf.data, s->zbuf.len,
+						   ad, sizeof(ad) - 1, NULL,
+						   nonce, key);
+	ct->len = 25 + (size_t)clen;
+out:
+	if (s->zbuf.data)
+		sodium_memzero(s->zbuf.data, s->zbuf.len);
+	return rc;
+}
+
+int cl_sealer_prepare(struct cl_sealer *s, const struct cl_entry_in *in,
+		      struct cl_prepared *p, char **err)
+{
+	int rc;
+
+	if (!cl_kind_valid(in->kind))
+		return cl_error(err, CL_EINVAL, "invalid entry kind");
+	if (in->body_len > CL_LEAF_MAX_BODY)
+		return cl_error(err, CL_EINVAL, "public body too large");
+	p->type = in->type;
+	memcpy(p->kind, in->kind, strlen(in->kind) + 1);
+	p->sent_at = in->sent_at;
+	p->received_at = in->received_at;
+	p->body = in->body;
+	p->body_len = in->body_len;
+	p->has_key = in->key != NULL;
+	memset(p->kh, 0, 32);
+	p->has_ch = 0;
+	if (p->has_key) {
+		crypto_generichash(p->kh, 32, in->key, in->key_len, s->tag_key, 32);
+		if (in->fp) {
+			unsigned char h[32];
+
+			crypto_generichash(h, 32, in->fp, in->fp_len, s->tag_key, 32);
+			p->ch = (int64_t)cl_load_be64(h);
+			p->has_ch = 1;
+		}
+	}
+	if (in->conv_tag)
+		memcpy(p->conv_tag, in->conv_tag, 32);
+	else if (in->conv)
+		crypto_generichash(p->conv_tag, 32, in->conv, in->conv_len, s->tag_key, 32);
+	else
+		cl_ledger_log_chain_tag(s->tag_key, p->conv_tag);
+	p->has_payload = in->plaintext != NULL;
+	memset(p->ct_hash, 0, 32);
+	memset(p->pt_hash, 0, 32);
+	cl_buf_reset(&p->ct);
+	if (p->has_payload) {
+		/* One draw for the key (32), the salt (32) and the nonce (24). */
+		unsigned char r[88];
+
+		fresh_random(s, r, sizeof(r));
+		memcpy(p->key, r, 32);
+		rc = seal_payload(s, in->plaintext, in->plaintext_len, p->key, r + 32,
+				  r + 64, p->pt_hash, &p->ct, err);
+		sodium_memzero(r, sizeof(r));
+		if (rc)
+			return rc;
+		cl_sha256(p->ct.data, p->ct.len, p->ct_hash);
+	}
+	cl_buf_reset(&p->attrs);
+	if (in->attrs && (rc = encode_attrs(s->tag_key, in->attrs, in->attrs_len, &p->attrs)))
+		return cl_error(err, rc, "bad selector attributes");
+	return CL_OK;
+}
+
