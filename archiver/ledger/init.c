@@ -16,7 +16,9 @@
 #include <sodium.h>
 
 #include "archiver/ledger/ledger_int.h"
+#include "archiver/ledger/checkpoint.h"
 #include "archiver/ledger/note.h"
+#include "archiver/ledger/proof.h"
 #include "archiver/ledger/vault.h"
 #include "common/status.h"
 #include "common/util.h"

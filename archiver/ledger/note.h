@@ -1,5 +1,7 @@
 /*
- * note.h - C2SP signed notes, checkpoints and offline proofs.
+ * note.h - C2SP signed notes and their keys.  Checkpoint bodies are in
+ * checkpoint.h, offline proofs in proof.h; the three share the rules
+ * below.
  *
  * Implements, from the C2SP specifications:
  *   - signed-note (c2sp.org/signed-note): text, a blank line, then
@@ -30,11 +32,6 @@
 #define CL_NOTE_ED25519 0x01
 /* Verifiers accept at most this many signature lines per note. */
 #define CL_NOTE_MAX_SIGS 100
-/* tlog-proof and consistency-proof texts carry at most this many hashes. */
-#define CL_PROOF_MAX_HASHES 128
-/* Header lines of the offline proof formats. */
-#define CL_TLOG_PROOF_HEADER "c2sp.org/tlog-proof@v1"
-#define CL_CONSISTENCY_PROOF_HEADER "chatledger-consistency-proof@v1"
 
 /* ---- keys ----------------------------------------------------------- */
 
@@ -121,112 +118,5 @@ int cl_note_sign(const char *text, size_t len, const char *name,
 int cl_note_verify(const char *note, size_t len, const char *name,
 		   uint32_t id, const unsigned char pk[32], size_t *text_len,
 		   char **err) __attribute__((warn_unused_result));
-
-/* ---- checkpoints ---------------------------------------------------- */
-
-struct cl_checkpoint {
-	char *origin; /* malloc'd, NUL-terminated */
-	uint64_t size;
-	unsigned char root[32];
-};
-
-/*
- * Append the checkpoint body "origin\nsize\nbase64(root)\n" to `out` (no
- * extension lines).  CL_EINVAL if the origin is empty or is not a valid
- * note line (UTF-8, no control character, no newline).
- */
-int cl_checkpoint_format(const char *origin, uint64_t size,
-			 const unsigned char root[32], struct cl_buf *out);
-
-/*
- * Parse a checkpoint body, that is the text part of a signed note
- * (`len` bytes, ending in "\n").  Strict: a non-empty origin, a decimal
- * size without leading zeros (except "0") that fits in 64 bits, a root of
- * exactly 32 bytes in padded base64; extension lines are allowed, must be
- * non-empty and are ignored.  On CL_OK *cp is filled (cp->origin malloc'd,
- * free with cl_checkpoint_release); on failure *cp is all zero.
- */
-int cl_checkpoint_parse(const char *text, size_t len,
-			struct cl_checkpoint *cp, char **err);
-
-/* Free cp->origin and zero *cp.  Safe on a zeroed struct. */
-void cl_checkpoint_release(struct cl_checkpoint *cp);
-
-/* ---- offline proofs ------------------------------------------------- */
-
-/*
- * Append a C2SP tlog-proof:
- *
- *     c2sp.org/tlog-proof@v1
- *     extra <base64(extra)>        only if extra != NULL and extra_len > 0
- *     index <index>
- *     <base64(proof[0])>           `count` lines, leaf's sibling first
- *     ...
- *     <empty line>
- *     <signed checkpoint, verbatim>
- *
- * `count` is at most CL_PROOF_MAX_HASHES.  The signed checkpoint must be a
- * plausible note (valid note characters, first line non-empty, ending in
- * "\n"); its signatures are not checked here.
- */
-int cl_tlog_proof_format(uint64_t index, const unsigned char (*proof)[32],
-			 size_t count, const char *extra, size_t extra_len,
-			 const char *signed_checkpoint, size_t cp_len,
-			 struct cl_buf *out);
-
-struct cl_tlog_proof {
-	uint64_t index;
-	size_t count;
-	unsigned char (*proof)[32]; /* malloc'd; NULL when count is 0 */
-	unsigned char *extra;       /* malloc'd; NULL when absent */
-	size_t extra_len;
-	char *checkpoint;           /* malloc'd, NUL-terminated */
-	size_t checkpoint_len;
-};
-
-/*
- * Parse a tlog-proof (`len` bytes).  Strict: the exact header line; an
- * optional "extra " line with non-empty padded base64; "index " with a
- * decimal without leading zeros; 0..CL_PROOF_MAX_HASHES lines of padded
- * base64 of exactly 32 bytes; an empty line; then a non-empty checkpoint
- * (first line non-empty, ending in "\n"), copied verbatim and not
- * verified.  The whole text must be valid UTF-8 without control characters
- * but "\n".  On CL_OK *p is filled (free with cl_tlog_proof_release); on
- * failure *p is all zero.
- */
-int cl_tlog_proof_parse(const char *text, size_t len,
-			struct cl_tlog_proof *p, char **err);
-
-/* Free everything *p owns and zero it.  Safe on a zeroed struct. */
-void cl_tlog_proof_release(struct cl_tlog_proof *p);
-
-/*
- * Our consistency-proof text (version 1), specified in docs/FORMAT.md:
- *
- *     chatledger-consistency-proof@v1
- *     old <old_size>
- *     new <new_size>
- *     <base64(proof[0])>           `count` lines (RFC 6962 / RFC 9162
- *     ...                           consistency proof order)
- *
- * Every line ends in "\n", there is nothing after the last hash line, the
- * sizes are decimal without leading zeros (except "0"), old_size <=
- * new_size, each hash is padded base64 of exactly 32 bytes and there are
- * at most CL_PROOF_MAX_HASHES of them.  The proof itself is checked by the
- * Merkle code, not here.
- */
-int cl_consistency_proof_format(uint64_t old_size, uint64_t new_size,
-				const unsigned char (*proof)[32], size_t count,
-				struct cl_buf *out);
-
-/*
- * Parse the text above.  On CL_OK sets the sizes, *count and *proof (a
- * malloc'd array of *count hashes the caller frees with free(); NULL when
- * *count is 0).  On failure the out-parameters are zero / NULL.
- */
-int cl_consistency_proof_parse(const char *text, size_t len,
-			       uint64_t *old_size, uint64_t *new_size,
-			       unsigned char (**proof)[32], size_t *count,
-			       char **err);
 
 #endif

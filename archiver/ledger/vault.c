@@ -11,7 +11,9 @@
 
 #include <sodium.h>
 
+#include "archiver/ledger/checkpoint.h"
 #include "archiver/ledger/note.h"
+#include "archiver/ledger/proof.h"
 #include "archiver/ledger/vault.h"
 #include "common/buf.h"
 #include "common/status.h"

@@ -13,7 +13,9 @@
 
 #include <sodium.h>
 
+#include "archiver/ledger/checkpoint.h"
 #include "archiver/ledger/note.h"
+#include "archiver/ledger/proof.h"
 #include "common/buf.h"
 #include "common/status.h"
 

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/ledger/checkpoint.h"
 #include "archiver/ledger/note.h"
+#include "archiver/ledger/proof.h"
 #include "common/buf.h"
 #include "common/status.h"
 
