@@ -1,0 +1,139 @@
+/*
+ * webhook_int.h - what the three parts of the webhook receiver share: the
+ * server state, jobs, requests and download tasks.  webhook.c is the HTTP
+ * side (requests, signatures, jobs, start and stop), webhook_commit.c the
+ * committer (the only thread that touches the ledger), webhook_media.c
+ * the downloader.  Internal to archiver/sources/; not an API.
+ */
+#ifndef CL_WEBHOOK_INT_H
+#define CL_WEBHOOK_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "archiver/ingest/record.h"
+#include "archiver/sources/webhook.h"
+#include "common/buf.h"
+
+
+#define SIG_HEADER "X-Hub-Signature-256"
+#define SIG_PREFIX "sha256="
+#define LOG_PATH_MAX 192u  /* bytes of the escaped path in the log */
+#define DISCARD_FACTOR 4u   /* an oversize chunked body is read (and thrown
+			       away) up to this many times max_body, then
+			       the connection is closed */
+
+/* ---- jobs: one checked, parsed body on its way to the ledger -------- */
+
+struct item {
+	int bad;                 /* 0: a valid record; 1: a bad item */
+	uint64_t pos;            /* its position, as ingest numbers it */
+	struct cl_record rec;    /* if !bad */
+	unsigned char *data;     /* if bad: its bytes (malloc'd) */
+	size_t len;
+	char *reason;            /* if bad (malloc'd) */
+	char *media_id;          /* if !bad and the record has Cloud API
+				    media to download (malloc'd) */
+};
+
+struct job {
+	struct item *items;
+	size_t n, cap;
+	uint64_t nrec;           /* records emitted so far */
+	int done;                /* set by the committer under w->mu */
+	int rc;
+	int refused;             /* not queued: the server is stopping */
+	int media;               /* note media ids (download enabled) */
+	uint64_t records, duplicates, quarantined;
+	struct MHD_Connection *conn;  /* suspended until the job is done */
+	struct job *next;
+};
+
+enum { M_GET, M_POST, M_OTHER };
+
+/* One pending download: the task the committer hands over, and the
+ * result the downloader hands back. */
+struct dl {
+	uint64_t idx;            /* the parent record's entry */
+	char media_id[129];
+	unsigned attempts;       /* failures so far */
+	int ok;
+	int too_big;             /* larger than CL_WEBHOOK_MEDIA_MAX: give up */
+	long status;             /* HTTP status of the failing step, or 0 */
+	unsigned char *data;     /* ok: the media bytes (malloc'd) */
+	size_t len;
+};
+
+/* One HTTP request, from its first call to its completion callback. */
+struct req {
+	int method;
+	char method_s[16];
+	char path[LOG_PATH_MAX + 4];
+	struct cl_buf body;
+	size_t seen;             /* body bytes received (kept or not) */
+	int too_big;
+	int replied;
+	unsigned status;
+	const char *reason;
+	uint64_t records, duplicates, quarantined;
+	int64_t started;         /* monotonic ms */
+	struct job *job;         /* queued, owned by the request */
+};
+
+struct cl_webhook {
+	struct cl_ledger *l;
+	struct MHD_Daemon *d;
+	int lfd;                                 /* listening socket */
+	crypto_auth_hmacsha256_state *mac;       /* keyed with the app secret */
+	unsigned char *tok_key;                  /* random key for hashing tokens */
+	unsigned char *tok_hash;                 /* keyed hash of the verify token */
+	size_t max_body;
+	char addr[INET6_ADDRSTRLEN + 16];
+	void (*on_request)(void *ctx, const struct cl_webhook_request *r);
+	void (*on_error)(void *ctx, const char *msg);
+	void *ctx;
+
+	pthread_mutex_t mu;
+	pthread_cond_t work;     /* committer: the queue is not empty, or stop */
+	pthread_cond_t idle;     /* stop: in-flight count changed */
+	struct job *head, *tail;
+	int stopping;            /* answer 503 to new requests */
+	int quit;                /* committer: drain the queue and exit */
+	unsigned inflight;
+	pthread_t committer;
+	int have_committer;
+	struct cl_webhook_stats st;
+
+	/* media download (enabled iff token != NULL) */
+	unsigned char *token;    /* sodium_malloc'd, read-only */
+	size_t token_len;
+	char *media_url;         /* without a trailing '/' */
+	unsigned retry_base;     /* seconds */
+	void (*on_media)(void *ctx, const char *msg);
+	pthread_cond_t dl_cond;  /* downloader: a task, or dl_quit */
+	pthread_t downloader;
+	int have_downloader;
+	int dl_busy;             /* a task is out (until its result is committed) */
+	int dl_has_task;         /* the downloader has not taken it yet */
+	int dl_done;             /* its result is back */
+	int dl_quit;             /* downloader: abort and exit */
+	struct dl dl;            /* the task, then its result */
+	int64_t next_check;      /* s: when media_pending is next worth a look */
+	int curl_inited;
+};
+
+
+void *cl_webhook_committer_main(void *arg);
+
+void *cl_webhook_downloader_main(void *arg);
+
+/* A media id as sent by the Cloud API: digits in practice; we accept
+ * 1..128 of [A-Za-z0-9_-] so that it is safe as one URL path segment. */
+int cl_webhook_media_id_ok(const char *s);
+
+#endif
