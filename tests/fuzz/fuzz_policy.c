@@ -1,5 +1,5 @@
 /*
- * fuzz_policy.c - fuzz target for the policy parser (policy/policy.c).
+ * fuzz_policy.c - fuzz target for the policy parser (policy/parse.c).
  *
  * Each input is parsed as a policy text (up to its first NUL byte).  A
  * failure must explain itself ("<fuzz>:LINE: ..."); a policy that parses

@@ -1,5 +1,5 @@
 /*
- * test_policy.c - the retention policy engine (policy/policy.c): the
+ * test_policy.c - the retention policy engine (policy/): the
  * shipped profiles parse, bad files fail with "file:line: reason",
  * calendar arithmetic, and scenario tests with a fake clock for every
  * built-in profile (issue 3, acceptance 1).
