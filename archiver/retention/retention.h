@@ -32,22 +32,23 @@ struct cl_retention_lifecycle {
 };
 
 /* Load every event and hold (with its release, if any) from the ledger. */
-int cl_retention_lifecycle_load(struct cl_ledger *l, struct cl_retention_lifecycle *lc, char **err);
+int cl_retention_lifecycle_load(struct cl_ledger *l,
+				struct cl_retention_lifecycle *lc, char **err);
 void cl_retention_lifecycle_release(struct cl_retention_lifecycle *lc);
 
 /* Append a hold (in its own durable batch).  Times in ms or CL_TIME_NONE. */
 int cl_retention_hold_add(struct cl_ledger *l, const char *case_id, const char *reason,
-		const char *const *participants, size_t n_participants,
-		const char *const *conversations, size_t n_conversations,
-		int64_t from, int64_t to, int64_t until, uint64_t *index,
-		char **err);
+			  const char *const *participants, size_t n_participants,
+			  const char *const *conversations, size_t n_conversations,
+			  int64_t from, int64_t to, int64_t until, uint64_t *index,
+			  char **err);
 /* Release every active hold of `case_id`; CL_ENOTFOUND if none. */
 int cl_retention_hold_release(struct cl_ledger *l, const char *case_id, uint64_t *index,
-		    char **err);
+			      char **err);
 /* Record a lifecycle event for a subject (participant, conversation or
  * account id). */
 int cl_retention_event_record(struct cl_ledger *l, const char *subject, const char *event,
-		    int64_t at, const char *note, uint64_t *index, char **err);
+			      int64_t at, const char *note, uint64_t *index, char **err);
 
 struct cl_retention_stats {
 	uint64_t examined;       /* entries with a payload that were decided */
@@ -69,11 +70,11 @@ struct cl_retention_stats {
  * again from the ledger and erases only what is left.
  */
 int cl_retention_run(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
-	      int dry_run, size_t batch, struct cl_retention_stats *st,
-	      char **err);
+		     int dry_run, size_t batch, struct cl_retention_stats *st,
+		     char **err);
 
 /* A JSON explanation of entry `index` at `now` (caller json_decref()s). */
 int cl_retention_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_t index,
-	       int64_t now, json_t **out, char **err);
+			 int64_t now, json_t **out, char **err);
 
 #endif

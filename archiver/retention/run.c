@@ -1,6 +1,7 @@
 /*
- * retention.c - holds, lifecycle events, the erasure run and explanations
- * (retention.h).
+ * run.c - the nightly erasure run and explanations (retention.h): decide
+ * every entry that still has a payload with the policy engine, erase the
+ * due ones in durable batches.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "archiver/ledger/leaf.h"
 #include "archiver/ingest/record.h"
 #include "archiver/retention/retention.h"
+#include "archiver/retention/retention_int.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -112,325 +114,6 @@ static int has_attr(void *ctx, const char *type, const char *value)
 		c->ncache++;
 	}
 	return has_hash(c, h);
-}
-
-static int attr_token(struct cl_ledger *l, const char *type, const char *value,
-		      char out[18])
-{
-	uint64_t h;
-	unsigned char b[8];
-	int rc = cl_ledger_attr_hash(l, type, value, &h);
-
-	if (rc)
-		return rc;
-	cl_store_be64(b, h);
-	out[0] = '#';
-	sodium_bin2hex(out + 1, 17, b, 8);
-	return CL_OK;
-}
-
-static json_t *time_json(int64_t ms)
-{
-	char b[32];
-
-	if (ms == CL_TIME_NONE)
-		return json_null();
-	cl_time_format(ms, b);
-	return json_string(b);
-}
-
-static int64_t time_of(json_t *v)
-{
-	int64_t ms;
-	const char *s = json_string_value(v);
-
-	if (s == NULL || cl_time_parse(s, strlen(s), &ms) != CL_OK)
-		return CL_TIME_NONE;
-	return ms;
-}
-
-/* ---- appending control entries -------------------------------------- */
-
-static int append_control(struct cl_ledger *l, const char *kind, json_t *pub,
-			  json_t *sealed, uint64_t *index, char **err)
-{
-	struct cl_entry_in in;
-	char *body = json_dumps(pub, JSON_COMPACT | JSON_SORT_KEYS);
-	char *pt = json_dumps(sealed, JSON_COMPACT | JSON_SORT_KEYS);
-	int dup = 0, rc;
-
-	if (body == NULL || pt == NULL) {
-		rc = CL_ENOMEM;
-		goto out;
-	}
-	memset(&in, 0, sizeof(in));
-	in.type = CL_ENTRY_CONTROL;
-	in.kind = kind;
-	in.sent_at = CL_TIME_NONE;
-	in.received_at = cl_time_now_ms();
-	in.plaintext = (const unsigned char *)pt;
-	in.plaintext_len = strlen(pt);
-	in.body = body;
-	in.body_len = strlen(body);
-	if ((rc = cl_ledger_begin(l, err)))
-		goto out;
-	rc = cl_ledger_append(l, &in, index, &dup, err);
-	if (rc == CL_OK)
-		rc = cl_ledger_commit(l, err);
-	else
-		cl_ledger_rollback(l);
-out:
-	if (pt)
-		sodium_memzero(pt, strlen(pt));
-	free(pt);
-	free(body);
-	return rc;
-}
-
-int cl_retention_hold_add(struct cl_ledger *l, const char *case_id, const char *reason,
-		const char *const *participants, size_t n_participants,
-		const char *const *conversations, size_t n_conversations,
-		int64_t from, int64_t to, int64_t until, uint64_t *index,
-		char **err)
-{
-	json_t *pub = json_object(), *sealed = json_object();
-	json_t *pp = json_array(), *pc = json_array();
-	json_t *sp = json_array(), *sc = json_array();
-	size_t i;
-	int rc = CL_OK;
-
-	if (!pub || !sealed || !pp || !pc || !sp || !sc) {
-		rc = CL_ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n_participants; i++) {
-		char tok[18];
-
-		if ((rc = attr_token(l, "participant", participants[i], tok)))
-			goto out;
-		json_array_append_new(pp, json_string(tok));
-		json_array_append_new(sp, json_string(participants[i]));
-	}
-	for (i = 0; i < n_conversations; i++) {
-		char tok[18];
-
-		if ((rc = attr_token(l, "conversation", conversations[i], tok)))
-			goto out;
-		json_array_append_new(pc, json_string(tok));
-		json_array_append_new(sc, json_string(conversations[i]));
-	}
-	json_object_set_new(pub, "case", json_string(case_id));
-	json_object_set(pub, "participants", pp);
-	json_object_set(pub, "conversations", pc);
-	json_object_set_new(pub, "from", time_json(from));
-	json_object_set_new(pub, "to", time_json(to));
-	json_object_set_new(pub, "until", time_json(until));
-	json_object_set_new(sealed, "case", json_string(case_id));
-	json_object_set_new(sealed, "reason", json_string(reason));
-	json_object_set(sealed, "participants", sp);
-	json_object_set(sealed, "conversations", sc);
-	if (json_object_get(pub, "case") == NULL || json_object_get(sealed, "reason") == NULL) {
-		rc = cl_error(err, CL_EINVAL, "case and reason must be valid UTF-8");
-		goto out;
-	}
-	rc = append_control(l, "hold", pub, sealed, index, err);
-out:
-	json_decref(pub);
-	json_decref(sealed);
-	json_decref(pp);
-	json_decref(pc);
-	json_decref(sp);
-	json_decref(sc);
-	return rc;
-}
-
-int cl_retention_event_record(struct cl_ledger *l, const char *subject, const char *event,
-		    int64_t at, const char *note, uint64_t *index, char **err)
-{
-	char p[18], c[18], a[18], subj[64];
-	json_t *pub = NULL, *sealed = NULL;
-	int rc;
-
-	if (!cl_kind_valid(event))
-		return cl_error(err, CL_EINVAL,
-				"event name must be 1-32 of [a-z0-9_-] (e.g. relationship-ended)");
-	if ((rc = attr_token(l, "participant", subject, p)) ||
-	    (rc = attr_token(l, "conversation", subject, c)) ||
-	    (rc = attr_token(l, "account", subject, a)))
-		return rc;
-	snprintf(subj, sizeof(subj), "#p:%s;c:%s;a:%s", p + 1, c + 1, a + 1);
-	pub = json_pack("{s:s, s:s, s:o}", "event", event, "subject", subj,
-			"at", time_json(at));
-	sealed = json_pack("{s:s, s:s, s:o, s:s}", "event", event, "subject", subject,
-			   "at", time_json(at), "note", note ? note : "");
-	if (pub == NULL || sealed == NULL)
-		rc = cl_error(err, CL_EINVAL, "subject and note must be valid UTF-8");
-	else
-		rc = append_control(l, "lifecycle-event", pub, sealed, index, err);
-	json_decref(pub);
-	json_decref(sealed);
-	return rc;
-}
-
-/* ---- loading control entries ---------------------------------------- */
-
-struct load_ctx {
-	json_t *bodies;   /* array of [kind, body, logged_at] */
-	char **err;
-};
-
-static int collect_control(void *ctx, uint64_t index, const unsigned char *p,
-			   size_t n, const unsigned char *attrs, size_t alen,
-			   int has_payload)
-{
-	struct load_ctx *c = ctx;
-	struct cl_leaf lf;
-	json_t *b;
-	char *e = NULL;
-
-	(void)index;
-	(void)attrs;
-	(void)alen;
-	(void)has_payload;
-	if (cl_leaf_decode(p, n, &lf, &e) != CL_OK) {
-		free(e);
-		return cl_error(c->err, CL_ECORRUPT, "entry %llu is corrupt; run verify",
-				(unsigned long long)index);
-	}
-	b = json_loadb((const char *)lf.body, lf.body_len, 0, NULL);
-	if (b == NULL)
-		return cl_error(c->err, CL_ECORRUPT, "entry %llu: control body is not JSON",
-				(unsigned long long)index);
-	json_object_set_new(b, "_kind", json_string(lf.kind));
-	json_object_set_new(b, "_logged_at", json_integer(lf.logged_at));
-	json_object_set_new(b, "_index", json_integer((json_int_t)index));
-	json_array_append_new(c->bodies, b);
-	return CL_OK;
-}
-
-static const char **str_array(json_t *arr, size_t *n)
-{
-	size_t i, k = json_array_size(arr);
-	const char **a = calloc(k ? k : 1, sizeof(*a));
-
-	*n = 0;
-	if (a == NULL)
-		return NULL;
-	for (i = 0; i < k; i++)
-		if (json_is_string(json_array_get(arr, i)))
-			a[(*n)++] = json_string_value(json_array_get(arr, i));
-	return a;
-}
-
-int cl_retention_lifecycle_load(struct cl_ledger *l, struct cl_retention_lifecycle *lc, char **err)
-{
-	struct load_ctx c;
-	size_t i, nb;
-	json_t *b;
-	int rc;
-
-	memset(lc, 0, sizeof(*lc));
-	lc->store = json_array();
-	if (lc->store == NULL)
-		return CL_ENOMEM;
-	c.bodies = lc->store;
-	c.err = err;
-	if ((rc = cl_ledger_each(l, CL_ENTRY_CONTROL, collect_control, &c, err)))
-		return rc;
-	nb = json_array_size(lc->store);
-	lc->ev = calloc(nb ? nb : 1, sizeof(*lc->ev));
-	lc->holds = calloc(nb ? nb : 1, sizeof(*lc->holds));
-	lc->lists = calloc(2 * nb + 1, sizeof(*lc->lists));
-	if (lc->ev == NULL || lc->holds == NULL || lc->lists == NULL)
-		return CL_ENOMEM;
-	json_array_foreach(lc->store, i, b) {
-		const char *kind = json_string_value(json_object_get(b, "_kind"));
-
-		if (strcmp(kind, "lifecycle-event") == 0) {
-			struct cl_policy_event *e = &lc->ev[lc->n_ev++];
-
-			e->subject = json_string_value(json_object_get(b, "subject"));
-			e->event = json_string_value(json_object_get(b, "event"));
-			e->at = time_of(json_object_get(b, "at"));
-		} else if (strcmp(kind, "hold") == 0) {
-			struct cl_policy_hold *h = &lc->holds[lc->n_holds++];
-			const char **pa, **ca;
-
-			h->case_id = json_string_value(json_object_get(b, "case"));
-			pa = str_array(json_object_get(b, "participants"), &h->n_participants);
-			ca = str_array(json_object_get(b, "conversations"), &h->n_conversations);
-			if (pa)
-				lc->lists[lc->n_lists++] = pa;
-			if (ca)
-				lc->lists[lc->n_lists++] = ca;
-			if (pa == NULL || ca == NULL)
-				return CL_ENOMEM;
-			h->participants = pa;
-			h->conversations = ca;
-			h->from = time_of(json_object_get(b, "from"));
-			h->to = time_of(json_object_get(b, "to"));
-			h->until = time_of(json_object_get(b, "until"));
-			h->released_at = CL_TIME_NONE;
-		} else if (strcmp(kind, "hold-release") == 0) {
-			const char *cs = json_string_value(json_object_get(b, "case"));
-			int64_t at = json_integer_value(json_object_get(b, "_logged_at"));
-			size_t k;
-
-			/* A release ends every hold of the case placed before it. */
-			for (k = 0; cs && k < lc->n_holds; k++)
-				if (lc->holds[k].case_id && strcmp(lc->holds[k].case_id, cs) == 0 &&
-				    lc->holds[k].released_at == CL_TIME_NONE)
-					lc->holds[k].released_at = at;
-		}
-	}
-	return CL_OK;
-}
-
-void cl_retention_lifecycle_release(struct cl_retention_lifecycle *lc)
-{
-	size_t i;
-
-	for (i = 0; i < lc->n_lists; i++)
-		free(lc->lists[i]);
-	free(lc->lists);
-	free(lc->holds);
-	free(lc->ev);
-	json_decref(lc->store);
-	memset(lc, 0, sizeof(*lc));
-}
-
-int cl_retention_hold_release(struct cl_ledger *l, const char *case_id, uint64_t *index,
-		    char **err)
-{
-	struct cl_retention_lifecycle lc;
-	json_t *pub = NULL, *sealed = NULL;
-	size_t i;
-	int rc, active = 0;
-	int64_t now = cl_time_now_ms();
-
-	if ((rc = cl_retention_lifecycle_load(l, &lc, err)))
-		goto out;
-	for (i = 0; i < lc.n_holds; i++)
-		if (lc.holds[i].case_id && strcmp(lc.holds[i].case_id, case_id) == 0 &&
-		    lc.holds[i].released_at == CL_TIME_NONE &&
-		    (lc.holds[i].until == CL_TIME_NONE || now < lc.holds[i].until))
-			active++;
-	if (!active) {
-		rc = cl_error(err, CL_ENOTFOUND, "no active hold for case '%s'", case_id);
-		goto out;
-	}
-	pub = json_pack("{s:s}", "case", case_id);
-	sealed = json_pack("{s:s}", "case", case_id);
-	if (pub == NULL || sealed == NULL) {
-		rc = CL_ENOMEM;
-		goto out;
-	}
-	rc = append_control(l, "hold-release", pub, sealed, index, err);
-out:
-	json_decref(pub);
-	json_decref(sealed);
-	cl_retention_lifecycle_release(&lc);
-	return rc;
 }
 
 /* ---- the erasure run ------------------------------------------------- */
@@ -715,8 +398,8 @@ int cl_retention_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_
 	json_object_set_new(j, "index", json_integer((json_int_t)index));
 	json_object_set_new(j, "type", json_string(cl_entry_type_name(lf.type)));
 	json_object_set_new(j, "kind", json_string(lf.kind));
-	json_object_set_new(j, "sent_at", time_json(lf.sent_at));
-	json_object_set_new(j, "now", time_json(now));
+	json_object_set_new(j, "sent_at", cl_retention_time_json(lf.sent_at));
+	json_object_set_new(j, "now", cl_retention_time_json(now));
 	if (lf.type == CL_ENTRY_TOMBSTONE || lf.type == CL_ENTRY_CONTROL ||
 	    lf.type == CL_ENTRY_COVERAGE) {
 		json_object_set_new(j, "decision", json_string("not-subject-to-retention"));
@@ -738,8 +421,8 @@ int cl_retention_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_
 	json_object_set_new(j, "decision", json_string(d.action == CL_POLICY_ERASE ?
 						       "erase" : "keep"));
 	json_object_set_new(j, "reason", json_string(d.reason));
-	json_object_set_new(j, "retain_until", time_json(d.retain_until));
-	json_object_set_new(j, "erase_after", time_json(d.erase_after));
+	json_object_set_new(j, "retain_until", cl_retention_time_json(d.retain_until));
+	json_object_set_new(j, "erase_after", cl_retention_time_json(d.erase_after));
 	rules = json_array();
 	for (i = 0; i < d.n_clocks; i++) {
 		size_t r = d.clocks[i].rule;
@@ -751,9 +434,9 @@ int cl_retention_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_
 			"confidence", cl_policy_rule_confidence(p, r),
 			"minimum", cl_policy_rule_minimum(p, r),
 			"maximum", cl_policy_rule_maximum(p, r),
-			"start", time_json(d.clocks[i].start),
-			"retain_until", time_json(d.clocks[i].retain_until),
-			"erase_after", time_json(d.clocks[i].erase_after),
+			"start", cl_retention_time_json(d.clocks[i].start),
+			"retain_until", cl_retention_time_json(d.clocks[i].retain_until),
+			"erase_after", cl_retention_time_json(d.clocks[i].erase_after),
 			"basis", cl_policy_rule_basis(p, r)));
 	}
 	json_object_set_new(j, "rules", rules);
@@ -763,7 +446,7 @@ int cl_retention_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_
 
 		json_array_append_new(holds, json_pack("{s:s, s:o}", "case",
 						       h->case_id ? h->case_id : "",
-						       "until", time_json(h->until)));
+						       "until", cl_retention_time_json(h->until)));
 	}
 	json_object_set_new(j, "holds", holds);
 	json_object_set_new(j, "policy_default", json_string(cl_policy_default(p)));
@@ -777,3 +460,4 @@ out:
 	cl_buf_release(&o.attrs);
 	return rc;
 }
+
