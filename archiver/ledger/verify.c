@@ -71,7 +71,6 @@ struct vstate {
 	struct cl_verify_report *r;
 	char **err;
 	/* the archive, opened read-only */
-	char *dbpath;
 	int lock_fd;              /* shared lock, or -1 (read-only copy) */
 	sqlite3 *db;              /* this thread's connection */
 	struct payload_win w;     /* the payload thread's connection and window */
@@ -276,7 +275,6 @@ static void vstate_release(struct vstate *v)
 	free(v->w.has);
 	free(v->w.haskey);
 	free(v->cps);
-	free(v->dbpath);
 	free(v->origin);
 	free(v->file_vkey);
 	free(v->kname);
@@ -292,14 +290,15 @@ static void vstate_release(struct vstate *v)
  */
 static int open_archive(struct vstate *v)
 {
+	char *dbpath = NULL;
 	int rc = CL_OK;
 
-	if (asprintf(&v->dbpath, "%s/ledger.db", v->dir) < 0) {
-		v->dbpath = NULL;
+	if (asprintf(&dbpath, "%s/ledger.db", v->dir) < 0) {
+		dbpath = NULL;
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	if (access(v->dbpath, R_OK) != 0) {
+	if (access(dbpath, R_OK) != 0) {
 		rc = cl_error(v->err, CL_ENOTFOUND, "'%s' is not a chatledger archive",
 			      v->dir);
 		goto out;
@@ -311,23 +310,23 @@ static int open_archive(struct vstate *v)
 		/* A read-only copy (an auditor's evidence directory): nobody
 		 * can write it, so read it as immutable, without locks or the
 		 * WAL index that SQLite would otherwise have to create. */
-		char *uri = sqlite3_mprintf("file:%s?immutable=1", v->dbpath);
+		char *uri = sqlite3_mprintf("file:%s?immutable=1", dbpath);
 
 		if (uri == NULL) {
 			rc = CL_ENOMEM;
 			goto out;
 		}
-		free(v->dbpath);
-		v->dbpath = strdup(uri);
+		free(dbpath);
+		dbpath = strdup(uri);
 		sqlite3_free(uri);
-		if (v->dbpath == NULL) {
+		if (dbpath == NULL) {
 			rc = CL_ENOMEM;
 			goto out;
 		}
 	}
-	if (sqlite3_open_v2(v->dbpath, &v->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK ||
-	    sqlite3_open_v2(v->dbpath, &v->w.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
-		rc = cl_error(v->err, CL_EIO, "cannot open '%s'", v->dbpath);
+	if (sqlite3_open_v2(dbpath, &v->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK ||
+	    sqlite3_open_v2(dbpath, &v->w.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+		rc = cl_error(v->err, CL_EIO, "cannot open '%s'", dbpath);
 		goto out;
 	}
 	sqlite3_busy_timeout(v->db, 30000);
@@ -336,6 +335,7 @@ static int open_archive(struct vstate *v)
 	    sqlite3_exec(v->w.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		rc = cl_error(v->err, CL_EIO, "cannot start a read transaction");
 out:
+	free(dbpath);
 	return rc;
 }
 

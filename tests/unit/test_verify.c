@@ -244,6 +244,7 @@ static int flip_leaf_field(uint64_t idx, size_t rel)
 static void test_base(void)
 {
 	struct cl_verify_report r;
+	const char *cps[2], *names[2] = { "cp-150", "cp-301" };
 	char *err = NULL, *latest;
 	int rc;
 
@@ -289,10 +290,10 @@ static void test_base(void)
 
 	/* Saved checkpoints that are prefixes, and the trusted key. */
 	{
-		const char *cps[] = { cp150, cp301 };
-		const char *names[] = { "cp-150", "cp-301" };
 		char *vk = NULL;
 
+		cps[0] = cp150;
+		cps[1] = cp301;
 		opts.checkpoints = cps;
 		opts.checkpoint_names = names;
 		opts.n_checkpoints = 2;
@@ -341,8 +342,7 @@ static void test_base(void)
 	err = NULL;
 	reset_opts();
 	{
-		const char *cps[] = { "this is not a checkpoint" };
-
+		cps[0] = "this is not a checkpoint";
 		opts.checkpoints = cps;
 		opts.n_checkpoints = 1;
 		TAP_EQ_INT(cl_verify(base, &opts, &r, &err), CL_EINVAL,
