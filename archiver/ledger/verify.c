@@ -1,6 +1,15 @@
 /*
  * verify.c - full, keyless verification (verify.h).
  *
+ * cl_verify() runs a fixed sequence of phases over one struct vstate:
+ * open the archive, check its identity and log key, load the checkpoints
+ * (stored and saved), check the sealing key pair, load the stored tree
+ * nodes, scan every entry, then check what the scan leaves to compare:
+ * stray rows, the unsigned tail, erasures, the node count, the chain heads
+ * and the frontier.  Each phase returns CL_OK, CL_ECORRUPT with the first
+ * problem recorded in the report (problem()), or another code with *err
+ * set when verification cannot run; the first non-OK status ends the run.
+ *
  * Entries are checked in windows of WINDOW indexes.  For each window a
  * second thread, on its own database connection, hashes the stored
  * ciphertexts while this thread decodes leaves, rebuilds the tree and
@@ -56,10 +65,28 @@ struct payload_win {
 	int rc;
 };
 
+/* Everything one verification run holds; released by vstate_release(). */
 struct vstate {
+	/* the caller's arguments */
+	const char *dir;
+	const struct cl_verify_opts *o;
 	struct cl_verify_report *r;
-	sqlite3 *db;
-	uint64_t n;
+	char **err;
+	/* the archive, opened read-only */
+	int lock_fd;              /* shared lock, or -1 (read-only copy) */
+	sqlite3 *db;              /* this thread's connection */
+	struct payload_win w;     /* the payload thread's connection and window */
+	/* identity: origin and log key */
+	char *origin;
+	char *file_vkey;          /* log.pub */
+	char *kname;              /* the log key's name */
+	uint32_t kid;
+	unsigned char pk[32];
+	uint64_t n;               /* entries: max(idx) + 1 */
+	/* checkpoints, stored and saved, sorted by size after loading */
+	struct cp_item *cps;
+	size_t ncp;
+	size_t cpi;               /* the next one the scan must reach */
 	/* stored nodes, per level: hashes and presence */
 	cl_hash *nodes[64];
 	unsigned char *node_seen[64];
@@ -67,6 +94,13 @@ struct vstate {
 	uint64_t nodes_total;
 	int node_problem;
 	uint64_t node_bad_level, node_bad_pos;
+	/* the scan */
+	sqlite3_stmt *st_entries;
+	cl_hash *leaf_ct;         /* [WINDOW]: ct_hash of each leaf */
+	unsigned char *leaf_has;  /* [WINDOW]: leaf commits to a payload */
+	uint64_t expect;          /* the next index the scan must see */
+	struct cl_merkle_range range;
+	struct cl_map heads;      /* conversation tag -> last index, leaf hash */
 	struct u64vec missing;    /* entries whose payload is absent */
 	struct u64vec erased_by;  /* indexes named by tombstones */
 };
@@ -200,127 +234,79 @@ static void *payload_thread(void *arg)
 	return NULL;
 }
 
-/* ---- nodes ---------------------------------------------------------- */
 
-static int load_nodes(struct vstate *v, char **err)
+/* ---- state ---------------------------------------------------------- */
+
+static void vstate_init(struct vstate *v, const char *dir,
+			const struct cl_verify_opts *o,
+			struct cl_verify_report *r, char **err)
 {
-	sqlite3_stmt *st = NULL;
-	unsigned lv;
-	int s, rc = CL_OK;
-
-	for (lv = CL_NODE_LEVEL; lv < 64; lv++) {
-		uint64_t cnt = v->n >> lv;
-
-		if (cnt == 0)
-			break;
-		v->nodes[lv] = calloc((size_t)cnt, sizeof(cl_hash));
-		v->node_seen[lv] = calloc((size_t)cnt, 1);
-		if (v->nodes[lv] == NULL || v->node_seen[lv] == NULL)
-			return CL_ENOMEM;
-		v->node_count[lv] = cnt;
-	}
-	if (sqlite3_prepare_v2(v->db, "SELECT level, pos, hash FROM node", -1,
-			       &st, NULL) != SQLITE_OK)
-		return cl_error(err, CL_EIO, "cannot read tree nodes: %s",
-				sqlite3_errmsg(v->db));
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		sqlite3_int64 level = sqlite3_column_int64(st, 0);
-		sqlite3_int64 pos = sqlite3_column_int64(st, 1);
-
-		v->nodes_total++;
-		if (level < CL_NODE_LEVEL || level >= 64 || pos < 0 ||
-		    (uint64_t)pos >= v->node_count[level] ||
-		    sqlite3_column_bytes(st, 2) != 32) {
-			rc = problem(v->r, UINT64_MAX,
-				     "stored tree node (level %lld, position %lld) does not belong to a log of %" PRIu64 " entries",
-				     (long long)level, (long long)pos, v->n);
-			goto out;
-		}
-		memcpy(v->nodes[level][pos], sqlite3_column_blob(st, 2), 32);
-		v->node_seen[level][pos] = 1;
-	}
-	if (s != SQLITE_DONE)
-		rc = cl_error(err, CL_EIO, "cannot read tree nodes");
-out:
-	sqlite3_finalize(st);
-	return rc;
+	memset(v, 0, sizeof(*v));
+	v->dir = dir;
+	v->o = o;
+	v->r = r;
+	v->err = err;
+	v->lock_fd = -1;
+	cl_map_init(&v->heads);
+	cl_merkle_range_init(&v->range);
 }
 
-static int node_emit(void *ctx, unsigned level, uint64_t pos, const cl_hash h)
+/* Close both connections, drop the lock and free everything v owns. */
+static void vstate_release(struct vstate *v)
 {
-	struct vstate *v = ctx;
+	size_t i;
 
-	if (v->node_problem)
-		return CL_OK;
-	if (level >= 64 || pos >= v->node_count[level] ||
-	    !v->node_seen[level][pos] ||
-	    memcmp(v->nodes[level][pos], h, 32) != 0) {
-		v->node_problem = 1;
-		v->node_bad_level = level;
-		v->node_bad_pos = pos;
+	sqlite3_finalize(v->st_entries);
+	sqlite3_finalize(v->w.st_payload);
+	sqlite3_finalize(v->w.st_keys);
+	if (v->db)
+		sqlite3_close(v->db);
+	if (v->w.db)
+		sqlite3_close(v->w.db);
+	if (v->lock_fd >= 0)
+		close(v->lock_fd);
+	for (i = 0; i < 64; i++) {
+		free(v->nodes[i]);
+		free(v->node_seen[i]);
 	}
-	return CL_OK;
+	free(v->missing.a);
+	free(v->erased_by.a);
+	free(v->leaf_ct);
+	free(v->leaf_has);
+	free(v->w.hash);
+	free(v->w.has);
+	free(v->w.haskey);
+	free(v->cps);
+	free(v->origin);
+	free(v->file_vkey);
+	free(v->kname);
+	cl_map_release(&v->heads);
 }
 
-/* ---- main loop ------------------------------------------------------ */
+/* ---- phase: open ---------------------------------------------------- */
 
-static int check_tombstone(struct vstate *v, const struct cl_leaf *lf)
+/*
+ * Open ledger.db twice (this thread's and the payload thread's
+ * connection), read-only, each in a read transaction.  A writable archive
+ * is locked shared first; a read-only copy is opened as immutable.
+ */
+static int open_archive(struct vstate *v)
 {
-	json_t *b = json_loadb((const char *)lf->body, lf->body_len, 0, NULL);
-	json_t *e = b ? json_object_get(b, "erased") : NULL;
-	json_int_t x;
+	char *dbpath = NULL;
 	int rc = CL_OK;
 
-	if (e == NULL || !json_is_integer(e) || (x = json_integer_value(e)) < 0 ||
-	    (uint64_t)x >= lf->index)
-		rc = problem(v->r, lf->index,
-			     "entry %" PRIu64 ": tombstone does not name an earlier entry",
-			     lf->index);
-	else
-		rc = vec_push(&v->erased_by, (uint64_t)x);
-	json_decref(b);
-	return rc;
-}
-
-int cl_verify(const char *dir, const struct cl_verify_opts *o,
-	      struct cl_verify_report *r, char **err)
-{
-	struct vstate v;
-	struct payload_win w;
-	struct cl_merkle_range range;
-	struct cl_map heads;
-	struct cp_item *cps = NULL;
-	size_t ncp = 0, cpi = 0, i;
-	sqlite3_stmt *st = NULL, *st_entries = NULL;
-	char *dbpath = NULL, *origin = NULL, *db_vkey = NULL, *file_vkey = NULL;
-	char *kname = NULL, *why = NULL;
-	const char *vkey;
-	unsigned char pk[32];
-	uint32_t kid = 0;
-	cl_hash *leaf_ct = NULL;
-	unsigned char *leaf_has = NULL;
-	uint64_t start, expect = 0;
-	int lock_fd = -1, rc = CL_OK, s;
-
-	memset(r, 0, sizeof(*r));
-	memset(&v, 0, sizeof(v));
-	memset(&w, 0, sizeof(w));
-	r->bad_index = UINT64_MAX;
-	v.r = r;
-	cl_map_init(&heads);
-	cl_merkle_range_init(&range);
-
-	if (asprintf(&dbpath, "%s/ledger.db", dir) < 0) {
+	if (asprintf(&dbpath, "%s/ledger.db", v->dir) < 0) {
 		dbpath = NULL;
 		rc = CL_ENOMEM;
 		goto out;
 	}
 	if (access(dbpath, R_OK) != 0) {
-		rc = cl_error(err, CL_ENOTFOUND, "'%s' is not a chatledger archive", dir);
+		rc = cl_error(v->err, CL_ENOTFOUND, "'%s' is not a chatledger archive",
+			      v->dir);
 		goto out;
 	}
-	if (access(dir, W_OK) == 0) {
-		if ((rc = cl_archive_lock(dir, 0, &lock_fd, err)))
+	if (access(v->dir, W_OK) == 0) {
+		if ((rc = cl_archive_lock(v->dir, 0, &v->lock_fd, v->err)))
 			goto out;
 	} else {
 		/* A read-only copy (an auditor's evidence directory): nobody
@@ -340,589 +326,834 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 			goto out;
 		}
 	}
-	if (sqlite3_open_v2(dbpath, &v.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK ||
-	    sqlite3_open_v2(dbpath, &w.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
-		rc = cl_error(err, CL_EIO, "cannot open '%s'", dbpath);
+	if (sqlite3_open_v2(dbpath, &v->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK ||
+	    sqlite3_open_v2(dbpath, &v->w.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+		rc = cl_error(v->err, CL_EIO, "cannot open '%s'", dbpath);
 		goto out;
 	}
-	sqlite3_busy_timeout(v.db, 30000);
-	sqlite3_busy_timeout(w.db, 30000);
-	if (sqlite3_exec(v.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(w.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = cl_error(err, CL_EIO, "cannot start a read transaction");
-		goto out;
-	}
+	sqlite3_busy_timeout(v->db, 30000);
+	sqlite3_busy_timeout(v->w.db, 30000);
+	if (sqlite3_exec(v->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(v->w.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		rc = cl_error(v->err, CL_EIO, "cannot start a read transaction");
+out:
+	free(dbpath);
+	return rc;
+}
 
-	/* Identity: origin and log key, as recorded and as on disk. */
-	if (sqlite3_prepare_v2(v.db, "SELECT (SELECT v FROM meta WHERE k='origin'),"
+/* ---- phase: identity ------------------------------------------------ */
+
+/* Origin and log key, as recorded in meta and as on disk (log.pub); the
+ * number of entries. */
+static int read_identity(struct vstate *v)
+{
+	sqlite3_stmt *st = NULL;
+	char *db_vkey = NULL;
+	int rc = CL_OK;
+
+	if (sqlite3_prepare_v2(v->db, "SELECT (SELECT v FROM meta WHERE k='origin'),"
 			       " (SELECT v FROM meta WHERE k='vkey'),"
 			       " (SELECT coalesce(max(idx) + 1, 0) FROM entry),"
 			       " (SELECT count(*) FROM entry)", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
-		rc = cl_error(err, CL_EIO, "cannot read the archive: %s",
-			      sqlite3_errmsg(v.db));
+		rc = cl_error(v->err, CL_EIO, "cannot read the archive: %s",
+			      sqlite3_errmsg(v->db));
 		goto out;
 	}
 	if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
 	    sqlite3_column_type(st, 1) != SQLITE_TEXT) {
-		rc = problem(r, UINT64_MAX, "archive metadata (origin, log key) is missing");
+		rc = problem(v->r, UINT64_MAX, "archive metadata (origin, log key) is missing");
 		goto out;
 	}
-	origin = strdup((const char *)sqlite3_column_text(st, 0));
+	v->origin = strdup((const char *)sqlite3_column_text(st, 0));
 	db_vkey = strdup((const char *)sqlite3_column_text(st, 1));
-	v.n = (uint64_t)sqlite3_column_int64(st, 2);
+	v->n = (uint64_t)sqlite3_column_int64(st, 2);
 	/* (A count below max + 1 means a deleted entry; the scan names it.) */
-	sqlite3_finalize(st);
-	st = NULL;
-	if (origin == NULL || db_vkey == NULL) {
+	if (v->origin == NULL || db_vkey == NULL) {
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	if ((rc = cl_vault_load_vkey(dir, &file_vkey, err)))
+	if ((rc = cl_vault_load_vkey(v->dir, &v->file_vkey, v->err)))
 		goto out;
-	if (strcmp(file_vkey, db_vkey) != 0) {
-		rc = problem(r, UINT64_MAX,
+	if (strcmp(v->file_vkey, db_vkey) != 0)
+		rc = problem(v->r, UINT64_MAX,
 			     "log key substituted: log.pub (%s) differs from the key recorded in the ledger (%s)",
-			     file_vkey, db_vkey);
-		goto out;
-	}
-	vkey = o->trusted_vkey ? o->trusted_vkey : file_vkey;
-	if (o->trusted_vkey) {
+			     v->file_vkey, db_vkey);
+out:
+	sqlite3_finalize(st);
+	free(db_vkey);
+	return rc;
+}
+
+/* The log key checkpoints must be signed with: the caller's trusted key
+ * when given (it must be the archive's), else log.pub; its name must be
+ * the origin. */
+static int check_log_key(struct vstate *v)
+{
+	const char *vkey = v->o->trusted_vkey ? v->o->trusted_vkey : v->file_vkey;
+	char *why = NULL;
+	int rc = CL_OK;
+
+	if (v->o->trusted_vkey) {
 		char *n2 = NULL, *e2 = NULL;
 		uint32_t id2;
 		unsigned char pk2[32];
 
-		if (cl_note_vkey_parse(o->trusted_vkey, &n2, &id2, pk2, &e2) != CL_OK) {
-			rc = cl_error(err, CL_EINVAL, "--key is not a verifier key: %s",
+		if (cl_note_vkey_parse(v->o->trusted_vkey, &n2, &id2, pk2, &e2) != CL_OK) {
+			rc = cl_error(v->err, CL_EINVAL, "--key is not a verifier key: %s",
 				      e2 ? e2 : "malformed");
 			free(e2);
 			goto out;
 		}
 		free(n2);
 	}
-	if (o->trusted_vkey && strcmp(o->trusted_vkey, file_vkey) != 0) {
-		rc = problem(r, UINT64_MAX,
+	if (v->o->trusted_vkey && strcmp(v->o->trusted_vkey, v->file_vkey) != 0) {
+		rc = problem(v->r, UINT64_MAX,
 			     "the archive's log key %s is not the trusted key %s",
-			     file_vkey, o->trusted_vkey);
+			     v->file_vkey, v->o->trusted_vkey);
 		goto out;
 	}
-	if (cl_note_vkey_parse(vkey, &kname, &kid, pk, &why) != CL_OK) {
-		rc = problem(r, UINT64_MAX, "log key is malformed: %s",
+	if (cl_note_vkey_parse(vkey, &v->kname, &v->kid, v->pk, &why) != CL_OK) {
+		rc = problem(v->r, UINT64_MAX, "log key is malformed: %s",
 			     why ? why : "bad verifier key");
 		goto out;
 	}
-	if (strcmp(kname, origin) != 0) {
-		rc = problem(r, UINT64_MAX, "log key name '%s' is not the origin '%s'",
-			     kname, origin);
-		goto out;
-	}
+	if (strcmp(v->kname, v->origin) != 0)
+		rc = problem(v->r, UINT64_MAX, "log key name '%s' is not the origin '%s'",
+			     v->kname, v->origin);
+out:
+	free(why);
+	return rc;
+}
 
-	/* Checkpoints: stored ones, then the saved ones given to us. */
-	if (sqlite3_prepare_v2(v.db, "SELECT size, note FROM checkpoint ORDER BY size",
+/* ---- phase: checkpoints --------------------------------------------- */
+
+/* Every stored checkpoint: signed by the log key, for this origin, filed
+ * under its own size.  There must be at least one. */
+static int load_stored_checkpoints(struct vstate *v)
+{
+	sqlite3_stmt *st = NULL;
+	char *why = NULL;
+	int rc = CL_OK;
+
+	if (sqlite3_prepare_v2(v->db, "SELECT size, note FROM checkpoint ORDER BY size",
 			       -1, &st, NULL) != SQLITE_OK) {
-		rc = cl_error(err, CL_EIO, "cannot read checkpoints");
+		rc = cl_error(v->err, CL_EIO, "cannot read checkpoints");
 		goto out;
 	}
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		struct cp_item *na = realloc(cps, (ncp + 1 + o->n_checkpoints) * sizeof(*cps));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct cp_item *na = realloc(v->cps, (v->ncp + 1 + v->o->n_checkpoints) *
+					     sizeof(*v->cps));
 		uint64_t col = (uint64_t)sqlite3_column_int64(st, 0);
+		struct cp_item *cp;
 
 		if (na == NULL) {
 			rc = CL_ENOMEM;
 			goto out;
 		}
-		cps = na;
-		memset(&cps[ncp], 0, sizeof(*cps));
+		v->cps = na;
+		cp = &v->cps[v->ncp];
+		memset(cp, 0, sizeof(*cp));
 		free(why);
 		why = NULL;
 		if (check_note((const char *)sqlite3_column_text(st, 1),
-			       (size_t)sqlite3_column_bytes(st, 1), kname, kid, pk,
-			       origin, &cps[ncp], &why) != CL_OK) {
-			rc = problem(r, UINT64_MAX, "stored checkpoint of size %" PRIu64 ": %s",
+			       (size_t)sqlite3_column_bytes(st, 1), v->kname, v->kid,
+			       v->pk, v->origin, cp, &why) != CL_OK) {
+			rc = problem(v->r, UINT64_MAX, "stored checkpoint of size %" PRIu64 ": %s",
 				     col, why ? why : "invalid");
 			goto out;
 		}
-		if (cps[ncp].size != col) {
-			rc = problem(r, UINT64_MAX,
+		if (cp->size != col) {
+			rc = problem(v->r, UINT64_MAX,
 				     "stored checkpoint filed under size %" PRIu64 " says size %" PRIu64,
-				     col, cps[ncp].size);
+				     col, cp->size);
 			goto out;
 		}
-		ncp++;
+		v->ncp++;
 	}
+	v->r->checkpoints = v->ncp;
+	if (v->ncp == 0)
+		rc = problem(v->r, UINT64_MAX, "the archive has no signed checkpoint");
+out:
 	sqlite3_finalize(st);
-	st = NULL;
-	r->checkpoints = ncp;
-	if (ncp == 0) {
-		rc = problem(r, UINT64_MAX, "the archive has no signed checkpoint");
+	free(why);
+	return rc;
+}
+
+/* One saved checkpoint given by the caller: a signed note (else CL_EINVAL:
+ * the caller passed something else), signed by the log key, no larger than
+ * the log.  Appended to v->cps (which has room for it). */
+static int add_saved_checkpoint(struct vstate *v, size_t i)
+{
+	const char *note = v->o->checkpoints[i];
+	const char *nm = v->o->checkpoint_names ? v->o->checkpoint_names[i] :
+		"saved checkpoint";
+	struct cp_item *cp = &v->cps[v->ncp];
+	char *why = NULL, *e2 = NULL;
+	size_t tl = 0;
+	int rc = CL_OK;
+
+	memset(cp, 0, sizeof(*cp));
+	if (cl_note_verify(note, strlen(note), v->kname, v->kid, v->pk, &tl,
+			   &e2) == CL_EINVAL) {
+		rc = cl_error(v->err, CL_EINVAL, "'%s' is not a signed checkpoint: %s",
+			      nm, e2 ? e2 : "malformed");
 		goto out;
 	}
-	for (i = 0; i < o->n_checkpoints; i++) {
-		struct cp_item *na = realloc(cps, (ncp + 1) * sizeof(*cps));
-		const char *nm = o->checkpoint_names ? o->checkpoint_names[i] : "saved checkpoint";
+	if (check_note(note, strlen(note), v->kname, v->kid, v->pk, v->origin,
+		       cp, &why) != CL_OK) {
+		rc = problem(v->r, UINT64_MAX, "saved checkpoint '%s': %s", nm,
+			     why ? why : "invalid");
+		goto out;
+	}
+	cp->name = nm;
+	if (cp->size > v->n) {
+		rc = problem(v->r, UINT64_MAX,
+			     "saved checkpoint '%s' has %" PRIu64 " entries but the log has only %" PRIu64 ": the log was truncated or rolled back",
+			     nm, cp->size, v->n);
+		goto out;
+	}
+	v->ncp++;
+	v->r->external_checkpoints++;
+out:
+	free(e2);
+	free(why);
+	return rc;
+}
+
+/* The saved checkpoints, then all checkpoints sorted by size: none may be
+ * larger than the log. */
+static int load_saved_checkpoints(struct vstate *v)
+{
+	size_t i;
+	int rc = CL_OK;
+
+	for (i = 0; i < v->o->n_checkpoints; i++) {
+		struct cp_item *na = realloc(v->cps, (v->ncp + 1) * sizeof(*v->cps));
 
 		if (na == NULL) {
 			rc = CL_ENOMEM;
 			goto out;
 		}
-		cps = na;
-		memset(&cps[ncp], 0, sizeof(*cps));
-		free(why);
-		why = NULL;
-		{
-			size_t tl = 0;
-			char *e2 = NULL;
-			int vr = cl_note_verify(o->checkpoints[i], strlen(o->checkpoints[i]),
-						kname, kid, pk, &tl, &e2);
-
-			if (vr == CL_EINVAL) {
-				rc = cl_error(err, CL_EINVAL,
-					      "'%s' is not a signed checkpoint: %s", nm,
-					      e2 ? e2 : "malformed");
-				free(e2);
-				goto out;
-			}
-			free(e2);
-		}
-		if (check_note(o->checkpoints[i], strlen(o->checkpoints[i]), kname,
-			       kid, pk, origin, &cps[ncp], &why) != CL_OK) {
-			rc = problem(r, UINT64_MAX, "saved checkpoint '%s': %s", nm,
-				     why ? why : "invalid");
+		v->cps = na;
+		if ((rc = add_saved_checkpoint(v, i)))
 			goto out;
-		}
-		cps[ncp].name = nm;
-		if (cps[ncp].size > v.n) {
-			rc = problem(r, UINT64_MAX,
-				     "saved checkpoint '%s' has %" PRIu64 " entries but the log has only %" PRIu64 ": the log was truncated or rolled back",
-				     nm, cps[ncp].size, v.n);
-			goto out;
-		}
-		ncp++;
-		r->external_checkpoints++;
 	}
-	qsort(cps, ncp, sizeof(*cps), cmp_cp);
-	if (cps[ncp - 1].size > v.n) {
-		rc = problem(r, UINT64_MAX,
+	qsort(v->cps, v->ncp, sizeof(*v->cps), cmp_cp);
+	if (v->cps[v->ncp - 1].size > v->n)
+		rc = problem(v->r, UINT64_MAX,
 			     "stored checkpoint of size %" PRIu64 " is larger than the log (%" PRIu64 " entries): entries were deleted",
-			     cps[ncp - 1].size, v.n);
-		goto out;
-	}
+			     v->cps[v->ncp - 1].size, v->n);
+out:
+	return rc;
+}
 
-	{
-		struct cl_buf sk;
-		char *e2 = NULL, *p1 = NULL;
-		unsigned char spk[32];
-		int bad = 0;
+/* ---- phase: sealing key --------------------------------------------- */
 
-		cl_buf_init(&sk, 4096);
-		if (asprintf(&p1, "%s/seal.key", dir) > 0 &&
-		    cl_file_read(p1, &sk, 4096, &e2) == CL_OK &&
-		    cl_vault_load_seal_pk(dir, spk, &e2) == CL_OK)
-			bad = sk.len < 32 || memcmp(sk.data + sk.len - 32, spk, 32) != 0;
-		free(e2);
-		free(p1);
-		if (sk.data)
-			sodium_memzero(sk.data, sk.alloc);
-		cl_buf_release(&sk);
-		if (bad) {
-			rc = problem(r, UINT64_MAX, "seal.pub is not the public half of seal.key:"
-				     " new payload keys would be sealed to someone else");
+/* seal.pub must be the public half of seal.key (whose last 32 bytes are
+ * the public key).  Skipped when either file cannot be read. */
+static int check_seal_key(struct vstate *v)
+{
+	struct cl_buf sk;
+	char *e2 = NULL, *p1 = NULL;
+	unsigned char spk[32];
+	int bad = 0, rc = CL_OK;
+
+	cl_buf_init(&sk, 4096);
+	if (asprintf(&p1, "%s/seal.key", v->dir) < 0)
+		p1 = NULL;
+	else if (cl_file_read(p1, &sk, 4096, &e2) == CL_OK &&
+		 cl_vault_load_seal_pk(v->dir, spk, &e2) == CL_OK)
+		bad = sk.len < 32 || memcmp(sk.data + sk.len - 32, spk, 32) != 0;
+	free(e2);
+	free(p1);
+	if (sk.data)
+		sodium_memzero(sk.data, sk.alloc);
+	cl_buf_release(&sk);
+	if (bad)
+		rc = problem(v->r, UINT64_MAX, "seal.pub is not the public half of seal.key:"
+			     " new payload keys would be sealed to someone else");
+	return rc;
+}
+
+/* ---- phase: stored tree nodes --------------------------------------- */
+
+/* Load every stored node; each must be a perfect subtree of >= 2^8 leaves
+ * inside the log. */
+static int load_nodes(struct vstate *v)
+{
+	sqlite3_stmt *st = NULL;
+	unsigned lv;
+	int s, rc = CL_OK;
+
+	for (lv = CL_NODE_LEVEL; lv < 64; lv++) {
+		uint64_t cnt = v->n >> lv;
+
+		if (cnt == 0)
+			break;
+		v->nodes[lv] = calloc((size_t)cnt, sizeof(cl_hash));
+		v->node_seen[lv] = calloc((size_t)cnt, 1);
+		if (v->nodes[lv] == NULL || v->node_seen[lv] == NULL) {
+			rc = CL_ENOMEM;
 			goto out;
 		}
+		v->node_count[lv] = cnt;
 	}
-
-	if ((rc = load_nodes(&v, err)) || r->problem)
+	if (sqlite3_prepare_v2(v->db, "SELECT level, pos, hash FROM node", -1,
+			       &st, NULL) != SQLITE_OK) {
+		rc = cl_error(v->err, CL_EIO, "cannot read tree nodes: %s",
+			      sqlite3_errmsg(v->db));
 		goto out;
+	}
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 level = sqlite3_column_int64(st, 0);
+		sqlite3_int64 pos = sqlite3_column_int64(st, 1);
 
-	/* Window buffers and statements. */
-	leaf_ct = calloc(WINDOW, sizeof(cl_hash));
-	leaf_has = calloc(WINDOW, 1);
-	w.hash = calloc(WINDOW, sizeof(cl_hash));
-	w.has = calloc(WINDOW, 1);
-	w.haskey = calloc(WINDOW, 1);
-	if (!leaf_ct || !leaf_has || !w.hash || !w.has || !w.haskey) {
+		v->nodes_total++;
+		if (level < CL_NODE_LEVEL || level >= 64 || pos < 0 ||
+		    (uint64_t)pos >= v->node_count[level] ||
+		    sqlite3_column_bytes(st, 2) != 32) {
+			rc = problem(v->r, UINT64_MAX,
+				     "stored tree node (level %lld, position %lld) does not belong to a log of %" PRIu64 " entries",
+				     (long long)level, (long long)pos, v->n);
+			goto out;
+		}
+		memcpy(v->nodes[level][pos], sqlite3_column_blob(st, 2), 32);
+		v->node_seen[level][pos] = 1;
+	}
+	if (s != SQLITE_DONE)
+		rc = cl_error(v->err, CL_EIO, "cannot read tree nodes");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* cl_merkle_range_append() callback: each node the rebuilt tree completes
+ * must be stored, with the same hash.  Records the first mismatch. */
+static int node_emit(void *ctx, unsigned level, uint64_t pos, const cl_hash h)
+{
+	struct vstate *v = ctx;
+
+	if (v->node_problem)
+		return CL_OK;
+	if (level >= 64 || pos >= v->node_count[level] ||
+	    !v->node_seen[level][pos] ||
+	    memcmp(v->nodes[level][pos], h, 32) != 0) {
+		v->node_problem = 1;
+		v->node_bad_level = level;
+		v->node_bad_pos = pos;
+	}
+	return CL_OK;
+}
+
+/* ---- phase: scan ---------------------------------------------------- */
+
+/* Window buffers and the scan's statements. */
+static int prepare_scan(struct vstate *v)
+{
+	int rc = CL_OK;
+
+	v->leaf_ct = calloc(WINDOW, sizeof(cl_hash));
+	v->leaf_has = calloc(WINDOW, 1);
+	v->w.hash = calloc(WINDOW, sizeof(cl_hash));
+	v->w.has = calloc(WINDOW, 1);
+	v->w.haskey = calloc(WINDOW, 1);
+	if (!v->leaf_ct || !v->leaf_has || !v->w.hash || !v->w.has || !v->w.haskey) {
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	if (sqlite3_prepare_v2(v.db, "SELECT e.idx, e.leaf, e.type, e.kind, e.sent_at, d.kh"
+	if (sqlite3_prepare_v2(v->db, "SELECT e.idx, e.leaf, e.type, e.kind, e.sent_at, d.kh"
 			       " FROM entry e LEFT JOIN dedup d ON d.idx = e.idx"
 			       " WHERE e.idx >= ?1 AND e.idx < ?2 ORDER BY e.idx",
-			       -1, &st_entries, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(w.db, "SELECT idx, ct FROM payload WHERE idx >= ?1"
-			       " AND idx < ?2 ORDER BY idx", -1, &w.st_payload, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(w.db, "SELECT idx, wrapped FROM sealed_key WHERE idx >= ?1"
-			       " AND idx < ?2", -1, &w.st_keys, NULL) != SQLITE_OK) {
-		rc = cl_error(err, CL_EIO, "cannot prepare verification queries: %s",
-			      sqlite3_errmsg(v.db));
+			       -1, &v->st_entries, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(v->w.db, "SELECT idx, ct FROM payload WHERE idx >= ?1"
+			       " AND idx < ?2 ORDER BY idx", -1, &v->w.st_payload, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(v->w.db, "SELECT idx, wrapped FROM sealed_key WHERE idx >= ?1"
+			       " AND idx < ?2", -1, &v->w.st_keys, NULL) != SQLITE_OK)
+		rc = cl_error(v->err, CL_EIO, "cannot prepare verification queries: %s",
+			      sqlite3_errmsg(v->db));
+out:
+	return rc;
+}
+
+static int check_tombstone(struct vstate *v, const struct cl_leaf *lf)
+{
+	json_t *b = json_loadb((const char *)lf->body, lf->body_len, 0, NULL);
+	json_t *e = b ? json_object_get(b, "erased") : NULL;
+	json_int_t x;
+	int rc = CL_OK;
+
+	if (e == NULL || !json_is_integer(e) || (x = json_integer_value(e)) < 0 ||
+	    (uint64_t)x >= lf->index)
+		rc = problem(v->r, lf->index,
+			     "entry %" PRIu64 ": tombstone does not name an earlier entry",
+			     lf->index);
+	else
+		rc = vec_push(&v->erased_by, (uint64_t)x);
+	json_decref(b);
+	return rc;
+}
+
+/* Does the index row under st (columns type, kind, sent_at, dedup kh)
+ * agree with its leaf? */
+static int index_row_matches(sqlite3_stmt *st, const struct cl_leaf *lf)
+{
+	const char *kind = (const char *)sqlite3_column_text(st, 3);
+
+	return sqlite3_column_int(st, 2) == lf->type &&
+	       kind != NULL && strcmp(kind, lf->kind) == 0 &&
+	       (lf->sent_at == CL_TIME_NONE ?
+		sqlite3_column_type(st, 4) == SQLITE_NULL :
+		sqlite3_column_int64(st, 4) == lf->sent_at) &&
+	       (sodium_is_zero(lf->key_hash, 32) ?
+		sqlite3_column_type(st, 5) == SQLITE_NULL :
+		sqlite3_column_int64(st, 5) == (sqlite3_int64)cl_load_be64(lf->key_hash));
+}
+
+/* The leaf must link to the previous entry of its conversation; it then
+ * becomes that conversation's head (lh: its leaf hash). */
+static int follow_chain(struct vstate *v, const struct cl_leaf *lf,
+			const cl_hash lh)
+{
+	struct cl_map_slot *head = cl_map_get(&v->heads, lf->conv_tag);
+	int rc = CL_OK;
+
+	if (head == NULL ? lf->prev_index != CL_LEAF_NOPREV ||
+			   !sodium_is_zero(lf->prev_hash, 32) :
+	    lf->prev_index != head->u || memcmp(lf->prev_hash, head->v, 32) != 0) {
+		rc = problem(v->r, lf->index, "entry %" PRIu64 ": conversation chain broken (links to entry %s%" PRIu64
+			     ", the previous entry of its conversation is %s%" PRIu64 ")",
+			     lf->index, lf->prev_index == CL_LEAF_NOPREV ? "none " : "",
+			     lf->prev_index == CL_LEAF_NOPREV ? 0 : lf->prev_index,
+			     head ? "" : "none ", head ? head->u : 0);
 		goto out;
 	}
+	if (head == NULL && (head = cl_map_put(&v->heads, lf->conv_tag)) == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	head->u = lf->index;
+	memcpy(head->v, lh, 32);
+out:
+	return rc;
+}
 
-	/* A checkpoint of size 0 commits to the empty tree. */
-	while (cpi < ncp && cps[cpi].size == 0) {
+/* Add leaf hash lh to the rebuilt tree: every node it completes must be
+ * stored, and every checkpoint of the new size must commit to its root. */
+static int extend_tree(struct vstate *v, const cl_hash lh)
+{
+	struct cl_verify_report *r = v->r;
+	int rc = CL_OK;
+
+	cl_merkle_range_append(&v->range, lh, node_emit, v, CL_NODE_LEVEL);
+	if (v->node_problem) {
+		rc = problem(r, UINT64_MAX, "stored tree node (level %" PRIu64 ", position %" PRIu64
+			     ") is missing or wrong", v->node_bad_level, v->node_bad_pos);
+		goto out;
+	}
+	while (v->cpi < v->ncp && v->cps[v->cpi].size == v->range.size) {
+		const struct cp_item *cp = &v->cps[v->cpi];
+		cl_hash root;
+
+		cl_merkle_range_root(&v->range, root);
+		if (memcmp(root, cp->root, 32) != 0) {
+			if (cp->name)
+				rc = problem(r, UINT64_MAX,
+					     "saved checkpoint '%s' (size %" PRIu64 ") does not match this log: its history was rewritten",
+					     cp->name, cp->size);
+			else
+				rc = problem(r, UINT64_MAX,
+					     "tree over entries 0..%" PRIu64 " does not match the signed checkpoint of size %" PRIu64
+					     ": an entry before it was altered", cp->size - 1, cp->size);
+			goto out;
+		}
+		v->cpi++;
+	}
+out:
+	return rc;
+}
+
+/* The entry row under v->st_entries, in the window that begins at
+ * `start`: the next index, a well-formed leaf of that index agreeing with
+ * its index row, linked into its chain, added to the tree. */
+static int check_entry(struct vstate *v, uint64_t start)
+{
+	sqlite3_stmt *st = v->st_entries;
+	struct cl_verify_report *r = v->r;
+	uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+	const unsigned char *p = sqlite3_column_blob(st, 1);
+	size_t n = (size_t)sqlite3_column_bytes(st, 1);
+	struct cl_leaf lf;
+	cl_hash lh;
+	char *why = NULL;
+	int rc = CL_OK;
+
+	if (idx != v->expect) {
+		rc = problem(r, v->expect, "entry %" PRIu64 " is missing (deleted from the log)",
+			     v->expect);
+		goto out;
+	}
+	v->expect++;
+	if (p == NULL || cl_leaf_decode(p, n, &lf, &why) != CL_OK) {
+		rc = problem(r, idx, "entry %" PRIu64 ": leaf is malformed (%s)", idx,
+			     why ? why : "empty");
+		goto out;
+	}
+	if (lf.index != idx) {
+		rc = problem(r, idx, "entry %" PRIu64 ": leaf says it is entry %" PRIu64
+			     " (entries moved or swapped)", idx, lf.index);
+		goto out;
+	}
+	if (!index_row_matches(st, &lf)) {
+		rc = problem(r, idx, "entry %" PRIu64 ": index columns (type, kind, sent_at,"
+			     " key index) disagree with the leaf", idx);
+		goto out;
+	}
+	cl_merkle_leaf_hash(p, n, lh);
+	r->bytes_hashed += n;
+	if ((rc = follow_chain(v, &lf, lh)))
+		goto out;
+	switch (lf.type) {
+	case CL_ENTRY_RECORD: r->records++; break;
+	case CL_ENTRY_TOMBSTONE: r->tombstones++; break;
+	case CL_ENTRY_COVERAGE: r->coverage++; break;
+	case CL_ENTRY_CONTROL: r->control++; break;
+	default: r->quarantined++; break;
+	}
+	if (lf.type == CL_ENTRY_TOMBSTONE && (rc = check_tombstone(v, &lf)))
+		goto out;
+	v->leaf_has[idx - start] = !sodium_is_zero(lf.ct_hash, 32);
+	memcpy(v->leaf_ct[idx - start], lf.ct_hash, 32);
+	rc = extend_tree(v, lh);
+out:
+	free(why);
+	return rc;
+}
+
+/* Compare the window [start, end)'s leaves with what the payload thread
+ * found: a payload and key exactly where a leaf commits to one, the
+ * ciphertext hashing to the leaf's ct_hash; or neither (an erasure, to be
+ * matched with a tombstone later). */
+static int check_window_payloads(struct vstate *v, uint64_t start, uint64_t end)
+{
+	const struct payload_win *w = &v->w;
+	struct cl_verify_report *r = v->r;
+	uint64_t k;
+	int rc = CL_OK;
+
+	for (k = 0; rc == CL_OK && k < end - start; k++) {
+		uint64_t idx = start + k;
+
+		if (!v->leaf_has[k]) {
+			if (w->has[k] || w->haskey[k])
+				rc = problem(r, idx, "entry %" PRIu64 ": has a stored payload or key its leaf does not commit to", idx);
+		} else if (!w->has[k] && !w->haskey[k]) {
+			rc = vec_push(&v->missing, idx);
+		} else if (w->has[k] == 2) {
+			rc = problem(r, idx, "entry %" PRIu64 ": ciphertext is malformed", idx);
+		} else if (w->has[k] != 1) {
+			rc = problem(r, idx, "entry %" PRIu64 ": ciphertext is missing but its key remains",
+				     idx);
+		} else if (memcmp(w->hash[k], v->leaf_ct[k], 32) != 0) {
+			rc = problem(r, idx, "entry %" PRIu64 ": ciphertext does not match the SHA-256 in its leaf", idx);
+		} else if (w->haskey[k] != 1) {
+			rc = problem(r, idx, "entry %" PRIu64 ": sealed key is missing or malformed (ciphertext remains)", idx);
+		} else {
+			r->payloads++;
+		}
+	}
+	return rc;
+}
+
+/* One window [start, end): the payload thread hashes ciphertexts while
+ * this thread checks the entries; then the halves are compared. */
+static int scan_window(struct vstate *v, uint64_t start, uint64_t end)
+{
+	pthread_t th;
+	int started, s = SQLITE_DONE, rc = CL_OK;
+
+	memset(v->w.has, 0, WINDOW);
+	memset(v->w.haskey, 0, WINDOW);
+	memset(v->leaf_has, 0, WINDOW);
+	v->w.start = start;
+	v->w.end = end;
+	started = pthread_create(&th, NULL, payload_thread, &v->w) == 0;
+	if (!started)
+		payload_thread(&v->w);
+
+	sqlite3_reset(v->st_entries);
+	sqlite3_bind_int64(v->st_entries, 1, (sqlite3_int64)start);
+	sqlite3_bind_int64(v->st_entries, 2, (sqlite3_int64)end);
+	while (rc == CL_OK && (s = sqlite3_step(v->st_entries)) == SQLITE_ROW)
+		rc = check_entry(v, start);
+	if (rc == CL_OK && s != SQLITE_DONE && !v->r->problem)
+		rc = cl_error(v->err, CL_EIO, "cannot read entries: %s", sqlite3_errmsg(v->db));
+	if (started)
+		pthread_join(th, NULL);
+	if (rc)
+		goto out;
+	if (v->w.rc) {
+		rc = cl_error(v->err, CL_EIO, "cannot read payloads");
+		goto out;
+	}
+	if (v->expect != end) {
+		rc = problem(v->r, v->expect, "entry %" PRIu64 " is missing (deleted from the log)",
+			     v->expect);
+		goto out;
+	}
+	v->r->bytes_hashed += v->w.bytes;
+	rc = check_window_payloads(v, start, end);
+out:
+	return rc;
+}
+
+/* Every entry, window by window, after the checkpoints of size 0 (which
+ * commit to the empty tree). */
+static int scan_entries(struct vstate *v)
+{
+	uint64_t start;
+	int rc = CL_OK;
+
+	while (v->cpi < v->ncp && v->cps[v->cpi].size == 0) {
 		cl_hash empty;
 
 		cl_merkle_empty_root(empty);
-		if (memcmp(empty, cps[cpi].root, 32) != 0) {
-			rc = problem(r, UINT64_MAX, "checkpoint of size 0 does not commit to the empty tree");
+		if (memcmp(empty, v->cps[v->cpi].root, 32) != 0) {
+			rc = problem(v->r, UINT64_MAX, "checkpoint of size 0 does not commit to the empty tree");
 			goto out;
 		}
-		cpi++;
+		v->cpi++;
 	}
+	for (start = 0; start < v->n; start += WINDOW) {
+		uint64_t end = start + WINDOW < v->n ? start + WINDOW : v->n;
 
-	for (start = 0; start < v.n; start += WINDOW) {
-		uint64_t end = start + WINDOW < v.n ? start + WINDOW : v.n, k;
-		pthread_t th;
-		int started;
-
-		memset(w.has, 0, WINDOW);
-		memset(w.haskey, 0, WINDOW);
-		memset(leaf_has, 0, WINDOW);
-		w.start = start;
-		w.end = end;
-		started = pthread_create(&th, NULL, payload_thread, &w) == 0;
-		if (!started)
-			payload_thread(&w);
-
-		sqlite3_reset(st_entries);
-		sqlite3_bind_int64(st_entries, 1, (sqlite3_int64)start);
-		sqlite3_bind_int64(st_entries, 2, (sqlite3_int64)end);
-		while (rc == CL_OK && (s = sqlite3_step(st_entries)) == SQLITE_ROW) {
-			uint64_t idx = (uint64_t)sqlite3_column_int64(st_entries, 0);
-			const unsigned char *p = sqlite3_column_blob(st_entries, 1);
-			size_t n = (size_t)sqlite3_column_bytes(st_entries, 1);
-			struct cl_leaf lf;
-			struct cl_map_slot *head;
-			cl_hash lh;
-			const char *kind = (const char *)sqlite3_column_text(st_entries, 3);
-
-			if (idx != expect) {
-				rc = problem(r, expect, "entry %" PRIu64 " is missing (deleted from the log)",
-					     expect);
-				break;
-			}
-			expect++;
-			free(why);
-			why = NULL;
-			if (p == NULL || cl_leaf_decode(p, n, &lf, &why) != CL_OK) {
-				rc = problem(r, idx, "entry %" PRIu64 ": leaf is malformed (%s)", idx,
-					     why ? why : "empty");
-				break;
-			}
-			if (lf.index != idx) {
-				rc = problem(r, idx, "entry %" PRIu64 ": leaf says it is entry %" PRIu64
-					     " (entries moved or swapped)", idx, lf.index);
-				break;
-			}
-			/* The index row must agree with its leaf. */
-			if (sqlite3_column_int(st_entries, 2) != lf.type ||
-			    kind == NULL || strcmp(kind, lf.kind) != 0 ||
-			    (lf.sent_at == CL_TIME_NONE ?
-			     sqlite3_column_type(st_entries, 4) != SQLITE_NULL :
-			     sqlite3_column_int64(st_entries, 4) != lf.sent_at) ||
-			    (sodium_is_zero(lf.key_hash, 32) ?
-			     sqlite3_column_type(st_entries, 5) != SQLITE_NULL :
-			     sqlite3_column_int64(st_entries, 5) != (sqlite3_int64)cl_load_be64(lf.key_hash))) {
-				rc = problem(r, idx, "entry %" PRIu64 ": index columns (type, kind, sent_at,"
-					     " key index) disagree with the leaf", idx);
-				break;
-			}
-			cl_merkle_leaf_hash(p, n, lh);
-			r->bytes_hashed += n;
-			/* The per-conversation chain. */
-			head = cl_map_get(&heads, lf.conv_tag);
-			if (head == NULL ? lf.prev_index != CL_LEAF_NOPREV ||
-					   !sodium_is_zero(lf.prev_hash, 32) :
-			    lf.prev_index != head->u || memcmp(lf.prev_hash, head->v, 32) != 0) {
-				rc = problem(r, idx, "entry %" PRIu64 ": conversation chain broken (links to entry %s%" PRIu64
-					     ", the previous entry of its conversation is %s%" PRIu64 ")",
-					     idx, lf.prev_index == CL_LEAF_NOPREV ? "none " : "",
-					     lf.prev_index == CL_LEAF_NOPREV ? 0 : lf.prev_index,
-					     head ? "" : "none ", head ? head->u : 0);
-				break;
-			}
-			if (head == NULL) {
-				head = cl_map_put(&heads, lf.conv_tag);
-				if (head == NULL) {
-					rc = CL_ENOMEM;
-					break;
-				}
-			}
-			head->u = idx;
-			memcpy(head->v, lh, 32);
-			switch (lf.type) {
-			case CL_ENTRY_RECORD: r->records++; break;
-			case CL_ENTRY_TOMBSTONE: r->tombstones++; break;
-			case CL_ENTRY_COVERAGE: r->coverage++; break;
-			case CL_ENTRY_CONTROL: r->control++; break;
-			default: r->quarantined++; break;
-			}
-			if (lf.type == CL_ENTRY_TOMBSTONE && (rc = check_tombstone(&v, &lf)))
-				break;
-			k = idx - start;
-			leaf_has[k] = !sodium_is_zero(lf.ct_hash, 32);
-			memcpy(leaf_ct[k], lf.ct_hash, 32);
-			/* The tree, and every checkpoint reached. */
-			cl_merkle_range_append(&range, lh, node_emit, &v, CL_NODE_LEVEL);
-			if (v.node_problem) {
-				rc = problem(r, UINT64_MAX, "stored tree node (level %" PRIu64 ", position %" PRIu64
-					     ") is missing or wrong", v.node_bad_level, v.node_bad_pos);
-				break;
-			}
-			while (cpi < ncp && cps[cpi].size == range.size) {
-				cl_hash root;
-
-				cl_merkle_range_root(&range, root);
-				if (memcmp(root, cps[cpi].root, 32) != 0) {
-					if (cps[cpi].name)
-						rc = problem(r, UINT64_MAX,
-							     "saved checkpoint '%s' (size %" PRIu64 ") does not match this log: its history was rewritten",
-							     cps[cpi].name, cps[cpi].size);
-					else
-						rc = problem(r, UINT64_MAX,
-							     "tree over entries 0..%" PRIu64 " does not match the signed checkpoint of size %" PRIu64
-							     ": an entry before it was altered", cps[cpi].size - 1, cps[cpi].size);
-					break;
-				}
-				cpi++;
-			}
-		}
-		if (rc == CL_OK && s != SQLITE_DONE && !r->problem)
-			rc = cl_error(err, CL_EIO, "cannot read entries: %s", sqlite3_errmsg(v.db));
-		if (started)
-			pthread_join(th, NULL);
-		if (rc)
+		if ((rc = scan_window(v, start, end)))
 			goto out;
-		if (w.rc) {
-			rc = cl_error(err, CL_EIO, "cannot read payloads");
+		if (v->o->progress)
+			v->o->progress(v->o->progress_ctx, end, v->n);
+	}
+	v->r->entries = v->n;
+out:
+	return rc;
+}
+
+/* ---- phase: after the scan ------------------------------------------ */
+
+/* Rows that belong to no entry, batches that do not exist, a format this
+ * build does not know. */
+static int check_stray_rows(struct vstate *v)
+{
+	static const struct { const char *sql, *what; } checks[] = {
+		{ "SELECT min(idx) FROM entry WHERE idx < 0",
+		  "an entry row has a negative index" },
+		{ "SELECT min(idx) FROM payload WHERE idx NOT IN (SELECT idx FROM entry)",
+		  "a ciphertext row belongs to no entry" },
+		{ "SELECT min(idx) FROM sealed_key WHERE idx NOT IN (SELECT idx FROM entry)",
+		  "a sealed key row belongs to no entry" },
+		{ "SELECT min(k.idx) FROM sealed_key k LEFT JOIN key_batch b ON b.id = k.batch"
+		  " WHERE b.id IS NULL OR length(b.eph) != 32",
+		  "a sealed key refers to a missing or malformed key batch" },
+		{ "SELECT min(idx) FROM dedup WHERE idx NOT IN (SELECT idx FROM entry)",
+		  "a key index row belongs to no entry" },
+		{ "SELECT 1 FROM meta WHERE k = 'format' AND v != 1",
+		  "the archive format is not 1" },
+	};
+	sqlite3_stmt *st = NULL;
+	size_t c;
+	int rc = CL_OK;
+
+	for (c = 0; c < sizeof(checks) / sizeof(checks[0]); c++) {
+		if (sqlite3_prepare_v2(v->db, checks[c].sql, -1, &st, NULL) != SQLITE_OK) {
+			rc = cl_error(v->err, CL_EIO, "cannot check the archive: %s",
+				      sqlite3_errmsg(v->db));
 			goto out;
 		}
-		if (expect != end) {
-			rc = problem(r, expect, "entry %" PRIu64 " is missing (deleted from the log)", expect);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			long long at = sqlite3_column_int64(st, 0);
+
+			rc = problem(v->r, UINT64_MAX, "%s (row %lld)", checks[c].what, at);
 			goto out;
 		}
-		r->bytes_hashed += w.bytes;
-		for (k = 0; k < end - start; k++) {
-			uint64_t idx = start + k;
-
-			if (!leaf_has[k]) {
-				if (w.has[k] || w.haskey[k]) {
-					rc = problem(r, idx, "entry %" PRIu64 ": has a stored payload or key its leaf does not commit to", idx);
-					goto out;
-				}
-				continue;
-			}
-			if (!w.has[k] && !w.haskey[k]) {
-				if ((rc = vec_push(&v.missing, idx)))
-					goto out;
-				continue;
-			}
-			if (w.has[k] == 2) {
-				rc = problem(r, idx, "entry %" PRIu64 ": ciphertext is malformed", idx);
-				goto out;
-			}
-			if (w.has[k] != 1) {
-				rc = problem(r, idx, "entry %" PRIu64 ": ciphertext is missing but its key remains",
-					     idx);
-				goto out;
-			}
-			if (memcmp(w.hash[k], leaf_ct[k], 32) != 0) {
-				rc = problem(r, idx, "entry %" PRIu64 ": ciphertext does not match the SHA-256 in its leaf", idx);
-				goto out;
-			}
-			if (w.haskey[k] != 1) {
-				rc = problem(r, idx, "entry %" PRIu64 ": sealed key is missing or malformed (ciphertext remains)", idx);
-				goto out;
-			}
-			r->payloads++;
-		}
-		if (o->progress)
-			o->progress(o->progress_ctx, end, v.n);
+		sqlite3_finalize(st);
+		st = NULL;
 	}
-	r->entries = v.n;
-
-	/* Rows that belong to no entry, batches that do not exist, a format
-	 * this build does not know, a public sealing key that is not the one
-	 * in seal.key. */
-	{
-		static const struct { const char *sql, *what; } checks[] = {
-			{ "SELECT min(idx) FROM entry WHERE idx < 0",
-			  "an entry row has a negative index" },
-			{ "SELECT min(idx) FROM payload WHERE idx NOT IN (SELECT idx FROM entry)",
-			  "a ciphertext row belongs to no entry" },
-			{ "SELECT min(idx) FROM sealed_key WHERE idx NOT IN (SELECT idx FROM entry)",
-			  "a sealed key row belongs to no entry" },
-			{ "SELECT min(k.idx) FROM sealed_key k LEFT JOIN key_batch b ON b.id = k.batch"
-			  " WHERE b.id IS NULL OR length(b.eph) != 32",
-			  "a sealed key refers to a missing or malformed key batch" },
-			{ "SELECT min(idx) FROM dedup WHERE idx NOT IN (SELECT idx FROM entry)",
-			  "a key index row belongs to no entry" },
-			{ "SELECT 1 FROM meta WHERE k = 'format' AND v != 1",
-			  "the archive format is not 1" },
-		};
-		size_t c;
-
-		for (c = 0; c < sizeof(checks) / sizeof(checks[0]); c++) {
-			if (sqlite3_prepare_v2(v.db, checks[c].sql, -1, &st, NULL) != SQLITE_OK) {
-				rc = cl_error(err, CL_EIO, "cannot check the archive: %s",
-					      sqlite3_errmsg(v.db));
-				goto out;
-			}
-			if (sqlite3_step(st) == SQLITE_ROW &&
-			    sqlite3_column_type(st, 0) != SQLITE_NULL) {
-				long long at = sqlite3_column_int64(st, 0);
-
-				rc = problem(r, UINT64_MAX, "%s (row %lld)", checks[c].what, at);
-				goto out;
-			}
-			sqlite3_finalize(st);
-			st = NULL;
-		}
-	}
-	/* Entries beyond the last signed checkpoint are unsigned. */
-	if (cps[ncp - 1].size < v.n) {
-		rc = problem(r, cps[ncp - 1].size,
-			     "entries %" PRIu64 "..%" PRIu64 " are not covered by any signed checkpoint",
-			     cps[ncp - 1].size, v.n - 1);
-		goto out;
-	}
-	if (cpi != ncp) {
-		rc = problem(r, UINT64_MAX, "checkpoint of size %" PRIu64 " was never reached", cps[cpi].size);
-		goto out;
-	}
-	/* Every missing payload must be explained by a tombstone, and every
-	 * tombstone must have taken its payload with it. */
-	if (v.erased_by.n > 1)
-		qsort(v.erased_by.a, v.erased_by.n, sizeof(uint64_t), cmp_u64);
-	for (i = 1; i < v.erased_by.n; i++) {
-		if (v.erased_by.a[i] == v.erased_by.a[i - 1]) {
-			rc = problem(r, v.erased_by.a[i], "entry %" PRIu64 ": erased by two tombstones",
-				     v.erased_by.a[i]);
-			goto out;
-		}
-	}
-	for (i = 0; i < v.missing.n; i++) {
-		if (v.erased_by.n == 0 ||
-		    !bsearch(&v.missing.a[i], v.erased_by.a, v.erased_by.n, sizeof(uint64_t), cmp_u64)) {
-			rc = problem(r, v.missing.a[i], "entry %" PRIu64 ": ciphertext and key are missing and no tombstone records an erasure",
-				     v.missing.a[i]);
-			goto out;
-		}
-	}
-	for (i = 0; i < v.erased_by.n; i++) {
-		if (v.missing.n == 0 ||
-		    !bsearch(&v.erased_by.a[i], v.missing.a, v.missing.n, sizeof(uint64_t), cmp_u64)) {
-			rc = problem(r, v.erased_by.a[i], "entry %" PRIu64 ": a tombstone records its erasure but its ciphertext or key remains",
-				     v.erased_by.a[i]);
-			goto out;
-		}
-	}
-	r->erased = v.missing.n;
-	{
-		uint64_t expected_nodes = 0;
-		unsigned lv;
-
-		for (lv = CL_NODE_LEVEL; lv < 64; lv++)
-			expected_nodes += v.node_count[lv];
-		if (v.nodes_total != expected_nodes) {
-			rc = problem(r, UINT64_MAX, "the node table holds %" PRIu64 " nodes, expected %" PRIu64,
-				     v.nodes_total, expected_nodes);
-			goto out;
-		}
-		r->nodes = v.nodes_total;
-	}
-	/* The stored chain heads are where the next entries link: each must
-	 * be the recomputed last entry of its conversation. */
-	if (sqlite3_prepare_v2(v.db, "SELECT tag, idx, hash FROM chain_head", -1, &st,
-			       NULL) != SQLITE_OK) {
-		rc = cl_error(err, CL_EIO, "cannot read chain heads");
-		goto out;
-	}
-	{
-		uint64_t nh = 0;
-
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const unsigned char *tag = sqlite3_column_blob(st, 0);
-			struct cl_map_slot *h = (tag && sqlite3_column_bytes(st, 0) == 32) ?
-				cl_map_get(&heads, tag) : NULL;
-
-			nh++;
-			if (h == NULL || h->u != (uint64_t)sqlite3_column_int64(st, 1) ||
-			    sqlite3_column_bytes(st, 2) != 32 ||
-			    memcmp(h->v, sqlite3_column_blob(st, 2), 32) != 0) {
-				rc = problem(r, UINT64_MAX, "a stored chain head (at entry %lld) is not"
-					     " the last entry of its conversation",
-					     sqlite3_column_int64(st, 1));
-				goto out;
-			}
-		}
-		if (nh != heads.count) {
-			rc = problem(r, UINT64_MAX, "%" PRIu64 " chain heads stored, %zu conversations in the log",
-				     nh, heads.count);
-			goto out;
-		}
-	}
+out:
 	sqlite3_finalize(st);
-	st = NULL;
-	/* The stored frontier is what the next commit will build on: it must
-	 * be exactly the recomputed tree's right edge. */
-	if (sqlite3_prepare_v2(v.db, "SELECT v FROM meta WHERE k = 'frontier'", -1, &st,
+	return rc;
+}
+
+/* Entries beyond the last signed checkpoint are unsigned; every
+ * checkpoint must have been reached by the scan. */
+static int check_signed_tail(struct vstate *v)
+{
+	uint64_t last = v->cps[v->ncp - 1].size;
+	int rc = CL_OK;
+
+	if (last < v->n)
+		rc = problem(v->r, last,
+			     "entries %" PRIu64 "..%" PRIu64 " are not covered by any signed checkpoint",
+			     last, v->n - 1);
+	else if (v->cpi != v->ncp)
+		rc = problem(v->r, UINT64_MAX, "checkpoint of size %" PRIu64 " was never reached",
+			     v->cps[v->cpi].size);
+	return rc;
+}
+
+/* Every missing payload must be explained by a tombstone, and every
+ * tombstone must have taken its payload with it. */
+static int check_erasures(struct vstate *v)
+{
+	const struct u64vec *by = &v->erased_by, *miss = &v->missing;
+	size_t i;
+	int rc = CL_OK;
+
+	if (by->n > 1)
+		qsort(by->a, by->n, sizeof(uint64_t), cmp_u64);
+	for (i = 1; i < by->n; i++) {
+		if (by->a[i] == by->a[i - 1]) {
+			rc = problem(v->r, by->a[i], "entry %" PRIu64 ": erased by two tombstones",
+				     by->a[i]);
+			goto out;
+		}
+	}
+	for (i = 0; i < miss->n; i++) {
+		if (by->n == 0 ||
+		    !bsearch(&miss->a[i], by->a, by->n, sizeof(uint64_t), cmp_u64)) {
+			rc = problem(v->r, miss->a[i], "entry %" PRIu64 ": ciphertext and key are missing and no tombstone records an erasure",
+				     miss->a[i]);
+			goto out;
+		}
+	}
+	for (i = 0; i < by->n; i++) {
+		if (miss->n == 0 ||
+		    !bsearch(&by->a[i], miss->a, miss->n, sizeof(uint64_t), cmp_u64)) {
+			rc = problem(v->r, by->a[i], "entry %" PRIu64 ": a tombstone records its erasure but its ciphertext or key remains",
+				     by->a[i]);
+			goto out;
+		}
+	}
+	v->r->erased = miss->n;
+out:
+	return rc;
+}
+
+/* The node table holds exactly the nodes of the recomputed tree (each one
+ * was matched during the scan). */
+static int check_node_count(struct vstate *v)
+{
+	uint64_t expected_nodes = 0;
+	unsigned lv;
+	int rc = CL_OK;
+
+	for (lv = CL_NODE_LEVEL; lv < 64; lv++)
+		expected_nodes += v->node_count[lv];
+	if (v->nodes_total != expected_nodes)
+		rc = problem(v->r, UINT64_MAX, "the node table holds %" PRIu64 " nodes, expected %" PRIu64,
+			     v->nodes_total, expected_nodes);
+	else
+		v->r->nodes = v->nodes_total;
+	return rc;
+}
+
+/* The stored chain heads are where the next entries link: each must be
+ * the recomputed last entry of its conversation. */
+static int check_chain_heads(struct vstate *v)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t nh = 0;
+	int rc = CL_OK;
+
+	if (sqlite3_prepare_v2(v->db, "SELECT tag, idx, hash FROM chain_head", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = cl_error(v->err, CL_EIO, "cannot read chain heads");
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *tag = sqlite3_column_blob(st, 0);
+		const struct cl_map_slot *h = (tag && sqlite3_column_bytes(st, 0) == 32) ?
+			cl_map_get(&v->heads, tag) : NULL;
+
+		nh++;
+		if (h == NULL || h->u != (uint64_t)sqlite3_column_int64(st, 1) ||
+		    sqlite3_column_bytes(st, 2) != 32 ||
+		    memcmp(h->v, sqlite3_column_blob(st, 2), 32) != 0) {
+			rc = problem(v->r, UINT64_MAX, "a stored chain head (at entry %lld) is not"
+				     " the last entry of its conversation",
+				     sqlite3_column_int64(st, 1));
+			goto out;
+		}
+	}
+	if (nh != v->heads.count)
+		rc = problem(v->r, UINT64_MAX, "%" PRIu64 " chain heads stored, %zu conversations in the log",
+			     nh, v->heads.count);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The stored frontier is what the next commit will build on: it must be
+ * exactly the recomputed tree's right edge. */
+static int check_frontier(struct vstate *v)
+{
+	const struct cl_merkle_range *range = &v->range;
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK;
+
+	if (sqlite3_prepare_v2(v->db, "SELECT v FROM meta WHERE k = 'frontier'", -1, &st,
 			       NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
 		const unsigned char *fp = sqlite3_column_blob(st, 0);
 		size_t fl = (size_t)sqlite3_column_bytes(st, 0), k;
-		int same = fp && fl == 8 + 32 * (size_t)range.count &&
-			   cl_load_be64(fp) == range.size;
+		int same = fp && fl == 8 + 32 * (size_t)range->count &&
+			   cl_load_be64(fp) == range->size;
 
-		for (k = 0; same && k < range.count; k++)
-			same = memcmp(fp + 8 + 32 * k, range.hashes[k], 32) == 0;
-		if (!same) {
-			rc = problem(r, UINT64_MAX, "the stored frontier (the tree's right edge"
+		for (k = 0; same && k < range->count; k++)
+			same = memcmp(fp + 8 + 32 * k, range->hashes[k], 32) == 0;
+		if (!same)
+			rc = problem(v->r, UINT64_MAX, "the stored frontier (the tree's right edge"
 				     " the next commit builds on) does not match the log");
-			goto out;
-		}
-	} else if (v.n > 0) {
-		rc = problem(r, UINT64_MAX, "the stored frontier is missing");
-		goto out;
+	} else if (v->n > 0) {
+		rc = problem(v->r, UINT64_MAX, "the stored frontier is missing");
 	}
 	sqlite3_finalize(st);
-	st = NULL;
-	r->conversations = heads.count;
-	{
-		cl_hash root;
+	return rc;
+}
 
-		cl_merkle_range_root(&range, root);
-		sodium_bin2hex(r->root_hex, sizeof(r->root_hex), root, 32);
-	}
+/* ---- verify --------------------------------------------------------- */
+
+int cl_verify(const char *dir, const struct cl_verify_opts *o,
+	      struct cl_verify_report *r, char **err)
+{
+	struct vstate v;
+	cl_hash root;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->bad_index = UINT64_MAX;
+	vstate_init(&v, dir, o, r, err);
+
+	if ((rc = open_archive(&v)))
+		goto out;
+	/* Who signs, and what was signed. */
+	if ((rc = read_identity(&v)) || (rc = check_log_key(&v)) ||
+	    (rc = load_stored_checkpoints(&v)) || (rc = load_saved_checkpoints(&v)) ||
+	    (rc = check_seal_key(&v)))
+		goto out;
+	/* Every entry, its payload, its chain and the tree over it. */
+	if ((rc = load_nodes(&v)) || (rc = prepare_scan(&v)) ||
+	    (rc = scan_entries(&v)))
+		goto out;
+	/* What the scan leaves to compare. */
+	if ((rc = check_stray_rows(&v)) || (rc = check_signed_tail(&v)) ||
+	    (rc = check_erasures(&v)) || (rc = check_node_count(&v)) ||
+	    (rc = check_chain_heads(&v)) || (rc = check_frontier(&v)))
+		goto out;
+	r->conversations = v.heads.count;
+	cl_merkle_range_root(&v.range, root);
+	sodium_bin2hex(r->root_hex, sizeof(r->root_hex), root, 32);
 out:
 	if (rc == CL_OK && r->problem)
 		rc = CL_ECORRUPT;
-	sqlite3_finalize(st);
-	sqlite3_finalize(st_entries);
-	sqlite3_finalize(w.st_payload);
-	sqlite3_finalize(w.st_keys);
-	if (v.db)
-		sqlite3_close(v.db);
-	if (w.db)
-		sqlite3_close(w.db);
-	if (lock_fd >= 0)
-		close(lock_fd);
-	for (i = 0; i < 64; i++) {
-		free(v.nodes[i]);
-		free(v.node_seen[i]);
-	}
-	free(v.missing.a);
-	free(v.erased_by.a);
-	free(leaf_ct);
-	free(leaf_has);
-	free(w.hash);
-	free(w.has);
-	free(w.haskey);
-	free(cps);
-	free(dbpath);
-	free(origin);
-	free(db_vkey);
-	free(file_vkey);
-	free(kname);
-	free(why);
-	cl_map_release(&heads);
+	vstate_release(&v);
 	return rc;
 }
