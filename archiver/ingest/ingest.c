@@ -20,13 +20,13 @@
 struct pending_q {
 	uint64_t line;
 	char *reason;
-	int dup;
+	enum cl_append_outcome dup;
 };
 
 int cl_ingest_quarantine(struct cl_ledger *l, const char *format,
 			 const char *input, uint64_t item,
 			 const unsigned char *data, size_t len,
-			 const char *reason, int *dup, char **err)
+			 const char *reason, enum cl_append_outcome *dup, char **err)
 {
 	struct cl_entry_in in;
 	json_t *pub = NULL, *sealed = NULL;
@@ -237,13 +237,14 @@ static int step_out(struct session *s)
 static int queue_bad(struct session *s, uint64_t item, const unsigned char *data,
 		     size_t len, const char *reason)
 {
-	int dup = 0, rc;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	int rc;
 
 	rc = cl_ingest_quarantine(s->l, s->o->format, s->o->input_name, item,
 				  data, len, reason, &dup, s->err);
 	if (rc)
 		return rc;
-	s->q[s->nq].dup = dup == 1;
+	s->q[s->nq].dup = dup == CL_APPEND_DUPLICATE;
 	s->q[s->nq].line = item;
 	s->q[s->nq].reason = strdup(reason);
 	if (s->q[s->nq].reason == NULL)
@@ -303,7 +304,7 @@ static int store_attachments(struct session *s, const struct cl_record *rec,
 		struct cl_buf key;
 		char body[64];
 		uint64_t idx;
-		int dup;
+		enum cl_append_outcome dup;
 
 		if (strstr(rec->canonical, b->sha) == NULL)
 			continue;
@@ -334,7 +335,7 @@ static int store_attachments(struct session *s, const struct cl_record *rec,
 		cl_buf_release(&key);
 		if (rc)
 			return rc;
-		if (dup != 1)
+		if (dup != CL_APPEND_DUPLICATE)
 			s->st->attachments++;
 	}
 	return CL_OK;
@@ -349,7 +350,8 @@ static int record_at(struct session *s, const char *json, size_t len,
 	struct cl_entry_in in;
 	char *why = NULL;
 	uint64_t idx;
-	int dup, rc;
+	enum cl_append_outcome dup;
+	int rc;
 
 	if ((rc = step_in(s)))
 		return rc;
@@ -363,11 +365,11 @@ static int record_at(struct session *s, const char *json, size_t len,
 		cl_ingest_entry_from_record(&in, &rec);
 		rc = cl_ledger_append(s->l, &in, &idx, &dup, s->err);
 		if (rc == CL_OK) {
-			if (dup == 1) {
+			if (dup == CL_APPEND_DUPLICATE) {
 				s->st->duplicates++;
 			} else {
 				s->pending++;
-				s->st->conflicts += dup == 2;
+				s->st->conflicts += dup == CL_APPEND_CONFLICT;
 				count_kind(s->st, rec.kind);
 			}
 			if (s->nblobs)
@@ -589,16 +591,16 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 		what = sl->what;
 		if (what == SLOT_RECORD) {
 			uint64_t idx;
-			int dup;
+			enum cl_append_outcome dup;
 
 			s.st->lines++;
 			if ((rc = step_in(&s)) == CL_OK &&
 			    (rc = cl_ledger_append_prepared(l, sl->prep, &idx, &dup, err)) == CL_OK) {
-				if (dup == 1) {
+				if (dup == CL_APPEND_DUPLICATE) {
 					s.st->duplicates++;
 				} else {
 					s.pending++;
-					s.st->conflicts += dup == 2;
+					s.st->conflicts += dup == CL_APPEND_CONFLICT;
 					count_kind(s.st, cl_prepared_kind(sl->prep));
 				}
 				rc = step_out(&s);

@@ -83,6 +83,6 @@ int cl_ingest_import(struct cl_ledger *l, cl_importer_fn importer,
 int cl_ingest_quarantine(struct cl_ledger *l, const char *format,
 			 const char *input, uint64_t item,
 			 const unsigned char *data, size_t len,
-			 const char *reason, int *dup, char **err);
+			 const char *reason, enum cl_append_outcome *dup, char **err);
 
 #endif

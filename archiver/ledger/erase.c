@@ -49,7 +49,8 @@ int cl_ledger_erase(struct cl_ledger *l, uint64_t index, const char *rule,
 	json_t *body = NULL;
 	char *bodytxt = NULL;
 	uint64_t tidx;
-	int rc, dup = 0, present, s;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	int rc, present, s;
 	size_t n;
 
 	*already = 0;

@@ -591,7 +591,7 @@ static void conflict_key(const struct cl_ledger *l, struct cl_prepared *p)
 }
 
 int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
-			      uint64_t *index, int *dup, char **err)
+			      uint64_t *index, enum cl_append_outcome *dup, char **err)
 {
 	struct cl_leaf leaf;
 	unsigned char leaf_hash[32], wrapped[48], wn[24];
@@ -599,7 +599,7 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 	uint64_t existing;
 	int found, rc = CL_OK, conflicted = 0;
 
-	*dup = 0;
+	*dup = CL_APPEND_NEW;
 	if (!l->in_batch) {
 		rc = cl_error(err, CL_EINVAL, "append outside a batch");
 		goto out;
@@ -614,7 +614,7 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 			if ((rc = same_content(l, existing, p, &same, err)))
 				goto out;
 			if (same) {
-				*dup = 1;
+				*dup = CL_APPEND_DUPLICATE;
 				*index = existing;
 				goto out;
 			}
@@ -625,7 +625,7 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 			if ((rc = find_key(l, p->kh, &existing, &found, err)))
 				goto out;
 			if (found) {
-				*dup = 1;
+				*dup = CL_APPEND_DUPLICATE;
 				*index = existing;
 				goto out;
 			}
@@ -731,7 +731,7 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 	*index = leaf.index;
 	l->size++;
 	if (conflicted)
-		*dup = 2;
+		*dup = CL_APPEND_CONFLICT;
 out:
 	sodium_memzero(p->key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 	sodium_memzero(wrapped, sizeof(wrapped));
@@ -739,11 +739,11 @@ out:
 }
 
 int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
-		     uint64_t *index, int *dup, char **err)
+		     uint64_t *index, enum cl_append_outcome *dup, char **err)
 {
 	int rc;
 
-	*dup = 0;
+	*dup = CL_APPEND_NEW;
 	if (!l->in_batch)
 		return cl_error(err, CL_EINVAL, "append outside a batch");
 	if ((rc = cl_sealer_prepare(l->sealer, in, l->prep, err)))

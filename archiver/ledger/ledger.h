@@ -85,16 +85,27 @@ uint64_t cl_ledger_size(const struct cl_ledger *l);
 
 /* Batches (write mode only). */
 int cl_ledger_begin(struct cl_ledger *l, char **err);
+
+/* What an append did with an entry that carries a message key. */
+enum cl_append_outcome {
+	CL_APPEND_NEW = 0,       /* stored as a new entry */
+	CL_APPEND_DUPLICATE,     /* key and content seen before: nothing
+	                            written, *index is the existing entry */
+	CL_APPEND_CONFLICT       /* key seen with other content: stored as a
+	                            conflicting copy under a derived key */
+};
+
 /*
  * Append one entry.  If its key was seen before (committed or earlier in
- * this batch) with the same content, nothing is written, *dup is set to 1
- * and *index to the existing entry's index.  If the key was seen with
- * different content (a conflicting redelivery), the entry is stored under
- * a key derived from the original and its content, and *dup is set to 2;
- * a later copy of that same content is then a duplicate (1).
+ * this batch) with the same content, nothing is written, *dup is set to
+ * CL_APPEND_DUPLICATE and *index to the existing entry's index.  If the
+ * key was seen with different content (a conflicting redelivery), the
+ * entry is stored under a key derived from the original and its content,
+ * and *dup is set to CL_APPEND_CONFLICT; a later copy of that same content
+ * is then a duplicate.  Otherwise *dup is CL_APPEND_NEW.
  */
 int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
-		     uint64_t *index, int *dup, char **err);
+		     uint64_t *index, enum cl_append_outcome *dup, char **err);
 /*
  * Appending in two steps, so the expensive part can run on other threads:
  * a sealer (one per thread; needs a write-mode ledger to copy its tag key
@@ -114,7 +125,7 @@ int cl_sealer_prepare(struct cl_sealer *s, const struct cl_entry_in *in,
 		      struct cl_prepared *p, char **err);
 const char *cl_prepared_kind(const struct cl_prepared *p);
 int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
-			      uint64_t *index, int *dup, char **err);
+			      uint64_t *index, enum cl_append_outcome *dup, char **err);
 
 /* Sign a checkpoint for the new size and commit durably (fsync). */
 int cl_ledger_commit(struct cl_ledger *l, char **err);

@@ -62,7 +62,8 @@ static int append_control(struct cl_ledger *l, const char *kind, json_t *pub,
 	struct cl_entry_in in;
 	char *body = json_dumps(pub, JSON_COMPACT | JSON_SORT_KEYS);
 	char *pt = json_dumps(sealed, JSON_COMPACT | JSON_SORT_KEYS);
-	int dup = 0, rc;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	int rc;
 
 	if (body == NULL || pt == NULL) {
 		rc = CL_ENOMEM;

@@ -76,25 +76,25 @@ static int append_job(struct cl_webhook *w, struct job *j, char **err)
 		struct item *it = &j->items[i];
 		struct cl_entry_in in;
 		uint64_t idx;
-		int dup = 0;
+		enum cl_append_outcome dup = CL_APPEND_NEW;
 
 		if (it->bad) {
 			rc = cl_ingest_quarantine(w->l, "cloudapi", "webhook", it->pos,
 						  it->data, it->len, it->reason, &dup, err);
-			if (rc == CL_OK && dup != 1)
+			if (rc == CL_OK && dup != CL_APPEND_DUPLICATE)
 				j->quarantined++;
 			continue;
 		}
 		cl_ingest_entry_from_record(&in, &it->rec);
 		rc = cl_ledger_append(w->l, &in, &idx, &dup, err);
 		if (rc == CL_OK) {
-			if (dup == 1)
+			if (dup == CL_APPEND_DUPLICATE)
 				j->duplicates++;
 			else
 				j->records++;
 		}
 		/* A new record with media: download it (same transaction). */
-		if (rc == CL_OK && dup != 1 && it->media_id && w->token)
+		if (rc == CL_OK && dup != CL_APPEND_DUPLICATE && it->media_id && w->token)
 			rc = pending_exec(w, "INSERT OR IGNORE INTO media_pending"
 					  "(idx, media_id, attempts, next_at) "
 					  "VALUES(?1, ?4, 0, ?2)", (int64_t)idx,
@@ -198,7 +198,7 @@ static int append_coverage(struct cl_webhook *w, const char *kind,
 {
 	struct cl_entry_in in;
 	uint64_t idx;
-	int dup;
+	enum cl_append_outcome dup;
 
 	memset(&in, 0, sizeof(in));
 	in.type = CL_ENTRY_COVERAGE;
@@ -214,7 +214,7 @@ static int append_coverage(struct cl_webhook *w, const char *kind,
  * parent's conversation chain (its tag, read from its leaf: the
  * conversation itself is sealed). */
 static int append_attachment(struct cl_webhook *w, const struct dl *d,
-			     int *dup, char **err)
+			     enum cl_append_outcome *dup, char **err)
 {
 	struct cl_buf leafb, key;
 	struct cl_leaf lf;
@@ -255,7 +255,8 @@ static int commit_media(struct cl_webhook *w, const struct dl *d)
 {
 	char body[128], *err = NULL;
 	unsigned n = d->attempts + 1;
-	int dup = 0, abandon = 0, rc = cl_ledger_begin(w->l, &err);
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	int abandon = 0, rc = cl_ledger_begin(w->l, &err);
 
 	if (rc == CL_OK && d->ok) {
 		rc = append_attachment(w, d, &dup, &err);
@@ -300,7 +301,7 @@ static int commit_media(struct cl_webhook *w, const struct dl *d)
 	}
 	pthread_mutex_lock(&w->mu);
 	w->st.commits++;
-	if (d->ok && dup != 1)
+	if (d->ok && dup != CL_APPEND_DUPLICATE)
 		w->st.media_stored++;
 	if (!d->ok)
 		w->st.media_failed++;
@@ -310,7 +311,7 @@ static int commit_media(struct cl_webhook *w, const struct dl *d)
 	if (d->ok)
 		media_note(w, "media of entry %llu stored (%zu bytes%s)",
 			   (unsigned long long)d->idx, d->len,
-			   dup == 1 ? ", already archived" : "");
+			   dup == CL_APPEND_DUPLICATE ? ", already archived" : "");
 	else if (abandon)
 		media_note(w, "media of entry %llu: attempt %u failed (HTTP %ld); "
 			   "abandoned", (unsigned long long)d->idx, n, d->status);

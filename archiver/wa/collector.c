@@ -144,7 +144,8 @@ static int coverage(struct col *c, const char *kind, json_t *body)
 	struct cl_entry_in in;
 	uint64_t idx;
 	char *txt, *err = NULL;
-	int rc, dup;
+	enum cl_append_outcome dup;
+	int rc;
 
 	json_object_set_new(body, "source", json_string("whatsapp-linked-device"));
 	txt = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);

@@ -152,7 +152,7 @@ static inline int fx_init(const char *dir, const char *origin)
  * content fingerprint `fp` (NULL: none), inside a batch. */
 static inline int fx_record(struct cl_ledger *l, const char *key,
 			    const char *conv, const char *pt, const char *fp,
-			    int64_t sent_at, uint64_t *idx, int *dup)
+			    int64_t sent_at, uint64_t *idx, enum cl_append_outcome *dup)
 {
 	struct cl_entry_in in;
 	char *err = NULL;

@@ -218,7 +218,8 @@ static void test_append(const char *dir, const struct logkey *k)
 	uint64_t idx = 99, *sizes = NULL;
 	size_t n = 0;
 	char *err = NULL;
-	int dup = -1, rc;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	int rc;
 
 	memset(&c1, 0, sizeof(c1));
 	memset(&c2, 0, sizeof(c2));
@@ -231,25 +232,25 @@ static void test_append(const char *dir, const struct logkey *k)
 		   CL_EINVAL, "append outside a batch is refused");
 	TAP_EQ_INT(cl_ledger_begin(l, &err), CL_OK, "begin");
 	TAP_OK(fx_record(l, "k-a1", CONV_A, pts[0], "fp-a1", T0, &idx, &dup) == CL_OK &&
-	       idx == 0 && dup == 0, "first record is entry 0, new");
+	       idx == 0 && dup == CL_APPEND_NEW, "first record is entry 0, new");
 	TAP_OK(fx_record(l, "k-b1", CONV_B, pts[1], "fp-b1", T0 + 1000, &idx, &dup) == CL_OK &&
-	       idx == 1 && dup == 0, "second record is entry 1, new");
+	       idx == 1 && dup == CL_APPEND_NEW, "second record is entry 1, new");
 	TAP_OK(fx_record(l, "k-a1", CONV_A, pts[0], "fp-a1", T0, &idx, &dup) == CL_OK &&
-	       idx == 0 && dup == 1, "same key and content in the same batch: duplicate of 0");
+	       idx == 0 && dup == CL_APPEND_DUPLICATE, "same key and content in the same batch: duplicate of 0");
 	TAP_EQ_INT(cl_ledger_size(l), 2, "a duplicate appends nothing");
 	TAP_OK(fx_record(l, "k-a2", CONV_A, pts[2], "fp-a2", T0 + 2000, &idx, &dup) == CL_OK &&
-	       idx == 2 && dup == 0, "third record is entry 2");
+	       idx == 2 && dup == CL_APPEND_NEW, "third record is entry 2");
 	TAP_EQ_INT(cl_ledger_commit(l, &err), CL_OK, "commit");
 	TAP_EQ_INT(cl_ledger_size(l), 3, "three entries committed");
 
 	TAP_EQ_INT(cl_ledger_begin(l, &err), CL_OK, "begin a second batch");
 	TAP_OK(fx_record(l, "k-a2", CONV_A, pts[2], "fp-a2", T0 + 2000, &idx, &dup) == CL_OK &&
-	       idx == 2 && dup == 1, "a committed key redelivered: duplicate of 2");
+	       idx == 2 && dup == CL_APPEND_DUPLICATE, "a committed key redelivered: duplicate of 2");
 	TAP_OK(fx_record(l, "k-b1", CONV_B, "{\"text\":\"edited\"}", "fp-b1-other", T0 + 1000,
-			 &idx, &dup) == CL_OK && idx == 3 && dup == 2,
+			 &idx, &dup) == CL_OK && idx == 3 && dup == CL_APPEND_CONFLICT,
 	       "same key, other content: stored as a conflicting copy (dup 2)");
 	TAP_OK(fx_record(l, "k-b1", CONV_B, "{\"text\":\"edited\"}", "fp-b1-other", T0 + 1000,
-			 &idx, &dup) == CL_OK && idx == 3 && dup == 1,
+			 &idx, &dup) == CL_OK && idx == 3 && dup == CL_APPEND_DUPLICATE,
 	       "that conflicting copy again: duplicate of 3");
 	TAP_EQ_INT(cl_ledger_commit(l, &err), CL_OK, "commit");
 	TAP_EQ_INT(cl_ledger_size(l), 4, "four entries");
@@ -274,9 +275,9 @@ static void test_append(const char *dir, const struct logkey *k)
 	in.body_len = strlen(in.body);
 	TAP_EQ_INT(cl_ledger_begin(l, &err), CL_OK, "begin a third batch");
 	rc = cl_ledger_append(l, &in, &idx, &dup, &err);
-	TAP_OK(rc == CL_OK && idx == 4 && dup == 0, "coverage entry 4 (the rolled-back index reused)");
+	TAP_OK(rc == CL_OK && idx == 4 && dup == CL_APPEND_NEW, "coverage entry 4 (the rolled-back index reused)");
 	rc = cl_ledger_append(l, &in, &idx, &dup, &err);
-	TAP_OK(rc == CL_OK && idx == 5 && dup == 0, "a keyless entry is never a duplicate");
+	TAP_OK(rc == CL_OK && idx == 5 && dup == CL_APPEND_NEW, "a keyless entry is never a duplicate");
 	in.kind = "Not A Kind";
 	TAP_EQ_INT(cl_ledger_append(l, &in, &idx, &dup, &err), CL_EINVAL, "an invalid kind is refused");
 	free(err);

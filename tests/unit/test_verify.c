@@ -52,13 +52,14 @@ static int add_records(struct cl_ledger *l, unsigned from, unsigned to)
 	uint64_t idx;
 	unsigned i;
 	char *err = NULL;
-	int dup, rc = cl_ledger_begin(l, &err);
+	enum cl_append_outcome dup;
+	int rc = cl_ledger_begin(l, &err);
 
 	for (i = from; rc == CL_OK && i < to; i++) {
 		snprintf(key, sizeof(key), "msg-%u", i);
 		snprintf(pt, sizeof(pt), "{\"text\":\"message %u of the test archive\"}", i);
 		rc = fx_record(l, key, convs[i % 3], pt, pt, T0 + 1000 * (int64_t)i, &idx, &dup);
-		if (rc == CL_OK && (idx != i || dup != 0))
+		if (rc == CL_OK && (idx != i || dup != CL_APPEND_NEW))
 			rc = CL_EINVAL;
 	}
 	if (rc == CL_OK)
@@ -104,7 +105,8 @@ static char *fork_checkpoint(const char *from, const char *dir, unsigned n)
 	char *err = NULL, *cp = NULL;
 	uint64_t idx;
 	unsigned i;
-	int dup, rc;
+	enum cl_append_outcome dup;
+	int rc;
 
 	if (fx_copy_dir(from, dir) != 0 ||
 	    cl_ledger_open(dir, CL_OPEN_WRITE, &l, &err) != CL_OK)
@@ -558,7 +560,8 @@ static void test_unsigned_tail(void)
 	struct cl_ledger *l = NULL;
 	char *err = NULL;
 	uint64_t idx;
-	int setup, dup;
+	enum cl_append_outcome dup;
+	int setup;
 
 	/* The tombstone's leaf (entry 300) is copied to 301, then forged. */
 	setup = fresh() ||
