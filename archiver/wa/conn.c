@@ -42,7 +42,7 @@
  *    timer; a wsi killed by a timer is gone before that poll, so
  *    conn_gone() wakes the loop with lws_cancel_service().
  *  - Returning -1 from CLIENT_RECEIVE can make lws_service() spin forever
- *    (see conn_abort()); we never do.
+ *    (see conn_kill()); we never do.
  *  - Each context creation registers new SSL ex_data indexes
  *    (LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT, required for client TLS) that
  *    are never released: a few bytes per connection, by design of lws.
@@ -68,6 +68,7 @@
 #include "conn.h"
 #include "common/buf.h"
 #include "common/status.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 #define CONN_PROTOCOL "cl-wa"
@@ -120,8 +121,8 @@ struct cl_wa_conn {
 	enum conn_phase phase;
 	int done;                      /* the connection is over */
 	int destroying;                /* inside lws_context_destroy() */
-	int close_asked;               /* by us: op, close(), *stop, abort */
-	enum lws_close_status abort_code;  /* non-zero: close at once with it */
+	int close_asked;               /* by us: op, close(), *stop, kill */
+	enum lws_close_status kill_code;  /* non-zero: close at once with it */
 	char close_why[CONN_CLOSE_REASON_MAX + 1];
 	size_t close_why_len;
 	int rc;                        /* failure code once reason[] is set */
@@ -186,7 +187,7 @@ static const char *conn_strerror(int e, char *buf, size_t len)
 
 /* Record the first failure: code and a one-line reason. */
 static void conn_fail(struct cl_wa_conn *c, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	CL_PRINTF_LIKE(3, 4);
 
 static void conn_fail(struct cl_wa_conn *c, int rc, const char *fmt, ...)
 {
@@ -196,7 +197,7 @@ static void conn_fail(struct cl_wa_conn *c, int rc, const char *fmt, ...)
 	if (c->reason[0])
 		return;
 	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	(void)cl_vfmt(tmp, sizeof(tmp), fmt, ap);  /* cut if too long */
 	va_end(ap);
 	conn_copy_printable(c->reason, sizeof(c->reason), tmp, strlen(tmp));
 	if (!c->reason[0])
@@ -365,7 +366,7 @@ static void conn_probe(struct cl_wa_conn *c)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%d", c->url->port);
+	(void)cl_fmt(port, sizeof(port), "%d", c->url->port);
 	rc = getaddrinfo(c->url->host, port, &hints, &res);
 	if (rc != 0) {
 		const char *why = rc == EAI_SYSTEM
@@ -448,10 +449,10 @@ static void conn_classify_failure(struct cl_wa_conn *c, struct lws *wsi,
  * spin forever inside lws_service() when the offending data arrived in
  * the same read as the 101 response and more TLS data is pending.)
  */
-static void conn_abort(struct cl_wa_conn *c, struct lws *wsi,
-		       enum lws_close_status code, const char *frame_why)
+static void conn_kill(struct cl_wa_conn *c, struct lws *wsi,
+		      enum lws_close_status code, const char *frame_why)
 {
-	c->abort_code = code;
+	c->kill_code = code;
 	c->close_why_len = conn_copy_printable(c->close_why,
 					       sizeof(c->close_why), frame_why,
 					       strlen(frame_why));
@@ -500,15 +501,15 @@ static int conn_on_receive(struct cl_wa_conn *c, struct lws *wsi,
 	if (!c->rx_binary) {
 		conn_fail(c, CL_EIO, "websocket: text message received "
 			  "(binary expected)");
-		conn_abort(c, wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-			   "binary messages only");
+		conn_kill(c, wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+			  "binary messages only");
 		return 0;
 	}
 	if (len > c->max_message - c->rx.len) {
 		conn_fail(c, CL_EIO, "websocket: inbound message exceeds %zu "
 			  "bytes", c->max_message);
-		conn_abort(c, wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-			   "message too big");
+		conn_kill(c, wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+			  "message too big");
 		return 0;
 	}
 	if (final && c->rx.len == 0) {
@@ -520,8 +521,8 @@ static int conn_on_receive(struct cl_wa_conn *c, struct lws *wsi,
 	if (cl_buf_add(&c->rx, in, len) != CL_OK) {
 		conn_fail(c, CL_ENOMEM, "websocket: out of memory reassembling "
 			  "a message");
-		conn_abort(c, wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-			   "out of memory");
+		conn_kill(c, wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+			  "out of memory");
 		return 0;
 	}
 	if (final) {
@@ -549,8 +550,8 @@ static int conn_on_writeable(struct cl_wa_conn *c, struct lws *wsi)
 {
 	struct conn_msg *m = c->q_head;
 
-	if (c->abort_code) {
-		lws_close_reason(wsi, c->abort_code,
+	if (c->kill_code) {
+		lws_close_reason(wsi, c->kill_code,
 				 (unsigned char *)c->close_why,
 				 c->close_why_len);
 		return -1;
@@ -789,10 +790,10 @@ static int conn_parse_url(const struct cl_wa_conn_cfg *cfg,
 		memcpy(u->path + 1, e, n + 1);
 	}
 	if (u->port == (u->secure ? 443 : 80))
-		snprintf(u->hosthdr, sizeof(u->hosthdr), "%s", u->host);
+		(void)cl_fmt(u->hosthdr, sizeof(u->hosthdr), "%s", u->host);
 	else
-		snprintf(u->hosthdr, sizeof(u->hosthdr), "%s:%d", u->host,
-			 u->port);
+		(void)cl_fmt(u->hosthdr, sizeof(u->hosthdr), "%s:%d", u->host,
+			     u->port);
 	return CL_OK;
 }
 
