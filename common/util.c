@@ -28,14 +28,22 @@
 
 /* ---- formatting ------------------------------------------------------ */
 
+char *cl_vstrdupf(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	return s;
+}
+
 char *cl_strdupf(const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
+	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	s = cl_vstrdupf(fmt, ap);
 	va_end(ap);
 	return s;
 }

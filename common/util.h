@@ -49,6 +49,8 @@ int cl_fsync_dir(const char *dir);
  * when out of memory or when the format fails.
  */
 char *cl_strdupf(const char *fmt, ...) CL_PRINTF_LIKE(1, 2);
+/* cl_strdupf() with a va_list (consumed). */
+char *cl_vstrdupf(const char *fmt, va_list ap) CL_PRINTF_LIKE(1, 0);
 
 /*
  * Format into dst (cap bytes, cap > 0), always NUL-terminated; output

@@ -693,27 +693,38 @@ static const struct lws_protocols conn_protocols[] = {
 
 /* ---- setup ------------------------------------------------------------- */
 
+_Static_assert(CL_WA_LWS_LOG_ERR == LLL_ERR &&
+	       CL_WA_LWS_LOG_WARN == LLL_WARN &&
+	       CL_WA_LWS_LOG_NOTICE == LLL_NOTICE,
+	       "conn.h's log bits are lws's");
+
+/*
+ * Where lws's log lines go.  lws has a single, process-wide emit
+ * function without a context pointer, and calls it on the thread that
+ * services the context, i.e. the one inside cl_wa_conn_run(): so each
+ * such thread keeps its own sink, set for the duration of the call.
+ */
+struct conn_log_sink {
+	void (*fn)(void *ctx, int level, const char *line);
+	void *ctx;
+};
+static _Thread_local struct conn_log_sink conn_log_sink;
+
 static void conn_lws_log(int level, const char *line)
 {
-	(void)level;
-	fprintf(stderr, "lws: %s", line);
+	if (conn_log_sink.fn)
+		conn_log_sink.fn(conn_log_sink.ctx, level, line);
 }
 
-/* lws logs nothing unless CL_WA_LWS_LOG holds a level bitmask. */
-static void conn_setup_logging(void)
+/* Route lws's log to cfg->lws_log at cfg->lws_log_level (or nowhere). */
+static void conn_setup_logging(const struct cl_wa_conn_cfg *cfg)
 {
-	const char *s = getenv("CL_WA_LWS_LOG");
-	long v = 0;
+	unsigned level = cfg->lws_log ? cfg->lws_log_level & CL_WA_LWS_LOG_MAX
+				      : 0;
 
-	if (s && *s) {
-		char *end = NULL;
-
-		errno = 0;
-		v = strtol(s, &end, 0);
-		if (errno || !end || *end || v < 0 || v > 0xffff)
-			v = LLL_ERR | LLL_WARN;
-	}
-	lws_set_log_level((int)v, conn_lws_log);
+	conn_log_sink.fn = cfg->lws_log;
+	conn_log_sink.ctx = cfg->log_ctx;
+	lws_set_log_level((int)level, conn_lws_log);
 }
 
 static int conn_host_char(char ch)
@@ -899,7 +910,7 @@ int cl_wa_conn_run(const struct cl_wa_conn_cfg *cfg,
 	cl_buf_init(&c->rx, c->max_message);
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 
-	conn_setup_logging();
+	conn_setup_logging(cfg);
 	/* lws's own connect timeouts: later than ours, as a backstop */
 	secs = c->timeout_ms / 1000 + 2;
 	if (secs < 20)
@@ -961,6 +972,8 @@ out:
 			lws_sul_cancel(&c->sul_grace);
 			lws_context_destroy(c->lws);
 		}
+		conn_log_sink.fn = NULL;   /* the call is over */
+		conn_log_sink.ctx = NULL;
 		conn_queue_free(c);
 		cl_buf_release(&c->rx);
 		free(c);
