@@ -23,6 +23,7 @@
 #include "archiver/wa/conn.h"
 #include "archiver/wa/creds.h"
 #include "archiver/wa/qr.h"
+#include "archiver/wa/status.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -121,7 +122,7 @@ static int state_flush(struct col *c)
 	state_set(c, "pid", json_integer((json_int_t)getpid()));
 	txt = json_dumps(c->state, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (txt == NULL ||
-	    (path = cl_strdupf("%s/wa/state.json", c->o->dir)) == NULL) {
+	    (path = cl_strdupf("%s/wa/" CL_WA_STATE_FILE, c->o->dir)) == NULL) {
 		free(txt);
 		return CL_ENOMEM;
 	}
@@ -139,7 +140,7 @@ static int state_flush(struct col *c)
 
 static void state_load(struct col *c)
 {
-	char *path = cl_strdupf("%s/wa/state.json", c->o->dir);
+	char *path = cl_strdupf("%s/wa/" CL_WA_STATE_FILE, c->o->dir);
 	json_error_t je;
 
 	if (path)

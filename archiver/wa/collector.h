@@ -8,6 +8,7 @@
  *                (creds.h); creds.key is the key unless the config names
  *                another file
  *   state.json   what `chatledger status` shows: link, connection, gap
+ *                (read with cl_wa_status_read(), status.h)
  *   pair-qr.png  while pairing only: the current QR code (0600, removed
  *                after pairing; it holds the ADV secret)
  *
