@@ -526,9 +526,11 @@ static int setup(struct col *c, char **err)
 	int rc;
 
 	if (c->o->mode == CL_WA_PAIR && c->o->pairing_phone &&
-	    c->o->on_pair_code == NULL)
-		return cl_error(err, CL_EINVAL, "pairing by code needs a "
-				"callback that shows the code");
+	    c->o->on_pair_code == NULL) {
+		(void)cl_error(err, CL_EINVAL, "pairing by code needs a "
+			       "callback that shows the code");
+		return CL_EINVAL;
+	}
 	if ((rc = cl_config_load(c->o->dir, &c->cfg, err)))
 		return rc;
 	if ((wadir = cl_strdupf("%s/wa", c->o->dir)) == NULL)

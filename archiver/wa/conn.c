@@ -704,16 +704,14 @@ _Static_assert(CL_WA_LWS_LOG_ERR == LLL_ERR &&
  * services the context, i.e. the one inside cl_wa_conn_run(): so each
  * such thread keeps its own sink, set for the duration of the call.
  */
-struct conn_log_sink {
-	void (*fn)(void *ctx, int level, const char *line);
-	void *ctx;
-};
-static _Thread_local struct conn_log_sink conn_log_sink;
+static _Thread_local void (*conn_log_fn)(void *ctx, int level,
+					 const char *line);
+static _Thread_local void *conn_log_ctx;
 
 static void conn_lws_log(int level, const char *line)
 {
-	if (conn_log_sink.fn)
-		conn_log_sink.fn(conn_log_sink.ctx, level, line);
+	if (conn_log_fn)
+		conn_log_fn(conn_log_ctx, level, line);
 }
 
 /* Route lws's log to cfg->lws_log at cfg->lws_log_level (or nowhere). */
@@ -722,8 +720,8 @@ static void conn_setup_logging(const struct cl_wa_conn_cfg *cfg)
 	unsigned level = cfg->lws_log ? cfg->lws_log_level & CL_WA_LWS_LOG_MAX
 				      : 0;
 
-	conn_log_sink.fn = cfg->lws_log;
-	conn_log_sink.ctx = cfg->log_ctx;
+	conn_log_fn = cfg->lws_log;
+	conn_log_ctx = cfg->log_ctx;
 	lws_set_log_level((int)level, conn_lws_log);
 }
 
@@ -972,8 +970,8 @@ out:
 			lws_sul_cancel(&c->sul_grace);
 			lws_context_destroy(c->lws);
 		}
-		conn_log_sink.fn = NULL;   /* the call is over */
-		conn_log_sink.ctx = NULL;
+		conn_log_fn = NULL;   /* the call is over */
+		conn_log_ctx = NULL;
 		conn_queue_free(c);
 		cl_buf_release(&c->rx);
 		free(c);

@@ -458,6 +458,7 @@ static unsigned log_level;
 static int log_take;
 static unsigned log_lines, log_bad;
 
+/* cppcheck-suppress constParameter ; the callback type says void * */
 static void t_lws_log(void *ctx, int level, const char *line)
 {
 	log_lines++;
