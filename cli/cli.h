@@ -52,6 +52,20 @@ int cli_load_policy(const char *cmd, const char *archive, const char *opt,
 /* Parse an RFC 3339 time or a YYYY-MM-DD date (midnight UTC); 0 on success. */
 int cli_time(const char *s, int64_t *ms);
 
+struct cl_wa_collector_opts;
+/* pair and collect (cli/wa_run.c): the collector's callback context. */
+struct cli_wa {
+	const char *cmd;       /* "pair" or "collect", for the log */
+};
+/* Log a line on standard error as the collector does:
+ * "TIME chatledger CMD: message". */
+void cli_wa_log(const struct cli_wa *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Run the collector with `o` (dir, mode and pair's fields set by the
+ * caller; the log, signals, stop flag and lws log level are set here)
+ * and return the exit status, after printing any error. */
+int cli_wa_run(struct cli_wa *w, struct cl_wa_collector_opts *o);
+
 int cmd_init(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

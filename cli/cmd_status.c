@@ -1,5 +1,6 @@
 /*
- * cmd_status.c - chatledger status: what the archive holds and how fresh.
+ * cmd_status.c - chatledger status: what the archive holds and how fresh,
+ * and what the WhatsApp collector last reported (archiver/wa/status.h).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -11,7 +12,7 @@
 
 #include "archiver/ledger/ledger.h"
 #include "archiver/ingest/record.h"
-#include "archiver/wa/binary.h"
+#include "archiver/wa/status.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -27,70 +28,67 @@ static json_t *time_or_null(int64_t ms)
 	return json_string(b);
 }
 
-/*
- * The collector's view from DIR/wa/state.json (written by pair/collect),
- * or NULL when the archive never ran a collector.  Credentials are not
- * read: status needs no secret.
- */
-static json_t *wa_status(const char *dir)
+/* A string or JSON null. */
+static json_t *str_or_null(const char *s)
 {
-	char *path = NULL;
-	json_error_t je;
-	json_t *st, *w;
-	const char *jid;
-	struct cl_wa_jid pj;
+	return s ? json_string(s) : json_null();
+}
 
-	if (asprintf(&path, "%s/wa/state.json", dir) < 0)
-		return NULL;
-	st = json_load_file(path, 0, &je);
-	free(path);
-	if (st == NULL || !json_is_object(st)) {
-		json_decref(st);
-		return NULL;
-	}
-	w = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:n, s:n}",
-		      "state", json_object_get(st, "state"),
-		      "jid", json_object_get(st, "jid"),
-		      "lid", json_object_get(st, "lid"),
-		      "paired_at", json_object_get(st, "paired_at"),
-		      "connected_since", json_object_get(st, "connected_since"),
-		      "last_stanza_at", json_object_get(st, "last_stanza_at"),
-		      "gap_open_since", json_object_get(st, "gap_open_since"),
-		      "last_end_reason", json_object_get(st, "last_end_reason"),
-		      "server_offset_ms", json_object_get(st, "server_offset_ms"),
-		      "logged_out_code", json_object_get(st, "logged_out_code"),
-		      "updated_at", json_object_get(st, "updated_at"),
+/*
+ * The collector's section of status --json, from what it last reported
+ * (archiver/wa/status.h).  Credentials are not read: status needs no
+ * secret.
+ */
+static json_t *wa_json(const struct cl_wa_status *st)
+{
+	json_t *w;
+
+	w = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:n, s:n}",
+		      "state", str_or_null(st->state),
+		      "jid", str_or_null(st->jid),
+		      "lid", str_or_null(st->lid),
+		      "paired_at", time_or_null(st->paired_at),
+		      "connected_since", time_or_null(st->connected_since),
+		      "last_stanza_at", time_or_null(st->last_stanza_at),
+		      "gap_open_since", time_or_null(st->gap_open_since),
+		      "last_end_reason", str_or_null(st->last_end_reason),
+		      "server_offset_ms", st->has_server_offset ?
+		      json_integer((json_int_t)st->server_offset_ms) : json_null(),
+		      "logged_out_code", st->has_logged_out_code ?
+		      json_integer((json_int_t)st->logged_out_code) : json_null(),
+		      "updated_at", time_or_null(st->updated_at),
 		      "phone_last_seen_at", "days_to_logout_cutoff");
-	jid = json_string_value(json_object_get(st, "jid"));
-	if (w && jid && cl_wa_jid_parse(jid, strlen(jid), &pj) == CL_OK &&
-	    pj.form == CL_WA_JID_AD)
-		json_object_set_new(w, "device", json_integer(pj.device));
-	json_decref(st);
+	if (w && st->has_device)
+		json_object_set_new(w, "device", json_integer(st->device));
 	return w;
 }
 
-static const char *jstr(const json_t *o, const char *k, const char *dflt)
+/* The time as RFC 3339 into b, or `dflt`. */
+static const char *time_or(int64_t ms, char b[32], const char *dflt)
 {
-	const char *v = json_string_value(json_object_get(o, k));
-
-	return v ? v : dflt;
+	if (ms == CL_TIME_NONE)
+		return dflt;
+	cl_time_format(ms, b);
+	return b;
 }
 
-static void wa_print(const json_t *w)
+static void wa_print(const struct cl_wa_status *st)
 {
-	const char *state = jstr(w, "state", "unknown");
+	const char *state = st->state ? st->state : "unknown";
+	char b[32];
 
 	printf("whatsapp     %s\n",
 	       strcmp(state, "logged-out") == 0 ?
 	       "logged out: WhatsApp unlinked this device; credentials deleted; run chatledger pair" :
 	       state);
-	printf("  linked as  %s\n", jstr(w, "jid", "(not linked)"));
-	printf("  connected  %s\n", jstr(w, "connected_since", "no"));
-	printf("  last stanza %s\n", jstr(w, "last_stanza_at", "never"));
-	if (json_is_string(json_object_get(w, "gap_open_since")))
+	printf("  linked as  %s\n", st->jid ? st->jid : "(not linked)");
+	printf("  connected  %s\n", time_or(st->connected_since, b, "no"));
+	printf("  last stanza %s\n", time_or(st->last_stanza_at, b, "never"));
+	if (st->gap_open_since != CL_TIME_NONE)
 		printf("  open gap   since %s (%s)\n",
-		       jstr(w, "gap_open_since", ""),
-		       jstr(w, "last_end_reason", "not connected"));
+		       time_or(st->gap_open_since, b, ""),
+		       st->last_end_reason ? st->last_end_reason :
+		       "not connected");
 	else
 		printf("  open gap   none\n");
 	printf("  phone seen not tracked yet (needs message decryption)\n");
@@ -107,9 +105,10 @@ int cmd_status(int argc, char **argv)
 	const char *archive = NULL;
 	struct cl_ledger *l = NULL;
 	struct cl_ledger_stats s;
+	struct cl_wa_status wst;
 	char *err = NULL;
-	int c, rc, json = 0;
-	json_t *j, *wa;
+	int c, rc, json = 0, have_wa;
+	json_t *j;
 
 	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -148,9 +147,10 @@ int cmd_status(int argc, char **argv)
 	cl_ledger_close(l);
 	if (j == NULL)
 		return cli_fail("status", "out of memory");
-	wa = wa_status(archive);
-	if (wa)
-		json_object_set_new(j, "whatsapp", wa);
+	/* no collector state (never ran, unreadable): no whatsapp section */
+	have_wa = cl_wa_status_read(archive, &wst, NULL) == CL_OK;
+	if (have_wa)
+		json_object_set_new(j, "whatsapp", wa_json(&wst));
 	if (json) {
 		json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
 		putchar('\n');
@@ -175,9 +175,10 @@ int cmd_status(int argc, char **argv)
 		if (s.by_type[CL_ENTRY_QUARANTINE])
 			printf("attention    %" PRIu64 " quarantined items: show them with chatledger show --index (see chatledger-ingest(1))\n",
 			       s.by_type[CL_ENTRY_QUARANTINE]);
-		if (wa)
-			wa_print(wa);
+		if (have_wa)
+			wa_print(&wst);
 	}
+	cl_wa_status_release(&wst);
 	json_decref(j);
 	return EXIT_OK;
 }

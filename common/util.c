@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,53 @@
 #include "status.h"
 #include "util.h"
 #include "common/banned.h"
+
+/* ---- formatting ------------------------------------------------------ */
+
+char *cl_vstrdupf(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	return s;
+}
+
+char *cl_strdupf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = cl_vstrdupf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+int cl_vfmt(char *dst, size_t cap, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (dst == NULL || cap == 0)
+		return CL_EINVAL;
+	n = vsnprintf(dst, cap, fmt, ap);
+	if (n < 0) {
+		dst[0] = '\0';
+		return CL_EINVAL;
+	}
+	return (size_t)n < cap ? CL_OK : CL_EINVAL;
+}
+
+int cl_fmt(char *dst, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = cl_vfmt(dst, cap, fmt, ap);
+	va_end(ap);
+	return rc;
+}
 
 /* ---- files ---------------------------------------------------------- */
 

@@ -5,10 +5,17 @@
 #ifndef CL_UTIL_H
 #define CL_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
+
+/* Marks a function taking a printf-style format as argument `fmt_idx`
+ * and its values from argument `arg_idx` on, so the compiler checks the
+ * calls (-Wformat=2). */
+#define CL_PRINTF_LIKE(fmt_idx, arg_idx) \
+	__attribute__((format(printf, fmt_idx, arg_idx)))
 
 #define CL_SHA256_BYTES 32
 
@@ -34,6 +41,27 @@ int cl_file_read(const char *path, struct cl_buf *out, size_t max,
 
 /* fsync the directory holding `path` (or `path` itself if a directory). */
 int cl_fsync_dir(const char *dir);
+
+/* ---- formatting ----------------------------------------------------- */
+
+/*
+ * Format into a new heap string; the caller frees it with free().  NULL
+ * when out of memory or when the format fails.
+ */
+char *cl_strdupf(const char *fmt, ...) CL_PRINTF_LIKE(1, 2);
+/* cl_strdupf() with a va_list (consumed). */
+char *cl_vstrdupf(const char *fmt, va_list ap) CL_PRINTF_LIKE(1, 0);
+
+/*
+ * Format into dst (cap bytes, cap > 0), always NUL-terminated; output
+ * that does not fit is cut at cap - 1 bytes.  Returns CL_OK when it fit,
+ * CL_EINVAL when it was cut or the format failed (dst is then "" or the
+ * cut text).
+ */
+int cl_fmt(char *dst, size_t cap, const char *fmt, ...) CL_PRINTF_LIKE(3, 4);
+/* cl_fmt() with a va_list (consumed). */
+int cl_vfmt(char *dst, size_t cap, const char *fmt, va_list ap)
+	CL_PRINTF_LIKE(3, 0);
 
 /* ---- encodings (libsodium) ------------------------------------------ */
 

@@ -16,6 +16,7 @@
 #include "archiver/wa/qr.h"
 #include "common/buf.h"
 #include "common/status.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 #define SERVER_JID "s.whatsapp.net"
@@ -121,8 +122,7 @@ static long num(const char *s)
 
 /* Set the end (the first one wins) and return a non-zero status. */
 static int set_end(struct cl_wa_client *c, enum cl_wa_end_kind kind,
-		   int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+		   int code, const char *fmt, ...) CL_PRINTF_LIKE(4, 5);
 static int set_end(struct cl_wa_client *c, enum cl_wa_end_kind kind,
 		   int code, const char *fmt, ...)
 {
@@ -132,7 +132,8 @@ static int set_end(struct cl_wa_client *c, enum cl_wa_end_kind kind,
 		c->end.kind = kind;
 		c->end.code = code;
 		va_start(ap, fmt);
-		vsnprintf(c->end.reason, sizeof(c->end.reason), fmt, ap);
+		/* a reason too long for end.reason is cut */
+		(void)cl_vfmt(c->end.reason, sizeof(c->end.reason), fmt, ap);
 		va_end(ap);
 	}
 	c->phase = P_ENDED;
@@ -181,8 +182,8 @@ int cl_wa_client_new(struct cl_wa_client **out,
 	cl_wa_frame_writer_init(&c->fw);
 	cl_wa_frame_reader_init(&c->fr, 0, 0);
 	randombytes_buf(rnd, sizeof(rnd));
-	snprintf(c->id_prefix, sizeof(c->id_prefix), "%02x%02x%02x%02x",
-		 rnd[0], rnd[1], rnd[2], rnd[3]);
+	(void)cl_fmt(c->id_prefix, sizeof(c->id_prefix), "%02x%02x%02x%02x",
+		     rnd[0], rnd[1], rnd[2], rnd[3]);
 	*out = c;
 	return CL_OK;
 }
@@ -267,7 +268,7 @@ static int send_node(struct cl_wa_client *c, const struct cl_wa_node *n)
 
 static void next_id(struct cl_wa_client *c, char id[32])
 {
-	snprintf(id, 32, "%s.%lu", c->id_prefix, ++c->id_counter);
+	(void)cl_fmt(id, 32, "%s.%lu", c->id_prefix, ++c->id_counter);
 }
 
 /* 1 when a request for `purpose` is waiting for its answer. */
@@ -542,7 +543,8 @@ static int on_pair_success(struct cl_wa_client *c,
 	if (rc) {
 		char why[128];
 
-		snprintf(why, sizeof(why), "%s", err ? err : cl_strerror(rc));
+		(void)cl_fmt(why, sizeof(why), "%s",
+			     err ? err : cl_strerror(rc));
 		free(err);
 		rc = set_end(c, CL_WA_END_PAIR_REFUSED, 401,
 			     "pair-success refused: %s", why);

@@ -1,9 +1,11 @@
 /*
  * collector.c - pairing and collecting over a WebSocket (collector.h).
+ *
+ * Reports through the callbacks in cl_wa_collector_opts only; never
+ * prints.
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,7 +23,7 @@
 #include "archiver/wa/conn.h"
 #include "archiver/wa/creds.h"
 #include "archiver/wa/qr.h"
-#include "common/buf.h"
+#include "archiver/wa/status.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -46,23 +48,37 @@ struct col {
 	unsigned qr_rounds;
 };
 
-static void logf_(struct col *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void logf_(struct col *c, const char *fmt, ...)
+/* Format one log line and hand it to o->on_log (dropped when out of
+ * memory). */
+static void col_log(struct col *c, enum cl_wa_log_level level,
+		    const char *fmt, ...) CL_PRINTF_LIKE(3, 4);
+static void col_log(struct col *c, enum cl_wa_log_level level,
+		    const char *fmt, ...)
 {
-	char ts[32];
 	va_list ap;
+	char *msg;
 
-	if (c->o->log == NULL)
+	if (c->o->on_log == NULL)
 		return;
-	cl_time_format(cl_time_now_ms(), ts);
-	fprintf(c->o->log, "%s chatledger %s: ", ts,
-		c->o->mode == CL_WA_PAIR ? "pair" : "collect");
 	va_start(ap, fmt);
-	vfprintf(c->o->log, fmt, ap);
+	msg = cl_vstrdupf(fmt, ap);
 	va_end(ap);
-	fputc('\n', c->o->log);
-	fflush(c->o->log);
+	if (msg)
+		c->o->on_log(c->o->cb_ctx, level, msg);
+	free(msg);
+}
+
+#define log_info(c, ...) col_log(c, CL_WA_LOG_INFO, __VA_ARGS__)
+#define log_alert(c, ...) col_log(c, CL_WA_LOG_ALERT, __VA_ARGS__)
+
+/* libwebsockets' lines (conn.h), passed on verbatim. */
+static void col_lws_log(void *ctx, int level, const char *line)
+{
+	struct col *c = ctx;
+
+	(void)level;
+	if (c->o->on_log)
+		c->o->on_log(c->o->cb_ctx, CL_WA_LOG_LWS, line);
 }
 
 static int fail(struct col *c, int rc, char *msg)
@@ -105,13 +121,15 @@ static int state_flush(struct col *c)
 	state_set(c, "updated_at", ms_json(cl_time_now_ms()));
 	state_set(c, "pid", json_integer((json_int_t)getpid()));
 	txt = json_dumps(c->state, JSON_INDENT(2) | JSON_SORT_KEYS);
-	if (txt == NULL || asprintf(&path, "%s/wa/state.json", c->o->dir) < 0) {
+	if (txt == NULL ||
+	    (path = cl_strdupf("%s/wa/" CL_WA_STATE_FILE, c->o->dir)) == NULL) {
 		free(txt);
 		return CL_ENOMEM;
 	}
 	rc = cl_file_replace(path, txt, strlen(txt), 0600, &err);
 	if (rc)
-		logf_(c, "cannot write %s: %s", path, err ? err : cl_strerror(rc));
+		col_log(c, CL_WA_LOG_WARN, "cannot write %s: %s", path,
+			err ? err : cl_strerror(rc));
 	free(err);
 	free(path);
 	free(txt);
@@ -122,10 +140,10 @@ static int state_flush(struct col *c)
 
 static void state_load(struct col *c)
 {
-	char *path = NULL;
+	char *path = cl_strdupf("%s/wa/" CL_WA_STATE_FILE, c->o->dir);
 	json_error_t je;
 
-	if (asprintf(&path, "%s/wa/state.json", c->o->dir) >= 0)
+	if (path)
 		c->state = json_load_file(path, 0, &je);
 	free(path);
 	if (c->state == NULL || !json_is_object(c->state)) {
@@ -169,10 +187,10 @@ static int coverage(struct col *c, const char *kind, json_t *body)
 	}
 	cl_ledger_close(l);
 	if (rc == CL_OK)
-		logf_(c, "coverage %s %s", kind, txt);
+		log_info(c, "coverage %s %s", kind, txt);
 	else
-		logf_(c, "ERROR: cannot record coverage %s: %s", kind,
-		      err ? err : cl_strerror(rc));
+		col_log(c, CL_WA_LOG_ERROR, "cannot record coverage %s: %s",
+			kind, err ? err : cl_strerror(rc));
 	free(err);
 	free(txt);
 	return rc;
@@ -186,11 +204,9 @@ static int creds_save(struct col *c)
 	int rc = cl_wa_creds_save(c->o->dir, c->keyfile, c->creds, &err);
 
 	if (rc) {
-		char *m = NULL;
+		char *m = cl_strdupf("cannot save the credentials: %s",
+				     err ? err : cl_strerror(rc));
 
-		if (asprintf(&m, "cannot save the credentials: %s",
-			     err ? err : cl_strerror(rc)) < 0)
-			m = NULL;
 		free(err);
 		return fail(c, rc, m);
 	}
@@ -200,38 +216,27 @@ static int creds_save(struct col *c)
 static void remove_png(struct col *c)
 {
 	if (c->png && unlink(c->png) == 0)
-		logf_(c, "removed %s", c->png);
+		log_info(c, "removed %s", c->png);
 }
 
 /* ---- engine events ----------------------------------------------------- */
 
 static int on_qr(struct col *c, const struct cl_wa_event *ev)
 {
-	struct cl_buf term;
 	char *err = NULL;
 	int rc;
 
 	rc = cl_wa_qr_write_png(ev->text, c->png, &err);
 	if (rc) {
-		char *m = NULL;
+		char *m = cl_strdupf("cannot write the QR code: %s",
+				     err ? err : cl_strerror(rc));
 
-		if (asprintf(&m, "cannot write the QR code: %s",
-			     err ? err : cl_strerror(rc)) < 0)
-			m = NULL;
 		free(err);
 		return fail(c, rc, m);
 	}
-	if (c->o->qr_out) {
-		cl_buf_init(&term, 1u << 20);
-		if (cl_wa_qr_render_utf8(ev->text, &term) == CL_OK) {
-			fwrite(term.data, 1, term.len, c->o->qr_out);
-			fprintf(c->o->qr_out,
-				"Scan with WhatsApp on the business phone: Settings > Linked devices > Link a device.\n");
-			fflush(c->o->qr_out);
-		}
-		cl_buf_release(&term);
-	}
-	logf_(c, "QR code %llu written to %s, valid %.1f s",
+	if (c->o->on_qr)
+		c->o->on_qr(c->o->cb_ctx, ev->text, ev->count, c->png);
+	log_info(c, "QR code %llu written to %s, valid %.1f s",
 	      (unsigned long long)ev->count, c->png, (double)ev->ms / 1000.0);
 	state_set(c, "state", json_string("pairing"));
 	state_set(c, "qr_png", json_string(c->png));
@@ -245,23 +250,16 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 
 	switch (ev->type) {
 	case CL_WA_EV_HANDSHAKE:
-		logf_(c, "handshake done (%s), server certificate verified",
-		      ev->text);
+		log_info(c, "handshake done (%s), server certificate verified",
+			 ev->text);
 		return 0;
 	case CL_WA_EV_QR:
 		return on_qr(c, ev);
 	case CL_WA_EV_PAIR_CODE:
-		if (c->o->qr_out) {
-			fprintf(c->o->qr_out,
-				"Pairing code: %s\n"
-				"On the business phone: WhatsApp > Settings > Linked devices > Link a device > Link with phone number instead, and enter the code.\n",
-				ev->text);
-			fflush(c->o->qr_out);
-		}
-		/* the code links a device while it lives: standard output
+		/* the code links a device while it lives: to the caller
 		 * only, never the log (journal) */
-		logf_(c, "pairing code for +%s printed on standard output, valid %.0f s",
-		      c->o->pairing_phone, (double)ev->ms / 1000.0);
+		c->o->on_pair_code(c->o->cb_ctx, ev->text,
+				   c->o->pairing_phone, ev->ms);
 		state_set(c, "state", json_string("pairing"));
 		return 0;
 	case CL_WA_EV_PAIRED:
@@ -276,7 +274,7 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 		state_set(c, "paired_at", ms_json(now));
 		state_set(c, "server_offset_ms", json_integer(ev->ms));
 		(void)state_flush(c);
-		logf_(c, "linked as %s", c->creds->jid);
+		log_info(c, "linked as %s", c->creds->jid);
 		return coverage(c, "wa-paired",
 				json_pack("{s:s, s:s, s:s, s:I}", "jid",
 					  c->creds->jid, "lid", c->creds->lid,
@@ -285,7 +283,7 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 					  (json_int_t)c->creds->key_index)) ?
 			-1 : 0;
 	case CL_WA_EV_PAIR_REFUSED:
-		logf_(c, "pairing refused: %s", ev->text);
+		log_info(c, "pairing refused: %s", ev->text);
 		(void)coverage(c, "wa-pair-refused",
 			       json_pack("{s:s}", "reason", ev->text));
 		return 0;
@@ -305,14 +303,15 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 		state_set(c, "gap_open_since", NULL);
 		state_set(c, "server_offset_ms", json_integer(ev->ms));
 		(void)state_flush(c);
-		logf_(c, "logged in as %s (server clock offset %lld ms)",
-		      c->creds->jid, (long long)ev->ms);
+		log_info(c, "logged in as %s (server clock offset %lld ms)",
+			 c->creds->jid, (long long)ev->ms);
 		return coverage(c, "wa-connected", body) ? -1 : 0;
 	}
 	case CL_WA_EV_CREDS_CHANGED:
 		return creds_save(c);
 	case CL_WA_EV_PREKEYS:
-		logf_(c, "uploaded %llu pre-keys", (unsigned long long)ev->count);
+		log_info(c, "uploaded %llu pre-keys",
+			 (unsigned long long)ev->count);
 		state_set(c, "prekeys_uploaded",
 			  json_integer(c->creds->prekeys_uploaded));
 		return creds_save(c);
@@ -332,8 +331,8 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 				json_pack("{s:s?}", "stanza_id", id)) ? -1 : 0;
 	}
 	case CL_WA_EV_OFFLINE:
-		logf_(c, "offline queue replayed (%llu stanzas)",
-		      (unsigned long long)ev->count);
+		log_info(c, "offline queue replayed (%llu stanzas)",
+			 (unsigned long long)ev->count);
 		return 0;
 	}
 	return 0;
@@ -425,6 +424,9 @@ static void run_once(struct col *c, struct cl_wa_end *end)
 	cc.ca_file = c->cfg.wa.ca_file[0] ? c->cfg.wa.ca_file : NULL;
 	cc.connect_timeout_ms = CL_WA_CONN_TIMEOUT_DEFAULT;
 	cc.max_message = CL_WA_CONN_MAX_MESSAGE_DEFAULT;
+	cc.lws_log_level = c->o->lws_log_level;
+	cc.lws_log = col_lws_log;
+	cc.log_ctx = c;
 	x.c = c;
 	x.conn = NULL;
 	c->client = NULL;
@@ -437,8 +439,8 @@ static void run_once(struct col *c, struct cl_wa_end *end)
 		c->client = NULL;
 	} else {
 		end->kind = CL_WA_END_RECONNECT;
-		snprintf(end->reason, sizeof(end->reason), "%s",
-			 err ? err : cl_strerror(rc));
+		(void)cl_fmt(end->reason, sizeof(end->reason), "%s",
+			     err ? err : cl_strerror(rc));
 	}
 	free(err);
 }
@@ -495,7 +497,8 @@ static int load_creds(struct col *c, char **err)
 			return rc;
 		rc = cl_wa_creds_save(c->o->dir, c->keyfile, c->creds, err);
 		if (rc == CL_OK)
-			logf_(c, "new device keys created in %s/wa", c->o->dir);
+			log_info(c, "new device keys created in %s/wa",
+				 c->o->dir);
 		return rc;
 	}
 	if (rc == CL_ENOTFOUND) {
@@ -520,12 +523,18 @@ static int load_creds(struct col *c, char **err)
 
 static int setup(struct col *c, char **err)
 {
-	char *wadir = NULL;
+	char *wadir;
 	int rc;
 
+	if (c->o->mode == CL_WA_PAIR && c->o->pairing_phone &&
+	    c->o->on_pair_code == NULL) {
+		(void)cl_error(err, CL_EINVAL, "pairing by code needs a "
+			       "callback that shows the code");
+		return CL_EINVAL;
+	}
 	if ((rc = cl_config_load(c->o->dir, &c->cfg, err)))
 		return rc;
-	if (asprintf(&wadir, "%s/wa", c->o->dir) < 0)
+	if ((wadir = cl_strdupf("%s/wa", c->o->dir)) == NULL)
 		return CL_ENOMEM;
 	if (mkdir(wadir, 0700) != 0 && errno != EEXIST) {
 		rc = cl_error(err, CL_EIO, "cannot create %s: %s", wadir,
@@ -538,8 +547,8 @@ static int setup(struct col *c, char **err)
 		c->cfg.wa.credentials_key_file : NULL;
 	if (c->o->qr_png)
 		c->png = strdup(c->o->qr_png);
-	else if (asprintf(&c->png, "%s/wa/pair-qr.png", c->o->dir) < 0)
-		c->png = NULL;
+	else
+		c->png = cl_strdupf("%s/wa/pair-qr.png", c->o->dir);
 	if (c->png == NULL)
 		return CL_ENOMEM;
 	cl_wa_client_cfg_defaults(&c->ccfg);
@@ -567,9 +576,9 @@ static int logged_out(struct col *c, const struct cl_wa_end *e, char **err)
 {
 	int rc = cl_wa_creds_delete(c->o->dir, c->keyfile, err);
 
-	logf_(c, "ALERT: WhatsApp logged this device out: %s; credentials %s. "
-	      "Link again with chatledger pair.", e->reason,
-	      rc == CL_OK ? "deleted" : "NOT deleted");
+	log_alert(c, "WhatsApp logged this device out: %s; credentials %s. "
+		  "Link again with chatledger pair.", e->reason,
+		  rc == CL_OK ? "deleted" : "NOT deleted");
 	state_set(c, "state", json_string("logged-out"));
 	state_set(c, "logged_out_code", json_integer(e->code));
 	state_set(c, "connected_since", NULL);
@@ -608,9 +617,9 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 		state_set(&c, "connected_since", NULL);
 		state_set(&c, "last_end_reason",
 			  json_string("collector ended without a clean stop"));
-		logf_(&c, "the last run ended without a clean stop (last seen alive %s)",
-		      json_string_value(json_object_get(c.state,
-							"gap_open_since")));
+		log_info(&c, "the last run ended without a clean stop (last seen alive %s)",
+			 json_string_value(json_object_get(c.state,
+							   "gap_open_since")));
 		(void)coverage(&c, "wa-disconnected",
 			       json_pack("{s:s, s:s, s:O}", "end", "unclean-stop",
 					 "reason",
@@ -626,7 +635,7 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 	for (;;) {
 		int64_t now, wait = 0;
 
-		logf_(&c, "connecting to %s", c.cfg.wa.url);
+		log_info(&c, "connecting to %s", c.cfg.wa.url);
 		run_once(&c, &e);
 		now = cl_time_now_ms();
 		was_logged_in = json_is_string(json_object_get(c.state,
@@ -641,15 +650,15 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 			break;
 		}
 		if (c.pair_done) {
-			logf_(&c, "linked as %s and logged in; start the collector with chatledger collect",
-			      c.creds->jid);
+			log_info(&c, "linked as %s and logged in; start the collector with chatledger collect",
+				 c.creds->jid);
 			*outcome = CL_WA_OUT_OK;
 			break;
 		}
 		if (*o->stop) {
 			json_t *gap;
 
-			logf_(&c, "stopping: %s", e.reason);
+			log_info(&c, "stopping: %s", e.reason);
 			gap = json_pack("{s:s}", "reason", "collector stopped");
 			state_set(&c, "state", json_string("stopped"));
 			if (was_logged_in)
@@ -662,8 +671,8 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 			*outcome = CL_WA_OUT_OK;
 			break;
 		}
-		logf_(&c, "connection ended: %s (%s)", e.reason,
-		      cl_wa_end_name(e.kind));
+		log_info(&c, "connection ended: %s (%s)", e.reason,
+			 cl_wa_end_name(e.kind));
 		if (was_logged_in && e.kind != CL_WA_END_RESTART)
 			(void)open_gap(&c, &e, now);
 		switch (e.kind) {
@@ -675,8 +684,9 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 			*outcome = CL_WA_OUT_LOGGED_OUT;
 			goto done;
 		case CL_WA_END_CONFLICT:
-			logf_(&c, "ALERT: %s; not reconnecting (two collectors would fight). "
-			      "Stop the other one, then restart this one.", e.reason);
+			log_alert(&c, "%s; not reconnecting (two collectors would fight). "
+				  "Stop the other one, then restart this one.",
+				  e.reason);
 			state_set(&c, "state", json_string("conflict"));
 			(void)coverage(&c, "wa-conflict",
 				       json_pack("{s:s, s:b}", "reason", e.reason,
@@ -685,8 +695,8 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 			goto done;
 		case CL_WA_END_OUTDATED:
 		case CL_WA_END_BAD_CLIENT:
-			logf_(&c, "ALERT: %s; set [whatsapp] version in chatledger.conf to the current WhatsApp Web version",
-			      e.reason);
+			log_alert(&c, "%s; set [whatsapp] version in chatledger.conf to the current WhatsApp Web version",
+				  e.reason);
 			state_set(&c, "state", json_string("outdated"));
 			(void)coverage(&c, "wa-outdated",
 				       json_pack("{s:i, s:s, s:b}", "code", e.code,
@@ -705,11 +715,11 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 			wait = e.expire ? e.expire * 1000 - now : 3600000;
 			if (wait < (int64_t)c.cfg.wa.reconnect_base_ms)
 				wait = c.cfg.wa.reconnect_base_ms;
-			logf_(&c, "ALERT: %s; waiting %lld s", e.reason,
-			      (long long)(wait / 1000));
+			log_alert(&c, "%s; waiting %lld s", e.reason,
+				  (long long)(wait / 1000));
 			break;
 		case CL_WA_END_SERVER_REFUSED:
-			logf_(&c, "ALERT: %s", e.reason);
+			log_alert(&c, "%s", e.reason);
 			(void)coverage(&c, "wa-server-refused",
 				       json_pack("{s:s, s:b}", "reason", e.reason,
 						 "alert", 1));
@@ -744,7 +754,7 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 			break;
 		}
 		(void)state_flush(&c);
-		logf_(&c, "reconnecting in %lld ms", (long long)wait);
+		log_info(&c, "reconnecting in %lld ms", (long long)wait);
 		if (nap(&c, wait)) {
 			state_set(&c, "state", json_string("stopped"));
 			(void)coverage(&c, "wa-stopped",

@@ -8,6 +8,7 @@
  *                (creds.h); creds.key is the key unless the config names
  *                another file
  *   state.json   what `chatledger status` shows: link, connection, gap
+ *                (read with cl_wa_status_read(), status.h)
  *   pair-qr.png  while pairing only: the current QR code (0600, removed
  *                after pairing; it holds the ADV secret)
  *
@@ -15,11 +16,17 @@
  * §7): wa-paired, wa-connected (closing a gap), wa-disconnected (opening
  * one), wa-logged-out, wa-conflict, wa-outdated, wa-banned,
  * wa-server-refused, wa-pair-refused, wa-stopped, wa-message-pending.
+ *
+ * The library never prints, exits or reads the environment: it reports
+ * each event as a log line, and hands the QR code and the pairing code
+ * to the caller, through the callbacks in cl_wa_collector_opts.  The
+ * caller (cli/cmd_pair.c, cli/cmd_collect.c) adds timestamps, chooses
+ * the streams and words the instructions for the person at the phone.
  */
 #ifndef CL_WA_COLLECTOR_H
 #define CL_WA_COLLECTOR_H
 
-#include <stdio.h>
+#include <stdint.h>
 
 enum cl_wa_mode { CL_WA_PAIR = 1, CL_WA_COLLECT };
 
@@ -34,17 +41,63 @@ enum cl_wa_outcome {
 	                            QR code scanned in time */
 };
 
+/* What kind of line on_log receives. */
+enum cl_wa_log_level {
+	CL_WA_LOG_INFO = 0,      /* a routine event (connected, QR written, ...) */
+	CL_WA_LOG_WARN,          /* a problem the collector rides out (the
+	                            state file could not be written) */
+	CL_WA_LOG_ERROR,         /* something was not recorded (a coverage
+	                            entry could not be appended) */
+	CL_WA_LOG_ALERT,         /* needs a person: logged out, conflict,
+	                            outdated, banned, server refused */
+	CL_WA_LOG_LWS            /* a line from libwebsockets, verbatim (its
+	                            own timestamp first, a newline last); only
+	                            with lws_log_level set */
+};
+
+/*
+ * The options.  The callbacks may be NULL (that output is dropped), are
+ * called on the thread running cl_wa_collector_run(), during the call,
+ * with `cb_ctx`, and must not call back into the collector; their
+ * strings are valid only during the call.
+ */
 struct cl_wa_collector_opts {
 	const char *dir;            /* archive directory */
 	enum cl_wa_mode mode;
 	const char *qr_png;         /* pair: PNG path (default DIR/wa/pair-qr.png) */
-	FILE *qr_out;               /* pair: terminal for the QR, or NULL */
 	const char *pairing_phone;  /* pair: by code for this number (digits)
-	                               instead of QR, or NULL */
-	FILE *log;                  /* one line per event (stderr) */
+	                               instead of QR, or NULL; needs
+	                               on_pair_code */
 	volatile int *stop;         /* set by a signal handler */
+	unsigned lws_log_level;     /* libwebsockets' log (conn.h,
+	                               CL_WA_LWS_LOG_*); 0: none */
+	void *cb_ctx;
+	/* One line per event, without timestamp or trailing newline, for a
+	 * log (journal).  Never carries a secret: no key, no QR string, no
+	 * pairing code. */
+	void (*on_log)(void *cb_ctx, enum cl_wa_log_level level,
+		       const char *msg);
+	/* pair: a new QR code, number 1, 2, ... in the order shown, already
+	 * written as a PNG to `png`; show it until the next one (qr holds
+	 * the ADV secret: display it, never log it).  Then on_log reports
+	 * the PNG and how long the code is valid. */
+	void (*on_qr)(void *cb_ctx, const char *qr, uint64_t number,
+		      const char *png);
+	/* pair by code: the code to type on the phone ("ABCD-EFGH") for
+	 * pairing_phone, valid for about valid_ms milliseconds.  It links a
+	 * device while it lives: show it to the person, never log it.  The
+	 * library does not log it either. */
+	void (*on_pair_code)(void *cb_ctx, const char *code,
+			     const char *phone, int64_t valid_ms);
 };
 
+/*
+ * Pair or collect until done, stopped (*o->stop) or a fatal condition.
+ * Returns CL_OK or a status code; *outcome says why it returned and
+ * *err (if err is non-NULL; the caller frees it with free()) carries a
+ * one-line message for errors and refusals.  CL_EINVAL when pairing by
+ * code without on_pair_code.
+ */
 int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 			enum cl_wa_outcome *outcome, char **err);
 

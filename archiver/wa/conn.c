@@ -42,7 +42,7 @@
  *    timer; a wsi killed by a timer is gone before that poll, so
  *    conn_gone() wakes the loop with lws_cancel_service().
  *  - Returning -1 from CLIENT_RECEIVE can make lws_service() spin forever
- *    (see conn_abort()); we never do.
+ *    (see conn_kill()); we never do.
  *  - Each context creation registers new SSL ex_data indexes
  *    (LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT, required for client TLS) that
  *    are never released: a few bytes per connection, by design of lws.
@@ -68,6 +68,7 @@
 #include "conn.h"
 #include "common/buf.h"
 #include "common/status.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 #define CONN_PROTOCOL "cl-wa"
@@ -120,8 +121,8 @@ struct cl_wa_conn {
 	enum conn_phase phase;
 	int done;                      /* the connection is over */
 	int destroying;                /* inside lws_context_destroy() */
-	int close_asked;               /* by us: op, close(), *stop, abort */
-	enum lws_close_status abort_code;  /* non-zero: close at once with it */
+	int close_asked;               /* by us: op, close(), *stop, kill */
+	enum lws_close_status kill_code;  /* non-zero: close at once with it */
 	char close_why[CONN_CLOSE_REASON_MAX + 1];
 	size_t close_why_len;
 	int rc;                        /* failure code once reason[] is set */
@@ -186,7 +187,7 @@ static const char *conn_strerror(int e, char *buf, size_t len)
 
 /* Record the first failure: code and a one-line reason. */
 static void conn_fail(struct cl_wa_conn *c, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	CL_PRINTF_LIKE(3, 4);
 
 static void conn_fail(struct cl_wa_conn *c, int rc, const char *fmt, ...)
 {
@@ -196,7 +197,7 @@ static void conn_fail(struct cl_wa_conn *c, int rc, const char *fmt, ...)
 	if (c->reason[0])
 		return;
 	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	(void)cl_vfmt(tmp, sizeof(tmp), fmt, ap);  /* cut if too long */
 	va_end(ap);
 	conn_copy_printable(c->reason, sizeof(c->reason), tmp, strlen(tmp));
 	if (!c->reason[0])
@@ -365,7 +366,7 @@ static void conn_probe(struct cl_wa_conn *c)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%d", c->url->port);
+	(void)cl_fmt(port, sizeof(port), "%d", c->url->port);
 	rc = getaddrinfo(c->url->host, port, &hints, &res);
 	if (rc != 0) {
 		const char *why = rc == EAI_SYSTEM
@@ -448,10 +449,10 @@ static void conn_classify_failure(struct cl_wa_conn *c, struct lws *wsi,
  * spin forever inside lws_service() when the offending data arrived in
  * the same read as the 101 response and more TLS data is pending.)
  */
-static void conn_abort(struct cl_wa_conn *c, struct lws *wsi,
-		       enum lws_close_status code, const char *frame_why)
+static void conn_kill(struct cl_wa_conn *c, struct lws *wsi,
+		      enum lws_close_status code, const char *frame_why)
 {
-	c->abort_code = code;
+	c->kill_code = code;
 	c->close_why_len = conn_copy_printable(c->close_why,
 					       sizeof(c->close_why), frame_why,
 					       strlen(frame_why));
@@ -500,15 +501,15 @@ static int conn_on_receive(struct cl_wa_conn *c, struct lws *wsi,
 	if (!c->rx_binary) {
 		conn_fail(c, CL_EIO, "websocket: text message received "
 			  "(binary expected)");
-		conn_abort(c, wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-			   "binary messages only");
+		conn_kill(c, wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+			  "binary messages only");
 		return 0;
 	}
 	if (len > c->max_message - c->rx.len) {
 		conn_fail(c, CL_EIO, "websocket: inbound message exceeds %zu "
 			  "bytes", c->max_message);
-		conn_abort(c, wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-			   "message too big");
+		conn_kill(c, wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+			  "message too big");
 		return 0;
 	}
 	if (final && c->rx.len == 0) {
@@ -520,8 +521,8 @@ static int conn_on_receive(struct cl_wa_conn *c, struct lws *wsi,
 	if (cl_buf_add(&c->rx, in, len) != CL_OK) {
 		conn_fail(c, CL_ENOMEM, "websocket: out of memory reassembling "
 			  "a message");
-		conn_abort(c, wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-			   "out of memory");
+		conn_kill(c, wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+			  "out of memory");
 		return 0;
 	}
 	if (final) {
@@ -549,8 +550,8 @@ static int conn_on_writeable(struct cl_wa_conn *c, struct lws *wsi)
 {
 	struct conn_msg *m = c->q_head;
 
-	if (c->abort_code) {
-		lws_close_reason(wsi, c->abort_code,
+	if (c->kill_code) {
+		lws_close_reason(wsi, c->kill_code,
 				 (unsigned char *)c->close_why,
 				 c->close_why_len);
 		return -1;
@@ -692,27 +693,36 @@ static const struct lws_protocols conn_protocols[] = {
 
 /* ---- setup ------------------------------------------------------------- */
 
+_Static_assert(CL_WA_LWS_LOG_ERR == LLL_ERR &&
+	       CL_WA_LWS_LOG_WARN == LLL_WARN &&
+	       CL_WA_LWS_LOG_NOTICE == LLL_NOTICE,
+	       "conn.h's log bits are lws's");
+
+/*
+ * Where lws's log lines go.  lws has a single, process-wide emit
+ * function without a context pointer, and calls it on the thread that
+ * services the context, i.e. the one inside cl_wa_conn_run(): so each
+ * such thread keeps its own sink, set for the duration of the call.
+ */
+static _Thread_local void (*conn_log_fn)(void *ctx, int level,
+					 const char *line);
+static _Thread_local void *conn_log_ctx;
+
 static void conn_lws_log(int level, const char *line)
 {
-	(void)level;
-	fprintf(stderr, "lws: %s", line);
+	if (conn_log_fn)
+		conn_log_fn(conn_log_ctx, level, line);
 }
 
-/* lws logs nothing unless CL_WA_LWS_LOG holds a level bitmask. */
-static void conn_setup_logging(void)
+/* Route lws's log to cfg->lws_log at cfg->lws_log_level (or nowhere). */
+static void conn_setup_logging(const struct cl_wa_conn_cfg *cfg)
 {
-	const char *s = getenv("CL_WA_LWS_LOG");
-	long v = 0;
+	unsigned level = cfg->lws_log ? cfg->lws_log_level & CL_WA_LWS_LOG_MAX
+				      : 0;
 
-	if (s && *s) {
-		char *end = NULL;
-
-		errno = 0;
-		v = strtol(s, &end, 0);
-		if (errno || !end || *end || v < 0 || v > 0xffff)
-			v = LLL_ERR | LLL_WARN;
-	}
-	lws_set_log_level((int)v, conn_lws_log);
+	conn_log_fn = cfg->lws_log;
+	conn_log_ctx = cfg->log_ctx;
+	lws_set_log_level((int)level, conn_lws_log);
 }
 
 static int conn_host_char(char ch)
@@ -789,10 +799,10 @@ static int conn_parse_url(const struct cl_wa_conn_cfg *cfg,
 		memcpy(u->path + 1, e, n + 1);
 	}
 	if (u->port == (u->secure ? 443 : 80))
-		snprintf(u->hosthdr, sizeof(u->hosthdr), "%s", u->host);
+		(void)cl_fmt(u->hosthdr, sizeof(u->hosthdr), "%s", u->host);
 	else
-		snprintf(u->hosthdr, sizeof(u->hosthdr), "%s:%d", u->host,
-			 u->port);
+		(void)cl_fmt(u->hosthdr, sizeof(u->hosthdr), "%s:%d", u->host,
+			     u->port);
 	return CL_OK;
 }
 
@@ -898,7 +908,7 @@ int cl_wa_conn_run(const struct cl_wa_conn_cfg *cfg,
 	cl_buf_init(&c->rx, c->max_message);
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 
-	conn_setup_logging();
+	conn_setup_logging(cfg);
 	/* lws's own connect timeouts: later than ours, as a backstop */
 	secs = c->timeout_ms / 1000 + 2;
 	if (secs < 20)
@@ -960,6 +970,8 @@ out:
 			lws_sul_cancel(&c->sul_grace);
 			lws_context_destroy(c->lws);
 		}
+		conn_log_fn = NULL;   /* the call is over */
+		conn_log_ctx = NULL;
 		conn_queue_free(c);
 		cl_buf_release(&c->rx);
 		free(c);

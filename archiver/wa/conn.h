@@ -20,9 +20,9 @@
  * Process-wide effects of libwebsockets (not of this file): creating a
  * context sets SIGPIPE to SIG_IGN, and lws reads the http_proxy
  * environment variable (proxying every connection through it; no_proxy is
- * not honoured).  lws logging goes nowhere unless CL_WA_LWS_LOG holds an
- * lws log-level bitmask (e.g. CL_WA_LWS_LOG=7 for errors, warnings and
- * notices); then it goes to stderr.
+ * not honoured).  This file itself reads no environment variable and
+ * prints nothing: lws's own log lines go to cfg->lws_log, filtered by
+ * cfg->lws_log_level (nothing by default).
  *
  * Blocking parts: the name lookup inside lws (this lws has no async DNS)
  * and, after a failed TCP connect, a diagnostic reconnect of at most 2 s
@@ -39,6 +39,13 @@
 #define CL_WA_CONN_TICK_DEFAULT 1000u              /* ms */
 #define CL_WA_CONN_SEND_MAX (256u << 20)           /* one outbound message */
 
+/* Bits of cl_wa_conn_cfg.lws_log_level: libwebsockets' LLL_ERR, LLL_WARN,
+ * LLL_NOTICE (the same values; other lws bits pass through as they are). */
+#define CL_WA_LWS_LOG_ERR 1u
+#define CL_WA_LWS_LOG_WARN 2u
+#define CL_WA_LWS_LOG_NOTICE 4u
+#define CL_WA_LWS_LOG_MAX 0xffffu                  /* every lws bit */
+
 struct cl_wa_conn_cfg {
 	const char *url;          /* wss://host[:port]/path (ws:// refused
 	                             unless allow_insecure); IPv6 literals and
@@ -54,6 +61,16 @@ struct cl_wa_conn_cfg {
 	                                 0: CL_WA_CONN_TIMEOUT_DEFAULT */
 	size_t max_message;       /* largest inbound WebSocket message;
 	                             0: CL_WA_CONN_MAX_MESSAGE_DEFAULT */
+	/* libwebsockets' own log, for debugging the transport:
+	 * lws_log_level is an lws log-level bitmask (CL_WA_LWS_LOG_*; 0, the
+	 * default, logs nothing; bits above CL_WA_LWS_LOG_MAX are ignored).
+	 * Each line lws emits at those levels is handed to
+	 * lws_log(log_ctx, level, line) verbatim: lws's timestamp and level
+	 * letter first, usually a newline last.  Called only on the thread
+	 * running cl_wa_conn_run(), during the call; lws_log NULL: nothing. */
+	unsigned lws_log_level;
+	void (*lws_log)(void *log_ctx, int level, const char *line);
+	void *log_ctx;
 };
 
 struct cl_wa_conn;            /* opaque; lives for one cl_wa_conn_run() */

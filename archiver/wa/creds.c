@@ -227,11 +227,7 @@ int cl_wa_prekey_remove(struct cl_wa_creds *c, uint32_t id)
 
 static char *join(const char *dir, const char *name)
 {
-	char *p = NULL;
-
-	if (asprintf(&p, "%s/wa/%s", dir, name) < 0)
-		return NULL;
-	return p;
+	return cl_strdupf("%s/wa/%s", dir, name);
 }
 
 static char *key_path(const char *dir, const char *key_file)
@@ -287,11 +283,11 @@ static int get_or_create_key(const char *path, unsigned char *key,
 
 static int make_wa_dir(const char *dir, char **err)
 {
-	char *p = NULL;
+	char *p = cl_strdupf("%s/wa", dir);
 	struct stat st;
 	int rc = CL_OK;
 
-	if (asprintf(&p, "%s/wa", dir) < 0)
+	if (p == NULL)
 		return CL_ENOMEM;
 	if (mkdir(p, 0700) == 0) {
 		if (cl_fsync_dir(dir) != CL_OK)

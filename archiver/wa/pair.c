@@ -20,6 +20,7 @@
 #include "archiver/wa/pair.h"
 #include "archiver/wa/xeddsa.h"
 #include "common/status.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 #define IDENT_MAX 1024 /* sizeof(struct cl_wa_creds.signed_identity) */
@@ -161,7 +162,7 @@ static int result_reply(const char *id, const struct paired *r,
 	int rc;
 
 	*out = NULL;
-	snprintf(kidx, sizeof(kidx), "%u", (unsigned)r->key_index);
+	(void)cl_fmt(kidx, sizeof(kidx), "%u", (unsigned)r->key_index);
 	if ((rc = cl_wa_node_new_s(&iq, "iq")) ||
 	    (rc = cl_wa_node_add_attr_s(iq, "to", CL_WA_SERVER_JID)) ||
 	    (rc = cl_wa_node_add_attr_s(iq, "type", "result")) ||

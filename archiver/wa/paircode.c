@@ -21,6 +21,7 @@
 #include "archiver/wa/paircode.h"
 #include "archiver/wa/xeddsa.h"
 #include "common/status.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 #define PHONE_MIN 7
@@ -173,8 +174,8 @@ int cl_wa_paircode_new_fixed(struct cl_wa_paircode **out,
 			      "the country code and an optional leading '+'");
 		goto out;
 	}
-	snprintf(pc->jid, sizeof(pc->jid), "%s@%s", pc->phone,
-		 CL_WA_SERVER_JID);
+	(void)cl_fmt(pc->jid, sizeof(pc->jid), "%s@%s", pc->phone,
+		     CL_WA_SERVER_JID);
 	encode_code(fx->code, pc->code);
 	memcpy(pc->shown, pc->code, 4);
 	pc->shown[4] = '-';

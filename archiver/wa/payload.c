@@ -14,6 +14,7 @@
 #include "archiver/wa/payload.h"
 #include "common/buf.h"
 #include "common/status.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 /* Fields every payload shares; strings point into `s`. */
@@ -115,11 +116,10 @@ static int build_hash(const struct cl_wa_version *v, unsigned char md[16])
 {
 	char s[40];
 	unsigned int len = 0;
-	int n = snprintf(s, sizeof(s), "%u.%u.%u", (unsigned)v->primary,
-			 (unsigned)v->secondary, (unsigned)v->tertiary);
 
-	if (n < 0 || (size_t)n >= sizeof(s) ||
-	    EVP_Digest(s, (size_t)n, md, &len, EVP_md5(), NULL) != 1 ||
+	if (cl_fmt(s, sizeof(s), "%u.%u.%u", (unsigned)v->primary,
+		   (unsigned)v->secondary, (unsigned)v->tertiary) != CL_OK ||
+	    EVP_Digest(s, strlen(s), md, &len, EVP_md5(), NULL) != 1 ||
 	    len != 16)
 		return CL_EINVAL;
 	return CL_OK;

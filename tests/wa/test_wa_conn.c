@@ -453,6 +453,19 @@ struct run_opt {
 	int allow_insecure;
 };
 
+/* lws's log for the next run(): level and whether to take the lines */
+static unsigned log_level;
+static int log_take;
+static unsigned log_lines, log_bad;
+
+/* cppcheck-suppress constParameter ; the callback type says void * */
+static void t_lws_log(void *ctx, int level, const char *line)
+{
+	log_lines++;
+	if (ctx != &log_lines || level <= 0 || line == NULL || !line[0])
+		log_bad++;
+}
+
 static int run(const char *url, const struct run_opt *o, struct tc *t,
 	       char **err, int64_t *elapsed)
 {
@@ -467,6 +480,9 @@ static int run(const char *url, const struct run_opt *o, struct tc *t,
 	cfg.allow_insecure = o->allow_insecure;
 	cfg.connect_timeout_ms = o->timeout_ms ? o->timeout_ms : 10000;
 	cfg.max_message = o->max_message;
+	cfg.lws_log_level = log_level;
+	cfg.lws_log = log_take ? t_lws_log : NULL;
+	cfg.log_ctx = &log_lines;
 	rc = cl_wa_conn_run(&cfg, &t_ops, t, o->tick_ms ? o->tick_ms : 100,
 			    o->stop, err);
 	if (elapsed)
@@ -1031,6 +1047,62 @@ static void test_bad_cfg(void)
 	TAP_EQ_INT(cl_wa_conn_pending(NULL), 0, "pending of NULL is 0");
 }
 
+/* lws's log lines reach cfg->lws_log, only at the levels asked for */
+static void test_lws_log(void)
+{
+	static const size_t sizes[] = { 1, 2 };
+	struct run_opt o = { ca_pem, NULL, 20, 0, 0, NULL, 0 };
+	char url[128], *err = NULL;
+	struct tc t;
+	int rc;
+
+	url_of(url, sizeof(url), port_good, "/echo");
+	tc_init(&t);
+	t.sizes = sizes;
+	t.nsizes = 2;
+	t.close_after = 2;
+	log_level = CL_WA_LWS_LOG_ERR | CL_WA_LWS_LOG_WARN |
+		    CL_WA_LWS_LOG_NOTICE | 8u;  /* + LLL_INFO */
+	log_take = 1;
+	log_lines = log_bad = 0;
+	rc = run(url, &o, &t, &err, NULL);
+	TAP_OK(rc == CL_OK, "lws log: the connection works (%s)",
+	       ERRSTR(err));
+	TAP_OK(log_lines > 0, "lws log: errors to info: %u lines to the callback",
+	       log_lines);
+	TAP_EQ_INT(log_bad, 0, "lws log: each with our context, its level "
+		   "and a line");
+	free(err);
+	err = NULL;
+	tc_release(&t);
+
+	tc_init(&t);
+	t.sizes = sizes;
+	t.nsizes = 2;
+	t.close_after = 2;
+	log_level = 0;
+	log_lines = 0;
+	rc = run(url, &o, &t, &err, NULL);
+	TAP_OK(rc == CL_OK, "lws log: level 0 (%s)", ERRSTR(err));
+	TAP_EQ_INT(log_lines, 0, "lws log: level 0 logs nothing");
+	free(err);
+	err = NULL;
+	tc_release(&t);
+
+	tc_init(&t);
+	t.sizes = sizes;
+	t.nsizes = 2;
+	t.close_after = 2;
+	log_level = CL_WA_LWS_LOG_MAX;
+	log_take = 0;
+	rc = run(url, &o, &t, &err, NULL);
+	TAP_OK(rc == CL_OK, "lws log: a level without a callback is "
+	       "harmless (%s)", ERRSTR(err));
+	free(err);
+	tc_release(&t);
+	log_level = 0;
+}
+
 int main(void)
 {
 	const char *r = getenv("CL_ROOT");
@@ -1072,5 +1144,6 @@ int main(void)
 	test_inbound_limits();
 	test_stop_and_ticks();
 	test_bad_cfg();
+	test_lws_log();
 	return tap_done();
 }
