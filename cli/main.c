@@ -278,8 +278,8 @@ static int build_longopts(struct cli_ctx *ctx, const struct option *opts)
 	return 0;
 }
 
-/* The option word argv[i] as typed, without "=value": `buf` or a static
- * string; never anything after '='. */
+/* Copy the option word `arg` as typed, without any "=value", into `buf`
+ * (cut to `cap` bytes with its NUL); returns buf. */
 static const char *option_word(const char *arg, char *buf, size_t cap)
 {
 	size_t n = strcspn(arg, "=");
