@@ -17,17 +17,123 @@
 #define EXIT_CONFLICT 5    /* collector: credentials in use elsewhere */
 #define EXIT_OUTDATED 6    /* collector: client version refused */
 
+#include <getopt.h>
+
+struct cl_ledger;
+
+/*
+ * What a command needs before it can run (struct cli_cmd.flags,
+ * struct cli_sub.flags).  The options they imply are parsed by
+ * cli_getopt(); cli_setup() then provides the rest in the context.
+ */
+#define CLI_NEEDS_ARCHIVE    0x01u /* -a DIR or $CHATLEDGER_ARCHIVE */
+#define CLI_NEEDS_READER     0x02u /* ledger opened read-only (implies ARCHIVE) */
+#define CLI_NEEDS_WRITER     0x04u /* ledger opened as the writer (implies ARCHIVE) */
+#define CLI_NEEDS_PASSPHRASE 0x08u /* --passphrase-file FILE, else the terminal */
+#define CLI_CONFIRM_PASSPHRASE 0x10u /* with PASSPHRASE: ask twice on a terminal */
+#define CLI_TAKES_OPERANDS   0x20u /* at least one operand after the options */
+
+/* An option's val with this bit names a file holding a secret: it must be
+ * spelled in full (no getopt_long abbreviation), and neither its value
+ * nor the file's contents ever appear in a message. */
+#define CLI_SECRET(c) (0x10000 | (c))
+
+#define CLI_MAX_OPTS 24
+
+/*
+ * The context run_command() in main.c builds for one command: filled by
+ * cli_getopt() (archive, passphrase file) and cli_setup() (passphrase,
+ * ledger), released by run_command() after the command returns (the
+ * ledger closed, the passphrase wiped and freed).
+ */
+struct cli_ctx {
+	const char *name;          /* the command, for messages and usage */
+	unsigned flags;            /* CLI_NEEDS_* of the command (or subcommand) */
+	const char *archive;       /* the archive directory, once parsed */
+	const char *pass_file;     /* --passphrase-file, or NULL for the terminal */
+	unsigned char *pass;       /* sodium_malloc'd; freed by run_command() */
+	size_t pass_len;
+	struct cl_ledger *ledger;  /* opened by cli_setup(); closed by run_command() */
+	unsigned done;             /* the CLI_NEEDS_* cli_setup() has provided */
+	int code;                  /* exit status when cli_getopt() says CLI_OPTS_EXIT */
+	struct option longopts[CLI_MAX_OPTS]; /* the command's plus the common ones */
+};
+
 struct cli_cmd {
 	const char *name;
-	int (*fn)(int argc, char **argv);
+	int (*fn)(int argc, char **argv, struct cli_ctx *ctx);
+	/* Commands not converted yet: called as before, with no context and no
+	 * shared set-up (fn is NULL then). */
+	int (*legacy_fn)(int argc, char **argv);
+	unsigned flags;        /* CLI_NEEDS_* */
 	const char *usage;     /* the SYNOPSIS line(s), also in the man page */
 	const char *summary;   /* one line for `chatledger --help` */
+};
+
+/* A subcommand (hold add, policy check): its flags are added to the
+ * command's before it runs. */
+struct cli_sub {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct cli_ctx *ctx);
+	unsigned flags;
 };
 
 extern const struct cli_cmd cli_commands[];
 
 /* Print the usage of `cmd` (to stdout for --help, else stderr). */
 void cli_usage(const char *cmd, FILE *to);
+
+#define CLI_OPTS_DONE (-1)
+#define CLI_OPTS_EXIT (-2)
+/*
+ * getopt_long over `opts` (the command's own options, without -a, -h and
+ * --passphrase-file, ended by a zeroed entry) plus the common options the
+ * command's flags call for.  Returns the val of the command's next option
+ * (optarg as getopt_long sets it); CLI_OPTS_DONE when the options are
+ * over and the archive (if needed) and the operands are as the flags say,
+ * with optind at the first operand; or CLI_OPTS_EXIT after printing the
+ * usage (to stdout for --help) or an error, with the exit status in
+ * ctx->code.  A CLI_SECRET option abbreviated is an error that names the
+ * option, never its value.
+ */
+int cli_getopt(struct cli_ctx *ctx, int argc, char **argv, const struct option *opts);
+/* Print the usage to stderr; returns EXIT_ERROR. */
+int cli_usage_error(const struct cli_ctx *ctx);
+/*
+ * Provide what ctx->flags ask for, limited to `what` (CLI_SETUP_ALL, or
+ * some CLI_NEEDS_* to do one step now and the rest later): read the
+ * passphrase, then open the ledger (read-only or as the writer).  Steps
+ * already done are not repeated.  Call after the options are checked.
+ * EXIT_OK, or an exit status after printing the error.
+ */
+#define CLI_SETUP_ALL (~0u)
+int cli_setup(struct cli_ctx *ctx, unsigned what);
+/*
+ * After a command's option loop (`last`: what cli_getopt returned last):
+ * nonzero when the command goes on, that is the options were fine,
+ * `complete` says its own required options are there (else the usage is
+ * printed) and cli_setup(ctx, setup) succeeded (setup 0: nothing yet).
+ * 0 when the command must return ctx->code (EXIT_OK after --help).
+ * Inline, so that analyzers see a command go on only when `complete`.
+ */
+static inline int cli_ready(struct cli_ctx *ctx, int last, int complete, unsigned setup)
+{
+	if (last != CLI_OPTS_DONE)
+		return 0;
+	if (!complete) {
+		ctx->code = cli_usage_error(ctx);
+		return 0;
+	}
+	ctx->code = setup ? cli_setup(ctx, setup) : EXIT_OK;
+	return ctx->code == EXIT_OK;
+}
+/* Close the ledger before the command ends (e.g. before its summary). */
+void cli_close(struct cli_ctx *ctx);
+/* Wipe and free the passphrase once it has served. */
+void cli_forget_passphrase(struct cli_ctx *ctx);
+/* Run the subcommand argv[1] from `subs` (ended by a NULL name), or
+ * print the usage: --help/-h to stdout (EXIT_OK), else to stderr. */
+int cli_subcommand(struct cli_ctx *ctx, int argc, char **argv, const struct cli_sub *subs);
 /* Print "chatledger CMD: message" to stderr; returns EXIT_ERROR. */
 int cli_fail(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -66,19 +172,19 @@ void cli_wa_log(const struct cli_wa *w, const char *fmt, ...)
  * and return the exit status, after printing any error. */
 int cli_wa_run(struct cli_wa *w, struct cl_wa_collector_opts *o);
 
-int cmd_init(int argc, char **argv);
-int cmd_ingest(int argc, char **argv);
-int cmd_verify(int argc, char **argv);
-int cmd_checkpoint(int argc, char **argv);
-int cmd_pubkey(int argc, char **argv);
-int cmd_leaves(int argc, char **argv);
-int cmd_prove(int argc, char **argv);
-int cmd_show(int argc, char **argv);
+int cmd_init(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_verify(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_checkpoint(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_pubkey(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_leaves(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_prove(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_show(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_status(int argc, char **argv);
-int cmd_hold(int argc, char **argv);
-int cmd_policy(int argc, char **argv);
-int cmd_retain(int argc, char **argv);
-int cmd_webhook(int argc, char **argv);
+int cmd_hold(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_policy(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_retain(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_pair(int argc, char **argv);
 int cmd_collect(int argc, char **argv);
 

@@ -17,10 +17,9 @@
 
 #define MAX_SEL 256
 
-static int hold_add(const char *archive, int argc, char **argv)
+static int hold_add(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "case", required_argument, NULL, 'c' },
 		{ "reason", required_argument, NULL, 'r' },
 		{ "participant", required_argument, NULL, 'p' },
@@ -28,20 +27,17 @@ static int hold_add(const char *archive, int argc, char **argv)
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 't' },
 		{ "until", required_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *case_id = NULL, *reason = NULL, *parts[MAX_SEL], *convs[MAX_SEL];
 	size_t np = 0, nc = 0;
 	int64_t from = CL_TIME_NONE, to = CL_TIME_NONE, until = CL_TIME_NONE;
-	struct cl_ledger *l = NULL;
 	uint64_t idx = 0;
 	char *err = NULL;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
-		case 'a': archive = optarg; break;
 		case 'c': case_id = optarg; break;
 		case 'r': reason = optarg; break;
 		case 'p':
@@ -66,22 +62,16 @@ static int hold_add(const char *archive, int argc, char **argv)
 			if (cli_time(optarg, &until))
 				return cli_fail("hold", "--until must be a date or RFC 3339 time");
 			break;
-		case 'h': cli_usage("hold", stdout); return EXIT_OK;
-		default: cli_usage("hold", stderr); return EXIT_ERROR;
 		}
 	}
-	archive = cli_archive(archive);
-	if (archive == NULL || case_id == NULL || reason == NULL || optind != argc) {
-		cli_usage("hold", stderr);
-		return EXIT_ERROR;
-	}
+	if (!cli_ready(ctx, c, case_id != NULL && reason != NULL, 0))
+		return ctx->code;
 	if (*case_id == 0 || strlen(case_id) > 128)
 		return cli_fail("hold", "--case must be 1-128 bytes");
-	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err)))
-		return cli_fail_rc("hold", rc, err);
-	rc = cl_retention_hold_add(l, case_id, reason, parts, np, convs, nc, from, to, until,
-			 &idx, &err);
-	cl_ledger_close(l);
+	if ((rc = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
+		return rc;
+	rc = cl_retention_hold_add(ctx->ledger, case_id, reason, parts, np, convs, nc, from,
+				   to, until, &idx, &err);
 	if (rc)
 		return cli_fail_rc("hold", rc, err);
 	printf("hold '%s' placed (entry %llu): %zu participants, %zu conversations%s\n",
@@ -90,52 +80,34 @@ static int hold_add(const char *archive, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int hold_release(const char *archive, int argc, char **argv)
+static int hold_release(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "case", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *case_id = NULL;
-	struct cl_ledger *l = NULL;
 	uint64_t idx = 0;
 	char *err = NULL;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a': archive = optarg; break;
-		case 'c': case_id = optarg; break;
-		case 'h': cli_usage("hold", stdout); return EXIT_OK;
-		default: cli_usage("hold", stderr); return EXIT_ERROR;
-		}
-	}
-	archive = cli_archive(archive);
-	if (archive == NULL || case_id == NULL || optind != argc) {
-		cli_usage("hold", stderr);
-		return EXIT_ERROR;
-	}
-	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err)))
-		return cli_fail_rc("hold", rc, err);
-	rc = cl_retention_hold_release(l, case_id, &idx, &err);
-	cl_ledger_close(l);
+	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'c')
+		case_id = optarg;
+	if (!cli_ready(ctx, c, case_id != NULL, CLI_SETUP_ALL))
+		return ctx->code;
+	rc = cl_retention_hold_release(ctx->ledger, case_id, &idx, &err);
 	if (rc)
 		return cli_fail_rc("hold", rc, err);
 	printf("hold '%s' released (entry %llu)\n", case_id, (unsigned long long)idx);
 	return EXIT_OK;
 }
 
-static int hold_list(const char *archive, int argc, char **argv)
+static int hold_list(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cl_ledger *l = NULL;
 	struct cl_retention_lifecycle lc;
 	char *err = NULL;
 	int c, rc, json = 0;
@@ -143,23 +115,11 @@ static int hold_list(const char *archive, int argc, char **argv)
 	int64_t now = cl_time_now_ms();
 	json_t *arr;
 
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a': archive = optarg; break;
-		case 'j': json = 1; break;
-		case 'h': cli_usage("hold", stdout); return EXIT_OK;
-		default: cli_usage("hold", stderr); return EXIT_ERROR;
-		}
-	}
-	archive = cli_archive(archive);
-	if (archive == NULL || optind != argc) {
-		cli_usage("hold", stderr);
-		return EXIT_ERROR;
-	}
-	if ((rc = cl_ledger_open(archive, CL_OPEN_READ, &l, &err)))
-		return cli_fail_rc("hold", rc, err);
-	rc = cl_retention_lifecycle_load(l, &lc, &err);
-	cl_ledger_close(l);
+	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'j')
+		json = 1;
+	if (!cli_ready(ctx, c, 1, CLI_SETUP_ALL))
+		return ctx->code;
+	rc = cl_retention_lifecycle_load(ctx->ledger, &lc, &err);
 	if (rc) {
 		cl_retention_lifecycle_release(&lc);
 		return cli_fail_rc("hold", rc, err);
@@ -198,18 +158,14 @@ static int hold_list(const char *archive, int argc, char **argv)
 	return EXIT_OK;
 }
 
-int cmd_hold(int argc, char **argv)
+int cmd_hold(int argc, char **argv, struct cli_ctx *ctx)
 {
-	if (argc >= 2 && strcmp(argv[1], "add") == 0)
-		return hold_add(NULL, argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "list") == 0)
-		return hold_list(NULL, argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "release") == 0)
-		return hold_release(NULL, argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		cli_usage("hold", stdout);
-		return EXIT_OK;
-	}
-	cli_usage("hold", stderr);
-	return EXIT_ERROR;
+	static const struct cli_sub subs[] = {
+		{ "add", hold_add, CLI_NEEDS_WRITER },
+		{ "list", hold_list, CLI_NEEDS_READER },
+		{ "release", hold_release, CLI_NEEDS_WRITER },
+		{ NULL, NULL, 0 }
+	};
+
+	return cli_subcommand(ctx, argc, argv, subs);
 }

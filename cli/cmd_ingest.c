@@ -20,7 +20,7 @@
 #include "common/status.h"
 #include "common/banned.h"
 
-struct ctx {
+struct ingest_ui {
 	int tty;
 	int json;
 };
@@ -35,7 +35,7 @@ static void on_quarantine(void *p, const char *input, uint64_t line,
 
 static void on_batch(void *p, const struct cl_ingest_stats *st)
 {
-	struct ctx *c = p;
+	struct ingest_ui *c = p;
 
 	if (c->tty)
 		fprintf(stderr, "\r%llu ingested, %llu duplicate, %llu quarantined",
@@ -44,10 +44,9 @@ static void on_batch(void *p, const struct cl_ingest_stats *st)
 			(unsigned long long)st->quarantined);
 }
 
-int cmd_ingest(int argc, char **argv)
+int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, 'j' },
@@ -56,17 +55,15 @@ int cmd_ingest(int argc, char **argv)
 		{ "self", required_argument, NULL, 'S' },
 		{ "tz", required_argument, NULL, 'T' },
 		{ "date-order", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *archive = NULL, *format = NULL;
+	const char *format = NULL;
 	unsigned long long batch = 0;
 	struct cl_config conf;
-	struct cl_ledger *l = NULL;
 	struct cl_ingest_stats total, st;
 	struct cl_import_opts io;
 	cl_importer_fn importer = NULL;
-	struct ctx cx;
+	struct ingest_ui cx;
 	char *err = NULL;
 	int c, i, rc = CL_OK, partial = 0;
 
@@ -74,9 +71,8 @@ int cmd_ingest(int argc, char **argv)
 	memset(&io, 0, sizeof(io));
 	io.tz = "Asia/Hong_Kong";
 	memset(&cx, 0, sizeof(cx));
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
-		case 'a': archive = optarg; break;
 		case 'f': format = optarg; break;
 		case 'b':
 			if (cli_u64(optarg, &batch) != 0 || batch == 0 || batch > 1000000)
@@ -92,15 +88,10 @@ int cmd_ingest(int argc, char **argv)
 				return cli_fail("ingest", "--date-order must be dmy, mdy or ymd");
 			io.date_order = optarg;
 			break;
-		case 'h': cli_usage("ingest", stdout); return EXIT_OK;
-		default: cli_usage("ingest", stderr); return EXIT_ERROR;
 		}
 	}
-	archive = cli_archive(archive);
-	if (archive == NULL || format == NULL || optind >= argc) {
-		cli_usage("ingest", stderr);
-		return EXIT_ERROR;
-	}
+	if (!cli_ready(ctx, c, format != NULL, 0))
+		return ctx->code;
 	if (strcmp(format, "whatsapp-export") == 0)
 		importer = cl_chatexport_import;
 	else if (strcmp(format, "cloudapi") == 0)
@@ -114,12 +105,12 @@ int cmd_ingest(int argc, char **argv)
 		return cli_fail("ingest", "--format %s needs --account (the business identity"
 				" archived, e.g. 85290000001@s.whatsapp.net)", format);
 	cx.tty = isatty(STDERR_FILENO);
-	if ((rc = cl_config_load(archive, &conf, &err)))
+	if ((rc = cl_config_load(ctx->archive, &conf, &err)))
 		return cli_fail_rc("ingest", rc, err);
 	if (batch == 0)
 		batch = conf.batch_size;
-	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err)))
-		return cli_fail_rc("ingest", rc, err);
+	if ((rc = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
+		return rc;
 	for (i = optind; i < argc; i++) {
 		struct cl_ingest_opts o;
 		int is_stdin = strcmp(argv[i], "-") == 0;
@@ -140,7 +131,7 @@ int cmd_ingest(int argc, char **argv)
 				break;
 			}
 			io.input_name = argv[i];
-			rc = cl_ingest_import(l, importer, argv[i], &io, &o, &st, &err);
+			rc = cl_ingest_import(ctx->ledger, importer, argv[i], &io, &o, &st, &err);
 		} else {
 			f = is_stdin ? stdin : fopen(argv[i], "re");
 			if (f == NULL) {
@@ -148,7 +139,7 @@ int cmd_ingest(int argc, char **argv)
 				rc = CL_EIO;
 				break;
 			}
-			rc = cl_ingest_jsonl(l, f, &o, &st, &err);
+			rc = cl_ingest_jsonl(ctx->ledger, f, &o, &st, &err);
 			if (!is_stdin)
 				fclose(f);
 		}
@@ -184,7 +175,7 @@ int cmd_ingest(int argc, char **argv)
 	}
 	if (cx.tty)
 		fputc('\n', stderr);
-	cl_ledger_close(l);
+	cli_close(ctx);
 	if (cx.json) {
 		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
 				      "format", format,

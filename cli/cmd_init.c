@@ -13,28 +13,21 @@
 #include "cli/cli.h"
 #include "common/banned.h"
 
-int cmd_init(int argc, char **argv)
+int cmd_init(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "origin", required_argument, NULL, 'o' },
-		{ "passphrase-file", required_argument, NULL, 'p' },
 		{ "kdf", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *archive = NULL, *origin = NULL, *pfile = NULL;
+	const char *origin = NULL;
 	struct cl_archive_opts ao;
-	unsigned char *pass = NULL;
-	size_t plen = 0;
 	char *err = NULL;
 	int c, rc, kdf = CL_KDF_MODERATE;
 
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
-		case 'a': archive = optarg; break;
 		case 'o': origin = optarg; break;
-		case 'p': pfile = optarg; break;
 		case 'k':
 			if (strcmp(optarg, "interactive") == 0)
 				kdf = CL_KDF_INTERACTIVE;
@@ -45,25 +38,18 @@ int cmd_init(int argc, char **argv)
 			else
 				return cli_fail("init", "--kdf must be interactive, moderate or sensitive");
 			break;
-		case 'h': cli_usage("init", stdout); return EXIT_OK;
-		default: cli_usage("init", stderr); return EXIT_ERROR;
 		}
 	}
-	archive = cli_archive(archive);
-	if (archive == NULL || origin == NULL || optind != argc) {
-		cli_usage("init", stderr);
-		return EXIT_ERROR;
-	}
-	if (cli_passphrase("init", pfile, 1, &pass, &plen) != 0)
-		return EXIT_ERROR;
+	if (!cli_ready(ctx, c, origin != NULL, CLI_SETUP_ALL))
+		return ctx->code;
 	ao.origin = origin;
-	ao.pass = pass;
-	ao.passlen = plen;
+	ao.pass = ctx->pass;
+	ao.passlen = ctx->pass_len;
 	ao.kdf = kdf;
-	rc = cl_archive_init(archive, &ao, &err);
-	sodium_free(pass);
+	rc = cl_archive_init(ctx->archive, &ao, &err);
+	cli_forget_passphrase(ctx);
 	if (rc)
 		return cli_fail_rc("init", rc, err);
-	printf("created archive %s (origin %s)\n", archive, origin);
+	printf("created archive %s (origin %s)\n", ctx->archive, origin);
 	return EXIT_OK;
 }

@@ -16,27 +16,23 @@
 #include "policy/policy.h"
 #include "common/banned.h"
 
-static int policy_event(int argc, char **argv)
+static int policy_event(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "subject", required_argument, NULL, 's' },
 		{ "event", required_argument, NULL, 'e' },
 		{ "at", required_argument, NULL, 't' },
 		{ "note", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *archive = NULL, *subject = NULL, *event = NULL, *note = NULL;
+	const char *subject = NULL, *event = NULL, *note = NULL;
 	int64_t at = CL_TIME_NONE;
-	struct cl_ledger *l = NULL;
 	uint64_t idx = 0;
 	char *err = NULL;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
-		case 'a': archive = optarg; break;
 		case 's': subject = optarg; break;
 		case 'e': event = optarg; break;
 		case 't':
@@ -44,49 +40,36 @@ static int policy_event(int argc, char **argv)
 				return cli_fail("policy", "--at must be a date or RFC 3339 time");
 			break;
 		case 'n': note = optarg; break;
-		case 'h': cli_usage("policy", stdout); return EXIT_OK;
-		default: cli_usage("policy", stderr); return EXIT_ERROR;
 		}
 	}
-	archive = cli_archive(archive);
-	if (archive == NULL || subject == NULL || event == NULL || at == CL_TIME_NONE ||
-	    optind != argc) {
-		cli_usage("policy", stderr);
-		return EXIT_ERROR;
-	}
-	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err)))
-		return cli_fail_rc("policy", rc, err);
-	rc = cl_retention_event_record(l, subject, event, at, note, &idx, &err);
-	cl_ledger_close(l);
+	if (!cli_ready(ctx, c, subject != NULL && event != NULL && at != CL_TIME_NONE, CLI_SETUP_ALL))
+		return ctx->code;
+	rc = cl_retention_event_record(ctx->ledger, subject, event, at, note, &idx, &err);
 	if (rc)
 		return cli_fail_rc("policy", rc, err);
 	printf("event '%s' recorded (entry %llu)\n", event, (unsigned long long)idx);
 	return EXIT_OK;
 }
 
-static int policy_explain(int argc, char **argv)
+static int policy_explain(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "index", required_argument, NULL, 'i' },
 		{ "policy", required_argument, NULL, 'p' },
 		{ "now", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *archive = NULL, *pfile = NULL;
+	const char *pfile = NULL;
 	unsigned long long index = 0;
 	int64_t now = cl_time_now_ms();
 	struct cl_policy *p = NULL;
-	struct cl_ledger *l = NULL;
 	json_t *j = NULL;
 	char *err = NULL;
 	int c, rc, code, have = 0, json = 0;
 
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
-		case 'a': archive = optarg; break;
 		case 'i':
 			if (cli_u64(optarg, &index))
 				return cli_fail("policy", "--index must be an entry index");
@@ -98,21 +81,19 @@ static int policy_explain(int argc, char **argv)
 				return cli_fail("policy", "--now must be a date or RFC 3339 time");
 			break;
 		case 'j': json = 1; break;
-		case 'h': cli_usage("policy", stdout); return EXIT_OK;
-		default: cli_usage("policy", stderr); return EXIT_ERROR;
 		}
 	}
-	archive = cli_archive(archive);
-	if (archive == NULL || !have || optind != argc) {
-		cli_usage("policy", stderr);
-		return EXIT_ERROR;
-	}
-	if ((code = cli_load_policy("policy", archive, pfile, &p)) != EXIT_OK)
+	if (!cli_ready(ctx, c, have, 0))
+		return ctx->code;
+	if ((code = cli_load_policy("policy", ctx->archive, pfile, &p)) != EXIT_OK)
 		return code;
-	/* Matching needs the tag key, which only writers load. */
-	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err)) == CL_OK)
-		rc = cl_retention_explain(l, p, index, now, &j, &err);
-	cl_ledger_close(l);
+	/* Matching needs the tag key, which only writers load (the table
+	 * gives explain CLI_NEEDS_WRITER). */
+	if ((code = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK) {
+		cl_policy_free(p);
+		return code;
+	}
+	rc = cl_retention_explain(ctx->ledger, p, index, now, &j, &err);
 	if (rc) {
 		cl_policy_free(p);
 		return cli_fail_rc("policy", rc, err);
@@ -161,37 +142,25 @@ static int policy_explain(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int policy_check(int argc, char **argv)
+static int policy_check(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "policy", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *archive = NULL, *pfile = NULL;
+	const char *pfile = NULL;
 	struct cl_policy *p = NULL;
 	struct cl_buf out;
-	struct cl_ledger *l = NULL;
 	struct cl_retention_stats st;
 	size_t conflicts = 0, i, assumed = 0;
 	char *err = NULL;
 	int c, rc, code;
 
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a': archive = optarg; break;
-		case 'p': pfile = optarg; break;
-		case 'h': cli_usage("policy", stdout); return EXIT_OK;
-		default: cli_usage("policy", stderr); return EXIT_ERROR;
-		}
-	}
-	archive = cli_archive(archive);
-	if (archive == NULL || optind != argc) {
-		cli_usage("policy", stderr);
-		return EXIT_ERROR;
-	}
-	if ((code = cli_load_policy("policy", archive, pfile, &p)) != EXIT_OK)
+	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'p')
+		pfile = optarg;
+	if (!cli_ready(ctx, c, 1, 0))
+		return ctx->code;
+	if ((code = cli_load_policy("policy", ctx->archive, pfile, &p)) != EXIT_OK)
 		return code;
 	cl_buf_init(&out, 1 << 20);
 	rc = cl_policy_check(p, &out, &conflicts);
@@ -200,33 +169,33 @@ static int policy_check(int argc, char **argv)
 	for (i = 0; i < cl_policy_rule_count(p); i++)
 		assumed += cl_policy_rule_assumed(p, i) == 1;
 	/* Records that no rule matches: a dry run at the current time. */
-	if (rc == CL_OK && (rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err)) == CL_OK)
-		rc = cl_retention_run(l, p, cl_time_now_ms(), 1, 1000, &st, &err);
-	cl_ledger_close(l);
+	if (rc == CL_OK && (code = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
+		goto out;
+	if (rc == CL_OK)
+		rc = cl_retention_run(ctx->ledger, p, cl_time_now_ms(), 1, 1000, &st, &err);
 	if (rc == CL_OK)
 		printf("policy: %zu rules, %zu conflicts, %zu assumed; %llu records examined,"
 		       " %llu matched by no rule\n",
 		       cl_policy_rule_count(p), conflicts, assumed,
 		       (unsigned long long)st.examined, (unsigned long long)st.norule);
+	if (rc)
+		code = cli_fail_rc("policy", rc, err);
+	else
+		code = conflicts ? EXIT_TAMPERED : EXIT_OK;
+out:
 	cl_buf_release(&out);
 	cl_policy_free(p);
-	if (rc)
-		return cli_fail_rc("policy", rc, err);
-	return conflicts ? EXIT_TAMPERED : EXIT_OK;
+	return code;
 }
 
-int cmd_policy(int argc, char **argv)
+int cmd_policy(int argc, char **argv, struct cli_ctx *ctx)
 {
-	if (argc >= 2 && strcmp(argv[1], "event") == 0)
-		return policy_event(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "explain") == 0)
-		return policy_explain(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "check") == 0)
-		return policy_check(argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		cli_usage("policy", stdout);
-		return EXIT_OK;
-	}
-	cli_usage("policy", stderr);
-	return EXIT_ERROR;
+	static const struct cli_sub subs[] = {
+		{ "event", policy_event, CLI_NEEDS_WRITER },
+		{ "explain", policy_explain, CLI_NEEDS_WRITER },
+		{ "check", policy_check, CLI_NEEDS_WRITER },
+		{ NULL, NULL, 0 }
+	};
+
+	return cli_subcommand(ctx, argc, argv, subs);
 }

@@ -17,29 +17,25 @@
 #include "policy/policy.h"
 #include "common/banned.h"
 
-int cmd_retain(int argc, char **argv)
+int cmd_retain(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "policy", required_argument, NULL, 'p' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "now", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *archive = NULL, *pfile = NULL;
+	const char *pfile = NULL;
 	struct cl_policy *p = NULL;
-	struct cl_ledger *l = NULL;
 	struct cl_retention_stats st;
 	int64_t now = cl_time_now_ms();
 	char *err = NULL, nowtxt[32];
 	int c, rc, dry = 0, json = 0, code;
 	size_t i, nr;
 
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
-		case 'a': archive = optarg; break;
 		case 'p': pfile = optarg; break;
 		case 'n': dry = 1; break;
 		case 't':
@@ -47,24 +43,18 @@ int cmd_retain(int argc, char **argv)
 				return cli_fail("retain", "--now must be a date or RFC 3339 time");
 			break;
 		case 'j': json = 1; break;
-		case 'h': cli_usage("retain", stdout); return EXIT_OK;
-		default: cli_usage("retain", stderr); return EXIT_ERROR;
 		}
 	}
-	archive = cli_archive(archive);
-	if (archive == NULL || optind != argc) {
-		cli_usage("retain", stderr);
-		return EXIT_ERROR;
-	}
+	if (!cli_ready(ctx, c, 1, 0))
+		return ctx->code;
 	/* Never erase on a policy that does not parse. */
-	if ((code = cli_load_policy("retain", archive, pfile, &p)) != EXIT_OK)
+	if ((code = cli_load_policy("retain", ctx->archive, pfile, &p)) != EXIT_OK)
 		return code;
-	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err))) {
+	if ((code = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK) {
 		cl_policy_free(p);
-		return cli_fail_rc("retain", rc, err);
+		return code;
 	}
-	rc = cl_retention_run(l, p, now, dry, 1000, &st, &err);
-	cl_ledger_close(l);
+	rc = cl_retention_run(ctx->ledger, p, now, dry, 1000, &st, &err);
 	cl_time_format(now, nowtxt);
 	nr = cl_policy_rule_count(p);
 	if (json) {

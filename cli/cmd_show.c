@@ -11,59 +11,46 @@
 #include "cli/cli.h"
 #include "common/banned.h"
 
-int cmd_show(int argc, char **argv)
+int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "index", required_argument, NULL, 'i' },
-		{ "passphrase-file", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *archive = NULL, *pfile = NULL;
 	unsigned long long index = 0;
-	unsigned char *pass = NULL, *sk = NULL;
-	size_t plen = 0;
-	int have_index = 0, c, rc;
-	struct cl_ledger *l = NULL;
+	unsigned char *sk = NULL;
+	int have_index = 0, c, rc, code;
 	struct cl_buf b;
 	char *err = NULL;
 
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a': archive = optarg; break;
-		case 'i':
-			if (cli_u64(optarg, &index) != 0)
-				return cli_fail("show", "--index must be an entry index");
-			have_index = 1;
-			break;
-		case 'p': pfile = optarg; break;
-		case 'h': cli_usage("show", stdout); return EXIT_OK;
-		default: cli_usage("show", stderr); return EXIT_ERROR;
-		}
+	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'i') {
+		if (cli_u64(optarg, &index) != 0)
+			return cli_fail("show", "--index must be an entry index");
+		have_index = 1;
 	}
-	archive = cli_archive(archive);
-	if (archive == NULL || optind != argc || !have_index) {
-		cli_usage("show", stderr);
-		return EXIT_ERROR;
-	}
-	if (cli_passphrase("show", pfile, 0, &pass, &plen) != 0)
-		return EXIT_ERROR;
-	rc = cl_vault_unlock_seal(archive, pass, plen, &sk, &err);
-	sodium_free(pass);
+	if (!cli_ready(ctx, c, have_index, 0))
+		return ctx->code;
+	/* The key first: a wrong passphrase is reported before the ledger is
+	 * even opened. */
+	if ((rc = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK)
+		return rc;
+	rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk, &err);
+	cli_forget_passphrase(ctx);
 	if (rc)
 		return cli_fail_rc("show", rc, err);
 	cl_buf_init(&b, 64u << 20);
-	if ((rc = cl_ledger_open(archive, CL_OPEN_READ, &l, &err)) == 0)
-		rc = cl_ledger_open_payload(l, index, sk, &b, &err);
-	cl_ledger_close(l);
-	sodium_free(sk);
+	if ((code = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
+		goto out;
+	rc = cl_ledger_open_payload(ctx->ledger, index, sk, &b, &err);
 	if (rc == 0) {
 		fwrite(b.data, 1, b.len, stdout);
 		putchar('\n');
 	}
+	code = rc ? cli_fail_rc("show", rc, err) : EXIT_OK;
+out:
+	sodium_free(sk);
 	if (b.data)
 		sodium_memzero(b.data, b.alloc);
 	cl_buf_release(&b);
-	return rc ? cli_fail_rc("show", rc, err) : EXIT_OK;
+	return code;
 }

@@ -51,17 +51,15 @@ static int read_key(const char *arg, char **out)
 	return 0;
 }
 
-int cmd_verify(int argc, char **argv)
+int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *archive = NULL, *names[MAX_SAVED];
+	const char *names[MAX_SAVED];
 	char *notes[MAX_SAVED], *key = NULL, *err = NULL;
 	struct cl_verify_opts o;
 	struct cl_verify_report r;
@@ -69,9 +67,8 @@ int cmd_verify(int argc, char **argv)
 	int c, rc, json = 0, code = EXIT_ERROR;
 
 	memset(&o, 0, sizeof(o));
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
-		case 'a': archive = optarg; break;
 		case 'c': {
 			struct cl_buf b;
 
@@ -96,13 +93,10 @@ int cmd_verify(int argc, char **argv)
 				goto out;
 			break;
 		case 'j': json = 1; break;
-		case 'h': cli_usage("verify", stdout); code = EXIT_OK; goto out;
-		default: cli_usage("verify", stderr); goto out;
 		}
 	}
-	archive = cli_archive(archive);
-	if (archive == NULL || optind != argc) {
-		cli_usage("verify", stderr);
+	if (!cli_ready(ctx, c, 1, 0)) {
+		code = ctx->code;
 		goto out;
 	}
 	o.trusted_vkey = key;
@@ -111,7 +105,7 @@ int cmd_verify(int argc, char **argv)
 	o.n_checkpoints = n;
 	if (!json && isatty(STDERR_FILENO))
 		o.progress = progress;
-	rc = cl_verify(archive, &o, &r, &err);
+	rc = cl_verify(ctx->archive, &o, &r, &err);
 	if (rc != CL_OK && rc != CL_ECORRUPT) {
 		cl_verify_report_release(&r);
 		code = cli_fail_rc("verify", rc, err);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "archiver/ledger/ledger.h"
@@ -31,12 +32,14 @@
 #define MAX_BODY_MIN 1024u
 
 /*
- * Read a secret from `path` into sodium_malloc'd memory: the file's bytes
- * without trailing CR/LF; a second line or an empty secret is an error.
- * Warns when group or others may read or write the file.  0 on success.
+ * Read a secret from `path` (given to --`opt`) into sodium_malloc'd memory:
+ * the file's bytes without trailing CR/LF; a second line or an empty
+ * secret is an error.  Warns when group or others may read or write the
+ * file.  Messages name the option, never the path: a secret typed where
+ * the path belongs must not reach a log.  0 on success.
  */
-static int read_secret(const char *what, const char *path, unsigned char **out,
-		       size_t *len)
+static int read_secret(const char *what, const char *opt, const char *path,
+		       unsigned char **out, size_t *len)
 {
 	unsigned char *p = sodium_malloc(SECRET_MAX + 1);
 	struct stat st;
@@ -49,41 +52,42 @@ static int read_secret(const char *what, const char *path, unsigned char **out,
 		return cli_fail("webhook", "out of memory"), -1;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		cli_fail("webhook", "cannot open the %s file '%s': %s", what, path,
+		cli_fail("webhook", "cannot open the %s file given to --%s: %s", what, opt,
 			 strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		cli_fail("webhook", "the %s file '%s' is not a regular file", what, path);
+		cli_fail("webhook", "the %s file given to --%s is not a regular file", what, opt);
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		fprintf(stderr, "chatledger webhook: warning: the %s file '%s' is accessible "
-			"by group or others (mode %03o); chmod 600 it\n", what, path,
+		fprintf(stderr, "chatledger webhook: warning: the %s file given to --%s is "
+			"accessible by group or others (mode %03o); chmod 600 it\n", what, opt,
 			(unsigned)(st.st_mode & 0777));
 	while ((got = read(fd, p + n, SECRET_MAX + 1 - n)) != 0) {
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
-			cli_fail("webhook", "cannot read the %s file '%s': %s", what, path,
+			cli_fail("webhook", "cannot read the %s file given to --%s: %s", what, opt,
 				 strerror(errno));
 			goto out;
 		}
 		n += (size_t)got;
 		if (n > SECRET_MAX) {
-			cli_fail("webhook", "the %s file '%s' is longer than %u bytes", what,
-				 path, SECRET_MAX);
+			cli_fail("webhook", "the %s file given to --%s is longer than %u bytes",
+				 what, opt, SECRET_MAX);
 			goto out;
 		}
 	}
 	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
 		n--;
 	if (n == 0) {
-		cli_fail("webhook", "the %s file '%s' is empty", what, path);
+		cli_fail("webhook", "the %s file given to --%s is empty", what, opt);
 		goto out;
 	}
 	if (memchr(p, '\n', n) != NULL || memchr(p, '\r', n) != NULL) {
-		cli_fail("webhook", "the %s file '%s' holds more than one line", what, path);
+		cli_fail("webhook", "the %s file given to --%s holds more than one line", what,
+			 opt);
 		goto out;
 	}
 	*out = p;
@@ -95,6 +99,15 @@ out:
 		close(fd);
 	sodium_free(p);
 	return rc;
+}
+
+/* One JSON event line on stdout, in the keys' given order; takes `j`. */
+static void print_json(json_t *j)
+{
+	if (j != NULL)
+		json_dumpf(j, stdout, JSON_COMPACT);
+	putchar('\n');
+	json_decref(j);
 }
 
 static void on_request(void *ctx, const struct cl_webhook_request *r)
@@ -126,22 +139,20 @@ static void on_error(void *ctx, const char *msg)
 	fprintf(stderr, "chatledger webhook: archive error, answering 500: %s\n", msg);
 }
 
-int cmd_webhook(int argc, char **argv)
+int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "listen", required_argument, NULL, 'l' },
-		{ "app-secret-file", required_argument, NULL, 's' },
-		{ "verify-token-file", required_argument, NULL, 't' },
+		{ "app-secret-file", required_argument, NULL, CLI_SECRET('s') },
+		{ "verify-token-file", required_argument, NULL, CLI_SECRET('t') },
 		{ "max-body", required_argument, NULL, 'm' },
 		{ "media-url", required_argument, NULL, 'M' },
-		{ "access-token-file", required_argument, NULL, 'T' },
+		{ "access-token-file", required_argument, NULL, CLI_SECRET('T') },
 		{ "media-retry-base", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *archive = NULL, *listen = NULL, *secret_file = NULL,
+	const char *listen = NULL, *secret_file = NULL,
 		*token_file = NULL, *media_url = NULL, *access_file = NULL;
 	unsigned long long max_body = CL_WEBHOOK_MAX_BODY_DEFAULT,
 		retry_base = CL_WEBHOOK_MEDIA_RETRY_DEFAULT;
@@ -150,17 +161,15 @@ int cmd_webhook(int argc, char **argv)
 	struct cl_webhook_opts o;
 	struct cl_webhook_stats st;
 	struct cl_webhook *w = NULL;
-	struct cl_ledger *l = NULL;
 	sigset_t sigs;
 	char *err = NULL;
 	int c, rc, sig = 0, json = 0, code = EXIT_ERROR;
 
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
-		case 'a': archive = optarg; break;
 		case 'l': listen = optarg; break;
-		case 's': secret_file = optarg; break;
-		case 't': token_file = optarg; break;
+		case CLI_SECRET('s'): secret_file = optarg; break;
+		case CLI_SECRET('t'): token_file = optarg; break;
 		case 'm':
 			if (cli_u64(optarg, &max_body) != 0 || max_body < MAX_BODY_MIN ||
 			    max_body > MAX_BODY_LIMIT)
@@ -168,32 +177,29 @@ int cmd_webhook(int argc, char **argv)
 						MAX_BODY_MIN, MAX_BODY_LIMIT);
 			break;
 		case 'M': media_url = optarg; break;
-		case 'T': access_file = optarg; break;
+		case CLI_SECRET('T'): access_file = optarg; break;
 		case 'R':
 			if (cli_u64(optarg, &retry_base) != 0 || retry_base < 1 ||
 			    retry_base > 3600)
 				return cli_fail("webhook", "--media-retry-base must be 1..3600 seconds");
 			break;
 		case 'j': json = 1; break;
-		case 'h': cli_usage("webhook", stdout); return EXIT_OK;
-		default: cli_usage("webhook", stderr); return EXIT_ERROR;
 		}
 	}
-	archive = cli_archive(archive);
-	if (archive == NULL || listen == NULL || secret_file == NULL ||
-	    token_file == NULL || optind != argc) {
-		cli_usage("webhook", stderr);
-		return EXIT_ERROR;
-	}
+	if (!cli_ready(ctx, c, listen != NULL && secret_file != NULL && token_file != NULL, 0))
+		return ctx->code;
 	if (media_url != NULL && access_file == NULL)
 		return cli_fail("webhook", "--media-url needs --access-token-file");
-	if (read_secret("app secret", secret_file, &secret, &secret_len) != 0 ||
-	    read_secret("verify token", token_file, &token, &token_len) != 0 ||
+	if (read_secret("app secret", "app-secret-file", secret_file, &secret,
+			&secret_len) != 0 ||
+	    read_secret("verify token", "verify-token-file", token_file, &token,
+			&token_len) != 0 ||
 	    (access_file != NULL &&
-	     read_secret("access token", access_file, &access, &access_len) != 0))
+	     read_secret("access token", "access-token-file", access_file, &access,
+			 &access_len) != 0))
 		goto out;
-	if ((rc = cl_ledger_open(archive, CL_OPEN_WRITE, &l, &err))) {
-		code = cli_fail_rc("webhook", rc, err);
+	if ((rc = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK) {
+		code = rc;
 		goto out;
 	}
 	/* Every thread started from here on inherits this mask, so only
@@ -218,7 +224,7 @@ int cmd_webhook(int argc, char **argv)
 	o.media_url = media_url;
 	o.media_retry_base = (unsigned)retry_base;
 	o.on_media = on_media;
-	rc = cl_webhook_start(l, &o, &w, &err);
+	rc = cl_webhook_start(ctx->ledger, &o, &w, &err);
 	/* The server keeps only keyed states derived from the secrets, and
 	 * its own guarded copy of the access token. */
 	sodium_free(secret);
@@ -230,12 +236,13 @@ int cmd_webhook(int argc, char **argv)
 		goto out;
 	}
 	fprintf(stderr, "chatledger webhook: listening on %s, archive %s\n",
-		cl_webhook_address(w), archive);
+		cl_webhook_address(w), ctx->archive);
 	if (access_file)
 		fprintf(stderr, "chatledger webhook: media download from %s, retry base %llu s\n",
 			media_url ? media_url : CL_WEBHOOK_MEDIA_URL_DEFAULT, retry_base);
 	if (json) {
-		printf("{\"event\":\"listening\",\"address\":\"%s\"}\n", cl_webhook_address(w));
+		print_json(json_pack("{s:s, s:s}", "event", "listening",
+				     "address", cl_webhook_address(w)));
 		fflush(stdout);
 	}
 	while (sigwait(&sigs, &sig) != 0)
@@ -244,21 +251,22 @@ int cmd_webhook(int argc, char **argv)
 		sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	cl_webhook_stop(w, &st);
 	w = NULL;
-	cl_ledger_close(l);
-	l = NULL;
+	cli_close(ctx);
 	if (json)
-		printf("{\"event\":\"stopped\",\"requests\":%llu,\"accepted\":%llu,"
-		       "\"rejected\":%llu,\"failed\":%llu,\"dropped\":%llu,\"records\":%llu,"
-		       "\"duplicates\":%llu,\"quarantined\":%llu,\"commits\":%llu,"
-		       "\"media_stored\":%llu,\"media_failed\":%llu,"
-		       "\"media_abandoned\":%llu}\n",
-		       (unsigned long long)st.requests, (unsigned long long)st.accepted,
-		       (unsigned long long)st.rejected, (unsigned long long)st.failed,
-		       (unsigned long long)st.dropped,
-		       (unsigned long long)st.records, (unsigned long long)st.duplicates,
-		       (unsigned long long)st.quarantined, (unsigned long long)st.commits,
-		       (unsigned long long)st.media_stored, (unsigned long long)st.media_failed,
-		       (unsigned long long)st.media_abandoned);
+		print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				     "event", "stopped",
+				     "requests", (json_int_t)st.requests,
+				     "accepted", (json_int_t)st.accepted,
+				     "rejected", (json_int_t)st.rejected,
+				     "failed", (json_int_t)st.failed,
+				     "dropped", (json_int_t)st.dropped,
+				     "records", (json_int_t)st.records,
+				     "duplicates", (json_int_t)st.duplicates,
+				     "quarantined", (json_int_t)st.quarantined,
+				     "commits", (json_int_t)st.commits,
+				     "media_stored", (json_int_t)st.media_stored,
+				     "media_failed", (json_int_t)st.media_failed,
+				     "media_abandoned", (json_int_t)st.media_abandoned));
 	else
 		printf("%llu requests (%llu stored, %llu refused, %llu failed, %llu dropped): "
 		       "%llu records, %llu duplicates skipped, %llu quarantined, "
@@ -274,7 +282,6 @@ int cmd_webhook(int argc, char **argv)
 	code = EXIT_OK;
 out:
 	cl_webhook_stop(w, NULL);
-	cl_ledger_close(l);
 	sodium_free(secret);
 	sodium_free(token);
 	sodium_free(access);

@@ -1,5 +1,8 @@
 /*
- * main.c - chatledger's command table and dispatcher.
+ * main.c - chatledger's command table and dispatcher, and the set-up every
+ * command shares: the common options (cli_getopt), the archive, the
+ * passphrase and the opened ledger (cli_setup), released in one place
+ * (run_command) whatever the command returns.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,65 +14,66 @@
 
 #include <sodium.h>
 
+#include "archiver/ledger/ledger.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/banned.h"
 
 const struct cli_cmd cli_commands[] = {
-	{ "init", cmd_init,
+	{ "init", cmd_init, NULL, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE | CLI_CONFIRM_PASSPHRASE,
 	  "chatledger init -a DIR --origin NAME [--passphrase-file FILE] [--kdf interactive|moderate|sensitive]",
 	  "create a new archive and its keys" },
-	{ "ingest", cmd_ingest,
+	{ "ingest", cmd_ingest, NULL, CLI_NEEDS_WRITER | CLI_TAKES_OPERANDS,
 	  "chatledger ingest -a DIR --format jsonl [--batch N] [--json] FILE|-...\n"
 	  "       chatledger ingest -a DIR --format whatsapp-export --account ID [--conversation ID] [--self NAME] [--tz ZONE] [--date-order dmy|mdy|ymd] [--json] FILE...\n"
 	  "       chatledger ingest -a DIR --format cloudapi|wecom [--account ID] [--json] FILE...",
 	  "import records; bad items are quarantined (exit 3)" },
-	{ "verify", cmd_verify,
+	{ "verify", cmd_verify, NULL, CLI_NEEDS_ARCHIVE,
 	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--json]",
 	  "verify the whole archive without any secret" },
-	{ "checkpoint", cmd_checkpoint,
+	{ "checkpoint", cmd_checkpoint, NULL, CLI_NEEDS_READER,
 	  "chatledger checkpoint -a DIR [--size N]",
 	  "print the latest (or a given) signed checkpoint" },
-	{ "pubkey", cmd_pubkey,
+	{ "pubkey", cmd_pubkey, NULL, CLI_NEEDS_ARCHIVE,
 	  "chatledger pubkey -a DIR",
 	  "print the log's C2SP verifier key" },
-	{ "leaves", cmd_leaves,
+	{ "leaves", cmd_leaves, NULL, CLI_NEEDS_READER,
 	  "chatledger leaves -a DIR [--from N] [--to M]",
 	  "print leaf bytes as hex, one per line" },
-	{ "prove", cmd_prove,
+	{ "prove", cmd_prove, NULL, CLI_NEEDS_READER,
 	  "chatledger prove -a DIR --index N [--size M]\n"
 	  "       chatledger prove -a DIR --consistency OLD [--size M]",
 	  "print an inclusion (tlog-proof) or consistency proof" },
-	{ "show", cmd_show,
+	{ "show", cmd_show, NULL, CLI_NEEDS_PASSPHRASE | CLI_NEEDS_READER,
 	  "chatledger show -a DIR --index N [--passphrase-file FILE]",
 	  "decrypt one entry and print its canonical JSON" },
-	{ "status", cmd_status,
+	{ "status", NULL, cmd_status, 0,
 	  "chatledger status -a DIR [--json]",
 	  "summarise the archive: size, checkpoint, coverage, quarantine" },
-	{ "hold", cmd_hold,
+	{ "hold", cmd_hold, NULL, CLI_NEEDS_ARCHIVE,
 	  "chatledger hold add -a DIR --case ID --reason TEXT [--participant ID]... [--conversation ID]... [--from DATE] [--to DATE] [--until DATE]\n"
 	  "       chatledger hold list -a DIR [--json]\n"
 	  "       chatledger hold release -a DIR --case ID",
 	  "place, list and release legal or regulator holds" },
-	{ "policy", cmd_policy,
+	{ "policy", cmd_policy, NULL, CLI_NEEDS_ARCHIVE,
 	  "chatledger policy event -a DIR --subject ID --event NAME --at DATE [--note TEXT]\n"
 	  "       chatledger policy explain -a DIR --index N [--policy FILE] [--now TIME] [--json]\n"
 	  "       chatledger policy check -a DIR [--policy FILE]",
 	  "record lifecycle events; explain and check the retention policy" },
-	{ "retain", cmd_retain,
+	{ "retain", cmd_retain, NULL, CLI_NEEDS_WRITER,
 	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--now TIME] [--json]",
 	  "erase what the retention policy says is due (nightly)" },
-	{ "webhook", cmd_webhook,
+	{ "webhook", cmd_webhook, NULL, CLI_NEEDS_WRITER,
 	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--access-token-file FILE [--media-url URL] [--media-retry-base SECONDS]] [--json]",
 	  "receive WhatsApp Business Platform webhooks (signed, durable)" },
-	{ "pair", cmd_pair,
+	{ "pair", NULL, cmd_pair, 0,
 	  "chatledger pair -a DIR [--qr-png FILE] [--no-terminal-qr]\n"
 	  "       chatledger pair -a DIR --pairing-code PHONE",
 	  "link the collector to a WhatsApp account (QR or pairing code)" },
-	{ "collect", cmd_collect,
+	{ "collect", NULL, cmd_collect, 0,
 	  "chatledger collect -a DIR",
 	  "run the linked-device collector in the foreground" },
-	{ NULL, NULL, NULL, NULL }
+	{ NULL, NULL, NULL, 0, NULL, NULL }
 };
 
 static void main_usage(FILE *to)
@@ -201,14 +205,17 @@ int cli_passphrase(const char *cmd, const char *file, int confirm,
 		FILE *f = fopen(file, "re");
 
 		if (f == NULL) {
-			cli_fail(cmd, "cannot open passphrase file '%s': %s", file,
+			/* Never the name: it may be the passphrase itself,
+			 * mistyped as an option's value. */
+			cli_fail(cmd, "cannot open the file given to --passphrase-file: %s",
 				 strerror(errno));
 			goto out;
 		}
 		rc = read_line_fd(f, p, cap, &n);
 		fclose(f);
 		if (rc != 0) {
-			cli_fail(cmd, "passphrase in '%s' is longer than %zu bytes", file, cap - 1);
+			cli_fail(cmd, "the passphrase in the file given to --passphrase-file"
+				 " is longer than %zu bytes", cap - 1);
 			goto out;
 		}
 	} else {
@@ -244,6 +251,260 @@ out:
 	return rc == 0 ? 0 : -1;
 }
 
+/* ---- the shared set-up --------------------------------------------------- */
+
+#define CLI_ARCHIVE_FLAGS (CLI_NEEDS_ARCHIVE | CLI_NEEDS_READER | CLI_NEEDS_WRITER)
+
+static const struct option opt_archive = { "archive", required_argument, NULL, 'a' };
+static const struct option opt_pass = { "passphrase-file", required_argument, NULL,
+					CLI_SECRET('p') };
+static const struct option opt_help = { "help", no_argument, NULL, 'h' };
+
+/* ctx->longopts: `opts`, then the common options the flags call for. */
+static int build_longopts(struct cli_ctx *ctx, const struct option *opts)
+{
+	size_t n = 0;
+
+	memset(ctx->longopts, 0, sizeof(ctx->longopts));
+	for (; opts[n].name; n++) {
+		if (n + 4 >= CLI_MAX_OPTS)
+			return -1;
+		ctx->longopts[n] = opts[n];
+	}
+	ctx->longopts[n++] = opt_archive;
+	if (ctx->flags & CLI_NEEDS_PASSPHRASE)
+		ctx->longopts[n++] = opt_pass;
+	ctx->longopts[n] = opt_help;
+	return 0;
+}
+
+/* Copy the option word `arg` as typed, without any "=value", into `buf`
+ * (cut to `cap` bytes with its NUL); returns buf. */
+static const char *option_word(const char *arg, char *buf, size_t cap)
+{
+	size_t n = strcspn(arg, "=");
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, arg, n);
+	buf[n] = 0;
+	return buf;
+}
+
+/* How many of ctx->longopts `word` ("--name", no "=value") abbreviates or
+ * names exactly (an exact name counts alone). */
+static int option_matches(const struct cli_ctx *ctx, const char *word)
+{
+	size_t n = strlen(word + 2), i;
+	int hits = 0;
+
+	for (i = 0; ctx->longopts[i].name; i++) {
+		if (strcmp(ctx->longopts[i].name, word + 2) == 0)
+			return 1;
+		if (strncmp(ctx->longopts[i].name, word + 2, n) == 0)
+			hits++;
+	}
+	return hits;
+}
+
+/* getopt_long's complaint in its own words (opterr is 0), but without the
+ * "=value" of a long option: it may be a secret. */
+static int bad_option(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	char word[64];
+
+	fflush(stdout);
+	if (strncmp(arg, "--", 2) != 0) {
+		if (optopt == 'a')
+			fprintf(stderr, "%s: option requires an argument -- 'a'\n", argv[0]);
+		else
+			fprintf(stderr, "%s: invalid option -- '%c'\n", argv[0],
+				optopt > ' ' && optopt < 127 ? optopt : '?');
+	} else if (optopt == 0) {
+		option_word(arg, word, sizeof(word));
+		fprintf(stderr, option_matches(ctx, word) > 1 ?
+			"%s: option '%s' is ambiguous\n" : "%s: unrecognized option '%s'\n",
+			argv[0], word);
+	} else {
+		/* optopt is the option's val: name it in full, as getopt does. */
+		const char *name = "";
+		size_t i;
+
+		for (i = 0; ctx->longopts[i].name; i++)
+			if (ctx->longopts[i].val == optopt)
+				name = ctx->longopts[i].name;
+		fprintf(stderr, strchr(arg, '=') != NULL ?
+			"%s: option '--%s' doesn't allow an argument\n" :
+			"%s: option '--%s' requires an argument\n", argv[0], name);
+	}
+	cli_usage(ctx->name, stderr);
+	ctx->code = EXIT_ERROR;
+	return CLI_OPTS_EXIT;
+}
+
+/*
+ * 0 if the secret option that getopt_long just matched (longopts[li]) was
+ * typed in full.  getopt_long takes any unambiguous prefix, so
+ * "--passphrase 'correct horse'" would read as --passphrase-file and send
+ * the secret into an error message.
+ */
+static int secret_spelled_in_full(struct cli_ctx *ctx, int li, char **argv)
+{
+	const char *name = ctx->longopts[li].name;
+	/* The value is the next word, or follows '=' in the same one. */
+	const char *word = optarg == argv[optind - 1] ? argv[optind - 2] : argv[optind - 1];
+	size_t n = strcspn(word, "=");
+	char typed[64];
+
+	if (n == strlen(name) + 2 && strncmp(word + 2, name, n - 2) == 0)
+		return 0;
+	cli_fail(ctx->name, "unrecognized option '%s' (secret options are never"
+		 " abbreviated: did you mean --%s FILE?)",
+		 option_word(word, typed, sizeof(typed)), name);
+	cli_usage(ctx->name, stderr);
+	ctx->code = EXIT_ERROR;
+	return -1;
+}
+
+/* After the options: the archive and the operands the flags ask for. */
+static int options_done(struct cli_ctx *ctx, int argc)
+{
+	if (ctx->flags & CLI_ARCHIVE_FLAGS) {
+		ctx->archive = cli_archive(ctx->archive);
+		if (ctx->archive == NULL)
+			goto usage;
+	}
+	if ((ctx->flags & CLI_TAKES_OPERANDS) ? optind >= argc : optind != argc)
+		goto usage;
+	return CLI_OPTS_DONE;
+usage:
+	ctx->code = cli_usage_error(ctx);
+	return CLI_OPTS_EXIT;
+}
+
+int cli_getopt(struct cli_ctx *ctx, int argc, char **argv, const struct option *opts)
+{
+	int li = -1;
+
+	if (ctx->longopts[0].name == NULL && build_longopts(ctx, opts) != 0) {
+		ctx->code = cli_fail(ctx->name, "too many options");
+		return CLI_OPTS_EXIT;
+	}
+	opterr = 0;
+	for (;;) {
+		int c;
+
+		li = -1;
+		c = getopt_long(argc, argv, "a:h", ctx->longopts, &li);
+		if (c == -1)
+			return options_done(ctx, argc);
+		if (c == '?' || c == ':')
+			return bad_option(ctx, argc, argv);
+		if ((c & CLI_SECRET(0)) && li >= 0 &&
+		    secret_spelled_in_full(ctx, li, argv) != 0)
+			return CLI_OPTS_EXIT;
+		switch (c) {
+		case 'a':
+			ctx->archive = optarg;
+			break;
+		case 'h':
+			cli_usage(ctx->name, stdout);
+			ctx->code = EXIT_OK;
+			return CLI_OPTS_EXIT;
+		case CLI_SECRET('p'):
+			if (ctx->flags & CLI_NEEDS_PASSPHRASE) {
+				ctx->pass_file = optarg;
+				break;
+			}
+			return c;
+		default:
+			return c;
+		}
+	}
+}
+
+int cli_usage_error(const struct cli_ctx *ctx)
+{
+	cli_usage(ctx->name, stderr);
+	return EXIT_ERROR;
+}
+
+int cli_setup(struct cli_ctx *ctx, unsigned what)
+{
+	unsigned todo = ctx->flags & what & ~ctx->done;
+	char *err = NULL;
+
+	if (todo & CLI_NEEDS_PASSPHRASE) {
+		if (cli_passphrase(ctx->name, ctx->pass_file,
+				   (ctx->flags & CLI_CONFIRM_PASSPHRASE) != 0,
+				   &ctx->pass, &ctx->pass_len) != 0)
+			return EXIT_ERROR;
+		ctx->done |= CLI_NEEDS_PASSPHRASE;
+	}
+	if (todo & (CLI_NEEDS_READER | CLI_NEEDS_WRITER)) {
+		int rc = cl_ledger_open(ctx->archive, (ctx->flags & CLI_NEEDS_WRITER) ?
+				    CL_OPEN_WRITE : CL_OPEN_READ, &ctx->ledger, &err);
+		if (rc)
+			return cli_fail_rc(ctx->name, rc, err);
+		ctx->done |= CLI_NEEDS_READER | CLI_NEEDS_WRITER;
+	}
+	return EXIT_OK;
+}
+
+void cli_close(struct cli_ctx *ctx)
+{
+	cl_ledger_close(ctx->ledger);
+	ctx->ledger = NULL;
+}
+
+void cli_forget_passphrase(struct cli_ctx *ctx)
+{
+	sodium_free(ctx->pass); /* wipes before freeing */
+	ctx->pass = NULL;
+	ctx->pass_len = 0;
+}
+
+int cli_subcommand(struct cli_ctx *ctx, int argc, char **argv, const struct cli_sub *subs)
+{
+	const struct cli_sub *s;
+
+	if (argc < 2)
+		return cli_usage_error(ctx);
+	for (s = subs; s->name; s++) {
+		if (strcmp(argv[1], s->name) == 0) {
+			ctx->flags |= s->flags;
+			return s->fn(argc - 1, argv + 1, ctx);
+		}
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		cli_usage(ctx->name, stdout);
+		return EXIT_OK;
+	}
+	return cli_usage_error(ctx);
+}
+
+/*
+ * Run one command (argv[0] is its name): a context with its flags, the
+ * command (which parses its options, then calls cli_setup), then the
+ * release of whatever the set-up provided, on every path.
+ */
+static int run_command(const struct cli_cmd *c, int argc, char **argv)
+{
+	struct cli_ctx ctx;
+	int code;
+
+	if (c->fn == NULL)
+		return c->legacy_fn(argc, argv);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.name = c->name;
+	ctx.flags = c->flags;
+	code = c->fn(argc, argv, &ctx);
+	cli_close(&ctx);
+	cli_forget_passphrase(&ctx);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	const struct cli_cmd *c;
@@ -267,7 +528,7 @@ int main(int argc, char **argv)
 	}
 	for (c = cli_commands; c->name; c++)
 		if (strcmp(c->name, argv[1]) == 0)
-			return cli_finish_stdout(c->fn(argc - 1, argv + 1));
+			return cli_finish_stdout(run_command(c, argc - 1, argv + 1));
 	fprintf(stderr, "chatledger: unknown command '%s'\n\n", argv[1]);
 	main_usage(stderr);
 	return EXIT_ERROR;

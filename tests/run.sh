@@ -1,8 +1,9 @@
 #!/bin/sh
 # tests/run.sh BUILD_DIR - run every test against one build and print the
-# total as "N passed, N failed".  Unit binaries and CLI scripts each end
-# with their own "N passed, N failed" line; a program that exits non-zero
-# without failing a check (a crash, a sanitizer report) counts as one
+# total as "N passed, N failed" (after "N skipped" when checks could not
+# run here; a skip is never a pass).  Unit binaries and CLI scripts each
+# end with their own "N passed, N failed" line (CLI scripts: "N skipped"
+# before it); a program that exits non-zero without failing a check (a crash, a sanitizer report) counts as one
 # failure.  Fuzz targets replay their corpus; a crash is one failure.
 set -u
 O=${1:-build}
@@ -16,6 +17,7 @@ LOGDIR="$ROOT/$O/test-logs"
 mkdir -p "$LOGDIR"
 pass=0
 fail=0
+skipped=0
 failed_names=""
 
 account() { # name, exit status, log file
@@ -26,14 +28,17 @@ account() { # name, exit status, log file
 		f=${line#*, }; f=${f%% failed}
 	fi
 	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-	pass=$((pass + p)); fail=$((fail + f))
+	s=$(sed -n 's/^\([0-9][0-9]*\) skipped$/\1/p' "$3" | tail -n 1)
+	s=${s:-0}
+	pass=$((pass + p)); fail=$((fail + f)); skipped=$((skipped + s))
 	if [ "$f" -ne 0 ]; then
 		failed_names="$failed_names $1"
 		echo "FAIL $1 ($p passed, $f failed; log: $3)"
 		grep -E '^not ok' "$3" | head -n 20
 		tail -n 15 "$3"
 	else
-		echo "PASS $1 ($p passed)"
+		if [ "$s" -ne 0 ]; then echo "PASS $1 ($p passed, $s SKIPPED)"
+		else echo "PASS $1 ($p passed)"; fi
 	fi
 }
 
@@ -76,5 +81,6 @@ log="$LOGDIR/peer-selftest.log"
 account peer-selftest $? "$log"
 
 [ -n "$failed_names" ] && echo "failed:$failed_names"
+[ "$skipped" -eq 0 ] || echo "$skipped skipped (not counted as passed)"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

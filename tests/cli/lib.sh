@@ -1,13 +1,15 @@
 # tests/cli/lib.sh - shared helpers for the command-line tests (sourced).
 #   CHATLEDGER  path to the binary under test
 #   CL_ROOT     repository root
-# Each test prints "ok N - name" / "not ok N - name" and ends with
-# "N passed, N failed" via t_done.
+# Each test prints "ok N - name" / "not ok N - name" (or "skip - name #
+# reason", which counts neither as passed nor as failed) and ends with
+# "N passed, N failed" via t_done, preceded by "N skipped" when any were.
 
 : "${CHATLEDGER:?set CHATLEDGER to the chatledger binary}"
 : "${CL_ROOT:=$(cd "$(dirname "$0")/../.." && pwd)}"
 t_pass=0
 t_fail=0
+t_skip=0
 T=$(mktemp -d "${TMPDIR:-/tmp}/chatledger-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
 printf 'test passphrase\n' >"$T/pass"
@@ -20,6 +22,12 @@ ok() {
 notok() {
 	t_fail=$((t_fail + 1))
 	echo "not ok $((t_pass + t_fail)) - $*"
+}
+
+# skip NAME REASON: a check that could not run here; not a pass.
+skip() {
+	t_skip=$((t_skip + 1))
+	echo "skip - $1 # SKIP $2"
 }
 
 # check NAME COMMAND... : passes when the command exits 0
@@ -47,6 +55,7 @@ expect_grep() {
 }
 
 t_done() {
+	[ "$t_skip" -eq 0 ] || echo "$t_skip skipped"
 	echo "$t_pass passed, $t_fail failed"
 	[ "$t_fail" -eq 0 ]
 }

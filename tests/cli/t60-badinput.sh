@@ -74,6 +74,6 @@ if [ "$(id -u)" -eq 0 ] && command -v su >/dev/null && id nobody >/dev/null 2>&1
 	fi
 	chmod -R u+w "$R"
 else
-	echo "# skip: the read-only copy check needs root and su (to run as nobody)"
+	skip "read-only copy verifies" "needs root and su (to run as nobody)"
 fi
 t_done

@@ -7,8 +7,9 @@
 #   - docs/man/chatledger-CMD.1 exists, its NAME names it, and its SYNOPSIS
 #     section holds every usage line verbatim, one per line (the text after
 #     "usage: ", and continuation lines without their leading spaces);
-#   - `man -l` renders it without troff warnings (MANROFFOPT=-ww; skipped
-#     when man is missing or cannot render a trivial page);
+#   - `man -l` renders it without troff warnings (MANROFFOPT=-ww; skipped,
+#     and counted and reported as skipped, not passed, when man is missing
+#     or cannot render a trivial page);
 #   - chatledger.1 refers to it.
 # Also: chatledger.1 exists, renders and holds the top-level usage, and
 # no docs/man/chatledger-*.1 page exists for a command that does not.
@@ -43,7 +44,7 @@ fi
 # render NAME PAGE WANT: `man -l` renders PAGE, showing WANT, quietly.
 render() {
 	if [ "$man_ok" -ne 0 ]; then
-		ok "$1 # SKIP man -l not available"
+		skip "$1" "man -l not available"
 		return
 	fi
 	MANROFFOPT=-ww MANPAGER=cat PAGER=cat MANWIDTH=80 man -l "$2" >"$T/man.out" 2>"$T/man.err"
