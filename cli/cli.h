@@ -62,9 +62,6 @@ struct cli_ctx {
 struct cli_cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct cli_ctx *ctx);
-	/* Commands not converted yet: called as before, with no context and no
-	 * shared set-up (fn is NULL then). */
-	int (*legacy_fn)(int argc, char **argv);
 	unsigned flags;        /* CLI_NEEDS_* */
 	const char *usage;     /* the SYNOPSIS line(s), also in the man page */
 	const char *summary;   /* one line for `chatledger --help` */
@@ -180,12 +177,12 @@ int cmd_pubkey(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_leaves(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_prove(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_show(int argc, char **argv, struct cli_ctx *ctx);
-int cmd_status(int argc, char **argv);
+int cmd_status(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_hold(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_policy(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_retain(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx);
-int cmd_pair(int argc, char **argv);
-int cmd_collect(int argc, char **argv);
+int cmd_pair(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_collect(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif

@@ -54,40 +54,31 @@ static void pair_on_code(void *ctx, const char *code, const char *phone,
 		   phone, (double)valid_ms / 1000.0);
 }
 
-int cmd_pair(int argc, char **argv)
+int cmd_pair(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "qr-png", required_argument, NULL, 'p' },
 		{ "no-terminal-qr", no_argument, NULL, 'n' },
 		{ "pairing-code", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cli_wa w = { "pair" };
 	struct cl_wa_collector_opts o;
-	const char *archive = NULL;
 	int c, terminal = 1;
 
 	memset(&o, 0, sizeof(o));
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, opts)) >= 0) {
 		switch (c) {
-		case 'a': archive = optarg; break;
 		case 'p': o.qr_png = optarg; break;
 		case 'n': terminal = 0; break;
 		case 'c':
 			o.pairing_phone = optarg[0] == '+' ? optarg + 1 : optarg;
 			break;
-		case 'h': cli_usage(w.cmd, stdout); return EXIT_OK;
-		default: cli_usage(w.cmd, stderr); return EXIT_ERROR;
 		}
 	}
-	archive = cli_archive(archive);
-	if (archive == NULL || optind != argc) {
-		cli_usage(w.cmd, stderr);
-		return EXIT_ERROR;
-	}
-	o.dir = archive;
+	if (!cli_ready(ctx, c, 1, 0))
+		return ctx->code;
+	o.dir = ctx->archive;
 	o.mode = CL_WA_PAIR;
 	/* as before: a QR code shown while pairing by code is drawn too */
 	if (terminal || o.pairing_phone)

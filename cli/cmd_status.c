@@ -94,42 +94,26 @@ static void wa_print(const struct cl_wa_status *st)
 	printf("  phone seen not tracked yet (needs message decryption)\n");
 }
 
-int cmd_status(int argc, char **argv)
+int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{ "archive", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *archive = NULL;
-	struct cl_ledger *l = NULL;
+	struct cl_ledger *l;
 	struct cl_ledger_stats s;
 	struct cl_wa_status wst;
 	char *err = NULL;
 	int c, rc, json = 0, have_wa;
 	json_t *j;
 
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a': archive = optarg; break;
-		case 'j': json = 1; break;
-		case 'h': cli_usage("status", stdout); return EXIT_OK;
-		default: cli_usage("status", stderr); return EXIT_ERROR;
-		}
-	}
-	archive = cli_archive(archive);
-	if (archive == NULL || optind != argc) {
-		cli_usage("status", stderr);
-		return EXIT_ERROR;
-	}
-	if ((rc = cl_ledger_open(archive, CL_OPEN_READ, &l, &err)))
+	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'j')
+		json = 1;
+	if (!cli_ready(ctx, c, 1, CLI_SETUP_ALL))
+		return ctx->code;
+	l = ctx->ledger;
+	if ((rc = cl_ledger_stats(l, &s, &err)))
 		return cli_fail_rc("status", rc, err);
-	rc = cl_ledger_stats(l, &s, &err);
-	if (rc) {
-		cl_ledger_close(l);
-		return cli_fail_rc("status", rc, err);
-	}
 	j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:b}",
 		      "origin", cl_ledger_origin(l),
 		      "entries", (json_int_t)s.entries,
@@ -144,11 +128,10 @@ int cmd_status(int argc, char **argv)
 		      "checkpoint_at", time_or_null(s.last_checkpoint_at),
 		      "last_entry_at", time_or_null(s.last_logged_at),
 		      "unsigned_tail", s.last_checkpoint_size != s.entries);
-	cl_ledger_close(l);
 	if (j == NULL)
 		return cli_fail("status", "out of memory");
 	/* no collector state (never ran, unreadable): no whatsapp section */
-	have_wa = cl_wa_status_read(archive, &wst, NULL) == CL_OK;
+	have_wa = cl_wa_status_read(ctx->archive, &wst, NULL) == CL_OK;
 	if (have_wa)
 		json_object_set_new(j, "whatsapp", wa_json(&wst));
 	if (json) {

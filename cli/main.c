@@ -20,60 +20,60 @@
 #include "common/banned.h"
 
 const struct cli_cmd cli_commands[] = {
-	{ "init", cmd_init, NULL, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE | CLI_CONFIRM_PASSPHRASE,
+	{ "init", cmd_init, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE | CLI_CONFIRM_PASSPHRASE,
 	  "chatledger init -a DIR --origin NAME [--passphrase-file FILE] [--kdf interactive|moderate|sensitive]",
 	  "create a new archive and its keys" },
-	{ "ingest", cmd_ingest, NULL, CLI_NEEDS_WRITER | CLI_TAKES_OPERANDS,
+	{ "ingest", cmd_ingest, CLI_NEEDS_WRITER | CLI_TAKES_OPERANDS,
 	  "chatledger ingest -a DIR --format jsonl [--batch N] [--json] FILE|-...\n"
 	  "       chatledger ingest -a DIR --format whatsapp-export --account ID [--conversation ID] [--self NAME] [--tz ZONE] [--date-order dmy|mdy|ymd] [--json] FILE...\n"
 	  "       chatledger ingest -a DIR --format cloudapi|wecom [--account ID] [--json] FILE...",
 	  "import records; bad items are quarantined (exit 3)" },
-	{ "verify", cmd_verify, NULL, CLI_NEEDS_ARCHIVE,
+	{ "verify", cmd_verify, CLI_NEEDS_ARCHIVE,
 	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--json]",
 	  "verify the whole archive without any secret" },
-	{ "checkpoint", cmd_checkpoint, NULL, CLI_NEEDS_READER,
+	{ "checkpoint", cmd_checkpoint, CLI_NEEDS_READER,
 	  "chatledger checkpoint -a DIR [--size N]",
 	  "print the latest (or a given) signed checkpoint" },
-	{ "pubkey", cmd_pubkey, NULL, CLI_NEEDS_ARCHIVE,
+	{ "pubkey", cmd_pubkey, CLI_NEEDS_ARCHIVE,
 	  "chatledger pubkey -a DIR",
 	  "print the log's C2SP verifier key" },
-	{ "leaves", cmd_leaves, NULL, CLI_NEEDS_READER,
+	{ "leaves", cmd_leaves, CLI_NEEDS_READER,
 	  "chatledger leaves -a DIR [--from N] [--to M]",
 	  "print leaf bytes as hex, one per line" },
-	{ "prove", cmd_prove, NULL, CLI_NEEDS_READER,
+	{ "prove", cmd_prove, CLI_NEEDS_READER,
 	  "chatledger prove -a DIR --index N [--size M]\n"
 	  "       chatledger prove -a DIR --consistency OLD [--size M]",
 	  "print an inclusion (tlog-proof) or consistency proof" },
-	{ "show", cmd_show, NULL, CLI_NEEDS_PASSPHRASE | CLI_NEEDS_READER,
+	{ "show", cmd_show, CLI_NEEDS_PASSPHRASE | CLI_NEEDS_READER,
 	  "chatledger show -a DIR --index N [--passphrase-file FILE]",
 	  "decrypt one entry and print its canonical JSON" },
-	{ "status", NULL, cmd_status, 0,
+	{ "status", cmd_status, CLI_NEEDS_READER,
 	  "chatledger status -a DIR [--json]",
 	  "summarise the archive: size, checkpoint, coverage, quarantine" },
-	{ "hold", cmd_hold, NULL, CLI_NEEDS_ARCHIVE,
+	{ "hold", cmd_hold, CLI_NEEDS_ARCHIVE,
 	  "chatledger hold add -a DIR --case ID --reason TEXT [--participant ID]... [--conversation ID]... [--from DATE] [--to DATE] [--until DATE]\n"
 	  "       chatledger hold list -a DIR [--json]\n"
 	  "       chatledger hold release -a DIR --case ID",
 	  "place, list and release legal or regulator holds" },
-	{ "policy", cmd_policy, NULL, CLI_NEEDS_ARCHIVE,
+	{ "policy", cmd_policy, CLI_NEEDS_ARCHIVE,
 	  "chatledger policy event -a DIR --subject ID --event NAME --at DATE [--note TEXT]\n"
 	  "       chatledger policy explain -a DIR --index N [--policy FILE] [--now TIME] [--json]\n"
 	  "       chatledger policy check -a DIR [--policy FILE]",
 	  "record lifecycle events; explain and check the retention policy" },
-	{ "retain", cmd_retain, NULL, CLI_NEEDS_WRITER,
+	{ "retain", cmd_retain, CLI_NEEDS_WRITER,
 	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--now TIME] [--json]",
 	  "erase what the retention policy says is due (nightly)" },
-	{ "webhook", cmd_webhook, NULL, CLI_NEEDS_WRITER,
+	{ "webhook", cmd_webhook, CLI_NEEDS_WRITER,
 	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--access-token-file FILE [--media-url URL] [--media-retry-base SECONDS]] [--json]",
 	  "receive WhatsApp Business Platform webhooks (signed, durable)" },
-	{ "pair", NULL, cmd_pair, 0,
+	{ "pair", cmd_pair, CLI_NEEDS_ARCHIVE,
 	  "chatledger pair -a DIR [--qr-png FILE] [--no-terminal-qr]\n"
 	  "       chatledger pair -a DIR --pairing-code PHONE",
 	  "link the collector to a WhatsApp account (QR or pairing code)" },
-	{ "collect", NULL, cmd_collect, 0,
+	{ "collect", cmd_collect, CLI_NEEDS_ARCHIVE,
 	  "chatledger collect -a DIR",
 	  "run the linked-device collector in the foreground" },
-	{ NULL, NULL, NULL, 0, NULL, NULL }
+	{ NULL, NULL, 0, NULL, NULL }
 };
 
 static void main_usage(FILE *to)
@@ -494,8 +494,6 @@ static int run_command(const struct cli_cmd *c, int argc, char **argv)
 	struct cli_ctx ctx;
 	int code;
 
-	if (c->fn == NULL)
-		return c->legacy_fn(argc, argv);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.name = c->name;
 	ctx.flags = c->flags;
