@@ -39,7 +39,7 @@ static int grow(struct cl_buf *b, size_t extra)
 	unsigned char *p;
 
 	if (extra > b->max || b->len > b->max - extra)
-		return CL_EINVAL;
+		return CL_ETOOBIG;
 	need = b->len + extra + 1;
 	if (need <= b->alloc)
 		return CL_OK;

@@ -3,7 +3,7 @@
  *
  * Invariants: b->data is NULL or points to b->alloc bytes of which the
  * first b->len are in use, followed by a NUL (so text can be used as a C
- * string).  Appending past b->max fails with CL_EINVAL and leaves the
+ * string).  Appending past b->max fails with CL_ETOOBIG and leaves the
  * buffer unchanged.  cl_buf_release() frees the memory; cl_buf_detach()
  * hands it to the caller, who frees it with free().
  */

@@ -6,6 +6,7 @@
 
 #include "common/buf.h"
 #include "common/map.h"
+#include "common/status.h"
 #include "common/banned.h"
 
 void cl_map_init(struct cl_map *m)
@@ -133,7 +134,7 @@ static int grow64(struct cl_map64 *m)
 		free(nk);
 		free(nv);
 		free(nu);
-		return -1;
+		return CL_ENOMEM;
 	}
 	for (i = 0; i < m->cap; i++) {
 		size_t j;
@@ -153,23 +154,23 @@ static int grow64(struct cl_map64 *m)
 	m->vals = nv;
 	m->used = nu;
 	m->cap = ncap;
-	return 0;
+	return CL_OK;
 }
 
 int cl_map64_put(struct cl_map64 *m, uint64_t key, uint64_t val)
 {
 	size_t i;
 
-	if ((m->count + 1) * 4 > m->cap * 3 && grow64(m) != 0)
-		return -1;
+	if ((m->count + 1) * 4 > m->cap * 3 && grow64(m) != CL_OK)
+		return CL_ENOMEM;
 	for (i = slot64(key, m->cap); m->used[i]; i = (i + 1) & (m->cap - 1))
 		if (m->keys[i] == key) {
 			m->vals[i] = val;
-			return 0;
+			return CL_OK;
 		}
 	m->used[i] = 1;
 	m->keys[i] = key;
 	m->vals[i] = val;
 	m->count++;
-	return 0;
+	return CL_OK;
 }

@@ -46,7 +46,7 @@ void cl_map64_init(struct cl_map64 *m);
 void cl_map64_release(struct cl_map64 *m);
 /* 1 and *val if present, else 0. */
 int cl_map64_get(const struct cl_map64 *m, uint64_t key, uint64_t *val);
-/* Insert or overwrite; -1 on ENOMEM. */
+/* Insert or overwrite; CL_OK, or CL_ENOMEM (the map is unchanged). */
 int cl_map64_put(struct cl_map64 *m, uint64_t key, uint64_t val);
 
 #endif

@@ -19,10 +19,9 @@ const char *cl_strerror(int rc)
 	case CL_EINVAL: return "invalid input";
 	case CL_EEXIST: return "already exists";
 	case CL_ENOTFOUND: return "not found";
-	case CL_EPOLICY: return "forbidden by policy";
 	case CL_EKEY: return "wrong passphrase or unusable key";
 	case CL_EPARTIAL: return "partial: some input quarantined";
-	case CL_ELOCKED: return "archive is locked by another process";
+	case CL_ETOOBIG: return "too large";
 	default: return "unknown error";
 	}
 }

@@ -18,10 +18,13 @@ enum cl_status {
 	CL_EINVAL = 5,    /* bad input or bad argument */
 	CL_EEXIST = 6,    /* refusing to overwrite */
 	CL_ENOTFOUND = 7, /* no such item */
-	CL_EPOLICY = 8,   /* a policy forbids the operation */
+	/* 8 was CL_EPOLICY: no operation is refused by a policy (retention
+	 * decides, it does not refuse), so nothing returned it. */
 	CL_EKEY = 9,      /* wrong passphrase or unusable key */
 	CL_EPARTIAL = 10, /* done, but some input was quarantined */
-	CL_ELOCKED = 11   /* another process holds the archive lock */
+	/* 11 was CL_ELOCKED: cl_archive_lock waits for the lock (no LOCK_NB),
+	 * so a held lock is never an error. */
+	CL_ETOOBIG = 12   /* a size cap was reached (e.g. a cl_buf's max) */
 };
 
 /* A static English description of `rc`; never NULL. */

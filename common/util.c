@@ -188,7 +188,7 @@ int cl_file_read(const char *path, struct cl_buf *out, size_t max,
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		total += n;
 		if (total > max) {
-			rc = cl_error(err, CL_EINVAL,
+			rc = cl_error(err, CL_ETOOBIG,
 				      "'%s' is larger than %zu bytes", path,
 				      max);
 			goto out;

@@ -35,7 +35,8 @@ int cl_file_create(const char *path, const void *data, size_t len,
 int cl_file_replace(const char *path, const void *data, size_t len,
 		    unsigned mode, char **err);
 
-/* Read a whole file of at most `max` bytes into `out` (appended). */
+/* Read a whole file of at most `max` bytes into `out` (appended);
+ * CL_ETOOBIG if the file is larger or `out` reaches its cap. */
 int cl_file_read(const char *path, struct cl_buf *out, size_t max,
 		 char **err);
 

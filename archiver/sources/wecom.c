@@ -383,7 +383,7 @@ static int map_message(const struct wc_ctx *w, json_t *m, json_t *chat,
 			goto bad_text;
 	}
 	if (text && json_string_length(text) > CL_RECORD_MAX_TEXT) {
-		rc = CL_EINVAL;
+		rc = CL_ETOOBIG;
 		goto bad_text;
 	}
 	r = skeleton(w, msgid, conv, group ? "group" : "direct", from, kind, ms);
@@ -413,7 +413,7 @@ out:
 	return rc;
 bad_text:
 	json_decref(text);
-	if (rc == CL_EINVAL) {
+	if (rc == CL_ETOOBIG) {
 		*why = "text is longer than 1 MiB";
 		return CL_OK;
 	}

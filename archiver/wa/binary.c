@@ -535,8 +535,8 @@ static int put(struct enc *e, const void *p, size_t n)
 {
 	int rc = cl_buf_add(e->out, p, n);
 
-	if (rc == CL_EINVAL)
-		return cl_error(e->err, CL_EINVAL,
+	if (rc == CL_ETOOBIG)
+		return cl_error(e->err, rc,
 				"wa encode: output exceeds %zu bytes", e->out->max);
 	return rc;
 }
@@ -751,7 +751,7 @@ int cl_wa_frame_pack(const struct cl_wa_node *n, struct cl_buf *out,
 {
 	int rc = cl_buf_add_u8(out, 0);
 
-	if (rc == CL_EINVAL)
+	if (rc == CL_ETOOBIG)
 		return cl_error(err, rc, "wa encode: output exceeds %zu bytes",
 				out->max);
 	return rc ? rc : cl_wa_node_encode(n, out, err);
@@ -1259,7 +1259,7 @@ int cl_wa_frame_unpack(const unsigned char *p, size_t len,
 		return cl_error(err, CL_EINVAL, "wa frame: empty body");
 	if (!(p[0] & CL_WA_FLAG_ZLIB)) {
 		rc = cl_buf_add(out, p + 1, len - 1);
-		if (rc == CL_EINVAL)
+		if (rc == CL_ETOOBIG)
 			return cl_error(err, rc, "wa frame: body exceeds %zu bytes",
 					out->max);
 		return rc;
@@ -1294,7 +1294,7 @@ int cl_wa_frame_unpack(const unsigned char *p, size_t len,
 		}
 		rc = cl_buf_add(out, chunk, sizeof(chunk) - z.avail_out);
 		if (rc) {
-			if (rc == CL_EINVAL)
+			if (rc == CL_ETOOBIG)
 				rc = cl_error(err, rc,
 					      "wa frame: inflated body exceeds %zu bytes",
 					      out->max);

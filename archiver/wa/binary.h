@@ -213,7 +213,8 @@ int cl_wa_node_decode(const unsigned char *p, size_t len,
  * compressed when the flag has CL_WA_FLAG_ZLIB (other bits are ignored,
  * as WhatsApp's clients do).  Append the node bytes to `out`, inflating
  * at most out->max bytes in total: CL_EINVAL for an empty body, a broken
- * or truncated zlib stream, data after its end, or output over the cap.
+ * or truncated zlib stream or data after its end; CL_ETOOBIG for output
+ * over the cap.
  */
 int cl_wa_frame_unpack(const unsigned char *p, size_t len,
 		       struct cl_buf *out, char **err);

@@ -250,7 +250,7 @@ static int read_key(const char *path, unsigned char *key, char **err)
 		rc = cl_error(err, CL_EKEY,
 			      "key file '%s' does not hold a %u-byte key", path,
 			      (unsigned)KEY_LEN);
-	else if (rc == CL_EINVAL)
+	else if (rc == CL_ETOOBIG)
 		rc = CL_EKEY;
 	if (rc == CL_OK)
 		memcpy(key, b.data, KEY_LEN);

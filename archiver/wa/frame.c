@@ -48,7 +48,7 @@ int cl_wa_frame_write(struct cl_wa_frame_writer *w, struct cl_buf *out,
 		out->len = before;
 		if (out->data)
 			out->data[before] = 0;
-		if (rc == CL_EINVAL)
+		if (rc == CL_ETOOBIG)
 			return cl_error(err, rc, "wa frame: output exceeds %zu bytes",
 					out->max);
 		return rc;

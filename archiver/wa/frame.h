@@ -34,8 +34,8 @@ void cl_wa_frame_writer_init(struct cl_wa_frame_writer *w);
 /*
  * Append one frame carrying `len` bytes of `payload` to `out`, preceded by
  * the prologue on the writer's first frame.  CL_EINVAL (message in *err)
- * when len exceeds CL_WA_FRAME_MAX or `out` its cap; nothing is appended
- * then.  CL_ENOMEM.
+ * when len exceeds CL_WA_FRAME_MAX, CL_ETOOBIG when `out` reaches its cap;
+ * nothing is appended then.  CL_ENOMEM.
  */
 int cl_wa_frame_write(struct cl_wa_frame_writer *w, struct cl_buf *out,
 		      const void *payload, size_t len, char **err);

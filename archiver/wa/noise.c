@@ -147,7 +147,7 @@ static int pack_msg(const Wa__HandshakeMessage *m, struct cl_buf *out,
 	size_t n = wa__handshake_message__get_packed_size(m);
 	int rc = cl_buf_reserve(out, n);
 
-	if (rc == CL_EINVAL)
+	if (rc == CL_ETOOBIG)
 		return cl_error(err, rc, "wa noise: %s of %zu bytes exceeds "
 				"the output cap", what, n);
 	if (rc)
@@ -483,7 +483,7 @@ static int reserve(struct cl_buf *out, size_t n, char **err)
 {
 	int rc = cl_buf_reserve(out, n);
 
-	if (rc == CL_EINVAL)
+	if (rc == CL_ETOOBIG)
 		return cl_error(err, rc, "wa noise: output exceeds %zu bytes",
 				out->max);
 	return rc;

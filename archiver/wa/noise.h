@@ -62,8 +62,8 @@ int cl_wa_noise_hs_new(struct cl_wa_noise_hs **out,
  * Append the HandshakeMessage{clientHello{ephemeral}} protobuf bytes to
  * *out (the caller frames them: the prologue "WA\x06\x03" goes in front
  * of the first frame, and is already mixed into h).  Only once per
- * handshake: CL_EINVAL otherwise, or when *out reaches its cap (nothing
- * is appended then).  CL_ENOMEM.
+ * handshake: CL_EINVAL otherwise; CL_ETOOBIG when *out reaches its cap
+ * (nothing is appended then).  CL_ENOMEM.
  */
 int cl_wa_noise_hs_client_hello(struct cl_wa_noise_hs *hs, struct cl_buf *out,
 				char **err);

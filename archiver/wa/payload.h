@@ -43,8 +43,8 @@ struct cl_wa_client_info {
 
 /*
  * Append the packed registration payload to `out`.  CL_EINVAL when
- * os_name is NULL or empty, platform_type is negative or the buffer cap
- * is reached; CL_ENOMEM.  Strings are sent as given (UTF-8 expected).
+ * os_name is NULL or empty or platform_type is negative; CL_ETOOBIG when
+ * the buffer cap is reached; CL_ENOMEM.  Strings are sent as given (UTF-8 expected).
  */
 int cl_wa_payload_register(const struct cl_wa_creds *c,
 			   const struct cl_wa_client_info *ci,

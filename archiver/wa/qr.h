@@ -44,7 +44,8 @@ int cl_wa_qr_string(const char *ref, const unsigned char noise_pub[32],
  * with light_terminal = 1 draws the dark modules instead, for terminals
  * with dark text on a light background.  A symbol of width W gives
  * ceil((W + 4) / 2) lines of W + 4 characters.  CL_EINVAL when the text
- * does not fit a QR code, CL_ENOMEM; on failure out is unchanged.
+ * does not fit a QR code, CL_ETOOBIG when out reaches its cap, CL_ENOMEM;
+ * on failure out is unchanged.
  */
 int cl_wa_qr_render_utf8(const char *text, struct cl_buf *out);
 int cl_wa_qr_render_utf8_ex(const char *text, int light_terminal,

@@ -149,7 +149,7 @@ static void test_prologue_and_writer(void)
 	}
 	cl_buf_init(&small, 8);
 	cl_wa_frame_writer_init(&w);
-	TAP_EQ_INT(cl_wa_frame_write(&w, &small, "abcde", 5, &err), CL_EINVAL,
+	TAP_EQ_INT(cl_wa_frame_write(&w, &small, "abcde", 5, &err), CL_ETOOBIG,
 		   "output cap refused");
 	TAP_OK(small.len == 0 && !w.prologue_sent,
 	       "...nothing written, prologue still due");
