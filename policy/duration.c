@@ -32,7 +32,7 @@ int cl_policy_dur_parse(const char *s, struct pdur *d)
 	if (strcmp(s, "0") == 0) {
 		d->n = 0;
 		d->unit = 0;
-		snprintf(d->text, sizeof(d->text), "0");
+		(void)cl_fmt(d->text, sizeof(d->text), "0");
 		return 0;
 	}
 	while (s[i] >= '0' && s[i] <= '9') {
@@ -53,7 +53,7 @@ int cl_policy_dur_parse(const char *s, struct pdur *d)
 		return -1;
 	d->n = n;
 	d->unit = s[i];
-	snprintf(d->text, sizeof(d->text), "%lld%c", (long long)n, s[i]);
+	(void)cl_fmt(d->text, sizeof(d->text), "%lld%c", (long long)n, s[i]);
 	return 0;
 }
 

@@ -91,7 +91,7 @@ struct pstate {
 
 /* Record an error at `line`; the error with the smallest line wins. */
 static void perr(struct pstate *s, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	CL_PRINTF_LIKE(3, 4);
 static void perr(struct pstate *s, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -100,7 +100,7 @@ static void perr(struct pstate *s, int line, const char *fmt, ...)
 		return;
 	s->err_line = line;
 	va_start(ap, fmt);
-	vsnprintf(s->err_msg, sizeof(s->err_msg), fmt, ap);
+	(void)cl_vfmt(s->err_msg, sizeof(s->err_msg), fmt, ap);
 	va_end(ap);
 }
 
@@ -378,8 +378,8 @@ static int policy_key(struct pstate *s, const char *key, const char *value)
 		free(p->default_text);
 		p->default_text = NULL;
 		if (p->default_erase &&
-		    asprintf(&p->default_text, "erase-after %s",
-			     p->default_dur.text) < 0) {
+		    (p->default_text = cl_strdupf("erase-after %s",
+			     p->default_dur.text)) == NULL) {
 			p->default_text = NULL;
 			s->nomem = 1;
 			return -1;
@@ -431,7 +431,7 @@ static int rule_key(struct pstate *s, const char *key, const char *value)
 
 		if (r->basis == NULL)
 			b = strdup(value);
-		else if (asprintf(&b, "%s %s", r->basis, value) < 0)
+		else if ((b = cl_strdupf("%s %s", r->basis, value)) == NULL)
 			b = NULL;
 		if (b == NULL) {
 			s->nomem = 1;

@@ -38,7 +38,7 @@ static int set_str(struct load_ctx *x, char *dst, size_t cap,
 		   const char *name, const char *value)
 {
 	if (strlen(value) >= cap) {
-		snprintf(x->why, sizeof(x->why), "%.40s is too long", name);
+		(void)cl_fmt(x->why, sizeof(x->why), "%.40s is too long", name);
 		return 0;
 	}
 	memcpy(dst, value, strlen(value) + 1);
@@ -51,7 +51,7 @@ static int set_ms(struct load_ctx *x, unsigned *dst, const char *name,
 	size_t n;
 
 	if (parse_size(value, lo, hi, &n) != 0) {
-		snprintf(x->why, sizeof(x->why),
+		(void)cl_fmt(x->why, sizeof(x->why),
 			 "%.40s must be an integer from %zu to %zu", name, lo,
 			 hi);
 		return 0;
@@ -89,7 +89,7 @@ static int wa_key(struct load_ctx *x, const char *name, const char *value)
 
 	if (strcmp(name, "url") == 0) {
 		if (strncmp(value, "wss://", 6) != 0) {
-			snprintf(x->why, sizeof(x->why),
+			(void)cl_fmt(x->why, sizeof(x->why),
 				 "url must start with wss://");
 			return 0;
 		}
@@ -105,7 +105,7 @@ static int wa_key(struct load_ctx *x, const char *name, const char *value)
 			       sizeof(w->credentials_key_file), name, value);
 	if (strcmp(name, "device_name") == 0) {
 		if (*value == '\0') {
-			snprintf(x->why, sizeof(x->why), "device_name is empty");
+			(void)cl_fmt(x->why, sizeof(x->why), "device_name is empty");
 			return 0;
 		}
 		return set_str(x, w->device_name, sizeof(w->device_name), name,
@@ -113,7 +113,7 @@ static int wa_key(struct load_ctx *x, const char *name, const char *value)
 	}
 	if (strcmp(name, "root_key") == 0) {
 		if (strlen(value) != 64 || cl_hex_decode(value, w->root_key, 32)) {
-			snprintf(x->why, sizeof(x->why),
+			(void)cl_fmt(x->why, sizeof(x->why),
 				 "root_key must be 64 hex digits");
 			return 0;
 		}
@@ -121,7 +121,7 @@ static int wa_key(struct load_ctx *x, const char *name, const char *value)
 	}
 	if (strcmp(name, "version") == 0) {
 		if (parse_version(value, w->version) != 0) {
-			snprintf(x->why, sizeof(x->why),
+			(void)cl_fmt(x->why, sizeof(x->why),
 				 "version must look like 2.3000.1045649367");
 			return 0;
 		}
@@ -170,7 +170,7 @@ static int handler(void *user, const char *section, const char *name,
 	if (strcmp(section, "archive") == 0) {
 		if (strcmp(name, "origin") == 0) {
 			if (strlen(value) >= sizeof(x->c->origin)) {
-				snprintf(x->why, sizeof(x->why), "origin is too long");
+				(void)cl_fmt(x->why, sizeof(x->why), "origin is too long");
 				return 0;
 			}
 			memcpy(x->c->origin, value, strlen(value) + 1);
@@ -178,7 +178,7 @@ static int handler(void *user, const char *section, const char *name,
 		}
 		if (strcmp(name, "format") == 0) {
 			if (strcmp(value, "1") != 0) {
-				snprintf(x->why, sizeof(x->why),
+				(void)cl_fmt(x->why, sizeof(x->why),
 					 "unsupported archive format '%.20s' (this build reads format 1)",
 					 value);
 				return 0;
@@ -191,7 +191,7 @@ static int handler(void *user, const char *section, const char *name,
 	} else if (strcmp(section, "ingest") == 0) {
 		if (strcmp(name, "batch_size") == 0) {
 			if (parse_size(value, 1, 1000000, &n) != 0) {
-				snprintf(x->why, sizeof(x->why),
+				(void)cl_fmt(x->why, sizeof(x->why),
 					 "batch_size must be an integer from 1 to 1000000");
 				return 0;
 			}
@@ -201,7 +201,7 @@ static int handler(void *user, const char *section, const char *name,
 	} else if (strcmp(section, "retention") == 0) {
 		if (strcmp(name, "policy") == 0) {
 			if (strlen(value) == 0 || strlen(value) >= sizeof(x->c->policy)) {
-				snprintf(x->why, sizeof(x->why), "policy must be a file path");
+				(void)cl_fmt(x->why, sizeof(x->why), "policy must be a file path");
 				return 0;
 			}
 			memcpy(x->c->policy, value, strlen(value) + 1);
@@ -213,10 +213,10 @@ static int handler(void *user, const char *section, const char *name,
 		if (r >= 0)
 			return r;
 	} else {
-		snprintf(x->why, sizeof(x->why), "unknown section [%.40s]", section);
+		(void)cl_fmt(x->why, sizeof(x->why), "unknown section [%.40s]", section);
 		return 0;
 	}
-	snprintf(x->why, sizeof(x->why), "unknown key '%.40s' in [%.40s]", name,
+	(void)cl_fmt(x->why, sizeof(x->why), "unknown key '%.40s' in [%.40s]", name,
 		 section);
 	return 0;
 }
@@ -231,14 +231,14 @@ int cl_config_load(const char *dir, struct cl_config *c, char **err)
 	memset(c, 0, sizeof(*c));
 	c->format = 1;
 	c->batch_size = 1000;
-	snprintf(c->wa.url, sizeof(c->wa.url), "%s", CL_WA_DEFAULT_URL);
-	snprintf(c->wa.ws_origin, sizeof(c->wa.ws_origin), "%s",
+	(void)cl_fmt(c->wa.url, sizeof(c->wa.url), "%s", CL_WA_DEFAULT_URL);
+	(void)cl_fmt(c->wa.ws_origin, sizeof(c->wa.ws_origin), "%s",
 		 CL_WA_DEFAULT_ORIGIN);
 	(void)cl_hex_decode(CL_WA_ROOT_PUB_HEX, c->wa.root_key, 32);
 	c->wa.version[0] = CL_WA_DEFAULT_VERSION_0;
 	c->wa.version[1] = CL_WA_DEFAULT_VERSION_1;
 	c->wa.version[2] = CL_WA_DEFAULT_VERSION_2;
-	snprintf(c->wa.device_name, sizeof(c->wa.device_name), "chatledger");
+	(void)cl_fmt(c->wa.device_name, sizeof(c->wa.device_name), "chatledger");
 	c->wa.platform_type = 1;
 	c->wa.keepalive_min_ms = 20000;
 	c->wa.keepalive_max_ms = 30000;
@@ -251,7 +251,7 @@ int cl_config_load(const char *dir, struct cl_config *c, char **err)
 	c->wa.pair_rounds = 5;
 	memset(&x, 0, sizeof(x));
 	x.c = c;
-	if (asprintf(&path, "%s/chatledger.conf", dir) < 0)
+	if ((path = cl_strdupf("%s/chatledger.conf", dir)) == NULL)
 		return CL_ENOMEM;
 	f = fopen(path, "re");
 	if (f == NULL) {
@@ -264,7 +264,7 @@ int cl_config_load(const char *dir, struct cl_config *c, char **err)
 	line = ini_parse_file(f, handler, &x);
 	fclose(f);
 	if (line == 0 && c->wa.keepalive_max_ms < c->wa.keepalive_min_ms) {
-		snprintf(x.why, sizeof(x.why),
+		(void)cl_fmt(x.why, sizeof(x.why),
 			 "keepalive_max_ms is below keepalive_min_ms");
 		line = -2;
 	}

@@ -147,7 +147,7 @@ static void count_kind(struct cl_ingest_stats *st, const char *kind)
 	} else {
 		i = st->n_kinds++;
 	}
-	snprintf(st->kinds[i].kind, sizeof(st->kinds[i].kind), "%s", kind);
+	(void)cl_fmt(st->kinds[i].kind, sizeof(st->kinds[i].kind), "%s", kind);
 	st->kinds[i].n = 1;
 }
 
@@ -314,7 +314,7 @@ static int store_attachments(struct session *s, const struct cl_record *rec,
 			cl_buf_release(&key);
 			return rc;
 		}
-		snprintf(body, sizeof(body), "{\"attachment_of\":%llu}",
+		(void)cl_fmt(body, sizeof(body), "{\"attachment_of\":%llu}",
 			 (unsigned long long)parent);
 		memset(&in, 0, sizeof(in));
 		in.type = CL_ENTRY_RECORD;

@@ -352,7 +352,7 @@ int cl_record_parse(const char *json, size_t len, struct cl_record *r,
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	snprintf(revbuf, sizeof(revbuf), "%lld", (long long)revision);
+	(void)cl_fmt(revbuf, sizeof(revbuf), "%lld", (long long)revision);
 	if ((rc = cl_buf_addstr(&key, "chatledger/key/v1")) ||
 	    (rc = key_part(&key, source)) || (rc = key_part(&key, account)) ||
 	    (rc = key_part(&key, conv_id)) || (rc = key_part(&key, id)) ||

@@ -171,7 +171,7 @@ int cl_archive_init(const char *dir, const struct cl_archive_opts *o,
 		return cl_error(err, CL_EEXIST,
 				"'%s' exists and is not an empty directory; refusing to overwrite",
 				dir);
-	if (asprintf(&tmp, "%s.init-XXXXXX", dir) < 0)
+	if ((tmp = cl_strdupf("%s.init-XXXXXX", dir)) == NULL)
 		return CL_ENOMEM;
 	if (mkdtemp(tmp) == NULL) {
 		rc = cl_error(err, CL_EIO, "cannot create a directory beside '%s': %s",

@@ -34,7 +34,7 @@ char *cl_ledger_path(const char *dir, const char *name)
 {
 	char *p = NULL;
 
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
+	if ((p = cl_strdupf("%s/%s", dir, name)) == NULL)
 		return NULL;
 	return p;
 }
@@ -265,11 +265,10 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 	if (mode != CL_OPEN_WRITE && access(dir, W_OK) != 0) {
 		/* A read-only copy: read it as immutable (no locks, no WAL
 		 * index to create). */
-		char *uri = sqlite3_mprintf("file:%s?immutable=1", dbpath);
+		char *uri = cl_strdupf("file:%s?immutable=1", dbpath);
 
 		free(dbpath);
-		dbpath = uri ? strdup(uri) : NULL;
-		sqlite3_free(uri);
+		dbpath = uri;
 		if (dbpath == NULL) {
 			rc = CL_ENOMEM;
 			goto out;

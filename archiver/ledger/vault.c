@@ -27,7 +27,7 @@ static char *join(const char *dir, const char *name)
 {
 	char *p = NULL;
 
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
+	if ((p = cl_strdupf("%s/%s", dir, name)) == NULL)
 		return NULL;
 	return p;
 }

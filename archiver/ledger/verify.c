@@ -106,7 +106,7 @@ struct vstate {
 };
 
 static int problem(struct cl_verify_report *r, uint64_t idx, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	CL_PRINTF_LIKE(3, 4);
 
 static int problem(struct cl_verify_report *r, uint64_t idx, const char *fmt, ...)
 {
@@ -116,7 +116,7 @@ static int problem(struct cl_verify_report *r, uint64_t idx, const char *fmt, ..
 	if (r->problem)
 		return CL_ECORRUPT;
 	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) < 0)
+	if ((m = cl_vstrdupf(fmt, ap)) == NULL)
 		m = NULL;
 	va_end(ap);
 	r->problem = m ? m : strdup("verification failed");
@@ -295,7 +295,7 @@ static int open_archive(struct vstate *v)
 	char *dbpath = NULL;
 	int rc = CL_OK;
 
-	if (asprintf(&dbpath, "%s/ledger.db", v->dir) < 0) {
+	if ((dbpath = cl_strdupf("%s/ledger.db", v->dir)) == NULL) {
 		dbpath = NULL;
 		rc = CL_ENOMEM;
 		goto out;
@@ -312,15 +312,10 @@ static int open_archive(struct vstate *v)
 		/* A read-only copy (an auditor's evidence directory): nobody
 		 * can write it, so read it as immutable, without locks or the
 		 * WAL index that SQLite would otherwise have to create. */
-		char *uri = sqlite3_mprintf("file:%s?immutable=1", dbpath);
+		char *uri = cl_strdupf("file:%s?immutable=1", dbpath);
 
-		if (uri == NULL) {
-			rc = CL_ENOMEM;
-			goto out;
-		}
 		free(dbpath);
-		dbpath = strdup(uri);
-		sqlite3_free(uri);
+		dbpath = uri;
 		if (dbpath == NULL) {
 			rc = CL_ENOMEM;
 			goto out;
@@ -560,7 +555,7 @@ static int check_seal_key(struct vstate *v)
 	int bad = 0, rc = CL_OK;
 
 	cl_buf_init(&sk, 4096);
-	if (asprintf(&p1, "%s/seal.key", v->dir) < 0)
+	if ((p1 = cl_strdupf("%s/seal.key", v->dir)) == NULL)
 		p1 = NULL;
 	else if (cl_file_read(p1, &sk, 4096, &e2) == CL_OK &&
 		 cl_vault_load_seal_pk(v->dir, spk, &e2) == CL_OK)

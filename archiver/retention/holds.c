@@ -164,7 +164,7 @@ int cl_retention_event_record(struct cl_ledger *l, const char *subject, const ch
 	    (rc = attr_token(l, "conversation", subject, c)) ||
 	    (rc = attr_token(l, "account", subject, a)))
 		return rc;
-	snprintf(subj, sizeof(subj), "#p:%s;c:%s;a:%s", p + 1, c + 1, a + 1);
+	(void)cl_fmt(subj, sizeof(subj), "#p:%s;c:%s;a:%s", p + 1, c + 1, a + 1);
 	pub = json_pack("{s:s, s:s, s:o}", "event", event, "subject", subj,
 			"at", cl_retention_time_json(at));
 	sealed = json_pack("{s:s, s:s, s:o, s:s}", "event", event, "subject", subject,

@@ -1527,7 +1527,7 @@ static int emit_record(struct wa *w, const struct unit *u, const struct msg *m)
 		goto out;
 	}
 	cl_time_format(ms, when);
-	snprintf(ltime, sizeof(ltime), "%04u-%02u-%02uT%02u:%02u:%02u", u->t.y,
+	(void)cl_fmt(ltime, sizeof(ltime), "%04u-%02u-%02uT%02u:%02u:%02u", u->t.y,
 		 u->t.mo, u->t.d, u->t.h, u->t.mi, u->t.s);
 	if ((rc = make_id(w, ltime, m, id)))
 		goto out;

@@ -670,7 +670,7 @@ static int open_listener(const char *spec, int *fd, char *addr, size_t cap,
 		return cl_error(err, CL_EIO, "cannot read the bound address: %s", strerror(e));
 	}
 	port = ntohs(v6 ? s6->sin6_port : s4->sin_port);
-	snprintf(addr, cap, v6 ? "[%s]:%lu" : "%s:%lu", host, port);
+	(void)cl_fmt(addr, cap, v6 ? "[%s]:%lu" : "%s:%lu", host, port);
 	*fd = s;
 	return CL_OK;
 }
@@ -877,7 +877,7 @@ void cl_webhook_stop(struct cl_webhook *w, struct cl_webhook_stats *st)
 		return;
 	pthread_mutex_lock(&w->mu);
 	w->stopping = 1;
-	w->dl_quit = 1;   /* abort a download in progress: retried next start */
+	w->dl_quit = 1;   /* cancel a download in progress: retried next start */
 	pthread_cond_signal(&w->dl_cond);
 	pthread_mutex_unlock(&w->mu);
 	/* No new connections; the listening socket is ours to close. */

@@ -128,10 +128,10 @@ static void report(struct cl_webhook *w, int rc, const char *err,
 	if (w->on_error == NULL)
 		return;
 	if (n > 1)
-		snprintf(msg, sizeof(msg), "%zu of %zu bodies not stored: %s", failed, n,
+		(void)cl_fmt(msg, sizeof(msg), "%zu of %zu bodies not stored: %s", failed, n,
 			 err ? err : cl_strerror(rc));
 	else
-		snprintf(msg, sizeof(msg), "%s", err ? err : cl_strerror(rc));
+		(void)cl_fmt(msg, sizeof(msg), "%s", err ? err : cl_strerror(rc));
 	w->on_error(w->ctx, msg);
 }
 
@@ -179,7 +179,7 @@ static uint64_t commit_batch(struct cl_webhook *w, struct job *batch)
 /* ---- media: the committer's side ---------------------------------- */
 
 static void media_note(struct cl_webhook *w, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	CL_PRINTF_LIKE(2, 3);
 static void media_note(struct cl_webhook *w, const char *fmt, ...)
 {
 	char msg[256];
@@ -188,7 +188,7 @@ static void media_note(struct cl_webhook *w, const char *fmt, ...)
 	if (w->on_media == NULL)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	(void)cl_vfmt(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	w->on_media(w->ctx, msg);
 }
@@ -229,7 +229,7 @@ static int append_attachment(struct cl_webhook *w, const struct dl *d,
 	    (rc = cl_leaf_decode(leafb.data, leafb.len, &lf, err)) ||
 	    (rc = cl_buf_addf(&key, "chatledger/media/v1/%s", d->media_id)))
 		goto out;
-	snprintf(body, sizeof(body), "{\"attachment_of\":%llu}",
+	(void)cl_fmt(body, sizeof(body), "{\"attachment_of\":%llu}",
 		 (unsigned long long)d->idx);
 	memset(&in, 0, sizeof(in));
 	in.type = CL_ENTRY_RECORD;
@@ -272,11 +272,11 @@ static int commit_media(struct cl_webhook *w, const struct dl *d)
 		if (delay > CL_WEBHOOK_MEDIA_RETRY_MAX)
 			delay = CL_WEBHOOK_MEDIA_RETRY_MAX;
 		abandon = n >= CL_WEBHOOK_MEDIA_ATTEMPTS || d->too_big;
-		snprintf(body, sizeof(body), "{\"entry\":%llu,\"attempt\":%u,\"status\":%ld}",
+		(void)cl_fmt(body, sizeof(body), "{\"entry\":%llu,\"attempt\":%u,\"status\":%ld}",
 			 (unsigned long long)d->idx, n, d->status);
 		rc = append_coverage(w, "media-download-failed", body, &err);
 		if (rc == CL_OK && abandon) {
-			snprintf(body, sizeof(body), "{\"entry\":%llu,\"attempts\":%u}",
+			(void)cl_fmt(body, sizeof(body), "{\"entry\":%llu,\"attempts\":%u}",
 				 (unsigned long long)d->idx, n);
 			rc = append_coverage(w, "media-download-abandoned", body, &err);
 			if (rc == CL_OK)
@@ -354,7 +354,7 @@ static int pick_due(struct cl_webhook *w, struct dl *d, int64_t *next)
 		} else {
 			memset(d, 0, sizeof(*d));
 			d->idx = (uint64_t)sqlite3_column_int64(st, 0);
-			snprintf(d->media_id, sizeof(d->media_id), "%s", (const char *)id);
+			(void)cl_fmt(d->media_id, sizeof(d->media_id), "%s", (const char *)id);
 			d->attempts = (unsigned)sqlite3_column_int64(st, 2);
 			found = 1;
 		}

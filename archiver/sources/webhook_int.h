@@ -121,7 +121,7 @@ struct cl_webhook {
 	int dl_busy;             /* a task is out (until its result is committed) */
 	int dl_has_task;         /* the downloader has not taken it yet */
 	int dl_done;             /* its result is back */
-	int dl_quit;             /* downloader: abort and exit */
+	int dl_quit;             /* downloader: cancel and exit */
 	struct dl dl;            /* the task, then its result */
 	int64_t next_check;      /* s: when media_pending is next worth a look */
 	int curl_inited;

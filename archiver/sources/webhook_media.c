@@ -49,7 +49,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 
 	if (k->b->len + len > k->max) {
 		k->over = 1;
-		return 0;   /* aborts the transfer */
+		return 0;   /* cancels the transfer */
 	}
 	if (cl_buf_add(k->b, p, len) != CL_OK)
 		return 0;
@@ -66,7 +66,7 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	pthread_mutex_lock(&k->w->mu);
 	quit = k->w->dl_quit;
 	pthread_mutex_unlock(&k->w->mu);
-	return quit;   /* non-zero aborts */
+	return quit;   /* non-zero cancels */
 }
 
 /* GET `url` with the bearer header into `out` (at most `max` bytes).
@@ -130,7 +130,7 @@ static void download(struct cl_webhook *w, struct dl *d)
 	hdr = curl_slist_append(NULL, h);
 	sodium_memzero(h, w->token_len + 32);
 	sodium_free(h);
-	if (hdr == NULL || asprintf(&url, "%s/%s", w->media_url, d->media_id) < 0) {
+	if (hdr == NULL || (url = cl_strdupf("%s/%s", w->media_url, d->media_id)) == NULL) {
 		url = NULL;
 		goto out;
 	}
@@ -190,7 +190,7 @@ void *cl_webhook_downloader_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 		download(w, &d);
 		pthread_mutex_lock(&w->mu);
-		if (w->dl_quit) {   /* aborted or late: the row stays due */
+		if (w->dl_quit) {   /* cancelled or late: the row stays due */
 			if (d.data)
 				sodium_memzero(d.data, d.len);
 			free(d.data);
