@@ -57,7 +57,7 @@ struct cl_merkle_range {
 
 /*
  * Called for each perfect subtree completed by an append: (level, index)
- * as above, hash its root.  A non-zero return aborts the append and is
+ * as above, hash its root.  A non-zero return stops the append and is
  * passed back to the caller of cl_merkle_range_append().
  */
 typedef int (*cl_merkle_emit_fn)(void *ctx, unsigned level, uint64_t index,

@@ -37,8 +37,8 @@
 
 /*
  * The key ID of a note key: the first 4 bytes, read big-endian, of
- * SHA-256(name || 0x0A || type || pk).  Cannot fail (aborts, like
- * cl_sha256, only if memory for a public key over 64 bytes is exhausted).
+ * SHA-256(name || 0x0A || type || pk), hashed incrementally.  Cannot
+ * fail.
  */
 uint32_t cl_note_key_id(const char *name, unsigned char type,
 			const unsigned char *pk, size_t pklen);
