@@ -385,17 +385,14 @@ usage:
 
 int cli_getopt(struct cli_ctx *ctx, int argc, char **argv, const struct option *opts)
 {
-	int li = -1;
-
 	if (ctx->longopts[0].name == NULL && build_longopts(ctx, opts) != 0) {
 		ctx->code = cli_fail(ctx->name, "too many options");
 		return CLI_OPTS_EXIT;
 	}
 	opterr = 0;
 	for (;;) {
-		int c;
+		int c, li = -1;
 
-		li = -1;
 		c = getopt_long(argc, argv, "a:h", ctx->longopts, &li);
 		if (c == -1)
 			return options_done(ctx, argc);
