@@ -503,7 +503,7 @@ static int find_key(struct cl_ledger *l, const unsigned char kh[32],
 {
 	uint64_t cand;
 	sqlite3_stmt *st = NULL;
-	int rc = CL_OK, yes = 0;
+	int rc = CL_OK, yes = 0, s = SQLITE_DONE;
 
 	*found = 0;
 	if (!cl_map64_get(&l->keys, (uint64_t)prefix64(kh), &cand))
@@ -522,7 +522,7 @@ static int find_key(struct cl_ledger *l, const unsigned char kh[32],
 			       NULL) != SQLITE_OK)
 		return cl_ledger_db_err(l, err, "looking up a message key");
 	sqlite3_bind_int64(st, 1, prefix64(kh));
-	while (!yes && sqlite3_step(st) == SQLITE_ROW) {
+	while (!yes && (s = sqlite3_step(st)) == SQLITE_ROW) {
 		cand = (uint64_t)sqlite3_column_int64(st, 0);
 		if ((rc = leaf_has_key(l, cand, kh, &yes, err)))
 			break;
@@ -531,6 +531,8 @@ static int find_key(struct cl_ledger *l, const unsigned char kh[32],
 			*found = 1;
 		}
 	}
+	if (rc == CL_OK && !yes && s != SQLITE_DONE)
+		rc = cl_ledger_db_err(l, err, "looking up a message key");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -601,6 +603,12 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 	*dup = CL_APPEND_NEW;
 	if (!l->in_batch) {
 		rc = cl_error(err, CL_EINVAL, "append outside a batch");
+		goto out;
+	}
+	if (sqlite3_get_autocommit(l->db)) {
+		/* SQLite rolled the batch's transaction back after an error
+		 * (out of memory, I/O): appending now would write outside it. */
+		rc = cl_error(err, CL_EIO, "the batch's transaction was rolled back");
 		goto out;
 	}
 	memset(&leaf, 0, sizeof(leaf));
@@ -756,7 +764,7 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 	sqlite3_stmt *st = NULL;
 	cl_hash root;
 	size_t i;
-	int rc = CL_OK, have = 0;
+	int rc = CL_OK, have = 0, s;
 
 	if (!l->in_batch)
 		return cl_error(err, CL_EINVAL, "commit outside a batch");
@@ -770,9 +778,16 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)l->size);
-	have = sqlite3_step(st) == SQLITE_ROW;
+	s = sqlite3_step(st);
+	have = s == SQLITE_ROW;
 	sqlite3_finalize(st);
 	st = NULL;
+	/* An error here (out of memory, I/O) may have rolled the whole
+	 * transaction back: nothing below may then run outside it. */
+	if ((s != SQLITE_ROW && s != SQLITE_DONE) || sqlite3_get_autocommit(l->db)) {
+		rc = cl_ledger_db_err(l, err, "reading checkpoints");
+		goto out;
+	}
 	/* The chain heads this batch moved. */
 	for (i = 0; i < l->dirty_heads.cap; i++) {
 		const struct cl_map_slot *d = &l->dirty_heads.slots[i];
