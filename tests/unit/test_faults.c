@@ -161,9 +161,14 @@ static int shim_sync(sqlite3_file *f, int flags)
 {
 	sqlite3_file *r = REAL(f);
 
+	/* What is tested is the process's view (every error returned to
+	 * SQLite), not power loss: the real fsync is skipped, which keeps
+	 * the hundreds of runs fast. */
+	(void)r;
+	(void)flags;
 	if (fault_hit(F_SYNC))
 		return SQLITE_IOERR_FSYNC;
-	return r->pMethods->xSync(r, flags);
+	return SQLITE_OK;
 }
 
 static int shim_size(sqlite3_file *f, sqlite3_int64 *size)
