@@ -20,9 +20,11 @@
  *    malloc/calloc, jansson's and libsodium's are not intercepted (the
  *    Makefile links every unit test with the same flags, so there is no
  *    per-test -Wl,--wrap=malloc).
- * A fault is transient: the Nth call fails, later ones succeed, as after
- * a full disk that was cleaned up.  The loop stops at the first N whose
- * run saw no injected fault, or fails at FAULT_CAP.
+ * An I/O fault is first transient (the Nth call fails, later ones
+ * succeed, as after a full disk that was cleaned up), then persistent
+ * (every call from the Nth on fails until the run's faulted part ends, as
+ * on a disk that stays full or a device that went away).  The loop stops
+ * at the first N whose run saw no injected fault, or fails at the cap.
  *
  * Two scenarios: ingest (append records with payloads and keys, commit)
  * and erasure (erase an entry, commit, then truncate the WAL as retain
@@ -72,10 +74,14 @@ static struct {
 	long target;          /* fail call number `target` (1-based) */
 	long calls;           /* calls of the armed kind so far */
 	long fired;           /* faults injected */
+	int persist;          /* fail every call from `target` on */
 } fault;
+
+static int persist_mode; /* the sweep under way is persistent */
 
 static void fault_arm(enum fault_kind k, long n)
 {
+	fault.persist = persist_mode;
 	fault.kind = k;
 	fault.target = n;
 	fault.calls = 0;
@@ -92,7 +98,8 @@ static int fault_hit(enum fault_kind k)
 {
 	if (fault.kind != k)
 		return 0;
-	if (++fault.calls != fault.target)
+	++fault.calls;
+	if (fault.persist ? fault.calls < fault.target : fault.calls != fault.target)
 		return 0;
 	fault.fired++;
 	return 1;
@@ -599,12 +606,14 @@ static void sweep(enum fault_kind k, enum scenario sc, long cap)
 		if (problems >= 5)
 			break; /* enough detail */
 	}
-	printf("# %s/%s: %ld runs, %ld with an injected fault, %ld with problems"
-	       " (+%ld KNOWN BUG)\n", kind_names[k], scenario_names[sc], n - 1,
+	printf("# %s%s/%s: %ld runs, %ld with an injected fault, %ld with problems"
+	       " (+%ld KNOWN BUG)\n", kind_names[k], persist_mode ? " (persistent)" : "",
+	       scenario_names[sc], n - 1,
 	       faulted, problems, known);
 	TAP_OK(done && problems == 0,
-	       "%s faults during %s: every failure is clean and the archive verifies"
-	       " (%ld faulted runs)", kind_names[k], scenario_names[sc], faulted);
+	       "%s%s faults during %s: every failure is clean and the archive verifies"
+	       " (%ld faulted runs)", kind_names[k], persist_mode ? " (persistent)" : "",
+	       scenario_names[sc], faulted);
 	known_total += known;
 }
 
@@ -655,11 +664,13 @@ int main(void)
 	TAP_OK(make_base() == CL_OK, "base archive with %d records", BASE_RECORDS);
 
 	/* TEST_FAULTS_ONE=KIND/SCENARIO/N (e.g. fsync/erase/3): that run
-	 * only, to debug it. */
+	 * only, to debug it (TEST_FAULTS_PERSIST=1: a persistent fault). */
 	if (verbose) {
 		char kn[32], sn[32];
 		long n;
 		struct run_result res;
+
+		persist_mode = getenv("TEST_FAULTS_PERSIST") != NULL;
 
 		if (sscanf(getenv("TEST_FAULTS_ONE"), "%31[^/]/%31[^/]/%ld", kn, sn, &n) != 3)
 			return 2;
@@ -674,8 +685,10 @@ int main(void)
 		goto out;
 	}
 	for (sc = S_INGEST; sc <= S_ERASE; sc++) {
-		for (i = 0; i < sizeof(io_kinds) / sizeof(io_kinds[0]); i++)
-			sweep(io_kinds[i], (enum scenario)sc, FAULT_CAP);
+		for (persist_mode = 0; persist_mode <= 1; persist_mode++)
+			for (i = 0; i < sizeof(io_kinds) / sizeof(io_kinds[0]); i++)
+				sweep(io_kinds[i], (enum scenario)sc, FAULT_CAP);
+		persist_mode = 0;
 		sweep(F_MALLOC, (enum scenario)sc, MALLOC_CAP);
 	}
 
