@@ -393,7 +393,7 @@ enum scenario { S_INGEST = 0, S_ERASE = 1 };
 static const char *const scenario_names[] = { "ingest", "erase" };
 
 static char *base_dir, *work_dir;
-static long known_total; /* runs that hit the KNOWN BUG */
+static long known_total; /* runs that hit the half-commit bug (fixed) */
 static int verbose; /* TEST_FAULTS_ONE: print each error */
 
 /* Append record i of the ingest batch (keys unique across runs of the
@@ -419,7 +419,7 @@ static int put_record(struct cl_ledger *l, int i)
 /* One batch of the scenario on an open ledger; CL_OK or the first error.
  * *dup_seen is set when an ingest append was wrongly a duplicate,
  * *lost_txn when the batch's transaction had vanished by COMMIT (see
- * KNOWN BUG below). */
+ * the regression check at the end). */
 static int run_batch(struct cl_ledger *l, enum scenario sc, int *dup_seen,
 		     int *lost_txn)
 {
@@ -466,7 +466,7 @@ static uint64_t new_size(enum scenario sc)
 struct run_result {
 	int fired;        /* a fault was injected */
 	int problem;      /* an invariant failed (message printed) */
-	int lost_txn;     /* the KNOWN BUG's signature was seen */
+	int lost_txn;     /* the half-commit bug's signature was seen */
 };
 
 #define PROBLEM(res, ...)                                                     \
@@ -607,7 +607,7 @@ static void sweep(enum fault_kind k, enum scenario sc, long cap)
 			break; /* enough detail */
 	}
 	printf("# %s%s/%s: %ld runs, %ld with an injected fault, %ld with problems"
-	       " (+%ld KNOWN BUG)\n", kind_names[k], persist_mode ? " (persistent)" : "",
+	       " (+%ld half-committed)\n", kind_names[k], persist_mode ? " (persistent)" : "",
 	       scenario_names[sc], n - 1,
 	       faulted, problems, known);
 	TAP_OK(done && problems == 0,
@@ -694,21 +694,18 @@ int main(void)
 	}
 
 	/*
-	 * KNOWN BUG (archiver/ledger/ledger.c, cl_ledger_commit): the
-	 * "SELECT 1 FROM checkpoint WHERE size = ?1" step's result is taken
-	 * as "no row" on any error.  When that step fails with SQLITE_NOMEM
-	 * (or an I/O error), SQLite may roll the whole transaction back;
-	 * the chain-head upserts, the checkpoint and the frontier that
-	 * follow then run in autocommit mode and are committed on their
-	 * own, and COMMIT fails with "no transaction is active".  ledger.db
-	 * is left with chain heads and a signed checkpoint for entries that
-	 * do not exist: the next batch breaks its conversation chains, and
-	 * a reopened ledger refuses to write ("tree covers N").  This check
-	 * fails until the step's error is checked (and the batch refuses to
-	 * go on once sqlite3_get_autocommit() says the transaction is gone).
+	 * Regression check for a bug this test found in cl_ledger_commit:
+	 * the "SELECT 1 FROM checkpoint WHERE size = ?1" step's result was
+	 * taken as "no row" on any error.  When that step failed with
+	 * SQLITE_NOMEM (or an I/O error), SQLite could roll the whole
+	 * transaction back; the chain-head upserts, the checkpoint and the
+	 * frontier that followed then ran in autocommit mode and were
+	 * committed on their own, leaving a signed checkpoint for entries
+	 * that do not exist.  Fixed by checking the step and refusing to go
+	 * on once sqlite3_get_autocommit() says the transaction is gone.
 	 */
 	TAP_OK(known_total == 0,
-	       "KNOWN BUG: a batch whose transaction SQLite rolled back is not"
+	       "a batch whose transaction SQLite rolled back is not"
 	       " half-committed by cl_ledger_commit (%ld runs hit it)", known_total);
 out:
 	fx_rm_tree(scratch);
