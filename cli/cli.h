@@ -37,6 +37,8 @@ struct cl_ledger;
  * spelled in full (no getopt_long abbreviation), and neither its value
  * nor the file's contents ever appear in a message. */
 #define CLI_SECRET(c) (0x10000 | (c))
+/* The val of the common --wait option (writer commands). */
+#define CLI_OPT_WAIT 0x20000
 
 #define CLI_MAX_OPTS 24
 
@@ -55,6 +57,8 @@ struct cli_ctx {
 	size_t pass_len;
 	struct cl_ledger *ledger;  /* opened by cli_setup(); closed by run_command() */
 	unsigned done;             /* the CLI_NEEDS_* cli_setup() has provided */
+	long long wait_ms;         /* --wait SECONDS in ms (writers), if wait_set */
+	int wait_set;
 	int code;                  /* exit status when cli_getopt() says CLI_OPTS_EXIT */
 	struct option longopts[CLI_MAX_OPTS]; /* the command's plus the common ones */
 };

@@ -259,6 +259,7 @@ static const struct option opt_archive = { "archive", required_argument, NULL, '
 static const struct option opt_pass = { "passphrase-file", required_argument, NULL,
 					CLI_SECRET('p') };
 static const struct option opt_help = { "help", no_argument, NULL, 'h' };
+static const struct option opt_wait = { "wait", required_argument, NULL, CLI_OPT_WAIT };
 
 /* ctx->longopts: `opts`, then the common options the flags call for. */
 static int build_longopts(struct cli_ctx *ctx, const struct option *opts)
@@ -267,13 +268,15 @@ static int build_longopts(struct cli_ctx *ctx, const struct option *opts)
 
 	memset(ctx->longopts, 0, sizeof(ctx->longopts));
 	for (; opts[n].name; n++) {
-		if (n + 4 >= CLI_MAX_OPTS)
+		if (n + 5 >= CLI_MAX_OPTS)
 			return -1;
 		ctx->longopts[n] = opts[n];
 	}
 	ctx->longopts[n++] = opt_archive;
 	if (ctx->flags & CLI_NEEDS_PASSPHRASE)
 		ctx->longopts[n++] = opt_pass;
+	if (ctx->flags & CLI_NEEDS_WRITER)
+		ctx->longopts[n++] = opt_wait;
 	ctx->longopts[n] = opt_help;
 	return 0;
 }
@@ -415,6 +418,20 @@ int cli_getopt(struct cli_ctx *ctx, int argc, char **argv, const struct option *
 				break;
 			}
 			return c;
+		case CLI_OPT_WAIT: {
+			unsigned long long sec = 0;
+
+			if (!(ctx->flags & CLI_NEEDS_WRITER))
+				return c;
+			if (cli_u64(optarg, &sec) != 0 || sec > 86400ULL * 366) {
+				ctx->code = cli_fail(ctx->name, "--wait must be a number of"
+						     " seconds (0 to 31622400)");
+				return CLI_OPTS_EXIT;
+			}
+			ctx->wait_ms = (long long)sec * 1000;
+			ctx->wait_set = 1;
+			break;
+		}
 		default:
 			return c;
 		}
@@ -425,6 +442,28 @@ int cli_usage_error(const struct cli_ctx *ctx)
 {
 	cli_usage(ctx->name, stderr);
 	return EXIT_ERROR;
+}
+
+/* The ledger's wait callback: say once that the command waits, and for
+ * whom. */
+static void note_wait(void *arg, long pid, const char *name, long long limit_ms)
+{
+	const struct cli_ctx *ctx = arg;
+	char who[64], bound[64];
+
+	if (pid > 0)
+		(void)snprintf(who, sizeof(who), "%s pid %ld holds it",
+			       name[0] ? name : "process", pid);
+	else
+		(void)snprintf(who, sizeof(who), "another writer holds it");
+	if (limit_ms >= 0)
+		(void)snprintf(bound, sizeof(bound), "for at most %lld s (--wait)",
+			       limit_ms / 1000);
+	else
+		(void)snprintf(bound, sizeof(bound), "without a time limit (see --wait)");
+	fflush(stdout);
+	fprintf(stderr, "chatledger %s: waiting for the archive: %s; waiting %s\n",
+		ctx->name, who, bound);
 }
 
 int cli_setup(struct cli_ctx *ctx, unsigned what)
@@ -444,6 +483,10 @@ int cli_setup(struct cli_ctx *ctx, unsigned what)
 				    CL_OPEN_WRITE : CL_OPEN_READ, &ctx->ledger, &err);
 		if (rc)
 			return cli_fail_rc(ctx->name, rc, err);
+		if (ctx->flags & CLI_NEEDS_WRITER)
+			(void)cl_ledger_set_wait(ctx->ledger, ctx->name,
+						 ctx->wait_set ? ctx->wait_ms : -1,
+						 note_wait, ctx);
 		ctx->done |= CLI_NEEDS_READER | CLI_NEEDS_WRITER;
 	}
 	return EXIT_OK;

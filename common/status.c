@@ -22,6 +22,7 @@ const char *cl_strerror(int rc)
 	case CL_EKEY: return "wrong passphrase or unusable key";
 	case CL_EPARTIAL: return "partial: some input quarantined";
 	case CL_ETOOBIG: return "too large";
+	case CL_EBUSY: return "archive busy";
 	default: return "unknown error";
 	}
 }

@@ -22,9 +22,10 @@ enum cl_status {
 	 * decides, it does not refuse), so nothing returned it. */
 	CL_EKEY = 9,      /* wrong passphrase or unusable key */
 	CL_EPARTIAL = 10, /* done, but some input was quarantined */
-	/* 11 was CL_ELOCKED: cl_archive_lock waits for the lock (no LOCK_NB),
-	 * so a held lock is never an error. */
-	CL_ETOOBIG = 12   /* a size cap was reached (e.g. a cl_buf's max) */
+	/* 11 was CL_ELOCKED (never returned); not reused. */
+	CL_ETOOBIG = 12,  /* a size cap was reached (e.g. a cl_buf's max) */
+	CL_EBUSY = 13     /* archive busy: another writer kept the writer lock
+	                     past the caller's bound (cl_ledger_set_wait) */
 };
 
 /* A static English description of `rc`; never NULL. */

@@ -130,21 +130,32 @@ int cl_ledger_erase(struct cl_ledger *l, uint64_t index, const char *rule,
 	return rc;
 }
 
+/*
+ * Each attempt runs without SQLite's busy handler: a TRUNCATE checkpoint
+ * holds SQLite's write lock while it waits for readers, and other
+ * writers (which take no flock for this) must not stall behind it while a
+ * long verify reads; between attempts the lock is free.
+ */
 int cl_ledger_scrub(struct cl_ledger *l, char **err)
 {
-	int busy = 0, logn = 0, done = 0, tries;
+	int busy = 0, logn = 0, done = 0, tries, rc = CL_OK;
 
-	for (tries = 0; tries < 50; tries++) {
+	sqlite3_busy_timeout(l->db, 0);
+	for (tries = 0; tries < 100; tries++) {
 		if (sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
 					      &logn, &done) == SQLITE_OK)
-			return CL_OK;
-		busy = sqlite3_errcode(l->db) == SQLITE_BUSY;
+			goto out;
+		busy = (sqlite3_errcode(l->db) & 0xff) == SQLITE_BUSY ||
+			(sqlite3_errcode(l->db) & 0xff) == SQLITE_LOCKED;
 		if (!busy)
 			break;
 		usleep(100000);
 	}
-	return cl_error(err, CL_EIO, "cannot truncate the write-ahead log%s: %s",
-			busy ? " (a reader holds it; run again)" : "",
-			sqlite3_errmsg(l->db));
+	rc = cl_error(err, CL_EIO, "cannot truncate the write-ahead log%s: %s",
+		      busy ? " (a reader or writer holds it; run again)" : "",
+		      sqlite3_errmsg(l->db));
+out:
+	sqlite3_busy_timeout(l->db, CL_LEDGER_BUSY_MS);
+	return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -79,28 +80,208 @@ void cl_ledger_log_chain_tag(const unsigned char *tag_key, unsigned char out[32]
 			   tag_key, 32);
 }
 
-int cl_archive_lock(const char *dir, int exclusive, int *fd, char **err)
-{
-	char *path = cl_ledger_path(dir, "lock");
-	int f;
+/* ---- the writer lock ------------------------------------------------ */
 
-	*fd = -1;
-	if (path == NULL)
+/*
+ * DIR/lock is flock()ed LOCK_EX by the writer of the batch in progress and
+ * by nobody else.  The holder writes "PID NAME\n" into it after locking
+ * and empties it before unlocking; a holder killed in a batch leaves its
+ * line behind, but the kernel drops its lock, so no one waits on it.
+ * The flock is always taken before SQLite's write lock (BEGIN IMMEDIATE)
+ * and released after it (COMMIT, ROLLBACK), so the two cannot deadlock;
+ * SQLite's own waits (a WAL checkpoint) are bounded by busy_timeout.
+ */
+
+static int lock_file_open(struct cl_ledger *l, char **err)
+{
+	char *path;
+
+	if (l->lock_fd >= 0)
+		return CL_OK;
+	if ((path = cl_ledger_path(l->dir, "lock")) == NULL)
 		return CL_ENOMEM;
-	f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	l->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	free(path);
-	if (f < 0)
+	if (l->lock_fd < 0)
 		return cl_error(err, CL_EIO, "cannot open the archive lock: %s",
 				strerror(errno));
-	while (flock(f, exclusive ? LOCK_EX : LOCK_SH) != 0) {
-		if (errno != EINTR) {
-			close(f);
-			return cl_error(err, CL_EIO, "cannot lock the archive: %s",
-					strerror(errno));
-		}
-	}
-	*fd = f;
 	return CL_OK;
+}
+
+/* The holder's "PID NAME" line, as far as it parses. */
+static void lock_holder(const struct cl_ledger *l, long *pid, char name[32])
+{
+	char buf[64], *end = NULL;
+	ssize_t n = pread(l->lock_fd, buf, sizeof(buf) - 1, 0);
+	size_t k = 0;
+
+	*pid = 0;
+	name[0] = 0;
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	errno = 0;
+	*pid = strtol(buf, &end, 10);
+	if (errno || end == buf || *end != ' ' || *pid <= 0) {
+		*pid = 0;
+		return;
+	}
+	for (end++; k < 31 && end[k] && end[k] != '\n'; k++)
+		name[k] = end[k];
+	name[k] = 0;
+}
+
+static void lock_write_holder(struct cl_ledger *l)
+{
+	char line[64];
+	ssize_t n;
+
+	/* Informative only: a failure here does not fail the batch. */
+	if (cl_fmt(line, sizeof(line), "%ld %s\n", (long)getpid(), l->lock_name) != CL_OK ||
+	    ftruncate(l->lock_fd, 0) != 0)
+		return;
+	n = pwrite(l->lock_fd, line, strlen(line), 0);
+	(void)n;
+}
+
+static void lock_release(struct cl_ledger *l)
+{
+	int r;
+
+	if (!l->locked)
+		return;
+	r = ftruncate(l->lock_fd, 0);   /* informative only, as above */
+	(void)r;
+	while (flock(l->lock_fd, LOCK_UN) != 0 && errno == EINTR)
+		;
+	l->locked = 0;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Take the writer lock: a non-blocking attempt, then polling with a
+ * growing pause (1..50 ms) until it is free or the bound has passed.  The
+ * wait callback is told once, after CL_LEDGER_WAIT_NOTE_MS.
+ */
+static int lock_acquire(struct cl_ledger *l, char **err)
+{
+	int64_t start = 0, waited = 0;
+	long pid = 0;
+	char name[32];
+	unsigned pause_ms = 1;
+	int rc = CL_OK;
+
+	if ((rc = lock_file_open(l, err)))
+		goto out;
+	for (;;) {
+		struct timespec ts;
+
+		if (flock(l->lock_fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			rc = cl_error(err, CL_EIO, "cannot lock the archive: %s",
+				      strerror(errno));
+			goto out;
+		}
+		if (start == 0)
+			start = mono_ms();
+		waited = mono_ms() - start;
+		if (!l->told_wait && l->wait_fn &&
+		    (waited >= CL_LEDGER_WAIT_NOTE_MS ||
+		     (l->wait_limit_ms >= 0 && waited >= l->wait_limit_ms))) {
+			lock_holder(l, &pid, name);
+			l->told_wait = 1;
+			l->wait_fn(l->wait_ctx, pid, name, l->wait_limit_ms);
+		}
+		if (l->wait_limit_ms >= 0 && waited >= l->wait_limit_ms) {
+			lock_holder(l, &pid, name);
+			if (pid > 0)
+				rc = cl_error(err, CL_EBUSY, "archive busy: gave up after"
+					      " waiting %lld ms for the writer lock, which"
+					      " %s pid %ld holds", l->wait_limit_ms,
+					      name[0] ? name : "process", pid);
+			else
+				rc = cl_error(err, CL_EBUSY, "archive busy: gave up after"
+					      " waiting %lld ms for the writer lock",
+					      l->wait_limit_ms);
+			goto out;
+		}
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)pause_ms * 1000000L;
+		nanosleep(&ts, NULL);
+		if (pause_ms < 50)
+			pause_ms *= 2;
+	}
+	l->locked = 1;
+	lock_write_holder(l);
+out:
+	return rc;
+}
+
+int cl_ledger_set_wait(struct cl_ledger *l, const char *name, long long limit_ms,
+		       cl_ledger_wait_fn fn, void *ctx)
+{
+	size_t i;
+
+	for (i = 0; name && name[i] && i < sizeof(l->lock_name) - 1; i++) {
+		char c = name[i];
+
+		l->lock_name[i] = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			c == '-' || c == '_' ? c : '_';
+	}
+	if (name && i > 0)
+		l->lock_name[i] = 0;
+	l->wait_limit_ms = limit_ms;
+	l->wait_fn = fn;
+	l->wait_ctx = ctx;
+	return CL_OK;
+}
+
+int cl_ledger_snapshot_pair(sqlite3 *a, sqlite3 *b, char **err)
+{
+	static const char q[] = "SELECT coalesce(max(size), -1) FROM checkpoint";
+	sqlite3_stmt *sa = NULL, *sb = NULL;
+	int rc = CL_OK, tries;
+
+	if (sqlite3_prepare_v2(a, q, -1, &sa, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(b, q, -1, &sb, NULL) != SQLITE_OK) {
+		rc = cl_error(err, CL_EIO, "cannot start a read transaction: %s",
+			      sqlite3_errmsg(sa ? b : a));
+		goto out;
+	}
+	for (tries = 0; tries < 1000; tries++) {
+		int same;
+
+		if (sqlite3_exec(a, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(b, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_step(sa) != SQLITE_ROW || sqlite3_step(sb) != SQLITE_ROW) {
+			rc = cl_error(err, CL_EIO, "cannot start a read transaction: %s",
+				      sqlite3_errmsg(a));
+			goto out;
+		}
+		same = sqlite3_column_int64(sa, 0) == sqlite3_column_int64(sb, 0);
+		sqlite3_reset(sa);
+		sqlite3_reset(sb);
+		if (same)
+			goto out;
+		/* A writer committed between the two: try again. */
+		sqlite3_exec(a, "COMMIT", NULL, NULL, NULL);
+		sqlite3_exec(b, "COMMIT", NULL, NULL, NULL);
+	}
+	rc = cl_error(err, CL_EIO, "cannot read one consistent state of the archive");
+out:
+	sqlite3_finalize(sa);
+	sqlite3_finalize(sb);
+	return rc;
 }
 
 /* ---- open / close --------------------------------------------------- */
@@ -242,6 +423,8 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 	if (l == NULL)
 		return CL_ENOMEM;
 	l->lock_fd = -1;
+	l->wait_limit_ms = -1;
+	memcpy(l->lock_name, "chatledger", sizeof("chatledger"));
 	l->mode = mode;
 	l->batch_id = -1;
 	cl_map_init(&l->heads);
@@ -258,9 +441,6 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		rc = cl_error(err, CL_ENOTFOUND, "'%s' is not a chatledger archive", dir);
 		goto out;
 	}
-	if (mode == CL_OPEN_WRITE &&
-	    (rc = cl_archive_lock(dir, 1, &l->lock_fd, err)))
-		goto out;
 	flags = mode == CL_OPEN_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
 	if (mode != CL_OPEN_WRITE && access(dir, W_OK) != 0) {
 		/* A read-only copy: read it as immutable (no locks, no WAL
@@ -279,12 +459,15 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		rc = cl_error(err, CL_EIO, "cannot open '%s'", dbpath);
 		goto out;
 	}
-	sqlite3_busy_timeout(l->db, 30000);
+	sqlite3_busy_timeout(l->db, CL_LEDGER_BUSY_MS);
 	if (mode == CL_OPEN_WRITE &&
 	    (rc = exec(l, "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
 		       "PRAGMA cache_size=-65536;", err)))
 		goto out;
-	if ((rc = load_meta_text(l, "origin", &l->origin, err)) ||
+	/* One read transaction: what is loaded below is one committed
+	 * state.  A reader keeps it until close; a writer ends it below. */
+	if ((rc = exec(l, "BEGIN", err)) ||
+	    (rc = load_meta_text(l, "origin", &l->origin, err)) ||
 	    (rc = load_meta_text(l, "vkey", &l->vkey, err)))
 		goto out;
 	if (mode != CL_OPEN_WRITE) {
@@ -318,6 +501,8 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		goto out;
 	}
 	l->committed_size = l->size;
+	if ((rc = exec(l, "COMMIT", err)))
+		goto out;
 	if ((rc = cl_sealer_new(l, &l->sealer)) == CL_OK)
 		rc = cl_prepared_new(&l->prep);
 out:
@@ -349,7 +534,8 @@ void cl_ledger_close(struct cl_ledger *l)
 	sqlite3_finalize(l->st_er_payload);
 	sqlite3_finalize(l->st_er_attrs);
 	if (l->db)
-		sqlite3_close(l->db);
+		sqlite3_close(l->db);   /* ends a reader's read transaction */
+	lock_release(l);
 	if (l->lock_fd >= 0)
 		close(l->lock_fd);
 	sodium_free(l->log_sk);
@@ -375,37 +561,145 @@ struct sqlite3 *cl_ledger_sqlite(struct cl_ledger *l) { return l->db; }
 
 /* ---- batches -------------------------------------------------------- */
 
+/*
+ * Catch up with the entries other writers committed since this handle's
+ * last batch (inside the write transaction, so nothing moves meanwhile):
+ * only entries idx >= committed_size are read.  The frontier is the one
+ * stored with the latest checkpoint (constant size); chain heads come
+ * from the new leaves, keys from their dedup rows.
+ */
+static int catch_up(struct cl_ledger *l, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t n = 0, next = l->committed_size;
+	int s, rc = CL_OK;
+
+	if ((rc = count_entries(l, &n, err)))
+		goto out;
+	if (n == l->committed_size)
+		goto out;
+	if (n < l->committed_size) {
+		rc = cl_error(err, CL_ECORRUPT, "the archive shrank from %llu to %llu"
+			      " entries while open; run verify",
+			      (unsigned long long)l->committed_size, (unsigned long long)n);
+		goto out;
+	}
+	if ((rc = load_frontier(l, err)))
+		goto out;
+	if (l->range.size != n) {
+		rc = cl_error(err, CL_ECORRUPT,
+			      "archive has %llu entries but its tree covers %llu; run verify",
+			      (unsigned long long)n, (unsigned long long)l->range.size);
+		goto out;
+	}
+	if (sqlite3_prepare_v2(l->db, "SELECT idx, leaf FROM entry WHERE idx >= ?1"
+			       " ORDER BY idx", -1, &st, NULL) != SQLITE_OK) {
+		rc = cl_ledger_db_err(l, err, "catching up with other writers");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)l->committed_size);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *p = sqlite3_column_blob(st, 1);
+		size_t len = (size_t)sqlite3_column_bytes(st, 1);
+		struct cl_map_slot *h;
+		struct cl_leaf leaf;
+
+		if ((uint64_t)sqlite3_column_int64(st, 0) != next ||
+		    cl_leaf_decode(p, len, &leaf, NULL) != CL_OK) {
+			rc = cl_error(err, CL_ECORRUPT, "entry %llu is missing or"
+				      " malformed; run verify", (unsigned long long)next);
+			goto out;
+		}
+		if ((h = cl_map_put(&l->heads, leaf.conv_tag)) == NULL) {
+			rc = CL_ENOMEM;
+			goto out;
+		}
+		h->u = next;
+		cl_merkle_leaf_hash(p, len, h->v);
+		next++;
+	}
+	if (s != SQLITE_DONE) {
+		rc = cl_ledger_db_err(l, err, "catching up with other writers");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(l->db, "SELECT idx, kh FROM dedup WHERE idx >= ?1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		st = NULL;
+		rc = cl_ledger_db_err(l, err, "catching up with other writers");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)l->committed_size);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t kh = (uint64_t)sqlite3_column_int64(st, 1), old;
+		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+
+		if (cl_map64_put(&l->keys, kh, cl_map64_get(&l->keys, kh, &old) ?
+				 UINT64_MAX : idx) != CL_OK) {
+			rc = CL_ENOMEM;
+			goto out;
+		}
+	}
+	if (s != SQLITE_DONE) {
+		rc = cl_ledger_db_err(l, err, "catching up with other writers");
+		goto out;
+	}
+	l->size = l->committed_size = n;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int cl_ledger_begin(struct cl_ledger *l, char **err)
 {
-	int rc;
+	int rc = CL_OK;
 
 	if (l->mode != CL_OPEN_WRITE || l->in_batch)
 		return cl_error(err, CL_EINVAL, "ledger not open for a new batch");
+	if ((rc = lock_acquire(l, err)))
+		goto out;
 	if ((rc = exec(l, "BEGIN IMMEDIATE", err)))
-		return rc;
+		goto out;
+	if ((rc = catch_up(l, err))) {
+		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+		goto out;
+	}
 	l->in_batch = 1;
 	l->saved_range = l->range;
 	l->batch_id = -1;
-	return CL_OK;
+	cl_map_release(&l->dirty_heads);
+out:
+	if (rc)
+		lock_release(l);
+	return rc;
 }
 
 void cl_ledger_rollback(struct cl_ledger *l)
 {
+	size_t i;
+
 	if (!l->in_batch)
 		return;
 	sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 	l->in_batch = 0;
 	l->range = l->saved_range;
 	l->size = l->committed_size;
-	/* The in-memory indexes may name rolled-back entries: reload. */
-	if (load_indexes(l, NULL) != CL_OK) {
-		/* Leave them empty rather than wrong; the next open reloads. */
-		cl_map64_release(&l->keys);
-		cl_map_release(&l->heads);
+	/* Put back the chain heads this batch moved.  Keys it added may
+	 * stay: a key-map hit is always checked against the stored leaf. */
+	for (i = 0; i < l->dirty_heads.cap; i++) {
+		const struct cl_map_slot *d = &l->dirty_heads.slots[i];
+		struct cl_map_slot *h;
+
+		if (!d->used || (h = cl_map_get(&l->heads, d->key)) == NULL)
+			continue;
+		h->u = d->u;
+		memcpy(h->v, d->v, 32);
 	}
+	cl_map_release(&l->dirty_heads);
 	sodium_free(l->batch_key);
 	l->batch_key = NULL;
 	l->batch_id = -1;
+	lock_release(l);
 }
 
 /* A fresh ephemeral X25519 key per batch; its shared key with the
@@ -728,8 +1022,19 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 		rc = cl_ledger_db_err(l, err, "storing tree nodes");
 		goto out;
 	}
-	slot = cl_map_put(&l->heads, leaf.conv_tag);
-	if (slot == NULL || cl_map_put(&l->dirty_heads, leaf.conv_tag) == NULL) {
+	if (cl_map_get(&l->dirty_heads, leaf.conv_tag) == NULL) {
+		/* First move of this head in the batch: keep its old value
+		 * for a rollback (leaf.prev_* is the head before). */
+		struct cl_map_slot *d = cl_map_put(&l->dirty_heads, leaf.conv_tag);
+
+		if (d == NULL) {
+			rc = CL_ENOMEM;
+			goto out;
+		}
+		d->u = leaf.prev_index;
+		memcpy(d->v, leaf.prev_hash, 32);
+	}
+	if ((slot = cl_map_put(&l->heads, leaf.conv_tag)) == NULL) {
 		rc = CL_ENOMEM;
 		goto out;
 	}
@@ -856,6 +1161,7 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 	sodium_free(l->batch_key);
 	l->batch_key = NULL;
 	l->batch_id = -1;
+	lock_release(l);
 out:
 	sqlite3_finalize(st);
 	cl_buf_release(&body);

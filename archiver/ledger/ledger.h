@@ -3,10 +3,15 @@
  *
  * An archive is a directory (docs/FORMAT.md §1) holding the key files of
  * vault.h, chatledger.conf and ledger.db, an SQLite database in WAL mode.
- * Writers hold an exclusive lock on DIR/lock for as long as the handle is
- * open; each batch (begin .. commit) is one SQLite transaction that also
- * stores a signed checkpoint of the new tree, so a crash at any instant
- * leaves either the whole batch, signed, or none of it.
+ * Any number of processes may hold a write handle on one archive.  Each
+ * batch (begin .. commit) holds the exclusive lock on DIR/lock from
+ * cl_ledger_begin() to the end of cl_ledger_commit() or
+ * cl_ledger_rollback(), and nothing else does: begin first catches up
+ * with what other writers appended since this handle's last batch.  Each
+ * batch is one SQLite transaction that also stores a signed checkpoint of
+ * the new tree, so a crash at any instant leaves either the whole batch,
+ * signed, or none of it.  Read handles take no lock: each reads one
+ * snapshot (one read transaction for the handle's life).
  */
 #ifndef CL_LEDGER_H
 #define CL_LEDGER_H
@@ -64,10 +69,36 @@ struct cl_archive_opts {
 int cl_archive_init(const char *dir, const struct cl_archive_opts *o,
 		    char **err);
 
-/* Open an archive.  CL_OPEN_WRITE takes the writer lock (waits for it). */
+/*
+ * Open an archive.  Neither mode takes a lock.  CL_OPEN_READ reads one
+ * consistent committed state (a read transaction held until close);
+ * CL_OPEN_WRITE loads the writer's indexes and keys, and takes the writer
+ * lock only inside batches (cl_ledger_begin).
+ */
 int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		   char **err);
 void cl_ledger_close(struct cl_ledger *l);
+
+/*
+ * Told once per handle, when cl_ledger_begin() finds the writer lock held
+ * and has waited CL_LEDGER_WAIT_NOTE_MS without getting it: `pid` and
+ * `name` are the holder's as it wrote them into DIR/lock (pid 0 and ""
+ * if unknown), `limit_ms` the bound set with cl_ledger_set_wait (-1: none).
+ */
+#define CL_LEDGER_WAIT_NOTE_MS 200
+typedef void (*cl_ledger_wait_fn)(void *ctx, long pid, const char *name,
+				  long long limit_ms);
+/*
+ * How a write handle waits for the writer lock: at most `limit_ms`
+ * milliseconds (then cl_ledger_begin() fails with CL_EBUSY), or without
+ * bound if limit_ms < 0 (the default); `fn` (may be NULL) is told as
+ * above.  `name` ([a-z0-9_-], at most 31 bytes; others are cut or
+ * replaced) is written with this process's pid into DIR/lock while this
+ * handle holds the lock, for the next waiter's message; default
+ * "chatledger".  The strings are copied.
+ */
+int cl_ledger_set_wait(struct cl_ledger *l, const char *name, long long limit_ms,
+		       cl_ledger_wait_fn fn, void *ctx);
 
 const char *cl_ledger_origin(const struct cl_ledger *l);
 const char *cl_ledger_dir(const struct cl_ledger *l);
@@ -83,7 +114,14 @@ struct sqlite3 *cl_ledger_sqlite(struct cl_ledger *l);
 /* Number of committed entries (plus appended ones inside a batch). */
 uint64_t cl_ledger_size(const struct cl_ledger *l);
 
-/* Batches (write mode only). */
+/*
+ * Start a batch (write mode only): take the writer lock (waiting as
+ * cl_ledger_set_wait says; CL_EBUSY past the bound), open the SQLite
+ * write transaction (BEGIN IMMEDIATE, always inside the lock), then catch
+ * up with the entries other writers committed since this handle's last
+ * batch (tree frontier, chain heads, key index, size).  On failure the
+ * lock is released.
+ */
 int cl_ledger_begin(struct cl_ledger *l, char **err);
 
 /* What an append did with an entry that carries a message key. */
@@ -127,8 +165,10 @@ const char *cl_prepared_kind(const struct cl_prepared *p);
 int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 			      uint64_t *index, enum cl_append_outcome *dup, char **err);
 
-/* Sign a checkpoint for the new size and commit durably (fsync). */
+/* Sign a checkpoint for the new size and commit durably (fsync), then
+ * release the writer lock (also on failure, after rolling back). */
 int cl_ledger_commit(struct cl_ledger *l, char **err);
+/* Undo the open batch, in memory too, and release the writer lock. */
 void cl_ledger_rollback(struct cl_ledger *l);
 
 /* The stored form of one selector attribute: the first 8 bytes of a

@@ -16,11 +16,21 @@
 
 #define CL_PAYLOAD_VERSION 1
 #define CL_PAYLOAD_MAX (24u << 20)
+/* SQLite busy_timeout of ledger connections (a writer's BEGIN IMMEDIATE
+ * waits this long at most for SQLite's lock, always taken inside the
+ * flock; only a WAL checkpoint holds it outside one). */
+#define CL_LEDGER_BUSY_MS 30000
 
 struct cl_ledger {
 	char *dir;
 	int mode;
-	int lock_fd;
+	int lock_fd;               /* DIR/lock, open from the first batch on */
+	int locked;                /* lock_fd holds LOCK_EX (inside a batch) */
+	int told_wait;             /* the wait callback was called */
+	char lock_name[32];        /* written into DIR/lock with our pid */
+	long long wait_limit_ms;   /* < 0: wait without bound */
+	cl_ledger_wait_fn wait_fn;
+	void *wait_ctx;
 	sqlite3 *db;
 	char *origin;
 	char *vkey;
@@ -37,7 +47,9 @@ struct cl_ledger {
 	uint64_t committed_size;
 	struct cl_merkle_range range, saved_range;
 	struct cl_map heads;       /* conversation tag -> last index, leaf hash */
-	struct cl_map dirty_heads; /* heads changed in this batch */
+	struct cl_map dirty_heads; /* heads changed in this batch, each with
+	                              its value before the batch (u is
+	                              CL_LEAF_NOPREV if it had none) */
 	struct cl_map64 keys;      /* key-hash prefix -> index (UINT64_MAX: several) */
 	struct cl_buf leafbuf;
 	sqlite3_stmt *st_leaf, *st_ins_dedup, *st_get_ch, *st_up_head, *st_ins_entry, *st_ins_payload,
@@ -87,7 +99,12 @@ int cl_ledger_prepare(struct cl_ledger *l, sqlite3_stmt **st, const char *sql,
 void cl_ledger_wrap_nonce(uint64_t index, unsigned char n[24]);
 /* The conversation tag of the log-wide chain (entries without one). */
 void cl_ledger_log_chain_tag(const unsigned char *tag_key, unsigned char out[32]);
-/* Lock the archive: LOCK_EX for writers, LOCK_SH for a full verify. */
-int cl_archive_lock(const char *dir, int exclusive, int *fd, char **err);
+/*
+ * Start read transactions on two connections to one ledger.db that see
+ * the same committed state (verify reads payloads on a second thread):
+ * retried until the latest checkpoint size read on both agrees, which
+ * changes with every commit that changes the ledger's tables.  No lock.
+ */
+int cl_ledger_snapshot_pair(sqlite3 *a, sqlite3 *b, char **err);
 
 #endif

@@ -287,8 +287,9 @@ static void vstate_release(struct vstate *v)
 
 /*
  * Open ledger.db twice (this thread's and the payload thread's
- * connection), read-only, each in a read transaction.  A writable archive
- * is locked shared first; a read-only copy is opened as immutable.
+ * connection), read-only, in read transactions on one snapshot (no lock:
+ * WAL snapshots; cl_ledger_snapshot_pair); a read-only copy is opened as
+ * immutable.
  */
 static int open_archive(struct vstate *v)
 {
@@ -305,10 +306,7 @@ static int open_archive(struct vstate *v)
 			      v->dir);
 		goto out;
 	}
-	if (access(v->dir, W_OK) == 0) {
-		if ((rc = cl_archive_lock(v->dir, 0, &v->lock_fd, v->err)))
-			goto out;
-	} else {
+	if (access(v->dir, W_OK) != 0) {
 		/* A read-only copy (an auditor's evidence directory): nobody
 		 * can write it, so read it as immutable, without locks or the
 		 * WAL index that SQLite would otherwise have to create. */
@@ -328,9 +326,7 @@ static int open_archive(struct vstate *v)
 	}
 	sqlite3_busy_timeout(v->db, 30000);
 	sqlite3_busy_timeout(v->w.db, 30000);
-	if (sqlite3_exec(v->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(v->w.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		rc = cl_error(v->err, CL_EIO, "cannot start a read transaction");
+	rc = cl_ledger_snapshot_pair(v->db, v->w.db, v->err);
 out:
 	free(dbpath);
 	return rc;

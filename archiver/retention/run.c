@@ -247,19 +247,59 @@ static int cmp_pair(const void *a, const void *b)
 	return x->parent < y->parent ? -1 : x->parent > y->parent;
 }
 
-int cl_retention_run(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
-	      int dry_run, size_t batch, struct cl_retention_stats *st,
-	      char **err)
+/*
+ * Other writers run between our batches.  A hold or lifecycle event one
+ * of them appended after we loaded the lifecycle can change what is due:
+ * *changed is set if entries [*seen, size) hold a control entry; *seen
+ * moves to the size.  Called inside a batch (the size is caught up).
+ */
+static int lifecycle_moved(struct cl_ledger *l, uint64_t *seen, int *changed,
+			   char **err)
+{
+	struct cl_buf b;
+	struct cl_leaf lf;
+	uint64_t i, n = cl_ledger_size(l);
+	int rc = CL_OK;
+
+	*changed = 0;
+	cl_buf_init(&b, CL_LEAF_FIXED + 64 + CL_LEAF_MAX_BODY);
+	for (i = *seen; i < n && !*changed; i++) {
+		cl_buf_reset(&b);
+		if ((rc = cl_ledger_leaf(l, i, &b, err)) ||
+		    (rc = cl_leaf_decode(b.data, b.len, &lf, err)))
+			goto out;
+		*changed = lf.type == CL_ENTRY_CONTROL;
+	}
+	*seen = n;
+out:
+	cl_buf_release(&b);
+	return rc;
+}
+
+/* One decision pass and its erasures; *again if it stopped early because
+ * the lifecycle moved (the batches committed before that stay). */
+static int run_pass(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
+		    int dry_run, size_t batch, struct cl_retention_stats *st,
+		    int *again, char **err)
 {
 	struct cl_retention_lifecycle lc;
 	struct scan s;
 	size_t i, k, inbatch = 0, nparents;
-	int rc;
+	uint64_t seen = 0;
+	int rc, changed = 0;
 
 	memset(st, 0, sizeof(*st));
 	memset(&s, 0, sizeof(s));
-	if (batch == 0)
-		batch = 1000;
+	memset(&lc, 0, sizeof(lc));
+	*again = 0;
+	/* An empty batch catches the handle up: holds and events committed
+	 * from here on have an index >= seen. */
+	if (!dry_run) {
+		if ((rc = cl_ledger_begin(l, err)))
+			goto out;
+		seen = cl_ledger_size(l);
+		cl_ledger_rollback(l);
+	}
 	if ((rc = cl_retention_lifecycle_load(l, &lc, err)))
 		goto out;
 	s.l = l;
@@ -294,8 +334,15 @@ int cl_retention_run(struct cl_ledger *l, const struct cl_policy *p, int64_t now
 			cl_policy_rule_name(p, s.due[i].rule);
 		int already = 0;
 
-		if (inbatch == 0 && (rc = cl_ledger_begin(l, err)))
-			goto out;
+		if (inbatch == 0) {
+			if ((rc = cl_ledger_begin(l, err)))
+				goto out;
+			if ((rc = lifecycle_moved(l, &seen, &changed, err)) || changed) {
+				cl_ledger_rollback(l);
+				*again = changed;
+				goto out;
+			}
+		}
 		inbatch++;
 		rc = cl_ledger_erase(l, s.due[i].index, rule,
 				     s.due[i].attachment ? "retention-attachment" : "retention",
@@ -325,11 +372,36 @@ int cl_retention_run(struct cl_ledger *l, const struct cl_policy *p, int64_t now
 			goto out;
 		st->batches++;
 	}
-	rc = cl_ledger_scrub(l, err);
 out:
 	free(s.due);
 	free(s.att);
 	cl_retention_lifecycle_release(&lc);
+	return rc;
+}
+
+int cl_retention_run(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
+		     int dry_run, size_t batch, struct cl_retention_stats *st,
+		     char **err)
+{
+	struct cl_retention_stats pass;
+	size_t k;
+	int rc, again = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (batch == 0)
+		batch = 1000;
+	do {
+		rc = run_pass(l, p, now, dry_run, batch, &pass, &again, err);
+		/* Erasures add up over passes; decisions are the last pass's. */
+		pass.erased += st->erased;
+		pass.attachments += st->attachments;
+		pass.batches += st->batches;
+		for (k = 0; k <= CL_POLICY_MAX_RULES; k++)
+			pass.per_rule[k] += st->per_rule[k];
+		*st = pass;
+	} while (rc == CL_OK && again);
+	if (rc == CL_OK && !dry_run)
+		rc = cl_ledger_scrub(l, err);
 	return rc;
 }
 

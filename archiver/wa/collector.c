@@ -178,6 +178,8 @@ static int coverage(struct col *c, const char *kind, json_t *body)
 	in.body = txt;
 	in.body_len = strlen(txt);
 	rc = cl_ledger_open(c->o->dir, CL_OPEN_WRITE, &l, &err);
+	if (rc == CL_OK)  /* waits for other writers' batches, named so */
+		rc = cl_ledger_set_wait(l, "collect", -1, NULL, NULL);
 	if (rc == CL_OK && (rc = cl_ledger_begin(l, &err)) == CL_OK) {
 		rc = cl_ledger_append(l, &in, &idx, &dup, &err);
 		if (rc == CL_OK)

@@ -3,12 +3,14 @@
  * (archiver/ledger/ledger.c, read.c): creating an archive, batches,
  * de-duplication of redelivered keys, chains, checkpoints, inclusion and
  * consistency proofs, iteration, opening a payload with the unlocked
- * sealing key, and erasure with its tombstone.
+ * sealing key, erasure with its tombstone, and two writers on one
+ * archive (catch-up, the writer lock's wait and its bound).
  */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -635,6 +637,105 @@ out:
 	sodium_free(sk);
 }
 
+/* ---- two writers on one archive ---------------------------------------- */
+
+struct waits {
+	int calls;
+	long pid;
+	char name[32];
+};
+
+static void on_wait(void *ctx, long pid, const char *name, long long limit_ms)
+{
+	struct waits *w = ctx;
+
+	(void)limit_ms;
+	w->calls++;
+	w->pid = pid;
+	(void)cl_fmt(w->name, sizeof(w->name), "%s", name);
+}
+
+/* The previous index in the chain of entry `idx`, or CL_LEAF_NOPREV - 1. */
+static uint64_t prev_of(struct cl_ledger *l, uint64_t idx)
+{
+	struct cl_buf b;
+	struct cl_leaf lf;
+	uint64_t prev = CL_LEAF_NOPREV - 1;
+
+	cl_buf_init(&b, 1u << 20);
+	if (cl_ledger_leaf(l, idx, &b, NULL) == CL_OK &&
+	    cl_leaf_decode(b.data, b.len, &lf, NULL) == CL_OK)
+		prev = lf.prev_index;
+	cl_buf_release(&b);
+	return prev;
+}
+
+static void test_two_writers(const char *dir)
+{
+	struct cl_ledger *a = NULL, *b = NULL;
+	struct cl_verify_opts vo;
+	struct cl_verify_report vr;
+	struct waits w;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	uint64_t s0, i1 = 0, i2 = 0, i3 = 0, idx = 0;
+	char *err = NULL;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	if (cl_ledger_open(dir, CL_OPEN_WRITE, &a, &err) != CL_OK ||
+	    cl_ledger_open(dir, CL_OPEN_WRITE, &b, &err) != CL_OK) {
+		TAP_OK(0, "two write handles open: %s", err ? err : "?");
+		goto out;
+	}
+	TAP_OK(1, "two write handles open at once (no lock outside a batch)");
+	(void)cl_ledger_set_wait(b, "unit-b", -1, NULL, NULL);
+	s0 = cl_ledger_size(a);
+	TAP_OK(cl_ledger_begin(a, &err) == CL_OK &&
+	       fx_record(a, "k-w1", CONV_A, pts[0], "fp-w1", T0, &i1, &dup) == CL_OK &&
+	       cl_ledger_commit(a, &err) == CL_OK && i1 == s0, "writer A appends entry %" PRIu64, s0);
+	TAP_EQ_INT(cl_ledger_size(b), s0, "writer B has not caught up before its batch");
+	TAP_EQ_INT(cl_ledger_begin(b, &err), CL_OK, "writer B begins");
+	TAP_EQ_INT(cl_ledger_size(b), s0 + 1, "... and has caught up with A's entry");
+	TAP_OK(fx_record(b, "k-w1", CONV_A, pts[0], "fp-w1", T0, &idx, &dup) == CL_OK &&
+	       dup == CL_APPEND_DUPLICATE && idx == i1, "A's key is a duplicate for B");
+	TAP_OK(fx_record(b, "k-w2", CONV_A, pts[2], "fp-w2", T0, &i2, &dup) == CL_OK &&
+	       i2 == s0 + 1 && prev_of(b, i2) == i1, "B chains onto A's entry");
+	/* While B holds the lock, A gives up at once with CL_EBUSY. */
+	(void)cl_ledger_set_wait(a, "unit-a", 0, on_wait, &w);
+	rc = cl_ledger_begin(a, &err);
+	TAP_EQ_INT(rc, CL_EBUSY, "A cannot begin while B is in a batch (--wait 0)");
+	free(err);
+	err = NULL;
+	TAP_OK(w.calls == 1 && w.pid == (long)getpid() && strcmp(w.name, "unit-b") == 0,
+	       "A was told once, with the holder's pid and name");
+	TAP_EQ_INT(cl_ledger_commit(b, &err), CL_OK, "B commits");
+	/* A rolled-back batch puts A's chain heads back. */
+	TAP_EQ_INT(cl_ledger_begin(a, &err), CL_OK, "A begins once B is done");
+	TAP_OK(fx_record(a, "k-w3", CONV_A, pts[1], "fp-w3", T0, &i3, &dup) == CL_OK &&
+	       i3 == s0 + 2 && prev_of(a, i3) == i2, "A chains onto B's entry");
+	cl_ledger_rollback(a);
+	TAP_OK(cl_ledger_begin(a, &err) == CL_OK &&
+	       fx_record(a, "k-w4", CONV_A, pts[1], "fp-w4", T0, &idx, &dup) == CL_OK &&
+	       idx == s0 + 2 && prev_of(a, idx) == i2 && cl_ledger_commit(a, &err) == CL_OK,
+	       "after a rollback A chains onto B's entry again");
+	TAP_OK(cl_ledger_begin(b, &err) == CL_OK &&
+	       fx_record(b, "k-w3", CONV_A, pts[1], "fp-w3", T0, &idx, &dup) == CL_OK &&
+	       dup == CL_APPEND_NEW && idx == s0 + 3 && cl_ledger_commit(b, &err) == CL_OK,
+	       "a key only in A's rolled-back batch is new for B");
+	cl_ledger_close(a);
+	cl_ledger_close(b);
+	a = b = NULL;
+	memset(&vo, 0, sizeof(vo));
+	rc = cl_verify(dir, &vo, &vr, &err);
+	TAP_OK(rc == CL_OK && vr.entries == s0 + 4, "the archive of two writers verifies (%s)",
+	       vr.problem ? vr.problem : "");
+	cl_verify_report_release(&vr);
+out:
+	free(err);
+	cl_ledger_close(a);
+	cl_ledger_close(b);
+}
+
 int main(void)
 {
 	char *scratch, *dir;
@@ -658,6 +759,7 @@ int main(void)
 	test_each(dir);
 	test_payload(dir);
 	test_erase(dir, &k);
+	test_two_writers(dir);
 	free(k.name);
 	TAP_EQ_INT(fx_rm_tree(scratch), 0, "scratch directory removed");
 	free(dir);
