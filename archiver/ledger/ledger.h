@@ -20,6 +20,10 @@
 
 #define CL_OPEN_READ 0
 #define CL_OPEN_WRITE 1
+/* Read-only, as a read-only copy even when the directory is writable: no
+ * lock, the WAL read through a private copy (rocopy.h).  Only for a copy
+ * that no writer is using. */
+#define CL_OPEN_READ_COPY 2
 
 #define CL_NODE_LEVEL 8 /* perfect subtrees of >= 256 leaves are stored */
 
@@ -64,7 +68,9 @@ struct cl_archive_opts {
 int cl_archive_init(const char *dir, const struct cl_archive_opts *o,
 		    char **err);
 
-/* Open an archive.  CL_OPEN_WRITE takes the writer lock (waits for it). */
+/* Open an archive.  CL_OPEN_WRITE takes the writer lock (waits for it).
+ * A directory the caller cannot write is read as a read-only copy
+ * (rocopy.h), as with CL_OPEN_READ_COPY. */
 int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		   char **err);
 void cl_ledger_close(struct cl_ledger *l);

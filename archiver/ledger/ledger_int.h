@@ -21,6 +21,7 @@ struct cl_ledger {
 	char *dir;
 	int mode;
 	int lock_fd;
+	char *copy_dir;            /* private copy of a read-only archive, or NULL */
 	sqlite3 *db;
 	char *origin;
 	char *vkey;
