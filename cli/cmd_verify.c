@@ -22,6 +22,7 @@
 
 #define MAX_SAVED 64
 
+/* cppcheck-suppress constParameter ; the callback type says void * */
 static void progress(void *ctx, uint64_t done, uint64_t total)
 {
 	fprintf(stderr, "\r%s: %" PRIu64 "/%" PRIu64 " entries",

@@ -641,11 +641,11 @@ static int check_present(struct vstate *v, const char *dbpath)
 
 /* The second payload thread's connection (deep verification), in a read
  * transaction like the others. */
-static int open_second(struct vstate *v)
+static int open_second(struct vstate *v, const char *dbpath)
 {
-	if (sqlite3_open_v2(v->dbpath, &v->w2.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+	if (sqlite3_open_v2(dbpath, &v->w2.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
 			    NULL) != SQLITE_OK)
-		return cl_error(v->err, CL_EIO, "cannot open '%s'", v->dbpath);
+		return cl_error(v->err, CL_EIO, "cannot open '%s'", dbpath);
 	sqlite3_busy_timeout(v->w2.db, 30000);
 	if (sqlite3_exec(v->w2.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return cl_error(v->err, CL_EIO, "cannot start a read transaction");
@@ -661,18 +661,15 @@ static int open_second(struct vstate *v)
  */
 static int open_archive(struct vstate *v)
 {
-	char *dbpath = NULL;
+	char *dbpath = NULL;      /* kept as v->dbpath once opened */
 	int rc = CL_OK;
 
-	if ((dbpath = cl_strdupf("%s/ledger.db", v->dir)) == NULL) {
-		dbpath = NULL;
+	if ((v->dbfile = cl_strdupf("%s/ledger.db", v->dir)) == NULL) {
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	if ((rc = check_present(v, dbpath)))
+	if ((rc = check_present(v, v->dbfile)))
 		goto out;
-	v->dbfile = dbpath;
-	dbpath = NULL;
 	if (!v->o->read_only && access(v->dir, W_OK) == 0) {
 		if ((rc = cl_archive_lock(v->dir, 0, &v->lock_fd, v->err)))
 			goto out;
@@ -702,12 +699,10 @@ static int open_archive(struct vstate *v)
 	if (sqlite3_exec(v->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(v->w.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		rc = cl_error(v->err, CL_EIO, "cannot start a read transaction");
-	v->dbpath = dbpath;
-	dbpath = NULL;
 	if (rc == CL_OK && v->o->seal_sk)
-		rc = open_second(v);
+		rc = open_second(v, dbpath);
 out:
-	free(dbpath);
+	v->dbpath = dbpath;
 	return rc;
 }
 
