@@ -1,5 +1,6 @@
 /*
- * cmd_verify.c - chatledger verify: full keyless verification.
+ * cmd_verify.c - chatledger verify: full keyless verification; with
+ * --deep, also every payload opened with the officer's key.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -9,7 +10,9 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
+#include "archiver/ledger/vault.h"
 #include "archiver/ledger/verify.h"
 #include "cli/cli.h"
 #include "common/buf.h"
@@ -19,10 +22,11 @@
 
 #define MAX_SAVED 64
 
+/* cppcheck-suppress constParameter ; the callback type says void * */
 static void progress(void *ctx, uint64_t done, uint64_t total)
 {
-	(void)ctx;
-	fprintf(stderr, "\rverifying: %" PRIu64 "/%" PRIu64 " entries", done, total);
+	fprintf(stderr, "\r%s: %" PRIu64 "/%" PRIu64 " entries",
+		ctx ? "verifying and opening payloads" : "verifying", done, total);
 	if (done == total)
 		fputc('\n', stderr);
 }
@@ -57,14 +61,17 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "read-only", no_argument, NULL, 'r' },
+		{ "deep", no_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *names[MAX_SAVED];
 	char *notes[MAX_SAVED], *key = NULL, *err = NULL;
+	unsigned char *sk = NULL;
 	struct cl_verify_opts o;
 	struct cl_verify_report r;
 	size_t n = 0, i;
-	int c, rc, json = 0, code = EXIT_ERROR;
+	int c, rc, json = 0, deep = 0, code = EXIT_ERROR;
 
 	memset(&o, 0, sizeof(o));
 	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
@@ -93,18 +100,40 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 				goto out;
 			break;
 		case 'j': json = 1; break;
+		case 'r': o.read_only = 1; break;
+		case 'd': deep = 1; break;
 		}
 	}
 	if (!cli_ready(ctx, c, 1, 0)) {
 		code = ctx->code;
 		goto out;
 	}
+	if (!deep && ctx->pass_file) {
+		code = cli_fail("verify", "--passphrase-file is only used with --deep");
+		goto out;
+	}
+	if (deep) {
+		/* The officer's key first: a wrong passphrase is an error (2),
+		 * reported before anything is verified. */
+		if ((code = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK)
+			goto out;
+		rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk, &err);
+		cli_forget_passphrase(ctx);
+		if (rc) {
+			code = cli_fail_rc("verify", rc, err);
+			err = NULL;
+			goto out;
+		}
+		o.seal_sk = sk;
+	}
 	o.trusted_vkey = key;
 	o.checkpoints = (const char *const *)notes;
 	o.checkpoint_names = names;
 	o.n_checkpoints = n;
-	if (!json && isatty(STDERR_FILENO))
+	if (!json && isatty(STDERR_FILENO)) {
 		o.progress = progress;
+		o.progress_ctx = deep ? &deep : NULL;
+	}
 	rc = cl_verify(ctx->archive, &o, &r, &err);
 	if (rc != CL_OK && rc != CL_ECORRUPT) {
 		cl_verify_report_release(&r);
@@ -127,6 +156,8 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 				      "checkpoints", (json_int_t)r.checkpoints,
 				      "saved_checkpoints", (json_int_t)r.external_checkpoints,
 				      "root", r.root_hex);
+		if (j && deep)
+			json_object_set_new(j, "opened", json_integer((json_int_t)r.opened));
 		if (j && r.problem) {
 			json_object_set_new(j, "problem", json_string(r.problem));
 			if (r.bad_index != UINT64_MAX)
@@ -145,6 +176,8 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 		       r.quarantined, r.conversations, r.checkpoints);
 		if (r.external_checkpoints)
 			printf("; %" PRIu64 " saved checkpoints consistent", r.external_checkpoints);
+		if (deep)
+			printf("; %" PRIu64 " payloads opened with the officer's key", r.opened);
 		printf("\nroot %s\n", r.root_hex);
 	} else {
 		printf("TAMPERED: %s\n", r.problem);
@@ -154,6 +187,7 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 out:
 	for (i = 0; i < n; i++)
 		free(notes[i]);
+	sodium_free(sk);
 	free(key);
 	free(err);
 	return code;

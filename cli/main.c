@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "archiver/ledger/ledger.h"
+#include "archiver/ledger/rocopy.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/banned.h"
@@ -28,8 +29,8 @@ const struct cli_cmd cli_commands[] = {
 	  "       chatledger ingest -a DIR --format whatsapp-export --account ID [--conversation ID] [--self NAME] [--tz ZONE] [--date-order dmy|mdy|ymd] [--json] FILE...\n"
 	  "       chatledger ingest -a DIR --format cloudapi|wecom [--account ID] [--json] FILE...",
 	  "import records; bad items are quarantined (exit 3)" },
-	{ "verify", cmd_verify, CLI_NEEDS_ARCHIVE,
-	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--json]",
+	{ "verify", cmd_verify, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE,
+	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--read-only] [--deep [--passphrase-file FILE]] [--json]",
 	  "verify the whole archive without any secret" },
 	{ "checkpoint", cmd_checkpoint, CLI_NEEDS_READER,
 	  "chatledger checkpoint -a DIR [--size N]",
@@ -551,6 +552,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "chatledger: libsodium failed to initialise\n");
 		return EXIT_ERROR;
 	}
+	/* Private copies of read-only archives go under $TMPDIR (rocopy.h). */
+	cl_ledger_set_tmpdir(getenv("TMPDIR"));
 	if (argc < 2) {
 		main_usage(stderr);
 		return EXIT_ERROR;

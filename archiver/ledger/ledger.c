@@ -24,6 +24,7 @@
 #include "archiver/ledger/checkpoint.h"
 #include "archiver/ledger/note.h"
 #include "archiver/ledger/proof.h"
+#include "archiver/ledger/rocopy.h"
 #include "archiver/ledger/vault.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -442,17 +443,16 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		goto out;
 	}
 	flags = mode == CL_OPEN_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
-	if (mode != CL_OPEN_WRITE && access(dir, W_OK) != 0) {
-		/* A read-only copy: read it as immutable (no locks, no WAL
-		 * index to create). */
-		char *uri = cl_strdupf("file:%s?immutable=1", dbpath);
+	if (mode != CL_OPEN_WRITE &&
+	    (mode == CL_OPEN_READ_COPY || access(dir, W_OK) != 0)) {
+		/* A read-only copy: no locks; its WAL is read through a
+		 * private copy when it holds data (rocopy.h). */
+		char *p = NULL;
 
-		free(dbpath);
-		dbpath = uri;
-		if (dbpath == NULL) {
-			rc = CL_ENOMEM;
+		if ((rc = cl_ledger_ro_path(dir, &l->copy_dir, &p, err)))
 			goto out;
-		}
+		free(dbpath);
+		dbpath = p;
 		flags |= SQLITE_OPEN_URI;
 	}
 	if (sqlite3_open_v2(dbpath, &l->db, flags, NULL) != SQLITE_OK) {
@@ -536,6 +536,7 @@ void cl_ledger_close(struct cl_ledger *l)
 	if (l->db)
 		sqlite3_close(l->db);   /* ends a reader's read transaction */
 	lock_release(l);
+	cl_ledger_ro_release(&l->copy_dir);
 	if (l->lock_fd >= 0)
 		close(l->lock_fd);
 	sodium_free(l->log_sk);

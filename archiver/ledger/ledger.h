@@ -25,6 +25,10 @@
 
 #define CL_OPEN_READ 0
 #define CL_OPEN_WRITE 1
+/* Read-only, as a read-only copy even when the directory is writable: no
+ * lock, the WAL read through a private copy (rocopy.h).  Only for a copy
+ * that no writer is using. */
+#define CL_OPEN_READ_COPY 2
 
 #define CL_NODE_LEVEL 8 /* perfect subtrees of >= 256 leaves are stored */
 
@@ -73,7 +77,9 @@ int cl_archive_init(const char *dir, const struct cl_archive_opts *o,
  * Open an archive.  Neither mode takes a lock.  CL_OPEN_READ reads one
  * consistent committed state (a read transaction held until close);
  * CL_OPEN_WRITE loads the writer's indexes and keys, and takes the writer
- * lock only inside batches (cl_ledger_begin).
+ * lock only inside batches (cl_ledger_begin).  A directory the caller
+ * cannot write is read as a read-only copy (rocopy.h), as with
+ * CL_OPEN_READ_COPY.
  */
 int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		   char **err);

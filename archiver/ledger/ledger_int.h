@@ -31,6 +31,7 @@ struct cl_ledger {
 	long long wait_limit_ms;   /* < 0: wait without bound */
 	cl_ledger_wait_fn wait_fn;
 	void *wait_ctx;
+	char *copy_dir;            /* private copy of a read-only archive, or NULL */
 	sqlite3 *db;
 	char *origin;
 	char *vkey;

@@ -15,13 +15,27 @@
  * ciphertexts while this thread decodes leaves, rebuilds the tree and
  * follows the chains; the two halves are then compared.  A shared lock on
  * the archive keeps writers out, so both connections see the same state.
+ * A read-only copy is read without a lock, its WAL through a private copy
+ * (rocopy.h).
+ *
+ * Deep verification (opts.seal_sk) also opens every payload with the
+ * officer's key (docs/FORMAT.md §6.4) and compares its salted plaintext
+ * hash with the leaf's pt_hash: two payload threads, each with its own
+ * connection, share each window.
+ *
+ * A database SQLite finds corrupt or not a database at all is damage, not
+ * an operational error: the run reports it as a problem (CL_ECORRUPT),
+ * naming what is damaged as far as damage_where() can tell.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -34,6 +48,7 @@
 #include "archiver/ledger/checkpoint.h"
 #include "archiver/ledger/note.h"
 #include "archiver/ledger/proof.h"
+#include "archiver/ledger/rocopy.h"
 #include "archiver/ledger/vault.h"
 #include "archiver/ledger/verify.h"
 #include "common/map.h"
@@ -42,6 +57,22 @@
 #include "common/banned.h"
 
 #define WINDOW 65536u
+#define PT_CHUNK (64u * 1024u)
+
+/* What opening one payload gave (deep verification), by payload_win.opened. */
+enum open_result {
+	OPEN_NOT_TRIED = 0, OPEN_OK, OPEN_NO_KEY, OPEN_UNWRAP, OPEN_AUTH,
+	OPEN_FRAME
+};
+
+static const char *const open_why[] = {
+	"it was not opened",
+	"",
+	"its sealed key or key batch is missing",
+	"its key does not unwrap with the officer's key (sealed to another key?)",
+	"the ciphertext fails authentication",
+	"the compressed plaintext is malformed",
+};
 
 struct cp_item {
 	uint64_t size;
@@ -54,15 +85,29 @@ struct u64vec {
 	size_t n, cap;
 };
 
+/* One payload thread's connection and its part [start, end) of the
+ * window that begins at `base`.  The arrays are indexed by idx - base and
+ * shared by both threads of a deep run (each writes its own part). */
 struct payload_win {
 	sqlite3 *db;
 	sqlite3_stmt *st_payload, *st_keys;
-	uint64_t start, end;
+	uint64_t base, start, end;
 	cl_hash *hash;          /* [WINDOW] */
 	unsigned char *has;     /* [WINDOW]: 1 payload, 2 payload malformed */
 	unsigned char *haskey;  /* [WINDOW] */
 	uint64_t bytes;
 	int rc;
+	int sql_rc;             /* the SQLite code when rc is CL_EIO */
+	/* deep verification only */
+	const unsigned char *seal_sk;  /* the officer's key, or NULL */
+	cl_hash *pt;            /* [WINDOW]: SHA-256(salt || plaintext) */
+	unsigned char *opened;  /* [WINDOW]: enum open_result */
+	unsigned char *bk;      /* sodium_malloc: the current batch's key */
+	unsigned char *key;     /* sodium_malloc: a payload key */
+	int64_t bk_batch;       /* key_batch.id bk belongs to, or -1 */
+	struct cl_buf inner;    /* decrypted salt || zstd frame */
+	unsigned char *chunk;   /* [PT_CHUNK] decompressed plaintext */
+	ZSTD_DCtx *zd;
 };
 
 /* Everything one verification run holds; released by vstate_release(). */
@@ -74,8 +119,12 @@ struct vstate {
 	char **err;
 	/* the archive, opened read-only */
 	int lock_fd;              /* shared lock, or -1 (read-only copy) */
+	char *copy_dir;           /* private copy of a read-only archive, or NULL */
+	char *dbpath;             /* what the connections opened (path or URI) */
+	char *dbfile;             /* the database file behind it */
 	sqlite3 *db;              /* this thread's connection */
 	struct payload_win w;     /* the payload thread's connection and window */
+	struct payload_win w2;    /* deep: the second payload thread's */
 	/* identity: origin and log key */
 	char *origin;
 	char *file_vkey;          /* log.pub */
@@ -97,6 +146,7 @@ struct vstate {
 	/* the scan */
 	sqlite3_stmt *st_entries;
 	cl_hash *leaf_ct;         /* [WINDOW]: ct_hash of each leaf */
+	cl_hash *leaf_pt;         /* [WINDOW]: pt_hash of each leaf (deep) */
 	unsigned char *leaf_has;  /* [WINDOW]: leaf commits to a payload */
 	uint64_t expect;          /* the next index the scan must see */
 	struct cl_merkle_range range;
@@ -198,12 +248,92 @@ static int check_note(const char *note, size_t len, const char *name,
 
 /* ---- payload thread ------------------------------------------------- */
 
+/*
+ * Deep verification of one payload (docs/FORMAT.md §6.4 steps 4-7): unwrap
+ * its key with the batch key (eph, the officer's secret key), decrypt,
+ * decompress and hash salt || plaintext into w->pt[k].  The plaintext is
+ * hashed in chunks as it is decompressed and each chunk is wiped.
+ * Returns an enum open_result.
+ */
+static int open_payload(struct payload_win *w, sqlite3_stmt *st, uint64_t idx,
+			const unsigned char *ct, size_t n, size_t k)
+{
+	static const unsigned char ad[] = "chatledger/payload/v1";
+	const unsigned char *wrapped = sqlite3_column_blob(st, 2);
+	const unsigned char *eph = sqlite3_column_blob(st, 3);
+	crypto_hash_sha256_state sh;
+	unsigned long long ilen = 0, fsz, got = 0;
+	unsigned char wn[24];
+	ZSTD_inBuffer in;
+	size_t zr = 1;
+	int res = OPEN_OK;
+
+	if (wrapped == NULL || sqlite3_column_bytes(st, 2) != 48 || eph == NULL ||
+	    sqlite3_column_bytes(st, 3) != 32)
+		return OPEN_NO_KEY;
+	if (sqlite3_column_int64(st, 4) != w->bk_batch) {
+		w->bk_batch = -1;
+		if (crypto_box_beforenm(w->bk, eph, w->seal_sk) != 0)
+			return OPEN_UNWRAP;
+		w->bk_batch = sqlite3_column_int64(st, 4);
+	}
+	cl_ledger_wrap_nonce(idx, wn);
+	if (crypto_box_open_easy_afternm(w->key, wrapped, 48, wn, w->bk) != 0)
+		return OPEN_UNWRAP;
+	cl_buf_reset(&w->inner);
+	if (cl_buf_reserve(&w->inner, n) != CL_OK ||
+	    crypto_aead_xchacha20poly1305_ietf_decrypt(w->inner.data, &ilen, NULL,
+						       ct + 25, n - 25, ad, sizeof(ad) - 1,
+						       ct + 1, w->key) != 0 || ilen < 32) {
+		res = OPEN_AUTH;
+		goto out;
+	}
+	fsz = ZSTD_getFrameContentSize(w->inner.data + 32, (size_t)ilen - 32);
+	if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    fsz > CL_PAYLOAD_MAX) {
+		res = OPEN_FRAME;
+		goto out;
+	}
+	crypto_hash_sha256_init(&sh);
+	crypto_hash_sha256_update(&sh, w->inner.data, 32);
+	ZSTD_DCtx_reset(w->zd, ZSTD_reset_session_only);
+	in.src = w->inner.data + 32;
+	in.size = (size_t)ilen - 32;
+	in.pos = 0;
+	while (in.pos < in.size || zr != 0) {
+		ZSTD_outBuffer o = { w->chunk, PT_CHUNK, 0 };
+		size_t before = in.pos;
+
+		zr = ZSTD_decompressStream(w->zd, &o, &in);
+		if (ZSTD_isError(zr) || (o.pos == 0 && in.pos == before) ||
+		    got + o.pos > fsz) {
+			res = OPEN_FRAME;
+			break;
+		}
+		got += o.pos;
+		crypto_hash_sha256_update(&sh, w->chunk, o.pos);
+		sodium_memzero(w->chunk, o.pos);
+	}
+	if (res == OPEN_OK && got != fsz)
+		res = OPEN_FRAME;
+	crypto_hash_sha256_final(&sh, w->pt[k]);
+	sodium_memzero(&sh, sizeof(sh));
+out:
+	if (ilen)
+		sodium_memzero(w->inner.data, (size_t)ilen);
+	sodium_memzero(w->key, 32);
+	return res;
+}
+
+/* Hash (and in a deep run, open) the ciphertexts of [start, end) and
+ * note which entries have a well-formed sealed key. */
 static void *payload_thread(void *arg)
 {
 	struct payload_win *w = arg;
 	int s;
 
 	w->rc = CL_OK;
+	w->bytes = 0;
 	sqlite3_reset(w->st_payload);
 	sqlite3_bind_int64(w->st_payload, 1, (sqlite3_int64)w->start);
 	sqlite3_bind_int64(w->st_payload, 2, (sqlite3_int64)w->end);
@@ -211,26 +341,34 @@ static void *payload_thread(void *arg)
 		uint64_t idx = (uint64_t)sqlite3_column_int64(w->st_payload, 0);
 		const unsigned char *ct = sqlite3_column_blob(w->st_payload, 1);
 		size_t n = (size_t)sqlite3_column_bytes(w->st_payload, 1);
-		size_t k = (size_t)(idx - w->start);
+		size_t k = (size_t)(idx - w->base);
 
 		cl_sha256(ct ? ct : (const unsigned char *)"", n, w->hash[k]);
 		w->has[k] = (ct != NULL && n >= 1 + 24 + 16 + 32 &&
 			     ct[0] == CL_PAYLOAD_VERSION) ? 1 : 2;
 		w->bytes += n;
+		if (w->seal_sk && w->has[k] == 1)
+			w->opened[k] = (unsigned char)open_payload(w, w->st_payload, idx,
+								    ct, n, k);
 	}
-	if (s != SQLITE_DONE)
+	if (s != SQLITE_DONE) {
 		w->rc = CL_EIO;
+		w->sql_rc = s;
+		return NULL;
+	}
 	sqlite3_reset(w->st_keys);
 	sqlite3_bind_int64(w->st_keys, 1, (sqlite3_int64)w->start);
 	sqlite3_bind_int64(w->st_keys, 2, (sqlite3_int64)w->end);
 	while ((s = sqlite3_step(w->st_keys)) == SQLITE_ROW) {
 		uint64_t idx = (uint64_t)sqlite3_column_int64(w->st_keys, 0);
 
-		w->haskey[idx - w->start] =
+		w->haskey[idx - w->base] =
 			sqlite3_column_bytes(w->st_keys, 1) == 48 ? 1 : 2;
 	}
-	if (s != SQLITE_DONE)
+	if (s != SQLITE_DONE) {
 		w->rc = CL_EIO;
+		w->sql_rc = s;
+	}
 	return NULL;
 }
 
@@ -247,22 +385,44 @@ static void vstate_init(struct vstate *v, const char *dir,
 	v->r = r;
 	v->err = err;
 	v->lock_fd = -1;
+	v->w.bk_batch = -1;
+	v->w2.bk_batch = -1;
+	cl_buf_init(&v->w.inner, CL_PAYLOAD_MAX);
+	cl_buf_init(&v->w2.inner, CL_PAYLOAD_MAX);
 	cl_map_init(&v->heads);
 	cl_merkle_range_init(&v->range);
 }
 
-/* Close both connections, drop the lock and free everything v owns. */
+/* A payload thread's own resources (not the shared window arrays). */
+static void payload_win_release(struct payload_win *w)
+{
+	sqlite3_finalize(w->st_payload);
+	sqlite3_finalize(w->st_keys);
+	if (w->db)
+		sqlite3_close(w->db);
+	sodium_free(w->bk);
+	sodium_free(w->key);
+	if (w->inner.data)
+		sodium_memzero(w->inner.data, w->inner.alloc);
+	cl_buf_release(&w->inner);
+	free(w->chunk);
+	ZSTD_freeDCtx(w->zd);
+}
+
+/* Close the connections, drop the lock or the private copy and free
+ * everything v owns. */
 static void vstate_release(struct vstate *v)
 {
 	size_t i;
 
 	sqlite3_finalize(v->st_entries);
-	sqlite3_finalize(v->w.st_payload);
-	sqlite3_finalize(v->w.st_keys);
 	if (v->db)
 		sqlite3_close(v->db);
-	if (v->w.db)
-		sqlite3_close(v->w.db);
+	payload_win_release(&v->w);
+	payload_win_release(&v->w2);
+	cl_ledger_ro_release(&v->copy_dir);
+	free(v->dbpath);
+	free(v->dbfile);
 	if (v->lock_fd >= 0)
 		close(v->lock_fd);
 	for (i = 0; i < 64; i++) {
@@ -272,10 +432,13 @@ static void vstate_release(struct vstate *v)
 	free(v->missing.a);
 	free(v->erased_by.a);
 	free(v->leaf_ct);
+	free(v->leaf_pt);
 	free(v->leaf_has);
 	free(v->w.hash);
 	free(v->w.has);
 	free(v->w.haskey);
+	free(v->w.pt);
+	free(v->w.opened);
 	free(v->cps);
 	free(v->origin);
 	free(v->file_vkey);
@@ -283,41 +446,246 @@ static void vstate_release(struct vstate *v)
 	cl_map_release(&v->heads);
 }
 
+/* ---- damage --------------------------------------------------------- */
+
+/* The ledger's tables (docs/FORMAT.md §4), in the order damage_where()
+ * reads them. */
+static const char *const ledger_tables[] = {
+	"meta", "checkpoint", "entry", "dedup", "chain_head", "payload",
+	"key_batch", "sealed_key", "node"
+};
+
+/* Does SQLite's result code say the file is damaged (rather than, say,
+ * unreadable)? */
+static int is_damage(int code)
+{
+	return (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB;
+}
+
+/*
+ * What the file's SQLite header and size say is wrong with v->dbfile: a
+ * file cut short or a damaged header (malloc'd text), or NULL when both
+ * look sound.  Header fields: docs of the SQLite file format, §1.3.
+ */
+static char *damage_in_header(const struct vstate *v)
+{
+	static const unsigned char magic[16] = "SQLite format 3";
+	unsigned char h[100];
+	struct stat st;
+	uint64_t ps, pages;
+	ssize_t got = -1;
+	int fd = open(v->dbfile, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		got = read(fd, h, sizeof(h));
+		if (fstat(fd, &st) != 0)
+			got = -1;
+		close(fd);
+	}
+	if (got < 0)
+		return NULL;
+	if (st.st_size == 0)
+		return cl_strdupf("the file is empty");
+	if ((size_t)got < sizeof(h))
+		return cl_strdupf("the file is cut short: %lld bytes, less than the 100-byte SQLite header",
+				  (long long)st.st_size);
+	if (memcmp(h, magic, sizeof(magic)) != 0)
+		return cl_strdupf("its SQLite header is damaged (bytes 0-15 are not \"SQLite format 3\")");
+	ps = (uint64_t)h[16] << 8 | h[17];
+	if (ps == 1)
+		ps = 65536;
+	if (ps < 512 || (ps & (ps - 1)) != 0)
+		return cl_strdupf("its SQLite header is damaged (page size field, bytes 16-17, reads %" PRIu64 ")",
+				  ps);
+	if (h[18] < 1 || h[18] > 2 || h[19] < 1 || h[19] > 2 || h[21] != 64 ||
+	    h[22] != 32 || h[23] != 32)
+		return cl_strdupf("its SQLite header is damaged (format fields, bytes 18-23)");
+	pages = (uint64_t)h[28] << 24 | (uint64_t)h[29] << 16 | (uint64_t)h[30] << 8 | h[31];
+	if (pages > 0 && memcmp(h + 24, h + 92, 4) == 0 &&
+	    (uint64_t)st.st_size < pages * ps)
+		return cl_strdupf("the file is cut short: %lld bytes, but its header says %" PRIu64
+				  " pages of %" PRIu64 " bytes (%" PRIu64 " bytes)",
+				  (long long)st.st_size, pages, ps, pages * ps);
+	if ((uint64_t)st.st_size % ps != 0)
+		return cl_strdupf("the file is cut short: %lld bytes is not a whole number of %" PRIu64 "-byte pages",
+				  (long long)st.st_size, ps);
+	return NULL;
+}
+
+/* Read every row and column of each ledger table on a new connection;
+ * the first table SQLite cannot read, and how far it got (malloc'd text),
+ * or NULL when all read. */
+static char *damage_in_tables(const struct vstate *v)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *where = NULL, *sql = NULL;
+	size_t t;
+
+	if (sqlite3_open_v2(v->dbpath, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+			    NULL) != SQLITE_OK)
+		goto out;
+	for (t = 0; where == NULL && t < sizeof(ledger_tables) / sizeof(ledger_tables[0]); t++) {
+		uint64_t rows = 0;
+		char last[64] = "";
+		int s;
+
+		free(sql);
+		if ((sql = cl_strdupf("SELECT * FROM %s", ledger_tables[t])) == NULL)
+			goto out;
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+			if (is_damage(sqlite3_errcode(db)))
+				where = cl_strdupf("its schema cannot be read");
+			goto out;
+		}
+		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+			int c;
+
+			for (c = 0; c < sqlite3_column_count(st); c++)
+				(void)sqlite3_column_blob(st, c);
+			if (cl_fmt(last, sizeof(last), "%s", (const char *)sqlite3_column_text(st, 0) ?
+				   (const char *)sqlite3_column_text(st, 0) : "") != CL_OK)
+				last[0] = 0;
+			rows++;
+		}
+		if (s != SQLITE_DONE && is_damage(s))
+			where = rows ? cl_strdupf("table %s is unreadable after %" PRIu64 " rows (the last one read has key %s)",
+						  ledger_tables[t], rows, last) :
+				cl_strdupf("table %s is unreadable from its first row", ledger_tables[t]);
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (where == NULL &&
+	    sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0)
+		where = cl_strdupf("%s", (const char *)sqlite3_column_text(st, 0));
+out:
+	sqlite3_finalize(st);
+	if (db)
+		sqlite3_close(db);
+	free(sql);
+	return where;
+}
+
+/*
+ * SQLite said the database is damaged (code) while the run was doing
+ * `what`: record that as the problem, naming the damaged place when the
+ * header, the file size or a read of each table shows it.  CL_ECORRUPT.
+ */
+static int damaged(struct vstate *v, int code, const char *what)
+{
+	char *where = v->dbfile ? damage_in_header(v) : NULL;
+	int rc;
+
+	if (where == NULL && v->dbpath)
+		where = damage_in_tables(v);
+	rc = problem(v->r, UINT64_MAX, "ledger.db is damaged (%s, while %s)%s%s",
+		     sqlite3_errstr(code), what, where ? ": " : "", where ? where : "");
+	free(where);
+	return rc;
+}
+
+/* A failed SQLite call (code, on db) while doing `what`: damage when
+ * SQLite says so (see damaged()), else CL_EIO with *err set. */
+static int db_fail(struct vstate *v, sqlite3 *db, int code, const char *what)
+{
+	if (code == SQLITE_OK || code == SQLITE_ROW || code == SQLITE_DONE)
+		code = sqlite3_extended_errcode(db);
+	if (is_damage(code))
+		return damaged(v, code, what);
+	return cl_error(v->err, CL_EIO, "cannot read the archive while %s: %s", what,
+			sqlite3_errmsg(db));
+}
+
 /* ---- phase: open ---------------------------------------------------- */
 
 /*
+ * DIR must be a directory with a readable ledger.db: else not an archive
+ * (CL_ENOTFOUND) or unreadable (CL_EIO) -- or, when the directory holds
+ * the rest of an archive (log.pub, chatledger.conf), a missing ledger.db,
+ * which is damage.
+ */
+static int check_present(struct vstate *v, const char *dbpath)
+{
+	static const char *const others[] = { "log.pub", "chatledger.conf" };
+	struct stat st;
+	size_t i;
+	int found = 0, rc = CL_OK;
+
+	if (stat(v->dir, &st) != 0)
+		return cl_error(v->err, CL_ENOTFOUND, "'%s' is not a chatledger archive (%s)",
+				v->dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return cl_error(v->err, CL_ENOTFOUND, "'%s' is not a chatledger archive"
+				" (not a directory)", v->dir);
+	if (access(dbpath, R_OK) == 0)
+		return CL_OK;
+	if (errno != ENOENT)
+		return cl_error(v->err, CL_EIO, "cannot read '%s': %s", dbpath, strerror(errno));
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		char *p = cl_strdupf("%s/%s", v->dir, others[i]);
+
+		if (p == NULL)
+			return CL_ENOMEM;
+		found |= lstat(p, &st) == 0;
+		free(p);
+	}
+	if (found)
+		rc = problem(v->r, UINT64_MAX, "ledger.db is missing (the archive directory"
+			     " holds log.pub or chatledger.conf but no database)");
+	else
+		rc = cl_error(v->err, CL_ENOTFOUND, "'%s' is not a chatledger archive", v->dir);
+	return rc;
+}
+
+/* The second payload thread's connection (deep verification), in a read
+ * transaction like the others. */
+static int open_second(struct vstate *v, const char *dbpath)
+{
+	if (sqlite3_open_v2(dbpath, &v->w2.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+			    NULL) != SQLITE_OK)
+		return cl_error(v->err, CL_EIO, "cannot open '%s'", dbpath);
+	sqlite3_busy_timeout(v->w2.db, 30000);
+	if (sqlite3_exec(v->w2.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return cl_error(v->err, CL_EIO, "cannot start a read transaction");
+	return CL_OK;
+}
+
+/*
  * Open ledger.db twice (this thread's and the payload thread's
- * connection), read-only, in read transactions on one snapshot (no lock:
- * WAL snapshots; cl_ledger_snapshot_pair); a read-only copy is opened as
- * immutable.
+ * connection; three times for a deep run), read-only, each in a read
+ * transaction on one snapshot (no lock: WAL snapshots;
+ * cl_ledger_snapshot_pair).  A read-only copy (or any archive with
+ * opts.read_only) is read through cl_ledger_ro_path().
  */
 static int open_archive(struct vstate *v)
 {
-	char *dbpath = NULL;
+	char *dbpath = NULL;      /* kept as v->dbpath once opened */
 	int rc = CL_OK;
 
-	if ((dbpath = cl_strdupf("%s/ledger.db", v->dir)) == NULL) {
-		dbpath = NULL;
+	if ((v->dbfile = cl_strdupf("%s/ledger.db", v->dir)) == NULL) {
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	if (access(dbpath, R_OK) != 0) {
-		rc = cl_error(v->err, CL_ENOTFOUND, "'%s' is not a chatledger archive",
-			      v->dir);
+	if ((rc = check_present(v, v->dbfile)))
 		goto out;
-	}
-	if (access(v->dir, W_OK) != 0) {
+	if (!v->o->read_only && access(v->dir, W_OK) == 0) {
+		dbpath = strdup(v->dbfile);
+	} else {
 		/* A read-only copy (an auditor's evidence directory): nobody
-		 * can write it, so read it as immutable, without locks or the
-		 * WAL index that SQLite would otherwise have to create. */
-		char *uri = cl_strdupf("file:%s?immutable=1", dbpath);
-
-		free(dbpath);
-		dbpath = uri;
-		if (dbpath == NULL) {
-			rc = CL_ENOMEM;
+		 * can write it, so no lock; read as immutable, or through a
+		 * private copy when its WAL holds data (rocopy.h). */
+		if ((rc = cl_ledger_ro_path(v->dir, &v->copy_dir, &dbpath, v->err)))
 			goto out;
+		if (v->copy_dir) {
+			free(v->dbfile);
+			v->dbfile = cl_strdupf("%s/ledger.db", v->copy_dir);
 		}
+	}
+	if (dbpath == NULL || v->dbfile == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
 	}
 	if (sqlite3_open_v2(dbpath, &v->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK ||
 	    sqlite3_open_v2(dbpath, &v->w.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
@@ -326,9 +694,66 @@ static int open_archive(struct vstate *v)
 	}
 	sqlite3_busy_timeout(v->db, 30000);
 	sqlite3_busy_timeout(v->w.db, 30000);
-	rc = cl_ledger_snapshot_pair(v->db, v->w.db, v->err);
 out:
-	free(dbpath);
+	v->dbpath = dbpath;
+	return rc;
+}
+
+/*
+ * Start the read transactions on one snapshot (after check_schema, so a
+ * database SQLite cannot read is reported as damage, not as an error).
+ */
+static int start_snapshot(struct vstate *v)
+{
+	int rc = cl_ledger_snapshot_pair(v->db, v->w.db, NULL);
+
+	if (rc != CL_OK) {
+		int code = sqlite3_extended_errcode(v->db);
+
+		if (!is_damage(code))
+			code = sqlite3_extended_errcode(v->w.db);
+		if (is_damage(code))
+			return damaged(v, code, "starting a read transaction");
+		return cl_error(v->err, rc, "cannot start a read transaction: %s",
+				sqlite3_errmsg(v->db));
+	}
+	if (v->o->seal_sk)
+		rc = open_second(v, v->dbpath);
+	return rc;
+}
+
+/* ---- phase: schema -------------------------------------------------- */
+
+/* The first read: every ledger table must exist.  An unreadable schema,
+ * or a database without them (an empty file is an empty database), is
+ * damage. */
+static int check_schema(struct vstate *v)
+{
+	sqlite3_stmt *st = NULL;
+	size_t t;
+	int s, rc = CL_OK;
+
+	if ((s = sqlite3_prepare_v2(v->db, "SELECT 1 FROM sqlite_master WHERE type = 'table'"
+				    " AND name = ?1", -1, &st, NULL)) != SQLITE_OK) {
+		rc = db_fail(v, v->db, s, "reading the schema");
+		goto out;
+	}
+	for (t = 0; t < sizeof(ledger_tables) / sizeof(ledger_tables[0]); t++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, ledger_tables[t], -1, SQLITE_STATIC);
+		s = sqlite3_step(st);
+		if (s == SQLITE_DONE) {
+			rc = problem(v->r, UINT64_MAX, "ledger.db is damaged or not a chatledger"
+				     " ledger: table %s is missing", ledger_tables[t]);
+			goto out;
+		}
+		if (s != SQLITE_ROW) {
+			rc = db_fail(v, v->db, s, "reading the schema");
+			goto out;
+		}
+	}
+out:
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -340,15 +765,14 @@ static int read_identity(struct vstate *v)
 {
 	sqlite3_stmt *st = NULL;
 	char *db_vkey = NULL;
-	int rc = CL_OK;
+	int s, rc = CL_OK;
 
-	if (sqlite3_prepare_v2(v->db, "SELECT (SELECT v FROM meta WHERE k='origin'),"
-			       " (SELECT v FROM meta WHERE k='vkey'),"
-			       " (SELECT coalesce(max(idx) + 1, 0) FROM entry),"
-			       " (SELECT count(*) FROM entry)", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		rc = cl_error(v->err, CL_EIO, "cannot read the archive: %s",
-			      sqlite3_errmsg(v->db));
+	if ((s = sqlite3_prepare_v2(v->db, "SELECT (SELECT v FROM meta WHERE k='origin'),"
+				    " (SELECT v FROM meta WHERE k='vkey'),"
+				    " (SELECT coalesce(max(idx) + 1, 0) FROM entry),"
+				    " (SELECT count(*) FROM entry)", -1, &st, NULL)) != SQLITE_OK ||
+	    (s = sqlite3_step(st)) != SQLITE_ROW) {
+		rc = db_fail(v, v->db, s, "reading the archive's identity");
 		goto out;
 	}
 	if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
@@ -425,14 +849,14 @@ static int load_stored_checkpoints(struct vstate *v)
 {
 	sqlite3_stmt *st = NULL;
 	char *why = NULL;
-	int rc = CL_OK;
+	int s, rc = CL_OK;
 
-	if (sqlite3_prepare_v2(v->db, "SELECT size, note FROM checkpoint ORDER BY size",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = cl_error(v->err, CL_EIO, "cannot read checkpoints");
+	if ((s = sqlite3_prepare_v2(v->db, "SELECT size, note FROM checkpoint ORDER BY size",
+				    -1, &st, NULL)) != SQLITE_OK) {
+		rc = db_fail(v, v->db, s, "reading checkpoints");
 		goto out;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		struct cp_item *na = realloc(v->cps, (v->ncp + 1 + v->o->n_checkpoints) *
 					     sizeof(*v->cps));
 		uint64_t col = (uint64_t)sqlite3_column_int64(st, 0);
@@ -461,6 +885,10 @@ static int load_stored_checkpoints(struct vstate *v)
 			goto out;
 		}
 		v->ncp++;
+	}
+	if (s != SQLITE_DONE) {
+		rc = db_fail(v, v->db, s, "reading checkpoints");
+		goto out;
 	}
 	v->r->checkpoints = v->ncp;
 	if (v->ncp == 0)
@@ -590,10 +1018,9 @@ static int load_nodes(struct vstate *v)
 		}
 		v->node_count[lv] = cnt;
 	}
-	if (sqlite3_prepare_v2(v->db, "SELECT level, pos, hash FROM node", -1,
-			       &st, NULL) != SQLITE_OK) {
-		rc = cl_error(v->err, CL_EIO, "cannot read tree nodes: %s",
-			      sqlite3_errmsg(v->db));
+	if ((s = sqlite3_prepare_v2(v->db, "SELECT level, pos, hash FROM node", -1,
+				    &st, NULL)) != SQLITE_OK) {
+		rc = db_fail(v, v->db, s, "reading tree nodes");
 		goto out;
 	}
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -613,7 +1040,7 @@ static int load_nodes(struct vstate *v)
 		v->node_seen[level][pos] = 1;
 	}
 	if (s != SQLITE_DONE)
-		rc = cl_error(v->err, CL_EIO, "cannot read tree nodes");
+		rc = db_fail(v, v->db, s, "reading tree nodes");
 out:
 	sqlite3_finalize(st);
 	return rc;
@@ -639,10 +1066,40 @@ static int node_emit(void *ctx, unsigned level, uint64_t pos, const cl_hash h)
 
 /* ---- phase: scan ---------------------------------------------------- */
 
+/* A payload thread's statements (and, deep, its decryption state). */
+static int prepare_payload_win(struct vstate *v, struct payload_win *w)
+{
+	/* Deep: each ciphertext with its wrapped key and batch key. */
+	static const char deep_sql[] =
+		"SELECT p.idx, p.ct, k.wrapped, b.eph, k.batch FROM payload p"
+		" LEFT JOIN sealed_key k ON k.idx = p.idx"
+		" LEFT JOIN key_batch b ON b.id = k.batch"
+		" WHERE p.idx >= ?1 AND p.idx < ?2 ORDER BY p.idx";
+	int s;
+
+	w->seal_sk = v->o->seal_sk;
+	if ((s = sqlite3_prepare_v2(w->db, w->seal_sk ? deep_sql :
+				    "SELECT idx, ct FROM payload WHERE idx >= ?1"
+				    " AND idx < ?2 ORDER BY idx", -1, &w->st_payload,
+				    NULL)) != SQLITE_OK ||
+	    (s = sqlite3_prepare_v2(w->db, "SELECT idx, wrapped FROM sealed_key WHERE idx >= ?1"
+				    " AND idx < ?2", -1, &w->st_keys, NULL)) != SQLITE_OK)
+		return db_fail(v, w->db, s, "preparing verification queries");
+	if (w->seal_sk == NULL)
+		return CL_OK;
+	w->bk = sodium_malloc(crypto_box_BEFORENMBYTES);
+	w->key = sodium_malloc(32);
+	w->chunk = malloc(PT_CHUNK);
+	w->zd = ZSTD_createDCtx();
+	if (w->bk == NULL || w->key == NULL || w->chunk == NULL || w->zd == NULL)
+		return CL_ENOMEM;
+	return CL_OK;
+}
+
 /* Window buffers and the scan's statements. */
 static int prepare_scan(struct vstate *v)
 {
-	int rc = CL_OK;
+	int s, rc = CL_OK;
 
 	v->leaf_ct = calloc(WINDOW, sizeof(cl_hash));
 	v->leaf_has = calloc(WINDOW, 1);
@@ -653,16 +1110,31 @@ static int prepare_scan(struct vstate *v)
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	if (sqlite3_prepare_v2(v->db, "SELECT e.idx, e.leaf, e.type, e.kind, e.sent_at, d.kh"
-			       " FROM entry e LEFT JOIN dedup d ON d.idx = e.idx"
-			       " WHERE e.idx >= ?1 AND e.idx < ?2 ORDER BY e.idx",
-			       -1, &v->st_entries, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(v->w.db, "SELECT idx, ct FROM payload WHERE idx >= ?1"
-			       " AND idx < ?2 ORDER BY idx", -1, &v->w.st_payload, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(v->w.db, "SELECT idx, wrapped FROM sealed_key WHERE idx >= ?1"
-			       " AND idx < ?2", -1, &v->w.st_keys, NULL) != SQLITE_OK)
-		rc = cl_error(v->err, CL_EIO, "cannot prepare verification queries: %s",
-			      sqlite3_errmsg(v->db));
+	if (v->o->seal_sk) {
+		v->leaf_pt = calloc(WINDOW, sizeof(cl_hash));
+		v->w.pt = calloc(WINDOW, sizeof(cl_hash));
+		v->w.opened = calloc(WINDOW, 1);
+		if (!v->leaf_pt || !v->w.pt || !v->w.opened) {
+			rc = CL_ENOMEM;
+			goto out;
+		}
+		/* The second payload thread fills its part of the same arrays. */
+		v->w2.hash = v->w.hash;
+		v->w2.has = v->w.has;
+		v->w2.haskey = v->w.haskey;
+		v->w2.pt = v->w.pt;
+		v->w2.opened = v->w.opened;
+		if ((rc = prepare_payload_win(v, &v->w2)))
+			goto out;
+	}
+	if ((s = sqlite3_prepare_v2(v->db, "SELECT e.idx, e.leaf, e.type, e.kind, e.sent_at, d.kh"
+				    " FROM entry e LEFT JOIN dedup d ON d.idx = e.idx"
+				    " WHERE e.idx >= ?1 AND e.idx < ?2 ORDER BY e.idx",
+				    -1, &v->st_entries, NULL)) != SQLITE_OK) {
+		rc = db_fail(v, v->db, s, "preparing verification queries");
+		goto out;
+	}
+	rc = prepare_payload_win(v, &v->w);
 out:
 	return rc;
 }
@@ -815,6 +1287,8 @@ static int check_entry(struct vstate *v, uint64_t start)
 		goto out;
 	v->leaf_has[idx - start] = !sodium_is_zero(lf.ct_hash, 32);
 	memcpy(v->leaf_ct[idx - start], lf.ct_hash, 32);
+	if (v->leaf_pt)
+		memcpy(v->leaf_pt[idx - start], lf.pt_hash, 32);
 	rc = extend_tree(v, lh);
 out:
 	free(why);
@@ -849,42 +1323,69 @@ static int check_window_payloads(struct vstate *v, uint64_t start, uint64_t end)
 			rc = problem(r, idx, "entry %" PRIu64 ": ciphertext does not match the SHA-256 in its leaf", idx);
 		} else if (w->haskey[k] != 1) {
 			rc = problem(r, idx, "entry %" PRIu64 ": sealed key is missing or malformed (ciphertext remains)", idx);
+		} else if (v->o->seal_sk && w->opened[k] != OPEN_OK) {
+			rc = problem(r, idx, "entry %" PRIu64 ": payload does not open with the officer's key: %s",
+				     idx, open_why[w->opened[k] < sizeof(open_why) / sizeof(open_why[0]) ?
+						   w->opened[k] : 0]);
+		} else if (v->o->seal_sk && memcmp(w->pt[k], v->leaf_pt[k], 32) != 0) {
+			rc = problem(r, idx, "entry %" PRIu64 ": plaintext does not match the salted hash in its leaf (pt_hash)",
+				     idx);
 		} else {
 			r->payloads++;
+			if (v->o->seal_sk)
+				r->opened++;
 		}
 	}
 	return rc;
 }
 
-/* One window [start, end): the payload thread hashes ciphertexts while
- * this thread checks the entries; then the halves are compared. */
+/* One window [start, end): the payload thread hashes ciphertexts (deep:
+ * two threads open the payloads, half the window each) while this thread
+ * checks the entries; then the halves are compared. */
 static int scan_window(struct vstate *v, uint64_t start, uint64_t end)
 {
-	pthread_t th;
-	int started, s = SQLITE_DONE, rc = CL_OK;
+	struct payload_win *ws[2] = { &v->w, &v->w2 };
+	pthread_t th[2];
+	int started[2] = { 0, 0 }, nw = v->o->seal_sk ? 2 : 1;
+	int i, s = SQLITE_DONE, rc = CL_OK;
+	char what[96];
 
 	memset(v->w.has, 0, WINDOW);
 	memset(v->w.haskey, 0, WINDOW);
 	memset(v->leaf_has, 0, WINDOW);
-	v->w.start = start;
-	v->w.end = end;
-	started = pthread_create(&th, NULL, payload_thread, &v->w) == 0;
-	if (!started)
-		payload_thread(&v->w);
+	if (v->w.opened)
+		memset(v->w.opened, 0, WINDOW);
+	for (i = 0; i < nw; i++) {
+		ws[i]->base = start;
+		ws[i]->start = nw == 1 || i == 0 ? start : start + (end - start) / 2;
+		ws[i]->end = nw == 1 || i == 1 ? end : start + (end - start) / 2;
+		started[i] = pthread_create(&th[i], NULL, payload_thread, ws[i]) == 0;
+		if (!started[i])
+			payload_thread(ws[i]);
+	}
 
+	if (cl_fmt(what, sizeof(what), "reading entries %" PRIu64 "..%" PRIu64,
+		   start, end - 1) != CL_OK)
+		what[0] = 0;
 	sqlite3_reset(v->st_entries);
 	sqlite3_bind_int64(v->st_entries, 1, (sqlite3_int64)start);
 	sqlite3_bind_int64(v->st_entries, 2, (sqlite3_int64)end);
 	while (rc == CL_OK && (s = sqlite3_step(v->st_entries)) == SQLITE_ROW)
 		rc = check_entry(v, start);
 	if (rc == CL_OK && s != SQLITE_DONE && !v->r->problem)
-		rc = cl_error(v->err, CL_EIO, "cannot read entries: %s", sqlite3_errmsg(v->db));
-	if (started)
-		pthread_join(th, NULL);
+		rc = db_fail(v, v->db, s, what);
+	for (i = 0; i < nw; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
 	if (rc)
 		goto out;
-	if (v->w.rc) {
-		rc = cl_error(v->err, CL_EIO, "cannot read payloads");
+	for (i = 0; i < nw; i++) {
+		if (ws[i]->rc == CL_OK)
+			continue;
+		if (cl_fmt(what, sizeof(what), "reading the payloads of entries %" PRIu64 "..%" PRIu64,
+			   ws[i]->start, ws[i]->end - 1) != CL_OK)
+			what[0] = 0;
+		rc = ws[i]->rc == CL_EIO ? db_fail(v, ws[i]->db, ws[i]->sql_rc, what) : ws[i]->rc;
 		goto out;
 	}
 	if (v->expect != end) {
@@ -892,7 +1393,7 @@ static int scan_window(struct vstate *v, uint64_t start, uint64_t end)
 			     v->expect);
 		goto out;
 	}
-	v->r->bytes_hashed += v->w.bytes;
+	v->r->bytes_hashed += v->w.bytes + (nw == 2 ? v->w2.bytes : 0);
 	rc = check_window_payloads(v, start, end);
 out:
 	return rc;
@@ -951,15 +1452,15 @@ static int check_stray_rows(struct vstate *v)
 	};
 	sqlite3_stmt *st = NULL;
 	size_t c;
-	int rc = CL_OK;
+	int s, rc = CL_OK;
 
 	for (c = 0; c < sizeof(checks) / sizeof(checks[0]); c++) {
-		if (sqlite3_prepare_v2(v->db, checks[c].sql, -1, &st, NULL) != SQLITE_OK) {
-			rc = cl_error(v->err, CL_EIO, "cannot check the archive: %s",
-				      sqlite3_errmsg(v->db));
+		if ((s = sqlite3_prepare_v2(v->db, checks[c].sql, -1, &st, NULL)) != SQLITE_OK ||
+		    ((s = sqlite3_step(st)) != SQLITE_ROW && s != SQLITE_DONE)) {
+			rc = db_fail(v, v->db, s, "checking for stray rows");
 			goto out;
 		}
-		if (sqlite3_step(st) == SQLITE_ROW &&
+		if (s == SQLITE_ROW &&
 		    sqlite3_column_type(st, 0) != SQLITE_NULL) {
 			long long at = sqlite3_column_int64(st, 0);
 
@@ -1053,14 +1554,14 @@ static int check_chain_heads(struct vstate *v)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t nh = 0;
-	int rc = CL_OK;
+	int s, rc = CL_OK;
 
-	if (sqlite3_prepare_v2(v->db, "SELECT tag, idx, hash FROM chain_head", -1, &st,
-			       NULL) != SQLITE_OK) {
-		rc = cl_error(v->err, CL_EIO, "cannot read chain heads");
+	if ((s = sqlite3_prepare_v2(v->db, "SELECT tag, idx, hash FROM chain_head", -1, &st,
+				    NULL)) != SQLITE_OK) {
+		rc = db_fail(v, v->db, s, "reading chain heads");
 		goto out;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *tag = sqlite3_column_blob(st, 0);
 		const struct cl_map_slot *h = (tag && sqlite3_column_bytes(st, 0) == 32) ?
 			cl_map_get(&v->heads, tag) : NULL;
@@ -1075,7 +1576,9 @@ static int check_chain_heads(struct vstate *v)
 			goto out;
 		}
 	}
-	if (nh != v->heads.count)
+	if (s != SQLITE_DONE)
+		rc = db_fail(v, v->db, s, "reading chain heads");
+	else if (nh != v->heads.count)
 		rc = problem(v->r, UINT64_MAX, "%" PRIu64 " chain heads stored, %zu conversations in the log",
 			     nh, v->heads.count);
 out:
@@ -1089,10 +1592,13 @@ static int check_frontier(struct vstate *v)
 {
 	const struct cl_merkle_range *range = &v->range;
 	sqlite3_stmt *st = NULL;
-	int rc = CL_OK;
+	int s, rc = CL_OK;
 
-	if (sqlite3_prepare_v2(v->db, "SELECT v FROM meta WHERE k = 'frontier'", -1, &st,
-			       NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+	if ((s = sqlite3_prepare_v2(v->db, "SELECT v FROM meta WHERE k = 'frontier'", -1, &st,
+				    NULL)) != SQLITE_OK ||
+	    ((s = sqlite3_step(st)) != SQLITE_ROW && s != SQLITE_DONE)) {
+		rc = db_fail(v, v->db, s, "reading the frontier");
+	} else if (s == SQLITE_ROW) {
 		const unsigned char *fp = sqlite3_column_blob(st, 0);
 		size_t fl = (size_t)sqlite3_column_bytes(st, 0), k;
 		int same = fp && fl == 8 + 32 * (size_t)range->count &&
@@ -1123,7 +1629,8 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 	r->bad_index = UINT64_MAX;
 	vstate_init(&v, dir, o, r, err);
 
-	if ((rc = open_archive(&v)))
+	if ((rc = open_archive(&v)) || (rc = check_schema(&v)) ||
+	    (rc = start_snapshot(&v)))
 		goto out;
 	/* Who signs, and what was signed. */
 	if ((rc = read_identity(&v)) || (rc = check_log_key(&v)) ||

@@ -7,6 +7,11 @@
  * its leaf, every stored tree node, that erased payloads are matched by a
  * tombstone, that no entry lies beyond the last signed checkpoint, and
  * that each externally saved checkpoint is a prefix of this log.
+ *
+ * A database SQLite finds damaged (cut short, overwritten, not a database)
+ * or missing from an archive directory is a problem like tampering.  With
+ * the officer's sealing key (deep verification) every stored payload is
+ * also opened and its salted plaintext hash compared with its leaf.
  */
 #ifndef CL_VERIFY_H
 #define CL_VERIFY_H
@@ -21,11 +26,16 @@ struct cl_verify_opts {
 	size_t n_checkpoints;
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
 	void *progress_ctx;
+	int read_only;        /* read as a read-only copy (no lock), even when
+	                         the directory is writable (rocopy.h) */
+	const unsigned char *seal_sk; /* deep: the secret sealing key (32
+	                         bytes, cl_vault_unlock_seal), else NULL */
 };
 
 struct cl_verify_report {
 	uint64_t entries, records, tombstones, coverage, control, quarantined;
 	uint64_t payloads, erased, conversations, nodes;
+	uint64_t opened;      /* deep: payloads opened and matching pt_hash */
 	uint64_t checkpoints, external_checkpoints;
 	uint64_t bytes_hashed;
 	uint64_t bad_index;   /* UINT64_MAX when the problem is not one entry */

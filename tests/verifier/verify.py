@@ -4,9 +4,14 @@
 Written from docs/FORMAT.md alone.  Python 3 standard library plus the
 `openssl` command (Ed25519 signature checks).  No secret key is read.
 
-  verify.py [--vkey VKEY] [--checkpoint SAVED]... ARCHIVE_DIR
+  verify.py [--vkey VKEY] [--checkpoint SAVED]... [--read-only] ARCHIVE_DIR
       full archive verification (FORMAT.md 9.1): ledger.db (read-only) and
-      log.pub; optional trusted key and saved checkpoint notes.
+      log.pub; optional trusted key and saved checkpoint notes.  A
+      directory it cannot write (or any, with --read-only) is read as a
+      read-only copy: when ledger.db-wal holds data, ledger.db and the WAL
+      are copied into a temporary directory so that SQLite applies the WAL;
+      the WAL is never ignored.  A damaged or missing ledger.db is a
+      failure.
   verify.py --leaves FILE --checkpoint FILE [--checkpoint FILE]... --vkey VKEY
       from `chatledger leaves` output and signed checkpoint(s) (9.2).
   verify.py --proof FILE --leaf-hex HEX --vkey VKEY
@@ -533,23 +538,132 @@ def read_file(path, what):
         raise Error("cannot read %s '%s': %s" % (what, path, e.strerror))
 
 
-def open_ro(path):
-    """Open ledger.db read-only (URI mode=ro); fall back to immutable=1 if
-    SQLite cannot open the WAL on read-only media (FORMAT.md 9.1)."""
-    if not os.path.isfile(path):
-        raise Error("'%s' is not a chatledger archive (no ledger.db)"
-                    % os.path.dirname(path))
-    q = urllib.parse.quote(os.path.abspath(path))
-    for extra in ("", "&immutable=1"):
+SQLITE_MAGIC = b"SQLite format 3\x00"
+LEDGER_TABLES = ("meta", "checkpoint", "entry", "dedup", "chain_head",
+                 "payload", "key_batch", "sealed_key", "node")
+
+
+def damage_in_header(path):
+    """What the SQLite header and the file size say is wrong, or None."""
+    try:
+        with open(path, "rb") as f:
+            h = f.read(100)
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    if size == 0:
+        return "the file is empty"
+    if len(h) < 100:
+        return ("the file is cut short: %d bytes, less than the 100-byte "
+                "SQLite header" % size)
+    if h[:16] != SQLITE_MAGIC:
+        return ("its SQLite header is damaged (bytes 0-15 are not "
+                "\"SQLite format 3\")")
+    ps = int.from_bytes(h[16:18], "big")
+    ps = 65536 if ps == 1 else ps
+    if ps < 512 or ps & (ps - 1):
+        return ("its SQLite header is damaged (page size field, bytes 16-17, "
+                "reads %d)" % ps)
+    pages = int.from_bytes(h[28:32], "big")
+    if pages and h[24:28] == h[92:96] and size < pages * ps:
+        return ("the file is cut short: %d bytes, but its header says %d "
+                "pages of %d bytes (%d bytes)" % (size, pages, ps, pages * ps))
+    if size % ps:
+        return ("the file is cut short: %d bytes is not a whole number of "
+                "%d-byte pages" % (size, ps))
+    return None
+
+
+def damage_in_tables(uri):
+    """The first ledger table SQLite cannot read in full, or None."""
+    try:
+        db = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        for t in LEDGER_TABLES:
+            rows = 0
+            try:
+                for _ in db.execute("SELECT * FROM %s" % t):
+                    rows += 1
+            except sqlite3.OperationalError:
+                continue
+            except sqlite3.DatabaseError:
+                return ("table %s is unreadable after %d rows" % (t, rows)
+                        if rows else
+                        "table %s is unreadable from its first row" % t)
+        return None
+    finally:
+        db.close()
+
+
+def damaged(ro, e):
+    """A Fail for SQLite error e on the opened archive `ro`."""
+    where = damage_in_header(ro.file) or damage_in_tables(ro.uri)
+    return Fail("ledger.db is damaged (%s)%s" % (e, ": " + where if where
+                                                 else ""))
+
+
+class ReadOnlyDb:
+    """ledger.db opened read-only in one read transaction (FORMAT.md 9.1).
+    A directory this process cannot write (or any, with force) is a
+    read-only copy: immutable=1 when ledger.db-wal is absent or empty,
+    else a temporary copy of ledger.db and the WAL, opened normally so
+    that SQLite applies the WAL."""
+
+    def __init__(self, adir, force):
+        self.tmp = None
+        self.db = None
+        path = os.path.join(adir, "ledger.db")
+        if not os.path.isdir(adir):
+            raise Error("'%s' is not a chatledger archive (no such directory)"
+                        % adir)
+        if not os.path.isfile(path):
+            if any(os.path.exists(os.path.join(adir, f))
+                   for f in ("log.pub", "chatledger.conf")):
+                raise Fail("ledger.db is missing (the archive directory holds "
+                           "log.pub or chatledger.conf but no database)")
+            raise Error("'%s' is not a chatledger archive (no ledger.db)"
+                        % adir)
+        self.file = path
+        extra = ""
+        wal = path + "-wal"
+        if force or not os.access(adir, os.W_OK):
+            if os.path.exists(wal) and os.path.getsize(wal) > 0:
+                self.tmp = tempfile.mkdtemp(prefix="clverify-ro.")
+                try:
+                    for f in (path, wal):
+                        shutil.copyfile(f, os.path.join(
+                            self.tmp, os.path.basename(f)))
+                except OSError as e:
+                    self.close()
+                    raise Error("cannot copy the read-only archive with its "
+                                "WAL: %s" % e)
+                self.file = os.path.join(self.tmp, "ledger.db")
+            else:
+                extra = "&immutable=1"
+        self.uri = "file:%s?mode=ro%s" % (
+            urllib.parse.quote(os.path.abspath(self.file)), extra)
         try:
-            db = sqlite3.connect("file:%s?mode=ro%s" % (q, extra), uri=True,
-                                 isolation_level=None)
-            db.execute("BEGIN")
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return db
+            self.db = sqlite3.connect(self.uri, uri=True,
+                                      isolation_level=None)
+            self.db.execute("BEGIN")
+            self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.OperationalError as e:
-            last = e
-    raise Error("cannot open '%s' read-only: %s" % (path, last))
+            self.close()
+            raise Error("cannot open '%s' read-only: %s" % (path, e))
+        except sqlite3.DatabaseError as e:
+            err = damaged(self, e)
+            self.close()
+            raise err
+
+    def close(self):
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
 
 
 def meta(db, k):
@@ -557,14 +671,16 @@ def meta(db, k):
     return None if r is None else r[0]
 
 
-def verify_archive(adir, trusted, saved_files, ed):
-    db = open_ro(os.path.join(adir, "ledger.db"))
+def verify_archive(adir, trusted, saved_files, ed, read_only=False):
+    ro = ReadOnlyDb(adir, read_only)
     try:
-        return _verify_archive(db, adir, trusted, saved_files, ed)
+        return _verify_archive(ro.db, adir, trusted, saved_files, ed)
+    except sqlite3.OperationalError as e:
+        raise Fail("ledger.db is damaged or not a chatledger ledger: %s" % e)
     except sqlite3.DatabaseError as e:
-        raise Fail("database is damaged: %s" % e)
+        raise damaged(ro, e)
     finally:
-        db.close()
+        ro.close()
 
 
 def _verify_archive(db, adir, trusted, saved_files, ed):
@@ -954,6 +1070,9 @@ def main(argv):
     ap.add_argument("--proof", help="C2SP tlog-proof file")
     ap.add_argument("--leaf-hex", help="the proven entry's leaf, hex")
     ap.add_argument("--consistency", help="chatledger consistency proof")
+    ap.add_argument("--read-only", action="store_true",
+                    help="read ARCHIVE as a read-only copy (no file is "
+                    "created in it) even if it is writable")
     a = ap.parse_args(argv)
     ed = None
     try:
@@ -965,7 +1084,8 @@ def main(argv):
         ed = Ed25519()
         trusted = read_key_arg(a.vkey)
         if a.archive is not None:
-            msg = verify_archive(a.archive, trusted, a.checkpoint, ed)
+            msg = verify_archive(a.archive, trusted, a.checkpoint, ed,
+                                 a.read_only)
         else:
             if trusted is None:
                 raise Error("--vkey is required with --leaves, --proof and "
