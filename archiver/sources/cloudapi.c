@@ -3,7 +3,9 @@
  * to normalised records (import_cloudapi.h).
  *
  * Pure: parses with jansson, builds every record as a jansson object and
- * hands its compact, key-sorted serialisation to the sink.  Nothing here
+ * hands its compact, key-sorted serialisation to the sink.  Each item's
+ * subtree is freed once its record is emitted (the walk is the tree's
+ * last use), so the tree shrinks while the sink's records grow.  Nothing here
  * touches the ledger, the network or the clock.
  */
 #include <stdio.h>
@@ -635,6 +637,13 @@ static int walk_change(struct body_ctx *b, json_t *entry, json_t *change)
 			seen++;
 			if ((rc = one_item(b, &ch, key, item)))
 				goto out;
+			/* Done with it: free its tree now, so that a large
+			 * body's records reuse the memory of the items already
+			 * emitted instead of adding to the whole tree. */
+			if (json_array_set_new(v, i, json_null()) != 0) {
+				rc = CL_ENOMEM;
+				goto out;
+			}
 		}
 	}
 	if (seen == 0) {
