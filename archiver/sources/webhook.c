@@ -323,11 +323,11 @@ static void *reaper_main(void *arg)
 	struct cl_webhook *w = arg;
 	struct timespec until;
 	struct conn *k;
-	int64_t now;
 
 	pthread_mutex_lock(&w->cmu);
 	while (!w->reaper_quit) {
-		now = mono_ms();
+		int64_t now = mono_ms();
+
 		for (k = w->conns; k; k = k->next) {
 			if (k->deadline == 0 || k->cut || now < k->deadline)
 				continue;
@@ -742,6 +742,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
 		return MHD_NO;
 	if (r->job)
 		return finish_job(w, c, r);
+	/* The request is in; parsing it is our time, not the client's. */
+	conn_deadline(w, r->conn, 0);
 	return finish_post(w, c, r);
 }
 

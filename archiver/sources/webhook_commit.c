@@ -75,7 +75,7 @@ static int append_job(struct cl_webhook *w, struct job *j, char **err)
 	for (i = 0; i < j->n && rc == CL_OK; i++) {
 		struct item *it = &j->items[i];
 		struct cl_entry_in in;
-		uint64_t idx;
+		uint64_t idx = 0;
 		enum cl_append_outcome dup = CL_APPEND_NEW;
 
 		if (it->bad) {
