@@ -514,13 +514,16 @@ static void body_free(struct req *r)
 }
 
 /* Keep `n` more body bytes (the caller checked max_body).  The buffer
- * starts at BODY_CHUNK and doubles, never past max_body: memory follows
- * the bytes that arrived, not the announced length.  The old buffer is
- * wiped before it is freed (no realloc). */
+ * starts at BODY_CHUNK (or the announced length, if smaller) and doubles,
+ * never past max_body: memory follows the bytes that arrived, not the
+ * announced length.  The old buffer is wiped before it is freed (no
+ * realloc). */
 static int body_add(struct req *r, size_t max, const char *p, size_t n)
 {
 	if (r->body_len + n > r->body_cap) {
-		size_t cap = r->body_cap ? r->body_cap : BODY_CHUNK;
+		size_t cap = r->body_cap ? r->body_cap
+			: r->announced && r->announced < BODY_CHUNK ? r->announced
+			: BODY_CHUNK;
 		unsigned char *nb;
 
 		while (cap < r->body_len + n)
@@ -704,6 +707,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
 				return reply(c, r, MHD_HTTP_CONTENT_TOO_LARGE,
 					     "body too large", "body too large\n", 1);
 			/* Nothing is reserved: the body is kept as it arrives. */
+			r->announced = (size_t)clen;
 		}
 		r->unsigned_body = signature_start(w, c, r);
 		return MHD_YES;

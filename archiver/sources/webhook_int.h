@@ -104,6 +104,7 @@ struct req {
 	char path[LOG_PATH_MAX + 4];
 	unsigned char *body;     /* what arrived so far (malloc'd; wiped) */
 	size_t body_len, body_cap;
+	size_t announced;        /* Content-Length if given (<= max_body) */
 	size_t seen;             /* body bytes received (kept or not) */
 	int too_big;
 	int unsigned_body;       /* no usable signature header: the body is
