@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -110,6 +111,26 @@ static void print_json(json_t *j)
 	json_decref(j);
 }
 
+/*
+ * Make room for `conns` connections: raise the soft limit on open files
+ * towards the hard limit (the server needs one descriptor per connection,
+ * plus the archive's and a margin).  Warns when it cannot.
+ */
+static void raise_nofile(unsigned long long conns)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)conns + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want
+		: rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		fprintf(stderr, "chatledger webhook: warning: at most %llu open files "
+			"(ulimit -n); fewer than --max-connections %llu can be served\n",
+			(unsigned long long)rl.rlim_cur, conns);
+}
+
 static void on_request(void *ctx, const struct cl_webhook_request *r)
 {
 	char when[32];
@@ -149,13 +170,20 @@ int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx)
 		{ "media-url", required_argument, NULL, 'M' },
 		{ "access-token-file", required_argument, NULL, CLI_SECRET('T') },
 		{ "media-retry-base", required_argument, NULL, 'R' },
+		{ "max-connections", required_argument, NULL, 'C' },
+		{ "max-connections-per-address", required_argument, NULL, 'P' },
+		{ "header-timeout", required_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *listen = NULL, *secret_file = NULL,
 		*token_file = NULL, *media_url = NULL, *access_file = NULL;
 	unsigned long long max_body = CL_WEBHOOK_MAX_BODY_DEFAULT,
-		retry_base = CL_WEBHOOK_MEDIA_RETRY_DEFAULT;
+		retry_base = CL_WEBHOOK_MEDIA_RETRY_DEFAULT,
+		conns = CL_WEBHOOK_CONNECTIONS_DEFAULT,
+		per_address = CL_WEBHOOK_PER_ADDRESS_DEFAULT,
+		header_timeout = CL_WEBHOOK_HEADER_TIMEOUT_DEFAULT;
+	int per_given = 0;
 	unsigned char *secret = NULL, *token = NULL, *access = NULL;
 	size_t secret_len = 0, token_len = 0, access_len = 0;
 	struct cl_webhook_opts o;
@@ -183,6 +211,25 @@ int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx)
 			    retry_base > 3600)
 				return cli_fail("webhook", "--media-retry-base must be 1..3600 seconds");
 			break;
+		case 'C':
+			if (cli_u64(optarg, &conns) != 0 || conns < 1 ||
+			    conns > CL_WEBHOOK_CONNECTIONS_MAX)
+				return cli_fail("webhook", "--max-connections must be 1..%u",
+						CL_WEBHOOK_CONNECTIONS_MAX);
+			break;
+		case 'P':
+			if (cli_u64(optarg, &per_address) != 0 || per_address < 1 ||
+			    per_address > CL_WEBHOOK_CONNECTIONS_MAX)
+				return cli_fail("webhook", "--max-connections-per-address "
+						"must be 1..%u", CL_WEBHOOK_CONNECTIONS_MAX);
+			per_given = 1;
+			break;
+		case 'H':
+			if (cli_u64(optarg, &header_timeout) != 0 || header_timeout < 1 ||
+			    header_timeout > CL_WEBHOOK_HEADER_TIMEOUT_MAX)
+				return cli_fail("webhook", "--header-timeout must be 1..%u seconds",
+						CL_WEBHOOK_HEADER_TIMEOUT_MAX);
+			break;
 		case 'j': json = 1; break;
 		}
 	}
@@ -190,6 +237,11 @@ int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx)
 		return ctx->code;
 	if (media_url != NULL && access_file == NULL)
 		return cli_fail("webhook", "--media-url needs --access-token-file");
+	if (per_given && per_address > conns)
+		return cli_fail("webhook", "--max-connections-per-address must not exceed "
+				"--max-connections (%llu)", conns);
+	if (per_address > conns)
+		per_address = conns;
 	if (read_secret("app secret", "app-secret-file", secret_file, &secret,
 			&secret_len) != 0 ||
 	    read_secret("verify token", "verify-token-file", token_file, &token,
@@ -217,6 +269,10 @@ int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx)
 	o.verify_token = token;
 	o.verify_token_len = token_len;
 	o.max_body = (size_t)max_body;
+	o.max_connections = (unsigned)conns;
+	o.max_per_address = (unsigned)per_address;
+	o.header_timeout_s = (unsigned)header_timeout;
+	raise_nofile(conns);
 	o.on_request = on_request;
 	o.on_error = on_error;
 	o.access_token = access;
@@ -253,7 +309,7 @@ int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx)
 	w = NULL;
 	cli_close(ctx);
 	if (json)
-		print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				     "event", "stopped",
 				     "requests", (json_int_t)st.requests,
 				     "accepted", (json_int_t)st.accepted,
@@ -266,7 +322,8 @@ int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx)
 				     "commits", (json_int_t)st.commits,
 				     "media_stored", (json_int_t)st.media_stored,
 				     "media_failed", (json_int_t)st.media_failed,
-				     "media_abandoned", (json_int_t)st.media_abandoned));
+				     "media_abandoned", (json_int_t)st.media_abandoned,
+				     "cut_off", (json_int_t)st.cut_off));
 	else
 		printf("%llu requests (%llu stored, %llu refused, %llu failed, %llu dropped): "
 		       "%llu records, %llu duplicates skipped, %llu quarantined, "

@@ -3,7 +3,9 @@
  * to normalised records (import_cloudapi.h).
  *
  * Pure: parses with jansson, builds every record as a jansson object and
- * hands its compact, key-sorted serialisation to the sink.  Nothing here
+ * hands its compact, key-sorted serialisation to the sink.  Each item's
+ * subtree is freed once its record is emitted (the walk is the tree's
+ * last use), so the tree shrinks while the sink's records grow.  Nothing here
  * touches the ledger, the network or the clock.
  */
 #include <stdio.h>
@@ -32,6 +34,11 @@ static const char *const reserved_kinds[] = {
 	"status", "consent", "attachment", "quarantine", "tombstone", NULL
 };
 
+/* Where one item of a large body is (see "large bodies" below). */
+struct span {
+	size_t off, len;
+};
+
 /* One body being imported. */
 struct body_ctx {
 	const struct cl_import_sink *sink;
@@ -39,6 +46,11 @@ struct body_ctx {
 	const char *exact;      /* the exact body bytes, or NULL */
 	size_t exact_len;
 	int use_exact;          /* exact given and the body holds one item */
+	/* A skeleton tree (large bodies): its item arrays hold integers,
+	 * indexes into spans[], each item of exact[] parsed when its turn
+	 * comes.  NULL for a whole tree. */
+	const struct span *spans;
+	size_t nspans;
 };
 
 /* What a change's value says about every item in it. */
@@ -606,6 +618,18 @@ static int one_item(struct body_ctx *b, const struct change_ctx *ch,
 	return rc;
 }
 
+/* The item a skeleton's placeholder `ph` stands for (new reference), or
+ * NULL without memory (it was valid JSON when the skeleton was made). */
+static json_t *span_item(const struct body_ctx *b, json_t *ph)
+{
+	json_int_t k = json_integer_value(ph);
+
+	if (k < 0 || (size_t)k >= b->nspans)
+		return NULL;
+	return json_loadb(b->exact + b->spans[k].off, b->spans[k].len,
+			  JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+}
+
 static int walk_change(struct body_ctx *b, json_t *entry, json_t *change)
 {
 	json_t *value = json_object_get(change, "value"), *v, *item;
@@ -632,9 +656,24 @@ static int walk_change(struct body_ctx *b, json_t *entry, json_t *change)
 			continue;
 		}
 		json_array_foreach(v, i, item) {
+			json_t *real = NULL;
+
 			seen++;
-			if ((rc = one_item(b, &ch, key, item)))
+			if (b->spans && (real = span_item(b, item)) == NULL) {
+				rc = CL_ENOMEM;
 				goto out;
+			}
+			rc = one_item(b, &ch, key, real ? real : item);
+			json_decref(real);
+			if (rc)
+				goto out;
+			/* Done with it: free its tree now, so that the records
+			 * reuse the memory of the items already emitted instead
+			 * of adding to the whole tree. */
+			if (!b->spans && json_array_set_new(v, i, json_null()) != 0) {
+				rc = CL_ENOMEM;
+				goto out;
+			}
 		}
 	}
 	if (seen == 0) {
@@ -682,6 +721,219 @@ static int is_body(json_t *v)
 	       json_is_array(json_object_get(v, "entry"));
 }
 
+/* ---- large bodies: a skeleton tree ------------------------------------- */
+
+/*
+ * jansson's tree of a body is about ten times its size.  For a large
+ * body, only the path to the items is built as a tree (the root, entry[],
+ * each entry, changes[], each change, its value): every other member is
+ * parsed by jansson as one value, and each element of an item array
+ * (messages, statuses, message_echoes of a value) is parsed once to check
+ * it, freed, and replaced by an integer: the index of its span of bytes,
+ * which walk_change() parses again when its turn comes.  So all of the
+ * body is checked as before (JSON, duplicate keys) before anything is
+ * emitted, and the items are held one at a time.  Anything unexpected
+ * (not an object at the root, trailing bytes, an error) makes
+ * skeleton() fail, and the caller parses the whole body as a tree, which
+ * gives the same answer and the same error message as for a small body.
+ */
+#ifndef SKELETON_MIN_BYTES   /* tests may build with 0 */
+#define SKELETON_MIN_BYTES (256u << 10)
+#endif
+#define SKELETON_FLAGS (JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | \
+			JSON_REJECT_DUPLICATES)
+
+enum sk_level { SK_ROOT, SK_ENTRIES, SK_ENTRY, SK_CHANGES, SK_CHANGE, SK_VALUE,
+		SK_ITEMS, SK_ANY };
+
+struct skel {
+	const char *p;
+	size_t len, pos;
+	struct span *spans;     /* malloc'd */
+	size_t n, cap;
+};
+
+static void sk_ws(struct skel *z)
+{
+	while (z->pos < z->len && (z->p[z->pos] == ' ' || z->p[z->pos] == '\t' ||
+				   z->p[z->pos] == '\n' || z->p[z->pos] == '\r'))
+		z->pos++;
+}
+
+/* The next byte after white space, or 0 at the end. */
+static char sk_peek(struct skel *z)
+{
+	sk_ws(z);
+	return z->pos < z->len ? z->p[z->pos] : 0;
+}
+
+/* One whole value parsed by jansson at z->pos (new reference), or NULL. */
+static json_t *sk_jansson(struct skel *z)
+{
+	json_error_t e;
+	json_t *v = json_loadb(z->p + z->pos, z->len - z->pos, SKELETON_FLAGS, &e);
+
+	if (v)
+		z->pos += (size_t)e.position;
+	return v;
+}
+
+static json_t *sk_value(struct skel *z, enum sk_level level);
+
+/* One element of an item array: checked, then an index into spans[]. */
+static json_t *sk_item(struct skel *z)
+{
+	size_t start = z->pos;
+	json_t *v = sk_jansson(z);
+
+	if (v == NULL)
+		return NULL;
+	json_decref(v);
+	if (z->n == z->cap) {
+		size_t cap = z->cap ? z->cap * 2 : 64;
+		struct span *p = realloc(z->spans, cap * sizeof(*p));
+
+		if (p == NULL)
+			return NULL;
+		z->spans = p;
+		z->cap = cap;
+	}
+	z->spans[z->n].off = start;
+	z->spans[z->n].len = z->pos - start;
+	return json_integer((json_int_t)z->n++);
+}
+
+static json_t *sk_array(struct skel *z, enum sk_level level)
+{
+	json_t *a = json_array(), *v;
+
+	z->pos++;   /* '[' */
+	if (a == NULL)
+		return NULL;
+	if (sk_peek(z) == ']') {
+		z->pos++;
+		return a;
+	}
+	for (;;) {
+		sk_ws(z);
+		if (level == SK_ITEMS)
+			v = sk_item(z);
+		else
+			v = sk_value(z, level == SK_ENTRIES ? SK_ENTRY
+				     : level == SK_CHANGES ? SK_CHANGE : SK_ANY);
+		if (v == NULL || json_array_append_new(a, v) != 0)
+			break;
+		if (sk_peek(z) == ',') {
+			z->pos++;
+			continue;
+		}
+		if (sk_peek(z) == ']') {
+			z->pos++;
+			return a;
+		}
+		break;
+	}
+	json_decref(a);
+	return NULL;
+}
+
+/* Which level the member `key` of an object at `level` is. */
+static enum sk_level sk_child(enum sk_level level, const char *key)
+{
+	if (level == SK_ROOT && strcmp(key, "entry") == 0)
+		return SK_ENTRIES;
+	if (level == SK_ENTRY && strcmp(key, "changes") == 0)
+		return SK_CHANGES;
+	if (level == SK_CHANGE && strcmp(key, "value") == 0)
+		return SK_VALUE;
+	if (level == SK_VALUE && is_item_array(key))
+		return SK_ITEMS;
+	return SK_ANY;
+}
+
+static json_t *sk_object(struct skel *z, enum sk_level level)
+{
+	json_t *o = json_object(), *k = NULL;
+
+	z->pos++;   /* '{' */
+	if (o == NULL)
+		return NULL;
+	if (sk_peek(z) == '}') {
+		z->pos++;
+		return o;
+	}
+	for (;;) {
+		enum sk_level child;
+		const char *key;
+		json_t *v;
+
+		if (sk_peek(z) != '"' || (k = sk_jansson(z)) == NULL)
+			break;
+		key = json_string_value(k);
+		if (key == NULL || json_object_get(o, key) != NULL || sk_peek(z) != ':')
+			break;
+		z->pos++;
+		child = sk_child(level, key);
+		v = sk_value(z, child);
+		if (v == NULL || json_object_set_new(o, key, v) != 0)
+			break;
+		json_decref(k);
+		k = NULL;
+		if (sk_peek(z) == ',') {
+			z->pos++;
+			continue;
+		}
+		if (sk_peek(z) == '}') {
+			z->pos++;
+			return o;
+		}
+		break;
+	}
+	json_decref(k);
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *sk_value(struct skel *z, enum sk_level level)
+{
+	char c = sk_peek(z);
+
+	if (c == '{' && (level == SK_ROOT || level == SK_ENTRY ||
+			 level == SK_CHANGE || level == SK_VALUE))
+		return sk_object(z, level);
+	if (c == '[' && (level == SK_ENTRIES || level == SK_CHANGES ||
+			 level == SK_ITEMS))
+		return sk_array(z, level);
+	return sk_jansson(z);
+}
+
+/*
+ * The skeleton of the body `json` (see above) and its spans (*spans
+ * malloc'd, caller frees), or NULL: then parse it whole.
+ */
+static json_t *skeleton_tree(const char *json, size_t len, struct span **spans,
+			     size_t *n)
+{
+	struct skel z;
+	json_t *root = NULL;
+
+	memset(&z, 0, sizeof(z));
+	z.p = json;
+	z.len = len;
+	*spans = NULL;
+	*n = 0;
+	if (sk_peek(&z) == '{')
+		root = sk_value(&z, SK_ROOT);
+	if (root != NULL && sk_peek(&z) == 0 && z.pos == len) {
+		*spans = z.spans;
+		*n = z.n;
+		return root;
+	}
+	json_decref(root);
+	free(z.spans);
+	return NULL;
+}
+
 /* ---- public -------------------------------------------------------------- */
 
 int cl_cloudapi_import_body(const char *json, size_t len,
@@ -691,13 +943,19 @@ int cl_cloudapi_import_body(const char *json, size_t len,
 	struct body_ctx b;
 	json_error_t jerr;
 	json_t *root = NULL;
+	struct span *spans = NULL;
 	int rc;
 
 	if (n_items)
 		*n_items = 0;
 	if ((rc = cl_import_check_sink(sink, err)))
 		return rc;
-	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	memset(&b, 0, sizeof(b));
+	if (len >= SKELETON_MIN_BYTES)
+		root = skeleton_tree(json, len, &spans, &b.nspans);
+	b.spans = spans;
+	if (root == NULL)
+		root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 		return cl_error(err, CL_EINVAL,
 				"webhook body is not valid JSON (line %d, column %d)",
@@ -708,7 +966,6 @@ int cl_cloudapi_import_body(const char *json, size_t len,
 			      "object with an 'entry' array");
 		goto out;
 	}
-	memset(&b, 0, sizeof(b));
 	b.sink = sink;
 	b.exact = json;
 	b.exact_len = len;
@@ -717,6 +974,7 @@ int cl_cloudapi_import_body(const char *json, size_t len,
 		*n_items = b.item;
 out:
 	json_decref(root);
+	free(spans);
 	return rc;
 }
 

@@ -86,6 +86,10 @@
  * JSON, not a "whatsapp_business_account" object or has no entry[] array
  * (then nothing was emitted), CL_ENOMEM, or the first non-zero value a
  * sink callback returned.
+ *
+ * Memory: a body of 256 KiB or more is not held as one jansson tree
+ * (about ten times its size): the whole body is checked first, then its
+ * items are parsed one at a time; the emitted records are the same.
  */
 int cl_cloudapi_import_body(const char *json, size_t len,
 			    const struct cl_import_sink *sink,

@@ -10,6 +10,14 @@
  * pool.  Shared state is guarded by w->mu: the job queue, the in-flight
  * count, the statistics, each job's outcome, the media hand-over.
  *
+ * Deadlines (webhook.h, "Hostile clients"): every connection has a
+ * struct conn (its MHD socket context) in w->conns with the time by which
+ * it must have sent its headers, or its whole request; a fourth thread,
+ * the reaper, shuts down the sockets past their deadline, which makes MHD
+ * close them.  MHD reports a connection closed before it closes the
+ * socket, and the list is guarded by w->cmu, so the reaper never touches
+ * a descriptor that was closed (and maybe reused).
+ *
  * Media (webhook.h): a third thread, the downloader, does the HTTP work
  * of one pending download at a time and never touches the ledger.  The
  * committer (which alone reads and writes media_pending) hands it a due
@@ -19,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,6 +129,26 @@ static char *record_media_id(const struct cl_record *rec)
 	return out;
 }
 
+/* Give the pages of freed memory back to the system after a large body:
+ * the allocator keeps them otherwise, and each thread's arena would hold
+ * its own peak. */
+void cl_webhook_release_memory(void)
+{
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+}
+
+/* Wipe and free a heap string of `*len` bytes; clears both. */
+static void wipe_free(char **p, size_t *len)
+{
+	if (*p)
+		sodium_memzero(*p, *len);
+	free(*p);
+	*p = NULL;
+	*len = 0;
+}
+
 static void job_free(struct job *j)
 {
 	size_t i;
@@ -175,6 +204,7 @@ static int push_bad(struct job *j, uint64_t pos, const unsigned char *data,
 		return CL_ENOMEM;   /* job_free() releases the half-made item */
 	memcpy(it->data, data, len);
 	it->len = len;
+	j->held += sizeof(*it) + len;
 	return CL_OK;
 }
 
@@ -206,9 +236,22 @@ static int sink_record(void *ctx, const char *json, size_t len)
 	} else if (rc) {
 		cl_record_release(&it->rec);
 		j->n--;
-	} else if (j->media) {
+	} else {
 		/* NULL (no media, or out of memory) just means no download. */
-		it->media_id = record_media_id(&it->rec);
+		if (j->media)
+			it->media_id = record_media_id(&it->rec);
+		/* A large body: keep only the canonical bytes of the records
+		 * past the first JOB_COMPACT_BYTES (the committer derives the
+		 * rest again), so a body's records are held once, not twice. */
+		if (j->held > JOB_COMPACT_BYTES) {
+			wipe_free(&it->rec.key, &it->rec.key_len);
+			wipe_free(&it->rec.conv, &it->rec.conv_len);
+			wipe_free(&it->rec.fp, &it->rec.fp_len);
+			wipe_free(&it->rec.attrs, &it->rec.attrs_len);
+			it->compact = 1;
+		}
+		j->held += sizeof(*it) + it->rec.canonical_len + it->rec.key_len +
+			it->rec.conv_len + it->rec.fp_len + it->rec.attrs_len;
 	}
 	free(why);
 	return rc;
@@ -218,6 +261,102 @@ static int sink_bad(void *ctx, uint64_t item, const unsigned char *data,
 		    size_t len, const char *reason)
 {
 	return push_bad(ctx, item, data, len, reason);
+}
+
+/* ---- connections and deadlines -------------------------------------- */
+
+/* Set the deadline of `k` (may be NULL): `ms` from now, or none if 0. */
+static void conn_deadline(struct cl_webhook *w, struct conn *k, int64_t ms)
+{
+	if (k == NULL)
+		return;
+	pthread_mutex_lock(&w->cmu);
+	k->deadline = ms ? mono_ms() + ms : 0;
+	pthread_mutex_unlock(&w->cmu);
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: link a new connection with its header
+ * deadline, unlink a closed one.  Without memory a connection just has no
+ * deadline of ours (MHD's idle timeout still applies). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct cl_webhook *w = cls;
+	struct conn *k = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		if (ci == NULL || (k = calloc(1, sizeof(*k))) == NULL)
+			return;
+		k->fd = ci->connect_fd;
+		pthread_mutex_lock(&w->cmu);
+		k->deadline = mono_ms() + w->header_ms;
+		k->next = w->conns;
+		if (w->conns)
+			w->conns->prev = k;
+		w->conns = k;
+		pthread_mutex_unlock(&w->cmu);
+		*socket_context = k;
+		return;
+	}
+	if (k == NULL)
+		return;
+	pthread_mutex_lock(&w->cmu);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		w->conns = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	pthread_mutex_unlock(&w->cmu);
+	*socket_context = NULL;
+	free(k);
+}
+
+/* The reaper: every REAPER_TICK_MS, shut down (both ways) the sockets of
+ * connections past their deadline; MHD then sees the end of the stream
+ * and closes them.  Runs until w->reaper_quit. */
+static void *reaper_main(void *arg)
+{
+	struct cl_webhook *w = arg;
+	struct timespec until;
+	struct conn *k;
+
+	pthread_mutex_lock(&w->cmu);
+	while (!w->reaper_quit) {
+		int64_t now = mono_ms();
+
+		for (k = w->conns; k; k = k->next) {
+			if (k->deadline == 0 || k->cut || now < k->deadline)
+				continue;
+			(void)shutdown(k->fd, SHUT_RDWR);
+			k->cut = 1;
+			w->cut_off++;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += (long)REAPER_TICK_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&w->reap, &w->cmu, &until);
+	}
+	pthread_mutex_unlock(&w->cmu);
+	return NULL;
+}
+
+static void stop_reaper(struct cl_webhook *w)
+{
+	if (!w->have_reaper)
+		return;
+	pthread_mutex_lock(&w->cmu);
+	w->reaper_quit = 1;
+	pthread_cond_signal(&w->reap);
+	pthread_mutex_unlock(&w->cmu);
+	pthread_join(w->reaper, NULL);
+	w->have_reaper = 0;
 }
 
 static int submit(struct cl_webhook *w, struct job *j, struct MHD_Connection *c)
@@ -328,51 +467,101 @@ static enum MHD_Result handshake(struct cl_webhook *w, struct MHD_Connection *c,
 	return reply(c, r, MHD_HTTP_OK, "verified", ch, 0);
 }
 
-/* 1 if `hdr` is "sha256=<64 hex>" and equals the HMAC of the body. */
-static int signature_ok(const struct cl_webhook *w, const char *hdr,
-			const struct req *r)
+/* Read the signature header when the headers are in: 0 and r->sig set
+ * (and r->mac started) if it is "sha256=<64 hex>"; 1 if it is missing, 2
+ * if it is malformed (then the body is not kept). */
+static int signature_start(const struct cl_webhook *w, struct MHD_Connection *c,
+			   struct req *r)
 {
-	crypto_auth_hmacsha256_state st;
-	unsigned char want[32], got[32];
+	const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, SIG_HEADER);
 	size_t glen = 0;
 	const char *end = NULL;
-	int ok;
 
-	if (hdr == NULL || strncmp(hdr, SIG_PREFIX, strlen(SIG_PREFIX)) != 0)
-		return 0;
+	if (hdr == NULL)
+		return 1;
+	if (strncmp(hdr, SIG_PREFIX, strlen(SIG_PREFIX)) != 0)
+		return 2;
 	hdr += strlen(SIG_PREFIX);
 	if (strlen(hdr) != 64 ||
-	    sodium_hex2bin(got, sizeof(got), hdr, 64, NULL, &glen, &end) != 0 ||
+	    sodium_hex2bin(r->sig, sizeof(r->sig), hdr, 64, NULL, &glen, &end) != 0 ||
 	    glen != 32 || *end != 0)
-		return 0;
-	memcpy(&st, w->mac, sizeof(st));
-	crypto_auth_hmacsha256_update(&st, r->body.data ? r->body.data
-				      : (const unsigned char *)"", r->body.len);
-	crypto_auth_hmacsha256_final(&st, want);
-	ok = sodium_memcmp(want, got, 32) == 0;
-	sodium_memzero(&st, sizeof(st));
+		return 2;
+	memcpy(&r->mac, w->mac, sizeof(r->mac));
+	return 0;
+}
+
+/* 1 if the HMAC of the body (updated as it arrived) equals r->sig. */
+static int signature_ok(struct req *r)
+{
+	unsigned char want[32];
+	int ok;
+
+	crypto_auth_hmacsha256_final(&r->mac, want);
+	ok = sodium_memcmp(want, r->sig, 32) == 0;
+	sodium_memzero(&r->mac, sizeof(r->mac));
 	sodium_memzero(want, sizeof(want));
 	return ok;
+}
+
+/* Wipe and free the body kept so far. */
+static void body_free(struct req *r)
+{
+	if (r->body)
+		sodium_memzero(r->body, r->body_cap);
+	free(r->body);
+	r->body = NULL;
+	r->body_len = r->body_cap = 0;
+}
+
+/* Keep `n` more body bytes (the caller checked max_body).  The buffer
+ * starts at BODY_CHUNK (or the announced length, if smaller) and doubles,
+ * never past max_body: memory follows the bytes that arrived, not the
+ * announced length.  The old buffer is wiped before it is freed (no
+ * realloc). */
+static int body_add(struct req *r, size_t max, const char *p, size_t n)
+{
+	if (r->body_len + n > r->body_cap) {
+		size_t cap = r->body_cap ? r->body_cap
+			: r->announced && r->announced < BODY_CHUNK ? r->announced
+			: BODY_CHUNK;
+		unsigned char *nb;
+
+		while (cap < r->body_len + n)
+			cap = cap > max / 2 ? max : cap * 2;
+		nb = malloc(cap);
+		if (nb == NULL)
+			return CL_ENOMEM;
+		if (r->body_len)
+			memcpy(nb, r->body, r->body_len);
+		if (r->body)
+			sodium_memzero(r->body, r->body_cap);
+		free(r->body);
+		r->body = nb;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, p, n);
+	r->body_len += n;
+	return CL_OK;
 }
 
 static enum MHD_Result finish_post(struct cl_webhook *w,
 				   struct MHD_Connection *c, struct req *r)
 {
-	const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, SIG_HEADER);
 	struct cl_import_sink sink;
 	struct job *j;
 	uint64_t nitems = 0;
 	char *err = NULL;
+	size_t blen;
 	enum MHD_Result ret;
 	int rc;
 
 	if (r->too_big)
 		return reply(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "body too large",
 			     "body too large\n", 1);
-	if (sig == NULL)
+	if (r->unsigned_body == 1)
 		return reply(c, r, MHD_HTTP_UNAUTHORIZED, "no signature",
 			     "missing X-Hub-Signature-256\n", 0);
-	if (!signature_ok(w, sig, r))
+	if (r->unsigned_body || !signature_ok(r))
 		return reply(c, r, MHD_HTTP_UNAUTHORIZED, "bad signature",
 			     "bad signature\n", 0);
 	j = calloc(1, sizeof(*j));
@@ -380,13 +569,18 @@ static enum MHD_Result finish_post(struct cl_webhook *w,
 		return reply(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory",
 			     "internal error\n", 0);
 	j->media = w->token != NULL;
+	blen = r->body_len;
 	memset(&sink, 0, sizeof(sink));
 	sink.ctx = j;
 	sink.record = sink_record;
 	sink.bad = sink_bad;
-	rc = cl_cloudapi_import_body(r->body.data ? (const char *)r->body.data : "",
-				     r->body.len, &sink, &nitems, &err);
+	rc = cl_cloudapi_import_body(r->body ? (const char *)r->body : "",
+				     r->body_len, &sink, &nitems, &err);
 	free(err);
+	body_free(r);   /* the records carry what is needed from it */
+	j->big = j->held > JOB_COMPACT_BYTES;
+	if (blen >= TRIM_AFTER_BYTES)
+		cl_webhook_release_memory();   /* the parse tree's pages */
 	if (rc == CL_EINVAL) {
 		ret = reply(c, r, MHD_HTTP_BAD_REQUEST, "not a WhatsApp webhook body",
 			    "not a WhatsApp Business Account webhook body\n", 0);
@@ -400,6 +594,7 @@ static enum MHD_Result finish_post(struct cl_webhook *w,
 			    "stopping\n", 1);
 	} else {
 		r->job = j;   /* answered by finish_job() once resumed */
+		conn_deadline(w, r->conn, 0);   /* our own work: no deadline */
 		return MHD_YES;
 	}
 	job_free(j);
@@ -412,7 +607,7 @@ static enum MHD_Result finish_job(struct cl_webhook *w, struct MHD_Connection *c
 {
 	struct job *j = r->job;
 	enum MHD_Result ret;
-	int rc, refused;
+	int rc, refused, big;
 
 	pthread_mutex_lock(&w->mu);
 	rc = j->done ? j->rc : CL_EINVAL;
@@ -431,11 +626,14 @@ static enum MHD_Result finish_job(struct cl_webhook *w, struct MHD_Connection *c
 		ret = reply(c, r, MHD_HTTP_OK, "stored", "ok\n", 0);
 	}
 	r->job = NULL;
+	big = j->big;
 	job_free(j);
+	if (big)
+		cl_webhook_release_memory();
 	return ret;
 }
 
-static struct req *req_new(const char *method, const char *url, size_t max_body)
+static struct req *req_new(const char *method, const char *url)
 {
 	struct req *r = calloc(1, sizeof(*r));
 
@@ -449,7 +647,6 @@ static struct req *req_new(const char *method, const char *url, size_t max_body)
 		r->method = M_OTHER;
 	sanitise(r->method_s, sizeof(r->method_s), method, 10);
 	sanitise(r->path, sizeof(r->path), url, LOG_PATH_MAX / 3);   /* %XX */
-	cl_buf_init(&r->body, max_body);
 	r->started = mono_ms();
 	return r;
 }
@@ -457,9 +654,8 @@ static struct req *req_new(const char *method, const char *url, size_t max_body)
 static void req_free(struct req *r)
 {
 	job_free(r->job);   /* only if the connection died before its answer */
-	if (r->body.data)
-		sodium_memzero(r->body.data, r->body.alloc);
-	cl_buf_release(&r->body);
+	body_free(r);
+	sodium_memzero(&r->mac, sizeof(r->mac));
 	free(r);
 }
 
@@ -476,10 +672,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
 		const char *h;
 		int stopping;
 
-		r = req_new(method, url, w->max_body);
+		const union MHD_ConnectionInfo *ci;
+
+		r = req_new(method, url);
 		if (r == NULL)
 			return MHD_NO;
 		*con_cls = r;
+		/* The headers are in: from now on the whole request has
+		 * CL_WEBHOOK_UPLOAD_DEADLINE. */
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		r->conn = ci ? ci->socket_context : NULL;
+		conn_deadline(w, r->conn, (int64_t)CL_WEBHOOK_UPLOAD_DEADLINE * 1000);
 		pthread_mutex_lock(&w->mu);
 		w->inflight++;
 		stopping = w->stopping;
@@ -503,9 +706,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
 			if (errno || end == h || *end || clen > w->max_body)
 				return reply(c, r, MHD_HTTP_CONTENT_TOO_LARGE,
 					     "body too large", "body too large\n", 1);
-			if (cl_buf_reserve(&r->body, (size_t)clen) != CL_OK)
-				return MHD_NO;
+			/* Nothing is reserved: the body is kept as it arrives. */
+			r->announced = (size_t)clen;
 		}
+		r->unsigned_body = signature_start(w, c, r);
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -527,7 +731,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
 			}
 			return MHD_YES;
 		}
-		if (cl_buf_add(&r->body, upload_data, n) != CL_OK) {
+		if (r->unsigned_body)
+			return MHD_YES;   /* counted, not kept: 401 at the end */
+		crypto_auth_hmacsha256_update(&r->mac, (const unsigned char *)upload_data, n);
+		if (body_add(r, w->max_body, upload_data, n) != CL_OK) {
 			r->reason = "out of memory";
 			return MHD_NO;
 		}
@@ -539,6 +746,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
 		return MHD_NO;
 	if (r->job)
 		return finish_job(w, c, r);
+	/* The request is in; parsing it is our time, not the client's. */
+	conn_deadline(w, r->conn, 0);
 	return finish_post(w, c, r);
 }
 
@@ -553,6 +762,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	/* A kept-alive connection must send its next headers in time. */
+	conn_deadline(w, r->conn, w->header_ms);
 	memset(&ev, 0, sizeof(ev));
 	ev.method = r->method_s;
 	ev.path = r->path;
@@ -702,6 +913,8 @@ static void webhook_free(struct cl_webhook *w)
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->work);
 	pthread_cond_destroy(&w->idle);
+	pthread_mutex_destroy(&w->cmu);
+	pthread_cond_destroy(&w->reap);
 	free(w);
 }
 
@@ -786,16 +999,36 @@ int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
 	unsigned timeout = o->timeout_s ? o->timeout_s : CL_WEBHOOK_TIMEOUT_DEFAULT;
 	unsigned conns = o->max_connections ? o->max_connections
 		: CL_WEBHOOK_CONNECTIONS_DEFAULT;
+	unsigned per = o->max_per_address ? o->max_per_address
+		: CL_WEBHOOK_PER_ADDRESS_DEFAULT;
+	unsigned header = o->header_timeout_s ? o->header_timeout_s
+		: CL_WEBHOOK_HEADER_TIMEOUT_DEFAULT;
+	pthread_condattr_t ca;
+	unsigned flags;
 	int rc = CL_OK;
 
 	*out = NULL;
 	if (o->app_secret == NULL || o->app_secret_len == 0 ||
 	    o->verify_token == NULL || o->verify_token_len == 0)
 		return cl_error(err, CL_EINVAL, "the app secret and the verify token must not be empty");
+	if (conns > CL_WEBHOOK_CONNECTIONS_MAX)
+		return cl_error(err, CL_EINVAL, "at most %u connections",
+				CL_WEBHOOK_CONNECTIONS_MAX);
+	if (per > conns)
+		per = conns;   /* a default above a small total means "all" */
+	if (header > CL_WEBHOOK_HEADER_TIMEOUT_MAX)
+		return cl_error(err, CL_EINVAL, "the header timeout is at most %u seconds",
+				CL_WEBHOOK_HEADER_TIMEOUT_MAX);
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return CL_ENOMEM;
 	w->lfd = -1;
+	w->header_ms = (int64_t)header * 1000;
+	pthread_mutex_init(&w->cmu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->reap, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->idle, NULL);
@@ -838,14 +1071,27 @@ int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
 		goto out;
 	}
 	w->have_committer = 1;
-	w->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME,
+	if (pthread_create(&w->reaper, NULL, reaper_main, w) != 0) {
+		rc = cl_error(err, CL_ENOMEM, "cannot start the reaper thread");
+		goto out;
+	}
+	w->have_reaper = 1;
+	/* epoll where there is epoll (Linux), else poll; never select(),
+	 * which cannot watch descriptors past FD_SETSIZE.  Each pool thread
+	 * has its own event loop, so idle or slow connections cost a
+	 * descriptor and MHD's per-connection memory, never a thread. */
+	flags = MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
+		? MHD_USE_EPOLL_INTERNAL_THREAD : MHD_USE_POLL_INTERNAL_THREAD;
+	w->d = MHD_start_daemon(flags | MHD_ALLOW_SUSPEND_RESUME,
 				0, NULL, NULL, on_access, w,
 				MHD_OPTION_LISTEN_SOCKET, (MHD_socket)w->lfd,
 				MHD_OPTION_THREAD_POOL_SIZE, pool_size(),
 				MHD_OPTION_CONNECTION_TIMEOUT, timeout,
 				MHD_OPTION_CONNECTION_LIMIT, conns,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, per,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64u << 10),
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
 				MHD_OPTION_END);
 	if (w->d == NULL) {
 		rc = cl_error(err, CL_EIO, "cannot start the HTTP server on %s", w->addr);
@@ -854,6 +1100,7 @@ int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
 	w->lfd = -1;   /* the daemon owns it now */
 out:
 	if (rc) {
+		stop_reaper(w);
 		stop_committer(w);
 		stop_downloader(w);
 		webhook_free(w);
@@ -897,12 +1144,14 @@ void cl_webhook_stop(struct cl_webhook *w, struct cl_webhook_stats *st)
 	 * the remaining connections and stop the pool. */
 	stop_committer(w);
 	stop_downloader(w);
-	MHD_stop_daemon(w->d);
+	MHD_stop_daemon(w->d);   /* every connection is unlinked now */
 	w->d = NULL;
+	stop_reaper(w);
 	if (st) {
 		pthread_mutex_lock(&w->mu);
 		*st = w->st;
 		pthread_mutex_unlock(&w->mu);
+		st->cut_off = w->cut_off;
 	}
 	webhook_free(w);
 }

@@ -20,6 +20,19 @@
  * soon as Content-Length announces it, or when the upload passes it);
  * requests arriving while the server stops get 503.
  *
+ * Hostile clients.  A connection must deliver a request's headers within
+ * header_timeout_s of connecting (or of its previous answer) and its body
+ * within CL_WEBHOOK_UPLOAD_DEADLINE of its headers, however slowly it
+ * trickles bytes: a reaper thread shuts down connections past their
+ * deadline.  At most max_connections are open at a time, and
+ * max_per_address from one IP address (more are closed at once).  No
+ * memory is set aside for an announced Content-Length: a body is kept as
+ * it arrives (at most max_body), its HMAC computed on the way, and not
+ * kept at all when the signature header is missing or malformed (the
+ * answer is then 401 once it has arrived).  A large body's records are
+ * held compactly (canonical bytes only) until the committer stores them,
+ * and the body itself is freed once parsed.
+ *
  * Durability with throughput: request handlers never touch the ledger.
  * They check, parse and validate their body, suspend the connection and
  * hand the body to the single committer thread, which appends every body
@@ -59,8 +72,12 @@
 #define CL_WEBHOOK_MAX_BODY_DEFAULT (1u << 20)
 #define CL_WEBHOOK_MAX_CHALLENGE 256u
 #define CL_WEBHOOK_TIMEOUT_DEFAULT 10u       /* idle seconds per connection */
+#define CL_WEBHOOK_HEADER_TIMEOUT_DEFAULT 10u /* seconds to send the headers */
+#define CL_WEBHOOK_HEADER_TIMEOUT_MAX 300u
 #define CL_WEBHOOK_UPLOAD_DEADLINE 30u       /* seconds for one whole body */
-#define CL_WEBHOOK_CONNECTIONS_DEFAULT 512u
+#define CL_WEBHOOK_CONNECTIONS_DEFAULT 1024u
+#define CL_WEBHOOK_CONNECTIONS_MAX 65536u
+#define CL_WEBHOOK_PER_ADDRESS_DEFAULT 64u
 #define CL_WEBHOOK_GRACE_MS 15000u           /* wait for in-flight requests */
 #define CL_WEBHOOK_MEDIA_URL_DEFAULT "https://graph.facebook.com/v21.0"
 /* Bytes of one media file: 100 MiB is Meta's limit, but a ledger payload
@@ -98,7 +115,12 @@ struct cl_webhook_opts {
 	size_t verify_token_len;
 	size_t max_body;        /* 0 = CL_WEBHOOK_MAX_BODY_DEFAULT */
 	unsigned timeout_s;     /* 0 = CL_WEBHOOK_TIMEOUT_DEFAULT */
-	unsigned max_connections; /* 0 = CL_WEBHOOK_CONNECTIONS_DEFAULT */
+	unsigned max_connections; /* 0 = CL_WEBHOOK_CONNECTIONS_DEFAULT;
+				     at most CL_WEBHOOK_CONNECTIONS_MAX */
+	unsigned max_per_address; /* 0 = CL_WEBHOOK_PER_ADDRESS_DEFAULT;
+				     at most max_connections */
+	unsigned header_timeout_s; /* 0 = CL_WEBHOOK_HEADER_TIMEOUT_DEFAULT;
+				      at most CL_WEBHOOK_HEADER_TIMEOUT_MAX */
 	/* Called once per finished request, from server threads, possibly
 	 * concurrently. */
 	void (*on_request)(void *ctx, const struct cl_webhook_request *r);
@@ -132,6 +154,10 @@ struct cl_webhook_stats {
 	uint64_t duplicates;
 	uint64_t quarantined;
 	uint64_t commits;       /* durable batches */
+	uint64_t cut_off;       /* connections shut down by the reaper: no
+				   complete headers within the header
+				   timeout, or no complete body within
+				   CL_WEBHOOK_UPLOAD_DEADLINE */
 	uint64_t media_stored;  /* attachments stored from downloads */
 	uint64_t media_failed;  /* failed download attempts */
 	uint64_t media_abandoned;

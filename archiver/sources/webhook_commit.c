@@ -75,7 +75,7 @@ static int append_job(struct cl_webhook *w, struct job *j, char **err)
 	for (i = 0; i < j->n && rc == CL_OK; i++) {
 		struct item *it = &j->items[i];
 		struct cl_entry_in in;
-		uint64_t idx;
+		uint64_t idx = 0;
 		enum cl_append_outcome dup = CL_APPEND_NEW;
 
 		if (it->bad) {
@@ -85,8 +85,39 @@ static int append_job(struct cl_webhook *w, struct job *j, char **err)
 				j->quarantined++;
 			continue;
 		}
-		cl_ingest_entry_from_record(&in, &it->rec);
-		rc = cl_ledger_append(w->l, &in, &idx, &dup, err);
+		if (it->compact) {
+			/* Only the canonical bytes were kept (webhook.c,
+			 * sink_record): derive the rest again.  Canonical
+			 * bytes re-parse to the same record. */
+			struct cl_record full;
+			char *why = NULL;
+
+			rc = cl_record_parse(it->rec.canonical, it->rec.canonical_len,
+					     &full, &why);
+			free(why);
+			if (rc == CL_OK) {
+				cl_ingest_entry_from_record(&in, &full);
+				rc = cl_ledger_append(w->l, &in, &idx, &dup, err);
+			} else {
+				rc = cl_error(err, CL_EINVAL, "a held record no longer parses");
+			}
+			if (full.canonical)
+				sodium_memzero(full.canonical, full.canonical_len);
+			if (full.fp)
+				sodium_memzero(full.fp, full.fp_len);
+			cl_record_release(&full);
+		} else {
+			cl_ingest_entry_from_record(&in, &it->rec);
+			rc = cl_ledger_append(w->l, &in, &idx, &dup, err);
+		}
+		/* A big job is alone in its batch and never retried: its
+		 * records can go as soon as they are in the transaction. */
+		if (j->big && it->compact) {
+			sodium_memzero(it->rec.canonical, it->rec.canonical_len);
+			cl_record_release(&it->rec);
+			if ((i + 1) % TRIM_EVERY_ITEMS == 0)
+				cl_webhook_release_memory();
+		}
 		if (rc == CL_OK) {
 			if (dup == CL_APPEND_DUPLICATE)
 				j->duplicates++;
@@ -428,8 +459,20 @@ void *cl_webhook_committer_main(void *arg)
 		}
 		if (w->head == NULL)
 			break;
+		/* The jobs queued now, in one batch; but a big job goes
+		 * alone (append_job frees its records as it goes, so it
+		 * cannot be retried as part of another batch). */
 		batch = w->head;
-		w->head = w->tail = NULL;
+		if (batch->big) {
+			j = batch;
+		} else {
+			for (j = batch; j->next && !j->next->big; j = j->next)
+				;
+		}
+		w->head = j->next;
+		if (w->head == NULL)
+			w->tail = NULL;
+		j->next = NULL;
 		pthread_mutex_unlock(&w->mu);
 
 		commits = commit_batch(w, batch);

@@ -30,8 +30,20 @@
 
 /* ---- jobs: one checked, parsed body on its way to the ledger -------- */
 
+#define BODY_CHUNK (16u << 10)   /* first allocation for a body; it doubles
+				    as bytes arrive, up to max_body */
+#define JOB_COMPACT_BYTES (1u << 20) /* once a job holds this many bytes of
+				    records, further ones keep only their
+				    canonical bytes (re-parsed by the
+				    committer) */
+#define TRIM_AFTER_BYTES (1u << 20) /* after a body this large, hand freed
+				    memory back to the system */
+#define TRIM_EVERY_ITEMS 8192u   /* ... and while committing a big job */
+#define REAPER_TICK_MS 200u      /* how often deadlines are checked */
+
 struct item {
 	int bad;                 /* 0: a valid record; 1: a bad item */
+	int compact;             /* if !bad: only rec.canonical is set */
 	uint64_t pos;            /* its position, as ingest numbers it */
 	struct cl_record rec;    /* if !bad */
 	unsigned char *data;     /* if bad: its bytes (malloc'd) */
@@ -45,10 +57,14 @@ struct job {
 	struct item *items;
 	size_t n, cap;
 	uint64_t nrec;           /* records emitted so far */
+	size_t held;             /* bytes of records held (roughly) */
 	int done;                /* set by the committer under w->mu */
 	int rc;
 	int refused;             /* not queued: the server is stopping */
 	int media;               /* note media ids (download enabled) */
+	int big;                 /* held > JOB_COMPACT_BYTES: committed in a
+				    batch of its own, its records freed as
+				    they are appended */
 	uint64_t records, duplicates, quarantined;
 	struct MHD_Connection *conn;  /* suspended until the job is done */
 	struct job *next;
@@ -69,14 +85,33 @@ struct dl {
 	size_t len;
 };
 
+/* One TCP connection, from MHD's "started" to its "closed" notification
+ * (its socket context), for the deadlines.  Linked in w->conns under
+ * w->cmu; MHD closes the socket only after "closed", so the reaper may
+ * shut it down while it is linked. */
+struct conn {
+	MHD_socket fd;
+	int64_t deadline;        /* monotonic ms; 0: none (the request is
+				    being processed or answered) */
+	int cut;                 /* shut down by the reaper */
+	struct conn *prev, *next;
+};
+
 /* One HTTP request, from its first call to its completion callback. */
 struct req {
 	int method;
 	char method_s[16];
 	char path[LOG_PATH_MAX + 4];
-	struct cl_buf body;
+	unsigned char *body;     /* what arrived so far (malloc'd; wiped) */
+	size_t body_len, body_cap;
+	size_t announced;        /* Content-Length if given (<= max_body) */
 	size_t seen;             /* body bytes received (kept or not) */
 	int too_big;
+	int unsigned_body;       /* no usable signature header: the body is
+				    counted and thrown away, answer 401 */
+	crypto_auth_hmacsha256_state mac;  /* over the body, as it arrives */
+	unsigned char sig[32];   /* the signature the header claims */
+	struct conn *conn;       /* its connection, or NULL */
 	int replied;
 	unsigned status;
 	const char *reason;
@@ -93,6 +128,7 @@ struct cl_webhook {
 	unsigned char *tok_key;                  /* random key for hashing tokens */
 	unsigned char *tok_hash;                 /* keyed hash of the verify token */
 	size_t max_body;
+	int64_t header_ms;       /* header deadline */
 	char addr[INET6_ADDRSTRLEN + 16];
 	void (*on_request)(void *ctx, const struct cl_webhook_request *r);
 	void (*on_error)(void *ctx, const char *msg);
@@ -125,10 +161,23 @@ struct cl_webhook {
 	struct dl dl;            /* the task, then its result */
 	int64_t next_check;      /* s: when media_pending is next worth a look */
 	int curl_inited;
+
+	/* connections and their deadlines: the reaper thread */
+	pthread_mutex_t cmu;     /* guards conns, cut_off, reaper_quit */
+	pthread_cond_t reap;     /* reaper: quit */
+	struct conn *conns;
+	uint64_t cut_off;
+	int reaper_quit;
+	pthread_t reaper;
+	int have_reaper;
 };
 
 
 void *cl_webhook_committer_main(void *arg);
+
+/* Hand the pages of freed heap memory back to the system (glibc; a no-op
+ * elsewhere).  After large bodies only: it walks every arena. */
+void cl_webhook_release_memory(void);
 
 void *cl_webhook_downloader_main(void *arg);
 

@@ -511,6 +511,121 @@ static void test_collection_file(void)
 	coll_free(&c);
 }
 
+/* ---- large bodies: the skeleton parse ----------------------------------- */
+
+/* A sink that logs every call into a cl_buf, to compare two imports. */
+static int log_record(void *ctx, const char *json, size_t len)
+{
+	return cl_buf_addf(ctx, "R %zu %.*s\n", len, (int)len, json);
+}
+
+static int log_bad(void *ctx, uint64_t item, const unsigned char *data,
+		   size_t len, const char *reason)
+{
+	return cl_buf_addf(ctx, "B %llu %s %.*s\n", (unsigned long long)item, reason,
+			   (int)len, (const char *)data);
+}
+
+/* A body of `n` items, larger than the skeleton threshold (256 KiB): text
+ * messages, statuses, a bad message, an echo, members in unusual order,
+ * white space everywhere.  `tail` goes inside the last message (e.g. a
+ * duplicate key).  Caller frees. */
+static char *large_body(size_t n, const char *tail)
+{
+	struct cl_buf b;
+	size_t i;
+
+	cl_buf_init(&b, 64u << 20);
+	(void)cl_buf_addstr(&b, " {\"entry\" : [ {\"changes\":[{\"value\":{\"messages\":[\n");
+	for (i = 0; i < n; i++)
+		(void)cl_buf_addf(&b, "%s{\"from\":\"8529%07zu\",\"id\":\"wamid.L%zu\","
+				  "\"timestamp\":%s,\"type\":\"text\",\"text\":{\"body\":"
+				  "\"large \\u00e9 %zu\", \"x\": [1.5, -2e3, null, true]}%s}\n",
+				  i ? " , " : "", i % 7, i, i % 3 ? "\"1700000000\"" : "1700000001",
+				  i, i + 1 == n ? tail : "");
+	(void)cl_buf_addstr(&b, "], \"contacts\":[{\"wa_id\":\"85290000001\",\"profile\":"
+			    "{\"name\":\"C\"}}],\"metadata\":{\"phone_number_id\":\"409\"},"
+			    "\"statuses\":[{\"id\":\"s1\",\"status\":\"read\",\"timestamp\":\"5\","
+			    "\"recipient_id\":\"1\"}, {\"id\":\"s2\"}, 7],"
+			    "\"message_echoes\":[{\"from\":\"409\",\"to\":\"1\",\"id\":\"e1\","
+			    "\"timestamp\":\"6\",\"type\":\"text\",\"text\":{\"body\":\"e\"}}]},"
+			    "\"field\":\"messages\"}, {\"value\": 3}, {\"value\":{\"messages\":[]}}],"
+			    "\"id\":\"W\"}, 5, {\"id\":\"X\"} ],\r\n\t\"object\":"
+			    "\"whatsapp_business_account\"} \n");
+	return (char *)cl_buf_detach(&b, NULL);
+}
+
+static void test_large_body(void)
+{
+	char path[] = "/tmp/test_import_cloudapi_XXXXXX";
+	char *lb = large_body(3000, ""), *err = NULL;
+	struct cl_buf whole, skel;
+	struct cl_import_sink s;
+	size_t len = strlen(lb);
+	uint64_t n = 0;
+	int fd = mkstemp(path), rc;
+
+	cl_buf_init(&whole, 256u << 20);
+	cl_buf_init(&skel, 256u << 20);
+	TAP_OK(len > (256u << 10), "the large body is over 256 KiB (%zu bytes)", len);
+	/* A file is always parsed whole: the reference. */
+	TAP_OK(fd >= 0 && write(fd, lb, len) == (ssize_t)len, "large body written");
+	if (fd >= 0)
+		close(fd);
+	memset(&s, 0, sizeof(s));
+	s.record = log_record;
+	s.bad = log_bad;
+	s.ctx = &whole;
+	rc = cl_cloudapi_import_file(path, NULL, &s, &err);
+	TAP_EQ_INT(rc, CL_OK, "the large body as a file");
+	free(err);
+	err = NULL;
+	s.ctx = &skel;
+	rc = cl_cloudapi_import_body(lb, len, &s, &n, &err);
+	TAP_EQ_INT(rc, CL_OK, "the large body as a body");
+	TAP_OK(n == 3000 + 3 + 1 + 1 + 1 + 1 + 1, "its items counted: %llu",
+	       (unsigned long long)n);
+	TAP_OK(whole.len > 0 && whole.len == skel.len &&
+	       memcmp(whole.data, skel.data, whole.len) == 0,
+	       "item by item, it emits exactly what the whole tree does (%zu bytes)",
+	       skel.len);
+	free(err);
+	err = NULL;
+	free(lb);
+	unlink(path);
+
+	/* Invalid anywhere: nothing emitted, as for a small body. */
+	{
+		static const char *const tails[] = {
+			",\"text\":1", ",\"y\":tru", ",\"y\":\"\\u0000\"", ",\"y\":\"\xff\"",
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+			lb = large_body(3000, tails[i]);
+			cl_buf_reset(&skel);
+			rc = cl_cloudapi_import_body(lb, strlen(lb), &s, &n, &err);
+			TAP_OK(rc == CL_EINVAL && skel.len == 0 && err &&
+			       strstr(err, "not valid JSON"),
+			       "a flaw in the last of 3000 items (%zu): refused, nothing emitted: %s",
+			       i, err ? err : "(none)");
+			free(err);
+			err = NULL;
+			free(lb);
+		}
+	}
+	lb = large_body(3000, "");
+	len = strlen(lb);
+	lb[len - 2] = 'x';   /* trailing garbage */
+	cl_buf_reset(&skel);
+	rc = cl_cloudapi_import_body(lb, len, &s, &n, &err);
+	TAP_OK(rc == CL_EINVAL && skel.len == 0, "trailing bytes: refused, nothing emitted");
+	free(err);
+	free(lb);
+	cl_buf_release(&whole);
+	cl_buf_release(&skel);
+}
+
 int main(void)
 {
 	samples_check(SAMPLES, NSAMPLES, sample_name, check_sample);
@@ -520,5 +635,6 @@ int main(void)
 	test_order();
 	test_raw_forms();
 	test_collection_file();
+	test_large_body();
 	return tap_done();
 }
