@@ -65,7 +65,7 @@ const struct cli_cmd cli_commands[] = {
 	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--now TIME] [--json]",
 	  "erase what the retention policy says is due (nightly)" },
 	{ "webhook", cmd_webhook, CLI_NEEDS_WRITER,
-	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--access-token-file FILE [--media-url URL] [--media-retry-base SECONDS]] [--json]",
+	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--max-connections N] [--max-connections-per-address N] [--header-timeout SECONDS] [--access-token-file FILE [--media-url URL] [--media-retry-base SECONDS]] [--json]",
 	  "receive WhatsApp Business Platform webhooks (signed, durable)" },
 	{ "pair", cmd_pair, CLI_NEEDS_ARCHIVE,
 	  "chatledger pair -a DIR [--qr-png FILE] [--no-terminal-qr]\n"
