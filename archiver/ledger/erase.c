@@ -127,7 +127,26 @@ int cl_ledger_erase(struct cl_ledger *l, uint64_t index, const char *rule,
 	in.body_len = strlen(bodytxt);
 	rc = cl_ledger_append(l, &in, &tidx, &dup, err);
 	free(bodytxt);
+	/* The scrub mark commits with the erasure: if this process dies
+	 * before cl_ledger_scrub(), the next writer finishes it. */
+	if (rc == CL_OK)
+		rc = step_index(l, &l->st_er_mark, "INSERT OR REPLACE INTO meta(k, v)"
+				" VALUES ('scrub-pending', ?1)", tidx, err);
 	return rc;
+}
+
+/* The scrub mark's value (the latest erasure's tombstone index), or -1. */
+static sqlite3_int64 scrub_mark(struct cl_ledger *l)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 v = -1;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT v FROM meta WHERE k = 'scrub-pending'",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
 }
 
 /*
@@ -136,15 +155,16 @@ int cl_ledger_erase(struct cl_ledger *l, uint64_t index, const char *rule,
  * writers (which take no flock for this) must not stall behind it while a
  * long verify reads; between attempts the lock is free.
  */
-int cl_ledger_scrub(struct cl_ledger *l, char **err)
+static int scrub_tries(struct cl_ledger *l, int max_tries, char **err)
 {
 	int busy = 0, logn = 0, done = 0, tries, rc = CL_OK;
+	sqlite3_int64 mark = scrub_mark(l);
 
 	sqlite3_busy_timeout(l->db, 0);
-	for (tries = 0; tries < 100; tries++) {
+	for (tries = 0; tries < max_tries; tries++) {
 		if (sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
 					      &logn, &done) == SQLITE_OK)
-			goto out;
+			goto clear;
 		busy = (sqlite3_errcode(l->db) & 0xff) == SQLITE_BUSY ||
 			(sqlite3_errcode(l->db) & 0xff) == SQLITE_LOCKED;
 		if (!busy)
@@ -154,8 +174,45 @@ int cl_ledger_scrub(struct cl_ledger *l, char **err)
 	rc = cl_error(err, CL_EIO, "cannot truncate the write-ahead log%s: %s",
 		      busy ? " (a reader or writer holds it; run again)" : "",
 		      sqlite3_errmsg(l->db));
+	goto out;
+clear:
+	/* Every erasure committed before the mark was read is now out of
+	 * the files.  A later one changed the mark and keeps it.  Clearing
+	 * it writes only the meta page; a second truncation empties the log
+	 * again when it can (best effort). */
+	if (mark >= 0) {
+		sqlite3_stmt *st = NULL;
+
+		sqlite3_busy_timeout(l->db, CL_LEDGER_BUSY_MS);
+		if (sqlite3_prepare_v2(l->db, "DELETE FROM meta WHERE k = 'scrub-pending'"
+				       " AND v = ?1", -1, &st, NULL) != SQLITE_OK) {
+			rc = cl_ledger_db_err(l, err, "clearing the scrub mark");
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, mark);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = cl_ledger_db_err(l, err, "clearing the scrub mark");
+		sqlite3_finalize(st);
+		sqlite3_busy_timeout(l->db, 0);
+		if (rc == CL_OK)
+			(void)sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+							&logn, &done);
+	}
 out:
 	sqlite3_busy_timeout(l->db, CL_LEDGER_BUSY_MS);
 	return rc;
 }
 
+int cl_ledger_scrub(struct cl_ledger *l, char **err)
+{
+	return scrub_tries(l, 100, err);
+}
+
+void cl_ledger_scrub_pending(struct cl_ledger *l)
+{
+	char *e = NULL;
+
+	if (scrub_mark(l) >= 0)
+		(void)scrub_tries(l, 20, &e);
+	free(e);
+}

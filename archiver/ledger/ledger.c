@@ -533,6 +533,7 @@ void cl_ledger_close(struct cl_ledger *l)
 	sqlite3_finalize(l->st_er_key);
 	sqlite3_finalize(l->st_er_payload);
 	sqlite3_finalize(l->st_er_attrs);
+	sqlite3_finalize(l->st_er_mark);
 	if (l->db)
 		sqlite3_close(l->db);   /* ends a reader's read transaction */
 	lock_release(l);
@@ -659,6 +660,10 @@ int cl_ledger_begin(struct cl_ledger *l, char **err)
 		return cl_error(err, CL_EINVAL, "ledger not open for a new batch");
 	if ((rc = lock_acquire(l, err)))
 		goto out;
+	if (!l->scrub_checked) {
+		l->scrub_checked = 1;
+		cl_ledger_scrub_pending(l);
+	}
 	if ((rc = exec(l, "BEGIN IMMEDIATE", err)))
 		goto out;
 	if ((rc = catch_up(l, err))) {

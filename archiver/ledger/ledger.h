@@ -196,7 +196,9 @@ int cl_ledger_erase(struct cl_ledger *l, uint64_t index, const char *rule,
 /*
  * After erasures: fold the WAL into the database and truncate it, so no
  * page that held an erased ciphertext or key survives in any file
- * (secure_delete already zeroes the freed space in the database).
+ * (secure_delete already zeroes the freed space in the database); then
+ * remove meta 'scrub-pending', which each erasure sets.  A writer that
+ * finds the mark (the eraser died first) scrubs before its first batch.
  */
 int cl_ledger_scrub(struct cl_ledger *l, char **err);
 

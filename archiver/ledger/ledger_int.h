@@ -44,6 +44,7 @@ struct cl_ledger {
 	struct cl_prepared *prep;
 	int64_t batch_id;
 	int in_batch;
+	int scrub_checked;         /* the first batch looked for 'scrub-pending' */
 	uint64_t size;             /* next index */
 	uint64_t committed_size;
 	struct cl_merkle_range range, saved_range;
@@ -55,8 +56,14 @@ struct cl_ledger {
 	struct cl_buf leafbuf;
 	sqlite3_stmt *st_leaf, *st_ins_dedup, *st_get_ch, *st_up_head, *st_ins_entry, *st_ins_payload,
 		*st_ins_key, *st_ins_node, *st_er_get, *st_er_key, *st_er_payload,
-		*st_er_attrs;
+		*st_er_attrs, *st_er_mark;
 };
+
+/* Finish the scrub an interrupted erasure left (meta 'scrub-pending'):
+ * called once per handle, holding DIR/lock, before its first batch.
+ * Best effort: when readers keep the log busy the mark stays for the
+ * next writer. */
+void cl_ledger_scrub_pending(struct cl_ledger *l);
 
 /*
  * A sealer does the per-entry work that needs no database: keyed hashes,
