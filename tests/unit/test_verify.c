@@ -538,6 +538,7 @@ static int forge_leaf(void *ctx, unsigned char *p, size_t len)
 		return -1;
 	cl_merkle_leaf_hash(prev, len, h);
 	cl_store_be64(p + 2, 301);
+	memset(p + k, 0, 32); /* no key hash: no dedup row is needed */
 	cl_store_be64(p + k + 64, 300);
 	memcpy(p + k + 72, h, 32);
 	return 0;
