@@ -307,6 +307,28 @@ static int load_meta_text(struct cl_ledger *l, const char *k, char **out,
 	return rc;
 }
 
+/* meta.format must be this build's (FORMAT.md §10); a format-1 archive
+ * is refused with CL_EINVAL, an unknown one is CL_ECORRUPT. */
+static int check_format(struct cl_ledger *l, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT v FROM meta WHERE k = 'format'", -1,
+			       &st, NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "reading meta");
+	if (sqlite3_step(st) != SQLITE_ROW ||
+	    sqlite3_column_type(st, 0) != SQLITE_INTEGER)
+		rc = cl_error(err, CL_ECORRUPT, "archive metadata 'format' missing");
+	else if (sqlite3_column_int64(st, 0) == 1)
+		rc = cl_error(err, CL_EINVAL, "%s", CL_FORMAT1_REFUSAL);
+	else if (sqlite3_column_int64(st, 0) != CL_ARCHIVE_FORMAT)
+		rc = cl_error(err, CL_ECORRUPT, "unknown archive format %lld (this build reads format %d)",
+			      (long long)sqlite3_column_int64(st, 0), CL_ARCHIVE_FORMAT);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* Restore the compact range saved at the last commit. */
 static int load_frontier(struct cl_ledger *l, char **err)
 {
@@ -466,7 +488,7 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		goto out;
 	/* One read transaction: what is loaded below is one committed
 	 * state.  A reader keeps it until close; a writer ends it below. */
-	if ((rc = exec(l, "BEGIN", err)) ||
+	if ((rc = exec(l, "BEGIN", err)) || (rc = check_format(l, err)) ||
 	    (rc = load_meta_text(l, "origin", &l->origin, err)) ||
 	    (rc = load_meta_text(l, "vkey", &l->vkey, err)))
 		goto out;
@@ -727,6 +749,7 @@ static int start_key_batch(struct cl_ledger *l, char **err)
 		rc = cl_ledger_db_err(l, err, "starting a key batch");
 		goto out;
 	}
+	memcpy(l->batch_eph, eph_pk, 32);
 	sqlite3_bind_blob(st, 1, eph_pk, 32, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = cl_ledger_db_err(l, err, "starting a key batch");
@@ -955,6 +978,12 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 		cl_ledger_wrap_nonce(leaf.index, wn);
 		crypto_box_easy_afternm(wrapped, p->key, 32, wn, l->batch_key);
 	}
+	/* The leaf commits to the key rows and attributes (FORMAT.md §3). */
+	cl_leaf_aux_hash(l->batch_eph, p->has_payload ? 32 : 0,
+			 wrapped, p->has_payload ? sizeof(wrapped) : 0,
+			 p->attrs.len ? p->attrs.data : NULL, p->attrs.len,
+			 leaf.aux_hash);
+	cl_leaf_ch_hash(p->has_key && p->has_ch, p->ch, leaf.ch_hash);
 	cl_buf_reset(&l->leafbuf);
 	if ((rc = cl_leaf_encode(&leaf, &l->leafbuf)))
 		goto out;

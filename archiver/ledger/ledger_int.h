@@ -40,6 +40,7 @@ struct cl_ledger {
 	unsigned char *tag_key;    /* sodium_malloc, write mode only */
 	unsigned char seal_pk[32];
 	unsigned char *batch_key;  /* sodium_malloc, per batch */
+	unsigned char batch_eph[32]; /* its ephemeral public key */
 	struct cl_sealer *sealer;  /* for cl_ledger_append() */
 	struct cl_prepared *prep;
 	int64_t batch_id;
