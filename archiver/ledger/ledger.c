@@ -329,6 +329,54 @@ static int check_format(struct cl_ledger *l, char **err)
 	return rc;
 }
 
+/*
+ * The sealing key is part of the record (FORMAT.md §6.2): the latest
+ * signed checkpoint names it, and a writer seals only to that key.  The
+ * note's signature is checked here, so a changed row cannot name another.
+ * An archive without a checkpoint yet (init) has nothing to compare.
+ */
+static int check_seal_named(struct cl_ledger *l, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	char *name = NULL;
+	uint32_t id;
+	unsigned char lpk[32], named[32];
+	size_t tlen = 0;
+	int s, rc = CL_OK;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT size, note FROM checkpoint ORDER BY size DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "reading checkpoints");
+	s = sqlite3_step(st);
+	memcpy(l->seal_named, l->seal_pk, 32);
+	if (s == SQLITE_DONE)
+		goto out;
+	if (s != SQLITE_ROW) {
+		rc = cl_ledger_db_err(l, err, "reading checkpoints");
+		goto out;
+	}
+	if (cl_note_vkey_parse(l->vkey, &name, &id, lpk, NULL) != CL_OK ||
+	    sqlite3_column_type(st, 1) != SQLITE_TEXT ||
+	    cl_note_verify((const char *)sqlite3_column_text(st, 1),
+			   (size_t)sqlite3_column_bytes(st, 1), name, id, lpk, &tlen,
+			   NULL) != CL_OK) {
+		rc = cl_error(err, CL_ECORRUPT, "the latest checkpoint does not verify; run verify");
+		goto out;
+	}
+	s = cl_checkpoint_seal_key((const char *)sqlite3_column_text(st, 1), tlen, named);
+	if (s != CL_OK)
+		rc = cl_error(err, CL_EKEY, "the latest signed checkpoint names no sealing key;"
+			      " refusing to seal records; run verify");
+	else if (sodium_memcmp(named, l->seal_pk, 32) != 0)
+		rc = cl_error(err, CL_EKEY, "seal.pub is not the sealing key the log names as"
+			      " current (its latest signed checkpoint): refusing to seal"
+			      " records to it; run verify");
+out:
+	sqlite3_finalize(st);
+	free(name);
+	return rc;
+}
+
 /* Restore the compact range saved at the last commit. */
 static int load_frontier(struct cl_ledger *l, char **err)
 {
@@ -511,6 +559,7 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 	}
 	if ((rc = cl_vault_load_tag(dir, &l->tag_key, err)) ||
 	    (rc = cl_vault_load_seal_pk(dir, l->seal_pk, err)) ||
+	    (rc = check_seal_named(l, err)) ||
 	    (rc = load_frontier(l, err)) ||
 	    (rc = load_indexes(l, err)) ||
 	    (rc = count_entries(l, &l->size, err)))
@@ -1147,6 +1196,9 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 	if (!have) {
 		cl_merkle_range_root(&l->range, root);
 		if ((rc = cl_checkpoint_format(l->origin, l->size, root, &body)) ||
+		    (rc = cl_buf_add(&body, CL_SEAL_EXT, strlen(CL_SEAL_EXT))) ||
+		    (rc = cl_b64_add(&body, l->seal_named, 32)) ||
+		    (rc = cl_buf_add(&body, "\n", 1)) ||
 		    (rc = cl_note_sign((const char *)body.data, body.len, l->key_name,
 				       l->log_sk, &note, err)))
 			goto out;

@@ -1006,6 +1006,51 @@ static int check_seal_key(struct vstate *v)
 	return rc;
 }
 
+/* The latest signed checkpoint names the sealing key (FORMAT.md §7.1):
+ * seal.pub, and seal.key's public half, must be that key when readable.
+ * (Its signature was checked by load_stored_checkpoints.) */
+static int check_seal_named(struct vstate *v)
+{
+	sqlite3_stmt *st = NULL;
+	struct cl_buf sk;
+	char *e2 = NULL, *p1 = NULL;
+	unsigned char named[32], spk[32];
+	int s, rc = CL_OK;
+
+	cl_buf_init(&sk, 4096);
+	if ((s = sqlite3_prepare_v2(v->db, "SELECT note FROM checkpoint ORDER BY size DESC LIMIT 1",
+				    -1, &st, NULL)) != SQLITE_OK ||
+	    (s = sqlite3_step(st)) != SQLITE_ROW) {
+		rc = db_fail(v, v->db, s, "reading checkpoints");
+		goto out;
+	}
+	if (cl_checkpoint_seal_key((const char *)sqlite3_column_text(st, 0),
+				   (size_t)sqlite3_column_bytes(st, 0), named) != CL_OK) {
+		rc = problem(v->r, UINT64_MAX, "the latest signed checkpoint names no sealing key");
+		goto out;
+	}
+	if (cl_vault_load_seal_pk(v->dir, spk, &e2) == CL_OK &&
+	    sodium_memcmp(spk, named, 32) != 0) {
+		rc = problem(v->r, UINT64_MAX, "seal.pub is not the sealing key the log names"
+			     " (its latest signed checkpoint): new records would be sealed"
+			     " to someone else");
+		goto out;
+	}
+	if ((p1 = cl_strdupf("%s/seal.key", v->dir)) != NULL &&
+	    cl_file_read(p1, &sk, 4096, &e2) == CL_OK &&
+	    (sk.len < 32 || sodium_memcmp(sk.data + sk.len - 32, named, 32) != 0))
+		rc = problem(v->r, UINT64_MAX, "seal.key is not the sealing key the log names"
+			     " (its latest signed checkpoint)");
+out:
+	sqlite3_finalize(st);
+	free(e2);
+	free(p1);
+	if (sk.data)
+		sodium_memzero(sk.data, sk.alloc);
+	cl_buf_release(&sk);
+	return rc;
+}
+
 /* ---- phase: stored tree nodes --------------------------------------- */
 
 /* Load every stored node; each must be a perfect subtree of >= 2^8 leaves
@@ -1686,7 +1731,7 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 	/* Who signs, and what was signed. */
 	if ((rc = read_identity(&v)) || (rc = check_log_key(&v)) ||
 	    (rc = load_stored_checkpoints(&v)) || (rc = load_saved_checkpoints(&v)) ||
-	    (rc = check_seal_key(&v)))
+	    (rc = check_seal_key(&v)) || (rc = check_seal_named(&v)))
 		goto out;
 	/* Every entry, its payload, its chain and the tree over it. */
 	if ((rc = load_nodes(&v)) || (rc = prepare_scan(&v)) ||

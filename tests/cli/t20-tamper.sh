@@ -190,6 +190,15 @@ tampered "stray ciphertext row" "ciphertext row belongs to no entry"
 fresh; cp "$O/seal.pub" "$C/seal.pub"
 tampered "sealing public key substituted" "seal.pub is not the public half"
 
+# Both halves replaced by a pair of one's own: the log's signed
+# checkpoints name the archive's sealing key, so verify fails and writers
+# refuse to seal new records to the intruder's key.
+fresh; cp "$O/seal.pub" "$O/seal.key" "$C/"
+tampered "sealing key pair substituted" "seal.pub is not the sealing key the log names"
+gen_records 1 900 1 >"$T/one.jsonl"
+expect_exit "sealing key pair substituted: ingest refuses (exit 2)" 2 "$CHATLEDGER" ingest -a "$C" --format jsonl "$T/one.jsonl"
+expect_grep "sealing key pair substituted: ingest says why" "refusing to seal records to it" "$T/err"
+
 fresh; py "$C/ledger.db" 'db.execute("DELETE FROM checkpoint")'
 tampered "all checkpoints deleted" "no signed checkpoint"
 

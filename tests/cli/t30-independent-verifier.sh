@@ -131,6 +131,9 @@ gen_records 5 0 2 | "$CHATLEDGER" ingest -a "$O" --format jsonl - >/dev/null
 fresh
 bad "archive is not the trusted log" "is not the trusted key" --vkey "$(cat "$O/log.pub")" "$C"
 
+fresh; cp "$O/seal.pub" "$O/seal.key" "$C/"
+bad "sealing key pair substituted" "seal.pub is not the sealing key the log names" "$C"
+
 # Exported leaves.
 # edit_leaf LINE OUT: change one hex digit (in logged_at) of leaf LINE
 edit_leaf() {

@@ -750,6 +750,7 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
     if not cps:
         raise Fail("the archive has no signed checkpoint")
     nstored = len(cps)
+    check_seal_named(adir, note)
 
     # n, step 3 (saved checkpoints) and step 4.
     n, count, low = db.execute(
@@ -941,6 +942,32 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
                len(has_ct), len(erased), nstored,
                "; %d saved checkpoints consistent" % len(saved_files)
                if saved_files else "", len(nodes), ed.n, root.hex()))
+
+
+def check_seal_named(adir, note):
+    """FORMAT.md 7.1, 9.1 step 2.4: the latest signed checkpoint names the
+    sealing key; seal.pub and seal.key's public half, when present, must
+    be it."""
+    body = note.split("\n\n")[0].split("\n")[3:]
+    lines = [ln for ln in body if ln.startswith("chatledger-seal ")]
+    if len(lines) != 1:
+        raise Fail("the latest signed checkpoint names no sealing key")
+    named = b64_canonical(lines[0][len("chatledger-seal "):], "sealing key")
+    if len(named) != 32:
+        raise Fail("the latest signed checkpoint names no sealing key")
+    p = os.path.join(adir, "seal.pub")
+    if os.path.exists(p):
+        t = open(p, "rb").read().decode("ascii", "replace").rstrip("\r\n")
+        pre = "chatledger-seal-public-key-v1 "
+        if not t.startswith(pre) or \
+                b64_canonical(t[len(pre):], "seal.pub") != named:
+            raise Fail("seal.pub is not the sealing key the log names (its "
+                       "latest signed checkpoint)")
+    p = os.path.join(adir, "seal.key")
+    if os.path.exists(p) and os.access(p, os.R_OK):
+        if open(p, "rb").read()[-32:] != named:
+            raise Fail("seal.key is not the sealing key the log names (its "
+                       "latest signed checkpoint)")
 
 
 # ---- leaves mode (FORMAT.md 9.2) ----------------------------------------
