@@ -564,7 +564,7 @@ int main(int argc, char **argv)
 		return cli_finish_stdout(EXIT_OK);
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("chatledger 0.1.0 (archive format 1)\n");
+		printf("chatledger 0.1.0 (archive format %d)\n", CL_ARCHIVE_FORMAT);
 		return cli_finish_stdout(EXIT_OK);
 	}
 	for (c = cli_commands; c->name; c++)

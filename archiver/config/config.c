@@ -9,6 +9,7 @@
 #include <ini.h>
 
 #include "archiver/config/config.h"
+#include "archiver/ledger/ledger.h"
 #include "archiver/wa/cert.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -177,13 +178,17 @@ static int handler(void *user, const char *section, const char *name,
 			return 1;
 		}
 		if (strcmp(name, "format") == 0) {
-			if (strcmp(value, "1") != 0) {
+			if (strcmp(value, "1") == 0) {
+				(void)cl_fmt(x->why, sizeof(x->why), CL_FORMAT1_REFUSAL);
+				return 0;
+			}
+			if (strcmp(value, "2") != 0) {
 				(void)cl_fmt(x->why, sizeof(x->why),
-					 "unsupported archive format '%.20s' (this build reads format 1)",
+					 "unsupported archive format '%.20s' (this build reads format 2)",
 					 value);
 				return 0;
 			}
-			x->c->format = 1;
+			x->c->format = 2;
 			return 1;
 		}
 		if (strcmp(name, "created") == 0)

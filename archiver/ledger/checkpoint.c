@@ -90,6 +90,25 @@ out:
 	return rc;
 }
 
+int cl_checkpoint_seal_key(const char *text, size_t len, unsigned char pk[32])
+{
+	struct cl_nt_lines it = { text, len, 0 };
+	const char *line;
+	size_t n, k = strlen(CL_SEAL_EXT), no = 0;
+	int found = 0;
+
+	while (cl_nt_next_line(&it, &line, &n) == 0) {
+		if (n == 0)
+			break; /* the blank line before the signatures */
+		if (++no <= 3 || n < k || memcmp(line, CL_SEAL_EXT, k) != 0)
+			continue;
+		if (found || cl_nt_b64_hash(line + k, n - k, pk) != CL_OK)
+			return CL_EINVAL;
+		found = 1;
+	}
+	return found ? CL_OK : CL_ENOTFOUND;
+}
+
 void cl_checkpoint_release(struct cl_checkpoint *cp)
 {
 	free(cp->origin);

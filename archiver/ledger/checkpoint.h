@@ -37,6 +37,15 @@ int cl_checkpoint_parse(const char *text, size_t len,
 			struct cl_checkpoint *cp, char **err);
 
 /* Free cp->origin and zero *cp.  Safe on a zeroed struct. */
+/*
+ * The sealing public key a checkpoint body names (FORMAT.md §7.1, format
+ * 2): its extension line "chatledger-seal " base64(32 bytes).  CL_OK with
+ * pk set; CL_ENOTFOUND if the body has no such line; CL_EINVAL if it is
+ * malformed or there are two.
+ */
+#define CL_SEAL_EXT "chatledger-seal "
+int cl_checkpoint_seal_key(const char *text, size_t len, unsigned char pk[32]);
+
 void cl_checkpoint_release(struct cl_checkpoint *cp);
 
 #endif

@@ -48,6 +48,7 @@ int cl_ledger_erase(struct cl_ledger *l, uint64_t index, const char *rule,
 	struct cl_entry_in in;
 	json_t *body = NULL;
 	char *bodytxt = NULL;
+	char keymat[64];
 	uint64_t tidx;
 	enum cl_append_outcome dup = CL_APPEND_NEW;
 	int rc, present, s;
@@ -115,9 +116,14 @@ int cl_ledger_erase(struct cl_ledger *l, uint64_t index, const char *rule,
 	json_decref(body);
 	if (bodytxt == NULL)
 		return CL_ENOMEM;
-	/* No idempotency key: the deletions above and this tombstone commit
-	 * together, so an entry whose payload is gone has its tombstone. */
+	/* The deletions above and this tombstone commit together, so an
+	 * entry whose payload is gone has its tombstone; its key (§3.4)
+	 * records each erasure once. */
 	memset(&in, 0, sizeof(in));
+	snprintf(keymat, sizeof(keymat), "chatledger/tombstone/v1/%llu",
+		 (unsigned long long)index);
+	in.key = keymat;
+	in.key_len = strlen(keymat);
 	in.type = CL_ENTRY_TOMBSTONE;
 	in.kind = "tombstone";
 	in.sent_at = CL_TIME_NONE;

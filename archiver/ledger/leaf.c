@@ -3,6 +3,8 @@
  */
 #include <string.h>
 
+#include <sodium.h>
+
 #include "archiver/ledger/leaf.h"
 #include "common/status.h"
 #include "common/banned.h"
@@ -28,6 +30,8 @@ int cl_leaf_encode(const struct cl_leaf *l, struct cl_buf *out)
 	    (rc = cl_buf_add(out, l->prev_hash, 32)) ||
 	    (rc = cl_buf_add(out, l->ct_hash, 32)) ||
 	    (rc = cl_buf_add(out, l->pt_hash, 32)) ||
+	    (rc = cl_buf_add(out, l->aux_hash, 32)) ||
+	    (rc = cl_buf_add(out, l->ch_hash, 32)) ||
 	    (rc = cl_buf_add_be32(out, l->body_len)) ||
 	    (rc = cl_buf_add(out, l->body, l->body_len)))
 		return rc;
@@ -69,13 +73,66 @@ int cl_leaf_decode(const unsigned char *p, size_t len, struct cl_leaf *l,
 	memcpy(l->prev_hash, p + off + 72, 32);
 	memcpy(l->ct_hash, p + off + 104, 32);
 	memcpy(l->pt_hash, p + off + 136, 32);
-	l->body_len = cl_load_be32(p + off + 168);
+	memcpy(l->aux_hash, p + off + 168, 32);
+	memcpy(l->ch_hash, p + off + 200, 32);
+	l->body_len = cl_load_be32(p + off + 232);
 	if (l->body_len > CL_LEAF_MAX_BODY ||
 	    len != CL_LEAF_FIXED + klen + l->body_len)
 		return cl_error(err, CL_ECORRUPT,
 				"leaf length %zu does not match its fields", len);
-	l->body = p + off + 172;
+	l->body = p + off + 236;
 	return CL_OK;
+}
+
+static void lp_update(crypto_hash_sha256_state *st, const unsigned char *p,
+		      size_t n)
+{
+	unsigned char be[4];
+
+	be[0] = (unsigned char)(n >> 24);
+	be[1] = (unsigned char)(n >> 16);
+	be[2] = (unsigned char)(n >> 8);
+	be[3] = (unsigned char)n;
+	crypto_hash_sha256_update(st, be, 4);
+	if (n)
+		crypto_hash_sha256_update(st, p, n);
+}
+
+void cl_leaf_aux_hash(const unsigned char *eph, size_t eph_len,
+		      const unsigned char *wrapped, size_t wrapped_len,
+		      const unsigned char *attrs, size_t attrs_len,
+		      unsigned char out[32])
+{
+	crypto_hash_sha256_state st;
+	unsigned char present = attrs != NULL;
+
+	if (eph_len == 0 && wrapped_len == 0 && attrs == NULL) {
+		memset(out, 0, 32);
+		return;
+	}
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)"chatledger/aux/v2", 17);
+	lp_update(&st, eph, eph_len);
+	lp_update(&st, wrapped, wrapped_len);
+	crypto_hash_sha256_update(&st, &present, 1);
+	lp_update(&st, attrs, attrs ? attrs_len : 0);
+	crypto_hash_sha256_final(&st, out);
+}
+
+void cl_leaf_ch_hash(int has_ch, int64_t ch, unsigned char out[32])
+{
+	crypto_hash_sha256_state st;
+	unsigned char be[8];
+
+	if (!has_ch) {
+		memset(out, 0, 32);
+		return;
+	}
+	cl_store_be64(be, (uint64_t)ch);
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)"chatledger/ch/v2", 16);
+	crypto_hash_sha256_update(&st, be, 8);
+	crypto_hash_sha256_final(&st, out);
 }
 
 const char *cl_entry_type_name(int type)

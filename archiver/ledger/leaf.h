@@ -19,8 +19,12 @@
  *   +72  32    chain previous leaf hash (zero when first)
  *   +104 32    SHA-256 of the stored ciphertext (zero = no payload)
  *   +136 32    SHA-256(salt || canonical plaintext) (zero = no payload)
- *   +168 4     B = public body length (u32, <= 65536)
- *   +172 B     public body: canonical JSON without personal data, or empty
+ *   +168 32    aux hash: commits to the payload's batch key, wrapped key
+ *              and selector attributes (cl_leaf_aux_hash; zero = none)
+ *   +200 32    content-fingerprint hash: commits to dedup.ch
+ *              (cl_leaf_ch_hash; zero = none)
+ *   +232 4     B = public body length (u32, <= 65536)
+ *   +236 B     public body: canonical JSON without personal data, or empty
  */
 #ifndef CL_LEAF_H
 #define CL_LEAF_H
@@ -30,11 +34,11 @@
 
 #include "common/buf.h"
 
-#define CL_LEAF_VERSION 1
+#define CL_LEAF_VERSION 2
 #define CL_LEAF_NOPREV UINT64_MAX
 #define CL_LEAF_MAX_BODY 65536u
 #define CL_KIND_MAX 32u          /* an entry kind: 1-32 of [a-z0-9_-] */
-#define CL_LEAF_FIXED 207u /* 35 + 172: bytes besides kind and body */
+#define CL_LEAF_FIXED 271u /* 35 + 236: bytes besides kind and body */
 
 enum cl_entry_type {
 	CL_ENTRY_RECORD = 1,     /* a message or event from a source */
@@ -56,6 +60,8 @@ struct cl_leaf {
 	unsigned char prev_hash[32];
 	unsigned char ct_hash[32];
 	unsigned char pt_hash[32];
+	unsigned char aux_hash[32];
+	unsigned char ch_hash[32];
 	const unsigned char *body; /* points into the parsed bytes */
 	uint32_t body_len;
 };
@@ -67,6 +73,21 @@ int cl_leaf_encode(const struct cl_leaf *l, struct cl_buf *out);
  * kind); body points into `p`.  CL_ECORRUPT with *err on failure. */
 int cl_leaf_decode(const unsigned char *p, size_t len, struct cl_leaf *l,
 		   char **err);
+
+/*
+ * The aux hash (FORMAT.md §3): 32 zero bytes when the entry has neither a
+ * payload nor selector attributes, else SHA-256("chatledger/aux/v2" ||
+ * lp(eph) || lp(wrapped) || u8(attrs present) || lp(attrs)), lp(x) =
+ * be32(len) || x; eph and wrapped are empty without a payload, attrs
+ * empty when absent (attrs == NULL).
+ */
+void cl_leaf_aux_hash(const unsigned char *eph, size_t eph_len,
+		      const unsigned char *wrapped, size_t wrapped_len,
+		      const unsigned char *attrs, size_t attrs_len,
+		      unsigned char out[32]);
+/* The ch hash: 32 zero bytes without a fingerprint (has_ch 0), else
+ * SHA-256("chatledger/ch/v2" || be64(ch)). */
+void cl_leaf_ch_hash(int has_ch, int64_t ch, unsigned char out[32]);
 
 const char *cl_entry_type_name(int type);
 

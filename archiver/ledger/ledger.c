@@ -307,6 +307,76 @@ static int load_meta_text(struct cl_ledger *l, const char *k, char **out,
 	return rc;
 }
 
+/* meta.format must be this build's (FORMAT.md §10); a format-1 archive
+ * is refused with CL_EINVAL, an unknown one is CL_ECORRUPT. */
+static int check_format(struct cl_ledger *l, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT v FROM meta WHERE k = 'format'", -1,
+			       &st, NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "reading meta");
+	if (sqlite3_step(st) != SQLITE_ROW ||
+	    sqlite3_column_type(st, 0) != SQLITE_INTEGER)
+		rc = cl_error(err, CL_ECORRUPT, "archive metadata 'format' missing");
+	else if (sqlite3_column_int64(st, 0) == 1)
+		rc = cl_error(err, CL_EINVAL, "%s", CL_FORMAT1_REFUSAL);
+	else if (sqlite3_column_int64(st, 0) != CL_ARCHIVE_FORMAT)
+		rc = cl_error(err, CL_ECORRUPT, "unknown archive format %lld (this build reads format %d)",
+			      (long long)sqlite3_column_int64(st, 0), CL_ARCHIVE_FORMAT);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * The sealing key is part of the record (FORMAT.md §6.2): the latest
+ * signed checkpoint names it, and a writer seals only to that key.  The
+ * note's signature is checked here, so a changed row cannot name another.
+ * An archive without a checkpoint yet (init) has nothing to compare.
+ */
+static int check_seal_named(struct cl_ledger *l, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	char *name = NULL;
+	uint32_t id;
+	unsigned char lpk[32], named[32];
+	size_t tlen = 0;
+	int s, rc = CL_OK;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT size, note FROM checkpoint ORDER BY size DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "reading checkpoints");
+	s = sqlite3_step(st);
+	memcpy(l->seal_named, l->seal_pk, 32);
+	if (s == SQLITE_DONE)
+		goto out;
+	if (s != SQLITE_ROW) {
+		rc = cl_ledger_db_err(l, err, "reading checkpoints");
+		goto out;
+	}
+	if (cl_note_vkey_parse(l->vkey, &name, &id, lpk, NULL) != CL_OK ||
+	    sqlite3_column_type(st, 1) != SQLITE_TEXT ||
+	    cl_note_verify((const char *)sqlite3_column_text(st, 1),
+			   (size_t)sqlite3_column_bytes(st, 1), name, id, lpk, &tlen,
+			   NULL) != CL_OK) {
+		rc = cl_error(err, CL_ECORRUPT, "the latest checkpoint does not verify; run verify");
+		goto out;
+	}
+	s = cl_checkpoint_seal_key((const char *)sqlite3_column_text(st, 1), tlen, named);
+	if (s != CL_OK)
+		rc = cl_error(err, CL_EKEY, "the latest signed checkpoint names no sealing key;"
+			      " refusing to seal records; run verify");
+	else if (sodium_memcmp(named, l->seal_pk, 32) != 0)
+		rc = cl_error(err, CL_EKEY, "seal.pub is not the sealing key the log names as"
+			      " current (its latest signed checkpoint): refusing to seal"
+			      " records to it; run verify");
+out:
+	sqlite3_finalize(st);
+	free(name);
+	return rc;
+}
+
 /* Restore the compact range saved at the last commit. */
 static int load_frontier(struct cl_ledger *l, char **err)
 {
@@ -466,7 +536,7 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		goto out;
 	/* One read transaction: what is loaded below is one committed
 	 * state.  A reader keeps it until close; a writer ends it below. */
-	if ((rc = exec(l, "BEGIN", err)) ||
+	if ((rc = exec(l, "BEGIN", err)) || (rc = check_format(l, err)) ||
 	    (rc = load_meta_text(l, "origin", &l->origin, err)) ||
 	    (rc = load_meta_text(l, "vkey", &l->vkey, err)))
 		goto out;
@@ -489,6 +559,7 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 	}
 	if ((rc = cl_vault_load_tag(dir, &l->tag_key, err)) ||
 	    (rc = cl_vault_load_seal_pk(dir, l->seal_pk, err)) ||
+	    (rc = check_seal_named(l, err)) ||
 	    (rc = load_frontier(l, err)) ||
 	    (rc = load_indexes(l, err)) ||
 	    (rc = count_entries(l, &l->size, err)))
@@ -732,6 +803,7 @@ static int start_key_batch(struct cl_ledger *l, char **err)
 		rc = cl_ledger_db_err(l, err, "starting a key batch");
 		goto out;
 	}
+	memcpy(l->batch_eph, eph_pk, 32);
 	sqlite3_bind_blob(st, 1, eph_pk, 32, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = cl_ledger_db_err(l, err, "starting a key batch");
@@ -960,6 +1032,12 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 		cl_ledger_wrap_nonce(leaf.index, wn);
 		crypto_box_easy_afternm(wrapped, p->key, 32, wn, l->batch_key);
 	}
+	/* The leaf commits to the key rows and attributes (FORMAT.md §3). */
+	cl_leaf_aux_hash(l->batch_eph, p->has_payload ? 32 : 0,
+			 wrapped, p->has_payload ? sizeof(wrapped) : 0,
+			 p->attrs.len ? p->attrs.data : NULL, p->attrs.len,
+			 leaf.aux_hash);
+	cl_leaf_ch_hash(p->has_key && p->has_ch, p->ch, leaf.ch_hash);
 	cl_buf_reset(&l->leafbuf);
 	if ((rc = cl_leaf_encode(&leaf, &l->leafbuf)))
 		goto out;
@@ -1123,6 +1201,9 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 	if (!have) {
 		cl_merkle_range_root(&l->range, root);
 		if ((rc = cl_checkpoint_format(l->origin, l->size, root, &body)) ||
+		    (rc = cl_buf_add(&body, CL_SEAL_EXT, strlen(CL_SEAL_EXT))) ||
+		    (rc = cl_b64_add(&body, l->seal_named, 32)) ||
+		    (rc = cl_buf_add(&body, "\n", 1)) ||
 		    (rc = cl_note_sign((const char *)body.data, body.len, l->key_name,
 				       l->log_sk, &note, err)))
 			goto out;

@@ -39,7 +39,10 @@ struct cl_ledger {
 	unsigned char *log_sk;     /* sodium_malloc, write mode only */
 	unsigned char *tag_key;    /* sodium_malloc, write mode only */
 	unsigned char seal_pk[32];
+	unsigned char seal_named[32]; /* the sealing key the log names (write
+	                                 mode): its checkpoints name it again */
 	unsigned char *batch_key;  /* sodium_malloc, per batch */
+	unsigned char batch_eph[32]; /* its ephemeral public key */
 	struct cl_sealer *sealer;  /* for cl_ledger_append() */
 	struct cl_prepared *prep;
 	int64_t batch_id;

@@ -770,7 +770,8 @@ static int read_identity(struct vstate *v)
 	if ((s = sqlite3_prepare_v2(v->db, "SELECT (SELECT v FROM meta WHERE k='origin'),"
 				    " (SELECT v FROM meta WHERE k='vkey'),"
 				    " (SELECT coalesce(max(idx) + 1, 0) FROM entry),"
-				    " (SELECT count(*) FROM entry)", -1, &st, NULL)) != SQLITE_OK ||
+				    " (SELECT count(*) FROM entry),"
+				    " (SELECT v FROM meta WHERE k='format')", -1, &st, NULL)) != SQLITE_OK ||
 	    (s = sqlite3_step(st)) != SQLITE_ROW) {
 		rc = db_fail(v, v->db, s, "reading the archive's identity");
 		goto out;
@@ -778,6 +779,16 @@ static int read_identity(struct vstate *v)
 	if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
 	    sqlite3_column_type(st, 1) != SQLITE_TEXT) {
 		rc = problem(v->r, UINT64_MAX, "archive metadata (origin, log key) is missing");
+		goto out;
+	}
+	if (sqlite3_column_type(st, 4) == SQLITE_INTEGER && sqlite3_column_int64(st, 4) == 1) {
+		rc = problem(v->r, UINT64_MAX, "%s", CL_FORMAT1_REFUSAL);
+		goto out;
+	}
+	if (sqlite3_column_type(st, 4) != SQLITE_INTEGER ||
+	    sqlite3_column_int64(st, 4) != CL_ARCHIVE_FORMAT) {
+		rc = problem(v->r, UINT64_MAX, "the archive format is not %d (meta.format)",
+			     CL_ARCHIVE_FORMAT);
 		goto out;
 	}
 	v->origin = strdup((const char *)sqlite3_column_text(st, 0));
@@ -995,6 +1006,51 @@ static int check_seal_key(struct vstate *v)
 	return rc;
 }
 
+/* The latest signed checkpoint names the sealing key (FORMAT.md §7.1):
+ * seal.pub, and seal.key's public half, must be that key when readable.
+ * (Its signature was checked by load_stored_checkpoints.) */
+static int check_seal_named(struct vstate *v)
+{
+	sqlite3_stmt *st = NULL;
+	struct cl_buf sk;
+	char *e2 = NULL, *p1 = NULL;
+	unsigned char named[32], spk[32];
+	int s, rc = CL_OK;
+
+	cl_buf_init(&sk, 4096);
+	if ((s = sqlite3_prepare_v2(v->db, "SELECT note FROM checkpoint ORDER BY size DESC LIMIT 1",
+				    -1, &st, NULL)) != SQLITE_OK ||
+	    (s = sqlite3_step(st)) != SQLITE_ROW) {
+		rc = db_fail(v, v->db, s, "reading checkpoints");
+		goto out;
+	}
+	if (cl_checkpoint_seal_key((const char *)sqlite3_column_text(st, 0),
+				   (size_t)sqlite3_column_bytes(st, 0), named) != CL_OK) {
+		rc = problem(v->r, UINT64_MAX, "the latest signed checkpoint names no sealing key");
+		goto out;
+	}
+	if (cl_vault_load_seal_pk(v->dir, spk, &e2) == CL_OK &&
+	    sodium_memcmp(spk, named, 32) != 0) {
+		rc = problem(v->r, UINT64_MAX, "seal.pub is not the sealing key the log names"
+			     " (its latest signed checkpoint): new records would be sealed"
+			     " to someone else");
+		goto out;
+	}
+	if ((p1 = cl_strdupf("%s/seal.key", v->dir)) != NULL &&
+	    cl_file_read(p1, &sk, 4096, &e2) == CL_OK &&
+	    (sk.len < 32 || sodium_memcmp(sk.data + sk.len - 32, named, 32) != 0))
+		rc = problem(v->r, UINT64_MAX, "seal.key is not the sealing key the log names"
+			     " (its latest signed checkpoint)");
+out:
+	sqlite3_finalize(st);
+	free(e2);
+	free(p1);
+	if (sk.data)
+		sodium_memzero(sk.data, sk.alloc);
+	cl_buf_release(&sk);
+	return rc;
+}
+
 /* ---- phase: stored tree nodes --------------------------------------- */
 
 /* Load every stored node; each must be a perfect subtree of >= 2^8 leaves
@@ -1127,8 +1183,11 @@ static int prepare_scan(struct vstate *v)
 		if ((rc = prepare_payload_win(v, &v->w2)))
 			goto out;
 	}
-	if ((s = sqlite3_prepare_v2(v->db, "SELECT e.idx, e.leaf, e.type, e.kind, e.sent_at, d.kh"
+	if ((s = sqlite3_prepare_v2(v->db, "SELECT e.idx, e.leaf, e.type, e.kind, e.sent_at, d.kh,"
+				    " e.attrs, d.ch, k.wrapped, b.eph"
 				    " FROM entry e LEFT JOIN dedup d ON d.idx = e.idx"
+				    " LEFT JOIN sealed_key k ON k.idx = e.idx"
+				    " LEFT JOIN key_batch b ON b.id = k.batch"
 				    " WHERE e.idx >= ?1 AND e.idx < ?2 ORDER BY e.idx",
 				    -1, &v->st_entries, NULL)) != SQLITE_OK) {
 		rc = db_fail(v, v->db, s, "preparing verification queries");
@@ -1171,6 +1230,43 @@ static int index_row_matches(sqlite3_stmt *st, const struct cl_leaf *lf)
 	       (sodium_is_zero(lf->key_hash, 32) ?
 		sqlite3_column_type(st, 5) == SQLITE_NULL :
 		sqlite3_column_int64(st, 5) == (sqlite3_int64)cl_load_be64(lf->key_hash));
+}
+
+/*
+ * The columns the leaf commits to by hash besides the ciphertext (FORMAT.md
+ * §3, §4): the batch key, wrapped key and attrs (aux_hash), and dedup.ch
+ * (ch_hash).  An erased entry (non-zero ct_hash, no key row, attrs NULL)
+ * keeps its aux_hash; whether a tombstone names it is checked with the
+ * payloads (check_erasures).
+ */
+static int check_commitments(struct vstate *v, sqlite3_stmt *st, const struct cl_leaf *lf)
+{
+	int ta = sqlite3_column_type(st, 6), tc = sqlite3_column_type(st, 7);
+	int tw = sqlite3_column_type(st, 8), te = sqlite3_column_type(st, 9);
+	unsigned char h[32];
+	int erased;
+
+	if ((ta != SQLITE_NULL && (ta != SQLITE_BLOB || sqlite3_column_bytes(st, 6) == 0)) ||
+	    (tc != SQLITE_NULL && tc != SQLITE_INTEGER) ||
+	    (tw != SQLITE_NULL && tw != SQLITE_BLOB) || (te != SQLITE_NULL && te != SQLITE_BLOB))
+		return problem(v->r, lf->index, "entry %" PRIu64 ": a key, attrs or"
+			       " fingerprint column has the wrong type", lf->index);
+	cl_leaf_ch_hash(tc == SQLITE_INTEGER, sqlite3_column_int64(st, 7), h);
+	if (memcmp(h, lf->ch_hash, 32) != 0)
+		return problem(v->r, lf->index, "entry %" PRIu64 ": its content fingerprint"
+			       " (dedup.ch) does not match its leaf", lf->index);
+	erased = !sodium_is_zero(lf->ct_hash, 32) && !sodium_is_zero(lf->aux_hash, 32) &&
+		 ta == SQLITE_NULL && tw == SQLITE_NULL;
+	if (erased)
+		return CL_OK;
+	cl_leaf_aux_hash(sqlite3_column_blob(st, 9), (size_t)sqlite3_column_bytes(st, 9),
+			 sqlite3_column_blob(st, 8), (size_t)sqlite3_column_bytes(st, 8),
+			 ta == SQLITE_NULL ? NULL : sqlite3_column_blob(st, 6),
+			 (size_t)sqlite3_column_bytes(st, 6), h);
+	if (memcmp(h, lf->aux_hash, 32) != 0)
+		return problem(v->r, lf->index, "entry %" PRIu64 ": its sealed key, key batch"
+			       " or attrs do not match its leaf (aux_hash)", lf->index);
+	return CL_OK;
 }
 
 /* The leaf must link to the previous entry of its conversation; it then
@@ -1272,6 +1368,8 @@ static int check_entry(struct vstate *v, uint64_t start)
 			     " key index) disagree with the leaf", idx);
 		goto out;
 	}
+	if ((rc = check_commitments(v, st, &lf)))
+		goto out;
 	cl_merkle_leaf_hash(p, n, lh);
 	r->bytes_hashed += n;
 	if ((rc = follow_chain(v, &lf, lh)))
@@ -1447,8 +1545,6 @@ static int check_stray_rows(struct vstate *v)
 		  "a sealed key refers to a missing or malformed key batch" },
 		{ "SELECT min(idx) FROM dedup WHERE idx NOT IN (SELECT idx FROM entry)",
 		  "a key index row belongs to no entry" },
-		{ "SELECT 1 FROM meta WHERE k = 'format' AND v != 1",
-		  "the archive format is not 1" },
 	};
 	sqlite3_stmt *st = NULL;
 	size_t c;
@@ -1635,7 +1731,7 @@ int cl_verify(const char *dir, const struct cl_verify_opts *o,
 	/* Who signs, and what was signed. */
 	if ((rc = read_identity(&v)) || (rc = check_log_key(&v)) ||
 	    (rc = load_stored_checkpoints(&v)) || (rc = load_saved_checkpoints(&v)) ||
-	    (rc = check_seal_key(&v)))
+	    (rc = check_seal_key(&v)) || (rc = check_seal_named(&v)))
 		goto out;
 	/* Every entry, its payload, its chain and the tree over it. */
 	if ((rc = load_nodes(&v)) || (rc = prepare_scan(&v)) ||

@@ -67,11 +67,11 @@ db.execute("UPDATE payload SET ct = ? WHERE idx = 81", (pa,))
 db.execute("UPDATE payload SET ct = ? WHERE idx = 80", (pb,))'
 tampered "swapped entries" "entry 80: leaf says it is entry 81"
 
-fresh; py "$C/ledger.db" 'db.execute("DELETE FROM payload WHERE idx = 90"); db.execute("DELETE FROM sealed_key WHERE idx = 90")'
+fresh; py "$C/ledger.db" 'db.execute("DELETE FROM payload WHERE idx = 90"); db.execute("DELETE FROM sealed_key WHERE idx = 90"); db.execute("UPDATE entry SET attrs = NULL WHERE idx = 90")'
 tampered "erased without tombstone" "entry 90: ciphertext and key are missing and no tombstone"
 
 fresh; py "$C/ledger.db" 'db.execute("DELETE FROM sealed_key WHERE idx = 91")'
-tampered "sealed key removed" "entry 91: sealed key"
+tampered "sealed key removed" "entry 91: .*sealed key"
 
 fresh; py "$C/ledger.db" 'flip("node", "hash", "level = 8 AND pos", 0, 3)'
 tampered "stored tree node" "stored tree node (level 8, position 0)"
@@ -156,7 +156,10 @@ fresh; py "$C/ledger.db" '
 row = db.execute("SELECT leaf, type, kind, sent_at FROM entry WHERE idx = 599").fetchone()
 leaf = bytearray(row[0]); leaf[2:10] = (600).to_bytes(8, "big")
 db.execute("INSERT INTO entry(idx, leaf, type, kind, sent_at) VALUES (600, ?, ?, ?, ?)", (bytes(leaf),) + row[1:])
-db.execute("INSERT INTO dedup(idx, kh) SELECT 600, kh FROM dedup WHERE idx = 599")'
+db.execute("UPDATE entry SET attrs = (SELECT attrs FROM entry WHERE idx = 599) WHERE idx = 600")
+db.execute("INSERT INTO payload(idx, ct) SELECT 600, ct FROM payload WHERE idx = 599")
+db.execute("INSERT INTO sealed_key(idx, batch, wrapped) SELECT 600, batch, wrapped FROM sealed_key WHERE idx = 599")
+db.execute("INSERT INTO dedup(idx, kh, ch) SELECT 600, kh, ch FROM dedup WHERE idx = 599")'
 tampered "unsigned appended entry" "not covered by any signed checkpoint\|chain broken"
 
 # A well-formed entry (correct index and chain link) appended behind the
@@ -169,14 +172,17 @@ leaf[2:10] = (600).to_bytes(8, "big")
 leaf[o + 64:o + 72] = (599).to_bytes(8, "big")
 leaf[o + 72:o + 104] = hashlib.sha256(b"\x00" + prev).digest()
 db.execute("INSERT INTO entry(idx, leaf, type, kind, sent_at) VALUES (600, ?, ?, ?, ?)", (bytes(leaf),) + row[1:])
-db.execute("INSERT INTO dedup(idx, kh) SELECT 600, kh FROM dedup WHERE idx = 599")'
+db.execute("UPDATE entry SET attrs = (SELECT attrs FROM entry WHERE idx = 599) WHERE idx = 600")
+db.execute("INSERT INTO payload(idx, ct) SELECT 600, ct FROM payload WHERE idx = 599")
+db.execute("INSERT INTO sealed_key(idx, batch, wrapped) SELECT 600, batch, wrapped FROM sealed_key WHERE idx = 599")
+db.execute("INSERT INTO dedup(idx, kh, ch) SELECT 600, kh, ch FROM dedup WHERE idx = 599")'
 tampered "well-formed unsigned tail" "entries 600..600 are not covered by any signed checkpoint"
 
 fresh; py "$C/ledger.db" 'flip("meta", "v", "k", "frontier", 20)'
 tampered "stored frontier" "stored frontier"
 
 fresh; py "$C/ledger.db" 'db.execute("DELETE FROM key_batch")'
-tampered "key batch deleted" "missing or malformed key batch"
+tampered "key batch deleted" "missing or malformed key batch\|aux_hash"
 
 fresh; py "$C/ledger.db" 'db.execute("INSERT INTO payload(idx, ct) VALUES (5000, ?)", (b"\x01\x02",))'
 tampered "stray ciphertext row" "ciphertext row belongs to no entry"
@@ -184,6 +190,27 @@ tampered "stray ciphertext row" "ciphertext row belongs to no entry"
 fresh; cp "$O/seal.pub" "$C/seal.pub"
 tampered "sealing public key substituted" "seal.pub is not the public half"
 
+# Both halves replaced by a pair of one's own: the log's signed
+# checkpoints name the archive's sealing key, so verify fails and writers
+# refuse to seal new records to the intruder's key.
+fresh; cp "$O/seal.pub" "$O/seal.key" "$C/"
+tampered "sealing key pair substituted" "seal.pub is not the sealing key the log names"
+gen_records 1 900 1 >"$T/one.jsonl"
+expect_exit "sealing key pair substituted: ingest refuses (exit 2)" 2 "$CHATLEDGER" ingest -a "$C" --format jsonl "$T/one.jsonl"
+expect_grep "sealing key pair substituted: ingest says why" "refusing to seal records to it" "$T/err"
+
 fresh; py "$C/ledger.db" 'db.execute("DELETE FROM checkpoint")'
 tampered "all checkpoints deleted" "no signed checkpoint"
+
+# A format-1 archive (FORMAT.md §10): writers refuse it (exit 2), and
+# verify fails it, both saying so.
+fresh; py "$C/ledger.db" 'db.execute("UPDATE meta SET v = 1 WHERE k = ?", ("format",))'
+tampered "format 1 archive" "format 1 archive: "
+sed -i 's/^format = 2$/format = 1/' "$C/chatledger.conf"
+gen_records 1 900 1 >"$T/one.jsonl"
+expect_exit "format 1 archive: ingest refuses (exit 2)" 2 "$CHATLEDGER" ingest -a "$C" --format jsonl "$T/one.jsonl"
+expect_grep "format 1 archive: ingest says why" "format 1 archive: " "$T/err"
+sed -i 's/^format = 1$/format = 2/' "$C/chatledger.conf"
+expect_exit "format 1 ledger: ingest refuses (exit 2)" 2 "$CHATLEDGER" ingest -a "$C" --format jsonl "$T/one.jsonl"
+expect_grep "format 1 ledger: ingest says why" "format 1 archive: " "$T/err"
 t_done

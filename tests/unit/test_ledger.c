@@ -7,6 +7,7 @@
  * archive (catch-up, the writer lock's wait and its bound).
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,9 +579,21 @@ static void test_erase(const char *dir, const struct logkey *k)
 	TAP_OK(get_leaf(l, 1, &lf1, lh1, &b1) == CL_OK && get_leaf(l, 6, &lft, lht, &bt) == CL_OK,
 	       "leaves 1 and 6 read");
 	if (b1 && bt) {
-		/* (Its key hash is not checked: FORMAT.md §3.4 gives a
-		 * tombstone key material, cl_ledger_erase() appends it
-		 * without a key.) */
+		unsigned char tk[32], kh[32];
+		FILE *tf;
+		char tp[4096];
+
+		/* FORMAT.md §3.4: the key hash is BLAKE2b-256(tag.key,
+		 * "chatledger/tombstone/v1/" || decimal(E)). */
+		snprintf(tp, sizeof(tp), "%s/tag.key", dir);
+		tf = fopen(tp, "rb");
+		TAP_OK(tf && fread(tk, 1, 32, tf) == 32, "tag.key read");
+		if (tf)
+			fclose(tf);
+		crypto_generichash(kh, 32, (const unsigned char *)"chatledger/tombstone/v1/1",
+				   25, tk, 32);
+		TAP_OK(memcmp(lft.key_hash, kh, 32) == 0,
+		       "the tombstone's key hash is derived from its erased index");
 		TAP_OK(lft.type == CL_ENTRY_TOMBSTONE && strcmp(lft.kind, "tombstone") == 0 &&
 		       sodium_is_zero(lft.ct_hash, 32) && lft.sent_at == CL_TIME_NONE &&
 		       lft.received_at == CL_TIME_NONE,

@@ -201,9 +201,14 @@ static void test_leaf(void)
 	TAP_OK(rc == CL_ECORRUPT, "short leaf rejected");
 	free(err);
 	err = NULL;
-	b.data[0] = 2;
+	b.data[0] = 3;
 	rc = cl_leaf_decode(b.data, b.len, &d, &err);
 	TAP_OK(rc == CL_ECORRUPT, "unknown leaf version rejected");
+	free(err);
+	err = NULL;
+	b.data[0] = 1;
+	rc = cl_leaf_decode(b.data, b.len, &d, &err);
+	TAP_OK(rc == CL_ECORRUPT, "a format-1 leaf (version 1) is rejected");
 	free(err);
 	cl_buf_release(&b);
 }

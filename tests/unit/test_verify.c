@@ -315,11 +315,10 @@ static void test_base(void)
 		free(vk);
 		reset_opts();
 	}
-	/* The attrs column is not committed to: changing it is no tampering
-	 * the verifier can see (a negative control for the column checks). */
+	/* The attrs column is committed to by the leaf's aux_hash (format 2). */
 	TAP_OK(fresh() == 0 && fx_sql(work, "UPDATE entry SET attrs = x'00' WHERE idx = 5") == 0 &&
-	       cl_verify(work, &opts, &r, &err) == CL_OK,
-	       "the uncommitted attrs column is not checked");
+	       cl_verify(work, &opts, &r, &err) == CL_ECORRUPT && r.bad_index == 5,
+	       "a changed attrs column is found");
 	cl_verify_report_release(&r);
 	free(err);
 	err = NULL;
@@ -476,10 +475,19 @@ static void test_rows(void)
 		 fx_sql(work, "INSERT INTO dedup(idx, kh) VALUES (7000, 1)"),
 		 "a key index row belongs to no entry (row 7000)", NONE);
 	tampered("key batch deleted", fresh() || fx_sql(work, "DELETE FROM key_batch"),
-		 "a sealed key refers to a missing or malformed key batch (row 0)", NONE);
+		 "entry 0: its sealed key, key batch or attrs do not match its leaf (aux_hash)", 0);
+	tampered("key batch's ephemeral key changed", fresh() ||
+		 fx_sql(work, "UPDATE key_batch SET eph = zeroblob(32)"),
+		 "entry 0: its sealed key, key batch or attrs do not match its leaf (aux_hash)", 0);
 	tampered("format changed", fresh() ||
-		 fx_sql(work, "UPDATE meta SET v = 2 WHERE k = 'format'"),
-		 "the archive format is not 1", NONE);
+		 fx_sql(work, "UPDATE meta SET v = 3 WHERE k = 'format'"),
+		 "the archive format is not 2 (meta.format)", NONE);
+	tampered("content fingerprint changed", fresh() ||
+		 fx_sql(work, "UPDATE dedup SET ch = coalesce(ch, 0) + 1 WHERE idx = 5"),
+		 "entry 5: its content fingerprint (dedup.ch) does not match its leaf", 5);
+	tampered("format 1 archive", fresh() ||
+		 fx_sql(work, "UPDATE meta SET v = 1 WHERE k = 'format'"),
+		 "format 1 archive: this chatledger reads and writes format 2 only", NONE);
 	tampered("origin deleted", fresh() || fx_sql(work, "DELETE FROM meta WHERE k = 'origin'"),
 		 "archive metadata (origin, log key) is missing", NONE);
 }
@@ -507,7 +515,10 @@ static void test_erasures(void)
 		 "entry 91: sealed key is missing or malformed (ciphertext remains)", 91);
 	tampered("sealed key malformed", fresh() ||
 		 fx_sql(work, "UPDATE sealed_key SET wrapped = x'00' WHERE idx = 92"),
-		 "entry 92: sealed key is missing or malformed", 92);
+		 "entry 92: its sealed key, key batch or attrs do not match its leaf (aux_hash)", 92);
+	tampered("wrapped key byte flipped", fresh() ||
+		 fx_sql(work, "UPDATE sealed_key SET wrapped = zeroblob(48) WHERE idx = 92"),
+		 "entry 92: its sealed key, key batch or attrs do not match its leaf (aux_hash)", 92);
 	tampered("ciphertext removed, key kept", fresh() ||
 		 fx_sql(work, "DELETE FROM payload WHERE idx = 93"),
 		 "entry 93: ciphertext is missing but its key remains", 93);
@@ -538,6 +549,7 @@ static int forge_leaf(void *ctx, unsigned char *p, size_t len)
 		return -1;
 	cl_merkle_leaf_hash(prev, len, h);
 	cl_store_be64(p + 2, 301);
+	memset(p + k, 0, 32); /* no key hash: no dedup row is needed */
 	cl_store_be64(p + k + 64, 300);
 	memcpy(p + k + 72, h, 32);
 	return 0;

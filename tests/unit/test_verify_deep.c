@@ -73,22 +73,30 @@ out:
 	return rc;
 }
 
-/* A batch sealed to `other`'s key: its seal.pub in place while the
- * writer opens, then the archive's own put back. */
+/* A batch sealed to `other`'s key by a writer whose sealing key was
+ * swapped after it opened (format 2 writers refuse a seal.pub the log does
+ * not name, so this is what a subverted writer would do); its checkpoint
+ * still names the archive's own key. */
 static int foreign_batch(const char *dir, unsigned from, unsigned to)
 {
-	char *mine = fx_path(dir, "seal.pub"), *keep = fx_path(dir, "seal.pub.keep");
-	char *theirs = fx_path(other, "seal.pub");
-	int rc = -1;
+	struct cl_ledger *l = NULL;
+	char *err = NULL;
+	unsigned i;
+	int rc;
 
-	if (rename(mine, keep) == 0 && fx_copy_file(theirs, mine, 0644) == 0) {
-		rc = batch(dir, from, to);
-		if (unlink(mine) != 0 || rename(keep, mine) != 0)
-			rc = -1;
-	}
-	free(mine);
-	free(keep);
-	free(theirs);
+	if ((rc = cl_ledger_open(dir, CL_OPEN_WRITE, &l, &err)) ||
+	    (rc = cl_vault_load_seal_pk(other, l->seal_pk, &err)) ||
+	    (rc = cl_ledger_begin(l, &err)))
+		goto out;
+	for (i = from; rc == CL_OK && i < to; i++)
+		rc = add(l, i);
+	if (rc == CL_OK)
+		rc = cl_ledger_commit(l, &err);
+out:
+	if (rc)
+		fprintf(stderr, "# foreign batch: %s\n", err ? err : cl_strerror(rc));
+	cl_ledger_close(l);
+	free(err);
 	return rc;
 }
 

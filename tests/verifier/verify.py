@@ -42,7 +42,9 @@ import urllib.parse
 TIME_NONE = -(2 ** 63)
 NOPREV = 2 ** 64 - 1
 ZERO32 = bytes(32)
-LEAF_FIXED = 207
+LEAF_FIXED = 271
+LEAF_VERSION = 2
+ARCHIVE_FORMAT = 2
 MAX_BODY = 65536
 NODE_LEVEL = 8
 ENTRY_TYPES = {1: "record", 2: "tombstone", 3: "coverage", 4: "control",
@@ -237,7 +239,8 @@ def verify_consistency(size1, size2, root1, root2, proof):
 class Leaf:
     __slots__ = ("raw", "version", "type", "index", "sent_at", "received_at",
                  "logged_at", "kind", "key_hash", "conv_tag", "prev_index",
-                 "prev_hash", "ct_hash", "pt_hash", "body")
+                 "prev_hash", "ct_hash", "pt_hash", "aux_hash", "ch_hash",
+                 "body")
 
 
 def be64(b):
@@ -257,7 +260,7 @@ def parse_leaf(raw, where):
     lf.raw = raw
     lf.version = raw[0]
     lf.type = raw[1]
-    if lf.version != 1:
+    if lf.version != LEAF_VERSION:
         raise Fail("%s: leaf is malformed (unknown version %d)"
                    % (where, lf.version))
     if lf.type not in ENTRY_TYPES:
@@ -283,12 +286,34 @@ def parse_leaf(raw, where):
     lf.prev_hash = raw[o + 72:o + 104]
     lf.ct_hash = raw[o + 104:o + 136]
     lf.pt_hash = raw[o + 136:o + 168]
-    blen = be64(raw[o + 168:o + 172])
+    lf.aux_hash = raw[o + 168:o + 200]
+    lf.ch_hash = raw[o + 200:o + 232]
+    blen = be64(raw[o + 232:o + 236])
     if blen > MAX_BODY or n != LEAF_FIXED + k + blen:
         raise Fail("%s: leaf is malformed (length %d does not match its "
                    "fields)" % (where, n))
-    lf.body = raw[o + 172:]
+    lf.body = raw[o + 236:]
     return lf
+
+
+def lp(b):
+    return len(b).to_bytes(4, "big") + b
+
+
+def aux_hash(eph, wrapped, attrs):
+    """FORMAT.md 3: the leaf's commitment to the key rows and attrs."""
+    if eph is None and wrapped is None and attrs is None:
+        return ZERO32
+    return sha256(b"chatledger/aux/v2" + lp(eph or b"") + lp(wrapped or b"")
+                  + (b"\x00" if attrs is None else b"\x01")
+                  + lp(attrs or b""))
+
+
+def ch_hash(ch):
+    """FORMAT.md 3: the leaf's commitment to dedup.ch."""
+    if ch is None:
+        return ZERO32
+    return sha256(b"chatledger/ch/v2" + (ch & (2**64 - 1)).to_bytes(8, "big"))
 
 
 def tombstone_target(lf, where):
@@ -689,7 +714,9 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
     if not isinstance(origin, str) or not isinstance(dbkey, str):
         raise Fail("archive metadata (origin, log key) is missing")
     fmt = meta(db, "format")
-    if fmt != 1 or isinstance(fmt, bool):
+    if fmt == 1 and not isinstance(fmt, bool):
+        raise Fail("format 1 archive: this verifier checks format 2 only")
+    if fmt != ARCHIVE_FORMAT or isinstance(fmt, bool):
         raise Fail("unknown archive format %r" % (fmt,))
     filekey = read_file(os.path.join(adir, "log.pub"), "log key") \
         .decode("utf-8", "replace").rstrip("\r\n")
@@ -723,6 +750,7 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
     if not cps:
         raise Fail("the archive has no signed checkpoint")
     nstored = len(cps)
+    check_seal_named(adir, note)
 
     # n, step 3 (saved checkpoints) and step 4.
     n, count, low = db.execute(
@@ -768,9 +796,14 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
             raise Fail("entry row %d lies outside the log" % r[0])
     ct_of = {}
     expect = 0
-    for idx, raw, typ, kind, sent_at, kh in db.execute(
-            "SELECT e.idx, e.leaf, e.type, e.kind, e.sent_at, d.kh FROM entry e "
-            "LEFT JOIN dedup d ON d.idx = e.idx ORDER BY e.idx"):
+    aux_of = {}
+    for idx, raw, typ, kind, sent_at, kh, attrs, ch, wrapped, eph in \
+            db.execute(
+                "SELECT e.idx, e.leaf, e.type, e.kind, e.sent_at, d.kh, "
+                "e.attrs, d.ch, k.wrapped, b.eph FROM entry e "
+                "LEFT JOIN dedup d ON d.idx = e.idx "
+                "LEFT JOIN sealed_key k ON k.idx = e.idx "
+                "LEFT JOIN key_batch b ON b.id = k.batch ORDER BY e.idx"):
         if idx != expect:
             raise Fail("entry %d is missing (deleted from the log)" % expect)
         expect += 1
@@ -783,6 +816,25 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
         if (typ, kind, sent_at, kh) != want:
             raise Fail("entry %d: index columns (type, kind, sent_at, "
                        "key index) disagree with the leaf" % idx)
+        for c in (attrs, wrapped, eph):
+            if c is not None and not isinstance(c, bytes):
+                raise Fail("entry %d: a key or attrs column has the wrong "
+                           "type" % idx)
+        if attrs == b"" or (ch is not None and (
+                not isinstance(ch, int) or isinstance(ch, bool))):
+            raise Fail("entry %d: an attrs or fingerprint column has the "
+                       "wrong type" % idx)
+        if ch_hash(ch) != lf.ch_hash:
+            raise Fail("entry %d: its content fingerprint (dedup.ch) does "
+                       "not match its leaf" % idx)
+        if aux_hash(eph, wrapped, attrs) != lf.aux_hash:
+            # Erased (FORMAT.md 3.4): key rows gone, attrs NULL; step 10
+            # requires a tombstone for it.
+            if not (lf.ct_hash != ZERO32 and lf.aux_hash != ZERO32
+                    and attrs is None and wrapped is None):
+                raise Fail("entry %d: its sealed key, key batch or attrs do "
+                           "not match its leaf (aux_hash)" % idx)
+        aux_of[idx] = lf.aux_hash
         chk.add(idx, lf)
         if lf.ct_hash != ZERO32:
             ct_of[idx] = lf.ct_hash
@@ -890,6 +942,32 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
                len(has_ct), len(erased), nstored,
                "; %d saved checkpoints consistent" % len(saved_files)
                if saved_files else "", len(nodes), ed.n, root.hex()))
+
+
+def check_seal_named(adir, note):
+    """FORMAT.md 7.1, 9.1 step 2.4: the latest signed checkpoint names the
+    sealing key; seal.pub and seal.key's public half, when present, must
+    be it."""
+    body = note.split("\n\n")[0].split("\n")[3:]
+    lines = [ln for ln in body if ln.startswith("chatledger-seal ")]
+    if len(lines) != 1:
+        raise Fail("the latest signed checkpoint names no sealing key")
+    named = b64_canonical(lines[0][len("chatledger-seal "):], "sealing key")
+    if len(named) != 32:
+        raise Fail("the latest signed checkpoint names no sealing key")
+    p = os.path.join(adir, "seal.pub")
+    if os.path.exists(p):
+        t = open(p, "rb").read().decode("ascii", "replace").rstrip("\r\n")
+        pre = "chatledger-seal-public-key-v1 "
+        if not t.startswith(pre) or \
+                b64_canonical(t[len(pre):], "seal.pub") != named:
+            raise Fail("seal.pub is not the sealing key the log names (its "
+                       "latest signed checkpoint)")
+    p = os.path.join(adir, "seal.key")
+    if os.path.exists(p) and os.access(p, os.R_OK):
+        if open(p, "rb").read()[-32:] != named:
+            raise Fail("seal.key is not the sealing key the log names (its "
+                       "latest signed checkpoint)")
 
 
 # ---- leaves mode (FORMAT.md 9.2) ----------------------------------------
