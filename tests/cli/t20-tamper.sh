@@ -198,6 +198,11 @@ tampered "sealing key pair substituted" "seal.pub is not the sealing key the log
 gen_records 1 900 1 >"$T/one.jsonl"
 expect_exit "sealing key pair substituted: ingest refuses (exit 2)" 2 "$CHATLEDGER" ingest -a "$C" --format jsonl "$T/one.jsonl"
 expect_grep "sealing key pair substituted: ingest says why" "refusing to seal records to it" "$T/err"
+printf 'app-secret\n' >"$T/wh-secret"; printf 'verify-token\n' >"$T/wh-token"
+expect_exit "sealing key pair substituted: the webhook refuses to start (exit 2)" 2 \
+	timeout 60 "$CHATLEDGER" webhook -a "$C" --listen 127.0.0.1:0 \
+	--app-secret-file "$T/wh-secret" --verify-token-file "$T/wh-token"
+expect_grep "sealing key pair substituted: the webhook says why" "refusing to seal records to it" "$T/err"
 
 fresh; py "$C/ledger.db" 'db.execute("DELETE FROM checkpoint")'
 tampered "all checkpoints deleted" "no signed checkpoint"
