@@ -94,7 +94,11 @@ REPLAY_OBJ = $(O)/obj/tests/fuzz/replay_main.o
 
 $(O)/tests/%: tests/unit/%.c $(O)/libchatledger.a
 	@mkdir -p $(dir $@).deps
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libchatledger.a $(LIBS)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) $(TEST_LDFLAGS) -o $@ $< $(O)/libchatledger.a $(LIBS)
+
+# test_faults fails the Nth allocation the library itself makes: its
+# malloc, calloc and realloc calls are routed through the test's wrappers.
+$(O)/tests/test_faults: TEST_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 
 $(O)/tests/test_wa_%: tests/wa/test_wa_%.c $(O)/libchatledger.a
 	@mkdir -p $(dir $@).deps

@@ -16,10 +16,11 @@
  *    SQLITE_IOERR_FSYNC; the Nth xTruncate with SQLITE_IOERR_TRUNCATE.
  *  - Memory: SQLite's allocator is replaced (SQLITE_CONFIG_MALLOC, before
  *    sqlite3_initialize) by a wrapper whose Nth xMalloc/xRealloc returns
- *    NULL.  Only allocations made through SQLite fail: the library's own
- *    malloc/calloc, jansson's and libsodium's are not intercepted (the
- *    Makefile links every unit test with the same flags, so there is no
- *    per-test -Wl,--wrap=malloc).
+ *    NULL; and the library's own malloc, calloc and realloc calls (this
+ *    binary is linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,
+ *    see the Makefile) go through wrappers whose Nth call returns NULL.
+ *    Allocations inside shared libraries (jansson, libsodium, libc's
+ *    strdup and asprintf) are not intercepted.
  * An I/O fault is first transient (the Nth call fails, later ones
  * succeed, as after a full disk that was cleaned up), then persistent
  * (every call from the Nth on fails until the run's faulted part ends, as
@@ -62,11 +63,13 @@ enum fault_kind {
 	F_FULL,    /* xWrite writes half, -> SQLITE_FULL */
 	F_SYNC,    /* xSync -> SQLITE_IOERR_FSYNC */
 	F_TRUNC,   /* xTruncate -> SQLITE_IOERR_TRUNCATE */
-	F_MALLOC   /* sqlite3_malloc/realloc -> NULL */
+	F_MALLOC,  /* sqlite3_malloc/realloc -> NULL */
+	F_LIBMALLOC /* the library's malloc/calloc/realloc -> NULL */
 };
 
 static const char *const kind_names[] = {
-	"none", "write", "short-write", "fsync", "truncate", "sqlite-malloc"
+	"none", "write", "short-write", "fsync", "truncate", "sqlite-malloc",
+	"library-malloc"
 };
 
 static struct {
@@ -358,6 +361,30 @@ static void mem_shutdown(void *app)
 {
 	(void)app;
 	real_mem.xShutdown(real_mem.pAppData);
+}
+
+/* ---- the library's allocator, wrapped (-Wl,--wrap=...) ---------------- */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+
+void *__wrap_malloc(size_t n)
+{
+	return fault_hit(F_LIBMALLOC) ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t k, size_t n)
+{
+	return fault_hit(F_LIBMALLOC) ? NULL : __real_calloc(k, n);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	return fault_hit(F_LIBMALLOC) ? NULL : __real_realloc(p, n);
 }
 
 /* Must run before anything initializes SQLite. */
@@ -691,6 +718,7 @@ int main(void)
 				sweep(io_kinds[i], (enum scenario)sc, FAULT_CAP);
 		persist_mode = 0;
 		sweep(F_MALLOC, (enum scenario)sc, MALLOC_CAP);
+		sweep(F_LIBMALLOC, (enum scenario)sc, MALLOC_CAP);
 	}
 
 	/*
