@@ -191,7 +191,7 @@ def coverage(d):
         leaf = bytes(leaf)
         k = leaf[34]
         kind = leaf[35:35 + k].decode()
-        off = 35 + k + 168
+        off = 35 + k + (232 if leaf[0] == 2 else 168)  # FORMAT.md §3: B after aux_hash, ch_hash in v2
         blen = int.from_bytes(leaf[off:off + 4], "big")
         body = leaf[off + 4:off + 4 + blen]
         try:

@@ -403,7 +403,7 @@ def public_bodies(kind):
         k = leaf[34]
         if leaf[35:35 + k].decode() != kind:
             continue
-        off = 35 + k + 168
+        off = 35 + k + (232 if leaf[0] == 2 else 168)  # FORMAT.md §3: B after aux_hash, ch_hash in v2
         n = int.from_bytes(leaf[off:off + 4], "big")
         out.append(json.loads(leaf[off + 4:off + 4 + n]))
     db.close()
