@@ -34,14 +34,14 @@
 
 struct cl_ledger;
 
-/* What to append.  Key and conversation are opaque material that is
- * reduced to keyed hashes; the plaintext is sealed; the body is public. */
 /* The archive format this build reads and writes (meta.format), and what
  * it says about a format-1 archive (docs/FORMAT.md §10). */
 #define CL_ARCHIVE_FORMAT 2
 #define CL_FORMAT1_REFUSAL "format 1 archive: this chatledger reads and writes" \
 	" format 2 only (docs/FORMAT.md §10); use the release that created it"
 
+/* What to append.  Key and conversation are opaque material that is
+ * reduced to keyed hashes; the plaintext is sealed; the body is public. */
 struct cl_entry_in {
 	uint8_t type;                   /* CL_ENTRY_* */
 	const char *kind;               /* [a-z][a-z0-9_-]{0,31} */
