@@ -23,6 +23,12 @@ import tempfile
 import threading
 import time
 
+# The leaf layout is read by the independent verifier's strict parser
+# (tests/verifier/verify.py, FORMAT.md section 3), not by offsets here.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "verifier"))
+from verify import parse_leaf  # noqa: E402
+
 CHATLEDGER = os.environ["CHATLEDGER"]
 ROOT = os.environ.get("CL_ROOT") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -187,17 +193,12 @@ def coverage(d):
     finally:
         db.close()
     out = []
-    for _, leaf in rows:
-        leaf = bytes(leaf)
-        k = leaf[34]
-        kind = leaf[35:35 + k].decode()
-        off = 35 + k + (232 if leaf[0] == 2 else 168)  # FORMAT.md §3: B after aux_hash, ch_hash in v2
-        blen = int.from_bytes(leaf[off:off + 4], "big")
-        body = leaf[off + 4:off + 4 + blen]
+    for idx, leaf in rows:
+        lf = parse_leaf(bytes(leaf), "entry %d" % idx)
         try:
-            out.append((kind, json.loads(body) if body else {}))
+            out.append((lf.kind, json.loads(lf.body) if lf.body else {}))
         except ValueError:
-            out.append((kind, {"unparsed": body.hex()}))
+            out.append((lf.kind, {"unparsed": lf.body.hex()}))
     return out
 
 

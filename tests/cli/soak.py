@@ -32,6 +32,12 @@ import sys
 import threading
 import time
 
+# The leaf layout is read by the independent verifier's strict parser
+# (tests/verifier/verify.py, FORMAT.md section 3), not by offsets here.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "verifier"))
+from verify import parse_leaf  # noqa: E402
+
 CL = os.environ["CHATLEDGER"]
 ROOT = os.environ["CL_ROOT"]
 T, A, RECORDS, N, POLICY, SECS = sys.argv[1:7]
@@ -398,14 +404,10 @@ def public_bodies(kind):
             shutil.copy(os.path.join(A, f), d)
     db = sqlite3.connect(os.path.join(d, "ledger.db"))
     out = []
-    for (leaf,) in db.execute("SELECT leaf FROM entry ORDER BY idx"):
-        leaf = bytes(leaf)
-        k = leaf[34]
-        if leaf[35:35 + k].decode() != kind:
-            continue
-        off = 35 + k + (232 if leaf[0] == 2 else 168)  # FORMAT.md §3: B after aux_hash, ch_hash in v2
-        n = int.from_bytes(leaf[off:off + 4], "big")
-        out.append(json.loads(leaf[off + 4:off + 4 + n]))
+    for (idx, leaf) in db.execute("SELECT idx, leaf FROM entry ORDER BY idx"):
+        lf = parse_leaf(bytes(leaf), "entry %d" % idx)
+        if lf.kind == kind:
+            out.append(json.loads(lf.body))
     db.close()
     shutil.rmtree(d, ignore_errors=True)
     return out
