@@ -28,6 +28,8 @@ struct hcache {
 
 struct rec_ctx {
 	struct cl_ledger *l;
+	const struct cl_retention_lifecycle *lc;
+	const unsigned char *conv_tag;
 	const unsigned char *attrs;
 	size_t n;                 /* number of 8-byte hashes */
 	struct hcache cache[64];
@@ -79,7 +81,27 @@ static int has_attr(void *ctx, const char *type, const char *value)
 	uint64_t h;
 	size_t i;
 
-	if (c->n == 0 || value == NULL)
+	if (value == NULL)
+		return 0;
+	/* "@N": the conversations hold or event N resolved to. */
+	if (value[0] == '@') {
+		char *end;
+		unsigned long k = strtoul(value + 1, &end, 10);
+
+		return c->lc && *end == 0 && k < c->lc->n_sets &&
+		       cl_convset_has(c->lc->sets[k], c->conv_tag);
+	}
+	/* Labels an officer gave to the record's conversation. */
+	if (strcmp(type, "label") == 0 && c->lc) {
+		for (i = 0; i < c->lc->n_labels; i++) {
+			const struct cl_retention_label *x = &c->lc->labels[i];
+
+			if (x->active && strcmp(x->label, value) == 0 && x->set < c->lc->n_sets &&
+			    cl_convset_has(c->lc->sets[x->set], c->conv_tag))
+				return 1;
+		}
+	}
+	if (c->n == 0)
 		return 0;
 	if (value[0] == '#') {
 		if (value[1] != '\0' && value[2] == ':') {
@@ -169,6 +191,8 @@ static int decide_entry(struct scan *s, uint64_t index, const struct cl_leaf *lf
 
 	memset(&rc_, 0, sizeof(rc_));
 	rc_.l = s->l;
+	rc_.lc = s->lc;
+	rc_.conv_tag = lf->conv_tag;
 	rc_.attrs = attrs;
 	rc_.n = attrs ? alen / 8 : 0;
 	r.index = index;
@@ -300,7 +324,8 @@ static int run_pass(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
 		seen = cl_ledger_size(l);
 		cl_ledger_rollback(l);
 	}
-	if ((rc = cl_retention_lifecycle_load(l, &lc, err)))
+	if ((rc = cl_retention_lifecycle_load(l, &lc, err)) ||
+	    (rc = cl_retention_lifecycle_resolve(l, &lc, err)))
 		goto out;
 	s.l = l;
 	s.p = p;
@@ -450,7 +475,8 @@ int cl_retention_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_
 	o.want = index;
 	cl_buf_init(&o.leaf, 1 << 20);
 	cl_buf_init(&o.attrs, 1 << 16);
-	if ((rc = cl_retention_lifecycle_load(l, &lc, err)))
+	if ((rc = cl_retention_lifecycle_load(l, &lc, err)) ||
+	    (rc = cl_retention_lifecycle_resolve(l, &lc, err)))
 		goto out;
 	for (t = CL_ENTRY_RECORD; t <= CL_ENTRY_QUARANTINE && !o.found; t++) {
 		int r2 = cl_ledger_each(l, t, find_one, &o, err);
