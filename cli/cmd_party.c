@@ -413,9 +413,9 @@ out:
 int cmd_party(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct cli_sub subs[] = {
-		{ "link", party_link, CLI_NEEDS_WRITER },
-		{ "unlink", party_unlink, CLI_NEEDS_WRITER },
-		{ "show", party_show, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE },
+		{ "link", party_link, CLI_NEEDS_WRITER | CLI_TAKES_OPERANDS },
+		{ "unlink", party_unlink, CLI_NEEDS_WRITER | CLI_TAKES_OPERANDS },
+		{ "show", party_show, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE | CLI_TAKES_OPERANDS },
 		{ "list", party_list, CLI_NEEDS_READER | CLI_NEEDS_PASSPHRASE },
 		{ NULL, NULL, 0 }
 	};

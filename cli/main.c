@@ -73,7 +73,8 @@ const struct cli_cmd cli_commands[] = {
 	  "       chatledger label list -a DIR [--json]",
 	  "classify a party's or a conversation's records for retention" },
 	{ "retain", cmd_retain, CLI_NEEDS_WRITER,
-	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--now TIME] [--json]",
+	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--list] [--now TIME] [--json]\n"
+	  "       chatledger retain -a DIR --report [--all] [--json]",
 	  "erase what the retention policy says is due (nightly)" },
 	{ "webhook", cmd_webhook, CLI_NEEDS_WRITER,
 	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--max-connections N] [--max-connections-per-address N] [--header-timeout SECONDS] [--access-token-file FILE [--media-url URL] [--media-retry-base SECONDS]] [--json]",

@@ -130,6 +130,32 @@ int cl_retention_run(struct cl_ledger *l, const struct cl_policy *p, int64_t now
 		     int dry_run, size_t batch, struct cl_retention_stats *st,
 		     char **err);
 
+/* One entry that a run erases (or, dry, would erase), in erasure order.
+ * rule is the rule's name or "default"; attachment_of is the record an
+ * attachment goes with (UINT64_MAX for a record). */
+struct cl_retention_item {
+	uint64_t index;
+	uint64_t attachment_of;
+	const char *rule;
+	const char *kind;
+	int64_t sent_at;
+	unsigned char conv_tag[32];
+};
+typedef void (*cl_retention_list_fn)(void *ctx, const struct cl_retention_item *it);
+
+/*
+ * cl_retention_run with a list of what is erased (list may be NULL), and,
+ * for a real run, a report appended at the end as a control entry of kind
+ * "retention-report": the time decided at, the policy's name, counts per
+ * rule and the index ranges of the batches that hold the tombstones
+ * (`retain --report`).  *report_index gets its index (UINT64_MAX when
+ * dry).
+ */
+int cl_retention_run_list(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
+			  int dry_run, size_t batch, cl_retention_list_fn list,
+			  void *list_ctx, struct cl_retention_stats *st,
+			  uint64_t *report_index, char **err);
+
 /* A JSON explanation of entry `index` at `now` (caller json_decref()s). */
 int cl_retention_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_t index,
 			 int64_t now, json_t **out, char **err);
