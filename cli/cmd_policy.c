@@ -187,9 +187,12 @@ static int policy_check(int argc, char **argv, struct cli_ctx *ctx)
 		rc = cl_retention_run(ctx->ledger, p, cl_time_now_ms(), 1, 1000, &st, &err);
 	if (rc == CL_OK)
 		printf("policy: %zu rules, %zu conflicts, %zu assumed; %llu records examined,"
-		       " %llu matched by no rule\n",
+		       " %llu matched by no rule (they keep the default: %s); %llu quarantined"
+		       " items keep the default\n",
 		       cl_policy_rule_count(p), conflicts, assumed,
-		       (unsigned long long)st.examined, (unsigned long long)st.norule);
+		       (unsigned long long)(st.examined - st.quarantine_norule),
+		       (unsigned long long)st.norule, cl_policy_default(p),
+		       (unsigned long long)st.quarantine_norule);
 	if (rc)
 		code = cli_fail_rc("policy", rc, err);
 	else

@@ -62,11 +62,11 @@ int cl_retention_append_control(struct cl_ledger *l, const char *kind, json_t *p
 {
 	struct cl_entry_in in;
 	char *body = json_dumps(pub, JSON_COMPACT | JSON_SORT_KEYS);
-	char *pt = json_dumps(sealed, JSON_COMPACT | JSON_SORT_KEYS);
+	char *pt = sealed ? json_dumps(sealed, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	enum cl_append_outcome dup = CL_APPEND_NEW;
 	int rc;
 
-	if (body == NULL || pt == NULL) {
+	if (body == NULL || (sealed && pt == NULL)) {
 		rc = CL_ENOMEM;
 		goto out;
 	}
@@ -76,7 +76,7 @@ int cl_retention_append_control(struct cl_ledger *l, const char *kind, json_t *p
 	in.sent_at = CL_TIME_NONE;
 	in.received_at = cl_time_now_ms();
 	in.plaintext = (const unsigned char *)pt;
-	in.plaintext_len = strlen(pt);
+	in.plaintext_len = pt ? strlen(pt) : 0;
 	in.body = body;
 	in.body_len = strlen(body);
 	if ((rc = cl_ledger_begin(l, err)))

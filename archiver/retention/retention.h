@@ -115,7 +115,8 @@ struct cl_retention_stats {
 	uint64_t held;           /* due but held */
 	uint64_t awaiting;       /* waiting for a lifecycle event */
 	uint64_t kept;           /* all other KEEPs */
-	uint64_t norule;         /* of those: no rule applies (policy check) */
+	uint64_t norule;         /* of those: records no rule applies to (policy check) */
+	uint64_t quarantine_norule; /* quarantined items no rule applies to */
 	uint64_t per_rule[CL_POLICY_MAX_RULES + 1]; /* erased per rule; last = default */
 	uint64_t batches;
 };

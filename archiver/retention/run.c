@@ -278,8 +278,14 @@ static int scan_entry(void *ctx, uint64_t index, const unsigned char *p,
 		s->st->awaiting++;
 	else
 		s->st->kept++;
-	if (strcmp(d.reason, "no-rule") == 0)
-		s->st->norule++;
+	if (strcmp(d.reason, "no-rule") == 0) {
+		/* A quarantined item is bad input kept as evidence, not a
+		 * message a rule could classify: counted on its own. */
+		if (lf.type == CL_ENTRY_QUARANTINE)
+			s->st->quarantine_norule++;
+		else
+			s->st->norule++;
+	}
 	return CL_OK;
 }
 
@@ -486,7 +492,6 @@ static int append_report(struct cl_ledger *l, const struct cl_policy *p, int64_t
 			 uint64_t *index, char **err)
 {
 	json_t *pub = json_object(), *per = json_object(), *ranges = json_array();
-	json_t *sealed;
 	size_t i, nr = cl_policy_rule_count(p);
 	int rc;
 
@@ -514,16 +519,12 @@ static int append_report(struct cl_ledger *l, const struct cl_policy *p, int64_t
 	json_object_set_new(pub, "held", json_integer((json_int_t)st->held));
 	json_object_set_new(pub, "awaiting_event", json_integer((json_int_t)st->awaiting));
 	json_object_set_new(pub, "kept", json_integer((json_int_t)st->kept));
+	json_object_set_new(pub, "no_rule", json_integer((json_int_t)st->norule));
 	json_object_set_new(pub, "per_rule", per);
 	json_object_set_new(pub, "tombstone_ranges", ranges);
-	sealed = json_deep_copy(pub);
-	if (sealed == NULL) {
-		json_decref(pub);
-		return CL_ENOMEM;
-	}
-	rc = cl_retention_append_control(l, "retention-report", pub, sealed, index, err);
+	/* Counts and ranges only: nothing personal, nothing to seal. */
+	rc = cl_retention_append_control(l, "retention-report", pub, NULL, index, err);
 	json_decref(pub);
-	json_decref(sealed);
 	return rc;
 }
 

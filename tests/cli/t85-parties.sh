@@ -133,6 +133,8 @@ assert sorted(inr) == tomb, (inr, tomb)
 assert rep["erased"] + rep["attachments"] == int(sys.argv[4]) == len(tomb), rep
 assert sum(rep["per_rule"].values()) == rep["erased"] + rep["attachments"], rep
 PY
+expect_exit "status after the run" 0 "$CHATLEDGER" status -a "$A" --json
+expect_grep "status counts the records no rule matched at the last run" '"retention":{"erased":[0-9]*,"held":[0-9]*,"last_run":"2090-01-01T00:00:00.000Z","no_rule":0,"policy":"t85-erase-after-1y"}' "$T/out"
 expect_exit "retain --report, human" 0 "$CHATLEDGER" retain -a "$A" --report
 expect_grep "report names the policy" "policy t85-erase-after-1y" "$T/out"
 expect_grep "report gives the tombstone range" "tombstones in entries" "$T/out"
@@ -189,5 +191,28 @@ expect_grep "no rule again" '"reason":"no-rule"' "$T/out"
 expect_exit "removing again is refused" 2 "$CHATLEDGER" label remove -a "$C" --label complaint --party "+852 9123 4567"
 expect_grep "remove refusal" "label 'complaint' is not given to these selectors" "$T/err"
 expect_exit "verify the classified archive" 0 "$CHATLEDGER" verify -a "$C"
+
+# --- the shipped example configuration classifies every bundled sample:
+# each built-in profile matches every record and conflicts with nothing.
+D="$T/d"; new_archive "$D"
+sed -n '/^\[labels\]/,/^\[/p' "$CL_ROOT/config/chatledger.conf.example" | sed '$d' >>"$D/chatledger.conf"
+check "the example's [labels] section was copied" grep -q '^\* = customer-communication' "$D/chatledger.conf"
+for f in "$S"/cloudapi-webhook/*.json; do
+	"$CHATLEDGER" ingest -a "$D" --format cloudapi "$f" >/dev/null 2>&1
+done
+for f in "$S"/wecom-archive/*.json; do
+	"$CHATLEDGER" ingest -a "$D" --format wecom --account wecom-corp "$f" >/dev/null 2>&1
+done
+for f in "$S"/whatsapp-export/*.txt; do
+	"$CHATLEDGER" ingest -a "$D" --format whatsapp-export --account 85230001234 "$f" >/dev/null 2>&1
+done
+"$CHATLEDGER" ingest -a "$D" --format jsonl "$CL_ROOT/tests/data/demo.jsonl" >/dev/null 2>&1
+for prof in "$CL_ROOT"/config/policies/*.policy; do
+	name=$(basename "$prof" .policy)
+	expect_exit "policy check $name over the samples" 0 "$CHATLEDGER" policy check -a "$D" --policy "$prof"
+	expect_grep "$name: no conflict within the profile" " 0 conflicts" "$T/out"
+	expect_grep "$name: every record matched by a rule" "records examined, 0 matched by no rule" "$T/out"
+	check "$name: records were examined" sh -c "! grep -q ' 0 records examined' '$T/out'"
+done
 
 t_done
