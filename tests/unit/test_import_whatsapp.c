@@ -661,11 +661,13 @@ static void test_mapping(void)
 	free(err);
 	r = rec(&c, 0);
 	TAP_OK(is_system(r) && same_str(str1(r, "event"), "encryption") &&
-	       same_str(str2(r, "conversation", "id"), "whatsapp-export:Ms Wong") &&
+	       same_str(str2(r, "conversation", "id"), "whatsapp-export:group:A: b") &&
 	       same_str(str2(r, "conversation", "name"), "Ms Wong") &&
-	       same_str(str2(r, "conversation", "type"), "group"),
-	       "BOM stripped; conversation from the Android file name; three "
-	       "speakers make a group");
+	       same_str(str2(r, "conversation", "type"), "group") &&
+	       str2(r, "conversation", "peer_name") == NULL &&
+	       same_str(str2(r, "export", "conversation_from"), "group_subject"),
+	       "BOM stripped; three speakers make a group; its id is the subject "
+	       "before the change, its name the Android file name");
 	r = rec(&c, 1);
 	TAP_OK(json_is_true(json_object_get(r, "edited")) &&
 	       same_str(str1(r, "text"), "Quote attached") &&
@@ -724,16 +726,28 @@ static void test_mapping(void)
 			      &c, NULL);
 		TAP_OK(rc == CL_OK &&
 		       same_str(str2(rec(&c, 1), "conversation", "id"),
-				"whatsapp-export:Wong Trading") &&
+				"whatsapp-export:direct:Wong Trading") &&
+		       same_str(str2(rec(&c, 1), "conversation", "peer_name"),
+				"Wong Trading") &&
 		       same_str(str1(rec(&c, 1), "text"), "hello"),
 		       "_chat.txt takes the chat name from the encryption notice; CRLF");
 		cap_release(&c);
 		cap_init(&c);
-		err = NULL;
 		rc = run_text(second, strlen(second), NULL, NULL, NULL, "_chat.txt", NULL,
-			      &c, &err);
+			      &c, NULL);
+		TAP_OK(rc == CL_OK &&
+		       same_str(str2(rec(&c, 0), "conversation", "id"),
+				"whatsapp-export:direct:Chan Tai Man") &&
+		       same_str(str2(rec(&c, 0), "export", "conversation_from"), "peer"),
+		       "no chat name: the only author is the other party");
+		cap_release(&c);
+		cap_init(&c);
+		err = NULL;
+		rc = run_text("[13/01/2024, 09:01:00] You: hello\r\n", 35, NULL, NULL,
+			      NULL, "_chat.txt", NULL, &c, &err);
 		TAP_OK(rc == CL_EINVAL && err && strstr(err, "--conversation"),
-		       "no name to derive: --conversation asked for (%s)", err ? err : "");
+		       "no name and no other party: --conversation asked for (%s)",
+		       err ? err : "");
 		free(err);
 		cap_release(&c);
 	}
@@ -841,8 +855,7 @@ static void test_overlap(void)
 	rc = run_text((const char *)file.data, file.len, NULL, NULL, NULL,
 		      "WhatsApp Chat with Pokemon Chat.txt", NULL, &a, NULL);
 	rc |= run_text((const char *)later.data, later.len, NULL, NULL, NULL,
-		       "WhatsApp Chat with Pokemon Chat (2).txt", "whatsapp-export:Pokemon Chat",
-		       &b, NULL);
+		       "WhatsApp Chat with Pokemon Chat (2).txt", NULL, &b, NULL);
 	TAP_OK(rc == CL_OK && json_array_size(a.recs) == 20 &&
 	       json_array_size(b.recs) == 13, "both exports import (%zu, %zu)",
 	       json_array_size(a.recs), json_array_size(b.recs));
@@ -866,11 +879,12 @@ static void test_overlap(void)
 	/* identical lines get distinct, stable ids (occurrence number) */
 	{
 		static const char t[] = "13/01/2024, 09:00 - A: ok\n13/01/2024, 09:00 - A: ok\n"
-					"13/01/2024, 09:00 - A: ok\n";
+					"13/01/2024, 09:00 - A: ok\n13/01/2024, 09:01 - Me: hi\n";
 
 		cap_init(&a);
-		run_text(t, sizeof(t) - 1, NULL, NULL, NULL, "x.txt", NULL, &a, NULL);
-		TAP_OK(json_array_size(a.recs) == 3 &&
+		run_text(t, sizeof(t) - 1, NULL, NULL, NULL, "WhatsApp Chat with A.txt", NULL,
+			 &a, NULL);
+		TAP_OK(json_array_size(a.recs) == 4 &&
 		       !same_str(str1(rec(&a, 0), "id"), str1(rec(&a, 1), "id")) &&
 		       !same_str(str1(rec(&a, 1), "id"), str1(rec(&a, 2), "id")) &&
 		       !same_str(str1(rec(&a, 0), "id"), str1(rec(&a, 2), "id")),
@@ -878,7 +892,8 @@ static void test_overlap(void)
 		TAP_OK(strncmp(str1(rec(&a, 0), "id"), "wa-export:", 10) == 0 &&
 		       strlen(str1(rec(&a, 0), "id")) == 42, "id form wa-export:<32 hex>");
 		cap_init(&b);
-		run_text(t, sizeof(t) - 1, NULL, "A", "UTC", "x.txt", NULL, &b, NULL);
+		run_text(t, sizeof(t) - 1, NULL, "Me", "UTC", "WhatsApp Chat with A.txt", NULL,
+			 &b, NULL);
 		TAP_OK(same_str(str1(rec(&a, 2), "id"), str1(rec(&b, 2), "id")),
 		       "ids depend on neither --tz nor --self");
 		cap_release(&a);
@@ -1017,7 +1032,8 @@ static void test_zip(const char *dir)
 	       "an unreferenced entry is a bad item, __MACOSX skipped");
 	TAP_OK(blobs_precede(&c), "each blob comes just before the record listing it");
 	TAP_EQ_STR(str2(rec(&c, 0), "conversation", "id"),
-		   "whatsapp-export:Wong Trading", "conversation from the zip's name");
+		   "whatsapp-export:group:Wong Trading",
+		   "two speakers, neither the chat's name: a group named by the notice");
 	hex_of(jpg, sizeof(jpg) - 1, hx);
 	TAP_OK(same_str(str1(att(&c, 1), "sha256"), hx) &&
 	       json_integer_value(json_object_get(att(&c, 1), "size")) ==
@@ -1065,7 +1081,7 @@ static void test_zip(const char *dir)
 	TAP_OK(same_str(str1(rec(&c, 2), "kind"), "document") &&
 	       str1(att(&c, 2), "sha256") != NULL, "a .txt document is an attachment");
 	TAP_EQ_STR(str2(rec(&c, 0), "conversation", "id"),
-		   "whatsapp-export:Chan Tai Man", "conversation from the text's name");
+		   "whatsapp-export:direct:Chan Tai Man", "conversation from the text's name");
 	cap_release(&c);
 
 	/* a zip without a chat text */
