@@ -8,9 +8,10 @@
  *
  *   1. scan: every header line is parsed to decide the date order over
  *      the whole file, to learn the authors (for "Name:." lines that lack
- *      the space), whether the chat is a group, and the author of an iOS
- *      encryption notice (the chat's name, when the file name is
- *      "_chat.txt");
+ *      the space, and to tell the other party of a direct chat), whether
+ *      the chat is a group and its earliest subject, and the author of an
+ *      iOS encryption notice (the chat's name); set_conversation() then
+ *      derives the conversation id from these (FORMAT.md §2.8);
  *   2. emit: each message (its header line plus continuation lines) is
  *      classified and turned into one record, or into one bad item.
  *
