@@ -991,6 +991,16 @@ static void test_identity(void)
 	TAP_OK(!same_str(str1(rec(&a, 2), "id"), str1(rec(&a, 3), "id")) &&
 	       same_str(str1(rec(&a, 3), "id"), str1(rec(&d, 1), "id")),
 	       "a repeated message keeps its occurrence number after the cut");
+	cap_release(&d);
+	/* the documented limit: a cut inside a run of identical messages */
+	imp("13/01/2024, 09:02 - Chan Tai Man: ok\n"
+	    "13/01/2024, 09:05 - Amy (Agent): Approved: HK$50,000 at 28% APR\n",
+	    "WhatsApp Chat with Chan Tai Man.txt", NULL, &d);
+	TAP_OK(new_ids(&a, &d) == 0 &&
+	       same_str(str1(rec(&d, 0), "id"), str1(rec(&a, 2), "id")) &&
+	       same_str(str1(rec(&d, 1), "id"), str1(rec(&a, 4), "id")),
+	       "cut inside a run of two 'ok': the survivor takes the run's first "
+	       "number (stored already, nothing lost)");
 	cap_release(&a);
 	cap_release(&b);
 	cap_release(&c);
