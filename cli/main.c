@@ -74,6 +74,16 @@ const struct cli_cmd cli_commands[] = {
 	{ "collect", cmd_collect, CLI_NEEDS_ARCHIVE,
 	  "chatledger collect -a DIR",
 	  "run the linked-device collector in the foreground" },
+	{ "witness", cmd_witness, 0,
+	  "chatledger witness init --state DIR --name NAME\n"
+	  "       chatledger witness serve --state DIR --listen ADDR:PORT\n"
+	  "       chatledger witness add-log --state DIR --key VKEY [--origin ORIGIN]\n"
+	  "       chatledger witness disable-log --state DIR --origin ORIGIN\n"
+	  "       chatledger witness list --state DIR [--json]\n"
+	  "       chatledger witness pubkey --state DIR\n"
+	  "       chatledger witness cosign --state DIR REQUEST|-\n"
+	  "       chatledger witness push -a DIR [--force] [--json]",
+	  "cosign peers' checkpoints (C2SP tlog-witness); push ours to witnesses" },
 	{ NULL, NULL, 0, NULL, NULL }
 };
 
