@@ -234,7 +234,6 @@ static int parse_sig(const char *l, size_t n, struct cl_cnote_sig *s, char **err
 int cl_cnote_parse(const char *note, size_t len, struct cl_cnote *n, char **err)
 {
 	size_t i, pos;
-	int rc;
 
 	n->nsigs = 0;
 	n->text_len = 0;
@@ -259,6 +258,7 @@ int cl_cnote_parse(const char *note, size_t len, struct cl_cnote *n, char **err)
 		const char *nl = memchr(note + pos, '\n', len - pos);
 		size_t ll = (size_t)(nl - (note + pos));
 		struct cl_cnote_sig *s;
+		int rc;
 
 		if (n->nsigs == CL_CNOTE_MAX_SIGS)
 			return cl_error(err, CL_EINVAL, "a note has more than %d signatures",
@@ -319,7 +319,6 @@ int cl_cosig_verify(const struct cl_cosig_key *k, const struct cl_cnote_sig *s,
 {
 	struct cl_buf msg;
 	uint64_t t;
-	int rc;
 
 	if (strcmp(s->name, k->name) != 0 || s->id != k->id)
 		return CL_ENOTFOUND;
@@ -329,7 +328,8 @@ int cl_cosig_verify(const struct cl_cosig_key *k, const struct cl_cnote_sig *s,
 	if (t == 0)
 		return CL_EBADSIG;
 	cl_buf_init(&msg, len + 64);
-	rc = cl_cosig_message(t, body, len, &msg);
+	int rc = cl_cosig_message(t, body, len, &msg);
+
 	if (rc == CL_OK && crypto_sign_verify_detached(s->blob + 12, msg.data, msg.len,
 						       k->pk) != 0)
 		rc = CL_EBADSIG;

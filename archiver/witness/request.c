@@ -57,7 +57,7 @@ static int parse_hash(const char *s, size_t n, unsigned char out[32])
 int cl_wreq_parse(const char *body, size_t len, struct cl_wreq *r, char **err)
 {
 	const char *nl;
-	size_t pos, ll;
+	size_t pos;
 
 	memset(r, 0, sizeof(*r));
 	if (len > CL_WREQ_MAX_BYTES)
@@ -74,7 +74,8 @@ int cl_wreq_parse(const char *body, size_t len, struct cl_wreq *r, char **err)
 		nl = memchr(body + pos, '\n', len - pos);
 		if (nl == NULL)
 			return cl_error(err, CL_EINVAL, "a proof line does not end in a newline");
-		ll = (size_t)(nl - (body + pos));
+		size_t ll = (size_t)(nl - (body + pos));
+
 		if (ll == 0)
 			break;
 		if (r->count == CL_WREQ_MAX_PROOF)

@@ -113,10 +113,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 	struct req *r = *con_cls;
 	struct cl_wit_answer a;
 	enum MHD_Result ret;
-	char hex[65];
 
 	(void)version;
 	if (strcmp(method, "GET") == 0) {
+		char hex[65];
+
 		if (monitor_hex(url, hex) == NULL)
 			return simple(c, 404, "not found");
 		(void)cl_wit_monitor(s->w, hex, &a, NULL);

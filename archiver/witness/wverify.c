@@ -3,6 +3,7 @@
  * (wverify.h).
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,8 +223,8 @@ int cl_wpolicy_parse(const char *text, size_t len, struct cl_wpolicy **out, char
 		}
 		memcpy(line, text + pos, ll);
 		line[ll] = 0;
-		if (ll > 0 && line[ll - 1] == '\r')
-			line[ll - 1] = 0;
+		if (line[0] != 0 && line[strlen(line) - 1] == '\r')
+			line[strlen(line) - 1] = 0;
 		rc = policy_line(p, line, lno, err);
 		pos += ll + 1;
 	}
@@ -263,9 +264,9 @@ static int problem(struct cl_wverify_report *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static int problem(struct cl_wverify_report *r, const char *fmt, ...)
 {
-	va_list ap;
-
 	if (r->problem == NULL) {
+		va_list ap;
+
 		va_start(ap, fmt);
 		r->problem = cl_vstrdupf(fmt, ap);
 		va_end(ap);
@@ -326,7 +327,7 @@ static int check_cosigs(struct cl_ledger *l, const struct cl_wpolicy *p, uint64_
 		uint64_t size = (uint64_t)sqlite3_column_int64(st, 0), t = 0;
 		const char *vkey = (const char *)sqlite3_column_text(st, 1);
 		const char *line = (const char *)sqlite3_column_text(st, 3);
-		size_t ll = (size_t)sqlite3_column_bytes(st, 3), i;
+		size_t ll = (size_t)sqlite3_column_bytes(st, 3);
 		struct cl_cosig_key k;
 		struct cl_checkpoint cp;
 
@@ -346,7 +347,7 @@ static int check_cosigs(struct cl_ledger *l, const struct cl_wpolicy *p, uint64_
 		}
 		r->cosigs++;
 		if (p && size == latest)
-			for (i = 0; i < p->nw; i++)
+			for (size_t i = 0; i < p->nw; i++)
 				if (!ok[i] && check_line(&p->w[i].key, &note, cn->text_len, line,
 							 ll, NULL) == CL_OK)
 					ok[i] = 1;
