@@ -19,6 +19,7 @@
 
 #include "archiver/export/select.h"
 #include "archiver/ledger/leaf.h"
+#include "archiver/parties/parties.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -114,6 +115,32 @@ static int add_list(struct cl_ledger *l, json_t *pub, json_t *sealed, const char
 			json_array_append_new(pa, json_string(v[i]));
 			continue;
 		}
+		if (strcmp(type, "party") == 0) {
+			/* a party selector: the tokens of its candidate forms,
+			 * as holds record them (parties.h) */
+			json_t *ta = json_array();
+			uint64_t *tk = NULL;
+			size_t nt = 0, j;
+
+			if (ta == NULL ||
+			    (rc = cl_parties_selector_tokens(l, v[i], &tk, &nt))) {
+				json_decref(ta);
+				rc = cl_error(err, rc ? rc : CL_ENOMEM,
+					      "recording access needs the archive's tag key");
+				goto out;
+			}
+			for (j = 0; j < nt; j++) {
+				unsigned char b[8];
+
+				cl_store_be64(b, tk[j]);
+				tok[0] = '#';
+				sodium_bin2hex(tok + 1, 17, b, 8);
+				json_array_append_new(ta, json_string(tok));
+			}
+			free(tk);
+			json_array_append_new(pa, ta);
+			continue;
+		}
 		if ((rc = cl_access_token(l, type, v[i], tok))) {
 			rc = cl_error(err, rc, "recording access needs the archive's tag key");
 			goto out;
@@ -155,7 +182,7 @@ int cl_access_record_extra(struct cl_ledger *l, const char *command, const char 
 	json_object_set_new(pub, "records", json_integer((json_int_t)n_records));
 	json_object_set_new(sealed, "records", json_integer((json_int_t)n_records));
 	if (q) {
-		if ((rc = add_list(l, pub, sealed, "parties", "participant", q->parties,
+		if ((rc = add_list(l, pub, sealed, "parties", "party", q->parties,
 				   q->n_parties, err)) ||
 		    (rc = add_list(l, pub, sealed, "conversations", "conversation",
 				   q->conversations, q->n_conversations, err)) ||

@@ -19,6 +19,7 @@
 
 #include "archiver/export/select.h"
 #include "archiver/ledger/leaf.h"
+#include "archiver/parties/parties.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -50,8 +51,9 @@ struct sel {
 	struct cl_ledger *l;
 	const struct cl_select_query *q;
 	const unsigned char *sk;
-	struct hashset party, conv, label;
-	int need_attrs;          /* some keyed category is non-empty */
+	struct hashset conv, label;
+	struct cl_convset *parties; /* conversations of the parties, or NULL */
+	int need_attrs;          /* conversation or label selectors given */
 	/* include_erased: tombstones by erased index, sorted */
 	struct erased *er;
 	size_t n_er;
@@ -114,15 +116,22 @@ static int attrs_any(const struct hashset *h, const unsigned char *attrs, size_t
 	return 0;
 }
 
+/* Conversation and label selectors, on the entry's attrs. */
 static int keyed_match(const struct sel *s, const unsigned char *attrs, size_t alen)
 {
 	if (!s->need_attrs)
 		return 1;
 	if (attrs == NULL)
 		return 0;
-	return (s->party.n == 0 || attrs_any(&s->party, attrs, alen)) &&
-	       (s->conv.n == 0 || attrs_any(&s->conv, attrs, alen)) &&
+	return (s->conv.n == 0 || attrs_any(&s->conv, attrs, alen)) &&
 	       (s->label.n == 0 || attrs_any(&s->label, attrs, alen));
+}
+
+/* Party selectors, on the leaf's conversation tag (parties.h: every
+ * conversation in which the parties take part, through their links). */
+static int party_match(const struct sel *s, const struct cl_leaf *lf)
+{
+	return s->parties == NULL || cl_convset_has(s->parties, lf->conv_tag);
 }
 
 static int leaf_match(const struct sel *s, const struct cl_leaf *lf)
@@ -171,7 +180,7 @@ static void sel_release(struct sel *s)
 {
 	size_t i;
 
-	free(s->party.v);
+	cl_convset_free(s->parties);
 	free(s->conv.v);
 	free(s->label.v);
 	for (i = 0; i < s->n_er; i++)
@@ -359,7 +368,7 @@ static int on_record(void *ctx, uint64_t index, const unsigned char *leaf, size_
 	if (strcmp(lf.kind, "attachment") == 0)
 		return on_attachment(s, index, &lf, has_payload);
 	s->have_last = 0;
-	if (!leaf_match(s, &lf))
+	if (!leaf_match(s, &lf) || !party_match(s, &lf))
 		return CL_OK;
 	if (!has_payload) {
 		/* Erased (or never sealed): its attrs are gone, so keyed
@@ -494,19 +503,18 @@ static int sel_compile(struct sel *s, struct cl_ledger *l, const unsigned char *
 	s->sk = sk;
 	s->err = err;
 	cl_buf_init(&s->pt, PT_MAX);
-	for (i = 0; rc == CL_OK && i < q->n_parties; i++)
-		if ((rc = hashset_add(s, &s->party, "participant", q->parties[i])) == CL_OK)
-			rc = hashset_add(s, &s->party, "conversation", q->parties[i]);
+	if (q->n_parties &&
+	    (rc = cl_parties_select(l, q->parties, q->n_parties, &s->parties, err)))
+		return rc;
 	for (i = 0; rc == CL_OK && i < q->n_conversations; i++)
 		rc = hashset_add(s, &s->conv, "conversation", q->conversations[i]);
 	for (i = 0; rc == CL_OK && i < q->n_labels; i++)
 		rc = hashset_add(s, &s->label, "label", q->labels[i]);
 	if (rc)
 		return rc;
-	hashset_sort(&s->party);
 	hashset_sort(&s->conv);
 	hashset_sort(&s->label);
-	s->need_attrs = q->n_parties || q->n_conversations || q->n_labels;
+	s->need_attrs = q->n_conversations || q->n_labels;
 	if (q->include_erased && q->text == NULL) {
 		if ((rc = cl_ledger_each(l, CL_ENTRY_TOMBSTONE, on_tombstone, s, err)))
 			return rc;
