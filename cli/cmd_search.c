@@ -107,6 +107,7 @@ int cmd_search(int argc, char **argv, struct cli_ctx *ctx)
 	struct cli_sel sel;
 	struct out_ctx o = { 0 };
 	unsigned char *sk = NULL;
+	struct cl_select_plan *plan = NULL;
 	uint64_t n = 0, hits = 0, aidx = 0;
 	char *err = NULL;
 	int c, rc, code;
@@ -125,13 +126,19 @@ int cmd_search(int argc, char **argv, struct cli_ctx *ctx)
 		return code;
 	if ((code = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
 		goto out;
-	/* How many will be revealed, recorded before the first is. */
-	if ((rc = cl_select_count(ctx->ledger, sk, &sel.q, &n, &err)) ||
-	    (rc = cl_access_record(ctx->ledger, "search", cli_who(), &sel.q, n, &aidx, &err))) {
+	/* One scan selects (no key); the text query, if any, is applied;
+	 * how many will be revealed is recorded before the first is. */
+	if ((rc = cl_select_plan_new(ctx->ledger, &sel.q, &plan, &err)) ||
+	    (rc = cl_select_plan_filter_text(ctx->ledger, sk, plan, &err))) {
 		code = cli_fail_rc("search", rc, err);
 		goto out;
 	}
-	rc = cl_select_run(ctx->ledger, sk, &sel.q, print_hit, &o, &hits, &err);
+	n = cl_select_plan_records(plan);
+	if ((rc = cl_access_record(ctx->ledger, "search", cli_who(), &sel.q, n, &aidx, &err))) {
+		code = cli_fail_rc("search", rc, err);
+		goto out;
+	}
+	rc = cl_select_plan_run(ctx->ledger, sk, plan, print_hit, &o, &hits, &err);
 	if (rc) {
 		code = cli_fail_rc("search", rc, err);
 		goto out;
@@ -140,6 +147,7 @@ int cmd_search(int argc, char **argv, struct cli_ctx *ctx)
 	fprintf(stderr, "chatledger search: %" PRIu64 " records (access recorded as entry %"
 		PRIu64 ")\n", hits, aidx);
 out:
+	cl_select_plan_free(plan);
 	sodium_free(sk);
 	return code;
 }

@@ -287,7 +287,24 @@ static int text_match(const struct sel *s, const json_t *rec)
 	return yes;
 }
 
-/* ---- the scan --------------------------------------------------------- */
+/* ---- the plan: one scan without the key ------------------------------ */
+
+enum { P_REC = 0, P_ATT = 1, P_ERASED = 2 };
+
+struct pent {
+	uint64_t idx;
+	uint64_t parent;       /* the record an attachment belongs to */
+	uint8_t what;          /* P_* */
+	uint8_t drop;          /* removed by the text filter */
+};
+
+struct cl_select_plan {
+	struct sel s;
+	struct pent *v;
+	size_t n, cap;
+	uint64_t records;      /* P_REC entries not dropped */
+	int text_done;         /* the text filter has run */
+};
 
 static uint64_t attachment_of(const struct cl_leaf *lf)
 {
@@ -301,123 +318,70 @@ static uint64_t attachment_of(const struct cl_leaf *lf)
 	return r;
 }
 
-static int open_pt(struct sel *s, uint64_t index)
+static int plan_push(struct cl_select_plan *p, uint64_t idx, uint64_t parent, uint8_t what)
 {
-	if (s->pt.data)
-		sodium_memzero(s->pt.data, s->pt.alloc);
-	cl_buf_reset(&s->pt);
-	return cl_ledger_open_payload(s->l, index, s->sk, &s->pt, s->err);
-}
+	if (p->n == p->cap) {
+		size_t nc = p->cap ? 2 * p->cap : 256;
+		struct pent *nv = realloc(p->v, nc * sizeof(*nv));
 
-static int deliver_erased(struct sel *s, uint64_t index, const struct cl_leaf *lf,
-			  const struct erased *e)
-{
-	struct cl_select_hit h;
-
-	memset(&h, 0, sizeof(h));
-	h.index = index;
-	h.lf = lf;
-	h.erased_rule = e ? e->rule : "";
-	h.erased_at = e ? e->at : CL_TIME_NONE;
-	return s->fn(s->ctx, &h);
-}
-
-static int on_attachment(struct sel *s, uint64_t index, const struct cl_leaf *lf,
-			 int has_payload)
-{
-	struct cl_select_hit h;
-	int rc;
-
-	if (!s->have_last || s->counting || attachment_of(lf) != s->last_record)
-		return CL_OK;
-	if (!has_payload) {
-		if (!s->q->include_erased)
-			return CL_OK;
-		return deliver_erased(s, index, lf, erased_of(s, index));
+		if (nv == NULL)
+			return CL_ENOMEM;
+		p->v = nv;
+		p->cap = nc;
 	}
-	if (s->last_erased)
-		return CL_OK;
-	if ((rc = open_pt(s, index)))
-		return rc;
-	memset(&h, 0, sizeof(h));
-	h.index = index;
-	h.lf = lf;
-	h.pt = s->pt.data;
-	h.ptlen = s->pt.len;
-	h.erased_at = CL_TIME_NONE;
-	rc = s->fn(s->ctx, &h);
-	sodium_memzero(s->pt.data, s->pt.len);
-	return rc;
+	p->v[p->n].idx = idx;
+	p->v[p->n].parent = parent;
+	p->v[p->n].what = what;
+	p->v[p->n].drop = 0;
+	p->n++;
+	if (what == P_REC)
+		p->records++;
+	return CL_OK;
 }
 
-static int on_record(void *ctx, uint64_t index, const unsigned char *leaf, size_t leaf_len,
-		     const unsigned char *attrs, size_t alen, int has_payload)
+static int on_scan(void *ctx, uint64_t index, const unsigned char *leaf, size_t leaf_len,
+		   const unsigned char *attrs, size_t alen, int has_payload)
 {
-	struct sel *s = ctx;
+	struct cl_select_plan *p = ctx;
+	struct sel *s = &p->s;
 	struct cl_leaf lf;
-	struct cl_select_hit h;
-	json_t *rec = NULL;
 	char *e = NULL;
-	int rc = CL_OK;
 
 	if (cl_leaf_decode(leaf, leaf_len, &lf, &e) != CL_OK) {
 		free(e);
 		return cl_error(s->err, CL_ECORRUPT, "entry %" PRIu64 " is corrupt; run verify",
 				index);
 	}
-	if (strcmp(lf.kind, "attachment") == 0)
-		return on_attachment(s, index, &lf, has_payload);
+	if (strcmp(lf.kind, "attachment") == 0) {
+		if (!s->have_last || attachment_of(&lf) != s->last_record)
+			return CL_OK;
+		if (has_payload && !s->last_erased)
+			return plan_push(p, index, s->last_record, P_ATT);
+		if (!has_payload && s->q->include_erased)
+			return plan_push(p, index, s->last_record, P_ERASED);
+		return CL_OK;
+	}
 	s->have_last = 0;
 	if (!leaf_match(s, &lf) || !party_match(s, &lf))
 		return CL_OK;
 	if (!has_payload) {
-		/* Erased (or never sealed): its attrs are gone, so keyed
-		 * selectors match it through its conversation tag. */
-		if (!s->q->include_erased || s->q->text || s->counting ||
-		    sodium_is_zero(lf.ct_hash, 32))
+		/* Erased (or never sealed): its attrs are gone, so conversation
+		 * and label selectors match it through its conversation tag. */
+		if (!s->q->include_erased || s->q->text || sodium_is_zero(lf.ct_hash, 32))
 			return CL_OK;
 		if (s->need_attrs && !tag_known(s, lf.conv_tag))
 			return CL_OK;
 		s->have_last = 1;
 		s->last_erased = 1;
 		s->last_record = index;
-		return deliver_erased(s, index, &lf, erased_of(s, index));
+		return plan_push(p, index, index, P_ERASED);
 	}
 	if (!keyed_match(s, attrs, alen))
 		return CL_OK;
-	if (s->counting && s->q->text == NULL) {
-		s->hits++;
-		return CL_OK;
-	}
-	if ((rc = open_pt(s, index)))
-		return rc;
-	rec = json_loadb((const char *)s->pt.data, s->pt.len, 0, NULL);
-	if (rec == NULL) {
-		rc = cl_error(s->err, CL_ECORRUPT, "entry %" PRIu64 ": payload is not JSON", index);
-		goto out;
-	}
-	if (s->q->text && !text_match(s, rec))
-		goto out;
-	s->hits++;
-	if (s->counting)
-		goto out;
-	memset(&h, 0, sizeof(h));
-	h.index = index;
-	h.lf = &lf;
-	h.pt = s->pt.data;
-	h.ptlen = s->pt.len;
-	h.rec = rec;
-	h.erased_at = CL_TIME_NONE;
 	s->have_last = 1;
 	s->last_erased = 0;
 	s->last_record = index;
-	rc = s->fn(s->ctx, &h);
-out:
-	/* jansson's copies of the strings are freed, not wiped: wipe what we
-	 * can reach (the decrypted bytes). */
-	json_decref(rec);
-	sodium_memzero(s->pt.data, s->pt.len);
-	return rc;
+	return plan_push(p, index, index, P_REC);
 }
 
 /* Pre-pass for include_erased with keyed selectors: the conversation tags
@@ -530,44 +494,203 @@ static int sel_compile(struct sel *s, struct cl_ledger *l, const unsigned char *
 	return CL_OK;
 }
 
+void cl_select_plan_free(struct cl_select_plan *p)
+{
+	if (p == NULL)
+		return;
+	sel_release(&p->s);
+	free(p->v);
+	free(p);
+}
+
+int cl_select_plan_new(struct cl_ledger *l, const struct cl_select_query *q,
+		       struct cl_select_plan **out, char **err)
+{
+	struct cl_select_plan *p = calloc(1, sizeof(*p));
+	int rc;
+
+	*out = NULL;
+	if (p == NULL)
+		return CL_ENOMEM;
+	if ((rc = sel_compile(&p->s, l, NULL, q, err)) == CL_OK)
+		rc = cl_ledger_each(l, CL_ENTRY_RECORD, on_scan, p, err);
+	if (rc) {
+		cl_select_plan_free(p);
+		return rc;
+	}
+	*out = p;
+	return CL_OK;
+}
+
+uint64_t cl_select_plan_records(const struct cl_select_plan *p)
+{
+	return p->records;
+}
+
+/* Decrypt record entry e into s->pt and parse it (*rec: caller decrefs). */
+static int open_record(struct sel *s, uint64_t idx, json_t **rec)
+{
+	int rc;
+
+	*rec = NULL;
+	if (s->pt.data)
+		sodium_memzero(s->pt.data, s->pt.alloc);
+	cl_buf_reset(&s->pt);
+	if ((rc = cl_ledger_open_payload(s->l, idx, s->sk, &s->pt, s->err)))
+		return rc;
+	*rec = json_loadb((const char *)s->pt.data, s->pt.len, 0, NULL);
+	if (*rec == NULL)
+		return cl_error(s->err, CL_ECORRUPT, "entry %" PRIu64 ": payload is not JSON", idx);
+	return CL_OK;
+}
+
+int cl_select_plan_filter_text(struct cl_ledger *l, const unsigned char *seal_sk,
+			       struct cl_select_plan *p, char **err)
+{
+	struct sel *s = &p->s;
+	size_t i;
+	int rc = CL_OK, keep = 1;
+
+	if (s->q->text == NULL || p->text_done)
+		return CL_OK;
+	if (seal_sk == NULL)
+		return cl_error(err, CL_EINVAL, "a text query needs the unlocked key");
+	s->l = l;
+	s->sk = seal_sk;
+	s->err = err;
+	for (i = 0; i < p->n && rc == CL_OK; i++) {
+		struct pent *e = &p->v[i];
+		json_t *rec = NULL;
+
+		if (e->what != P_REC) {
+			e->drop = (uint8_t)!keep;
+			continue;
+		}
+		if ((rc = open_record(s, e->idx, &rec)) == CL_OK) {
+			keep = text_match(s, rec);
+			if (!keep) {
+				e->drop = 1;
+				p->records--;
+			}
+		}
+		json_decref(rec);
+		sodium_memzero(s->pt.data, s->pt.len);
+	}
+	if (rc == CL_OK)
+		p->text_done = 1;
+	return rc;
+}
+
+static int deliver(struct sel *s, const struct pent *e, cl_select_fn fn, void *ctx,
+		   uint64_t *hits, int text_done)
+{
+	struct cl_select_hit h;
+	struct cl_buf lb;
+	struct cl_leaf lf;
+	json_t *rec = NULL;
+	int rc;
+
+	cl_buf_init(&lb, 1u << 20);
+	memset(&h, 0, sizeof(h));
+	h.index = e->idx;
+	h.lf = &lf;
+	h.erased_at = CL_TIME_NONE;
+	if ((rc = cl_ledger_leaf(s->l, e->idx, &lb, s->err)) ||
+	    (rc = cl_leaf_decode(lb.data, lb.len, &lf, s->err)))
+		goto out;
+	if (e->what == P_ERASED) {
+		const struct erased *er = erased_of(s, e->idx);
+
+		h.erased_rule = er ? er->rule : "";
+		h.erased_at = er ? er->at : CL_TIME_NONE;
+		rc = fn(ctx, &h);
+		goto out;
+	}
+	if (e->what == P_REC) {
+		if ((rc = open_record(s, e->idx, &rec)))
+			goto out;
+		if (s->q->text && !text_done && !text_match(s, rec)) {
+			s->last_erased = 1;   /* its attachments stay out */
+			goto out;
+		}
+		s->last_erased = 0;
+		(*hits)++;
+		h.rec = rec;
+	} else {
+		if (s->last_erased)
+			goto out;
+		if (s->pt.data)
+			sodium_memzero(s->pt.data, s->pt.alloc);
+		cl_buf_reset(&s->pt);
+		if ((rc = cl_ledger_open_payload(s->l, e->idx, s->sk, &s->pt, s->err)))
+			goto out;
+	}
+	h.pt = s->pt.data;
+	h.ptlen = s->pt.len;
+	rc = fn(ctx, &h);
+out:
+	/* jansson's copies of the strings are freed, not wiped: wipe what we
+	 * can reach (the decrypted bytes). */
+	json_decref(rec);
+	if (s->pt.data)
+		sodium_memzero(s->pt.data, s->pt.len);
+	cl_buf_release(&lb);
+	return rc;
+}
+
+int cl_select_plan_run(struct cl_ledger *l, const unsigned char *seal_sk,
+		       struct cl_select_plan *p, cl_select_fn fn, void *ctx,
+		       uint64_t *n_hits, char **err)
+{
+	struct sel *s = &p->s;
+	uint64_t hits = 0;
+	size_t i;
+	int rc = CL_OK;
+
+	if (n_hits)
+		*n_hits = 0;
+	if (seal_sk == NULL || fn == NULL)
+		return cl_error(err, CL_EINVAL, "selection needs the unlocked key and a callback");
+	s->l = l;
+	s->sk = seal_sk;
+	s->err = err;
+	s->last_erased = 0;
+	for (i = 0; i < p->n && rc == CL_OK; i++)
+		if (!p->v[i].drop)
+			rc = deliver(s, &p->v[i], fn, ctx, &hits, p->text_done);
+	if (n_hits)
+		*n_hits = hits;
+	return rc;
+}
+
 int cl_select_run(struct cl_ledger *l, const unsigned char *seal_sk,
 		  const struct cl_select_query *q, cl_select_fn fn, void *ctx,
 		  uint64_t *n_hits, char **err)
 {
-	struct sel s;
+	struct cl_select_plan *p = NULL;
 	int rc;
 
 	if (n_hits)
 		*n_hits = 0;
 	if (seal_sk == NULL || fn == NULL)
 		return cl_error(err, CL_EINVAL, "selection needs the unlocked key and a callback");
-	if ((rc = sel_compile(&s, l, seal_sk, q, err)) == CL_OK) {
-		s.fn = fn;
-		s.ctx = ctx;
-		rc = cl_ledger_each(l, CL_ENTRY_RECORD, on_record, &s, err);
-	}
-	if (n_hits)
-		*n_hits = s.hits;
-	sel_release(&s);
+	if ((rc = cl_select_plan_new(l, q, &p, err)) == CL_OK)
+		rc = cl_select_plan_run(l, seal_sk, p, fn, ctx, n_hits, err);
+	cl_select_plan_free(p);
 	return rc;
 }
 
 int cl_select_count(struct cl_ledger *l, const unsigned char *seal_sk,
 		    const struct cl_select_query *q, uint64_t *n, char **err)
 {
-	struct sel s;
+	struct cl_select_plan *p = NULL;
 	int rc;
 
 	*n = 0;
-	if (q->text && seal_sk == NULL)
-		return cl_error(err, CL_EINVAL, "a text query needs the unlocked key");
-	if ((rc = sel_compile(&s, l, seal_sk, q, err)) == CL_OK) {
-		s.counting = 1;
-		rc = cl_ledger_each(l, CL_ENTRY_RECORD, on_record, &s, err);
-		if (rc == CL_OK)
-			*n = s.hits;
-	}
-	sel_release(&s);
+	if ((rc = cl_select_plan_new(l, q, &p, err)) == CL_OK &&
+	    (rc = cl_select_plan_filter_text(l, seal_sk, p, err)) == CL_OK)
+		*n = cl_select_plan_records(p);
+	cl_select_plan_free(p);
 	return rc;
 }
 

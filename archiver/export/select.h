@@ -78,6 +78,27 @@ int cl_select_count(struct cl_ledger *l, const unsigned char *seal_sk,
 		    const struct cl_select_query *q, uint64_t *n, char **err);
 
 /*
+ * The two steps of cl_select_run, for callers that must say how many
+ * records they reveal before revealing any (the access entry):
+ * cl_select_plan_new() scans the ledger once without the key (leaves and
+ * attrs) and keeps the selected entry indexes (a few bytes each; `q` is
+ * borrowed until the plan is freed); cl_select_plan_filter_text()
+ * decrypts the selected records once and drops those the text query does
+ * not match (nothing to do without q->text); cl_select_plan_records()
+ * is then the exact number cl_select_plan_run() will deliver.
+ */
+struct cl_select_plan;
+int cl_select_plan_new(struct cl_ledger *l, const struct cl_select_query *q,
+		       struct cl_select_plan **out, char **err);
+int cl_select_plan_filter_text(struct cl_ledger *l, const unsigned char *seal_sk,
+			       struct cl_select_plan *p, char **err);
+uint64_t cl_select_plan_records(const struct cl_select_plan *p);
+int cl_select_plan_run(struct cl_ledger *l, const unsigned char *seal_sk,
+		       struct cl_select_plan *p, cl_select_fn fn, void *ctx,
+		       uint64_t *n_hits, char **err);
+void cl_select_plan_free(struct cl_select_plan *p);
+
+/*
  * The text filter on its own: 1 if every whitespace-separated word of
  * `words` occurs in `text` (len bytes of UTF-8), else 0.  ASCII letters
  * match case-insensitively; everything else, Chinese included, byte for
