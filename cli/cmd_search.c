@@ -50,11 +50,12 @@ static void put_line(const char *s)
 static int print_hit(void *ctx, const struct cl_select_hit *h)
 {
 	const struct out_ctx *o = ctx;
-	char sha[65];
-	unsigned char d[32];
 	char when[32] = "";
 
 	if (h->rec == NULL) {
+		char sha[65];
+		unsigned char d[32];
+
 		if (h->pt == NULL)
 			return 0;
 		cl_sha256(h->pt, h->ptlen, d);

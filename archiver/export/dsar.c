@@ -132,10 +132,11 @@ static int on_control(void *ctx, uint64_t index, const unsigned char *leaf, size
 	if (lf.kind[5] == 'r') {
 		json_array_append_new(c->reqs, json_pack("[I, o]", (json_int_t)index, b));
 	} else {
-		char key[24];
 		const json_t *r = json_object_get(b, "request");
 
 		if (json_is_integer(r)) {
+			char key[24];
+
 			(void)cl_fmt(key, sizeof(key), "%" JSON_INTEGER_FORMAT, json_integer_value(r));
 			if (json_object_get(c->closes, key) == NULL)
 				json_object_set_new(c->closes, key,
@@ -166,7 +167,7 @@ int cl_dsar_each(struct cl_ledger *l, cl_dsar_fn fn, void *ctx, char **err)
 	json_array_foreach(c.reqs, i, r) {
 		struct cl_dsar_info d;
 		const json_t *b = json_array_get(r, 1), *cl;
-		char key[24];
+		char key[24] = "";
 
 		memset(&d, 0, sizeof(d));
 		d.id = (uint64_t)json_integer_value(json_array_get(r, 0));
@@ -248,7 +249,7 @@ char *cl_dsar_mask_digits(const char *s)
 		return NULL;
 	n = strlen(o);
 	while (i < n) {
-		size_t j = i, digits = 0, last = i, k, seen = 0;
+		size_t j = i, digits = 0, last = i;
 
 		if (o[i] < '0' || o[i] > '9') {
 			i++;
@@ -264,6 +265,8 @@ char *cl_dsar_mask_digits(const char *s)
 			j++;
 		}
 		if (digits >= 7) {
+			size_t k, seen = 0;
+
 			for (k = i; k <= last; k++) {
 				if (o[k] < '0' || o[k] > '9')
 					continue;
@@ -320,8 +323,7 @@ struct bundle {
 static int add_file(struct bundle *b, const char *name, const unsigned char *p, size_t n)
 {
 	struct archive_entry *e = archive_entry_new();
-	unsigned char d[32];
-	char hex[65], path[160];
+	char path[160];
 	int rc = CL_OK;
 
 	if (e == NULL)
@@ -338,6 +340,9 @@ static int add_file(struct bundle *b, const char *name, const unsigned char *p, 
 			      archive_error_string(b->a));
 	archive_entry_free(e);
 	if (rc == CL_OK && strcmp(name, "manifest-sha256.txt") != 0) {
+		unsigned char d[32];
+		char hex[65];
+
 		cl_sha256(p, n, d);
 		sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
 		rc = cl_buf_addf(&b->manifest, "%s  %s\n", hex, name);

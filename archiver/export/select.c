@@ -61,11 +61,7 @@ struct sel {
 	 * records that match them (sorted 32-byte tags) */
 	unsigned char *tags;
 	size_t n_tags, cap_tags;
-	/* iteration state */
-	cl_select_fn fn;
-	void *ctx;
-	int counting;            /* cl_select_count: no delivery */
-	uint64_t hits;
+	/* scan state */
 	uint64_t last_record;    /* the last delivered record, for attachments */
 	int last_erased;         /* ... which was an erased entry */
 	int have_last;
@@ -172,6 +168,7 @@ static const struct erased *erased_of(const struct sel *s, uint64_t idx)
 {
 	struct erased key;
 
+	memset(&key, 0, sizeof(key));
 	key.idx = idx;
 	return s->n_er ? bsearch(&key, s->er, s->n_er, sizeof(*s->er), cmp_erased) : NULL;
 }
@@ -723,7 +720,7 @@ static int cmp_pair(const void *a, const void *b)
 int cl_select_parse_ranges(const char *s, uint64_t **pairs, size_t *n, char **err)
 {
 	uint64_t *v = *pairs;
-	size_t k = *n, start = *n, i, m;
+	size_t start = *n, k = start, i, m;
 	const char *p = s;
 	int rc = CL_OK;
 
