@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "archiver/export/select.h"
+#include "archiver/ledger/leaf.h"
 #include "archiver/ledger/ledger.h"
 #include "archiver/ingest/record.h"
 #include "archiver/wa/status.h"
@@ -106,6 +107,33 @@ static int count_access(void *ctx, uint64_t index, const struct cl_leaf *lf,
 	return 0;
 }
 
+/* The public body of the latest retention-report entry (retain). */
+static int last_report(void *ctx, uint64_t index, const unsigned char *leaf, size_t n,
+		       const unsigned char *attrs, size_t alen, int has_payload)
+{
+	json_t **out = ctx;
+	struct cl_leaf lf;
+	char *e = NULL;
+
+	(void)index;
+	(void)attrs;
+	(void)alen;
+	(void)has_payload;
+	if (cl_leaf_decode(leaf, n, &lf, &e) != CL_OK) {
+		free(e);
+		return CL_OK;   /* verify reports it */
+	}
+	if (strcmp(lf.kind, "retention-report") == 0) {
+		json_t *b = json_loadb((const char *)lf.body, lf.body_len, 0, NULL);
+
+		if (b) {
+			json_decref(*out);
+			*out = b;
+		}
+	}
+	return CL_OK;
+}
+
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
 	uint64_t n_access = 0;
@@ -118,7 +146,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	struct cl_wa_status wst;
 	char *err = NULL;
 	int c, rc, json = 0, have_wa;
-	json_t *j;
+	json_t *j, *rep;
 
 	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'j')
 		json = 1;
@@ -153,6 +181,15 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	have_wa = cl_wa_status_read(ctx->archive, &wst, NULL) == CL_OK;
 	if (have_wa)
 		json_object_set_new(j, "whatsapp", wa_json(&wst));
+	rep = NULL;
+	if (cl_ledger_each(l, CL_ENTRY_CONTROL, last_report, &rep, &err) != CL_OK) {
+		free(err);
+		err = NULL;
+	}
+	json_object_set_new(j, "retention", rep ? json_pack("{s:O, s:O, s:O, s:O, s:O}",
+		"last_run", json_object_get(rep, "now"), "policy", json_object_get(rep, "policy"),
+		"erased", json_object_get(rep, "erased"), "held", json_object_get(rep, "held"),
+		"no_rule", json_object_get(rep, "no_rule")) : json_null());
 	if (json) {
 		json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
 		putchar('\n');
@@ -179,9 +216,20 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		if (s.by_type[CL_ENTRY_QUARANTINE])
 			printf("attention    %" PRIu64 " quarantined items: show them with chatledger show --index (see chatledger-ingest(1))\n",
 			       s.by_type[CL_ENTRY_QUARANTINE]);
+		if (rep && json_object_get(rep, "no_rule"))
+			printf("retention    last run %s (policy %s): %lld erased, %lld held, "
+			       "%lld records matched by no rule (kept by the default)\n",
+			       json_string_value(json_object_get(rep, "now")),
+			       json_string_value(json_object_get(rep, "policy")),
+			       (long long)json_integer_value(json_object_get(rep, "erased")),
+			       (long long)json_integer_value(json_object_get(rep, "held")),
+			       (long long)json_integer_value(json_object_get(rep, "no_rule")));
+		else
+			printf("retention    no run recorded yet (chatledger retain)\n");
 		if (have_wa)
 			wa_print(&wst);
 	}
+	json_decref(rep);
 	cl_wa_status_release(&wst);
 	json_decref(j);
 	return EXIT_OK;

@@ -25,7 +25,7 @@ const struct cli_cmd cli_commands[] = {
 	  "chatledger init -a DIR --origin NAME [--passphrase-file FILE] [--kdf interactive|moderate|sensitive]",
 	  "create a new archive and its keys" },
 	{ "ingest", cmd_ingest, CLI_NEEDS_WRITER | CLI_TAKES_OPERANDS,
-	  "chatledger ingest -a DIR --format jsonl [--batch N] [--json] FILE|-...\n"
+	  "chatledger ingest -a DIR --format jsonl [--label L]... [--batch N] [--json] FILE|-...\n"
 	  "       chatledger ingest -a DIR --format whatsapp-export --account ID [--conversation ID] [--self NAME] [--tz ZONE] [--date-order dmy|mdy|ymd] [--json] FILE...\n"
 	  "       chatledger ingest -a DIR --format cloudapi|wecom [--account ID] [--json] FILE...",
 	  "import records; bad items are quarantined (exit 3)" },
@@ -53,17 +53,29 @@ const struct cli_cmd cli_commands[] = {
 	  "chatledger status -a DIR [--json]",
 	  "summarise the archive: size, checkpoint, coverage, quarantine" },
 	{ "hold", cmd_hold, CLI_NEEDS_ARCHIVE,
-	  "chatledger hold add -a DIR --case ID --reason TEXT [--participant ID]... [--conversation ID]... [--from DATE] [--to DATE] [--until DATE]\n"
+	  "chatledger hold add -a DIR --case ID --reason TEXT [--party ID]... [--conversation ID]... [--from DATE] [--to DATE] [--until DATE] [--allow-empty]\n"
 	  "       chatledger hold list -a DIR [--json]\n"
 	  "       chatledger hold release -a DIR --case ID",
 	  "place, list and release legal or regulator holds" },
 	{ "policy", cmd_policy, CLI_NEEDS_ARCHIVE,
-	  "chatledger policy event -a DIR --subject ID --event NAME --at DATE [--note TEXT]\n"
+	  "chatledger policy event -a DIR --subject ID --event NAME --at DATE [--note TEXT] [--allow-empty]\n"
 	  "       chatledger policy explain -a DIR --index N [--policy FILE] [--now TIME] [--json]\n"
 	  "       chatledger policy check -a DIR [--policy FILE]",
 	  "record lifecycle events; explain and check the retention policy" },
+	{ "party", cmd_party, CLI_NEEDS_ARCHIVE,
+	  "chatledger party link -a DIR ID ID [--note TEXT] [--by NAME] [--allow-empty]\n"
+	  "       chatledger party unlink -a DIR ID ID [--note TEXT] [--by NAME]\n"
+	  "       chatledger party show -a DIR ID [--passphrase-file FILE] [--json]\n"
+	  "       chatledger party list -a DIR [--passphrase-file FILE] [--json]",
+	  "link a customer's identifiers across sources; show what a party covers" },
+	{ "label", cmd_label, CLI_NEEDS_ARCHIVE,
+	  "chatledger label add -a DIR --label L (--party ID | --conversation ID)... [--note TEXT] [--allow-empty]\n"
+	  "       chatledger label remove -a DIR --label L (--party ID | --conversation ID)...\n"
+	  "       chatledger label list -a DIR [--json]",
+	  "classify a party's or a conversation's records for retention" },
 	{ "retain", cmd_retain, CLI_NEEDS_WRITER,
-	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--now TIME] [--json]",
+	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--list] [--now TIME] [--json]\n"
+	  "       chatledger retain -a DIR --report [--all] [--json]",
 	  "erase what the retention policy says is due (nightly)" },
 	{ "webhook", cmd_webhook, CLI_NEEDS_WRITER,
 	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--max-connections N] [--max-connections-per-address N] [--header-timeout SECONDS] [--access-token-file FILE [--media-url URL] [--media-retry-base SECONDS]] [--json]",
