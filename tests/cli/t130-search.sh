@@ -60,7 +60,7 @@ expect_exit "a sample from ../shared/samples imports" 0 "$CHATLEDGER" ingest -a 
 # The WeCom id belongs to the same customer by a link when the parties
 # command exists; otherwise it is named as a second selector.
 if "$CHATLEDGER" party --help >/dev/null 2>&1 &&
-	"$CHATLEDGER" party link -a "$A" "+852 9123 4567" "wecom-external:wmT130ChanTaiMan" >/dev/null 2>&1; then
+	"$CHATLEDGER" party link -a "$A" "+852 9123 4567" "wmT130ChanTaiMan" >/dev/null 2>&1; then
 	SEL="--party +85291234567"
 else
 	skip "one --party across the WeCom id" "no 'chatledger party link' in this build"
