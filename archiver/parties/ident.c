@@ -175,8 +175,16 @@ int cl_ident_candidates(const char *sel, char out[CL_IDENT_CANDIDATES][CL_IDENT_
 	if ((rc = cl_ident_canon(sel, NULL, out[0])))
 		return rc;
 	*n = 1;
-	if (strncmp(out[0], "any:", 4) != 0)
+	if (strncmp(out[0], "any:", 4) != 0) {
+		const char *c = strchr(out[0], ':');
+
+		/* A typed id also matches records whose source could not say
+		 * the type (e.g. WeCom's from field): "any:VALUE". */
+		if (strncmp(out[0], "tel:", 4) != 0 && strncmp(out[0], "name:", 5) != 0 &&
+		    put(out[(*n)++], "any", c + 1, strlen(c + 1)))
+			return CL_EINVAL;
 		return CL_OK;
+	}
 	if (put(out[(*n)++], "name", sel, strlen(sel)))
 		return CL_EINVAL;
 	for (i = 0; guesses[i] && *n < CL_IDENT_CANDIDATES; i++)
