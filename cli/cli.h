@@ -190,5 +190,6 @@ int cmd_retain(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_pair(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_collect(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_witness(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif

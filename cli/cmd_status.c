@@ -1,6 +1,7 @@
 /*
  * cmd_status.c - chatledger status: what the archive holds and how fresh,
- * and what the WhatsApp collector last reported (archiver/wa/status.h).
+ * what the WhatsApp collector last reported (archiver/wa/status.h), and
+ * how far the checkpoints are witnessed (archiver/witness/push.h).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,6 +15,7 @@
 #include "archiver/ledger/ledger.h"
 #include "archiver/ingest/record.h"
 #include "archiver/wa/status.h"
+#include "archiver/witness/push.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -122,6 +124,39 @@ static int last_report(void *ctx, uint64_t index, const unsigned char *leaf, siz
 	return CL_OK;
 }
 
+/* "witnessed up to size N at T by k of n", alerts and failing witnesses. */
+static void witness_print(const json_t *w, uint64_t latest)
+{
+	json_int_t size = json_integer_value(json_object_get(w, "size"));
+	json_int_t alerts = json_integer_value(json_object_get(w, "alerts"));
+	json_int_t failing = json_integer_value(json_object_get(w, "failing"));
+	json_int_t tsize = json_integer_value(json_object_get(w, "timestamped_size"));
+
+	if (size > 0)
+		printf("witness      witnessed up to size %" JSON_INTEGER_FORMAT " at %s by %"
+		       JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " (quorum %"
+		       JSON_INTEGER_FORMAT ")%s\n", size,
+		       json_string_value(json_object_get(w, "at")),
+		       json_integer_value(json_object_get(w, "by")),
+		       json_integer_value(json_object_get(w, "of")),
+		       json_integer_value(json_object_get(w, "quorum")),
+		       (uint64_t)size < latest ? "; the latest checkpoint is not witnessed yet" : "");
+	else
+		printf("witness      never witnessed (%" JSON_INTEGER_FORMAT " witnesses configured;"
+		       " run chatledger witness push)\n",
+		       json_integer_value(json_object_get(w, "of")));
+	if (tsize > 0)
+		printf("timestamped  up to size %" JSON_INTEGER_FORMAT " at %s (RFC 3161)\n",
+		       tsize, json_string_value(json_object_get(w, "timestamped_at")));
+	if (failing > 0)
+		printf("attention    %" JSON_INTEGER_FORMAT " witnesses failing (unreachable or"
+		       " refusing); see the witness-* coverage entries\n", failing);
+	if (alerts > 0)
+		printf("ALERT        %" JSON_INTEGER_FORMAT " witness consistency refusals: a fork"
+		       " or rollback of this archive was presented to a witness (evidence kept;"
+		       " see SECURITY.md)\n", alerts);
+}
+
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
@@ -158,6 +193,33 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		      "unsigned_tail", s.last_checkpoint_size != s.entries);
 	if (j == NULL)
 		return cli_fail("status", "out of memory");
+	{
+		/* Witnessing: what is stored, against what is configured. */
+		struct cl_wcfg *wc = calloc(1, sizeof(*wc));
+		struct cl_witness_summary ws;
+		char *werr = NULL;
+
+		if (wc && cl_wcfg_load(ctx->archive, wc, &werr) == CL_OK &&
+		    cl_witness_summary(l, &ws, NULL) == CL_OK &&
+		    (wc->n > 0 || ws.size > 0 || wc->tsa_url[0] || ws.tsa_size > 0)) {
+			json_t *w = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o}",
+					      "size", (json_int_t)ws.size,
+					      "by", (json_int_t)ws.by,
+					      "of", (json_int_t)wc->n,
+					      "quorum", (json_int_t)wc->quorum,
+					      "alerts", (json_int_t)ws.alerts,
+					      "at", ws.size ? time_or_null(ws.at * 1000) : json_null(),
+					      "failing", (json_int_t)ws.failing,
+					      "timestamped_size", (json_int_t)ws.tsa_size,
+					      "timestamped_at", ws.tsa_size ?
+					      time_or_null(ws.tsa_time * 1000) : json_null());
+
+			if (w)
+				json_object_set_new(j, "witness", w);
+		}
+		free(werr);
+		free(wc);
+	}
 	/* no collector state (never ran, unreadable): no whatsapp section */
 	have_wa = cl_wa_status_read(ctx->archive, &wst, NULL) == CL_OK;
 	if (have_wa)
@@ -205,6 +267,8 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 			       (long long)json_integer_value(json_object_get(rep, "no_rule")));
 		else
 			printf("retention    no run recorded yet (chatledger retain)\n");
+		if (json_object_get(j, "witness"))
+			witness_print(json_object_get(j, "witness"), s.last_checkpoint_size);
 		if (have_wa)
 			wa_print(&wst);
 	}

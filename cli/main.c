@@ -30,10 +30,10 @@ const struct cli_cmd cli_commands[] = {
 	  "       chatledger ingest -a DIR --format cloudapi|wecom [--account ID] [--json] FILE...",
 	  "import records; bad items are quarantined (exit 3)" },
 	{ "verify", cmd_verify, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE,
-	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--read-only] [--deep [--passphrase-file FILE]] [--json]",
+	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--witness-policy FILE] [--tsa-ca FILE] [--read-only] [--deep [--passphrase-file FILE]] [--json]",
 	  "verify the whole archive without any secret" },
 	{ "checkpoint", cmd_checkpoint, CLI_NEEDS_READER,
-	  "chatledger checkpoint -a DIR [--size N]",
+	  "chatledger checkpoint -a DIR [--size N] [--tsr FILE]",
 	  "print the latest (or a given) signed checkpoint" },
 	{ "pubkey", cmd_pubkey, CLI_NEEDS_ARCHIVE,
 	  "chatledger pubkey -a DIR",
@@ -86,6 +86,16 @@ const struct cli_cmd cli_commands[] = {
 	{ "collect", cmd_collect, CLI_NEEDS_ARCHIVE,
 	  "chatledger collect -a DIR",
 	  "run the linked-device collector in the foreground" },
+	{ "witness", cmd_witness, 0,
+	  "chatledger witness init --state DIR --name NAME\n"
+	  "       chatledger witness serve --state DIR --listen ADDR:PORT\n"
+	  "       chatledger witness add-log --state DIR --key VKEY [--origin ORIGIN]\n"
+	  "       chatledger witness disable-log --state DIR --origin ORIGIN\n"
+	  "       chatledger witness list --state DIR [--json]\n"
+	  "       chatledger witness pubkey --state DIR\n"
+	  "       chatledger witness cosign --state DIR REQUEST|-\n"
+	  "       chatledger witness push -a DIR [--force] [--json]",
+	  "cosign peers' checkpoints (C2SP tlog-witness); push ours to witnesses" },
 	{ NULL, NULL, 0, NULL, NULL }
 };
 

@@ -204,7 +204,7 @@ static int flush(struct session *s)
 				st->quarantined++;
 			if (o->on_quarantine)
 				o->on_quarantine(o->ctx, o->input_name, s->q[i].line,
-						 s->q[i].reason, s->q[i].dup);
+						 s->q[i].reason, s->q[i].dup != CL_APPEND_NEW);
 		}
 		if (o->on_batch)
 			o->on_batch(o->ctx, st);

@@ -255,8 +255,9 @@ static int party_attr(struct cl_buf *b, const char *raw, const char *type_hint)
  * account, the conversation, every participant (the sender, and in a
  * direct conversation its counterpart), each label and the source; and
  * the canonical party identifiers (archiver/parties/ident.h) of the
- * sender's id and name, the counterpart of a direct conversation (its id
- * and conversation.peer_name) and every member of `identifiers`.
+ * sender's id and name, the counterpart of a direct conversation (its id,
+ * conversation.peer_phone and conversation.peer_name) and every member of
+ * `identifiers`.
  */
 static int build_attrs(json_t *root, const char *account, const char *conv_id,
 		       const char *sender_id, const char *source,
@@ -290,6 +291,8 @@ static int build_attrs(json_t *root, const char *account, const char *conv_id,
 		return rc;
 	if (direct &&
 	    ((rc = party_attr(b, conv_id, NULL)) ||
+	     (rc = party_attr(b, json_string_value(json_object_get(conv, "peer_phone")),
+			      NULL)) ||
 	     (rc = party_attr(b, json_string_value(json_object_get(conv, "peer_name")),
 			      "name"))))
 		return rc;
