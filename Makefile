@@ -138,6 +138,7 @@ bench: all $(O)/bench/wa_stanza
 	bench/import.sh $(O)
 	sh bench/webhook.sh $(O)
 	sh bench/writers.sh $(O)
+	sh bench/search.sh $(O)
 
 fuzz:
 	$(MAKE) O=build-fuzz-lib CC=clang CFLAGS="-fsanitize=fuzzer-no-link" SANITIZE=1 build-fuzz-lib/libchatledger.a

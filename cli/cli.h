@@ -191,5 +191,8 @@ int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_pair(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_collect(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_witness(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_search(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_dsar(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_access(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "archiver/export/select.h"
 #include "archiver/ledger/leaf.h"
 #include "archiver/ledger/ledger.h"
 #include "archiver/ingest/record.h"
@@ -97,6 +98,17 @@ static void wa_print(const struct cl_wa_status *st)
 	printf("  phone seen not tracked yet (needs message decryption)\n");
 }
 
+static int count_access(void *ctx, uint64_t index, const struct cl_leaf *lf,
+			const json_t *body, const json_t *sealed)
+{
+	(void)index;
+	(void)lf;
+	(void)body;
+	(void)sealed;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
 /* The public body of the latest retention-report entry (retain). */
 static int last_report(void *ctx, uint64_t index, const unsigned char *leaf, size_t n,
 		       const unsigned char *attrs, size_t alen, int has_payload)
@@ -159,6 +171,7 @@ static void witness_print(const json_t *w, uint64_t latest)
 
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
+	uint64_t n_access = 0;
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
@@ -220,6 +233,12 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		free(werr);
 		free(wc);
 	}
+	/* access entries (archiver/export/select.h): who read content */
+	if ((rc = cl_access_each(l, NULL, count_access, &n_access, &err))) {
+		json_decref(j);
+		return cli_fail_rc("status", rc, err);
+	}
+	json_object_set_new(j, "access", json_integer((json_int_t)n_access));
 	/* no collector state (never ran, unreadable): no whatsapp section */
 	have_wa = cl_wa_status_read(ctx->archive, &wst, NULL) == CL_OK;
 	if (have_wa)
@@ -254,6 +273,8 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		       s.by_type[CL_ENTRY_COVERAGE], s.by_type[CL_ENTRY_CONTROL],
 		       s.by_type[CL_ENTRY_QUARANTINE], s.payloads,
 		       s.last_checkpoint_size, b1, s.checkpoints, b2);
+		printf("access       %" PRIu64 " recorded reads of content (chatledger access list)\n",
+		       n_access);
 		if (s.by_type[CL_ENTRY_QUARANTINE])
 			printf("attention    %" PRIu64 " quarantined items: show them with chatledger show --index (see chatledger-ingest(1))\n",
 			       s.by_type[CL_ENTRY_QUARANTINE]);
