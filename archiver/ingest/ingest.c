@@ -351,15 +351,18 @@ static int link_idents(struct session *s, const char *idents, size_t n_idents,
 	char origin[48];
 	const char *first = idents, *p;
 	size_t i;
-	int added, rc;
+	int added;
 
 	if (idents == NULL || n_idents < 2)
 		return CL_OK;
 	(void)cl_fmt(origin, sizeof(origin), "source:%s", source);
 	p = first + strlen(first) + 1;
-	for (i = 1; i < n_idents; i++, p += strlen(p) + 1)
-		if ((rc = cl_party_link_in_batch(s->l, first, p, origin, &added, s->err)))
+	for (i = 1; i < n_idents; i++, p += strlen(p) + 1) {
+		int rc = cl_party_link_in_batch(s->l, first, p, origin, &added, s->err);
+
+		if (rc)
 			return rc;
+	}
 	return CL_OK;
 }
 
@@ -394,8 +397,7 @@ static int record_at(struct session *s, const char *json, size_t len,
 				s->st->conflicts += dup == CL_APPEND_CONFLICT;
 				count_kind(s->st, rec.kind);
 			}
-			if (rc == CL_OK)
-				rc = link_idents(s, rec.idents, rec.n_idents, rec.source);
+			rc = link_idents(s, rec.idents, rec.n_idents, rec.source);
 			if (s->nblobs && rc == CL_OK)
 				rc = store_attachments(s, &rec, idx);
 		}

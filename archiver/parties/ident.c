@@ -95,14 +95,13 @@ static int jid(const char *s, char out[CL_IDENT_MAX])
 {
 	const char *at = strrchr(s, '@'), *colon;
 	size_t ul;
-	char d[16];
 
 	if (at == NULL || at == s)
 		return 0;
 	colon = memchr(s, ':', (size_t)(at - s));
 	ul = (size_t)((colon ? colon : at) - s);
 	if (strcmp(at, "@s.whatsapp.net") == 0 || strcmp(at, "@c.us") == 0) {
-		char tmp[32];
+		char tmp[32], d[16];
 
 		if (ul >= sizeof(tmp) - 1)
 			return 0;
@@ -124,11 +123,12 @@ static int jid(const char *s, char out[CL_IDENT_MAX])
 static int typed(const char *s, char out[CL_IDENT_MAX], int *rc)
 {
 	const char *c = strchr(s, ':');
-	char d[16];
 
 	if (c == NULL || !cl_ident_type_known(s, (size_t)(c - s)))
 		return 0;
 	if (c - s == 3 && memcmp(s, "tel", 3) == 0) {
+		char d[16];
+
 		if (!phone(c + 1, strlen(c + 1), d)) {
 			*rc = CL_EINVAL;
 			return 1;

@@ -98,12 +98,13 @@ static int add_tok(struct cl_ledger *l, const char *type, const char *value,
 static int canon_tokens(struct cl_ledger *l, const char *id, uint64_t *v, size_t *n,
 			size_t cap)
 {
-	char legacy[CL_IDENT_MAX + 32];
 	int rc;
 
 	if ((rc = add_tok(l, "party", id, v, n, cap)))
 		return rc;
 	if (strncmp(id, "tel:+", 5) == 0) {
+		char legacy[CL_IDENT_MAX + 32];
+
 		if ((rc = add_tok(l, "participant", id + 5, v, n, cap)) ||
 		    (rc = add_tok(l, "participant", id + 4, v, n, cap)))
 			return rc;
@@ -585,11 +586,6 @@ void cl_convset_free(struct cl_convset *s)
 	free(s);
 }
 
-struct conv_stat {
-	uint64_t records;
-	int64_t first, last;
-};
-
 struct scan_ctx {
 	const struct cl_tokgroup *g;   /* sorted copies */
 	size_t ng;
@@ -799,7 +795,7 @@ int cl_parties_is_member(struct cl_ledger *l, const char *const *sel, size_t n,
 			 const char *raw, int *yes, char **err)
 {
 	uint64_t *tok = NULL, mine[MAX_SIDE];
-	size_t nt = 0, nm = 0, i;
+	size_t nt = 0, nm = 0;
 	char c[CL_IDENT_MAX];
 	int rc;
 
@@ -807,9 +803,12 @@ int cl_parties_is_member(struct cl_ledger *l, const char *const *sel, size_t n,
 	if ((rc = resolve(l, sel, n, &tok, &nt, err)))
 		return rc;
 	if (cl_ident_canon(raw, NULL, c) == CL_OK &&
-	    (rc = canon_tokens(l, c, mine, &nm, MAX_SIDE)) == CL_OK)
+	    (rc = canon_tokens(l, c, mine, &nm, MAX_SIDE)) == CL_OK) {
+		size_t i;
+
 		for (i = 0; i < nm && !*yes; i++)
 			*yes = bsearch_u64(tok, nt, mine[i]);
+	}
 	free(tok);
 	return rc;
 }

@@ -126,9 +126,11 @@ int cl_retention_party_tokens(struct cl_ledger *l, const char *const *sel, size_
 int cl_retention_check_range(int64_t from, int64_t to, int64_t until, int64_t now,
 			     char **err)
 {
-	char a[32], b[32];
+	char a[32];
 
 	if (from != CL_TIME_NONE && to != CL_TIME_NONE && from > to) {
+		char b[32];
+
 		cl_time_format(from, a);
 		cl_time_format(to, b);
 		return cl_error(err, CL_EINVAL,
@@ -318,8 +320,8 @@ int cl_retention_lifecycle_load(struct cl_ledger *l, struct cl_retention_lifecyc
 	lc->holds = calloc(nb ? nb : 1, sizeof(*lc->holds));
 	lc->lists = calloc(2 * nb + 1, sizeof(*lc->lists));
 	lc->labels = calloc(nb ? nb : 1, sizeof(*lc->labels));
-	lc->ev_tokens = calloc(nb ? nb : 1, sizeof(*lc->ev_tokens));
-	lc->hold_tokens = calloc(2 * nb + 1, sizeof(*lc->hold_tokens));
+	lc->ev_tokens = calloc(nb ? nb : 1, sizeof(json_t *));
+	lc->hold_tokens = calloc(2 * nb + 1, sizeof(json_t *));
 	if (lc->ev == NULL || lc->holds == NULL || lc->lists == NULL ||
 	    lc->labels == NULL || lc->ev_tokens == NULL || lc->hold_tokens == NULL)
 		return CL_ENOMEM;

@@ -102,7 +102,7 @@ int cl_retention_lifecycle_resolve(struct cl_ledger *l, struct cl_retention_life
 
 	if (lc->sets)
 		return CL_OK;
-	lc->sets = calloc(n + 1, sizeof(*lc->sets));
+	lc->sets = calloc(n + 1, sizeof(struct cl_convset *));
 	lc->cover = calloc(n + 1, sizeof(*lc->cover));
 	lc->names = calloc(n + 1, sizeof(*lc->names));
 	ptrs = calloc(n + 1, sizeof(*ptrs));
@@ -226,7 +226,6 @@ static int assignment_id(struct cl_ledger *l, const char *label,
 	struct cl_buf b;
 	size_t i;
 	uint64_t h;
-	unsigned char hb[8];
 	char c[CL_IDENT_MAX];
 	int rc;
 
@@ -245,6 +244,8 @@ static int assignment_id(struct cl_ledger *l, const char *label,
 		rc = cl_buf_add(&b, "", 1);
 	if (rc == CL_OK && (rc = cl_ledger_attr_hash(l, "label-assignment",
 						     (const char *)b.data, &h)) == CL_OK) {
+		unsigned char hb[8];
+
 		cl_store_be64(hb, h);
 		out[0] = '#';
 		sodium_bin2hex(out + 1, 17, hb, 8);
