@@ -38,6 +38,8 @@ int cl_wx_crypto_new(const unsigned char *token, size_t token_len,
 	int n, rc = CL_OK;
 
 	*out = NULL;
+	if (sodium_init() < 0)
+		return cl_error(err, CL_ENOMEM, "cannot initialise libsodium");
 	if (token == NULL || token_len == 0 || token_len > TOKEN_MAX)
 		return cl_error(err, CL_EINVAL, "the token must be 1..%u bytes", TOKEN_MAX);
 	if (aes_key != NULL) {
