@@ -194,7 +194,7 @@ static int wechat_serve(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
-		{ "oa-appid", required_argument, NULL, 'a' },
+		{ "oa-appid", required_argument, NULL, 'O' },
 		{ "oa-token-file", required_argument, NULL, CLI_SECRET('t') },
 		{ "oa-aes-key-file", required_argument, NULL, CLI_SECRET('k') },
 		{ "oa-secret-file", required_argument, NULL, CLI_SECRET('s') },
@@ -228,7 +228,7 @@ static int wechat_serve(int argc, char **argv, struct cli_ctx *ctx)
 	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
 		case 'l': listen = optarg; break;
-		case 'a': oa.id = optarg; break;
+		case 'O': oa.id = optarg; break;
 		case CLI_SECRET('t'): oa.token_file = optarg; break;
 		case CLI_SECRET('k'): oa.key_file = optarg; break;
 		case CLI_SECRET('s'): oa.secret_file = optarg; break;
@@ -329,7 +329,7 @@ static int wechat_pull(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "route", required_argument, NULL, 'r' },
-		{ "oa-appid", required_argument, NULL, 'a' },
+		{ "oa-appid", required_argument, NULL, 'O' },
 		{ "oa-secret-file", required_argument, NULL, CLI_SECRET('s') },
 		{ "wecom-corpid", required_argument, NULL, 'c' },
 		{ "wecom-secret-file", required_argument, NULL, CLI_SECRET('S') },
@@ -339,9 +339,11 @@ static int wechat_pull(int argc, char **argv, struct cli_ctx *ctx)
 		{ "lookup-unionid", no_argument, NULL, 'u' },
 		{ "api-url", required_argument, NULL, 'U' },
 		{ "wecom-api-url", required_argument, NULL, 'W' },
+		{ "page-size", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
+	unsigned long long page = CL_WX_MSGLIST_PAGE;
 	struct route_cfg oa, wc;
 	const char *route = NULL, *api_url = NULL, *wecom_url = NULL, *from = NULL, *to = NULL;
 	char *kfids[MAX_KFIDS], *err = NULL;
@@ -355,7 +357,7 @@ static int wechat_pull(int argc, char **argv, struct cli_ctx *ctx)
 	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
 		case 'r': route = optarg; break;
-		case 'a': oa.id = optarg; break;
+		case 'O': oa.id = optarg; break;
 		case CLI_SECRET('s'): oa.secret_file = optarg; break;
 		case 'c': wc.id = optarg; break;
 		case CLI_SECRET('S'): wc.secret_file = optarg; break;
@@ -369,6 +371,10 @@ static int wechat_pull(int argc, char **argv, struct cli_ctx *ctx)
 		case 'u': lookup = 1; break;
 		case 'U': api_url = optarg; break;
 		case 'W': wecom_url = optarg; break;
+		case 'p':
+			if (cli_u64(optarg, &page) != 0 || page < 1 || page > CL_WX_MSGLIST_PAGE)
+				return cli_fail("wechat", "--page-size must be 1..%d", CL_WX_MSGLIST_PAGE);
+			break;
 		case 'j': json = 1; break;
 		}
 	}
@@ -410,7 +416,7 @@ static int wechat_pull(int argc, char **argv, struct cli_ctx *ctx)
 			free(cur);
 		}
 		rc = cl_wx_pull_msglist(ctx->ledger, oa.api, oa.account, f_ms / 1000, t_ms / 1000,
-					&st, &err);
+					(unsigned)page, &st, &err);
 	} else {
 		if (nk == 0) {
 			(void)cl_wx_store_init(ctx->ledger, NULL);

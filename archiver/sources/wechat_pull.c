@@ -61,8 +61,8 @@ static int commit_coverage(struct cl_ledger *l, const char *kind, const char *bo
 
 /* One window [s, e): every page; CL_OK, or the failing errcode in *code. */
 static int pull_window(struct cl_ledger *l, struct cl_wx_api *a, const char *account,
-		       int64_t s, int64_t e, struct cl_wx_pull_stats *st, long *code,
-		       char **err)
+		       int64_t s, int64_t e, unsigned page, struct cl_wx_pull_stats *st,
+		       long *code, char **err)
 {
 	json_int_t msgid = 1;
 	uint64_t item = 0;
@@ -72,7 +72,7 @@ static int pull_window(struct cl_ledger *l, struct cl_wx_api *a, const char *acc
 	for (;;) {
 		json_t *req = json_pack("{s:I, s:I, s:I, s:i}", "starttime", (json_int_t)s,
 					"endtime", (json_int_t)e, "msgid", msgid,
-					"number", CL_WX_MSGLIST_PAGE);
+					"number", (int)page);
 		json_t *resp = NULL, *list, *next;
 		struct cl_wx_batch b;
 		struct cl_import_sink sink;
@@ -116,7 +116,7 @@ static int pull_window(struct cl_ledger *l, struct cl_wx_api *a, const char *acc
 			rc = commit_batch(l, &b, NULL, NULL, st, err);
 		cl_wx_batch_release(&b);
 		next = json_object_get(resp, "msgid");
-		if (rc == CL_OK && n >= CL_WX_MSGLIST_PAGE && json_is_integer(next) &&
+		if (rc == CL_OK && n >= page && json_is_integer(next) &&
 		    json_integer_value(next) > msgid) {
 			msgid = json_integer_value(next);
 			json_decref(resp);
@@ -128,8 +128,8 @@ static int pull_window(struct cl_ledger *l, struct cl_wx_api *a, const char *acc
 }
 
 int cl_wx_pull_msglist(struct cl_ledger *l, struct cl_wx_api *a, const char *account,
-		       int64_t from_s, int64_t to_s, struct cl_wx_pull_stats *st,
-		       char **err)
+		       int64_t from_s, int64_t to_s, unsigned page,
+		       struct cl_wx_pull_stats *st, char **err)
 {
 	int64_t s;
 	int rc = CL_OK, failed = 0;
@@ -144,7 +144,9 @@ int cl_wx_pull_msglist(struct cl_ledger *l, struct cl_wx_api *a, const char *acc
 		long code = 0;
 
 		st->windows++;
-		rc = pull_window(l, a, account, s, e, st, &code, &werr);
+		rc = pull_window(l, a, account, s, e,
+				 page && page <= CL_WX_MSGLIST_PAGE ? page : CL_WX_MSGLIST_PAGE,
+				 st, &code, &werr);
 		if (rc == CL_OK) {
 			(void)cl_fmt(val, sizeof(val), "%lld", (long long)e);
 			rc = cl_ledger_begin(l, err);

@@ -46,9 +46,10 @@ struct cl_wx_pull_stats {
 	uint64_t pages, windows, failed_windows, links;
 };
 
+/* `page`: records asked per call (0: CL_WX_MSGLIST_PAGE). */
 int cl_wx_pull_msglist(struct cl_ledger *l, struct cl_wx_api *a, const char *account,
-		       int64_t from_s, int64_t to_s, struct cl_wx_pull_stats *st,
-		       char **err);
+		       int64_t from_s, int64_t to_s, unsigned page,
+		       struct cl_wx_pull_stats *st, char **err);
 
 int cl_wx_pull_kf(struct cl_ledger *l, struct cl_wx_api *a, const char *account,
 		  const char *open_kfid, int lookup, struct cl_wx_pull_stats *st,

@@ -37,6 +37,7 @@
 #define ECHO_MAX 512u
 #define GRACE_MS 15000
 #define WORKER_TICK_S 2
+#define KF_POLL_S 60     /* sync_msg without a new event: once a minute */
 
 enum { R_OA, R_WECOM, R_NONE };
 
@@ -221,11 +222,14 @@ static void worker_round(struct cl_wx_server *w, struct cl_ledger *l, int kf)
 			memset(&ps, 0, sizeof(ps));
 			rc = cl_wx_pull_kf(l, w->o.wecom_api, w->o.wecom_kf_account, ids[k],
 					   w->o.lookup, &ps, &err);
+			if (rc == CL_OK && ps.records == 0 && ps.quarantined == 0)
+				goto next_id;
 			note(w, "kf/sync_msg %s: %llu records, %llu duplicates, %llu quarantined, "
 			     "%llu links%s%s", rc ? "failed" : "done",
 			     (unsigned long long)ps.records, (unsigned long long)ps.duplicates,
 			     (unsigned long long)ps.quarantined, (unsigned long long)ps.links,
 			     err ? ": " : "", err ? err : "");
+next_id:
 			free(err);
 			err = NULL;
 			free(ids[k]);
@@ -266,6 +270,7 @@ static void *worker_main(void *arg)
 	struct cl_wx_server *w = arg;
 	struct cl_ledger *l = NULL;
 	char *err = NULL;
+	int64_t last_kf = 0;
 
 	if (cl_ledger_open(w->o.archive, CL_OPEN_WRITE, &l, &err) != CL_OK) {
 		note(w, "worker: cannot open the archive: %s", err ? err : "?");
@@ -276,12 +281,13 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	while (!w->wquit) {
 		struct timespec until;
-		int kf = w->kf_due;
+		int kf = w->kf_due || mono_ms() - last_kf >= (int64_t)KF_POLL_S * 1000;
 
 		w->kf_due = 0;
 		pthread_mutex_unlock(&w->mu);
-		worker_round(w, l, 1);
-		(void)kf;
+		if (kf)
+			last_kf = mono_ms();
+		worker_round(w, l, kf);
 		pthread_mutex_lock(&w->mu);
 		if (w->wquit || w->kf_due)
 			continue;
