@@ -37,6 +37,7 @@ const WC = { token: 'QDG6eK', key: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C'
 const N_A = 300, N_C = 40, N_KF = 100, N_B = 80;
 const DAY = 86400;
 const BASE_B = 1714000000; // route B records start here (3 days)
+const T_PUSH = 1760000000; // CreateTime of the pushes (2025-10-09)
 
 function aesKey(k) { return Buffer.from(k + '=', 'base64').subarray(0, 32); }
 function sign(...parts) {
@@ -61,7 +62,7 @@ function bare(k, v) { return `<${k}>${v}</${k}>`; }
 
 function oaPush(i) {
   const openid = `oU${String(i % 20).padStart(4, '0')}-ABC+def`; // '+' must survive
-  const t = now();
+  const t = T_PUSH + i;  // fixed: a redelivery is the same body
   const h = cdata('ToUserName', 'gh_97417a04a28d') + cdata('FromUserName', openid) + bare('CreateTime', t);
   const id = 7000000000000000000n + BigInt(i);
   const kinds = ['text', 'text', 'text', 'image', 'voice', 'video', 'shortvideo', 'location',
@@ -90,7 +91,7 @@ function oaPush(i) {
 }
 
 function wcPush(i) {
-  const t = now();
+  const t = T_PUSH + 1000 + i;
   const h = cdata('ToUserName', WC.corpid) + cdata('FromUserName', 'sys') + bare('CreateTime', t) + cdata('MsgType', 'event');
   let x;
   switch (i % 5) {
