@@ -304,6 +304,40 @@ function api(args) {
   srv.listen(0, '127.0.0.1', () => fs.writeFileSync(args['port-file'], String(srv.address().port)));
 }
 
+// node sim.js bench --url URL --seconds S --conc C: safe-mode text pushes,
+// each a new MsgId, from C concurrent clients for S seconds; prints
+// "answered N rate R/s" (only "success" answers count).
+async function bench(args) {
+  const base = args.url, secs = Number(args.seconds || 5), conc = Number(args.conc || 32);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: conc });
+  const run = crypto.randomBytes(3).readUIntBE(0, 3);
+  let n = 0, ok = 0, bad = 0;
+  const end = Date.now() + secs * 1000;
+  function post(e) {
+    return new Promise((resolve) => {
+      const u = new URL(e.url);
+      const req = http.request({ agent, hostname: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST',
+        headers: { 'Content-Type': 'text/xml', 'Content-Length': Buffer.byteLength(e.body) } }, (res) => {
+        let b = ''; res.on('data', (c) => { b += c; }); res.on('end', () => resolve(res.statusCode === 200 && b === 'success'));
+      });
+      req.on('error', () => resolve(false));
+      req.end(e.body);
+    });
+  }
+  async function worker() {
+    while (Date.now() < end) {
+      const i = n++;
+      const xml = `<xml>${cdata('ToUserName', 'gh_97417a04a28d')}${cdata('FromUserName', 'oBench' + (i % 50))}${bare('CreateTime', T_PUSH + i)}${cdata('MsgType', 'text')}${cdata('Content', 'bench message ' + i)}${bare('MsgId', String(run) + String(i).padStart(9, '0'))}</xml>`;
+      if (await post(envelope(base, { route: 'oa', mode: 'safe', xml, openid: 'oBench' }))) ok++; else bad++;
+    }
+  }
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: conc }, worker));
+  const dt = (Date.now() - t0) / 1000;
+  console.log(`answered ${ok} failed ${bad} rate ${(ok / dt).toFixed(1)}/s`);
+  agent.destroy();
+}
+
 function expect() {
   // distinct messages each route should leave in the ledger
   const b = apiRecords();
@@ -316,4 +350,4 @@ const args = {};
 for (let i = 0; i < rest.length; i++) {
   if (rest[i].startsWith('--')) { const k = rest[i].slice(2); if (i + 1 < rest.length && !rest[i + 1].startsWith('--')) args[k] = rest[++i]; else args[k] = true; }
 }
-({ api, push, bad, 'verify-get': verifyGet, expect })[cmd](args);
+({ api, push, bad, bench, 'verify-get': verifyGet, expect })[cmd](args);
