@@ -133,14 +133,15 @@ static int set_identifiers(json_t *r, const char *a, const char *b)
 static json_t *members_of(json_t *tree)
 {
 	json_t *l = json_object_get(tree, "MemChangeList"), *a, *it;
-	const char *s, *p;
+	const char *s;
 	size_t i;
 
 	if (l == NULL || (a = json_array()) == NULL)
 		return NULL;
 	if ((s = json_string_value(l)) != NULL) {
 		while (*s) {
-			p = strchr(s, ',');
+			const char *p = strchr(s, ',');
+
 			if (p == NULL)
 				p = s + strlen(s);
 			if (p > s)

@@ -66,10 +66,10 @@ static int pull_window(struct cl_ledger *l, struct cl_wx_api *a, const char *acc
 {
 	json_int_t msgid = 1;
 	uint64_t item = 0;
-	int rc = CL_OK;
 
 	*code = 0;
 	for (;;) {
+		int rc;
 		json_t *req = json_pack("{s:I, s:I, s:I, s:i}", "starttime", (json_int_t)s,
 					"endtime", (json_int_t)e, "msgid", msgid,
 					"number", (int)page);
@@ -140,7 +140,7 @@ int cl_wx_pull_msglist(struct cl_ledger *l, struct cl_wx_api *a, const char *acc
 		return rc;
 	for (s = from_s; s < to_s; s += CL_WX_WINDOW_S) {
 		int64_t e = s + CL_WX_WINDOW_S < to_s ? s + CL_WX_WINDOW_S : to_s;
-		char *werr = NULL, body[192], val[32];
+		char *werr = NULL, body[192];
 		long code = 0;
 
 		st->windows++;
@@ -148,6 +148,8 @@ int cl_wx_pull_msglist(struct cl_ledger *l, struct cl_wx_api *a, const char *acc
 				 page && page <= CL_WX_MSGLIST_PAGE ? page : CL_WX_MSGLIST_PAGE,
 				 st, &code, &werr);
 		if (rc == CL_OK) {
+			char val[32];
+
 			(void)cl_fmt(val, sizeof(val), "%lld", (long long)e);
 			rc = cl_ledger_begin(l, err);
 			if (rc == CL_OK)
@@ -255,13 +257,12 @@ static int lookup_customers(struct cl_ledger *l, struct cl_wx_api *a, const char
 		const char *e = json_string_value(json_object_get(c, "external_userid"));
 		const char *u = json_string_value(json_object_get(c, "unionid"));
 		char ident[600];
-		json_t *keep;
 
 		if (e == NULL || !cl_wx_media_id_ok(e))
 			continue;
 		(void)cl_fmt(ident, sizeof(ident), "wecom-external:%s", e);
 		if (u && *u && cl_wx_media_id_ok(u)) {
-			keep = json_pack("{s:s, s:s}", "external_userid", e, "unionid", u);
+			json_t *keep = json_pack("{s:s, s:s}", "external_userid", e, "unionid", u);
 			rc = cl_wx_map_identity("wecom-kf", account, ident, ident, u,
 						"kf/customer/batchget", keep, cl_time_now_ms(), sink);
 			json_decref(keep);

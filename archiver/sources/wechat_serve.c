@@ -204,11 +204,28 @@ static void *committer_main(void *arg)
 
 /* ---- the worker: media and kf/sync_msg --------------------------------- */
 
+/* Download every due media row of `api` (until the server stops). */
+static void media_round(struct cl_wx_server *w, struct cl_ledger *l, struct cl_wx_api *a,
+			const char *api, char **err)
+{
+	char msg[256];
+	int64_t next;
+	int quit = 0;
+
+	while (a && !quit &&
+	       cl_wx_media_step(l, a, api, w->o.media_retry_base, &next, msg, sizeof(msg),
+				err) == 1) {
+		note(w, "%s", msg);
+		pthread_mutex_lock(&w->mu);
+		w->st.media_done++;
+		quit = w->wquit;
+		pthread_mutex_unlock(&w->mu);
+	}
+}
+
 static void worker_round(struct cl_wx_server *w, struct cl_ledger *l, int kf)
 {
-	char msg[256], *err = NULL;
-	int64_t next;
-	int n;
+	char *err = NULL;
 
 	if (kf && w->o.wecom_api) {
 		char *ids[16];
@@ -238,28 +255,8 @@ next_id:
 			pthread_mutex_unlock(&w->mu);
 		}
 	}
-	if (w->o.oa_api)
-		while ((n = cl_wx_media_step(l, w->o.oa_api, "oa", w->o.media_retry_base, &next,
-					     msg, sizeof(msg), &err)) == 1) {
-			note(w, "%s", msg);
-			pthread_mutex_lock(&w->mu);
-			w->st.media_done++;
-			n = w->wquit;
-			pthread_mutex_unlock(&w->mu);
-			if (n)
-				break;
-		}
-	if (w->o.wecom_api)
-		while ((n = cl_wx_media_step(l, w->o.wecom_api, "wecom", w->o.media_retry_base,
-					     &next, msg, sizeof(msg), &err)) == 1) {
-			note(w, "%s", msg);
-			pthread_mutex_lock(&w->mu);
-			w->st.media_done++;
-			n = w->wquit;
-			pthread_mutex_unlock(&w->mu);
-			if (n)
-				break;
-		}
+	media_round(w, l, w->o.oa_api, "oa", &err);
+	media_round(w, l, w->o.wecom_api, "wecom", &err);
 	if (err)
 		note(w, "media: %s", err);
 	free(err);
