@@ -195,7 +195,7 @@ int cl_wx_map_push(const char *source, const char *account, const char *xml,
 	int wecom = strcmp(source, "wecom-callback") == 0;
 	char id[ID_MAX + 64], conv[ID_MAX + 32], sender[ID_MAX + 32], cust[ID_MAX + 32];
 	char kind[CL_KIND_MAX + 1], when[32], h[17], buf[4096];
-	const char *conv_type = "direct", *text, *parts[1];
+	const char *conv_type = "direct", *text;
 	struct cl_import_head hd;
 	json_t *r = NULL;
 	int rc;
@@ -212,8 +212,12 @@ int cl_wx_map_push(const char *source, const char *account, const char *xml,
 		return bad(sink, 1, xml, len, "CreateTime missing or not a number");
 	if (msgid && !id_ok(msgid))
 		return bad(sink, 1, xml, len, "MsgId invalid");
-	parts[0] = xml;
-	short_hash(parts, 1, h);
+	{
+		unsigned char d[CL_SHA256_BYTES];
+
+		cl_sha256(xml, len, d);   /* `xml` need not be NUL-terminated */
+		sodium_bin2hex(h, sizeof(h), d, 8);
+	}
 	if (msgid)
 		(void)cl_fmt(id, sizeof(id), "msg:%s", msgid);
 	else
