@@ -184,10 +184,13 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_hold(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_policy(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_party(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_label(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_retain(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_wechat(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_pair(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_collect(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_witness(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif

@@ -2,6 +2,7 @@
  * cmd_hold.c - chatledger hold add|list|release: legal and regulator holds.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,9 @@ static int hold_add(int argc, char **argv, struct cli_ctx *ctx)
 	static const struct option opts[] = {
 		{ "case", required_argument, NULL, 'c' },
 		{ "reason", required_argument, NULL, 'r' },
+		{ "party", required_argument, NULL, 'p' },
 		{ "participant", required_argument, NULL, 'p' },
+		{ "allow-empty", no_argument, NULL, 'E' },
 		{ "conversation", required_argument, NULL, 'C' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 't' },
@@ -33,16 +36,18 @@ static int hold_add(int argc, char **argv, struct cli_ctx *ctx)
 	size_t np = 0, nc = 0;
 	int64_t from = CL_TIME_NONE, to = CL_TIME_NONE, until = CL_TIME_NONE;
 	uint64_t idx = 0;
-	char *err = NULL;
-	int c, rc;
+	struct cl_cover cov;
+	char *err = NULL, f[32] = "-", t[32] = "-";
+	int c, rc, allow_empty = 0;
 
 	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
 		case 'c': case_id = optarg; break;
+		case 'E': allow_empty = 1; break;
 		case 'r': reason = optarg; break;
 		case 'p':
 			if (np == MAX_SEL)
-				return cli_fail("hold", "at most %d --participant", MAX_SEL);
+				return cli_fail("hold", "at most %d --party", MAX_SEL);
 			parts[np++] = optarg;
 			break;
 		case 'C':
@@ -68,15 +73,35 @@ static int hold_add(int argc, char **argv, struct cli_ctx *ctx)
 		return ctx->code;
 	if (*case_id == 0 || strlen(case_id) > 128)
 		return cli_fail("hold", "--case must be 1-128 bytes");
+	if ((rc = cl_retention_check_range(from, to, until, cl_time_now_ms(), &err)))
+		return cli_fail_rc("hold", rc, err);
 	if ((rc = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
 		return rc;
+	if (np + nc > 0) {
+		if ((rc = cl_retention_cover(ctx->ledger, parts, np, convs, nc, &cov, &err)))
+			return cli_fail_rc("hold", rc, err);
+		if (cov.records == 0 && !allow_empty)
+			return cli_fail("hold", "the selectors cover no record now; check the "
+					"spelling (`chatledger party show ID`), or give --allow-empty "
+					"to hold a party not seen yet (the hold then covers what "
+					"arrives and what a later `party link` reveals)");
+	}
 	rc = cl_retention_hold_add(ctx->ledger, case_id, reason, parts, np, convs, nc, from,
 				   to, until, &idx, &err);
 	if (rc)
 		return cli_fail_rc("hold", rc, err);
-	printf("hold '%s' placed (entry %llu): %zu participants, %zu conversations%s\n",
-	       case_id, (unsigned long long)idx, np, nc,
-	       np + nc == 0 ? " (covers every record)" : "");
+	if (np + nc == 0) {
+		printf("hold '%s' placed (entry %llu): covers every record\n", case_id,
+		       (unsigned long long)idx);
+		return EXIT_OK;
+	}
+	if (cov.first != CL_TIME_NONE)
+		cl_time_format(cov.first, f);
+	if (cov.last != CL_TIME_NONE)
+		cl_time_format(cov.last, t);
+	printf("hold '%s' placed (entry %llu): covers %" PRIu64 " records in %" PRIu64
+	       " conversations now (%s to %s), %zu parties, %zu conversation ids\n",
+	       case_id, (unsigned long long)idx, cov.records, cov.conversations, f, t, np, nc);
 	return EXIT_OK;
 }
 

@@ -2,6 +2,7 @@
  * cmd_policy.c - chatledger policy event|explain|check.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +24,15 @@ static int policy_event(int argc, char **argv, struct cli_ctx *ctx)
 		{ "event", required_argument, NULL, 'e' },
 		{ "at", required_argument, NULL, 't' },
 		{ "note", required_argument, NULL, 'n' },
+		{ "allow-empty", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *subject = NULL, *event = NULL, *note = NULL;
 	int64_t at = CL_TIME_NONE;
 	uint64_t idx = 0;
+	struct cl_cover cov;
 	char *err = NULL;
-	int c, rc;
+	int c, rc, allow_empty = 0;
 
 	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
@@ -40,14 +43,23 @@ static int policy_event(int argc, char **argv, struct cli_ctx *ctx)
 				return cli_fail("policy", "--at must be a date or RFC 3339 time");
 			break;
 		case 'n': note = optarg; break;
+		case 'E': allow_empty = 1; break;
 		}
 	}
 	if (!cli_ready(ctx, c, subject != NULL && event != NULL && at != CL_TIME_NONE, CLI_SETUP_ALL))
 		return ctx->code;
+	if ((rc = cl_retention_cover(ctx->ledger, &subject, 1, &subject, 1, &cov, &err)))
+		return cli_fail_rc("policy", rc, err);
+	if (cov.records == 0 && !allow_empty)
+		return cli_fail("policy", "subject '%s' appears in no record; check the spelling "
+				"(`chatledger party show ID`), or give --allow-empty to record the "
+				"event for a party not seen yet", subject);
 	rc = cl_retention_event_record(ctx->ledger, subject, event, at, note, &idx, &err);
 	if (rc)
 		return cli_fail_rc("policy", rc, err);
-	printf("event '%s' recorded (entry %llu)\n", event, (unsigned long long)idx);
+	printf("event '%s' recorded (entry %llu): applies to %" PRIu64 " records in %" PRIu64
+	       " conversations now\n", event, (unsigned long long)idx, cov.records,
+	       cov.conversations);
 	return EXIT_OK;
 }
 
@@ -175,9 +187,12 @@ static int policy_check(int argc, char **argv, struct cli_ctx *ctx)
 		rc = cl_retention_run(ctx->ledger, p, cl_time_now_ms(), 1, 1000, &st, &err);
 	if (rc == CL_OK)
 		printf("policy: %zu rules, %zu conflicts, %zu assumed; %llu records examined,"
-		       " %llu matched by no rule\n",
+		       " %llu matched by no rule (they keep the default: %s); %llu quarantined"
+		       " items keep the default\n",
 		       cl_policy_rule_count(p), conflicts, assumed,
-		       (unsigned long long)st.examined, (unsigned long long)st.norule);
+		       (unsigned long long)(st.examined - st.quarantine_norule),
+		       (unsigned long long)st.norule, cl_policy_default(p),
+		       (unsigned long long)st.quarantine_norule);
 	if (rc)
 		code = cli_fail_rc("policy", rc, err);
 	else

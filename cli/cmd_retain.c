@@ -4,11 +4,14 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "archiver/config/config.h"
+#include "archiver/ledger/leaf.h"
 #include "archiver/ledger/ledger.h"
 #include "archiver/retention/retention.h"
 #include "cli/cli.h"
@@ -17,6 +20,123 @@
 #include "policy/policy.h"
 #include "common/banned.h"
 
+struct list_out {
+	int json;
+	json_t *arr;
+};
+
+static void list_item(void *ctx, const struct cl_retention_item *it)
+{
+	struct list_out *o = ctx;
+	char when[32] = "-", conv[18];
+
+	if (it->sent_at != CL_TIME_NONE)
+		cl_time_format(it->sent_at, when);
+	conv[0] = '#';
+	sodium_bin2hex(conv + 1, 17, it->conv_tag, 8);
+	if (o->json) {
+		json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s}", "index", (json_int_t)it->index,
+				      "kind", it->kind, "sent_at", when, "rule", it->rule,
+				      "conversation", conv);
+
+		if (j && it->attachment_of != UINT64_MAX)
+			json_object_set_new(j, "attachment_of",
+					    json_integer((json_int_t)it->attachment_of));
+		json_array_append_new(o->arr, j);
+		return;
+	}
+	if (it->attachment_of != UINT64_MAX)
+		printf("erase %" PRIu64 "\t%s\t%s\t%s\tconversation %s\t(attachment of %" PRIu64 ")\n",
+		       it->index, it->kind, when, it->rule, conv, it->attachment_of);
+	else
+		printf("erase %" PRIu64 "\t%s\t%s\t%s\tconversation %s\n", it->index, it->kind,
+		       when, it->rule, conv);
+}
+
+/* --report: the reports of earlier runs (the latest, or --all). */
+struct report_ctx {
+	json_t *rows;
+	char **err;
+};
+
+static int report_one(void *ctx, uint64_t index, const unsigned char *leaf, size_t n,
+		      const unsigned char *attrs, size_t alen, int has_payload)
+{
+	struct report_ctx *r = ctx;
+	struct cl_leaf lf;
+	json_t *b;
+	char *e = NULL;
+
+	(void)attrs;
+	(void)alen;
+	(void)has_payload;
+	if (cl_leaf_decode(leaf, n, &lf, &e) != CL_OK) {
+		free(e);
+		return cl_error(r->err, CL_ECORRUPT, "entry %llu is corrupt; run verify",
+				(unsigned long long)index);
+	}
+	if (strcmp(lf.kind, "retention-report") != 0)
+		return CL_OK;
+	b = json_loadb((const char *)lf.body, lf.body_len, 0, NULL);
+	if (b) {
+		json_object_set_new(b, "index", json_integer((json_int_t)index));
+		json_array_append_new(r->rows, b);
+	}
+	return CL_OK;
+}
+
+static int print_reports(struct cli_ctx *ctx, int all, int json)
+{
+	struct report_ctx r;
+	char *err = NULL;
+	size_t i, from;
+	json_t *b, *x, *out;
+	const char *k;
+	int rc;
+
+	r.rows = json_array();
+	r.err = &err;
+	if ((rc = cl_ledger_each(ctx->ledger, CL_ENTRY_CONTROL, report_one, &r, &err))) {
+		json_decref(r.rows);
+		return cli_fail_rc("retain", rc, err);
+	}
+	from = all || json_array_size(r.rows) == 0 ? 0 : json_array_size(r.rows) - 1;
+	out = json_array();
+	for (i = from; i < json_array_size(r.rows); i++)
+		json_array_append(out, json_array_get(r.rows, i));
+	if (json) {
+		json_dumpf(out, stdout, JSON_COMPACT | JSON_SORT_KEYS);
+		putchar('\n');
+	} else if (json_array_size(out) == 0) {
+		printf("no retention run has been recorded\n");
+	}
+	json_array_foreach(out, i, b) {
+		size_t j;
+
+		if (json)
+			break;
+		printf("retention run (entry %lld) at %s, policy %s: %lld erased (+%lld attachments), "
+		       "%lld held, %lld awaiting an event, %lld kept\n",
+		       (long long)json_integer_value(json_object_get(b, "index")),
+		       json_string_value(json_object_get(b, "now")),
+		       json_string_value(json_object_get(b, "policy")),
+		       (long long)json_integer_value(json_object_get(b, "erased")),
+		       (long long)json_integer_value(json_object_get(b, "attachments")),
+		       (long long)json_integer_value(json_object_get(b, "held")),
+		       (long long)json_integer_value(json_object_get(b, "awaiting_event")),
+		       (long long)json_integer_value(json_object_get(b, "kept")));
+		json_object_foreach(json_object_get(b, "per_rule"), k, x)
+			printf("  rule %s: %lld erased\n", k, (long long)json_integer_value(x));
+		json_array_foreach(json_object_get(b, "tombstone_ranges"), j, x)
+			printf("  tombstones in entries %lld..%lld\n",
+			       (long long)json_integer_value(json_array_get(x, 0)),
+			       (long long)json_integer_value(json_array_get(x, 1)) - 1);
+	}
+	json_decref(out);
+	json_decref(r.rows);
+	return EXIT_OK;
+}
+
 int cmd_retain(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
@@ -24,8 +144,14 @@ int cmd_retain(int argc, char **argv, struct cli_ctx *ctx)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "now", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "report", no_argument, NULL, 'r' },
+		{ "all", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct list_out lo;
+	uint64_t report_idx = UINT64_MAX;
+	int list = 0, report = 0, all = 0;
 	const char *pfile = NULL;
 	struct cl_policy *p = NULL;
 	struct cl_retention_stats st;
@@ -43,10 +169,20 @@ int cmd_retain(int argc, char **argv, struct cli_ctx *ctx)
 				return cli_fail("retain", "--now must be a date or RFC 3339 time");
 			break;
 		case 'j': json = 1; break;
+		case 'l': list = 1; break;
+		case 'r': report = 1; break;
+		case 'A': all = 1; break;
 		}
 	}
 	if (!cli_ready(ctx, c, 1, 0))
 		return ctx->code;
+	if (report) {
+		if ((code = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
+			return code;
+		return print_reports(ctx, all, json);
+	}
+	lo.json = json;
+	lo.arr = json_array();
 	/* Never erase on a policy that does not parse. */
 	if ((code = cli_load_policy("retain", ctx->archive, pfile, &p)) != EXIT_OK)
 		return code;
@@ -54,7 +190,8 @@ int cmd_retain(int argc, char **argv, struct cli_ctx *ctx)
 		cl_policy_free(p);
 		return code;
 	}
-	rc = cl_retention_run(ctx->ledger, p, now, dry, 1000, &st, &err);
+	rc = cl_retention_run_list(ctx->ledger, p, now, dry, 1000, list ? list_item : NULL, &lo,
+				   &st, &report_idx, &err);
 	cl_time_format(now, nowtxt);
 	nr = cl_policy_rule_count(p);
 	if (json) {
@@ -77,6 +214,10 @@ int cmd_retain(int argc, char **argv, struct cli_ctx *ctx)
 			json_object_set_new(per, "default",
 					    json_integer((json_int_t)st.per_rule[CL_POLICY_MAX_RULES]));
 		json_object_set_new(j, "per_rule", per);
+		if (list)
+			json_object_set(j, "list", lo.arr);
+		if (report_idx != UINT64_MAX)
+			json_object_set_new(j, "report_entry", json_integer((json_int_t)report_idx));
 		json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
 		putchar('\n');
 		json_decref(j);
@@ -94,6 +235,7 @@ int cmd_retain(int argc, char **argv, struct cli_ctx *ctx)
 			printf("  default policy: %" PRIu64 " erased\n",
 			       st.per_rule[CL_POLICY_MAX_RULES]);
 	}
+	json_decref(lo.arr);
 	cl_policy_free(p);
 	return rc ? cli_fail_rc("retain", rc, err) : EXIT_OK;
 }

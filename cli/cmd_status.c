@@ -1,6 +1,7 @@
 /*
  * cmd_status.c - chatledger status: what the archive holds and how fresh,
- * and what the WhatsApp collector last reported (archiver/wa/status.h).
+ * what the WhatsApp collector last reported (archiver/wa/status.h), and
+ * how far the checkpoints are witnessed (archiver/witness/push.h).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -10,9 +11,11 @@
 
 #include <jansson.h>
 
+#include "archiver/ledger/leaf.h"
 #include "archiver/ledger/ledger.h"
 #include "archiver/ingest/record.h"
 #include "archiver/wa/status.h"
+#include "archiver/witness/push.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -94,6 +97,66 @@ static void wa_print(const struct cl_wa_status *st)
 	printf("  phone seen not tracked yet (needs message decryption)\n");
 }
 
+/* The public body of the latest retention-report entry (retain). */
+static int last_report(void *ctx, uint64_t index, const unsigned char *leaf, size_t n,
+		       const unsigned char *attrs, size_t alen, int has_payload)
+{
+	json_t **out = ctx;
+	struct cl_leaf lf;
+	char *e = NULL;
+
+	(void)index;
+	(void)attrs;
+	(void)alen;
+	(void)has_payload;
+	if (cl_leaf_decode(leaf, n, &lf, &e) != CL_OK) {
+		free(e);
+		return CL_OK;   /* verify reports it */
+	}
+	if (strcmp(lf.kind, "retention-report") == 0) {
+		json_t *b = json_loadb((const char *)lf.body, lf.body_len, 0, NULL);
+
+		if (b) {
+			json_decref(*out);
+			*out = b;
+		}
+	}
+	return CL_OK;
+}
+
+/* "witnessed up to size N at T by k of n", alerts and failing witnesses. */
+static void witness_print(const json_t *w, uint64_t latest)
+{
+	json_int_t size = json_integer_value(json_object_get(w, "size"));
+	json_int_t alerts = json_integer_value(json_object_get(w, "alerts"));
+	json_int_t failing = json_integer_value(json_object_get(w, "failing"));
+	json_int_t tsize = json_integer_value(json_object_get(w, "timestamped_size"));
+
+	if (size > 0)
+		printf("witness      witnessed up to size %" JSON_INTEGER_FORMAT " at %s by %"
+		       JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " (quorum %"
+		       JSON_INTEGER_FORMAT ")%s\n", size,
+		       json_string_value(json_object_get(w, "at")),
+		       json_integer_value(json_object_get(w, "by")),
+		       json_integer_value(json_object_get(w, "of")),
+		       json_integer_value(json_object_get(w, "quorum")),
+		       (uint64_t)size < latest ? "; the latest checkpoint is not witnessed yet" : "");
+	else
+		printf("witness      never witnessed (%" JSON_INTEGER_FORMAT " witnesses configured;"
+		       " run chatledger witness push)\n",
+		       json_integer_value(json_object_get(w, "of")));
+	if (tsize > 0)
+		printf("timestamped  up to size %" JSON_INTEGER_FORMAT " at %s (RFC 3161)\n",
+		       tsize, json_string_value(json_object_get(w, "timestamped_at")));
+	if (failing > 0)
+		printf("attention    %" JSON_INTEGER_FORMAT " witnesses failing (unreachable or"
+		       " refusing); see the witness-* coverage entries\n", failing);
+	if (alerts > 0)
+		printf("ALERT        %" JSON_INTEGER_FORMAT " witness consistency refusals: a fork"
+		       " or rollback of this archive was presented to a witness (evidence kept;"
+		       " see SECURITY.md)\n", alerts);
+}
+
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
@@ -105,7 +168,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	struct cl_wa_status wst;
 	char *err = NULL;
 	int c, rc, json = 0, have_wa;
-	json_t *j;
+	json_t *j, *rep;
 
 	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'j')
 		json = 1;
@@ -130,10 +193,46 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		      "unsigned_tail", s.last_checkpoint_size != s.entries);
 	if (j == NULL)
 		return cli_fail("status", "out of memory");
+	{
+		/* Witnessing: what is stored, against what is configured. */
+		struct cl_wcfg *wc = calloc(1, sizeof(*wc));
+		struct cl_witness_summary ws;
+		char *werr = NULL;
+
+		if (wc && cl_wcfg_load(ctx->archive, wc, &werr) == CL_OK &&
+		    cl_witness_summary(l, &ws, NULL) == CL_OK &&
+		    (wc->n > 0 || ws.size > 0 || wc->tsa_url[0] || ws.tsa_size > 0)) {
+			json_t *w = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o}",
+					      "size", (json_int_t)ws.size,
+					      "by", (json_int_t)ws.by,
+					      "of", (json_int_t)wc->n,
+					      "quorum", (json_int_t)wc->quorum,
+					      "alerts", (json_int_t)ws.alerts,
+					      "at", ws.size ? time_or_null(ws.at * 1000) : json_null(),
+					      "failing", (json_int_t)ws.failing,
+					      "timestamped_size", (json_int_t)ws.tsa_size,
+					      "timestamped_at", ws.tsa_size ?
+					      time_or_null(ws.tsa_time * 1000) : json_null());
+
+			if (w)
+				json_object_set_new(j, "witness", w);
+		}
+		free(werr);
+		free(wc);
+	}
 	/* no collector state (never ran, unreadable): no whatsapp section */
 	have_wa = cl_wa_status_read(ctx->archive, &wst, NULL) == CL_OK;
 	if (have_wa)
 		json_object_set_new(j, "whatsapp", wa_json(&wst));
+	rep = NULL;
+	if (cl_ledger_each(l, CL_ENTRY_CONTROL, last_report, &rep, &err) != CL_OK) {
+		free(err);
+		err = NULL;
+	}
+	json_object_set_new(j, "retention", rep ? json_pack("{s:O, s:O, s:O, s:O, s:O}",
+		"last_run", json_object_get(rep, "now"), "policy", json_object_get(rep, "policy"),
+		"erased", json_object_get(rep, "erased"), "held", json_object_get(rep, "held"),
+		"no_rule", json_object_get(rep, "no_rule")) : json_null());
 	if (json) {
 		json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
 		putchar('\n');
@@ -158,9 +257,22 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		if (s.by_type[CL_ENTRY_QUARANTINE])
 			printf("attention    %" PRIu64 " quarantined items: show them with chatledger show --index (see chatledger-ingest(1))\n",
 			       s.by_type[CL_ENTRY_QUARANTINE]);
+		if (rep && json_object_get(rep, "no_rule"))
+			printf("retention    last run %s (policy %s): %lld erased, %lld held, "
+			       "%lld records matched by no rule (kept by the default)\n",
+			       json_string_value(json_object_get(rep, "now")),
+			       json_string_value(json_object_get(rep, "policy")),
+			       (long long)json_integer_value(json_object_get(rep, "erased")),
+			       (long long)json_integer_value(json_object_get(rep, "held")),
+			       (long long)json_integer_value(json_object_get(rep, "no_rule")));
+		else
+			printf("retention    no run recorded yet (chatledger retain)\n");
+		if (json_object_get(j, "witness"))
+			witness_print(json_object_get(j, "witness"), s.last_checkpoint_size);
 		if (have_wa)
 			wa_print(&wst);
 	}
+	json_decref(rep);
 	cl_wa_status_release(&wst);
 	json_decref(j);
 	return EXIT_OK;

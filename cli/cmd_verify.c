@@ -1,6 +1,8 @@
 /*
  * cmd_verify.c - chatledger verify: full keyless verification; with
- * --deep, also every payload opened with the officer's key.
+ * --deep, also every payload opened with the officer's key; every stored
+ * witness cosignature and timestamp token, and with --witness-policy the
+ * quorum on the latest checkpoint (archiver/witness/wverify.h).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -12,8 +14,10 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "archiver/ledger/ledger.h"
 #include "archiver/ledger/vault.h"
 #include "archiver/ledger/verify.h"
+#include "archiver/witness/wverify.h"
 #include "cli/cli.h"
 #include "common/buf.h"
 #include "common/status.h"
@@ -63,10 +67,15 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 		{ "json", no_argument, NULL, 'j' },
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "deep", no_argument, NULL, 'd' },
+		{ "witness-policy", required_argument, NULL, 'w' },
+		{ "tsa-ca", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *names[MAX_SAVED];
 	char *notes[MAX_SAVED], *key = NULL, *err = NULL;
+	const char *tsa_ca = NULL;
+	struct cl_wpolicy *policy = NULL;
+	struct cl_wverify_report wr;
 	unsigned char *sk = NULL;
 	struct cl_verify_opts o;
 	struct cl_verify_report r;
@@ -102,6 +111,24 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 		case 'j': json = 1; break;
 		case 'r': o.read_only = 1; break;
 		case 'd': deep = 1; break;
+		case 't': tsa_ca = optarg; break;
+		case 'w': {
+			struct cl_buf b;
+
+			cl_wpolicy_free(policy);
+			policy = NULL;
+			cl_buf_init(&b, 1 << 20);
+			rc = cl_file_read(optarg, &b, 1 << 20, &err);
+			if (rc == CL_OK)
+				rc = cl_wpolicy_parse((const char *)b.data, b.len, &policy, &err);
+			cl_buf_release(&b);
+			if (rc) {
+				cli_fail("verify", "--witness-policy %s: %s", optarg,
+					 err ? err : cl_strerror(rc));
+				goto out;
+			}
+			break;
+		}
 		}
 	}
 	if (!cli_ready(ctx, c, 1, 0)) {
@@ -141,6 +168,30 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 		err = NULL;
 		goto out;
 	}
+	memset(&wr, 0, sizeof(wr));
+	if (rc == CL_OK) {
+		/* Witnessing: checked on the archive that verified. */
+		struct cl_ledger *l = NULL;
+		int wrc = cl_ledger_open(ctx->archive, o.read_only ? CL_OPEN_READ_COPY :
+					 CL_OPEN_READ, &l, &err);
+
+		if (wrc == CL_OK)
+			wrc = cl_witness_verify(l, policy, tsa_ca, &wr, &err);
+		cl_ledger_close(l);
+		if (wrc != CL_OK && wrc != CL_ECORRUPT) {
+			cl_verify_report_release(&r);
+			code = cli_fail_rc("verify", wrc, err);
+			err = NULL;
+			goto out;
+		}
+		if (wrc == CL_ECORRUPT) {
+			rc = CL_ECORRUPT;
+			free(r.problem);
+			r.problem = wr.problem;
+			wr.problem = NULL;
+			r.bad_index = UINT64_MAX;
+		}
+	}
 	if (json) {
 		json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
 				      "ok", rc == CL_OK,
@@ -158,6 +209,12 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 				      "root", r.root_hex);
 		if (j && deep)
 			json_object_set_new(j, "opened", json_integer((json_int_t)r.opened));
+		if (j) {
+			json_object_set_new(j, "cosignatures", json_integer((json_int_t)wr.cosigs));
+			json_object_set_new(j, "timestamps", json_integer((json_int_t)wr.tokens));
+		}
+		if (j && policy)
+			json_object_set_new(j, "witnessed_by", json_integer((json_int_t)wr.latest_by));
 		if (j && r.problem) {
 			json_object_set_new(j, "problem", json_string(r.problem));
 			if (r.bad_index != UINT64_MAX)
@@ -178,13 +235,22 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 			printf("; %" PRIu64 " saved checkpoints consistent", r.external_checkpoints);
 		if (deep)
 			printf("; %" PRIu64 " payloads opened with the officer's key", r.opened);
+		if (wr.cosigs || wr.tokens)
+			printf("; %" PRIu64 " witness cosignatures and %" PRIu64
+			       " timestamp tokens valid", wr.cosigs, wr.tokens);
+		if (policy)
+			printf("; witness policy met (checkpoint %" PRIu64 " cosigned by %zu"
+			       " policy witnesses%s)", wr.latest, wr.latest_by,
+			       wr.unreachable ? "; some witnesses' own views not reachable" : "");
 		printf("\nroot %s\n", r.root_hex);
 	} else {
 		printf("TAMPERED: %s\n", r.problem);
 	}
 	code = rc == CL_OK ? EXIT_OK : EXIT_TAMPERED;
 	cl_verify_report_release(&r);
+	cl_wverify_report_release(&wr);
 out:
+	cl_wpolicy_free(policy);
 	for (i = 0; i < n; i++)
 		free(notes[i]);
 	sodium_free(sk);

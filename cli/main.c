@@ -25,15 +25,15 @@ const struct cli_cmd cli_commands[] = {
 	  "chatledger init -a DIR --origin NAME [--passphrase-file FILE] [--kdf interactive|moderate|sensitive]",
 	  "create a new archive and its keys" },
 	{ "ingest", cmd_ingest, CLI_NEEDS_WRITER | CLI_TAKES_OPERANDS,
-	  "chatledger ingest -a DIR --format jsonl [--batch N] [--json] FILE|-...\n"
+	  "chatledger ingest -a DIR --format jsonl [--label L]... [--batch N] [--json] FILE|-...\n"
 	  "       chatledger ingest -a DIR --format whatsapp-export --account ID [--conversation ID] [--self NAME] [--tz ZONE] [--date-order dmy|mdy|ymd] [--json] FILE...\n"
 	  "       chatledger ingest -a DIR --format cloudapi|wecom [--account ID] [--json] FILE...",
 	  "import records; bad items are quarantined (exit 3)" },
 	{ "verify", cmd_verify, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE,
-	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--read-only] [--deep [--passphrase-file FILE]] [--json]",
+	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--witness-policy FILE] [--tsa-ca FILE] [--read-only] [--deep [--passphrase-file FILE]] [--json]",
 	  "verify the whole archive without any secret" },
 	{ "checkpoint", cmd_checkpoint, CLI_NEEDS_READER,
-	  "chatledger checkpoint -a DIR [--size N]",
+	  "chatledger checkpoint -a DIR [--size N] [--tsr FILE]",
 	  "print the latest (or a given) signed checkpoint" },
 	{ "pubkey", cmd_pubkey, CLI_NEEDS_ARCHIVE,
 	  "chatledger pubkey -a DIR",
@@ -52,17 +52,29 @@ const struct cli_cmd cli_commands[] = {
 	  "chatledger status -a DIR [--json]",
 	  "summarise the archive: size, checkpoint, coverage, quarantine" },
 	{ "hold", cmd_hold, CLI_NEEDS_ARCHIVE,
-	  "chatledger hold add -a DIR --case ID --reason TEXT [--participant ID]... [--conversation ID]... [--from DATE] [--to DATE] [--until DATE]\n"
+	  "chatledger hold add -a DIR --case ID --reason TEXT [--party ID]... [--conversation ID]... [--from DATE] [--to DATE] [--until DATE] [--allow-empty]\n"
 	  "       chatledger hold list -a DIR [--json]\n"
 	  "       chatledger hold release -a DIR --case ID",
 	  "place, list and release legal or regulator holds" },
 	{ "policy", cmd_policy, CLI_NEEDS_ARCHIVE,
-	  "chatledger policy event -a DIR --subject ID --event NAME --at DATE [--note TEXT]\n"
+	  "chatledger policy event -a DIR --subject ID --event NAME --at DATE [--note TEXT] [--allow-empty]\n"
 	  "       chatledger policy explain -a DIR --index N [--policy FILE] [--now TIME] [--json]\n"
 	  "       chatledger policy check -a DIR [--policy FILE]",
 	  "record lifecycle events; explain and check the retention policy" },
+	{ "party", cmd_party, CLI_NEEDS_ARCHIVE,
+	  "chatledger party link -a DIR ID ID [--note TEXT] [--by NAME] [--allow-empty]\n"
+	  "       chatledger party unlink -a DIR ID ID [--note TEXT] [--by NAME]\n"
+	  "       chatledger party show -a DIR ID [--passphrase-file FILE] [--json]\n"
+	  "       chatledger party list -a DIR [--passphrase-file FILE] [--json]",
+	  "link a customer's identifiers across sources; show what a party covers" },
+	{ "label", cmd_label, CLI_NEEDS_ARCHIVE,
+	  "chatledger label add -a DIR --label L (--party ID | --conversation ID)... [--note TEXT] [--allow-empty]\n"
+	  "       chatledger label remove -a DIR --label L (--party ID | --conversation ID)...\n"
+	  "       chatledger label list -a DIR [--json]",
+	  "classify a party's or a conversation's records for retention" },
 	{ "retain", cmd_retain, CLI_NEEDS_WRITER,
-	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--now TIME] [--json]",
+	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--list] [--now TIME] [--json]\n"
+	  "       chatledger retain -a DIR --report [--all] [--json]",
 	  "erase what the retention policy says is due (nightly)" },
 	{ "webhook", cmd_webhook, CLI_NEEDS_WRITER,
 	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--max-connections N] [--max-connections-per-address N] [--header-timeout SECONDS] [--access-token-file FILE [--media-url URL] [--media-retry-base SECONDS]] [--json]",
@@ -79,6 +91,16 @@ const struct cli_cmd cli_commands[] = {
 	{ "collect", cmd_collect, CLI_NEEDS_ARCHIVE,
 	  "chatledger collect -a DIR",
 	  "run the linked-device collector in the foreground" },
+	{ "witness", cmd_witness, 0,
+	  "chatledger witness init --state DIR --name NAME\n"
+	  "       chatledger witness serve --state DIR --listen ADDR:PORT\n"
+	  "       chatledger witness add-log --state DIR --key VKEY [--origin ORIGIN]\n"
+	  "       chatledger witness disable-log --state DIR --origin ORIGIN\n"
+	  "       chatledger witness list --state DIR [--json]\n"
+	  "       chatledger witness pubkey --state DIR\n"
+	  "       chatledger witness cosign --state DIR REQUEST|-\n"
+	  "       chatledger witness push -a DIR [--force] [--json]",
+	  "cosign peers' checkpoints (C2SP tlog-witness); push ours to witnesses" },
 	{ NULL, NULL, 0, NULL, NULL }
 };
 

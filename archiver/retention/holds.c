@@ -12,6 +12,7 @@
 
 #include "archiver/ledger/leaf.h"
 #include "archiver/ingest/record.h"
+#include "archiver/parties/parties.h"
 #include "archiver/retention/retention.h"
 #include "archiver/retention/retention_int.h"
 #include "common/status.h"
@@ -56,16 +57,16 @@ json_t *cl_retention_time_json(int64_t ms)
 
 /* ---- appending control entries -------------------------------------- */
 
-static int append_control(struct cl_ledger *l, const char *kind, json_t *pub,
-			  json_t *sealed, uint64_t *index, char **err)
+int cl_retention_append_control(struct cl_ledger *l, const char *kind, json_t *pub,
+				json_t *sealed, uint64_t *index, char **err)
 {
 	struct cl_entry_in in;
 	char *body = json_dumps(pub, JSON_COMPACT | JSON_SORT_KEYS);
-	char *pt = json_dumps(sealed, JSON_COMPACT | JSON_SORT_KEYS);
+	char *pt = sealed ? json_dumps(sealed, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	enum cl_append_outcome dup = CL_APPEND_NEW;
 	int rc;
 
-	if (body == NULL || pt == NULL) {
+	if (body == NULL || (sealed && pt == NULL)) {
 		rc = CL_ENOMEM;
 		goto out;
 	}
@@ -75,7 +76,7 @@ static int append_control(struct cl_ledger *l, const char *kind, json_t *pub,
 	in.sent_at = CL_TIME_NONE;
 	in.received_at = cl_time_now_ms();
 	in.plaintext = (const unsigned char *)pt;
-	in.plaintext_len = strlen(pt);
+	in.plaintext_len = pt ? strlen(pt) : 0;
 	in.body = body;
 	in.body_len = strlen(body);
 	if ((rc = cl_ledger_begin(l, err)))
@@ -91,6 +92,54 @@ out:
 	free(pt);
 	free(body);
 	return rc;
+}
+
+/* The tokens of party selectors, as "#hex" strings appended to arr. */
+int cl_retention_party_tokens(struct cl_ledger *l, const char *const *sel, size_t n,
+			     json_t *arr)
+{
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		uint64_t *t = NULL;
+		size_t nt = 0;
+		int rc = cl_parties_selector_tokens(l, sel[i], &t, &nt);
+
+		if (rc == CL_EINVAL)
+			return CL_EINVAL;
+		if (rc)
+			return rc;
+		for (k = 0; k < nt; k++) {
+			char h[18];
+			unsigned char b[8];
+
+			cl_store_be64(b, t[k]);
+			h[0] = '#';
+			sodium_bin2hex(h + 1, 17, b, 8);
+			json_array_append_new(arr, json_string(h));
+		}
+		free(t);
+	}
+	return CL_OK;
+}
+
+int cl_retention_check_range(int64_t from, int64_t to, int64_t until, int64_t now,
+			     char **err)
+{
+	char a[32], b[32];
+
+	if (from != CL_TIME_NONE && to != CL_TIME_NONE && from > to) {
+		cl_time_format(from, a);
+		cl_time_format(to, b);
+		return cl_error(err, CL_EINVAL,
+				"--from %s is after --to %s: the range covers nothing", a, b);
+	}
+	if (until != CL_TIME_NONE && until <= now) {
+		cl_time_format(until, a);
+		return cl_error(err, CL_EINVAL,
+				"--until %s is already past: the hold would never be active", a);
+	}
+	return CL_OK;
 }
 
 int cl_retention_hold_add(struct cl_ledger *l, const char *case_id, const char *reason,
@@ -109,14 +158,15 @@ int cl_retention_hold_add(struct cl_ledger *l, const char *case_id, const char *
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < n_participants; i++) {
-		char tok[18];
-
-		if ((rc = attr_token(l, "participant", participants[i], tok)))
-			goto out;
-		json_array_append_new(pp, json_string(tok));
-		json_array_append_new(sp, json_string(participants[i]));
+	if ((rc = cl_retention_check_range(from, to, until, cl_time_now_ms(), err)))
+		goto out;
+	if ((rc = cl_retention_party_tokens(l, participants, n_participants, pp))) {
+		if (rc == CL_EINVAL)
+			rc = cl_error(err, rc, "a --party is empty or too long");
+		goto out;
 	}
+	for (i = 0; i < n_participants; i++)
+		json_array_append_new(sp, json_string(participants[i]));
 	for (i = 0; i < n_conversations; i++) {
 		char tok[18];
 
@@ -139,7 +189,7 @@ int cl_retention_hold_add(struct cl_ledger *l, const char *case_id, const char *
 		rc = cl_error(err, CL_EINVAL, "case and reason must be valid UTF-8");
 		goto out;
 	}
-	rc = append_control(l, "hold", pub, sealed, index, err);
+	rc = cl_retention_append_control(l, "hold", pub, sealed, index, err);
 out:
 	json_decref(pub);
 	json_decref(sealed);
@@ -154,25 +204,45 @@ int cl_retention_event_record(struct cl_ledger *l, const char *subject, const ch
 		    int64_t at, const char *note, uint64_t *index, char **err)
 {
 	char p[18], c[18], a[18], subj[64];
-	json_t *pub = NULL, *sealed = NULL;
+	json_t *pub = NULL, *sealed = NULL, *toks = json_array();
 	int rc;
 
-	if (!cl_kind_valid(event))
+	if (toks == NULL)
+		return CL_ENOMEM;
+	if (!cl_kind_valid(event)) {
+		json_decref(toks);
 		return cl_error(err, CL_EINVAL,
 				"event name must be 1-32 of [a-z0-9_-] (e.g. relationship-ended)");
+	}
+	if (at != CL_TIME_NONE && at > cl_time_now_ms() + CL_RETENTION_FUTURE_SLACK_MS) {
+		char b[32];
+
+		json_decref(toks);
+		cl_time_format(at, b);
+		return cl_error(err, CL_EINVAL,
+				"--at %s is more than a day ahead of this clock: an event is "
+				"recorded when it has happened (the latest date counts, so a "
+				"future date could never be corrected)", b);
+	}
+	if ((rc = cl_retention_party_tokens(l, &subject, 1, toks))) {
+		json_decref(toks);
+		return rc == CL_EINVAL ? cl_error(err, rc, "--subject is empty or too long") : rc;
+	}
 	if ((rc = attr_token(l, "participant", subject, p)) ||
 	    (rc = attr_token(l, "conversation", subject, c)) ||
-	    (rc = attr_token(l, "account", subject, a)))
+	    (rc = attr_token(l, "account", subject, a))) {
+		json_decref(toks);
 		return rc;
+	}
 	(void)cl_fmt(subj, sizeof(subj), "#p:%s;c:%s;a:%s", p + 1, c + 1, a + 1);
-	pub = json_pack("{s:s, s:s, s:o}", "event", event, "subject", subj,
-			"at", cl_retention_time_json(at));
+	pub = json_pack("{s:s, s:s, s:o, s:o}", "event", event, "subject", subj,
+			"at", cl_retention_time_json(at), "parties", toks);
 	sealed = json_pack("{s:s, s:s, s:o, s:s}", "event", event, "subject", subject,
 			   "at", cl_retention_time_json(at), "note", note ? note : "");
 	if (pub == NULL || sealed == NULL)
 		rc = cl_error(err, CL_EINVAL, "subject and note must be valid UTF-8");
 	else
-		rc = append_control(l, "lifecycle-event", pub, sealed, index, err);
+		rc = cl_retention_append_control(l, "lifecycle-event", pub, sealed, index, err);
 	json_decref(pub);
 	json_decref(sealed);
 	return rc;
@@ -247,7 +317,11 @@ int cl_retention_lifecycle_load(struct cl_ledger *l, struct cl_retention_lifecyc
 	lc->ev = calloc(nb ? nb : 1, sizeof(*lc->ev));
 	lc->holds = calloc(nb ? nb : 1, sizeof(*lc->holds));
 	lc->lists = calloc(2 * nb + 1, sizeof(*lc->lists));
-	if (lc->ev == NULL || lc->holds == NULL || lc->lists == NULL)
+	lc->labels = calloc(nb ? nb : 1, sizeof(*lc->labels));
+	lc->ev_tokens = calloc(nb ? nb : 1, sizeof(*lc->ev_tokens));
+	lc->hold_tokens = calloc(2 * nb + 1, sizeof(*lc->hold_tokens));
+	if (lc->ev == NULL || lc->holds == NULL || lc->lists == NULL ||
+	    lc->labels == NULL || lc->ev_tokens == NULL || lc->hold_tokens == NULL)
 		return CL_ENOMEM;
 	json_array_foreach(lc->store, i, b) {
 		const char *kind = json_string_value(json_object_get(b, "_kind"));
@@ -258,6 +332,7 @@ int cl_retention_lifecycle_load(struct cl_ledger *l, struct cl_retention_lifecyc
 			e->subject = json_string_value(json_object_get(b, "subject"));
 			e->event = json_string_value(json_object_get(b, "event"));
 			e->at = time_of(json_object_get(b, "at"));
+			lc->ev_tokens[lc->n_ev - 1] = json_object_get(b, "parties");
 		} else if (strcmp(kind, "hold") == 0) {
 			struct cl_policy_hold *h = &lc->holds[lc->n_holds++];
 			const char **pa, **ca;
@@ -273,10 +348,32 @@ int cl_retention_lifecycle_load(struct cl_ledger *l, struct cl_retention_lifecyc
 				return CL_ENOMEM;
 			h->participants = pa;
 			h->conversations = ca;
+			lc->hold_tokens[2 * (lc->n_holds - 1)] = json_object_get(b, "participants");
+			lc->hold_tokens[2 * (lc->n_holds - 1) + 1] =
+				json_object_get(b, "conversations");
 			h->from = time_of(json_object_get(b, "from"));
 			h->to = time_of(json_object_get(b, "to"));
 			h->until = time_of(json_object_get(b, "until"));
 			h->released_at = CL_TIME_NONE;
+		} else if (strcmp(kind, "label") == 0 || strcmp(kind, "label-remove") == 0) {
+			const char *as = json_string_value(json_object_get(b, "assignment"));
+			size_t k;
+
+			if (as == NULL || json_string_value(json_object_get(b, "label")) == NULL)
+				continue;
+			for (k = lc->n_labels; k-- > 0;)
+				if (strcmp(lc->labels[k].assignment, as) == 0)
+					break;
+			if (k == SIZE_MAX) {
+				struct cl_retention_label *x = &lc->labels[lc->n_labels++];
+
+				x->label = json_string_value(json_object_get(b, "label"));
+				x->assignment = as;
+				x->parties = json_object_get(b, "parties");
+				x->conversations = json_object_get(b, "conversations");
+				k = lc->n_labels - 1;
+			}
+			lc->labels[k].active = strcmp(kind, "label") == 0;
 		} else if (strcmp(kind, "hold-release") == 0) {
 			const char *cs = json_string_value(json_object_get(b, "case"));
 			int64_t at = json_integer_value(json_object_get(b, "_logged_at"));
@@ -299,6 +396,14 @@ void cl_retention_lifecycle_release(struct cl_retention_lifecycle *lc)
 	for (i = 0; i < lc->n_lists; i++)
 		free(lc->lists[i]);
 	free(lc->lists);
+	for (i = 0; lc->sets && i < lc->n_sets; i++)
+		cl_convset_free(lc->sets[i]);
+	free(lc->sets);
+	free(lc->cover);
+	free(lc->names);
+	free(lc->labels);
+	free(lc->ev_tokens);
+	free(lc->hold_tokens);
 	free(lc->holds);
 	free(lc->ev);
 	json_decref(lc->store);
@@ -331,7 +436,7 @@ int cl_retention_hold_release(struct cl_ledger *l, const char *case_id, uint64_t
 		rc = CL_ENOMEM;
 		goto out;
 	}
-	rc = append_control(l, "hold-release", pub, sealed, index, err);
+	rc = cl_retention_append_control(l, "hold-release", pub, sealed, index, err);
 out:
 	json_decref(pub);
 	json_decref(sealed);

@@ -28,6 +28,8 @@ struct hcache {
 
 struct rec_ctx {
 	struct cl_ledger *l;
+	const struct cl_retention_lifecycle *lc;
+	const unsigned char *conv_tag;
 	const unsigned char *attrs;
 	size_t n;                 /* number of 8-byte hashes */
 	struct hcache cache[64];
@@ -79,7 +81,27 @@ static int has_attr(void *ctx, const char *type, const char *value)
 	uint64_t h;
 	size_t i;
 
-	if (c->n == 0 || value == NULL)
+	if (value == NULL)
+		return 0;
+	/* "@N": the conversations hold or event N resolved to. */
+	if (value[0] == '@') {
+		char *end;
+		unsigned long k = strtoul(value + 1, &end, 10);
+
+		return c->lc && *end == 0 && k < c->lc->n_sets &&
+		       cl_convset_has(c->lc->sets[k], c->conv_tag);
+	}
+	/* Labels an officer gave to the record's conversation. */
+	if (strcmp(type, "label") == 0 && c->lc) {
+		for (i = 0; i < c->lc->n_labels; i++) {
+			const struct cl_retention_label *x = &c->lc->labels[i];
+
+			if (x->active && strcmp(x->label, value) == 0 && x->set < c->lc->n_sets &&
+			    cl_convset_has(c->lc->sets[x->set], c->conv_tag))
+				return 1;
+		}
+	}
+	if (c->n == 0)
 		return 0;
 	if (value[0] == '#') {
 		if (value[1] != '\0' && value[2] == ':') {
@@ -122,6 +144,14 @@ struct due {
 	uint64_t index;
 	size_t rule;      /* SIZE_MAX = default */
 	int attachment;
+	uint64_t parent;  /* attachment: its record */
+	int64_t sent_at;
+	char kind[CL_KIND_MAX + 1];
+	unsigned char conv_tag[32];
+};
+
+struct range {
+	uint64_t start, end;
 };
 
 struct pair {
@@ -141,7 +171,8 @@ struct scan {
 	char **err;
 };
 
-static int push_due(struct scan *s, uint64_t index, size_t rule, int att)
+static int push_due(struct scan *s, uint64_t index, size_t rule, int att,
+		    const struct cl_leaf *lf)
 {
 	if (s->ndue == s->capdue) {
 		size_t nc = s->capdue ? s->capdue * 2 : 1024;
@@ -155,6 +186,16 @@ static int push_due(struct scan *s, uint64_t index, size_t rule, int att)
 	s->due[s->ndue].index = index;
 	s->due[s->ndue].rule = rule;
 	s->due[s->ndue].attachment = att;
+	s->due[s->ndue].parent = UINT64_MAX;
+	s->due[s->ndue].sent_at = lf ? (lf->sent_at != CL_TIME_NONE ? lf->sent_at : lf->logged_at) :
+		CL_TIME_NONE;
+	if (lf) {
+		memcpy(s->due[s->ndue].kind, lf->kind, sizeof(lf->kind));
+		memcpy(s->due[s->ndue].conv_tag, lf->conv_tag, 32);
+	} else {
+		memcpy(s->due[s->ndue].kind, "attachment", sizeof("attachment"));
+		memset(s->due[s->ndue].conv_tag, 0, 32);
+	}
 	s->ndue++;
 	return CL_OK;
 }
@@ -169,6 +210,8 @@ static int decide_entry(struct scan *s, uint64_t index, const struct cl_leaf *lf
 
 	memset(&rc_, 0, sizeof(rc_));
 	rc_.l = s->l;
+	rc_.lc = s->lc;
+	rc_.conv_tag = lf->conv_tag;
 	rc_.attrs = attrs;
 	rc_.n = attrs ? alen / 8 : 0;
 	r.index = index;
@@ -227,7 +270,7 @@ static int scan_entry(void *ctx, uint64_t index, const unsigned char *p,
 				(unsigned long long)index);
 	if (d.action == CL_POLICY_ERASE) {
 		s->st->due++;
-		return push_due(s, index, d.erase_rule, 0);
+		return push_due(s, index, d.erase_rule, 0, &lf);
 	}
 	if (strcmp(d.reason, "held") == 0)
 		s->st->held++;
@@ -235,8 +278,14 @@ static int scan_entry(void *ctx, uint64_t index, const unsigned char *p,
 		s->st->awaiting++;
 	else
 		s->st->kept++;
-	if (strcmp(d.reason, "no-rule") == 0)
-		s->st->norule++;
+	if (strcmp(d.reason, "no-rule") == 0) {
+		/* A quarantined item is bad input kept as evidence, not a
+		 * message a rule could classify: counted on its own. */
+		if (lf.type == CL_ENTRY_QUARANTINE)
+			s->st->quarantine_norule++;
+		else
+			s->st->norule++;
+	}
 	return CL_OK;
 }
 
@@ -278,14 +327,55 @@ out:
 
 /* One decision pass and its erasures; *again if it stopped early because
  * the lifecycle moved (the batches committed before that stay). */
+struct listing {
+	cl_retention_list_fn fn;
+	void *ctx;
+	struct range *ranges;
+	size_t nranges, capranges;
+};
+
+static void list_due(const struct listing *li, const struct cl_policy *p,
+		     const struct due *d)
+{
+	struct cl_retention_item it;
+
+	if (li == NULL || li->fn == NULL)
+		return;
+	memset(&it, 0, sizeof(it));
+	it.index = d->index;
+	it.attachment_of = d->attachment ? d->parent : UINT64_MAX;
+	it.rule = d->rule == SIZE_MAX ? "default" : cl_policy_rule_name(p, d->rule);
+	it.kind = d->kind;
+	it.sent_at = d->sent_at;
+	memcpy(it.conv_tag, d->conv_tag, 32);
+	li->fn(li->ctx, &it);
+}
+
+static int add_range(struct listing *li, uint64_t start, uint64_t end)
+{
+	if (li->nranges == li->capranges) {
+		size_t nc = li->capranges ? 2 * li->capranges : 16;
+		struct range *nr = realloc(li->ranges, nc * sizeof(*nr));
+
+		if (nr == NULL)
+			return CL_ENOMEM;
+		li->ranges = nr;
+		li->capranges = nc;
+	}
+	li->ranges[li->nranges].start = start;
+	li->ranges[li->nranges].end = end;
+	li->nranges++;
+	return CL_OK;
+}
+
 static int run_pass(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
-		    int dry_run, size_t batch, struct cl_retention_stats *st,
-		    int *again, char **err)
+		    int dry_run, size_t batch, struct listing *li,
+		    struct cl_retention_stats *st, int *again, char **err)
 {
 	struct cl_retention_lifecycle lc;
 	struct scan s;
 	size_t i, k, inbatch = 0, nparents;
-	uint64_t seen = 0;
+	uint64_t seen = 0, start = 0;
 	int rc, changed = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -300,7 +390,8 @@ static int run_pass(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
 		seen = cl_ledger_size(l);
 		cl_ledger_rollback(l);
 	}
-	if ((rc = cl_retention_lifecycle_load(l, &lc, err)))
+	if ((rc = cl_retention_lifecycle_load(l, &lc, err)) ||
+	    (rc = cl_retention_lifecycle_resolve(l, &lc, err)))
 		goto out;
 	s.l = l;
 	s.p = p;
@@ -323,12 +414,19 @@ static int run_pass(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
 			continue;
 		while (hit > s.att && hit[-1].parent == key.parent)
 			hit--;
-		for (; hit < s.att + s.natt && hit->parent == key.parent; hit++)
-			if ((rc = push_due(&s, hit->child, s.due[i].rule, 1)))
+		for (; hit < s.att + s.natt && hit->parent == key.parent; hit++) {
+			if ((rc = push_due(&s, hit->child, s.due[i].rule, 1, NULL)))
 				goto out;
+			s.due[s.ndue - 1].parent = key.parent;
+			s.due[s.ndue - 1].sent_at = s.due[i].sent_at;
+			memcpy(s.due[s.ndue - 1].conv_tag, s.due[i].conv_tag, 32);
+		}
 	}
-	if (dry_run)
+	if (dry_run) {
+		for (i = 0; i < s.ndue; i++)
+			list_due(li, p, &s.due[i]);
 		goto out;
+	}
 	for (i = 0; i < s.ndue; i++) {
 		const char *rule = s.due[i].rule == SIZE_MAX ? "default" :
 			cl_policy_rule_name(p, s.due[i].rule);
@@ -342,6 +440,7 @@ static int run_pass(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
 				*again = changed;
 				goto out;
 			}
+			start = cl_ledger_size(l);
 		}
 		inbatch++;
 		rc = cl_ledger_erase(l, s.due[i].index, rule,
@@ -352,6 +451,7 @@ static int run_pass(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
 			goto out;
 		}
 		if (!already) {
+			list_due(li, p, &s.due[i]);
 			if (s.due[i].attachment)
 				st->attachments++;
 			else
@@ -361,16 +461,24 @@ static int run_pass(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
 				st->per_rule[k]++;
 		}
 		if (inbatch >= batch) {
+			uint64_t end = cl_ledger_size(l);
+
 			if ((rc = cl_ledger_commit(l, err)))
 				goto out;
 			st->batches++;
 			inbatch = 0;
+			if (end > start && (rc = add_range(li, start, end)))
+				goto out;
 		}
 	}
 	if (inbatch > 0) {
+		uint64_t end = cl_ledger_size(l);
+
 		if ((rc = cl_ledger_commit(l, err)))
 			goto out;
 		st->batches++;
+		if (end > start && (rc = add_range(li, start, end)))
+			goto out;
 	}
 out:
 	free(s.due);
@@ -379,19 +487,67 @@ out:
 	return rc;
 }
 
-int cl_retention_run(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
-		     int dry_run, size_t batch, struct cl_retention_stats *st,
-		     char **err)
+static int append_report(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
+			 const struct cl_retention_stats *st, const struct listing *li,
+			 uint64_t *index, char **err)
+{
+	json_t *pub = json_object(), *per = json_object(), *ranges = json_array();
+	size_t i, nr = cl_policy_rule_count(p);
+	int rc;
+
+	if (pub == NULL || per == NULL || ranges == NULL) {
+		json_decref(pub);
+		json_decref(per);
+		json_decref(ranges);
+		return CL_ENOMEM;
+	}
+	for (i = 0; i < nr; i++)
+		if (st->per_rule[i])
+			json_object_set_new(per, cl_policy_rule_name(p, i),
+					    json_integer((json_int_t)st->per_rule[i]));
+	if (st->per_rule[CL_POLICY_MAX_RULES])
+		json_object_set_new(per, "default",
+				    json_integer((json_int_t)st->per_rule[CL_POLICY_MAX_RULES]));
+	for (i = 0; i < li->nranges; i++)
+		json_array_append_new(ranges, json_pack("[I,I]", (json_int_t)li->ranges[i].start,
+							(json_int_t)li->ranges[i].end));
+	json_object_set_new(pub, "now", cl_retention_time_json(now));
+	json_object_set_new(pub, "policy", json_string(cl_policy_name(p) ? cl_policy_name(p) : ""));
+	json_object_set_new(pub, "examined", json_integer((json_int_t)st->examined));
+	json_object_set_new(pub, "erased", json_integer((json_int_t)st->erased));
+	json_object_set_new(pub, "attachments", json_integer((json_int_t)st->attachments));
+	json_object_set_new(pub, "held", json_integer((json_int_t)st->held));
+	json_object_set_new(pub, "awaiting_event", json_integer((json_int_t)st->awaiting));
+	json_object_set_new(pub, "kept", json_integer((json_int_t)st->kept));
+	json_object_set_new(pub, "no_rule", json_integer((json_int_t)st->norule));
+	json_object_set_new(pub, "per_rule", per);
+	json_object_set_new(pub, "tombstone_ranges", ranges);
+	/* Counts and ranges only: nothing personal, nothing to seal. */
+	rc = cl_retention_append_control(l, "retention-report", pub, NULL, index, err);
+	json_decref(pub);
+	return rc;
+}
+
+int cl_retention_run_list(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
+			  int dry_run, size_t batch, cl_retention_list_fn list,
+			  void *list_ctx, struct cl_retention_stats *st,
+			  uint64_t *report_index, char **err)
 {
 	struct cl_retention_stats pass;
+	struct listing li;
 	size_t k;
 	int rc, again = 0;
 
 	memset(st, 0, sizeof(*st));
+	memset(&li, 0, sizeof(li));
+	li.fn = list;
+	li.ctx = list_ctx;
+	if (report_index)
+		*report_index = UINT64_MAX;
 	if (batch == 0)
 		batch = 1000;
 	do {
-		rc = run_pass(l, p, now, dry_run, batch, &pass, &again, err);
+		rc = run_pass(l, p, now, dry_run, batch, &li, &pass, &again, err);
 		/* Erasures add up over passes; decisions are the last pass's. */
 		pass.erased += st->erased;
 		pass.attachments += st->attachments;
@@ -402,7 +558,22 @@ int cl_retention_run(struct cl_ledger *l, const struct cl_policy *p, int64_t now
 	} while (rc == CL_OK && again);
 	if (rc == CL_OK && !dry_run)
 		rc = cl_ledger_scrub(l, err);
+	if (rc == CL_OK && !dry_run) {
+		uint64_t idx = 0;
+
+		rc = append_report(l, p, now, st, &li, &idx, err);
+		if (rc == CL_OK && report_index)
+			*report_index = idx;
+	}
+	free(li.ranges);
 	return rc;
+}
+
+int cl_retention_run(struct cl_ledger *l, const struct cl_policy *p, int64_t now,
+		     int dry_run, size_t batch, struct cl_retention_stats *st,
+		     char **err)
+{
+	return cl_retention_run_list(l, p, now, dry_run, batch, NULL, NULL, st, NULL, err);
 }
 
 /* ---- explain ---------------------------------------------------------- */
@@ -450,7 +621,8 @@ int cl_retention_explain(struct cl_ledger *l, const struct cl_policy *p, uint64_
 	o.want = index;
 	cl_buf_init(&o.leaf, 1 << 20);
 	cl_buf_init(&o.attrs, 1 << 16);
-	if ((rc = cl_retention_lifecycle_load(l, &lc, err)))
+	if ((rc = cl_retention_lifecycle_load(l, &lc, err)) ||
+	    (rc = cl_retention_lifecycle_resolve(l, &lc, err)))
 		goto out;
 	for (t = CL_ENTRY_RECORD; t <= CL_ENTRY_QUARANTINE && !o.found; t++) {
 		int r2 = cl_ledger_each(l, t, find_one, &o, err);

@@ -8,9 +8,10 @@
  *
  *   1. scan: every header line is parsed to decide the date order over
  *      the whole file, to learn the authors (for "Name:." lines that lack
- *      the space), whether the chat is a group, and the author of an iOS
- *      encryption notice (the chat's name, when the file name is
- *      "_chat.txt");
+ *      the space, and to tell the other party of a direct chat), whether
+ *      the chat is a group and its earliest subject, and the author of an
+ *      iOS encryption notice (the chat's name); set_conversation() then
+ *      derives the conversation id from these (FORMAT.md §2.8);
  *   2. emit: each message (its header line plus continuation lines) is
  *      classified and turned into one record, or into one bad item.
  *
@@ -44,6 +45,8 @@
 #define CONV_PREFIX "whatsapp-export:"
 #define MAX_CHAT_NAME 400        /* bytes: leaves room for CONV_PREFIX */
 #define MAX_UNIT_BYTES CL_RECORD_MAX_TEXT  /* raw bytes of one message */
+#define MAX_OTHERS 3             /* authors kept by name for the identity */
+#define LRM "\xe2\x80\x8e"       /* U+200E, before iOS system text */
 
 /* ---- string tables --------------------------------------------------- */
 
@@ -65,6 +68,21 @@ static const char *const e2e_notices[] = {
 	NULL
 };
 
+/*
+ * Chinese encryption notices are recognised by shape rather than listed
+ * whole (WhatsApp words them differently per region and version): the
+ * first sentence of the first line, which must end in "。", opens with
+ * one of these words and ends with one of cjk_e2e_ends.
+ */
+static const char *const cjk_e2e_starts[] = {
+	"訊息", "消息", "你傳送", "您傳送", "你发送", "您发送", "傳送", "发送",
+	"發送", NULL
+};
+
+static const char *const cjk_e2e_ends[] = {
+	"端對端加密", "端到端加密", "端對端加密保護", "端到端加密保护", NULL
+};
+
 /* Deletion notices, compared whole, with or without a final full stop. */
 static const char *const deleted_notices[] = {
 	"This message was deleted", "You deleted this message",
@@ -74,6 +92,12 @@ static const char *const deleted_notices[] = {
 	"Esta mensagem foi apagada", "Apagou esta mensagem",
 	"Mensagem apagada", "Você apagou esta mensagem",
 	"Se eliminó este mensaje", "Eliminaste este mensaje",
+	/* Traditional Chinese (Taiwan, Hong Kong) */
+	"此訊息已刪除", "此訊息已被刪除", "你已刪除此訊息", "你刪除了此訊息",
+	"你已刪除這則訊息", "您已刪除此訊息",
+	/* Simplified Chinese */
+	"此消息已删除", "此消息已被删除", "这条消息已删除", "这条消息已被删除",
+	"你删除了此消息", "你已删除此消息", "你删除了这条消息",
 	NULL
 };
 
@@ -83,6 +107,8 @@ static const char *const call_notices[] = {
 	"Missed group voice call", "Missed group video call",
 	"Gemiste spraakoproep", "Gemiste video-oproep",
 	"Verpasster Sprachanruf", "Verpasster Videoanruf",
+	"未接語音通話", "未接視訊通話", "語音通話", "視訊通話",
+	"未接语音通话", "未接视频通话", "语音通话", "视频通话",
 	NULL
 };
 
@@ -94,6 +120,8 @@ static const char *const edited_suffixes[] = {
 	"<Este mensaje fue editado>",
 	"<Ce message a été modifié>",
 	"<Questo messaggio è stato modificato>",
+	"<已編輯>", "<此訊息已編輯>", "<此訊息已被編輯>", "<訊息已編輯>",
+	"<已编辑>", "<此消息已编辑>", "<此消息已被编辑>", "<消息已编辑>",
 	NULL
 };
 
@@ -101,7 +129,9 @@ static const char *const edited_suffixes[] = {
 static const char *const android_omitted[] = {
 	"<Media omitted>", "<Medien ausgeschlossen>", "<Media weggelaten>",
 	"<Без медиафайлов>", "<Mídia oculta>", "<Multimedia omitido>",
-	"<省略影音内容>",
+	"<省略影音内容>", "<省略影音內容>", "<已省略多媒體檔案>", "<省略媒體>",
+	"<媒體已省略>", "<省略多媒體>", "<媒体已省略>", "<省略媒体>",
+	"<省略多媒体>",
 	NULL
 };
 
@@ -126,6 +156,10 @@ static const struct omitted ios_omitted[] = {
 	{ "sticker não revelado", "sticker", 0 }, { "GIF não revelada", "video", 1 },
 	{ "Contacto não revelado", "contact", 0 },
 	{ "documento não revelado", "document", 0 },
+	{ "圖片已略去", "image", 0 }, { "影片已略去", "video", 0 },
+	{ "音訊已略去", "audio", 0 }, { "貼圖已略去", "sticker", 0 },
+	{ "貼圖已忽略", "sticker", 0 }, { "GIF 已略去", "video", 1 },
+	{ "聯絡人名片已略去", "contact", 0 }, { "文件已略去", "document", 0 },
 	{ NULL, NULL, 0 }
 };
 
@@ -136,13 +170,16 @@ static const char *const ios_doc_omitted[] = {
 };
 
 /* iOS attachment markers: "<attached: NAME>". */
-static const char *const ios_attached[] = { "<attached: ", "<Anhang: ", NULL };
+static const char *const ios_attached[] = {
+	"<attached: ", "<Anhang: ", "<已附加: ", "<已附加：", "<附件: ", "<附件：",
+	NULL
+};
 
 /* Android attachment suffixes: "NAME (file attached)". */
 static const char *const android_attached[] = {
 	" (file attached)", " (Datei angehängt)", " (bestand bijgevoegd)",
 	" (archivo adjunto)", " (arquivo anexado)", " (fichier joint)",
-	" (file allegato)",
+	" (file allegato)", " (文件附件)", " (檔案附件)", " (已附加檔案)",
 	NULL
 };
 
@@ -150,6 +187,7 @@ static const char *const android_attached[] = {
 static const char *const location_labels[] = {
 	"location: ", "Location: ", "locatie: ", "Locatie: ", "Standort: ",
 	"Localização: ", "localização: ", "Ubicación: ", "ubicación: ",
+	"位置: ", "位置：",
 	NULL
 };
 
@@ -172,6 +210,11 @@ static const char *const event_phrases[] = {
 	" changed this group's", " changed the group", " added ", " removed ",
 	" joined using", " changed their phone number", "security code",
 	" deleted this group's", " pinned a message",
+	/* Chinese events: no space between the name and the verb */
+	"建立了群組", "已建立群組", "建立了此群組", "创建了群组", "创建了此群组",
+	"已將", "已将", "更改了", "變更了", "已變更", "已更改", "新增了", "已新增",
+	"添加了", "已添加", "移除了", "已移除", "邀請連結", "邀请链接", "安全碼",
+	"安全码",
 	NULL
 };
 
@@ -297,13 +340,26 @@ static int table_match(const char *const *tab, struct span s, int prefix)
 	return -1;
 }
 
-/* Whole match, ignoring one final full stop on s. */
+/* Whole match, ignoring one final full stop ("." or "。") on s. */
 static int notice_match(const char *const *tab, struct span s)
 {
 	s = span_trim(s);
-	if (s.n && s.p[s.n - 1] == '.')
+	if (span_ends(s, "\xe3\x80\x82"))            /* U+3002 */
+		s.n -= 3;
+	else if (s.n && s.p[s.n - 1] == '.')
 		s.n--;
 	return table_match(tab, s, 0);
+}
+
+/* Does any entry of a NULL-terminated table occur in s? */
+static int table_has(const char *const *tab, struct span s)
+{
+	int i;
+
+	for (i = 0; tab[i]; i++)
+		if (span_has(s, tab[i]))
+			return 1;
+	return 0;
 }
 
 /* A domain-separated 32-byte map key for a string. */
@@ -748,11 +804,21 @@ struct wa {
 	const char *tzname;
 	char order;               /* 'd', 'm' or 'y' */
 	char *conv_id;            /* malloc'd */
-	char *chat_name;          /* malloc'd, or NULL */
+	const char *conv_from;    /* how conv_id was derived (export.conversation_from) */
+	char *chat_name;          /* malloc'd, or NULL: conversation.name */
+	char *file_name;          /* malloc'd, or NULL: chat name from the file name */
+	char *file_full;          /* malloc'd, or NULL: file_name with its " (N)" */
+	int file_trusted;         /* file_name came from a WhatsApp-made name */
 	char *notice_author;      /* malloc'd: author of an iOS e2e notice */
+	char *subject;            /* malloc'd: the earliest group subject shown */
+	char *peer;               /* malloc'd: direct chat's other party, as written */
+	char peer_phone[17];      /* its E.164 form, or "" */
 	char *self_phone;         /* malloc'd: E.164 of o->self, or NULL */
 	int group;
+	int direct;
 	size_t people;            /* distinct authors other than "You" */
+	size_t nothers;           /* distinct authors other than "You" and --self */
+	char *others[MAX_OTHERS]; /* malloc'd: the first MAX_OTHERS of them */
 	struct cl_map authors;    /* every author seen before ": " */
 	struct cl_map seen;       /* occurrence counts for ids */
 	struct cl_buf line;       /* scratch: one cleaned line */
@@ -773,6 +839,7 @@ struct unit {
 	uint64_t lines;           /* physical lines */
 	size_t raw_start, raw_end;
 	size_t first_len;         /* first line's length in w->body */
+	size_t first_raw;         /* first line's raw length */
 	int oversize;
 };
 
@@ -865,20 +932,111 @@ struct msg {
 	struct span loc_url, loc_name, loc_addr;
 };
 
+/* A Chinese encryption notice (see cjk_e2e_starts). */
+static int is_cjk_e2e(struct span t)
+{
+	struct span first, rest;
+	size_t k;
+	int i;
+
+	span_split_line(span_trim(t), &first, &rest);
+	k = span_find(first, 0, "\xe3\x80\x82");       /* 。 ends the sentence */
+	if (k == SIZE_MAX)
+		return 0;
+	first = span_trim(sp(first.p, k));
+	if (table_match(cjk_e2e_starts, first, 1) < 0)
+		return 0;
+	for (i = 0; cjk_e2e_ends[i]; i++)
+		if (span_ends(first, cjk_e2e_ends[i]))
+			return 1;
+	return 0;
+}
+
 static int is_e2e(struct span t)
 {
-	return table_match(e2e_notices, span_trim(t), 1) >= 0;
+	return table_match(e2e_notices, span_trim(t), 1) >= 0 || is_cjk_e2e(t);
+}
+
+/* Does an encryption notice speak of a group? */
+static int e2e_group(struct span t)
+{
+	return span_has(t, "this group") || span_has(t, "群組") || span_has(t, "群组");
 }
 
 static int is_security_code(struct span t)
 {
 	t = span_trim(t);
-	return span_starts(t, "Your security code with ") && span_has(t, " changed");
+	if (span_starts(t, "Your security code with ") && span_has(t, " changed"))
+		return 1;
+	/* "你與 X 的安全碼已變更" / "你与 X 的安全码已更改" */
+	return (span_starts(t, "你與") || span_starts(t, "你与") ||
+		span_starts(t, "您與") || span_starts(t, "您与")) &&
+	       (span_has(t, "安全碼") || span_has(t, "安全码"));
+}
+
+/*
+ * Chinese system events, by keyword (the wording differs per region and
+ * version; the keywords do not).  Tried after the English ones; returns
+ * NULL when nothing matches.
+ */
+static const char *cjk_event_of(struct span t)
+{
+	static const char *const timer[] = { "限時訊息", "限时消息", "阅后即焚",
+		"自動消失", "自动消失", NULL };
+	static const char *const settings[] = { "群組設定", "群组设置", NULL };
+	static const char *const desc[] = { "群組說明", "群組描述", "群组描述",
+		"群组说明", "群組簡介", "群组简介", NULL };
+	static const char *const icon[] = { "群組圖示", "此群組的圖示", "群組頭像",
+		"群組相片", "群组图标", "此群组的图标", "群组头像", "群组照片", NULL };
+	static const char *const subject[] = { "主題", "主题", "群組名稱", "群组名称",
+		"群名", NULL };
+	static const char *const created[] = { "建立了群組", "已建立群組",
+		"建立了此群組", "创建了群组", "创建了此群组", "已创建群组", NULL };
+	static const char *const admin[] = { "管理員", "管理员", NULL };
+	static const char *const link[] = { "邀請連結", "邀请链接", NULL };
+	static const char *const removed[] = { "移除了", "已移除", "將你移除",
+		"将你移除", "移出了", "已移出", NULL };
+	static const char *const added[] = { "新增了", "已新增", "添加了", "已添加",
+		"將你加入", "将你加入", "把你加入", "已將你新增", NULL };
+	static const char *const joined[] = { "已加入", "加入了", NULL };
+	static const char *const left[] = { "已離開", "離開了", "已退出", "退出了", NULL };
+	static const char *const number[] = { "電話號碼", "电话号码", "號碼已變更",
+		"号码已更改", NULL };
+
+	if (table_has(timer, t))
+		return "timer";
+	if (table_has(settings, t))
+		return "settings";
+	if (table_has(desc, t))
+		return "description";
+	if (table_has(icon, t))
+		return "icon";
+	if (table_has(created, t))
+		return "group_created";
+	if (table_has(subject, t))
+		return "subject";
+	if (table_has(admin, t))
+		return "admin";
+	if (table_has(link, t))
+		return "joined";
+	if (table_has(removed, t))
+		return "removed";
+	if (table_has(added, t))
+		return "added";
+	if (table_has(joined, t))
+		return "joined";
+	if (table_has(left, t))
+		return "left";
+	if (table_has(number, t))
+		return "number_changed";
+	return NULL;
 }
 
 /* What a system event is about (`t` is its cleaned text). */
 static const char *event_of(struct span t)
 {
+	const char *ev;
+
 	if (is_e2e(t))
 		return "encryption";
 	if (is_security_code(t))
@@ -909,7 +1067,8 @@ static const char *event_of(struct span t)
 		return "left";
 	if (span_has(t, "changed their phone number") || span_has(t, "changed to +"))
 		return "number_changed";
-	return "other";
+	ev = cjk_event_of(t);
+	return ev ? ev : "other";
 }
 
 /* Events that only happen in groups. */
@@ -921,11 +1080,34 @@ static int group_event(const char *ev, struct span t)
 	int i;
 
 	if (strcmp(ev, "encryption") == 0)
-		return span_has(t, "this group");
+		return e2e_group(t);
 	for (i = 0; g[i]; i++)
 		if (strcmp(ev, g[i]) == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * iOS writes a group's system events as messages of the group itself
+ * ("[..] Deal Desk: <U+200E>Amy added Ben").  Such a message is a system
+ * event when its author is the chat's name (the author of the encryption
+ * notice, which opens an iOS export), its raw first line holds a U+200E
+ * mark (`lrm`) and its text is a group event.
+ */
+static int chat_notice(const struct wa *w, struct span a, struct span t, int lrm)
+{
+	const char *ev;
+
+	if (!lrm || w->notice_author == NULL || !span_eq(a, w->notice_author))
+		return 0;
+	ev = event_of(t);
+	return strcmp(ev, "encryption") != 0 && group_event(ev, t);
+}
+
+/* Does the raw line p[0..n) hold a U+200E mark? */
+static int raw_lrm(const char *p, size_t n)
+{
+	return memmem(p, n, LRM, strlen(LRM)) != NULL;
 }
 
 /*
@@ -1286,7 +1468,7 @@ static int interpret(struct msg *m, struct span t, struct cl_buf *cap)
  * first line.  Spans in *m point into `body` or w->caption.
  */
 static int classify(struct wa *w, struct span body, size_t first_len,
-		    struct msg *m)
+		    int lrm, struct msg *m)
 {
 	struct span first = sp(body.p, first_len < body.n ? first_len : body.n);
 	size_t after;
@@ -1297,7 +1479,8 @@ static int classify(struct wa *w, struct span body, size_t first_len,
 
 		m->authored = 1;
 		m->id_text = t;
-		if (is_e2e(t) || is_security_code(t)) {
+		if (is_e2e(t) || is_security_code(t) ||
+		    chat_notice(w, m->author, t, lrm)) {
 			m->system = 1;
 			m->kind = "system";
 			m->event = event_of(t);
@@ -1541,6 +1724,9 @@ static int emit_record(struct wa *w, const struct unit *u, const struct msg *m)
 	    (rc = cl_json_set_str(conv, "id", w->conv_id)) ||
 	    (w->chat_name && (rc = cl_json_set_str(conv, "name", w->chat_name))) ||
 	    (w->group && (rc = cl_json_set_str(conv, "type", "group"))) ||
+	    (w->direct && (rc = cl_json_set_str(conv, "type", "direct"))) ||
+	    (w->peer && (rc = cl_json_set_str(conv, "peer_name", w->peer))) ||
+	    (w->peer_phone[0] && (rc = cl_json_set_str(conv, "peer_phone", w->peer_phone))) ||
 	    (rc = cl_json_set_str(rec, "sent_at", when)) ||
 	    (rc = cl_json_set_str(rec, "kind", m->kind)) ||
 	    (rc = put_sender(w, rec, m)))
@@ -1569,6 +1755,7 @@ static int emit_record(struct wa *w, const struct unit *u, const struct msg *m)
 	    (rc = cl_json_set_str(ex, "tz", w->tzname)) ||
 	    (rc = cl_json_set_str(ex, "date_order", w->order == 'd' ? "dmy" :
 						  w->order == 'm' ? "mdy" : "ymd")) ||
+	    (rc = cl_json_set_str(ex, "conversation_from", w->conv_from)) ||
 	    (m->system && m->authored && (rc = put_span(ex, "author", m->author))))
 		goto out;
 	js = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
@@ -1611,7 +1798,8 @@ static int flush_unit(struct wa *w, struct unit *u)
 		body = span_rtrim_lines(sp((const char *)w->body.data, w->body.len));
 		if (body.n == 0)
 			body.p = "";
-		rc = classify(w, body, u->first_len, &m);
+		rc = classify(w, body, u->first_len,
+			      raw_lrm(w->text + u->raw_start, u->first_raw), &m);
 		if (rc == CL_OK && w->collect) {
 			if (m.has_att && m.att_from_file && w->media && w->media->want)
 				rc = w->media->want(w->media->ctx, m.att_name.p, m.att_name.n);
@@ -1624,6 +1812,91 @@ static int flush_unit(struct wa *w, struct unit *u)
 }
 
 /* ---- pass 1: date order, authors, group, iOS chat name --------------- */
+
+/* A copy of s cut to at most `max` bytes at a character boundary. */
+static char *dup_cut(struct span s, size_t max)
+{
+	if (s.n > max) {
+		size_t k = max;
+
+		while (k > 0 && ((unsigned char)s.p[k] & 0xc0) == 0x80)
+			k--;
+		s.n = k;
+	}
+	return strndup(s.p, s.n);
+}
+
+/*
+ * The quoted parts of a system line: pairs "...", “...”, 「...」, 『...』,
+ * «...» and „...“, left to right, not nested.  Sets *first and *last to
+ * the first and the last non-empty one and returns how many there are.
+ */
+static int quoted(struct span t, struct span *first, struct span *last)
+{
+	static const char *const q[][2] = {
+		{ "\"", "\"" }, { "\xe2\x80\x9c", "\xe2\x80\x9d" },
+		{ "\xe3\x80\x8c", "\xe3\x80\x8d" }, { "\xe3\x80\x8e", "\xe3\x80\x8f" },
+		{ "\xc2\xab", "\xc2\xbb" }, { "\xe2\x80\x9e", "\xe2\x80\x9c" },
+	};
+	size_t i = 0, k, j;
+	int n = 0;
+
+	while (i < t.n) {
+		for (k = 0; k < sizeof(q) / sizeof(q[0]); k++) {
+			size_t ol = strlen(q[k][0]);
+
+			if (t.n - i >= ol && memcmp(t.p + i, q[k][0], ol) == 0)
+				break;
+		}
+		if (k == sizeof(q) / sizeof(q[0])) {
+			i++;
+			continue;
+		}
+		i += strlen(q[k][0]);
+		j = span_find(t, i, q[k][1]);
+		if (j == SIZE_MAX)
+			break;
+		if (j > i) {
+			if (n == 0)
+				*first = sp(t.p + i, j - i);
+			*last = sp(t.p + i, j - i);
+			n++;
+		}
+		i = j + strlen(q[k][1]);
+	}
+	return n;
+}
+
+/*
+ * Remember the earliest group subject the export shows: the name in the
+ * first "created group" line, or the old name ("from") in the first
+ * subject change (its only name when it gives just the new one).
+ * Events without a quoted name are passed over.
+ */
+static int note_subject(struct wa *w, const char *ev, struct span t)
+{
+	struct span a, b;
+	int n;
+
+	if (w->subject || (strcmp(ev, "group_created") != 0 &&
+			   strcmp(ev, "subject") != 0))
+		return CL_OK;
+	n = quoted(t, &a, &b);
+	if (n == 0)
+		return CL_OK;
+	a = span_trim(strcmp(ev, "group_created") == 0 ? b : a);
+	if (a.n == 0)
+		return CL_OK;
+	w->subject = dup_cut(a, MAX_CHAT_NAME);
+	return w->subject ? CL_OK : CL_ENOMEM;
+}
+
+/* A group event seen in pass 1: the chat is a group; note its subject. */
+static int note_group_event(struct wa *w, const char *ev, struct span t)
+{
+	w->group = 1;
+	return note_subject(w, ev, t);
+}
 
 struct scan {
 	uint64_t headers, need_order, dmy, mdy;
@@ -1671,7 +1944,7 @@ static int scan(struct wa *w, struct scan *sc)
 			struct span rest = sp(first.p + k + 2, first.n - k - 2);
 
 			if (is_e2e(rest)) {
-				if (span_has(rest, "this group"))
+				if (e2e_group(rest))
 					w->group = 1;
 				if (w->notice_author == NULL &&
 				    (w->notice_author = strndup(a.p, a.n)) == NULL)
@@ -1680,16 +1953,27 @@ static int scan(struct wa *w, struct scan *sc)
 			}
 			if (is_security_code(rest))
 				continue;
+			if (chat_notice(w, a, rest, raw_lrm(w->text + start, len))) {
+				rc = note_group_event(w, event_of(rest), rest);
+				continue;
+			}
 			map_key("author", a.p, a.n, key);
 			if ((slot = cl_map_put(&w->authors, key)) == NULL) {
 				rc = CL_ENOMEM;
 				break;
 			}
-			if (slot->u == 0 && !is_you(a))
+			if (slot->u == 0 && !is_you(a)) {
 				w->people++;
+				if (!is_self(w, a) && w->nothers++ < MAX_OTHERS &&
+				    (w->others[w->nothers - 1] = strndup(a.p, a.n)) == NULL)
+					rc = CL_ENOMEM;
+			}
 			slot->u = 1;
-		} else if (group_event(event_of(first), first)) {
-			w->group = 1;
+		} else {
+			const char *ev = event_of(first);
+
+			if (group_event(ev, first))
+				rc = note_group_event(w, ev, first);
 		}
 	}
 	if (w->people >= 3)
@@ -1727,6 +2011,7 @@ static int emit_all(struct wa *w)
 			u.bad_time = resolve(&h, w->order, &u.t) != 0;
 			u.oversize = end - start > MAX_UNIT_BYTES;
 			u.first_len = w->line.len - h.body;
+			u.first_raw = len;
 			if (!u.oversize && !u.bad_time)
 				rc = cl_buf_add(&w->body, w->line.data + h.body,
 						w->line.len - h.body);
@@ -1776,19 +2061,64 @@ static int str_ok(const char *s, size_t max)
 }
 
 /*
- * The chat name from an export's file name: the base name without ".txt"
- * or ".zip" and without the "WhatsApp Chat with " style prefix.  NULL
- * (and CL_OK) if nothing usable remains (iOS "_chat.txt").
+ * The length of s without a final duplicate-download suffix " (N)" or
+ * "(N)" (N of 1-3 digits), as browsers and phones add to a second copy of
+ * the same file; s.n if there is none.
  */
-static int name_from_file(const char *file, char **out)
+static size_t dup_suffix_cut(struct span s)
+{
+	size_t i = s.n, d = 0;
+
+	if (i < 3 || s.p[i - 1] != ')')
+		return s.n;
+	i--;
+	while (i > 0 && s.p[i - 1] >= '0' && s.p[i - 1] <= '9' && d < 4) {
+		i--;
+		d++;
+	}
+	if (d == 0 || d > 3 || i == 0 || s.p[i - 1] != '(')
+		return s.n;
+	i--;
+	if (i > 0 && s.p[i - 1] == ' ')
+		i--;
+	return i;
+}
+
+/* Strip `pre` and `post` around s if both are there with a name between. */
+static int strip_around(struct span *s, const char *pre, const char *post)
+{
+	size_t a = strlen(pre), b = strlen(post);
+
+	if (s->n <= a + b || !span_starts(*s, pre) || !span_ends(*s, post))
+		return 0;
+	s->p += a;
+	s->n -= a + b;
+	return 1;
+}
+
+/*
+ * The chat name from an export's file name: the base name without ".txt"
+ * or ".zip", without a duplicate-download suffix " (N)", and without the
+ * "WhatsApp Chat with " style prefix.  *out is NULL (and CL_OK returned)
+ * if nothing usable remains (iOS "_chat.txt"); *trusted is set when one
+ * of WhatsApp's own name forms was recognised, so that the name is the
+ * chat's as WhatsApp wrote it rather than one a person chose.  *full
+ * (may be NULL) receives the name with a " (N)" suffix kept, when it
+ * had one (a chat may really be called "Room (2)").
+ */
+static int name_from_file(const char *file, char **out, char **full,
+			  int *trusted)
 {
 	const char *base;
 	struct cl_buf b;
-	struct span s;
-	size_t k;
+	struct span s, whole;
+	size_t cut;
 	int rc, i;
 
 	*out = NULL;
+	*trusted = 0;
+	if (full)
+		*full = NULL;
 	if (file == NULL)
 		return CL_OK;
 	base = strrchr(file, '/');
@@ -1800,31 +2130,38 @@ static int name_from_file(const char *file, char **out)
 	cl_buf_init(&b, 4 * s.n + 16);
 	if ((rc = clean_add(&b, s.p, s.n)))
 		goto out;
-	s = sp((const char *)b.data, b.len);
+	s = span_trim(sp((const char *)b.data, b.len));
+	cut = dup_suffix_cut(s);
+	whole = s;
+	s.n = cut;
 	for (i = 0; name_prefixes[i]; i++) {
 		if (span_starts(s, name_prefixes[i]) && s.n > strlen(name_prefixes[i])) {
 			s.p += strlen(name_prefixes[i]);
 			s.n -= strlen(name_prefixes[i]);
+			whole.p += strlen(name_prefixes[i]);
+			whole.n -= strlen(name_prefixes[i]);
+			*trusted = 1;
 			break;
 		}
 	}
-	/* zh-CN Android: "与<name>的 WhatsApp 聊天" */
-	if (span_starts(s, "与") && span_ends(s, "的 WhatsApp 聊天") &&
-	    s.n > strlen("与") + strlen("的 WhatsApp 聊天")) {
-		s.p += strlen("与");
-		s.n -= strlen("与") + strlen("的 WhatsApp 聊天");
+	/* Android zh-CN "与<name>的 WhatsApp 聊天", zh-TW "與<name>的 WhatsApp 對話" */
+	if (!*trusted && (strip_around(&s, "与", "的 WhatsApp 聊天") ||
+			  strip_around(&s, "與", "的 WhatsApp 對話") ||
+			  strip_around(&s, "與", "的 WhatsApp 聊天"))) {
+		*trusted = 1;
+		whole = s;        /* the suffix sat outside the name */
 	}
 	s = span_trim(s);
-	if (s.n == 0 || span_eq(s, "_chat"))
+	whole = span_trim(whole);
+	if (s.n == 0 || span_eq(s, "_chat")) {
+		*trusted = 0;
 		goto out;
-	if (s.n > MAX_CHAT_NAME) {
-		/* cut at a character boundary */
-		k = MAX_CHAT_NAME;
-		while (k > 0 && ((unsigned char)s.p[k] & 0xc0) == 0x80)
-			k--;
-		s.n = k;
 	}
-	if ((*out = strndup(s.p, s.n)) == NULL)
+	if ((*out = dup_cut(s, MAX_CHAT_NAME)) == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	if (full && whole.n != s.n && (*full = dup_cut(whole, MAX_CHAT_NAME)) == NULL)
 		rc = CL_ENOMEM;
 out:
 	cl_buf_release(&b);
@@ -1879,33 +2216,143 @@ static int decide_order(struct wa *w, const struct scan *sc, char **err)
 			w->what);
 }
 
-static int set_conversation(struct wa *w, const char *file_name, char **err)
+/* Is author `a` the chat name `name` (as written, or as one phone number)? */
+static int same_party(const char *a, const char *name)
+{
+	char pa[17], pn[17];
+
+	if (a == NULL || name == NULL)
+		return 0;
+	if (strcmp(a, name) == 0)
+		return 1;
+	return e164(sp(a, strlen(a)), pa) && e164(sp(name, strlen(name)), pn) &&
+	       strcmp(pa, pn) == 0;
+}
+
+/* The kept author other than --self and "You" that is `name`, or NULL. */
+static const char *other_named(const struct wa *w, const char *name,
+			       const char *full)
+{
+	size_t i;
+
+	for (i = 0; i < w->nothers && i < MAX_OTHERS; i++)
+		if (same_party(w->others[i], name) || same_party(w->others[i], full))
+			return w->others[i];
+	return NULL;
+}
+
+/* How many authors other than --self and "You" are not `name` (capped). */
+static size_t others_not_named(const struct wa *w, const char *name,
+			       const char *full)
+{
+	size_t i, n = w->nothers > MAX_OTHERS ? w->nothers - MAX_OTHERS : 0;
+
+	for (i = 0; i < w->nothers && i < MAX_OTHERS; i++)
+		if (!same_party(w->others[i], name) && !same_party(w->others[i], full))
+			n++;
+	return n;
+}
+
+/* w->conv_id = prefix + name, the name cut to MAX_CHAT_NAME bytes. */
+static int conv_join(struct wa *w, const char *kind, const char *name)
 {
 	struct cl_buf b;
+	char *cut = dup_cut(sp(name, strlen(name)), MAX_CHAT_NAME);
 	int rc;
 
-	if ((rc = name_from_file(file_name, &w->chat_name)))
-		return rc;
-	if (w->chat_name == NULL && w->notice_author &&
-	    str_ok(w->notice_author, MAX_CHAT_NAME) &&
-	    (w->chat_name = strdup(w->notice_author)) == NULL)
+	if (cut == NULL)
 		return CL_ENOMEM;
+	cl_buf_init(&b, CL_RECORD_MAX_ID);
+	if ((rc = cl_buf_addstr(&b, CONV_PREFIX)) == CL_OK &&
+	    (rc = cl_buf_addstr(&b, kind)) == CL_OK)
+		rc = cl_buf_addstr(&b, cut);
+	free(cut);
+	if (rc == CL_OK && (w->conv_id = (char *)cl_buf_detach(&b, NULL)) == NULL)
+		rc = CL_ENOMEM;
+	cl_buf_release(&b);
+	return rc;
+}
+
+/*
+ * The conversation's identity (docs/FORMAT.md, "WhatsApp chat exports",
+ * is the normative description; keep the two in step).  After pass 1:
+ *
+ *   header  the chat's name as WhatsApp wrote it: the author of an iOS
+ *           encryption notice, else a file name in one of WhatsApp's own
+ *           forms ("WhatsApp Chat with X", "与X的 WhatsApp 聊天", ...),
+ *           " (N)" removed; NULL when neither exists;
+ *   name    header, else whatever the file name leaves (a renamed file).
+ *
+ * A group (group events, a group encryption notice, three or more
+ * authors besides "You", or two or more authors besides --self and "You"
+ * none of which is the header) is "whatsapp-export:group:" + the earliest
+ * subject its system lines show, else + name.  Any other chat is direct:
+ * its other party is the header (written as the matching author, if any),
+ * else the only author besides --self and "You", else the author that is
+ * name; the id is "whatsapp-export:direct:" + that party, in E.164 form
+ * when it is a phone number.  If no party can be told, the id is
+ * "whatsapp-export:chat:" + name.  --conversation overrides the id only.
+ */
+static int set_conversation(struct wa *w, const char *file_name, char **err)
+{
+	const char *header = NULL, *name, *peer = NULL;
+	int rc;
+
+	if ((rc = name_from_file(file_name, &w->file_name, &w->file_full,
+				 &w->file_trusted)))
+		return rc;
+	if (w->notice_author && str_ok(w->notice_author, MAX_CHAT_NAME))
+		header = w->notice_author;
+	else if (w->file_trusted)
+		header = w->file_name;
+	name = header ? header : w->file_name;
+	if (header && others_not_named(w, header, header == w->file_name ?
+				       w->file_full : NULL) >= 2)
+		w->group = 1;
+	if (w->group) {
+		if (name && (w->chat_name = strdup(name)) == NULL)
+			return CL_ENOMEM;
+		if (w->o->conversation == NULL && (w->subject || name)) {
+			w->conv_from = w->subject ? "group_subject" :
+				       header ? "chat_name" : "file_name";
+			return conv_join(w, "group:", w->subject ? w->subject : name);
+		}
+	} else {
+		if (header) {
+			peer = other_named(w, header, header == w->file_name ?
+					   w->file_full : NULL);
+			if (peer == NULL)
+				peer = header;
+		} else if (w->nothers == 1) {
+			peer = w->others[0];
+		} else if (name) {
+			peer = other_named(w, name, w->file_full);
+		}
+		if (peer && ((w->peer = strdup(peer)) == NULL ||
+			     (w->chat_name = strdup(name ? name : peer)) == NULL))
+			return CL_ENOMEM;
+		if (peer && !e164(sp(peer, strlen(peer)), w->peer_phone))
+			w->peer_phone[0] = 0;
+		w->direct = peer != NULL;
+		if (peer == NULL && name && (w->chat_name = strdup(name)) == NULL)
+			return CL_ENOMEM;
+		if (w->o->conversation == NULL && peer) {
+			w->conv_from = "peer";
+			return conv_join(w, "direct:", w->peer_phone[0] ? w->peer_phone : peer);
+		}
+		if (w->o->conversation == NULL && name) {
+			w->conv_from = "file_name";
+			return conv_join(w, "chat:", name);
+		}
+	}
 	if (w->o->conversation) {
+		w->conv_from = "option";
 		w->conv_id = strdup(w->o->conversation);
 		return w->conv_id ? CL_OK : CL_ENOMEM;
 	}
-	if (w->chat_name == NULL)
-		return cl_error(err, CL_EINVAL,
-				"cannot derive the chat's name from %s; give --conversation",
-				w->what);
-	cl_buf_init(&b, CL_RECORD_MAX_ID);
-	if ((rc = cl_buf_addstr(&b, CONV_PREFIX)) ||
-	    (rc = cl_buf_addstr(&b, w->chat_name))) {
-		cl_buf_release(&b);
-		return rc;
-	}
-	w->conv_id = (char *)cl_buf_detach(&b, NULL);
-	return w->conv_id ? CL_OK : CL_ENOMEM;
+	return cl_error(err, CL_EINVAL,
+			"cannot derive the chat's name from %s; give --conversation",
+			w->what);
 }
 
 int cl_chatexport_parse(const char *text, size_t len, const struct cl_import_opts *o,
@@ -1915,6 +2362,7 @@ int cl_chatexport_parse(const char *text, size_t len, const struct cl_import_opt
 	struct wa w;
 	struct scan sc;
 	char ph[17];
+	size_t i;
 	int rc;
 
 	if (o == NULL)
@@ -1959,7 +2407,13 @@ out:
 	cl_chatexport_tz_free(w.tz);
 	free(w.conv_id);
 	free(w.chat_name);
+	free(w.file_name);
+	free(w.file_full);
 	free(w.notice_author);
+	free(w.subject);
+	free(w.peer);
+	for (i = 0; i < MAX_OTHERS; i++)
+		free(w.others[i]);
 	free(w.self_phone);
 	cl_map_release(&w.authors);
 	cl_map_release(&w.seen);

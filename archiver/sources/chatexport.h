@@ -5,15 +5,19 @@
  * schema of docs/FORMAT.md §2, source "whatsapp-export"), attachment bytes
  * and bad items to a cl_import_sink (import.h).  It never touches the
  * ledger.  The mapping from export lines to records is described in
- * docs/FORMAT.md ("WhatsApp chat exports").
+ * docs/FORMAT.md (§2.8, "WhatsApp chat exports").
  *
  * Determinism: the same export, with the same options, yields the same
- * records in the same order with the same ids.  Message ids are
- * "wa-export:" followed by 32 hex digits (the first 16 bytes of a
- * SHA-256 over the conversation id, the local timestamp, the author as
- * written, the message text and how often that exact (timestamp, author,
- * text) triple occurred earlier in the file), so an overlapping later
- * export of the same chat yields the same ids for the messages they share.
+ * records in the same order with the same ids.  The conversation id comes
+ * from the chat's participants or group subject, not from the file's name
+ * ("whatsapp-export:direct:<other party>", "whatsapp-export:group:<earliest
+ * subject>", or "whatsapp-export:chat:<name>" when neither can be told).
+ * Message ids are "wa-export:" followed by 32 hex digits (the first 16
+ * bytes of a SHA-256 over the conversation id, the local timestamp, the
+ * author as written, the message text and how often that exact
+ * (timestamp, author, text) triple occurred earlier in the file), so a
+ * copy under another name, or an overlapping later export of the same
+ * chat, yields the same ids for the messages they share.
  */
 #ifndef CL_SOURCES_CHATEXPORT_H
 #define CL_SOURCES_CHATEXPORT_H
@@ -50,9 +54,9 @@ int cl_chatexport_import(const char *path, const struct cl_import_opts *o,
 		       const struct cl_import_sink *sink, char **err);
 
 /*
- * The same on an in-memory chat text (`len` bytes, any content).  The
- * chat name, when o->conversation is NULL, is derived from
- * o->input_name.  Attachments are described, never found.
+ * The same on an in-memory chat text (`len` bytes, any content).
+ * o->input_name stands for the file name the chat's name may be derived
+ * from.  Attachments are described, never found.
  */
 int cl_chatexport_import_text(const char *text, size_t len,
 			    const struct cl_import_opts *o,
@@ -106,7 +110,7 @@ struct cl_chatexport_media {
 
 /*
  * The text parser behind both entry points.  `file_name` (may be NULL)
- * is the base name the chat name is derived from; `media` is NULL for a
+ * is the base name the chat's name may be derived from; `media` is NULL for a
  * bare text.  With `collect` set nothing is emitted: only media->want is
  * called for each attachment reference.
  */

@@ -33,18 +33,21 @@ expect_exit "sfc: explain" 0 "$CHATLEDGER" policy explain -a "$A" --index 0 --po
 expect_grep "sfc: explain names the rule" "rule client-orders-im" "$T/out"
 expect_grep "sfc: explain cites the basis" "571O" "$T/out"
 expect_grep "sfc: explain gives retain-until" "retain until: 2026-03-01" "$T/out"
-expect_exit "sfc: retain after minimum + maximum" 0 "$CHATLEDGER" retain -a "$A" --policy "$P/hk-sfc-intermediary.policy" --now 2027-03-02
+expect_exit "sfc: retain after minimum + maximum" 0 "$CHATLEDGER" retain -a "$A" --policy "$P/hk-sfc-intermediary.policy" --now 2031-03-02
 expect_grep "sfc: the order is erased by its rule" "rule client-orders-im: 1 erased" "$T/out"
-[ "$(decision "$A" 1 "$P/hk-sfc-intermediary.policy" 2027-03-02)" = keep ] && ok "sfc: client-money record still kept (7 years)" || notok "sfc: client-money record kept"
+[ "$(decision "$A" 1 "$P/hk-sfc-intermediary.policy" 2031-03-02)" = keep ] && ok "sfc: client-money record still kept (7 years)" || notok "sfc: client-money record kept"
 expect_exit "sfc: verify after erasure" 0 "$CHATLEDGER" verify -a "$A"
 expect_grep "sfc: verify counts the tombstone" "1 tombstones" "$T/out"
 expect_exit "sfc: an erased record cannot be shown" 2 "$CHATLEDGER" show -a "$A" --index 0 --passphrase-file "$T/pass"
 expect_grep "sfc: show says it was erased" "was erased" "$T/err"
-expect_exit "sfc: re-running retain is idempotent" 0 "$CHATLEDGER" retain -a "$A" --policy "$P/hk-sfc-intermediary.policy" --now 2027-03-02 --json
+expect_exit "sfc: re-running retain is idempotent" 0 "$CHATLEDGER" retain -a "$A" --policy "$P/hk-sfc-intermediary.policy" --now 2031-03-02 --json
 expect_grep "sfc: nothing more to erase" '"erased":0' "$T/out"
 expect_exit "policy check: the PDPO profile on the SFC archive" 0 "$CHATLEDGER" policy check -a "$A" --policy "$P/hk-pdpo-default.policy"
 expect_grep "policy check: reports records no rule matches" "1 records examined, 1 matched by no rule" "$T/out"
-expect_exit "policy check: the SFC profile reports its conflict" 1 "$CHATLEDGER" policy check -a "$A" --policy "$P/hk-sfc-intermediary.policy"
+expect_exit "policy check: the SFC profile has no conflict within itself" 0 "$CHATLEDGER" policy check -a "$A" --policy "$P/hk-sfc-intermediary.policy"
+expect_grep "policy check: says so" " 0 conflicts" "$T/out"
+printf '[policy]\ndefault = keep\n[rule short]\nmatch.label = orders\nminimum = 0\nclock = message\nmaximum = 1y\nbasis = t\nconfidence = assumed\n[rule long]\nmatch.label = client-money\nminimum = 7y\nclock = message\nbasis = t\nconfidence = assumed\n' >"$T/conflict.policy"
+expect_exit "policy check: a conflicting policy is reported" 1 "$CHATLEDGER" policy check -a "$A" --policy "$T/conflict.policy"
 expect_grep "policy check: names the conflicting rules" "^conflict: " "$T/out"
 
 # --- AMLO: customer records stay until relationship-ended + 5 years.

@@ -661,11 +661,13 @@ static void test_mapping(void)
 	free(err);
 	r = rec(&c, 0);
 	TAP_OK(is_system(r) && same_str(str1(r, "event"), "encryption") &&
-	       same_str(str2(r, "conversation", "id"), "whatsapp-export:Ms Wong") &&
+	       same_str(str2(r, "conversation", "id"), "whatsapp-export:group:A: b") &&
 	       same_str(str2(r, "conversation", "name"), "Ms Wong") &&
-	       same_str(str2(r, "conversation", "type"), "group"),
-	       "BOM stripped; conversation from the Android file name; three "
-	       "speakers make a group");
+	       same_str(str2(r, "conversation", "type"), "group") &&
+	       str2(r, "conversation", "peer_name") == NULL &&
+	       same_str(str2(r, "export", "conversation_from"), "group_subject"),
+	       "BOM stripped; three speakers make a group; its id is the subject "
+	       "before the change, its name the Android file name");
 	r = rec(&c, 1);
 	TAP_OK(json_is_true(json_object_get(r, "edited")) &&
 	       same_str(str1(r, "text"), "Quote attached") &&
@@ -724,16 +726,28 @@ static void test_mapping(void)
 			      &c, NULL);
 		TAP_OK(rc == CL_OK &&
 		       same_str(str2(rec(&c, 1), "conversation", "id"),
-				"whatsapp-export:Wong Trading") &&
+				"whatsapp-export:direct:Wong Trading") &&
+		       same_str(str2(rec(&c, 1), "conversation", "peer_name"),
+				"Wong Trading") &&
 		       same_str(str1(rec(&c, 1), "text"), "hello"),
 		       "_chat.txt takes the chat name from the encryption notice; CRLF");
 		cap_release(&c);
 		cap_init(&c);
-		err = NULL;
 		rc = run_text(second, strlen(second), NULL, NULL, NULL, "_chat.txt", NULL,
-			      &c, &err);
+			      &c, NULL);
+		TAP_OK(rc == CL_OK &&
+		       same_str(str2(rec(&c, 0), "conversation", "id"),
+				"whatsapp-export:direct:Chan Tai Man") &&
+		       same_str(str2(rec(&c, 0), "export", "conversation_from"), "peer"),
+		       "no chat name: the only author is the other party");
+		cap_release(&c);
+		cap_init(&c);
+		err = NULL;
+		rc = run_text("[13/01/2024, 09:01:00] You: hello\r\n", 35, NULL, NULL,
+			      NULL, "_chat.txt", NULL, &c, &err);
 		TAP_OK(rc == CL_EINVAL && err && strstr(err, "--conversation"),
-		       "no name to derive: --conversation asked for (%s)", err ? err : "");
+		       "no name and no other party: --conversation asked for (%s)",
+		       err ? err : "");
 		free(err);
 		cap_release(&c);
 	}
@@ -841,8 +855,7 @@ static void test_overlap(void)
 	rc = run_text((const char *)file.data, file.len, NULL, NULL, NULL,
 		      "WhatsApp Chat with Pokemon Chat.txt", NULL, &a, NULL);
 	rc |= run_text((const char *)later.data, later.len, NULL, NULL, NULL,
-		       "WhatsApp Chat with Pokemon Chat (2).txt", "whatsapp-export:Pokemon Chat",
-		       &b, NULL);
+		       "WhatsApp Chat with Pokemon Chat (2).txt", NULL, &b, NULL);
 	TAP_OK(rc == CL_OK && json_array_size(a.recs) == 20 &&
 	       json_array_size(b.recs) == 13, "both exports import (%zu, %zu)",
 	       json_array_size(a.recs), json_array_size(b.recs));
@@ -866,11 +879,12 @@ static void test_overlap(void)
 	/* identical lines get distinct, stable ids (occurrence number) */
 	{
 		static const char t[] = "13/01/2024, 09:00 - A: ok\n13/01/2024, 09:00 - A: ok\n"
-					"13/01/2024, 09:00 - A: ok\n";
+					"13/01/2024, 09:00 - A: ok\n13/01/2024, 09:01 - Me: hi\n";
 
 		cap_init(&a);
-		run_text(t, sizeof(t) - 1, NULL, NULL, NULL, "x.txt", NULL, &a, NULL);
-		TAP_OK(json_array_size(a.recs) == 3 &&
+		run_text(t, sizeof(t) - 1, NULL, NULL, NULL, "WhatsApp Chat with A.txt", NULL,
+			 &a, NULL);
+		TAP_OK(json_array_size(a.recs) == 4 &&
 		       !same_str(str1(rec(&a, 0), "id"), str1(rec(&a, 1), "id")) &&
 		       !same_str(str1(rec(&a, 1), "id"), str1(rec(&a, 2), "id")) &&
 		       !same_str(str1(rec(&a, 0), "id"), str1(rec(&a, 2), "id")),
@@ -878,12 +892,340 @@ static void test_overlap(void)
 		TAP_OK(strncmp(str1(rec(&a, 0), "id"), "wa-export:", 10) == 0 &&
 		       strlen(str1(rec(&a, 0), "id")) == 42, "id form wa-export:<32 hex>");
 		cap_init(&b);
-		run_text(t, sizeof(t) - 1, NULL, "A", "UTC", "x.txt", NULL, &b, NULL);
+		run_text(t, sizeof(t) - 1, NULL, "Me", "UTC", "WhatsApp Chat with A.txt", NULL,
+			 &b, NULL);
 		TAP_OK(same_str(str1(rec(&a, 2), "id"), str1(rec(&b, 2), "id")),
 		       "ids depend on neither --tz nor --self");
 		cap_release(&a);
 		cap_release(&b);
 	}
+}
+
+/* ---- conversation identity ------------------------------------------- */
+
+/* Import `text` under `name` (and --self), into *c; CL_OK expected. */
+static int imp(const char *text, const char *name, const char *self, struct cap *c)
+{
+	char *err = NULL;
+	int rc;
+
+	cap_init(c);
+	rc = run_text(text, strlen(text), NULL, self, NULL, name, NULL, c, &err);
+	if (rc != CL_OK || c->invalid || c->nbad)
+		printf("# %s: rc %d (%s), %d invalid, %zu bad\n", name, rc,
+		       err ? err : "", c->invalid, c->nbad);
+	free(err);
+	return rc;
+}
+
+/* Every record of c has conversation.id `id`. */
+static int all_conv(const struct cap *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(c->recs); i++)
+		if (!same_str(str2(rec(c, i), "conversation", "id"), id)) {
+			printf("# record %zu: conversation %s, want %s\n", i,
+			       str2(rec(c, i), "conversation", "id"), id);
+			return 0;
+		}
+	return json_array_size(c->recs) > 0;
+}
+
+/* How many ids of b are not among the ids of a. */
+static size_t new_ids(const struct cap *a, const struct cap *b)
+{
+	size_t i, j, n = 0;
+
+	for (j = 0; j < json_array_size(b->recs); j++) {
+		for (i = 0; i < json_array_size(a->recs); i++)
+			if (same_str(str1(rec(a, i), "id"), str1(rec(b, j), "id")))
+				break;
+		if (i == json_array_size(a->recs))
+			n++;
+	}
+	return n;
+}
+
+static void test_identity(void)
+{
+	static const char head[] =
+		"13/01/2024, 09:00 - Chan Tai Man: Is the loan approved?\n"
+		"13/01/2024, 09:01 - Amy (Agent): Not yet\n";
+	static const char body[] =
+		"13/01/2024, 09:02 - Chan Tai Man: ok\n"
+		"13/01/2024, 09:02 - Chan Tai Man: ok\n"
+		"13/01/2024, 09:05 - Amy (Agent): Approved: HK$50,000 at 28% APR\n";
+	static const char more[] =
+		"14/01/2024, 10:00 - Chan Tai Man: Thanks\n"
+		"14/01/2024, 10:01 - Chan Tai Man: ok\n"
+		"14/01/2024, 10:02 - Amy (Agent): You are welcome\n";
+	const char *want = "whatsapp-export:direct:Chan Tai Man";
+	char full[1024], later[1024], capped[1024];
+	struct cap a, b, c, d, e, f;
+
+	snprintf(full, sizeof(full), "%s%s", head, body);
+	snprintf(later, sizeof(later), "%s%s%s", head, body, more);
+	snprintf(capped, sizeof(capped), "%s%s", body, more);
+	imp(full, "WhatsApp Chat with Chan Tai Man.txt", NULL, &a);
+	imp(full, "WhatsApp Chat with Chan Tai Man (1).txt", NULL, &b);
+	imp(later, "WhatsApp Chat with Chan Tai Man (2).txt", NULL, &c);
+	imp(capped, "WhatsApp Chat with Chan Tai Man.txt", NULL, &d);
+	imp(later, "chan-backup.txt", "Amy (Agent)", &e);
+	imp(full, "与Chan Tai Man的 WhatsApp 聊天 (1).txt", NULL, &f);
+	TAP_OK(all_conv(&a, want) && all_conv(&b, want) && all_conv(&c, want) &&
+	       all_conv(&d, want) && all_conv(&e, want) && all_conv(&f, want),
+	       "one conversation id under every file name, with --self, zh-CN name");
+	TAP_OK(same_str(str2(rec(&a, 0), "conversation", "peer_name"), "Chan Tai Man") &&
+	       same_str(str2(rec(&a, 0), "conversation", "type"), "direct") &&
+	       same_str(str2(rec(&a, 0), "conversation", "name"), "Chan Tai Man") &&
+	       same_str(str2(rec(&b, 0), "conversation", "name"), "Chan Tai Man") &&
+	       same_str(str2(rec(&a, 1), "sender", "name"), "Amy (Agent)") &&
+	       same_str(str2(rec(&a, 0), "export", "conversation_from"), "peer"),
+	       "peer_name, type direct, the \" (1)\" suffix dropped from the name");
+	TAP_OK(json_equal(a.texts, b.texts), "(1) copy: the very same records");
+	TAP_EQ_INT(new_ids(&a, &c), 3, "later export: only its 3 new messages have new ids");
+	TAP_EQ_INT(new_ids(&a, &d), 3,
+		   "capped export (oldest 2 gone) plus 3 new: 3 new ids, repeats keep theirs");
+	TAP_EQ_INT(new_ids(&c, &e), 0, "renamed file with --self: the same ids");
+	TAP_OK(!same_str(str1(rec(&a, 2), "id"), str1(rec(&a, 3), "id")) &&
+	       same_str(str1(rec(&a, 3), "id"), str1(rec(&d, 1), "id")),
+	       "a repeated message keeps its occurrence number after the cut");
+	cap_release(&d);
+	/* the documented limit: a cut inside a run of identical messages */
+	imp("13/01/2024, 09:02 - Chan Tai Man: ok\n"
+	    "13/01/2024, 09:05 - Amy (Agent): Approved: HK$50,000 at 28% APR\n",
+	    "WhatsApp Chat with Chan Tai Man.txt", NULL, &d);
+	TAP_OK(new_ids(&a, &d) == 0 &&
+	       same_str(str1(rec(&d, 0), "id"), str1(rec(&a, 2), "id")) &&
+	       same_str(str1(rec(&d, 1), "id"), str1(rec(&a, 4), "id")),
+	       "cut inside a run of two 'ok': the survivor takes the run's first "
+	       "number (stored already, nothing lost)");
+	cap_release(&a);
+	cap_release(&b);
+	cap_release(&c);
+	cap_release(&d);
+	cap_release(&e);
+	cap_release(&f);
+
+	/* a phone-number peer: E.164 in the id, the name as written */
+	{
+		static const char t[] =
+			"13/01/2024, 09:00 - +852 9123 4567: Hello\n"
+			"13/01/2024, 09:01 - Amy (Agent): Hi\n";
+
+		imp(t, "WhatsApp Chat with +852 9123 4567.txt", NULL, &a);
+		imp(t, "WhatsApp Chat with +85291234567.txt", NULL, &b);
+		TAP_OK(all_conv(&a, "whatsapp-export:direct:+85291234567") &&
+		       all_conv(&b, "whatsapp-export:direct:+85291234567") &&
+		       same_str(str2(rec(&b, 0), "conversation", "peer_name"),
+				"+852 9123 4567") &&
+		       same_str(str2(rec(&b, 0), "conversation", "peer_phone"),
+				"+85291234567") &&
+		       same_str(str2(rec(&a, 0), "sender", "id"), "+85291234567") &&
+		       json_equal(a.texts, b.texts) == 0 && new_ids(&a, &b) == 0,
+		       "phone peer: id in E.164, peer_name as written, same ids");
+		cap_release(&a);
+		cap_release(&b);
+	}
+
+	/* a group renamed between exports keeps its first subject */
+	{
+		static const char g1[] =
+			"13/01/2024, 09:00 - Amy: Morning all\n"
+			"13/01/2024, 09:01 - Ben: Morning\n"
+			"13/01/2024, 09:02 - Cat: Hi\n";
+		static const char g2[] =
+			"13/01/2024, 09:00 - Amy: Morning all\n"
+			"13/01/2024, 09:01 - Ben: Morning\n"
+			"13/01/2024, 09:02 - Cat: Hi\n"
+			"15/01/2024, 09:00 - Amy changed the subject from \"Deal Desk\" to "
+			"\"Deal Desk 2025\"\n"
+			"15/01/2024, 09:03 - Ben: Nice name\n";
+
+		imp(g1, "WhatsApp Chat with Deal Desk.txt", NULL, &a);
+		imp(g2, "WhatsApp Chat with Deal Desk 2025.txt", NULL, &b);
+		TAP_OK(all_conv(&a, "whatsapp-export:group:Deal Desk") &&
+		       all_conv(&b, "whatsapp-export:group:Deal Desk") &&
+		       new_ids(&a, &b) == 2 &&
+		       same_str(str2(rec(&b, 0), "conversation", "name"), "Deal Desk 2025") &&
+		       same_str(str2(rec(&b, 0), "export", "conversation_from"),
+				"group_subject") &&
+		       same_str(str2(rec(&a, 0), "export", "conversation_from"), "chat_name"),
+		       "renamed group: the subject before the change names it");
+		cap_release(&a);
+		cap_release(&b);
+	}
+
+	/* iOS: _chat.txt in zips of any name: the notice names the chat */
+	{
+		static const char t[] =
+			"[13/01/2024, 09:00:00] Chan Tai Man: \xe2\x80\x8e" "Messages and calls "
+			"are end-to-end encrypted. No one outside of this chat, not even "
+			"WhatsApp, can read or listen to them.\r\n"
+			"[13/01/2024, 09:01:00] Amy Lee: Hello\r\n";
+
+		imp(t, "_chat.txt", NULL, &a);
+		TAP_OK(all_conv(&a, "whatsapp-export:direct:Chan Tai Man") &&
+		       same_str(str2(rec(&a, 1), "conversation", "peer_name"),
+				"Chan Tai Man"),
+		       "iOS: only the exporter wrote; the notice names the other party");
+		cap_release(&a);
+	}
+
+	/* iOS group: system events written as the group's own messages */
+	{
+		static const char t[] =
+			"[1/13/24, 09:00:00] Deal Desk: \xe2\x80\x8e" "Messages and calls are "
+			"end-to-end encrypted. No one outside of this chat, not even "
+			"WhatsApp, can read or listen to them.\r\n"
+			"[1/13/24, 09:00:01] Deal Desk: \xe2\x80\x8e" "Amy Lee created group "
+			"\xe2\x80\x9c" "Deal Desk" "\xe2\x80\x9d\r\n"
+			"[1/13/24, 09:00:02] Deal Desk: \xe2\x80\x8e" "Amy Lee added Ben Ho\r\n"
+			"[1/13/24, 09:01:00] Ben Ho: Hello\r\n"
+			"[1/13/24, 09:02:00] Deal Desk: I added the file\r\n";
+
+		imp(t, "_chat.txt", NULL, &a);
+		TAP_OK(all_conv(&a, "whatsapp-export:group:Deal Desk") &&
+		       same_str(str1(rec(&a, 1), "event"), "group_created") &&
+		       same_str(str2(rec(&a, 1), "export", "author"), "Deal Desk") &&
+		       same_str(str1(rec(&a, 2), "event"), "added") &&
+		       same_str(str1(rec(&a, 3), "kind"), "text") &&
+		       same_str(str1(rec(&a, 4), "kind"), "text"),
+		       "iOS group events by the group are system events (not without U+200E)");
+		cap_release(&a);
+	}
+
+	/* two authors, no name, no --self: the file name is all there is */
+	{
+		static const char t[] = "13/01/2024, 09:00 - Amy: a\n13/01/2024, 09:01 - Ben: b\n";
+
+		imp(t, "notes (3).txt", NULL, &a);
+		TAP_OK(all_conv(&a, "whatsapp-export:chat:notes") &&
+		       str2(rec(&a, 0), "conversation", "type") == NULL &&
+		       same_str(str2(rec(&a, 0), "export", "conversation_from"), "file_name"),
+		       "undecidable: whatsapp-export:chat:<file name>");
+		cap_release(&a);
+		imp(t, "notes.txt", "Amy", &a);
+		TAP_OK(all_conv(&a, "whatsapp-export:direct:Ben"), "--self decides it");
+		cap_release(&a);
+	}
+
+	/* --conversation still wins */
+	{
+		static const char t[] = "13/01/2024, 09:00 - Amy: a\n";
+
+		cap_init(&a);
+		run_text(t, strlen(t), NULL, NULL, NULL, "WhatsApp Chat with Amy.txt",
+			 "loan-42", &a, NULL);
+		TAP_OK(all_conv(&a, "loan-42") &&
+		       same_str(str2(rec(&a, 0), "conversation", "peer_name"), "Amy") &&
+		       same_str(str2(rec(&a, 0), "export", "conversation_from"), "option"),
+		       "--conversation overrides the id, not the peer");
+		cap_release(&a);
+	}
+}
+
+/* ---- Chinese exports --------------------------------------------------- */
+
+/* The event (system) or kind of each record, joined by ",". */
+static void shape(const struct cap *c, char *out, size_t n)
+{
+	size_t i, k = 0;
+
+	out[0] = 0;
+	for (i = 0; i < json_array_size(c->recs) && k < n; i++) {
+		json_t *r = rec(c, i);
+		const char *v = is_system(r) ? str1(r, "event") : str1(r, "kind");
+		int w = snprintf(out + k, n - k, "%s%s%s", i ? "," : "", v ? v : "?",
+				 json_is_true(json_object_get(r, "edited")) ? "+edited" : "");
+
+		if (w < 0)
+			break;
+		k += (size_t)w;
+	}
+}
+
+static void test_chinese(void)
+{
+	static const char tw[] =
+		"2024/3/5 上午9:00 - 訊息和通話都已經過端對端加密。對話以外的任何人，甚至是 "
+		"WhatsApp 都無法讀取或收聽。輕觸以瞭解更多資訊。\n"
+		"2024/3/5 上午9:00 - 黃小姐建立了群組「貸款報價」\n"
+		"2024/3/5 上午9:01 - 黃小姐新增了陳大文\n"
+		"2024/3/5 上午9:02 - 李先生已透過此群組的邀請連結加入\n"
+		"2024/3/5 上午9:03 - 黃小姐已將群組名稱從「貸款報價」更改為「貸款報價 2024」\n"
+		"2024/3/5 上午9:04 - 黃小姐已變更此群組的圖示\n"
+		"2024/3/5 上午9:05 - 陳大文: <省略影音內容>\n"
+		"2024/3/5 上午9:06 - 陳大文: 此訊息已刪除\n"
+		"2024/3/5 下午2:07 - 黃小姐: 你已刪除此訊息\n"
+		"2024/3/5 下午2:08 - 李先生: 年利率百分之五 <已編輯>\n"
+		"2024/3/5 下午2:09 - 黃小姐已移除李先生\n"
+		"2024/3/5 下午2:10 - 陳大文已離開\n"
+		"2024/3/5 下午2:11 - 黃小姐: 訊息有加密嗎？我們明天再談。\n";
+	static const char cn[] =
+		"2024/3/5 09:00 - 消息和通话都进行端到端加密。对话之外的任何人，甚至包括 "
+		"WhatsApp，都无法读取或收听。点按了解更多。\n"
+		"2024/3/5 09:00 - 王经理创建了群组“贷款报价”\n"
+		"2024/3/5 09:01 - 王经理添加了张三\n"
+		"2024/3/5 09:02 - 李四通过此群组的邀请链接加入\n"
+		"2024/3/5 09:03 - 王经理将群组名称从“贷款报价”更改为“贷款报价 2024”\n"
+		"2024/3/5 09:04 - 王经理更改了此群组的图标\n"
+		"2024/3/5 09:05 - 张三: <媒体已省略>\n"
+		"2024/3/5 09:06 - 张三: 此消息已删除\n"
+		"2024/3/5 09:07 - 王经理: 你删除了此消息\n"
+		"2024/3/5 09:08 - 李四: 年利率百分之五 <已编辑>\n"
+		"2024/3/5 09:09 - 王经理移除了李四\n"
+		"2024/3/5 09:10 - 张三退出了\n"
+		"2024/3/5 09:11 - 王经理: 消息都是端到端加密\n";
+	static const char ios[] =
+		"[2024/3/5 09:00:00] 陳大文: \xe2\x80\x8e訊息和通話都已經過端對端加密。"
+		"對話以外的任何人，甚至是 WhatsApp 都無法讀取或收聽。\r\n"
+		"[2024/3/5 09:01:00] 陳大文: 你好，想問貸款的事\r\n"
+		"\xe2\x80\x8e[2024/3/5 09:02:00] 陳大文: \xe2\x80\x8e圖片已略去\r\n"
+		"[2024/3/5 09:03:00] 黃小姐: 請提供身分證明文件\r\n"
+		"\xe2\x80\x8e[2024/3/5 09:04:00] 陳大文: \xe2\x80\x8e此訊息已刪除。\r\n"
+		"[2024/3/5 09:05:00] 黃小姐: 好的 \xe2\x80\x8e<已編輯>\r\n"
+		"\xe2\x80\x8e[2024/3/5 下午9:06:00] 陳大文: \xe2\x80\x8e<已附加: "
+		"00000007-PHOTO-2024-03-05-21-06-00.jpg>\r\n";
+	static const char want_group[] =
+		"encryption,group_created,added,joined,subject,icon,media,deleted,deleted,"
+		"text+edited,removed,left,text";
+	struct cap c;
+	char got[512];
+
+	imp(tw, "WhatsApp Chat with 貸款報價 2024.txt", NULL, &c);
+	shape(&c, got, sizeof(got));
+	TAP_EQ_STR(got, want_group, "zh-TW Android 12h: system lines classified");
+	TAP_OK(all_conv(&c, "whatsapp-export:group:貸款報價") &&
+	       same_str(str2(rec(&c, 0), "conversation", "name"), "貸款報價 2024") &&
+	       same_str(str1(rec(&c, 9), "text"), "年利率百分之五") &&
+	       same_str(str1(rec(&c, 12), "sent_at"), "2024-03-05T06:11:00.000Z") &&
+	       json_is_true(json_object_get(rec(&c, 6), "media_omitted")),
+	       "zh-TW: group named by the created subject; 下午 times; edited text");
+	cap_release(&c);
+
+	imp(cn, "与贷款报价 2024的 WhatsApp 聊天.txt", NULL, &c);
+	shape(&c, got, sizeof(got));
+	TAP_EQ_STR(got, want_group, "zh-CN Android 24h: system lines classified");
+	TAP_OK(all_conv(&c, "whatsapp-export:group:贷款报价") &&
+	       same_str(str2(rec(&c, 0), "conversation", "name"), "贷款报价 2024") &&
+	       same_str(str2(rec(&c, 12), "sender", "name"), "王经理"),
+	       "zh-CN: group named by the created subject; a message about "
+	       "encryption stays a message");
+	cap_release(&c);
+
+	imp(ios, "_chat.txt", NULL, &c);
+	shape(&c, got, sizeof(got));
+	TAP_EQ_STR(got, "encryption,text,image,text,deleted,text+edited,image",
+		   "zh-TW iOS: authored notice, 圖片已略去, deletion with 。, <已附加:>");
+	TAP_OK(all_conv(&c, "whatsapp-export:direct:陳大文") &&
+	       same_str(str2(rec(&c, 0), "export", "author"), "陳大文") &&
+	       same_str(str1(json_array_get(json_object_get(rec(&c, 6), "attachments"), 0),
+			     "name"), "00000007-PHOTO-2024-03-05-21-06-00.jpg") &&
+	       same_str(str1(rec(&c, 6), "sent_at"), "2024-03-05T13:06:00.000Z"),
+	       "zh-TW iOS: direct chat named by the notice; attachment; 下午 in brackets");
+	cap_release(&c);
 }
 
 /* ---- zips ------------------------------------------------------------ */
@@ -1017,7 +1359,8 @@ static void test_zip(const char *dir)
 	       "an unreferenced entry is a bad item, __MACOSX skipped");
 	TAP_OK(blobs_precede(&c), "each blob comes just before the record listing it");
 	TAP_EQ_STR(str2(rec(&c, 0), "conversation", "id"),
-		   "whatsapp-export:Wong Trading", "conversation from the zip's name");
+		   "whatsapp-export:group:Wong Trading",
+		   "two speakers, neither the chat's name: a group named by the notice");
 	hex_of(jpg, sizeof(jpg) - 1, hx);
 	TAP_OK(same_str(str1(att(&c, 1), "sha256"), hx) &&
 	       json_integer_value(json_object_get(att(&c, 1), "size")) ==
@@ -1065,7 +1408,7 @@ static void test_zip(const char *dir)
 	TAP_OK(same_str(str1(rec(&c, 2), "kind"), "document") &&
 	       str1(att(&c, 2), "sha256") != NULL, "a .txt document is an attachment");
 	TAP_EQ_STR(str2(rec(&c, 0), "conversation", "id"),
-		   "whatsapp-export:Chan Tai Man", "conversation from the text's name");
+		   "whatsapp-export:direct:Chan Tai Man", "conversation from the text's name");
 	cap_release(&c);
 
 	/* a zip without a chat text */
@@ -1109,6 +1452,8 @@ int main(void)
 	test_edges();
 	test_bad_lines();
 	test_overlap();
+	test_identity();
+	test_chinese();
 	if (mkdtemp(dir) == NULL) {
 		TAP_OK(0, "temporary directory");
 		return tap_done();
