@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -370,6 +371,83 @@ int cl_wx_pull_kf(struct cl_ledger *l, struct cl_wx_api *a, const char *account,
 	if (token)
 		sodium_memzero(token, strlen(token));
 	free(token);
+	return rc;
+}
+
+int cl_wx_lookup_openids(struct cl_ledger *l, struct cl_wx_api *a, const char *account,
+			 size_t max, struct cl_wx_pull_stats *st, char **err)
+{
+	sqlite3_stmt *q = NULL;
+	char *ids[64];
+	size_t n = 0, i;
+	int rc = CL_OK;
+
+	if (max > 64)
+		max = 64;
+	if (sqlite3_prepare_v2(cl_ledger_sqlite(l), "SELECT ident FROM wechat_ident WHERE at = 0 "
+			       "AND ident LIKE 'wechat-openid:%' LIMIT ?1", -1, &q, NULL) != SQLITE_OK)
+		return cl_error(err, CL_EIO, "cannot read wechat_ident");
+	sqlite3_bind_int64(q, 1, (int64_t)max);
+	while (n < max && sqlite3_step(q) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(q, 0);
+
+		if (t && (ids[n] = strdup((const char *)t)) != NULL)
+			n++;
+	}
+	sqlite3_finalize(q);
+	for (i = 0; i < n && rc == CL_OK; i++) {
+		const char *openid = ids[i] + strlen("wechat-openid:");
+		char query[400], *e2 = NULL;
+		json_t *resp = NULL;
+		long code = 0, http = 0;
+		const char *u;
+
+		char *esc = curl_easy_escape(NULL, openid, 0);   /* '+', '/', '=' */
+
+		if (esc == NULL || cl_fmt(query, sizeof(query), "openid=%s&lang=zh_CN", esc) != CL_OK) {
+			curl_free(esc);
+			(void)ident_note(l, ids[i], NULL);   /* unusable: do not retry */
+			continue;
+		}
+		curl_free(esc);
+		if (cl_wx_api_call(a, "/cgi-bin/user/info", query, NULL, &resp, &code, &http,
+				   &e2) != CL_OK) {
+			free(e2);
+			continue;   /* tried again next round */
+		}
+		u = json_string_value(json_object_get(resp, "unionid"));
+		{
+			struct cl_wx_batch b;
+			struct cl_import_sink sink;
+
+			cl_wx_batch_init(&b, "wechat-oa", "user-info");
+			cl_wx_batch_sink(&b, &sink);
+			if (u && *u && cl_wx_media_id_ok(u)) {
+				json_t *keep = json_pack("{s:s, s:s}", "openid", openid, "unionid", u);
+
+				rc = cl_wx_map_identity("wechat-oa", account, ids[i], ids[i], u,
+							"cgi-bin/user/info", keep, cl_time_now_ms(), &sink);
+				json_decref(keep);
+			}
+			if (rc == CL_OK)
+				rc = cl_ledger_begin(l, err);
+			if (rc == CL_OK) {
+				rc = cl_wx_batch_append(l, &b, err);
+				if (rc == CL_OK)
+					rc = ident_note(l, ids[i], u);
+				if (rc == CL_OK)
+					rc = cl_ledger_commit(l, err);
+				else
+					cl_ledger_rollback(l);
+			}
+			if (rc == CL_OK && b.records)
+				st->links++;
+			cl_wx_batch_release(&b);
+		}
+		json_decref(resp);
+	}
+	for (i = 0; i < n; i++)
+		free(ids[i]);
 	return rc;
 }
 

@@ -55,6 +55,16 @@ int cl_wx_pull_kf(struct cl_ledger *l, struct cl_wx_api *a, const char *account,
 		  const char *open_kfid, int lookup, struct cl_wx_pull_stats *st,
 		  char **err);
 
+/*
+ * Route A identities: GET /cgi-bin/user/info for up to `max` openids
+ * queued by the receiver (wechat_ident at = 0); an identity-link record
+ * (source wechat-oa) for each answer with a unionid, which links the
+ * openid and the unionid as one party.  Best effort: a failed lookup is
+ * tried again next time.
+ */
+int cl_wx_lookup_openids(struct cl_ledger *l, struct cl_wx_api *a, const char *account,
+			 size_t max, struct cl_wx_pull_stats *st, char **err);
+
 /* The open_kfids with a kf_msg_or_event token row, newest first, into
  * ids[0..max) (malloc'd strings); *n how many. */
 int cl_wx_kf_pending(struct cl_ledger *l, char **ids, size_t max, size_t *n);

@@ -255,6 +255,18 @@ next_id:
 			pthread_mutex_unlock(&w->mu);
 		}
 	}
+	if (w->o.oa_api && w->o.lookup) {
+		struct cl_wx_pull_stats ps;
+
+		memset(&ps, 0, sizeof(ps));
+		if (cl_wx_lookup_openids(l, w->o.oa_api, w->o.oa_account, 64, &ps, &err) != CL_OK)
+			note(w, "cgi-bin/user/info: %s", err ? err : "failed");
+		else if (ps.links)
+			note(w, "cgi-bin/user/info: %llu identity links",
+			     (unsigned long long)ps.links);
+		free(err);
+		err = NULL;
+	}
 	media_round(w, l, w->o.oa_api, "oa", &err);
 	media_round(w, l, w->o.wecom_api, "wecom", &err);
 	if (err)

@@ -12,6 +12,7 @@
 
 #include "archiver/ingest/ingest.h"
 #include "archiver/ingest/record.h"
+#include "archiver/parties/parties.h"
 #include "archiver/sources/wechat_store.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -119,6 +120,9 @@ static int sink_record(void *ctx, const char *json, size_t len)
 			(void)cl_fmt(it->media_api, sizeof(it->media_api), "%s", b->media_api);
 			(void)cl_fmt(it->media_id, sizeof(it->media_id), "%s", b->hint.media_id);
 		}
+		if (b->hint.openid[0] && strcmp(b->format, "wechat-oa") == 0)
+			(void)cl_fmt(it->seen_openid, sizeof(it->seen_openid), "wechat-openid:%s",
+				     b->hint.openid);
 		if (b->seen_text && b->hint.openid[0]) {
 			it->seen = cl_wx_seen_material(b->hint.openid, b->hint.create_time,
 						       b->seen_text);
@@ -251,7 +255,23 @@ int cl_wx_batch_append(struct cl_ledger *l, struct cl_wx_batch *b, char **err)
 			continue;
 		}
 		b->records++;
-		if (it->media_id[0])
+		/* A record naming several identifiers of one customer (an
+		 * identity-link answer from Tencent): link them as parties. */
+		if (it->rec.n_idents >= 2 && it->rec.idents) {
+			const char *first = it->rec.idents, *q = first + strlen(first) + 1;
+			char origin[48];
+			size_t k;
+			int added;
+
+			(void)cl_fmt(origin, sizeof(origin), "source:%s", b->format);
+			for (k = 1; k < it->rec.n_idents && rc == CL_OK; k++, q += strlen(q) + 1)
+				rc = cl_party_link_in_batch(l, first, q, origin, &added, err);
+		}
+		/* A route-A customer: queue a unionid lookup (at = 0). */
+		if (rc == CL_OK && it->seen_openid[0])
+			rc = exec4(l, "INSERT OR IGNORE INTO wechat_ident(ident, unionid, at) "
+				   "VALUES(?2, NULL, ?1)", 0, it->seen_openid, NULL, 0, err);
+		if (rc == CL_OK && it->media_id[0])
 			rc = exec4(l, "INSERT OR IGNORE INTO wechat_media(idx, api, media_id,"
 				   " attempts, next_at) VALUES(?1, ?2, ?3, 0, ?4)",
 				   (int64_t)idx, it->media_api, it->media_id, (int64_t)time(NULL),

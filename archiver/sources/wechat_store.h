@@ -18,7 +18,8 @@
  *       of the last window pulled; "kf-token:<open_kfid>" -> the Token
  *       of the latest kf_msg_or_event (valid 10 minutes)
  *   wechat_ident(ident TEXT PRIMARY KEY, unionid TEXT, at INTEGER)
- *       identifiers already looked up (so a link is recorded once)
+ *       identifiers looked up (so a link is recorded once); at = 0: a
+ *       route-A openid still to look up (cgi-bin/user/info)
  *
  * Everything here runs on the thread that owns the ledger handle.
  */
@@ -43,6 +44,7 @@ struct cl_wx_item {
 	char media_api[8];         /* "oa" / "wecom" / "" */
 	char media_id[CL_WX_MEDIA_ID_MAX + 1];
 	char *seen;                /* route A fingerprint material (malloc'd) */
+	char seen_openid[CL_WX_MEDIA_ID_MAX + 16]; /* route A: "wechat-openid:..." */
 };
 
 struct cl_wx_batch {

@@ -17,7 +17,10 @@
 #     re-pushes store nothing new, `verify` exits 0;
 #   - direction and agent: a route-B agent reply and a 微信客服 servicer
 #     reply are "out" with "agent"; identifiers are typed;
-#   - media: downloaded as attachments, expired ids (40007) as coverage.
+#   - media: downloaded as attachments, expired ids (40007) as coverage;
+#   - acceptance 4: an openid (route A, via cgi-bin/user/info) and an
+#     external_userid (微信客服, via kf/customer/batchget) with one unionid
+#     are one party: a hold on either covers both routes' conversations.
 . "$(dirname "$0")/lib.sh"
 
 SIM="$CL_ROOT/tests/wechat/sim.js"
@@ -166,7 +169,11 @@ i=0
 while [ "$(sql "$B/ledger.db" "SELECT count(*) FROM entry WHERE kind = 'kf-event'")" -lt 25 ] && [ $i -lt 100 ]; do
 	sleep 0.1; i=$((i + 1))
 done
-sleep 2   # media downloads
+i=0   # media downloads and the unionid lookups of route A's openids
+while [ "$(sql "$B/ledger.db" "SELECT count(*) FROM entry WHERE kind = 'identity-link'")" -lt 10 ] && [ $i -lt 100 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+sleep 1
 want=$((300 + 40 + 100 + 80))
 got=$(records "$B")
 if [ "$got" -eq "$want" ]; then ok "every message of the run is in the ledger once ($got records)"
@@ -188,8 +195,8 @@ n_exp=$(sql "$B/ledger.db" "SELECT count(*) FROM entry WHERE type = 3 AND kind =
 if [ "$n_att" -gt 50 ] && [ "$n_exp" -eq 10 ]; then ok "media: $n_att attachments, $n_exp expired ids as coverage"
 else notok "media: $n_att attachments, $n_exp media-expired (want >50 and 10)"; fi
 n_links=$(sql "$B/ledger.db" "SELECT count(*) FROM entry WHERE kind = 'identity-link'")
-if [ "$n_links" -eq 5 ]; then ok "5 identity links from kf/customer/batchget"
-else notok "identity links: $n_links, want 5"; fi
+if [ "$n_links" -eq 10 ]; then ok "10 identity links: 5 from cgi-bin/user/info, 5 from kf/customer/batchget"
+else notok "identity links: $n_links, want 10"; fi
 expect_exit "verify exits 0 after the run" 0 "$CHATLEDGER" verify -a "$B"
 
 # ---- direction, agent, identifiers ----------------------------------------------
@@ -220,5 +227,28 @@ else notok "route A unknown elements"; sed 's/^/#   /' "$T/show" | cut -c1-300; 
 if show_kind group-event '"members":\["Jack","Rose"\]'; then
 	ok "change_external_chat: MemChangeList in both shapes gives members"
 else notok "MemChangeList members"; fi
+
+# ---- acceptance 4: one customer across the routes is one party -------------------
+# oU0001-ABC+def (an openid on the Official Account, routes A and B) and
+# wmKF1 (an external_userid in 微信客服) share the unionid UNION-1 (the
+# simulator's user/info and kf/customer/batchget): the identity-link
+# records made them one party, so a hold on either covers both routes.
+"$CHATLEDGER" hold add -a "$B" --case WX-1 --reason "complaint" \
+	--party "wechat-openid:oU0001-ABC+def" >"$T/h1" 2>&1
+"$CHATLEDGER" hold add -a "$B" --case WX-2 --reason "complaint" \
+	--party "wecom-external:wmKF1" >"$T/h2" 2>&1
+"$CHATLEDGER" hold add -a "$B" --case WX-3 --reason "other customer" \
+	--party "wechat-openid:oU0007-ABC+def" >"$T/h3" 2>&1
+c1=$(sed -n 's/.*covers \([0-9]* records in [0-9]* conversations\).*/\1/p' "$T/h1")
+c2=$(sed -n 's/.*covers \([0-9]* records in [0-9]* conversations\).*/\1/p' "$T/h2")
+c3=$(sed -n 's/.*covers \([0-9]* records in [0-9]* conversations\).*/\1/p' "$T/h3")
+case "$c1" in
+*" in 2 conversations") ok "a hold on the openid covers both routes' conversations ($c1)" ;;
+*) notok "hold on the openid: '$c1' (want 2 conversations)"; sed 's/^/#   /' "$T/h1" ;;
+esac
+if [ -n "$c1" ] && [ "$c1" = "$c2" ]; then ok "a hold on the external_userid covers the same ($c2)"
+else notok "hold on the external_userid: '$c2', on the openid: '$c1'"; fi
+if [ -n "$c3" ] && [ "${c3% in 1 conversations}" != "$c3" ]; then ok "a customer without a unionid is a party of its own ($c3)"
+else notok "another customer: '$c3'"; fi
 
 t_done

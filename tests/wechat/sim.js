@@ -289,6 +289,13 @@ function api(args) {
         stats.batchget++;
         return send({ errcode: 0, errmsg: 'ok', customer_list: (body.external_userid_list || []).map((e) => ({ external_userid: e, nickname: 'n', unionid: 'UNION-' + e.slice(-1) })), invalid_external_userid: [] });
       }
+      if (p === '/cgi-bin/user/info') {
+        stats.userinfo = (stats.userinfo || 0) + 1;
+        const o = u.searchParams.get('openid') || '';
+        const m = /^oU0*(\d+)-/.exec(o);
+        // oU0000..oU0004 are bound (unionid UNION-N, as wmKFN in 微信客服); the rest not
+        return send(m && Number(m[1]) < 5 ? { subscribe: 1, openid: o, unionid: 'UNION-' + Number(m[1]) } : { subscribe: 1, openid: o });
+      }
       if (p === '/cgi-bin/media/get') {
         stats.media++;
         const id = u.searchParams.get('media_id') || '';
