@@ -188,6 +188,7 @@ int cmd_party(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_label(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_retain(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_wechat(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_pair(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_collect(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_witness(int argc, char **argv, struct cli_ctx *ctx);

@@ -80,6 +80,11 @@ const struct cli_cmd cli_commands[] = {
 	{ "webhook", cmd_webhook, CLI_NEEDS_WRITER,
 	  "chatledger webhook -a DIR --listen ADDR:PORT --app-secret-file FILE --verify-token-file FILE [--max-body BYTES] [--max-connections N] [--max-connections-per-address N] [--header-timeout SECONDS] [--access-token-file FILE [--media-url URL] [--media-retry-base SECONDS]] [--json]",
 	  "receive WhatsApp Business Platform webhooks (signed, durable)" },
+	{ "wechat", cmd_wechat, CLI_NEEDS_ARCHIVE,
+	  "chatledger wechat serve -a DIR --listen ADDR:PORT [--oa-appid ID --oa-token-file FILE [--oa-aes-key-file FILE] [--oa-secret-file FILE] [--oa-require-aes]] [--wecom-corpid ID --wecom-token-file FILE --wecom-aes-key-file FILE [--wecom-secret-file FILE] [--lookup-unionid]] [--max-skew SECONDS] [--api-url URL] [--wecom-api-url URL] [--media-retry-base SECONDS] [--no-store] [--json]\n"
+	  "       chatledger wechat pull -a DIR --route msglist --oa-appid ID --oa-secret-file FILE [--from TIME] [--to TIME] [--page-size N] [--api-url URL] [--json]\n"
+	  "       chatledger wechat pull -a DIR --route kf --wecom-corpid ID --wecom-secret-file FILE [--open-kfid ID]... [--lookup-unionid] [--wecom-api-url URL] [--json]",
+	  "receive WeChat/WeCom pushes; pull customer-service records and 微信客服" },
 	{ "pair", cmd_pair, CLI_NEEDS_ARCHIVE,
 	  "chatledger pair -a DIR [--qr-png FILE] [--no-terminal-qr]\n"
 	  "       chatledger pair -a DIR --pairing-code PHONE",

@@ -1,0 +1,55 @@
+#!/bin/sh
+# bench/wechat.sh BUILD_DIR - `chatledger wechat serve`: durable "success"
+# answers per second (each push checked, decrypted, parsed, mapped, sealed,
+# appended and fsynced before it is answered, group commit) against the
+# same server started with --no-store (checked, decrypted, parsed and
+# mapped, answered at once, nothing stored), measured in the same run by
+# the simulator's bench client (tests/wechat/sim.js bench: safe-mode text
+# pushes, each a new MsgId, WX_CONNS concurrent keep-alive clients for
+# WX_SECONDS).  Prints both rates and their ratio (target >= 0.8, as for
+# the WhatsApp webhook).
+#
+# Environment: WX_SECONDS (default 8), WX_CONNS (default "32 128"),
+# BENCH_DIR (default /tmp/chatledger-bench; works in BENCH_DIR/wechat).
+set -eu
+O=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CL="$ROOT/$O/chatledger"
+SIM="$ROOT/tests/wechat/sim.js"
+W=${BENCH_DIR:-/tmp/chatledger-bench}/wechat
+SECS=${WX_SECONDS:-8}
+CONNS=${WX_CONNS:-32 128}
+rm -rf "$W"
+mkdir -p "$W"
+pid=""
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; fi; rm -rf "$W"' EXIT INT TERM
+printf 'bench passphrase\n' >"$W/pass"
+printf 'oaTokenTest\n' >"$W/tok"
+printf 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG\n' >"$W/key"
+chmod 600 "$W/tok" "$W/key"
+
+serve() { # ARCHIVE [--no-store]: start, set $pid and $url
+	"$CL" wechat serve -a "$1" --listen 127.0.0.1:0 --json --oa-appid wxb11529c136998cb6 \
+		--oa-token-file "$W/tok" --oa-aes-key-file "$W/key" ${2:-} >"$W/out" 2>/dev/null &
+	pid=$!
+	i=0
+	while ! grep -q listening "$W/out" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	url="http://$(sed -n 's/.*"address":"\([^"]*\)".*/\1/p' "$W/out")"
+}
+
+rate() { sed -n 's/.* rate \([0-9.]*\)\/s/\1/p'; }
+
+for c in $CONNS; do
+	rm -rf "$W/a"
+	"$CL" init -a "$W/a" --origin bench.example/wechat --passphrase-file "$W/pass" \
+		--kdf interactive >/dev/null
+	serve "$W/a" --no-store
+	base=$(node "$SIM" bench --url "$url" --seconds "$SECS" --conc "$c" | rate)
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+	serve "$W/a"
+	dur=$(node "$SIM" bench --url "$url" --seconds "$SECS" --conc "$c" | rate)
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+	pid=""
+	stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from entry where type=1').fetchone()[0])" "$W/a/ledger.db")
+	echo "wechat serve, $c connections: durable $dur/s ($stored records stored), parse-only baseline $base/s, ratio $(echo "$dur $base" | awk '{ printf "%.2f", $1 / $2 }')"
+done
