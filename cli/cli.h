@@ -188,5 +188,9 @@ int cmd_retain(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_pair(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_collect(int argc, char **argv, struct cli_ctx *ctx);
+/* issue 12, bundle side (cli/cmd_export.c, cli/cmd_verify_bundle.c) */
+int cmd_export(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_export_cert(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_verify_bundle(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif

@@ -74,6 +74,15 @@ const struct cli_cmd cli_commands[] = {
 	{ "collect", cmd_collect, CLI_NEEDS_ARCHIVE,
 	  "chatledger collect -a DIR",
 	  "run the linked-device collector in the foreground" },
+	{ "export", cmd_export, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE,
+	  "chatledger export -a DIR --out FILE.zip|FILE.tar --case ID [--party P]... [--conversation C]... [--kind K]... [--label L]... [--from DATE] [--to DATE] [--text WORDS] [--slice 24h] [--tz ZONE] [--tsa-url URL [--tsa-ca PEM]] [--signer-cert PEM --signer-key-file PEM [--signer-chain PEM]] [--who NAME] [--bates-prefix P] [--passphrase-file FILE] [--json]",
+	  "write a signed eDiscovery bundle (BagIt, RSMF, DAT, proofs)" },
+	{ "export-cert", cmd_export_cert, CLI_NEEDS_READER,
+	  "chatledger export-cert -a DIR",
+	  "create (once) and show the archive's export signing certificate" },
+	{ "verify-bundle", cmd_verify_bundle, CLI_TAKES_OPERANDS,
+	  "chatledger verify-bundle FILE [--vkey VKEY] [--ca ROOT.pem] [--tsa-ca PEM] [--json]",
+	  "verify an export bundle offline" },
 	{ NULL, NULL, 0, NULL, NULL }
 };
 
