@@ -192,5 +192,8 @@ int cmd_collect(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_export(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_export_cert(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_verify_bundle(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_search(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_dsar(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_access(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif

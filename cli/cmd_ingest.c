@@ -15,6 +15,7 @@
 #include "archiver/sources/wecom.h"
 #include "archiver/sources/chatexport.h"
 #include "archiver/ingest/ingest.h"
+#include "archiver/ingest/record.h"
 #include "archiver/ledger/ledger.h"
 #include "cli/cli.h"
 #include "common/status.h"
@@ -55,8 +56,11 @@ int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx)
 		{ "self", required_argument, NULL, 'S' },
 		{ "tz", required_argument, NULL, 'T' },
 		{ "date-order", required_argument, NULL, 'D' },
+		{ "label", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
+	const char *labels[64];
+	struct cl_record_opts classify;
 	const char *format = NULL;
 	unsigned long long batch = 0;
 	struct cl_config conf;
@@ -71,6 +75,7 @@ int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx)
 	memset(&io, 0, sizeof(io));
 	io.tz = "Asia/Hong_Kong";
 	memset(&cx, 0, sizeof(cx));
+	memset(&classify, 0, sizeof(classify));
 	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
 		switch (c) {
 		case 'f': format = optarg; break;
@@ -87,6 +92,13 @@ int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx)
 			if (strcmp(optarg, "dmy") && strcmp(optarg, "mdy") && strcmp(optarg, "ymd"))
 				return cli_fail("ingest", "--date-order must be dmy, mdy or ymd");
 			io.date_order = optarg;
+			break;
+		case 'L':
+			if (strlen(optarg) == 0 || strlen(optarg) > 128)
+				return cli_fail("ingest", "--label must be 1-128 bytes");
+			if (classify.n_labels == sizeof(labels) / sizeof(labels[0]))
+				return cli_fail("ingest", "at most 64 --label options");
+			labels[classify.n_labels++] = optarg;
 			break;
 		}
 	}
@@ -109,6 +121,9 @@ int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_fail_rc("ingest", rc, err);
 	if (batch == 0)
 		batch = conf.batch_size;
+	classify.labels = labels;
+	classify.account_labels = cl_config_account_labels;
+	classify.ctx = &conf;
 	if ((rc = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
 		return rc;
 	for (i = optind; i < argc; i++) {
@@ -121,6 +136,7 @@ int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx)
 		o.format = format;
 		o.input_name = is_stdin ? "-" : argv[i];
 		o.batch_size = (size_t)batch;
+		o.classify = &classify;
 		o.on_quarantine = on_quarantine;
 		o.on_batch = on_batch;
 		o.ctx = &cx;

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "archiver/export/select.h"
 #include "archiver/ledger/ledger.h"
 #include "archiver/ingest/record.h"
 #include "archiver/wa/status.h"
@@ -94,8 +95,20 @@ static void wa_print(const struct cl_wa_status *st)
 	printf("  phone seen not tracked yet (needs message decryption)\n");
 }
 
+static int count_access(void *ctx, uint64_t index, const struct cl_leaf *lf,
+			const json_t *body, const json_t *sealed)
+{
+	(void)index;
+	(void)lf;
+	(void)body;
+	(void)sealed;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
+	uint64_t n_access = 0;
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
@@ -130,6 +143,12 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		      "unsigned_tail", s.last_checkpoint_size != s.entries);
 	if (j == NULL)
 		return cli_fail("status", "out of memory");
+	/* access entries (archiver/export/select.h): who read content */
+	if ((rc = cl_access_each(l, NULL, count_access, &n_access, &err))) {
+		json_decref(j);
+		return cli_fail_rc("status", rc, err);
+	}
+	json_object_set_new(j, "access", json_integer((json_int_t)n_access));
 	/* no collector state (never ran, unreadable): no whatsapp section */
 	have_wa = cl_wa_status_read(ctx->archive, &wst, NULL) == CL_OK;
 	if (have_wa)
@@ -155,6 +174,8 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		       s.by_type[CL_ENTRY_COVERAGE], s.by_type[CL_ENTRY_CONTROL],
 		       s.by_type[CL_ENTRY_QUARANTINE], s.payloads,
 		       s.last_checkpoint_size, b1, s.checkpoints, b2);
+		printf("access       %" PRIu64 " recorded reads of content (chatledger access list)\n",
+		       n_access);
 		if (s.by_type[CL_ENTRY_QUARANTINE])
 			printf("attention    %" PRIu64 " quarantined items: show them with chatledger show --index (see chatledger-ingest(1))\n",
 			       s.by_type[CL_ENTRY_QUARANTINE]);

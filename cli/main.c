@@ -45,9 +45,10 @@ const struct cli_cmd cli_commands[] = {
 	  "chatledger prove -a DIR --index N [--size M]\n"
 	  "       chatledger prove -a DIR --consistency OLD [--size M]",
 	  "print an inclusion (tlog-proof) or consistency proof" },
-	{ "show", cmd_show, CLI_NEEDS_PASSPHRASE | CLI_NEEDS_READER,
-	  "chatledger show -a DIR --index N [--passphrase-file FILE]",
-	  "decrypt one entry and print its canonical JSON" },
+	{ "show", cmd_show, CLI_NEEDS_PASSPHRASE | CLI_NEEDS_WRITER,
+	  "chatledger show -a DIR --index N [--out FILE] [--passphrase-file FILE]\n"
+	  "       chatledger show -a DIR (--index N | --range A-B)... [--passphrase-file FILE]",
+	  "decrypt entries (records as canonical JSON; --out: exact bytes)" },
 	{ "status", cmd_status, CLI_NEEDS_READER,
 	  "chatledger status -a DIR [--json]",
 	  "summarise the archive: size, checkpoint, coverage, quarantine" },
@@ -83,6 +84,17 @@ const struct cli_cmd cli_commands[] = {
 	{ "verify-bundle", cmd_verify_bundle, CLI_TAKES_OPERANDS,
 	  "chatledger verify-bundle FILE [--vkey VKEY] [--ca ROOT.pem] [--tsa-ca PEM] [--json]",
 	  "verify an export bundle offline" },
+	{ "search", cmd_search, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE,
+	  "chatledger search -a DIR [--party P]... [--conversation C]... [--from DATE] [--to DATE] [--kind K]... [--label L]... [--text WORDS] [--passphrase-file FILE] [--json]",
+	  "find records by party, conversation, time, kind, label and text" },
+	{ "dsar", cmd_dsar, CLI_NEEDS_ARCHIVE,
+	  "chatledger dsar -a DIR --party P --received DATE --out FILE [--passphrase-file FILE] [--json]\n"
+	  "       chatledger dsar list -a DIR [--all] [--now DATE] [--json]\n"
+	  "       chatledger dsar close -a DIR --id ID --note TEXT",
+	  "PDPO data access requests: record, produce, list, close" },
+	{ "access", cmd_access, CLI_NEEDS_ARCHIVE,
+	  "chatledger access list -a DIR [--passphrase-file FILE] [--json]",
+	  "list the access entries (who read what, when, how many)" },
 	{ NULL, NULL, 0, NULL, NULL }
 };
 

@@ -161,6 +161,90 @@ static int wa_key(struct load_ctx *x, const char *name, const char *value)
 	return -1;
 }
 
+/* [labels] ACCOUNT = a, b, c */
+static int labels_key(struct load_ctx *x, const char *name, const char *value)
+{
+	struct cl_config_labels *e;
+	const char *p = value;
+	size_t i;
+
+	if (strlen(name) == 0 || strlen(name) >= sizeof(e->account)) {
+		(void)cl_fmt(x->why, sizeof(x->why), "[labels] account must be 1-255 bytes");
+		return 0;
+	}
+	for (i = 0; i < x->c->n_labels; i++)
+		if (strcmp(x->c->labels[i].account, name) == 0) {
+			(void)cl_fmt(x->why, sizeof(x->why),
+				     "[labels] account '%.40s' is given twice", name);
+			return 0;
+		}
+	if (x->c->n_labels == CL_CONFIG_MAX_LABEL_ACCOUNTS) {
+		(void)cl_fmt(x->why, sizeof(x->why), "[labels] has more than %d accounts",
+			     CL_CONFIG_MAX_LABEL_ACCOUNTS);
+		return 0;
+	}
+	e = &x->c->labels[x->c->n_labels];
+	memset(e, 0, sizeof(*e));
+	memcpy(e->account, name, strlen(name) + 1);
+	while (*p) {
+		const char *q = strchr(p, ',');
+		size_t n = q ? (size_t)(q - p) : strlen(p);
+
+		while (n && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == 0 || n > 128 || e->n == CL_CONFIG_MAX_ACCOUNT_LABELS) {
+			(void)cl_fmt(x->why, sizeof(x->why),
+				     "[labels] %.40s: at most %d labels of 1-128 bytes, comma-separated",
+				     name, CL_CONFIG_MAX_ACCOUNT_LABELS);
+			return 0;
+		}
+		memcpy(e->label[e->n], p, n);
+		e->label[e->n][n] = 0;
+		e->n++;
+		if (q == NULL)
+			break;
+		p = q + 1;
+	}
+	if (e->n == 0) {
+		(void)cl_fmt(x->why, sizeof(x->why), "[labels] %.40s: no label given", name);
+		return 0;
+	}
+	x->c->n_labels++;
+	return 1;
+}
+
+const char *const *cl_config_account_labels(void *ctx, const char *account, size_t *n)
+{
+	struct cl_config *c = ctx;
+	struct cl_config_labels *m = &c->merged;
+	size_t i, j, k;
+
+	m->n = 0;
+	for (i = 0; i < c->n_labels; i++) {
+		const struct cl_config_labels *e = &c->labels[i];
+
+		if (strcmp(e->account, "*") != 0 && strcmp(e->account, account) != 0)
+			continue;
+		for (j = 0; j < e->n; j++) {
+			for (k = 0; k < m->n; k++)
+				if (strcmp(m->label[k], e->label[j]) == 0)
+					break;
+			if (k == m->n && m->n < CL_CONFIG_MAX_ACCOUNT_LABELS) {
+				memcpy(m->label[m->n], e->label[j], sizeof(m->label[0]));
+				m->ptr[m->n] = m->label[m->n];
+				m->n++;
+			}
+		}
+	}
+	m->ptr[m->n] = NULL;
+	*n = m->n;
+	return m->ptr;
+}
+
 /* inih handler: return 1 to continue, 0 to stop at this line. */
 static int handler(void *user, const char *section, const char *name,
 		   const char *value)
@@ -212,6 +296,8 @@ static int handler(void *user, const char *section, const char *name,
 			memcpy(x->c->policy, value, strlen(value) + 1);
 			return 1;
 		}
+	} else if (strcmp(section, "labels") == 0) {
+		return labels_key(x, name, value);
 	} else if (strcmp(section, "whatsapp") == 0) {
 		int r = wa_key(x, name, value);
 

@@ -15,6 +15,17 @@
 #define CL_WA_DEFAULT_VERSION_1 3000
 #define CL_WA_DEFAULT_VERSION_2 1045649367
 
+#define CL_CONFIG_MAX_LABEL_ACCOUNTS 64
+#define CL_CONFIG_MAX_ACCOUNT_LABELS 8
+
+/* [labels]: "ACCOUNT = label, label" ("*" = every account). */
+struct cl_config_labels {
+	char account[256];
+	char label[CL_CONFIG_MAX_ACCOUNT_LABELS][129];
+	const char *ptr[CL_CONFIG_MAX_ACCOUNT_LABELS + 1]; /* into label[] */
+	size_t n;
+};
+
 struct cl_config {
 	char origin[256];      /* [archive] origin (informational; the ledger's copy rules) */
 	int format;            /* [archive] format */
@@ -37,10 +48,23 @@ struct cl_config {
 		unsigned qr_first_ms, qr_next_ms;
 		unsigned pair_rounds;    /* QR rounds before `pair` gives up */
 	} wa;
+	struct cl_config_labels labels[CL_CONFIG_MAX_LABEL_ACCOUNTS];
+	size_t n_labels;
+	/* The labels for "*" and for the account itself, merged, for
+	 * cl_config_account_labels. */
+	struct cl_config_labels merged;
 };
 
 /* Load DIR/chatledger.conf; defaults for absent keys.  CL_EINVAL with
  * "path:line: reason" on a syntax error, unknown key or bad value. */
 int cl_config_load(const char *dir, struct cl_config *c, char **err);
+
+/*
+ * The labels configured for `account` ([labels]: those of "*" and of the
+ * account), as a cl_record_opts.account_labels callback: ctx is the
+ * struct cl_config (not thread-safe: one caller at a time; the ingest
+ * reader thread is the only one).  The array lives until the next call.
+ */
+const char *const *cl_config_account_labels(void *ctx, const char *account, size_t *n);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "archiver/ingest/ingest.h"
 #include "archiver/ingest/record.h"
+#include "archiver/parties/parties.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -341,6 +342,27 @@ static int store_attachments(struct session *s, const struct cl_record *rec,
 	return CL_OK;
 }
 
+/* A record whose source says its identifiers are one party: link the
+ * first to each other one, in the open batch (a repeated statement is a
+ * duplicate and appends nothing). */
+static int link_idents(struct session *s, const char *idents, size_t n_idents,
+		       const char *source)
+{
+	char origin[48];
+	const char *first = idents, *p;
+	size_t i;
+	int added, rc;
+
+	if (idents == NULL || n_idents < 2)
+		return CL_OK;
+	(void)cl_fmt(origin, sizeof(origin), "source:%s", source);
+	p = first + strlen(first) + 1;
+	for (i = 1; i < n_idents; i++, p += strlen(p) + 1)
+		if ((rc = cl_party_link_in_batch(s->l, first, p, origin, &added, s->err)))
+			return rc;
+	return CL_OK;
+}
+
 /* Validate and append one record; quarantine it as item `item` if the
  * schema rejects it. */
 static int record_at(struct session *s, const char *json, size_t len,
@@ -355,7 +377,7 @@ static int record_at(struct session *s, const char *json, size_t len,
 
 	if ((rc = step_in(s)))
 		return rc;
-	rc = cl_record_parse(json, len, &rec, &why);
+	rc = cl_record_parse_opts(json, len, s->o->classify, &rec, &why);
 	if (rc == CL_EINVAL) {
 		if (why)
 			scrub_reason(why);
@@ -372,7 +394,9 @@ static int record_at(struct session *s, const char *json, size_t len,
 				s->st->conflicts += dup == CL_APPEND_CONFLICT;
 				count_kind(s->st, rec.kind);
 			}
-			if (s->nblobs)
+			if (rc == CL_OK)
+				rc = link_idents(s, rec.idents, rec.n_idents, rec.source);
+			if (s->nblobs && rc == CL_OK)
 				rc = store_attachments(s, &rec, idx);
 		}
 	}
@@ -446,6 +470,9 @@ struct pslot {
 	struct cl_prepared *prep;  /* SLOT_RECORD */
 	int rc;                    /* SLOT_ERROR */
 	char *err;
+	struct cl_buf idents;      /* SLOT_RECORD: cl_record.idents */
+	size_t n_idents;
+	char source[CL_KIND_MAX + 1];
 };
 
 struct jpipe {
@@ -456,6 +483,7 @@ struct jpipe {
 	int stop;
 	FILE *f;
 	struct cl_sealer *sealer;
+	const struct cl_record_opts *classify;
 };
 
 static void *reader(void *arg)
@@ -501,7 +529,7 @@ static void *reader(void *arg)
 		} else {
 			struct cl_record rec;
 			char *why = NULL;
-			int rc = cl_record_parse(line, n, &rec, &why);
+			int rc = cl_record_parse_opts(line, n, p->classify, &rec, &why);
 
 			if (rc == CL_EINVAL) {
 				if (why)
@@ -521,6 +549,11 @@ static void *reader(void *arg)
 				cl_ingest_entry_from_record(&in, &rec);
 				sl->what = SLOT_RECORD;
 				rc = cl_sealer_prepare(p->sealer, &in, sl->prep, &sl->err);
+				cl_buf_reset(&sl->idents);
+				sl->n_idents = rec.n_idents;
+				memcpy(sl->source, rec.source, sizeof(sl->source));
+				if (rc == CL_OK && rec.idents)
+					rc = cl_buf_add(&sl->idents, rec.idents, rec.idents_len);
 			}
 			if (rec.canonical)
 				sodium_memzero(rec.canonical, rec.canonical_len);
@@ -566,8 +599,10 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->f = f;
+	p->classify = o->classify;
 	for (i = 0; i < RING; i++) {
 		cl_buf_init(&p->slot[i].raw, QUARANTINE_KEEP + 2);
+		cl_buf_init(&p->slot[i].idents, CL_RECORD_MAX_IDENTS * 600);
 		if ((rc = cl_prepared_new(&p->slot[i].prep)))
 			goto out;
 	}
@@ -603,7 +638,11 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 					s.st->conflicts += dup == CL_APPEND_CONFLICT;
 					count_kind(s.st, cl_prepared_kind(sl->prep));
 				}
-				rc = step_out(&s);
+				if (sl->n_idents >= 2)
+					rc = link_idents(&s, (const char *)sl->idents.data,
+							 sl->n_idents, sl->source);
+				if (rc == CL_OK)
+					rc = step_out(&s);
 			}
 		} else if (what == SLOT_BAD) {
 			s.st->lines++;
@@ -637,6 +676,7 @@ out:
 			if (p->slot[i].raw.data)
 				sodium_memzero(p->slot[i].raw.data, p->slot[i].raw.alloc);
 			cl_buf_release(&p->slot[i].raw);
+			cl_buf_release(&p->slot[i].idents);
 			cl_prepared_free(p->slot[i].prep);
 		}
 		cl_sealer_free(p->sealer);

@@ -16,6 +16,8 @@
 #include "archiver/ingest/import.h"
 #include "archiver/ledger/ledger.h"
 
+struct cl_record_opts;
+
 struct cl_ingest_stats {
 	uint64_t lines;        /* non-blank lines read */
 	uint64_t ingested;     /* new records appended and committed */
@@ -37,6 +39,7 @@ struct cl_ingest_opts {
 	const char *format;        /* "jsonl" */
 	const char *input_name;    /* for messages, e.g. the file name */
 	size_t batch_size;         /* records per commit (>= 1) */
+	const struct cl_record_opts *classify; /* labels added at ingest, or NULL */
 	/* Called for each quarantined line after its batch is durable. */
 	void (*on_quarantine)(void *ctx, const char *input, uint64_t line,
 			      const char *reason, int already);

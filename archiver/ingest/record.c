@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "archiver/ingest/record.h"
+#include "archiver/parties/ident.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -21,6 +22,7 @@ void cl_record_release(struct cl_record *r)
 	free(r->key);
 	free(r->conv);
 	free(r->attrs);
+	free(r->idents);
 	free(r->fp);
 	memset(r, 0, sizeof(*r));
 }
@@ -128,6 +130,88 @@ static int check_labels(json_t *arr, char **err)
 	return CL_OK;
 }
 
+static int check_identifiers(json_t *arr, char **err)
+{
+	size_t i;
+	json_t *x;
+	char c[CL_IDENT_MAX];
+
+	if (!json_is_array(arr))
+		return cl_error(err, CL_EINVAL, "field 'identifiers' must be an array");
+	if (json_array_size(arr) > CL_RECORD_MAX_IDENTS)
+		return cl_error(err, CL_EINVAL, "too many identifiers (limit %u)",
+				CL_RECORD_MAX_IDENTS);
+	json_array_foreach(arr, i, x) {
+		if (!json_is_string(x) || json_string_length(x) == 0 ||
+		    json_string_length(x) > CL_RECORD_MAX_ID ||
+		    cl_ident_canon(json_string_value(x), NULL, c) != CL_OK)
+			return cl_error(err, CL_EINVAL,
+					"identifiers[%zu] must be a string of 1-%u bytes",
+					i, CL_RECORD_MAX_ID);
+	}
+	return CL_OK;
+}
+
+/* The canonical identifiers a source says belong to one party. */
+static int idents_of(json_t *arr, struct cl_record *r)
+{
+	struct cl_buf b;
+	json_t *x;
+	size_t i;
+	char c[CL_IDENT_MAX];
+	int rc = CL_OK;
+
+	if (json_array_size(arr) < 2)
+		return CL_OK;
+	cl_buf_init(&b, CL_RECORD_MAX_IDENTS * CL_IDENT_MAX);
+	json_array_foreach(arr, i, x) {
+		if (cl_ident_canon(json_string_value(x), NULL, c) == CL_OK &&
+		    (rc = cl_buf_add(&b, c, strlen(c) + 1)))
+			break;
+		r->n_idents++;
+	}
+	if (rc == CL_OK)
+		r->idents = (char *)cl_buf_detach(&b, &r->idents_len);
+	cl_buf_release(&b);
+	return rc;
+}
+
+/* Add o's labels for this account to the record's labels (once each). */
+static int add_label(json_t *root, const char *label)
+{
+	json_t *arr = json_object_get(root, "labels"), *x;
+	size_t i;
+
+	if (arr == NULL) {
+		arr = json_array();
+		if (arr == NULL || json_object_set_new(root, "labels", arr))
+			return CL_ENOMEM;
+	}
+	json_array_foreach(arr, i, x) {
+		if (strcmp(json_string_value(x), label) == 0)
+			return CL_OK;
+	}
+	return json_array_append_new(arr, json_string(label)) ? CL_ENOMEM : CL_OK;
+}
+
+static int classify(json_t *root, const char *account, const struct cl_record_opts *o)
+{
+	const char *const *ls;
+	size_t i, n = 0;
+	int rc;
+
+	for (i = 0; i < o->n_labels; i++)
+		if ((rc = add_label(root, o->labels[i])))
+			return rc;
+	if (o->account_labels == NULL)
+		return CL_OK;
+	ls = o->account_labels(o->ctx, account, &n);
+	for (i = 0; i < n; i++)
+		if ((rc = add_label(root, ls[i])))
+			return rc;
+	return CL_OK;
+}
+
 static int check_raw(json_t *obj, char **err)
 {
 	const char *s;
@@ -156,10 +240,23 @@ static int attr(struct cl_buf *b, const char *type, const char *value)
 	return rc;
 }
 
+/* "party=<canonical identifier>" for `raw` (NULL or empty: nothing). */
+static int party_attr(struct cl_buf *b, const char *raw, const char *type_hint)
+{
+	char c[CL_IDENT_MAX];
+
+	if (raw == NULL || raw[0] == 0 || cl_ident_canon(raw, type_hint, c) != CL_OK)
+		return CL_OK;
+	return attr(b, "party", c);
+}
+
 /*
  * The attributes retention rules, holds and searches select on: the
  * account, the conversation, every participant (the sender, and in a
- * direct conversation its counterpart), each label and the source.
+ * direct conversation its counterpart), each label and the source; and
+ * the canonical party identifiers (archiver/parties/ident.h) of the
+ * sender's id and name, the counterpart of a direct conversation (its id
+ * and conversation.peer_name) and every member of `identifiers`.
  */
 static int build_attrs(json_t *root, const char *account, const char *conv_id,
 		       const char *sender_id, const char *source,
@@ -167,7 +264,11 @@ static int build_attrs(json_t *root, const char *account, const char *conv_id,
 {
 	json_t *conv = json_object_get(root, "conversation");
 	json_t *labels = json_object_get(root, "labels"), *l;
+	json_t *ids = json_object_get(root, "identifiers");
 	const char *type = json_string_value(json_object_get(conv, "type"));
+	const char *sname = json_string_value(
+		json_object_get(json_object_get(root, "sender"), "name"));
+	int direct = type == NULL || strcmp(type, "group") != 0;
 	size_t i;
 	int rc;
 
@@ -176,11 +277,24 @@ static int build_attrs(json_t *root, const char *account, const char *conv_id,
 	    (rc = attr(b, "participant", sender_id)) ||
 	    (rc = attr(b, "source", source)))
 		return rc;
-	if ((type == NULL || strcmp(type, "group") != 0) &&
-	    strcmp(conv_id, sender_id) != 0 && (rc = attr(b, "participant", conv_id)))
+	if (direct && strcmp(conv_id, sender_id) != 0 &&
+	    (rc = attr(b, "participant", conv_id)))
 		return rc;
 	json_array_foreach(labels, i, l) {
 		if ((rc = attr(b, "label", json_string_value(l))))
+			return rc;
+	}
+	if (strcmp(sender_id, "system") != 0 && (rc = party_attr(b, sender_id, NULL)))
+		return rc;
+	if ((rc = party_attr(b, sname, "name")))
+		return rc;
+	if (direct &&
+	    ((rc = party_attr(b, conv_id, NULL)) ||
+	     (rc = party_attr(b, json_string_value(json_object_get(conv, "peer_name")),
+			      "name"))))
+		return rc;
+	json_array_foreach(ids, i, l) {
+		if ((rc = party_attr(b, json_string_value(l), NULL)))
 			return rc;
 	}
 	return CL_OK;
@@ -236,6 +350,12 @@ static int key_part(struct cl_buf *b, const char *s)
 
 int cl_record_parse(const char *json, size_t len, struct cl_record *r,
 		    char **err)
+{
+	return cl_record_parse_opts(json, len, NULL, r, err);
+}
+
+int cl_record_parse_opts(const char *json, size_t len, const struct cl_record_opts *o,
+			 struct cl_record *r, char **err)
 {
 	json_t *root = NULL, *conv, *sender, *v;
 	json_error_t jerr;
@@ -332,6 +452,15 @@ int cl_record_parse(const char *json, size_t len, struct cl_record *r,
 		goto out;
 	if ((v = json_object_get(root, "labels")) && (rc = check_labels(v, err)))
 		goto out;
+	if (o && (rc = classify(root, account, o)))
+		goto out;
+	if (o && (v = json_object_get(root, "labels")) && (rc = check_labels(v, err)))
+		goto out;
+	if ((v = json_object_get(root, "identifiers")) && (rc = check_identifiers(v, err)))
+		goto out;
+	if ((rc = get_str(conv, "peer_name", "conversation.peer_name", 0, CL_RECORD_MAX_ID,
+			  &s, err)))
+		goto out;
 	if ((rc = check_raw(root, err)))
 		goto out;
 	if ((rc = norm_time(root, "sent_at", 1, &r->sent_at, err)) ||
@@ -364,6 +493,9 @@ int cl_record_parse(const char *json, size_t len, struct cl_record *r,
 	if ((rc = build_attrs(root, account, conv_id, sender_id, source, &at)))
 		goto out;
 	memcpy(r->kind, kind, strlen(kind) + 1);
+	memcpy(r->source, source, strlen(source) + 1);
+	if ((rc = idents_of(json_object_get(root, "identifiers"), r)))
+		goto out;
 	r->canonical = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	if (r->canonical == NULL) {
 		rc = CL_ENOMEM;

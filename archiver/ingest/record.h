@@ -20,6 +20,7 @@
 #define CL_RECORD_MAX_RAW (6u << 20)   /* the raw field, base64 */
 #define CL_RECORD_MAX_LABELS 64u
 #define CL_RECORD_MAX_ATTACH 256u
+#define CL_RECORD_MAX_IDENTS 32u       /* the identifiers field */
 
 struct cl_record {
 	char *canonical;          /* canonical JSON (malloc'd) */
@@ -38,6 +39,12 @@ struct cl_record {
 	char *attrs;              /* selector attributes for retention and
 	                             search: "type=value\0" repeated (malloc'd) */
 	size_t attrs_len;
+	char source[CL_KIND_MAX + 1];
+	char *idents;             /* canonical forms of `identifiers`, each
+	                             NUL-terminated, when it lists two or more
+	                             (a source stating they are one party);
+	                             else NULL (malloc'd) */
+	size_t idents_len, n_idents;
 };
 
 /*
@@ -49,5 +56,22 @@ struct cl_record {
 int cl_record_parse(const char *json, size_t len, struct cl_record *r,
 		    char **err);
 void cl_record_release(struct cl_record *r);
+
+/*
+ * Classification at ingest: labels added to every record (ingest
+ * --label), and the labels configured for the record's account
+ * (chatledger.conf [labels]; account_labels may be NULL).  Added labels
+ * become part of the sealed record, the attributes and the evidence; a
+ * record keeps the labels it came with.  Labels are checked by
+ * check_labels' rules after they are added (the 64-label limit holds).
+ */
+struct cl_record_opts {
+	const char *const *labels;
+	size_t n_labels;
+	const char *const *(*account_labels)(void *ctx, const char *account, size_t *n);
+	void *ctx;
+};
+int cl_record_parse_opts(const char *json, size_t len, const struct cl_record_opts *o,
+			 struct cl_record *r, char **err);
 
 #endif
