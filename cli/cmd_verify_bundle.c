@@ -27,7 +27,6 @@ int cmd_verify_bundle(int argc, char **argv, struct cli_ctx *ctx)
 	json_t *rep = NULL;
 	char *err = NULL;
 	int c, json = 0, rc;
-	size_t i;
 
 	while ((c = cli_getopt(ctx, argc, argv, opts)) >= 0) {
 		switch (c) {
@@ -51,6 +50,7 @@ int cmd_verify_bundle(int argc, char **argv, struct cli_ctx *ctx)
 		free(t);
 	} else {
 		json_t *p = json_object_get(rep, "problems"), *w = json_object_get(rep, "warnings");
+		size_t i;
 
 		for (i = 0; i < json_array_size(p); i++)
 			printf("FAILED: %s\n", json_string_value(json_array_get(p, i)));

@@ -173,7 +173,6 @@ struct cl_bag {
 	struct cl_spool manifest;  /* payload lines */
 	struct cl_buf tags;        /* tag-file lines (few) */
 	uint64_t oxum_bytes, oxum_files;
-	char *err_detail;
 };
 
 int cl_bag_path_encode(struct cl_buf *out, const char *path)

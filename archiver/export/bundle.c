@@ -335,7 +335,7 @@ static int write_chain(struct ex *x, uint32_t ci)
 	struct cl_map64 erased; /* erased index -> tombstone index */
 	json_t *tombs = json_object();
 	uint64_t idx = c->head;
-	char path[256], *err_path;
+	char path[256];
 	int rc = CL_OK;
 
 	cl_spool_init(&sp, x->tmpdir);
@@ -343,7 +343,6 @@ static int write_chain(struct ex *x, uint32_t ci)
 	cl_buf_init(&hex, 2 * LEAF_MAX + 16);
 	cl_buf_init(&proof, 1u << 20);
 	cl_map64_init(&erased);
-	(void)err_path;
 	if ((rc = cl_ledger_prove(x->l, c->head, x->size, &proof, x->err)))
 		goto out;
 	cl_buf_add(&proof, "", 1);
@@ -685,12 +684,9 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 			goto out;
 		for (i = 0; i < s.n; i++) {
 			struct cl_xrec *r = &s.r[i];
-			unsigned char m5[16];
 
 			if (!r->is_att)
 				continue;
-			/* natives: the digests of the bytes, from the proof pass */
-			(void)m5;
 			cl_fmt(np, sizeof(np), ".\\%s", r->native);
 			for (k = 0; np[k]; k++)
 				if (np[k] == '/')

@@ -47,9 +47,9 @@ static int field(struct cl_spool *o, const char *v, int first, char **err)
 
 int cl_dat_header(struct cl_spool *out, char **err)
 {
-	int i, rc;
+	int i, rc = cl_spool_addstr(out, "\xef\xbb\xbf", err);
 
-	if ((rc = cl_spool_addstr(out, "\xef\xbb\xbf", err)))
+	if (rc)
 		return rc;
 	for (i = 0; i < CL_DAT_FIELDS; i++)
 		if ((rc = field(out, names[i], i == 0, err)))
@@ -59,10 +59,13 @@ int cl_dat_header(struct cl_spool *out, char **err)
 
 int cl_dat_row(struct cl_spool *out, const char *const f[CL_DAT_FIELDS], char **err)
 {
-	int i, rc;
+	int i;
 
-	for (i = 0; i < CL_DAT_FIELDS; i++)
-		if ((rc = field(out, f[i], i == 0, err)))
+	for (i = 0; i < CL_DAT_FIELDS; i++) {
+		int rc = field(out, f[i], i == 0, err);
+
+		if (rc)
 			return rc;
+	}
 	return cl_spool_addstr(out, "\r\n", err);
 }

@@ -562,6 +562,8 @@ static int pass2(struct vb *v, const char *path, char **err)
 		}
 		json_object_set_new(n, "seen", json_true());
 	}
+	if (r != ARCHIVE_EOF)
+		problem(v, "%s: reading the natives: %s", path, archive_error_string(a));
 	archive_read_free(a);
 	free(buf);
 	{
@@ -750,6 +752,8 @@ static void check_rsmf_one(struct vb *v, const struct vfile *f)
 		}
 		cl_buf_release(&d);
 	}
+	if (r != ARCHIVE_EOF)
+		problem(v, "%s: rsmf.zip is damaged: %s", f->path, archive_error_string(a));
 	if (man == NULL || strcmp(json_string_value(json_object_get(man, "version")) ?
 				  json_string_value(json_object_get(man, "version")) : "", "2.0.0") != 0) {
 		problem(v, "%s: rsmf_manifest.json is missing or not version 2.0.0", f->path);
