@@ -133,7 +133,11 @@ $(O)/bench/wa_stanza: bench/wa_stanza.c $(O)/libchatledger.a
 	@mkdir -p $(dir $@).deps
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libchatledger.a $(LIBS)
 
-bench: all $(O)/bench/wa_stanza
+$(O)/bench/bag_stream: bench/bag_stream.c $(O)/libchatledger.a
+	@mkdir -p $(dir $@).deps
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libchatledger.a $(LIBS)
+
+bench: all $(O)/bench/wa_stanza $(O)/bench/bag_stream
 	$(O)/bench/wa_stanza
 	bench/run.sh $(O)
 	bench/retain.sh $(O)
@@ -141,6 +145,7 @@ bench: all $(O)/bench/wa_stanza
 	sh bench/webhook.sh $(O)
 	sh bench/writers.sh $(O)
 	sh bench/search.sh $(O)
+	sh bench/export.sh $(O) quick
 
 fuzz:
 	$(MAKE) O=build-fuzz-lib CC=clang CFLAGS="-fsanitize=fuzzer-no-link" SANITIZE=1 build-fuzz-lib/libchatledger.a

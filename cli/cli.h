@@ -192,6 +192,10 @@ int cmd_wechat(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_pair(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_collect(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_witness(int argc, char **argv, struct cli_ctx *ctx);
+/* issue 12, bundle side (cli/cmd_export.c, cli/cmd_verify_bundle.c) */
+int cmd_export(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_export_cert(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_verify_bundle(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_search(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_dsar(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_access(int argc, char **argv, struct cli_ctx *ctx);

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "archiver/ledger/ledger.h"
+#include "archiver/export/sign.h"
 #include "archiver/ledger/vault.h"
 #include "cli/cli.h"
 #include "common/banned.h"
@@ -50,6 +51,13 @@ int cmd_init(int argc, char **argv, struct cli_ctx *ctx)
 	cli_forget_passphrase(ctx);
 	if (rc)
 		return cli_fail_rc("init", rc, err);
+	{
+		/* The export signing keys (docs/BUNDLE.md §5), created with the archive. */
+		int created = 0;
+
+		if ((rc = cl_sign_keys_ensure(ctx->archive, origin, &created, &err)))
+			return cli_fail_rc("init", rc, err);
+	}
 	printf("created archive %s (origin %s)\n", ctx->archive, origin);
 	return EXIT_OK;
 }

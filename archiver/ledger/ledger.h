@@ -242,6 +242,12 @@ int cl_ledger_prove_consistency(struct cl_ledger *l, uint64_t old_size,
 int cl_ledger_open_payload(struct cl_ledger *l, uint64_t index,
 			   const unsigned char *seal_sk, struct cl_buf *out,
 			   char **err);
+/* The same, and (salt not NULL) the 32-byte salt of pt_hash (FORMAT.md
+ * §6.3) copied to salt[0..31] on success: an export proves the record
+ * against its leaf with it (docs/BUNDLE.md). */
+int cl_ledger_open_payload_salt(struct cl_ledger *l, uint64_t index,
+				const unsigned char *seal_sk, struct cl_buf *out,
+				unsigned char *salt, char **err);
 
 struct cl_ledger_stats {
 	uint64_t entries;

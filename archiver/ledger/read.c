@@ -308,6 +308,13 @@ int cl_ledger_open_payload(struct cl_ledger *l, uint64_t index,
 			   const unsigned char *seal_sk, struct cl_buf *out,
 			   char **err)
 {
+	return cl_ledger_open_payload_salt(l, index, seal_sk, out, NULL, err);
+}
+
+int cl_ledger_open_payload_salt(struct cl_ledger *l, uint64_t index,
+				const unsigned char *seal_sk, struct cl_buf *out,
+				unsigned char *salt, char **err)
+{
 	static const unsigned char ad[] = "chatledger/payload/v1";
 	sqlite3_stmt *st = NULL;
 	struct cl_buf leafb, inner;
@@ -418,6 +425,8 @@ int cl_ledger_open_payload(struct cl_ledger *l, uint64_t index,
 		}
 		out->len = base + got;
 		out->data[out->len] = 0;
+		if (salt != NULL)
+			memcpy(salt, inner.data, 32);
 	}
 out:
 	sqlite3_finalize(st);

@@ -1,0 +1,60 @@
+/*
+ * bundle.h - the signed eDiscovery bundle (docs/BUNDLE.md): a BagIt bag
+ * with RSMF 2.0 per conversation and slice, HTML transcripts, natives, a
+ * Concordance DAT load file, per-record inclusion proofs, per-conversation
+ * chain proofs, a custody log and signatures over the tag manifest.
+ */
+#ifndef CL_BUNDLE_H
+#define CL_BUNDLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archiver/export/bag.h"
+#include "archiver/export/select.h"
+#include "archiver/export/sign.h"
+#include "archiver/ledger/ledger.h"
+
+struct cl_bundle_opts {
+	const char *case_id;        /* External-Identifier; [A-Za-z0-9._-]{1,64} */
+	const char *out_path;       /* FILE.zip or FILE.tar, created exclusively */
+	int format;                 /* CL_BAG_ZIP or CL_BAG_TAR (bag.h) */
+	const struct cl_select_query *q;
+	const char *query_text;     /* the query as the officer gave it (bag-info) */
+	int64_t slice_ms;           /* RSMF slice length; divides 24 h */
+	int32_t tz_offset_s;        /* slicing and transcript zone (fixed offset) */
+	const char *tz_name;        /* its name, for bag-info and headers */
+	const char *who;            /* the officer, for the custody log */
+	const struct cl_signer *signer; /* NULL: the archive's export key */
+	const char *tsa_url;        /* RFC 3161 TSA, or NULL */
+	const char *tsa_ca_path;    /* the TSA's root (copied to certs/), or NULL */
+	const char *bates_prefix;   /* [A-Z]{1,8}; default "CL" */
+	int64_t now_ms;             /* Bagging-Date and custody times */
+	/* Told after each exported entry (done, total); may be NULL. */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total);
+	void *progress_ctx;
+};
+
+struct cl_bundle_result {
+	uint64_t records, attachments, conversations, slices, erased;
+	uint64_t access_index;      /* the ledger entry recording the export */
+	uint64_t size;              /* the export checkpoint's tree size */
+	uint64_t payload_bytes, payload_files;
+};
+
+/*
+ * Write the bundle for the query.  `l` is a write handle (the export is
+ * recorded with cl_access_record before anything is written); seal_sk the
+ * unlocked sealing key.  The file is written as out_path.tmp, synced and
+ * renamed, so a failed export leaves nothing at out_path.
+ */
+int cl_bundle_export(struct cl_ledger *l, const unsigned char *seal_sk,
+		     const struct cl_bundle_opts *o, struct cl_bundle_result *r,
+		     char **err);
+
+/* A zone for --tz: "UTC", "Z", "+HH:MM"/"-HH:MM", or a named zone without
+ * daylight saving time in the supported list (Asia/Hong_Kong, ...).
+ * CL_EINVAL otherwise. */
+int cl_bundle_tz(const char *name, int32_t *offset_s, char **err);
+
+#endif
