@@ -94,6 +94,14 @@ static void scrub(char *s)
 		*p = 0;
 }
 
+/* Classification at receipt ([labels]); set once before any thread runs. */
+static const struct cl_record_opts *wx_classify;
+
+void cl_wx_set_classify(const struct cl_record_opts *o)
+{
+	wx_classify = o;
+}
+
 static int sink_record(void *ctx, const char *json, size_t len)
 {
 	struct cl_wx_batch *b = ctx;
@@ -104,7 +112,7 @@ static int sink_record(void *ctx, const char *json, size_t len)
 	if (it == NULL)
 		return CL_ENOMEM;
 	it->pos = b->n;
-	rc = cl_record_parse(json, len, &it->rec, &why);
+	rc = cl_record_parse_opts(json, len, wx_classify, &it->rec, &why);
 	if (rc == CL_EINVAL) {
 		cl_record_release(&it->rec);
 		b->n--;

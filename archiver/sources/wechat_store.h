@@ -60,6 +60,12 @@ struct cl_wx_batch {
 };
 
 void cl_wx_batch_init(struct cl_wx_batch *b, const char *format, const char *input);
+
+/* Labels every record gets at receipt (chatledger.conf [labels]); call
+ * once, before any receiver or puller thread starts; `o` must outlive
+ * them.  NULL = none. */
+struct cl_record_opts;
+void cl_wx_set_classify(const struct cl_record_opts *o);
 void cl_wx_batch_release(struct cl_wx_batch *b);
 
 /* A sink that validates records (cl_record_parse) and collects them and

@@ -192,6 +192,22 @@ expect_exit "removing again is refused" 2 "$CHATLEDGER" label remove -a "$C" --l
 expect_grep "remove refusal" "label 'complaint' is not given to these selectors" "$T/err"
 expect_exit "verify the classified archive" 0 "$CHATLEDGER" verify -a "$C"
 
+# --- the webhook classifies what arrives with [labels], as ingest does.
+W="$T/w"; new_archive "$W"
+printf '[labels]\n* = customer-communication\n109000000000001 = loan\n' >>"$W/chatledger.conf"
+SECRET='t85 app secret 0123456789abcdef'
+printf '%s\n' "$SECRET" >"$T/secret"; printf 'verify-t85\n' >"$T/token"; chmod 600 "$T/secret" "$T/token"
+pid=""
+A_SAVED="$A"; A="$W"
+. "$(dirname "$0")/webhook-lib.sh"
+start_server wh
+check "webhook started" [ -n "$port" ]
+expect_status "webhook: the body is stored" 200 "$(post "$T/hook.json")"
+stop_server TERM
+A="$A_SAVED"
+expect_exit "show the webhook's record" 0 "$CHATLEDGER" show -a "$W" --index 0 --passphrase-file "$T/pass"
+expect_grep "webhook: [labels] applied" '"labels":\["customer-communication","loan"\]' "$T/out"
+
 # --- the shipped example configuration classifies every bundled sample:
 # each built-in profile matches every record and conflicts with nothing.
 D="$T/d"; new_archive "$D"
