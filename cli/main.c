@@ -73,8 +73,8 @@ const struct cli_cmd cli_commands[] = {
 	  "       chatledger label remove -a DIR --label L (--party ID | --conversation ID)...\n"
 	  "       chatledger label list -a DIR [--json]",
 	  "classify a party's or a conversation's records for retention" },
-	{ "retain", cmd_retain, CLI_NEEDS_WRITER,
-	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--list] [--now TIME] [--json]\n"
+	{ "retain", cmd_retain, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE,
+	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--list] [--passphrase-file FILE] [--now TIME] [--json]\n"
 	  "       chatledger retain -a DIR --report [--all] [--json]",
 	  "erase what the retention policy says is due (nightly)" },
 	{ "webhook", cmd_webhook, CLI_NEEDS_WRITER,

@@ -102,6 +102,9 @@ check "party list without passphrase is keyed hashes only" sh -c "! grep -q 'Cha
 "$CHATLEDGER" ingest -a "$A" --format jsonl /dev/null >/dev/null
 expect_exit "dry run with --list" 0 "$CHATLEDGER" retain -a "$A" --policy "$POL" --now 2090-01-01 --dry-run --list --json
 python3 -c 'import json,sys; print("\n".join(str(x["index"]) for x in json.load(open(sys.argv[1]))["list"]))' "$T/out" | sort -n >"$T/dry.list"
+expect_exit "dry run --list with the passphrase names conversation and party" 0 "$CHATLEDGER" retain -a "$A" --policy "$POL" --now 2090-01-01 --dry-run --list --passphrase-file "$T/pass"
+expect_grep "the dry list names a conversation and a party" "conversation .*	party " "$T/out"
+expect_exit "--passphrase-file without --dry-run --list is refused" 2 "$CHATLEDGER" retain -a "$A" --policy "$POL" --now 2090-01-01 --passphrase-file "$T/pass"
 expect_exit "the real run" 0 "$CHATLEDGER" retain -a "$A" --policy "$POL" --now 2090-01-01 --list --json
 python3 -c 'import json,sys; print("\n".join(str(x["index"]) for x in json.load(open(sys.argv[1]))["list"]))' "$T/out" | sort -n >"$T/real.list"
 check "dry-run --list equals what the real run erased" cmp -s "$T/dry.list" "$T/real.list"
