@@ -48,7 +48,7 @@ static int policy_event(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	if (!cli_ready(ctx, c, subject != NULL && event != NULL && at != CL_TIME_NONE, CLI_SETUP_ALL))
 		return ctx->code;
-	if ((rc = cl_retention_cover(ctx->ledger, &subject, 1, &subject, 1, &cov, &err)))
+	if ((rc = cl_retention_cover_subject(ctx->ledger, subject, &cov, &err)))
 		return cli_fail_rc("policy", rc, err);
 	if (cov.records == 0 && !allow_empty)
 		return cli_fail("policy", "subject '%s' appears in no record; check the spelling "

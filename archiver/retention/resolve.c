@@ -169,9 +169,26 @@ out:
 	return rc;
 }
 
+static int cover_tokens(struct cl_ledger *l, const char *const *parties, size_t np,
+			const char *const *conversations, size_t nc,
+			const char *account, struct cl_cover *cover, char **err);
+
 int cl_retention_cover(struct cl_ledger *l, const char *const *parties, size_t np,
 		       const char *const *conversations, size_t nc,
 		       struct cl_cover *cover, char **err)
+{
+	return cover_tokens(l, parties, np, conversations, nc, NULL, cover, err);
+}
+
+int cl_retention_cover_subject(struct cl_ledger *l, const char *subject,
+			       struct cl_cover *cover, char **err)
+{
+	return cover_tokens(l, &subject, 1, &subject, 1, subject, cover, err);
+}
+
+static int cover_tokens(struct cl_ledger *l, const char *const *parties, size_t np,
+			const char *const *conversations, size_t nc,
+			const char *account, struct cl_cover *cover, char **err)
 {
 	json_t *pt = json_array(), *ct = json_array();
 	struct cl_parties *p = NULL;
@@ -197,6 +214,18 @@ int cl_retention_cover(struct cl_ledger *l, const char *const *parties, size_t n
 		unsigned char b[8];
 
 		if ((rc = cl_ledger_attr_hash(l, "conversation", conversations[i], &h)))
+			goto out;
+		cl_store_be64(b, h);
+		s[0] = '#';
+		sodium_bin2hex(s + 1, 17, b, 8);
+		json_array_append_new(ct, json_string(s));
+	}
+	if (account) {
+		uint64_t h;
+		char s[18];
+		unsigned char b[8];
+
+		if ((rc = cl_ledger_attr_hash(l, "account", account, &h)))
 			goto out;
 		cl_store_be64(b, h);
 		s[0] = '#';

@@ -73,6 +73,8 @@ expect_exit "an event beyond the clock is refused" 2 "$CHATLEDGER" policy event 
 expect_grep "future event message" "chatledger policy: --at 2099-01-01T00:00:00.000Z is more than a day ahead of this clock" "$T/err"
 expect_exit "an event for an unknown subject is refused" 2 "$CHATLEDGER" policy event -a "$A" --subject "+852 6000 0000" --event relationship-ended --at 2025-06-01
 expect_grep "unknown subject message" "chatledger policy: subject '+852 6000 0000' appears in no record; check the spelling" "$T/err"
+expect_exit "an event for a business account covers its records" 0 "$CHATLEDGER" policy event -a "$A" --subject 85230001234 --event account-reviewed --at 2025-06-01
+expect_grep "the account event says what it covers" "applies to [1-9][0-9]* records" "$T/out"
 expect_exit "--allow-empty records that event" 0 "$CHATLEDGER" policy event -a "$A" --subject "+852 6000 0000" --event relationship-ended --at 2025-06-01 --allow-empty
 expect_exit "a label covering nothing is refused" 2 "$CHATLEDGER" label add -a "$A" --label loan --party "+852 6000 0000"
 expect_grep "label refusal message" "chatledger label: the selectors cover no record; check the spelling, or give --allow-empty" "$T/err"
