@@ -59,7 +59,7 @@ const struct cli_cmd cli_commands[] = {
 	  "place, list and release legal or regulator holds" },
 	{ "policy", cmd_policy, CLI_NEEDS_ARCHIVE,
 	  "chatledger policy event -a DIR --subject ID --event NAME --at DATE [--note TEXT] [--allow-empty]\n"
-	  "       chatledger policy explain -a DIR --index N [--policy FILE] [--now TIME] [--json]\n"
+	  "       chatledger policy explain -a DIR --index N|--party ID [--policy FILE] [--now TIME] [--json]\n"
 	  "       chatledger policy check -a DIR [--policy FILE]",
 	  "record lifecycle events; explain and check the retention policy" },
 	{ "party", cmd_party, CLI_NEEDS_ARCHIVE,

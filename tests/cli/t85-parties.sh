@@ -100,6 +100,10 @@ expect_grep "party list" "officer .* any:Chan Tai Man <-> tel:+85291234567" "$T/
 expect_exit "party list without the passphrase shows no identifier" 0 "$CHATLEDGER" party list -a "$A"
 check "party list without passphrase is keyed hashes only" sh -c "! grep -q 'Chan Tai Man\|85291234567' '$T/out'"
 
+expect_exit "policy explain --party" 0 "$CHATLEDGER" policy explain -a "$A" --party "+852 9123 4567" --policy "$POL" --now 2090-01-01
+check "explain --party covers both conversations (4 records)" [ "$(grep -c '^entry ' "$T/out")" = 4 ]
+expect_grep "explain --party: each is held" "keep (held), erase after .*, held" "$T/out"
+
 # --- a far-future retain: the held conversations survive, both sides.
 "$CHATLEDGER" ingest -a "$A" --format jsonl /dev/null >/dev/null
 expect_exit "dry run with --list" 0 "$CHATLEDGER" retain -a "$A" --policy "$POL" --now 2090-01-01 --dry-run --list --json
