@@ -266,6 +266,13 @@ static int send_node(struct cl_wa_client *c, const struct cl_wa_node *n)
 	return rc;
 }
 
+int cl_wa_client_send_node(struct cl_wa_client *c, const struct cl_wa_node *n)
+{
+	if (c->phase != P_OPEN)
+		return CL_EIO;
+	return send_node(c, n);
+}
+
 static void next_id(struct cl_wa_client *c, char id[32])
 {
 	(void)cl_fmt(id, 32, "%s.%lu", c->id_prefix, ++c->id_counter);

@@ -23,6 +23,7 @@
 #include "archiver/wa/conn.h"
 #include "archiver/wa/creds.h"
 #include "archiver/wa/qr.h"
+#include "archiver/wa/receive.h"
 #include "archiver/wa/status.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -46,6 +47,9 @@ struct col {
 	int fatal;                    /* an event handler failed: stop */
 	char *fatal_msg;
 	unsigned qr_rounds;
+	struct cl_ledger *ledger;     /* collect: the messages' write handle */
+	struct cl_wa_recv *recv;      /* collect: decrypt and archive */
+	uint64_t n_archived, n_dup, n_retry, n_failed;
 };
 
 /* Format one log line and hand it to o->on_log (dropped when out of
@@ -245,6 +249,61 @@ static int on_qr(struct col *c, const struct cl_wa_event *ev)
 	return 0;
 }
 
+/* Decrypt, commit, and only then send the receipt (receive.h). */
+static int on_message(struct col *c, const struct cl_wa_node *n, int64_t now)
+{
+	struct cl_wa_node *reply = NULL;
+	struct cl_wa_recv_out out;
+	char *err = NULL;
+	int rc;
+
+	if (c->recv == NULL) /* pairing: never acknowledged here */
+		return 0;
+	rc = cl_wa_recv_message(c->recv, n, now, &reply, &out, &err);
+	if (rc == CL_EINVAL) {
+		/* an unusable stanza: say so, leave it unacknowledged */
+		col_log(c, CL_WA_LOG_WARN, "message stanza skipped: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		return 0;
+	}
+	if (rc) {
+		/* not committed: no receipt, WhatsApp redelivers it after
+		 * the reconnect this failure causes */
+		col_log(c, CL_WA_LOG_ERROR, "cannot archive a message: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		return -1;
+	}
+	switch (out.outcome) {
+	case CL_WA_RECV_ARCHIVED:
+		c->n_archived++;
+		break;
+	case CL_WA_RECV_DUPLICATE:
+		c->n_dup++;
+		break;
+	case CL_WA_RECV_RETRY:
+		c->n_retry++;
+		log_info(c, "message %s not decrypted (%s): retry %d asked",
+			 cl_wa_node_attr_str(n, "id"), out.kind, out.retry);
+		break;
+	case CL_WA_RECV_ABANDONED:
+		c->n_failed++;
+		log_alert(c, "message %s could not be decrypted after %d retries (%s)",
+			  cl_wa_node_attr_str(n, "id"), CL_WA_RETRY_MAX,
+			  out.kind);
+		break;
+	case CL_WA_RECV_UNAVAILABLE:
+	case CL_WA_RECV_NOTHING:
+		break;
+	}
+	state_set(c, "messages_archived", json_integer((json_int_t)c->n_archived));
+	state_set(c, "last_message_at", ms_json(now));
+	rc = reply ? cl_wa_client_send_node(c->client, reply) : CL_OK;
+	cl_wa_node_free(reply);
+	return rc ? -1 : 0;
+}
+
 static int on_event(void *ctx, const struct cl_wa_event *ev)
 {
 	struct col *c = ctx;
@@ -323,15 +382,8 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 	case CL_WA_EV_STANZA:
 		state_set(c, "last_stanza_at", ms_json(now));
 		return 0;
-	case CL_WA_EV_MESSAGE: {
-		const char *id = cl_wa_node_attr_str(ev->node, "id");
-
-		/* Not decrypted and not acknowledged: it stays queued on
-		 * WhatsApp's side until a collector that can decrypt takes
-		 * it.  The stanza id is not personal data. */
-		return coverage(c, "wa-message-pending",
-				json_pack("{s:s?}", "stanza_id", id)) ? -1 : 0;
-	}
+	case CL_WA_EV_MESSAGE:
+		return on_message(c, ev->node, now);
 	case CL_WA_EV_OFFLINE:
 		log_info(c, "offline queue replayed (%llu stanzas)",
 			 (unsigned long long)ev->count);
@@ -569,7 +621,26 @@ static int setup(struct col *c, char **err)
 	c->ccfg.qr_next_ms = c->cfg.wa.qr_next_ms;
 	c->ccfg.pairing_phone = c->o->pairing_phone;
 	state_load(c);
-	return load_creds(c, err);
+	if ((rc = load_creds(c, err)))
+		return rc;
+	if (c->o->mode == CL_WA_COLLECT) {
+		unsigned char *key = sodium_malloc(32);
+
+		if (key == NULL)
+			return CL_ENOMEM;
+		rc = cl_wa_creds_key(c->o->dir, c->keyfile, key, err);
+		if (rc == CL_OK)
+			rc = cl_ledger_open(c->o->dir, CL_OPEN_WRITE, &c->ledger,
+					    err);
+		if (rc == CL_OK)
+			rc = cl_ledger_set_wait(c->ledger, "collect", -1, NULL,
+						NULL);
+		if (rc == CL_OK)
+			rc = cl_wa_recv_new(&c->recv, c->ledger, c->creds, key,
+					    err);
+		sodium_free(key);
+	}
+	return rc;
 }
 
 /* The account is gone (logged out, locked, banned): delete the
@@ -771,6 +842,8 @@ done:
 		remove_png(&c); /* it holds the ADV secret */
 	(void)state_flush(&c);
 out:
+	cl_wa_recv_free(c.recv);
+	cl_ledger_close(c.ledger);
 	json_decref(c.state);
 	cl_wa_creds_free(c.creds);
 	free(c.png);
