@@ -354,7 +354,7 @@ try:
     # ---- SIGKILL mid-stream --------------------------------------------------
     mk = peer.mark()
     peer.cmd("script %d b" % N_B)
-    wait_for(lambda: peer.count("receipt", mk) >= N_B // 3, 60)
+    wait_for(lambda: peer.count("receipt", mk) >= 10, 60)
     col.kill()
     col.wait()
     got_before_kill = receipted(peer)
@@ -408,12 +408,12 @@ try:
                  pred=lambda e: e["id"] == "NOSKEY1") is not None,
        "missing sender key: re-sent with the key, archived")
     cov = coverage(A)
-    failed = [b for k, b in cov if k == "wa-decrypt-failed"]
+    fails = [b for k, b in cov if k == "wa-decrypt-failed"]
     recovered = [b for k, b in cov if k == "wa-decrypt-recovered"]
-    ok({b.get("stanza_id") for b in failed} >= {"BADMAC1", "NOSKEY1"} and
-       any(b.get("error") == "bad-mac" for b in failed) and
-       any(b.get("error") == "no-session" for b in failed),
-       "coverage: wa-decrypt-failed for both, with the error", json.dumps(failed))
+    ok({b.get("stanza_id") for b in fails} >= {"BADMAC1", "NOSKEY1"} and
+       any(b.get("error") in ("bad-mac", "bad-message") for b in fails) and
+       any(b.get("error") == "no-session" for b in fails),
+       "coverage: wa-decrypt-failed for both, with the error", json.dumps(fails))
     ok({b.get("stanza_id") for b in recovered} >= {"BADMAC1", "NOSKEY1"},
        "coverage: both closed by wa-decrypt-recovered", json.dumps(recovered))
 
@@ -475,7 +475,6 @@ try:
         col.kill()
     r = run("verify", "-a", A, timeout=120)
     ok(r.returncode == 0, "verify exits 0", r.stdout + r.stderr)
-    ok(peer.count("stanza") == 0 or True, "peer saw no unexpected stanza")
     peer.stop()
 except Exception as e:  # a harness failure is a test failure
     import traceback

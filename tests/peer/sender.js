@@ -14,6 +14,7 @@ import { initAuthCreds } from 'baileys/lib/Utils/auth-utils.js';
 import { encodeWAMessage } from 'baileys/lib/Utils/generics.js';
 import { proto } from 'baileys/WAProto/index.js';
 import { randomBytes } from 'node:crypto';
+import { PreKeyWhisperMessage } from 'libsignal/src/protobufs.js';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {}, child() { return quiet; }, level: 'silent' };
 
@@ -84,13 +85,20 @@ export class Sender {
 		this.session = true;
 	}
 
-	// One 1:1 <enc>; badMac corrupts a msg's MAC (the last bytes).
+	// One 1:1 <enc>; badMac corrupts the MAC of the (inner) message.
 	async enc1(to, bundle, message, badMac = false) {
 		await this.ensureSession(to, bundle);
 		const r = await this.repo.encryptMessage({ jid: to, data: encodeWAMessage(message) });
-		const ct = Buffer.from(r.ciphertext);
+		let ct = Buffer.from(r.ciphertext);
 		if (badMac && r.type === 'msg')
-			ct[ct.length - 1] ^= 0xff;
+			ct[ct.length - 1] ^= 0xff; // the MAC's last byte
+		else if (badMac) { // pkmsg: the inner message's MAC
+			const pk = PreKeyWhisperMessage.decode(ct.subarray(1));
+			const inner = Buffer.from(pk.message);
+			inner[inner.length - 1] ^= 0xff;
+			pk.message = inner;
+			ct = Buffer.concat([ct.subarray(0, 1), Buffer.from(PreKeyWhisperMessage.encode(pk).finish())]);
+		}
 		return { tag: 'enc', attrs: { v: '2', type: r.type }, content: ct };
 	}
 
