@@ -69,7 +69,11 @@ enum cl_wa_event_type {
 	CL_WA_EV_PING,          /* a keepalive was answered; ms: round trip */
 	CL_WA_EV_STANZA,        /* any stanza (node) arrived */
 	CL_WA_EV_MESSAGE,       /* a <message> (node), not yet acknowledged */
-	CL_WA_EV_OFFLINE        /* <ib><offline count>: count; replay done */
+	CL_WA_EV_OFFLINE,       /* <ib><offline count>: count; replay done */
+	CL_WA_EV_DEVICES        /* our number's device list: node is the
+	                           usync reply (text "usync", sent after
+	                           login) or a <notification type=devices>
+	                           (text "notification", acked) */
 };
 
 struct cl_wa_event {

@@ -22,6 +22,7 @@
 #include "archiver/wa/collector.h"
 #include "archiver/wa/conn.h"
 #include "archiver/wa/creds.h"
+#include "archiver/wa/devices.h"
 #include "archiver/wa/qr.h"
 #include "archiver/wa/receive.h"
 #include "archiver/wa/status.h"
@@ -69,7 +70,36 @@ static void col_log(struct col *c, enum cl_wa_log_level level,
 	va_end(ap);
 	if (msg)
 		c->o->on_log(c->o->cb_ctx, level, msg);
+	if (msg && level == CL_WA_LOG_ALERT && c->o->on_alert) {
+		json_t *a = json_pack("{s:s, s:s}", "alert", "collector",
+				      "message", msg);
+		char *txt = a ? json_dumps(a, JSON_COMPACT) : NULL;
+
+		if (txt)
+			c->o->on_alert(c->o->cb_ctx, txt);
+		free(txt);
+		json_decref(a);
+	}
 	free(msg);
+}
+
+/* A specific alert (JSON object `a`, borrowed): an ALERT log line with
+ * its message, and on_alert with the whole object. */
+static void raise_alert(struct col *c, json_t *a)
+{
+	const char *msg = json_string_value(json_object_get(a, "message"));
+	char *txt = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+
+	if (c->o->on_log && txt) {
+		char *line = cl_strdupf("%s: %s", msg ? msg : "alert", txt);
+
+		if (line)
+			c->o->on_log(c->o->cb_ctx, CL_WA_LOG_ALERT, line);
+		free(line);
+	}
+	if (c->o->on_alert && txt)
+		c->o->on_alert(c->o->cb_ctx, txt);
+	free(txt);
 }
 
 #define log_info(c, ...) col_log(c, CL_WA_LOG_INFO, __VA_ARGS__)
@@ -287,12 +317,19 @@ static int on_message(struct col *c, const struct cl_wa_node *n, int64_t now)
 		log_info(c, "message %s not decrypted (%s): retry %d asked",
 			 cl_wa_node_attr_str(n, "id"), out.kind, out.retry);
 		break;
-	case CL_WA_RECV_ABANDONED:
+	case CL_WA_RECV_ABANDONED: {
+		json_t *a = json_pack("{s:s, s:s?, s:s, s:s}", "alert",
+				      "wa-decrypt-abandoned", "stanza_id",
+				      cl_wa_node_attr_str(n, "id"), "error",
+				      out.kind, "message",
+				      "a message could not be decrypted after every retry");
+
 		c->n_failed++;
-		log_alert(c, "message %s could not be decrypted after %d retries (%s)",
-			  cl_wa_node_attr_str(n, "id"), CL_WA_RETRY_MAX,
-			  out.kind);
+		if (a)
+			raise_alert(c, a);
+		json_decref(a);
 		break;
+	}
 	case CL_WA_RECV_UNAVAILABLE:
 	case CL_WA_RECV_NOTHING:
 		break;
@@ -384,6 +421,30 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 		return 0;
 	case CL_WA_EV_MESSAGE:
 		return on_message(c, ev->node, now);
+	case CL_WA_EV_DEVICES: {
+		json_t *alerts = NULL, *list = NULL;
+		char *err = NULL;
+		size_t i;
+		int rc;
+
+		if (c->ledger == NULL)
+			return 0;
+		rc = cl_wa_devices_update(c->ledger, c->creds->jid, ev->node,
+					  strcmp(ev->text, "usync") == 0, now,
+					  &alerts, &list, &err);
+		if (rc) {
+			col_log(c, CL_WA_LOG_ERROR, "cannot record the device list: %s",
+				err ? err : cl_strerror(rc));
+			free(err);
+			return 0;
+		}
+		for (i = 0; i < json_array_size(alerts); i++)
+			raise_alert(c, json_array_get(alerts, i));
+		state_set(c, "devices", list);
+		(void)state_flush(c);
+		json_decref(alerts);
+		return 0;
+	}
 	case CL_WA_EV_OFFLINE:
 		log_info(c, "offline queue replayed (%llu stanzas)",
 			 (unsigned long long)ev->count);

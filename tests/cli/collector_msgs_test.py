@@ -371,7 +371,9 @@ try:
     ok(pe is not None and pe["count"] > 0,
        "messages left unreceipted by the killed collector", json.dumps(pe))
     m2 = peer.mark()
-    col = start(["collect", "-a", A], "collect2")
+    ALERTS = os.path.join(T, "alerts.jsonl")
+    col = start(["collect", "-a", A, "--alert-command", "cat >> '%s'" % ALERTS],
+                "collect2")
     rd = peer.wait("redelivered", after=m2, timeout=30)
     ok(rd is not None and rd["count"] > 0,
        "restarted: the peer re-delivers the unreceipted messages (offline)",
@@ -468,6 +470,33 @@ try:
                 "--json")
         ok(r.returncode == 0 and ed[0]["id"] in r.stdout,
            "search --text finds an edit's new text", r.stdout[-500:])
+    # ---- the number's devices ---------------------------------------------
+    def devs():
+        return sorted(d["device"] for d in (status(A).get("devices") or []))
+    ok(wait_for(lambda: devs() == ["85291234567:0", "85291234567:7"], 10),
+       "status lists the number's devices (phone and this collector)", devs())
+    base = [b for k, b in coverage(A) if k == "wa-device-added"]
+    ok(len(base) == 2 and all(b.get("baseline") and not b.get("alert")
+                              for b in base),
+       "first device list: baseline entries, no alert", json.dumps(base))
+    peer.cmd("link-device 5")
+    ok(wait_for(lambda: "85291234567:5" in devs(), 10),
+       "a companion linked by the peer appears in status", devs())
+    added = [b for k, b in coverage(A) if k == "wa-device-added"
+             and b.get("device") == "85291234567:5"]
+    ok(added and added[0].get("alert") is True,
+       "wa-device-added entry with alert:true", json.dumps(added))
+    ok(wait_for(lambda: os.path.exists(ALERTS) and
+                "wa-unknown-device" in open(ALERTS).read(), 10),
+       "the alert command ran with the alert JSON on stdin")
+    peer.cmd("unlink-device 5")
+    ok(wait_for(lambda: "85291234567:5" not in devs(), 10),
+       "the unlinked companion disappears from status", devs())
+    ok(any(k == "wa-device-removed" and b.get("device") == "85291234567:5"
+           for k, b in coverage(A)), "wa-device-removed entry")
+    lines = [json.loads(x) for x in open(ALERTS).read().splitlines() if x]
+    ok(sum(1 for x in lines if x.get("alert") == "wa-unknown-device") == 1,
+       "the alert command ran once for the unknown device", lines)
     col.send_signal(signal.SIGTERM)
     try:
         col.wait(timeout=20)

@@ -122,6 +122,7 @@ const state = {
 	bundle: null, // the collector's pre-key bundle, from its upload
 	outbox: new Map(), // id -> { item, node, delivered, retries }
 	senders: new Map(), // device JID -> Sender
+	devices: null, // our number's device ids (the phone 0 and the collector)
 };
 
 // ---- messages to the collector (sender.js) ---------------------------------
@@ -667,6 +668,20 @@ class Conn {
 				emit('prekeys', { count: r.count, ok, problems: r.problems, reused_ids: reused, identity_checked: !!identity });
 				return;
 			}
+			if (a.xmlns === 'usync' && a.type === 'get' && child('usync')) {
+				const own = jidDecode(opt.jid);
+				if (!state.devices)
+					state.devices = new Set([0, Number(own.device || 0)]);
+				this.send({
+					tag: 'iq', attrs: { from: SERVER, type: 'result', id: a.id },
+					content: [{ tag: 'usync', attrs: { sid: a.id, mode: 'query', last: 'true', index: '0' }, content: [{ tag: 'list', attrs: {}, content: [{
+						tag: 'user', attrs: { jid: `${own.user}@s.whatsapp.net` },
+						content: [{ tag: 'devices', attrs: {}, content: [{ tag: 'device-list', attrs: {}, content: [...state.devices].sort((x, y) => x - y).map((d) => ({ tag: 'device', attrs: { id: String(d) } })) }] }],
+					}] }] }],
+				});
+				emit('usync', { devices: [...state.devices] });
+				return;
+			}
 			if (a.xmlns === 'passive' && a.type === 'set' && child('active')) {
 				result();
 				emit('active');
@@ -861,6 +876,25 @@ async function command(line) {
 			if (deliver(id, true))
 				n++;
 		emit('replayed', { count: n });
+		return;
+	}
+	case 'link-device': // link-device N: a companion joins our number
+	case 'unlink-device': {
+		const own = jidDecode(opt.jid);
+		const n = Number(args[0]);
+		if (!state.devices)
+			state.devices = new Set([0, Number(own.device || 0)]);
+		const add = cmd === 'link-device';
+		if (add)
+			state.devices.add(n);
+		else
+			state.devices.delete(n);
+		if ((c = need()))
+			c.send({
+				tag: 'notification', attrs: { from: `${own.user}@s.whatsapp.net`, type: 'devices', id: randomId(), t: String(nowS()) },
+				content: [{ tag: add ? 'add' : 'remove', attrs: {}, content: [{ tag: 'device', attrs: { jid: `${own.user}:${n}@s.whatsapp.net` } }] }],
+			});
+		emit(add ? 'device-linked' : 'device-unlinked', { device: n });
 		return;
 	}
 	case 'pending': // how many stanzas await a receipt
