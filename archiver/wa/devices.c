@@ -156,8 +156,7 @@ static int apply(struct cl_ledger *l, const char *own_dev,
 	sqlite3 *db = cl_ledger_sqlite(l);
 	sqlite3_stmt *st = NULL;
 	int baseline = 0, rc = CL_OK;
-	size_t i, j, nseen = 0;
-	char (*seen)[96] = NULL;
+	size_t i, j;
 
 	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM wa_device", -1, &st,
 			       NULL) != SQLITE_OK)
@@ -173,6 +172,8 @@ static int apply(struct cl_ledger *l, const char *own_dev,
 		const char *ujid = user ? cl_wa_node_attr_str(user, "jid") :
 			NULL;
 		const char *at = ujid ? strchr(ujid, '@') : NULL;
+		char (*seen)[96];
+		size_t nseen = 0;
 
 		if (dl == NULL || at == NULL || dl->kind != CL_WA_LIST)
 			return CL_OK; /* nothing usable: change nothing */

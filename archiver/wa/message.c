@@ -406,7 +406,7 @@ int cl_wa_msg_record(const struct cl_wa_msg_parsed *p,
 	conv = json_object();
 	snd = json_object();
 	ids = json_array();
-	wa = json_deep_copy(meta->wa ? meta->wa : json_object());
+	wa = meta->wa ? json_deep_copy(meta->wa) : json_object();
 	if (r == NULL || conv == NULL || snd == NULL || ids == NULL ||
 	    wa == NULL) {
 		json_decref(r);

@@ -427,7 +427,6 @@ static enum cl_wa_sig_err decrypt_enc(struct cl_wa_recv *r,
 {
 	const char *type = cl_wa_node_attr_str(enc, "type");
 	enum cl_wa_sig_err e;
-	size_t n;
 
 	if (type == NULL || (enc->kind != CL_WA_BYTES &&
 			     enc->kind != CL_WA_TEXT))
@@ -445,7 +444,8 @@ static enum cl_wa_sig_err decrypt_enc(struct cl_wa_recv *r,
 	if (e)
 		return e;
 	if (!attr_is(enc, "v", "3")) {
-		n = cl_wa_unpad(pt->data, pt->len);
+		size_t n = cl_wa_unpad(pt->data, pt->len);
+
 		if (n == (size_t)-1)
 			return CL_WA_SIG_BAD_MESSAGE;
 		sodium_memzero(pt->data + n, pt->len - n);
@@ -554,16 +554,15 @@ static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 		return cl_error(err, CL_EIO, "cannot read the collector's tables");
 	if (archived) {
 		out->outcome = CL_WA_RECV_ARCHIVED;
-		if (tries >= 0) {
-			rc = cov_append(r, "wa-decrypt-recovered",
-					json_pack("{s:s, s:I}", "stanza_id",
-						  s->id, "retries",
-						  (json_int_t)tries), err);
-			if (rc == CL_OK)
-				rc = row_set(r, "DELETE FROM wa_retry WHERE h = ?1 AND ?2 >= 0",
-					     h, 0);
-		}
-		return rc ? rc : receipt(m, rtype, s->from_me, reply);
+		if (tries >= 0 &&
+		    ((rc = cov_append(r, "wa-decrypt-recovered",
+				      json_pack("{s:s, s:I}", "stanza_id", s->id,
+						"retries", (json_int_t)tries),
+				      err)) ||
+		     (rc = row_set(r, "DELETE FROM wa_retry WHERE h = ?1 AND ?2 >= 0",
+				   h, 0))))
+			return rc;
+		return receipt(m, rtype, s->from_me, reply);
 	}
 	if (fail == CL_WA_SIG_OK) {
 		const struct cl_wa_node *un = cl_wa_node_child(m, "unavailable");
@@ -580,7 +579,7 @@ static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 		}
 		if (rc == CL_OK)
 			rc = row_set(r, "INSERT OR REPLACE INTO wa_msg(h, idx) VALUES (?1, ?2)",
-				     h, -1 + 0 * (long long)now_ms);
+				     h, -1);
 		return rc ? rc : receipt(m, rtype, s->from_me, reply);
 	}
 	/* a decryption failure */
