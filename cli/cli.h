@@ -163,6 +163,7 @@ struct cl_wa_collector_opts;
 /* pair and collect (cli/wa_run.c): the collector's callback context. */
 struct cli_wa {
 	const char *cmd;       /* "pair" or "collect", for the log */
+	const char *alert_cmd; /* collect --alert-command, or NULL */
 };
 /* Log a line on standard error as the collector does:
  * "TIME chatledger CMD: message". */

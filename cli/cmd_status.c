@@ -64,6 +64,11 @@ static json_t *wa_json(const struct cl_wa_status *st)
 		      "phone_last_seen_at", "days_to_logout_cutoff");
 	if (w && st->has_device)
 		json_object_set_new(w, "device", json_integer(st->device));
+	if (w && st->devices)
+		json_object_set_new(w, "devices", json_loads(st->devices, 0, NULL));
+	if (w && st->has_messages)
+		json_object_set_new(w, "messages_archived",
+				    json_integer((json_int_t)st->messages_archived));
 	return w;
 }
 
@@ -95,7 +100,25 @@ static void wa_print(const struct cl_wa_status *st)
 		       "not connected");
 	else
 		printf("  open gap   none\n");
-	printf("  phone seen not tracked yet (needs message decryption)\n");
+	if (st->has_messages)
+		printf("  messages   %lld archived by the last run\n",
+		       (long long)st->messages_archived);
+	if (st->devices) {
+		json_t *a = json_loads(st->devices, 0, NULL);
+		size_t i;
+
+		printf("  devices    %zu linked to the number\n", json_array_size(a));
+		for (i = 0; i < json_array_size(a); i++) {
+			json_t *d = json_array_get(a, i);
+
+			printf("    %-22s first seen %s, last seen %s\n",
+			       json_string_value(json_object_get(d, "device")),
+			       json_string_value(json_object_get(d, "first_seen")),
+			       json_string_value(json_object_get(d, "last_seen")));
+		}
+		json_decref(a);
+	}
+	printf("  phone seen not tracked yet\n");
 }
 
 static int count_access(void *ctx, uint64_t index, const struct cl_leaf *lf,

@@ -90,7 +90,7 @@ const struct cli_cmd cli_commands[] = {
 	  "       chatledger pair -a DIR --pairing-code PHONE",
 	  "link the collector to a WhatsApp account (QR or pairing code)" },
 	{ "collect", cmd_collect, CLI_NEEDS_ARCHIVE,
-	  "chatledger collect -a DIR",
+	  "chatledger collect -a DIR [--alert-command CMD]",
 	  "run the linked-device collector in the foreground" },
 	{ "witness", cmd_witness, 0,
 	  "chatledger witness init --state DIR --name NAME\n"
