@@ -115,9 +115,10 @@ static void job_free(struct job *j)
 
 /* ---- the committer --------------------------------------------------- */
 
-static int append_job(struct cl_wx_server *w, struct job *j, char **err)
+static int append_job(struct cl_wx_server *w, struct cl_wx_appender *ap, struct job *j,
+		      char **err)
 {
-	int rc = cl_wx_batch_append(w->l, &j->b, err);
+	int rc = cl_wx_appender_append(ap, &j->b, err);
 
 	if (rc == CL_OK && j->kf_id[0]) {
 		char name[300];
@@ -130,11 +131,14 @@ static int append_job(struct cl_wx_server *w, struct job *j, char **err)
 
 static int commit_list(struct cl_wx_server *w, struct job *list, int one, char **err)
 {
+	struct cl_wx_appender ap;
 	struct job *j;
 	int rc = cl_ledger_begin(w->l, err);
 
+	cl_wx_appender_init(&ap, w->l);
 	for (j = list; rc == CL_OK && j; j = one ? NULL : j->next)
-		rc = append_job(w, j, err);
+		rc = append_job(w, &ap, j, err);
+	cl_wx_appender_release(&ap);
 	if (rc == CL_OK)
 		rc = cl_ledger_commit(w->l, err);
 	else

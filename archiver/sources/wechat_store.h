@@ -76,6 +76,21 @@ int cl_wx_store_init(struct cl_ledger *l, char **err);
  */
 int cl_wx_batch_append(struct cl_ledger *l, struct cl_wx_batch *b, char **err);
 
+/*
+ * The same for many batches in one ledger batch, with the side-table
+ * statements prepared once (the push receiver's group commit): init
+ * after cl_ledger_begin, append each batch, release before the commit or
+ * rollback (finalizes the statements).
+ */
+struct sqlite3_stmt;
+struct cl_wx_appender {
+	struct cl_ledger *l;
+	struct sqlite3_stmt *ident, *media, *seen;
+};
+void cl_wx_appender_init(struct cl_wx_appender *a, struct cl_ledger *l);
+int cl_wx_appender_append(struct cl_wx_appender *a, struct cl_wx_batch *b, char **err);
+void cl_wx_appender_release(struct cl_wx_appender *a);
+
 /* 1 if a route-A text with this fingerprint material is stored. */
 int cl_wx_seen(struct cl_ledger *l, const char *material);
 
