@@ -141,10 +141,22 @@ static int commit_list(struct cl_wx_server *w, struct job *list, int one, char *
 	struct job *j;
 	int rc = cl_ledger_begin(w->l, err);
 
+	uint64_t oa = 0, wecom = 0;
+
 	cl_wx_appender_init(&ap, w->l);
-	for (j = list; rc == CL_OK && j; j = one ? NULL : j->next)
+	for (j = list; rc == CL_OK && j; j = one ? NULL : j->next) {
 		rc = append_job(w, &ap, j, err);
+		if (strcmp(j->b.format, "wechat-oa") == 0)
+			oa += j->b.records;
+		else
+			wecom += j->b.records;
+	}
 	cl_wx_appender_release(&ap);
+	/* Each route's last delivery, for status. */
+	if (rc == CL_OK && oa)
+		rc = cl_wx_route_count(w->l, "push:oa", oa, err);
+	if (rc == CL_OK && wecom)
+		rc = cl_wx_route_count(w->l, "push:wecom", wecom, err);
 	if (rc == CL_OK)
 		rc = cl_ledger_commit(w->l, err);
 	else

@@ -362,6 +362,14 @@ int cl_wx_cursor_set(struct cl_ledger *l, const char *name, const char *value,
 		     "VALUES(?2, ?3, ?1)", (int64_t)time(NULL), name, value, 0, err);
 }
 
+int cl_wx_route_count(struct cl_ledger *l, const char *name, uint64_t n, char **err)
+{
+	return exec4(l, "INSERT INTO wechat_cursor(name, value, updated_at) VALUES(?2, ?4, ?1)"
+		     " ON CONFLICT(name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ?4"
+		     " AS TEXT), updated_at = ?1", (int64_t)time(NULL), name, NULL, (int64_t)n,
+		     err);
+}
+
 int cl_wx_coverage(struct cl_ledger *l, const char *kind, const char *body,
 		   char **err)
 {

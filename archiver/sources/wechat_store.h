@@ -105,6 +105,13 @@ int cl_wx_cursor_get(struct cl_ledger *l, const char *name, char **out,
 int cl_wx_cursor_set(struct cl_ledger *l, const char *name, const char *value,
 		     char **err);
 
+/*
+ * Add n to the count of records route `name` ("push:oa", "push:wecom")
+ * stored, in the open batch; its updated_at becomes now (status shows
+ * it as the route's last delivery).
+ */
+int cl_wx_route_count(struct cl_ledger *l, const char *name, uint64_t n, char **err);
+
 /* A coverage entry of `kind` with public body `body` (no personal data). */
 int cl_wx_coverage(struct cl_ledger *l, const char *kind, const char *body,
 		   char **err);
