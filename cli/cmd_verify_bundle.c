@@ -31,7 +31,7 @@ int cmd_verify_bundle(int argc, char **argv, struct cli_ctx *ctx)
 	json_t *rep = NULL;
 	char *err = NULL;
 	const char *policy_path = NULL;
-	int c, json = 0, rc, code;
+	int c, json = 0, rc;
 
 	while ((c = cli_getopt(ctx, argc, argv, opts)) >= 0) {
 		switch (c) {
@@ -54,7 +54,7 @@ int cmd_verify_bundle(int argc, char **argv, struct cli_ctx *ctx)
 			rc = cl_wpolicy_parse((const char *)b.data, b.len, &policy, &err);
 		cl_buf_release(&b);
 		if (rc) {
-			code = cli_fail("verify-bundle", "--witness-policy %s: %s", policy_path,
+			int code = cli_fail("verify-bundle", "--witness-policy %s: %s", policy_path,
 					err ? err : cl_strerror(rc));
 			free(err);
 			return code;

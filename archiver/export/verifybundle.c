@@ -452,13 +452,15 @@ static void check_witnesses(struct vb *v, const struct cl_vb_opts *o)
 	if (ts) {
 		unsigned char d[32];
 		int64_t gen = 0;
-		char *e = NULL, at[32];
+		char *e = NULL;
 
 		cl_sha256(c->data, cn->text_len, d);
 		if (cl_tsa_check(ts->data, ts->size, d, 0, o->tsa_ca_path, &gen, &e) != CL_OK) {
 			problem(v, "data/proofs/checkpoint.tsr: %s", e ? e : "rejected");
 			json_object_set_new(w, "timestamp", json_string("FAILED"));
 		} else {
+			char at[32];
+
 			cl_time_format(gen * 1000, at);
 			json_object_set_new(w, "timestamp", json_string(o->tsa_ca_path ? "ok" :
 							"imprint ok, signer not checked"));

@@ -145,16 +145,16 @@ int cl_wx_status(struct cl_ledger *l, json_t **out, char **err)
 	ra = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}",
 		       "name", "Official/Service Account push (wechat serve /oa)",
 		       "endpoint", "/oa",
-		       "last_push", (json_int_t)(a_at * 1000), "records", (json_int_t)a_n,
+		       "last_push", (json_int_t)a_at * 1000, "records", (json_int_t)a_n,
 		       "covers", COVERS_A, "cannot", CANNOT_A);
 	rb = json_pack("{s:s, s:I, s:I, s:s, s:s}",
 		       "name", "customer-service records (wechat pull --route msglist)",
-		       "pulled_to", (json_int_t)(b_to * 1000), "last_pull", (json_int_t)(b_at * 1000),
+		       "pulled_to", (json_int_t)b_to * 1000, "last_pull", (json_int_t)b_at * 1000,
 		       "covers", COVERS_B, "cannot", CANNOT_B);
 	rc = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:s}",
 		       "name", "WeCom callbacks (wechat serve /wecom) and 微信客服 (kf/sync_msg)",
-		       "last_push", (json_int_t)(c_at * 1000), "records", (json_int_t)c_n,
-		       "kf_accounts", (json_int_t)kf_n, "kf_last_pull", (json_int_t)(kf_at * 1000),
+		       "last_push", (json_int_t)c_at * 1000, "records", (json_int_t)c_n,
+		       "kf_accounts", (json_int_t)kf_n, "kf_last_pull", (json_int_t)kf_at * 1000,
 		       "covers", COVERS_C, "cannot", CANNOT_C);
 	media = json_pack("{s:I}", "pending",
 			  (json_int_t)scalar(db, "SELECT count(*) FROM wechat_media", NULL));
