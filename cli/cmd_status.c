@@ -15,6 +15,7 @@
 #include "archiver/ledger/leaf.h"
 #include "archiver/ledger/ledger.h"
 #include "archiver/ingest/record.h"
+#include "archiver/sources/wechat_status.h"
 #include "archiver/wa/status.h"
 #include "archiver/witness/push.h"
 #include "cli/cli.h"
@@ -192,6 +193,74 @@ static void witness_print(const json_t *w, uint64_t latest)
 		       " see SECURITY.md)\n", alerts);
 }
 
+/* "2026-01-02T03:04:05.000Z" or "never" */
+static const char *when_ms(json_int_t ms, char buf[32])
+{
+	if (ms <= 0)
+		return "never";
+	cl_time_format((int64_t)ms, buf);
+	return buf;
+}
+
+static const char *when(const json_t *o, const char *key, char buf[32])
+{
+	return when_ms(json_integer_value(json_object_get(o, key)), buf);
+}
+
+/* Which WeChat route covers what, its last delivery, its holes. */
+static void wechat_print(const json_t *w)
+{
+	const json_t *r = json_object_get(w, "routes");
+	const json_t *a = json_object_get(r, "A"), *b = json_object_get(r, "B");
+	const json_t *c = json_object_get(r, "C"), *m = json_object_get(w, "media");
+	const json_t *wf = json_object_get(b, "failed_windows");
+	const json_t *kf = json_object_get(c, "kf_failures");
+	char t1[32], t2[32];
+	json_int_t n;
+
+	printf("wechat A     %s: last push %s, %" JSON_INTEGER_FORMAT " records\n",
+	       json_string_value(json_object_get(a, "name")), when(a, "last_push", t1),
+	       json_integer_value(json_object_get(a, "records")));
+	printf("               covers: %s\n               cannot: %s\n",
+	       json_string_value(json_object_get(a, "covers")),
+	       json_string_value(json_object_get(a, "cannot")));
+	printf("wechat B     %s: pulled up to %s (last pull %s)\n",
+	       json_string_value(json_object_get(b, "name")), when(b, "pulled_to", t1),
+	       when(b, "last_pull", t2));
+	if ((n = json_integer_value(json_object_get(wf, "count"))) > 0) {
+		const json_t *l = json_object_get(wf, "last");
+
+		printf("attention    route B: %" JSON_INTEGER_FORMAT " windows could not be pulled"
+		       " (wechat-window-failed coverage entries); the latest %s .. %s, errcode %"
+		       JSON_INTEGER_FORMAT "\n", n,
+		       when_ms(json_integer_value(json_object_get(l, "start")) * 1000, t1),
+		       when_ms(json_integer_value(json_object_get(l, "end")) * 1000, t2),
+		       json_integer_value(json_object_get(l, "errcode")));
+	}
+	printf("               covers: %s\n               cannot: %s\n",
+	       json_string_value(json_object_get(b, "covers")),
+	       json_string_value(json_object_get(b, "cannot")));
+	printf("wechat C     %s: last callback %s, %" JSON_INTEGER_FORMAT " records; %"
+	       JSON_INTEGER_FORMAT " 微信客服 accounts, last sync_msg %s\n",
+	       json_string_value(json_object_get(c, "name")), when(c, "last_push", t1),
+	       json_integer_value(json_object_get(c, "records")),
+	       json_integer_value(json_object_get(c, "kf_accounts")), when(c, "kf_last_pull", t2));
+	if ((n = json_integer_value(json_object_get(kf, "count"))) > 0)
+		printf("attention    route C: %" JSON_INTEGER_FORMAT " kf/sync_msg pulls failed"
+		       " (wechat-kf-sync-failed coverage entries), the latest at %s\n", n,
+		       when(kf, "last_at", t1));
+	printf("               covers: %s\n               cannot: %s\n",
+	       json_string_value(json_object_get(c, "covers")),
+	       json_string_value(json_object_get(c, "cannot")));
+	printf("wechat media %" JSON_INTEGER_FORMAT " downloads queued, %" JSON_INTEGER_FORMAT
+	       " failed attempts, %" JSON_INTEGER_FORMAT " expired (coverage entries)\n",
+	       json_integer_value(json_object_get(m, "pending")),
+	       json_integer_value(json_object_get(json_object_get(m, "failed"), "count")),
+	       json_integer_value(json_object_get(json_object_get(m, "expired"), "count")));
+	printf("wechat       not captured: %s\n",
+	       json_string_value(json_array_get(json_object_get(w, "not_captured"), 0)));
+}
+
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
 	uint64_t n_access = 0;
@@ -256,6 +325,14 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		free(werr);
 		free(wc);
 	}
+	{
+		json_t *wx = NULL;
+		char *xerr = NULL;
+
+		if (cl_wx_status(l, &wx, &xerr) == CL_OK && wx)
+			json_object_set_new(j, "wechat", wx);
+		free(xerr);
+	}
 	/* access entries (archiver/export/select.h): who read content */
 	if ((rc = cl_access_each(l, NULL, count_access, &n_access, &err))) {
 		json_decref(j);
@@ -315,6 +392,8 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 			witness_print(json_object_get(j, "witness"), s.last_checkpoint_size);
 		if (have_wa)
 			wa_print(&wst);
+		if (json_object_get(j, "wechat"))
+			wechat_print(json_object_get(j, "wechat"));
 	}
 	json_decref(rep);
 	cl_wa_status_release(&wst);

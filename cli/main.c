@@ -109,7 +109,7 @@ const struct cli_cmd cli_commands[] = {
 	  "chatledger export-cert -a DIR",
 	  "create (once) and show the archive's export signing certificate" },
 	{ "verify-bundle", cmd_verify_bundle, CLI_TAKES_OPERANDS,
-	  "chatledger verify-bundle FILE [--vkey VKEY] [--ca ROOT.pem] [--tsa-ca PEM] [--json]",
+	  "chatledger verify-bundle FILE [--vkey VKEY] [--ca ROOT.pem] [--tsa-ca PEM] [--witness-policy FILE] [--json]",
 	  "verify an export bundle offline" },
 	{ "search", cmd_search, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE,
 	  "chatledger search -a DIR [--party P]... [--conversation C]... [--from DATE] [--to DATE] [--kind K]... [--label L]... [--text WORDS] [--passphrase-file FILE] [--json]",

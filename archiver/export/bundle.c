@@ -28,6 +28,7 @@
 #include "archiver/export/bundle.h"
 #include "archiver/export/bundle_int.h"
 #include "archiver/ledger/vault.h"
+#include "archiver/witness/push.h"
 #include "common/map.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -68,7 +69,8 @@ struct ex {
 	struct hit *h;
 	size_t nh, caph;
 	uint64_t size;
-	struct cl_buf cp;          /* the export checkpoint note */
+	struct cl_buf cp;          /* the export checkpoint note, cosigned */
+	struct cl_buf cosig;       /* the witnesses' lines on it (also in cp) */
 	struct cl_bag *bag;
 	struct cl_spool dat;
 	uint64_t bates;
@@ -327,6 +329,20 @@ static int in_range(const struct cl_select_query *q, int64_t t)
 	return 1;
 }
 
+/*
+ * The tlog-proof of entry `index` against the export checkpoint, with the
+ * witnesses' cosignature lines appended to its checkpoint note, so that
+ * every proof carries the same cosigned note as data/proofs/checkpoint.
+ */
+static int prove(struct ex *x, uint64_t index, struct cl_buf *out)
+{
+	int rc = cl_ledger_prove(x->l, index, x->size, out, x->err);
+
+	if (rc == CL_OK && x->cosig.len > 0 && cl_buf_add(out, x->cosig.data, x->cosig.len) != 0)
+		rc = cl_error(x->err, CL_ENOMEM, "out of memory");
+	return rc;
+}
+
 static int write_chain(struct ex *x, uint32_t ci)
 {
 	struct conv *c = &x->conv[ci];
@@ -343,7 +359,7 @@ static int write_chain(struct ex *x, uint32_t ci)
 	cl_buf_init(&hex, 2 * LEAF_MAX + 16);
 	cl_buf_init(&proof, 1u << 20);
 	cl_map64_init(&erased);
-	if ((rc = cl_ledger_prove(x->l, c->head, x->size, &proof, x->err)))
+	if ((rc = prove(x, c->head, &proof)))
 		goto out;
 	cl_buf_add(&proof, "", 1);
 	{
@@ -586,7 +602,7 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 		if ((rc = cl_ledger_open_payload_salt(x->l, h->index, x->sk, &pt, salt, x->err)) ||
 		    (rc = cl_ledger_leaf(x->l, h->index, &leaf, x->err)) ||
 		    (rc = cl_leaf_decode(leaf.data, leaf.len, &lf, x->err)) ||
-		    (rc = cl_ledger_prove(x->l, h->index, x->size, &proof, x->err)))
+		    (rc = prove(x, h->index, &proof)))
 			goto out;
 		cl_buf_add(&proof, "", 1);
 		cl_hex_add(&hex, leaf.data, leaf.len);
@@ -732,6 +748,43 @@ out:
 	return rc;
 }
 
+/* ---- witnesses ------------------------------------------------------------------ */
+
+/*
+ * Push the export checkpoint to the configured witnesses and TSA (forced:
+ * the export is worth a cosignature whatever the interval), then take
+ * what is stored for it: the cosignature lines into x->cosig, the RFC
+ * 3161 response into tsr.  A witness that does not answer or refuses is
+ * recorded by the push (coverage entries) and leaves the bundle with
+ * fewer cosignatures; only an archive that cannot be read or written
+ * fails the export.
+ */
+static int witness_export(struct ex *x, struct cl_buf *tsr)
+{
+	const struct cl_wcfg *c = x->o->witness;
+	struct cl_push_report rep;
+	size_t i;
+	int rc;
+
+	if (c && (c->n > 0 || c->tsa_url[0])) {
+		x->res->witnesses = c->n;
+		if ((rc = cl_witness_push(x->l, c, 1, NULL, NULL, &rep, x->err)))
+			return rc;
+		/* Another writer committed between the export's entry and the
+		 * push: the witnesses saw a later checkpoint. */
+		x->res->witness_late = rep.size != x->size;
+	}
+	if ((rc = cl_witness_cosig_lines(x->l, x->size, &x->cosig, x->err)))
+		return rc;
+	for (i = 0; i < x->cosig.len; i++)
+		x->res->cosignatures += x->cosig.data[i] == '\n';
+	rc = cl_witness_token(x->l, x->size, tsr, NULL, x->err);
+	if (rc == CL_ENOTFOUND)
+		return CL_OK;
+	x->res->timestamped = rc == CL_OK;
+	return rc;
+}
+
 /* ---- tag files and signatures ------------------------------------------------ */
 
 static int add_file_tag(struct ex *x, const char *bagpath, const char *src)
@@ -775,8 +828,15 @@ static const char verify_txt[] =
 	"7. Completeness: data/proofs/chains/*.jsonl hold each conversation's chain from its\n"
 	"   head (proved in the checkpoint) back to its first entry. Every record of the chain\n"
 	"   in the exported time range must have a proof in data/proofs/records/, or be named\n"
-	"   by a tombstone of the chain (\"erased under rule R on date D\").\n\n"
-	"`chatledger verify-bundle FILE --vkey VKEY --ca ROOT.pem` does all of the above offline.\n";
+	"   by a tombstone of the chain (\"erased under rule R on date D\").\n"
+	"8. Witnesses (only if data/proofs/checkpoint has lines after the log's signature):\n"
+	"   each further \"\u2014 name ...\" line is a C2SP tlog-cosignature/v1 by an independent\n"
+	"   witness over the checkpoint text (docs/FORMAT.md \u00a711). If\n"
+	"   data/proofs/checkpoint.tsr exists, run `sed '/^$/,$d' data/proofs/checkpoint >cp.txt`\n"
+	"   and `openssl ts -verify -data cp.txt -in data/proofs/checkpoint.tsr -CAfile TSA-ROOT`:\n"
+	"   the checkpoint existed at the token's time.\n\n"
+	"`chatledger verify-bundle FILE --vkey VKEY --ca ROOT.pem [--witness-policy POLICY\n"
+	" --tsa-ca TSA-ROOT]` does all of the above offline.\n";
 
 int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		     const struct cl_bundle_opts *o, struct cl_bundle_result *r,
@@ -786,7 +846,7 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	struct cl_signer own;
 	const struct cl_signer *signer = o->signer;
 	char *tmp = NULL, *top = NULL, *vkey = NULL, *certp = NULL, *fdir = NULL;
-	struct cl_buf tm, sig, buf;
+	struct cl_buf tm, sig, buf, tsr;
 	uint64_t n_hits = 0, done = 0, ob, of;
 	size_t i, j;
 	int fd = -1, rc, created = 0;
@@ -801,6 +861,8 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	x.err = err;
 	cl_map_init(&x.convmap);
 	cl_buf_init(&x.cp, 1u << 16);
+	cl_buf_init(&x.cosig, 1u << 16);
+	cl_buf_init(&tsr, 1u << 20);
 	cl_buf_init(&tm, 1u << 24);
 	cl_buf_init(&sig, 1u << 20);
 	cl_buf_init(&buf, 1u << 20);
@@ -833,9 +895,15 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	if ((rc = cl_access_record(l, "export", o->who, o->q, r->records, &r->access_index, err)))
 		goto out;
 	x.size = r->size = cl_ledger_size(l);
-	if ((rc = cl_ledger_checkpoint(l, x.size, &x.cp, err)) ||
+	if ((rc = witness_export(&x, &tsr)) ||
+	    (rc = cl_ledger_checkpoint(l, x.size, &x.cp, err)) ||
 	    (rc = cl_vault_load_vkey(cl_ledger_dir(l), &vkey, err)))
 		goto out;
+	/* The cosigned note: more signature lines (c2sp.org/signed-note). */
+	if (x.cosig.len > 0 && cl_buf_add(&x.cp, x.cosig.data, x.cosig.len) != 0) {
+		rc = cl_error(err, CL_ENOMEM, "out of memory");
+		goto out;
+	}
 	/* The output. */
 	if ((tmp = cl_strdupf("%s.tmp", o->out_path)) == NULL ||
 	    (top = cl_strdupf("EXPORT-%s", o->case_id)) == NULL) {
@@ -869,7 +937,9 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 			goto out;
 	}
 	if ((rc = cl_bag_add_spool(x.bag, "data/loadfiles/export.dat", &x.dat, NULL, err)) ||
-	    (rc = cl_bag_add(x.bag, "data/proofs/checkpoint", x.cp.data, x.cp.len, NULL, err)))
+	    (rc = cl_bag_add(x.bag, "data/proofs/checkpoint", x.cp.data, x.cp.len, NULL, err)) ||
+	    (tsr.len > 0 &&
+	     (rc = cl_bag_add(x.bag, "data/proofs/checkpoint.tsr", tsr.data, tsr.len, NULL, err))))
 		goto out;
 	cl_buf_reset(&buf);
 	cl_buf_addf(&buf, "%s\n", vkey);
@@ -1009,6 +1079,8 @@ out:
 	cl_map_release(&x.convmap);
 	cl_spool_release(&x.dat);
 	cl_buf_release(&x.cp);
+	cl_buf_release(&x.cosig);
+	cl_buf_release(&tsr);
 	cl_buf_release(&tm);
 	cl_buf_release(&sig);
 	cl_buf_release(&buf);

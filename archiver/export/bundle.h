@@ -15,6 +15,8 @@
 #include "archiver/export/sign.h"
 #include "archiver/ledger/ledger.h"
 
+struct cl_wcfg;
+
 struct cl_bundle_opts {
 	const char *case_id;        /* External-Identifier; [A-Za-z0-9._-]{1,64} */
 	const char *out_path;       /* FILE.zip or FILE.tar, created exclusively */
@@ -29,6 +31,12 @@ struct cl_bundle_opts {
 	const char *tsa_url;        /* RFC 3161 TSA, or NULL */
 	const char *tsa_ca_path;    /* the TSA's root (copied to certs/), or NULL */
 	const char *bates_prefix;   /* [A-Z]{1,8}; default "CL" */
+	/* Witnesses and TSA ([witness], [timestamp] of chatledger.conf): the
+	 * export checkpoint is pushed to them (cl_witness_push, forced) before
+	 * the bundle is written, and the cosignatures and RFC 3161 token then
+	 * stored for it go into data/proofs/.  NULL or none configured: only
+	 * what is already stored (normally nothing). */
+	const struct cl_wcfg *witness;
 	int64_t now_ms;             /* Bagging-Date and custody times */
 	/* Told after each exported entry (done, total); may be NULL. */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
@@ -40,6 +48,11 @@ struct cl_bundle_result {
 	uint64_t access_index;      /* the ledger entry recording the export */
 	uint64_t size;              /* the export checkpoint's tree size */
 	uint64_t payload_bytes, payload_files;
+	size_t cosignatures;        /* witness cosignature lines on the checkpoint */
+	size_t witnesses;           /* witnesses configured (pushed to) */
+	int timestamped;            /* data/proofs/checkpoint.tsr written */
+	int witness_late;           /* the log grew before the push: the witnesses
+	                               cosigned a later checkpoint, not this one */
 };
 
 /*

@@ -20,6 +20,9 @@
 #include "archiver/ledger/merkle.h"
 #include "archiver/ledger/note.h"
 #include "archiver/ledger/proof.h"
+#include "archiver/witness/cosig.h"
+#include "archiver/witness/tsa.h"
+#include "archiver/witness/wverify.h"
 #include "common/buf.h"
 #include "common/map.h"
 #include "common/status.h"
@@ -404,6 +407,71 @@ static int check_checkpoint(struct vb *v, const struct cl_vb_opts *o)
 	free(vk);
 	free(name);
 	return ok;
+}
+
+/*
+ * The witnesses' lines on data/proofs/checkpoint against the policy, and
+ * data/proofs/checkpoint.tsr (an RFC 3161 response) against SHA-256 of
+ * the checkpoint text (docs/BUNDLE.md §4.1).
+ */
+static void check_witnesses(struct vb *v, const struct cl_vb_opts *o)
+{
+	const struct vfile *c = get(v, "data/proofs/checkpoint");
+	const struct vfile *ts = get(v, "data/proofs/checkpoint.tsr");
+	struct cl_cnote *cn = malloc(sizeof(*cn));
+	json_t *w = json_object();
+	size_t lines;
+
+	json_object_set_new(v->rep, "witness", w);
+	if (cn == NULL || c == NULL ||
+	    cl_cnote_parse((const char *)c->data, c->size, cn, NULL) != CL_OK) {
+		problem(v, "data/proofs/checkpoint: malformed signature lines");
+		free(cn);
+		return;
+	}
+	lines = cn->nsigs - 1; /* the log's own line is one (checked above) */
+	json_object_set_new(w, "cosignature_lines", json_integer((json_int_t)lines));
+	if (o->policy) {
+		struct cl_wverify_report r;
+
+		if (cl_wpolicy_check_note(o->policy, (const char *)c->data, c->size, &r) == CL_OK) {
+			json_object_set_new(w, "policy", json_string("met"));
+			json_object_set_new(w, "witnesses", json_integer((json_int_t)r.latest_by));
+		} else {
+			problem(v, "data/proofs/checkpoint: %s",
+				r.problem ? r.problem : "the witness policy could not be checked");
+			json_object_set_new(w, "policy", json_string("FAILED"));
+		}
+		cl_wverify_report_release(&r);
+	} else {
+		json_object_set_new(w, "policy", json_string("not checked"));
+		if (lines > 0)
+			warning(v, "the checkpoint's witness cosignatures were not checked"
+				" (pass --witness-policy)");
+	}
+	if (ts) {
+		unsigned char d[32];
+		int64_t gen = 0;
+		char *e = NULL;
+
+		cl_sha256(c->data, cn->text_len, d);
+		if (cl_tsa_check(ts->data, ts->size, d, 0, o->tsa_ca_path, &gen, &e) != CL_OK) {
+			problem(v, "data/proofs/checkpoint.tsr: %s", e ? e : "rejected");
+			json_object_set_new(w, "timestamp", json_string("FAILED"));
+		} else {
+			char at[32];
+
+			cl_time_format(gen * 1000, at);
+			json_object_set_new(w, "timestamp", json_string(o->tsa_ca_path ? "ok" :
+							"imprint ok, signer not checked"));
+			json_object_set_new(w, "timestamp_time", json_string(at));
+			if (!o->tsa_ca_path)
+				warning(v, "the checkpoint's timestamp token matches the checkpoint, but"
+					" its signer was not checked (pass --tsa-ca)");
+		}
+		free(e);
+	}
+	free(cn);
 }
 
 /* leaf hex -> decoded leaf (bytes in *lb) and its hash. */
@@ -855,6 +923,7 @@ int cl_verifybundle(const char *path, const struct cl_vb_opts *o, json_t **repor
 	check_manifest(&v, "manifest-sha256.txt", 1);
 	check_signatures(&v, o, err);
 	if (check_checkpoint(&v, o)) {
+		check_witnesses(&v, o);
 		check_records(&v);
 		if ((rc = pass2(&v, path, err)))
 			goto out;
