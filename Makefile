@@ -14,7 +14,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 PKGS = libsodium libzstd jansson sqlite3 libcrypto inih libarchive libmicrohttpd zlib libcurl \
-       libwebsockets libprotobuf-c libqrencode libpng libsignal-protocol-c
+       libwebsockets libprotobuf-c libqrencode libpng libsignal-protocol-c \
+       libxml-2.0
 
 WARN = -Wall -Wextra -Werror -Wpedantic -Wformat=2 -Wshadow -Wconversion \
        -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition -Wvla \
