@@ -247,11 +247,6 @@ int cl_s3_request(struct cl_s3 *s, const char *method, const char *bucket,
 		}
 		hl = t;
 	}
-	if (!(t = curl_slist_append(hl, "Expect:"))) {
-		rc = CL_ENOMEM;
-		goto out;
-	}
-	hl = t;
 	curl_easy_reset(c);
 	errbuf[0] = 0;
 	curl_easy_setopt(c, CURLOPT_URL, (char *)url.data);
