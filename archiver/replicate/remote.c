@@ -327,7 +327,7 @@ int cl_repl_verify(struct cl_repl *r, const char *dir, int deep,
 			     r->keys.bucket);
 		goto out;
 	}
-	if ((rc = repl_remote_load(r, 1, &rm, err)))
+	if ((rc = repl_remote_load(r, 1, &vers, &rm, err)))
 		goto out;
 	if (!rm.has_secrets) {
 		rc = problem(v, "key store: the secrets object is missing");
@@ -825,7 +825,7 @@ int cl_repl_restore(struct cl_repl *r, const char *newdir, const unsigned char *
 			rep->skipped_versions++;
 	if ((rc = identity(r, &vers, &id, err)) ||
 	    (rc = restore_files(r, tmp, id, pass, passlen, &origin, err)) ||
-	    (rc = repl_remote_load(r, 1, &rm, err)))
+	    (rc = repl_remote_load(r, 1, &vers, &rm, err)))
 		goto out;
 	if (!(dbpath = cl_strdupf("%s/ledger.db", tmp))) {
 		rc = CL_ENOMEM;

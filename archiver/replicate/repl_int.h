@@ -66,8 +66,12 @@ struct repl_remote {
 	uint64_t end;              /* the end of the chain of segments with manifests
 	                              from 0 */
 };
-/* List the WORM prefix (and the key store's keys/ when with_keys). */
-int repl_remote_load(struct cl_repl *r, int with_keys, struct repl_remote *rm, char **err);
+/* List the WORM prefix (and the key store's keys/ when with_keys).  With
+ * `vers` (a version listing of the prefix), each key's oldest version is
+ * used instead of the current one: delete markers and planted versions do
+ * not hide the locked original. */
+int repl_remote_load(struct cl_repl *r, int with_keys, const struct cl_s3_list *vers,
+		     struct repl_remote *rm, char **err);
 void repl_remote_release(struct repl_remote *rm);
 
 void repl_md5_hex(const void *p, size_t n, char out[33]);

@@ -392,25 +392,42 @@ static int has_man(const struct repl_remote *rm, uint64_t end)
 	return lo < rm->n_man && rm->man[lo] == end;
 }
 
-int repl_remote_load(struct cl_repl *r, int with_keys, struct repl_remote *rm, char **err)
+int repl_remote_load(struct cl_repl *r, int with_keys, const struct cl_s3_list *vers,
+		     struct repl_remote *rm, char **err)
 {
 	struct cl_s3_list l;
+	const struct cl_s3_list *src = vers;
 	char *pfx = NULL;
 	size_t i;
-	int rc;
+	int rc = CL_OK;
 
 	memset(rm, 0, sizeof(*rm));
 	memset(&l, 0, sizeof(l));
 	if (!(pfx = repl_name(&r->worm, "%s", "")))
 		return CL_ENOMEM;
-	if ((rc = cl_s3_list_objects(r->worm_s3, r->worm.bucket, pfx, &l, err)))
-		goto out;
-	for (i = 0; i < l.n; i++) {
-		const char *rel = repl_rel(&r->worm, l.v[i].key);
+	if (!src) {
+		if ((rc = cl_s3_list_objects(r->worm_s3, r->worm.bucket, pfx, &l, err)))
+			goto out;
+		src = &l;
+	}
+	for (i = 0; i < src->n; i++) {
+		const char *rel = repl_rel(&r->worm, src->v[i].key);
 		uint64_t a, b;
+		size_t j;
 
-		if (!rel)
+		if (!rel || src->v[i].delete_marker)
 			continue;
+		/* Versions of a key are listed together, newest first: take the
+		 * oldest one that is not a delete marker, once per key. */
+		if (vers) {
+			int later = 0;
+
+			for (j = i + 1; j < src->n && strcmp(src->v[j].key, src->v[i].key) == 0; j++)
+				if (!src->v[j].delete_marker)
+					later = 1;
+			if (later)
+				continue;
+		}
 		if (strncmp(rel, "seg/", 4) == 0 && parse_range(rel + 4, &a, &b) == 0) {
 			struct repl_seg *ns = realloc(rm->s, (rm->n + 1) * sizeof(*ns));
 
@@ -422,8 +439,8 @@ int repl_remote_load(struct cl_repl *r, int with_keys, struct repl_remote *rm, c
 			memset(&ns[rm->n], 0, sizeof(*ns));
 			ns[rm->n].first = a;
 			ns[rm->n].end = b;
-			ns[rm->n].size = l.v[i].size;
-			memcpy(ns[rm->n].etag, l.v[i].etag, sizeof(ns[rm->n].etag));
+			ns[rm->n].size = src->v[i].size;
+			memcpy(ns[rm->n].etag, src->v[i].etag, sizeof(ns[rm->n].etag));
 			rm->n++;
 		} else if (strncmp(rel, "man/", 4) == 0 && parse_one(rel + 4, &a) == 0) {
 			uint64_t *nm = realloc(rm->man, (rm->n_man + 1) * sizeof(*nm));
@@ -764,6 +781,27 @@ static int adopt(struct cl_repl *r, sqlite3 *db, const struct repl_seg *s, int64
 			goto out;
 		}
 	}
+	{
+		char mode[16], *sk2 = repl_name(&r->worm, "seg/%s-%s", hex16(s->first, a),
+						  hex16(s->end, b));
+		int64_t got_until = 0;
+
+		if (!sk2) {
+			rc = CL_ENOMEM;
+			goto out;
+		}
+		rc = cl_s3_get_retention(r->worm_s3, r->worm.bucket, sk2, NULL, mode, &got_until, err);
+		if (rc == CL_OK && strcmp(mode, "COMPLIANCE") != 0)
+			rc = alert(rep, err, "%s: retention mode %s, not COMPLIANCE", sk2, mode);
+		else if (rc == CL_ENOTFOUND || rc == CL_EINVAL)
+			rc = alert(rep, err, "%s: no Object Lock retention", sk2);
+		free(sk2);
+		if (rc)
+			goto out;
+		/* Its manifest is locked as long as the segment itself. */
+		if (got_until < until)
+			until = got_until;
+	}
 	rc = ship(r, db, s->first, s->end, &seg, &keys, 1, until, rep, err);
 	if (rc == CL_OK)
 		rep->adopted++;
@@ -924,7 +962,7 @@ int cl_repl_run(struct cl_repl *r, const char *dir, const struct cl_repl_run_opt
 			   " survive as old versions", r->keys.bucket, ver == 1 ? "enabled" : "suspended");
 		goto out;
 	}
-	if ((rc = repl_remote_load(r, 1, &rm, err)))
+	if ((rc = repl_remote_load(r, 1, NULL, &rm, err)))
 		goto out;
 	rep->remote_before = rep->remote_after = h = rm.end;
 	if (h > n) {
@@ -967,7 +1005,7 @@ int cl_repl_run(struct cl_repl *r, const char *dir, const struct cl_repl_run_opt
 	/* Refresh the segment list (new ones hold no erased keys: they were
 	 * built from the current rows), then shred what was erased since. */
 	repl_remote_release(&rm);
-	if ((rc = repl_remote_load(r, 0, &rm, err)) ||
+	if ((rc = repl_remote_load(r, 0, NULL, &rm, err)) ||
 	    (rc = reshred(r, db, &rm, done_tomb, rm.end, rep, err)))
 		goto out;
 	done_tomb = rm.end;
