@@ -109,10 +109,11 @@ static int retain_until(const char *archive, uint64_t days, int64_t *until)
 	struct cl_policy *p = NULL;
 	int64_t now = cl_time_now_ms(), best = now + (int64_t)days * 86400000;
 	char *err = NULL;
-	size_t i;
-	int code;
 
 	if (cl_config_load(archive, &conf, &err) == CL_OK && conf.policy[0]) {
+		size_t i;
+		int code;
+
 		if ((code = cli_load_policy("replicate", archive, NULL, &p)) != EXIT_OK)
 			return code;
 		for (i = 0; i < cl_policy_rule_count(p); i++) {

@@ -232,7 +232,7 @@ int cl_repl_credentials_load(const char *path, char **access_key, char **secret_
 	struct credx x = { NULL, NULL, 0 };
 	struct stat st;
 	FILE *f;
-	int fd, line, rc = CL_OK;
+	int fd, line;
 
 	*access_key = *secret_key = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -251,7 +251,7 @@ int cl_repl_credentials_load(const char *path, char **access_key, char **secret_
 	fclose(f);
 	if (line != 0 || x.bad || !x.ak || !x.sk || !*x.ak || !*x.sk) {
 		/* Never quote the file's contents. */
-		rc = x.bad ? CL_ENOMEM : cl_error(err, CL_EINVAL, "credentials file %.300s: needs"
+		int rc = x.bad ? CL_ENOMEM : cl_error(err, CL_EINVAL, "credentials file %.300s: needs"
 						  " aws_access_key_id and aws_secret_access_key"
 						  " (syntax error at line %d)", path, line);
 		sodium_free(x.ak);

@@ -34,9 +34,9 @@ static int problem(struct cl_repl_vreport *v, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static int problem(struct cl_repl_vreport *v, const char *fmt, ...)
 {
-	va_list ap;
-
 	if (!v->problem) {
+		va_list ap;
+
 		va_start(ap, fmt);
 		v->problem = cl_vstrdupf(fmt, ap);
 		va_end(ap);
@@ -398,7 +398,7 @@ int cl_repl_verify(struct cl_repl *r, const char *dir, int deep,
 		/* 4. The bytes: by ETag when the rebuild matches, else downloaded. */
 		cl_buf_reset(&seg);
 		cl_buf_reset(&keys);
-		if ((rc = repl_build(db, s->first, &end, 0, 0, &seg, &keys, err))) {
+		if (repl_build(db, s->first, &end, 0, 0, &seg, &keys, NULL) != CL_OK) {
 			rc = problem(v, "%s: does not end at a checkpoint of the log", sk);
 			goto out;
 		}
@@ -572,7 +572,6 @@ static int restore_seg(struct rb *b, const struct cl_seg *s, const struct cl_key
 		const struct cl_seg_entry *e = &s->e[i];
 		const struct cl_keys_row *kr = NULL;
 		struct cl_leaf leaf;
-		unsigned char aux[32];
 		cl_hash lh;
 
 		while (ki < k->n && k->r[ki].idx < e->idx)
@@ -583,6 +582,8 @@ static int restore_seg(struct rb *b, const struct cl_seg *s, const struct cl_key
 			return CL_ECORRUPT;
 		/* The leaf commits to the key rows: the key store is checked. */
 		if (kr) {
+			unsigned char aux[32];
+
 			cl_leaf_aux_hash(kr->eph, kr->eph ? 32 : 0, kr->wrapped, kr->wrapped ? 48 : 0,
 					 kr->attrs, kr->attrs_len, aux);
 			if (memcmp(aux, leaf.aux_hash, 32) != 0)
@@ -612,7 +613,7 @@ static int restore_seg(struct rb *b, const struct cl_seg *s, const struct cl_key
 			if ((rc = step(b->st[S_DEDUP])))
 				break;
 		}
-		if (e->ct && kr && kr->wrapped) {
+		if (e->ct && kr && kr->wrapped && kr->eph) {
 			if (b->batch == 0 || memcmp(b->last_eph, kr->eph, 32) != 0) {
 				sqlite3_bind_blob(b->st[S_BATCH], 1, kr->eph, 32, SQLITE_STATIC);
 				if ((rc = step(b->st[S_BATCH])))

@@ -737,7 +737,7 @@ static int adopt(struct cl_repl *r, sqlite3 *db, const struct repl_seg *s, int64
 	cl_buf_init(&keys, REPL_SEG_CAP);
 	cl_s3_resp_init(&resp, REPL_SEG_CAP);
 	memset(&got, 0, sizeof(got));
-	if ((rc = repl_build(db, s->first, &end, 0, 0, &seg, &keys, err))) {
+	if (repl_build(db, s->first, &end, 0, 0, &seg, &keys, NULL) != CL_OK) {
 		rc = alert(rep, err, "segment %llu-%llu in the bucket does not end at a checkpoint"
 			   " of the log", (unsigned long long)s->first, (unsigned long long)s->end);
 		goto out;
@@ -876,7 +876,7 @@ static int ship_cosigs(struct cl_repl *r, sqlite3 *db, struct repl_remote *rm, u
 		       int64_t until, struct cl_repl_report *rep, char **err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = CL_OK, s;
+	int rc = CL_OK;
 
 	if (sqlite3_prepare_v2(db, "SELECT size, vkey, time, line FROM witness_cosig"
 			       " WHERE size <= ?1 ORDER BY size, vkey", -1, &st, NULL) != SQLITE_OK) {
@@ -884,13 +884,12 @@ static int ship_cosigs(struct cl_repl *r, sqlite3 *db, struct repl_remote *rm, u
 		return CL_OK;   /* no witness tables: nothing to ship */
 	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)upto);
-	while (rc == CL_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+	while (rc == CL_OK && sqlite3_step(st) == SQLITE_ROW) {
 		const char *line = (const char *)sqlite3_column_text(st, 3);
 		const char *vkey = (const char *)sqlite3_column_text(st, 1);
 		char sha[65], a[17], *rel = NULL, *key = NULL, *body = NULL;
 		size_t i;
 		int found = 0;
-		json_t *j;
 
 		if (!line || !vkey)
 			continue;
@@ -904,7 +903,7 @@ static int ship_cosigs(struct cl_repl *r, sqlite3 *db, struct repl_remote *rm, u
 		for (i = 0; i < rm->n_cosig && !found; i++)
 			found = strcmp(rm->cosig[i], rel) == 0;
 		if (!found) {
-			j = json_pack("{s:I, s:s, s:I, s:s}", "size",
+			json_t *j = json_pack("{s:I, s:s, s:I, s:s}", "size",
 				      (json_int_t)sqlite3_column_int64(st, 0), "vkey", vkey,
 				      "time", (json_int_t)sqlite3_column_int64(st, 2), "line", line);
 			if (!j || !(body = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) ||
@@ -1132,7 +1131,6 @@ int cl_repl_record(const char *dir, const char *url, int rc, const char *why,
 {
 	struct cl_repl_state st;
 	int64_t now = cl_time_now_ms();
-	char since[32];
 	int e = CL_OK, was_alert;
 
 	*wrote = 0;
@@ -1147,6 +1145,8 @@ int cl_repl_record(const char *dir, const char *url, int rc, const char *why,
 		st.replicated = rep->remote_after;
 		st.ok_at = now;
 		if (st.failing_since) {
+			char since[32];
+
 			cl_time_format(st.failing_since, since);
 			e = coverage(dir, "replica-recovered",
 				     json_pack("{s:s, s:I, s:s}", "after", since, "replicated",

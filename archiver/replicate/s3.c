@@ -314,7 +314,7 @@ int cl_s3_put(struct cl_s3 *s, const char *bucket, const char *key,
 	unsigned char md5[16];
 	unsigned int mdlen = 0;
 	struct cl_buf h1;
-	char h2[64], h3[96], when[32];
+	char h2[64], h3[96];
 	const char *hs[4] = { NULL, NULL, NULL, NULL };
 	int rc;
 
@@ -330,6 +330,8 @@ int cl_s3_put(struct cl_s3 *s, const char *bucket, const char *key,
 	}
 	hs[0] = (const char *)h1.data;
 	if (lock_until_ms > 0) {
+		char when[32];
+
 		cl_time_format(lock_until_ms - lock_until_ms % 1000, when);
 		/* cl_time_format gives milliseconds; S3 takes ISO 8601 seconds. */
 		(void)cl_fmt(h2, sizeof(h2), "x-amz-object-lock-mode: COMPLIANCE");
@@ -417,8 +419,6 @@ static int add_obj(struct cl_s3_list *out, xmlNodePtr n, int marker)
 {
 	struct cl_s3_obj *o;
 	char *etag, *size, *latest;
-	const char *e;
-	size_t el;
 
 	if (out->n == out->alloc) {
 		size_t na = out->alloc ? out->alloc * 2 : 64;
@@ -445,7 +445,9 @@ static int add_obj(struct cl_s3_list *out, xmlNodePtr n, int marker)
 	size = child_text(n, "Size");
 	latest = child_text(n, "IsLatest");
 	if (etag) {
-		e = etag;
+		const char *e = etag;
+		size_t el;
+
 		while (*e == '"')
 			e++;
 		el = strcspn(e, "\"");

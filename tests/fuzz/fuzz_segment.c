@@ -30,11 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cl_s3_list l;
 	char *n1 = NULL, *n2 = NULL;
 	int trunc;
-	uint64_t i;
 	size_t j;
 
 	if (cl_seg_decode(data, size, &s, NULL) == CL_OK) {
 		struct cl_buf b;
+		uint64_t i;
 
 		cl_buf_init(&b, size + 64);
 		if (cl_seg_begin(&b, s.first, s.count))
