@@ -910,7 +910,8 @@ int cl_repl_restore(struct cl_repl *r, const char *newdir, const unsigned char *
 	}
 	/* Every ciphertext without its key must be explained by a tombstone:
 	 * otherwise the key store lost keys. */
-	qsort(b.tomb, b.n_tomb, sizeof(uint64_t), cmp64);
+	if (b.n_tomb)
+		qsort(b.tomb, b.n_tomb, sizeof(uint64_t), cmp64);
 	for (i = 0; i < b.n_erased; i++)
 		if (!b.n_tomb || !bsearch(&b.erased[i], b.tomb, b.n_tomb, sizeof(uint64_t), cmp64)) {
 			rc = cl_error(err, CL_ECORRUPT, "entry %llu: ciphertext without a key and no"
