@@ -200,5 +200,25 @@ int cmd_verify_bundle(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_search(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_dsar(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_access(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_replicate(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_restore(int argc, char **argv, struct cli_ctx *ctx);
+
+/* replicate, restore, verify --remote (cli/cmd_replicate.c): what names
+ * the store; NULLs fall back to the archive's [replicate] section. */
+struct cl_repl;
+struct cli_repl_args {
+	const char *archive;   /* for [replicate]; NULL on restore */
+	const char *url, *keys_url, *endpoint, *cred_file;
+	int allow_http;
+	int need_keys;         /* the key store URL is required (replicate) */
+};
+/* Open a session to the store; EXIT_OK or an exit status after the error
+ * was printed.  *url_used (malloc'd) names the WORM location. */
+int cli_repl_session(const char *cmd, const struct cli_repl_args *a, struct cl_repl **out,
+		     char **url_used);
+/* verify --remote: audit the bucket against the archive; prints, returns
+ * the exit status (1 on a finding). */
+int cli_verify_remote(const char *archive, const char *url, const char *cred_file,
+		      int deep, int json);
 
 #endif

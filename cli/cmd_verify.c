@@ -69,11 +69,13 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 		{ "deep", no_argument, NULL, 'd' },
 		{ "witness-policy", required_argument, NULL, 'w' },
 		{ "tsa-ca", required_argument, NULL, 't' },
+		{ "remote", required_argument, NULL, 'R' },
+		{ "credentials-file", required_argument, NULL, CLI_SECRET('C') },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *names[MAX_SAVED];
 	char *notes[MAX_SAVED], *key = NULL, *err = NULL;
-	const char *tsa_ca = NULL;
+	const char *tsa_ca = NULL, *remote = NULL, *cred_file = NULL;
 	struct cl_wpolicy *policy = NULL;
 	struct cl_wverify_report wr;
 	unsigned char *sk = NULL;
@@ -112,6 +114,8 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 		case 'r': o.read_only = 1; break;
 		case 'd': deep = 1; break;
 		case 't': tsa_ca = optarg; break;
+		case 'R': remote = optarg; break;
+		case CLI_SECRET('C'): cred_file = optarg; break;
 		case 'w': {
 			struct cl_buf b;
 
@@ -247,6 +251,9 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 		printf("TAMPERED: %s\n", r.problem);
 	}
 	code = rc == CL_OK ? EXIT_OK : EXIT_TAMPERED;
+	/* The off-site copy is audited against a log that verified. */
+	if (rc == CL_OK && remote)
+		code = cli_verify_remote(ctx->archive, remote, cred_file, deep, json);
 	cl_verify_report_release(&r);
 	cl_wverify_report_release(&wr);
 out:

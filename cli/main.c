@@ -30,7 +30,7 @@ const struct cli_cmd cli_commands[] = {
 	  "       chatledger ingest -a DIR --format cloudapi|wecom [--account ID] [--json] FILE...",
 	  "import records; bad items are quarantined (exit 3)" },
 	{ "verify", cmd_verify, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE,
-	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--witness-policy FILE] [--tsa-ca FILE] [--read-only] [--deep [--passphrase-file FILE]] [--json]",
+	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--witness-policy FILE] [--tsa-ca FILE] [--read-only] [--deep [--passphrase-file FILE]] [--remote S3-URL [--credentials-file FILE]] [--json]",
 	  "verify the whole archive without any secret" },
 	{ "checkpoint", cmd_checkpoint, CLI_NEEDS_READER,
 	  "chatledger checkpoint -a DIR [--size N] [--tsr FILE]",
@@ -122,6 +122,12 @@ const struct cli_cmd cli_commands[] = {
 	{ "access", cmd_access, CLI_NEEDS_ARCHIVE,
 	  "chatledger access list -a DIR [--passphrase-file FILE] [--json]",
 	  "list the access entries (who read what, when, how many)" },
+	{ "replicate", cmd_replicate, CLI_NEEDS_ARCHIVE,
+	  "chatledger replicate -a DIR [--url S3-URL] [--keys-url S3-URL] [--endpoint URL] [--credentials-file FILE] [--allow-http] [--service] [--max-segments N] [--json]",
+	  "copy the archive to S3 Object Lock (WORM) storage; erasures follow" },
+	{ "restore", cmd_restore, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE,
+	  "chatledger restore --from S3-URL -a NEWDIR --credentials-file FILE [--keys-url S3-URL] [--endpoint URL] [--allow-http] [--passphrase-file FILE] [--json]",
+	  "rebuild an archive from its S3 replica" },
 	{ NULL, NULL, 0, NULL, NULL }
 };
 
