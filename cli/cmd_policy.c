@@ -12,6 +12,8 @@
 #include "archiver/ledger/ledger.h"
 #include "archiver/retention/retention.h"
 #include "cli/cli.h"
+#include "cli/readpath.h"
+#include "archiver/officers/officers.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "policy/policy.h"
@@ -48,6 +50,8 @@ static int policy_event(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	if (!cli_ready(ctx, c, subject != NULL && event != NULL && at != CL_TIME_NONE, CLI_SETUP_ALL))
 		return ctx->code;
+	if ((rc = cli_officer_auth(ctx, CL_ACT_CHANGE)) != EXIT_OK)
+		return rc;
 	if ((rc = cl_retention_cover(ctx->ledger, &subject, 1, &subject, 1, &cov, &err)))
 		return cli_fail_rc("policy", rc, err);
 	if (cov.records == 0 && !allow_empty)
@@ -55,6 +59,8 @@ static int policy_event(int argc, char **argv, struct cli_ctx *ctx)
 				"(`chatledger party show ID`), or give --allow-empty to record the "
 				"event for a party not seen yet", subject);
 	rc = cl_retention_event_record(ctx->ledger, subject, event, at, note, &idx, &err);
+	if (rc == CL_OK && (rc = cli_officer_note(ctx, "policy-event", idx)) != EXIT_OK)
+		return rc;
 	if (rc)
 		return cli_fail_rc("policy", rc, err);
 	printf("event '%s' recorded (entry %llu): applies to %" PRIu64 " records in %" PRIu64
