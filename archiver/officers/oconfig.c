@@ -44,8 +44,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		unsigned lo, hi;
 		size_t off;
 	} keys[] = {
-		{ "idle_timeout", 60, 86400, offsetof(struct cl_officer_config, idle_s) },
-		{ "absolute_timeout", 300, 7 * 86400,
+		{ "idle_timeout", 2, 86400, offsetof(struct cl_officer_config, idle_s) },
+		{ "absolute_timeout", 5, 7 * 86400,
 		  offsetof(struct cl_officer_config, absolute_s) },
 		{ "login_attempts", 1, 100, offsetof(struct cl_officer_config, login_attempts) },
 		{ "max_sessions", 1, 4096, offsetof(struct cl_officer_config, max_sessions) },
