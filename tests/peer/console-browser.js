@@ -115,9 +115,10 @@ async function flow(base, shots, outFile, secrets) {
 
     // place a hold
     await page.goto(base + '/holds');
-    await page.type('input[name=case]', 'T160-HOLD');
-    await page.type('input[name=reason]', 'litigation T160');
-    await page.type('input[name=party]', '+852 9123 4567');
+    const hf = 'form[action="/holds/add"] ';
+    await page.type(hf + 'input[name=case]', 'T160-HOLD');
+    await page.type(hf + 'input[name=reason]', 'litigation T160');
+    await page.type(hf + 'input[name=party]', '+852 9123 4567');
     await Promise.all([page.waitForNavigation(), page.click('#place')]);
     const holdMsg = await page.$eval('main', (m) => m.innerText);
     check('hold placed from the console', /hold placed \(entry \d+\): covers [1-9]/.test(holdMsg) &&
