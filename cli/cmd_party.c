@@ -209,14 +209,9 @@ static int party_show(int argc, char **argv, struct cli_ctx *ctx)
 	if (!cli_ready(ctx, c, argc - optind == 1, 0))
 		return ctx->code;
 	sel = argv[optind];
-	if (ctx->pass_file) {
-		if ((code = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK)
-			return code;
-		rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk, &err);
-		cli_forget_passphrase(ctx);
-		if (rc)
-			return cli_fail_rc("party", rc, err);
-	}
+	/* with named officers: --officer NAME --reason TEXT (readpath.h) */
+	if ((ctx->pass_file || ctx->officer) && (code = cli_unlock(ctx, &sk)) != EXIT_OK)
+		return code;
 	memset(&s, 0, sizeof(s));
 	s.first = s.last = CL_TIME_NONE;
 	s.convs = json_object();
@@ -369,14 +364,9 @@ static int party_list(int argc, char **argv, struct cli_ctx *ctx)
 		json = 1;
 	if (!cli_ready(ctx, c, 1, 0))
 		return ctx->code;
-	if (ctx->pass_file) {
-		if ((code = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK)
-			return code;
-		rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk, &err);
-		cli_forget_passphrase(ctx);
-		if (rc)
-			return cli_fail_rc("party", rc, err);
-	}
+	/* with named officers: --officer NAME --reason TEXT (readpath.h) */
+	if ((ctx->pass_file || ctx->officer) && (code = cli_unlock(ctx, &sk)) != EXIT_OK)
+		return code;
 	memset(&s, 0, sizeof(s));
 	s.rows = json_array();
 	s.sk = sk;

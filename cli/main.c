@@ -30,7 +30,7 @@ const struct cli_cmd cli_commands[] = {
 	  "       chatledger ingest -a DIR --format whatsapp-export --account ID [--conversation ID] [--self NAME] [--tz ZONE] [--date-order dmy|mdy|ymd] [--json] FILE...\n"
 	  "       chatledger ingest -a DIR --format cloudapi|wecom [--account ID] [--json] FILE...",
 	  "import records; bad items are quarantined (exit 3)" },
-	{ "verify", cmd_verify, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE,
+	{ "verify", cmd_verify, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE | CLI_OFFICER,
 	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--witness-policy FILE] [--tsa-ca FILE] [--read-only] [--deep [--passphrase-file FILE]] [--json]",
 	  "verify the whole archive without any secret" },
 	{ "checkpoint", cmd_checkpoint, CLI_NEEDS_READER,

@@ -98,6 +98,12 @@ expect_exit "a wrong passphrase is refused" 2 "$CHATLEDGER" search -a "$A" --off
 	--passphrase-file "$T/bob" --reason x
 expect_exit "dave places a hold" 0 "$CHATLEDGER" hold add -a "$A" --officer dave \
 	--passphrase-file "$T/dave" --case D-HOLD --reason "dispute" --party "+852 9123 4567"
+expect_exit "party show works for an officer" 0 "$CHATLEDGER" party show -a "$A" \
+	--officer dave --passphrase-file "$T/dave" --reason "case D1" "+852 9123 4567"
+expect_exit "verify --deep works for an officer" 0 "$CHATLEDGER" verify -a "$A" --deep \
+	--officer dave --passphrase-file "$T/dave"
+expect_exit "verify --deep refuses an auditor" 2 "$CHATLEDGER" verify -a "$A" --deep \
+	--officer carol --passphrase-file "$T/carol"
 "$CHATLEDGER" access list -a "$A" --officer dave >"$T/acc"
 expect_grep "access list --officer: dave's search" "dave	search" "$T/acc"
 expect_grep "access list --officer: dave's hold" "dave	hold-add" "$T/acc"
@@ -118,7 +124,7 @@ start_console() {
 	"$CHATLEDGER" console -a "$A" --listen 127.0.0.1:0 --json >"$T/con.out" 2>"$T/con.err" &
 	CPID=$!
 	i=0
-	while [ $i -lt 100 ] && ! grep -q listening "$T/con.out" 2>/dev/null; do
+	while [ $i -lt 600 ] && ! grep -q listening "$T/con.out" 2>/dev/null; do
 		sleep 0.1; i=$((i + 1))
 	done
 	BASE="http://$(sed -n 's/.*"address":"\([^"]*\)".*/\1/p' "$T/con.out")"
@@ -207,12 +213,12 @@ n=$(grep -c 'console-login' "$T/accd")
 expect_grep "a refused attempt is recorded as refused" '"result":"refused"' "$T/accj2"
 
 # ---- session expiry -------------------------------------------------------------------
-printf '\n[console]\nidle_timeout = 2\nabsolute_timeout = 5\n' >>"$A/chatledger.conf"
+printf '\n[console]\nidle_timeout = 4\nabsolute_timeout = 60\n' >>"$A/chatledger.conf"
 start_console
 curl -s -o /dev/null -c "$T/jar" --data-urlencode "name=alice" \
 	--data-urlencode "passphrase=test passphrase" "$BASE/login"
 c1=$(curl -s -o /dev/null -w '%{http_code}' -b "$T/jar" "$BASE/holds")
-sleep 3
+sleep 6
 c2=$(curl -s -o /dev/null -w '%{http_code}' -b "$T/jar" "$BASE/holds")
 [ "$c1" = 200 ] && [ "$c2" = 303 ] && ok "a session cookie past its idle expiry is refused" ||
 	notok "a session cookie past its idle expiry is refused ($c1 then $c2)"
