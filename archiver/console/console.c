@@ -404,12 +404,10 @@ static int open_listener(struct cl_console *c, char **err)
 	if (!v6 && inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((uint16_t)port);
-		slen = sizeof(*s4);
 		loop = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
 	} else if (v6 && inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)port);
-		slen = sizeof(*s6);
 		loop = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
 	} else {
 		return cl_error(err, CL_EINVAL, "the listen address is not a numeric IP address");

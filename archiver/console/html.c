@@ -59,7 +59,6 @@ int cl_html_text(struct cl_buf *b, const char *s, size_t n)
 
 	while (i < n && rc == CL_OK) {
 		int32_t c = utf8_next(p + i, n - i, &len);
-		char mark[64];
 
 		switch (c) {
 		case '&': rc = cl_buf_addstr(b, "&amp;"); break;
@@ -71,6 +70,8 @@ int cl_html_text(struct cl_buf *b, const char *s, size_t n)
 		case -1: rc = cl_buf_addstr(b, "\xEF\xBF\xBD"); break;
 		default:
 			if (shown_as_marker(c)) {
+				char mark[64];
+
 				(void)snprintf(mark, sizeof(mark), "<span class=\"ctl\">[U+%04X]</span>",
 					       (unsigned)c);
 				rc = cl_buf_addstr(b, mark);

@@ -300,13 +300,13 @@ static int record_access(struct cl_console *c, struct cl_con_req *r, const char 
 /* "YYYY-MM-DD" or RFC 3339 into ms; end-of-day for a bare date if `end`. */
 static int parse_when(const char *s, int end, int64_t *ms)
 {
-	char b[40];
-
 	if (s == NULL || *s == 0) {
 		*ms = CL_TIME_NONE;
 		return 0;
 	}
 	if (strlen(s) == 10) {
+		char b[40];
+
 		(void)cl_fmt(b, sizeof(b), "%sT00:00:00Z", s);
 		if (cl_time_parse(b, strlen(b), ms) != CL_OK)
 			return -1;
@@ -1039,7 +1039,7 @@ static void do_hold_add(struct cl_console *c, struct cl_con_req *r, struct cl_co
 		goto fail;
 	(void)cl_fmt(msg, sizeof(msg), "hold placed (entry %" PRIu64 "): covers %" PRIu64
 		     " records in %" PRIu64 " conversations now%s", idx, cov.records,
-		     cov.conversations, np + nc ? "" : " (every record)");
+		     cov.conversations, (np + nc) ? "" : " (every record)");
 	page_holds(c, r, p, msg, 1);
 	return;
 fail:
@@ -1053,11 +1053,10 @@ static void do_hold_release(struct cl_console *c, struct cl_con_req *r, struct c
 	uint64_t idx = 0;
 	char *err = NULL, msg[200];
 	json_t *extra;
-	int rc;
 
 	if (!allowed(c, r, p, CL_ACT_CHANGE))
 		return;
-	if (case_id == NULL || (rc = cl_retention_hold_release(c->l, case_id, &idx, &err))) {
+	if (case_id == NULL || cl_retention_hold_release(c->l, case_id, &idx, &err) != CL_OK) {
 		page_holds(c, r, p, err ? err : "no such hold", 0);
 		free(err);
 		return;

@@ -250,6 +250,7 @@ int cl_officer_unlock(const char *dir, const char *name, const unsigned char *pa
 	int rc;
 
 	*out = NULL;
+	memset(file, 0, sizeof(file));
 	cl_buf_init(&ad, OFF_HDR + CL_OFFICER_NAME_MAX + 1);
 	if (kek == NULL || sk == NULL || (o = calloc(1, sizeof(*o))) == NULL) {
 		rc = CL_ENOMEM;
@@ -438,6 +439,7 @@ int cl_officer_passwd(const char *dir, const struct cl_officer *o,
 
 	if (o == NULL)
 		return CL_EINVAL;
+	memset(file, 0, sizeof(file));
 	if ((rc = read_file(dir, o->name, file, err)))
 		return rc;
 	rc = write_officer(dir, o->name, o->role, o->seal_sk, pass, passlen, kdf, 1,
@@ -523,6 +525,7 @@ int cl_officer_each(const char *dir, cl_officer_fn fn, void *ctx, char **err)
 
 		if (cl_officer_name_check(names[i], NULL) != CL_OK)
 			continue;
+		memset(file, 0, sizeof(file));
 		if ((rc = read_file(dir, names[i], file, err)))
 			break;
 		info.name = names[i];
