@@ -144,11 +144,25 @@ async function flow(base, shots, outFile, secrets) {
       out.download = dl;
     }
 
+    // a data access request: recorded, produced, downloadable
+    await page.goto(base + '/export');
+    await page.type('form[action="/dsar"] input[name=party]', '+852 9123 4567');
+    await page.type('form[action="/dsar"] input[name=received]', '2026-01-05');
+    await page.type('form[action="/dsar"] input[name=reason]', 'PDPO request T160');
+    await Promise.all([page.waitForNavigation({ timeout: 120000 }), page.click('#dsar')]);
+    const ds = await page.$eval('#result', (e) => e.textContent).catch(() => '');
+    const dsl = await page.$eval('#download', (a) => a.getAttribute('href')).catch(() => '');
+    check('DSAR recorded with its deadline and a download', /request \d+: \d+ records; reply due by 2026-02-14/.test(ds) &&
+      dsl.includes('dsar-'), ds);
+    await page.screenshot({ path: `${shots}/06b-dsar.png`, fullPage: true });
+    const overview = await (await fetch(base + '/', { headers: { cookie: await cookieHeader(page) } })).text();
+    check('the open DSAR is on the overview with its days left', /<td>\d+<\/td><td>2026-01-05T00:00:00.000Z<\/td>/.test(overview));
+
     // the access log
     await page.goto(base + '/access');
     const acc = await page.$eval('#access', (t) => t.innerText);
     for (const cmd of ['console-login', 'console-search', 'console-view', 'hold-add', 'export',
-      'console-download']) {
+      'console-download', 'dsar']) {
       check(`access log shows ${cmd} by bob`, acc.split('\n').some((l) => l.includes('bob') &&
         l.includes(cmd)));
     }
