@@ -36,7 +36,7 @@ static int dsar_request(int argc, char **argv, struct cli_ctx *ctx)
 	uint64_t id = 0, n = 0, written = 0, aidx = 0;
 	struct cl_select_query q;
 	unsigned char *sk = NULL;
-	json_t *extra = NULL;
+	json_t *extra = NULL, *why = NULL;
 	char *err = NULL, dl[32];
 	int c, rc, code, json = 0;
 
@@ -72,7 +72,11 @@ static int dsar_request(int argc, char **argv, struct cli_ctx *ctx)
 		goto out;
 	}
 	extra = json_pack("{s:I}", "request", (json_int_t)id);
-	if ((rc = cl_access_record_extra(ctx->ledger, "dsar", cli_who(), &q, n, extra, extra,
+	why = extra ? json_deep_copy(extra) : NULL;
+	if (why && ctx->reason)
+		json_object_set_new(why, "reason", json_string(ctx->reason));
+	if ((rc = cl_access_record_extra(ctx->ledger, "dsar", cli_who(), &q, n, extra,
+					 why ? why : extra,
 					 &aidx, &err)) ||
 	    (rc = cl_dsar_write(ctx->ledger, sk, id, party, received, out, &written, &err))) {
 		code = cli_fail_rc("dsar", rc, err);
@@ -96,6 +100,7 @@ static int dsar_request(int argc, char **argv, struct cli_ctx *ctx)
 	code = cli_finish_stdout(EXIT_OK);
 out:
 	json_decref(extra);
+	json_decref(why);
 	sodium_free(sk);
 	return code;
 }

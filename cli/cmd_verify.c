@@ -19,6 +19,8 @@
 #include "archiver/ledger/verify.h"
 #include "archiver/witness/wverify.h"
 #include "cli/cli.h"
+#include "cli/readpath.h"
+#include "archiver/officers/officers.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -146,9 +148,22 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 	if (deep) {
 		/* The officer's key first: a wrong passphrase is an error (2),
 		 * reported before anything is verified. */
-		if ((code = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK)
+		if (cl_officers_configured(ctx->archive)) {
+			/* named officers (issue 15): a content officer's key */
+			if ((code = cli_officer_auth(ctx, CL_ACT_CONTENT)) != EXIT_OK)
+				goto out;
+			if ((sk = sodium_malloc(32)) == NULL) {
+				code = cli_fail("verify", "out of memory");
+				goto out;
+			}
+			memcpy(sk, ctx->off->seal_sk, 32);
+			rc = CL_OK;
+		} else if ((code = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK) {
 			goto out;
-		rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk, &err);
+		} else {
+			rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk,
+						  &err);
+		}
 		cli_forget_passphrase(ctx);
 		if (rc) {
 			code = cli_fail_rc("verify", rc, err);

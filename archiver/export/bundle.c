@@ -892,7 +892,17 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		goto out;
 	r->conversations = x.nconv;
 	/* The export is evidence before anything is written. */
-	if ((rc = cl_access_record(l, "export", o->who, o->q, r->records, &r->access_index, err)))
+	if (o->reason) {
+		json_t *why = json_pack("{s:s}", "reason", o->reason);
+
+		rc = why ? cl_access_record_extra(l, "export", o->who, o->q, r->records, NULL, why,
+						  &r->access_index, err) : CL_ENOMEM;
+		json_decref(why);
+	} else {
+		rc = cl_access_record(l, "export", o->who, o->q, r->records, &r->access_index,
+				      err);
+	}
+	if (rc)
 		goto out;
 	x.size = r->size = cl_ledger_size(l);
 	if ((rc = witness_export(&x, &tsr)) ||

@@ -41,6 +41,7 @@ struct cl_bundle_opts {
 	/* Told after each exported entry (done, total); may be NULL. */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
 	void *progress_ctx;
+	const char *reason;         /* issue 15: why (sealed in the access entry), or NULL */
 };
 
 struct cl_bundle_result {
