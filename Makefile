@@ -182,4 +182,5 @@ install: $(O)/chatledger
 	install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf build build-asan build-fuzz build-fuzz-lib demo-archive demo-archive.passphrase
+	rm -rf build build-asan build-fuzz build-fuzz-lib demo-archive demo-archive.passphrase \
+	  demo-archive.bundle demo-archive.bundle.tar

@@ -200,7 +200,7 @@ static int party_show(int argc, char **argv, struct cli_ctx *ctx)
 	unsigned char *sk = NULL;
 	const char *sel;
 	char *err = NULL, f[32] = "-", t[32] = "-";
-	json_t *out = NULL, *members = NULL, *v;
+	json_t *out = NULL, *members = NULL, *seen, *v;
 	const char *k;
 	int c, rc, json = 0, code = EXIT_OK;
 
@@ -231,16 +231,23 @@ static int party_show(int argc, char **argv, struct cli_ctx *ctx)
 	/* Only the identifiers that are the party's own (not the other
 	 * people in its group chats). */
 	members = json_array();
+	seen = json_object();
 	json_object_foreach(s.idents, k, v) {
+		const char *cid = json_string_value(v);
 		int yes = 0;
 
+		if (json_object_get(seen, cid))
+			continue;   /* "85291234567" and "…@s.whatsapp.net": one tel */
 		if (cl_parties_is_member(ctx->ledger, &sel, 1,
-					 strncmp(json_string_value(v), "name:", 5) == 0 ?
-					 json_string_value(v) : k, &yes, &err) == CL_OK && yes)
-			json_array_append_new(members, json_string(json_string_value(v)));
+					 strncmp(cid, "name:", 5) == 0 ? cid : k, &yes, &err) == CL_OK &&
+		    yes) {
+			json_array_append_new(members, json_string(cid));
+			json_object_set_new(seen, cid, json_true());
+		}
 		free(err);
 		err = NULL;
 	}
+	json_decref(seen);
 	if (s.first != CL_TIME_NONE)
 		cl_time_format(s.first, f);
 	if (s.last != CL_TIME_NONE)
