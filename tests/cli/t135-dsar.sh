@@ -84,6 +84,8 @@ check "one top folder EXPORT-dsar-ID" [ -d "$B" ] && [ "$(ls "$T/d" | wc -l)" -e
 (cd "$B" && openssl cms -verify -binary -inform DER -in tagmanifest-sha256.txt.p7s \
 	-content tagmanifest-sha256.txt -CAfile "$A/export.crt" -out /dev/null 2>/dev/null) &&
 	ok "openssl cms -verify" || notok "openssl cms -verify"
+check "RSMF: schema 2.0, email, zip, referential checks" python3 "$CL_ROOT/tests/cli/bundle_check.py" rsmf "$B" "$CL_ROOT/../shared/formats/rsmf/rsmf_schema_2_0_0.json"
+check "proofs (redacted ones too): the independent verifier" python3 "$CL_ROOT/tests/cli/bundle_check.py" proofs "$B" "$VK"
 expect_grep "bag-info names the request" "External-Description: .*data access request $id" "$B/bag-info.txt"
 expect_grep "custody log: the request and its deadline" '"deadline":"2025-04-10"' "$B/data/custody/custody-log.jsonl"
 expect_grep "DAT: a REDACTION field" "REDACTION" "$B/data/loadfiles/export.dat"
