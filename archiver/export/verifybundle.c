@@ -559,12 +559,12 @@ static void check_records(struct vb *v)
 				/* Redacted (BUNDLE.md §4.2): existence, time and
 				 * conversation are proven by the leaf; the content is
 				 * withheld.  Counts for completeness. */
-				char k[24];
-
-				if (lf.type != CL_ENTRY_RECORD)
+				if (lf.type != CL_ENTRY_RECORD) {
 					problem(v, "%s: entry %lld: a redacted proof line for an entry that is not a record",
 						f->path, (long long)idx);
-				else {
+				} else {
+					char k[24];
+
 					cl_fmt(k, sizeof(k), "%lld", (long long)idx);
 					json_object_set_new(v->recinfo, k, json_pack("{s:s}", "redacted", red));
 					cl_map64_put(&v->proven, (uint64_t)idx, 1);
