@@ -295,7 +295,9 @@ int cl_dsar_mask(json_t *rec)
 	int rc;
 
 	json_object_del(rec, "raw");
+	/* A sender without a saved name is named by its number. */
 	if ((rc = mask_member(json_object_get(rec, "sender"), "id")) ||
+	    (rc = mask_member(json_object_get(rec, "sender"), "name")) ||
 	    (rc = mask_member(rec, "text")))
 		return rc;
 	for (i = 0; i < json_array_size(as); i++)

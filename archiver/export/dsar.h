@@ -80,7 +80,8 @@ int cl_dsar_write(struct cl_ledger *l, const unsigned char *seal_sk,
 /*
  * Mask another person's data in a group-chat record, in place: every
  * digit but the last two of sender.id and of each run of 7 or more digits
- * (with spaces, '-', '.', '(', ')' or '+' between them) in text and in
+ * (with spaces, '-', '.', '(', ')' or '+' between them) in sender.name
+ * (a sender without a saved name is named by its number), text and
  * attachment names is replaced by '*'; names are kept; "raw" (the
  * source's bytes) is removed.  Returns CL_OK or CL_ENOMEM.
  */

@@ -12,6 +12,7 @@
 # it, makes verify-bundle exit 1.  The request, its 40-day deadline,
 # dsar list and dsar close are checked too.
 . "$(dirname "$0")/lib.sh"
+[ -n "${T135_KEEP:-}" ] && trap - EXIT
 
 S="$CL_ROOT/../shared/samples"
 A="$T/a"
@@ -42,7 +43,15 @@ printf '%s\n' \
 	"04/02/2025, 10:00 - Agent Amy created group \"Policy holders\"" \
 	"04/02/2025, 10:01 - +852 9123 4567: Group hello from Chan" \
 	"04/02/2025, 10:02 - Wong Siu Ling: Call me on +852 6000 1234 please" \
-	"04/02/2025, 10:03 - Agent Amy: Noted" >"$T/group.txt"
+	"04/02/2025, 10:03 - Agent Amy: Noted" \
+	"04/02/2025, 10:04 - +852 6000 1234: IMG-20250204-WA0002.jpg (file attached)" >"$T/group.txt"
+# the group export with another member's photo (it must stay out of the bag)
+python3 - "$T/group.txt" "$T/group.zip" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[2], "w") as z:
+    z.write(sys.argv[1], "WhatsApp Chat with Policy holders.txt")
+    z.writestr("IMG-20250204-WA0002.jpg", b"\xff\xd8\xff\xe0WONG-PRIVATE-PHOTO\n" * 30)
+PY
 
 ACC=85230000001
 expect_exit "cloudapi body imports" 0 "$CHATLEDGER" ingest -a "$A" --format cloudapi "$T/cloud.json"
@@ -50,7 +59,7 @@ expect_exit "chat export zip imports" 0 "$CHATLEDGER" ingest -a "$A" --format wh
 	--account $ACC --self "Agent Amy" --date-order dmy --json "$T/chat.zip"
 expect_grep "the export's photo is stored" '"attachments":1' "$T/out"
 expect_exit "group export imports" 0 "$CHATLEDGER" ingest -a "$A" --format whatsapp-export \
-	--account $ACC --self "Agent Amy" --date-order dmy --conversation group-policy "$T/group.txt"
+	--account $ACC --self "Agent Amy" --date-order dmy --conversation group-policy "$T/group.zip"
 expect_exit "wecom record imports" 0 "$CHATLEDGER" ingest -a "$A" --format wecom --account corp-acme "$T/wecom.json"
 # a shared sample too, so the party is one among others
 expect_exit "a sample from ../shared/samples imports" 0 "$CHATLEDGER" ingest -a "$A" \
@@ -71,10 +80,10 @@ VK=$("$CHATLEDGER" pubkey -a "$A")
 expect_exit "verify-bundle passes (pinned key and root)" 0 "$CHATLEDGER" verify-bundle "$T/dsar.tar" \
 	--vkey "$VK" --ca "$A/export.crt"
 cp "$T/out" "$T/vb.txt"
-expect_grep "... reports the redacted records" "^redacted (content withheld): 3 " "$T/vb.txt"
+expect_grep "... reports the redacted records" "^redacted (content withheld): 5 " "$T/vb.txt"
 expect_grep "... and the rest verified" "verified: .* 6 records and 1 natives" "$T/vb.txt"
 expect_exit "verify-bundle --json" 0 "$CHATLEDGER" verify-bundle "$T/dsar.tar" --vkey "$VK" --ca "$A/export.crt" --json
-expect_grep "... \"redacted\":3" '"redacted":3' "$T/out"
+expect_grep "... \"redacted\":5 (4 records, 1 attachment)" '"redacted":5' "$T/out"
 
 mkdir "$T/d" && tar -xf "$T/dsar.tar" -C "$T/d"
 B="$T/d/EXPORT-dsar-$id"
@@ -119,12 +128,16 @@ for t in want_full:
     assert any(base in x or x in base for x in texts), ("missing", t, texts)
 # every other line of the group (other members, staff, the system line)
 others = [g for g in grp if not g.startswith("+852 9123 4567: ")]
-assert len(red) == len(others), (red, others)
+# and the other member's photo, as "attachment of a redacted record"
+assert len(red) == len(others) + 1, (red, others)
+assert sum(1 for r in red.values() if r.startswith("attachment of")) == 1, red
 assert {r["source"] for r in full.values()} == {"cloudapi", "whatsapp-export", "wecom"}, full
 ids = {r.get("sender", {}).get("id") for r in full.values()}
 assert not any("Mauricio" in json.dumps(r) for r in full.values())
 PY2
 grep -rq "Mauricio" "$B" && notok "no other customer's chat in the bag" || ok "no other customer's chat in the bag"
+grep -rqa "WONG-PRIVATE-PHOTO" "$B" && notok "group: another member's photo is left out" ||
+	ok "group: another member's photo is left out"
 grep -rqF "6000 1234" "$B" && notok "group: other members' numbers appear only masked" ||
 	ok "group: other members' numbers appear only masked"
 grep -rqF "+*** **** **34" "$B/data/transcripts" && ok "... the masked number is shown" || notok "... the masked number is shown"
@@ -145,7 +158,7 @@ for p in glob.glob(os.path.join(sys.argv[1], "data/rsmf/*.rsmf")):
                 if "redacted" in cu:
                     n += 1
                     assert "6000 1234" not in ev.get("body", "")
-assert n == 3, n
+assert n == 4, n
 PY2
 photo_sha=$(sha256sum "$T/photo.jpg" | cut -d' ' -f1)
 got=$(sha256sum "$B"/data/natives/* 2>/dev/null | cut -d' ' -f1 | head -n 1)
