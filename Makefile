@@ -146,6 +146,7 @@ bench: all $(O)/bench/wa_stanza $(O)/bench/bag_stream
 	sh bench/writers.sh $(O)
 	sh bench/search.sh $(O)
 	sh bench/export.sh $(O) quick
+	sh bench/console.sh $(O) quick
 
 fuzz:
 	$(MAKE) O=build-fuzz-lib CC=clang CFLAGS="-fsanitize=fuzzer-no-link" SANITIZE=1 build-fuzz-lib/libchatledger.a

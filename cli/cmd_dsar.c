@@ -79,6 +79,7 @@ static int dsar_request(int argc, char **argv, struct cli_ctx *ctx)
 	w.out = out;
 	w.who = cli_who();
 	w.now_ms = cl_time_now_ms();
+	w.reason = ctx->reason;
 	if ((rc = cl_dsar_write(ctx->ledger, sk, &w, &res, &err))) {
 		code = cli_fail_rc("dsar", rc, err);
 		goto out;

@@ -18,6 +18,7 @@
 #include "archiver/ledger/vault.h"
 #include "archiver/witness/push.h"
 #include "cli/cli.h"
+#include "cli/readpath.h"
 #include "common/status.h"
 #include "common/util.h"
 
@@ -231,13 +232,11 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 	o.progress = on_progress;
 	o.progress_ctx = &pg;
 	pg.tty = isatty(STDERR_FILENO);
-	if ((code = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK)
+	if ((code = cli_unlock(ctx, &sk)) != EXIT_OK)
 		goto out;
-	rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk, &err);
-	cli_forget_passphrase(ctx);
-	if (rc) {
-		code = cli_fail_rc("export", rc, err);
-		goto out;
+	if (ctx->off) {
+		o.who = cli_who();
+		o.reason = ctx->reason;
 	}
 	if ((code = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
 		goto out;

@@ -14,6 +14,8 @@
 #include "archiver/parties/parties.h"
 #include "archiver/retention/retention.h"
 #include "cli/cli.h"
+#include "cli/readpath.h"
+#include "archiver/officers/officers.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "policy/policy.h"
@@ -50,6 +52,8 @@ static int policy_event(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	if (!cli_ready(ctx, c, subject != NULL && event != NULL && at != CL_TIME_NONE, CLI_SETUP_ALL))
 		return ctx->code;
+	if ((rc = cli_officer_auth(ctx, CL_ACT_CHANGE)) != EXIT_OK)
+		return rc;
 	if ((rc = cl_retention_cover_subject(ctx->ledger, subject, &cov, &err)))
 		return cli_fail_rc("policy", rc, err);
 	if (cov.records == 0 && !allow_empty)
@@ -57,6 +61,8 @@ static int policy_event(int argc, char **argv, struct cli_ctx *ctx)
 				"(`chatledger party show ID`), or give --allow-empty to record the "
 				"event for a party not seen yet", subject);
 	rc = cl_retention_event_record(ctx->ledger, subject, event, at, note, &idx, &err);
+	if (rc == CL_OK && (rc = cli_officer_note(ctx, "policy-event", idx)) != EXIT_OK)
+		return rc;
 	if (rc)
 		return cli_fail_rc("policy", rc, err);
 	printf("event '%s' recorded (entry %llu): applies to %" PRIu64 " records in %" PRIu64

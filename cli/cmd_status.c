@@ -18,6 +18,7 @@
 #include "archiver/sources/wechat_status.h"
 #include "archiver/wa/status.h"
 #include "archiver/witness/push.h"
+#include "archiver/replicate/replicate.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -261,6 +262,23 @@ static void wechat_print(const json_t *w)
 	       json_string_value(json_array_get(json_object_get(w, "not_captured"), 0)));
 }
 
+static void repl_print(const struct cl_repl_state *r, uint64_t entries)
+{
+	char b[32] = "never";
+
+	if (r->ok_at)
+		cl_time_format(r->ok_at, b);
+	printf("replication: %" PRIu64 "/%" PRIu64 " entries off-site, %" PRIu64
+	       " behind; last success %s; %s\n", r->replicated, entries,
+	       entries > r->replicated ? entries - r->replicated : 0, b,
+	       r->failing_since ? "FAILING" : "ok");
+	if (r->failing_since) {
+		cl_time_format(r->failing_since, b);
+		printf("%s  replication failing since %s: %s\n", r->alert ? "ALERT" : "attention",
+		       b, r->error);
+	}
+}
+
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
 	uint64_t n_access = 0;
@@ -272,7 +290,8 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	struct cl_ledger_stats s;
 	struct cl_wa_status wst;
 	char *err = NULL;
-	int c, rc, json = 0, have_wa;
+	int c, rc, json = 0, have_wa, have_repl;
+	struct cl_repl_state rst;
 	json_t *j, *rep;
 
 	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'j')
@@ -352,6 +371,14 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		"last_run", json_object_get(rep, "now"), "policy", json_object_get(rep, "policy"),
 		"erased", json_object_get(rep, "erased"), "held", json_object_get(rep, "held"),
 		"no_rule", json_object_get(rep, "no_rule")) : json_null());
+	/* off-site replication (archiver/replicate): lag and health */
+	have_repl = cl_repl_state_load(ctx->archive, &rst, NULL) == CL_OK;
+	if (have_repl)
+		json_object_set_new(j, "replication", json_pack("{s:I, s:I, s:b, s:s, s:I}",
+			"replicated", (json_int_t)rst.replicated,
+			"behind", (json_int_t)(s.entries > rst.replicated ? s.entries - rst.replicated : 0),
+			"failing", rst.failing_since != 0, "error", rst.error,
+			"failing_since_ms", (json_int_t)rst.failing_since));
 	if (json) {
 		json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
 		putchar('\n');
@@ -394,6 +421,8 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 			wa_print(&wst);
 		if (json_object_get(j, "wechat"))
 			wechat_print(json_object_get(j, "wechat"));
+		if (have_repl)
+			repl_print(&rst, s.entries);
 	}
 	json_decref(rep);
 	cl_wa_status_release(&wst);

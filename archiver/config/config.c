@@ -306,8 +306,11 @@ static int handler(void *user, const char *section, const char *name,
 
 		if (r >= 0)
 			return r;
-	} else if (strcmp(section, "witness") == 0 || strcmp(section, "timestamp") == 0) {
-		return 1; /* read and checked by archiver/witness/wconfig.c */
+	} else if (strcmp(section, "witness") == 0 || strcmp(section, "timestamp") == 0 ||
+		   strcmp(section, "replicate") == 0) {
+		return 1; /* checked by archiver/witness/wconfig.c, replicate/rconf.c */
+	} else if (strcmp(section, "officers") == 0 || strcmp(section, "console") == 0) {
+		return 1; /* read and checked by archiver/officers/oconfig.c */
 	} else {
 		(void)cl_fmt(x->why, sizeof(x->why), "unknown section [%.40s]", section);
 		return 0;

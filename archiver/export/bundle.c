@@ -940,9 +940,18 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		goto out;
 	r->conversations = x.nconv;
 	/* The export is evidence before anything is written. */
-	if ((rc = cl_access_record_extra(l, o->command ? o->command : "export", o->who, o->q,
-					 r->records, o->access_extra, o->access_extra,
-					 &r->access_index, err)))
+	{
+		json_t *sealed = o->access_sealed ? json_deep_copy(o->access_sealed) :
+				 o->access_extra ? json_deep_copy(o->access_extra) : json_object();
+
+		if (sealed && o->reason)
+			json_object_set_new(sealed, "reason", json_string(o->reason));
+		rc = sealed ? cl_access_record_extra(l, o->command ? o->command : "export", o->who,
+						     o->q, r->records, o->access_extra, sealed,
+						     &r->access_index, err) : CL_ENOMEM;
+		json_decref(sealed);
+	}
+	if (rc)
 		goto out;
 	x.size = r->size = cl_ledger_size(l);
 	if ((rc = witness_export(&x, &tsr)) ||

@@ -55,9 +55,12 @@ struct cl_bundle_opts {
 	/* Told after each exported entry (done, total); may be NULL. */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
 	void *progress_ctx;
+	const char *reason;         /* issue 15: why (sealed in the access entry), or NULL */
 	/* Other commands writing the same bag (dsar); all may be NULL. */
 	const char *command;        /* access entry and custody; NULL: "export" */
-	json_t *access_extra;       /* merged into the access entry (both bodies) */
+	json_t *access_extra;       /* merged into the access entry's public body, and
+	                               into the sealed one unless access_sealed */
+	json_t *access_sealed;      /* merged into the sealed body (with reason) */
 	json_t *custody_extra;      /* one more custody-log line (borrowed) */
 	const char *description;    /* External-Description; NULL: the export's */
 	cl_bundle_redact_fn redact; /* NULL: every record in full */

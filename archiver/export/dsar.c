@@ -363,7 +363,7 @@ int cl_dsar_write(struct cl_ledger *l, const unsigned char *seal_sk,
 	struct cl_select_query q;
 	struct cl_bundle_opts o;
 	struct redact_ctx rc_ctx = { l, w->party };
-	json_t *extra = NULL, *custody = NULL;
+	json_t *extra = NULL, *custody = NULL, *sealed = NULL;
 	char case_id[40], desc[160], rcv[32], dl[32], *qtext = NULL;
 	int rc;
 
@@ -402,6 +402,15 @@ int cl_dsar_write(struct cl_ledger *l, const unsigned char *seal_sk,
 	o.progress_ctx = w->progress_ctx;
 	o.command = "dsar";
 	o.access_extra = extra;
+	o.reason = w->reason;
+	if (w->access_sealed) {
+		sealed = json_deep_copy(w->access_sealed);
+		if (sealed == NULL || json_object_update(sealed, extra) != 0) {
+			rc = cl_error(err, CL_ENOMEM, "out of memory");
+			goto out;
+		}
+		o.access_sealed = sealed;
+	}
 	o.custody_extra = custody;
 	o.description = desc;
 	o.redact = dsar_redact;
@@ -410,6 +419,7 @@ int cl_dsar_write(struct cl_ledger *l, const unsigned char *seal_sk,
 out:
 	json_decref(extra);
 	json_decref(custody);
+	json_decref(sealed);
 	free(qtext);
 	return rc;
 }

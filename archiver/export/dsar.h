@@ -52,6 +52,9 @@ struct cl_dsar_write_opts {
 	int64_t received;           /* ms, UTC midnight of the day */
 	const char *out;            /* .zip: zip, else tar; created exclusively */
 	const char *who;
+	const char *reason;         /* why (sealed in the access entry), or NULL */
+	json_t *access_sealed;      /* more sealed access members (the console's
+	                               address), or NULL */
 	int64_t now_ms;
 	const char *tz_name;        /* NULL: Asia/Hong_Kong */
 	int32_t tz_offset_s;
