@@ -90,6 +90,10 @@ int cmd_verify_bundle(int argc, char **argv, struct cli_ctx *ctx)
 			       json_object_get(wi, "timestamp") ? "; timestamp token " : "",
 			       json_object_get(wi, "timestamp") ?
 			       json_string_value(json_object_get(wi, "timestamp")) : "");
+		if (json_integer_value(json_object_get(rep, "redacted")) > 0)
+			printf("redacted (content withheld): %lld (leaf and inclusion proof checked;"
+			       " their text is a masked rendering, not proven)\n",
+			       (long long)json_integer_value(json_object_get(rep, "redacted")));
 		printf("%s: %s: %lld files, %lld records and %lld natives proved against checkpoint %lld,"
 		       " %lld conversations complete, %lld RSMF files\n", argv[optind],
 		       rc == CL_OK ? "verified" : "VERIFICATION FAILED",

@@ -1227,11 +1227,13 @@ static void do_export(struct cl_console *c, struct cl_con_req *r, struct cl_con_
 static void do_dsar(struct cl_console *c, struct cl_con_req *r, struct cl_con_page *p)
 {
 	const char *party = cl_con_arg(r, "party");
-	struct cl_select_query q;
+	const char *why = cl_con_arg(r, "reason");
+	struct cl_dsar_write_opts w;
+	struct cl_bundle_result res;
 	int64_t received = 0, deadline = 0;
-	uint64_t id = 0, n = 0, written = 0, aidx = 0;
+	uint64_t id = 0;
 	char *err = NULL, *out = NULL, name[64], msg[300];
-	json_t *extra = NULL;
+	json_t *addr = NULL;
 	int rc;
 
 	if (!allowed(c, r, p, CL_ACT_CONTENT))
@@ -1249,38 +1251,44 @@ static void do_dsar(struct cl_console *c, struct cl_con_req *r, struct cl_con_pa
 		page_export(c, r, p, "cannot create the exports directory", 0, NULL);
 		return;
 	}
-	cl_select_query_init(&q);
-	q.parties = &party;
-	q.n_parties = 1;
-	q.to = received + DAY_MS - 1;
-	if ((rc = cl_dsar_request(c->l, party, received, r->s->off->name, &id, &deadline, &err)) ||
-	    (rc = cl_select_count(c->l, r->s->off->seal_sk, &q, &n, &err)))
+	if ((rc = cl_dsar_request(c->l, party, received, r->s->off->name, &id, &deadline, &err)))
 		goto fail;
-	extra = json_pack("{s:I}", "request", (json_int_t)id);
 	(void)cl_fmt(name, sizeof(name), "dsar-%" PRIu64 ".zip", id);
-	if ((out = cl_strdupf("%s/%s", c->exports, name)) == NULL) {
+	if ((out = cl_strdupf("%s/%s", c->exports, name)) == NULL ||
+	    (addr = json_pack("{s:s}", "address", r->addr)) == NULL) {
 		rc = CL_ENOMEM;
 		goto fail;
 	}
-	if ((rc = record_access(c, r, "dsar", &q, n, extra, &aidx, &err)) ||
-	    (rc = cl_dsar_write(c->l, r->s->off->seal_sk, id, party, received, out, &written,
-				&err)))
+	/* The export bag (docs/BUNDLE.md); the bundle writer records the
+	 * access entry (command "dsar", the request, the reason and the
+	 * address sealed) before it reveals anything. */
+	memset(&w, 0, sizeof(w));
+	w.id = id;
+	w.party = party;
+	w.received = received;
+	w.out = out;
+	w.who = r->s->off->name;
+	w.reason = why && *why ? why : NULL;
+	w.access_sealed = addr;
+	w.now_ms = cl_time_now_ms();
+	if ((rc = cl_dsar_write(c->l, r->s->off->seal_sk, &w, &res, &err)))
 		goto fail;
 	(void)cl_fmt(msg, sizeof(msg), "request %" PRIu64 ": %" PRIu64 " records; reply due by ",
-		     id, written);
+		     id, res.records);
 	{
 		char t[32];
 
 		cl_time_format(deadline, t);
-		(void)cl_fmt(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s. %s %" PRIu64 ".", t,
-			     T(r, S_CUSTODY), aidx);
+		(void)cl_fmt(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s. %s %" PRIu64
+			     ". %" PRIu64 " redacted (content withheld).", t, T(r, S_CUSTODY),
+			     res.access_index, res.redacted);
 	}
 	page_export(c, r, p, msg, 1, name);
 	goto out;
 fail:
 	page_export(c, r, p, err ? err : cl_strerror(rc), 0, NULL);
 out:
-	json_decref(extra);
+	json_decref(addr);
 	free(out);
 	free(err);
 }

@@ -77,6 +77,8 @@ struct ex {
 	char tmpdir[4096];
 	char **err;
 	int rc_cb;
+	struct cl_map64 redacted;  /* redacted record index -> 1 (their attachments follow) */
+	int dat_nf;                /* DAT fields: REDACTION with a redaction hook */
 };
 
 /* ---- time zones ------------------------------------------------------- */
@@ -587,6 +589,7 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 		unsigned char salt[32], sha[32];
 		struct cl_leaf lf;
 		json_t *line;
+		uint64_t red;
 
 		r->index = h->index;
 		r->sent_at = h->sent_at;
@@ -612,8 +615,50 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 		cl_buf_reset(&hex);
 		cl_hex_add(&hex, salt, 32);
 		cl_buf_add(&hex, "", 1);
-		json_object_set_new(line, "salt", json_string((const char *)hex.data));
-		if (h->is_att) {
+		sodium_memzero(salt, sizeof(salt));
+		if (h->is_att && cl_map64_get(&x->redacted, h->att_of, &red)) {
+			/* An attachment of a redacted record: proved, left out. */
+			json_object_set_new(line, "redacted", json_string("attachment of a redacted record"));
+			sodium_memzero(pt.data, pt.len);
+			memset(r, 0, sizeof(*r));
+			s.n--;
+			s.n_withheld++;
+			x->res->redacted++;
+			x->res->attachments--;
+			if ((rc = jline(&proofs, line, x->err)))
+				goto out;
+			if (x->o->progress)
+				x->o->progress(x->o->progress_ctx, ++*done, x->nh);
+			continue;
+		}
+		if (!h->is_att) {
+			json_error_t je;
+
+			r->rec = json_loadb((const char *)pt.data, pt.len, JSON_REJECT_DUPLICATES, &je);
+			if (r->rec == NULL) {
+				json_decref(line);
+				rc = cl_error(x->err, CL_ECORRUPT, "entry %llu: its record does not parse",
+					      (unsigned long long)h->index);
+				goto out;
+			}
+			if (x->o->redact &&
+			    (rc = x->o->redact(x->o->redact_ctx, h->index, r->rec, &r->redacted, x->err))) {
+				json_decref(line);
+				goto out;
+			}
+		}
+		if (r->redacted) {
+			/* The leaf and its inclusion proof only: the masked record
+			 * no longer hashes to pt_hash (docs/BUNDLE.md §4.2). */
+			json_object_set_new(line, "redacted", json_string(r->redacted));
+			if (cl_map64_put(&x->redacted, h->index, 1) != 0) {
+				json_decref(line);
+				rc = cl_error(x->err, CL_ENOMEM, "out of memory");
+				goto out;
+			}
+			s.n_redacted++;
+			x->res->redacted++;
+		} else if (h->is_att) {
 			const char *nm;
 			char clean[96];
 
@@ -633,17 +678,10 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 			    (rc = zip_add(za, r->zip_id, pt.data, pt.len, h->sent_at, x->err)))
 				goto out;
 			json_object_set_new(line, "native", json_string(r->native));
+			json_object_set_new(line, "salt", json_string((const char *)hex.data));
 		} else {
-			json_error_t je;
-
-			r->rec = json_loadb((const char *)pt.data, pt.len, JSON_REJECT_DUPLICATES, &je);
-			if (r->rec == NULL) {
-				json_decref(line);
-				rc = cl_error(x->err, CL_ECORRUPT, "entry %llu: its record does not parse",
-					      (unsigned long long)h->index);
-				goto out;
-			}
 			json_object_set_new(line, "plaintext", json_stringn((const char *)pt.data, pt.len));
+			json_object_set_new(line, "salt", json_string((const char *)hex.data));
 		}
 		sodium_memzero(pt.data, pt.len);
 		if ((rc = jline(&proofs, line, x->err)))
@@ -680,8 +718,8 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 	if ((rc = cl_bag_add_spool(x->bag, path, &eml, &dg, x->err)))
 		goto out;
 	{
-		char md5[33], sha[65], tp[512], np[512];
-		const char *f[CL_DAT_FIELDS];
+		char md5[33], sha[65], tp[512], np[512], rd[160] = "";
+		const char *f[CL_DAT_FIELDS_REDACT];
 		int k;
 
 		for (k = 0; k < 16; k++)
@@ -696,7 +734,11 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 		cl_fmt(tp, sizeof(tp), ".\\data\\text\\%s_%s.txt", s.label, s.date);
 		f[0] = parent_bates; f[1] = parent_bates; f[2] = parent_bates; f[3] = last_bates;
 		f[4] = s.account; f[5] = day; f[6] = md5; f[7] = sha; f[8] = np; f[9] = tp;
-		if ((rc = cl_dat_row(&x->dat, f, x->err)))
+		if (s.n_redacted)
+			cl_fmt(rd, sizeof(rd), "redacted (content withheld): %zu records, %zu"
+			       " attachments left out; see the transcript", s.n_redacted, s.n_withheld);
+		f[10] = rd;
+		if ((rc = cl_dat_row(&x->dat, f, x->dat_nf, x->err)))
 			goto out;
 		for (i = 0; i < s.n; i++) {
 			struct cl_xrec *r = &s.r[i];
@@ -713,7 +755,8 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 			cl_x_utc(r->sent_at, day);
 			f[0] = r->bates; f[1] = r->bates; f[2] = parent_bates; f[3] = last_bates;
 			f[4] = s.account; f[5] = day; f[6] = ""; f[7] = sha; f[8] = np; f[9] = "";
-			if ((rc = cl_dat_row(&x->dat, f, x->err)))
+			f[10] = "";
+			if ((rc = cl_dat_row(&x->dat, f, x->dat_nf, x->err)))
 				goto out;
 		}
 	}
@@ -824,7 +867,10 @@ static const char verify_txt[] =
 	"   salt, its exact plaintext (or the native file it is) and a C2SP tlog-proof against\n"
 	"   data/proofs/checkpoint, signed by the log key in data/proofs/verifier-key. Check\n"
 	"   SHA-256(salt || plaintext) equals the leaf's pt_hash, the leaf's inclusion proof,\n"
-	"   and the checkpoint's Ed25519 signature (docs/FORMAT.md §7, §8).\n"
+	"   and the checkpoint's Ed25519 signature (docs/FORMAT.md §7, §8). A line with\n"
+	"   \"redacted\" (a masked record, e.g. another person's message in a data access\n"
+	"   request) has no salt or plaintext: check its leaf and inclusion proof only; its\n"
+	"   content is withheld and its masked text is not proven (docs/BUNDLE.md §4.2).\n"
 	"7. Completeness: data/proofs/chains/*.jsonl hold each conversation's chain from its\n"
 	"   head (proved in the checkpoint) back to its first entry. Every record of the chain\n"
 	"   in the exported time range must have a proof in data/proofs/records/, or be named\n"
@@ -860,6 +906,8 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	x.res = r;
 	x.err = err;
 	cl_map_init(&x.convmap);
+	cl_map64_init(&x.redacted);
+	x.dat_nf = o->redact ? CL_DAT_FIELDS_REDACT : CL_DAT_FIELDS;
 	cl_buf_init(&x.cp, 1u << 16);
 	cl_buf_init(&x.cosig, 1u << 16);
 	cl_buf_init(&tsr, 1u << 20);
@@ -892,15 +940,16 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		goto out;
 	r->conversations = x.nconv;
 	/* The export is evidence before anything is written. */
-	if (o->reason) {
-		json_t *why = json_pack("{s:s}", "reason", o->reason);
+	{
+		json_t *sealed = o->access_sealed ? json_deep_copy(o->access_sealed) :
+				 o->access_extra ? json_deep_copy(o->access_extra) : json_object();
 
-		rc = why ? cl_access_record_extra(l, "export", o->who, o->q, r->records, NULL, why,
-						  &r->access_index, err) : CL_ENOMEM;
-		json_decref(why);
-	} else {
-		rc = cl_access_record(l, "export", o->who, o->q, r->records, &r->access_index,
-				      err);
+		if (sealed && o->reason)
+			json_object_set_new(sealed, "reason", json_string(o->reason));
+		rc = sealed ? cl_access_record_extra(l, o->command ? o->command : "export", o->who,
+						     o->q, r->records, o->access_extra, sealed,
+						     &r->access_index, err) : CL_ENOMEM;
+		json_decref(sealed);
 	}
 	if (rc)
 		goto out;
@@ -938,7 +987,7 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		if (x.conv[i].has_head && (rc = write_chain(&x, (uint32_t)i)))
 			goto out;
 	qsort(x.h, x.nh, sizeof(x.h[0]), hit_cmp);
-	if ((rc = cl_dat_header(&x.dat, err)))
+	if ((rc = cl_dat_header(&x.dat, x.dat_nf, err)))
 		goto out;
 	for (i = 0; i < x.nh; i = j) {
 		for (j = i + 1; j < x.nh && x.h[j].conv == x.h[i].conv && x.h[j].slice == x.h[i].slice; j++)
@@ -964,9 +1013,14 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		cl_time_format(o->now_ms, now);
 		rc = jline(&cu, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "event", "request", "at", now,
 					  "who", o->who, "case", o->case_id, "query",
-					  o->query_text ? o->query_text : "", "command", "chatledger export"), err);
+					  o->query_text ? o->query_text : "", "command",
+					  o->command && strcmp(o->command, "dsar") == 0 ?
+					  "chatledger dsar" : "chatledger export"), err);
+		if (!rc && o->custody_extra)
+			rc = jline(&cu, json_deep_copy(o->custody_extra), err);
 		if (!rc)
-			rc = jline(&cu, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "event", "selected", "at", now,
+			rc = jline(&cu, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "selected", "at", now,
+						  "redacted", (json_int_t)r->redacted,
 						  "records", (json_int_t)r->records,
 						  "attachments", (json_int_t)r->attachments,
 						  "conversations", (json_int_t)r->conversations,
@@ -1002,12 +1056,14 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 			goto out;
 		cl_buf_addf(&buf, "Source-Organization: %s\nExternal-Identifier: %s\nBagging-Date: %s\n"
 			    "Payload-Oxum: %llu.%llu\nBag-Software-Agent: chatledger\n"
-			    "External-Description: chatledger eDiscovery export, case %s\n"
+			    "External-Description: %s%s\n"
 			    "Log-Origin: %s\nLog-Checkpoint-Size: %llu\nLog-Verifier-Key: %s\n"
 			    "Export-Ledger-Index: %llu\nExport-Query: %s\nSlice-Time-Zone: %s\n"
 			    "Slice-Length-Hours: %lld\nExport-Time: %s\nExported-By: %s\n",
 			    cl_ledger_origin(l), o->case_id, day, (unsigned long long)ob,
-			    (unsigned long long)of, o->case_id, cl_ledger_origin(l),
+			    (unsigned long long)of,
+			    o->description ? o->description : "chatledger eDiscovery export, case ",
+			    o->description ? "" : o->case_id, cl_ledger_origin(l),
 			    (unsigned long long)x.size, vkey, (unsigned long long)r->access_index,
 			    o->query_text ? o->query_text : "(all)", o->tz_name,
 			    (long long)(o->slice_ms / 3600000), now, o->who);
@@ -1087,6 +1143,7 @@ out:
 	free(x.conv);
 	free(x.h);
 	cl_map_release(&x.convmap);
+	cl_map64_release(&x.redacted);
 	cl_spool_release(&x.dat);
 	cl_buf_release(&x.cp);
 	cl_buf_release(&x.cosig);
