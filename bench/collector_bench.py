@@ -259,6 +259,16 @@ subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
 
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of a process so far."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return -1.0
+
+
 def rss_kb(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -285,11 +295,13 @@ try:
     peer.wait("script-done", after=m1, timeout=60)
     wait_for(lambda: peer.count("receipt", m1) >= 30, 60)
     rss0 = rss_kb(col.pid)
+    cpu0 = cpu_s(col.pid)
     m2 = peer.mark()
     peer.cmd("script %d bench" % N)
     peer.wait("script-done", after=m2, timeout=600)
     wait_for(lambda: peer.count("receipt", m2) >= N, 600)
     rss1 = rss_kb(col.pid)
+    cpu1 = cpu_s(col.pid)
     with peer.cv:
         evs = peer.events[m2:]
     sent_t = {e["id"]: e["t"] for e in evs if e.get("ev") == "sent"}
@@ -304,6 +316,11 @@ try:
     print("latency send->receipt (decrypt, seal, commit+fsync, receipt): p50 %d ms, p99 %d ms (target p99 <= 20 ms: %s)"
           % (p50, p99, "ok" if p99 <= 20 else "MISS"))
     print("throughput: %.1f messages/s; ratio to the fsync baseline %.2f" % (rate, rate / BASE))
+    last_sent = max(sent_t.values())
+    print("peer: sent %d messages in %d ms (%.1f/s): the rate offered to the collector"
+          % (len(sent_t), last_sent - first, len(sent_t) / max((last_sent - first) / 1000.0, 1e-3)))
+    print("collector CPU: %.2f s for %d messages (%.2f ms each)"
+          % (cpu1 - cpu0, N, 1000.0 * (cpu1 - cpu0) / N))
     print("collector RSS: %d kB after warm-up, %d kB after %d messages" % (rss0, rss1, N))
     col.send_signal(signal.SIGTERM)
     col.wait(timeout=20)

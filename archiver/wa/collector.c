@@ -32,6 +32,18 @@
 
 #define TICK_MS 250
 #define STATE_FLUSH_MS 5000
+#define BATCH_MS 20     /* a received stanza waits at most this long (plus
+                           the commit) for its receipt */
+#define BATCH_MAX 64    /* ... or until this many share its batch */
+
+/* A stanza in the open batch: what to do once the batch is committed. */
+struct held {
+	struct cl_wa_node *reply;     /* receipt or retry receipt, or NULL */
+	enum cl_wa_recv_outcome outcome;
+	char kind[33];
+	char id[80];
+	int retry;
+};
 
 struct col {
 	const struct cl_wa_collector_opts *o;
@@ -51,6 +63,10 @@ struct col {
 	struct cl_ledger *ledger;     /* collect: the messages' write handle */
 	struct cl_wa_recv *recv;      /* collect: decrypt and archive */
 	uint64_t n_archived, n_dup, n_retry, n_failed;
+	struct cl_wa_conn *conn;      /* the current connection, or NULL */
+	struct held held[BATCH_MAX];  /* the open batch's stanzas */
+	size_t n_held;
+	int64_t last_message_at;
 };
 
 /* Format one log line and hand it to o->on_log (dropped when out of
@@ -279,11 +295,97 @@ static int on_qr(struct col *c, const struct cl_wa_event *ev)
 	return 0;
 }
 
-/* Decrypt, commit, and only then send the receipt (receive.h). */
+/* ---- message batches ----------------------------------------------------- */
+
+static void held_drop(struct col *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_held; i++)
+		cl_wa_node_free(c->held[i].reply);
+	c->n_held = 0;
+}
+
+/* After the commit: count, log and alert each stanza's outcome. */
+static void held_report(struct col *c, const struct held *h)
+{
+	switch (h->outcome) {
+	case CL_WA_RECV_ARCHIVED:
+		c->n_archived++;
+		break;
+	case CL_WA_RECV_DUPLICATE:
+		c->n_dup++;
+		break;
+	case CL_WA_RECV_RETRY:
+		c->n_retry++;
+		log_info(c, "message %s not decrypted (%s): retry %d asked",
+			 h->id, h->kind, h->retry);
+		break;
+	case CL_WA_RECV_ABANDONED: {
+		json_t *a = json_pack("{s:s, s:s, s:s, s:s}", "alert",
+				      "wa-decrypt-abandoned", "stanza_id",
+				      h->id, "error", h->kind, "message",
+				      "a message could not be decrypted after every retry");
+
+		c->n_failed++;
+		if (a)
+			raise_alert(c, a);
+		json_decref(a);
+		break;
+	}
+	case CL_WA_RECV_UNAVAILABLE:
+	case CL_WA_RECV_NOTHING:
+		break;
+	}
+}
+
+/*
+ * Commit the open batch of stanzas (one signed, fsynced commit), then,
+ * and only then, send their receipts in arrival order (send = 0: the
+ * connection is gone; WhatsApp redelivers them and they are receipted as
+ * duplicates).  -1 when the commit or a send failed: nothing of a failed
+ * commit is acknowledged.
+ */
+static int batch_flush(struct col *c, int send)
+{
+	char *err = NULL;
+	size_t i, n = c->n_held;
+	int rc, src = CL_OK;
+
+	if (c->recv == NULL || cl_wa_recv_pending(c->recv) == 0) {
+		held_drop(c);
+		return 0;
+	}
+	rc = cl_wa_recv_commit(c->recv, &err);
+	if (rc) {
+		col_log(c, CL_WA_LOG_ERROR, "cannot commit %zu messages: %s",
+			n, err ? err : cl_strerror(rc));
+		free(err);
+		held_drop(c);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct held *h = &c->held[i];
+
+		held_report(c, h);
+		if (send && src == CL_OK && h->reply && c->client)
+			src = cl_wa_client_send_node(c->client, h->reply);
+	}
+	held_drop(c);
+	state_set(c, "messages_archived", json_integer((json_int_t)c->n_archived));
+	state_set(c, "last_message_at", ms_json(c->last_message_at));
+	return src ? -1 : 0;
+}
+
+/* Decrypt and add to the open batch; the receipt goes out after the
+ * batch's commit (batch_flush: BATCH_MS after its first stanza, at
+ * BATCH_MAX stanzas, or before anything else writes to the ledger). */
 static int on_message(struct col *c, const struct cl_wa_node *n, int64_t now)
 {
 	struct cl_wa_node *reply = NULL;
 	struct cl_wa_recv_out out;
+	struct held *h;
+	const char *id;
 	char *err = NULL;
 	int rc;
 
@@ -298,47 +400,26 @@ static int on_message(struct col *c, const struct cl_wa_node *n, int64_t now)
 		return 0;
 	}
 	if (rc) {
-		/* not committed: no receipt, WhatsApp redelivers it after
-		 * the reconnect this failure causes */
+		/* the batch was rolled back: no receipt for any of it,
+		 * WhatsApp redelivers them after the reconnect this
+		 * failure causes */
 		col_log(c, CL_WA_LOG_ERROR, "cannot archive a message: %s",
 			err ? err : cl_strerror(rc));
 		free(err);
+		held_drop(c);
 		return -1;
 	}
-	switch (out.outcome) {
-	case CL_WA_RECV_ARCHIVED:
-		c->n_archived++;
-		break;
-	case CL_WA_RECV_DUPLICATE:
-		c->n_dup++;
-		break;
-	case CL_WA_RECV_RETRY:
-		c->n_retry++;
-		log_info(c, "message %s not decrypted (%s): retry %d asked",
-			 cl_wa_node_attr_str(n, "id"), out.kind, out.retry);
-		break;
-	case CL_WA_RECV_ABANDONED: {
-		json_t *a = json_pack("{s:s, s:s?, s:s, s:s}", "alert",
-				      "wa-decrypt-abandoned", "stanza_id",
-				      cl_wa_node_attr_str(n, "id"), "error",
-				      out.kind, "message",
-				      "a message could not be decrypted after every retry");
-
-		c->n_failed++;
-		if (a)
-			raise_alert(c, a);
-		json_decref(a);
-		break;
-	}
-	case CL_WA_RECV_UNAVAILABLE:
-	case CL_WA_RECV_NOTHING:
-		break;
-	}
-	state_set(c, "messages_archived", json_integer((json_int_t)c->n_archived));
-	state_set(c, "last_message_at", ms_json(now));
-	rc = reply ? cl_wa_client_send_node(c->client, reply) : CL_OK;
-	cl_wa_node_free(reply);
-	return rc ? -1 : 0;
+	if (c->n_held == 0) /* the batch's first: commit within BATCH_MS */
+		cl_wa_conn_tick_in(c->conn, BATCH_MS);
+	h = &c->held[c->n_held++];
+	h->reply = reply;
+	h->outcome = out.outcome;
+	h->retry = out.retry;
+	memcpy(h->kind, out.kind, sizeof(h->kind));
+	id = cl_wa_node_attr_str(n, "id");
+	(void)cl_fmt(h->id, sizeof(h->id), "%s", id ? id : "");
+	c->last_message_at = now;
+	return c->n_held >= BATCH_MAX ? batch_flush(c, 1) : 0;
 }
 
 static int on_event(void *ctx, const struct cl_wa_event *ev)
@@ -429,6 +510,8 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 
 		if (c->ledger == NULL)
 			return 0;
+		if (batch_flush(c, 1)) /* its own batch follows */
+			return -1;
 		rc = cl_wa_devices_update(c->ledger, c->creds->jid, ev->node,
 					  strcmp(ev->text, "usync") == 0, now,
 					  &alerts, &list, &err);
@@ -484,6 +567,7 @@ static int conn_open(void *ctx, struct cl_wa_conn *conn)
 	struct conn_ctx *x = ctx;
 
 	x->conn = conn;
+	x->c->conn = conn;
 	if (cl_wa_client_new(&x->c->client, &x->c->ccfg, x->c->creds,
 			     &client_ops, x) != CL_OK)
 		return -1;
@@ -496,6 +580,7 @@ static int conn_data(void *ctx, struct cl_wa_conn *conn,
 	struct conn_ctx *x = ctx;
 
 	x->conn = conn;
+	x->c->conn = conn;
 	if (x->c->client == NULL)
 		return -1;
 	return cl_wa_client_feed(x->c->client, p, len, cl_time_now_ms()) ?
@@ -508,6 +593,9 @@ static int conn_tick(void *ctx, struct cl_wa_conn *conn, int64_t now)
 	struct col *c = x->c;
 
 	x->conn = conn;
+	c->conn = conn;
+	if (c->n_held && batch_flush(c, 1))
+		return -1;
 	if (c->state_dirty && now - c->state_flushed_at > STATE_FLUSH_MS)
 		(void)state_flush(c);
 	if (c->client == NULL)
@@ -546,6 +634,9 @@ static void run_once(struct col *c, struct cl_wa_end *end)
 	x.conn = NULL;
 	c->client = NULL;
 	rc = cl_wa_conn_run(&cc, &conn_ops, &x, TICK_MS, c->o->stop, &err);
+	c->conn = NULL;
+	/* what is still batched is committed; its receipts cannot go out */
+	(void)batch_flush(c, 0);
 	memset(end, 0, sizeof(*end));
 	if (c->client) {
 		cl_wa_client_closed(c->client, err ? err : "connection closed");
@@ -903,6 +994,7 @@ done:
 		remove_png(&c); /* it holds the ADV secret */
 	(void)state_flush(&c);
 out:
+	held_drop(&c);
 	cl_wa_recv_free(c.recv);
 	cl_ledger_close(c.ledger);
 	json_decref(c.state);

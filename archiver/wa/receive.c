@@ -33,6 +33,9 @@ struct cl_wa_recv {
 	char account[JID_MAX];          /* our bare phone JID */
 	char own_user[JID_MAX], own_lid_user[JID_MAX];
 	char own_lid[JID_MAX];
+	int in_batch;                   /* a ledger batch is open */
+	size_t n_pending;               /* stanzas in it */
+	int appended;                   /* this stanza appended an entry */
 };
 
 /* ---- JIDs -------------------------------------------------------------- */
@@ -127,6 +130,7 @@ void cl_wa_recv_free(struct cl_wa_recv *r)
 {
 	if (r == NULL)
 		return;
+	cl_wa_recv_rollback(r);
 	cl_wa_signal_free(r->sig);
 	sodium_free(r->hkey);
 	free(r);
@@ -206,6 +210,7 @@ static int cov_append(struct cl_wa_recv *r, const char *kind, json_t *body,
 	in.received_at = cl_time_now_ms();
 	in.body = txt;
 	in.body_len = strlen(txt);
+	r->appended = 1;
 	rc = cl_ledger_append(r->l, &in, &idx, &dup, err);
 	free(txt);
 	return rc;
@@ -236,6 +241,7 @@ static int record_append(struct cl_wa_recv *r, json_t *rec, uint64_t *idx,
 	}
 	(void)cl_fmt(kind, 33, "%s", cr.kind);
 	cl_ingest_entry_from_record(&in, &cr);
+	r->appended = 1;
 	rc = cl_ledger_append(r->l, &in, idx, &dup, err);
 	if (rc == CL_OK && cr.idents && cr.n_idents >= 2) {
 		const char *first = cr.idents, *p = first + strlen(first) + 1;
@@ -617,6 +623,12 @@ static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 	return rc ? rc : retry_receipt(r, m, (int)tries, reply);
 }
 
+static int exec(struct cl_wa_recv *r, const char *sql)
+{
+	return sqlite3_exec(r->db, sql, NULL, NULL, NULL) == SQLITE_OK ?
+		CL_OK : CL_EIO;
+}
+
 int cl_wa_recv_message(struct cl_wa_recv *r, const struct cl_wa_node *msg,
 		       int64_t now_ms, struct cl_wa_node **reply,
 		       struct cl_wa_recv_out *out, char **err)
@@ -628,20 +640,65 @@ int cl_wa_recv_message(struct cl_wa_recv *r, const struct cl_wa_node *msg,
 	memset(out, 0, sizeof(*out));
 	if ((rc = read_stanza(r, msg, &s, err)))
 		return rc;
-	if ((rc = cl_ledger_begin(r->l, err)))
+	if (!r->in_batch) {
+		if ((rc = cl_ledger_begin(r->l, err)))
+			return rc == CL_EINVAL ? CL_EIO : rc;
+		r->in_batch = 1;
+		r->n_pending = 0;
+	}
+	/* The stanza's own savepoint: a refusal before any entry was
+	 * appended undoes its Signal state alone and keeps the batch. */
+	if (exec(r, "SAVEPOINT wa_stanza")) {
+		rc = cl_error(err, CL_EIO, "cannot open a savepoint: %s",
+			      sqlite3_errmsg(r->db));
+		cl_wa_recv_rollback(r);
 		return rc;
+	}
+	r->appended = 0;
 	rc = in_batch(r, msg, &s, now_ms, reply, out, err);
-	if (rc == CL_OK && out->outcome == CL_WA_RECV_DUPLICATE) {
-		cl_ledger_rollback(r->l); /* nothing was written */
+	if (rc == CL_OK && exec(r, "RELEASE wa_stanza") == CL_OK) {
+		r->n_pending++;
 		return CL_OK;
 	}
-	if (rc == CL_OK)
-		rc = cl_ledger_commit(r->l, err);
-	else
-		cl_ledger_rollback(r->l);
-	if (rc) {
-		cl_wa_node_free(*reply);
-		*reply = NULL;
+	cl_wa_node_free(*reply);
+	*reply = NULL;
+	if (rc == CL_EINVAL && !r->appended &&
+	    exec(r, "ROLLBACK TO wa_stanza") == CL_OK &&
+	    exec(r, "RELEASE wa_stanza") == CL_OK) {
+		if (r->n_pending == 0) /* no batch left open for nothing */
+			cl_wa_recv_rollback(r);
+		return CL_EINVAL;
 	}
+	if (rc == CL_OK || rc == CL_EINVAL)
+		rc = cl_error(err, CL_EIO, "a refused stanza left entries "
+			      "in the batch (%s): batch rolled back",
+			      sqlite3_errmsg(r->db));
+	cl_wa_recv_rollback(r);
 	return rc;
+}
+
+size_t cl_wa_recv_pending(const struct cl_wa_recv *r)
+{
+	return r->in_batch ? r->n_pending : 0;
+}
+
+int cl_wa_recv_commit(struct cl_wa_recv *r, char **err)
+{
+	int rc;
+
+	if (!r->in_batch)
+		return CL_OK;
+	r->in_batch = 0;
+	r->n_pending = 0;
+	rc = cl_ledger_commit(r->l, err); /* rolls back itself on failure */
+	return rc == CL_EINVAL ? CL_EIO : rc;
+}
+
+void cl_wa_recv_rollback(struct cl_wa_recv *r)
+{
+	if (!r->in_batch)
+		return;
+	cl_ledger_rollback(r->l);
+	r->in_batch = 0;
+	r->n_pending = 0;
 }

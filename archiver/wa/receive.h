@@ -2,7 +2,12 @@
  * receive.h - one <message> stanza, from ciphertext to a committed ledger
  * entry, and the receipt that may go out only after that commit.
  *
- * For each stanza, in one ledger batch (one durable, signed commit):
+ * Stanzas are grouped: cl_wa_recv_message() opens a ledger batch when
+ * none is open and adds each stanza to it; cl_wa_recv_commit() makes the
+ * batch durable (one signed, fsynced commit for all of its stanzas).
+ * The caller holds every reply until that commit has returned CL_OK, and
+ * commits after a few milliseconds or a few dozen stanzas (collector.c).
+ * For each stanza, inside the batch (under its own SQLite savepoint):
  *   1. if (chat, sender, id) was archived before (side table wa_msg): no
  *      decryption; the receipt is sent again (an offline replay or a
  *      redelivery after a crash between commit and receipt);
@@ -20,7 +25,8 @@
  * The Signal state changes of step 2 are in the same transaction, so a
  * crash before the commit leaves the message decryptable on redelivery.
  *
- * *reply is the node to send after the call returned CL_OK: a delivery
+ * *reply is the node to send after the batch holding the stanza was
+ * committed (never before): a delivery
  * receipt (type "inactive", or "sender" / "peer_msg" for our own
  * devices' messages; never a read receipt), or a retry receipt.
  */
@@ -59,8 +65,27 @@ int cl_wa_recv_new(struct cl_wa_recv **out, struct cl_ledger *l,
 		   const unsigned char creds_key[32], char **err);
 void cl_wa_recv_free(struct cl_wa_recv *r);
 
+/*
+ * Add one stanza to the open batch (opening one if none is).  *reply
+ * (the caller frees it with cl_wa_node_free) may be sent only after
+ * cl_wa_recv_commit() returned CL_OK.  CL_EINVAL: the stanza is unusable
+ * (or its record was refused) and left no trace; the batch and its other
+ * stanzas are intact; leave it unacknowledged.  Any other error rolled
+ * the whole batch back: none of its replies may be sent (WhatsApp
+ * redelivers those stanzas after a reconnect).
+ */
 int cl_wa_recv_message(struct cl_wa_recv *r, const struct cl_wa_node *msg,
 		       int64_t now_ms, struct cl_wa_node **reply,
 		       struct cl_wa_recv_out *out, char **err);
+
+/* Stanzas in the open batch (0: no batch open). */
+size_t cl_wa_recv_pending(const struct cl_wa_recv *r);
+
+/* Commit the open batch (CL_OK when none is open).  On failure it was
+ * rolled back: none of its replies may be sent. */
+int cl_wa_recv_commit(struct cl_wa_recv *r, char **err);
+
+/* Roll the open batch back (nothing when none is open). */
+void cl_wa_recv_rollback(struct cl_wa_recv *r);
 
 #endif

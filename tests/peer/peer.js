@@ -861,10 +861,15 @@ async function command(line) {
 	case 'send': // send {json item}
 		await enqueue(() => sendItem(JSON.parse(args.join(' '))));
 		return;
-	case 'script': { // script N TAG: a mixed run of N messages
+	case 'script': { // script N TAG [GAP_MS]: a mixed run of N messages,
+		// GAP_MS apart (default: as fast as they encrypt)
 		const items = scriptItems(Number(args[0] || 10), args[1] || 's');
-		for (const it of items)
+		const gap = Number(args[2] || 0);
+		for (const it of items) {
 			await enqueue(() => sendItem(it));
+			if (gap > 0)
+				await new Promise((res) => setTimeout(res, gap));
+		}
 		emit('script-done', { count: items.length });
 		return;
 	}
