@@ -313,7 +313,7 @@ try:
     p50 = lat[len(lat) // 2]
     p99 = lat[min(len(lat) - 1, (len(lat) * 99) // 100)]
     print("collector: %d of %d messages receipted" % (len(lat), N))
-    print("latency send->receipt (decrypt, seal, commit+fsync, receipt): p50 %d ms, p99 %d ms (target p99 <= 20 ms: %s)"
+    print("flat out: latency send->receipt (decrypt, seal, commit+fsync, receipt; the peer's own queue included): p50 %d ms, p99 %d ms (target p99 <= 20 ms: %s)"
           % (p50, p99, "ok" if p99 <= 20 else "MISS"))
     print("throughput: %.1f messages/s; ratio to the fsync baseline %.2f" % (rate, rate / BASE))
     last_sent = max(sent_t.values())
@@ -322,6 +322,24 @@ try:
     print("collector CPU: %.2f s for %d messages (%.2f ms each)"
           % (cpu1 - cpu0, N, 1000.0 * (cpu1 - cpu0) / N))
     print("collector RSS: %d kB after warm-up, %d kB after %d messages" % (rss0, rss1, N))
+    # a paced run: the peer offers 50 messages/s, well under what it can
+    # encrypt, so that its own event loop does not delay the receipts it
+    # timestamps: the latency is then the collector's
+    NP = max(N // 4, 100)
+    m3 = peer.mark()
+    peer.cmd("script %d paced 20" % NP)
+    peer.wait("script-done", after=m3, timeout=600)
+    wait_for(lambda: peer.count("receipt", m3) >= NP, 120)
+    with peer.cv:
+        evs = peer.events[m3:]
+    sent_t = {e["id"]: e["t"] for e in evs if e.get("ev") == "sent"}
+    rec_t = {e["id"]: e["t"] for e in evs if e.get("ev") == "receipt"}
+    lat = sorted(rec_t[i] - sent_t[i] for i in sent_t if i in rec_t)
+    if lat:
+        print("paced (50/s offered, %d messages): latency send->receipt p50 %d ms, p99 %d ms (target p99 <= 20 ms: %s)"
+              % (len(lat), lat[len(lat) // 2],
+                 lat[min(len(lat) - 1, (len(lat) * 99) // 100)],
+                 "ok" if lat[min(len(lat) - 1, (len(lat) * 99) // 100)] <= 20 else "MISS"))
     col.send_signal(signal.SIGTERM)
     col.wait(timeout=20)
     peer.stop()

@@ -25,7 +25,7 @@
 
 enum phase { P_NEW, P_HELLO_SENT, P_OPEN, P_ENDED };
 enum iq_purpose { IQ_PING = 1, IQ_COUNT, IQ_UPLOAD, IQ_ACTIVE, IQ_CODE_HELLO,
-		  IQ_CODE_FINISH, IQ_USYNC };
+		  IQ_CODE_FINISH, IQ_USYNC, IQ_MEDIA_CONN };
 
 struct pending {
 	char id[32];
@@ -754,7 +754,8 @@ static int on_success(struct cl_wa_client *c, const struct cl_wa_node *n)
 		return rc;
 	if ((rc = send_iq(c, IQ_COUNT, "encrypt", "get", "count")) ||
 	    (rc = send_iq(c, IQ_ACTIVE, "passive", "set", "active")) ||
-	    (rc = send_usync_own(c)))
+	    (rc = send_usync_own(c)) ||
+	    (rc = send_iq(c, IQ_MEDIA_CONN, "w:m", "set", "media_conn")))
 		return rc;
 	schedule_ping(c);
 	return CL_OK;
@@ -862,6 +863,10 @@ static int on_iq_reply(struct cl_wa_client *c, const struct cl_wa_node *n,
 		if (error)
 			return CL_OK; /* the notifications still tell */
 		return emit_simple(c, CL_WA_EV_DEVICES, "usync", 0, 0, n);
+	case IQ_MEDIA_CONN:
+		if (error)
+			return CL_OK; /* no media hosts: downloads wait */
+		return emit_simple(c, CL_WA_EV_MEDIA_CONN, NULL, 0, 0, n);
 	case IQ_ACTIVE:
 	case IQ_CODE_FINISH:
 		return CL_OK;

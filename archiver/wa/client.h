@@ -70,10 +70,14 @@ enum cl_wa_event_type {
 	CL_WA_EV_STANZA,        /* any stanza (node) arrived */
 	CL_WA_EV_MESSAGE,       /* a <message> (node), not yet acknowledged */
 	CL_WA_EV_OFFLINE,       /* <ib><offline count>: count; replay done */
-	CL_WA_EV_DEVICES        /* our number's device list: node is the
+	CL_WA_EV_DEVICES,       /* our number's device list: node is the
 	                           usync reply (text "usync", sent after
 	                           login) or a <notification type=devices>
 	                           (text "notification", acked) */
+	CL_WA_EV_MEDIA_CONN     /* the media hosts: node is the reply to
+	                           <iq xmlns=w:m><media_conn/> (sent after
+	                           login), holding <media_conn><host
+	                           hostname=...>... */
 };
 
 struct cl_wa_event {

@@ -5,6 +5,7 @@
  * prints.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <sodium.h>
 
@@ -23,6 +25,8 @@
 #include "archiver/wa/conn.h"
 #include "archiver/wa/creds.h"
 #include "archiver/wa/devices.h"
+#include "archiver/wa/history.h"
+#include "archiver/wa/media.h"
 #include "archiver/wa/qr.h"
 #include "archiver/wa/receive.h"
 #include "archiver/wa/status.h"
@@ -67,6 +71,24 @@ struct col {
 	struct held held[BATCH_MAX];  /* the open batch's stanzas */
 	size_t n_held;
 	int64_t last_message_at;
+	char *hosts[CL_WA_MEDIA_MAX_HOSTS]; /* media hosts (media_conn) */
+	size_t n_hosts;
+	int curl_inited;
+	/* history sync: one queued job at a time (receive.h); its download
+	 * runs on a worker thread, everything else on this one */
+	int64_t hist_due;             /* look at the queue from then on;
+	                                 INT64_MAX: nothing queued */
+	struct cl_wa_hist_job job;
+	struct cl_wa_hist_note note;
+	int job_loaded;
+	pthread_t th;
+	int th_running;
+	pthread_mutex_t mu;
+	int th_done;                  /* under mu */
+	struct cl_wa_media_req rq;
+	struct cl_buf blob;           /* the downloaded, opened blob */
+	enum cl_wa_media_err dl_err;
+	char *dl_detail;
 };
 
 /* Format one log line and hand it to o->on_log (dropped when out of
@@ -295,6 +317,200 @@ static int on_qr(struct col *c, const struct cl_wa_event *ev)
 	return 0;
 }
 
+/* ---- history sync ------------------------------------------------------ */
+
+static void *hist_download(void *arg)
+{
+	struct col *c = arg;
+	enum cl_wa_media_err e;
+	char *detail = NULL;
+
+	e = cl_wa_media_fetch(&c->rq, &c->blob, &detail);
+	pthread_mutex_lock(&c->mu);
+	c->dl_err = e;
+	c->dl_detail = detail;
+	c->th_done = 1;
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static void hist_unload(struct col *c)
+{
+	cl_wa_hist_job_release(&c->job);
+	cl_wa_hist_note_release(&c->note);
+	if (c->blob.data)
+		sodium_memzero(c->blob.data, c->blob.alloc);
+	cl_buf_release(&c->blob);
+	free(c->dl_detail);
+	c->dl_detail = NULL;
+	c->job_loaded = 0;
+}
+
+/* The job's outcome: archived (blob, len) or failed (why), each in its
+ * own batch; the next job is looked at on the next tick. */
+static void hist_finish(struct col *c, const unsigned char *blob, size_t len,
+			const char *why, int64_t now)
+{
+	char *err = NULL;
+	size_t n_new = 0, n_dup = 0;
+	int rc = CL_EINVAL, abandoned = 0;
+
+	if (why == NULL) {
+		rc = cl_wa_recv_history(c->recv, &c->job, blob, len, now,
+					&n_new, &n_dup, &err);
+		if (rc == CL_OK)
+			log_info(c, "history sync %s archived: %zu new records, %zu already archived",
+				 c->job.stanza_id, n_new, n_dup);
+		else if (rc == CL_EINVAL)
+			why = err ? err : "unusable blob";
+	}
+	if (rc == CL_EINVAL) {
+		char *err2 = NULL;
+
+		rc = cl_wa_recv_hist_failed(c->recv, &c->job, why, now,
+					    &abandoned, &err2);
+		log_info(c, "history sync %s failed: %s%s", c->job.stanza_id,
+			 why, abandoned ? " (abandoned)" : ", retried later");
+		if (abandoned) {
+			json_t *a = json_pack("{s:s, s:s, s:s, s:s}", "alert",
+					      "wa-history-abandoned",
+					      "notification", c->job.stanza_id,
+					      "error", why, "message",
+					      "a history sync could not be archived after every attempt");
+
+			if (a)
+				raise_alert(c, a);
+			json_decref(a);
+		}
+		free(err);
+		err = err2;
+	}
+	if (rc)
+		col_log(c, CL_WA_LOG_ERROR, "cannot record a history sync: %s",
+			err ? err : cl_strerror(rc));
+	free(err);
+	hist_unload(c);
+	c->hist_due = now;
+}
+
+/* On a tick, outside any message batch: load the next due job, start
+ * its download, or finish it. */
+static void hist_step(struct col *c, int64_t now)
+{
+	char *err = NULL;
+	int done, rc;
+
+	if (c->recv == NULL)
+		return;
+	if (c->th_running) {
+		pthread_mutex_lock(&c->mu);
+		done = c->th_done;
+		pthread_mutex_unlock(&c->mu);
+		if (!done)
+			return;
+		pthread_join(c->th, NULL);
+		c->th_running = 0;
+		if (c->dl_err == CL_WA_MEDIA_OK) {
+			hist_finish(c, c->blob.data, c->blob.len, NULL, now);
+		} else {
+			char *why = cl_strdupf("download: %s%s%s",
+					       cl_wa_media_err_name(c->dl_err),
+					       c->dl_detail ? ": " : "",
+					       c->dl_detail ? c->dl_detail : "");
+
+			hist_finish(c, NULL, 0, why ? why : "download failed",
+				    now);
+			free(why);
+		}
+		return;
+	}
+	if (c->job_loaded || now < c->hist_due)
+		return;
+	rc = cl_wa_recv_hist_next(c->recv, now, &c->job, &c->hist_due, &err);
+	if (rc == CL_ENOTFOUND) {
+		if (c->hist_due == 0)
+			c->hist_due = INT64_MAX;
+		return;
+	}
+	if (rc) {
+		col_log(c, CL_WA_LOG_ERROR, "history sync queue: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		c->hist_due = now + 60000;
+		return;
+	}
+	c->job_loaded = 1;
+	rc = cl_wa_hist_note_read(c->job.note.data, c->job.note.len, &c->note,
+				  &err);
+	if (rc) {
+		hist_finish(c, NULL, 0, err ? err : cl_strerror(rc), now);
+		free(err);
+		return;
+	}
+	if (c->note.has_inline) {
+		hist_finish(c, c->note.inline_payload.data,
+			    c->note.inline_payload.len, NULL, now);
+		return;
+	}
+	if (c->n_hosts == 0) {   /* media_conn not answered yet */
+		hist_unload(c);
+		c->hist_due = now + 1000;
+		return;
+	}
+	memset(&c->rq, 0, sizeof(c->rq));
+	memcpy(c->rq.hosts, c->hosts, sizeof(c->rq.hosts));
+	c->rq.n_hosts = c->n_hosts;
+	c->rq.direct_path = c->note.direct_path;
+	c->rq.type = "history";
+	c->rq.media_key = c->note.media_key;
+	c->rq.enc_sha256 = c->note.enc_sha256;
+	c->rq.sha256 = c->note.sha256;
+	c->rq.ca_file = c->cfg.wa.ca_file[0] ? c->cfg.wa.ca_file : NULL;
+	c->rq.max = 64u << 20;
+	cl_buf_init(&c->blob, 64u << 20);
+	c->th_done = 0;
+	if (pthread_create(&c->th, NULL, hist_download, c) != 0) {
+		hist_unload(c);
+		c->hist_due = now + 1000;
+		return;
+	}
+	c->th_running = 1;
+}
+
+/* Wait for a running download (stopping). */
+static void hist_stop(struct col *c)
+{
+	if (c->th_running) {
+		pthread_join(c->th, NULL);
+		c->th_running = 0;
+	}
+	if (c->job_loaded)
+		hist_unload(c);
+}
+
+/* The media hosts from a media_conn reply. */
+static void media_hosts(struct col *c, const struct cl_wa_node *n)
+{
+	const struct cl_wa_node *mc = cl_wa_node_child(n, "media_conn");
+	size_t i;
+
+	if (mc == NULL || mc->kind != CL_WA_LIST)
+		return;
+	for (i = 0; i < c->n_hosts; i++)
+		free(c->hosts[i]);
+	c->n_hosts = 0;
+	for (i = 0; i < mc->nchildren && c->n_hosts < CL_WA_MEDIA_MAX_HOSTS;
+	     i++) {
+		const char *h = strcmp(mc->children[i]->tag, "host") == 0 ?
+			cl_wa_node_attr_str(mc->children[i], "hostname") : NULL;
+
+		if (h && *h && strlen(h) < 256 && !strpbrk(h, "/?#@ ") &&
+		    (c->hosts[c->n_hosts] = strdup(h)) != NULL)
+			c->n_hosts++;
+	}
+	log_info(c, "media hosts: %zu", c->n_hosts);
+}
+
 /* ---- message batches ----------------------------------------------------- */
 
 static void held_drop(struct col *c)
@@ -411,6 +627,8 @@ static int on_message(struct col *c, const struct cl_wa_node *n, int64_t now)
 	}
 	if (c->n_held == 0) /* the batch's first: commit within BATCH_MS */
 		cl_wa_conn_tick_in(c->conn, BATCH_MS);
+	if (out.history_queued)
+		c->hist_due = now;
 	h = &c->held[c->n_held++];
 	h->reply = reply;
 	h->outcome = out.outcome;
@@ -532,6 +750,9 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 		log_info(c, "offline queue replayed (%llu stanzas)",
 			 (unsigned long long)ev->count);
 		return 0;
+	case CL_WA_EV_MEDIA_CONN:
+		media_hosts(c, ev->node);
+		return 0;
 	}
 	return 0;
 }
@@ -596,6 +817,7 @@ static int conn_tick(void *ctx, struct cl_wa_conn *conn, int64_t now)
 	c->conn = conn;
 	if (c->n_held && batch_flush(c, 1))
 		return -1;
+	hist_step(c, now);
 	if (c->state_dirty && now - c->state_flushed_at > STATE_FLUSH_MS)
 		(void)state_flush(c);
 	if (c->client == NULL)
@@ -791,6 +1013,9 @@ static int setup(struct col *c, char **err)
 			rc = cl_wa_recv_new(&c->recv, c->ledger, c->creds, key,
 					    err);
 		sodium_free(key);
+		if (rc == CL_OK && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			rc = cl_error(err, CL_EIO, "cannot initialise libcurl");
+		c->curl_inited = rc == CL_OK;
 	}
 	return rc;
 }
@@ -827,6 +1052,10 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 
 	memset(&c, 0, sizeof(c));
 	c.o = o;
+	pthread_mutex_init(&c.mu, NULL);
+	cl_wa_hist_job_init(&c.job);
+	cl_wa_hist_note_init(&c.note);
+	cl_buf_init(&c.blob, 64u << 20);
 	*outcome = CL_WA_OUT_ERROR;
 	if ((rc = setup(&c, err)))
 		goto out;
@@ -995,6 +1224,12 @@ done:
 	(void)state_flush(&c);
 out:
 	held_drop(&c);
+	hist_stop(&c);
+	for (size_t i = 0; i < c.n_hosts; i++)
+		free(c.hosts[i]);
+	if (c.curl_inited)
+		curl_global_cleanup();
+	pthread_mutex_destroy(&c.mu);
 	cl_wa_recv_free(c.recv);
 	cl_ledger_close(c.ledger);
 	json_decref(c.state);

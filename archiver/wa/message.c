@@ -458,3 +458,27 @@ int cl_wa_msg_record(const struct cl_wa_msg_parsed *p,
 	*out = r;
 	return CL_OK;
 }
+
+int cl_wa_msg_history_notification(const struct cl_wa_msg_parsed *p,
+				   struct cl_buf *out)
+{
+	const Wa__Message *m = p->m;
+	const Wa__Message__ProtocolMessage *pm;
+	size_t n;
+
+	if (m->devicesentmessage && m->devicesentmessage->message)
+		m = m->devicesentmessage->message;
+	pm = m->protocolmessage;
+	if (pm == NULL || !pm->has_type || pm->type !=
+	    WA__MESSAGE__PROTOCOL_MESSAGE__TYPE__HISTORY_SYNC_NOTIFICATION ||
+	    pm->historysyncnotification == NULL)
+		return 0;
+	n = protobuf_c_message_get_packed_size(
+		&pm->historysyncnotification->base);
+	out->len = 0;
+	if (cl_buf_reserve(out, n) != CL_OK)
+		return -1;
+	out->len = protobuf_c_message_pack(&pm->historysyncnotification->base,
+					   out->data);
+	return 1;
+}

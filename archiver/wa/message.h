@@ -24,6 +24,8 @@
 
 #include <jansson.h>
 
+#include "common/buf.h"
+
 struct cl_wa_msg_meta {
 	const char *account;        /* our bare phone JID */
 	const char *chat;           /* bare chat JID (groups: the group) */
@@ -58,5 +60,12 @@ int cl_wa_msg_record(const struct cl_wa_msg_parsed *m,
 		     const struct cl_wa_msg_meta *meta, json_t **out,
 		     char **err);
 void cl_wa_msg_free(struct cl_wa_msg_parsed *m);
+
+/* The HistorySyncNotification a message carries (protocolMessage of type
+ * HISTORY_SYNC_NOTIFICATION, directly or in a deviceSentMessage), packed
+ * again into *out (it holds the blob's media key: a secret); 1 if
+ * present, 0 if not, -1 when out of memory. */
+int cl_wa_msg_history_notification(const struct cl_wa_msg_parsed *m,
+				   struct cl_buf *out);
 
 #endif

@@ -13,6 +13,7 @@
 #include "archiver/ledger/ledger.h"
 #include "archiver/parties/parties.h"
 #include "archiver/wa/creds.h"
+#include "archiver/wa/history.h"
 #include "archiver/wa/message.h"
 #include "archiver/wa/receive.h"
 #include "archiver/wa/signal.h"
@@ -30,6 +31,7 @@ struct cl_wa_recv {
 	const struct cl_wa_creds *creds;
 	struct cl_wa_signal *sig;
 	unsigned char *hkey;            /* keyed hash of (chat, sender, id) */
+	unsigned char *skey;            /* seals wa_hist rows */
 	char account[JID_MAX];          /* our bare phone JID */
 	char own_user[JID_MAX], own_lid_user[JID_MAX];
 	char own_lid[JID_MAX];
@@ -84,16 +86,22 @@ int cl_wa_recv_new(struct cl_wa_recv **out, struct cl_ledger *l,
 		   const unsigned char creds_key[32], char **err)
 {
 	static const char ctxt[] = "chatledger-wa-seen";
+	static const char sctxt[] = "chatledger-wa-hist-store";
 	struct cl_wa_recv *r;
 	struct jid j;
 	int rc;
 
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
-	if (r == NULL || (r->hkey = sodium_malloc(32)) == NULL) {
+	if (r == NULL || (r->hkey = sodium_malloc(32)) == NULL ||
+	    (r->skey = sodium_malloc(32)) == NULL) {
+		if (r)
+			sodium_free(r->hkey);
 		free(r);
 		return CL_ENOMEM;
 	}
+	crypto_generichash(r->skey, 32, (const unsigned char *)sctxt,
+			   sizeof(sctxt) - 1, creds_key, 32);
 	r->l = l;
 	r->db = cl_ledger_sqlite(l);
 	r->creds = creds;
@@ -110,7 +118,8 @@ int cl_wa_recv_new(struct cl_wa_recv **out, struct cl_ledger *l,
 	}
 	if (sqlite3_exec(r->db,
 			 "CREATE TABLE IF NOT EXISTS wa_msg(h BLOB PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID;"
-			 "CREATE TABLE IF NOT EXISTS wa_retry(h BLOB PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;",
+			 "CREATE TABLE IF NOT EXISTS wa_retry(h BLOB PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;"
+			 "CREATE TABLE IF NOT EXISTS wa_hist(h BLOB PRIMARY KEY, note BLOB NOT NULL, tries INTEGER NOT NULL, next_at INTEGER NOT NULL) WITHOUT ROWID;",
 			 NULL, NULL, NULL) != SQLITE_OK) {
 		rc = cl_error(err, CL_EIO, "cannot create the collector's tables: %s",
 			      sqlite3_errmsg(r->db));
@@ -133,6 +142,7 @@ void cl_wa_recv_free(struct cl_wa_recv *r)
 	cl_wa_recv_rollback(r);
 	cl_wa_signal_free(r->sig);
 	sodium_free(r->hkey);
+	sodium_free(r->skey);
 	free(r);
 }
 
@@ -218,11 +228,11 @@ static int cov_append(struct cl_wa_recv *r, const char *kind, json_t *body,
 
 /* Validate and append the record; link its identifiers as one party. */
 static int record_append(struct cl_wa_recv *r, json_t *rec, uint64_t *idx,
-			 char *kind, char **err)
+			 char *kind, enum cl_append_outcome *dupout, char **err)
 {
 	struct cl_record cr;
 	struct cl_entry_in in;
-	enum cl_append_outcome dup;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
 	char *txt = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
 	char *why = NULL;
 	int rc;
@@ -257,6 +267,8 @@ static int record_append(struct cl_wa_recv *r, json_t *rec, uint64_t *idx,
 	if (cr.canonical)
 		sodium_memzero(cr.canonical, cr.canonical_len);
 	cl_record_release(&cr);
+	if (dupout)
+		*dupout = dup;
 	return rc;
 }
 
@@ -460,6 +472,316 @@ static enum cl_wa_sig_err decrypt_enc(struct cl_wa_recv *r,
 	return CL_WA_SIG_OK;
 }
 
+/* ---- history sync jobs -------------------------------------------------- */
+
+#define HIST_AD "chatledger-wa-hist-v1"
+
+static void hist_ad(const unsigned char h[32], unsigned char ad[sizeof(HIST_AD) - 1 + 32])
+{
+	memcpy(ad, HIST_AD, sizeof(HIST_AD) - 1);
+	memcpy(ad + sizeof(HIST_AD) - 1, h, 32);
+}
+
+/* Queue the history sync notification `mp` carries, if any (sealed:
+ * lp(stanza id) || notification protobuf). */
+static int hist_queue(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
+		      const char *id, int64_t now_ms, struct cl_wa_recv_out *out)
+{
+	unsigned char h[32], ad[sizeof(HIST_AD) - 1 + 32];
+	struct cl_buf note, pt, ct;
+	unsigned long long clen = 0;
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK, has;
+
+	cl_buf_init(&note, 16u << 20);
+	cl_buf_init(&pt, 16u << 20);
+	cl_buf_init(&ct, 17u << 20);
+	has = cl_wa_msg_history_notification(mp, &note);
+	if (has <= 0) {
+		rc = has < 0 ? CL_ENOMEM : CL_OK;
+		goto out;
+	}
+	crypto_generichash(h, 32, (const unsigned char *)id, strlen(id),
+			   r->hkey, 32);
+	hist_ad(h, ad);
+	if ((rc = cl_buf_add_be32(&pt, (uint32_t)strlen(id))) ||
+	    (rc = cl_buf_addstr(&pt, id)) ||
+	    (rc = cl_buf_add(&pt, note.data, note.len)) ||
+	    (rc = cl_buf_reserve(&ct, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+				 pt.len + crypto_aead_xchacha20poly1305_ietf_ABYTES)))
+		goto out;
+	randombytes_buf(ct.data, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+		ct.data + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen,
+		pt.data, pt.len, ad, sizeof(ad), NULL, ct.data, r->skey);
+	ct.len = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + (size_t)clen;
+	if (sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO wa_hist(h, note, tries, next_at) VALUES (?1, ?2, 0, ?3)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = CL_EIO;
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, ct.data, (int)ct.len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_ms);
+	rc = sqlite3_step(st) == SQLITE_DONE ? CL_OK : CL_EIO;
+	sqlite3_finalize(st);
+	out->history_queued = rc == CL_OK;
+out:
+	if (note.data)
+		sodium_memzero(note.data, note.alloc);
+	if (pt.data)
+		sodium_memzero(pt.data, pt.alloc);
+	cl_buf_release(&note);
+	cl_buf_release(&pt);
+	cl_buf_release(&ct);
+	return rc;
+}
+
+void cl_wa_hist_job_init(struct cl_wa_hist_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	cl_buf_init(&j->note, 16u << 20);
+}
+
+void cl_wa_hist_job_release(struct cl_wa_hist_job *j)
+{
+	if (j->note.data)
+		sodium_memzero(j->note.data, j->note.alloc);
+	cl_buf_release(&j->note);
+	memset(j, 0, sizeof(*j));
+	cl_buf_init(&j->note, 16u << 20);
+}
+
+int cl_wa_recv_hist_next(struct cl_wa_recv *r, int64_t now_ms,
+			 struct cl_wa_hist_job *j, int64_t *next_at,
+			 char **err)
+{
+	unsigned char ad[sizeof(HIST_AD) - 1 + 32];
+	sqlite3_stmt *st = NULL;
+	const unsigned char *ct;
+	unsigned long long plen = 0;
+	size_t clen, idlen;
+	int rc = CL_ENOTFOUND, s;
+
+	if (next_at)
+		*next_at = 0;
+	if (sqlite3_prepare_v2(r->db, "SELECT h, note, tries, next_at FROM wa_hist ORDER BY next_at LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return cl_error(err, CL_EIO, "cannot read wa_hist: %s",
+				sqlite3_errmsg(r->db));
+	s = sqlite3_step(st);
+	if (s == SQLITE_DONE)
+		goto out;
+	if (s != SQLITE_ROW || sqlite3_column_bytes(st, 0) != 32) {
+		rc = cl_error(err, CL_EIO, "cannot read wa_hist");
+		goto out;
+	}
+	if (sqlite3_column_int64(st, 3) > now_ms) {
+		if (next_at)
+			*next_at = sqlite3_column_int64(st, 3);
+		goto out;
+	}
+	memcpy(j->h, sqlite3_column_blob(st, 0), 32);
+	j->tries = sqlite3_column_int(st, 2);
+	ct = sqlite3_column_blob(st, 1);
+	clen = (size_t)sqlite3_column_bytes(st, 1);
+	hist_ad(j->h, ad);
+	j->note.len = 0;
+	if (ct == NULL || clen < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+	    crypto_aead_xchacha20poly1305_ietf_ABYTES + 4 ||
+	    cl_buf_reserve(&j->note, clen) != CL_OK ||
+	    crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    j->note.data, &plen, NULL,
+		    ct + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		    clen - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad,
+		    sizeof(ad), ct, r->skey) != 0 || plen < 4) {
+		rc = cl_error(err, CL_ECORRUPT,
+			      "a queued history sync notification does not open with this credentials key");
+		goto out;
+	}
+	idlen = cl_load_be32(j->note.data);
+	if (idlen >= sizeof(j->stanza_id) || idlen + 4 > plen) {
+		rc = cl_error(err, CL_ECORRUPT, "a queued history sync notification is malformed");
+		goto out;
+	}
+	memcpy(j->stanza_id, j->note.data + 4, idlen);
+	j->stanza_id[idlen] = 0;
+	memmove(j->note.data, j->note.data + 4 + idlen, (size_t)plen - 4 - idlen);
+	j->note.len = (size_t)plen - 4 - idlen;
+	rc = CL_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+struct hist_walk {
+	struct cl_wa_recv *r;
+	size_t n_new, n_dup;
+	const char *stanza_id;
+	int sync_type;
+	char **err;
+};
+
+static int hist_on_record(void *ctx, json_t *rec, uint64_t *index)
+{
+	struct hist_walk *w = ctx;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	char kind[33];
+	int rc = record_append(w->r, rec, index, kind, &dup, w->err);
+
+	if (rc == CL_EINVAL) {   /* refused by the record rules: skipped */
+		free(*w->err);
+		*w->err = NULL;
+		return CL_OK;
+	}
+	if (rc == CL_OK && dup == CL_APPEND_NEW)
+		w->n_new++;
+	else if (rc == CL_OK)
+		w->n_dup++;
+	return rc;
+}
+
+static json_t *ms_json(int64_t ms)
+{
+	char b[32];
+
+	if (ms <= 0)
+		return json_null();
+	cl_time_format(ms, b);
+	return json_string(b);
+}
+
+static int hist_on_chat(void *ctx, const struct cl_wa_hist_chat *ch)
+{
+	static const char *const ends[] = { "complete-more-on-phone",
+					    "complete-nothing-more",
+					    "on-demand-more-on-phone" };
+	struct hist_walk *w = ctx;
+	json_t *b = json_pack("{s:s, s:I, s:I, s:o, s:o, s:b}",
+			      "notification", w->stanza_id,
+			      "messages", (json_int_t)ch->n_messages,
+			      "skipped", (json_int_t)ch->n_skipped,
+			      "oldest", ms_json(ch->oldest_ms),
+			      "newest", ms_json(ch->newest_ms),
+			      "end_of_history", ch->end_of_history);
+
+	if (b == NULL)
+		return CL_ENOMEM;
+	if (ch->has_first)
+		json_object_set_new(b, "conversation_entry",
+				    json_integer((json_int_t)ch->first_index));
+	if (ch->end_type >= 0)
+		json_object_set_new(b, "end_type", json_string(
+			(size_t)ch->end_type < sizeof(ends) / sizeof(ends[0]) ?
+			ends[ch->end_type] : "unknown"));
+	return cov_append(w->r, "wa-history-chat", b, w->err);
+}
+
+int cl_wa_recv_history(struct cl_wa_recv *r, const struct cl_wa_hist_job *j,
+		       const unsigned char *z, size_t len, int64_t now_ms,
+		       size_t *n_new, size_t *n_dup, char **err)
+{
+	static const struct cl_wa_hist_ops ops = { hist_on_record,
+						   hist_on_chat };
+	struct cl_wa_hist_meta meta;
+	struct cl_wa_hist_info info;
+	struct hist_walk w;
+	struct cl_buf plain;
+	int rc;
+
+	*n_new = *n_dup = 0;
+	if (r->in_batch)
+		return cl_error(err, CL_EIO, "history sync inside a message batch");
+	cl_buf_init(&plain, CL_WA_HIST_MAX);
+	if ((rc = cl_wa_hist_inflate(z, len, &plain, err)))
+		goto out;
+	if ((rc = cl_ledger_begin(r->l, err)))
+		goto out;
+	memset(&meta, 0, sizeof(meta));
+	meta.account = r->account;
+	meta.own_lid = r->own_lid[0] ? r->own_lid : NULL;
+	meta.notification = j->stanza_id;
+	meta.received_ms = now_ms;
+	memset(&w, 0, sizeof(w));
+	w.r = r;
+	w.stanza_id = j->stanza_id;
+	w.err = err;
+	rc = cl_wa_hist_walk(plain.data, plain.len, &meta, &ops, &w, &info, err);
+	if (rc == CL_OK)
+		rc = cov_append(r, "wa-history-sync", json_pack(
+			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"notification", j->stanza_id, "sync_type",
+			cl_wa_hist_sync_type_name(info.sync_type),
+			"chunk_order", (json_int_t)info.chunk_order,
+			"progress", (json_int_t)info.progress,
+			"conversations", (json_int_t)info.n_conversations,
+			"new", (json_int_t)w.n_new,
+			"duplicates", (json_int_t)w.n_dup,
+			"skipped", (json_int_t)info.n_skipped), err);
+	if (rc == CL_OK)
+		rc = row_set(r, "DELETE FROM wa_hist WHERE h = ?1 AND ?2 >= 0",
+			     j->h, 0);
+	if (rc == CL_OK)
+		rc = cl_ledger_commit(r->l, err);
+	else
+		cl_ledger_rollback(r->l);
+	if (rc == CL_OK) {
+		*n_new = w.n_new;
+		*n_dup = w.n_dup;
+	}
+out:
+	if (plain.data)
+		sodium_memzero(plain.data, plain.alloc);
+	cl_buf_release(&plain);
+	return rc;
+}
+
+int cl_wa_recv_hist_failed(struct cl_wa_recv *r, const struct cl_wa_hist_job *j,
+			   const char *error, int64_t now_ms, int *abandoned,
+			   char **err)
+{
+	int tries = j->tries + 1, rc;
+	sqlite3_stmt *st = NULL;
+
+	*abandoned = tries >= CL_WA_HIST_TRIES;
+	if (r->in_batch)
+		return cl_error(err, CL_EIO, "history sync inside a message batch");
+	if ((rc = cl_ledger_begin(r->l, err)))
+		return rc;
+	if (*abandoned) {
+		rc = cov_append(r, "wa-history-abandoned", json_pack(
+			"{s:s, s:s, s:i, s:b}", "notification", j->stanza_id,
+			"error", error, "attempts", tries, "alert", 1), err);
+		if (rc == CL_OK)
+			rc = row_set(r, "DELETE FROM wa_hist WHERE h = ?1 AND ?2 >= 0",
+				     j->h, 0);
+	} else {
+		/* 1 min, 4, 16, 64 */
+		int64_t delay = (int64_t)60000 << (2 * (tries - 1));
+
+		rc = cov_append(r, "wa-history-failed", json_pack(
+			"{s:s, s:s, s:i, s:o}", "notification", j->stanza_id,
+			"error", error, "attempt", tries, "next_attempt",
+			ms_json(now_ms + delay)), err);
+		if (rc == CL_OK &&
+		    sqlite3_prepare_v2(r->db, "UPDATE wa_hist SET tries = ?2, next_at = ?3 WHERE h = ?1",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_blob(st, 1, j->h, 32, SQLITE_STATIC);
+			sqlite3_bind_int(st, 2, tries);
+			sqlite3_bind_int64(st, 3, now_ms + delay);
+			rc = sqlite3_step(st) == SQLITE_DONE ? CL_OK : CL_EIO;
+			sqlite3_finalize(st);
+		} else if (rc == CL_OK) {
+			rc = CL_EIO;
+		}
+	}
+	if (rc == CL_OK)
+		rc = cl_ledger_commit(r->l, err);
+	else
+		cl_ledger_rollback(r->l);
+	return rc;
+}
+
 /* Everything inside the batch; *reply and *out filled on CL_OK. */
 static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 		    const struct stanza *s, int64_t now_ms,
@@ -543,7 +865,9 @@ static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 			rc = cl_wa_msg_record(mp, &meta, &rec, err);
 		json_decref(wa);
 		if (rc == CL_OK && rec) {
-			rc = record_append(r, rec, &idx, out->kind, err);
+			rc = record_append(r, rec, &idx, out->kind, NULL, err);
+			if (rc == CL_OK)
+				rc = hist_queue(r, mp, s->id, now_ms, out);
 			if (rc == CL_OK)
 				rc = row_set(r, "INSERT OR REPLACE INTO wa_msg(h, idx) VALUES (?1, ?2)",
 					     h, (long long)idx);

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "archiver/wa/binary.h"
+#include "common/buf.h"
 
 #define CL_WA_RETRY_MAX 5
 
@@ -56,6 +57,8 @@ struct cl_wa_recv_out {
 	enum cl_wa_recv_outcome outcome;
 	char kind[33];            /* the record's kind, or the error name */
 	int retry;                /* retry count asked for */
+	int history_queued;       /* a history sync notification was queued
+	                             (side table wa_hist) */
 };
 
 /* l: a write-mode ledger (borrowed); creds borrowed; creds_key: the
@@ -87,5 +90,50 @@ int cl_wa_recv_commit(struct cl_wa_recv *r, char **err);
 
 /* Roll the open batch back (nothing when none is open). */
 void cl_wa_recv_rollback(struct cl_wa_recv *r);
+
+/* ---- history sync (history.h) ----------------------------------------------
+ * A HistorySyncNotification is archived as its message's record and, in
+ * the same batch, queued in the side table wa_hist (sealed: it holds the
+ * blob's media key) until its blob was archived.  The caller fetches the
+ * blob (inline, or downloaded: media.h) outside any batch and hands it to
+ * cl_wa_recv_history(), or reports the failure. */
+
+#define CL_WA_HIST_TRIES 5
+
+struct cl_wa_hist_job {
+	unsigned char h[32];      /* the job's row */
+	char stanza_id[80];
+	int tries;                /* failed attempts so far */
+	struct cl_buf note;       /* the HistorySyncNotification protobuf
+	                             (secret: wiped by _release) */
+};
+
+void cl_wa_hist_job_init(struct cl_wa_hist_job *j);
+void cl_wa_hist_job_release(struct cl_wa_hist_job *j);
+
+/* The first queued job due at now_ms into *j: CL_OK, or CL_ENOTFOUND
+ * (then *next_at, if not NULL, is when the next one is due, or 0 when
+ * none is queued).  Outside a batch. */
+int cl_wa_recv_hist_next(struct cl_wa_recv *r, int64_t now_ms,
+			 struct cl_wa_hist_job *j, int64_t *next_at,
+			 char **err);
+
+/* In one batch: the records of the deflated blob `z` (history.h), a
+ * `wa-history-chat` coverage entry per conversation, one
+ * `wa-history-sync` summary; the job leaves the queue.  *n_new and *n_dup
+ * count the records appended and those already archived (live or by an
+ * earlier sync).  CL_EINVAL: the blob is unusable (*err says why); nothing
+ * was written: report it with cl_wa_recv_hist_failed(). */
+int cl_wa_recv_history(struct cl_wa_recv *r, const struct cl_wa_hist_job *j,
+		       const unsigned char *z, size_t len, int64_t now_ms,
+		       size_t *n_new, size_t *n_dup, char **err);
+
+/* In one batch: a `wa-history-failed` coverage entry and the job's next
+ * attempt later, or after CL_WA_HIST_TRIES attempts
+ * `wa-history-abandoned` (alert) and the job leaves the queue
+ * (*abandoned = 1). */
+int cl_wa_recv_hist_failed(struct cl_wa_recv *r, const struct cl_wa_hist_job *j,
+			   const char *error, int64_t now_ms, int *abandoned,
+			   char **err);
 
 #endif
