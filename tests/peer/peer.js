@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
+import { buildHistory } from './history.js';
 import { WebSocketServer } from 'ws';
 import { decodeBinaryNode, binaryNodeToString, getBinaryNodeChild, getAllBinaryNodeChildren, jidDecode } from 'baileys/lib/WABinary/index.js';
 import {
@@ -123,6 +124,7 @@ const state = {
 	outbox: new Map(), // id -> { item, node, delivered, retries }
 	senders: new Map(), // device JID -> Sender
 	devices: null, // our number's device ids (the phone 0 and the collector)
+	media: new Map(), // path -> { data, hash }: what the media host serves
 };
 
 // ---- messages to the collector (sender.js) ---------------------------------
@@ -154,6 +156,8 @@ async function buildStanza(it, retry = false) {
 	const attrs = { id: it.id, t: String(it.t), type: it.kind === 'reaction' ? 'reaction' : 'text' };
 	if (it.notify)
 		attrs.notify = it.notify;
+	if (it.category)
+		attrs.category = it.category;
 	if (it.kind === 'edit')
 		attrs.edit = '1';
 	if (it.kind === 'revoke')
@@ -682,6 +686,16 @@ class Conn {
 				emit('usync', { devices: [...state.devices] });
 				return;
 			}
+			if (a.xmlns === 'w:m' && a.type === 'set' && child('media_conn')) {
+				this.send({
+					tag: 'iq', attrs: { from: SERVER, type: 'result', id: a.id },
+					content: [{ tag: 'media_conn', attrs: { auth: randomBytes(8).toString('hex'), ttl: '3600', auth_ttl: '3600' }, content: [
+						{ tag: 'host', attrs: { hostname: `127.0.0.1:${httpsServer.address().port}` } },
+					] }],
+				});
+				emit('media-conn');
+				return;
+			}
 			if (a.xmlns === 'passive' && a.type === 'set' && child('active')) {
 				result();
 				emit('active');
@@ -733,8 +747,14 @@ const tls = { cert: readFileSync(opt.cert), key: readFileSync(opt.key) };
 function startServer(port) {
 	return new Promise((resolve, reject) => {
 		const srv = createServer(tls, (req, res) => {
-			res.writeHead(404);
-			res.end();
+			// the media host: GET /v/...?...&hash=B64URL&mms-type=T&__wa-mms=
+			const u = new URL(req.url, 'https://127.0.0.1');
+			const body = state.media.get(u.pathname);
+			const ok = req.method === 'GET' && body && (u.searchParams.get('hash') ?? '').replace(/=+$/, '') === body.hash &&
+				u.searchParams.has('mms-type') && u.searchParams.has('__wa-mms');
+			emit('media-get', { path: u.pathname, type: u.searchParams.get('mms-type'), status: ok ? 200 : 404 });
+			res.writeHead(ok ? 200 : 404);
+			res.end(ok ? body.data : undefined);
 		});
 		srv.on('connection', (s) => {
 			sockets.add(s);
@@ -871,6 +891,17 @@ async function command(line) {
 				await new Promise((res) => setTimeout(res, gap));
 		}
 		emit('script-done', { count: items.length });
+		return;
+	}
+	case 'history': { // history JSON: a history sync (history.js)
+		const spec = JSON.parse(args.join(' ') || '{}');
+		const sentItems = [...state.outbox.values()].filter((o) => o.delivered).map((o) => o.item);
+		const h = buildHistory(spec, sentItems, OWN());
+		if (h.media)
+			state.media.set(h.media.path, { data: h.media.data, hash: h.media.hash });
+		const it = { id: randomMsgId(), from: `${OWN()}:0@s.whatsapp.net`, chat: `${OWN()}@s.whatsapp.net`, kind: 'history-notification', note: h.note, category: 'peer' };
+		await enqueue(() => sendItem(it));
+		emit('history-sent', { id: it.id, inline: !!spec.inline, messages: h.messages, included: h.included, chats: h.chats, oldest: h.oldest, end: h.end, fault: spec.fault ?? null });
 		return;
 	}
 	case 'replay-dups': { // re-send the last K receipted stanzas, offline

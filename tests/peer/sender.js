@@ -135,6 +135,7 @@ export function buildMessage(it) {
 	case 'poll': return { pollCreationMessage: { name: it.text, options: [{ optionName: 'yes' }, { optionName: 'no' }], selectableOptionsCount: 1 } };
 	case 'image': return { imageMessage: { url: 'https://mmg.example/x', mimetype: 'image/jpeg', caption: it.text, fileSha256: randomBytes(32), fileLength: 1234, mediaKey: randomBytes(32), fileEncSha256: randomBytes(32), directPath: '/v/t62/x?ccb=1' } };
 	case 'ephemeral': return { ephemeralMessage: { message: { extendedTextMessage: { text: it.text } } } };
+	case 'history-notification': return { protocolMessage: { type: proto.Message.ProtocolMessage.Type.HISTORY_SYNC_NOTIFICATION, historySyncNotification: it.note } };
 	default: throw new Error(`unknown kind ${it.kind}`);
 	}
 }
