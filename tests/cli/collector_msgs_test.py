@@ -499,6 +499,43 @@ try:
     lines = [json.loads(x) for x in open(ALERTS).read().splitlines() if x]
     ok(sum(1 for x in lines if x.get("alert") == "wa-unknown-device") == 1,
        "the alert command ran once for the unknown device", lines)
+    # ---- other writers while the collector streams (criterion 6) ----------
+    RECS = os.path.join(T, "writers.jsonl")
+    with open(RECS, "w") as f:
+        for i in range(200):
+            f.write(json.dumps({
+                "account": "85290000001@s.whatsapp.net",
+                "conversation": {"id": "8529%07d@s.whatsapp.net" % (i % 5),
+                                 "type": "direct"},
+                "id": "W6-%06d" % i, "sender": {"id": "85290000077@s.whatsapp.net"},
+                "direction": "in", "sent_at": "2025-03-01T10:00:%02d+08:00" % (i % 60),
+                "kind": "text", "text": "writer six %d" % i}) + "\n")
+    POLICY = os.path.join(ROOT, "config", "policies", "hk-sfc-intermediary.policy")
+    mw = peer.mark()
+    peer.cmd("script 150 w6 20")   # about 3 s of live messages
+    wait_for(lambda: peer.count("receipt", mw) >= 5, 30)
+    t0 = time.time()
+    mw2 = peer.mark()
+    wi = run("ingest", "-a", A, "--format", "jsonl", "--batch", "50", RECS,
+             timeout=120)
+    wh = run("hold", "add", "-a", A, "--case", "T105", "--reason", "test",
+             "--participant", "85290000099@s.whatsapp.net", "--allow-empty",
+             timeout=120)
+    wr = run("retain", "-a", A, "--policy", POLICY, "--now", "2100-01-01",
+             timeout=180)
+    during = peer.count("receipt", mw2)
+    ok(wi.returncode == 0 and "200 ingested" in (wi.stdout + wi.stderr),
+       "ingest completes while the collector runs", wi.stdout + wi.stderr)
+    ok(wh.returncode == 0, "hold add --allow-empty completes while the collector runs",
+       wh.stdout + wh.stderr)
+    ok(wr.returncode == 0, "retain completes while the collector runs",
+       wr.stdout[-800:] + wr.stderr[-800:])
+    peer.wait("script-done", after=mw, timeout=60)
+    ok(all_receipted(peer, 60) and 0 < during,
+       "the collector kept archiving and receipting meanwhile "
+       "(%d receipts during %.1f s of other writers)" % (during, time.time() - t0),
+       log_of(col)[-1500:])
+
     # ---- history sync -------------------------------------------------------
     def hist_run(spec, timeout=30):
         mh = peer.mark()
