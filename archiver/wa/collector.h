@@ -17,7 +17,9 @@
  * one), wa-logged-out, wa-conflict, wa-outdated, wa-banned,
  * wa-server-refused, wa-pair-refused, wa-stopped; messages (receive.h):
  * wa-decrypt-failed, wa-decrypt-recovered, wa-decrypt-abandoned,
- * wa-message-unavailable; the number's devices (devices.h):
+ * wa-message-unavailable; history syncs (receive.h, history.h):
+ * wa-history-sync, wa-history-chat, wa-history-failed,
+ * wa-history-abandoned; the number's devices (devices.h):
  * wa-device-added, wa-device-removed.  Messages themselves are records
  * of source "whatsapp-md" (message.h).
  *
