@@ -81,6 +81,10 @@ struct col {
 	struct cl_wa_hist_job job;
 	struct cl_wa_hist_note note;
 	int job_loaded;
+	/* message media: one queued download at a time, after history */
+	int64_t media_due;
+	struct cl_wa_media_job mjob;
+	int dl_kind;                  /* the worker's job: 1 history, 2 media */
 	pthread_t th;
 	int th_running;
 	pthread_mutex_t mu;
@@ -393,8 +397,119 @@ static void hist_finish(struct col *c, const unsigned char *blob, size_t len,
 	c->hist_due = now;
 }
 
-/* On a tick, outside any message batch: load the next due job, start
- * its download, or finish it. */
+/* A finished media download: the attachment, or the failure. */
+static void media_finish(struct col *c, int64_t now)
+{
+	char *err = NULL, *why = NULL;
+	int rc, abandoned = 0;
+
+	if (c->dl_err == CL_WA_MEDIA_OK) {
+		rc = cl_wa_recv_media_done(c->recv, &c->mjob, c->blob.data,
+					   c->blob.len, now, &err);
+		if (rc == CL_OK)
+			log_info(c, "media of entry %llu stored (%zu bytes)",
+				 (unsigned long long)c->mjob.idx, c->blob.len);
+	} else {
+		why = cl_strdupf("%s%s%s", cl_wa_media_err_name(c->dl_err),
+				 c->dl_detail ? ": " : "",
+				 c->dl_detail ? c->dl_detail : "");
+		rc = cl_wa_recv_media_failed(c->recv, &c->mjob,
+					     why ? why : "download failed",
+					     c->dl_err == CL_WA_MEDIA_TOO_BIG,
+					     now, &abandoned, &err);
+		log_info(c, "media of entry %llu not stored: %s%s",
+			 (unsigned long long)c->mjob.idx, why ? why : "",
+			 abandoned ? " (abandoned)" : ", retried later");
+		if (abandoned) {
+			json_t *a = json_pack("{s:s, s:I, s:s, s:s}", "alert",
+					      "wa-media-abandoned", "record",
+					      (json_int_t)c->mjob.idx, "error",
+					      why ? why : "", "message",
+					      "a message's media could not be downloaded after every attempt");
+
+			if (a)
+				raise_alert(c, a);
+			json_decref(a);
+		}
+	}
+	if (rc)
+		col_log(c, CL_WA_LOG_ERROR, "cannot record a media download: %s",
+			err ? err : cl_strerror(rc));
+	free(err);
+	free(why);
+	cl_wa_media_job_release(&c->mjob);
+	if (c->blob.data)
+		sodium_memzero(c->blob.data, c->blob.alloc);
+	cl_buf_release(&c->blob);
+	free(c->dl_detail);
+	c->dl_detail = NULL;
+	c->media_due = now;
+}
+
+static int dl_start(struct col *c, int kind)
+{
+	c->dl_kind = kind;
+	c->th_done = 0;
+	c->dl_err = CL_WA_MEDIA_INTERNAL;
+	if (pthread_create(&c->th, NULL, hist_download, c) != 0)
+		return -1;
+	c->th_running = 1;
+	return 0;
+}
+
+static void req_base(struct col *c, struct cl_wa_media_req *rq, size_t max)
+{
+	memset(rq, 0, sizeof(*rq));
+	memcpy(rq->hosts, c->hosts, sizeof(rq->hosts));
+	rq->n_hosts = c->n_hosts;
+	rq->ca_file = c->cfg.wa.ca_file[0] ? c->cfg.wa.ca_file : NULL;
+	rq->max = max;
+	cl_buf_release(&c->blob);
+	cl_buf_init(&c->blob, max);
+}
+
+/* The next due media download, started on the worker; 1 if one was. */
+static int media_step(struct col *c, int64_t now)
+{
+	char *err = NULL;
+	int rc;
+
+	if (now < c->media_due)
+		return 0;
+	if (c->n_hosts == 0) {
+		c->media_due = now + 1000;
+		return 0;
+	}
+	rc = cl_wa_recv_media_next(c->recv, now, &c->mjob, &c->media_due,
+				   &err);
+	if (rc == CL_ENOTFOUND) {
+		if (c->media_due == 0)
+			c->media_due = INT64_MAX;
+		return 0;
+	}
+	if (rc) {
+		col_log(c, CL_WA_LOG_ERROR, "media queue: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		c->media_due = now + 60000;
+		return 0;
+	}
+	req_base(c, &c->rq, CL_WA_MEDIA_MAX);
+	c->rq.direct_path = c->mjob.direct_path;
+	c->rq.type = c->mjob.type;
+	c->rq.media_key = c->mjob.media_key;
+	c->rq.enc_sha256 = c->mjob.enc_sha256;
+	c->rq.sha256 = c->mjob.sha256;
+	if (dl_start(c, 2)) {
+		cl_wa_media_job_release(&c->mjob);
+		c->media_due = now + 1000;
+		return 0;
+	}
+	return 1;
+}
+
+/* On a tick, outside any message batch: finish a download, or load the
+ * next due history job (then media job) and start its download. */
 static void hist_step(struct col *c, int64_t now)
 {
 	char *err = NULL;
@@ -410,7 +525,9 @@ static void hist_step(struct col *c, int64_t now)
 			return;
 		pthread_join(c->th, NULL);
 		c->th_running = 0;
-		if (c->dl_err == CL_WA_MEDIA_OK) {
+		if (c->dl_kind == 2) {
+			media_finish(c, now);
+		} else if (c->dl_err == CL_WA_MEDIA_OK) {
 			hist_finish(c, c->blob.data, c->blob.len, NULL, now);
 		} else {
 			char *why = cl_strdupf("download: %s%s%s",
@@ -424,12 +541,17 @@ static void hist_step(struct col *c, int64_t now)
 		}
 		return;
 	}
-	if (c->job_loaded || now < c->hist_due)
+	if (c->job_loaded)
 		return;
+	if (now < c->hist_due) {
+		(void)media_step(c, now);
+		return;
+	}
 	rc = cl_wa_recv_hist_next(c->recv, now, &c->job, &c->hist_due, &err);
 	if (rc == CL_ENOTFOUND) {
 		if (c->hist_due == 0)
 			c->hist_due = INT64_MAX;
+		(void)media_step(c, now);
 		return;
 	}
 	if (rc) {
@@ -457,24 +579,16 @@ static void hist_step(struct col *c, int64_t now)
 		c->hist_due = now + 1000;
 		return;
 	}
-	memset(&c->rq, 0, sizeof(c->rq));
-	memcpy(c->rq.hosts, c->hosts, sizeof(c->rq.hosts));
-	c->rq.n_hosts = c->n_hosts;
+	req_base(c, &c->rq, 64u << 20);
 	c->rq.direct_path = c->note.direct_path;
 	c->rq.type = "history";
 	c->rq.media_key = c->note.media_key;
 	c->rq.enc_sha256 = c->note.enc_sha256;
 	c->rq.sha256 = c->note.sha256;
-	c->rq.ca_file = c->cfg.wa.ca_file[0] ? c->cfg.wa.ca_file : NULL;
-	c->rq.max = 64u << 20;
-	cl_buf_init(&c->blob, 64u << 20);
-	c->th_done = 0;
-	if (pthread_create(&c->th, NULL, hist_download, c) != 0) {
+	if (dl_start(c, 1)) {
 		hist_unload(c);
 		c->hist_due = now + 1000;
-		return;
 	}
-	c->th_running = 1;
 }
 
 /* Wait for a running download (stopping). */
@@ -486,6 +600,12 @@ static void hist_stop(struct col *c)
 	}
 	if (c->job_loaded)
 		hist_unload(c);
+	cl_wa_media_job_release(&c->mjob);
+	if (c->blob.data)
+		sodium_memzero(c->blob.data, c->blob.alloc);
+	cl_buf_release(&c->blob);
+	free(c->dl_detail);
+	c->dl_detail = NULL;
 }
 
 /* The media hosts from a media_conn reply. */
@@ -629,6 +749,8 @@ static int on_message(struct col *c, const struct cl_wa_node *n, int64_t now)
 		cl_wa_conn_tick_in(c->conn, BATCH_MS);
 	if (out.history_queued)
 		c->hist_due = now;
+	if (out.media_queued && c->media_due > now)
+		c->media_due = now;
 	h = &c->held[c->n_held++];
 	h->reply = reply;
 	h->outcome = out.outcome;
@@ -1055,6 +1177,7 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 	pthread_mutex_init(&c.mu, NULL);
 	cl_wa_hist_job_init(&c.job);
 	cl_wa_hist_note_init(&c.note);
+	cl_wa_media_job_init(&c.mjob);
 	cl_buf_init(&c.blob, 64u << 20);
 	*outcome = CL_WA_OUT_ERROR;
 	if ((rc = setup(&c, err)))

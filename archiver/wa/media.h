@@ -23,6 +23,7 @@
 
 #define CL_WA_MEDIA_MAX_HOSTS 8
 #define CL_WA_MEDIA_TIMEOUT_S 60L
+#define CL_WA_MEDIA_MAX ((24u << 20) - 4096u) /* largest media stored (as the webhook) */
 
 /* Why a fetch failed. */
 enum cl_wa_media_err {

@@ -369,21 +369,12 @@ static void content(json_t *r, const Wa__Message *m)
 	}
 }
 
-int cl_wa_msg_record(const struct cl_wa_msg_parsed *p,
-		     const struct cl_wa_msg_meta *meta, json_t **out,
-		     char **err)
+/* The innermost message under the envelopes; *chat becomes a
+ * deviceSentMessage's destination. */
+static const Wa__Message *unwrap(const Wa__Message *m, const char **chat)
 {
-	const Wa__Message *m = p->m;
-	const char *chat = meta->chat;
-	json_t *r, *conv, *snd, *ids, *wa;
-	struct cl_buf raw;
-	char ts[32];
 	int depth;
 
-	*out = NULL;
-	if (!has_content(m))
-		return CL_OK;
-	/* unwrap the envelopes */
 	for (depth = 0; depth < MAX_WRAP; depth++) {
 		const Wa__Message__FutureProofMessage *fp =
 			m->ephemeralmessage ? m->ephemeralmessage :
@@ -394,7 +385,7 @@ int cl_wa_msg_record(const struct cl_wa_msg_parsed *p,
 
 		if (m->devicesentmessage && m->devicesentmessage->message) {
 			if (m->devicesentmessage->destinationjid)
-				chat = m->devicesentmessage->destinationjid;
+				*chat = m->devicesentmessage->destinationjid;
 			m = m->devicesentmessage->message;
 		} else if (fp && fp->message) {
 			m = fp->message;
@@ -402,6 +393,23 @@ int cl_wa_msg_record(const struct cl_wa_msg_parsed *p,
 			break;
 		}
 	}
+	return m;
+}
+
+int cl_wa_msg_record(const struct cl_wa_msg_parsed *p,
+		     const struct cl_wa_msg_meta *meta, json_t **out,
+		     char **err)
+{
+	const Wa__Message *m = p->m;
+	const char *chat = meta->chat;
+	json_t *r, *conv, *snd, *ids, *wa;
+	struct cl_buf raw;
+	char ts[32];
+
+	*out = NULL;
+	if (!has_content(m))
+		return CL_OK;
+	m = unwrap(m, &chat);
 	r = json_object();
 	conv = json_object();
 	snd = json_object();
@@ -481,4 +489,41 @@ int cl_wa_msg_history_notification(const struct cl_wa_msg_parsed *p,
 	out->len = protobuf_c_message_pack(&pm->historysyncnotification->base,
 					   out->data);
 	return 1;
+}
+
+#define MEDIA_REF(T, x) do { \
+		ref->type = (T); \
+		ref->direct_path = (x)->directpath; \
+		ok = (x)->has_mediakey && (x)->mediakey.len == 32 && \
+			(x)->has_fileencsha256 && (x)->fileencsha256.len == 32 && \
+			(x)->has_filesha256 && (x)->filesha256.len == 32; \
+		if (ok) { \
+			ref->media_key = (x)->mediakey.data; \
+			ref->enc_sha256 = (x)->fileencsha256.data; \
+			ref->sha256 = (x)->filesha256.data; \
+			ref->length = (x)->has_filelength ? (x)->filelength : 0; \
+		} \
+	} while (0)
+
+int cl_wa_msg_media(const struct cl_wa_msg_parsed *p,
+		    struct cl_wa_media_ref *ref)
+{
+	const char *chat = NULL;
+	const Wa__Message *m = unwrap(p->m, &chat);
+	int ok = 0;
+
+	memset(ref, 0, sizeof(*ref));
+	if (m->imagemessage)
+		MEDIA_REF("image", m->imagemessage);
+	else if (m->videomessage)
+		MEDIA_REF("video", m->videomessage);
+	else if (m->ptvmessage)
+		MEDIA_REF("ptv", m->ptvmessage);
+	else if (m->audiomessage)
+		MEDIA_REF("audio", m->audiomessage);
+	else if (m->documentmessage)
+		MEDIA_REF("document", m->documentmessage);
+	else if (m->stickermessage)
+		MEDIA_REF("sticker", m->stickermessage);
+	return ok && ref->direct_path && ref->direct_path[0] == '/';
 }

@@ -61,6 +61,18 @@ int cl_wa_msg_record(const struct cl_wa_msg_parsed *m,
 		     char **err);
 void cl_wa_msg_free(struct cl_wa_msg_parsed *m);
 
+/* The download reference of the message's media (image, video, ptv,
+ * audio, document, sticker), pointers into the parsed message: 1 when
+ * complete (media key, both hashes, a direct path), else 0. */
+struct cl_wa_media_ref {
+	const char *type;               /* as cl_wa_media_info() */
+	const char *direct_path;
+	const unsigned char *media_key, *enc_sha256, *sha256;  /* 32 bytes */
+	uint64_t length;                /* fileLength, 0 if absent */
+};
+int cl_wa_msg_media(const struct cl_wa_msg_parsed *m,
+		    struct cl_wa_media_ref *ref);
+
 /* The HistorySyncNotification a message carries (protocolMessage of type
  * HISTORY_SYNC_NOTIFICATION, directly or in a deviceSentMessage), packed
  * again into *out (it holds the blob's media key: a secret); 1 if

@@ -119,7 +119,8 @@ int cl_wa_recv_new(struct cl_wa_recv **out, struct cl_ledger *l,
 	if (sqlite3_exec(r->db,
 			 "CREATE TABLE IF NOT EXISTS wa_msg(h BLOB PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID;"
 			 "CREATE TABLE IF NOT EXISTS wa_retry(h BLOB PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;"
-			 "CREATE TABLE IF NOT EXISTS wa_hist(h BLOB PRIMARY KEY, note BLOB NOT NULL, tries INTEGER NOT NULL, next_at INTEGER NOT NULL) WITHOUT ROWID;",
+			 "CREATE TABLE IF NOT EXISTS wa_hist(h BLOB PRIMARY KEY, note BLOB NOT NULL, tries INTEGER NOT NULL, next_at INTEGER NOT NULL) WITHOUT ROWID;"
+			 "CREATE TABLE IF NOT EXISTS wa_media(h BLOB PRIMARY KEY, job BLOB NOT NULL, tries INTEGER NOT NULL, next_at INTEGER NOT NULL) WITHOUT ROWID;",
 			 NULL, NULL, NULL) != SQLITE_OK) {
 		rc = cl_error(err, CL_EIO, "cannot create the collector's tables: %s",
 			      sqlite3_errmsg(r->db));
@@ -227,8 +228,13 @@ static int cov_append(struct cl_wa_recv *r, const char *kind, json_t *body,
 }
 
 /* Validate and append the record; link its identifiers as one party. */
+struct rec_keys {
+	struct cl_buf key, conv;   /* the record's key and conversation material */
+};
+
 static int record_append(struct cl_wa_recv *r, json_t *rec, uint64_t *idx,
-			 char *kind, enum cl_append_outcome *dupout, char **err)
+			 char *kind, enum cl_append_outcome *dupout,
+			 struct rec_keys *keys, char **err)
 {
 	struct cl_record cr;
 	struct cl_entry_in in;
@@ -250,6 +256,11 @@ static int record_append(struct cl_wa_recv *r, json_t *rec, uint64_t *idx,
 		return rc;
 	}
 	(void)cl_fmt(kind, 33, "%s", cr.kind);
+	if (keys && ((rc = cl_buf_add(&keys->key, cr.key, cr.key_len)) ||
+		     (rc = cl_buf_add(&keys->conv, cr.conv, cr.conv_len)))) {
+		cl_record_release(&cr);
+		return rc;
+	}
 	cl_ingest_entry_from_record(&in, &cr);
 	r->appended = 1;
 	rc = cl_ledger_append(r->l, &in, idx, &dup, err);
@@ -537,6 +548,310 @@ out:
 	return rc;
 }
 
+/* ---- media jobs ---------------------------------------------------------- */
+
+#define MEDIA_AD "chatledger-wa-media-v1"
+
+static int lp_add(struct cl_buf *b, const void *p, size_t n)
+{
+	int rc = cl_buf_add_be32(b, (uint32_t)n);
+
+	return rc ? rc : cl_buf_add(b, p, n);
+}
+
+/* nonce || XChaCha20-Poly1305(skey, AD = adp || h, pt) into *ct. */
+static int seal_row(const struct cl_wa_recv *r, const char *adp,
+		    const unsigned char h[32], const struct cl_buf *pt,
+		    struct cl_buf *ct)
+{
+	unsigned char ad[64];
+	unsigned long long clen = 0;
+	size_t alen = strlen(adp);
+	int rc;
+
+	memcpy(ad, adp, alen);
+	memcpy(ad + alen, h, 32);
+	if ((rc = cl_buf_reserve(ct, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+				 pt->len + crypto_aead_xchacha20poly1305_ietf_ABYTES)))
+		return rc;
+	randombytes_buf(ct->data, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+		ct->data + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen,
+		pt->data, pt->len, ad, alen + 32, NULL, ct->data, r->skey);
+	ct->len = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + (size_t)clen;
+	return CL_OK;
+}
+
+static int open_row(const struct cl_wa_recv *r, const char *adp,
+		    const unsigned char h[32], const unsigned char *ct,
+		    size_t clen, struct cl_buf *pt)
+{
+	unsigned char ad[64];
+	unsigned long long plen = 0;
+	size_t alen = strlen(adp);
+
+	memcpy(ad, adp, alen);
+	memcpy(ad + alen, h, 32);
+	pt->len = 0;
+	if (ct == NULL || clen < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+	    crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+	    cl_buf_reserve(pt, clen) != CL_OK ||
+	    crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    pt->data, &plen, NULL,
+		    ct + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		    clen - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad,
+		    alen + 32, ct, r->skey) != 0)
+		return CL_ECORRUPT;
+	pt->len = (size_t)plen;
+	return CL_OK;
+}
+
+/* Queue the download of the media `mp` carries, if any, for the record
+ * at `idx` (sealed: type, direct path, the record's key and
+ * conversation material, media key, hashes, sent_at, idx). */
+static int media_queue(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
+		       const struct rec_keys *keys, uint64_t idx,
+		       int64_t sent_ms, int64_t now_ms,
+		       struct cl_wa_recv_out *out)
+{
+	struct cl_wa_media_ref ref;
+	unsigned char h[32];
+	crypto_generichash_state st;
+	struct cl_buf pt, ct;
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (!cl_wa_msg_media(mp, &ref))
+		return CL_OK;
+	crypto_generichash_init(&st, r->hkey, 32, 32);
+	crypto_generichash_update(&st, (const unsigned char *)"media", 6);
+	crypto_generichash_update(&st, keys->key.data, keys->key.len);
+	crypto_generichash_final(&st, h, 32);
+	cl_buf_init(&pt, 1u << 20);
+	cl_buf_init(&ct, 2u << 20);
+	if ((rc = lp_add(&pt, ref.type, strlen(ref.type) + 1)) ||
+	    (rc = lp_add(&pt, ref.direct_path, strlen(ref.direct_path) + 1)) ||
+	    (rc = lp_add(&pt, keys->key.data, keys->key.len)) ||
+	    (rc = lp_add(&pt, keys->conv.data, keys->conv.len)) ||
+	    (rc = cl_buf_add(&pt, ref.media_key, 32)) ||
+	    (rc = cl_buf_add(&pt, ref.enc_sha256, 32)) ||
+	    (rc = cl_buf_add(&pt, ref.sha256, 32)) ||
+	    (rc = cl_buf_add_be64(&pt, (uint64_t)sent_ms)) ||
+	    (rc = cl_buf_add_be64(&pt, idx)) ||
+	    (rc = seal_row(r, MEDIA_AD, h, &pt, &ct)))
+		goto out;
+	if (sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO wa_media(h, job, tries, next_at) VALUES (?1, ?2, 0, ?3)",
+			       -1, &q, NULL) != SQLITE_OK) {
+		rc = CL_EIO;
+		goto out;
+	}
+	sqlite3_bind_blob(q, 1, h, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 2, ct.data, (int)ct.len, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, now_ms);
+	rc = sqlite3_step(q) == SQLITE_DONE ? CL_OK : CL_EIO;
+	sqlite3_finalize(q);
+	out->media_queued = rc == CL_OK;
+out:
+	if (pt.data)
+		sodium_memzero(pt.data, pt.alloc);
+	cl_buf_release(&pt);
+	cl_buf_release(&ct);
+	return rc;
+}
+
+void cl_wa_media_job_init(struct cl_wa_media_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	cl_buf_init(&j->pt, 2u << 20);
+}
+
+void cl_wa_media_job_release(struct cl_wa_media_job *j)
+{
+	if (j->pt.data)
+		sodium_memzero(j->pt.data, j->pt.alloc);
+	cl_buf_release(&j->pt);
+	cl_wa_media_job_init(j);
+}
+
+/* The next length-prefixed field of the job at *off. */
+static const unsigned char *lp_take(const struct cl_buf *b, size_t *off,
+				    size_t *len)
+{
+	size_t n;
+
+	if (b->len - *off < 4)
+		return NULL;
+	n = cl_load_be32(b->data + *off);
+	if (n > b->len - *off - 4)
+		return NULL;
+	*len = n;
+	*off += 4 + n;
+	return b->data + *off - n;
+}
+
+/* The fields of an opened job: 1, or 0 when malformed. */
+static int media_job_parse(struct cl_wa_media_job *j)
+{
+	const unsigned char *p;
+	size_t off = 0, n;
+
+	if ((p = lp_take(&j->pt, &off, &n)) == NULL || n == 0 || p[n - 1])
+		return 0;
+	j->type = (const char *)p;
+	if ((p = lp_take(&j->pt, &off, &n)) == NULL || n == 0 || p[n - 1])
+		return 0;
+	j->direct_path = (const char *)p;
+	if ((j->keymat = lp_take(&j->pt, &off, &j->keymat_len)) == NULL ||
+	    (j->convmat = lp_take(&j->pt, &off, &j->convmat_len)) == NULL ||
+	    j->pt.len - off != 3 * 32 + 16)
+		return 0;
+	j->media_key = j->pt.data + off;
+	j->enc_sha256 = j->pt.data + off + 32;
+	j->sha256 = j->pt.data + off + 64;
+	j->sent_ms = (int64_t)cl_load_be64(j->pt.data + off + 96);
+	j->idx = cl_load_be64(j->pt.data + off + 104);
+	return 1;
+}
+
+int cl_wa_recv_media_next(struct cl_wa_recv *r, int64_t now_ms,
+			  struct cl_wa_media_job *j, int64_t *next_at,
+			  char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_ENOTFOUND, s;
+
+	if (next_at)
+		*next_at = 0;
+	if (sqlite3_prepare_v2(r->db, "SELECT h, job, tries, next_at FROM wa_media ORDER BY next_at LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return cl_error(err, CL_EIO, "cannot read wa_media: %s",
+				sqlite3_errmsg(r->db));
+	s = sqlite3_step(st);
+	if (s == SQLITE_DONE)
+		goto out;
+	if (s != SQLITE_ROW || sqlite3_column_bytes(st, 0) != 32) {
+		rc = cl_error(err, CL_EIO, "cannot read wa_media");
+		goto out;
+	}
+	if (sqlite3_column_int64(st, 3) > now_ms) {
+		if (next_at)
+			*next_at = sqlite3_column_int64(st, 3);
+		goto out;
+	}
+	memcpy(j->h, sqlite3_column_blob(st, 0), 32);
+	j->tries = sqlite3_column_int(st, 2);
+	if (open_row(r, MEDIA_AD, j->h, sqlite3_column_blob(st, 1),
+		     (size_t)sqlite3_column_bytes(st, 1), &j->pt)) {
+		rc = cl_error(err, CL_ECORRUPT,
+			      "a queued media download does not open with this credentials key");
+		goto out;
+	}
+	rc = media_job_parse(j) ? CL_OK :
+		cl_error(err, CL_ECORRUPT, "a queued media download is malformed");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cl_wa_recv_media_done(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
+			  const unsigned char *p, size_t len, int64_t now_ms,
+			  char **err)
+{
+	struct cl_entry_in in;
+	enum cl_append_outcome dup;
+	struct cl_buf key;
+	unsigned char d[32];
+	char hex[65], body[64];
+	uint64_t idx;
+	int rc;
+
+	if (r->in_batch)
+		return cl_error(err, CL_EIO, "media inside a message batch");
+	crypto_hash_sha256(d, p, len);
+	sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
+	cl_buf_init(&key, 64u << 10);
+	if ((rc = cl_buf_add(&key, j->keymat, j->keymat_len)) ||
+	    (rc = cl_buf_addf(&key, "/attachment/%s", hex))) {
+		cl_buf_release(&key);
+		return rc;
+	}
+	(void)cl_fmt(body, sizeof(body), "{\"attachment_of\":%llu}",
+		     (unsigned long long)j->idx);
+	memset(&in, 0, sizeof(in));
+	in.type = CL_ENTRY_RECORD;
+	in.kind = "attachment";
+	in.sent_at = j->sent_ms;
+	in.received_at = now_ms;
+	in.key = key.data;
+	in.key_len = key.len;
+	in.conv = j->convmat;
+	in.conv_len = j->convmat_len;
+	in.plaintext = p;
+	in.plaintext_len = len;
+	in.body = body;
+	in.body_len = strlen(body);
+	if ((rc = cl_ledger_begin(r->l, err)) == CL_OK) {
+		rc = cl_ledger_append(r->l, &in, &idx, &dup, err);
+		if (rc == CL_OK)
+			rc = row_set(r, "DELETE FROM wa_media WHERE h = ?1 AND ?2 >= 0",
+				     j->h, 0);
+		if (rc == CL_OK)
+			rc = cl_ledger_commit(r->l, err);
+		else
+			cl_ledger_rollback(r->l);
+	}
+	cl_buf_release(&key);
+	return rc;
+}
+
+static json_t *ms_json(int64_t ms);
+
+int cl_wa_recv_media_failed(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
+			    const char *error, int final, int64_t now_ms,
+			    int *abandoned, char **err)
+{
+	int tries = j->tries + 1, rc;
+	sqlite3_stmt *st = NULL;
+
+	*abandoned = final || tries >= CL_WA_MEDIA_TRIES;
+	if (r->in_batch)
+		return cl_error(err, CL_EIO, "media inside a message batch");
+	if ((rc = cl_ledger_begin(r->l, err)))
+		return rc;
+	if (*abandoned) {
+		rc = cov_append(r, "wa-media-abandoned", json_pack(
+			"{s:I, s:s, s:s, s:i, s:b}", "record",
+			(json_int_t)j->idx, "type", j->type, "error", error,
+			"attempts", tries, "alert", 1), err);
+		if (rc == CL_OK)
+			rc = row_set(r, "DELETE FROM wa_media WHERE h = ?1 AND ?2 >= 0",
+				     j->h, 0);
+	} else {
+		int64_t delay = (int64_t)60000 << (2 * (tries - 1));
+
+		rc = cov_append(r, "wa-media-failed", json_pack(
+			"{s:I, s:s, s:s, s:i, s:o}", "record", (json_int_t)j->idx,
+			"type", j->type, "error", error, "attempt", tries,
+			"next_attempt", ms_json(now_ms + delay)), err);
+		if (rc == CL_OK &&
+		    sqlite3_prepare_v2(r->db, "UPDATE wa_media SET tries = ?2, next_at = ?3 WHERE h = ?1",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_blob(st, 1, j->h, 32, SQLITE_STATIC);
+			sqlite3_bind_int(st, 2, tries);
+			sqlite3_bind_int64(st, 3, now_ms + delay);
+			rc = sqlite3_step(st) == SQLITE_DONE ? CL_OK : CL_EIO;
+			sqlite3_finalize(st);
+		} else if (rc == CL_OK) {
+			rc = CL_EIO;
+		}
+	}
+	if (rc == CL_OK)
+		rc = cl_ledger_commit(r->l, err);
+	else
+		cl_ledger_rollback(r->l);
+	return rc;
+}
+
 void cl_wa_hist_job_init(struct cl_wa_hist_job *j)
 {
 	memset(j, 0, sizeof(*j));
@@ -627,7 +942,7 @@ static int hist_on_record(void *ctx, json_t *rec, uint64_t *index)
 	struct hist_walk *w = ctx;
 	enum cl_append_outcome dup = CL_APPEND_NEW;
 	char kind[33];
-	int rc = record_append(w->r, rec, index, kind, &dup, w->err);
+	int rc = record_append(w->r, rec, index, kind, &dup, NULL, w->err);
 
 	if (rc == CL_EINVAL) {   /* refused by the record rules: skipped */
 		free(*w->err);
@@ -865,9 +1180,19 @@ static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 			rc = cl_wa_msg_record(mp, &meta, &rec, err);
 		json_decref(wa);
 		if (rc == CL_OK && rec) {
-			rc = record_append(r, rec, &idx, out->kind, NULL, err);
+			struct rec_keys keys;
+
+			cl_buf_init(&keys.key, 64u << 10);
+			cl_buf_init(&keys.conv, 64u << 10);
+			rc = record_append(r, rec, &idx, out->kind, NULL, &keys,
+					   err);
 			if (rc == CL_OK)
 				rc = hist_queue(r, mp, s->id, now_ms, out);
+			if (rc == CL_OK)
+				rc = media_queue(r, mp, &keys, idx, meta.sent_ms,
+						 now_ms, out);
+			cl_buf_release(&keys.key);
+			cl_buf_release(&keys.conv);
 			if (rc == CL_OK)
 				rc = row_set(r, "INSERT OR REPLACE INTO wa_msg(h, idx) VALUES (?1, ?2)",
 					     h, (long long)idx);

@@ -59,6 +59,8 @@ struct cl_wa_recv_out {
 	int retry;                /* retry count asked for */
 	int history_queued;       /* a history sync notification was queued
 	                             (side table wa_hist) */
+	int media_queued;         /* the record's media download was queued
+	                             (side table wa_media) */
 };
 
 /* l: a write-mode ledger (borrowed); creds borrowed; creds_key: the
@@ -135,5 +137,48 @@ int cl_wa_recv_history(struct cl_wa_recv *r, const struct cl_wa_hist_job *j,
 int cl_wa_recv_hist_failed(struct cl_wa_recv *r, const struct cl_wa_hist_job *j,
 			   const char *error, int64_t now_ms, int *abandoned,
 			   char **err);
+
+/* ---- media downloads --------------------------------------------------------
+ * A record with media (image, video, ptv, audio, document, sticker)
+ * queues its download in the side table wa_media (sealed: it holds the
+ * media key), in the record's batch.  The caller downloads (media.h) on
+ * a worker thread and stores the result with cl_wa_recv_media_done(): an
+ * attachment entry (docs/FORMAT.md §2.7) after the record, on its chain;
+ * or reports a failure, retried later. */
+
+#define CL_WA_MEDIA_TRIES 5
+
+struct cl_wa_media_job {
+	unsigned char h[32];
+	int tries;
+	struct cl_buf pt;                 /* the opened job (secret) */
+	const char *type, *direct_path;   /* into pt */
+	const unsigned char *keymat, *convmat;  /* the record's materials */
+	size_t keymat_len, convmat_len;
+	const unsigned char *media_key, *enc_sha256, *sha256;
+	int64_t sent_ms;
+	uint64_t idx;                     /* the record's entry */
+};
+
+void cl_wa_media_job_init(struct cl_wa_media_job *j);
+void cl_wa_media_job_release(struct cl_wa_media_job *j);
+
+/* As cl_wa_recv_hist_next(), for the media queue. */
+int cl_wa_recv_media_next(struct cl_wa_recv *r, int64_t now_ms,
+			  struct cl_wa_media_job *j, int64_t *next_at,
+			  char **err);
+
+/* In one batch: the `len` checked plaintext bytes as the attachment of
+ * the job's record; the job leaves the queue. */
+int cl_wa_recv_media_done(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
+			  const unsigned char *p, size_t len, int64_t now_ms,
+			  char **err);
+
+/* In one batch: `wa-media-failed` and a later attempt, or (after
+ * CL_WA_MEDIA_TRIES attempts, or at once when `final`)
+ * `wa-media-abandoned` (alert) and the job leaves the queue. */
+int cl_wa_recv_media_failed(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
+			    const char *error, int final, int64_t now_ms,
+			    int *abandoned, char **err);
 
 #endif

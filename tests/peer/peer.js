@@ -16,8 +16,8 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { createInterface } from 'node:readline';
-import { randomBytes } from 'node:crypto';
-import { buildHistory } from './history.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { buildHistory, encryptMedia } from './history.js';
 import { WebSocketServer } from 'ws';
 import { decodeBinaryNode, binaryNodeToString, getBinaryNodeChild, getAllBinaryNodeChildren, jidDecode } from 'baileys/lib/WABinary/index.js';
 import {
@@ -199,9 +199,21 @@ async function sendItem(it) {
 		throw new Error('no pre-key bundle from the collector yet');
 	it.id = it.id || randomMsgId();
 	it.t = it.t || nowS();
+	if (it.kind === 'image' && !it.media) { // real media on the media host
+		const plain = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(1000 + (it.id.charCodeAt(5) % 16) * 100)]);
+		const e = encryptMedia(plain, 'WhatsApp Image Keys');
+		const path = `/v/t62.7118-24/${randomBytes(8).toString('hex')}.enc`;
+		if (it.mediaFault === 'mac')
+			e.body[e.body.length - 1] ^= 0xff;
+		if (it.mediaFault === 'mac')
+			e.fileEncSha256 = createHash('sha256').update(e.body).digest();
+		if (it.mediaFault !== 'gone')
+			state.media.set(path, { data: e.body, hash: e.fileEncSha256.toString('base64url') });
+		it.media = { mediaKey: e.mediaKey, fileEncSha256: e.fileEncSha256, fileSha256: e.fileSha256, fileLength: plain.length, directPath: `${path}?ccb=11-4&oh=x` };
+	}
 	const node = await buildStanza(it);
 	state.outbox.set(it.id, { item: it, node, delivered: false, retries: 0 });
-	emit('sent', { id: it.id, from: it.from, chat: it.chat, kind: it.kind, text: it.text ?? null, target: it.target ?? null, lid: it.lid ?? null });
+	emit('sent', { id: it.id, from: it.from, chat: it.chat, kind: it.kind, text: it.text ?? null, target: it.target ?? null, lid: it.lid ?? null, media_sha256: it.media ? it.media.fileSha256.toString('hex') : null, media_fault: it.mediaFault ?? null });
 	deliver(it.id);
 }
 

@@ -133,7 +133,7 @@ export function buildMessage(it) {
 	case 'location': return { locationMessage: { degreesLatitude: 22.28, degreesLongitude: 114.16, name: it.text, address: 'Central' } };
 	case 'contact': return { contactMessage: { displayName: it.text, vcard: `BEGIN:VCARD\nVERSION:3.0\nFN:${it.text}\nEND:VCARD` } };
 	case 'poll': return { pollCreationMessage: { name: it.text, options: [{ optionName: 'yes' }, { optionName: 'no' }], selectableOptionsCount: 1 } };
-	case 'image': return { imageMessage: { url: 'https://mmg.example/x', mimetype: 'image/jpeg', caption: it.text, fileSha256: randomBytes(32), fileLength: 1234, mediaKey: randomBytes(32), fileEncSha256: randomBytes(32), directPath: '/v/t62/x?ccb=1' } };
+	case 'image': return { imageMessage: { url: 'https://mmg.example/x', mimetype: 'image/jpeg', caption: it.text, ...(it.media ?? { fileSha256: randomBytes(32), fileLength: 1234, mediaKey: randomBytes(32), fileEncSha256: randomBytes(32), directPath: '/v/t62/x?ccb=1' }) } };
 	case 'ephemeral': return { ephemeralMessage: { message: { extendedTextMessage: { text: it.text } } } };
 	case 'history-notification': return { protocolMessage: { type: proto.Message.ProtocolMessage.Type.HISTORY_SYNC_NOTIFICATION, historySyncNotification: it.note } };
 	default: throw new Error(`unknown kind ${it.kind}`);
