@@ -19,7 +19,8 @@
  * wa-decrypt-failed, wa-decrypt-recovered, wa-decrypt-abandoned,
  * wa-message-unavailable; history syncs (receive.h, history.h):
  * wa-history-sync, wa-history-chat, wa-history-failed,
- * wa-history-abandoned; the number's devices (devices.h):
+ * wa-history-abandoned; message media (receive.h, media.h):
+ * wa-media-failed, wa-media-abandoned; the number's devices (devices.h):
  * wa-device-added, wa-device-removed.  Messages themselves are records
  * of source "whatsapp-md" (message.h).
  *
