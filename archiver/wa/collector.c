@@ -36,7 +36,7 @@
 
 #define TICK_MS 250
 #define STATE_FLUSH_MS 5000
-#define BATCH_MS 20     /* a received stanza waits at most this long (plus
+#define BATCH_MS 5      /* a received stanza waits at most this long (plus
                            the commit) for its receipt */
 #define BATCH_MAX 64    /* ... or until this many share its batch */
 

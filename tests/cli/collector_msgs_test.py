@@ -354,7 +354,7 @@ try:
     # ---- SIGKILL mid-stream --------------------------------------------------
     mk = peer.mark()
     # paced (10 ms apart) so that the kill lands mid-stream: a batch
-    # commits within 20 ms, faster than an unpaced script is sent
+    # commits within 5 ms, faster than an unpaced script is sent
     peer.cmd("script %d b 10" % N_B)
     wait_for(lambda: peer.count("receipt", mk) >= 10, 60)
     col.kill()
