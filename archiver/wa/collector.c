@@ -59,11 +59,7 @@ struct col {
 	struct cl_wa_client *client;  /* the current connection's engine */
 	json_t *state;                /* DIR/wa/state.json */
 	int64_t state_flushed_at;
-	int state_dirty;
-	int pair_done;                /* pair mode: linked, logged in, keys up */
-	int fatal;                    /* an event handler failed: stop */
 	char *fatal_msg;
-	unsigned qr_rounds;
 	struct cl_ledger *ledger;     /* collect: the messages' write handle */
 	struct cl_wa_recv *recv;      /* collect: decrypt and archive */
 	uint64_t n_archived, n_dup, n_retry, n_failed;
@@ -73,26 +69,30 @@ struct col {
 	int64_t last_message_at;
 	char *hosts[CL_WA_MEDIA_MAX_HOSTS]; /* media hosts (media_conn) */
 	size_t n_hosts;
-	int curl_inited;
 	/* history sync: one queued job at a time (receive.h); its download
 	 * runs on a worker thread, everything else on this one */
 	int64_t hist_due;             /* look at the queue from then on;
 	                                 INT64_MAX: nothing queued */
 	struct cl_wa_hist_job job;
 	struct cl_wa_hist_note note;
-	int job_loaded;
 	/* message media: one queued download at a time, after history */
 	int64_t media_due;
 	struct cl_wa_media_job mjob;
-	int dl_kind;                  /* the worker's job: 1 history, 2 media */
 	pthread_t th;
-	int th_running;
 	pthread_mutex_t mu;
-	int th_done;                  /* under mu */
 	struct cl_wa_media_req rq;
 	struct cl_buf blob;           /* the downloaded, opened blob */
-	enum cl_wa_media_err dl_err;
 	char *dl_detail;
+	enum cl_wa_media_err dl_err;
+	int th_done;                  /* under mu */
+	int th_running;
+	int dl_kind;                  /* the worker's job: 1 history, 2 media */
+	int job_loaded;
+	int curl_inited;
+	int state_dirty;
+	int pair_done;                /* pair mode: linked, logged in, keys up */
+	int fatal;                    /* an event handler failed: stop */
+	unsigned qr_rounds;
 };
 
 /* Format one log line and hand it to o->on_log (dropped when out of
@@ -513,11 +513,13 @@ static int media_step(struct col *c, int64_t now)
 static void hist_step(struct col *c, int64_t now)
 {
 	char *err = NULL;
-	int done, rc;
+	int rc;
 
 	if (c->recv == NULL)
 		return;
 	if (c->th_running) {
+		int done;
+
 		pthread_mutex_lock(&c->mu);
 		done = c->th_done;
 		pthread_mutex_unlock(&c->mu);

@@ -119,8 +119,7 @@ static int one(struct walk *w, const Wa__WebMessageInfo *mi, uint64_t order,
 	struct cl_wa_msg_parsed *mp = NULL;
 	struct cl_wa_msg_meta meta;
 	const Wa__MessageKey *k = mi->key;
-	char pn[JID_MAX], lid[JID_MAX], sender[JID_MAX];
-	const char *sfull;
+	char pn[JID_MAX], lid[JID_MAX];
 	json_t *rec = NULL, *wa = NULL, *h;
 	char *perr = NULL;
 	int rc;
@@ -147,8 +146,11 @@ static int one(struct walk *w, const Wa__WebMessageInfo *mi, uint64_t order,
 		if (w->meta->own_lid)
 			(void)cl_fmt(lid, sizeof(lid), "%s", w->meta->own_lid);
 	} else {
-		sfull = meta.is_group ? (k->participant ? k->participant :
-					 mi->participant) : chat;
+		char sender[JID_MAX];
+		const char *sfull = meta.is_group ?
+			(k->participant ? k->participant : mi->participant) :
+			chat;
+
 		if (sfull && bare(sfull, sender, sizeof(sender))) {
 			if (is_server(sender, "lid"))
 				memcpy(lid, sender, strlen(sender) + 1);

@@ -933,7 +933,6 @@ struct hist_walk {
 	struct cl_wa_recv *r;
 	size_t n_new, n_dup;
 	const char *stanza_id;
-	int sync_type;
 	char **err;
 };
 
