@@ -764,6 +764,53 @@ static int on_message(struct col *c, const struct cl_wa_node *n, int64_t now)
 	return c->n_held >= BATCH_MAX ? batch_flush(c, 1) : 0;
 }
 
+/* A group change: a record in the open batch, acknowledged after its
+ * commit like a message's receipt. */
+static int on_group(struct col *c, const struct cl_wa_node *n, int64_t now)
+{
+	struct cl_wa_node *ack = NULL;
+	struct cl_wa_recv_out out;
+	struct held *h;
+	const char *id;
+	char *err = NULL;
+	int rc;
+
+	if (c->recv == NULL)
+		return 0;
+	rc = cl_wa_recv_group(c->recv, n, now, &out, &err);
+	if (rc == CL_EINVAL) {
+		col_log(c, CL_WA_LOG_WARN, "group notification skipped: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		/* nothing to archive: acknowledged so it is not resent */
+		if (cl_wa_client_ack_node(n, &ack) == CL_OK && ack)
+			rc = cl_wa_client_send_node(c->client, ack);
+		else
+			rc = CL_OK;
+		cl_wa_node_free(ack);
+		return rc ? -1 : 0;
+	}
+	if (rc || (rc = cl_wa_client_ack_node(n, &ack))) {
+		col_log(c, CL_WA_LOG_ERROR, "cannot archive a group change: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		if (rc == CL_ENOMEM)
+			cl_wa_recv_rollback(c->recv);
+		held_drop(c);
+		return -1;
+	}
+	if (c->n_held == 0)
+		cl_wa_conn_tick_in(c->conn, BATCH_MS);
+	h = &c->held[c->n_held++];
+	h->reply = ack;
+	h->outcome = out.outcome;
+	h->retry = 0;
+	memcpy(h->kind, out.kind, sizeof(h->kind));
+	id = cl_wa_node_attr_str(n, "id");
+	(void)cl_fmt(h->id, sizeof(h->id), "%s", id ? id : "");
+	return c->n_held >= BATCH_MAX ? batch_flush(c, 1) : 0;
+}
+
 static int on_event(void *ctx, const struct cl_wa_event *ev)
 {
 	struct col *c = ctx;
@@ -877,6 +924,8 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 	case CL_WA_EV_MEDIA_CONN:
 		media_hosts(c, ev->node);
 		return 0;
+	case CL_WA_EV_GROUP:
+		return on_group(c, ev->node, now);
 	}
 	return 0;
 }

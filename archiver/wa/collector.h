@@ -21,8 +21,9 @@
  * wa-history-sync, wa-history-chat, wa-history-failed,
  * wa-history-abandoned; message media (receive.h, media.h):
  * wa-media-failed, wa-media-abandoned; the number's devices (devices.h):
- * wa-device-added, wa-device-removed.  Messages themselves are records
- * of source "whatsapp-md" (message.h).
+ * wa-device-added, wa-device-removed.  Messages themselves, history
+ * records and group changes (w:gp2) are records of source "whatsapp-md"
+ * (message.h, history.h, receive.h).
  *
  * The library never prints, exits or reads the environment: it reports
  * each event as a log line, and hands the QR code and the pairing code

@@ -1350,3 +1350,148 @@ void cl_wa_recv_rollback(struct cl_wa_recv *r)
 	r->in_batch = 0;
 	r->n_pending = 0;
 }
+
+/* ---- group changes (w:gp2) ------------------------------------------------ */
+
+static int kind_ok(const char *t)
+{
+	size_t i, n = strlen(t);
+
+	if (n == 0 || n > 24)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((t[i] >= 'a' && t[i] <= 'z') || t[i] == '_' ||
+		      (t[i] >= '0' && t[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+/* The record for a <notification type=w:gp2>; NULL (CL_EINVAL) when it
+ * names no group or no change. */
+static int group_record(struct cl_wa_recv *r, const struct cl_wa_node *n,
+			int64_t now_ms, json_t **out, char **err)
+{
+	const char *from = cl_wa_node_attr_str(n, "from");
+	const char *id = cl_wa_node_attr_str(n, "id");
+	const char *t = cl_wa_node_attr_str(n, "t");
+	const char *actor = cl_wa_node_attr_str(n, "participant");
+	const struct cl_wa_node *ch = NULL;
+	struct jid g, a;
+	char chat[JID_MAX], sender[JID_MAX], rid[128], kind[33], ts[32];
+	json_t *rec, *grp, *parts, *attrs;
+	size_t i;
+
+	*out = NULL;
+	jid_parse(from, &g);
+	for (i = 0; n->kind == CL_WA_LIST && i < n->nchildren; i++)
+		if (kind_ok(n->children[i]->tag)) {
+			ch = n->children[i];
+			break;
+		}
+	if (!g.ok || strcmp(g.server, "g.us") != 0 || id == NULL || !*id ||
+	    strlen(id) > 100 || ch == NULL)
+		return cl_error(err, CL_EINVAL,
+				"group notification without a group, an id or a change");
+	jid_bare(&g, chat, sizeof(chat));
+	jid_parse(actor, &a);
+	if (a.ok)
+		jid_bare(&a, sender, sizeof(sender));
+	else
+		memcpy(sender, chat, sizeof(chat));
+	(void)cl_fmt(rid, sizeof(rid), "gp2-%s", id);
+	(void)cl_fmt(kind, sizeof(kind), "group-%s", ch->tag);
+	parts = json_array();
+	for (i = 0; ch->kind == CL_WA_LIST && i < ch->nchildren; i++) {
+		const struct cl_wa_node *p = ch->children[i];
+		const char *pj = cl_wa_node_attr_str(p, "jid");
+		struct jid pjid;
+		char b[JID_MAX];
+
+		jid_parse(pj, &pjid);
+		if (strcmp(p->tag, "participant") != 0 || !pjid.ok)
+			continue;
+		jid_bare(&pjid, b, sizeof(b));
+		(void)json_array_append_new(parts, json_string(b));
+	}
+	grp = json_pack("{s:s, s:o}", "action", ch->tag, "participants", parts);
+	attrs = json_object();
+	for (i = 0; i < n->nattrs; i++)
+		json_object_set_new(attrs, n->attrs[i].key,
+				    json_stringn(n->attrs[i].value,
+						 n->attrs[i].value_len));
+	for (i = 0; i < ch->nattrs; i++)
+		if (strcmp(ch->attrs[i].key, "subject") != 0)
+			json_object_set_new(grp, ch->attrs[i].key,
+					    json_stringn(ch->attrs[i].value,
+							 ch->attrs[i].value_len));
+	cl_time_format(t ? strtoll(t, NULL, 10) * 1000 : now_ms, ts);
+	rec = json_pack("{s:s, s:{s:s, s:s}, s:s, s:{s:s}, s:s, s:s, s:s, s:s, s:o, s:{s:o}}",
+			"account", r->account,
+			"conversation", "id", chat, "type", "group",
+			"id", rid,
+			"sender", "id", sender,
+			"direction", a.ok && (strcmp(a.user, r->own_user) == 0 ||
+					      (r->own_lid_user[0] &&
+					       strcmp(a.user, r->own_lid_user) == 0)) ?
+			"out" : "in",
+			"source", "whatsapp-md",
+			"sent_at", ts,
+			"kind", kind,
+			"group", grp,
+			"wa", "notification", attrs);
+	if (rec == NULL)
+		return CL_ENOMEM;
+	cl_time_format(now_ms, ts);
+	json_object_set_new(rec, "received_at", json_string(ts));
+	{
+		const char *subj = cl_wa_node_attr_str(ch, "subject");
+		const struct cl_wa_node *body = cl_wa_node_child(ch, "body");
+
+		if (subj)
+			json_object_set_new(rec, "text", json_string(subj));
+		else if (body && (body->kind == CL_WA_BYTES ||
+				  body->kind == CL_WA_TEXT) && body->len > 0)
+			json_object_set_new(rec, "text",
+					    json_stringn((const char *)body->data,
+							 body->len));
+	}
+	*out = rec;
+	return CL_OK;
+}
+
+int cl_wa_recv_group(struct cl_wa_recv *r, const struct cl_wa_node *n,
+		     int64_t now_ms, struct cl_wa_recv_out *out, char **err)
+{
+	json_t *rec = NULL;
+	uint64_t idx;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = group_record(r, n, now_ms, &rec, err)))
+		return rc;
+	if (!r->in_batch) {
+		if ((rc = cl_ledger_begin(r->l, err))) {
+			json_decref(rec);
+			return rc == CL_EINVAL ? CL_EIO : rc;
+		}
+		r->in_batch = 1;
+		r->n_pending = 0;
+	}
+	r->appended = 0;
+	rc = record_append(r, rec, &idx, out->kind, &dup, NULL, err);
+	json_decref(rec);
+	if (rc == CL_OK) {
+		out->outcome = dup == CL_APPEND_NEW ? CL_WA_RECV_ARCHIVED :
+			CL_WA_RECV_DUPLICATE;
+		r->n_pending++;
+		return CL_OK;
+	}
+	if (rc == CL_EINVAL && !r->appended) {
+		if (r->n_pending == 0)
+			cl_wa_recv_rollback(r);
+		return CL_EINVAL;
+	}
+	cl_wa_recv_rollback(r);
+	return rc == CL_EINVAL ? CL_EIO : rc;
+}

@@ -181,4 +181,13 @@ int cl_wa_recv_media_failed(struct cl_wa_recv *r, const struct cl_wa_media_job *
 			    const char *error, int final, int64_t now_ms,
 			    int *abandoned, char **err);
 
+/* ---- group changes ------------------------------------------------------------
+ * A <notification type=w:gp2> (members added, removed, promoted, demoted;
+ * subject, description, settings) as a record of kind "group-" + the
+ * change's tag (docs/FORMAT.md §2.9), into the open batch like a message:
+ * its ack goes out after the commit.  CL_EINVAL: no group, id or change
+ * (nothing written). */
+int cl_wa_recv_group(struct cl_wa_recv *r, const struct cl_wa_node *n,
+		     int64_t now_ms, struct cl_wa_recv_out *out, char **err);
+
 #endif

@@ -570,6 +570,39 @@ try:
        "the failure names the reason (gone, bad-mac); no attachment stored",
        json.dumps(list(fails.values()))[:600])
 
+    # ---- group membership and subject (w:gp2) ----------------------------
+    G = "120363000000000001@g.us"
+    mg = peer.mark()
+    peer.cmd('group {"id":"GP2ADD1","group":"%s","actor":"85290000001@s.whatsapp.net","action":"add","participants":["85290000055@s.whatsapp.net","85290000056@s.whatsapp.net"]}' % G)
+    peer.cmd('group {"id":"GP2SUBJ1","group":"%s","actor":"85291234567@s.whatsapp.net","action":"subject","subject":"Desk renamed echo"}' % G)
+    peer.cmd('group {"id":"GP2RM1","group":"%s","actor":"85290000001@s.whatsapp.net","action":"remove","participants":["85290000056@s.whatsapp.net"]}' % G)
+    acks = [peer.wait("notification-ack", after=mg, timeout=20,
+                      pred=lambda e, i=i: e["id"] == i)
+            for i in ("GP2ADD1", "GP2SUBJ1", "GP2RM1")]
+    recs, _ = wa_records(A)
+    gp = {x["id"]: x for x in recs if x["id"].startswith("gp2-")}
+    ok(all(acks) and all(a.get("type") == "w:gp2" for a in acks) and
+       {"gp2-GP2ADD1", "gp2-GP2SUBJ1", "gp2-GP2RM1"} <= set(gp),
+       "group notifications archived, then acknowledged", json.dumps(acks))
+    a1, s1, r1 = gp.get("gp2-GP2ADD1", {}), gp.get("gp2-GP2SUBJ1", {}), gp.get("gp2-GP2RM1", {})
+    ok(a1.get("kind") == "group-add" and
+       a1.get("group", {}).get("participants") ==
+       ["85290000055@s.whatsapp.net", "85290000056@s.whatsapp.net"] and
+       a1["conversation"] == {"id": G, "type": "group"} and
+       a1["sender"]["id"] == "85290000001@s.whatsapp.net" and
+       a1.get("direction") == "in" and
+       r1.get("kind") == "group-remove" and
+       r1.get("group", {}).get("participants") == ["85290000056@s.whatsapp.net"],
+       "membership changes: group-add / group-remove with who acted and who changed",
+       json.dumps([a1, r1])[:800])
+    ok(s1.get("kind") == "group-subject" and s1.get("text") == "Desk renamed echo" and
+       s1.get("direction") == "out",
+       "subject change: group-subject with the new subject as text", json.dumps(s1))
+    r = run("search", "-a", A, "--passphrase-file", PASS, "--text", "echo",
+            "--json")
+    ok(r.returncode == 0 and "gp2-GP2SUBJ1" in r.stdout,
+       "search --text finds the new subject", r.stdout[-400:])
+
     # ---- other writers while the collector streams (criterion 6) ----------
     RECS = os.path.join(T, "writers.jsonl")
     with open(RECS, "w") as f:

@@ -737,6 +737,10 @@ class Conn {
 				o.delivered = true;
 			return;
 		}
+		if (node.tag === 'ack' && a.class === 'notification') {
+			emit('notification-ack', { id: a.id, type: a.type ?? null, to: a.to ?? null, participant: a.participant ?? null });
+			return;
+		}
 		if (node.tag === 'ack' && a.class === 'message') {
 			const o = state.outbox.get(a.id);
 			emit('message-ack', { id: a.id });
@@ -914,6 +918,18 @@ async function command(line) {
 		const it = { id: randomMsgId(), from: `${OWN()}:0@s.whatsapp.net`, chat: `${OWN()}@s.whatsapp.net`, kind: 'history-notification', note: h.note, category: 'peer' };
 		await enqueue(() => sendItem(it));
 		emit('history-sent', { id: it.id, inline: !!spec.inline, messages: h.messages, included: h.included, chats: h.chats, oldest: h.oldest, end: h.end, fault: spec.fault ?? null });
+		return;
+	}
+	case 'group': { // group JSON: a w:gp2 notification {group, actor, action, participants, subject}
+		if (!(c = need()))
+			return;
+		const g = JSON.parse(args.join(' '));
+		const id = g.id ?? randomBytes(6).toString('hex');
+		const child = g.action === 'subject' ?
+			{ tag: 'subject', attrs: { subject: g.subject, s_t: String(nowS()), s_o: g.actor } } :
+			{ tag: g.action, attrs: g.reason ? { reason: g.reason } : {}, content: (g.participants || []).map((j) => ({ tag: 'participant', attrs: { jid: j } })) };
+		c.send({ tag: 'notification', attrs: { from: g.group, type: 'w:gp2', id, participant: g.actor, t: String(nowS()), notify: 'Admin' }, content: [child] });
+		emit('group-sent', { id, group: g.group, action: g.action });
 		return;
 	}
 	case 'replay-dups': { // re-send the last K receipted stanzas, offline
