@@ -124,7 +124,8 @@ static int has_content(const Wa__Message *m)
 		m->pollupdatemessage || m->documentwithcaptionmessage ||
 		m->viewoncemessagev2 || m->editedmessage ||
 		m->pollcreationmessagev2 || m->pollcreationmessagev3 ||
-		m->ptvmessage || m->base.n_unknown_fields > 0;
+		m->ptvmessage || m->secretencryptedmessage ||
+		m->base.n_unknown_fields > 0;
 }
 
 static void context(json_t *r, const Wa__ContextInfo *ci)
@@ -364,6 +365,18 @@ static void content(json_t *r, const Wa__Message *m)
 			(void)json_object_set_new(r, "protocol_type",
 						  json_integer(type));
 		}
+	} else if (m->secretencryptedmessage) {
+		const Wa__Message__SecretEncryptedMessage *x =
+			m->secretencryptedmessage;
+
+		/* opened by receive.c when the original's secret is known */
+		(void)json_object_set_new(r, "kind", json_string(
+			x->has_secretenctype && x->secretenctype ==
+			WA__MESSAGE__SECRET_ENCRYPTED_MESSAGE__SECRET_ENC_TYPE__EVENT_EDIT ?
+			"event-edit" : "edit"));
+		if (x->targetmessagekey && x->targetmessagekey->id)
+			(void)set_str(r, "target", x->targetmessagekey->id);
+		(void)json_object_set_new(r, "encrypted", json_true());
 	} else {
 		(void)json_object_set_new(r, "kind", json_string("other"));
 	}
@@ -526,4 +539,58 @@ int cl_wa_msg_media(const struct cl_wa_msg_parsed *p,
 	else if (m->stickermessage)
 		MEDIA_REF("sticker", m->stickermessage);
 	return ok && ref->direct_path && ref->direct_path[0] == '/';
+}
+
+int cl_wa_msg_secret(const struct cl_wa_msg_parsed *p,
+		     const unsigned char **secret)
+{
+	const Wa__Message *m = p->m;
+	const char *chat = NULL;
+	const Wa__MessageContextInfo *ci = m->messagecontextinfo;
+
+	if (ci == NULL)
+		ci = unwrap(m, &chat)->messagecontextinfo;
+	if (ci == NULL || !ci->has_messagesecret || ci->messagesecret.len != 32)
+		return 0;
+	*secret = ci->messagesecret.data;
+	return 1;
+}
+
+int cl_wa_msg_secret_enc(const struct cl_wa_msg_parsed *p,
+			 struct cl_wa_secret_enc *se)
+{
+	const char *chat = NULL;
+	const Wa__Message *m = unwrap(p->m, &chat);
+	const Wa__Message__SecretEncryptedMessage *x = m->secretencryptedmessage;
+
+	memset(se, 0, sizeof(*se));
+	if (x == NULL || x->targetmessagekey == NULL ||
+	    x->targetmessagekey->id == NULL || !x->has_encpayload ||
+	    !x->has_enciv || x->enciv.len != 12 || x->encpayload.len < 16)
+		return 0;
+	se->type = x->has_secretenctype ? (int)x->secretenctype : 0;
+	se->target_id = x->targetmessagekey->id;
+	se->target_chat = x->targetmessagekey->remotejid;
+	se->target_participant = x->targetmessagekey->participant;
+	se->target_from_me = x->targetmessagekey->has_fromme &&
+		x->targetmessagekey->fromme;
+	se->payload = x->encpayload.data;
+	se->payload_len = x->encpayload.len;
+	se->iv = x->enciv.data;
+	return 1;
+}
+
+const char *cl_wa_msg_text(const unsigned char *p, size_t len, char **out)
+{
+	struct cl_wa_msg_parsed *x = NULL;
+	const char *chat = NULL, *t;
+
+	*out = NULL;
+	if (cl_wa_msg_parse(p, len, &x, NULL) != CL_OK || x == NULL)
+		return NULL;
+	t = proto_text(unwrap(x->m, &chat));
+	if (t)
+		*out = strdup(t);
+	cl_wa_msg_free(x);
+	return *out;
 }

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -120,7 +123,8 @@ int cl_wa_recv_new(struct cl_wa_recv **out, struct cl_ledger *l,
 			 "CREATE TABLE IF NOT EXISTS wa_msg(h BLOB PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID;"
 			 "CREATE TABLE IF NOT EXISTS wa_retry(h BLOB PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;"
 			 "CREATE TABLE IF NOT EXISTS wa_hist(h BLOB PRIMARY KEY, note BLOB NOT NULL, tries INTEGER NOT NULL, next_at INTEGER NOT NULL) WITHOUT ROWID;"
-			 "CREATE TABLE IF NOT EXISTS wa_media(h BLOB PRIMARY KEY, job BLOB NOT NULL, tries INTEGER NOT NULL, next_at INTEGER NOT NULL) WITHOUT ROWID;",
+			 "CREATE TABLE IF NOT EXISTS wa_media(h BLOB PRIMARY KEY, job BLOB NOT NULL, tries INTEGER NOT NULL, next_at INTEGER NOT NULL) WITHOUT ROWID;"
+			 "CREATE TABLE IF NOT EXISTS wa_secret(h BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
 			 NULL, NULL, NULL) != SQLITE_OK) {
 		rc = cl_error(err, CL_EIO, "cannot create the collector's tables: %s",
 			      sqlite3_errmsg(r->db));
@@ -1096,6 +1100,198 @@ int cl_wa_recv_hist_failed(struct cl_wa_recv *r, const struct cl_wa_hist_job *j,
 	return rc;
 }
 
+/* ---- message secrets ------------------------------------------------------ */
+
+#define SECRET_AD "chatledger-wa-secret-v1"
+
+static void secret_h(const struct cl_wa_recv *r, const char *chat,
+		     const char *sender, const char *id, unsigned char h[32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, r->hkey, 32, 32);
+	crypto_generichash_update(&st, (const unsigned char *)"secret", 7);
+	crypto_generichash_update(&st, (const unsigned char *)chat,
+				  strlen(chat) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)sender,
+				  strlen(sender) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)id, strlen(id));
+	crypto_generichash_final(&st, h, 32);
+}
+
+/* Keep the messageSecret of an archived message (sealed: lp(sender) ||
+ * secret), for edits encrypted under it. */
+static int secret_keep(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
+		       const struct stanza *s)
+{
+	const unsigned char *sec;
+	unsigned char h[32];
+	struct cl_buf pt, ct;
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (!cl_wa_msg_secret(mp, &sec))
+		return CL_OK;
+	secret_h(r, s->chat, s->sender, s->id, h);
+	cl_buf_init(&pt, 4096);
+	cl_buf_init(&ct, 4096);
+	if ((rc = lp_add(&pt, s->sender, strlen(s->sender))) ||
+	    (rc = cl_buf_add(&pt, sec, 32)) ||
+	    (rc = seal_row(r, SECRET_AD, h, &pt, &ct)))
+		goto out;
+	if (sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO wa_secret(h, v) VALUES (?1, ?2)",
+			       -1, &q, NULL) != SQLITE_OK) {
+		rc = CL_EIO;
+		goto out;
+	}
+	sqlite3_bind_blob(q, 1, h, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 2, ct.data, (int)ct.len, SQLITE_STATIC);
+	rc = sqlite3_step(q) == SQLITE_DONE ? CL_OK : CL_EIO;
+	sqlite3_finalize(q);
+out:
+	if (pt.data)
+		sodium_memzero(pt.data, pt.alloc);
+	cl_buf_release(&pt);
+	cl_buf_release(&ct);
+	return rc;
+}
+
+/* HKDF-SHA256 (no salt) of the 32-byte secret with `info`: 32 bytes. */
+static int secret_hkdf(const unsigned char *ikm, const struct cl_buf *info,
+		       unsigned char out[32])
+{
+	static char digest[] = "SHA256";
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM p[4];
+	int ok;
+
+	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+	p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+						 (void *)(uintptr_t)ikm, 32);
+	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+						 info->data, info->len);
+	p[3] = OSSL_PARAM_construct_end();
+	ok = kc && EVP_KDF_derive(kc, out, 32, p) == 1;
+	EVP_KDF_CTX_free(kc);
+	EVP_KDF_free(kdf);
+	return ok ? CL_OK : CL_EIO;
+}
+
+static int gcm_open(const unsigned char key[32], const unsigned char iv[12],
+		    const unsigned char *ct, size_t len, struct cl_buf *out)
+{
+	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+	int n1 = 0, n2 = 0, ok;
+	size_t clen = len - 16;
+
+	if (x == NULL || len < 16 || clen > 0x7fffffff ||
+	    cl_buf_reserve(out, clen + 16) != CL_OK) {
+		EVP_CIPHER_CTX_free(x);
+		return CL_ENOMEM;
+	}
+	ok = EVP_DecryptInit_ex(x, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+		EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
+		EVP_DecryptInit_ex(x, NULL, NULL, key, iv) == 1 &&
+		EVP_DecryptUpdate(x, out->data, &n1, ct, (int)clen) == 1 &&
+		EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, 16,
+				    (void *)(uintptr_t)(ct + clen)) == 1 &&
+		EVP_DecryptFinal_ex(x, out->data + n1, &n2) == 1;
+	EVP_CIPHER_CTX_free(x);
+	if (!ok) {
+		sodium_memzero(out->data, clen);
+		return CL_EBADSIG;
+	}
+	out->len = (size_t)n1 + (size_t)n2;
+	return CL_OK;
+}
+
+/* An edit encrypted under the original's messageSecret (EVENT_EDIT, as
+ * upstream derives it: HKDF(secret, info = original id || original sender
+ * || editing sender || "Event Edit"), AES-256-GCM without associated
+ * data): its text into rec ("decrypted": true, "secret_plain": the
+ * opened bytes, base64).  Nothing changes when the secret is unknown or
+ * the type is not understood; 0 either way unless out of memory. */
+static int secret_open(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
+		       const struct stanza *s, json_t *rec)
+{
+	struct cl_wa_secret_enc se;
+	const char *orig = NULL;
+	char bare[JID_MAX];
+	struct jid oj;
+	unsigned char h[32], *key = NULL;
+	struct cl_buf pt, info, plain, b64;
+	sqlite3_stmt *q = NULL;
+	char *text = NULL;
+	size_t off = 0, n = 0;
+	int rc = CL_OK;
+
+	if (!cl_wa_msg_secret_enc(mp, &se) || se.type != 1)
+		return CL_OK;
+	if (se.target_from_me)
+		orig = s->sender;
+	else if (!s->is_group)
+		orig = se.target_chat;
+	else
+		orig = se.target_participant;
+	jid_parse(orig, &oj);
+	if (!oj.ok)
+		return CL_OK;
+	jid_bare(&oj, bare, sizeof(bare));
+	secret_h(r, s->chat, bare, se.target_id, h);
+	cl_buf_init(&pt, 4096);
+	cl_buf_init(&info, 4096);
+	cl_buf_init(&plain, 1u << 20);
+	cl_buf_init(&b64, 2u << 20);
+	if (sqlite3_prepare_v2(r->db, "SELECT v FROM wa_secret WHERE h = ?1",
+			       -1, &q, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_blob(q, 1, h, 32, SQLITE_STATIC);
+	if (sqlite3_step(q) != SQLITE_ROW ||
+	    open_row(r, SECRET_AD, h, sqlite3_column_blob(q, 0),
+		     (size_t)sqlite3_column_bytes(q, 0), &pt) != CL_OK ||
+	    pt.len < 4 + 32 ||
+	    (n = cl_load_be32(pt.data)) != pt.len - 4 - 32)
+		goto out;
+	off = 4 + n;
+	if ((key = sodium_malloc(32)) == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	if (cl_buf_addstr(&info, se.target_id) ||
+	    cl_buf_add(&info, pt.data + 4, n) ||
+	    cl_buf_addstr(&info, s->sender) ||
+	    cl_buf_addstr(&info, "Event Edit") ||
+	    secret_hkdf(pt.data + off, &info, key) ||
+	    gcm_open(key, se.iv, se.payload, se.payload_len, &plain) != CL_OK)
+		goto out;
+	(void)json_object_set_new(rec, "decrypted", json_true());
+	if (cl_wa_msg_text(plain.data, plain.len, &text))
+		(void)json_object_set_new(rec, "text", json_string(text));
+	if (cl_b64_add(&b64, plain.data, plain.len) == CL_OK &&
+	    cl_buf_add_u8(&b64, 0) == CL_OK)
+		(void)json_object_set_new(rec, "secret_plain",
+					  json_string((char *)b64.data));
+out:
+	sqlite3_finalize(q);
+	if (text) {
+		sodium_memzero(text, strlen(text));
+		free(text);
+	}
+	if (pt.data)
+		sodium_memzero(pt.data, pt.alloc);
+	if (plain.data)
+		sodium_memzero(plain.data, plain.alloc);
+	if (b64.data)
+		sodium_memzero(b64.data, b64.alloc);
+	sodium_free(key);
+	cl_buf_release(&pt);
+	cl_buf_release(&info);
+	cl_buf_release(&plain);
+	cl_buf_release(&b64);
+	return rc;
+}
+
 /* Everything inside the batch; *reply and *out filled on CL_OK. */
 static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 		    const struct stanza *s, int64_t now_ms,
@@ -1178,6 +1374,8 @@ static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 		if (!archived)
 			rc = cl_wa_msg_record(mp, &meta, &rec, err);
 		json_decref(wa);
+		if (rc == CL_OK && rec)
+			rc = secret_open(r, mp, s, rec);
 		if (rc == CL_OK && rec) {
 			struct rec_keys keys;
 
@@ -1187,6 +1385,8 @@ static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 					   err);
 			if (rc == CL_OK)
 				rc = hist_queue(r, mp, s->id, now_ms, out);
+			if (rc == CL_OK)
+				rc = secret_keep(r, mp, s);
 			if (rc == CL_OK)
 				rc = media_queue(r, mp, &keys, idx, meta.sent_ms,
 						 now_ms, out);

@@ -570,6 +570,32 @@ try:
        "the failure names the reason (gone, bad-mac); no attachment stored",
        json.dumps(list(fails.values()))[:600])
 
+    # ---- edits encrypted under the original's message secret ---------------
+    SEC = "5e" * 32
+    ms = peer.mark()
+    peer.cmd('send {"id":"SECORIG1","from":"85290000003:0@s.whatsapp.net","chat":"85290000003@s.whatsapp.net","kind":"text","text":"before the secret edit","secret":"%s"}' % SEC)
+    peer.cmd('send {"id":"SECEDIT1","from":"85290000003:0@s.whatsapp.net","chat":"85290000003@s.whatsapp.net","kind":"secret-edit","text":"after the secret edit foxtrot","target":"SECORIG1","targetSender":"85290000003:0@s.whatsapp.net","secret":"%s"}' % SEC)
+    peer.cmd('send {"id":"SECEDIT2","from":"85290000003:0@s.whatsapp.net","chat":"85290000003@s.whatsapp.net","kind":"secret-edit","text":"unknown secret golf","target":"NOSUCHMSG","targetSender":"85290000003:0@s.whatsapp.net","secret":"%s"}' % ("11" * 32))
+    for i in ("SECORIG1", "SECEDIT1", "SECEDIT2"):
+        peer.wait("receipt", after=ms, timeout=20, pred=lambda e, i=i: e["id"] == i)
+    recs, _ = wa_records(A)
+    se = {x["id"]: x for x in recs if x["id"] in ("SECORIG1", "SECEDIT1", "SECEDIT2")}
+    e1, e2 = se.get("SECEDIT1", {}), se.get("SECEDIT2", {})
+    ok(e1.get("kind") == "event-edit" and e1.get("target") == "SECORIG1" and
+       e1.get("decrypted") is True and e1.get("text") == "after the secret edit foxtrot" and
+       se.get("SECORIG1", {}).get("text") == "before the secret edit",
+       "an edit encrypted under the original's messageSecret is opened "
+       "(the original stays as archived)", json.dumps(se)[:900])
+    ok(e2.get("kind") == "event-edit" and e2.get("encrypted") is True and
+       "decrypted" not in e2 and "text" not in e2 and e2.get("raw"),
+       "an edit whose original's secret is unknown stays encrypted (kept in raw)",
+       json.dumps(e2)[:600])
+    db = sqlite3.connect(os.path.join(A, "ledger.db"))
+    srows = db.execute("SELECT v FROM wa_secret").fetchall()
+    db.close()
+    ok(srows and not any(bytes.fromhex(SEC) in bytes(v) for (v,) in srows),
+       "message secrets kept sealed in wa_secret", len(srows))
+
     # ---- group membership and subject (w:gp2) ----------------------------
     G = "120363000000000001@g.us"
     mg = peer.mark()
