@@ -25,7 +25,7 @@
 
 enum phase { P_NEW, P_HELLO_SENT, P_OPEN, P_ENDED };
 enum iq_purpose { IQ_PING = 1, IQ_COUNT, IQ_UPLOAD, IQ_ACTIVE, IQ_CODE_HELLO,
-		  IQ_CODE_FINISH, IQ_USYNC };
+		  IQ_CODE_FINISH, IQ_USYNC, IQ_MEDIA_CONN };
 
 struct pending {
 	char id[32];
@@ -360,7 +360,7 @@ static int send_iq_result(struct cl_wa_client *c, const char *id)
 /* <ack class=TAG id=ID to=FROM [participant] [recipient] [type]/> for
  * notifications, receipts and calls, so the server stops redelivering
  * them (WhatsApp Web copies type and recipient whenever present). */
-static int send_ack(struct cl_wa_client *c, const struct cl_wa_node *n)
+int cl_wa_client_ack_node(const struct cl_wa_node *n, struct cl_wa_node **out)
 {
 	struct cl_wa_node *ack = NULL;
 	const char *id = cl_wa_node_attr_str(n, "id");
@@ -368,8 +368,8 @@ static int send_ack(struct cl_wa_client *c, const struct cl_wa_node *n)
 	const char *part = cl_wa_node_attr_str(n, "participant");
 	const char *recip = cl_wa_node_attr_str(n, "recipient");
 	const char *type = cl_wa_node_attr_str(n, "type");
-	int rc;
 
+	*out = NULL;
 	if (id == NULL || from == NULL)
 		return CL_OK;
 	if (cl_wa_node_new_s(&ack, "ack") ||
@@ -378,10 +378,22 @@ static int send_ack(struct cl_wa_client *c, const struct cl_wa_node *n)
 	    cl_wa_node_add_attr_s(ack, "to", from) ||
 	    (part && cl_wa_node_add_attr_s(ack, "participant", part)) ||
 	    (recip && cl_wa_node_add_attr_s(ack, "recipient", recip)) ||
-	    (type && cl_wa_node_add_attr_s(ack, "type", type)))
-		rc = set_end(c, CL_WA_END_PROTOCOL, 0, "out of memory");
-	else
-		rc = send_node(c, ack);
+	    (type && cl_wa_node_add_attr_s(ack, "type", type))) {
+		cl_wa_node_free(ack);
+		return CL_ENOMEM;
+	}
+	*out = ack;
+	return CL_OK;
+}
+
+static int send_ack(struct cl_wa_client *c, const struct cl_wa_node *n)
+{
+	struct cl_wa_node *ack = NULL;
+	int rc;
+
+	if (cl_wa_client_ack_node(n, &ack))
+		return set_end(c, CL_WA_END_PROTOCOL, 0, "out of memory");
+	rc = ack ? send_node(c, ack) : CL_OK;
 	cl_wa_node_free(ack);
 	return rc;
 }
@@ -754,7 +766,8 @@ static int on_success(struct cl_wa_client *c, const struct cl_wa_node *n)
 		return rc;
 	if ((rc = send_iq(c, IQ_COUNT, "encrypt", "get", "count")) ||
 	    (rc = send_iq(c, IQ_ACTIVE, "passive", "set", "active")) ||
-	    (rc = send_usync_own(c)))
+	    (rc = send_usync_own(c)) ||
+	    (rc = send_iq(c, IQ_MEDIA_CONN, "w:m", "set", "media_conn")))
 		return rc;
 	schedule_ping(c);
 	return CL_OK;
@@ -862,6 +875,10 @@ static int on_iq_reply(struct cl_wa_client *c, const struct cl_wa_node *n,
 		if (error)
 			return CL_OK; /* the notifications still tell */
 		return emit_simple(c, CL_WA_EV_DEVICES, "usync", 0, 0, n);
+	case IQ_MEDIA_CONN:
+		if (error)
+			return CL_OK; /* no media hosts: downloads wait */
+		return emit_simple(c, CL_WA_EV_MEDIA_CONN, NULL, 0, 0, n);
 	case IQ_ACTIVE:
 	case IQ_CODE_FINISH:
 		return CL_OK;
@@ -927,6 +944,9 @@ static int on_node(struct cl_wa_client *c, const struct cl_wa_node *n)
 		const char *type = cl_wa_node_attr_str(n, "type");
 		const struct cl_wa_node *cnt = cl_wa_node_child(n, "count");
 
+		/* group changes are archived before they are acknowledged */
+		if (c->logged_in && type && strcmp(type, "w:gp2") == 0)
+			return emit_simple(c, CL_WA_EV_GROUP, NULL, 0, 0, n);
 		if ((rc = send_ack(c, n)))
 			return rc;
 		if (type && strcmp(type, "link_code_companion_reg") == 0)

@@ -70,10 +70,18 @@ enum cl_wa_event_type {
 	CL_WA_EV_STANZA,        /* any stanza (node) arrived */
 	CL_WA_EV_MESSAGE,       /* a <message> (node), not yet acknowledged */
 	CL_WA_EV_OFFLINE,       /* <ib><offline count>: count; replay done */
-	CL_WA_EV_DEVICES        /* our number's device list: node is the
+	CL_WA_EV_DEVICES,       /* our number's device list: node is the
 	                           usync reply (text "usync", sent after
 	                           login) or a <notification type=devices>
 	                           (text "notification", acked) */
+	CL_WA_EV_MEDIA_CONN,    /* the media hosts: node is the reply to
+	                           <iq xmlns=w:m><media_conn/> (sent after
+	                           login), holding <media_conn><host
+	                           hostname=...>... */
+	CL_WA_EV_GROUP          /* a <notification type=w:gp2> (node), not
+	                           acknowledged: the handler sends the ack
+	                           of cl_wa_client_ack_node() once the
+	                           change is archived */
 };
 
 struct cl_wa_event {
@@ -150,5 +158,10 @@ void cl_wa_client_closed(struct cl_wa_client *c, const char *why);
 const struct cl_wa_end *cl_wa_client_end(const struct cl_wa_client *c);
 /* 1 once logged in (<success> seen) on this connection. */
 int cl_wa_client_logged_in(const struct cl_wa_client *c);
+
+/* The <ack> for a received stanza n (class = its tag, id, to = its from,
+ * participant, recipient and type copied) into *out (NULL when n has no
+ * id or from); the caller frees it.  CL_ENOMEM. */
+int cl_wa_client_ack_node(const struct cl_wa_node *n, struct cl_wa_node **out);
 
 #endif

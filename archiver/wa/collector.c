@@ -5,6 +5,7 @@
  * prints.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <sodium.h>
 
@@ -23,6 +25,8 @@
 #include "archiver/wa/conn.h"
 #include "archiver/wa/creds.h"
 #include "archiver/wa/devices.h"
+#include "archiver/wa/history.h"
+#include "archiver/wa/media.h"
 #include "archiver/wa/qr.h"
 #include "archiver/wa/receive.h"
 #include "archiver/wa/status.h"
@@ -32,6 +36,18 @@
 
 #define TICK_MS 250
 #define STATE_FLUSH_MS 5000
+#define BATCH_MS 5      /* a received stanza waits at most this long (plus
+                           the commit) for its receipt */
+#define BATCH_MAX 64    /* ... or until this many share its batch */
+
+/* A stanza in the open batch: what to do once the batch is committed. */
+struct held {
+	struct cl_wa_node *reply;     /* receipt or retry receipt, or NULL */
+	enum cl_wa_recv_outcome outcome;
+	char kind[33];
+	char id[80];
+	int retry;
+};
 
 struct col {
 	const struct cl_wa_collector_opts *o;
@@ -43,14 +59,40 @@ struct col {
 	struct cl_wa_client *client;  /* the current connection's engine */
 	json_t *state;                /* DIR/wa/state.json */
 	int64_t state_flushed_at;
-	int state_dirty;
-	int pair_done;                /* pair mode: linked, logged in, keys up */
-	int fatal;                    /* an event handler failed: stop */
 	char *fatal_msg;
-	unsigned qr_rounds;
 	struct cl_ledger *ledger;     /* collect: the messages' write handle */
 	struct cl_wa_recv *recv;      /* collect: decrypt and archive */
 	uint64_t n_archived, n_dup, n_retry, n_failed;
+	struct cl_wa_conn *conn;      /* the current connection, or NULL */
+	struct held held[BATCH_MAX];  /* the open batch's stanzas */
+	size_t n_held;
+	int64_t last_message_at;
+	char *hosts[CL_WA_MEDIA_MAX_HOSTS]; /* media hosts (media_conn) */
+	size_t n_hosts;
+	/* history sync: one queued job at a time (receive.h); its download
+	 * runs on a worker thread, everything else on this one */
+	int64_t hist_due;             /* look at the queue from then on;
+	                                 INT64_MAX: nothing queued */
+	struct cl_wa_hist_job job;
+	struct cl_wa_hist_note note;
+	/* message media: one queued download at a time, after history */
+	int64_t media_due;
+	struct cl_wa_media_job mjob;
+	pthread_t th;
+	pthread_mutex_t mu;
+	struct cl_wa_media_req rq;
+	struct cl_buf blob;           /* the downloaded, opened blob */
+	char *dl_detail;
+	enum cl_wa_media_err dl_err;
+	int th_done;                  /* under mu */
+	int th_running;
+	int dl_kind;                  /* the worker's job: 1 history, 2 media */
+	int job_loaded;
+	int curl_inited;
+	int state_dirty;
+	int pair_done;                /* pair mode: linked, logged in, keys up */
+	int fatal;                    /* an event handler failed: stop */
+	unsigned qr_rounds;
 };
 
 /* Format one log line and hand it to o->on_log (dropped when out of
@@ -279,11 +321,409 @@ static int on_qr(struct col *c, const struct cl_wa_event *ev)
 	return 0;
 }
 
-/* Decrypt, commit, and only then send the receipt (receive.h). */
+/* ---- history sync ------------------------------------------------------ */
+
+static void *hist_download(void *arg)
+{
+	struct col *c = arg;
+	enum cl_wa_media_err e;
+	char *detail = NULL;
+
+	e = cl_wa_media_fetch(&c->rq, &c->blob, &detail);
+	pthread_mutex_lock(&c->mu);
+	c->dl_err = e;
+	c->dl_detail = detail;
+	c->th_done = 1;
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static void hist_unload(struct col *c)
+{
+	cl_wa_hist_job_release(&c->job);
+	cl_wa_hist_note_release(&c->note);
+	if (c->blob.data)
+		sodium_memzero(c->blob.data, c->blob.alloc);
+	cl_buf_release(&c->blob);
+	free(c->dl_detail);
+	c->dl_detail = NULL;
+	c->job_loaded = 0;
+}
+
+/* The job's outcome: archived (blob, len) or failed (why), each in its
+ * own batch; the next job is looked at on the next tick. */
+static void hist_finish(struct col *c, const unsigned char *blob, size_t len,
+			const char *why, int64_t now)
+{
+	char *err = NULL;
+	size_t n_new = 0, n_dup = 0;
+	int rc = CL_EINVAL, abandoned = 0;
+
+	if (why == NULL) {
+		rc = cl_wa_recv_history(c->recv, &c->job, blob, len, now,
+					&n_new, &n_dup, &err);
+		if (rc == CL_OK)
+			log_info(c, "history sync %s archived: %zu new records, %zu already archived",
+				 c->job.stanza_id, n_new, n_dup);
+		else if (rc == CL_EINVAL)
+			why = err ? err : "unusable blob";
+	}
+	if (rc == CL_EINVAL) {
+		char *err2 = NULL;
+
+		rc = cl_wa_recv_hist_failed(c->recv, &c->job, why, now,
+					    &abandoned, &err2);
+		log_info(c, "history sync %s failed: %s%s", c->job.stanza_id,
+			 why, abandoned ? " (abandoned)" : ", retried later");
+		if (abandoned) {
+			json_t *a = json_pack("{s:s, s:s, s:s, s:s}", "alert",
+					      "wa-history-abandoned",
+					      "notification", c->job.stanza_id,
+					      "error", why, "message",
+					      "a history sync could not be archived after every attempt");
+
+			if (a)
+				raise_alert(c, a);
+			json_decref(a);
+		}
+		free(err);
+		err = err2;
+	}
+	if (rc)
+		col_log(c, CL_WA_LOG_ERROR, "cannot record a history sync: %s",
+			err ? err : cl_strerror(rc));
+	free(err);
+	hist_unload(c);
+	c->hist_due = now;
+}
+
+/* A finished media download: the attachment, or the failure. */
+static void media_finish(struct col *c, int64_t now)
+{
+	char *err = NULL, *why = NULL;
+	int rc, abandoned = 0;
+
+	if (c->dl_err == CL_WA_MEDIA_OK) {
+		rc = cl_wa_recv_media_done(c->recv, &c->mjob, c->blob.data,
+					   c->blob.len, now, &err);
+		if (rc == CL_OK)
+			log_info(c, "media of entry %llu stored (%zu bytes)",
+				 (unsigned long long)c->mjob.idx, c->blob.len);
+	} else {
+		why = cl_strdupf("%s%s%s", cl_wa_media_err_name(c->dl_err),
+				 c->dl_detail ? ": " : "",
+				 c->dl_detail ? c->dl_detail : "");
+		rc = cl_wa_recv_media_failed(c->recv, &c->mjob,
+					     why ? why : "download failed",
+					     c->dl_err == CL_WA_MEDIA_TOO_BIG,
+					     now, &abandoned, &err);
+		log_info(c, "media of entry %llu not stored: %s%s",
+			 (unsigned long long)c->mjob.idx, why ? why : "",
+			 abandoned ? " (abandoned)" : ", retried later");
+		if (abandoned) {
+			json_t *a = json_pack("{s:s, s:I, s:s, s:s}", "alert",
+					      "wa-media-abandoned", "record",
+					      (json_int_t)c->mjob.idx, "error",
+					      why ? why : "", "message",
+					      "a message's media could not be downloaded after every attempt");
+
+			if (a)
+				raise_alert(c, a);
+			json_decref(a);
+		}
+	}
+	if (rc)
+		col_log(c, CL_WA_LOG_ERROR, "cannot record a media download: %s",
+			err ? err : cl_strerror(rc));
+	free(err);
+	free(why);
+	cl_wa_media_job_release(&c->mjob);
+	if (c->blob.data)
+		sodium_memzero(c->blob.data, c->blob.alloc);
+	cl_buf_release(&c->blob);
+	free(c->dl_detail);
+	c->dl_detail = NULL;
+	c->media_due = now;
+}
+
+static int dl_start(struct col *c, int kind)
+{
+	c->dl_kind = kind;
+	c->th_done = 0;
+	c->dl_err = CL_WA_MEDIA_INTERNAL;
+	if (pthread_create(&c->th, NULL, hist_download, c) != 0)
+		return -1;
+	c->th_running = 1;
+	return 0;
+}
+
+static void req_base(struct col *c, struct cl_wa_media_req *rq, size_t max)
+{
+	memset(rq, 0, sizeof(*rq));
+	memcpy(rq->hosts, c->hosts, sizeof(rq->hosts));
+	rq->n_hosts = c->n_hosts;
+	rq->ca_file = c->cfg.wa.ca_file[0] ? c->cfg.wa.ca_file : NULL;
+	rq->max = max;
+	cl_buf_release(&c->blob);
+	cl_buf_init(&c->blob, max);
+}
+
+/* The next due media download, started on the worker; 1 if one was. */
+static int media_step(struct col *c, int64_t now)
+{
+	char *err = NULL;
+	int rc;
+
+	if (now < c->media_due)
+		return 0;
+	if (c->n_hosts == 0) {
+		c->media_due = now + 1000;
+		return 0;
+	}
+	rc = cl_wa_recv_media_next(c->recv, now, &c->mjob, &c->media_due,
+				   &err);
+	if (rc == CL_ENOTFOUND) {
+		if (c->media_due == 0)
+			c->media_due = INT64_MAX;
+		return 0;
+	}
+	if (rc) {
+		col_log(c, CL_WA_LOG_ERROR, "media queue: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		c->media_due = now + 60000;
+		return 0;
+	}
+	req_base(c, &c->rq, CL_WA_MEDIA_MAX);
+	c->rq.direct_path = c->mjob.direct_path;
+	c->rq.type = c->mjob.type;
+	c->rq.media_key = c->mjob.media_key;
+	c->rq.enc_sha256 = c->mjob.enc_sha256;
+	c->rq.sha256 = c->mjob.sha256;
+	if (dl_start(c, 2)) {
+		cl_wa_media_job_release(&c->mjob);
+		c->media_due = now + 1000;
+		return 0;
+	}
+	return 1;
+}
+
+/* On a tick, outside any message batch: finish a download, or load the
+ * next due history job (then media job) and start its download. */
+static void hist_step(struct col *c, int64_t now)
+{
+	char *err = NULL;
+	int rc;
+
+	if (c->recv == NULL)
+		return;
+	if (c->th_running) {
+		int done;
+
+		pthread_mutex_lock(&c->mu);
+		done = c->th_done;
+		pthread_mutex_unlock(&c->mu);
+		if (!done)
+			return;
+		pthread_join(c->th, NULL);
+		c->th_running = 0;
+		if (c->dl_kind == 2) {
+			media_finish(c, now);
+		} else if (c->dl_err == CL_WA_MEDIA_OK) {
+			hist_finish(c, c->blob.data, c->blob.len, NULL, now);
+		} else {
+			char *why = cl_strdupf("download: %s%s%s",
+					       cl_wa_media_err_name(c->dl_err),
+					       c->dl_detail ? ": " : "",
+					       c->dl_detail ? c->dl_detail : "");
+
+			hist_finish(c, NULL, 0, why ? why : "download failed",
+				    now);
+			free(why);
+		}
+		return;
+	}
+	if (c->job_loaded)
+		return;
+	if (now < c->hist_due) {
+		(void)media_step(c, now);
+		return;
+	}
+	rc = cl_wa_recv_hist_next(c->recv, now, &c->job, &c->hist_due, &err);
+	if (rc == CL_ENOTFOUND) {
+		if (c->hist_due == 0)
+			c->hist_due = INT64_MAX;
+		(void)media_step(c, now);
+		return;
+	}
+	if (rc) {
+		col_log(c, CL_WA_LOG_ERROR, "history sync queue: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		c->hist_due = now + 60000;
+		return;
+	}
+	c->job_loaded = 1;
+	rc = cl_wa_hist_note_read(c->job.note.data, c->job.note.len, &c->note,
+				  &err);
+	if (rc) {
+		hist_finish(c, NULL, 0, err ? err : cl_strerror(rc), now);
+		free(err);
+		return;
+	}
+	if (c->note.has_inline) {
+		hist_finish(c, c->note.inline_payload.data,
+			    c->note.inline_payload.len, NULL, now);
+		return;
+	}
+	if (c->n_hosts == 0) {   /* media_conn not answered yet */
+		hist_unload(c);
+		c->hist_due = now + 1000;
+		return;
+	}
+	req_base(c, &c->rq, 64u << 20);
+	c->rq.direct_path = c->note.direct_path;
+	c->rq.type = "history";
+	c->rq.media_key = c->note.media_key;
+	c->rq.enc_sha256 = c->note.enc_sha256;
+	c->rq.sha256 = c->note.sha256;
+	if (dl_start(c, 1)) {
+		hist_unload(c);
+		c->hist_due = now + 1000;
+	}
+}
+
+/* Wait for a running download (stopping). */
+static void hist_stop(struct col *c)
+{
+	if (c->th_running) {
+		pthread_join(c->th, NULL);
+		c->th_running = 0;
+	}
+	if (c->job_loaded)
+		hist_unload(c);
+	cl_wa_media_job_release(&c->mjob);
+	if (c->blob.data)
+		sodium_memzero(c->blob.data, c->blob.alloc);
+	cl_buf_release(&c->blob);
+	free(c->dl_detail);
+	c->dl_detail = NULL;
+}
+
+/* The media hosts from a media_conn reply. */
+static void media_hosts(struct col *c, const struct cl_wa_node *n)
+{
+	const struct cl_wa_node *mc = cl_wa_node_child(n, "media_conn");
+	size_t i;
+
+	if (mc == NULL || mc->kind != CL_WA_LIST)
+		return;
+	for (i = 0; i < c->n_hosts; i++)
+		free(c->hosts[i]);
+	c->n_hosts = 0;
+	for (i = 0; i < mc->nchildren && c->n_hosts < CL_WA_MEDIA_MAX_HOSTS;
+	     i++) {
+		const char *h = strcmp(mc->children[i]->tag, "host") == 0 ?
+			cl_wa_node_attr_str(mc->children[i], "hostname") : NULL;
+
+		if (h && *h && strlen(h) < 256 && !strpbrk(h, "/?#@ ") &&
+		    (c->hosts[c->n_hosts] = strdup(h)) != NULL)
+			c->n_hosts++;
+	}
+	log_info(c, "media hosts: %zu", c->n_hosts);
+}
+
+/* ---- message batches ----------------------------------------------------- */
+
+static void held_drop(struct col *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_held; i++)
+		cl_wa_node_free(c->held[i].reply);
+	c->n_held = 0;
+}
+
+/* After the commit: count, log and alert each stanza's outcome. */
+static void held_report(struct col *c, const struct held *h)
+{
+	switch (h->outcome) {
+	case CL_WA_RECV_ARCHIVED:
+		c->n_archived++;
+		break;
+	case CL_WA_RECV_DUPLICATE:
+		c->n_dup++;
+		break;
+	case CL_WA_RECV_RETRY:
+		c->n_retry++;
+		log_info(c, "message %s not decrypted (%s): retry %d asked",
+			 h->id, h->kind, h->retry);
+		break;
+	case CL_WA_RECV_ABANDONED: {
+		json_t *a = json_pack("{s:s, s:s, s:s, s:s}", "alert",
+				      "wa-decrypt-abandoned", "stanza_id",
+				      h->id, "error", h->kind, "message",
+				      "a message could not be decrypted after every retry");
+
+		c->n_failed++;
+		if (a)
+			raise_alert(c, a);
+		json_decref(a);
+		break;
+	}
+	case CL_WA_RECV_UNAVAILABLE:
+	case CL_WA_RECV_NOTHING:
+		break;
+	}
+}
+
+/*
+ * Commit the open batch of stanzas (one signed, fsynced commit), then,
+ * and only then, send their receipts in arrival order (send = 0: the
+ * connection is gone; WhatsApp redelivers them and they are receipted as
+ * duplicates).  -1 when the commit or a send failed: nothing of a failed
+ * commit is acknowledged.
+ */
+static int batch_flush(struct col *c, int send)
+{
+	char *err = NULL;
+	size_t i, n = c->n_held;
+	int rc, src = CL_OK;
+
+	if (c->recv == NULL || cl_wa_recv_pending(c->recv) == 0) {
+		held_drop(c);
+		return 0;
+	}
+	rc = cl_wa_recv_commit(c->recv, &err);
+	if (rc) {
+		col_log(c, CL_WA_LOG_ERROR, "cannot commit %zu messages: %s",
+			n, err ? err : cl_strerror(rc));
+		free(err);
+		held_drop(c);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct held *h = &c->held[i];
+
+		held_report(c, h);
+		if (send && src == CL_OK && h->reply && c->client)
+			src = cl_wa_client_send_node(c->client, h->reply);
+	}
+	held_drop(c);
+	state_set(c, "messages_archived", json_integer((json_int_t)c->n_archived));
+	state_set(c, "last_message_at", ms_json(c->last_message_at));
+	return src ? -1 : 0;
+}
+
+/* Decrypt and add to the open batch; the receipt goes out after the
+ * batch's commit (batch_flush: BATCH_MS after its first stanza, at
+ * BATCH_MAX stanzas, or before anything else writes to the ledger). */
 static int on_message(struct col *c, const struct cl_wa_node *n, int64_t now)
 {
 	struct cl_wa_node *reply = NULL;
 	struct cl_wa_recv_out out;
+	struct held *h;
+	const char *id;
 	char *err = NULL;
 	int rc;
 
@@ -298,47 +738,77 @@ static int on_message(struct col *c, const struct cl_wa_node *n, int64_t now)
 		return 0;
 	}
 	if (rc) {
-		/* not committed: no receipt, WhatsApp redelivers it after
-		 * the reconnect this failure causes */
+		/* the batch was rolled back: no receipt for any of it,
+		 * WhatsApp redelivers them after the reconnect this
+		 * failure causes */
 		col_log(c, CL_WA_LOG_ERROR, "cannot archive a message: %s",
 			err ? err : cl_strerror(rc));
 		free(err);
+		held_drop(c);
 		return -1;
 	}
-	switch (out.outcome) {
-	case CL_WA_RECV_ARCHIVED:
-		c->n_archived++;
-		break;
-	case CL_WA_RECV_DUPLICATE:
-		c->n_dup++;
-		break;
-	case CL_WA_RECV_RETRY:
-		c->n_retry++;
-		log_info(c, "message %s not decrypted (%s): retry %d asked",
-			 cl_wa_node_attr_str(n, "id"), out.kind, out.retry);
-		break;
-	case CL_WA_RECV_ABANDONED: {
-		json_t *a = json_pack("{s:s, s:s?, s:s, s:s}", "alert",
-				      "wa-decrypt-abandoned", "stanza_id",
-				      cl_wa_node_attr_str(n, "id"), "error",
-				      out.kind, "message",
-				      "a message could not be decrypted after every retry");
+	if (c->n_held == 0) /* the batch's first: commit within BATCH_MS */
+		cl_wa_conn_tick_in(c->conn, BATCH_MS);
+	if (out.history_queued)
+		c->hist_due = now;
+	if (out.media_queued && c->media_due > now)
+		c->media_due = now;
+	h = &c->held[c->n_held++];
+	h->reply = reply;
+	h->outcome = out.outcome;
+	h->retry = out.retry;
+	memcpy(h->kind, out.kind, sizeof(h->kind));
+	id = cl_wa_node_attr_str(n, "id");
+	(void)cl_fmt(h->id, sizeof(h->id), "%s", id ? id : "");
+	c->last_message_at = now;
+	return c->n_held >= BATCH_MAX ? batch_flush(c, 1) : 0;
+}
 
-		c->n_failed++;
-		if (a)
-			raise_alert(c, a);
-		json_decref(a);
-		break;
+/* A group change: a record in the open batch, acknowledged after its
+ * commit like a message's receipt. */
+static int on_group(struct col *c, const struct cl_wa_node *n, int64_t now)
+{
+	struct cl_wa_node *ack = NULL;
+	struct cl_wa_recv_out out;
+	struct held *h;
+	const char *id;
+	char *err = NULL;
+	int rc;
+
+	if (c->recv == NULL)
+		return 0;
+	rc = cl_wa_recv_group(c->recv, n, now, &out, &err);
+	if (rc == CL_EINVAL) {
+		col_log(c, CL_WA_LOG_WARN, "group notification skipped: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		/* nothing to archive: acknowledged so it is not resent */
+		if (cl_wa_client_ack_node(n, &ack) == CL_OK && ack)
+			rc = cl_wa_client_send_node(c->client, ack);
+		else
+			rc = CL_OK;
+		cl_wa_node_free(ack);
+		return rc ? -1 : 0;
 	}
-	case CL_WA_RECV_UNAVAILABLE:
-	case CL_WA_RECV_NOTHING:
-		break;
+	if (rc || (rc = cl_wa_client_ack_node(n, &ack))) {
+		col_log(c, CL_WA_LOG_ERROR, "cannot archive a group change: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		if (rc == CL_ENOMEM)
+			cl_wa_recv_rollback(c->recv);
+		held_drop(c);
+		return -1;
 	}
-	state_set(c, "messages_archived", json_integer((json_int_t)c->n_archived));
-	state_set(c, "last_message_at", ms_json(now));
-	rc = reply ? cl_wa_client_send_node(c->client, reply) : CL_OK;
-	cl_wa_node_free(reply);
-	return rc ? -1 : 0;
+	if (c->n_held == 0)
+		cl_wa_conn_tick_in(c->conn, BATCH_MS);
+	h = &c->held[c->n_held++];
+	h->reply = ack;
+	h->outcome = out.outcome;
+	h->retry = 0;
+	memcpy(h->kind, out.kind, sizeof(h->kind));
+	id = cl_wa_node_attr_str(n, "id");
+	(void)cl_fmt(h->id, sizeof(h->id), "%s", id ? id : "");
+	return c->n_held >= BATCH_MAX ? batch_flush(c, 1) : 0;
 }
 
 static int on_event(void *ctx, const struct cl_wa_event *ev)
@@ -429,6 +899,8 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 
 		if (c->ledger == NULL)
 			return 0;
+		if (batch_flush(c, 1)) /* its own batch follows */
+			return -1;
 		rc = cl_wa_devices_update(c->ledger, c->creds->jid, ev->node,
 					  strcmp(ev->text, "usync") == 0, now,
 					  &alerts, &list, &err);
@@ -449,6 +921,11 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 		log_info(c, "offline queue replayed (%llu stanzas)",
 			 (unsigned long long)ev->count);
 		return 0;
+	case CL_WA_EV_MEDIA_CONN:
+		media_hosts(c, ev->node);
+		return 0;
+	case CL_WA_EV_GROUP:
+		return on_group(c, ev->node, now);
 	}
 	return 0;
 }
@@ -484,6 +961,7 @@ static int conn_open(void *ctx, struct cl_wa_conn *conn)
 	struct conn_ctx *x = ctx;
 
 	x->conn = conn;
+	x->c->conn = conn;
 	if (cl_wa_client_new(&x->c->client, &x->c->ccfg, x->c->creds,
 			     &client_ops, x) != CL_OK)
 		return -1;
@@ -496,6 +974,7 @@ static int conn_data(void *ctx, struct cl_wa_conn *conn,
 	struct conn_ctx *x = ctx;
 
 	x->conn = conn;
+	x->c->conn = conn;
 	if (x->c->client == NULL)
 		return -1;
 	return cl_wa_client_feed(x->c->client, p, len, cl_time_now_ms()) ?
@@ -508,6 +987,10 @@ static int conn_tick(void *ctx, struct cl_wa_conn *conn, int64_t now)
 	struct col *c = x->c;
 
 	x->conn = conn;
+	c->conn = conn;
+	if (c->n_held && batch_flush(c, 1))
+		return -1;
+	hist_step(c, now);
 	if (c->state_dirty && now - c->state_flushed_at > STATE_FLUSH_MS)
 		(void)state_flush(c);
 	if (c->client == NULL)
@@ -546,6 +1029,9 @@ static void run_once(struct col *c, struct cl_wa_end *end)
 	x.conn = NULL;
 	c->client = NULL;
 	rc = cl_wa_conn_run(&cc, &conn_ops, &x, TICK_MS, c->o->stop, &err);
+	c->conn = NULL;
+	/* what is still batched is committed; its receipts cannot go out */
+	(void)batch_flush(c, 0);
 	memset(end, 0, sizeof(*end));
 	if (c->client) {
 		cl_wa_client_closed(c->client, err ? err : "connection closed");
@@ -700,6 +1186,9 @@ static int setup(struct col *c, char **err)
 			rc = cl_wa_recv_new(&c->recv, c->ledger, c->creds, key,
 					    err);
 		sodium_free(key);
+		if (rc == CL_OK && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			rc = cl_error(err, CL_EIO, "cannot initialise libcurl");
+		c->curl_inited = rc == CL_OK;
 	}
 	return rc;
 }
@@ -736,6 +1225,11 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 
 	memset(&c, 0, sizeof(c));
 	c.o = o;
+	pthread_mutex_init(&c.mu, NULL);
+	cl_wa_hist_job_init(&c.job);
+	cl_wa_hist_note_init(&c.note);
+	cl_wa_media_job_init(&c.mjob);
+	cl_buf_init(&c.blob, 64u << 20);
 	*outcome = CL_WA_OUT_ERROR;
 	if ((rc = setup(&c, err)))
 		goto out;
@@ -903,6 +1397,13 @@ done:
 		remove_png(&c); /* it holds the ADV secret */
 	(void)state_flush(&c);
 out:
+	held_drop(&c);
+	hist_stop(&c);
+	for (size_t i = 0; i < c.n_hosts; i++)
+		free(c.hosts[i]);
+	if (c.curl_inited)
+		curl_global_cleanup();
+	pthread_mutex_destroy(&c.mu);
 	cl_wa_recv_free(c.recv);
 	cl_ledger_close(c.ledger);
 	json_decref(c.state);

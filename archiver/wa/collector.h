@@ -17,9 +17,13 @@
  * one), wa-logged-out, wa-conflict, wa-outdated, wa-banned,
  * wa-server-refused, wa-pair-refused, wa-stopped; messages (receive.h):
  * wa-decrypt-failed, wa-decrypt-recovered, wa-decrypt-abandoned,
- * wa-message-unavailable; the number's devices (devices.h):
- * wa-device-added, wa-device-removed.  Messages themselves are records
- * of source "whatsapp-md" (message.h).
+ * wa-message-unavailable; history syncs (receive.h, history.h):
+ * wa-history-sync, wa-history-chat, wa-history-failed,
+ * wa-history-abandoned; message media (receive.h, media.h):
+ * wa-media-failed, wa-media-abandoned; the number's devices (devices.h):
+ * wa-device-added, wa-device-removed.  Messages themselves, history
+ * records and group changes (w:gp2) are records of source "whatsapp-md"
+ * (message.h, history.h, receive.h).
  *
  * The library never prints, exits or reads the environment: it reports
  * each event as a log line, and hands the QR code and the pairing code

@@ -1011,6 +1011,14 @@ void cl_wa_conn_close(struct cl_wa_conn *c, const char *why)
 		conn_request_close(c, why);
 }
 
+void cl_wa_conn_tick_in(struct cl_wa_conn *c, unsigned ms)
+{
+	if (c == NULL || c->done || c->destroying || ms >= c->tick_ms)
+		return;
+	lws_sul_schedule(c->lws, 0, &c->sul_tick, conn_tick_cb,
+			 (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
 size_t cl_wa_conn_pending(const struct cl_wa_conn *c)
 {
 	return c ? c->pending : 0;

@@ -147,6 +147,12 @@ int cl_wa_conn_send(struct cl_wa_conn *c, const void *p, size_t len);
  */
 void cl_wa_conn_close(struct cl_wa_conn *c, const char *why);
 
+/* Bring the next on_tick forward to about `ms` from now (then every
+ * tick_ms again): a caller holding work that must not wait a whole tick
+ * (the collector's open ledger batch) asks for an early one.  Only from
+ * the ops. */
+void cl_wa_conn_tick_in(struct cl_wa_conn *c, unsigned ms);
+
 /* Bytes of queued messages not yet handed to lws (what lws holds after a
  * partial socket write is not counted). */
 size_t cl_wa_conn_pending(const struct cl_wa_conn *c);

@@ -124,7 +124,8 @@ static int has_content(const Wa__Message *m)
 		m->pollupdatemessage || m->documentwithcaptionmessage ||
 		m->viewoncemessagev2 || m->editedmessage ||
 		m->pollcreationmessagev2 || m->pollcreationmessagev3 ||
-		m->ptvmessage || m->base.n_unknown_fields > 0;
+		m->ptvmessage || m->secretencryptedmessage ||
+		m->base.n_unknown_fields > 0;
 }
 
 static void context(json_t *r, const Wa__ContextInfo *ci)
@@ -364,9 +365,48 @@ static void content(json_t *r, const Wa__Message *m)
 			(void)json_object_set_new(r, "protocol_type",
 						  json_integer(type));
 		}
+	} else if (m->secretencryptedmessage) {
+		const Wa__Message__SecretEncryptedMessage *x =
+			m->secretencryptedmessage;
+
+		/* opened by receive.c when the original's secret is known */
+		(void)json_object_set_new(r, "kind", json_string(
+			x->has_secretenctype && x->secretenctype ==
+			WA__MESSAGE__SECRET_ENCRYPTED_MESSAGE__SECRET_ENC_TYPE__EVENT_EDIT ?
+			"event-edit" : "edit"));
+		if (x->targetmessagekey && x->targetmessagekey->id)
+			(void)set_str(r, "target", x->targetmessagekey->id);
+		(void)json_object_set_new(r, "encrypted", json_true());
 	} else {
 		(void)json_object_set_new(r, "kind", json_string("other"));
 	}
+}
+
+/* The innermost message under the envelopes; *chat becomes a
+ * deviceSentMessage's destination. */
+static const Wa__Message *unwrap(const Wa__Message *m, const char **chat)
+{
+	int depth;
+
+	for (depth = 0; depth < MAX_WRAP; depth++) {
+		const Wa__Message__FutureProofMessage *fp =
+			m->ephemeralmessage ? m->ephemeralmessage :
+			m->viewoncemessage ? m->viewoncemessage :
+			m->viewoncemessagev2 ? m->viewoncemessagev2 :
+			m->documentwithcaptionmessage ?
+			m->documentwithcaptionmessage : m->editedmessage;
+
+		if (m->devicesentmessage && m->devicesentmessage->message) {
+			if (m->devicesentmessage->destinationjid)
+				*chat = m->devicesentmessage->destinationjid;
+			m = m->devicesentmessage->message;
+		} else if (fp && fp->message) {
+			m = fp->message;
+		} else {
+			break;
+		}
+	}
+	return m;
 }
 
 int cl_wa_msg_record(const struct cl_wa_msg_parsed *p,
@@ -378,30 +418,11 @@ int cl_wa_msg_record(const struct cl_wa_msg_parsed *p,
 	json_t *r, *conv, *snd, *ids, *wa;
 	struct cl_buf raw;
 	char ts[32];
-	int depth;
 
 	*out = NULL;
 	if (!has_content(m))
 		return CL_OK;
-	/* unwrap the envelopes */
-	for (depth = 0; depth < MAX_WRAP; depth++) {
-		const Wa__Message__FutureProofMessage *fp =
-			m->ephemeralmessage ? m->ephemeralmessage :
-			m->viewoncemessage ? m->viewoncemessage :
-			m->viewoncemessagev2 ? m->viewoncemessagev2 :
-			m->documentwithcaptionmessage ?
-			m->documentwithcaptionmessage : m->editedmessage;
-
-		if (m->devicesentmessage && m->devicesentmessage->message) {
-			if (m->devicesentmessage->destinationjid)
-				chat = m->devicesentmessage->destinationjid;
-			m = m->devicesentmessage->message;
-		} else if (fp && fp->message) {
-			m = fp->message;
-		} else {
-			break;
-		}
-	}
+	m = unwrap(m, &chat);
 	r = json_object();
 	conv = json_object();
 	snd = json_object();
@@ -457,4 +478,119 @@ int cl_wa_msg_record(const struct cl_wa_msg_parsed *p,
 	cl_buf_release(&raw);
 	*out = r;
 	return CL_OK;
+}
+
+int cl_wa_msg_history_notification(const struct cl_wa_msg_parsed *p,
+				   struct cl_buf *out)
+{
+	const Wa__Message *m = p->m;
+	const Wa__Message__ProtocolMessage *pm;
+	size_t n;
+
+	if (m->devicesentmessage && m->devicesentmessage->message)
+		m = m->devicesentmessage->message;
+	pm = m->protocolmessage;
+	if (pm == NULL || !pm->has_type || pm->type !=
+	    WA__MESSAGE__PROTOCOL_MESSAGE__TYPE__HISTORY_SYNC_NOTIFICATION ||
+	    pm->historysyncnotification == NULL)
+		return 0;
+	n = protobuf_c_message_get_packed_size(
+		&pm->historysyncnotification->base);
+	out->len = 0;
+	if (cl_buf_reserve(out, n) != CL_OK)
+		return -1;
+	out->len = protobuf_c_message_pack(&pm->historysyncnotification->base,
+					   out->data);
+	return 1;
+}
+
+#define MEDIA_REF(T, x) do { \
+		ref->type = (T); \
+		ref->direct_path = (x)->directpath; \
+		ok = (x)->has_mediakey && (x)->mediakey.len == 32 && \
+			(x)->has_fileencsha256 && (x)->fileencsha256.len == 32 && \
+			(x)->has_filesha256 && (x)->filesha256.len == 32; \
+		if (ok) { \
+			ref->media_key = (x)->mediakey.data; \
+			ref->enc_sha256 = (x)->fileencsha256.data; \
+			ref->sha256 = (x)->filesha256.data; \
+			ref->length = (x)->has_filelength ? (x)->filelength : 0; \
+		} \
+	} while (0)
+
+int cl_wa_msg_media(const struct cl_wa_msg_parsed *p,
+		    struct cl_wa_media_ref *ref)
+{
+	const char *chat = NULL;
+	const Wa__Message *m = unwrap(p->m, &chat);
+	int ok = 0;
+
+	memset(ref, 0, sizeof(*ref));
+	if (m->imagemessage)
+		MEDIA_REF("image", m->imagemessage);
+	else if (m->videomessage)
+		MEDIA_REF("video", m->videomessage);
+	else if (m->ptvmessage)
+		MEDIA_REF("ptv", m->ptvmessage);
+	else if (m->audiomessage)
+		MEDIA_REF("audio", m->audiomessage);
+	else if (m->documentmessage)
+		MEDIA_REF("document", m->documentmessage);
+	else if (m->stickermessage)
+		MEDIA_REF("sticker", m->stickermessage);
+	return ok && ref->direct_path && ref->direct_path[0] == '/';
+}
+
+int cl_wa_msg_secret(const struct cl_wa_msg_parsed *p,
+		     const unsigned char **secret)
+{
+	const Wa__Message *m = p->m;
+	const char *chat = NULL;
+	const Wa__MessageContextInfo *ci = m->messagecontextinfo;
+
+	if (ci == NULL)
+		ci = unwrap(m, &chat)->messagecontextinfo;
+	if (ci == NULL || !ci->has_messagesecret || ci->messagesecret.len != 32)
+		return 0;
+	*secret = ci->messagesecret.data;
+	return 1;
+}
+
+int cl_wa_msg_secret_enc(const struct cl_wa_msg_parsed *p,
+			 struct cl_wa_secret_enc *se)
+{
+	const char *chat = NULL;
+	const Wa__Message *m = unwrap(p->m, &chat);
+	const Wa__Message__SecretEncryptedMessage *x = m->secretencryptedmessage;
+
+	memset(se, 0, sizeof(*se));
+	if (x == NULL || x->targetmessagekey == NULL ||
+	    x->targetmessagekey->id == NULL || !x->has_encpayload ||
+	    !x->has_enciv || x->enciv.len != 12 || x->encpayload.len < 16)
+		return 0;
+	se->type = x->has_secretenctype ? (int)x->secretenctype : 0;
+	se->target_id = x->targetmessagekey->id;
+	se->target_chat = x->targetmessagekey->remotejid;
+	se->target_participant = x->targetmessagekey->participant;
+	se->target_from_me = x->targetmessagekey->has_fromme &&
+		x->targetmessagekey->fromme;
+	se->payload = x->encpayload.data;
+	se->payload_len = x->encpayload.len;
+	se->iv = x->enciv.data;
+	return 1;
+}
+
+const char *cl_wa_msg_text(const unsigned char *p, size_t len, char **out)
+{
+	struct cl_wa_msg_parsed *x = NULL;
+	const char *chat = NULL, *t;
+
+	*out = NULL;
+	if (cl_wa_msg_parse(p, len, &x, NULL) != CL_OK || x == NULL)
+		return NULL;
+	t = proto_text(unwrap(x->m, &chat));
+	if (t)
+		*out = strdup(t);
+	cl_wa_msg_free(x);
+	return *out;
 }

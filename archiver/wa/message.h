@@ -24,6 +24,8 @@
 
 #include <jansson.h>
 
+#include "common/buf.h"
+
 struct cl_wa_msg_meta {
 	const char *account;        /* our bare phone JID */
 	const char *chat;           /* bare chat JID (groups: the group) */
@@ -58,5 +60,47 @@ int cl_wa_msg_record(const struct cl_wa_msg_parsed *m,
 		     const struct cl_wa_msg_meta *meta, json_t **out,
 		     char **err);
 void cl_wa_msg_free(struct cl_wa_msg_parsed *m);
+
+/* The download reference of the message's media (image, video, ptv,
+ * audio, document, sticker), pointers into the parsed message: 1 when
+ * complete (media key, both hashes, a direct path), else 0. */
+struct cl_wa_media_ref {
+	const char *type;               /* as cl_wa_media_info() */
+	const char *direct_path;
+	const unsigned char *media_key, *enc_sha256, *sha256;  /* 32 bytes */
+	uint64_t length;                /* fileLength, 0 if absent */
+};
+int cl_wa_msg_media(const struct cl_wa_msg_parsed *m,
+		    struct cl_wa_media_ref *ref);
+
+/* The message's messageSecret (messageContextInfo, 32 bytes, pointing
+ * into m): 1, or 0 when it has none. */
+int cl_wa_msg_secret(const struct cl_wa_msg_parsed *m,
+		     const unsigned char **secret);
+
+/* A secretEncryptedMessage (an edit encrypted under the original's
+ * messageSecret): 1 and its parts (pointers into m), or 0. */
+struct cl_wa_secret_enc {
+	int type;                       /* 1 EVENT_EDIT, 2 MESSAGE_EDIT */
+	const char *target_id, *target_chat, *target_participant;
+	int target_from_me;
+	const unsigned char *payload;   /* AES-256-GCM ciphertext || tag */
+	size_t payload_len;
+	const unsigned char *iv;        /* 12 bytes */
+};
+int cl_wa_msg_secret_enc(const struct cl_wa_msg_parsed *m,
+			 struct cl_wa_secret_enc *se);
+
+/* The text of `len` bytes of a Message (conversation, extended text, a
+ * caption) into *out (malloc'd, the caller frees it), also returned;
+ * NULL when it is not a Message or has no text. */
+const char *cl_wa_msg_text(const unsigned char *p, size_t len, char **out);
+
+/* The HistorySyncNotification a message carries (protocolMessage of type
+ * HISTORY_SYNC_NOTIFICATION, directly or in a deviceSentMessage), packed
+ * again into *out (it holds the blob's media key: a secret); 1 if
+ * present, 0 if not, -1 when out of memory. */
+int cl_wa_msg_history_notification(const struct cl_wa_msg_parsed *m,
+				   struct cl_buf *out);
 
 #endif

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -13,6 +16,7 @@
 #include "archiver/ledger/ledger.h"
 #include "archiver/parties/parties.h"
 #include "archiver/wa/creds.h"
+#include "archiver/wa/history.h"
 #include "archiver/wa/message.h"
 #include "archiver/wa/receive.h"
 #include "archiver/wa/signal.h"
@@ -30,9 +34,13 @@ struct cl_wa_recv {
 	const struct cl_wa_creds *creds;
 	struct cl_wa_signal *sig;
 	unsigned char *hkey;            /* keyed hash of (chat, sender, id) */
+	unsigned char *skey;            /* seals wa_hist rows */
 	char account[JID_MAX];          /* our bare phone JID */
 	char own_user[JID_MAX], own_lid_user[JID_MAX];
 	char own_lid[JID_MAX];
+	int in_batch;                   /* a ledger batch is open */
+	size_t n_pending;               /* stanzas in it */
+	int appended;                   /* this stanza appended an entry */
 };
 
 /* ---- JIDs -------------------------------------------------------------- */
@@ -81,16 +89,22 @@ int cl_wa_recv_new(struct cl_wa_recv **out, struct cl_ledger *l,
 		   const unsigned char creds_key[32], char **err)
 {
 	static const char ctxt[] = "chatledger-wa-seen";
+	static const char sctxt[] = "chatledger-wa-hist-store";
 	struct cl_wa_recv *r;
 	struct jid j;
 	int rc;
 
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
-	if (r == NULL || (r->hkey = sodium_malloc(32)) == NULL) {
+	if (r == NULL || (r->hkey = sodium_malloc(32)) == NULL ||
+	    (r->skey = sodium_malloc(32)) == NULL) {
+		if (r)
+			sodium_free(r->hkey);
 		free(r);
 		return CL_ENOMEM;
 	}
+	crypto_generichash(r->skey, 32, (const unsigned char *)sctxt,
+			   sizeof(sctxt) - 1, creds_key, 32);
 	r->l = l;
 	r->db = cl_ledger_sqlite(l);
 	r->creds = creds;
@@ -107,7 +121,10 @@ int cl_wa_recv_new(struct cl_wa_recv **out, struct cl_ledger *l,
 	}
 	if (sqlite3_exec(r->db,
 			 "CREATE TABLE IF NOT EXISTS wa_msg(h BLOB PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID;"
-			 "CREATE TABLE IF NOT EXISTS wa_retry(h BLOB PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;",
+			 "CREATE TABLE IF NOT EXISTS wa_retry(h BLOB PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;"
+			 "CREATE TABLE IF NOT EXISTS wa_hist(h BLOB PRIMARY KEY, note BLOB NOT NULL, tries INTEGER NOT NULL, next_at INTEGER NOT NULL) WITHOUT ROWID;"
+			 "CREATE TABLE IF NOT EXISTS wa_media(h BLOB PRIMARY KEY, job BLOB NOT NULL, tries INTEGER NOT NULL, next_at INTEGER NOT NULL) WITHOUT ROWID;"
+			 "CREATE TABLE IF NOT EXISTS wa_secret(h BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
 			 NULL, NULL, NULL) != SQLITE_OK) {
 		rc = cl_error(err, CL_EIO, "cannot create the collector's tables: %s",
 			      sqlite3_errmsg(r->db));
@@ -127,8 +144,10 @@ void cl_wa_recv_free(struct cl_wa_recv *r)
 {
 	if (r == NULL)
 		return;
+	cl_wa_recv_rollback(r);
 	cl_wa_signal_free(r->sig);
 	sodium_free(r->hkey);
+	sodium_free(r->skey);
 	free(r);
 }
 
@@ -206,18 +225,24 @@ static int cov_append(struct cl_wa_recv *r, const char *kind, json_t *body,
 	in.received_at = cl_time_now_ms();
 	in.body = txt;
 	in.body_len = strlen(txt);
+	r->appended = 1;
 	rc = cl_ledger_append(r->l, &in, &idx, &dup, err);
 	free(txt);
 	return rc;
 }
 
 /* Validate and append the record; link its identifiers as one party. */
+struct rec_keys {
+	struct cl_buf key, conv;   /* the record's key and conversation material */
+};
+
 static int record_append(struct cl_wa_recv *r, json_t *rec, uint64_t *idx,
-			 char *kind, char **err)
+			 char *kind, enum cl_append_outcome *dupout,
+			 struct rec_keys *keys, char **err)
 {
 	struct cl_record cr;
 	struct cl_entry_in in;
-	enum cl_append_outcome dup;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
 	char *txt = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
 	char *why = NULL;
 	int rc;
@@ -235,7 +260,13 @@ static int record_append(struct cl_wa_recv *r, json_t *rec, uint64_t *idx,
 		return rc;
 	}
 	(void)cl_fmt(kind, 33, "%s", cr.kind);
+	if (keys && ((rc = cl_buf_add(&keys->key, cr.key, cr.key_len)) ||
+		     (rc = cl_buf_add(&keys->conv, cr.conv, cr.conv_len)))) {
+		cl_record_release(&cr);
+		return rc;
+	}
 	cl_ingest_entry_from_record(&in, &cr);
+	r->appended = 1;
 	rc = cl_ledger_append(r->l, &in, idx, &dup, err);
 	if (rc == CL_OK && cr.idents && cr.n_idents >= 2) {
 		const char *first = cr.idents, *p = first + strlen(first) + 1;
@@ -251,6 +282,8 @@ static int record_append(struct cl_wa_recv *r, json_t *rec, uint64_t *idx,
 	if (cr.canonical)
 		sodium_memzero(cr.canonical, cr.canonical_len);
 	cl_record_release(&cr);
+	if (dupout)
+		*dupout = dup;
 	return rc;
 }
 
@@ -454,6 +487,811 @@ static enum cl_wa_sig_err decrypt_enc(struct cl_wa_recv *r,
 	return CL_WA_SIG_OK;
 }
 
+/* ---- history sync jobs -------------------------------------------------- */
+
+#define HIST_AD "chatledger-wa-hist-v1"
+
+static void hist_ad(const unsigned char h[32], unsigned char ad[sizeof(HIST_AD) - 1 + 32])
+{
+	memcpy(ad, HIST_AD, sizeof(HIST_AD) - 1);
+	memcpy(ad + sizeof(HIST_AD) - 1, h, 32);
+}
+
+/* Queue the history sync notification `mp` carries, if any (sealed:
+ * lp(stanza id) || notification protobuf). */
+static int hist_queue(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
+		      const char *id, int64_t now_ms, struct cl_wa_recv_out *out)
+{
+	unsigned char h[32], ad[sizeof(HIST_AD) - 1 + 32];
+	struct cl_buf note, pt, ct;
+	unsigned long long clen = 0;
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK, has;
+
+	cl_buf_init(&note, 16u << 20);
+	cl_buf_init(&pt, 16u << 20);
+	cl_buf_init(&ct, 17u << 20);
+	has = cl_wa_msg_history_notification(mp, &note);
+	if (has <= 0) {
+		rc = has < 0 ? CL_ENOMEM : CL_OK;
+		goto out;
+	}
+	crypto_generichash(h, 32, (const unsigned char *)id, strlen(id),
+			   r->hkey, 32);
+	hist_ad(h, ad);
+	if ((rc = cl_buf_add_be32(&pt, (uint32_t)strlen(id))) ||
+	    (rc = cl_buf_addstr(&pt, id)) ||
+	    (rc = cl_buf_add(&pt, note.data, note.len)) ||
+	    (rc = cl_buf_reserve(&ct, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+				 pt.len + crypto_aead_xchacha20poly1305_ietf_ABYTES)))
+		goto out;
+	randombytes_buf(ct.data, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+		ct.data + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen,
+		pt.data, pt.len, ad, sizeof(ad), NULL, ct.data, r->skey);
+	ct.len = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + (size_t)clen;
+	if (sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO wa_hist(h, note, tries, next_at) VALUES (?1, ?2, 0, ?3)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = CL_EIO;
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, ct.data, (int)ct.len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_ms);
+	rc = sqlite3_step(st) == SQLITE_DONE ? CL_OK : CL_EIO;
+	sqlite3_finalize(st);
+	out->history_queued = rc == CL_OK;
+out:
+	if (note.data)
+		sodium_memzero(note.data, note.alloc);
+	if (pt.data)
+		sodium_memzero(pt.data, pt.alloc);
+	cl_buf_release(&note);
+	cl_buf_release(&pt);
+	cl_buf_release(&ct);
+	return rc;
+}
+
+/* ---- media jobs ---------------------------------------------------------- */
+
+#define MEDIA_AD "chatledger-wa-media-v1"
+
+static int lp_add(struct cl_buf *b, const void *p, size_t n)
+{
+	int rc = cl_buf_add_be32(b, (uint32_t)n);
+
+	return rc ? rc : cl_buf_add(b, p, n);
+}
+
+/* nonce || XChaCha20-Poly1305(skey, AD = adp || h, pt) into *ct. */
+static int seal_row(const struct cl_wa_recv *r, const char *adp,
+		    const unsigned char h[32], const struct cl_buf *pt,
+		    struct cl_buf *ct)
+{
+	unsigned char ad[64];
+	unsigned long long clen = 0;
+	size_t alen = strlen(adp);
+	int rc;
+
+	memcpy(ad, adp, alen);
+	memcpy(ad + alen, h, 32);
+	if ((rc = cl_buf_reserve(ct, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+				 pt->len + crypto_aead_xchacha20poly1305_ietf_ABYTES)))
+		return rc;
+	randombytes_buf(ct->data, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+		ct->data + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen,
+		pt->data, pt->len, ad, alen + 32, NULL, ct->data, r->skey);
+	ct->len = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + (size_t)clen;
+	return CL_OK;
+}
+
+static int open_row(const struct cl_wa_recv *r, const char *adp,
+		    const unsigned char h[32], const unsigned char *ct,
+		    size_t clen, struct cl_buf *pt)
+{
+	unsigned char ad[64];
+	unsigned long long plen = 0;
+	size_t alen = strlen(adp);
+
+	memcpy(ad, adp, alen);
+	memcpy(ad + alen, h, 32);
+	pt->len = 0;
+	if (ct == NULL || clen < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+	    crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+	    cl_buf_reserve(pt, clen) != CL_OK ||
+	    crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    pt->data, &plen, NULL,
+		    ct + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		    clen - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad,
+		    alen + 32, ct, r->skey) != 0)
+		return CL_ECORRUPT;
+	pt->len = (size_t)plen;
+	return CL_OK;
+}
+
+/* Queue the download of the media `mp` carries, if any, for the record
+ * at `idx` (sealed: type, direct path, the record's key and
+ * conversation material, media key, hashes, sent_at, idx). */
+static int media_queue(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
+		       const struct rec_keys *keys, uint64_t idx,
+		       int64_t sent_ms, int64_t now_ms,
+		       struct cl_wa_recv_out *out)
+{
+	struct cl_wa_media_ref ref;
+	unsigned char h[32];
+	crypto_generichash_state st;
+	struct cl_buf pt, ct;
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (!cl_wa_msg_media(mp, &ref))
+		return CL_OK;
+	crypto_generichash_init(&st, r->hkey, 32, 32);
+	crypto_generichash_update(&st, (const unsigned char *)"media", 6);
+	crypto_generichash_update(&st, keys->key.data, keys->key.len);
+	crypto_generichash_final(&st, h, 32);
+	cl_buf_init(&pt, 1u << 20);
+	cl_buf_init(&ct, 2u << 20);
+	if ((rc = lp_add(&pt, ref.type, strlen(ref.type) + 1)) ||
+	    (rc = lp_add(&pt, ref.direct_path, strlen(ref.direct_path) + 1)) ||
+	    (rc = lp_add(&pt, keys->key.data, keys->key.len)) ||
+	    (rc = lp_add(&pt, keys->conv.data, keys->conv.len)) ||
+	    (rc = cl_buf_add(&pt, ref.media_key, 32)) ||
+	    (rc = cl_buf_add(&pt, ref.enc_sha256, 32)) ||
+	    (rc = cl_buf_add(&pt, ref.sha256, 32)) ||
+	    (rc = cl_buf_add_be64(&pt, (uint64_t)sent_ms)) ||
+	    (rc = cl_buf_add_be64(&pt, idx)) ||
+	    (rc = seal_row(r, MEDIA_AD, h, &pt, &ct)))
+		goto out;
+	if (sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO wa_media(h, job, tries, next_at) VALUES (?1, ?2, 0, ?3)",
+			       -1, &q, NULL) != SQLITE_OK) {
+		rc = CL_EIO;
+		goto out;
+	}
+	sqlite3_bind_blob(q, 1, h, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 2, ct.data, (int)ct.len, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, now_ms);
+	rc = sqlite3_step(q) == SQLITE_DONE ? CL_OK : CL_EIO;
+	sqlite3_finalize(q);
+	out->media_queued = rc == CL_OK;
+out:
+	if (pt.data)
+		sodium_memzero(pt.data, pt.alloc);
+	cl_buf_release(&pt);
+	cl_buf_release(&ct);
+	return rc;
+}
+
+void cl_wa_media_job_init(struct cl_wa_media_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	cl_buf_init(&j->pt, 2u << 20);
+}
+
+void cl_wa_media_job_release(struct cl_wa_media_job *j)
+{
+	if (j->pt.data)
+		sodium_memzero(j->pt.data, j->pt.alloc);
+	cl_buf_release(&j->pt);
+	cl_wa_media_job_init(j);
+}
+
+/* The next length-prefixed field of the job at *off. */
+static const unsigned char *lp_take(const struct cl_buf *b, size_t *off,
+				    size_t *len)
+{
+	size_t n;
+
+	if (b->len - *off < 4)
+		return NULL;
+	n = cl_load_be32(b->data + *off);
+	if (n > b->len - *off - 4)
+		return NULL;
+	*len = n;
+	*off += 4 + n;
+	return b->data + *off - n;
+}
+
+/* The fields of an opened job: 1, or 0 when malformed. */
+static int media_job_parse(struct cl_wa_media_job *j)
+{
+	const unsigned char *p;
+	size_t off = 0, n;
+
+	if ((p = lp_take(&j->pt, &off, &n)) == NULL || n == 0 || p[n - 1])
+		return 0;
+	j->type = (const char *)p;
+	if ((p = lp_take(&j->pt, &off, &n)) == NULL || n == 0 || p[n - 1])
+		return 0;
+	j->direct_path = (const char *)p;
+	if ((j->keymat = lp_take(&j->pt, &off, &j->keymat_len)) == NULL ||
+	    (j->convmat = lp_take(&j->pt, &off, &j->convmat_len)) == NULL ||
+	    j->pt.len - off != 3 * 32 + 16)
+		return 0;
+	j->media_key = j->pt.data + off;
+	j->enc_sha256 = j->pt.data + off + 32;
+	j->sha256 = j->pt.data + off + 64;
+	j->sent_ms = (int64_t)cl_load_be64(j->pt.data + off + 96);
+	j->idx = cl_load_be64(j->pt.data + off + 104);
+	return 1;
+}
+
+int cl_wa_recv_media_next(struct cl_wa_recv *r, int64_t now_ms,
+			  struct cl_wa_media_job *j, int64_t *next_at,
+			  char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_ENOTFOUND, s;
+
+	if (next_at)
+		*next_at = 0;
+	if (sqlite3_prepare_v2(r->db, "SELECT h, job, tries, next_at FROM wa_media ORDER BY next_at LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return cl_error(err, CL_EIO, "cannot read wa_media: %s",
+				sqlite3_errmsg(r->db));
+	s = sqlite3_step(st);
+	if (s == SQLITE_DONE)
+		goto out;
+	if (s != SQLITE_ROW || sqlite3_column_bytes(st, 0) != 32) {
+		rc = cl_error(err, CL_EIO, "cannot read wa_media");
+		goto out;
+	}
+	if (sqlite3_column_int64(st, 3) > now_ms) {
+		if (next_at)
+			*next_at = sqlite3_column_int64(st, 3);
+		goto out;
+	}
+	memcpy(j->h, sqlite3_column_blob(st, 0), 32);
+	j->tries = sqlite3_column_int(st, 2);
+	if (open_row(r, MEDIA_AD, j->h, sqlite3_column_blob(st, 1),
+		     (size_t)sqlite3_column_bytes(st, 1), &j->pt)) {
+		rc = cl_error(err, CL_ECORRUPT,
+			      "a queued media download does not open with this credentials key");
+		goto out;
+	}
+	rc = media_job_parse(j) ? CL_OK :
+		cl_error(err, CL_ECORRUPT, "a queued media download is malformed");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cl_wa_recv_media_done(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
+			  const unsigned char *p, size_t len, int64_t now_ms,
+			  char **err)
+{
+	struct cl_entry_in in;
+	enum cl_append_outcome dup;
+	struct cl_buf key;
+	unsigned char d[32];
+	char hex[65], body[64];
+	uint64_t idx;
+	int rc;
+
+	if (r->in_batch)
+		return cl_error(err, CL_EIO, "media inside a message batch");
+	crypto_hash_sha256(d, p, len);
+	sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
+	cl_buf_init(&key, 64u << 10);
+	if ((rc = cl_buf_add(&key, j->keymat, j->keymat_len)) ||
+	    (rc = cl_buf_addf(&key, "/attachment/%s", hex))) {
+		cl_buf_release(&key);
+		return rc;
+	}
+	(void)cl_fmt(body, sizeof(body), "{\"attachment_of\":%llu}",
+		     (unsigned long long)j->idx);
+	memset(&in, 0, sizeof(in));
+	in.type = CL_ENTRY_RECORD;
+	in.kind = "attachment";
+	in.sent_at = j->sent_ms;
+	in.received_at = now_ms;
+	in.key = key.data;
+	in.key_len = key.len;
+	in.conv = j->convmat;
+	in.conv_len = j->convmat_len;
+	in.plaintext = p;
+	in.plaintext_len = len;
+	in.body = body;
+	in.body_len = strlen(body);
+	if ((rc = cl_ledger_begin(r->l, err)) == CL_OK) {
+		rc = cl_ledger_append(r->l, &in, &idx, &dup, err);
+		if (rc == CL_OK)
+			rc = row_set(r, "DELETE FROM wa_media WHERE h = ?1 AND ?2 >= 0",
+				     j->h, 0);
+		if (rc == CL_OK)
+			rc = cl_ledger_commit(r->l, err);
+		else
+			cl_ledger_rollback(r->l);
+	}
+	cl_buf_release(&key);
+	return rc;
+}
+
+static json_t *ms_json(int64_t ms);
+
+int cl_wa_recv_media_failed(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
+			    const char *error, int final, int64_t now_ms,
+			    int *abandoned, char **err)
+{
+	int tries = j->tries + 1, rc;
+	sqlite3_stmt *st = NULL;
+
+	*abandoned = final || tries >= CL_WA_MEDIA_TRIES;
+	if (r->in_batch)
+		return cl_error(err, CL_EIO, "media inside a message batch");
+	if ((rc = cl_ledger_begin(r->l, err)))
+		return rc;
+	if (*abandoned) {
+		rc = cov_append(r, "wa-media-abandoned", json_pack(
+			"{s:I, s:s, s:s, s:i, s:b}", "record",
+			(json_int_t)j->idx, "type", j->type, "error", error,
+			"attempts", tries, "alert", 1), err);
+		if (rc == CL_OK)
+			rc = row_set(r, "DELETE FROM wa_media WHERE h = ?1 AND ?2 >= 0",
+				     j->h, 0);
+	} else {
+		int64_t delay = (int64_t)60000 << (2 * (tries - 1));
+
+		rc = cov_append(r, "wa-media-failed", json_pack(
+			"{s:I, s:s, s:s, s:i, s:o}", "record", (json_int_t)j->idx,
+			"type", j->type, "error", error, "attempt", tries,
+			"next_attempt", ms_json(now_ms + delay)), err);
+		if (rc == CL_OK &&
+		    sqlite3_prepare_v2(r->db, "UPDATE wa_media SET tries = ?2, next_at = ?3 WHERE h = ?1",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_blob(st, 1, j->h, 32, SQLITE_STATIC);
+			sqlite3_bind_int(st, 2, tries);
+			sqlite3_bind_int64(st, 3, now_ms + delay);
+			rc = sqlite3_step(st) == SQLITE_DONE ? CL_OK : CL_EIO;
+			sqlite3_finalize(st);
+		} else if (rc == CL_OK) {
+			rc = CL_EIO;
+		}
+	}
+	if (rc == CL_OK)
+		rc = cl_ledger_commit(r->l, err);
+	else
+		cl_ledger_rollback(r->l);
+	return rc;
+}
+
+void cl_wa_hist_job_init(struct cl_wa_hist_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	cl_buf_init(&j->note, 16u << 20);
+}
+
+void cl_wa_hist_job_release(struct cl_wa_hist_job *j)
+{
+	if (j->note.data)
+		sodium_memzero(j->note.data, j->note.alloc);
+	cl_buf_release(&j->note);
+	memset(j, 0, sizeof(*j));
+	cl_buf_init(&j->note, 16u << 20);
+}
+
+int cl_wa_recv_hist_next(struct cl_wa_recv *r, int64_t now_ms,
+			 struct cl_wa_hist_job *j, int64_t *next_at,
+			 char **err)
+{
+	unsigned char ad[sizeof(HIST_AD) - 1 + 32];
+	sqlite3_stmt *st = NULL;
+	const unsigned char *ct;
+	unsigned long long plen = 0;
+	size_t clen, idlen;
+	int rc = CL_ENOTFOUND, s;
+
+	if (next_at)
+		*next_at = 0;
+	if (sqlite3_prepare_v2(r->db, "SELECT h, note, tries, next_at FROM wa_hist ORDER BY next_at LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return cl_error(err, CL_EIO, "cannot read wa_hist: %s",
+				sqlite3_errmsg(r->db));
+	s = sqlite3_step(st);
+	if (s == SQLITE_DONE)
+		goto out;
+	if (s != SQLITE_ROW || sqlite3_column_bytes(st, 0) != 32) {
+		rc = cl_error(err, CL_EIO, "cannot read wa_hist");
+		goto out;
+	}
+	if (sqlite3_column_int64(st, 3) > now_ms) {
+		if (next_at)
+			*next_at = sqlite3_column_int64(st, 3);
+		goto out;
+	}
+	memcpy(j->h, sqlite3_column_blob(st, 0), 32);
+	j->tries = sqlite3_column_int(st, 2);
+	ct = sqlite3_column_blob(st, 1);
+	clen = (size_t)sqlite3_column_bytes(st, 1);
+	hist_ad(j->h, ad);
+	j->note.len = 0;
+	if (ct == NULL || clen < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+	    crypto_aead_xchacha20poly1305_ietf_ABYTES + 4 ||
+	    cl_buf_reserve(&j->note, clen) != CL_OK ||
+	    crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    j->note.data, &plen, NULL,
+		    ct + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		    clen - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad,
+		    sizeof(ad), ct, r->skey) != 0 || plen < 4) {
+		rc = cl_error(err, CL_ECORRUPT,
+			      "a queued history sync notification does not open with this credentials key");
+		goto out;
+	}
+	idlen = cl_load_be32(j->note.data);
+	if (idlen >= sizeof(j->stanza_id) || idlen + 4 > plen) {
+		rc = cl_error(err, CL_ECORRUPT, "a queued history sync notification is malformed");
+		goto out;
+	}
+	memcpy(j->stanza_id, j->note.data + 4, idlen);
+	j->stanza_id[idlen] = 0;
+	memmove(j->note.data, j->note.data + 4 + idlen, (size_t)plen - 4 - idlen);
+	j->note.len = (size_t)plen - 4 - idlen;
+	rc = CL_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+struct hist_walk {
+	struct cl_wa_recv *r;
+	size_t n_new, n_dup;
+	const char *stanza_id;
+	char **err;
+};
+
+static int hist_on_record(void *ctx, json_t *rec, uint64_t *index)
+{
+	struct hist_walk *w = ctx;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	char kind[33];
+	int rc = record_append(w->r, rec, index, kind, &dup, NULL, w->err);
+
+	if (rc == CL_EINVAL) {   /* refused by the record rules: skipped */
+		free(*w->err);
+		*w->err = NULL;
+		return CL_OK;
+	}
+	if (rc == CL_OK && dup == CL_APPEND_NEW)
+		w->n_new++;
+	else if (rc == CL_OK)
+		w->n_dup++;
+	return rc;
+}
+
+static json_t *ms_json(int64_t ms)
+{
+	char b[32];
+
+	if (ms <= 0)
+		return json_null();
+	cl_time_format(ms, b);
+	return json_string(b);
+}
+
+static int hist_on_chat(void *ctx, const struct cl_wa_hist_chat *ch)
+{
+	static const char *const ends[] = { "complete-more-on-phone",
+					    "complete-nothing-more",
+					    "on-demand-more-on-phone" };
+	struct hist_walk *w = ctx;
+	json_t *b = json_pack("{s:s, s:I, s:I, s:o, s:o, s:b}",
+			      "notification", w->stanza_id,
+			      "messages", (json_int_t)ch->n_messages,
+			      "skipped", (json_int_t)ch->n_skipped,
+			      "oldest", ms_json(ch->oldest_ms),
+			      "newest", ms_json(ch->newest_ms),
+			      "end_of_history", ch->end_of_history);
+
+	if (b == NULL)
+		return CL_ENOMEM;
+	if (ch->has_first)
+		json_object_set_new(b, "conversation_entry",
+				    json_integer((json_int_t)ch->first_index));
+	if (ch->end_type >= 0)
+		json_object_set_new(b, "end_type", json_string(
+			(size_t)ch->end_type < sizeof(ends) / sizeof(ends[0]) ?
+			ends[ch->end_type] : "unknown"));
+	return cov_append(w->r, "wa-history-chat", b, w->err);
+}
+
+int cl_wa_recv_history(struct cl_wa_recv *r, const struct cl_wa_hist_job *j,
+		       const unsigned char *z, size_t len, int64_t now_ms,
+		       size_t *n_new, size_t *n_dup, char **err)
+{
+	static const struct cl_wa_hist_ops ops = { hist_on_record,
+						   hist_on_chat };
+	struct cl_wa_hist_meta meta;
+	struct cl_wa_hist_info info;
+	struct hist_walk w;
+	struct cl_buf plain;
+	int rc;
+
+	*n_new = *n_dup = 0;
+	if (r->in_batch)
+		return cl_error(err, CL_EIO, "history sync inside a message batch");
+	cl_buf_init(&plain, CL_WA_HIST_MAX);
+	if ((rc = cl_wa_hist_inflate(z, len, &plain, err)))
+		goto out;
+	if ((rc = cl_ledger_begin(r->l, err)))
+		goto out;
+	memset(&meta, 0, sizeof(meta));
+	meta.account = r->account;
+	meta.own_lid = r->own_lid[0] ? r->own_lid : NULL;
+	meta.notification = j->stanza_id;
+	meta.received_ms = now_ms;
+	memset(&w, 0, sizeof(w));
+	w.r = r;
+	w.stanza_id = j->stanza_id;
+	w.err = err;
+	rc = cl_wa_hist_walk(plain.data, plain.len, &meta, &ops, &w, &info, err);
+	if (rc == CL_OK)
+		rc = cov_append(r, "wa-history-sync", json_pack(
+			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"notification", j->stanza_id, "sync_type",
+			cl_wa_hist_sync_type_name(info.sync_type),
+			"chunk_order", (json_int_t)info.chunk_order,
+			"progress", (json_int_t)info.progress,
+			"conversations", (json_int_t)info.n_conversations,
+			"new", (json_int_t)w.n_new,
+			"duplicates", (json_int_t)w.n_dup,
+			"skipped", (json_int_t)info.n_skipped), err);
+	if (rc == CL_OK)
+		rc = row_set(r, "DELETE FROM wa_hist WHERE h = ?1 AND ?2 >= 0",
+			     j->h, 0);
+	if (rc == CL_OK)
+		rc = cl_ledger_commit(r->l, err);
+	else
+		cl_ledger_rollback(r->l);
+	if (rc == CL_OK) {
+		*n_new = w.n_new;
+		*n_dup = w.n_dup;
+	}
+out:
+	if (plain.data)
+		sodium_memzero(plain.data, plain.alloc);
+	cl_buf_release(&plain);
+	return rc;
+}
+
+int cl_wa_recv_hist_failed(struct cl_wa_recv *r, const struct cl_wa_hist_job *j,
+			   const char *error, int64_t now_ms, int *abandoned,
+			   char **err)
+{
+	int tries = j->tries + 1, rc;
+	sqlite3_stmt *st = NULL;
+
+	*abandoned = tries >= CL_WA_HIST_TRIES;
+	if (r->in_batch)
+		return cl_error(err, CL_EIO, "history sync inside a message batch");
+	if ((rc = cl_ledger_begin(r->l, err)))
+		return rc;
+	if (*abandoned) {
+		rc = cov_append(r, "wa-history-abandoned", json_pack(
+			"{s:s, s:s, s:i, s:b}", "notification", j->stanza_id,
+			"error", error, "attempts", tries, "alert", 1), err);
+		if (rc == CL_OK)
+			rc = row_set(r, "DELETE FROM wa_hist WHERE h = ?1 AND ?2 >= 0",
+				     j->h, 0);
+	} else {
+		/* 1 min, 4, 16, 64 */
+		int64_t delay = (int64_t)60000 << (2 * (tries - 1));
+
+		rc = cov_append(r, "wa-history-failed", json_pack(
+			"{s:s, s:s, s:i, s:o}", "notification", j->stanza_id,
+			"error", error, "attempt", tries, "next_attempt",
+			ms_json(now_ms + delay)), err);
+		if (rc == CL_OK &&
+		    sqlite3_prepare_v2(r->db, "UPDATE wa_hist SET tries = ?2, next_at = ?3 WHERE h = ?1",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_blob(st, 1, j->h, 32, SQLITE_STATIC);
+			sqlite3_bind_int(st, 2, tries);
+			sqlite3_bind_int64(st, 3, now_ms + delay);
+			rc = sqlite3_step(st) == SQLITE_DONE ? CL_OK : CL_EIO;
+			sqlite3_finalize(st);
+		} else if (rc == CL_OK) {
+			rc = CL_EIO;
+		}
+	}
+	if (rc == CL_OK)
+		rc = cl_ledger_commit(r->l, err);
+	else
+		cl_ledger_rollback(r->l);
+	return rc;
+}
+
+/* ---- message secrets ------------------------------------------------------ */
+
+#define SECRET_AD "chatledger-wa-secret-v1"
+
+static void secret_h(const struct cl_wa_recv *r, const char *chat,
+		     const char *sender, const char *id, unsigned char h[32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, r->hkey, 32, 32);
+	crypto_generichash_update(&st, (const unsigned char *)"secret", 7);
+	crypto_generichash_update(&st, (const unsigned char *)chat,
+				  strlen(chat) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)sender,
+				  strlen(sender) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)id, strlen(id));
+	crypto_generichash_final(&st, h, 32);
+}
+
+/* Keep the messageSecret of an archived message (sealed: lp(sender) ||
+ * secret), for edits encrypted under it. */
+static int secret_keep(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
+		       const struct stanza *s)
+{
+	const unsigned char *sec;
+	unsigned char h[32];
+	struct cl_buf pt, ct;
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (!cl_wa_msg_secret(mp, &sec))
+		return CL_OK;
+	secret_h(r, s->chat, s->sender, s->id, h);
+	cl_buf_init(&pt, 4096);
+	cl_buf_init(&ct, 4096);
+	if ((rc = lp_add(&pt, s->sender, strlen(s->sender))) ||
+	    (rc = cl_buf_add(&pt, sec, 32)) ||
+	    (rc = seal_row(r, SECRET_AD, h, &pt, &ct)))
+		goto out;
+	if (sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO wa_secret(h, v) VALUES (?1, ?2)",
+			       -1, &q, NULL) != SQLITE_OK) {
+		rc = CL_EIO;
+		goto out;
+	}
+	sqlite3_bind_blob(q, 1, h, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 2, ct.data, (int)ct.len, SQLITE_STATIC);
+	rc = sqlite3_step(q) == SQLITE_DONE ? CL_OK : CL_EIO;
+	sqlite3_finalize(q);
+out:
+	if (pt.data)
+		sodium_memzero(pt.data, pt.alloc);
+	cl_buf_release(&pt);
+	cl_buf_release(&ct);
+	return rc;
+}
+
+/* HKDF-SHA256 (no salt) of the 32-byte secret with `info`: 32 bytes. */
+static int secret_hkdf(const unsigned char *ikm, const struct cl_buf *info,
+		       unsigned char out[32])
+{
+	static char digest[] = "SHA256";
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM p[4];
+	int ok;
+
+	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+	p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+						 (void *)(uintptr_t)ikm, 32);
+	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+						 info->data, info->len);
+	p[3] = OSSL_PARAM_construct_end();
+	ok = kc && EVP_KDF_derive(kc, out, 32, p) == 1;
+	EVP_KDF_CTX_free(kc);
+	EVP_KDF_free(kdf);
+	return ok ? CL_OK : CL_EIO;
+}
+
+static int gcm_open(const unsigned char key[32], const unsigned char iv[12],
+		    const unsigned char *ct, size_t len, struct cl_buf *out)
+{
+	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+	int n1 = 0, n2 = 0, ok;
+	size_t clen = len - 16;
+
+	if (x == NULL || len < 16 || clen > 0x7fffffff ||
+	    cl_buf_reserve(out, clen + 16) != CL_OK) {
+		EVP_CIPHER_CTX_free(x);
+		return CL_ENOMEM;
+	}
+	ok = EVP_DecryptInit_ex(x, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+		EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
+		EVP_DecryptInit_ex(x, NULL, NULL, key, iv) == 1 &&
+		EVP_DecryptUpdate(x, out->data, &n1, ct, (int)clen) == 1 &&
+		EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, 16,
+				    (void *)(uintptr_t)(ct + clen)) == 1 &&
+		EVP_DecryptFinal_ex(x, out->data + n1, &n2) == 1;
+	EVP_CIPHER_CTX_free(x);
+	if (!ok) {
+		sodium_memzero(out->data, clen);
+		return CL_EBADSIG;
+	}
+	out->len = (size_t)n1 + (size_t)n2;
+	return CL_OK;
+}
+
+/* An edit encrypted under the original's messageSecret (EVENT_EDIT, as
+ * upstream derives it: HKDF(secret, info = original id || original sender
+ * || editing sender || "Event Edit"), AES-256-GCM without associated
+ * data): its text into rec ("decrypted": true, "secret_plain": the
+ * opened bytes, base64).  Nothing changes when the secret is unknown or
+ * the type is not understood; 0 either way unless out of memory. */
+static int secret_open(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
+		       const struct stanza *s, json_t *rec)
+{
+	struct cl_wa_secret_enc se;
+	const char *orig = NULL;
+	char bare[JID_MAX];
+	struct jid oj;
+	unsigned char h[32], *key = NULL;
+	struct cl_buf pt, info, plain, b64;
+	sqlite3_stmt *q = NULL;
+	char *text = NULL;
+	size_t off = 0, n = 0;
+	int rc = CL_OK;
+
+	if (!cl_wa_msg_secret_enc(mp, &se) || se.type != 1)
+		return CL_OK;
+	if (se.target_from_me)
+		orig = s->sender;
+	else if (!s->is_group)
+		orig = se.target_chat;
+	else
+		orig = se.target_participant;
+	jid_parse(orig, &oj);
+	if (!oj.ok)
+		return CL_OK;
+	jid_bare(&oj, bare, sizeof(bare));
+	secret_h(r, s->chat, bare, se.target_id, h);
+	cl_buf_init(&pt, 4096);
+	cl_buf_init(&info, 4096);
+	cl_buf_init(&plain, 1u << 20);
+	cl_buf_init(&b64, 2u << 20);
+	if (sqlite3_prepare_v2(r->db, "SELECT v FROM wa_secret WHERE h = ?1",
+			       -1, &q, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_blob(q, 1, h, 32, SQLITE_STATIC);
+	if (sqlite3_step(q) != SQLITE_ROW ||
+	    open_row(r, SECRET_AD, h, sqlite3_column_blob(q, 0),
+		     (size_t)sqlite3_column_bytes(q, 0), &pt) != CL_OK ||
+	    pt.len < 4 + 32 ||
+	    (n = cl_load_be32(pt.data)) != pt.len - 4 - 32)
+		goto out;
+	off = 4 + n;
+	if ((key = sodium_malloc(32)) == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	if (cl_buf_addstr(&info, se.target_id) ||
+	    cl_buf_add(&info, pt.data + 4, n) ||
+	    cl_buf_addstr(&info, s->sender) ||
+	    cl_buf_addstr(&info, "Event Edit") ||
+	    secret_hkdf(pt.data + off, &info, key) ||
+	    gcm_open(key, se.iv, se.payload, se.payload_len, &plain) != CL_OK)
+		goto out;
+	(void)json_object_set_new(rec, "decrypted", json_true());
+	if (cl_wa_msg_text(plain.data, plain.len, &text))
+		(void)json_object_set_new(rec, "text", json_string(text));
+	if (cl_b64_add(&b64, plain.data, plain.len) == CL_OK &&
+	    cl_buf_add_u8(&b64, 0) == CL_OK)
+		(void)json_object_set_new(rec, "secret_plain",
+					  json_string((char *)b64.data));
+out:
+	sqlite3_finalize(q);
+	if (text) {
+		sodium_memzero(text, strlen(text));
+		free(text);
+	}
+	if (pt.data)
+		sodium_memzero(pt.data, pt.alloc);
+	if (plain.data)
+		sodium_memzero(plain.data, plain.alloc);
+	if (b64.data)
+		sodium_memzero(b64.data, b64.alloc);
+	sodium_free(key);
+	cl_buf_release(&pt);
+	cl_buf_release(&info);
+	cl_buf_release(&plain);
+	cl_buf_release(&b64);
+	return rc;
+}
+
 /* Everything inside the batch; *reply and *out filled on CL_OK. */
 static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 		    const struct stanza *s, int64_t now_ms,
@@ -536,8 +1374,24 @@ static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 		if (!archived)
 			rc = cl_wa_msg_record(mp, &meta, &rec, err);
 		json_decref(wa);
+		if (rc == CL_OK && rec)
+			rc = secret_open(r, mp, s, rec);
 		if (rc == CL_OK && rec) {
-			rc = record_append(r, rec, &idx, out->kind, err);
+			struct rec_keys keys;
+
+			cl_buf_init(&keys.key, 64u << 10);
+			cl_buf_init(&keys.conv, 64u << 10);
+			rc = record_append(r, rec, &idx, out->kind, NULL, &keys,
+					   err);
+			if (rc == CL_OK)
+				rc = hist_queue(r, mp, s->id, now_ms, out);
+			if (rc == CL_OK)
+				rc = secret_keep(r, mp, s);
+			if (rc == CL_OK)
+				rc = media_queue(r, mp, &keys, idx, meta.sent_ms,
+						 now_ms, out);
+			cl_buf_release(&keys.key);
+			cl_buf_release(&keys.conv);
 			if (rc == CL_OK)
 				rc = row_set(r, "INSERT OR REPLACE INTO wa_msg(h, idx) VALUES (?1, ?2)",
 					     h, (long long)idx);
@@ -617,6 +1471,12 @@ static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 	return rc ? rc : retry_receipt(r, m, (int)tries, reply);
 }
 
+static int exec(struct cl_wa_recv *r, const char *sql)
+{
+	return sqlite3_exec(r->db, sql, NULL, NULL, NULL) == SQLITE_OK ?
+		CL_OK : CL_EIO;
+}
+
 int cl_wa_recv_message(struct cl_wa_recv *r, const struct cl_wa_node *msg,
 		       int64_t now_ms, struct cl_wa_node **reply,
 		       struct cl_wa_recv_out *out, char **err)
@@ -628,20 +1488,210 @@ int cl_wa_recv_message(struct cl_wa_recv *r, const struct cl_wa_node *msg,
 	memset(out, 0, sizeof(*out));
 	if ((rc = read_stanza(r, msg, &s, err)))
 		return rc;
-	if ((rc = cl_ledger_begin(r->l, err)))
+	if (!r->in_batch) {
+		if ((rc = cl_ledger_begin(r->l, err)))
+			return rc == CL_EINVAL ? CL_EIO : rc;
+		r->in_batch = 1;
+		r->n_pending = 0;
+	}
+	/* The stanza's own savepoint: a refusal before any entry was
+	 * appended undoes its Signal state alone and keeps the batch. */
+	if (exec(r, "SAVEPOINT wa_stanza")) {
+		rc = cl_error(err, CL_EIO, "cannot open a savepoint: %s",
+			      sqlite3_errmsg(r->db));
+		cl_wa_recv_rollback(r);
 		return rc;
+	}
+	r->appended = 0;
 	rc = in_batch(r, msg, &s, now_ms, reply, out, err);
-	if (rc == CL_OK && out->outcome == CL_WA_RECV_DUPLICATE) {
-		cl_ledger_rollback(r->l); /* nothing was written */
+	if (rc == CL_OK && exec(r, "RELEASE wa_stanza") == CL_OK) {
+		r->n_pending++;
 		return CL_OK;
 	}
-	if (rc == CL_OK)
-		rc = cl_ledger_commit(r->l, err);
-	else
-		cl_ledger_rollback(r->l);
-	if (rc) {
-		cl_wa_node_free(*reply);
-		*reply = NULL;
+	cl_wa_node_free(*reply);
+	*reply = NULL;
+	if (rc == CL_EINVAL && !r->appended &&
+	    exec(r, "ROLLBACK TO wa_stanza") == CL_OK &&
+	    exec(r, "RELEASE wa_stanza") == CL_OK) {
+		if (r->n_pending == 0) /* no batch left open for nothing */
+			cl_wa_recv_rollback(r);
+		return CL_EINVAL;
 	}
+	if (rc == CL_OK || rc == CL_EINVAL)
+		rc = cl_error(err, CL_EIO, "a refused stanza left entries "
+			      "in the batch (%s): batch rolled back",
+			      sqlite3_errmsg(r->db));
+	cl_wa_recv_rollback(r);
 	return rc;
+}
+
+size_t cl_wa_recv_pending(const struct cl_wa_recv *r)
+{
+	return r->in_batch ? r->n_pending : 0;
+}
+
+int cl_wa_recv_commit(struct cl_wa_recv *r, char **err)
+{
+	int rc;
+
+	if (!r->in_batch)
+		return CL_OK;
+	r->in_batch = 0;
+	r->n_pending = 0;
+	rc = cl_ledger_commit(r->l, err); /* rolls back itself on failure */
+	return rc == CL_EINVAL ? CL_EIO : rc;
+}
+
+void cl_wa_recv_rollback(struct cl_wa_recv *r)
+{
+	if (!r->in_batch)
+		return;
+	cl_ledger_rollback(r->l);
+	r->in_batch = 0;
+	r->n_pending = 0;
+}
+
+/* ---- group changes (w:gp2) ------------------------------------------------ */
+
+static int kind_ok(const char *t)
+{
+	size_t i, n = strlen(t);
+
+	if (n == 0 || n > 24)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((t[i] >= 'a' && t[i] <= 'z') || t[i] == '_' ||
+		      (t[i] >= '0' && t[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+/* The record for a <notification type=w:gp2>; NULL (CL_EINVAL) when it
+ * names no group or no change. */
+static int group_record(struct cl_wa_recv *r, const struct cl_wa_node *n,
+			int64_t now_ms, json_t **out, char **err)
+{
+	const char *from = cl_wa_node_attr_str(n, "from");
+	const char *id = cl_wa_node_attr_str(n, "id");
+	const char *t = cl_wa_node_attr_str(n, "t");
+	const char *actor = cl_wa_node_attr_str(n, "participant");
+	const struct cl_wa_node *ch = NULL;
+	struct jid g, a;
+	char chat[JID_MAX], sender[JID_MAX], rid[128], kind[33], ts[32];
+	json_t *rec, *grp, *parts, *attrs;
+	size_t i;
+
+	*out = NULL;
+	jid_parse(from, &g);
+	for (i = 0; n->kind == CL_WA_LIST && i < n->nchildren; i++)
+		if (kind_ok(n->children[i]->tag)) {
+			ch = n->children[i];
+			break;
+		}
+	if (!g.ok || strcmp(g.server, "g.us") != 0 || id == NULL || !*id ||
+	    strlen(id) > 100 || ch == NULL)
+		return cl_error(err, CL_EINVAL,
+				"group notification without a group, an id or a change");
+	jid_bare(&g, chat, sizeof(chat));
+	jid_parse(actor, &a);
+	if (a.ok)
+		jid_bare(&a, sender, sizeof(sender));
+	else
+		memcpy(sender, chat, sizeof(chat));
+	(void)cl_fmt(rid, sizeof(rid), "gp2-%s", id);
+	(void)cl_fmt(kind, sizeof(kind), "group-%s", ch->tag);
+	parts = json_array();
+	for (i = 0; ch->kind == CL_WA_LIST && i < ch->nchildren; i++) {
+		const struct cl_wa_node *p = ch->children[i];
+		const char *pj = cl_wa_node_attr_str(p, "jid");
+		struct jid pjid;
+		char b[JID_MAX];
+
+		jid_parse(pj, &pjid);
+		if (strcmp(p->tag, "participant") != 0 || !pjid.ok)
+			continue;
+		jid_bare(&pjid, b, sizeof(b));
+		(void)json_array_append_new(parts, json_string(b));
+	}
+	grp = json_pack("{s:s, s:o}", "action", ch->tag, "participants", parts);
+	attrs = json_object();
+	for (i = 0; i < n->nattrs; i++)
+		json_object_set_new(attrs, n->attrs[i].key,
+				    json_stringn(n->attrs[i].value,
+						 n->attrs[i].value_len));
+	for (i = 0; i < ch->nattrs; i++)
+		if (strcmp(ch->attrs[i].key, "subject") != 0)
+			json_object_set_new(grp, ch->attrs[i].key,
+					    json_stringn(ch->attrs[i].value,
+							 ch->attrs[i].value_len));
+	cl_time_format(t ? strtoll(t, NULL, 10) * 1000 : now_ms, ts);
+	rec = json_pack("{s:s, s:{s:s, s:s}, s:s, s:{s:s}, s:s, s:s, s:s, s:s, s:o, s:{s:o}}",
+			"account", r->account,
+			"conversation", "id", chat, "type", "group",
+			"id", rid,
+			"sender", "id", sender,
+			"direction", a.ok && (strcmp(a.user, r->own_user) == 0 ||
+					      (r->own_lid_user[0] &&
+					       strcmp(a.user, r->own_lid_user) == 0)) ?
+			"out" : "in",
+			"source", "whatsapp-md",
+			"sent_at", ts,
+			"kind", kind,
+			"group", grp,
+			"wa", "notification", attrs);
+	if (rec == NULL)
+		return CL_ENOMEM;
+	cl_time_format(now_ms, ts);
+	json_object_set_new(rec, "received_at", json_string(ts));
+	{
+		const char *subj = cl_wa_node_attr_str(ch, "subject");
+		const struct cl_wa_node *body = cl_wa_node_child(ch, "body");
+
+		if (subj)
+			json_object_set_new(rec, "text", json_string(subj));
+		else if (body && (body->kind == CL_WA_BYTES ||
+				  body->kind == CL_WA_TEXT) && body->len > 0)
+			json_object_set_new(rec, "text",
+					    json_stringn((const char *)body->data,
+							 body->len));
+	}
+	*out = rec;
+	return CL_OK;
+}
+
+int cl_wa_recv_group(struct cl_wa_recv *r, const struct cl_wa_node *n,
+		     int64_t now_ms, struct cl_wa_recv_out *out, char **err)
+{
+	json_t *rec = NULL;
+	uint64_t idx;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = group_record(r, n, now_ms, &rec, err)))
+		return rc;
+	if (!r->in_batch) {
+		if ((rc = cl_ledger_begin(r->l, err))) {
+			json_decref(rec);
+			return rc == CL_EINVAL ? CL_EIO : rc;
+		}
+		r->in_batch = 1;
+		r->n_pending = 0;
+	}
+	r->appended = 0;
+	rc = record_append(r, rec, &idx, out->kind, &dup, NULL, err);
+	json_decref(rec);
+	if (rc == CL_OK) {
+		out->outcome = dup == CL_APPEND_NEW ? CL_WA_RECV_ARCHIVED :
+			CL_WA_RECV_DUPLICATE;
+		r->n_pending++;
+		return CL_OK;
+	}
+	if (rc == CL_EINVAL && !r->appended) {
+		if (r->n_pending == 0)
+			cl_wa_recv_rollback(r);
+		return CL_EINVAL;
+	}
+	cl_wa_recv_rollback(r);
+	return rc == CL_EINVAL ? CL_EIO : rc;
 }

@@ -353,7 +353,9 @@ try:
 
     # ---- SIGKILL mid-stream --------------------------------------------------
     mk = peer.mark()
-    peer.cmd("script %d b" % N_B)
+    # paced (10 ms apart) so that the kill lands mid-stream: a batch
+    # commits within 5 ms, faster than an unpaced script is sent
+    peer.cmd("script %d b 10" % N_B)
     wait_for(lambda: peer.count("receipt", mk) >= 10, 60)
     col.kill()
     col.wait()
@@ -497,6 +499,256 @@ try:
     lines = [json.loads(x) for x in open(ALERTS).read().splitlines() if x]
     ok(sum(1 for x in lines if x.get("alert") == "wa-unknown-device") == 1,
        "the alert command ran once for the unknown device", lines)
+    # ---- media -------------------------------------------------------------
+    def attachment_leaves(d):
+        """attachment entry index -> the record entry it belongs to."""
+        db = sqlite3.connect(os.path.join(d, "ledger.db"))
+        try:
+            rows = db.execute("SELECT idx, leaf FROM entry WHERE type = 1 "
+                              "ORDER BY idx").fetchall()
+        finally:
+            db.close()
+        out = {}
+        for idx, leaf in rows:
+            lf = parse_leaf(bytes(leaf), "entry %d" % idx)
+            if lf.kind == "attachment":
+                out[idx] = json.loads(lf.body)["attachment_of"]
+        return out
+
+    def attachment_shas(d, idxs):
+        """index -> SHA-256 of the stored bytes, from `show --range`."""
+        if not idxs:
+            return {}
+        r = run("show", "-a", d, "--passphrase-file", PASS, "--range",
+                "%d-%d" % (min(idxs), max(idxs)), timeout=120)
+        out = {}
+        for line in r.stdout.splitlines():
+            try:
+                j = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(j, dict) and "attachment" in j:
+                out[j["index"]] = j["attachment"]["sha256"]
+        return out
+
+    img_sent = {e["id"]: e for e in sent(peer)
+                if e["kind"] == "image" and e.get("media_sha256")}
+    mf = peer.mark()
+    peer.cmd('send {"id":"MEDIAGONE1","from":"85290000002:0@s.whatsapp.net","chat":"85290000002@s.whatsapp.net","kind":"image","text":"gone image","mediaFault":"gone"}')
+    peer.cmd('send {"id":"MEDIAMAC1","from":"85290000002:0@s.whatsapp.net","chat":"85290000002@s.whatsapp.net","kind":"image","text":"bad mac image","mediaFault":"mac"}')
+    peer.wait("receipt", after=mf, timeout=20, pred=lambda e: e["id"] == "MEDIAMAC1")
+
+    def media_done():
+        recs, _ = records(A)
+        rec_idx = {x["id"]: i for i, x in recs.items()
+                   if x.get("source") == "whatsapp-md"}
+        att = attachment_leaves(A)
+        have = set(att.values())
+        return rec_idx, att, all(rec_idx.get(i) in have for i in img_sent)
+    ok(img_sent and wait_for(lambda: media_done()[2], 60),
+       "every image's media downloaded from the media host and stored as an "
+       "attachment entry of its record (%d images)" % len(img_sent),
+       log_of(col)[-1500:])
+    rec_idx, att, _ = media_done()
+    shas = attachment_shas(A, list(att))
+    by_rec = {of: shas.get(a) for a, of in att.items()}
+    ok(all(by_rec.get(rec_idx[i]) == e["media_sha256"] for i, e in img_sent.items()),
+       "each attachment's bytes hash to the fileSha256 its record lists "
+       "(encrypted-file hash, HMAC, AES-CBC and plaintext hash checked)",
+       [(i, by_rec.get(rec_idx.get(i)), e["media_sha256"])
+        for i, e in list(img_sent.items())[:3]])
+    ok(wait_for(lambda: {b.get("record") for k, b in coverage(A)
+                         if k == "wa-media-failed"} >=
+                {rec_idx.get("MEDIAGONE1"), rec_idx.get("MEDIAMAC1")}
+                if "MEDIAGONE1" in rec_idx else False, 30),
+       "media that cannot be fetched (404) or opened (bad MAC): "
+       "wa-media-failed for its record, retried later")
+    fails = {b.get("record"): b for k, b in coverage(A) if k == "wa-media-failed"}
+    ok(fails.get(rec_idx.get("MEDIAGONE1"), {}).get("error", "").startswith("gone") and
+       fails.get(rec_idx.get("MEDIAMAC1"), {}).get("error", "").startswith("bad-mac") and
+       rec_idx.get("MEDIAGONE1") not in set(attachment_leaves(A).values()),
+       "the failure names the reason (gone, bad-mac); no attachment stored",
+       json.dumps(list(fails.values()))[:600])
+
+    # ---- edits encrypted under the original's message secret ---------------
+    SEC = "5e" * 32
+    ms = peer.mark()
+    peer.cmd('send {"id":"SECORIG1","from":"85290000003:0@s.whatsapp.net","chat":"85290000003@s.whatsapp.net","kind":"text","text":"before the secret edit","secret":"%s"}' % SEC)
+    peer.cmd('send {"id":"SECEDIT1","from":"85290000003:0@s.whatsapp.net","chat":"85290000003@s.whatsapp.net","kind":"secret-edit","text":"after the secret edit foxtrot","target":"SECORIG1","targetSender":"85290000003:0@s.whatsapp.net","secret":"%s"}' % SEC)
+    peer.cmd('send {"id":"SECEDIT2","from":"85290000003:0@s.whatsapp.net","chat":"85290000003@s.whatsapp.net","kind":"secret-edit","text":"unknown secret golf","target":"NOSUCHMSG","targetSender":"85290000003:0@s.whatsapp.net","secret":"%s"}' % ("11" * 32))
+    for i in ("SECORIG1", "SECEDIT1", "SECEDIT2"):
+        peer.wait("receipt", after=ms, timeout=20, pred=lambda e, i=i: e["id"] == i)
+    recs, _ = wa_records(A)
+    se = {x["id"]: x for x in recs if x["id"] in ("SECORIG1", "SECEDIT1", "SECEDIT2")}
+    e1, e2 = se.get("SECEDIT1", {}), se.get("SECEDIT2", {})
+    ok(e1.get("kind") == "event-edit" and e1.get("target") == "SECORIG1" and
+       e1.get("decrypted") is True and e1.get("text") == "after the secret edit foxtrot" and
+       se.get("SECORIG1", {}).get("text") == "before the secret edit",
+       "an edit encrypted under the original's messageSecret is opened "
+       "(the original stays as archived)", json.dumps(se)[:900])
+    ok(e2.get("kind") == "event-edit" and e2.get("encrypted") is True and
+       "decrypted" not in e2 and "text" not in e2 and e2.get("raw"),
+       "an edit whose original's secret is unknown stays encrypted (kept in raw)",
+       json.dumps(e2)[:600])
+    db = sqlite3.connect(os.path.join(A, "ledger.db"))
+    srows = db.execute("SELECT v FROM wa_secret").fetchall()
+    db.close()
+    ok(srows and not any(bytes.fromhex(SEC) in bytes(v) for (v,) in srows),
+       "message secrets kept sealed in wa_secret", len(srows))
+
+    # ---- group membership and subject (w:gp2) ----------------------------
+    G = "120363000000000001@g.us"
+    mg = peer.mark()
+    peer.cmd('group {"id":"GP2ADD1","group":"%s","actor":"85290000001@s.whatsapp.net","action":"add","participants":["85290000055@s.whatsapp.net","85290000056@s.whatsapp.net"]}' % G)
+    peer.cmd('group {"id":"GP2SUBJ1","group":"%s","actor":"85291234567@s.whatsapp.net","action":"subject","subject":"Desk renamed echo"}' % G)
+    peer.cmd('group {"id":"GP2RM1","group":"%s","actor":"85290000001@s.whatsapp.net","action":"remove","participants":["85290000056@s.whatsapp.net"]}' % G)
+    acks = [peer.wait("notification-ack", after=mg, timeout=20,
+                      pred=lambda e, i=i: e["id"] == i)
+            for i in ("GP2ADD1", "GP2SUBJ1", "GP2RM1")]
+    recs, _ = wa_records(A)
+    gp = {x["id"]: x for x in recs if x["id"].startswith("gp2-")}
+    ok(all(acks) and all(a.get("type") == "w:gp2" for a in acks) and
+       {"gp2-GP2ADD1", "gp2-GP2SUBJ1", "gp2-GP2RM1"} <= set(gp),
+       "group notifications archived, then acknowledged", json.dumps(acks))
+    a1, s1, r1 = gp.get("gp2-GP2ADD1", {}), gp.get("gp2-GP2SUBJ1", {}), gp.get("gp2-GP2RM1", {})
+    ok(a1.get("kind") == "group-add" and
+       a1.get("group", {}).get("participants") ==
+       ["85290000055@s.whatsapp.net", "85290000056@s.whatsapp.net"] and
+       a1["conversation"] == {"id": G, "type": "group"} and
+       a1["sender"]["id"] == "85290000001@s.whatsapp.net" and
+       a1.get("direction") == "in" and
+       r1.get("kind") == "group-remove" and
+       r1.get("group", {}).get("participants") == ["85290000056@s.whatsapp.net"],
+       "membership changes: group-add / group-remove with who acted and who changed",
+       json.dumps([a1, r1])[:800])
+    ok(s1.get("kind") == "group-subject" and s1.get("text") == "Desk renamed echo" and
+       s1.get("direction") == "out",
+       "subject change: group-subject with the new subject as text", json.dumps(s1))
+    r = run("search", "-a", A, "--passphrase-file", PASS, "--text", "echo",
+            "--json")
+    ok(r.returncode == 0 and "gp2-GP2SUBJ1" in r.stdout,
+       "search --text finds the new subject", r.stdout[-400:])
+
+    # ---- other writers while the collector streams (criterion 6) ----------
+    RECS = os.path.join(T, "writers.jsonl")
+    with open(RECS, "w") as f:
+        for i in range(200):
+            f.write(json.dumps({
+                "account": "85290000001@s.whatsapp.net",
+                "conversation": {"id": "8529%07d@s.whatsapp.net" % (i % 5),
+                                 "type": "direct"},
+                "id": "W6-%06d" % i, "sender": {"id": "85290000077@s.whatsapp.net"},
+                "direction": "in", "sent_at": "2025-03-01T10:00:%02d+08:00" % (i % 60),
+                "kind": "text", "text": "writer six %d" % i}) + "\n")
+    POLICY = os.path.join(ROOT, "config", "policies", "hk-sfc-intermediary.policy")
+    mw = peer.mark()
+    peer.cmd("script 150 w6 20")   # about 3 s of live messages
+    wait_for(lambda: peer.count("receipt", mw) >= 5, 30)
+    t0 = time.time()
+    mw2 = peer.mark()
+    wi = run("ingest", "-a", A, "--format", "jsonl", "--batch", "50", RECS,
+             timeout=120)
+    wh = run("hold", "add", "-a", A, "--case", "T105", "--reason", "test",
+             "--participant", "85290000099@s.whatsapp.net", "--allow-empty",
+             timeout=120)
+    wr = run("retain", "-a", A, "--policy", POLICY, "--now", "2100-01-01",
+             timeout=180)
+    during = peer.count("receipt", mw2)
+    ok(wi.returncode == 0 and "200 ingested" in (wi.stdout + wi.stderr),
+       "ingest completes while the collector runs", wi.stdout + wi.stderr)
+    ok(wh.returncode == 0, "hold add --allow-empty completes while the collector runs",
+       wh.stdout + wh.stderr)
+    ok(wr.returncode == 0, "retain completes while the collector runs",
+       wr.stdout[-800:] + wr.stderr[-800:])
+    peer.wait("script-done", after=mw, timeout=60)
+    ok(all_receipted(peer, 60) and 0 < during,
+       "the collector kept archiving and receipting meanwhile "
+       "(%d receipts during %.1f s of other writers)" % (during, time.time() - t0),
+       log_of(col)[-1500:])
+
+    # ---- history sync -------------------------------------------------------
+    def hist_run(spec, timeout=30):
+        mh = peer.mark()
+        peer.cmd("history " + json.dumps(spec))
+        hs = peer.wait("history-sent", after=mh, timeout=20)
+        if hs is None:
+            return None, []
+        wait_for(lambda: any(b.get("notification") == hs["id"]
+                             for k, b in coverage(A)
+                             if k in ("wa-history-sync", "wa-history-failed")),
+                 timeout)
+        return hs, [(k, b) for k, b in coverage(A)
+                    if b.get("notification") == hs["id"]]
+
+    hs, cov_h = hist_run({"inline": True, "include": 6, "new": 5, "chats": 2})
+    ok(hs is not None and peer.wait("receipt", timeout=20,
+                                   pred=lambda e: e["id"] == hs["id"]) is not None,
+       "history sync notification (inline payload) archived and receipted",
+       log_of(col)[-2000:])
+    summ = [b for k, b in cov_h if k == "wa-history-sync"]
+    ok(summ and summ[0].get("new") == len(hs["messages"]) and
+       summ[0].get("duplicates") == len(hs["included"]) and
+       summ[0].get("skipped") == 1 and summ[0].get("sync_type") == "initial-bootstrap",
+       "coverage wa-history-sync: %d new, %d already archived live, 1 stub skipped"
+       % (len(hs["messages"]), len(hs["included"])), json.dumps(cov_h)[:1500])
+    recs, _ = wa_records(A)
+    by_id = {}
+    for x in recs:
+        by_id.setdefault(x["id"], []).append(x)
+    hist = [by_id.get(m["id"], [None])[0] for m in hs["messages"]]
+    ok(all(x and x.get("history") is True and x.get("text") == m["text"] and
+           x.get("kind") == "text" and x.get("source") == "whatsapp-md" and
+           x["conversation"]["id"] == m["chat"] and
+           x.get("direction") == ("out" if m["fromMe"] else "in") and
+           x.get("wa", {}).get("history_sync", {}).get("notification") == hs["id"]
+           for m, x in zip(hs["messages"], hist)),
+       "history records: history:true, kind, text, chat, direction; source whatsapp-md",
+       json.dumps(hist[:2]))
+    ok(all(len(by_id.get(i, [])) == 1 and "history" not in by_id[i][0]
+           for i in hs["included"]),
+       "messages already archived live are not archived again from history",
+       [len(by_id.get(i, [])) for i in hs["included"]])
+    chats_cov = {b.get("conversation_entry"): b for k, b in cov_h
+                 if k == "wa-history-chat"}
+    ends = [b for b in chats_cov.values() if b.get("end_of_history")]
+    ok(len([1 for k, _ in cov_h if k == "wa-history-chat"]) >= 2 and
+       len(ends) == 1 and ends[0].get("end_type") == "complete-nothing-more" and
+       min(b["oldest"] for b in chats_cov.values() if b.get("oldest")) ==
+       time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(hs["oldest"] / 1000)) + ".000Z",
+       "coverage wa-history-chat per chat: oldest timestamp, end of history",
+       json.dumps(list(chats_cov.values()))[:1500])
+    ok(len(wa_records(A)[0]) == len(recs) and
+       hist_run({"inline": True, "include": 0, "new": 0, "chats": 0})[0] is not None,
+       "an empty history sync adds no record")
+
+    hs, cov_h = hist_run({"inline": False, "include": 0, "new": 4, "chats": 2})
+    ok(hs is not None and peer.wait("media-get", timeout=5,
+                                   pred=lambda e: e["status"] == 200 and
+                                   e["type"] == "md-msg-hist") is not None and
+       any(k == "wa-history-sync" and b.get("new") == 8 for k, b in cov_h),
+       "history blob downloaded over HTTPS from the media host (media_conn), "
+       "checked, decrypted, inflated and archived", json.dumps(cov_h)[:800] +
+       log_of(col)[-1500:])
+    recs, _ = wa_records(A)
+    got = {x["id"] for x in recs if x.get("history")}
+    ok({m["id"] for m in hs["messages"]} <= got,
+       "downloaded history: every message archived")
+    for fault, want in (("mac", "bad-mac"), ("gone", "gone"), ("hash", "hash-mismatch")):
+        hs, cov_h = hist_run({"inline": False, "new": 2, "chats": 1,
+                              "fault": fault})
+        f = [b for k, b in cov_h if k == "wa-history-failed"]
+        ok(f and want in f[0].get("error", "") and f[0].get("attempt") == 1 and
+           f[0].get("next_attempt") and
+           not any(x.get("id") in {m["id"] for m in hs["messages"]}
+                   for x in wa_records(A)[0]),
+           "history blob with %s: wa-history-failed (%s), retried later, "
+           "nothing archived" % (fault, want), json.dumps(cov_h)[:800])
+    db = sqlite3.connect(os.path.join(A, "ledger.db"))
+    qrows = db.execute("SELECT note FROM wa_hist").fetchall()
+    db.close()
+    ok(len(qrows) == 3 and not any(b"/v/t62.hist" in bytes(n) for (n,) in qrows),
+       "the failed syncs stay queued in wa_hist, sealed", len(qrows))
+
     col.send_signal(signal.SIGTERM)
     try:
         col.wait(timeout=20)

@@ -33,6 +33,8 @@ for (const kind of kinds) {
 	writeFileSync(join(mdir, `${kind}-devicesent.bin`), proto.Message.encode(ds).finish());
 	n += 3;
 }
+writeFileSync(join(mdir, 'secret-edit.bin'), proto.Message.encode(buildMessage({ kind: 'secret-edit', chat, from: '85290000001:0@s.whatsapp.net', target: '3EB0SEED', targetSender: chat, secret: '5e'.repeat(32), text: 'seed secret edit' })).finish());
+writeFileSync(join(mdir, 'text-secret.bin'), proto.Message.encode(buildMessage({ kind: 'text', chat, text: 'seed with secret', secret: '5e'.repeat(32) })).finish());
 writeFileSync(join(mdir, 'skdm.bin'), proto.Message.encode({ senderKeyDistributionMessage: { groupId: '120363000000000001@g.us', axolotlSenderKeyDistributionMessage: Buffer.from([0x33, 8, 1]) } }).finish());
 
 const ident = Curve.generateKeyPair();
@@ -58,4 +60,4 @@ const sk = Buffer.from(r.ciphertext);
 // selector 3 splits the rest in halves: pad the shorter part
 const half = Math.max(skdm.length, sk.length);
 writeFileSync(join(edir, 'skdm-skmsg.bin'), Buffer.concat([Buffer.from([3]), skdm, Buffer.alloc(half - skdm.length), sk, Buffer.alloc(half - sk.length)]));
-console.log(`wrote ${n + 1} message seeds to ${mdir} and 5 envelope seeds to ${edir}`);
+console.log(`wrote ${n + 3} message seeds to ${mdir} and 5 envelope seeds to ${edir}`);

@@ -16,7 +16,8 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { createInterface } from 'node:readline';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { buildHistory, encryptMedia } from './history.js';
 import { WebSocketServer } from 'ws';
 import { decodeBinaryNode, binaryNodeToString, getBinaryNodeChild, getAllBinaryNodeChildren, jidDecode } from 'baileys/lib/WABinary/index.js';
 import {
@@ -123,6 +124,7 @@ const state = {
 	outbox: new Map(), // id -> { item, node, delivered, retries }
 	senders: new Map(), // device JID -> Sender
 	devices: null, // our number's device ids (the phone 0 and the collector)
+	media: new Map(), // path -> { data, hash }: what the media host serves
 };
 
 // ---- messages to the collector (sender.js) ---------------------------------
@@ -154,6 +156,8 @@ async function buildStanza(it, retry = false) {
 	const attrs = { id: it.id, t: String(it.t), type: it.kind === 'reaction' ? 'reaction' : 'text' };
 	if (it.notify)
 		attrs.notify = it.notify;
+	if (it.category)
+		attrs.category = it.category;
 	if (it.kind === 'edit')
 		attrs.edit = '1';
 	if (it.kind === 'revoke')
@@ -195,9 +199,21 @@ async function sendItem(it) {
 		throw new Error('no pre-key bundle from the collector yet');
 	it.id = it.id || randomMsgId();
 	it.t = it.t || nowS();
+	if (it.kind === 'image' && !it.media) { // real media on the media host
+		const plain = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(1000 + (it.id.charCodeAt(5) % 16) * 100)]);
+		const e = encryptMedia(plain, 'WhatsApp Image Keys');
+		const path = `/v/t62.7118-24/${randomBytes(8).toString('hex')}.enc`;
+		if (it.mediaFault === 'mac')
+			e.body[e.body.length - 1] ^= 0xff;
+		if (it.mediaFault === 'mac')
+			e.fileEncSha256 = createHash('sha256').update(e.body).digest();
+		if (it.mediaFault !== 'gone')
+			state.media.set(path, { data: e.body, hash: e.fileEncSha256.toString('base64url') });
+		it.media = { mediaKey: e.mediaKey, fileEncSha256: e.fileEncSha256, fileSha256: e.fileSha256, fileLength: plain.length, directPath: `${path}?ccb=11-4&oh=x` };
+	}
 	const node = await buildStanza(it);
 	state.outbox.set(it.id, { item: it, node, delivered: false, retries: 0 });
-	emit('sent', { id: it.id, from: it.from, chat: it.chat, kind: it.kind, text: it.text ?? null, target: it.target ?? null, lid: it.lid ?? null });
+	emit('sent', { id: it.id, from: it.from, chat: it.chat, kind: it.kind, text: it.text ?? null, target: it.target ?? null, lid: it.lid ?? null, media_sha256: it.media ? it.media.fileSha256.toString('hex') : null, media_fault: it.mediaFault ?? null });
 	deliver(it.id);
 }
 
@@ -682,6 +698,16 @@ class Conn {
 				emit('usync', { devices: [...state.devices] });
 				return;
 			}
+			if (a.xmlns === 'w:m' && a.type === 'set' && child('media_conn')) {
+				this.send({
+					tag: 'iq', attrs: { from: SERVER, type: 'result', id: a.id },
+					content: [{ tag: 'media_conn', attrs: { auth: randomBytes(8).toString('hex'), ttl: '3600', auth_ttl: '3600' }, content: [
+						{ tag: 'host', attrs: { hostname: `127.0.0.1:${httpsServer.address().port}` } },
+					] }],
+				});
+				emit('media-conn');
+				return;
+			}
 			if (a.xmlns === 'passive' && a.type === 'set' && child('active')) {
 				result();
 				emit('active');
@@ -711,6 +737,10 @@ class Conn {
 				o.delivered = true;
 			return;
 		}
+		if (node.tag === 'ack' && a.class === 'notification') {
+			emit('notification-ack', { id: a.id, type: a.type ?? null, to: a.to ?? null, participant: a.participant ?? null });
+			return;
+		}
 		if (node.tag === 'ack' && a.class === 'message') {
 			const o = state.outbox.get(a.id);
 			emit('message-ack', { id: a.id });
@@ -733,8 +763,14 @@ const tls = { cert: readFileSync(opt.cert), key: readFileSync(opt.key) };
 function startServer(port) {
 	return new Promise((resolve, reject) => {
 		const srv = createServer(tls, (req, res) => {
-			res.writeHead(404);
-			res.end();
+			// the media host: GET /v/...?...&hash=B64URL&mms-type=T&__wa-mms=
+			const u = new URL(req.url, 'https://127.0.0.1');
+			const body = state.media.get(u.pathname);
+			const ok = req.method === 'GET' && body && (u.searchParams.get('hash') ?? '').replace(/=+$/, '') === body.hash &&
+				u.searchParams.has('mms-type') && u.searchParams.has('__wa-mms');
+			emit('media-get', { path: u.pathname, type: u.searchParams.get('mms-type'), status: ok ? 200 : 404 });
+			res.writeHead(ok ? 200 : 404);
+			res.end(ok ? body.data : undefined);
 		});
 		srv.on('connection', (s) => {
 			sockets.add(s);
@@ -861,11 +897,39 @@ async function command(line) {
 	case 'send': // send {json item}
 		await enqueue(() => sendItem(JSON.parse(args.join(' '))));
 		return;
-	case 'script': { // script N TAG: a mixed run of N messages
+	case 'script': { // script N TAG [GAP_MS]: a mixed run of N messages,
+		// GAP_MS apart (default: as fast as they encrypt)
 		const items = scriptItems(Number(args[0] || 10), args[1] || 's');
-		for (const it of items)
+		const gap = Number(args[2] || 0);
+		for (const it of items) {
 			await enqueue(() => sendItem(it));
+			if (gap > 0)
+				await new Promise((res) => setTimeout(res, gap));
+		}
 		emit('script-done', { count: items.length });
+		return;
+	}
+	case 'history': { // history JSON: a history sync (history.js)
+		const spec = JSON.parse(args.join(' ') || '{}');
+		const sentItems = [...state.outbox.values()].filter((o) => o.delivered).map((o) => o.item);
+		const h = buildHistory(spec, sentItems, OWN());
+		if (h.media)
+			state.media.set(h.media.path, { data: h.media.data, hash: h.media.hash });
+		const it = { id: randomMsgId(), from: `${OWN()}:0@s.whatsapp.net`, chat: `${OWN()}@s.whatsapp.net`, kind: 'history-notification', note: h.note, category: 'peer' };
+		await enqueue(() => sendItem(it));
+		emit('history-sent', { id: it.id, inline: !!spec.inline, messages: h.messages, included: h.included, chats: h.chats, oldest: h.oldest, end: h.end, fault: spec.fault ?? null });
+		return;
+	}
+	case 'group': { // group JSON: a w:gp2 notification {group, actor, action, participants, subject}
+		if (!(c = need()))
+			return;
+		const g = JSON.parse(args.join(' '));
+		const id = g.id ?? randomBytes(6).toString('hex');
+		const child = g.action === 'subject' ?
+			{ tag: 'subject', attrs: { subject: g.subject, s_t: String(nowS()), s_o: g.actor } } :
+			{ tag: g.action, attrs: g.reason ? { reason: g.reason } : {}, content: (g.participants || []).map((j) => ({ tag: 'participant', attrs: { jid: j } })) };
+		c.send({ tag: 'notification', attrs: { from: g.group, type: 'w:gp2', id, participant: g.actor, t: String(nowS()), notify: 'Admin' }, content: [child] });
+		emit('group-sent', { id, group: g.group, action: g.action });
 		return;
 	}
 	case 'replay-dups': { // re-send the last K receipted stanzas, offline

@@ -532,6 +532,20 @@ static int srv_connect(struct srv *s)
  * unanswered when count is NULL).  0 when everything was as expected
  * (no upload: the creds must have pre-keys uploaded already).
  */
+/* After the count and passive iqs of a login: the usync (our devices)
+ * and media_conn (media hosts) iqs, taken and dropped (test_login checks
+ * them).  1 when both were there. */
+static int take_login_extras(struct srv *s)
+{
+	struct cl_wa_node *us = take(s), *mc = take(s);
+	int ok = us && mc && cl_wa_node_child(us, "usync") &&
+		cl_wa_node_child(mc, "media_conn");
+
+	cl_wa_node_free(us);
+	cl_wa_node_free(mc);
+	return ok;
+}
+
 static int srv_login(struct srv *s, const char *count)
 {
 	struct cl_wa_node *cnt, *act;
@@ -547,7 +561,7 @@ static int srv_login(struct srv *s, const char *count)
 	cnt = take(s);
 	act = take(s);
 	ok = cnt && act && cl_wa_node_child(cnt, "count") &&
-	     cl_wa_node_child(act, "active");
+	     cl_wa_node_child(act, "active") && take_login_extras(s);
 	if (ok)
 		ok = srv_send(s, iq_result(cl_wa_node_attr_str(act, "id"),
 					   NULL)) == CL_OK;
@@ -694,6 +708,21 @@ static void test_login(void)
 	TAP_OK(act && act->kind == CL_WA_LIST && act->nchildren == 1 &&
 	       strcmp(act->children[0]->tag, "active") == 0,
 	       "login: the passive iq holds <active/>");
+	{
+		struct cl_wa_node *us, *mc;
+
+		us = expect_node(&s, "login: the number's devices", "iq", "id",
+				 NULL, "xmlns", "usync", "type", "get", "to",
+				 SRV, NULL);
+		mc = expect_node(&s, "login: media hosts", "iq", "id", NULL,
+				 "xmlns", "w:m", "type", "set", "to", SRV,
+				 NULL);
+		TAP_OK(mc && mc->kind == CL_WA_LIST && mc->nchildren == 1 &&
+		       strcmp(mc->children[0]->tag, "media_conn") == 0,
+		       "login: the media iq holds <media_conn/>");
+		cl_wa_node_free(us);
+		cl_wa_node_free(mc);
+	}
 	TAP_EQ_INT(queued(&s), 0, "login: nothing else sent");
 	if (cnt && cl_wa_node_attr_str(cnt, "id"))
 		snprintf(cnt_id, sizeof(cnt_id), "%s",
@@ -716,7 +745,7 @@ static void test_login(void)
 						      NULL))), CL_OK,
 		   "login: count 0 accepted");
 	ev = expect_events(&s, "login: count 0", CL_WA_EV_CREDS_CHANGED, 0);
-	TAP_OK(ev[0].sent_before == 2 && ev[0].nprekeys == 812 &&
+	TAP_OK(ev[0].sent_before == 4 && ev[0].nprekeys == 812 &&
 	       ev[0].uploaded == 0 && ev[0].count == 812,
 	       "login: CREDS_CHANGED (count %llu) after generating 812 keys "
 	       "(%zu), before the upload went out (%zu stanzas sent)",
@@ -812,8 +841,9 @@ static void test_count_low(void)
 	expect_events(&s, "count 4: success", CL_WA_EV_LOGGED_IN, 0);
 	cnt = take(&s);
 	act = take(&s);
-	TAP_OK(cnt && act && cl_wa_node_attr_str(cnt, "id"),
-	       "count 4: count and passive iqs sent");
+	TAP_OK(cnt && act && cl_wa_node_attr_str(cnt, "id") &&
+	       take_login_extras(&s),
+	       "count 4: count, passive, usync and media_conn iqs sent");
 	if (cnt && cl_wa_node_attr_str(cnt, "id"))
 		TAP_EQ_INT(srv_send(&s, iq_result(cl_wa_node_attr_str(cnt, "id"),
 						  mk("count", "value", "4",
@@ -1519,6 +1549,7 @@ static void test_stop(void)
 		   "stop: logged in");
 	cnt = take(&s);
 	act = take(&s);
+	TAP_OK(take_login_extras(&s), "stop: usync and media_conn iqs sent");
 	s.nev = 0;
 	s.stop_on = CL_WA_EV_CREDS_CHANGED;
 	msgs = s.messages;
@@ -1569,6 +1600,7 @@ static void test_resend_unconfirmed(void)
 	s.nev = 0;
 	cnt = take(&s);
 	act = take(&s);
+	TAP_OK(take_login_extras(&s), "resend: usync and media_conn iqs sent");
 	if (cnt && cl_wa_node_attr_str(cnt, "id"))
 		rc = srv_send(&s, iq_result(cl_wa_node_attr_str(cnt, "id"),
 					    mk("count", "value", "0", NULL)));
