@@ -239,9 +239,8 @@ int cmd_retain(int argc, char **argv, struct cli_ctx *ctx)
 		lo.sk = sk;
 	}
 	/* Never erase on a policy that does not parse. */
-	if ((code = cli_load_policy("retain", ctx->archive, pfile, &p)) != EXIT_OK)
-		return code;
-	if ((code = cli_setup(ctx, CLI_NEEDS_READER | CLI_NEEDS_WRITER)) != EXIT_OK) {
+	if ((code = cli_load_policy("retain", ctx->archive, pfile, &p)) != EXIT_OK ||
+	    (code = cli_setup(ctx, CLI_NEEDS_READER | CLI_NEEDS_WRITER)) != EXIT_OK) {
 		cl_policy_free(p);
 		json_decref(lo.arr);
 		sodium_free(sk);
