@@ -54,7 +54,7 @@ static int bsearch_u64(const uint64_t *v, size_t n, uint64_t x)
 	return 0;
 }
 
-static void tok_hex(uint64_t t, char out[18])
+void cl_token_format(uint64_t t, char out[18])
 {
 	unsigned char b[8];
 
@@ -63,18 +63,27 @@ static void tok_hex(uint64_t t, char out[18])
 	sodium_bin2hex(out + 1, 17, b, 8);
 }
 
-static int hex_tok(const char *s, uint64_t *t)
+int cl_token_parse16(const char *s, uint64_t *t)
 {
 	unsigned char b[8];
 	char tmp[17];
 
-	if (s == NULL || s[0] != '#' || strlen(s) != 17)
+	if (s == NULL || strnlen(s, 16) < 16)
 		return -1;
-	memcpy(tmp, s + 1, 17);
+	memcpy(tmp, s, 16);
+	tmp[16] = 0;
 	if (cl_hex_decode(tmp, b, 8) != CL_OK)
 		return -1;
 	*t = cl_load_be64(b);
 	return 0;
+}
+
+/* A whole "#hex" token. */
+static int hex_tok(const char *s, uint64_t *t)
+{
+	if (s == NULL || s[0] != '#' || strlen(s) != 17)
+		return -1;
+	return cl_token_parse16(s + 1, t);
 }
 
 /* ---- selector tokens ----------------------------------------------------- */
@@ -414,7 +423,7 @@ static int link_id(struct cl_ledger *l, const char *a, const char *b, char out[1
 	(void)cl_fmt(v, sizeof(v), "%s\n%s", a, b);
 	if ((rc = cl_ledger_attr_hash(l, "link", v, &h)))
 		return rc;
-	tok_hex(h, out);
+	cl_token_format(h, out);
 	return CL_OK;
 }
 
@@ -426,7 +435,7 @@ static json_t *tok_json(const uint64_t *t, size_t n)
 	for (i = 0; a && i < n; i++) {
 		char h[18];
 
-		tok_hex(t[i], h);
+		cl_token_format(t[i], h);
 		json_array_append_new(a, json_string(h));
 	}
 	return a;

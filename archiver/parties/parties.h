@@ -32,6 +32,13 @@
 
 #include "archiver/ledger/ledger.h"
 
+/* ---- tokens in public bodies ------------------------------------------- */
+
+/* A token as control entries write it: "#" and 16 lower-case hex digits. */
+void cl_token_format(uint64_t t, char out[18]);
+/* The 16 hex digits at s (at least 16 characters) as a token; 0 or -1. */
+int cl_token_parse16(const char *s, uint64_t *t);
+
 /* ---- links ------------------------------------------------------------ */
 
 /*

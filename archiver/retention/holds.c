@@ -23,15 +23,11 @@ static int attr_token(struct cl_ledger *l, const char *type, const char *value,
 		      char out[18])
 {
 	uint64_t h;
-	unsigned char b[8];
 	int rc = cl_ledger_attr_hash(l, type, value, &h);
 
-	if (rc)
-		return rc;
-	cl_store_be64(b, h);
-	out[0] = '#';
-	sodium_bin2hex(out + 1, 17, b, 8);
-	return CL_OK;
+	if (rc == CL_OK)
+		cl_token_format(h, out);
+	return rc;
 }
 
 static int64_t time_of(json_t *v)
@@ -111,11 +107,8 @@ int cl_retention_party_tokens(struct cl_ledger *l, const char *const *sel, size_
 			return rc;
 		for (k = 0; k < nt; k++) {
 			char h[18];
-			unsigned char b[8];
 
-			cl_store_be64(b, t[k]);
-			h[0] = '#';
-			sodium_bin2hex(h + 1, 17, b, 8);
+			cl_token_format(t[k], h);
 			json_array_append_new(arr, json_string(h));
 		}
 		free(t);

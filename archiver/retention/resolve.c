@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sodium.h>
 
 #include "archiver/parties/ident.h"
 #include "archiver/parties/parties.h"
@@ -17,34 +16,16 @@
 #include "common/util.h"
 #include "common/banned.h"
 
-static int hex_tok(const char *s, size_t len, uint64_t *t)
-{
-	unsigned char b[8];
-	char tmp[17];
-
-	if (s == NULL || len < 16)
-		return -1;
-	memcpy(tmp, s, 16);
-	tmp[16] = 0;
-	if (cl_hex_decode(tmp, b, 8) != CL_OK)
-		return -1;
-	*t = cl_load_be64(b);
-	return 0;
-}
-
 /* Append the "#hex" token of attribute type=value to arr. */
 static int add_token(struct cl_ledger *l, const char *type, const char *value, json_t *arr)
 {
 	uint64_t h;
 	char s[18];
-	unsigned char b[8];
 	int rc = cl_ledger_attr_hash(l, type, value, &h);
 
 	if (rc)
 		return rc;
-	cl_store_be64(b, h);
-	s[0] = '#';
-	sodium_bin2hex(s + 1, 17, b, 8);
+	cl_token_format(h, s);
 	return json_array_append_new(arr, json_string(s)) ? CL_ENOMEM : CL_OK;
 }
 
@@ -57,7 +38,7 @@ static void json_toks(json_t *arr, uint64_t *v, size_t *n)
 	json_array_foreach(arr, i, x) {
 		const char *s = json_string_value(x);
 
-		if (s && s[0] == '#' && strlen(s) == 17 && hex_tok(s + 1, 16, &v[*n]) == 0)
+		if (s && s[0] == '#' && strlen(s) == 17 && cl_token_parse16(s + 1, &v[*n]) == 0)
 			(*n)++;
 	}
 }
@@ -83,7 +64,7 @@ static int make_group(const struct cl_parties *p, json_t *parties, json_t *convs
 		const char *s = subject + 1;
 
 		while (s && *s) {
-			if (s[1] == ':' && hex_tok(s + 2, strlen(s + 2), &pt[k]) == 0 && k < np + 4)
+			if (s[1] == ':' && cl_token_parse16(s + 2, &pt[k]) == 0 && k < np + 4)
 				k++;
 			s = strchr(s, ';');
 			if (s)
@@ -269,13 +250,8 @@ static int assignment_id(struct cl_ledger *l, const char *label,
 	if (rc == CL_OK)
 		rc = cl_buf_add(&b, "", 1);
 	if (rc == CL_OK && (rc = cl_ledger_attr_hash(l, "label-assignment",
-						     (const char *)b.data, &h)) == CL_OK) {
-		unsigned char hb[8];
-
-		cl_store_be64(hb, h);
-		out[0] = '#';
-		sodium_bin2hex(out + 1, 17, hb, 8);
-	}
+						     (const char *)b.data, &h)) == CL_OK)
+		cl_token_format(h, out);
 	cl_buf_release(&b);
 	return rc;
 }
