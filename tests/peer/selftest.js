@@ -493,8 +493,11 @@ async function e2e() {
 		const notif = await c2.wait((n) => n.tag === 'notification');
 		check('low-prekeys notification shape', notif.attrs.type === 'encrypt' && notif.attrs.from === 's.whatsapp.net' && getBinaryNodeChild(notif, 'count')?.attrs.value === '3');
 		c2.send({ tag: 'ack', attrs: { id: notif.attrs.id, class: 'notification', type: 'encrypt', to: 's.whatsapp.net' } });
+		const na = await peer.wait('notification-ack');
+		check('notification ack reported by id and type', na.id === notif.attrs.id && na.type === 'encrypt');
+		c2.send({ tag: 'presence', attrs: { type: 'unavailable', name: 'selftest-probe' } });
 		const st = await peer.wait('stanza');
-		check('other stanzas reported as xml', st.xml.includes('<ack') && st.xml.includes(notif.attrs.id));
+		check('other stanzas reported as xml', st.xml.includes('<presence') && st.xml.includes('selftest-probe'));
 		peer.cmd('device-removed');
 		const dr = await c2.wait((n) => n.tag === 'stream:error');
 		check('device-removed: stream:error 401 with conflict device_removed', dr.attrs.code === '401' && getBinaryNodeChild(dr, 'conflict')?.attrs.type === 'device_removed');
