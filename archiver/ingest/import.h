@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct json_t;
+
 struct cl_import_sink {
 	void *ctx;
 	/*
@@ -24,6 +26,15 @@ struct cl_import_sink {
 	 * non-zero return stops the import and is returned by it.
 	 */
 	int (*record)(void *ctx, const char *json, size_t len);
+	/*
+	 * Optional: the same record as the object the importer built, used
+	 * instead of `record` by cl_import_emit (no serialise-and-parse round
+	 * trip).  `rec` stays the importer's and may be modified.  Returns
+	 * CL_ETOOBIG, having kept nothing, when the record's canonical bytes
+	 * exceed CL_RECORD_MAX_LINE (the importer then leaves `raw` out and
+	 * tries again); otherwise as `record`.
+	 */
+	int (*record_json)(void *ctx, struct json_t *rec);
 	/*
 	 * One bad item: its raw bytes, its location (`item`: the 1-based line
 	 * of a text file, or the 1-based position of the item in a JSON

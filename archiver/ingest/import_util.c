@@ -160,6 +160,19 @@ int cl_import_emit(const struct cl_import_sink *sink, uint64_t item,
 	} else if ((rc = cl_json_set_str(rec, "raw_form", "omitted"))) {
 		goto out;
 	}
+	if (sink->record_json) {
+		rc = sink->record_json(sink->ctx, rec);
+		if (rc == CL_ETOOBIG && json_object_get(rec, "raw")) {
+			json_object_del(rec, "raw");
+			if ((rc = cl_json_set_str(rec, "raw_form", "omitted")))
+				goto out;
+			rc = sink->record_json(sink->ctx, rec);
+		}
+		if (rc == CL_ETOOBIG)
+			rc = sink->bad(sink->ctx, item, raw, len,
+				       "record would exceed the 8 MiB record limit");
+		goto out;
+	}
 	s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
 	if (s && strlen(s) > CL_RECORD_MAX_LINE) {
 		free(s);

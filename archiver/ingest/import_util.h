@@ -99,9 +99,9 @@ void cl_import_kind(const char *type, const char *const *reserved,
 int cl_import_check_sink(const struct cl_import_sink *sink, char **err);
 
 /*
- * Finish record `rec` and hand it to sink->record: add "raw" (the base64
- * of raw[0..len)) and "raw_form" (`raw_form`), serialise it compactly
- * with sorted keys.  A raw that would break the record's size limits is
+ * Finish record `rec` and hand it to sink->record_json, or else to
+ * sink->record: add "raw" (the base64 of raw[0..len)) and "raw_form"
+ * (`raw_form`); for sink->record serialise it compactly with sorted keys.  A raw that would break the record's size limits is
  * left out (raw_form "omitted"); a record still longer than
  * CL_RECORD_MAX_LINE becomes bad item `item` (sink->bad, with the raw
  * bytes) instead.  `rec` stays the caller's and is modified.  Returns

@@ -357,11 +357,15 @@ int cl_record_parse(const char *json, size_t len, struct cl_record *r,
 	return cl_record_parse_opts(json, len, NULL, r, err);
 }
 
-int cl_record_parse_opts(const char *json, size_t len, const struct cl_record_opts *o,
-			 struct cl_record *r, char **err)
+/*
+ * The common part of both entry points: validate and normalise `root`
+ * (borrowed; defaults and labels are written into it).  `cap` > 0 also
+ * refuses canonical bytes longer than `cap` with CL_ETOOBIG.
+ */
+static int from_json(json_t *root, const struct cl_record_opts *o, size_t cap,
+		     struct cl_record *r, char **err)
 {
-	json_t *root = NULL, *conv, *sender, *v;
-	json_error_t jerr;
+	json_t *conv, *sender, *v;
 	const char *account, *conv_id, *id, *sender_id, *dir, *kind, *source;
 	const char *s;
 	json_int_t revision = 0;
@@ -373,17 +377,6 @@ int cl_record_parse_opts(const char *json, size_t len, const struct cl_record_op
 	cl_buf_init(&key, 4 * CL_RECORD_MAX_ID + 64);
 	cl_buf_init(&cv, 3 * CL_RECORD_MAX_ID + 64);
 	cl_buf_init(&at, 8 * CL_RECORD_MAX_ID + 160 * CL_RECORD_MAX_LABELS);
-	if (len > CL_RECORD_MAX_LINE) {
-		rc = cl_error(err, CL_EINVAL, "record too large (%zu bytes, limit %u)",
-			      len, CL_RECORD_MAX_LINE);
-		goto out;
-	}
-	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL) {
-		rc = cl_error(err, CL_EINVAL, "malformed JSON at column %d: %s",
-			      jerr.column, jerr.text);
-		goto out;
-	}
 	if (!json_is_object(root)) {
 		rc = cl_error(err, CL_EINVAL, "record must be a JSON object");
 		goto out;
@@ -505,6 +498,11 @@ int cl_record_parse_opts(const char *json, size_t len, const struct cl_record_op
 		goto out;
 	}
 	r->canonical_len = strlen(r->canonical);
+	if (cap && r->canonical_len > cap) {
+		rc = cl_error(err, CL_ETOOBIG, "record too large (%zu bytes, limit %zu)",
+			      r->canonical_len, cap);
+		goto out;
+	}
 	r->fp = fingerprint(root);
 	if (r->fp == NULL) {
 		rc = CL_ENOMEM;
@@ -518,8 +516,33 @@ out:
 	cl_buf_release(&key);
 	cl_buf_release(&cv);
 	cl_buf_release(&at);
-	json_decref(root);
 	if (rc)
 		cl_record_release(r);
 	return rc;
+}
+
+int cl_record_parse_opts(const char *json, size_t len, const struct cl_record_opts *o,
+			 struct cl_record *r, char **err)
+{
+	json_t *root;
+	json_error_t jerr;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (len > CL_RECORD_MAX_LINE)
+		return cl_error(err, CL_EINVAL, "record too large (%zu bytes, limit %u)",
+				len, CL_RECORD_MAX_LINE);
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return cl_error(err, CL_EINVAL, "malformed JSON at column %d: %s",
+				jerr.column, jerr.text);
+	rc = from_json(root, o, 0, r, err);
+	json_decref(root);
+	return rc;
+}
+
+int cl_record_from_json(json_t *root, const struct cl_record_opts *o,
+			struct cl_record *r, char **err)
+{
+	return from_json(root, o, CL_RECORD_MAX_LINE, r, err);
 }

@@ -78,4 +78,17 @@ struct cl_record_opts {
 int cl_record_parse_opts(const char *json, size_t len, const struct cl_record_opts *o,
 			 struct cl_record *r, char **err);
 
+/*
+ * The same from a record object an importer built (no text round trip).
+ * `root` stays the caller's; defaults and labels are written into it, so
+ * its serialisation afterwards is the record as it was refused or
+ * stored.  Canonical bytes longer than CL_RECORD_MAX_LINE are refused
+ * with CL_ETOOBIG (the caller may drop `raw` and try again); invalid
+ * content with CL_EINVAL.  Calling it again on the same object gives the
+ * same canonical bytes.
+ */
+struct json_t;
+int cl_record_from_json(struct json_t *root, const struct cl_record_opts *o,
+			struct cl_record *r, char **err);
+
 #endif

@@ -210,11 +210,10 @@ static int push_bad(struct job *j, uint64_t pos, const unsigned char *data,
 
 /* The importer's sinks, run in the request thread: validate now, append
  * later (in the committer). */
-static int sink_record(void *ctx, const char *json, size_t len)
+static int take_record(struct job *j, const char *json, size_t len, json_t *obj)
 {
-	struct job *j = ctx;
 	struct item *it;
-	char *why = NULL;
+	char *why = NULL, *text = NULL;
 	int rc;
 
 	j->nrec++;
@@ -222,7 +221,8 @@ static int sink_record(void *ctx, const char *json, size_t len)
 	if (it == NULL)
 		return CL_ENOMEM;
 	it->pos = j->nrec;
-	rc = cl_record_parse_opts(json, len, j->classify, &it->rec, &why);
+	rc = obj ? cl_record_from_json(obj, j->classify, &it->rec, &why)
+		 : cl_record_parse_opts(json, len, j->classify, &it->rec, &why);
 	if (rc == CL_EINVAL) {
 		/* Not a valid record after all: quarantine it like ingest. */
 		if (it->rec.canonical)
@@ -231,9 +231,20 @@ static int sink_record(void *ctx, const char *json, size_t len)
 		j->n--;
 		if (why)
 			scrub_reason(why);
-		rc = push_bad(j, j->nrec, (const unsigned char *)json, len,
-			      why ? why : "invalid record");
+		if (obj) { /* the record as it was refused */
+			text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+			json = text;
+			len = text ? strlen(text) : 0;
+		}
+		rc = json == NULL ? CL_ENOMEM :
+			push_bad(j, j->nrec, (const unsigned char *)json, len,
+				 why ? why : "invalid record");
+		free(text);
 	} else if (rc) {
+		/* CL_ETOOBIG (cl_import_emit tries again without raw) counts
+		 * the record once */
+		if (rc == CL_ETOOBIG)
+			j->nrec--;
 		cl_record_release(&it->rec);
 		j->n--;
 	} else {
@@ -255,6 +266,16 @@ static int sink_record(void *ctx, const char *json, size_t len)
 	}
 	free(why);
 	return rc;
+}
+
+static int sink_record(void *ctx, const char *json, size_t len)
+{
+	return take_record(ctx, json, len, NULL);
+}
+
+static int sink_record_json(void *ctx, json_t *rec)
+{
+	return take_record(ctx, NULL, 0, rec);
 }
 
 static int sink_bad(void *ctx, uint64_t item, const unsigned char *data,
@@ -574,6 +595,7 @@ static enum MHD_Result finish_post(struct cl_webhook *w,
 	memset(&sink, 0, sizeof(sink));
 	sink.ctx = j;
 	sink.record = sink_record;
+	sink.record_json = sink_record_json;
 	sink.bad = sink_bad;
 	rc = cl_cloudapi_import_body(r->body ? (const char *)r->body : "",
 				     r->body_len, &sink, &nitems, &err);

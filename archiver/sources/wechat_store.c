@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -102,24 +103,32 @@ void cl_wx_set_classify(const struct cl_record_opts *o)
 	wx_classify = o;
 }
 
-static int sink_record(void *ctx, const char *json, size_t len)
+/* One record, as text (`obj` NULL) or as the importer's object. */
+static int take_record(struct cl_wx_batch *b, const char *json, size_t len, json_t *obj)
 {
-	struct cl_wx_batch *b = ctx;
 	struct cl_wx_item *it = push(b);
-	char *why = NULL;
+	char *why = NULL, *text = NULL;
 	int rc;
 
 	if (it == NULL)
 		return CL_ENOMEM;
 	it->pos = b->n;
-	rc = cl_record_parse_opts(json, len, wx_classify, &it->rec, &why);
+	rc = obj ? cl_record_from_json(obj, wx_classify, &it->rec, &why)
+		 : cl_record_parse_opts(json, len, wx_classify, &it->rec, &why);
 	if (rc == CL_EINVAL) {
 		cl_record_release(&it->rec);
 		b->n--;
 		if (why)
 			scrub(why);
-		rc = push_bad(b, b->n + 1, (const unsigned char *)json, len,
-			      why ? why : "invalid record");
+		if (obj) { /* quarantine the record as it was refused */
+			text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+			json = text;
+			len = text ? strlen(text) : 0;
+		}
+		rc = json == NULL ? CL_ENOMEM :
+			push_bad(b, b->n + 1, (const unsigned char *)json, len,
+				 why ? why : "invalid record");
+		free(text);
 	} else if (rc) {
 		cl_record_release(&it->rec);
 		b->n--;
@@ -142,6 +151,16 @@ static int sink_record(void *ctx, const char *json, size_t len)
 	return rc;
 }
 
+static int sink_record(void *ctx, const char *json, size_t len)
+{
+	return take_record(ctx, json, len, NULL);
+}
+
+static int sink_record_json(void *ctx, json_t *rec)
+{
+	return take_record(ctx, NULL, 0, rec);
+}
+
 static int sink_bad(void *ctx, uint64_t item, const unsigned char *data,
 		    size_t len, const char *reason)
 {
@@ -153,6 +172,7 @@ void cl_wx_batch_sink(struct cl_wx_batch *b, struct cl_import_sink *sink)
 	memset(sink, 0, sizeof(*sink));
 	sink->ctx = b;
 	sink->record = sink_record;
+	sink->record_json = sink_record_json;
 	sink->bad = sink_bad;
 }
 

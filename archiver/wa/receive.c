@@ -243,15 +243,10 @@ static int record_append(struct cl_wa_recv *r, json_t *rec, uint64_t *idx,
 	struct cl_record cr;
 	struct cl_entry_in in;
 	enum cl_append_outcome dup = CL_APPEND_NEW;
-	char *txt = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
 	char *why = NULL;
 	int rc;
 
-	if (txt == NULL)
-		return CL_ENOMEM;
-	rc = cl_record_parse(txt, strlen(txt), &cr, &why);
-	sodium_memzero(txt, strlen(txt));
-	free(txt);
+	rc = cl_record_from_json(rec, NULL, &cr, &why);
 	if (rc) {
 		rc = cl_error(err, rc, "message record rejected: %s",
 			      why ? why : cl_strerror(rc));
