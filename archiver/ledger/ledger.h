@@ -249,6 +249,43 @@ int cl_ledger_open_payload_salt(struct cl_ledger *l, uint64_t index,
 				const unsigned char *seal_sk, struct cl_buf *out,
 				unsigned char *salt, char **err);
 
+/*
+ * A payload opener: cl_ledger_open_payload_salt() for many entries of one
+ * handle without the per-entry setup (opener.c).  It keeps one guarded
+ * (sodium_malloc) scratch region for the payload key and the decrypted
+ * frame, the shared key of the key batch of the entry opened last (the
+ * entries of one batch unwrap their keys with one X25519), a zstd context
+ * and the prepared query.  seal_sk is borrowed and must outlive the
+ * opener; free the opener before closing the ledger.  The payload key and
+ * frame are wiped after every entry, the batch's shared key when another
+ * batch's entry is opened and by cl_opener_free().  One thread.
+ */
+struct cl_opener;
+int cl_opener_new(struct cl_ledger *l, const unsigned char *seal_sk,
+		  struct cl_opener **out, char **err);
+/* Open entry `index` as cl_ledger_open_payload_salt() does (the plaintext
+ * appended to out; salt may be NULL); if leaf is not NULL, the entry's
+ * leaf bytes are appended to it as well. */
+int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
+		   unsigned char *salt, struct cl_buf *leaf, char **err);
+void cl_opener_free(struct cl_opener *o);
+
+/*
+ * A prover: cl_ledger_prove() for many entries against one checkpoint
+ * (read.c).  The checkpoint is loaded and its signature and root checked
+ * once; the leaf hashes of the last 256-leaf block read and the stored
+ * nodes looked up are cached, so proofs for nearby entries read little.
+ * Every proof is still verified against the checkpoint's root before it
+ * is handed out.  Free it before closing the ledger.
+ */
+struct cl_prover;
+int cl_prover_new(struct cl_ledger *l, uint64_t size, struct cl_prover **out,
+		  char **err);
+/* The tlog-proof for `index` appended to out, as cl_ledger_prove(). */
+int cl_prover_prove(struct cl_prover *p, uint64_t index, struct cl_buf *out,
+		    char **err);
+void cl_prover_free(struct cl_prover *p);
+
 struct cl_ledger_stats {
 	uint64_t entries;
 	uint64_t by_type[6];          /* indexed by CL_ENTRY_* */

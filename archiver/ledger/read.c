@@ -198,58 +198,161 @@ static int load_checkpoint(struct cl_ledger *l, uint64_t size,
 	return cl_checkpoint_parse((const char *)note->data, text_len, cp, err);
 }
 
-int cl_ledger_prove(struct cl_ledger *l, uint64_t index, uint64_t size,
-		    struct cl_buf *out, char **err)
-{
+/* ---- a prover for many entries ------------------------------------- */
+
+#define PROVER_BLOCK 256u          /* 2^CL_NODE_LEVEL leaves */
+#define PROVER_NODES 4096u         /* node cache slots (direct-mapped) */
+
+struct prover_node {
+	uint64_t key;              /* level << 56 | pos, plus 1; 0: empty */
+	cl_hash h;
+};
+
+struct cl_prover {
+	struct cl_ledger *l;
 	struct cl_buf note;
 	struct cl_checkpoint cp;
 	struct src_ctx c;
-	struct cl_merkle_src src;
-	cl_hash proof[CL_MERKLE_MAXPROOF], leaf_hash, root;
-	size_t count = 0;
-	struct cl_buf leaf;
+	struct cl_merkle_src src, raw;
+	uint64_t blk_first;        /* the cached block of leaf hashes */
+	uint64_t blk_n;            /* 0: none cached */
+	cl_hash blk[PROVER_BLOCK];
+	struct prover_node *nodes;
+};
+
+/* Load the aligned block holding leaf `i` (inside the checkpoint). */
+static int prover_block(struct cl_prover *p, uint64_t i)
+{
+	uint64_t first = i - i % PROVER_BLOCK, n = p->cp.size - first;
 	int rc;
 
-	memset(&cp, 0, sizeof(cp));
-	memset(&c, 0, sizeof(c));
-	cl_buf_init(&note, 1 << 16);
-	cl_buf_init(&leaf, 1 << 20);
-	if ((rc = load_checkpoint(l, size, &note, &cp, err)))
-		goto out;
-	if (index >= cp.size) {
-		rc = cl_error(err, CL_EINVAL,
-			      "entry %llu is not in the checkpoint of size %llu",
-			      (unsigned long long)index, (unsigned long long)cp.size);
+	if (p->blk_n && first == p->blk_first)
+		return CL_OK;
+	if (n > PROVER_BLOCK)
+		n = PROVER_BLOCK;
+	p->blk_n = 0;
+	if ((rc = src_leaves(&p->c, first, n, p->blk)))
+		return rc;
+	p->blk_first = first;
+	p->blk_n = n;
+	return CL_OK;
+}
+
+static int prover_leaves(void *ctx, uint64_t first, uint64_t count, cl_hash *out)
+{
+	struct cl_prover *p = ctx;
+	uint64_t blk = first - first % PROVER_BLOCK;
+	int rc;
+
+	if (count == 0 || first >= p->cp.size || first + count > blk + PROVER_BLOCK)
+		return src_leaves(&p->c, first, count, out);
+	if ((rc = prover_block(p, first)))
+		return rc;
+	if (first + count > p->blk_first + p->blk_n)
+		return CL_ECORRUPT;
+	memcpy(out, p->blk[first - p->blk_first], (size_t)count * sizeof(cl_hash));
+	return CL_OK;
+}
+
+static int prover_node(void *ctx, unsigned level, uint64_t pos, cl_hash out)
+{
+	struct cl_prover *p = ctx;
+	uint64_t key = ((uint64_t)level << 56 | pos) + 1;
+	struct prover_node *slot = &p->nodes[(key * 0x9e3779b97f4a7c15ull) >> 52];
+	int rc;
+
+	if (slot->key == key) {
+		memcpy(out, slot->h, 32);
+		return CL_OK;
+	}
+	if ((rc = src_node(&p->c, level, pos, out)))
+		return rc;
+	slot->key = key;
+	memcpy(slot->h, out, 32);
+	return CL_OK;
+}
+
+void cl_prover_free(struct cl_prover *p)
+{
+	if (p == NULL)
+		return;
+	src_close(&p->c);
+	cl_checkpoint_release(&p->cp);
+	cl_buf_release(&p->note);
+	free(p->nodes);
+	free(p);
+}
+
+int cl_prover_new(struct cl_ledger *l, uint64_t size, struct cl_prover **out,
+		  char **err)
+{
+	struct cl_prover *p = calloc(1, sizeof(*p));
+	cl_hash root;
+	int rc;
+
+	*out = NULL;
+	if (p == NULL)
+		return CL_ENOMEM;
+	p->l = l;
+	cl_buf_init(&p->note, 1 << 16);
+	if ((p->nodes = calloc(PROVER_NODES, sizeof(*p->nodes))) == NULL) {
+		rc = CL_ENOMEM;
 		goto out;
 	}
-	if ((rc = src_open(l, &c, &src, err)))
+	if ((rc = load_checkpoint(l, size, &p->note, &p->cp, err)) ||
+	    (rc = src_open(l, &p->c, &p->raw, err)))
 		goto out;
-	rc = cl_merkle_prove_inclusion(&src, index, cp.size, proof, &count);
-	if (rc == CL_OK)
-		rc = cl_merkle_subtree_hash(&src, 0, cp.size, root);
-	if (rc) {
-		rc = cl_error(err, CL_ECORRUPT, "cannot build the proof: the stored tree is damaged; run verify");
-		goto out;
-	}
-	if ((rc = cl_ledger_leaf(l, index, &leaf, err)))
-		goto out;
-	cl_merkle_leaf_hash(leaf.data, leaf.len, leaf_hash);
-	/* Never hand out a proof that does not verify. */
-	if (memcmp(root, cp.root, 32) != 0 ||
-	    cl_merkle_verify_inclusion(index, cp.size, leaf_hash, (const cl_hash *)proof, count,
-				       cp.root) != CL_OK) {
+	p->src = p->raw;
+	p->src.ctx = p;
+	p->src.leaf_hashes = prover_leaves;
+	p->src.node = prover_node;
+	/* The stored tree must give the signed root. */
+	if (cl_merkle_subtree_hash(&p->src, 0, p->cp.size, root) != CL_OK ||
+	    memcmp(root, p->cp.root, 32) != 0)
 		rc = cl_error(err, CL_ECORRUPT,
 			      "the stored tree does not match its checkpoint; run verify");
-		goto out;
-	}
-	rc = cl_tlog_proof_format(index, (const unsigned char (*)[32])proof,
-				  count, NULL, 0, (const char *)note.data,
-				  note.len, out);
 out:
-	src_close(&c);
-	cl_checkpoint_release(&cp);
-	cl_buf_release(&note);
-	cl_buf_release(&leaf);
+	if (rc) {
+		cl_prover_free(p);
+		return rc;
+	}
+	*out = p;
+	return CL_OK;
+}
+
+int cl_prover_prove(struct cl_prover *p, uint64_t index, struct cl_buf *out,
+		    char **err)
+{
+	cl_hash proof[CL_MERKLE_MAXPROOF];
+	size_t count = 0;
+
+	if (index >= p->cp.size)
+		return cl_error(err, CL_EINVAL,
+				"entry %llu is not in the checkpoint of size %llu",
+				(unsigned long long)index, (unsigned long long)p->cp.size);
+	if (cl_merkle_prove_inclusion(&p->src, index, p->cp.size, proof, &count) != CL_OK ||
+	    prover_block(p, index) != CL_OK)
+		return cl_error(err, CL_ECORRUPT, "cannot build the proof: the stored tree"
+				" is damaged; run verify");
+	/* Never hand out a proof that does not verify. */
+	if (cl_merkle_verify_inclusion(index, p->cp.size, p->blk[index - p->blk_first],
+				       (const cl_hash *)proof, count, p->cp.root) != CL_OK)
+		return cl_error(err, CL_ECORRUPT,
+				"the stored tree does not match its checkpoint; run verify");
+	return cl_tlog_proof_format(index, (const unsigned char (*)[32])proof,
+				    count, NULL, 0, (const char *)p->note.data,
+				    p->note.len, out);
+}
+
+int cl_ledger_prove(struct cl_ledger *l, uint64_t index, uint64_t size,
+		    struct cl_buf *out, char **err)
+{
+	struct cl_prover *p = NULL;
+	int rc;
+
+	if ((rc = cl_prover_new(l, size, &p, err)) == CL_OK)
+		rc = cl_prover_prove(p, index, out, err);
+	cl_prover_free(p);
 	return rc;
 }
 
@@ -315,127 +418,12 @@ int cl_ledger_open_payload_salt(struct cl_ledger *l, uint64_t index,
 				const unsigned char *seal_sk, struct cl_buf *out,
 				unsigned char *salt, char **err)
 {
-	static const unsigned char ad[] = "chatledger/payload/v1";
-	sqlite3_stmt *st = NULL;
-	struct cl_buf leafb, inner;
-	struct cl_leaf leaf;
-	unsigned char *bk = sodium_malloc(crypto_box_BEFORENMBYTES);
-	unsigned char *key = sodium_malloc(32);
-	unsigned char wn[24], h[32], eph[32];
-	const unsigned char *ct;
-	size_t ctlen;
-	unsigned long long ilen = 0;
-	unsigned long long fsz;
-	size_t got;
-	int rc, s;
+	struct cl_opener *o = NULL;
+	int rc;
 
-	cl_buf_init(&leafb, 1 << 20);
-	cl_buf_init(&inner, CL_PAYLOAD_MAX);
-	if (bk == NULL || key == NULL) {
-		rc = CL_ENOMEM;
-		goto out;
-	}
-	if ((rc = cl_ledger_leaf(l, index, &leafb, err)) ||
-	    (rc = cl_leaf_decode(leafb.data, leafb.len, &leaf, err)))
-		goto out;
-	if (sodium_is_zero(leaf.ct_hash, 32)) {
-		rc = cl_error(err, CL_ENOTFOUND, "entry %llu has no sealed payload",
-			      (unsigned long long)index);
-		goto out;
-	}
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT b.eph, k.wrapped, p.ct FROM sealed_key k"
-			       " JOIN key_batch b ON b.id = k.batch"
-			       " JOIN payload p ON p.idx = k.idx WHERE k.idx = ?1",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = cl_ledger_db_err(l, err, "reading a payload");
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
-	s = sqlite3_step(st);
-	if (s != SQLITE_ROW) {
-		rc = s == SQLITE_DONE ?
-			cl_error(err, CL_ENOTFOUND,
-				 "entry %llu was erased: its key and ciphertext are gone",
-				 (unsigned long long)index) :
-			cl_ledger_db_err(l, err, "reading a payload");
-		goto out;
-	}
-	ct = sqlite3_column_blob(st, 2);
-	ctlen = (size_t)sqlite3_column_bytes(st, 2);
-	if (sqlite3_column_bytes(st, 0) != 32 || sqlite3_column_bytes(st, 1) != 48 ||
-	    ctlen < 1 + 24 + 16 + 32 || ct[0] != CL_PAYLOAD_VERSION) {
-		rc = cl_error(err, CL_ECORRUPT, "entry %llu: stored key or ciphertext malformed",
-			      (unsigned long long)index);
-		goto out;
-	}
-	cl_sha256(ct, ctlen, h);
-	if (memcmp(h, leaf.ct_hash, 32) != 0) {
-		rc = cl_error(err, CL_ECORRUPT,
-			      "entry %llu: ciphertext does not match its leaf",
-			      (unsigned long long)index);
-		goto out;
-	}
-	memcpy(eph, sqlite3_column_blob(st, 0), 32);
-	cl_ledger_wrap_nonce(index, wn);
-	if (crypto_box_beforenm(bk, eph, seal_sk) != 0 ||
-	    crypto_box_open_easy_afternm(key, sqlite3_column_blob(st, 1),
-					       48, wn, bk) != 0) {
-		rc = cl_error(err, CL_EKEY, "entry %llu: cannot unwrap its key",
-			      (unsigned long long)index);
-		goto out;
-	}
-	if ((rc = cl_buf_reserve(&inner, ctlen)))
-		goto out;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(inner.data, &ilen, NULL,
-						       ct + 25, ctlen - 25, ad,
-						       sizeof(ad) - 1, ct + 1,
-						       key) != 0 || ilen < 32) {
-		rc = cl_error(err, CL_ECORRUPT, "entry %llu: ciphertext fails authentication",
-			      (unsigned long long)index);
-		goto out;
-	}
-	inner.len = (size_t)ilen;
-	fsz = ZSTD_getFrameContentSize(inner.data + 32, inner.len - 32);
-	if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
-	    fsz > CL_PAYLOAD_MAX) {
-		rc = cl_error(err, CL_ECORRUPT, "entry %llu: payload frame malformed",
-			      (unsigned long long)index);
-		goto out;
-	}
-	{
-		size_t base = out->len;
-
-		if ((rc = cl_buf_reserve(out, (size_t)fsz)))
-			goto out;
-		got = ZSTD_decompress(out->data + base, (size_t)fsz,
-				      inner.data + 32, inner.len - 32);
-		if (ZSTD_isError(got) || got != fsz) {
-			rc = cl_error(err, CL_ECORRUPT, "entry %llu: payload does not decompress",
-				      (unsigned long long)index);
-			goto out;
-		}
-		cl_sha256_2(inner.data, 32, out->data + base, got, h);
-		if (memcmp(h, leaf.pt_hash, 32) != 0) {
-			sodium_memzero(out->data + base, got);
-			rc = cl_error(err, CL_ECORRUPT,
-				      "entry %llu: plaintext does not match its salted hash",
-				      (unsigned long long)index);
-			goto out;
-		}
-		out->len = base + got;
-		out->data[out->len] = 0;
-		if (salt != NULL)
-			memcpy(salt, inner.data, 32);
-	}
-out:
-	sqlite3_finalize(st);
-	sodium_free(bk);
-	sodium_free(key);
-	if (inner.data)
-		sodium_memzero(inner.data, inner.alloc);
-	cl_buf_release(&inner);
-	cl_buf_release(&leafb);
+	if ((rc = cl_opener_new(l, seal_sk, &o, err)) == CL_OK)
+		rc = cl_opener_open(o, index, out, salt, NULL, err);
+	cl_opener_free(o);
 	return rc;
 }
 
