@@ -66,6 +66,11 @@ struct sel {
 	int last_erased;         /* ... which was an erased entry */
 	int have_last;
 	struct cl_buf pt;
+	struct cl_opener *op;    /* opens the selected payloads (s->sk) */
+	struct cl_ledger *op_l;  /* ... of this handle */
+	const unsigned char *op_sk; /* ... with this key */
+	struct cl_buf leaf;      /* the leaf of the entry opened last */
+	unsigned char salt[32];
 	char **err;
 };
 
@@ -187,6 +192,10 @@ static void sel_release(struct sel *s)
 	if (s->pt.data)
 		sodium_memzero(s->pt.data, s->pt.alloc);
 	cl_buf_release(&s->pt);
+	cl_buf_release(&s->leaf);
+	cl_opener_free(s->op);
+	s->op = NULL;
+	sodium_memzero(s->salt, sizeof(s->salt));
 }
 
 /* ---- text matching ---------------------------------------------------- */
@@ -464,6 +473,7 @@ static int sel_compile(struct sel *s, struct cl_ledger *l, const unsigned char *
 	s->sk = sk;
 	s->err = err;
 	cl_buf_init(&s->pt, PT_MAX);
+	cl_buf_init(&s->leaf, CL_LEAF_FIXED + CL_KIND_MAX + CL_LEAF_MAX_BODY + 1);
 	if (q->n_parties &&
 	    (rc = cl_parties_select(l, q->parties, q->n_parties, &s->parties, err)))
 		return rc;
@@ -524,16 +534,35 @@ uint64_t cl_select_plan_records(const struct cl_select_plan *p)
 	return p->records;
 }
 
+/* Decrypt entry idx into s->pt, its leaf into s->leaf and its salt into
+ * s->salt, through the selection's opener (made on first use with s->sk;
+ * the plan may be run with another handle than it was made with). */
+static int open_entry(struct sel *s, uint64_t idx)
+{
+	int rc;
+
+	if (s->pt.data)
+		sodium_memzero(s->pt.data, s->pt.len);
+	cl_buf_reset(&s->pt);
+	cl_buf_reset(&s->leaf);
+	if (s->op != NULL && (s->op_l != s->l || s->op_sk != s->sk)) {
+		cl_opener_free(s->op);
+		s->op = NULL;
+	}
+	if (s->op == NULL && (rc = cl_opener_new(s->l, s->sk, &s->op, s->err)))
+		return rc;
+	s->op_l = s->l;
+	s->op_sk = s->sk;
+	return cl_opener_open(s->op, idx, &s->pt, s->salt, &s->leaf, s->err);
+}
+
 /* Decrypt record entry e into s->pt and parse it (*rec: caller decrefs). */
 static int open_record(struct sel *s, uint64_t idx, json_t **rec)
 {
 	int rc;
 
 	*rec = NULL;
-	if (s->pt.data)
-		sodium_memzero(s->pt.data, s->pt.alloc);
-	cl_buf_reset(&s->pt);
-	if ((rc = cl_ledger_open_payload(s->l, idx, s->sk, &s->pt, s->err)))
+	if ((rc = open_entry(s, idx)))
 		return rc;
 	*rec = json_loadb((const char *)s->pt.data, s->pt.len, 0, NULL);
 	if (*rec == NULL)
@@ -582,24 +611,24 @@ static int deliver(struct sel *s, const struct pent *e, cl_select_fn fn, void *c
 		   uint64_t *hits, int text_done)
 {
 	struct cl_select_hit h;
-	struct cl_buf lb;
 	struct cl_leaf lf;
 	json_t *rec = NULL;
 	int rc;
 
-	cl_buf_init(&lb, 1u << 20);
 	memset(&h, 0, sizeof(h));
 	h.index = e->idx;
 	h.lf = &lf;
 	h.erased_at = CL_TIME_NONE;
-	if ((rc = cl_ledger_leaf(s->l, e->idx, &lb, s->err)) ||
-	    (rc = cl_leaf_decode(lb.data, lb.len, &lf, s->err)))
-		goto out;
 	if (e->what == P_ERASED) {
 		const struct erased *er = erased_of(s, e->idx);
 
+		cl_buf_reset(&s->leaf);
+		if ((rc = cl_ledger_leaf(s->l, e->idx, &s->leaf, s->err)) ||
+		    (rc = cl_leaf_decode(s->leaf.data, s->leaf.len, &lf, s->err)))
+			goto out;
 		h.erased_rule = er ? er->rule : "";
 		h.erased_at = er ? er->at : CL_TIME_NONE;
+		h.what = CL_SELECT_ERASED;
 		rc = fn(ctx, &h);
 		goto out;
 	}
@@ -614,16 +643,19 @@ static int deliver(struct sel *s, const struct pent *e, cl_select_fn fn, void *c
 		(*hits)++;
 		h.rec = rec;
 	} else {
+		h.what = CL_SELECT_ATTACHMENT;
 		if (s->last_erased)
 			goto out;
-		if (s->pt.data)
-			sodium_memzero(s->pt.data, s->pt.alloc);
-		cl_buf_reset(&s->pt);
-		if ((rc = cl_ledger_open_payload(s->l, e->idx, s->sk, &s->pt, s->err)))
+		if ((rc = open_entry(s, e->idx)))
 			goto out;
 	}
+	if ((rc = cl_leaf_decode(s->leaf.data, s->leaf.len, &lf, s->err)))
+		goto out;
 	h.pt = s->pt.data;
 	h.ptlen = s->pt.len;
+	h.leaf = s->leaf.data;
+	h.leaf_len = s->leaf.len;
+	h.salt = s->salt;
 	rc = fn(ctx, &h);
 out:
 	/* jansson's copies of the strings are freed, not wiped: wipe what we
@@ -631,7 +663,7 @@ out:
 	json_decref(rec);
 	if (s->pt.data)
 		sodium_memzero(s->pt.data, s->pt.len);
-	cl_buf_release(&lb);
+	sodium_memzero(s->salt, sizeof(s->salt));
 	return rc;
 }
 
@@ -657,6 +689,38 @@ int cl_select_plan_run(struct cl_ledger *l, const unsigned char *seal_sk,
 			rc = deliver(s, &p->v[i], fn, ctx, &hits, p->text_done);
 	if (n_hits)
 		*n_hits = hits;
+	return rc;
+}
+
+int cl_select_plan_walk(struct cl_ledger *l, struct cl_select_plan *p,
+			cl_select_fn fn, void *ctx, char **err)
+{
+	struct cl_select_hit h;
+	struct cl_leaf lf;
+	size_t i;
+	int rc = CL_OK;
+
+	if (p->s.q->text && !p->text_done)
+		return cl_error(err, CL_EINVAL, "a text query is applied before the plan is walked");
+	for (i = 0; i < p->n && rc == CL_OK; i++) {
+		const struct pent *e = &p->v[i];
+
+		if (e->drop)
+			continue;
+		cl_buf_reset(&p->s.leaf);
+		if ((rc = cl_ledger_leaf(l, e->idx, &p->s.leaf, err)) ||
+		    (rc = cl_leaf_decode(p->s.leaf.data, p->s.leaf.len, &lf, err)))
+			break;
+		memset(&h, 0, sizeof(h));
+		h.index = e->idx;
+		h.lf = &lf;
+		h.leaf = p->s.leaf.data;
+		h.leaf_len = p->s.leaf.len;
+		h.erased_at = CL_TIME_NONE;
+		h.what = e->what == P_REC ? CL_SELECT_RECORD :
+			e->what == P_ATT ? CL_SELECT_ATTACHMENT : CL_SELECT_ERASED;
+		rc = fn(ctx, &h);
+	}
 	return rc;
 }
 

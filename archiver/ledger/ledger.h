@@ -286,6 +286,15 @@ int cl_prover_prove(struct cl_prover *p, uint64_t index, struct cl_buf *out,
 		    char **err);
 void cl_prover_free(struct cl_prover *p);
 
+/*
+ * The newest entry of conversation `conv_tag` below index `below` whose
+ * type is `type_a` or `type_b` (0: any type), found from the chain head
+ * through the committed prev_index links: *found is 0 when there is none.
+ */
+int cl_ledger_conv_head(struct cl_ledger *l, const unsigned char conv_tag[32],
+			uint64_t below, int type_a, int type_b, uint64_t *index,
+			int *found, char **err);
+
 struct cl_ledger_stats {
 	uint64_t entries;
 	uint64_t by_type[6];          /* indexed by CL_ENTRY_* */

@@ -427,6 +427,67 @@ int cl_ledger_open_payload_salt(struct cl_ledger *l, uint64_t index,
 	return rc;
 }
 
+/* ---- conversation heads --------------------------------------------- */
+
+int cl_ledger_conv_head(struct cl_ledger *l, const unsigned char conv_tag[32],
+			uint64_t below, int type_a, int type_b, uint64_t *index,
+			int *found, char **err)
+{
+	sqlite3_stmt *st = NULL, *lst = NULL;
+	struct cl_leaf lf;
+	uint64_t idx;
+	int rc = CL_OK, s;
+
+	*found = 0;
+	if (sqlite3_prepare_v2(l->db, "SELECT idx FROM chain_head WHERE tag = ?1", -1, &st,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db, "SELECT leaf FROM entry WHERE idx = ?1", -1, &lst,
+			       NULL) != SQLITE_OK) {
+		rc = cl_ledger_db_err(l, err, "reading a chain head");
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, conv_tag, 32, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_DONE)
+		goto out;
+	if (s != SQLITE_ROW) {
+		rc = cl_ledger_db_err(l, err, "reading a chain head");
+		goto out;
+	}
+	idx = (uint64_t)sqlite3_column_int64(st, 0);
+	for (;;) {
+		sqlite3_reset(lst);
+		sqlite3_bind_int64(lst, 1, (sqlite3_int64)idx);
+		if ((s = sqlite3_step(lst)) != SQLITE_ROW) {
+			rc = s == SQLITE_DONE ?
+				cl_error(err, CL_ECORRUPT, "entry %llu of a chain is missing;"
+					 " run verify", (unsigned long long)idx) :
+				cl_ledger_db_err(l, err, "reading a chain");
+			goto out;
+		}
+		if (cl_leaf_decode(sqlite3_column_blob(lst, 0),
+				   (size_t)sqlite3_column_bytes(lst, 0), &lf, NULL) != CL_OK ||
+		    memcmp(lf.conv_tag, conv_tag, 32) != 0 ||
+		    (lf.prev_index != CL_LEAF_NOPREV && lf.prev_index >= idx)) {
+			rc = cl_error(err, CL_ECORRUPT, "entry %llu is corrupt; run verify",
+				      (unsigned long long)idx);
+			goto out;
+		}
+		if (idx < below && (type_a == 0 || lf.type == type_a || lf.type == type_b)) {
+			*index = idx;
+			*found = 1;
+			goto out;
+		}
+		if (lf.prev_index == CL_LEAF_NOPREV)
+			goto out;
+		idx = lf.prev_index;
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(lst);
+	return rc;
+}
+
 /* ---- stats ---------------------------------------------------------- */
 
 int cl_ledger_stats(struct cl_ledger *l, struct cl_ledger_stats *s, char **err)
