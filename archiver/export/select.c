@@ -613,7 +613,7 @@ static int deliver(struct sel *s, const struct pent *e, cl_select_fn fn, void *c
 	struct cl_select_hit h;
 	struct cl_leaf lf;
 	json_t *rec = NULL;
-	int rc;
+	int rc = CL_OK;
 
 	memset(&h, 0, sizeof(h));
 	h.index = e->idx;
