@@ -782,6 +782,7 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	struct cl_buf tm, sig, buf;
 	struct cl_select_plan *plan = NULL;
 	uint64_t done = 0, ob, of;
+	int reading = 0;
 	size_t i, j;
 	int fd = -1, rc, created = 0;
 	const char *slash;
@@ -819,13 +820,16 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	}
 	/* Pass 1: what is exported (planned; only the first record of each
 	 * conversation is opened, for its names). */
-	if ((rc = cl_opener_new(l, sk, &x.op, err)) ||
+	if ((rc = cl_ledger_read_begin(l, &reading, err)) ||
+	    (rc = cl_opener_new(l, sk, &x.op, err)) ||
 	    (rc = cl_select_plan_new(l, o->q, &plan, err)) ||
 	    (rc = cl_select_plan_filter_text(l, sk, plan, err)))
 		goto out;
 	rc = cl_select_plan_walk(l, plan, on_hit, &x, err);
 	if (x.rc_cb)
 		rc = x.rc_cb;
+	cl_ledger_read_end(l, reading);
+	reading = 0;
 	if (rc)
 		goto out;
 	r->conversations = x.nconv;
@@ -833,7 +837,9 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	if ((rc = cl_access_record(l, "export", o->who, o->q, r->records, &r->access_index, err)))
 		goto out;
 	x.size = r->size = cl_ledger_size(l);
-	if ((rc = cl_ledger_checkpoint(l, x.size, &x.cp, err)) ||
+	/* Pass 2 reads one state: the one with the export checkpoint. */
+	if ((rc = cl_ledger_read_begin(l, &reading, err)) ||
+	    (rc = cl_ledger_checkpoint(l, x.size, &x.cp, err)) ||
 	    (rc = cl_prover_new(l, x.size, &x.pv, err)) ||
 	    (rc = cl_vault_load_vkey(cl_ledger_dir(l), &vkey, err)))
 		goto out;
@@ -868,6 +874,8 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		if ((rc = do_slice(&x, i, j, &done)))
 			goto out;
 	}
+	cl_ledger_read_end(l, reading);
+	reading = 0;
 	if ((rc = cl_bag_add_spool(x.bag, "data/loadfiles/export.dat", &x.dat, NULL, err)) ||
 	    (rc = cl_bag_add(x.bag, "data/proofs/checkpoint", x.cp.data, x.cp.len, NULL, err)))
 		goto out;
@@ -1009,6 +1017,7 @@ out:
 	cl_select_plan_free(plan);
 	cl_opener_free(x.op);
 	cl_prover_free(x.pv);
+	cl_ledger_read_end(l, reading);
 	if (x.pt.data)
 		sodium_memzero(x.pt.data, x.pt.alloc);
 	cl_buf_release(&x.pt);

@@ -514,13 +514,15 @@ int cl_select_plan_new(struct cl_ledger *l, const struct cl_select_query *q,
 		       struct cl_select_plan **out, char **err)
 {
 	struct cl_select_plan *p = calloc(1, sizeof(*p));
-	int rc;
+	int rc, reading = 0;
 
 	*out = NULL;
 	if (p == NULL)
 		return CL_ENOMEM;
-	if ((rc = sel_compile(&p->s, l, NULL, q, err)) == CL_OK)
+	if ((rc = cl_ledger_read_begin(l, &reading, err)) == CL_OK &&
+	    (rc = sel_compile(&p->s, l, NULL, q, err)) == CL_OK)
 		rc = cl_ledger_each(l, CL_ENTRY_RECORD, on_scan, p, err);
+	cl_ledger_read_end(l, reading);
 	if (rc) {
 		cl_select_plan_free(p);
 		return rc;
@@ -575,7 +577,7 @@ int cl_select_plan_filter_text(struct cl_ledger *l, const unsigned char *seal_sk
 {
 	struct sel *s = &p->s;
 	size_t i;
-	int rc = CL_OK, keep = 1;
+	int rc = CL_OK, keep = 1, reading = 0;
 
 	if (s->q->text == NULL || p->text_done)
 		return CL_OK;
@@ -584,6 +586,8 @@ int cl_select_plan_filter_text(struct cl_ledger *l, const unsigned char *seal_sk
 	s->l = l;
 	s->sk = seal_sk;
 	s->err = err;
+	if ((rc = cl_ledger_read_begin(l, &reading, err)))
+		return rc;
 	for (i = 0; i < p->n && rc == CL_OK; i++) {
 		struct pent *e = &p->v[i];
 		json_t *rec = NULL;
@@ -602,6 +606,7 @@ int cl_select_plan_filter_text(struct cl_ledger *l, const unsigned char *seal_sk
 		json_decref(rec);
 		sodium_memzero(s->pt.data, s->pt.len);
 	}
+	cl_ledger_read_end(l, reading);
 	if (rc == CL_OK)
 		p->text_done = 1;
 	return rc;
@@ -674,7 +679,7 @@ int cl_select_plan_run(struct cl_ledger *l, const unsigned char *seal_sk,
 	struct sel *s = &p->s;
 	uint64_t hits = 0;
 	size_t i;
-	int rc = CL_OK;
+	int rc = CL_OK, reading = 0;
 
 	if (n_hits)
 		*n_hits = 0;
@@ -684,9 +689,12 @@ int cl_select_plan_run(struct cl_ledger *l, const unsigned char *seal_sk,
 	s->sk = seal_sk;
 	s->err = err;
 	s->last_erased = 0;
+	if ((rc = cl_ledger_read_begin(l, &reading, err)))
+		return rc;
 	for (i = 0; i < p->n && rc == CL_OK; i++)
 		if (!p->v[i].drop)
 			rc = deliver(s, &p->v[i], fn, ctx, &hits, p->text_done);
+	cl_ledger_read_end(l, reading);
 	if (n_hits)
 		*n_hits = hits;
 	return rc;
@@ -698,10 +706,12 @@ int cl_select_plan_walk(struct cl_ledger *l, struct cl_select_plan *p,
 	struct cl_select_hit h;
 	struct cl_leaf lf;
 	size_t i;
-	int rc = CL_OK;
+	int rc = CL_OK, reading = 0;
 
 	if (p->s.q->text && !p->text_done)
 		return cl_error(err, CL_EINVAL, "a text query is applied before the plan is walked");
+	if ((rc = cl_ledger_read_begin(l, &reading, err)))
+		return rc;
 	for (i = 0; i < p->n && rc == CL_OK; i++) {
 		const struct pent *e = &p->v[i];
 
@@ -721,6 +731,7 @@ int cl_select_plan_walk(struct cl_ledger *l, struct cl_select_plan *p,
 			e->what == P_ATT ? CL_SELECT_ATTACHMENT : CL_SELECT_ERASED;
 		rc = fn(ctx, &h);
 	}
+	cl_ledger_read_end(l, reading);
 	return rc;
 }
 

@@ -218,6 +218,17 @@ typedef int (*cl_ledger_entry_fn)(void *ctx, uint64_t index,
 int cl_ledger_each(struct cl_ledger *l, int type, cl_ledger_entry_fn fn,
 		   void *ctx, char **err);
 
+/*
+ * Hold one read transaction on a write handle between batches, so that
+ * many reads see one committed state and take SQLite's read lock once
+ * instead of once per statement.  *started says whether this call began
+ * one (not inside a batch, nor on a read handle, which holds one for its
+ * life); pass it to cl_ledger_read_end(), which ends only what was begun.
+ * No batch may begin in between.
+ */
+int cl_ledger_read_begin(struct cl_ledger *l, int *started, char **err);
+void cl_ledger_read_end(struct cl_ledger *l, int started);
+
 /* Reads. */
 int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
 		   char **err);

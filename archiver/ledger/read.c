@@ -15,15 +15,35 @@
 #include "common/util.h"
 #include "common/banned.h"
 
+int cl_ledger_read_begin(struct cl_ledger *l, int *started, char **err)
+{
+	*started = 0;
+	if (l->mode != CL_OPEN_WRITE || l->in_batch || !sqlite3_get_autocommit(l->db))
+		return CL_OK;
+	if (sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "starting a read transaction");
+	*started = 1;
+	return CL_OK;
+}
+
+void cl_ledger_read_end(struct cl_ledger *l, int started)
+{
+	if (started && !sqlite3_get_autocommit(l->db))
+		sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+}
+
 int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
 		   char **err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc = CL_OK, s;
 
-	if (sqlite3_prepare_v2(l->db, "SELECT leaf FROM entry WHERE idx = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return cl_ledger_db_err(l, err, "reading a leaf");
+	/* The handle's prepared statement (ledger.c uses it too, never
+	 * across a call): reads of many leaves prepare it once. */
+	if ((rc = cl_ledger_prepare(l, &l->st_leaf, "SELECT leaf FROM entry WHERE idx = ?1",
+				    err)))
+		return rc;
+	st = l->st_leaf;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
 	s = sqlite3_step(st);
 	if (s == SQLITE_ROW)
@@ -34,7 +54,7 @@ int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
 			      (unsigned long long)index);
 	else
 		rc = cl_ledger_db_err(l, err, "reading a leaf");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -200,12 +220,27 @@ static int load_checkpoint(struct cl_ledger *l, uint64_t size,
 
 /* ---- a prover for many entries ------------------------------------- */
 
+/*
+ * Proofs need, below the stored nodes (level CL_NODE_LEVEL, 256 leaves),
+ * the hashes of perfect subtrees inside one 256-leaf block.  The prover
+ * computes each block's small tree once (levels 0..7: 510 hashes) and
+ * keeps up to PROVER_BLOCKS of them (direct-mapped, at most 16 MiB), so
+ * that an export visiting conversation after conversation, each spread
+ * over the same blocks, hashes each block once instead of once per proof.
+ */
 #define PROVER_BLOCK 256u          /* 2^CL_NODE_LEVEL leaves */
-#define PROVER_NODES 4096u         /* node cache slots (direct-mapped) */
+#define PROVER_INNER 510u          /* levels 0..7 of one block */
+#define PROVER_BLOCKS 1024u        /* cached block trees (16 MiB at most) */
+#define PROVER_NODES 4096u         /* stored-node cache slots (direct-mapped) */
 
 struct prover_node {
 	uint64_t key;              /* level << 56 | pos, plus 1; 0: empty */
 	cl_hash h;
+};
+
+struct prover_block {
+	uint64_t b;                /* block number */
+	cl_hash h[PROVER_INNER];   /* level l at offset 512 - (512 >> l) */
 };
 
 struct cl_prover {
@@ -214,53 +249,73 @@ struct cl_prover {
 	struct cl_checkpoint cp;
 	struct src_ctx c;
 	struct cl_merkle_src src, raw;
-	uint64_t blk_first;        /* the cached block of leaf hashes */
-	uint64_t blk_n;            /* 0: none cached */
-	cl_hash blk[PROVER_BLOCK];
+	struct prover_block **blocks;
 	struct prover_node *nodes;
 };
 
-/* Load the aligned block holding leaf `i` (inside the checkpoint). */
-static int prover_block(struct cl_prover *p, uint64_t i)
+static size_t level_off(unsigned level)
 {
-	uint64_t first = i - i % PROVER_BLOCK, n = p->cp.size - first;
+	return (size_t)(512u - (512u >> level));
+}
+
+/* The tree of block b (inside the checkpoint), computed on first use. */
+static int prover_block(struct cl_prover *p, uint64_t b, struct prover_block **out)
+{
+	struct prover_block **slot = &p->blocks[b % PROVER_BLOCKS], *k = *slot;
+	uint64_t first = b * PROVER_BLOCK, n = p->cp.size - first, i;
+	unsigned level;
 	int rc;
 
-	if (p->blk_n && first == p->blk_first)
+	if (k != NULL && k->b == b) {
+		*out = k;
 		return CL_OK;
+	}
+	if (k == NULL && (k = *slot = malloc(sizeof(*k))) == NULL)
+		return CL_ENOMEM;
+	k->b = UINT64_MAX;
 	if (n > PROVER_BLOCK)
 		n = PROVER_BLOCK;
-	p->blk_n = 0;
-	if ((rc = src_leaves(&p->c, first, n, p->blk)))
+	if ((rc = src_leaves(&p->c, first, n, k->h)))
 		return rc;
-	p->blk_first = first;
-	p->blk_n = n;
+	for (level = 1; level < CL_NODE_LEVEL; level++) {
+		cl_hash *lo = k->h + level_off(level - 1), *hi = k->h + level_off(level);
+
+		for (i = 0; (i + 1) << level <= n; i++)
+			cl_merkle_node_hash(lo[2 * i], lo[2 * i + 1], hi[i]);
+	}
+	k->b = b;
+	*out = k;
 	return CL_OK;
 }
 
 static int prover_leaves(void *ctx, uint64_t first, uint64_t count, cl_hash *out)
 {
 	struct cl_prover *p = ctx;
-	uint64_t blk = first - first % PROVER_BLOCK;
-	int rc;
 
-	if (count == 0 || first >= p->cp.size || first + count > blk + PROVER_BLOCK)
-		return src_leaves(&p->c, first, count, out);
-	if ((rc = prover_block(p, first)))
-		return rc;
-	if (first + count > p->blk_first + p->blk_n)
-		return CL_ECORRUPT;
-	memcpy(out, p->blk[first - p->blk_first], (size_t)count * sizeof(cl_hash));
-	return CL_OK;
+	return src_leaves(&p->c, first, count, out);
 }
 
+/* A perfect subtree: from a block's tree below CL_NODE_LEVEL, else from
+ * the stored nodes (cached). */
 static int prover_node(void *ctx, unsigned level, uint64_t pos, cl_hash out)
 {
 	struct cl_prover *p = ctx;
 	uint64_t key = ((uint64_t)level << 56 | pos) + 1;
-	struct prover_node *slot = &p->nodes[(key * 0x9e3779b97f4a7c15ull) >> 52];
+	struct prover_node *slot;
+	struct prover_block *k;
 	int rc;
 
+	if (level < CL_NODE_LEVEL) {
+		uint64_t b = (pos << level) / PROVER_BLOCK;
+
+		if (((pos + 1) << level) > p->cp.size)
+			return CL_ECORRUPT;
+		if ((rc = prover_block(p, b, &k)))
+			return rc;
+		memcpy(out, k->h[level_off(level) + (pos - ((b * PROVER_BLOCK) >> level))], 32);
+		return CL_OK;
+	}
+	slot = &p->nodes[(key * 0x9e3779b97f4a7c15ull) >> 52];
 	if (slot->key == key) {
 		memcpy(out, slot->h, 32);
 		return CL_OK;
@@ -279,6 +334,9 @@ void cl_prover_free(struct cl_prover *p)
 	src_close(&p->c);
 	cl_checkpoint_release(&p->cp);
 	cl_buf_release(&p->note);
+	for (size_t i = 0; p->blocks && i < PROVER_BLOCKS; i++)
+		free(p->blocks[i]);
+	free(p->blocks);
 	free(p->nodes);
 	free(p);
 }
@@ -295,7 +353,8 @@ int cl_prover_new(struct cl_ledger *l, uint64_t size, struct cl_prover **out,
 		return CL_ENOMEM;
 	p->l = l;
 	cl_buf_init(&p->note, 1 << 16);
-	if ((p->nodes = calloc(PROVER_NODES, sizeof(*p->nodes))) == NULL) {
+	if ((p->nodes = calloc(PROVER_NODES, sizeof(*p->nodes))) == NULL ||
+	    (p->blocks = calloc(PROVER_BLOCKS, sizeof(*p->blocks))) == NULL) {
 		rc = CL_ENOMEM;
 		goto out;
 	}
@@ -306,6 +365,7 @@ int cl_prover_new(struct cl_ledger *l, uint64_t size, struct cl_prover **out,
 	p->src.ctx = p;
 	p->src.leaf_hashes = prover_leaves;
 	p->src.node = prover_node;
+	p->src.node_level = 0;    /* every perfect subtree through prover_node */
 	/* The stored tree must give the signed root. */
 	if (cl_merkle_subtree_hash(&p->src, 0, p->cp.size, root) != CL_OK ||
 	    memcmp(root, p->cp.root, 32) != 0)
@@ -323,7 +383,7 @@ out:
 int cl_prover_prove(struct cl_prover *p, uint64_t index, struct cl_buf *out,
 		    char **err)
 {
-	cl_hash proof[CL_MERKLE_MAXPROOF];
+	cl_hash proof[CL_MERKLE_MAXPROOF], leaf_hash;
 	size_t count = 0;
 
 	if (index >= p->cp.size)
@@ -331,11 +391,11 @@ int cl_prover_prove(struct cl_prover *p, uint64_t index, struct cl_buf *out,
 				"entry %llu is not in the checkpoint of size %llu",
 				(unsigned long long)index, (unsigned long long)p->cp.size);
 	if (cl_merkle_prove_inclusion(&p->src, index, p->cp.size, proof, &count) != CL_OK ||
-	    prover_block(p, index) != CL_OK)
+	    prover_node(p, 0, index, leaf_hash) != CL_OK)
 		return cl_error(err, CL_ECORRUPT, "cannot build the proof: the stored tree"
 				" is damaged; run verify");
 	/* Never hand out a proof that does not verify. */
-	if (cl_merkle_verify_inclusion(index, p->cp.size, p->blk[index - p->blk_first],
+	if (cl_merkle_verify_inclusion(index, p->cp.size, leaf_hash,
 				       (const cl_hash *)proof, count, p->cp.root) != CL_OK)
 		return cl_error(err, CL_ECORRUPT,
 				"the stored tree does not match its checkpoint; run verify");
