@@ -415,14 +415,12 @@ out:
  * (de-duplication) and conversation tag -> chain head.  Both tables are
  * append-mostly on disk, so ingest never does random B-tree inserts.
  */
-static int load_indexes(struct cl_ledger *l, char **err)
+static int load_keys(struct cl_ledger *l, char **err)
 {
 	sqlite3_stmt *st = NULL;
 	int s, rc = CL_OK;
 
 	cl_map64_release(&l->keys);
-	cl_map_release(&l->heads);
-	cl_map_release(&l->dirty_heads);
 	if (sqlite3_prepare_v2(l->db, "SELECT idx, kh FROM dedup", -1, &st, NULL) != SQLITE_OK)
 		return cl_ledger_db_err(l, err, "loading the key index");
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -440,7 +438,21 @@ static int load_indexes(struct cl_ledger *l, char **err)
 		rc = cl_ledger_db_err(l, err, "loading the key index");
 		goto out;
 	}
+	l->keys_loaded = 1;
+out:
 	sqlite3_finalize(st);
+	return rc;
+}
+
+static int load_indexes(struct cl_ledger *l, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int s, rc = CL_OK;
+
+	cl_map64_release(&l->keys);
+	l->keys_loaded = 0;
+	cl_map_release(&l->heads);
+	cl_map_release(&l->dirty_heads);
 	if (sqlite3_prepare_v2(l->db, "SELECT tag, idx, hash FROM chain_head", -1, &st,
 			       NULL) != SQLITE_OK)
 		return cl_ledger_db_err(l, err, "loading chain heads");
@@ -696,6 +708,9 @@ static int catch_up(struct cl_ledger *l, char **err)
 		goto out;
 	}
 	sqlite3_finalize(st);
+	st = NULL;
+	if (!l->keys_loaded)
+		goto done;    /* loaded whole by the first keyed append */
 	if (sqlite3_prepare_v2(l->db, "SELECT idx, kh FROM dedup WHERE idx >= ?1",
 			       -1, &st, NULL) != SQLITE_OK) {
 		st = NULL;
@@ -717,6 +732,7 @@ static int catch_up(struct cl_ledger *l, char **err)
 		rc = cl_ledger_db_err(l, err, "catching up with other writers");
 		goto out;
 	}
+done:
 	l->size = l->committed_size = n;
 out:
 	sqlite3_finalize(st);
@@ -878,6 +894,8 @@ static int find_key(struct cl_ledger *l, const unsigned char kh[32],
 	int rc = CL_OK, yes = 0, s = SQLITE_DONE;
 
 	*found = 0;
+	if (!l->keys_loaded && (rc = load_keys(l, err)))
+		return rc;
 	if (!cl_map64_get(&l->keys, (uint64_t)prefix64(kh), &cand))
 		return CL_OK;
 	if (cand != UINT64_MAX) {
@@ -1075,7 +1093,8 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 			rc = cl_ledger_db_err(l, err, "indexing a message key");
 			goto out;
 		}
-		if (cl_map64_put(&l->keys, k64,
+		if (l->keys_loaded &&
+		    cl_map64_put(&l->keys, k64,
 				 cl_map64_get(&l->keys, k64, &old) ? UINT64_MAX : leaf.index)) {
 			rc = CL_ENOMEM;
 			goto out;

@@ -56,6 +56,10 @@ struct cl_ledger {
 	                              its value before the batch (u is
 	                              CL_LEAF_NOPREV if it had none) */
 	struct cl_map64 keys;      /* key-hash prefix -> index (UINT64_MAX: several) */
+	int keys_loaded;           /* keys holds the dedup table (loaded by the
+	                              first keyed append, not at open: readers
+	                              that append only keyless entries never
+	                              pay for it) */
 	struct cl_buf leafbuf;
 	sqlite3_stmt *st_leaf, *st_ins_dedup, *st_get_ch, *st_up_head, *st_ins_entry, *st_ins_payload,
 		*st_ins_key, *st_ins_node, *st_er_get, *st_er_key, *st_er_payload,
