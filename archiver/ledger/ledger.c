@@ -617,6 +617,8 @@ void cl_ledger_close(struct cl_ledger *l)
 	sqlite3_finalize(l->st_er_payload);
 	sqlite3_finalize(l->st_er_attrs);
 	sqlite3_finalize(l->st_er_mark);
+	sqlite3_finalize(l->st_ins_attr);
+	sqlite3_finalize(l->st_del_attr);
 	if (l->db)
 		sqlite3_close(l->db);   /* ends a reader's read transaction */
 	lock_release(l);
@@ -753,7 +755,7 @@ int cl_ledger_begin(struct cl_ledger *l, char **err)
 	}
 	if ((rc = exec(l, "BEGIN IMMEDIATE", err)))
 		goto out;
-	if ((rc = catch_up(l, err))) {
+	if ((rc = catch_up(l, err)) || (rc = cl_attrix_begin(l, err))) {
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 		goto out;
 	}
@@ -1079,6 +1081,9 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 		rc = cl_ledger_db_err(l, err, "appending an entry");
 		goto out;
 	}
+	if (p->attrs.len &&
+	    (rc = cl_attrix_add(l, leaf.index, p->attrs.data, p->attrs.len, err)))
+		goto out;
 	if (p->has_key) {
 		uint64_t old, k64 = (uint64_t)prefix64(p->kh);
 
@@ -1257,6 +1262,8 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 			goto out;
 		}
 	}
+	if ((rc = cl_attrix_commit(l, err)))
+		goto out;
 	if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = cl_ledger_db_err(l, err, "committing");
 		goto out;

@@ -229,6 +229,32 @@ int cl_ledger_each(struct cl_ledger *l, int type, cl_ledger_entry_fn fn,
 int cl_ledger_read_begin(struct cl_ledger *l, int *started, char **err);
 void cl_ledger_read_end(struct cl_ledger *l, int started);
 
+/*
+ * The entries whose selector attributes (entry.attrs) carry any of the
+ * hashes h[0..n), ascending, through the attr_index side table
+ * (FORMAT.md §4): *out is malloc'd (free it).  Every candidate is checked
+ * against the entry's committed attrs; entries past the index's recorded
+ * coverage are found by reading their attrs.  *usable is 0 (and *out
+ * NULL) when the archive has no index yet: scan instead.
+ */
+int cl_ledger_attr_lookup(struct cl_ledger *l, const uint64_t *h, size_t n,
+			  uint64_t **out, size_t *n_out, int *usable, char **err);
+/* Rebuild the attribute index from entry.attrs (in a batch). */
+int cl_attrix_rebuild(struct cl_ledger *l, char **err);
+/*
+ * One entry, as cl_ledger_each() gives it: fn(ctx, index, leaf, attrs,
+ * has_payload).  CL_ENOTFOUND if there is no such entry.
+ */
+int cl_ledger_entry(struct cl_ledger *l, uint64_t index, cl_ledger_entry_fn fn,
+		    void *ctx, char **err);
+/*
+ * Every entry of conversation conv_tag's chain (any type), newest first,
+ * from its chain head through the committed prev_index links, as
+ * cl_ledger_each() gives entries.  Nothing if the conversation has none.
+ */
+int cl_ledger_conv_each(struct cl_ledger *l, const unsigned char conv_tag[32],
+			cl_ledger_entry_fn fn, void *ctx, char **err);
+
 /* Reads. */
 int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
 		   char **err);

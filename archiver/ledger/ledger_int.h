@@ -63,7 +63,7 @@ struct cl_ledger {
 	struct cl_buf leafbuf;
 	sqlite3_stmt *st_leaf, *st_ins_dedup, *st_get_ch, *st_up_head, *st_ins_entry, *st_ins_payload,
 		*st_ins_key, *st_ins_node, *st_er_get, *st_er_key, *st_er_payload,
-		*st_er_attrs, *st_er_mark;
+		*st_er_attrs, *st_er_mark, *st_ins_attr, *st_del_attr;
 };
 
 /* Finish the scrub an interrupted erasure left (meta 'scrub-pending'):
@@ -121,5 +121,17 @@ void cl_ledger_log_chain_tag(const unsigned char *tag_key, unsigned char out[32]
  * changes with every commit that changes the ledger's tables.  No lock.
  */
 int cl_ledger_snapshot_pair(sqlite3 *a, sqlite3 *b, char **err);
+
+/*
+ * The attribute side index (attrindex.c, FORMAT.md §4): created or
+ * completed at the start of each batch, one row per attribute hash of
+ * each appended entry, rows of an erased entry deleted before its attrs
+ * are nulled, coverage recorded at commit.  All inside the batch.
+ */
+int cl_attrix_begin(struct cl_ledger *l, char **err);
+int cl_attrix_add(struct cl_ledger *l, uint64_t idx, const unsigned char *attrs,
+		  size_t len, char **err);
+int cl_attrix_erase(struct cl_ledger *l, uint64_t idx, char **err);
+int cl_attrix_commit(struct cl_ledger *l, char **err);
 
 #endif

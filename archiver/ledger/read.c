@@ -608,7 +608,14 @@ int cl_ledger_each(struct cl_ledger *l, int type, cl_ledger_entry_fn fn,
 	sqlite3_stmt *st = NULL;
 	int rc = CL_OK, s;
 
-	if (sqlite3_prepare_v2(l->db, "SELECT e.idx, e.leaf, e.attrs,"
+	/* Records are most entries: read the table in order.  The other
+	 * types are few: through the entry_type index when it exists
+	 * (attrindex.c). */
+	if (sqlite3_prepare_v2(l->db, type == CL_ENTRY_RECORD ?
+			       "SELECT e.idx, e.leaf, e.attrs,"
+			       " EXISTS(SELECT 1 FROM payload p WHERE p.idx = e.idx)"
+			       " FROM entry e WHERE +e.type = ?1 ORDER BY e.idx" :
+			       "SELECT e.idx, e.leaf, e.attrs,"
 			       " EXISTS(SELECT 1 FROM payload p WHERE p.idx = e.idx)"
 			       " FROM entry e WHERE e.type = ?1 ORDER BY e.idx",
 			       -1, &st, NULL) != SQLITE_OK)
@@ -628,3 +635,87 @@ int cl_ledger_each(struct cl_ledger *l, int type, cl_ledger_entry_fn fn,
 	return rc;
 }
 
+
+int cl_ledger_entry(struct cl_ledger *l, uint64_t index, cl_ledger_entry_fn fn,
+		    void *ctx, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT e.leaf, e.attrs,"
+			       " EXISTS(SELECT 1 FROM payload p WHERE p.idx = e.idx)"
+			       " FROM entry e WHERE e.idx = ?1", -1, &st, NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "reading an entry");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		rc = fn(ctx, index, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+			sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+			sqlite3_column_int(st, 2));
+	else if (s == SQLITE_DONE)
+		rc = cl_error(err, CL_ENOTFOUND, "no entry %llu", (unsigned long long)index);
+	else
+		rc = cl_ledger_db_err(l, err, "reading an entry");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cl_ledger_conv_each(struct cl_ledger *l, const unsigned char conv_tag[32],
+			cl_ledger_entry_fn fn, void *ctx, char **err)
+{
+	sqlite3_stmt *st = NULL, *get = NULL;
+	struct cl_leaf lf;
+	uint64_t idx;
+	int rc = CL_OK, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT idx FROM chain_head WHERE tag = ?1", -1, &st,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db, "SELECT e.leaf, e.attrs,"
+			       " EXISTS(SELECT 1 FROM payload p WHERE p.idx = e.idx)"
+			       " FROM entry e WHERE e.idx = ?1", -1, &get, NULL) != SQLITE_OK) {
+		rc = cl_ledger_db_err(l, err, "reading a chain");
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, conv_tag, 32, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_DONE)
+		goto out;
+	if (s != SQLITE_ROW) {
+		rc = cl_ledger_db_err(l, err, "reading a chain head");
+		goto out;
+	}
+	idx = (uint64_t)sqlite3_column_int64(st, 0);
+	for (;;) {
+		const unsigned char *lp;
+		size_t ln;
+
+		sqlite3_reset(get);
+		sqlite3_bind_int64(get, 1, (sqlite3_int64)idx);
+		if ((s = sqlite3_step(get)) != SQLITE_ROW) {
+			rc = s == SQLITE_DONE ?
+				cl_error(err, CL_ECORRUPT, "entry %llu of a chain is missing;"
+					 " run verify", (unsigned long long)idx) :
+				cl_ledger_db_err(l, err, "reading a chain");
+			goto out;
+		}
+		lp = sqlite3_column_blob(get, 0);
+		ln = (size_t)sqlite3_column_bytes(get, 0);
+		if (cl_leaf_decode(lp, ln, &lf, NULL) != CL_OK ||
+		    memcmp(lf.conv_tag, conv_tag, 32) != 0 ||
+		    (lf.prev_index != CL_LEAF_NOPREV && lf.prev_index >= idx)) {
+			rc = cl_error(err, CL_ECORRUPT, "entry %llu is corrupt; run verify",
+				      (unsigned long long)idx);
+			goto out;
+		}
+		if ((rc = fn(ctx, idx, lp, ln, sqlite3_column_blob(get, 1),
+			     (size_t)sqlite3_column_bytes(get, 1), sqlite3_column_int(get, 2))))
+			goto out;
+		if (lf.prev_index == CL_LEAF_NOPREV)
+			break;
+		idx = lf.prev_index;
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(get);
+	return rc;
+}
