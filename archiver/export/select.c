@@ -21,6 +21,7 @@
 #include "archiver/ledger/leaf.h"
 #include "archiver/parties/parties.h"
 #include "common/buf.h"
+#include "common/map.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -310,6 +311,9 @@ struct cl_select_plan {
 	size_t n, cap;
 	uint64_t records;      /* P_REC entries not dropped */
 	int text_done;         /* the text filter has run */
+	/* the indexed path: the last record entry visited */
+	uint64_t prev;
+	int have_prev;
 };
 
 static uint64_t attachment_of(const struct cl_leaf *lf)
@@ -388,6 +392,167 @@ static int on_scan(void *ctx, uint64_t index, const unsigned char *leaf, size_t 
 	s->last_erased = 0;
 	s->last_record = index;
 	return plan_push(p, index, index, P_REC);
+}
+
+/* ---- the indexed path: a party's conversations, not every record ----- */
+
+/*
+ * With party selectors, the plan need not read every record: the
+ * records that carry the parties' tokens are found through the attribute
+ * index (cl_ledger_attr_lookup), their conversations are the candidates,
+ * and each conversation's chain lists its entries.  on_scan then sees
+ * those entries in log order, exactly as in a full scan but for the
+ * records of other conversations in between, which only matter to an
+ * attachment's "right after its record" test: that gap is checked.
+ * The party convset (cl_parties_select) still decides membership, so the
+ * result is the full scan's.
+ */
+#define IX_MAX_CONVS 4096u
+
+struct ix_ctx {
+	struct sel *s;
+	struct cl_map tags;      /* candidate conversations */
+	uint64_t *idx;           /* their entries */
+	size_t n, cap;
+};
+
+static int ix_tag(void *ctx, uint64_t index, const unsigned char *leaf, size_t leaf_len,
+		  const unsigned char *attrs, size_t alen, int has_payload)
+{
+	struct ix_ctx *c = ctx;
+	struct cl_leaf lf;
+	char *e = NULL;
+
+	(void)attrs;
+	(void)alen;
+	(void)has_payload;
+	if (cl_leaf_decode(leaf, leaf_len, &lf, &e) != CL_OK) {
+		free(e);
+		return cl_error(c->s->err, CL_ECORRUPT, "entry %" PRIu64 " is corrupt; run verify",
+				index);
+	}
+	if (lf.type != CL_ENTRY_RECORD || strcmp(lf.kind, "attachment") == 0 ||
+	    !cl_convset_has(c->s->parties, lf.conv_tag) || cl_map_get(&c->tags, lf.conv_tag))
+		return CL_OK;
+	return cl_map_put(&c->tags, lf.conv_tag) ? CL_OK : CL_ENOMEM;
+}
+
+static int ix_collect(void *ctx, uint64_t index, const unsigned char *leaf, size_t leaf_len,
+		      const unsigned char *attrs, size_t alen, int has_payload)
+{
+	struct ix_ctx *c = ctx;
+
+	(void)leaf;
+	(void)leaf_len;
+	(void)attrs;
+	(void)alen;
+	(void)has_payload;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? 2 * c->cap : 1024;
+		uint64_t *nv = realloc(c->idx, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			return CL_ENOMEM;
+		c->idx = nv;
+		c->cap = nc;
+	}
+	c->idx[c->n++] = index;
+	return CL_OK;
+}
+
+static int on_scan(void *ctx, uint64_t index, const unsigned char *leaf, size_t leaf_len,
+		   const unsigned char *attrs, size_t alen, int has_payload);
+
+/* on_scan for one candidate entry of the indexed path. */
+static int ix_scan(void *ctx, uint64_t index, const unsigned char *leaf, size_t leaf_len,
+		   const unsigned char *attrs, size_t alen, int has_payload)
+{
+	struct cl_select_plan *p = ctx;
+	struct cl_leaf lf;
+	char *e = NULL;
+	int rc, between = 0;
+
+	if (cl_leaf_decode(leaf, leaf_len, &lf, &e) != CL_OK) {
+		free(e);
+		return cl_error(p->s.err, CL_ECORRUPT, "entry %" PRIu64 " is corrupt; run verify",
+				index);
+	}
+	if (lf.type != CL_ENTRY_RECORD)
+		return CL_OK;
+	if (p->s.have_last && p->have_prev && strcmp(lf.kind, "attachment") == 0 &&
+	    (rc = cl_ledger_record_between(p->s.l, p->prev, index, &between, p->s.err)))
+		return rc;
+	if (between)
+		p->s.have_last = 0;   /* a full scan would have passed a record */
+	p->prev = index;
+	p->have_prev = 1;
+	return on_scan(p, index, leaf, leaf_len, attrs, alen, has_payload);
+}
+
+/* The plan through the index; *used = 0 when it does not apply. */
+static int plan_indexed(struct cl_select_plan *p, const struct cl_select_query *q,
+			int *used, char **err)
+{
+	struct sel *s = &p->s;
+	struct cl_ledger *l = s->l;
+	struct cl_parties *pp = NULL;
+	struct ix_ctx c;
+	uint64_t *all = NULL, *closed = NULL, *cand = NULL;
+	size_t na = 0, nc = 0, ncand = 0, i;
+	int rc = CL_OK, usable = 0;
+
+	*used = 0;
+	memset(&c, 0, sizeof(c));
+	c.s = s;
+	cl_map_init(&c.tags);
+	if (s->parties == NULL)
+		return CL_OK;
+	for (i = 0; i < q->n_parties; i++) {
+		uint64_t *t = NULL, *na_v;
+		size_t nt = 0;
+
+		if ((rc = cl_parties_selector_tokens(l, q->parties[i], &t, &nt)))
+			goto out;
+		na_v = realloc(all, (na + nt + 1) * sizeof(*all));
+		if (na_v == NULL) {
+			free(t);
+			rc = CL_ENOMEM;
+			goto out;
+		}
+		all = na_v;
+		if (nt)
+			memcpy(all + na, t, nt * sizeof(*t));
+		na += nt;
+		free(t);
+	}
+	if ((rc = cl_parties_load(l, &pp, err)) ||
+	    (rc = cl_parties_close(pp, all, na, &closed, &nc)) ||
+	    (rc = cl_ledger_attr_lookup(l, closed, nc, &cand, &ncand, &usable, err)) ||
+	    !usable)
+		goto out;
+	for (i = 0; i < ncand && rc == CL_OK; i++)
+		rc = cl_ledger_entry(l, cand[i], ix_tag, &c, err);
+	if (rc || c.tags.count > IX_MAX_CONVS)
+		goto out;
+	for (i = 0; i < c.tags.cap && rc == CL_OK; i++)
+		if (c.tags.slots[i].used)
+			rc = cl_ledger_conv_each(l, c.tags.slots[i].key, ix_collect, &c, err);
+	if (rc)
+		goto out;
+	qsort(c.idx, c.n, sizeof(*c.idx), cmp_u64);
+	for (i = 0; i < c.n && rc == CL_OK; i++)
+		if (i == 0 || c.idx[i] != c.idx[i - 1])
+			rc = cl_ledger_entry(l, c.idx[i], ix_scan, p, err);
+	if (rc == CL_OK)
+		*used = 1;
+out:
+	cl_parties_free(pp);
+	cl_map_release(&c.tags);
+	free(c.idx);
+	free(all);
+	free(closed);
+	free(cand);
+	return rc;
 }
 
 /* Pre-pass for include_erased with keyed selectors: the conversation tags
@@ -514,14 +679,20 @@ int cl_select_plan_new(struct cl_ledger *l, const struct cl_select_query *q,
 		       struct cl_select_plan **out, char **err)
 {
 	struct cl_select_plan *p = calloc(1, sizeof(*p));
-	int rc, reading = 0;
+	int rc, reading = 0, used = 0;
 
 	*out = NULL;
 	if (p == NULL)
 		return CL_ENOMEM;
 	if ((rc = cl_ledger_read_begin(l, &reading, err)) == CL_OK &&
-	    (rc = sel_compile(&p->s, l, NULL, q, err)) == CL_OK)
+	    (rc = sel_compile(&p->s, l, NULL, q, err)) == CL_OK &&
+	    (rc = plan_indexed(p, q, &used, err)) == CL_OK && !used) {
+		/* From scratch: the indexed attempt may have planned some. */
+		p->n = 0;
+		p->records = 0;
+		p->s.have_last = 0;
 		rc = cl_ledger_each(l, CL_ENTRY_RECORD, on_scan, p, err);
+	}
 	cl_ledger_read_end(l, reading);
 	if (rc) {
 		cl_select_plan_free(p);

@@ -255,6 +255,11 @@ int cl_ledger_entry(struct cl_ledger *l, uint64_t index, cl_ledger_entry_fn fn,
 int cl_ledger_conv_each(struct cl_ledger *l, const unsigned char conv_tag[32],
 			cl_ledger_entry_fn fn, void *ctx, char **err);
 
+/* *yes = 1 if a record entry (type CL_ENTRY_RECORD) other than an
+ * attachment lies strictly between indexes a and b. */
+int cl_ledger_record_between(struct cl_ledger *l, uint64_t a, uint64_t b, int *yes,
+			     char **err);
+
 /* Reads. */
 int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
 		   char **err);

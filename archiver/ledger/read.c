@@ -719,3 +719,27 @@ out:
 	sqlite3_finalize(get);
 	return rc;
 }
+
+int cl_ledger_record_between(struct cl_ledger *l, uint64_t a, uint64_t b, int *yes,
+			     char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK, s;
+
+	*yes = 0;
+	if (b <= a + 1)
+		return CL_OK;
+	if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM entry WHERE idx > ?1 AND idx < ?2"
+			       " AND +type = 1 AND kind <> 'attachment' LIMIT 1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "reading entries");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)b);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		*yes = 1;
+	else if (s != SQLITE_DONE)
+		rc = cl_ledger_db_err(l, err, "reading entries");
+	sqlite3_finalize(st);
+	return rc;
+}
