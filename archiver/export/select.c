@@ -409,12 +409,27 @@ static int on_scan(void *ctx, uint64_t index, const unsigned char *leaf, size_t 
  */
 #define IX_MAX_CONVS 4096u
 
+struct ix_ent {
+	uint64_t idx;
+	size_t leaf, leaf_len;   /* offsets into ix_ctx.data */
+	size_t attrs, attrs_len;
+	int has_attrs, has_payload;
+};
+
 struct ix_ctx {
 	struct sel *s;
 	struct cl_map tags;      /* candidate conversations */
-	uint64_t *idx;           /* their entries */
+	struct ix_ent *e;        /* their entries, as their chains give them */
 	size_t n, cap;
+	struct cl_buf data;      /* the entries' leaves and attrs */
 };
+
+static int cmp_ix(const void *a, const void *b)
+{
+	const struct ix_ent *x = a, *y = b;
+
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
 
 static int ix_tag(void *ctx, uint64_t index, const unsigned char *leaf, size_t leaf_len,
 		  const unsigned char *attrs, size_t alen, int has_payload)
@@ -441,22 +456,31 @@ static int ix_collect(void *ctx, uint64_t index, const unsigned char *leaf, size
 		      const unsigned char *attrs, size_t alen, int has_payload)
 {
 	struct ix_ctx *c = ctx;
+	struct ix_ent *e;
+	int rc;
 
-	(void)leaf;
-	(void)leaf_len;
-	(void)attrs;
-	(void)alen;
-	(void)has_payload;
 	if (c->n == c->cap) {
 		size_t nc = c->cap ? 2 * c->cap : 1024;
-		uint64_t *nv = realloc(c->idx, nc * sizeof(*nv));
+		struct ix_ent *nv = realloc(c->e, nc * sizeof(*nv));
 
 		if (nv == NULL)
 			return CL_ENOMEM;
-		c->idx = nv;
+		c->e = nv;
 		c->cap = nc;
 	}
-	c->idx[c->n++] = index;
+	e = &c->e[c->n];
+	e->idx = index;
+	e->leaf = c->data.len;
+	e->leaf_len = leaf_len;
+	if ((rc = cl_buf_add(&c->data, leaf, leaf_len)))
+		return rc;
+	e->attrs = c->data.len;
+	e->attrs_len = attrs ? alen : 0;
+	e->has_attrs = attrs != NULL;
+	if (attrs && (rc = cl_buf_add(&c->data, attrs, alen)))
+		return rc;
+	e->has_payload = has_payload;
+	c->n++;
 	return CL_OK;
 }
 
@@ -505,6 +529,7 @@ static int plan_indexed(struct cl_select_plan *p, const struct cl_select_query *
 	memset(&c, 0, sizeof(c));
 	c.s = s;
 	cl_map_init(&c.tags);
+	cl_buf_init(&c.data, (size_t)1 << 34);
 	if (s->parties == NULL)
 		return CL_OK;
 	for (i = 0; i < q->n_parties; i++) {
@@ -539,16 +564,22 @@ static int plan_indexed(struct cl_select_plan *p, const struct cl_select_query *
 			rc = cl_ledger_conv_each(l, c.tags.slots[i].key, ix_collect, &c, err);
 	if (rc)
 		goto out;
-	qsort(c.idx, c.n, sizeof(*c.idx), cmp_u64);
-	for (i = 0; i < c.n && rc == CL_OK; i++)
-		if (i == 0 || c.idx[i] != c.idx[i - 1])
-			rc = cl_ledger_entry(l, c.idx[i], ix_scan, p, err);
+	qsort(c.e, c.n, sizeof(*c.e), cmp_ix);
+	for (i = 0; i < c.n && rc == CL_OK; i++) {
+		const struct ix_ent *e = &c.e[i];
+
+		if (i == 0 || e->idx != c.e[i - 1].idx)
+			rc = ix_scan(p, e->idx, c.data.data + e->leaf, e->leaf_len,
+				     e->has_attrs ? c.data.data + e->attrs : NULL,
+				     e->attrs_len, e->has_payload);
+	}
 	if (rc == CL_OK)
 		*used = 1;
 out:
 	cl_parties_free(pp);
 	cl_map_release(&c.tags);
-	free(c.idx);
+	free(c.e);
+	cl_buf_release(&c.data);
 	free(all);
 	free(closed);
 	free(cand);

@@ -619,6 +619,7 @@ void cl_ledger_close(struct cl_ledger *l)
 	sqlite3_finalize(l->st_er_mark);
 	sqlite3_finalize(l->st_ins_attr);
 	sqlite3_finalize(l->st_del_attr);
+	sqlite3_finalize(l->st_entry);
 	if (l->db)
 		sqlite3_close(l->db);   /* ends a reader's read transaction */
 	lock_release(l);

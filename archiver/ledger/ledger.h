@@ -243,7 +243,8 @@ int cl_ledger_attr_lookup(struct cl_ledger *l, const uint64_t *h, size_t n,
 int cl_attrix_rebuild(struct cl_ledger *l, char **err);
 /*
  * One entry, as cl_ledger_each() gives it: fn(ctx, index, leaf, attrs,
- * has_payload).  CL_ENOTFOUND if there is no such entry.
+ * has_payload).  CL_ENOTFOUND if there is no such entry.  fn must not
+ * call cl_ledger_entry() itself (the handle's statement is in use).
  */
 int cl_ledger_entry(struct cl_ledger *l, uint64_t index, cl_ledger_entry_fn fn,
 		    void *ctx, char **err);

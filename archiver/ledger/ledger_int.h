@@ -63,7 +63,7 @@ struct cl_ledger {
 	struct cl_buf leafbuf;
 	sqlite3_stmt *st_leaf, *st_ins_dedup, *st_get_ch, *st_up_head, *st_ins_entry, *st_ins_payload,
 		*st_ins_key, *st_ins_node, *st_er_get, *st_er_key, *st_er_payload,
-		*st_er_attrs, *st_er_mark, *st_ins_attr, *st_del_attr;
+		*st_er_attrs, *st_er_mark, *st_ins_attr, *st_del_attr, *st_entry;
 };
 
 /* Finish the scrub an interrupted erasure left (meta 'scrub-pending'):

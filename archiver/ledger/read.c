@@ -639,13 +639,14 @@ int cl_ledger_each(struct cl_ledger *l, int type, cl_ledger_entry_fn fn,
 int cl_ledger_entry(struct cl_ledger *l, uint64_t index, cl_ledger_entry_fn fn,
 		    void *ctx, char **err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc = CL_OK, s;
 
-	if (sqlite3_prepare_v2(l->db, "SELECT e.leaf, e.attrs,"
-			       " EXISTS(SELECT 1 FROM payload p WHERE p.idx = e.idx)"
-			       " FROM entry e WHERE e.idx = ?1", -1, &st, NULL) != SQLITE_OK)
-		return cl_ledger_db_err(l, err, "reading an entry");
+	if ((rc = cl_ledger_prepare(l, &l->st_entry, "SELECT e.leaf, e.attrs,"
+				    " EXISTS(SELECT 1 FROM payload p WHERE p.idx = e.idx)"
+				    " FROM entry e WHERE e.idx = ?1", err)))
+		return rc;
+	st = l->st_entry;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
 	s = sqlite3_step(st);
 	if (s == SQLITE_ROW)
@@ -656,7 +657,7 @@ int cl_ledger_entry(struct cl_ledger *l, uint64_t index, cl_ledger_entry_fn fn,
 		rc = cl_error(err, CL_ENOTFOUND, "no entry %llu", (unsigned long long)index);
 	else
 		rc = cl_ledger_db_err(l, err, "reading an entry");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
