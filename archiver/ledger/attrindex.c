@@ -241,7 +241,8 @@ int cl_ledger_attr_lookup(struct cl_ledger *l, const uint64_t *h_in, size_t n_h,
 		return CL_ENOMEM;
 	if (n_h)
 		memcpy(h, h_in, n_h * sizeof(*h));
-	qsort(h, n_h, sizeof(*h), cmp_u64);
+	if (n_h > 1)
+		qsort(h, n_h, sizeof(*h), cmp_u64);
 	if (sqlite3_prepare_v2(l->db, "SELECT idx FROM attr_index WHERE h = ?1 AND idx < ?2",
 			       -1, &q, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(l->db, "SELECT attrs FROM entry WHERE idx = ?1", -1, &get,
@@ -270,7 +271,8 @@ int cl_ledger_attr_lookup(struct cl_ledger *l, const uint64_t *h_in, size_t n_h,
 	}
 	if (rc)
 		goto out;
-	qsort(x.v, x.n, sizeof(*x.v), cmp_u64);
+	if (x.n > 1)
+		qsort(x.v, x.n, sizeof(*x.v), cmp_u64);
 	/* Keep the candidates whose committed attrs carry a hash. */
 	for (i = 0, k = 0; i < x.n; i++) {
 		if (i && x.v[i] == x.v[i - 1])

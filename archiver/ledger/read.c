@@ -354,7 +354,7 @@ int cl_prover_new(struct cl_ledger *l, uint64_t size, struct cl_prover **out,
 	p->l = l;
 	cl_buf_init(&p->note, 1 << 16);
 	if ((p->nodes = calloc(PROVER_NODES, sizeof(*p->nodes))) == NULL ||
-	    (p->blocks = calloc(PROVER_BLOCKS, sizeof(*p->blocks))) == NULL) {
+	    (p->blocks = calloc(PROVER_BLOCKS, sizeof(struct prover_block *))) == NULL) {
 		rc = CL_ENOMEM;
 		goto out;
 	}
