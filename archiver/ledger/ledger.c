@@ -618,8 +618,8 @@ void cl_ledger_close(struct cl_ledger *l)
 	sqlite3_finalize(l->st_er_attrs);
 	sqlite3_finalize(l->st_er_mark);
 	sqlite3_finalize(l->st_ins_attr);
-	sqlite3_finalize(l->st_del_attr);
 	sqlite3_finalize(l->st_entry);
+	cl_attrix_free(l);
 	if (l->db)
 		sqlite3_close(l->db);   /* ends a reader's read transaction */
 	lock_release(l);
@@ -778,6 +778,7 @@ void cl_ledger_rollback(struct cl_ledger *l)
 		return;
 	sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 	l->in_batch = 0;
+	cl_attrix_reset(l);
 	l->range = l->saved_range;
 	l->size = l->committed_size;
 	/* Put back the chain heads this batch moved.  Keys it added may
