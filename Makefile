@@ -146,6 +146,7 @@ bench: all $(O)/bench/wa_stanza $(O)/bench/bag_stream
 	sh bench/writers.sh $(O)
 	sh bench/search.sh $(O)
 	sh bench/export.sh $(O) quick
+	sh bench/console.sh $(O) quick
 
 fuzz:
 	$(MAKE) O=build-fuzz-lib CC=clang CFLAGS="-fsanitize=fuzzer-no-link" SANITIZE=1 build-fuzz-lib/libchatledger.a
@@ -181,4 +182,5 @@ install: $(O)/chatledger
 	install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf build build-asan build-fuzz build-fuzz-lib demo-archive demo-archive.passphrase
+	rm -rf build build-asan build-fuzz build-fuzz-lib demo-archive demo-archive.passphrase \
+	  demo-archive.bundle demo-archive.bundle.tar

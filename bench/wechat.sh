@@ -7,7 +7,9 @@
 # the simulator's bench client (tests/wechat/sim.js bench: safe-mode text
 # pushes, each a new MsgId, WX_CONNS concurrent keep-alive clients for
 # WX_SECONDS).  Prints both rates and their ratio (target >= 0.8, as for
-# the WhatsApp webhook).
+# the WhatsApp webhook).  Also prints the server's CPU time per answer in
+# each mode (utime + stime from /proc, microseconds): on a shared machine
+# the rates move with the load of other processes, the CPU cost much less.
 #
 # Environment: WX_SECONDS (default 8), WX_CONNS (default "32 128"),
 # BENCH_DIR (default /tmp/chatledger-bench; works in BENCH_DIR/wechat).
@@ -38,18 +40,28 @@ serve() { # ARCHIVE [--no-store]: start, set $pid and $url
 }
 
 rate() { sed -n 's/.* rate \([0-9.]*\)\/s/\1/p'; }
+answered() { sed -n 's/^answered \([0-9]*\) .*/\1/p'; }
+# cpu PID: utime + stime of the process, in clock ticks
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TCK=$(getconf CLK_TCK)
 
 for c in $CONNS; do
 	rm -rf "$W/a"
 	"$CL" init -a "$W/a" --origin bench.example/wechat --passphrase-file "$W/pass" \
 		--kdf interactive >/dev/null
 	serve "$W/a" --no-store
-	base=$(node "$SIM" bench --url "$url" --seconds "$SECS" --conc "$c" | rate)
+	c0=$(cpu "$pid")
+	node "$SIM" bench --url "$url" --seconds "$SECS" --conc "$c" >"$W/b"
+	base=$(rate <"$W/b")
+	bcpu=$(( ($(cpu "$pid") - c0) * 1000000 / TCK / ($(answered <"$W/b") + 1) ))
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 	serve "$W/a"
-	dur=$(node "$SIM" bench --url "$url" --seconds "$SECS" --conc "$c" | rate)
+	c0=$(cpu "$pid")
+	node "$SIM" bench --url "$url" --seconds "$SECS" --conc "$c" >"$W/b"
+	dur=$(rate <"$W/b")
+	dcpu=$(( ($(cpu "$pid") - c0) * 1000000 / TCK / ($(answered <"$W/b") + 1) ))
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 	pid=""
 	stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from entry where type=1').fetchone()[0])" "$W/a/ledger.db")
-	echo "wechat serve, $c connections: durable $dur/s ($stored records stored), parse-only baseline $base/s, ratio $(echo "$dur $base" | awk '{ printf "%.2f", $1 / $2 }')"
+	echo "wechat serve, $c connections: durable $dur/s ($stored records stored), parse-only baseline $base/s, ratio $(echo "$dur $base" | awk '{ printf "%.2f", $1 / $2 }'); server CPU per answer: durable ${dcpu}us, parse-only ${bcpu}us"
 done

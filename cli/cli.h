@@ -20,6 +20,7 @@
 #include <getopt.h>
 
 struct cl_ledger;
+struct cl_officer;
 
 /*
  * What a command needs before it can run (struct cli_cmd.flags,
@@ -32,6 +33,9 @@ struct cl_ledger;
 #define CLI_NEEDS_PASSPHRASE 0x08u /* --passphrase-file FILE, else the terminal */
 #define CLI_CONFIRM_PASSPHRASE 0x10u /* with PASSPHRASE: ask twice on a terminal */
 #define CLI_TAKES_OPERANDS   0x20u /* at least one operand after the options */
+/* issue 15: --officer NAME and --reason TEXT (cli/officer.c); with
+ * named officers configured, the officer's passphrase is asked for. */
+#define CLI_OFFICER          0x40u
 
 /* An option's val with this bit names a file holding a secret: it must be
  * spelled in full (no getopt_long abbreviation), and neither its value
@@ -40,7 +44,7 @@ struct cl_ledger;
 /* The val of the common --wait option (writer commands). */
 #define CLI_OPT_WAIT 0x20000
 
-#define CLI_MAX_OPTS 24
+#define CLI_MAX_OPTS 32
 
 /*
  * The context run_command() in main.c builds for one command: filled by
@@ -61,6 +65,10 @@ struct cli_ctx {
 	int wait_set;
 	int code;                  /* exit status when cli_getopt() says CLI_OPTS_EXIT */
 	struct option longopts[CLI_MAX_OPTS]; /* the command's plus the common ones */
+	/* issue 15 (cli/officer.c): --officer, --reason, the unlocked officer */
+	const char *officer;
+	const char *reason;
+	struct cl_officer *off;    /* freed (wiped) by run_command() */
 };
 
 struct cli_cmd {
@@ -163,6 +171,7 @@ struct cl_wa_collector_opts;
 /* pair and collect (cli/wa_run.c): the collector's callback context. */
 struct cli_wa {
 	const char *cmd;       /* "pair" or "collect", for the log */
+	const char *alert_cmd; /* collect --alert-command, or NULL */
 };
 /* Log a line on standard error as the collector does:
  * "TIME chatledger CMD: message". */
@@ -199,5 +208,28 @@ int cmd_verify_bundle(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_search(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_dsar(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_access(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_replicate(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_restore(int argc, char **argv, struct cli_ctx *ctx);
+
+/* replicate, restore, verify --remote (cli/cmd_replicate.c): what names
+ * the store; NULLs fall back to the archive's [replicate] section. */
+struct cl_repl;
+struct cli_repl_args {
+	const char *archive;   /* for [replicate]; NULL on restore */
+	const char *url, *keys_url, *endpoint, *cred_file;
+	int allow_http;
+	int need_keys;         /* the key store URL is required (replicate) */
+};
+/* Open a session to the store; EXIT_OK or an exit status after the error
+ * was printed.  *url_used (malloc'd) names the WORM location. */
+int cli_repl_session(const char *cmd, const struct cli_repl_args *a, struct cl_repl **out,
+		     char **url_used);
+/* verify --remote: audit the bucket against the archive; prints, returns
+ * the exit status (1 on a finding). */
+int cli_verify_remote(const char *archive, const char *url, const char *cred_file,
+		      int deep, int json);
+/* issue 15: named officers and the console (cli/cmd_officer.c, cli/cmd_console.c) */
+int cmd_officer(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_console(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif

@@ -14,6 +14,8 @@
 #include <sodium.h>
 
 #include "archiver/export/select.h"
+#include "archiver/parties/parties.h"
+#include "common/buf.h"
 #include "cli/cli.h"
 #include "cli/readpath.h"
 #include "common/status.h"
@@ -23,7 +25,27 @@
 struct list_ctx {
 	int json;
 	uint64_t n;
+	const char *officer;      /* --officer: only this officer's entries */
+	char (*tokens)[18];       /* --party: its keyed tokens ("#hex") */
+	size_t n_tokens;
 };
+
+/* 1 if the public body's party selectors share a token with c->tokens. */
+static int party_matches(const struct list_ctx *c, const json_t *body)
+{
+	const json_t *ps = json_object_get(body, "parties"), *p, *t;
+	size_t i, j, k;
+
+	json_array_foreach(ps, i, p) {
+		json_array_foreach(p, j, t) {
+			for (k = 0; k < c->n_tokens; k++)
+				if (json_is_string(t) &&
+				    strcmp(json_string_value(t), c->tokens[k]) == 0)
+					return 1;
+		}
+	}
+	return 0;
+}
 
 /* The selectors of body `b` on one line: "key=v1|v2 ..." for the
  * non-empty ones. */
@@ -70,6 +92,11 @@ static int on_access(void *ctx, uint64_t index, const struct cl_leaf *lf,
 	struct list_ctx *c = ctx;
 	char when[32];
 
+	if (c->officer && (!json_is_string(json_object_get(body, "who")) ||
+			   strcmp(json_string_value(json_object_get(body, "who")), c->officer) != 0))
+		return CL_OK;
+	if (c->tokens && !party_matches(c, body))
+		return CL_OK;
 	c->n++;
 	cl_time_format(lf->received_at != CL_TIME_NONE ? lf->received_at : lf->logged_at,
 		       when);
@@ -98,21 +125,57 @@ static int access_list(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "officer", required_argument, NULL, 'o' },
+		{ "party", required_argument, NULL, 'P' },
+		{ "as", required_argument, NULL, 'A' },
+		{ "reason", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct list_ctx lc = { 0, 0 };
+	struct list_ctx lc;
 	unsigned char *sk = NULL;
+	const char *party = NULL;
+	uint64_t *tk = NULL;
 	char *err = NULL;
+	size_t i;
 	int c, rc, code;
 
-	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'j')
-		lc.json = 1;
+	memset(&lc, 0, sizeof(lc));
+	while ((c = cli_getopt(ctx, argc, argv, opts)) > 0) {
+		switch (c) {
+		case 'j': lc.json = 1; break;
+		case 'o': lc.officer = optarg; break;
+		case 'P': party = optarg; break;
+		case 'A': ctx->officer = optarg; break;
+		case 'R': ctx->reason = optarg; break;
+		default: break;
+		}
+	}
 	if (!cli_ready(ctx, c, 1, 0))
 		return ctx->code;
-	if (ctx->pass_file && (code = cli_unlock(ctx, &sk)) != EXIT_OK)
+	if ((ctx->pass_file || ctx->officer) && (code = cli_unlock(ctx, &sk)) != EXIT_OK)
 		return code;
+	if (party)
+		ctx->flags |= CLI_NEEDS_WRITER;  /* the tag key, for the party's tokens */
 	if ((code = cli_setup(ctx, CLI_NEEDS_READER)) != EXIT_OK)
 		goto out;
+	if (party) {
+		if ((rc = cl_parties_selector_tokens(ctx->ledger, party, &tk, &lc.n_tokens))) {
+			code = cli_fail_rc("access", rc, NULL);
+			goto out;
+		}
+		lc.tokens = calloc(lc.n_tokens ? lc.n_tokens : 1, sizeof(*lc.tokens));
+		if (lc.tokens == NULL) {
+			code = cli_fail("access", "out of memory");
+			goto out;
+		}
+		for (i = 0; i < lc.n_tokens; i++) {
+			unsigned char b[8];
+
+			cl_store_be64(b, tk[i]);
+			lc.tokens[i][0] = '#';
+			sodium_bin2hex(lc.tokens[i] + 1, 17, b, 8);
+		}
+	}
 	rc = cl_access_each(ctx->ledger, sk, on_access, &lc, &err);
 	if (rc)
 		code = cli_fail_rc("access", rc, err);
@@ -120,6 +183,8 @@ static int access_list(int argc, char **argv, struct cli_ctx *ctx)
 		printf("no access entries\n");
 out:
 	sodium_free(sk);
+	free(tk);
+	free(lc.tokens);
 	return code == EXIT_OK ? cli_finish_stdout(code) : code;
 }
 

@@ -17,12 +17,15 @@
 int cmd_collect(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
+		{ "alert-command", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cli_wa w = { "collect" };
+	struct cli_wa w = { "collect", NULL };
 	struct cl_wa_collector_opts o;
-	int c = cli_getopt(ctx, argc, argv, opts);
+	int c;
 
+	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'A')
+		w.alert_cmd = optarg;
 	if (!cli_ready(ctx, c, 1, 0))
 		return ctx->code;
 	memset(&o, 0, sizeof(o));

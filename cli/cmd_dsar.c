@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
 
+#include "archiver/export/bundle.h"
 #include "archiver/export/dsar.h"
 #include "archiver/export/select.h"
 #include "cli/cli.h"
@@ -33,10 +35,10 @@ static int dsar_request(int argc, char **argv, struct cli_ctx *ctx)
 	};
 	const char *party = NULL, *out = NULL;
 	int64_t received = CL_TIME_NONE, deadline = 0;
-	uint64_t id = 0, n = 0, written = 0, aidx = 0;
-	struct cl_select_query q;
+	uint64_t id = 0;
+	struct cl_dsar_write_opts w;
+	struct cl_bundle_result res;
 	unsigned char *sk = NULL;
-	json_t *extra = NULL;
 	char *err = NULL, dl[32];
 	int c, rc, code, json = 0;
 
@@ -55,35 +57,43 @@ static int dsar_request(int argc, char **argv, struct cli_ctx *ctx)
 		return ctx->code;
 	if (*party == 0)
 		return cli_fail("dsar", "--party must not be empty");
+	/* Refused before the request is recorded: nothing is overwritten. */
+	if (access(out, F_OK) == 0)
+		return cli_fail("dsar", "--out: %s exists; refusing to overwrite", out);
 	if ((code = cli_unlock(ctx, &sk)) != EXIT_OK)
 		return code;
 	if ((code = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
 		goto out;
-	cl_select_query_init(&q);
-	q.parties = &party;
-	q.n_parties = 1;
-	q.to = received + DAY_MS - 1;
 	/* The request first (its deadline runs from receipt, whatever
-	 * happens next), then the access, then the bundle. */
+	 * happens next); the bundle writer records the access (command
+	 * "dsar", the request id) before it reveals anything. */
 	if ((rc = cl_dsar_request(ctx->ledger, party, received, cli_who(), &id, &deadline,
-				  &err)) ||
-	    (rc = cl_select_count(ctx->ledger, sk, &q, &n, &err))) {
+				  &err))) {
 		code = cli_fail_rc("dsar", rc, err);
 		goto out;
 	}
-	extra = json_pack("{s:I}", "request", (json_int_t)id);
-	if ((rc = cl_access_record_extra(ctx->ledger, "dsar", cli_who(), &q, n, extra, extra,
-					 &aidx, &err)) ||
-	    (rc = cl_dsar_write(ctx->ledger, sk, id, party, received, out, &written, &err))) {
+	memset(&w, 0, sizeof(w));
+	w.id = id;
+	w.party = party;
+	w.received = received;
+	w.out = out;
+	w.who = cli_who();
+	w.now_ms = cl_time_now_ms();
+	w.reason = ctx->reason;
+	if ((rc = cl_dsar_write(ctx->ledger, sk, &w, &res, &err))) {
 		code = cli_fail_rc("dsar", rc, err);
 		goto out;
 	}
 	cl_time_format(deadline, dl);
 	dl[10] = 0;
 	if (json) {
-		json_t *j = json_pack("{s:I, s:s, s:I, s:s, s:I}", "access", (json_int_t)aidx,
+		json_t *j = json_pack("{s:I, s:s, s:I, s:s, s:I, s:I, s:I, s:I}",
+				      "access", (json_int_t)res.access_index,
 				      "deadline", dl, "id", (json_int_t)id, "out", out,
-				      "records", (json_int_t)written);
+				      "records", (json_int_t)res.records,
+				      "attachments", (json_int_t)res.attachments,
+				      "redacted", (json_int_t)res.redacted,
+				      "checkpoint_size", (json_int_t)res.size);
 
 		if (j)
 			json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
@@ -91,11 +101,13 @@ static int dsar_request(int argc, char **argv, struct cli_ctx *ctx)
 		json_decref(j);
 	} else
 		printf("data access request %" PRIu64 " recorded; reply due by %s (PDPO s.19,"
-		       " %d days)\n%" PRIu64 " records written to %s (access entry %" PRIu64 ")\n",
-		       id, dl, CL_DSAR_DAYS, written, out, aidx);
+		       " %d days)\n%" PRIu64 " records and %" PRIu64 " attachments written to %s"
+		       " (access entry %" PRIu64 "); %" PRIu64 " redacted (other people's"
+		       " group-chat messages, content withheld)\n",
+		       id, dl, CL_DSAR_DAYS, res.records, res.attachments, out,
+		       res.access_index, res.redacted);
 	code = cli_finish_stdout(EXIT_OK);
 out:
-	json_decref(extra);
 	sodium_free(sk);
 	return code;
 }

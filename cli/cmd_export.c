@@ -16,7 +16,9 @@
 #include "archiver/export/sign.h"
 #include "archiver/ledger/ledger.h"
 #include "archiver/ledger/vault.h"
+#include "archiver/witness/push.h"
 #include "cli/cli.h"
+#include "cli/readpath.h"
 #include "common/status.h"
 #include "common/util.h"
 
@@ -117,6 +119,7 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 	struct cl_signer signer = { NULL, NULL, NULL };
 	struct progress pg = { 0, 0 };
 	struct cl_buf qt;
+	struct cl_wcfg *wcfg = NULL;
 	unsigned char *sk = NULL;
 	char *err = NULL;
 	int c, rc, code, json = 0;
@@ -229,16 +232,24 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 	o.progress = on_progress;
 	o.progress_ctx = &pg;
 	pg.tty = isatty(STDERR_FILENO);
-	if ((code = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK)
+	if ((code = cli_unlock(ctx, &sk)) != EXIT_OK)
 		goto out;
-	rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk, &err);
-	cli_forget_passphrase(ctx);
-	if (rc) {
-		code = cli_fail_rc("export", rc, err);
-		goto out;
+	if (ctx->off) {
+		o.who = cli_who();
+		o.reason = ctx->reason;
 	}
 	if ((code = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
 		goto out;
+	/* The export checkpoint is pushed to the archive's witnesses and TSA. */
+	if ((wcfg = calloc(1, sizeof(*wcfg))) == NULL) {
+		code = cli_fail("export", "out of memory");
+		goto out;
+	}
+	if ((rc = cl_wcfg_load(ctx->archive, wcfg, &err))) {
+		code = cli_fail_rc("export", rc, err);
+		goto out;
+	}
+	o.witness = wcfg;
 	rc = cl_bundle_export(ctx->ledger, sk, &o, &res, &err);
 	if (pg.tty)
 		fputc('\n', stderr);
@@ -249,12 +260,14 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 	if (json)
 		printf("{\"out\":\"%s\",\"records\":%llu,\"attachments\":%llu,\"conversations\":%llu,"
 		       "\"slices\":%llu,\"erased\":%llu,\"access_index\":%llu,\"checkpoint_size\":%llu,"
-		       "\"payload_bytes\":%llu,\"payload_files\":%llu}\n", o.out_path,
+		       "\"payload_bytes\":%llu,\"payload_files\":%llu,\"cosignatures\":%zu,"
+		       "\"witnesses\":%zu,\"timestamped\":%s}\n", o.out_path,
 		       (unsigned long long)res.records, (unsigned long long)res.attachments,
 		       (unsigned long long)res.conversations, (unsigned long long)res.slices,
 		       (unsigned long long)res.erased, (unsigned long long)res.access_index,
 		       (unsigned long long)res.size, (unsigned long long)res.payload_bytes,
-		       (unsigned long long)res.payload_files);
+		       (unsigned long long)res.payload_files, res.cosignatures, res.witnesses,
+		       res.timestamped ? "true" : "false");
 	else
 		printf("%s: %llu records, %llu attachments, %llu conversations in %llu slices,"
 		       " %llu erased shown as tombstones; export recorded as entry %llu;"
@@ -263,9 +276,16 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 		       (unsigned long long)res.conversations, (unsigned long long)res.slices,
 		       (unsigned long long)res.erased, (unsigned long long)res.access_index,
 		       (unsigned long long)res.size);
+	if (!json && (res.witnesses > 0 || res.cosignatures > 0 || res.timestamped))
+		printf("checkpoint %llu: cosigned by %zu of %zu witnesses%s%s\n",
+		       (unsigned long long)res.size, res.cosignatures, res.witnesses,
+		       res.timestamped ? ", timestamped" : "",
+		       res.witness_late ? " (the log grew before the push: export again for"
+		       " a cosigned bundle)" : "");
 	code = EXIT_OK;
 out:
 	sodium_free(sk);
+	free(wcfg);
 	cl_buf_release(&qt);
 	return code;
 }

@@ -12,6 +12,8 @@
 #include "archiver/ledger/ledger.h"
 #include "archiver/retention/retention.h"
 #include "cli/cli.h"
+#include "cli/readpath.h"
+#include "archiver/officers/officers.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -75,6 +77,8 @@ static int hold_add(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_fail("hold", "--case must be 1-128 bytes");
 	if ((rc = cl_retention_check_range(from, to, until, cl_time_now_ms(), &err)))
 		return cli_fail_rc("hold", rc, err);
+	if ((rc = cli_officer_auth(ctx, CL_ACT_CHANGE)) != EXIT_OK)
+		return rc;
 	if ((rc = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
 		return rc;
 	if (np + nc > 0) {
@@ -90,6 +94,8 @@ static int hold_add(int argc, char **argv, struct cli_ctx *ctx)
 				   to, until, &idx, &err);
 	if (rc)
 		return cli_fail_rc("hold", rc, err);
+	if ((rc = cli_officer_note(ctx, "hold-add", idx)) != EXIT_OK)
+		return rc;
 	if (np + nc == 0) {
 		printf("hold '%s' placed (entry %llu): covers every record\n", case_id,
 		       (unsigned long long)idx);
@@ -118,11 +124,16 @@ static int hold_release(int argc, char **argv, struct cli_ctx *ctx)
 
 	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'c')
 		case_id = optarg;
-	if (!cli_ready(ctx, c, case_id != NULL, CLI_SETUP_ALL))
+	if (!cli_ready(ctx, c, case_id != NULL, 0))
 		return ctx->code;
+	if ((rc = cli_officer_auth(ctx, CL_ACT_CHANGE)) != EXIT_OK ||
+	    (rc = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
+		return rc;
 	rc = cl_retention_hold_release(ctx->ledger, case_id, &idx, &err);
 	if (rc)
 		return cli_fail_rc("hold", rc, err);
+	if ((rc = cli_officer_note(ctx, "hold-release", idx)) != EXIT_OK)
+		return rc;
 	printf("hold '%s' released (entry %llu)\n", case_id, (unsigned long long)idx);
 	return EXIT_OK;
 }

@@ -14,6 +14,8 @@
 #include "archiver/ledger/ledger.h"
 #include "archiver/retention/retention.h"
 #include "cli/cli.h"
+#include "cli/readpath.h"
+#include "archiver/officers/officers.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -56,6 +58,8 @@ static int label_cmd(int argc, char **argv, struct cli_ctx *ctx, int remove)
 	}
 	if (!cli_ready(ctx, c, label != NULL && np + nc > 0, CLI_SETUP_ALL))
 		return ctx->code;
+	if ((rc = cli_officer_auth(ctx, CL_ACT_CHANGE)) != EXIT_OK)
+		return rc;
 	if ((rc = cl_retention_cover(ctx->ledger, parts, np, convs, nc, &cov, &err)))
 		return cli_fail_rc("label", rc, err);
 	if (!remove && cov.records == 0 && !allow_empty)
@@ -65,6 +69,8 @@ static int label_cmd(int argc, char **argv, struct cli_ctx *ctx, int remove)
 				&err);
 	if (rc)
 		return cli_fail_rc("label", rc, err);
+	if ((rc = cli_officer_note(ctx, remove ? "label-remove" : "label-add", idx)) != EXIT_OK)
+		return rc;
 	printf("label '%s' %s (entry %llu): %" PRIu64 " records in %" PRIu64
 	       " conversations\n", label, remove ? "removed" : "given",
 	       (unsigned long long)idx, cov.records, cov.conversations);

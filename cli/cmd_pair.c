@@ -62,7 +62,7 @@ int cmd_pair(int argc, char **argv, struct cli_ctx *ctx)
 		{ "pairing-code", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cli_wa w = { "pair" };
+	struct cli_wa w = { "pair", NULL };
 	struct cl_wa_collector_opts o;
 	int c, terminal = 1;
 

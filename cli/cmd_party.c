@@ -18,6 +18,8 @@
 #include "archiver/parties/parties.h"
 #include "archiver/retention/retention.h"
 #include "cli/cli.h"
+#include "cli/readpath.h"
+#include "archiver/officers/officers.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -47,6 +49,8 @@ static int party_link_cmd(int argc, char **argv, struct cli_ctx *ctx, int unlink
 	}
 	if (!cli_ready(ctx, c, argc - optind == 2, CLI_SETUP_ALL))
 		return ctx->code;
+	if ((rc = cli_officer_auth(ctx, CL_ACT_CHANGE)) != EXIT_OK)
+		return rc;
 	sel[0] = argv[optind];
 	sel[1] = argv[optind + 1];
 	if (cl_ident_canon(sel[0], NULL, ca) || cl_ident_canon(sel[1], NULL, cb))
@@ -60,6 +64,8 @@ static int party_link_cmd(int argc, char **argv, struct cli_ctx *ctx, int unlink
 		return cli_fail("party", "neither '%s' nor '%s' appears in any record; "
 				"check the spelling, or give --allow-empty to link parties "
 				"not seen yet", sel[0], sel[1]);
+	if (ctx->off)
+		by = ctx->off->name;
 	rc = cl_party_link(ctx->ledger, sel[0], sel[1], unlink, "officer", by, note, &idx, &err);
 	if (rc)
 		return cli_fail_rc("party", rc, err);
@@ -194,7 +200,7 @@ static int party_show(int argc, char **argv, struct cli_ctx *ctx)
 	unsigned char *sk = NULL;
 	const char *sel;
 	char *err = NULL, f[32] = "-", t[32] = "-";
-	json_t *out = NULL, *members = NULL, *v;
+	json_t *out = NULL, *members = NULL, *seen, *v;
 	const char *k;
 	int c, rc, json = 0, code = EXIT_OK;
 
@@ -203,14 +209,9 @@ static int party_show(int argc, char **argv, struct cli_ctx *ctx)
 	if (!cli_ready(ctx, c, argc - optind == 1, 0))
 		return ctx->code;
 	sel = argv[optind];
-	if (ctx->pass_file) {
-		if ((code = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK)
-			return code;
-		rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk, &err);
-		cli_forget_passphrase(ctx);
-		if (rc)
-			return cli_fail_rc("party", rc, err);
-	}
+	/* with named officers: --officer NAME --reason TEXT (readpath.h) */
+	if ((ctx->pass_file || ctx->officer) && (code = cli_unlock(ctx, &sk)) != EXIT_OK)
+		return code;
 	memset(&s, 0, sizeof(s));
 	s.first = s.last = CL_TIME_NONE;
 	s.convs = json_object();
@@ -230,16 +231,23 @@ static int party_show(int argc, char **argv, struct cli_ctx *ctx)
 	/* Only the identifiers that are the party's own (not the other
 	 * people in its group chats). */
 	members = json_array();
+	seen = json_object();
 	json_object_foreach(s.idents, k, v) {
+		const char *cid = json_string_value(v);
 		int yes = 0;
 
+		if (json_object_get(seen, cid))
+			continue;   /* "85291234567" and "…@s.whatsapp.net": one tel */
 		if (cl_parties_is_member(ctx->ledger, &sel, 1,
-					 strncmp(json_string_value(v), "name:", 5) == 0 ?
-					 json_string_value(v) : k, &yes, &err) == CL_OK && yes)
-			json_array_append_new(members, json_string(json_string_value(v)));
+					 strncmp(cid, "name:", 5) == 0 ? cid : k, &yes, &err) == CL_OK &&
+		    yes) {
+			json_array_append_new(members, json_string(cid));
+			json_object_set_new(seen, cid, json_true());
+		}
 		free(err);
 		err = NULL;
 	}
+	json_decref(seen);
 	if (s.first != CL_TIME_NONE)
 		cl_time_format(s.first, f);
 	if (s.last != CL_TIME_NONE)
@@ -363,14 +371,9 @@ static int party_list(int argc, char **argv, struct cli_ctx *ctx)
 		json = 1;
 	if (!cli_ready(ctx, c, 1, 0))
 		return ctx->code;
-	if (ctx->pass_file) {
-		if ((code = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK)
-			return code;
-		rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk, &err);
-		cli_forget_passphrase(ctx);
-		if (rc)
-			return cli_fail_rc("party", rc, err);
-	}
+	/* with named officers: --officer NAME --reason TEXT (readpath.h) */
+	if ((ctx->pass_file || ctx->officer) && (code = cli_unlock(ctx, &sk)) != EXIT_OK)
+		return code;
 	memset(&s, 0, sizeof(s));
 	s.rows = json_array();
 	s.sk = sk;

@@ -9,9 +9,13 @@
 
 #include <jansson.h>
 
+#include "archiver/ledger/leaf.h"
 #include "archiver/ledger/ledger.h"
+#include "archiver/parties/parties.h"
 #include "archiver/retention/retention.h"
 #include "cli/cli.h"
+#include "cli/readpath.h"
+#include "archiver/officers/officers.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "policy/policy.h"
@@ -48,13 +52,17 @@ static int policy_event(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	if (!cli_ready(ctx, c, subject != NULL && event != NULL && at != CL_TIME_NONE, CLI_SETUP_ALL))
 		return ctx->code;
-	if ((rc = cl_retention_cover(ctx->ledger, &subject, 1, &subject, 1, &cov, &err)))
+	if ((rc = cli_officer_auth(ctx, CL_ACT_CHANGE)) != EXIT_OK)
+		return rc;
+	if ((rc = cl_retention_cover_subject(ctx->ledger, subject, &cov, &err)))
 		return cli_fail_rc("policy", rc, err);
 	if (cov.records == 0 && !allow_empty)
 		return cli_fail("policy", "subject '%s' appears in no record; check the spelling "
 				"(`chatledger party show ID`), or give --allow-empty to record the "
 				"event for a party not seen yet", subject);
 	rc = cl_retention_event_record(ctx->ledger, subject, event, at, note, &idx, &err);
+	if (rc == CL_OK && (rc = cli_officer_note(ctx, "policy-event", idx)) != EXIT_OK)
+		return rc;
 	if (rc)
 		return cli_fail_rc("policy", rc, err);
 	printf("event '%s' recorded (entry %llu): applies to %" PRIu64 " records in %" PRIu64
@@ -63,16 +71,104 @@ static int policy_event(int argc, char **argv, struct cli_ctx *ctx)
 	return EXIT_OK;
 }
 
+/* policy explain --party: every record of the party's conversations. */
+struct party_ex {
+	struct cl_convset *set;
+	uint64_t *idx;
+	size_t n, cap;
+	char **err;
+};
+
+static int collect_party(void *ctx, uint64_t index, const unsigned char *leaf, size_t n,
+			 const unsigned char *attrs, size_t alen, int has_payload)
+{
+	struct party_ex *x = ctx;
+	struct cl_leaf lf;
+	char *e = NULL;
+
+	(void)attrs;
+	(void)alen;
+	if (!has_payload)
+		return CL_OK;
+	if (cl_leaf_decode(leaf, n, &lf, &e) != CL_OK) {
+		free(e);
+		return cl_error(x->err, CL_ECORRUPT, "entry %llu is corrupt; run verify",
+				(unsigned long long)index);
+	}
+	if (strcmp(lf.kind, "attachment") == 0 || !cl_convset_has(x->set, lf.conv_tag))
+		return CL_OK;
+	if (x->n == x->cap) {
+		size_t nc = x->cap ? 2 * x->cap : 64;
+		uint64_t *ni = realloc(x->idx, nc * sizeof(*ni));
+
+		if (ni == NULL)
+			return CL_ENOMEM;
+		x->idx = ni;
+		x->cap = nc;
+	}
+	x->idx[x->n++] = index;
+	return CL_OK;
+}
+
+static int explain_party(struct cli_ctx *ctx, const struct cl_policy *p, const char *party,
+			 int64_t now, int json)
+{
+	struct party_ex x;
+	json_t *arr = json_array();
+	char *err = NULL;
+	size_t i;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	x.err = &err;
+	if ((rc = cl_parties_select(ctx->ledger, &party, 1, &x.set, &err)) ||
+	    (rc = cl_ledger_each(ctx->ledger, CL_ENTRY_RECORD, collect_party, &x, &err)))
+		goto out;
+	for (i = 0; i < x.n; i++) {
+		json_t *j = NULL;
+
+		if ((rc = cl_retention_explain(ctx->ledger, p, x.idx[i], now, &j, &err)))
+			goto out;
+		if (json) {
+			json_array_append_new(arr, j);
+			continue;
+		}
+		printf("entry %llu sent %s: %s (%s), erase after %s%s\n",
+		       (unsigned long long)x.idx[i],
+		       json_string_value(json_object_get(j, "sent_at")) ?
+		       json_string_value(json_object_get(j, "sent_at")) : "-",
+		       json_string_value(json_object_get(j, "decision")),
+		       json_string_value(json_object_get(j, "reason")) ?
+		       json_string_value(json_object_get(j, "reason")) : "-",
+		       json_string_value(json_object_get(j, "erase_after")) ?
+		       json_string_value(json_object_get(j, "erase_after")) : "never",
+		       json_array_size(json_object_get(j, "holds")) ? ", held" : "");
+		json_decref(j);
+	}
+	if (json) {
+		json_dumpf(arr, stdout, JSON_COMPACT | JSON_SORT_KEYS);
+		putchar('\n');
+	} else if (x.n == 0) {
+		printf("party %s: no record with a payload\n", party);
+	}
+out:
+	json_decref(arr);
+	free(x.idx);
+	cl_convset_free(x.set);
+	return rc ? cli_fail_rc("policy", rc, err) : EXIT_OK;
+}
+
 static int policy_explain(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "index", required_argument, NULL, 'i' },
+		{ "party", required_argument, NULL, 'P' },
 		{ "policy", required_argument, NULL, 'p' },
 		{ "now", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *pfile = NULL;
+	const char *pfile = NULL, *party = NULL;
 	unsigned long long index = 0;
 	int64_t now = cl_time_now_ms();
 	struct cl_policy *p = NULL;
@@ -87,6 +183,7 @@ static int policy_explain(int argc, char **argv, struct cli_ctx *ctx)
 				return cli_fail("policy", "--index must be an entry index");
 			have = 1;
 			break;
+		case 'P': party = optarg; have = 1; break;
 		case 'p': pfile = optarg; break;
 		case 't':
 			if (cli_time(optarg, &now))
@@ -102,6 +199,11 @@ static int policy_explain(int argc, char **argv, struct cli_ctx *ctx)
 	/* Matching needs the tag key, which only writers load (the table
 	 * gives explain CLI_NEEDS_WRITER). */
 	if ((code = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK) {
+		cl_policy_free(p);
+		return code;
+	}
+	if (party) {
+		code = explain_party(ctx, p, party, now, json);
 		cl_policy_free(p);
 		return code;
 	}

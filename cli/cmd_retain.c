@@ -13,6 +13,7 @@
 #include "archiver/config/config.h"
 #include "archiver/ledger/leaf.h"
 #include "archiver/ledger/ledger.h"
+#include "archiver/ledger/vault.h"
 #include "archiver/retention/retention.h"
 #include "cli/cli.h"
 #include "common/status.h"
@@ -23,17 +24,46 @@
 struct list_out {
 	int json;
 	json_t *arr;
+	struct cl_ledger *l;
+	const unsigned char *sk;   /* dry run with --passphrase-file: names */
+	struct cl_buf pt;
 };
+
+/* The conversation and sender of record `index`, decrypted (dry runs
+ * only: a real run lists entries it has just erased). */
+static void names_of(struct list_out *o, uint64_t index, const char **conv,
+		     const char **sender, json_t **hold)
+{
+	char *err = NULL;
+
+	*conv = *sender = NULL;
+	*hold = NULL;
+	if (o->sk == NULL)
+		return;
+	cl_buf_reset(&o->pt);
+	if (cl_ledger_open_payload(o->l, index, o->sk, &o->pt, &err) != CL_OK) {
+		free(err);
+		return;
+	}
+	*hold = json_loadb((const char *)o->pt.data, o->pt.len, 0, NULL);
+	sodium_memzero(o->pt.data, o->pt.len);
+	*conv = json_string_value(json_object_get(json_object_get(*hold, "conversation"), "id"));
+	*sender = json_string_value(json_object_get(json_object_get(*hold, "sender"), "id"));
+}
 
 static void list_item(void *ctx, const struct cl_retention_item *it)
 {
 	struct list_out *o = ctx;
 	char when[32] = "-", conv[18];
+	const char *cid = NULL, *sid = NULL;
+	json_t *rec = NULL;
 
 	if (it->sent_at != CL_TIME_NONE)
 		cl_time_format(it->sent_at, when);
 	conv[0] = '#';
 	sodium_bin2hex(conv + 1, 17, it->conv_tag, 8);
+	names_of(o, it->attachment_of != UINT64_MAX ? it->attachment_of : it->index, &cid,
+		 &sid, &rec);
 	if (o->json) {
 		json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s}", "index", (json_int_t)it->index,
 				      "kind", it->kind, "sent_at", when, "rule", it->rule,
@@ -42,15 +72,19 @@ static void list_item(void *ctx, const struct cl_retention_item *it)
 		if (j && it->attachment_of != UINT64_MAX)
 			json_object_set_new(j, "attachment_of",
 					    json_integer((json_int_t)it->attachment_of));
+		if (j && cid)
+			json_object_set_new(j, "conversation_id", json_string(cid));
+		if (j && sid)
+			json_object_set_new(j, "party", json_string(sid));
 		json_array_append_new(o->arr, j);
-		return;
-	}
-	if (it->attachment_of != UINT64_MAX)
+	} else if (it->attachment_of != UINT64_MAX) {
 		printf("erase %" PRIu64 "\t%s\t%s\t%s\tconversation %s\t(attachment of %" PRIu64 ")\n",
-		       it->index, it->kind, when, it->rule, conv, it->attachment_of);
-	else
-		printf("erase %" PRIu64 "\t%s\t%s\t%s\tconversation %s\n", it->index, it->kind,
-		       when, it->rule, conv);
+		       it->index, it->kind, when, it->rule, cid ? cid : conv, it->attachment_of);
+	} else {
+		printf("erase %" PRIu64 "\t%s\t%s\t%s\tconversation %s%s%s\n", it->index, it->kind,
+		       when, it->rule, cid ? cid : conv, sid ? "\tparty " : "", sid ? sid : "");
+	}
+	json_decref(rec);
 }
 
 /* --report: the reports of earlier runs (the latest, or --all). */
@@ -150,6 +184,7 @@ int cmd_retain(int argc, char **argv, struct cli_ctx *ctx)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct list_out lo;
+	unsigned char *sk = NULL;
 	uint64_t report_idx = UINT64_MAX;
 	int list = 0, report = 0, all = 0;
 	const char *pfile = NULL;
@@ -177,19 +212,43 @@ int cmd_retain(int argc, char **argv, struct cli_ctx *ctx)
 	if (!cli_ready(ctx, c, 1, 0))
 		return ctx->code;
 	if (report) {
-		if ((code = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK)
+		if ((code = cli_setup(ctx, CLI_NEEDS_READER | CLI_NEEDS_WRITER)) != EXIT_OK)
 			return code;
 		return print_reports(ctx, all, json);
 	}
+	memset(&lo, 0, sizeof(lo));
 	lo.json = json;
 	lo.arr = json_array();
+	cl_buf_init(&lo.pt, 64u << 20);
+	if (ctx->pass_file) {
+		if (!dry || !list) {
+			json_decref(lo.arr);
+			return cli_fail("retain", "--passphrase-file is only used with --dry-run --list "
+					"(to name each entry's conversation and party)");
+		}
+		if ((code = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK) {
+			json_decref(lo.arr);
+			return code;
+		}
+		rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk, &err);
+		cli_forget_passphrase(ctx);
+		if (rc) {
+			json_decref(lo.arr);
+			return cli_fail_rc("retain", rc, err);
+		}
+		lo.sk = sk;
+	}
 	/* Never erase on a policy that does not parse. */
 	if ((code = cli_load_policy("retain", ctx->archive, pfile, &p)) != EXIT_OK)
 		return code;
-	if ((code = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK) {
+	if ((code = cli_setup(ctx, CLI_NEEDS_READER | CLI_NEEDS_WRITER)) != EXIT_OK) {
 		cl_policy_free(p);
+		json_decref(lo.arr);
+		sodium_free(sk);
+		cl_buf_release(&lo.pt);
 		return code;
 	}
+	lo.l = ctx->ledger;
 	rc = cl_retention_run_list(ctx->ledger, p, now, dry, 1000, list ? list_item : NULL, &lo,
 				   &st, &report_idx, &err);
 	cl_time_format(now, nowtxt);
@@ -236,6 +295,10 @@ int cmd_retain(int argc, char **argv, struct cli_ctx *ctx)
 			       st.per_rule[CL_POLICY_MAX_RULES]);
 	}
 	json_decref(lo.arr);
+	if (lo.pt.data)
+		sodium_memzero(lo.pt.data, lo.pt.alloc);
+	cl_buf_release(&lo.pt);
+	sodium_free(sk);
 	cl_policy_free(p);
 	return rc ? cli_fail_rc("retain", rc, err) : EXIT_OK;
 }

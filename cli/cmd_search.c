@@ -109,6 +109,7 @@ int cmd_search(int argc, char **argv, struct cli_ctx *ctx)
 	struct out_ctx o = { 0 };
 	unsigned char *sk = NULL;
 	struct cl_select_plan *plan = NULL;
+	json_t *why = NULL;
 	uint64_t n = 0, hits = 0, aidx = 0;
 	char *err = NULL;
 	int c, rc, code;
@@ -135,7 +136,11 @@ int cmd_search(int argc, char **argv, struct cli_ctx *ctx)
 		goto out;
 	}
 	n = cl_select_plan_records(plan);
-	if ((rc = cl_access_record(ctx->ledger, "search", cli_who(), &sel.q, n, &aidx, &err))) {
+	why = cli_reason_json(ctx);
+	rc = cl_access_record_extra(ctx->ledger, "search", cli_who(), &sel.q, n, NULL, why, &aidx,
+				    &err);
+	json_decref(why);
+	if (rc) {
 		code = cli_fail_rc("search", rc, err);
 		goto out;
 	}

@@ -83,7 +83,7 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 	const char *out = NULL;
 	unsigned char *sk = NULL;
 	int c, rc, code = EXIT_OK, single;
-	json_t *extra = NULL;
+	json_t *extra = NULL, *why = NULL;
 	struct cl_buf b;
 	char *err = NULL;
 
@@ -135,8 +135,13 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 		goto out;
 	}
 	extra = ranges_json(r, nr);
-	if ((rc = cl_access_record_extra(ctx->ledger, "show", cli_who(), NULL, total, extra,
-					 extra, &aidx, &err))) {
+	why = extra ? json_deep_copy(extra) : NULL;
+	if (why && ctx->reason)
+		json_object_set_new(why, "reason", json_string(ctx->reason));
+	rc = cl_access_record_extra(ctx->ledger, "show", cli_who(), NULL, total, extra,
+				    why ? why : extra, &aidx, &err);
+	json_decref(why);
+	if (rc) {
 		code = cli_fail_rc("show", rc, err);
 		goto out;
 	}

@@ -15,8 +15,10 @@
 #include "archiver/ledger/leaf.h"
 #include "archiver/ledger/ledger.h"
 #include "archiver/ingest/record.h"
+#include "archiver/sources/wechat_status.h"
 #include "archiver/wa/status.h"
 #include "archiver/witness/push.h"
+#include "archiver/replicate/replicate.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -64,6 +66,11 @@ static json_t *wa_json(const struct cl_wa_status *st)
 		      "phone_last_seen_at", "days_to_logout_cutoff");
 	if (w && st->has_device)
 		json_object_set_new(w, "device", json_integer(st->device));
+	if (w && st->devices)
+		json_object_set_new(w, "devices", json_loads(st->devices, 0, NULL));
+	if (w && st->has_messages)
+		json_object_set_new(w, "messages_archived",
+				    json_integer((json_int_t)st->messages_archived));
 	return w;
 }
 
@@ -95,7 +102,25 @@ static void wa_print(const struct cl_wa_status *st)
 		       "not connected");
 	else
 		printf("  open gap   none\n");
-	printf("  phone seen not tracked yet (needs message decryption)\n");
+	if (st->has_messages)
+		printf("  messages   %lld archived by the last run\n",
+		       (long long)st->messages_archived);
+	if (st->devices) {
+		json_t *a = json_loads(st->devices, 0, NULL);
+		size_t i;
+
+		printf("  devices    %zu linked to the number\n", json_array_size(a));
+		for (i = 0; i < json_array_size(a); i++) {
+			json_t *d = json_array_get(a, i);
+
+			printf("    %-22s first seen %s, last seen %s\n",
+			       json_string_value(json_object_get(d, "device")),
+			       json_string_value(json_object_get(d, "first_seen")),
+			       json_string_value(json_object_get(d, "last_seen")));
+		}
+		json_decref(a);
+	}
+	printf("  phone seen not tracked yet\n");
 }
 
 static int count_access(void *ctx, uint64_t index, const struct cl_leaf *lf,
@@ -169,6 +194,91 @@ static void witness_print(const json_t *w, uint64_t latest)
 		       " see SECURITY.md)\n", alerts);
 }
 
+/* "2026-01-02T03:04:05.000Z" or "never" */
+static const char *when_ms(json_int_t ms, char buf[32])
+{
+	if (ms <= 0)
+		return "never";
+	cl_time_format((int64_t)ms, buf);
+	return buf;
+}
+
+static const char *when(const json_t *o, const char *key, char buf[32])
+{
+	return when_ms(json_integer_value(json_object_get(o, key)), buf);
+}
+
+/* Which WeChat route covers what, its last delivery, its holes. */
+static void wechat_print(const json_t *w)
+{
+	const json_t *r = json_object_get(w, "routes");
+	const json_t *a = json_object_get(r, "A"), *b = json_object_get(r, "B");
+	const json_t *c = json_object_get(r, "C"), *m = json_object_get(w, "media");
+	const json_t *wf = json_object_get(b, "failed_windows");
+	const json_t *kf = json_object_get(c, "kf_failures");
+	char t1[32], t2[32];
+	json_int_t n;
+
+	printf("wechat A     %s: last push %s, %" JSON_INTEGER_FORMAT " records\n",
+	       json_string_value(json_object_get(a, "name")), when(a, "last_push", t1),
+	       json_integer_value(json_object_get(a, "records")));
+	printf("               covers: %s\n               cannot: %s\n",
+	       json_string_value(json_object_get(a, "covers")),
+	       json_string_value(json_object_get(a, "cannot")));
+	printf("wechat B     %s: pulled up to %s (last pull %s)\n",
+	       json_string_value(json_object_get(b, "name")), when(b, "pulled_to", t1),
+	       when(b, "last_pull", t2));
+	if ((n = json_integer_value(json_object_get(wf, "count"))) > 0) {
+		const json_t *l = json_object_get(wf, "last");
+
+		printf("attention    route B: %" JSON_INTEGER_FORMAT " windows could not be pulled"
+		       " (wechat-window-failed coverage entries); the latest %s .. %s, errcode %"
+		       JSON_INTEGER_FORMAT "\n", n,
+		       when_ms(json_integer_value(json_object_get(l, "start")) * 1000, t1),
+		       when_ms(json_integer_value(json_object_get(l, "end")) * 1000, t2),
+		       json_integer_value(json_object_get(l, "errcode")));
+	}
+	printf("               covers: %s\n               cannot: %s\n",
+	       json_string_value(json_object_get(b, "covers")),
+	       json_string_value(json_object_get(b, "cannot")));
+	printf("wechat C     %s: last callback %s, %" JSON_INTEGER_FORMAT " records; %"
+	       JSON_INTEGER_FORMAT " 微信客服 accounts, last sync_msg %s\n",
+	       json_string_value(json_object_get(c, "name")), when(c, "last_push", t1),
+	       json_integer_value(json_object_get(c, "records")),
+	       json_integer_value(json_object_get(c, "kf_accounts")), when(c, "kf_last_pull", t2));
+	if ((n = json_integer_value(json_object_get(kf, "count"))) > 0)
+		printf("attention    route C: %" JSON_INTEGER_FORMAT " kf/sync_msg pulls failed"
+		       " (wechat-kf-sync-failed coverage entries), the latest at %s\n", n,
+		       when(kf, "last_at", t1));
+	printf("               covers: %s\n               cannot: %s\n",
+	       json_string_value(json_object_get(c, "covers")),
+	       json_string_value(json_object_get(c, "cannot")));
+	printf("wechat media %" JSON_INTEGER_FORMAT " downloads queued, %" JSON_INTEGER_FORMAT
+	       " failed attempts, %" JSON_INTEGER_FORMAT " expired (coverage entries)\n",
+	       json_integer_value(json_object_get(m, "pending")),
+	       json_integer_value(json_object_get(json_object_get(m, "failed"), "count")),
+	       json_integer_value(json_object_get(json_object_get(m, "expired"), "count")));
+	printf("wechat       not captured: %s\n",
+	       json_string_value(json_array_get(json_object_get(w, "not_captured"), 0)));
+}
+
+static void repl_print(const struct cl_repl_state *r, uint64_t entries)
+{
+	char b[32] = "never";
+
+	if (r->ok_at)
+		cl_time_format(r->ok_at, b);
+	printf("replication: %" PRIu64 "/%" PRIu64 " entries off-site, %" PRIu64
+	       " behind; last success %s; %s\n", r->replicated, entries,
+	       entries > r->replicated ? entries - r->replicated : 0, b,
+	       r->failing_since ? "FAILING" : "ok");
+	if (r->failing_since) {
+		cl_time_format(r->failing_since, b);
+		printf("%s  replication failing since %s: %s\n", r->alert ? "ALERT" : "attention",
+		       b, r->error);
+	}
+}
+
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
 	uint64_t n_access = 0;
@@ -180,7 +290,8 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	struct cl_ledger_stats s;
 	struct cl_wa_status wst;
 	char *err = NULL;
-	int c, rc, json = 0, have_wa;
+	int c, rc, json = 0, have_wa, have_repl;
+	struct cl_repl_state rst;
 	json_t *j, *rep;
 
 	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'j')
@@ -233,6 +344,14 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		free(werr);
 		free(wc);
 	}
+	{
+		json_t *wx = NULL;
+		char *xerr = NULL;
+
+		if (cl_wx_status(l, &wx, &xerr) == CL_OK && wx)
+			json_object_set_new(j, "wechat", wx);
+		free(xerr);
+	}
 	/* access entries (archiver/export/select.h): who read content */
 	if ((rc = cl_access_each(l, NULL, count_access, &n_access, &err))) {
 		json_decref(j);
@@ -252,6 +371,14 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		"last_run", json_object_get(rep, "now"), "policy", json_object_get(rep, "policy"),
 		"erased", json_object_get(rep, "erased"), "held", json_object_get(rep, "held"),
 		"no_rule", json_object_get(rep, "no_rule")) : json_null());
+	/* off-site replication (archiver/replicate): lag and health */
+	have_repl = cl_repl_state_load(ctx->archive, &rst, NULL) == CL_OK;
+	if (have_repl)
+		json_object_set_new(j, "replication", json_pack("{s:I, s:I, s:b, s:s, s:I}",
+			"replicated", (json_int_t)rst.replicated,
+			"behind", (json_int_t)(s.entries > rst.replicated ? s.entries - rst.replicated : 0),
+			"failing", rst.failing_since != 0, "error", rst.error,
+			"failing_since_ms", (json_int_t)rst.failing_since));
 	if (json) {
 		json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
 		putchar('\n');
@@ -292,6 +419,10 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 			witness_print(json_object_get(j, "witness"), s.last_checkpoint_size);
 		if (have_wa)
 			wa_print(&wst);
+		if (json_object_get(j, "wechat"))
+			wechat_print(json_object_get(j, "wechat"));
+		if (have_repl)
+			repl_print(&rst, s.entries);
 	}
 	json_decref(rep);
 	cl_wa_status_release(&wst);

@@ -19,6 +19,8 @@
 #include "archiver/ledger/verify.h"
 #include "archiver/witness/wverify.h"
 #include "cli/cli.h"
+#include "cli/readpath.h"
+#include "archiver/officers/officers.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -69,11 +71,13 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 		{ "deep", no_argument, NULL, 'd' },
 		{ "witness-policy", required_argument, NULL, 'w' },
 		{ "tsa-ca", required_argument, NULL, 't' },
+		{ "remote", required_argument, NULL, 'R' },
+		{ "credentials-file", required_argument, NULL, CLI_SECRET('C') },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *names[MAX_SAVED];
 	char *notes[MAX_SAVED], *key = NULL, *err = NULL;
-	const char *tsa_ca = NULL;
+	const char *tsa_ca = NULL, *remote = NULL, *cred_file = NULL;
 	struct cl_wpolicy *policy = NULL;
 	struct cl_wverify_report wr;
 	unsigned char *sk = NULL;
@@ -112,6 +116,8 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 		case 'r': o.read_only = 1; break;
 		case 'd': deep = 1; break;
 		case 't': tsa_ca = optarg; break;
+		case 'R': remote = optarg; break;
+		case CLI_SECRET('C'): cred_file = optarg; break;
 		case 'w': {
 			struct cl_buf b;
 
@@ -142,9 +148,22 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 	if (deep) {
 		/* The officer's key first: a wrong passphrase is an error (2),
 		 * reported before anything is verified. */
-		if ((code = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK)
+		if (cl_officers_configured(ctx->archive)) {
+			/* named officers (issue 15): a content officer's key */
+			if ((code = cli_officer_auth(ctx, CL_ACT_CONTENT)) != EXIT_OK)
+				goto out;
+			if ((sk = sodium_malloc(32)) == NULL) {
+				code = cli_fail("verify", "out of memory");
+				goto out;
+			}
+			memcpy(sk, ctx->off->seal_sk, 32);
+			rc = CL_OK;
+		} else if ((code = cli_setup(ctx, CLI_NEEDS_PASSPHRASE)) != EXIT_OK) {
 			goto out;
-		rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk, &err);
+		} else {
+			rc = cl_vault_unlock_seal(ctx->archive, ctx->pass, ctx->pass_len, &sk,
+						  &err);
+		}
 		cli_forget_passphrase(ctx);
 		if (rc) {
 			code = cli_fail_rc("verify", rc, err);
@@ -247,6 +266,9 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 		printf("TAMPERED: %s\n", r.problem);
 	}
 	code = rc == CL_OK ? EXIT_OK : EXIT_TAMPERED;
+	/* The off-site copy is audited against a log that verified. */
+	if (rc == CL_OK && remote)
+		code = cli_verify_remote(ctx->archive, remote, cred_file, deep, json);
 	cl_verify_report_release(&r);
 	cl_wverify_report_release(&wr);
 out:

@@ -21,6 +21,8 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "archiver/config/config.h"
+#include "archiver/ingest/record.h"
 #include "archiver/ledger/ledger.h"
 #include "archiver/sources/webhook.h"
 #include "cli/cli.h"
@@ -187,6 +189,8 @@ int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx)
 	unsigned char *secret = NULL, *token = NULL, *access = NULL;
 	size_t secret_len = 0, token_len = 0, access_len = 0;
 	struct cl_webhook_opts o;
+	struct cl_record_opts classify;
+	struct cl_config *conf = NULL;
 	struct cl_webhook_stats st;
 	struct cl_webhook *w = NULL;
 	sigset_t sigs;
@@ -280,6 +284,16 @@ int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx)
 	o.media_url = media_url;
 	o.media_retry_base = (unsigned)retry_base;
 	o.on_media = on_media;
+	/* [labels] of chatledger.conf classify what arrives, as in ingest. */
+	conf = calloc(1, sizeof(*conf));
+	if (conf == NULL || (rc = cl_config_load(ctx->archive, conf, &err)) != CL_OK) {
+		code = conf ? cli_fail_rc("webhook", rc, err) : cli_fail("webhook", "out of memory");
+		goto out;
+	}
+	memset(&classify, 0, sizeof(classify));
+	classify.account_labels = cl_config_account_labels;
+	classify.ctx = conf;
+	o.classify = &classify;
 	rc = cl_webhook_start(ctx->ledger, &o, &w, &err);
 	/* The server keeps only keyed states derived from the secrets, and
 	 * its own guarded copy of the access token. */
@@ -339,6 +353,7 @@ int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx)
 	code = EXIT_OK;
 out:
 	cl_webhook_stop(w, NULL);
+	free(conf);
 	sodium_free(secret);
 	sodium_free(token);
 	sodium_free(access);

@@ -32,6 +32,8 @@
 #include "archiver/sources/wechat_pull.h"
 #include "archiver/sources/wechat_serve.h"
 #include "archiver/sources/wechat_store.h"
+#include "archiver/config/config.h"
+#include "archiver/ingest/record.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -190,6 +192,24 @@ static void on_note(void *ctx, const char *msg)
 	fprintf(stderr, "chatledger wechat: %s %s\n", when, msg);
 }
 
+/* [labels] of chatledger.conf classify what the routes store, as ingest
+ * and webhook do; the configuration lives until the process ends. */
+static int wx_classify_setup(struct cli_ctx *ctx)
+{
+	static struct cl_config conf;
+	static struct cl_record_opts classify;
+	char *err = NULL;
+	int rc = cl_config_load(ctx->archive, &conf, &err);
+
+	if (rc)
+		return cli_fail_rc("wechat", rc, err);
+	memset(&classify, 0, sizeof(classify));
+	classify.account_labels = cl_config_account_labels;
+	classify.ctx = &conf;
+	cl_wx_set_classify(&classify);
+	return EXIT_OK;
+}
+
 static int wechat_serve(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
@@ -261,6 +281,8 @@ static int wechat_serve(int argc, char **argv, struct cli_ctx *ctx)
 	if ((oa.id && route_setup(&oa, "oa", CL_WX_API_OA, api_url, 1) != 0) ||
 	    (wc.id && route_setup(&wc, "wecom", CL_WX_API_WECOM, wecom_url, 1) != 0))
 		goto out;
+	if ((rc = wx_classify_setup(ctx)) != EXIT_OK)
+		return rc;
 	if ((rc = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK) {
 		code = rc;
 		goto out;
@@ -391,6 +413,8 @@ static int wechat_pull(int argc, char **argv, struct cli_ctx *ctx)
 	if ((!kf && route_setup(&oa, "oa", CL_WX_API_OA, api_url, 0) != 0) ||
 	    (kf && route_setup(&wc, "wecom", CL_WX_API_WECOM, wecom_url, 0) != 0))
 		goto out;
+	if ((rc = wx_classify_setup(ctx)) != EXIT_OK)
+		return rc;
 	if ((rc = cli_setup(ctx, CLI_SETUP_ALL)) != EXIT_OK) {
 		code = rc;
 		goto out;

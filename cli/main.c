@@ -16,6 +16,7 @@
 
 #include "archiver/ledger/ledger.h"
 #include "archiver/ledger/rocopy.h"
+#include "archiver/officers/officers.h"
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/banned.h"
@@ -29,8 +30,8 @@ const struct cli_cmd cli_commands[] = {
 	  "       chatledger ingest -a DIR --format whatsapp-export --account ID [--conversation ID] [--self NAME] [--tz ZONE] [--date-order dmy|mdy|ymd] [--json] FILE...\n"
 	  "       chatledger ingest -a DIR --format cloudapi|wecom [--account ID] [--json] FILE...",
 	  "import records; bad items are quarantined (exit 3)" },
-	{ "verify", cmd_verify, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE,
-	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--witness-policy FILE] [--tsa-ca FILE] [--read-only] [--deep [--passphrase-file FILE]] [--json]",
+	{ "verify", cmd_verify, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE | CLI_OFFICER,
+	  "chatledger verify -a DIR [--key VKEY] [--checkpoint FILE]... [--witness-policy FILE] [--tsa-ca FILE] [--read-only] [--deep [--passphrase-file FILE]] [--remote S3-URL [--credentials-file FILE]] [--json]",
 	  "verify the whole archive without any secret" },
 	{ "checkpoint", cmd_checkpoint, CLI_NEEDS_READER,
 	  "chatledger checkpoint -a DIR [--size N] [--tsr FILE]",
@@ -45,36 +46,36 @@ const struct cli_cmd cli_commands[] = {
 	  "chatledger prove -a DIR --index N [--size M]\n"
 	  "       chatledger prove -a DIR --consistency OLD [--size M]",
 	  "print an inclusion (tlog-proof) or consistency proof" },
-	{ "show", cmd_show, CLI_NEEDS_PASSPHRASE | CLI_NEEDS_WRITER,
+	{ "show", cmd_show, CLI_NEEDS_PASSPHRASE | CLI_NEEDS_WRITER | CLI_OFFICER,
 	  "chatledger show -a DIR --index N [--out FILE] [--passphrase-file FILE]\n"
 	  "       chatledger show -a DIR (--index N | --range A-B)... [--passphrase-file FILE]",
 	  "decrypt entries (records as canonical JSON; --out: exact bytes)" },
 	{ "status", cmd_status, CLI_NEEDS_READER,
 	  "chatledger status -a DIR [--json]",
 	  "summarise the archive: size, checkpoint, coverage, quarantine" },
-	{ "hold", cmd_hold, CLI_NEEDS_ARCHIVE,
+	{ "hold", cmd_hold, CLI_NEEDS_ARCHIVE | CLI_OFFICER,
 	  "chatledger hold add -a DIR --case ID --reason TEXT [--party ID]... [--conversation ID]... [--from DATE] [--to DATE] [--until DATE] [--allow-empty]\n"
 	  "       chatledger hold list -a DIR [--json]\n"
 	  "       chatledger hold release -a DIR --case ID",
 	  "place, list and release legal or regulator holds" },
-	{ "policy", cmd_policy, CLI_NEEDS_ARCHIVE,
+	{ "policy", cmd_policy, CLI_NEEDS_ARCHIVE | CLI_OFFICER,
 	  "chatledger policy event -a DIR --subject ID --event NAME --at DATE [--note TEXT] [--allow-empty]\n"
-	  "       chatledger policy explain -a DIR --index N [--policy FILE] [--now TIME] [--json]\n"
+	  "       chatledger policy explain -a DIR --index N|--party ID [--policy FILE] [--now TIME] [--json]\n"
 	  "       chatledger policy check -a DIR [--policy FILE]",
 	  "record lifecycle events; explain and check the retention policy" },
-	{ "party", cmd_party, CLI_NEEDS_ARCHIVE,
+	{ "party", cmd_party, CLI_NEEDS_ARCHIVE | CLI_OFFICER,
 	  "chatledger party link -a DIR ID ID [--note TEXT] [--by NAME] [--allow-empty]\n"
 	  "       chatledger party unlink -a DIR ID ID [--note TEXT] [--by NAME]\n"
 	  "       chatledger party show -a DIR ID [--passphrase-file FILE] [--json]\n"
 	  "       chatledger party list -a DIR [--passphrase-file FILE] [--json]",
 	  "link a customer's identifiers across sources; show what a party covers" },
-	{ "label", cmd_label, CLI_NEEDS_ARCHIVE,
+	{ "label", cmd_label, CLI_NEEDS_ARCHIVE | CLI_OFFICER,
 	  "chatledger label add -a DIR --label L (--party ID | --conversation ID)... [--note TEXT] [--allow-empty]\n"
 	  "       chatledger label remove -a DIR --label L (--party ID | --conversation ID)...\n"
 	  "       chatledger label list -a DIR [--json]",
 	  "classify a party's or a conversation's records for retention" },
-	{ "retain", cmd_retain, CLI_NEEDS_WRITER,
-	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--list] [--now TIME] [--json]\n"
+	{ "retain", cmd_retain, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE,
+	  "chatledger retain -a DIR [--policy FILE] [--dry-run] [--list] [--passphrase-file FILE] [--now TIME] [--json]\n"
 	  "       chatledger retain -a DIR --report [--all] [--json]",
 	  "erase what the retention policy says is due (nightly)" },
 	{ "webhook", cmd_webhook, CLI_NEEDS_WRITER,
@@ -90,7 +91,7 @@ const struct cli_cmd cli_commands[] = {
 	  "       chatledger pair -a DIR --pairing-code PHONE",
 	  "link the collector to a WhatsApp account (QR or pairing code)" },
 	{ "collect", cmd_collect, CLI_NEEDS_ARCHIVE,
-	  "chatledger collect -a DIR",
+	  "chatledger collect -a DIR [--alert-command CMD]",
 	  "run the linked-device collector in the foreground" },
 	{ "witness", cmd_witness, 0,
 	  "chatledger witness init --state DIR --name NAME\n"
@@ -102,26 +103,43 @@ const struct cli_cmd cli_commands[] = {
 	  "       chatledger witness cosign --state DIR REQUEST|-\n"
 	  "       chatledger witness push -a DIR [--force] [--json]",
 	  "cosign peers' checkpoints (C2SP tlog-witness); push ours to witnesses" },
-	{ "export", cmd_export, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE,
+	{ "export", cmd_export, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE | CLI_OFFICER,
 	  "chatledger export -a DIR --out FILE.zip|FILE.tar --case ID [--party P]... [--conversation C]... [--kind K]... [--label L]... [--from DATE] [--to DATE] [--text WORDS] [--slice 24h] [--tz ZONE] [--tsa-url URL [--tsa-ca PEM]] [--signer-cert PEM --signer-key-file PEM [--signer-chain PEM]] [--who NAME] [--bates-prefix P] [--passphrase-file FILE] [--json]",
 	  "write a signed eDiscovery bundle (BagIt, RSMF, DAT, proofs)" },
 	{ "export-cert", cmd_export_cert, CLI_NEEDS_READER,
 	  "chatledger export-cert -a DIR",
 	  "create (once) and show the archive's export signing certificate" },
 	{ "verify-bundle", cmd_verify_bundle, CLI_TAKES_OPERANDS,
-	  "chatledger verify-bundle FILE [--vkey VKEY] [--ca ROOT.pem] [--tsa-ca PEM] [--json]",
+	  "chatledger verify-bundle FILE [--vkey VKEY] [--ca ROOT.pem] [--tsa-ca PEM] [--witness-policy FILE] [--json]",
 	  "verify an export bundle offline" },
-	{ "search", cmd_search, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE,
+	{ "search", cmd_search, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE | CLI_OFFICER,
 	  "chatledger search -a DIR [--party P]... [--conversation C]... [--from DATE] [--to DATE] [--kind K]... [--label L]... [--text WORDS] [--passphrase-file FILE] [--json]",
 	  "find records by party, conversation, time, kind, label and text" },
-	{ "dsar", cmd_dsar, CLI_NEEDS_ARCHIVE,
+	{ "dsar", cmd_dsar, CLI_NEEDS_ARCHIVE | CLI_OFFICER,
 	  "chatledger dsar -a DIR --party P --received DATE --out FILE [--passphrase-file FILE] [--json]\n"
 	  "       chatledger dsar list -a DIR [--all] [--now DATE] [--json]\n"
 	  "       chatledger dsar close -a DIR --id ID --note TEXT",
 	  "PDPO data access requests: record, produce, list, close" },
 	{ "access", cmd_access, CLI_NEEDS_ARCHIVE,
-	  "chatledger access list -a DIR [--passphrase-file FILE] [--json]",
+	  "chatledger access list -a DIR [--officer NAME] [--party P] [--as NAME --reason TEXT] [--passphrase-file FILE] [--json]",
 	  "list the access entries (who read what, when, how many)" },
+	{ "replicate", cmd_replicate, CLI_NEEDS_ARCHIVE,
+	  "chatledger replicate -a DIR [--url S3-URL] [--keys-url S3-URL] [--endpoint URL] [--credentials-file FILE] [--allow-http] [--service] [--max-segments N] [--json]",
+	  "copy the archive to S3 Object Lock (WORM) storage; erasures follow" },
+	{ "restore", cmd_restore, CLI_NEEDS_ARCHIVE | CLI_NEEDS_PASSPHRASE,
+	  "chatledger restore --from S3-URL -a NEWDIR --credentials-file FILE [--keys-url S3-URL] [--endpoint URL] [--allow-http] [--passphrase-file FILE] [--json]",
+	  "rebuild an archive from its S3 replica" },
+	/* issue 15: named officers and the console */
+	{ "officer", cmd_officer, CLI_NEEDS_ARCHIVE,
+	  "chatledger officer migrate -a DIR --name NAME [--passphrase-file FILE] [--kdf interactive|moderate|sensitive]\n"
+	  "       chatledger officer add -a DIR --officer ADMIN --name NAME --role auditor|officer|admin [--passphrase-file FILE] [--new-passphrase-file FILE] [--kdf interactive|moderate|sensitive]\n"
+	  "       chatledger officer remove -a DIR --officer ADMIN --name NAME [--passphrase-file FILE]\n"
+	  "       chatledger officer passwd -a DIR --officer NAME [--passphrase-file FILE] [--new-passphrase-file FILE] [--kdf interactive|moderate|sensitive]\n"
+	  "       chatledger officer list -a DIR [--json]",
+	  "named officers: their own passphrases and roles" },
+	{ "console", cmd_console, CLI_NEEDS_ARCHIVE,
+	  "chatledger console -a DIR --listen ADDR:PORT [--tls-cert FILE --tls-key-file FILE] [--lang en|zh-Hant] [--json]",
+	  "the officers' web console (sign-in, search, conversations, holds, exports)" },
 	{ NULL, NULL, 0, NULL, NULL }
 };
 
@@ -309,6 +327,19 @@ static const struct option opt_pass = { "passphrase-file", required_argument, NU
 					CLI_SECRET('p') };
 static const struct option opt_help = { "help", no_argument, NULL, 'h' };
 static const struct option opt_wait = { "wait", required_argument, NULL, CLI_OPT_WAIT };
+#define CLI_OPT_OFFICER 0x20001
+#define CLI_OPT_REASON 0x20002
+static const struct option opt_officer = { "officer", required_argument, NULL, CLI_OPT_OFFICER };
+static const struct option opt_reason = { "reason", required_argument, NULL, CLI_OPT_REASON };
+
+/* 1 if `opts` has an option called `name`. */
+static int has_option(const struct option *opts, const char *name)
+{
+	for (; opts->name; opts++)
+		if (strcmp(opts->name, name) == 0)
+			return 1;
+	return 0;
+}
 
 /* ctx->longopts: `opts`, then the common options the flags call for. */
 static int build_longopts(struct cli_ctx *ctx, const struct option *opts)
@@ -317,13 +348,19 @@ static int build_longopts(struct cli_ctx *ctx, const struct option *opts)
 
 	memset(ctx->longopts, 0, sizeof(ctx->longopts));
 	for (; opts[n].name; n++) {
-		if (n + 5 >= CLI_MAX_OPTS)
+		if (n + 7 >= CLI_MAX_OPTS)
 			return -1;
 		ctx->longopts[n] = opts[n];
 	}
 	ctx->longopts[n++] = opt_archive;
-	if (ctx->flags & CLI_NEEDS_PASSPHRASE)
+	if (ctx->flags & (CLI_NEEDS_PASSPHRASE | CLI_OFFICER))
 		ctx->longopts[n++] = opt_pass;
+	if (ctx->flags & CLI_OFFICER) {
+		ctx->longopts[n++] = opt_officer;
+		/* hold add has its own --reason (the hold's) */
+		if (!has_option(opts, "reason"))
+			ctx->longopts[n++] = opt_reason;
+	}
 	if (ctx->flags & CLI_NEEDS_WRITER)
 		ctx->longopts[n++] = opt_wait;
 	ctx->longopts[n] = opt_help;
@@ -461,8 +498,14 @@ int cli_getopt(struct cli_ctx *ctx, int argc, char **argv, const struct option *
 			cli_usage(ctx->name, stdout);
 			ctx->code = EXIT_OK;
 			return CLI_OPTS_EXIT;
+		case CLI_OPT_OFFICER:
+			ctx->officer = optarg;
+			break;
+		case CLI_OPT_REASON:
+			ctx->reason = optarg;
+			break;
 		case CLI_SECRET('p'):
-			if (ctx->flags & CLI_NEEDS_PASSPHRASE) {
+			if (ctx->flags & (CLI_NEEDS_PASSPHRASE | CLI_OFFICER)) {
 				ctx->pass_file = optarg;
 				break;
 			}
@@ -589,6 +632,7 @@ static int run_command(const struct cli_cmd *c, int argc, char **argv)
 	code = c->fn(argc, argv, &ctx);
 	cli_close(&ctx);
 	cli_forget_passphrase(&ctx);
+	cl_officer_session_free(ctx.off);
 	return code;
 }
 

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "archiver/export/select.h"
 #include "cli/cli.h"
 
@@ -16,6 +18,21 @@ const char *cli_who(void);
  * sodium_free it) and wipe the passphrase.  EXIT_OK or an exit status
  * after printing the error. */
 int cli_unlock(struct cli_ctx *ctx, unsigned char **sk);
+
+/*
+ * issue 15.  With named officers configured (officers.h): unlock
+ * ctx->officer (--officer NAME) with their passphrase once and check that
+ * the role may do `action` (CL_ACT_*); cli_who() then names the officer.
+ * Without officers: EXIT_OK (the single-passphrase archive), unless
+ * --officer was given.  cli_unlock() does this for content, and also
+ * requires --reason unless [officers] require_reason = no.
+ */
+int cli_officer_auth(struct cli_ctx *ctx, int action);
+/* {"reason": --reason} for an access entry's sealed part, or NULL. */
+json_t *cli_reason_json(const struct cli_ctx *ctx);
+/* After an officer's change (hold, label, link, event) at ledger index
+ * `entry`: an access entry naming the officer (nothing without officers). */
+int cli_officer_note(struct cli_ctx *ctx, const char *command, uint64_t entry);
 
 /* cli_time, but a bare YYYY-MM-DD means the end of that day (UTC). */
 int cli_time_end(const char *s, int64_t *ms);

@@ -90,6 +90,28 @@ static void wa_on_log(void *ctx, enum cl_wa_log_level level, const char *msg)
 	wa_line(w, "", msg);
 }
 
+/* collect --alert-command: run it with the alert JSON (and a newline) on
+ * its standard input, through /bin/sh, and wait for it. */
+static void wa_on_alert(void *ctx, const char *json)
+{
+	const struct cli_wa *w = ctx;
+	FILE *p;
+	int st;
+
+	if (w->alert_cmd == NULL)
+		return;
+	fflush(stderr);
+	p = popen(w->alert_cmd, "w");
+	if (p == NULL) {
+		wa_line(w, "ERROR: ", "cannot run the alert command");
+		return;
+	}
+	fprintf(p, "%s\n", json);
+	st = pclose(p);
+	if (st != 0)
+		cli_wa_log(w, "ERROR: the alert command exited with status %d", st);
+}
+
 /* libwebsockets' log level from CL_WA_LWS_LOG: unset or empty, none;
  * a number 0..CL_WA_LWS_LOG_MAX (C syntax: 7, 0x7), that; anything
  * else, errors and warnings. */
@@ -125,6 +147,8 @@ int cli_wa_run(struct cli_wa *w, struct cl_wa_collector_opts *o)
 	o->lws_log_level = lws_level_from_env();
 	o->cb_ctx = w;
 	o->on_log = wa_on_log;
+	if (w->alert_cmd)
+		o->on_alert = wa_on_alert;
 	rc = cl_wa_collector_run(o, &out, &err);
 	if (rc && out == CL_WA_OUT_ERROR)
 		return cli_fail_rc(w->cmd, rc, err);

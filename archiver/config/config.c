@@ -217,32 +217,35 @@ static int labels_key(struct load_ctx *x, const char *name, const char *value)
 	return 1;
 }
 
-const char *const *cl_config_account_labels(void *ctx, const char *account, size_t *n)
+/* The account itself, or its id after the last ':' (INI keys cannot
+ * hold ':', and the Cloud API names accounts "wa-business:ID"). */
+static int account_is(const char *account, const char *key)
 {
-	struct cl_config *c = ctx;
-	struct cl_config_labels *m = &c->merged;
-	size_t i, j, k;
+	const char *c = strrchr(account, ':');
 
-	m->n = 0;
+	return strcmp(account, key) == 0 || (c && strcmp(c + 1, key) == 0);
+}
+
+size_t cl_config_account_labels(void *ctx, const char *account, const char **out,
+				size_t cap)
+{
+	const struct cl_config *c = ctx;
+	size_t i, j, k, n = 0;
+
 	for (i = 0; i < c->n_labels; i++) {
 		const struct cl_config_labels *e = &c->labels[i];
 
-		if (strcmp(e->account, "*") != 0 && strcmp(e->account, account) != 0)
+		if (strcmp(e->account, "*") != 0 && !account_is(account, e->account))
 			continue;
-		for (j = 0; j < e->n; j++) {
-			for (k = 0; k < m->n; k++)
-				if (strcmp(m->label[k], e->label[j]) == 0)
+		for (j = 0; j < e->n && n < cap; j++) {
+			for (k = 0; k < n; k++)
+				if (strcmp(out[k], e->label[j]) == 0)
 					break;
-			if (k == m->n && m->n < CL_CONFIG_MAX_ACCOUNT_LABELS) {
-				memcpy(m->label[m->n], e->label[j], sizeof(m->label[0]));
-				m->ptr[m->n] = m->label[m->n];
-				m->n++;
-			}
+			if (k == n)
+				out[n++] = e->label[j];
 		}
 	}
-	m->ptr[m->n] = NULL;
-	*n = m->n;
-	return m->ptr;
+	return n;
 }
 
 /* inih handler: return 1 to continue, 0 to stop at this line. */
@@ -303,8 +306,11 @@ static int handler(void *user, const char *section, const char *name,
 
 		if (r >= 0)
 			return r;
-	} else if (strcmp(section, "witness") == 0 || strcmp(section, "timestamp") == 0) {
-		return 1; /* read and checked by archiver/witness/wconfig.c */
+	} else if (strcmp(section, "witness") == 0 || strcmp(section, "timestamp") == 0 ||
+		   strcmp(section, "replicate") == 0) {
+		return 1; /* checked by archiver/witness/wconfig.c, replicate/rconf.c */
+	} else if (strcmp(section, "officers") == 0 || strcmp(section, "console") == 0) {
+		return 1; /* read and checked by archiver/officers/oconfig.c */
 	} else {
 		(void)cl_fmt(x->why, sizeof(x->why), "unknown section [%.40s]", section);
 		return 0;

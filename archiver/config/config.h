@@ -22,7 +22,6 @@
 struct cl_config_labels {
 	char account[256];
 	char label[CL_CONFIG_MAX_ACCOUNT_LABELS][129];
-	const char *ptr[CL_CONFIG_MAX_ACCOUNT_LABELS + 1]; /* into label[] */
 	size_t n;
 };
 
@@ -50,9 +49,6 @@ struct cl_config {
 	} wa;
 	struct cl_config_labels labels[CL_CONFIG_MAX_LABEL_ACCOUNTS];
 	size_t n_labels;
-	/* The labels for "*" and for the account itself, merged, for
-	 * cl_config_account_labels. */
-	struct cl_config_labels merged;
 };
 
 /* Load DIR/chatledger.conf; defaults for absent keys.  CL_EINVAL with
@@ -61,10 +57,12 @@ int cl_config_load(const char *dir, struct cl_config *c, char **err);
 
 /*
  * The labels configured for `account` ([labels]: those of "*" and of the
- * account), as a cl_record_opts.account_labels callback: ctx is the
- * struct cl_config (not thread-safe: one caller at a time; the ingest
- * reader thread is the only one).  The array lives until the next call.
+ * account, each once; a key also matches an account that ends in ":KEY",
+ * such as the Cloud API's "wa-business:PHONE_NUMBER_ID"), as a
+ * cl_record_opts.account_labels callback: ctx
+ * is the struct cl_config; out[] borrows its strings.  Thread-safe.
  */
-const char *const *cl_config_account_labels(void *ctx, const char *account, size_t *n);
+size_t cl_config_account_labels(void *ctx, const char *account, const char **out,
+				size_t cap);
 
 #endif

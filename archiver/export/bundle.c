@@ -1,13 +1,14 @@
 /*
  * bundle.c - write a signed eDiscovery bundle (bundle.h, docs/BUNDLE.md).
  *
- * Pass 1 runs the query (cl_select_run) and keeps, per exported entry,
+ * Pass 1 plans the query (cl_select_plan_walk, nothing decrypted but the
+ * first record of each conversation) and keeps, per exported entry,
  * its index, conversation, time and slice (about 48 bytes each; no
  * content).  The export is then recorded in the ledger (cl_access_record)
  * and the tree size after that entry is the export checkpoint every proof
  * is made against.  Pass 2 walks each conversation's chain for the
- * completeness proof, then each conversation slice: it opens the entries
- * again (with their salts), writes natives, the RSMF, the transcript and
+ * completeness proof, then each conversation slice: it opens each entry
+ * once (one opener, with its salt), writes natives, the RSMF, the transcript and
  * the per-record proofs, and the DAT rows.  Content is held for one slice
  * at a time; large generated files go through spools (bag.h).
  */
@@ -28,6 +29,7 @@
 #include "archiver/export/bundle.h"
 #include "archiver/export/bundle_int.h"
 #include "archiver/ledger/vault.h"
+#include "archiver/witness/push.h"
 #include "common/map.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -68,7 +70,8 @@ struct ex {
 	struct hit *h;
 	size_t nh, caph;
 	uint64_t size;
-	struct cl_buf cp;          /* the export checkpoint note */
+	struct cl_buf cp;          /* the export checkpoint note, cosigned */
+	struct cl_buf cosig;       /* the witnesses' lines on it (also in cp) */
 	struct cl_bag *bag;
 	struct cl_spool dat;
 	uint64_t bates;
@@ -78,6 +81,8 @@ struct ex {
 	struct cl_buf pt;          /* the plaintext opened last (pass 1) */
 	char **err;
 	int rc_cb;
+	struct cl_map64 redacted;  /* redacted record index -> 1 (their attachments follow) */
+	int dat_nf;                /* DAT fields: REDACTION with a redaction hook */
 };
 
 /* ---- time zones ------------------------------------------------------- */
@@ -321,6 +326,20 @@ static int in_range(const struct cl_select_query *q, int64_t t)
 	return 1;
 }
 
+/*
+ * The tlog-proof of entry `index` against the export checkpoint, with the
+ * witnesses' cosignature lines appended to its checkpoint note, so that
+ * every proof carries the same cosigned note as data/proofs/checkpoint.
+ */
+static int prove(struct ex *x, uint64_t index, struct cl_buf *out)
+{
+	int rc = cl_prover_prove(x->pv, index, out, x->err);
+
+	if (rc == CL_OK && x->cosig.len > 0 && cl_buf_add(out, x->cosig.data, x->cosig.len) != 0)
+		rc = cl_error(x->err, CL_ENOMEM, "out of memory");
+	return rc;
+}
+
 static int write_chain(struct ex *x, uint32_t ci)
 {
 	struct conv *c = &x->conv[ci];
@@ -337,7 +356,7 @@ static int write_chain(struct ex *x, uint32_t ci)
 	cl_buf_init(&hex, 2 * LEAF_MAX + 16);
 	cl_buf_init(&proof, 1u << 20);
 	cl_map64_init(&erased);
-	if ((rc = cl_prover_prove(x->pv, c->head, &proof, x->err)))
+	if ((rc = prove(x, c->head, &proof)))
 		goto out;
 	cl_buf_add(&proof, "", 1);
 	{
@@ -565,6 +584,7 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 		unsigned char salt[32], sha[32];
 		struct cl_leaf lf;
 		json_t *line;
+		uint64_t red;
 
 		r->index = h->index;
 		r->sent_at = h->sent_at;
@@ -579,7 +599,7 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 		cl_buf_reset(&proof);
 		if ((rc = cl_opener_open(x->op, h->index, &pt, salt, &leaf, x->err)) ||
 		    (rc = cl_leaf_decode(leaf.data, leaf.len, &lf, x->err)) ||
-		    (rc = cl_prover_prove(x->pv, h->index, &proof, x->err)))
+		    (rc = prove(x, h->index, &proof)))
 			goto out;
 		cl_buf_add(&proof, "", 1);
 		cl_hex_add(&hex, leaf.data, leaf.len);
@@ -589,8 +609,50 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 		cl_buf_reset(&hex);
 		cl_hex_add(&hex, salt, 32);
 		cl_buf_add(&hex, "", 1);
-		json_object_set_new(line, "salt", json_string((const char *)hex.data));
-		if (h->is_att) {
+		sodium_memzero(salt, sizeof(salt));
+		if (h->is_att && cl_map64_get(&x->redacted, h->att_of, &red)) {
+			/* An attachment of a redacted record: proved, left out. */
+			json_object_set_new(line, "redacted", json_string("attachment of a redacted record"));
+			sodium_memzero(pt.data, pt.len);
+			memset(r, 0, sizeof(*r));
+			s.n--;
+			s.n_withheld++;
+			x->res->redacted++;
+			x->res->attachments--;
+			if ((rc = jline(&proofs, line, x->err)))
+				goto out;
+			if (x->o->progress)
+				x->o->progress(x->o->progress_ctx, ++*done, x->nh);
+			continue;
+		}
+		if (!h->is_att) {
+			json_error_t je;
+
+			r->rec = json_loadb((const char *)pt.data, pt.len, JSON_REJECT_DUPLICATES, &je);
+			if (r->rec == NULL) {
+				json_decref(line);
+				rc = cl_error(x->err, CL_ECORRUPT, "entry %llu: its record does not parse",
+					      (unsigned long long)h->index);
+				goto out;
+			}
+			if (x->o->redact &&
+			    (rc = x->o->redact(x->o->redact_ctx, h->index, r->rec, &r->redacted, x->err))) {
+				json_decref(line);
+				goto out;
+			}
+		}
+		if (r->redacted) {
+			/* The leaf and its inclusion proof only: the masked record
+			 * no longer hashes to pt_hash (docs/BUNDLE.md §4.2). */
+			json_object_set_new(line, "redacted", json_string(r->redacted));
+			if (cl_map64_put(&x->redacted, h->index, 1) != 0) {
+				json_decref(line);
+				rc = cl_error(x->err, CL_ENOMEM, "out of memory");
+				goto out;
+			}
+			s.n_redacted++;
+			x->res->redacted++;
+		} else if (h->is_att) {
 			const char *nm;
 			char clean[96];
 
@@ -610,17 +672,10 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 			    (rc = zip_add(za, r->zip_id, pt.data, pt.len, h->sent_at, x->err)))
 				goto out;
 			json_object_set_new(line, "native", json_string(r->native));
+			json_object_set_new(line, "salt", json_string((const char *)hex.data));
 		} else {
-			json_error_t je;
-
-			r->rec = json_loadb((const char *)pt.data, pt.len, JSON_REJECT_DUPLICATES, &je);
-			if (r->rec == NULL) {
-				json_decref(line);
-				rc = cl_error(x->err, CL_ECORRUPT, "entry %llu: its record does not parse",
-					      (unsigned long long)h->index);
-				goto out;
-			}
 			json_object_set_new(line, "plaintext", json_stringn((const char *)pt.data, pt.len));
+			json_object_set_new(line, "salt", json_string((const char *)hex.data));
 		}
 		sodium_memzero(pt.data, pt.len);
 		if ((rc = jline(&proofs, line, x->err)))
@@ -657,8 +712,8 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 	if ((rc = cl_bag_add_spool(x->bag, path, &eml, &dg, x->err)))
 		goto out;
 	{
-		char md5[33], sha[65], tp[512], np[512];
-		const char *f[CL_DAT_FIELDS];
+		char md5[33], sha[65], tp[512], np[512], rd[160] = "";
+		const char *f[CL_DAT_FIELDS_REDACT];
 		int k;
 
 		for (k = 0; k < 16; k++)
@@ -673,7 +728,11 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 		cl_fmt(tp, sizeof(tp), ".\\data\\text\\%s_%s.txt", s.label, s.date);
 		f[0] = parent_bates; f[1] = parent_bates; f[2] = parent_bates; f[3] = last_bates;
 		f[4] = s.account; f[5] = day; f[6] = md5; f[7] = sha; f[8] = np; f[9] = tp;
-		if ((rc = cl_dat_row(&x->dat, f, x->err)))
+		if (s.n_redacted)
+			cl_fmt(rd, sizeof(rd), "redacted (content withheld): %zu records, %zu"
+			       " attachments left out; see the transcript", s.n_redacted, s.n_withheld);
+		f[10] = rd;
+		if ((rc = cl_dat_row(&x->dat, f, x->dat_nf, x->err)))
 			goto out;
 		for (i = 0; i < s.n; i++) {
 			struct cl_xrec *r = &s.r[i];
@@ -690,7 +749,8 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 			cl_x_utc(r->sent_at, day);
 			f[0] = r->bates; f[1] = r->bates; f[2] = parent_bates; f[3] = last_bates;
 			f[4] = s.account; f[5] = day; f[6] = ""; f[7] = sha; f[8] = np; f[9] = "";
-			if ((rc = cl_dat_row(&x->dat, f, x->err)))
+			f[10] = "";
+			if ((rc = cl_dat_row(&x->dat, f, x->dat_nf, x->err)))
 				goto out;
 		}
 	}
@@ -722,6 +782,43 @@ out:
 	cl_buf_release(&leaf);
 	cl_buf_release(&hex);
 	cl_buf_release(&proof);
+	return rc;
+}
+
+/* ---- witnesses ------------------------------------------------------------------ */
+
+/*
+ * Push the export checkpoint to the configured witnesses and TSA (forced:
+ * the export is worth a cosignature whatever the interval), then take
+ * what is stored for it: the cosignature lines into x->cosig, the RFC
+ * 3161 response into tsr.  A witness that does not answer or refuses is
+ * recorded by the push (coverage entries) and leaves the bundle with
+ * fewer cosignatures; only an archive that cannot be read or written
+ * fails the export.
+ */
+static int witness_export(struct ex *x, struct cl_buf *tsr)
+{
+	const struct cl_wcfg *c = x->o->witness;
+	struct cl_push_report rep;
+	size_t i;
+	int rc;
+
+	if (c && (c->n > 0 || c->tsa_url[0])) {
+		x->res->witnesses = c->n;
+		if ((rc = cl_witness_push(x->l, c, 1, NULL, NULL, &rep, x->err)))
+			return rc;
+		/* Another writer committed between the export's entry and the
+		 * push: the witnesses saw a later checkpoint. */
+		x->res->witness_late = rep.size != x->size;
+	}
+	if ((rc = cl_witness_cosig_lines(x->l, x->size, &x->cosig, x->err)))
+		return rc;
+	for (i = 0; i < x->cosig.len; i++)
+		x->res->cosignatures += x->cosig.data[i] == '\n';
+	rc = cl_witness_token(x->l, x->size, tsr, NULL, x->err);
+	if (rc == CL_ENOTFOUND)
+		return CL_OK;
+	x->res->timestamped = rc == CL_OK;
 	return rc;
 }
 
@@ -764,12 +861,22 @@ static const char verify_txt[] =
 	"   salt, its exact plaintext (or the native file it is) and a C2SP tlog-proof against\n"
 	"   data/proofs/checkpoint, signed by the log key in data/proofs/verifier-key. Check\n"
 	"   SHA-256(salt || plaintext) equals the leaf's pt_hash, the leaf's inclusion proof,\n"
-	"   and the checkpoint's Ed25519 signature (docs/FORMAT.md §7, §8).\n"
+	"   and the checkpoint's Ed25519 signature (docs/FORMAT.md §7, §8). A line with\n"
+	"   \"redacted\" (a masked record, e.g. another person's message in a data access\n"
+	"   request) has no salt or plaintext: check its leaf and inclusion proof only; its\n"
+	"   content is withheld and its masked text is not proven (docs/BUNDLE.md §4.2).\n"
 	"7. Completeness: data/proofs/chains/*.jsonl hold each conversation's chain from its\n"
 	"   head (proved in the checkpoint) back to its first entry. Every record of the chain\n"
 	"   in the exported time range must have a proof in data/proofs/records/, or be named\n"
-	"   by a tombstone of the chain (\"erased under rule R on date D\").\n\n"
-	"`chatledger verify-bundle FILE --vkey VKEY --ca ROOT.pem` does all of the above offline.\n";
+	"   by a tombstone of the chain (\"erased under rule R on date D\").\n"
+	"8. Witnesses (only if data/proofs/checkpoint has lines after the log's signature):\n"
+	"   each further \"\u2014 name ...\" line is a C2SP tlog-cosignature/v1 by an independent\n"
+	"   witness over the checkpoint text (docs/FORMAT.md \u00a711). If\n"
+	"   data/proofs/checkpoint.tsr exists, run `sed '/^$/,$d' data/proofs/checkpoint >cp.txt`\n"
+	"   and `openssl ts -verify -data cp.txt -in data/proofs/checkpoint.tsr -CAfile TSA-ROOT`:\n"
+	"   the checkpoint existed at the token's time.\n\n"
+	"`chatledger verify-bundle FILE --vkey VKEY --ca ROOT.pem [--witness-policy POLICY\n"
+	" --tsa-ca TSA-ROOT]` does all of the above offline.\n";
 
 int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		     const struct cl_bundle_opts *o, struct cl_bundle_result *r,
@@ -779,7 +886,7 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	struct cl_signer own;
 	const struct cl_signer *signer = o->signer;
 	char *tmp = NULL, *top = NULL, *vkey = NULL, *certp = NULL, *fdir = NULL;
-	struct cl_buf tm, sig, buf;
+	struct cl_buf tm, sig, buf, tsr;
 	struct cl_select_plan *plan = NULL;
 	uint64_t done = 0, ob, of;
 	int reading = 0;
@@ -795,8 +902,12 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	x.res = r;
 	x.err = err;
 	cl_map_init(&x.convmap);
+	cl_map64_init(&x.redacted);
+	x.dat_nf = o->redact ? CL_DAT_FIELDS_REDACT : CL_DAT_FIELDS;
 	cl_buf_init(&x.cp, 1u << 16);
 	cl_buf_init(&x.pt, 64u << 20);
+	cl_buf_init(&x.cosig, 1u << 16);
+	cl_buf_init(&tsr, 1u << 20);
 	cl_buf_init(&tm, 1u << 24);
 	cl_buf_init(&sig, 1u << 20);
 	cl_buf_init(&buf, 1u << 20);
@@ -834,15 +945,32 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		goto out;
 	r->conversations = x.nconv;
 	/* The export is evidence before anything is written. */
-	if ((rc = cl_access_record(l, "export", o->who, o->q, r->records, &r->access_index, err)))
+	{
+		json_t *sealed = o->access_sealed ? json_deep_copy(o->access_sealed) :
+				 o->access_extra ? json_deep_copy(o->access_extra) : json_object();
+
+		if (sealed && o->reason)
+			json_object_set_new(sealed, "reason", json_string(o->reason));
+		rc = sealed ? cl_access_record_extra(l, o->command ? o->command : "export", o->who,
+						     o->q, r->records, o->access_extra, sealed,
+						     &r->access_index, err) : CL_ENOMEM;
+		json_decref(sealed);
+	}
+	if (rc)
 		goto out;
 	x.size = r->size = cl_ledger_size(l);
 	/* Pass 2 reads one state: the one with the export checkpoint. */
-	if ((rc = cl_ledger_read_begin(l, &reading, err)) ||
+	if ((rc = witness_export(&x, &tsr)) ||
+	    (rc = cl_ledger_read_begin(l, &reading, err)) ||
 	    (rc = cl_ledger_checkpoint(l, x.size, &x.cp, err)) ||
 	    (rc = cl_prover_new(l, x.size, &x.pv, err)) ||
 	    (rc = cl_vault_load_vkey(cl_ledger_dir(l), &vkey, err)))
 		goto out;
+	/* The cosigned note: more signature lines (c2sp.org/signed-note). */
+	if (x.cosig.len > 0 && cl_buf_add(&x.cp, x.cosig.data, x.cosig.len) != 0) {
+		rc = cl_error(err, CL_ENOMEM, "out of memory");
+		goto out;
+	}
 	/* The output. */
 	if ((tmp = cl_strdupf("%s.tmp", o->out_path)) == NULL ||
 	    (top = cl_strdupf("EXPORT-%s", o->case_id)) == NULL) {
@@ -866,7 +994,7 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		if (x.conv[i].has_head && (rc = write_chain(&x, (uint32_t)i)))
 			goto out;
 	qsort(x.h, x.nh, sizeof(x.h[0]), hit_cmp);
-	if ((rc = cl_dat_header(&x.dat, err)))
+	if ((rc = cl_dat_header(&x.dat, x.dat_nf, err)))
 		goto out;
 	for (i = 0; i < x.nh; i = j) {
 		for (j = i + 1; j < x.nh && x.h[j].conv == x.h[i].conv && x.h[j].slice == x.h[i].slice; j++)
@@ -877,7 +1005,9 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	cl_ledger_read_end(l, reading);
 	reading = 0;
 	if ((rc = cl_bag_add_spool(x.bag, "data/loadfiles/export.dat", &x.dat, NULL, err)) ||
-	    (rc = cl_bag_add(x.bag, "data/proofs/checkpoint", x.cp.data, x.cp.len, NULL, err)))
+	    (rc = cl_bag_add(x.bag, "data/proofs/checkpoint", x.cp.data, x.cp.len, NULL, err)) ||
+	    (tsr.len > 0 &&
+	     (rc = cl_bag_add(x.bag, "data/proofs/checkpoint.tsr", tsr.data, tsr.len, NULL, err))))
 		goto out;
 	cl_buf_reset(&buf);
 	cl_buf_addf(&buf, "%s\n", vkey);
@@ -892,9 +1022,14 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		cl_time_format(o->now_ms, now);
 		rc = jline(&cu, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "event", "request", "at", now,
 					  "who", o->who, "case", o->case_id, "query",
-					  o->query_text ? o->query_text : "", "command", "chatledger export"), err);
+					  o->query_text ? o->query_text : "", "command",
+					  o->command && strcmp(o->command, "dsar") == 0 ?
+					  "chatledger dsar" : "chatledger export"), err);
+		if (!rc && o->custody_extra)
+			rc = jline(&cu, json_deep_copy(o->custody_extra), err);
 		if (!rc)
-			rc = jline(&cu, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "event", "selected", "at", now,
+			rc = jline(&cu, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "selected", "at", now,
+						  "redacted", (json_int_t)r->redacted,
 						  "records", (json_int_t)r->records,
 						  "attachments", (json_int_t)r->attachments,
 						  "conversations", (json_int_t)r->conversations,
@@ -930,12 +1065,14 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 			goto out;
 		cl_buf_addf(&buf, "Source-Organization: %s\nExternal-Identifier: %s\nBagging-Date: %s\n"
 			    "Payload-Oxum: %llu.%llu\nBag-Software-Agent: chatledger\n"
-			    "External-Description: chatledger eDiscovery export, case %s\n"
+			    "External-Description: %s%s\n"
 			    "Log-Origin: %s\nLog-Checkpoint-Size: %llu\nLog-Verifier-Key: %s\n"
 			    "Export-Ledger-Index: %llu\nExport-Query: %s\nSlice-Time-Zone: %s\n"
 			    "Slice-Length-Hours: %lld\nExport-Time: %s\nExported-By: %s\n",
 			    cl_ledger_origin(l), o->case_id, day, (unsigned long long)ob,
-			    (unsigned long long)of, o->case_id, cl_ledger_origin(l),
+			    (unsigned long long)of,
+			    o->description ? o->description : "chatledger eDiscovery export, case ",
+			    o->description ? "" : o->case_id, cl_ledger_origin(l),
 			    (unsigned long long)x.size, vkey, (unsigned long long)r->access_index,
 			    o->query_text ? o->query_text : "(all)", o->tz_name,
 			    (long long)(o->slice_ms / 3600000), now, o->who);
@@ -1022,8 +1159,11 @@ out:
 		sodium_memzero(x.pt.data, x.pt.alloc);
 	cl_buf_release(&x.pt);
 	cl_map_release(&x.convmap);
+	cl_map64_release(&x.redacted);
 	cl_spool_release(&x.dat);
 	cl_buf_release(&x.cp);
+	cl_buf_release(&x.cosig);
+	cl_buf_release(&tsr);
 	cl_buf_release(&tm);
 	cl_buf_release(&sig);
 	cl_buf_release(&buf);

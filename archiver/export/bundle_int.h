@@ -29,6 +29,8 @@ struct cl_xrec {
 	/* erased (tombstoned) records in the slice's range */
 	int erased;
 	char erased_note[160];    /* "erased under rule R on date D" */
+	/* redacted (masked) records: the reason, else NULL; rec is masked */
+	const char *redacted;
 	/* filled by the RSMF writer */
 	char event_id[40];
 };
@@ -46,6 +48,8 @@ struct cl_xslice {
 	const char *tz_name;
 	int32_t tz_off;
 	int64_t begin_ms, end_ms; /* the slice bounds, UTC */
+	size_t n_redacted;        /* records of the slice redacted */
+	size_t n_withheld;        /* their attachments left out */
 	struct cl_xrec *r;
 	size_t n;
 };
@@ -75,9 +79,12 @@ int cl_transcript_html(const struct cl_xslice *s, struct cl_spool *out, char **e
 /* Append `s` HTML-escaped (text and attribute context). */
 int cl_html_escape(struct cl_spool *out, const char *s, char **err);
 
-/* Concordance DAT: the header line, and one row of `nf` fields. */
+/* Concordance DAT: the header line, and one row of `nf` fields: the
+ * CL_DAT_FIELDS standard ones, plus REDACTION (CL_DAT_FIELDS_REDACT) in
+ * a bundle written with a redaction hook. */
 #define CL_DAT_FIELDS 10
-int cl_dat_header(struct cl_spool *out, char **err);
-int cl_dat_row(struct cl_spool *out, const char *const fields[CL_DAT_FIELDS], char **err);
+#define CL_DAT_FIELDS_REDACT 11
+int cl_dat_header(struct cl_spool *out, int nf, char **err);
+int cl_dat_row(struct cl_spool *out, const char *const *fields, int nf, char **err);
 
 #endif

@@ -15,9 +15,9 @@
 #define SEP "\x14"
 #define NL "\xc2\xae"      /* ® */
 
-static const char *const names[CL_DAT_FIELDS] = {
+static const char *const names[CL_DAT_FIELDS_REDACT] = {
 	"BEGBATES", "ENDBATES", "BEGATTACH", "ENDATTACH", "CUSTODIAN", "DATESENT",
-	"MD5HASH", "SHA256HASH", "NATIVEPATH", "TEXTPATH"
+	"MD5HASH", "SHA256HASH", "NATIVEPATH", "TEXTPATH", "REDACTION"
 };
 
 static int field(struct cl_spool *o, const char *v, int first, char **err)
@@ -45,23 +45,25 @@ static int field(struct cl_spool *o, const char *v, int first, char **err)
 	return cl_spool_addstr(o, QUOTE, err);
 }
 
-int cl_dat_header(struct cl_spool *out, char **err)
+int cl_dat_header(struct cl_spool *out, int nf, char **err)
 {
 	int i, rc = cl_spool_addstr(out, "\xef\xbb\xbf", err);
 
 	if (rc)
 		return rc;
-	for (i = 0; i < CL_DAT_FIELDS; i++)
+	if (nf > CL_DAT_FIELDS_REDACT)
+		nf = CL_DAT_FIELDS_REDACT;
+	for (i = 0; i < nf; i++)
 		if ((rc = field(out, names[i], i == 0, err)))
 			return rc;
 	return cl_spool_addstr(out, "\r\n", err);
 }
 
-int cl_dat_row(struct cl_spool *out, const char *const f[CL_DAT_FIELDS], char **err)
+int cl_dat_row(struct cl_spool *out, const char *const *f, int nf, char **err)
 {
 	int i;
 
-	for (i = 0; i < CL_DAT_FIELDS; i++) {
+	for (i = 0; i < nf; i++) {
 		int rc = field(out, f[i], i == 0, err);
 
 		if (rc)

@@ -1,23 +1,16 @@
 /*
- * dsar.c - data access requests: control entries and the bundle (dsar.h).
- *
- * The bundle is written with libarchive into a new file (O_EXCL, 0600,
- * fsynced).  Records are collected in memory (wiped afterwards) because
- * the JSON lines file comes after the attachments that stream past;
- * nothing decrypted is written anywhere but into the bundle.
+ * dsar.c - data access requests: control entries, the masking of other
+ * people's data, and the bundle (dsar.h): the export bag (bundle.h) with a
+ * redaction hook, so that the reply carries the same proofs as an export.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <jansson.h>
 #include <sodium.h>
 
+#include "archiver/export/bundle.h"
 #include "archiver/export/dsar.h"
 #include "archiver/export/select.h"
 #include "archiver/ledger/leaf.h"
@@ -297,112 +290,63 @@ static int mask_member(json_t *obj, const char *key)
 
 int cl_dsar_mask(json_t *rec)
 {
+	const json_t *as = json_object_get(rec, "attachments");
+	size_t i;
 	int rc;
 
 	json_object_del(rec, "raw");
+	/* A sender without a saved name is named by its number. */
 	if ((rc = mask_member(json_object_get(rec, "sender"), "id")) ||
+	    (rc = mask_member(json_object_get(rec, "sender"), "name")) ||
 	    (rc = mask_member(rec, "text")))
 		return rc;
+	for (i = 0; i < json_array_size(as); i++)
+		if ((rc = mask_member(json_array_get(as, i), "name")))
+			return rc;
 	return CL_OK;
 }
 
 /* ---- the bundle ------------------------------------------------------------ */
 
-struct bundle {
+const char cl_dsar_reason[] =
+	"group chat: another person's message (PDPO s.20(1)(b)): names kept, phone numbers"
+	" masked, source bytes and attachments left out";
+
+static const char masking_text[] =
+	"the data subject's own messages and every message of a conversation with the"
+	" subject alone are given in full; in group chats other people's messages are"
+	" redacted: names kept, phone numbers masked (all but the last two digits) in"
+	" their sender ids, message text and attachment names, their source bytes (raw)"
+	" and attachments left out; a redacted record's proof carries its leaf and"
+	" inclusion proof but not its content";
+
+struct redact_ctx {
 	struct cl_ledger *l;
 	const char *party;
-	struct archive *a;
-	char dir[40];
-	struct cl_buf jsonl;     /* records.jsonl (plaintext: wiped at the end) */
-	struct cl_buf manifest;
-	int take_attachments;    /* the last record's attachments go in */
-	uint64_t n;
-	char **err;
 };
 
-static int add_file(struct bundle *b, const char *name, const unsigned char *p, size_t n)
+/* The bundle's redaction hook (bundle.h): other people's group messages. */
+static int dsar_redact(void *ctx, uint64_t index, json_t *rec, const char **reason,
+		       char **err)
 {
-	struct archive_entry *e = archive_entry_new();
-	char path[160];
-	int rc = CL_OK;
+	struct redact_ctx *c = ctx;
+	const json_t *conv = json_object_get(rec, "conversation");
+	const char *type = json_string_value(json_object_get(conv, "type"));
+	const char *sid = json_string_value(json_object_get(json_object_get(rec, "sender"), "id"));
+	int yes = 0, rc;
 
-	if (e == NULL)
-		return CL_ENOMEM;
-	(void)cl_fmt(path, sizeof(path), "%s/%s", b->dir, name);
-	archive_entry_set_pathname(e, path);
-	archive_entry_set_size(e, (la_int64_t)n);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0600);
-	archive_entry_set_mtime(e, (time_t)(cl_time_now_ms() / 1000), 0);
-	if (archive_write_header(b->a, e) != ARCHIVE_OK ||
-	    (n && archive_write_data(b->a, p, n) != (la_ssize_t)n))
-		rc = cl_error(b->err, CL_EIO, "dsar bundle: writing %s: %s", name,
-			      archive_error_string(b->a));
-	archive_entry_free(e);
-	if (rc == CL_OK && strcmp(name, "manifest-sha256.txt") != 0) {
-		unsigned char d[32];
-		char hex[65];
-
-		cl_sha256(p, n, d);
-		sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
-		rc = cl_buf_addf(&b->manifest, "%s  %s\n", hex, name);
-	}
-	return rc;
-}
-
-static int on_hit(void *ctx, const struct cl_select_hit *h)
-{
-	struct bundle *b = ctx;
-	const json_t *conv, *sid;
-	json_t *rec, *line;
-	char *s;
-	int rc, other = 0;
-
-	if (h->rec == NULL) {
-		unsigned char d[32];
-		char name[80];
-
-		if (h->pt == NULL || !b->take_attachments)
-			return CL_OK;
-		cl_sha256(h->pt, h->ptlen, d);
-		memcpy(name, "attachments/", 12);
-		sodium_bin2hex(name + 12, 65, d, sizeof(d));
-		return add_file(b, name, h->pt, h->ptlen);
-	}
-	rec = json_deep_copy(h->rec);
-	if (rec == NULL)
-		return CL_ENOMEM;
-	conv = json_object_get(rec, "conversation");
-	sid = json_object_get(json_object_get(rec, "sender"), "id");
-	if (json_is_string(json_object_get(conv, "type")) &&
-	    strcmp(json_string_value(json_object_get(conv, "type")), "group") == 0 &&
-	    json_is_string(sid)) {
-		int yes = 0;
-
-		if ((rc = cl_parties_is_member(b->l, &b->party, 1, json_string_value(sid), &yes,
-					       b->err))) {
-			json_decref(rec);
-			return rc;
-		}
-		other = !yes;
-	}
-	if (other && (rc = cl_dsar_mask(rec))) {
-		json_decref(rec);
+	(void)index;
+	*reason = NULL;
+	if (type == NULL || strcmp(type, "group") != 0)
+		return CL_OK;
+	if (sid && (rc = cl_parties_is_member(c->l, &c->party, 1, sid, &yes, err)))
 		return rc;
-	}
-	b->take_attachments = !other;
-	line = json_pack("{s:I, s:o}", "index", (json_int_t)h->index, "record", rec);
-	s = line ? json_dumps(line, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(line);
-	if (s == NULL)
-		return CL_ENOMEM;
-	rc = cl_buf_addstr(&b->jsonl, s);
-	if (rc == CL_OK)
-		rc = cl_buf_add(&b->jsonl, "\n", 1);
-	sodium_memzero(s, strlen(s));
-	free(s);
-	b->n++;
-	return rc;
+	if (yes)
+		return CL_OK;
+	if ((rc = cl_dsar_mask(rec)))
+		return cl_error(err, rc, "out of memory");
+	*reason = cl_dsar_reason;
+	return CL_OK;
 }
 
 static int ends_with(const char *s, const char *suf)
@@ -412,89 +356,70 @@ static int ends_with(const char *s, const char *suf)
 	return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-int cl_dsar_write(struct cl_ledger *l, const unsigned char *seal_sk, uint64_t id,
-		  const char *party, int64_t received, const char *out,
-		  uint64_t *n_records, char **err)
+int cl_dsar_write(struct cl_ledger *l, const unsigned char *seal_sk,
+		  const struct cl_dsar_write_opts *w, struct cl_bundle_result *res,
+		  char **err)
 {
 	struct cl_select_query q;
-	struct bundle b;
-	json_t *req = NULL;
-	char *rs = NULL;
-	int fd = -1, rc = CL_OK, created = 0;
-	uint64_t hits = 0;
+	struct cl_bundle_opts o;
+	struct redact_ctx rc_ctx = { l, w->party };
+	json_t *extra = NULL, *custody = NULL, *sealed = NULL;
+	char case_id[40], desc[160], rcv[32], dl[32], *qtext = NULL;
+	int rc;
 
-	*n_records = 0;
-	memset(&b, 0, sizeof(b));
-	b.l = l;
-	b.party = party;
-	b.err = err;
-	cl_buf_init(&b.jsonl, (size_t)1 << 31);
-	cl_buf_init(&b.manifest, (size_t)1 << 28);
-	(void)cl_fmt(b.dir, sizeof(b.dir), "dsar-%" PRIu64, id);
 	cl_select_query_init(&q);
-	q.parties = &party;
+	q.parties = &w->party;
 	q.n_parties = 1;
-	q.to = received + DAY_MS - 1;  /* as at the day the request was received */
-
-	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = cl_error(err, errno == EEXIST ? CL_EEXIST : CL_EIO, "%s: %s", out,
-			      errno == EEXIST ? "exists; refusing to overwrite" : strerror(errno));
+	q.to = w->received + DAY_MS - 1;  /* as at the day the request was received */
+	cl_time_format(w->received, rcv);
+	cl_time_format(w->received + CL_DSAR_DAYS * DAY_MS, dl);
+	rcv[10] = dl[10] = 0;
+	(void)cl_fmt(case_id, sizeof(case_id), "dsar-%" PRIu64, w->id);
+	(void)cl_fmt(desc, sizeof(desc), "chatledger PDPO s.18 data access request %" PRIu64
+		     ", received %s, reply due by %s (s.19)", w->id, rcv, dl);
+	extra = json_pack("{s:I}", "request", (json_int_t)w->id);
+	custody = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s}", "event", "dsar-request",
+			    "request", (json_int_t)w->id, "party", w->party, "received", rcv,
+			    "deadline", dl, "masking", masking_text);
+	qtext = cl_strdupf("--party %s --received %s", w->party, rcv);
+	if (extra == NULL || custody == NULL || qtext == NULL) {
+		rc = cl_error(err, CL_EINVAL, "dsar: out of memory, or the party is not UTF-8");
 		goto out;
 	}
-	created = 1;
-	if ((b.a = archive_write_new()) == NULL) {
-		rc = CL_ENOMEM;
-		goto out;
+	memset(&o, 0, sizeof(o));
+	o.case_id = case_id;
+	o.out_path = w->out;
+	o.format = ends_with(w->out, ".zip") ? CL_BAG_ZIP : CL_BAG_TAR;
+	o.q = &q;
+	o.query_text = qtext;
+	o.slice_ms = DAY_MS;
+	o.tz_name = w->tz_name ? w->tz_name : "Asia/Hong_Kong";
+	o.tz_offset_s = w->tz_name ? w->tz_offset_s : 8 * 3600;
+	o.who = w->who ? w->who : "";
+	o.witness = w->witness;
+	o.now_ms = w->now_ms;
+	o.progress = w->progress;
+	o.progress_ctx = w->progress_ctx;
+	o.command = "dsar";
+	o.access_extra = extra;
+	o.reason = w->reason;
+	if (w->access_sealed) {
+		sealed = json_deep_copy(w->access_sealed);
+		if (sealed == NULL || json_object_update(sealed, extra) != 0) {
+			rc = cl_error(err, CL_ENOMEM, "out of memory");
+			goto out;
+		}
+		o.access_sealed = sealed;
 	}
-	if ((ends_with(out, ".zip") ? archive_write_set_format_zip(b.a) :
-	     archive_write_set_format_pax_restricted(b.a)) != ARCHIVE_OK ||
-	    archive_write_open_fd(b.a, fd) != ARCHIVE_OK) {
-		rc = cl_error(err, CL_EIO, "%s: %s", out, archive_error_string(b.a));
-		goto out;
-	}
-	if ((rc = cl_select_run(l, seal_sk, &q, on_hit, &b, &hits, err)))
-		goto out;
-	req = json_pack("{s:I, s:s, s:o, s:o, s:I, s:s}", "request", (json_int_t)id,
-			"party", party, "received", date_json(received),
-			"deadline", date_json(received + CL_DSAR_DAYS * DAY_MS),
-			"records", (json_int_t)b.n,
-			"masking", "group chats: other people's names kept; phone numbers"
-			" masked (all but the last two digits) in their sender ids and"
-			" message text; their source bytes (raw) and attachments left out");
-	rs = req ? json_dumps(req, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-	if (rs == NULL) {
-		rc = CL_ENOMEM;
-		goto out;
-	}
-	if ((rc = add_file(&b, "request.json", (const unsigned char *)rs, strlen(rs))) ||
-	    (rc = add_file(&b, "records.jsonl", b.jsonl.data ? b.jsonl.data :
-			   (const unsigned char *)"", b.jsonl.len)) ||
-	    (rc = add_file(&b, "manifest-sha256.txt", b.manifest.data, b.manifest.len)))
-		goto out;
-	if (archive_write_close(b.a) != ARCHIVE_OK) {
-		rc = cl_error(err, CL_EIO, "%s: %s", out, archive_error_string(b.a));
-		goto out;
-	}
-	if (fsync(fd) != 0) {
-		rc = cl_error(err, CL_EIO, "%s: fsync: %s", out, strerror(errno));
-		goto out;
-	}
-	*n_records = b.n;
+	o.custody_extra = custody;
+	o.description = desc;
+	o.redact = dsar_redact;
+	o.redact_ctx = &rc_ctx;
+	rc = cl_bundle_export(l, seal_sk, &o, res, err);
 out:
-	if (b.a)
-		archive_write_free(b.a);
-	if (fd >= 0)
-		close(fd);
-	if (rc && created)
-		unlink(out);
-	if (rc == CL_OK)
-		(void)cl_fsync_dir(out);
-	json_decref(req);
-	free(rs);
-	if (b.jsonl.data)
-		sodium_memzero(b.jsonl.data, b.jsonl.alloc);
-	cl_buf_release(&b.jsonl);
-	cl_buf_release(&b.manifest);
+	json_decref(extra);
+	json_decref(custody);
+	json_decref(sealed);
+	free(qtext);
 	return rc;
 }

@@ -43,24 +43,50 @@ typedef int (*cl_dsar_fn)(void *ctx, const struct cl_dsar_info *d);
 /* Every request in log order, with its reply if any (no key needed). */
 int cl_dsar_each(struct cl_ledger *l, cl_dsar_fn fn, void *ctx, char **err);
 
+struct cl_bundle_result;
+struct cl_wcfg;
+
+struct cl_dsar_write_opts {
+	uint64_t id;                /* the request (cl_dsar_request) */
+	const char *party;
+	int64_t received;           /* ms, UTC midnight of the day */
+	const char *out;            /* .zip: zip, else tar; created exclusively */
+	const char *who;
+	const char *reason;         /* why (sealed in the access entry), or NULL */
+	json_t *access_sealed;      /* more sealed access members (the console's
+	                               address), or NULL */
+	int64_t now_ms;
+	const char *tz_name;        /* NULL: Asia/Hong_Kong */
+	int32_t tz_offset_s;
+	const struct cl_wcfg *witness; /* may be NULL */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total);
+	void *progress_ctx;
+};
+
+/* The reason a redacted record carries in the bundle. */
+extern const char cl_dsar_reason[];
+
 /*
- * Write the bundle for `party` as at `received` to `out` (a new file:
- * .zip or .tar by extension, else tar): DIR/records.jsonl (one record a
- * line, log order, other people's data masked as cl_dsar_mask says),
- * DIR/attachments/<sha256> (the party's own and shared attachments),
- * DIR/request.json and DIR/manifest-sha256.txt, DIR = "dsar-<id>".
- * *n_records gets the number of records written.
+ * Write the reply bundle for request w->id: the export bag of
+ * docs/BUNDLE.md (cl_bundle_export, case "dsar-<id>", access entry
+ * command "dsar" with {"request":id}) of every record in which the party
+ * takes part, sent up to the end of the day the request was received;
+ * in group chats other people's records are masked (cl_dsar_mask) and
+ * redacted (proved by leaf and inclusion proof, content withheld,
+ * BUNDLE.md §4.2), their attachments left out.  The custody log carries
+ * the request (id, party, received, deadline, masking).
  */
-int cl_dsar_write(struct cl_ledger *l, const unsigned char *seal_sk, uint64_t id,
-		  const char *party, int64_t received, const char *out,
-		  uint64_t *n_records, char **err);
+int cl_dsar_write(struct cl_ledger *l, const unsigned char *seal_sk,
+		  const struct cl_dsar_write_opts *w, struct cl_bundle_result *res,
+		  char **err);
 
 /*
  * Mask another person's data in a group-chat record, in place: every
  * digit but the last two of sender.id and of each run of 7 or more digits
- * (with spaces, '-', '.', '(', ')' or '+' between them) in text is
- * replaced by '*'; names are kept; "raw" (the source's bytes) is
- * removed.  Returns CL_OK or CL_ENOMEM.
+ * (with spaces, '-', '.', '(', ')' or '+' between them) in sender.name
+ * (a sender without a saved name is named by its number), text and
+ * attachment names is replaced by '*'; names are kept; "raw" (the
+ * source's bytes) is removed.  Returns CL_OK or CL_ENOMEM.
  */
 int cl_dsar_mask(json_t *rec);
 

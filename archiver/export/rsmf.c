@@ -244,6 +244,10 @@ json_t *cl_rsmf_manifest(struct cl_xslice *s, size_t *events, size_t *atts)
 			cl_fmt(idx, sizeof(idx), "%llu", (unsigned long long)x->index);
 			add_custom(ev, "ledger_index", idx);
 		}
+		if (x->redacted) {
+			/* A masked rendering: its content is not proven. */
+			add_custom(ev, "redacted", x->redacted);
+		}
 		add_custom(ev, "kind", jstr(rec, "kind"));
 		add_custom(ev, "source", jstr(rec, "source"));
 		if (json_is_string(json_object_get(json_object_get(rec, "sender"), "device")))
@@ -321,7 +325,9 @@ int cl_rsmf_text(const struct cl_xslice *s, struct cl_spool *out, char **err)
 		else if (x->erased)
 			rc = cl_spool_addf(out, err, "%s  [%s]\n", lt, x->erased_note);
 		else
-			rc = cl_spool_addf(out, err, "%s  %s (%s) [%s]: %s\n", lt,
+			rc = cl_spool_addf(out, err, "%s  %s%s%s%s (%s) [%s]: %s\n", lt,
+					   x->redacted ? "[REDACTED: " : "",
+					   x->redacted ? x->redacted : "", x->redacted ? "] " : "",
 					   jstr2(x->rec, "sender", "name") ? jstr2(x->rec, "sender", "name") : "",
 					   jstr2(x->rec, "sender", "id") ? jstr2(x->rec, "sender", "id") : "",
 					   jstr(x->rec, "kind") ? jstr(x->rec, "kind") : "",

@@ -196,6 +196,10 @@ int cl_transcript_html(const struct cl_xslice *s, struct cl_spool *o, char **err
 			if (!json_object_get(seen, key))
 				json_object_set_new(seen, key, json_string(num));
 		}
+		if (x->redacted && (rc = el(o, "div", "mark redacted",
+					    "REDACTED (masked; content withheld from the proofs): ",
+					    x->redacted, err)))
+			goto out;
 		if (strcmp(kind, "edit") == 0 && (rc = el(o, "div", "mark", "EDITED message ", jstr(r, "target"), err)))
 			goto out;
 		if ((strcmp(kind, "revoke") == 0 || strcmp(kind, "deleted") == 0) &&

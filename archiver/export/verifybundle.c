@@ -20,6 +20,9 @@
 #include "archiver/ledger/merkle.h"
 #include "archiver/ledger/note.h"
 #include "archiver/ledger/proof.h"
+#include "archiver/witness/cosig.h"
+#include "archiver/witness/tsa.h"
+#include "archiver/witness/wverify.h"
 #include "common/buf.h"
 #include "common/map.h"
 #include "common/status.h"
@@ -48,7 +51,7 @@ struct vb {
 	struct cl_map64 proven;   /* index -> 1 */
 	json_t *recinfo;          /* "index" -> {conversation, sender} */
 	json_t *natives;          /* path -> {salt hex, pt_hash hex, index} */
-	uint64_t n_records, n_natives, n_conv, n_rsmf;
+	uint64_t n_records, n_natives, n_conv, n_rsmf, n_redacted;
 };
 
 static void problem(struct vb *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -406,6 +409,71 @@ static int check_checkpoint(struct vb *v, const struct cl_vb_opts *o)
 	return ok;
 }
 
+/*
+ * The witnesses' lines on data/proofs/checkpoint against the policy, and
+ * data/proofs/checkpoint.tsr (an RFC 3161 response) against SHA-256 of
+ * the checkpoint text (docs/BUNDLE.md §4.1).
+ */
+static void check_witnesses(struct vb *v, const struct cl_vb_opts *o)
+{
+	const struct vfile *c = get(v, "data/proofs/checkpoint");
+	const struct vfile *ts = get(v, "data/proofs/checkpoint.tsr");
+	struct cl_cnote *cn = malloc(sizeof(*cn));
+	json_t *w = json_object();
+	size_t lines;
+
+	json_object_set_new(v->rep, "witness", w);
+	if (cn == NULL || c == NULL ||
+	    cl_cnote_parse((const char *)c->data, c->size, cn, NULL) != CL_OK) {
+		problem(v, "data/proofs/checkpoint: malformed signature lines");
+		free(cn);
+		return;
+	}
+	lines = cn->nsigs - 1; /* the log's own line is one (checked above) */
+	json_object_set_new(w, "cosignature_lines", json_integer((json_int_t)lines));
+	if (o->policy) {
+		struct cl_wverify_report r;
+
+		if (cl_wpolicy_check_note(o->policy, (const char *)c->data, c->size, &r) == CL_OK) {
+			json_object_set_new(w, "policy", json_string("met"));
+			json_object_set_new(w, "witnesses", json_integer((json_int_t)r.latest_by));
+		} else {
+			problem(v, "data/proofs/checkpoint: %s",
+				r.problem ? r.problem : "the witness policy could not be checked");
+			json_object_set_new(w, "policy", json_string("FAILED"));
+		}
+		cl_wverify_report_release(&r);
+	} else {
+		json_object_set_new(w, "policy", json_string("not checked"));
+		if (lines > 0)
+			warning(v, "the checkpoint's witness cosignatures were not checked"
+				" (pass --witness-policy)");
+	}
+	if (ts) {
+		unsigned char d[32];
+		int64_t gen = 0;
+		char *e = NULL;
+
+		cl_sha256(c->data, cn->text_len, d);
+		if (cl_tsa_check(ts->data, ts->size, d, 0, o->tsa_ca_path, &gen, &e) != CL_OK) {
+			problem(v, "data/proofs/checkpoint.tsr: %s", e ? e : "rejected");
+			json_object_set_new(w, "timestamp", json_string("FAILED"));
+		} else {
+			char at[32];
+
+			cl_time_format(gen * 1000, at);
+			json_object_set_new(w, "timestamp", json_string(o->tsa_ca_path ? "ok" :
+							"imprint ok, signer not checked"));
+			json_object_set_new(w, "timestamp_time", json_string(at));
+			if (!o->tsa_ca_path)
+				warning(v, "the checkpoint's timestamp token matches the checkpoint, but"
+					" its signer was not checked (pass --tsa-ca)");
+		}
+		free(e);
+	}
+	free(cn);
+}
+
 /* leaf hex -> decoded leaf (bytes in *lb) and its hash. */
 static int leaf_of(const char *hex, struct cl_buf *lb, struct cl_leaf *lf, cl_hash h)
 {
@@ -466,13 +534,16 @@ static void check_records(struct vb *v)
 			const char *salt = json_string_value(json_object_get(j, "salt"));
 			const char *ptx = json_string_value(json_object_get(j, "plaintext"));
 			const char *nat = json_string_value(json_object_get(j, "native"));
+			const char *red = json_string_value(json_object_get(j, "redacted"));
 			unsigned char sb[32], ph[32];
 			struct cl_leaf lf;
 			cl_hash h;
 
 			p += len + 1;
 			if (j == NULL || !json_is_integer(json_object_get(j, "index")) || idx < 0 ||
-			    salt == NULL || strlen(salt) != 64 || cl_hex_decode(salt, sb, 32) != 0 ||
+			    (red == NULL && (salt == NULL || strlen(salt) != 64 ||
+					     cl_hex_decode(salt, sb, 32) != 0)) ||
+			    (red && (*red == 0 || json_object_get(j, "salt") || ptx || nat)) ||
 			    leaf_of(json_string_value(json_object_get(j, "leaf")), &lb, &lf, h) != 0) {
 				problem(v, "%s: a malformed proof line", f->path);
 				json_decref(j);
@@ -484,7 +555,22 @@ static void check_records(struct vb *v)
 			else if (!proof_ok(v, json_string_value(json_object_get(j, "proof")), (uint64_t)idx, h))
 				problem(v, "%s: entry %lld: the inclusion proof does not verify against the checkpoint",
 					f->path, (long long)idx);
-			else if (ptx) {
+			else if (red) {
+				/* Redacted (BUNDLE.md §4.2): existence, time and
+				 * conversation are proven by the leaf; the content is
+				 * withheld.  Counts for completeness. */
+				if (lf.type != CL_ENTRY_RECORD) {
+					problem(v, "%s: entry %lld: a redacted proof line for an entry that is not a record",
+						f->path, (long long)idx);
+				} else {
+					char k[24];
+
+					cl_fmt(k, sizeof(k), "%lld", (long long)idx);
+					json_object_set_new(v->recinfo, k, json_pack("{s:s}", "redacted", red));
+					cl_map64_put(&v->proven, (uint64_t)idx, 1);
+					v->n_redacted++;
+				}
+			} else if (ptx) {
 				cl_sha256_2(sb, 32, ptx, strlen(ptx), ph);
 				if (memcmp(ph, lf.pt_hash, 32) != 0)
 					problem(v, "%s: entry %lld: the plaintext does not match the leaf's salted hash",
@@ -685,6 +771,20 @@ static void check_chains(struct vb *v)
 
 /* ---- RSMF ---------------------------------------------------------------- */
 
+static int has_custom(const json_t *c, const char *name)
+{
+	size_t k;
+
+	for (k = 0; k < json_array_size(c); k++) {
+		const char *n = json_string_value(json_object_get(json_array_get(c, k), "name"));
+		const char *val = json_string_value(json_object_get(json_array_get(c, k), "value"));
+
+		if (n && strcmp(n, name) == 0 && val && *val)
+			return 1;
+	}
+	return 0;
+}
+
 static void check_rsmf_one(struct vb *v, const struct vfile *f)
 {
 	const char *t = (const char *)f->data, *z, *body, *stop;
@@ -796,7 +896,11 @@ static void check_rsmf_one(struct vb *v, const struct vfile *f)
 
 					if (ri == NULL)
 						problem(v, "%s: event %zu (entry %s) has no verified record proof", f->path, i, ix ? ix : "?");
-					else if ((who && json_string_value(json_object_get(ri, "sender")) &&
+					else if (json_object_get(ri, "redacted")) {
+						if (!has_custom(c, "redacted"))
+							problem(v, "%s: event %zu (entry %s) is proved only as redacted but is not marked redacted",
+								f->path, i, ix);
+					} else if ((who && json_string_value(json_object_get(ri, "sender")) &&
 						  strcmp(who, json_string_value(json_object_get(ri, "sender"))) != 0) ||
 						 strcmp(json_string_value(json_object_get(ev, "conversation")) ? json_string_value(json_object_get(ev, "conversation")) : "",
 							json_string_value(json_object_get(ri, "conversation")) ? json_string_value(json_object_get(ri, "conversation")) : "") != 0)
@@ -855,6 +959,7 @@ int cl_verifybundle(const char *path, const struct cl_vb_opts *o, json_t **repor
 	check_manifest(&v, "manifest-sha256.txt", 1);
 	check_signatures(&v, o, err);
 	if (check_checkpoint(&v, o)) {
+		check_witnesses(&v, o);
 		check_records(&v);
 		if ((rc = pass2(&v, path, err)))
 			goto out;
@@ -866,6 +971,7 @@ int cl_verifybundle(const char *path, const struct cl_vb_opts *o, json_t **repor
 	json_object_set_new(v.rep, "files", json_integer((json_int_t)v.nf));
 	json_object_set_new(v.rep, "records", json_integer((json_int_t)v.n_records));
 	json_object_set_new(v.rep, "natives", json_integer((json_int_t)v.n_natives));
+	json_object_set_new(v.rep, "redacted", json_integer((json_int_t)v.n_redacted));
 	json_object_set_new(v.rep, "conversations", json_integer((json_int_t)v.n_conv));
 	json_object_set_new(v.rep, "rsmf", json_integer((json_int_t)v.n_rsmf));
 	json_object_set_new(v.rep, "ok", json_boolean(json_array_size(v.problems) == 0));

@@ -196,8 +196,8 @@ static int add_label(json_t *root, const char *label)
 
 static int classify(json_t *root, const char *account, const struct cl_record_opts *o)
 {
-	const char *const *ls;
-	size_t i, n = 0;
+	const char *ls[CL_RECORD_MAX_LABELS];
+	size_t i, n;
 	int rc;
 
 	for (i = 0; i < o->n_labels; i++)
@@ -205,7 +205,7 @@ static int classify(json_t *root, const char *account, const struct cl_record_op
 			return rc;
 	if (o->account_labels == NULL)
 		return CL_OK;
-	ls = o->account_labels(o->ctx, account, &n);
+	n = o->account_labels(o->ctx, account, ls, CL_RECORD_MAX_LABELS);
 	for (i = 0; i < n; i++)
 		if ((rc = add_label(root, ls[i])))
 			return rc;

@@ -68,7 +68,11 @@ void cl_record_release(struct cl_record *r);
 struct cl_record_opts {
 	const char *const *labels;
 	size_t n_labels;
-	const char *const *(*account_labels)(void *ctx, const char *account, size_t *n);
+	/* Fill out[0..cap) with the account's labels (borrowed, living as
+	 * long as ctx), return how many; may be called from several threads
+	 * at once. */
+	size_t (*account_labels)(void *ctx, const char *account, const char **out,
+				 size_t cap);
 	void *ctx;
 };
 int cl_record_parse_opts(const char *json, size_t len, const struct cl_record_opts *o,

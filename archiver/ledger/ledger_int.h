@@ -41,7 +41,9 @@ struct cl_ledger {
 	unsigned char seal_pk[32];
 	unsigned char seal_named[32]; /* the sealing key the log names (write
 	                                 mode): its checkpoints name it again */
-	unsigned char *batch_key;  /* sodium_malloc, per batch */
+	unsigned char *batch_key;  /* the batch's key (in batch_mem), or NULL */
+	unsigned char *batch_mem;  /* sodium_malloc'd once, wiped after each batch:
+	                              batch key (32) || ephemeral secret (32) */
 	unsigned char batch_eph[32]; /* its ephemeral public key */
 	struct cl_sealer *sealer;  /* for cl_ledger_append() */
 	struct cl_prepared *prep;

@@ -32,6 +32,22 @@ static int hex_tok(const char *s, size_t len, uint64_t *t)
 	return 0;
 }
 
+/* Append the "#hex" token of attribute type=value to arr. */
+static int add_token(struct cl_ledger *l, const char *type, const char *value, json_t *arr)
+{
+	uint64_t h;
+	char s[18];
+	unsigned char b[8];
+	int rc = cl_ledger_attr_hash(l, type, value, &h);
+
+	if (rc)
+		return rc;
+	cl_store_be64(b, h);
+	s[0] = '#';
+	sodium_bin2hex(s + 1, 17, b, 8);
+	return json_array_append_new(arr, json_string(s)) ? CL_ENOMEM : CL_OK;
+}
+
 /* "#hex" strings of arr appended to v. */
 static void json_toks(json_t *arr, uint64_t *v, size_t *n)
 {
@@ -169,9 +185,26 @@ out:
 	return rc;
 }
 
+static int cover_tokens(struct cl_ledger *l, const char *const *parties, size_t np,
+			const char *const *conversations, size_t nc,
+			const char *account, struct cl_cover *cover, char **err);
+
 int cl_retention_cover(struct cl_ledger *l, const char *const *parties, size_t np,
 		       const char *const *conversations, size_t nc,
 		       struct cl_cover *cover, char **err)
+{
+	return cover_tokens(l, parties, np, conversations, nc, NULL, cover, err);
+}
+
+int cl_retention_cover_subject(struct cl_ledger *l, const char *subject,
+			       struct cl_cover *cover, char **err)
+{
+	return cover_tokens(l, &subject, 1, &subject, 1, subject, cover, err);
+}
+
+static int cover_tokens(struct cl_ledger *l, const char *const *parties, size_t np,
+			const char *const *conversations, size_t nc,
+			const char *account, struct cl_cover *cover, char **err)
 {
 	json_t *pt = json_array(), *ct = json_array();
 	struct cl_parties *p = NULL;
@@ -191,18 +224,11 @@ int cl_retention_cover(struct cl_ledger *l, const char *const *parties, size_t n
 			rc = cl_error(err, rc, "a party selector is empty or too long");
 		goto out;
 	}
-	for (i = 0; i < nc; i++) {
-		uint64_t h;
-		char s[18];
-		unsigned char b[8];
-
-		if ((rc = cl_ledger_attr_hash(l, "conversation", conversations[i], &h)))
+	for (i = 0; i < nc; i++)
+		if ((rc = add_token(l, "conversation", conversations[i], ct)))
 			goto out;
-		cl_store_be64(b, h);
-		s[0] = '#';
-		sodium_bin2hex(s + 1, 17, b, 8);
-		json_array_append_new(ct, json_string(s));
-	}
+	if (account && (rc = add_token(l, "account", account, ct)))
+		goto out;
 	if ((rc = cl_parties_load(l, &p, err)) ||
 	    (rc = make_group(p, pt, ct, NULL, &tok, &g.n)))
 		goto out;
@@ -299,16 +325,8 @@ int cl_retention_label(struct cl_ledger *l, const char *label, int remove,
 	if ((rc = cl_retention_party_tokens(l, parties, np, pt)))
 		goto out;
 	for (i = 0; i < nc; i++) {
-		uint64_t h;
-		char s[18];
-		unsigned char b[8];
-
-		if ((rc = cl_ledger_attr_hash(l, "conversation", conversations[i], &h)))
+		if ((rc = add_token(l, "conversation", conversations[i], ct)))
 			goto out;
-		cl_store_be64(b, h);
-		s[0] = '#';
-		sodium_bin2hex(s + 1, 17, b, 8);
-		json_array_append_new(ct, json_string(s));
 		json_array_append_new(sc, json_string(conversations[i]));
 	}
 	for (i = 0; i < np; i++)

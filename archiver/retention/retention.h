@@ -77,6 +77,11 @@ int cl_retention_cover(struct cl_ledger *l, const char *const *parties, size_t n
 		       const char *const *conversations, size_t nc,
 		       struct cl_cover *cover, char **err);
 
+/* What a lifecycle event's subject covers now: its party, conversation
+ * and account readings, as retention applies them. */
+int cl_retention_cover_subject(struct cl_ledger *l, const char *subject,
+			       struct cl_cover *cover, char **err);
+
 /*
  * Give `label` to (remove = 0), or take it from (remove = 1), the
  * conversations of parties[0..np) and conversations[0..nc), in its own

@@ -222,7 +222,7 @@ static int sink_record(void *ctx, const char *json, size_t len)
 	if (it == NULL)
 		return CL_ENOMEM;
 	it->pos = j->nrec;
-	rc = cl_record_parse(json, len, &it->rec, &why);
+	rc = cl_record_parse_opts(json, len, j->classify, &it->rec, &why);
 	if (rc == CL_EINVAL) {
 		/* Not a valid record after all: quarantine it like ingest. */
 		if (it->rec.canonical)
@@ -569,6 +569,7 @@ static enum MHD_Result finish_post(struct cl_webhook *w,
 		return reply(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory",
 			     "internal error\n", 0);
 	j->media = w->token != NULL;
+	j->classify = w->classify;
 	blen = r->body_len;
 	memset(&sink, 0, sizeof(sink));
 	sink.ctx = j;
@@ -1036,6 +1037,7 @@ int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
 	w->l = l;
 	w->max_body = o->max_body ? o->max_body : CL_WEBHOOK_MAX_BODY_DEFAULT;
 	w->on_request = o->on_request;
+	w->classify = o->classify;
 	w->on_error = o->on_error;
 	w->ctx = o->ctx;
 	w->mac = sodium_malloc(sizeof(*w->mac));

@@ -69,6 +69,8 @@
 
 #include "archiver/ledger/ledger.h"
 
+struct cl_record_opts;
+
 #define CL_WEBHOOK_MAX_BODY_DEFAULT (1u << 20)
 #define CL_WEBHOOK_MAX_CHALLENGE 256u
 #define CL_WEBHOOK_TIMEOUT_DEFAULT 10u       /* idle seconds per connection */
@@ -141,6 +143,9 @@ struct cl_webhook_opts {
 	 * status, never the media id, a URL or the token. */
 	void (*on_media)(void *ctx, const char *msg);
 	void *ctx;
+	/* Classification at receipt (chatledger.conf [labels]); NULL = none.
+	 * Must outlive the server; used from request threads. */
+	const struct cl_record_opts *classify;
 };
 
 struct cl_webhook_stats {

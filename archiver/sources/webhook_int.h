@@ -62,6 +62,7 @@ struct job {
 	int rc;
 	int refused;             /* not queued: the server is stopping */
 	int media;               /* note media ids (download enabled) */
+	const struct cl_record_opts *classify; /* [labels], or NULL */
 	int big;                 /* held > JOB_COMPACT_BYTES: committed in a
 				    batch of its own, its records freed as
 				    they are appended */
@@ -122,6 +123,7 @@ struct req {
 
 struct cl_webhook {
 	struct cl_ledger *l;
+	const struct cl_record_opts *classify;   /* [labels], or NULL */
 	struct MHD_Daemon *d;
 	int lfd;                                 /* listening socket */
 	crypto_auth_hmacsha256_state *mac;       /* keyed with the app secret */

@@ -4,7 +4,9 @@
  * Threads: libmicrohttpd's pool checks, decrypts, parses and maps each
  * push, then suspends its connection and queues a job; the committer (the
  * only thread using the caller's ledger handle) appends every queued job
- * in one batch, commits once and resumes them ("group commit"); the
+ * in one batch, commits once and resumes them ("group commit"; it first
+ * waits up to GATHER_US for pushes still being parsed, so that one fsync
+ * and one signed checkpoint serve as many answers as possible); the
  * worker, with a write handle of its own, downloads media and pulls
  * kf/sync_msg.  w->mu guards the queue, the counters and the jobs'
  * outcomes.
@@ -38,6 +40,7 @@
 #define GRACE_MS 15000
 #define WORKER_TICK_S 2
 #define KF_POLL_S 60     /* sync_msg without a new event: once a minute */
+#define GATHER_US 2000   /* a commit waits at most this for pushes being parsed */
 
 enum { R_OA, R_WECOM, R_NONE };
 
@@ -62,6 +65,7 @@ struct req {
 	struct job *job;
 	uint64_t records, duplicates, quarantined;
 	int64_t started;
+	int parsing;          /* counted in w->parsing */
 };
 
 struct cl_wx_server {
@@ -77,6 +81,8 @@ struct cl_wx_server {
 	struct job *head, *tail;
 	int stopping, quit, wquit, kf_due;
 	unsigned inflight;
+	unsigned parsing;     /* POSTs received, not yet queued or answered */
+	unsigned queued;      /* jobs in the queue */
 	pthread_t committer, worker;
 	int have_committer, have_worker;
 	struct cl_wx_serve_stats st;
@@ -115,9 +121,10 @@ static void job_free(struct job *j)
 
 /* ---- the committer --------------------------------------------------- */
 
-static int append_job(struct cl_wx_server *w, struct job *j, char **err)
+static int append_job(struct cl_wx_server *w, struct cl_wx_appender *ap, struct job *j,
+		      char **err)
 {
-	int rc = cl_wx_batch_append(w->l, &j->b, err);
+	int rc = cl_wx_appender_append(ap, &j->b, err);
 
 	if (rc == CL_OK && j->kf_id[0]) {
 		char name[300];
@@ -130,11 +137,26 @@ static int append_job(struct cl_wx_server *w, struct job *j, char **err)
 
 static int commit_list(struct cl_wx_server *w, struct job *list, int one, char **err)
 {
+	struct cl_wx_appender ap;
 	struct job *j;
 	int rc = cl_ledger_begin(w->l, err);
 
-	for (j = list; rc == CL_OK && j; j = one ? NULL : j->next)
-		rc = append_job(w, j, err);
+	uint64_t oa = 0, wecom = 0;
+
+	cl_wx_appender_init(&ap, w->l);
+	for (j = list; rc == CL_OK && j; j = one ? NULL : j->next) {
+		rc = append_job(w, &ap, j, err);
+		if (strcmp(j->b.format, "wechat-oa") == 0)
+			oa += j->b.records;
+		else
+			wecom += j->b.records;
+	}
+	cl_wx_appender_release(&ap);
+	/* Each route's last delivery, for status. */
+	if (rc == CL_OK && oa)
+		rc = cl_wx_route_count(w->l, "push:oa", oa, err);
+	if (rc == CL_OK && wecom)
+		rc = cl_wx_route_count(w->l, "push:wecom", wecom, err);
 	if (rc == CL_OK)
 		rc = cl_ledger_commit(w->l, err);
 	else
@@ -146,6 +168,7 @@ static void *committer_main(void *arg)
 {
 	struct cl_wx_server *w = arg;
 	struct job *batch, *j, *next;
+	unsigned last = 0;    /* jobs in the previous commit */
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
@@ -157,8 +180,25 @@ static void *committer_main(void *arg)
 			pthread_cond_wait(&w->work, &w->mu);
 		if (w->head == NULL)
 			break;
+		/* Group commit sizing: pushes still being parsed join this
+		 * commit if they arrive within GATHER_US. */
+		if ((w->parsing > 0 || last > 1) && !w->quit) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += GATHER_US * 1000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while ((w->parsing > 0 || w->queued < last) && !w->quit &&
+			       pthread_cond_timedwait(&w->work, &w->mu, &until) == 0)
+				;
+		}
 		batch = w->head;
 		w->head = w->tail = NULL;
+		last = w->queued;
+		w->queued = 0;
 		pthread_mutex_unlock(&w->mu);
 		rc = commit_list(w, batch, 0, &err);
 		if (rc == CL_OK) {
@@ -399,7 +439,8 @@ static enum MHD_Result verify_get(struct cl_wx_server *w, struct MHD_Connection 
 	}
 }
 
-static int submit(struct cl_wx_server *w, struct job *j, struct MHD_Connection *c)
+static int submit(struct cl_wx_server *w, struct req *r, struct job *j,
+		  struct MHD_Connection *c)
 {
 	int quit;
 
@@ -407,7 +448,12 @@ static int submit(struct cl_wx_server *w, struct job *j, struct MHD_Connection *
 	MHD_suspend_connection(c);
 	pthread_mutex_lock(&w->mu);
 	quit = w->quit;
+	if (r->parsing) {
+		r->parsing = 0;
+		w->parsing--;
+	}
 	if (!quit) {
+		w->queued++;
 		if (w->tail)
 			w->tail->next = j;
 		else
@@ -551,7 +597,7 @@ static enum MHD_Result finish_post(struct cl_wx_server *w, struct MHD_Connection
 		ret = reply(c, r, MHD_HTTP_OK, "parsed (not stored)", "success");
 		goto out;
 	}
-	submit(w, j, c);
+	submit(w, r, j, c);
 	r->job = j;
 	j = NULL;
 	ret = MHD_YES;
@@ -629,6 +675,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		if (!r->post)
 			return reply(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
 				     "method not allowed\n");
+		if (!w->o.no_store) {
+			pthread_mutex_lock(&w->mu);
+			w->parsing++;
+			r->parsing = 1;
+			pthread_mutex_unlock(&w->mu);
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -702,6 +754,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	w->st.duplicates += r->duplicates;
 	w->st.quarantined += r->quarantined;
 	w->inflight--;
+	if (r->parsing) {
+		w->parsing--;
+		pthread_cond_signal(&w->work);
+	}
 	pthread_cond_broadcast(&w->idle);
 	pthread_mutex_unlock(&w->mu);
 	if (w->o.on_request)

@@ -94,6 +94,14 @@ static void scrub(char *s)
 		*p = 0;
 }
 
+/* Classification at receipt ([labels]); set once before any thread runs. */
+static const struct cl_record_opts *wx_classify;
+
+void cl_wx_set_classify(const struct cl_record_opts *o)
+{
+	wx_classify = o;
+}
+
 static int sink_record(void *ctx, const char *json, size_t len)
 {
 	struct cl_wx_batch *b = ctx;
@@ -104,7 +112,7 @@ static int sink_record(void *ctx, const char *json, size_t len)
 	if (it == NULL)
 		return CL_ENOMEM;
 	it->pos = b->n;
-	rc = cl_record_parse(json, len, &it->rec, &why);
+	rc = cl_record_parse_opts(json, len, wx_classify, &it->rec, &why);
 	if (rc == CL_EINVAL) {
 		cl_record_release(&it->rec);
 		b->n--;
@@ -207,15 +215,23 @@ int cl_wx_seen(struct cl_ledger *l, const char *material)
 	return found;
 }
 
-/* Run `sql` binding ?1 int, ?2 text, ?3 text, ?4 int. */
-static int exec4(struct cl_ledger *l, const char *sql, int64_t a, const char *b,
-		 const char *c, int64_t d, char **err)
+/*
+ * Run `sql` binding ?1 int, ?2 text, ?3 text, ?4 int.  With `cache`, the
+ * statement is prepared on first use, kept in *cache and reset after;
+ * without, prepared and finalized here.
+ */
+static int exec4c(struct cl_ledger *l, sqlite3_stmt **cache, const char *sql, int64_t a,
+		  const char *b, const char *c, int64_t d, char **err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = cache ? *cache : NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(cl_ledger_sqlite(l), sql, -1, &st, NULL) != SQLITE_OK)
-		return db_fail(l, err, "preparing a wechat side-table statement");
+	if (st == NULL) {
+		if (sqlite3_prepare_v2(cl_ledger_sqlite(l), sql, -1, &st, NULL) != SQLITE_OK)
+			return db_fail(l, err, "preparing a wechat side-table statement");
+		if (cache)
+			*cache = st;
+	}
 	sqlite3_bind_int64(st, 1, a);
 	if (b)
 		sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
@@ -223,12 +239,49 @@ static int exec4(struct cl_ledger *l, const char *sql, int64_t a, const char *b,
 		sqlite3_bind_text(st, 3, c, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, d);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	if (cache) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	} else {
+		sqlite3_finalize(st);
+	}
 	return rc == SQLITE_DONE ? CL_OK : db_fail(l, err, "writing a wechat side table");
+}
+
+static int exec4(struct cl_ledger *l, const char *sql, int64_t a, const char *b,
+		 const char *c, int64_t d, char **err)
+{
+	return exec4c(l, NULL, sql, a, b, c, d, err);
+}
+
+void cl_wx_appender_init(struct cl_wx_appender *a, struct cl_ledger *l)
+{
+	memset(a, 0, sizeof(*a));
+	a->l = l;
+}
+
+void cl_wx_appender_release(struct cl_wx_appender *a)
+{
+	sqlite3_finalize(a->ident);
+	sqlite3_finalize(a->media);
+	sqlite3_finalize(a->seen);
+	memset(a, 0, sizeof(*a));
 }
 
 int cl_wx_batch_append(struct cl_ledger *l, struct cl_wx_batch *b, char **err)
 {
+	struct cl_wx_appender a;
+	int rc;
+
+	cl_wx_appender_init(&a, l);
+	rc = cl_wx_appender_append(&a, b, err);
+	cl_wx_appender_release(&a);
+	return rc;
+}
+
+int cl_wx_appender_append(struct cl_wx_appender *ap, struct cl_wx_batch *b, char **err)
+{
+	struct cl_ledger *l = ap->l;
 	size_t i;
 	int rc = CL_OK;
 
@@ -269,10 +322,10 @@ int cl_wx_batch_append(struct cl_ledger *l, struct cl_wx_batch *b, char **err)
 		}
 		/* A route-A customer: queue a unionid lookup (at = 0). */
 		if (rc == CL_OK && it->seen_openid[0])
-			rc = exec4(l, "INSERT OR IGNORE INTO wechat_ident(ident, unionid, at) "
+			rc = exec4c(l, &ap->ident, "INSERT OR IGNORE INTO wechat_ident(ident, unionid, at) "
 				   "VALUES(?2, NULL, ?1)", 0, it->seen_openid, NULL, 0, err);
 		if (rc == CL_OK && it->media_id[0])
-			rc = exec4(l, "INSERT OR IGNORE INTO wechat_media(idx, api, media_id,"
+			rc = exec4c(l, &ap->media, "INSERT OR IGNORE INTO wechat_media(idx, api, media_id,"
 				   " attempts, next_at) VALUES(?1, ?2, ?3, 0, ?4)",
 				   (int64_t)idx, it->media_api, it->media_id, (int64_t)time(NULL),
 				   err);
@@ -280,7 +333,7 @@ int cl_wx_batch_append(struct cl_ledger *l, struct cl_wx_batch *b, char **err)
 			int64_t h;
 
 			if (seen_hash(l, it->seen, &h) == 0)
-				rc = exec4(l, "INSERT OR IGNORE INTO wechat_seen(h) VALUES(?1)",
+				rc = exec4c(l, &ap->seen, "INSERT OR IGNORE INTO wechat_seen(h) VALUES(?1)",
 					   h, NULL, NULL, 0, err);
 		}
 	}
@@ -315,6 +368,14 @@ int cl_wx_cursor_set(struct cl_ledger *l, const char *name, const char *value,
 {
 	return exec4(l, "INSERT OR REPLACE INTO wechat_cursor(name, value, updated_at) "
 		     "VALUES(?2, ?3, ?1)", (int64_t)time(NULL), name, value, 0, err);
+}
+
+int cl_wx_route_count(struct cl_ledger *l, const char *name, uint64_t n, char **err)
+{
+	return exec4(l, "INSERT INTO wechat_cursor(name, value, updated_at) VALUES(?2, ?4, ?1)"
+		     " ON CONFLICT(name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ?4"
+		     " AS TEXT), updated_at = ?1", (int64_t)time(NULL), name, NULL, (int64_t)n,
+		     err);
 }
 
 int cl_wx_coverage(struct cl_ledger *l, const char *kind, const char *body,

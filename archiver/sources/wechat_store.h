@@ -60,6 +60,12 @@ struct cl_wx_batch {
 };
 
 void cl_wx_batch_init(struct cl_wx_batch *b, const char *format, const char *input);
+
+/* Labels every record gets at receipt (chatledger.conf [labels]); call
+ * once, before any receiver or puller thread starts; `o` must outlive
+ * them.  NULL = none. */
+struct cl_record_opts;
+void cl_wx_set_classify(const struct cl_record_opts *o);
 void cl_wx_batch_release(struct cl_wx_batch *b);
 
 /* A sink that validates records (cl_record_parse) and collects them and
@@ -76,6 +82,21 @@ int cl_wx_store_init(struct cl_ledger *l, char **err);
  */
 int cl_wx_batch_append(struct cl_ledger *l, struct cl_wx_batch *b, char **err);
 
+/*
+ * The same for many batches in one ledger batch, with the side-table
+ * statements prepared once (the push receiver's group commit): init
+ * after cl_ledger_begin, append each batch, release before the commit or
+ * rollback (finalizes the statements).
+ */
+struct sqlite3_stmt;
+struct cl_wx_appender {
+	struct cl_ledger *l;
+	struct sqlite3_stmt *ident, *media, *seen;
+};
+void cl_wx_appender_init(struct cl_wx_appender *a, struct cl_ledger *l);
+int cl_wx_appender_append(struct cl_wx_appender *a, struct cl_wx_batch *b, char **err);
+void cl_wx_appender_release(struct cl_wx_appender *a);
+
 /* 1 if a route-A text with this fingerprint material is stored. */
 int cl_wx_seen(struct cl_ledger *l, const char *material);
 
@@ -89,6 +110,13 @@ int cl_wx_cursor_get(struct cl_ledger *l, const char *name, char **out,
 		     int64_t *updated_at);
 int cl_wx_cursor_set(struct cl_ledger *l, const char *name, const char *value,
 		     char **err);
+
+/*
+ * Add n to the count of records route `name` ("push:oa", "push:wecom")
+ * stored, in the open batch; its updated_at becomes now (status shows
+ * it as the route's last delivery).
+ */
+int cl_wx_route_count(struct cl_ledger *l, const char *name, uint64_t n, char **err);
 
 /* A coverage entry of `kind` with public body `body` (no personal data). */
 int cl_wx_coverage(struct cl_ledger *l, const char *kind, const char *body,

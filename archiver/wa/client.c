@@ -25,7 +25,7 @@
 
 enum phase { P_NEW, P_HELLO_SENT, P_OPEN, P_ENDED };
 enum iq_purpose { IQ_PING = 1, IQ_COUNT, IQ_UPLOAD, IQ_ACTIVE, IQ_CODE_HELLO,
-		  IQ_CODE_FINISH };
+		  IQ_CODE_FINISH, IQ_USYNC };
 
 struct pending {
 	char id[32];
@@ -264,6 +264,13 @@ static int send_node(struct cl_wa_client *c, const struct cl_wa_node *n)
 	cl_buf_release(&ct);
 	free(err);
 	return rc;
+}
+
+int cl_wa_client_send_node(struct cl_wa_client *c, const struct cl_wa_node *n)
+{
+	if (c->phase != P_OPEN)
+		return CL_EIO;
+	return send_node(c, n);
 }
 
 static void next_id(struct cl_wa_client *c, char id[32])
@@ -662,6 +669,73 @@ static int on_count(struct cl_wa_client *c, const struct cl_wa_node *iq)
 	return CL_OK;
 }
 
+/* Our own number's devices: <iq xmlns=usync type=get><usync ...><query>
+ * <devices version=2/></query><list><user jid=OWN/></list></usync>. */
+static int send_usync_own(struct cl_wa_client *c)
+{
+	struct cl_wa_node *iq = NULL, *u = NULL, *q = NULL, *d = NULL,
+		*l = NULL, *us = NULL;
+	char id[32], own[120];
+	const char *at = strchr(c->creds->jid, '@');
+	const char *colon = strchr(c->creds->jid, ':');
+	size_t ulen;
+	int rc;
+
+	if (at == NULL)
+		return CL_OK;
+	ulen = (size_t)((colon && colon < at ? colon : at) - c->creds->jid);
+	if (cl_fmt(own, sizeof(own), "%.*s%s", (int)ulen, c->creds->jid, at))
+		return CL_OK;
+	next_id(c, id);
+	if ((rc = cl_wa_node_new_s(&iq, "iq")) ||
+	    (rc = cl_wa_node_add_attr_s(iq, "id", id)) ||
+	    (rc = cl_wa_node_add_attr_s(iq, "xmlns", "usync")) ||
+	    (rc = cl_wa_node_add_attr_s(iq, "type", "get")) ||
+	    (rc = cl_wa_node_add_attr_s(iq, "to", SERVER_JID)) ||
+	    (rc = cl_wa_node_new_s(&u, "usync")) ||
+	    (rc = cl_wa_node_add_attr_s(u, "sid", id)) ||
+	    (rc = cl_wa_node_add_attr_s(u, "mode", "query")) ||
+	    (rc = cl_wa_node_add_attr_s(u, "last", "true")) ||
+	    (rc = cl_wa_node_add_attr_s(u, "index", "0")) ||
+	    (rc = cl_wa_node_add_attr_s(u, "context", "message")) ||
+	    (rc = cl_wa_node_new_s(&q, "query")) ||
+	    (rc = cl_wa_node_new_s(&d, "devices")) ||
+	    (rc = cl_wa_node_add_attr_s(d, "version", "2")) ||
+	    (rc = cl_wa_node_add_child(q, d)))
+		goto out;
+	d = NULL;
+	if ((rc = cl_wa_node_add_child(u, q)))
+		goto out;
+	q = NULL;
+	if ((rc = cl_wa_node_new_s(&l, "list")) ||
+	    (rc = cl_wa_node_new_s(&us, "user")) ||
+	    (rc = cl_wa_node_add_attr_s(us, "jid", own)) ||
+	    (rc = cl_wa_node_add_child(l, us)))
+		goto out;
+	us = NULL;
+	if ((rc = cl_wa_node_add_child(u, l)))
+		goto out;
+	l = NULL;
+	if ((rc = cl_wa_node_add_child(iq, u)))
+		goto out;
+	u = NULL;
+	if (pending_add(c, IQ_USYNC, id) == NULL)
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0,
+			     "too many unanswered requests");
+	else
+		rc = send_node(c, iq);
+out:
+	cl_wa_node_free(us);
+	cl_wa_node_free(l);
+	cl_wa_node_free(d);
+	cl_wa_node_free(q);
+	cl_wa_node_free(u);
+	cl_wa_node_free(iq);
+	if (rc == CL_ENOMEM)
+		rc = set_end(c, CL_WA_END_PROTOCOL, 0, "out of memory");
+	return rc;
+}
+
 static int on_success(struct cl_wa_client *c, const struct cl_wa_node *n)
 {
 	const char *t = cl_wa_node_attr_str(n, "t");
@@ -679,7 +753,8 @@ static int on_success(struct cl_wa_client *c, const struct cl_wa_node *n)
 			      n)))
 		return rc;
 	if ((rc = send_iq(c, IQ_COUNT, "encrypt", "get", "count")) ||
-	    (rc = send_iq(c, IQ_ACTIVE, "passive", "set", "active")))
+	    (rc = send_iq(c, IQ_ACTIVE, "passive", "set", "active")) ||
+	    (rc = send_usync_own(c)))
 		return rc;
 	schedule_ping(c);
 	return CL_OK;
@@ -783,6 +858,10 @@ static int on_iq_reply(struct cl_wa_client *c, const struct cl_wa_node *n,
 		c->creds->prekeys_uploaded = (uint32_t)(p.first + p.n);
 		rc = emit_simple(c, CL_WA_EV_PREKEYS, NULL, 0, p.n, n);
 		return rc;
+	case IQ_USYNC:
+		if (error)
+			return CL_OK; /* the notifications still tell */
+		return emit_simple(c, CL_WA_EV_DEVICES, "usync", 0, 0, n);
 	case IQ_ACTIVE:
 	case IQ_CODE_FINISH:
 		return CL_OK;
@@ -852,6 +931,9 @@ static int on_node(struct cl_wa_client *c, const struct cl_wa_node *n)
 			return rc;
 		if (type && strcmp(type, "link_code_companion_reg") == 0)
 			return on_code_notification(c, n);
+		if (c->logged_in && type && strcmp(type, "devices") == 0)
+			return emit_simple(c, CL_WA_EV_DEVICES, "notification",
+					   0, 0, n);
 		if (c->logged_in && type && strcmp(type, "encrypt") == 0 &&
 		    cnt) {
 			const char *v = cl_wa_node_attr_str(cnt, "value");

@@ -20,9 +20,10 @@
  * and classifies every way a connection ends (cl_wa_client_end()), so the
  * collector knows whether to reconnect, wait, or stop and alert.
  *
- * Received <message> stanzas are reported (CL_WA_EV_MESSAGE) and never
- * acknowledged: this part of the collector cannot decrypt them yet, and
- * an unacknowledged message stays queued on WhatsApp's side.
+ * Received <message> stanzas are reported (CL_WA_EV_MESSAGE) and not
+ * acknowledged by the engine: the collector decrypts and commits them
+ * (receive.h), then sends the receipt with cl_wa_client_send_node(); an
+ * unacknowledged message stays queued on WhatsApp's side.
  */
 #ifndef CL_WA_CLIENT_H
 #define CL_WA_CLIENT_H
@@ -67,8 +68,12 @@ enum cl_wa_event_type {
 	CL_WA_EV_PREKEYS,       /* count: pre-keys the server confirmed */
 	CL_WA_EV_PING,          /* a keepalive was answered; ms: round trip */
 	CL_WA_EV_STANZA,        /* any stanza (node) arrived */
-	CL_WA_EV_MESSAGE,       /* a <message> (node) that was not decrypted */
-	CL_WA_EV_OFFLINE        /* <ib><offline count>: count; replay done */
+	CL_WA_EV_MESSAGE,       /* a <message> (node), not yet acknowledged */
+	CL_WA_EV_OFFLINE,       /* <ib><offline count>: count; replay done */
+	CL_WA_EV_DEVICES        /* our number's device list: node is the
+	                           usync reply (text "usync", sent after
+	                           login) or a <notification type=devices>
+	                           (text "notification", acked) */
 };
 
 struct cl_wa_event {
@@ -133,6 +138,11 @@ int cl_wa_client_start(struct cl_wa_client *c, int64_t now_ms);
 int cl_wa_client_feed(struct cl_wa_client *c, const unsigned char *p,
 		      size_t len, int64_t now_ms);
 int cl_wa_client_tick(struct cl_wa_client *c, int64_t now_ms);
+
+/* Send one node on the open connection (receipts for the messages the
+ * collector archived).  CL_OK, or non-zero when the connection must be
+ * closed. */
+int cl_wa_client_send_node(struct cl_wa_client *c, const struct cl_wa_node *n);
 
 /* Record that the transport closed (why: a one-line reason). */
 void cl_wa_client_closed(struct cl_wa_client *c, const char *why);

@@ -22,7 +22,9 @@
 #include "archiver/wa/collector.h"
 #include "archiver/wa/conn.h"
 #include "archiver/wa/creds.h"
+#include "archiver/wa/devices.h"
 #include "archiver/wa/qr.h"
+#include "archiver/wa/receive.h"
 #include "archiver/wa/status.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -46,6 +48,9 @@ struct col {
 	int fatal;                    /* an event handler failed: stop */
 	char *fatal_msg;
 	unsigned qr_rounds;
+	struct cl_ledger *ledger;     /* collect: the messages' write handle */
+	struct cl_wa_recv *recv;      /* collect: decrypt and archive */
+	uint64_t n_archived, n_dup, n_retry, n_failed;
 };
 
 /* Format one log line and hand it to o->on_log (dropped when out of
@@ -65,7 +70,36 @@ static void col_log(struct col *c, enum cl_wa_log_level level,
 	va_end(ap);
 	if (msg)
 		c->o->on_log(c->o->cb_ctx, level, msg);
+	if (msg && level == CL_WA_LOG_ALERT && c->o->on_alert) {
+		json_t *a = json_pack("{s:s, s:s}", "alert", "collector",
+				      "message", msg);
+		char *txt = a ? json_dumps(a, JSON_COMPACT) : NULL;
+
+		if (txt)
+			c->o->on_alert(c->o->cb_ctx, txt);
+		free(txt);
+		json_decref(a);
+	}
 	free(msg);
+}
+
+/* A specific alert (JSON object `a`, borrowed): an ALERT log line with
+ * its message, and on_alert with the whole object. */
+static void raise_alert(struct col *c, json_t *a)
+{
+	const char *msg = json_string_value(json_object_get(a, "message"));
+	char *txt = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+
+	if (c->o->on_log && txt) {
+		char *line = cl_strdupf("%s: %s", msg ? msg : "alert", txt);
+
+		if (line)
+			c->o->on_log(c->o->cb_ctx, CL_WA_LOG_ALERT, line);
+		free(line);
+	}
+	if (c->o->on_alert && txt)
+		c->o->on_alert(c->o->cb_ctx, txt);
+	free(txt);
 }
 
 #define log_info(c, ...) col_log(c, CL_WA_LOG_INFO, __VA_ARGS__)
@@ -245,6 +279,68 @@ static int on_qr(struct col *c, const struct cl_wa_event *ev)
 	return 0;
 }
 
+/* Decrypt, commit, and only then send the receipt (receive.h). */
+static int on_message(struct col *c, const struct cl_wa_node *n, int64_t now)
+{
+	struct cl_wa_node *reply = NULL;
+	struct cl_wa_recv_out out;
+	char *err = NULL;
+	int rc;
+
+	if (c->recv == NULL) /* pairing: never acknowledged here */
+		return 0;
+	rc = cl_wa_recv_message(c->recv, n, now, &reply, &out, &err);
+	if (rc == CL_EINVAL) {
+		/* an unusable stanza: say so, leave it unacknowledged */
+		col_log(c, CL_WA_LOG_WARN, "message stanza skipped: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		return 0;
+	}
+	if (rc) {
+		/* not committed: no receipt, WhatsApp redelivers it after
+		 * the reconnect this failure causes */
+		col_log(c, CL_WA_LOG_ERROR, "cannot archive a message: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		return -1;
+	}
+	switch (out.outcome) {
+	case CL_WA_RECV_ARCHIVED:
+		c->n_archived++;
+		break;
+	case CL_WA_RECV_DUPLICATE:
+		c->n_dup++;
+		break;
+	case CL_WA_RECV_RETRY:
+		c->n_retry++;
+		log_info(c, "message %s not decrypted (%s): retry %d asked",
+			 cl_wa_node_attr_str(n, "id"), out.kind, out.retry);
+		break;
+	case CL_WA_RECV_ABANDONED: {
+		json_t *a = json_pack("{s:s, s:s?, s:s, s:s}", "alert",
+				      "wa-decrypt-abandoned", "stanza_id",
+				      cl_wa_node_attr_str(n, "id"), "error",
+				      out.kind, "message",
+				      "a message could not be decrypted after every retry");
+
+		c->n_failed++;
+		if (a)
+			raise_alert(c, a);
+		json_decref(a);
+		break;
+	}
+	case CL_WA_RECV_UNAVAILABLE:
+	case CL_WA_RECV_NOTHING:
+		break;
+	}
+	state_set(c, "messages_archived", json_integer((json_int_t)c->n_archived));
+	state_set(c, "last_message_at", ms_json(now));
+	rc = reply ? cl_wa_client_send_node(c->client, reply) : CL_OK;
+	cl_wa_node_free(reply);
+	return rc ? -1 : 0;
+}
+
 static int on_event(void *ctx, const struct cl_wa_event *ev)
 {
 	struct col *c = ctx;
@@ -323,14 +419,31 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 	case CL_WA_EV_STANZA:
 		state_set(c, "last_stanza_at", ms_json(now));
 		return 0;
-	case CL_WA_EV_MESSAGE: {
-		const char *id = cl_wa_node_attr_str(ev->node, "id");
+	case CL_WA_EV_MESSAGE:
+		return on_message(c, ev->node, now);
+	case CL_WA_EV_DEVICES: {
+		json_t *alerts = NULL, *list = NULL;
+		char *err = NULL;
+		size_t i;
+		int rc;
 
-		/* Not decrypted and not acknowledged: it stays queued on
-		 * WhatsApp's side until a collector that can decrypt takes
-		 * it.  The stanza id is not personal data. */
-		return coverage(c, "wa-message-pending",
-				json_pack("{s:s?}", "stanza_id", id)) ? -1 : 0;
+		if (c->ledger == NULL)
+			return 0;
+		rc = cl_wa_devices_update(c->ledger, c->creds->jid, ev->node,
+					  strcmp(ev->text, "usync") == 0, now,
+					  &alerts, &list, &err);
+		if (rc) {
+			col_log(c, CL_WA_LOG_ERROR, "cannot record the device list: %s",
+				err ? err : cl_strerror(rc));
+			free(err);
+			return 0;
+		}
+		for (i = 0; i < json_array_size(alerts); i++)
+			raise_alert(c, json_array_get(alerts, i));
+		state_set(c, "devices", list);
+		(void)state_flush(c);
+		json_decref(alerts);
+		return 0;
 	}
 	case CL_WA_EV_OFFLINE:
 		log_info(c, "offline queue replayed (%llu stanzas)",
@@ -569,7 +682,26 @@ static int setup(struct col *c, char **err)
 	c->ccfg.qr_next_ms = c->cfg.wa.qr_next_ms;
 	c->ccfg.pairing_phone = c->o->pairing_phone;
 	state_load(c);
-	return load_creds(c, err);
+	if ((rc = load_creds(c, err)))
+		return rc;
+	if (c->o->mode == CL_WA_COLLECT) {
+		unsigned char *key = sodium_malloc(32);
+
+		if (key == NULL)
+			return CL_ENOMEM;
+		rc = cl_wa_creds_key(c->o->dir, c->keyfile, key, err);
+		if (rc == CL_OK)
+			rc = cl_ledger_open(c->o->dir, CL_OPEN_WRITE, &c->ledger,
+					    err);
+		if (rc == CL_OK)
+			rc = cl_ledger_set_wait(c->ledger, "collect", -1, NULL,
+						NULL);
+		if (rc == CL_OK)
+			rc = cl_wa_recv_new(&c->recv, c->ledger, c->creds, key,
+					    err);
+		sodium_free(key);
+	}
+	return rc;
 }
 
 /* The account is gone (logged out, locked, banned): delete the
@@ -771,6 +903,8 @@ done:
 		remove_png(&c); /* it holds the ADV secret */
 	(void)state_flush(&c);
 out:
+	cl_wa_recv_free(c.recv);
+	cl_ledger_close(c.ledger);
 	json_decref(c.state);
 	cl_wa_creds_free(c.creds);
 	free(c.png);

@@ -15,7 +15,11 @@
  * Every lifecycle event is a coverage entry in the ledger (docs/FORMAT.md
  * §7): wa-paired, wa-connected (closing a gap), wa-disconnected (opening
  * one), wa-logged-out, wa-conflict, wa-outdated, wa-banned,
- * wa-server-refused, wa-pair-refused, wa-stopped, wa-message-pending.
+ * wa-server-refused, wa-pair-refused, wa-stopped; messages (receive.h):
+ * wa-decrypt-failed, wa-decrypt-recovered, wa-decrypt-abandoned,
+ * wa-message-unavailable; the number's devices (devices.h):
+ * wa-device-added, wa-device-removed.  Messages themselves are records
+ * of source "whatsapp-md" (message.h).
  *
  * The library never prints, exits or reads the environment: it reports
  * each event as a log line, and hands the QR code and the pairing code
@@ -89,6 +93,12 @@ struct cl_wa_collector_opts {
 	 * library does not log it either. */
 	void (*on_pair_code)(void *cb_ctx, const char *code,
 			     const char *phone, int64_t valid_ms);
+	/* collect: every alert (logged out, banned, conflict, outdated,
+	 * server refused, an unknown device linked to the number, a message
+	 * that could not be decrypted after every retry) as one JSON object
+	 * {"alert": KIND, "message": ..., ...}; also logged as an ALERT
+	 * line.  May be NULL. */
+	void (*on_alert)(void *cb_ctx, const char *json);
 };
 
 /*

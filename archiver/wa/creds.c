@@ -260,6 +260,19 @@ static int read_key(const char *path, unsigned char *key, char **err)
 	return rc;
 }
 
+int cl_wa_creds_key(const char *dir, const char *key_file,
+		    unsigned char key[32], char **err)
+{
+	char *path = key_path(dir, key_file);
+	int rc;
+
+	if (path == NULL)
+		return CL_ENOMEM;
+	rc = read_key(path, key, err);
+	free(path);
+	return rc;
+}
+
 /* The key, creating the file (exclusively, 0600) when it is missing. */
 static int get_or_create_key(const char *path, unsigned char *key,
 			     char **err)

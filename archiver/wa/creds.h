@@ -135,6 +135,14 @@ int cl_wa_creds_load(const char *dir, const char *key_file,
  */
 int cl_wa_creds_delete(const char *dir, const char *key_file, char **err);
 
+/*
+ * The 32-byte credentials key (key_file, or <dir>/wa/creds.key) into
+ * `key`, for the stores sealed under keys derived from it (signal.h).
+ * CL_ENOTFOUND when missing, CL_EKEY when unusable.
+ */
+int cl_wa_creds_key(const char *dir, const char *key_file,
+		    unsigned char key[32], char **err);
+
 /* Wipe and free; NULL is fine. */
 void cl_wa_creds_free(struct cl_wa_creds *c);
 

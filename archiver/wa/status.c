@@ -33,6 +33,7 @@ void cl_wa_status_release(struct cl_wa_status *st)
 	free(st->jid);
 	free(st->lid);
 	free(st->last_end_reason);
+	free(st->devices);
 	cl_wa_status_init(st);
 }
 
@@ -122,6 +123,13 @@ int cl_wa_status_read(const char *dir, struct cl_wa_status *st, char **err)
 				      &s.server_offset_ms);
 	s.has_logged_out_code = get_int(o, "logged_out_code",
 					&s.logged_out_code);
+	s.has_messages = get_int(o, "messages_archived", &s.messages_archived);
+	if (json_is_array(json_object_get(o, "devices")) &&
+	    (s.devices = json_dumps(json_object_get(o, "devices"),
+				    JSON_COMPACT)) == NULL) {
+		rc = cl_error(err, CL_ENOMEM, "out of memory");
+		goto out;
+	}
 	*st = s;
 	cl_wa_status_init(&s);
 out:

@@ -38,6 +38,11 @@ struct cl_wa_status {
 	int has_logged_out_code;
 	int64_t logged_out_code;  /* 401, 403, ... once logged out */
 	int64_t updated_at;       /* when the collector last wrote the file */
+	char *devices;            /* the number's linked devices, a JSON
+	                             array [{device, first_seen, last_seen}]
+	                             (devices.h), or NULL */
+	int has_messages;
+	int64_t messages_archived; /* by the current or last run */
 };
 
 /* Set every field to "not known" (no allocation). */

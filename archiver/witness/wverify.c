@@ -484,6 +484,77 @@ out:
 	return rc;
 }
 
+/* 1 if the note is signed by one of the policy's log keys (or it names none). */
+static int log_signed(const struct cl_wpolicy *p, const char *note, size_t len)
+{
+	size_t i;
+	int logok = p->nl == 0;
+
+	for (i = 0; i < p->nl && !logok; i++) {
+		char *name = NULL;
+		uint32_t id;
+		unsigned char pk[32];
+
+		if (cl_note_vkey_parse(p->log[i], &name, &id, pk, NULL) == CL_OK &&
+		    cl_note_verify(note, len, name, id, pk, NULL, NULL) == CL_OK)
+			logok = 1;
+		free(name);
+	}
+	return logok;
+}
+
+int cl_wpolicy_check_note(const struct cl_wpolicy *p, const char *note, size_t len,
+			  struct cl_wverify_report *r)
+{
+	struct cl_cnote *cn = malloc(sizeof(*cn));
+	struct cl_checkpoint cp;
+	int ok[MAXW];
+	size_t i, j;
+	int rc = CL_OK;
+
+	memset(r, 0, sizeof(*r));
+	memset(ok, 0, sizeof(ok));
+	memset(&cp, 0, sizeof(cp));
+	r->policy = 1;
+	if (cn == NULL)
+		return CL_ENOMEM;
+	if (cl_cnote_parse(note, len, cn, NULL) != CL_OK ||
+	    cl_checkpoint_parse(note, cn->text_len, &cp, NULL) != CL_OK) {
+		rc = problem(r, "the checkpoint is not a well-formed signed note");
+		goto out;
+	}
+	r->latest = cp.size;
+	if (!log_signed(p, note, len)) {
+		rc = problem(r, "the checkpoint is not signed by a log key of the policy");
+		goto out;
+	}
+	for (j = 0; j < cn->nsigs; j++)
+		for (i = 0; i < p->nw; i++) {
+			int v = cl_cosig_verify(&p->w[i].key, &cn->sigs[j], note, cn->text_len,
+						NULL);
+
+			if (v == CL_ENOTFOUND)
+				continue;
+			if (v != CL_OK) {
+				rc = problem(r, "the cosignature line of witness %s does not verify"
+					     " on checkpoint %" PRIu64, p->w[i].name, cp.size);
+				goto out;
+			}
+			r->cosigs++;
+			ok[i] = 1;
+		}
+	for (i = 0; i < p->nw; i++)
+		r->latest_by += (size_t)ok[i];
+	if (!satisfied(p, p->quorum, ok))
+		rc = problem(r, "witness policy not satisfied: checkpoint %" PRIu64
+			     " is cosigned by %zu of the policy's %zu witnesses", cp.size,
+			     r->latest_by, p->nw);
+out:
+	cl_checkpoint_release(&cp);
+	free(cn);
+	return rc;
+}
+
 int cl_witness_verify(struct cl_ledger *l, const struct cl_wpolicy *p,
 		      const char *tsa_ca, struct cl_wverify_report *r, char **err)
 {
@@ -513,24 +584,9 @@ int cl_witness_verify(struct cl_ledger *l, const struct cl_wpolicy *p,
 		goto out;
 	if (p == NULL)
 		goto out;
-	if (p->nl > 0) {
-		int logok = 0;
-
-		for (i = 0; i < p->nl && !logok; i++) {
-			char *name = NULL;
-			uint32_t id;
-			unsigned char pk[32];
-
-			if (cl_note_vkey_parse(p->log[i], &name, &id, pk, NULL) == CL_OK &&
-			    cl_note_verify((const char *)note.data, note.len, name, id, pk, NULL,
-					   NULL) == CL_OK)
-				logok = 1;
-			free(name);
-		}
-		if (!logok) {
-			rc = problem(r, "the latest checkpoint is not signed by a log key of the policy");
-			goto out;
-		}
+	if (!log_signed(p, (const char *)note.data, note.len)) {
+		rc = problem(r, "the latest checkpoint is not signed by a log key of the policy");
+		goto out;
 	}
 	for (i = 0; i < p->nw; i++)
 		r->latest_by += (size_t)ok[i];

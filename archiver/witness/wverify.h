@@ -45,4 +45,17 @@ int cl_witness_verify(struct cl_ledger *l, const struct cl_wpolicy *p,
 	__attribute__((warn_unused_result));
 void cl_wverify_report_release(struct cl_wverify_report *r);
 
+/*
+ * Check a cosigned checkpoint note (`len` bytes: the log's signature and
+ * any witness lines, as in an export bundle) against the policy: signed
+ * by one of its log keys (if it names any), every line by a policy
+ * witness verifies as its cosignature (lines by other keys are ignored,
+ * as signed-note verifiers do), and the quorum is met.  r->latest is the
+ * checkpoint size, r->cosigs the verified lines, r->latest_by the policy
+ * witnesses on it.  CL_OK; CL_ECORRUPT with r->problem; CL_ENOMEM.
+ */
+int cl_wpolicy_check_note(const struct cl_wpolicy *p, const char *note, size_t len,
+			  struct cl_wverify_report *r)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -322,4 +322,101 @@ expect_exit "a token moved to another checkpoint is rejected" 1 "$CHATLEDGER" ve
 expect_grep "the rejection names the token" "timestamp token of checkpoint $S2 is rejected" "$T/out"
 expect_exit "also without the CA (imprint check)" 1 "$CHATLEDGER" verify -a "$T/B"
 
+# ---- export bundles carry the cosigned checkpoint and its token -----------
+# B's export checkpoint is pushed to its witnesses (A's and the Node one)
+# and its TSA; the bundle's data/proofs/checkpoint carries both
+# cosignature lines and data/proofs/checkpoint.tsr the token.
+cat >"$T/policyB" <<POL
+log $VKB
+witness a $WA
+witness n $WN
+group both all a n
+quorum both
+POL
+expect_exit "export: the export checkpoint is pushed" 0 "$CHATLEDGER" export -a "$T/B" \
+	--out "$T/bB.zip" --case W-1 --passphrase-file "$T/pass"
+expect_grep "export: cosigned by 2 of 2 and timestamped" "cosigned by 2 of 2 witnesses, timestamped" "$T/out"
+expect_exit "verify-bundle --witness-policy --tsa-ca passes" 0 "$CHATLEDGER" verify-bundle "$T/bB.zip" \
+	--vkey "$VKB" --ca "$T/B/export.crt" --witness-policy "$T/policyB" --tsa-ca "$P/ca.pem"
+expect_grep "verify-bundle: policy met, token ok" "2 witness cosignature lines, witness policy met; timestamp token ok" "$T/out"
+mkdir "$T/ub" && (cd "$T/ub" && python3 -c 'import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall()' "$T/bB.zip")
+WB_BAG="$T/ub/EXPORT-W-1"
+[ "$(grep -c '^— ' "$WB_BAG/data/proofs/checkpoint")" -eq 3 ] &&
+	ok "bundle checkpoint: the log's line and 2 cosignatures" || notok "bundle checkpoint: the log's line and 2 cosignatures"
+expect_exit "Node checks the bundle's cosignatures (independent verifier)" 0 \
+	node "$WJS" verify-cosig --vkey "$WA" --note "$WB_BAG/data/proofs/checkpoint"
+sed '/^$/,$d' "$WB_BAG/data/proofs/checkpoint" >"$T/bbody"
+openssl ts -verify -data "$T/bbody" -in "$WB_BAG/data/proofs/checkpoint.tsr" -CAfile "$P/ca.pem" >"$T/ov" 2>&1
+expect_grep "openssl ts -verify: the bundle's token is for its checkpoint" "Verification: OK" "$T/ov"
+printf 'witness a %s\nquorum a\n' "$WA" >"$T/policyA1"
+expect_exit "verify-bundle: a 1-of-1 policy without log keys passes" 0 "$CHATLEDGER" verify-bundle "$T/bB.zip" \
+	--vkey "$VKB" --ca "$T/B/export.crt" --witness-policy "$T/policyA1"
+expect_exit "verify-bundle: a policy naming another witness fails" 1 "$CHATLEDGER" verify-bundle "$T/bB.zip" \
+	--vkey "$VKB" --ca "$T/B/export.crt" --witness-policy "$T/policyX"
+
+# resign MODE [FILE]: a copy of the bag changed by whoever holds the
+# archive's export key (the threat witnesses answer): the checkpoint note
+# changed in data/proofs/checkpoint and in every proof, or the token
+# replaced; both manifests recomputed, the CMS signature made again with
+# B's export key.  MODE none changes nothing (the control).
+resign() {
+	rm -rf "$T/rs" "$T/rs.zip"; cp -r "$T/ub" "$T/rs"
+	python3 - "$T/rs/EXPORT-W-1" "$1" "${2:-}" <<'PY' || return 1
+import glob, hashlib, json, os, sys
+bag, mode, arg = sys.argv[1:4]
+cpf = os.path.join(bag, "data/proofs/checkpoint")
+old = open(cpf, encoding="utf-8").read()
+text, sigs = old.split("\n\n", 1)
+lines = sigs.splitlines(True)
+if mode == "strip":
+    lines = lines[:-1]                      # drop the last cosignature line
+elif mode == "alter":
+    l = lines[1]; i = l.rindex(" ") + 30     # one base64 character of a cosignature
+    lines[1] = l[:i] + ("A" if l[i] != "A" else "B") + l[i + 1:]
+elif mode == "token":
+    open(os.path.join(bag, "data/proofs/checkpoint.tsr"), "wb").write(open(arg, "rb").read())
+new = text + "\n\n" + "".join(lines)
+open(cpf, "w", encoding="utf-8").write(new)
+for p in glob.glob(os.path.join(bag, "data/proofs/*/*.jsonl")):
+    out = []
+    for l in open(p, encoding="utf-8").read().splitlines():
+        j = json.loads(l)
+        for k in ("proof", "head_proof"):
+            if k in j:
+                assert j[k].endswith(old)
+                j[k] = j[k][:-len(old)] + new
+        out.append(json.dumps(j, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n")
+    open(p, "w", encoding="utf-8").write("".join(out))
+def sha(f): return hashlib.sha256(open(os.path.join(bag, f), "rb").read()).hexdigest()
+for m in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
+    t = [l.split("  ", 1) for l in open(os.path.join(bag, m)).read().splitlines()]
+    open(os.path.join(bag, m), "w").write("".join("%s  %s\n" % (sha(f), f) for _, f in t))
+os.remove(os.path.join(bag, "tagmanifest-sha256.txt.minisig"))
+PY
+	(cd "$T/rs/EXPORT-W-1" && openssl cms -sign -binary -md sha256 -outform DER -nosmimecap \
+		-in tagmanifest-sha256.txt -signer "$T/B/export.crt" -inkey "$T/B/export.key" \
+		-out tagmanifest-sha256.txt.p7s &&
+		python3 -c '
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for root, _, files in os.walk("."):
+        for f in sorted(files):
+            p = os.path.join("EXPORT-W-1", os.path.join(root, f)[2:])
+            z.write(os.path.join(root, f), p)' "$T/rs.zip")
+}
+vb() { "$CHATLEDGER" verify-bundle "$T/rs.zip" --vkey "$VKB" --ca "$T/B/export.crt" \
+	--witness-policy "$T/policyB" --tsa-ca "$P/ca.pem"; }
+resign none && expect_exit "re-signed with the export key, unchanged: passes (control)" 0 vb ||
+	notok "resign none"
+resign strip && expect_exit "a stripped cosignature line fails the policy (1)" 1 vb || notok "resign strip"
+expect_grep "stripped: policy not satisfied" "witness policy not satisfied" "$T/out"
+resign alter && expect_exit "an altered cosignature line fails (1)" 1 vb || notok "resign alter"
+expect_grep "altered: the line named" "cosignature line of witness a does not verify" "$T/out"
+resign token "$T/t1.tsr" && expect_exit "a token for another checkpoint fails (1)" 1 vb || notok "resign token"
+expect_grep "token: checkpoint.tsr named" "data/proofs/checkpoint.tsr" "$T/out"
+expect_exit "a token for another checkpoint fails without --tsa-ca too" 1 \
+	"$CHATLEDGER" verify-bundle "$T/rs.zip" --vkey "$VKB" --ca "$T/B/export.crt"
+expect_exit "verify-bundle: a malformed policy is an error (2)" 2 "$CHATLEDGER" verify-bundle "$T/bB.zip" \
+	--witness-policy "$T/policyBad"
+
 t_done

@@ -199,6 +199,31 @@ if [ "$n_links" -eq 10 ]; then ok "10 identity links: 5 from cgi-bin/user/info, 
 else notok "identity links: $n_links, want 10"; fi
 expect_exit "verify exits 0 after the run" 0 "$CHATLEDGER" verify -a "$B"
 
+# ---- status: which route covers what, and what cannot be captured ------------------
+# a route-B window that cannot be pulled (nothing listens) is a hole status names
+"$CHATLEDGER" wechat pull -a "$B" --route msglist --oa-appid wxb11529c136998cb6 \
+	--oa-secret-file "$T/oasec" --api-url "http://127.0.0.1:1" --from 2024-05-01T00:00:00Z \
+	--to 2024-05-02T00:00:00Z >/dev/null 2>&1
+"$CHATLEDGER" status -a "$B" >"$T/st" 2>&1
+"$CHATLEDGER" status -a "$B" --json >"$T/stj" 2>&1
+expect_grep "status: route A, its last push and records" "^wechat A .*last push 20[0-9-]*T.*, 300 records" "$T/st"
+expect_grep "status: route A cannot capture the firm's own OA sends" "cannot: messages the firm sends through the Official Account" "$T/st"
+expect_grep "status: route B pulled up to the last window" "^wechat B .*pulled up to 2024-04-28T00:00:00" "$T/st"
+expect_grep "status: the failed route-B window is named" "route B: 1 windows could not be pulled.*2024-05-01T00:00:00.* \.\. 2024-05-02T00:00:00" "$T/st"
+expect_grep "status: route C callbacks and 微信客服 accounts" "^wechat C .*last callback 20.*, 40 records; [1-9][0-9]* 微信客服 accounts, last sync_msg 20" "$T/st"
+expect_grep "status: WeCom employee chats need the session-archive SDK" "session-archive" "$T/st"
+expect_grep "status: consumer WeChat is not captured, and why" "not captured: personal (consumer) WeChat" "$T/st"
+expect_grep "status: media expiry counted" "10 expired" "$T/st"
+python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))["wechat"]
+r = j["routes"]
+assert r["A"]["records"] == 300 and r["A"]["last_push"] > 0, r["A"]
+assert r["B"]["failed_windows"]["count"] == 1 and r["B"]["failed_windows"]["last"]["route"] == "getmsglist"
+assert r["C"]["kf_accounts"] >= 1 and r["C"]["kf_last_pull"] > 0
+assert j["media"]["expired"]["count"] == 10
+' "$T/stj" && ok "status --json: the wechat section" || notok "status --json: the wechat section"
+
 # ---- direction, agent, identifiers ----------------------------------------------
 
 show_kind() { # KIND PATTERN [WHERE]: the first entry of KIND whose plaintext matches

@@ -5,10 +5,8 @@
 # search by party returns all three; a two-character Chinese query finds
 # its message; show --out writes attachment bytes exactly (the SHA-256
 # matches); every read appends an access entry before revealing content
-# (status counts them, access list shows them, clear only with the key);
-# dsar records the request with its 40-day deadline, writes the bundle
-# (manifest verifies, other people's numbers masked) and dsar list/close
-# track it.  Inputs are written here in each source's format (the layout of
+# (status counts them, access list shows them, clear only with the key).
+# dsar is in t135-dsar.sh.  Inputs are written here in each source's format (the layout of
 # the samples under ../shared/samples).
 . "$(dirname "$0")/lib.sh"
 [ -n "${T130_KEEP:-}" ] && trap - EXIT
@@ -138,30 +136,7 @@ after=$("$CHATLEDGER" access list -a "$A" --json | grep -c '"command"')
 check "a search appends one access entry" [ "$after" -eq $((before + 1)) ]
 expect_exit "verify after all reads" 0 "$CHATLEDGER" verify -a "$A"
 
-# ---- dsar --------------------------------------------------------------------
-expect_exit "dsar records the request and writes the bundle" 0 "$CHATLEDGER" dsar -a "$A" \
-	--party "+852 9123 4567" --received 2025-03-01 --out "$T/dsar.tar" $P
-expect_grep "... says the deadline (40 days)" "due by 2025-04-10" "$T/out"
-id=$(sed -n 's/^data access request \([0-9]*\) recorded.*/\1/p' "$T/out")
-mkdir "$T/d" && tar -xf "$T/dsar.tar" -C "$T/d"
-check "the bundle's manifest verifies (sha256sum -c)" \
-	sh -c "cd '$T/d/dsar-$id' && sha256sum -c --quiet manifest-sha256.txt"
-R="$T/d/dsar-$id/records.jsonl"
-grep -q "wamid.T130CLOUD1" "$R" && ok "bundle: the webhook record" || notok "bundle: the webhook record"
-grep -q "Hello from the chat export" "$R" && ok "bundle: the export record" || notok "bundle: the export record"
-grep -q "Mauricio" "$R" && notok "bundle: no other customer's chat" || ok "bundle: no other customer's chat"
-grep -q "Wong Siu Ling" "$R" && ok "bundle: other people's names are kept" || notok "bundle: other people's names are kept"
-grep -q "6000 1234" "$R" && notok "bundle: other people's numbers are masked" || ok "bundle: other people's numbers are masked"
-grep -q '"raw"' "$R" && grep '"raw"' "$R" | grep -q "Wong" && notok "bundle: no raw bytes of others" ||
-	ok "bundle: no raw bytes of others"
-ls "$T/d/dsar-$id/attachments/$photo_sha" >/dev/null 2>&1 && ok "bundle: the party's photo" ||
-	notok "bundle: the party's photo"
-expect_exit "dsar list" 0 "$CHATLEDGER" dsar list -a "$A" --now 2025-03-11
-expect_grep "... shows the request, its deadline and days left" "^$id	received 2025-03-01	due 2025-04-10	30 days left" "$T/out"
-expect_exit "dsar close" 0 "$CHATLEDGER" dsar close -a "$A" --id "$id" --note "replied by post"
-expect_exit "dsar list after the reply" 0 "$CHATLEDGER" dsar list -a "$A"
-expect_grep "... no open request" "no open data access requests" "$T/out"
-expect_exit "dsar close twice is refused" 2 "$CHATLEDGER" dsar close -a "$A" --id "$id" --note again
-"$CHATLEDGER" access list -a "$A" | grep -q "	dsar	" && ok "dsar is an access entry" || notok "dsar is an access entry"
+# dsar (the request, its bundle in the export bag format, list, close) is
+# tested by t135-dsar.sh on the same inputs.
 expect_exit "verify at the end" 0 "$CHATLEDGER" verify -a "$A"
 t_done

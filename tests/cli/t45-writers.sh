@@ -59,10 +59,10 @@ body 1 >"$T/b1"
 expect_status "a message is stored by the server" 200 "$(post "$T/b1")"
 gen_records 300 0 5 >"$T/r0.jsonl"
 run "hold add while the server runs" 0 \
-	"$CHATLEDGER" hold add -a "$A" --case T45 --reason test --participant 85290000099@s.whatsapp.net
+	"$CHATLEDGER" hold add -a "$A" --case T45 --reason test --participant 85290000099@s.whatsapp.net --allow-empty
 run "policy event while the server runs" 0 \
 	"$CHATLEDGER" policy event -a "$A" --subject 85290000001@s.whatsapp.net \
-	--event relationship-ended --at 2025-01-01
+	--event relationship-ended --at 2025-01-01 --allow-empty
 run "ingest while the server runs" 0 \
 	"$CHATLEDGER" ingest -a "$A" --format jsonl --batch 50 "$T/r0.jsonl"
 run "retain --now (far future) while the server runs" 0 \
@@ -124,7 +124,7 @@ expect_grep "... after saying who holds it" "waiting for the archive: lockholder
 expect_grep "... and why it gave up" "archive busy" "$T/err"
 [ "$(grep -c 'waiting for the archive' "$T/err")" = 1 ] && ok "... said once" || notok "... said once"
 run "--wait 0 does not wait at all" 2 \
-	"$CHATLEDGER" policy event -a "$B" --subject s --event e --at 2025-01-01 --wait 0
+	"$CHATLEDGER" policy event -a "$B" --subject s --event e --at 2025-01-01 --allow-empty --wait 0
 run "verify does not wait for the lock" 0 "$CHATLEDGER" verify -a "$B"
 run "status does not wait for the lock" 0 "$CHATLEDGER" status -a "$B"
 run "--wait is refused with a bad value" 2 \
@@ -150,7 +150,7 @@ kill -9 "$victim" 2>/dev/null
 wait "$victim" 2>/dev/null
 before=$(entries "$B")
 run "the next writer proceeds after SIGKILL" 0 \
-	"$CHATLEDGER" policy event -a "$B" --subject s --event after-kill --at 2025-01-01 --wait 60
+	"$CHATLEDGER" policy event -a "$B" --subject s --event after-kill --at 2025-01-01 --allow-empty --wait 60
 run "verify after the killed batch" 0 "$CHATLEDGER" verify -a "$B"
 [ "$(entries "$B")" = $((before + 1)) ] && ok "nothing of the killed batch was kept" ||
 	notok "nothing of the killed batch kept ($before -> $(entries "$B"))"

@@ -73,6 +73,8 @@ expect_exit "an event beyond the clock is refused" 2 "$CHATLEDGER" policy event 
 expect_grep "future event message" "chatledger policy: --at 2099-01-01T00:00:00.000Z is more than a day ahead of this clock" "$T/err"
 expect_exit "an event for an unknown subject is refused" 2 "$CHATLEDGER" policy event -a "$A" --subject "+852 6000 0000" --event relationship-ended --at 2025-06-01
 expect_grep "unknown subject message" "chatledger policy: subject '+852 6000 0000' appears in no record; check the spelling" "$T/err"
+expect_exit "an event for a business account covers its records" 0 "$CHATLEDGER" policy event -a "$A" --subject 85230001234 --event account-reviewed --at 2025-06-01
+expect_grep "the account event says what it covers" "applies to [1-9][0-9]* records" "$T/out"
 expect_exit "--allow-empty records that event" 0 "$CHATLEDGER" policy event -a "$A" --subject "+852 6000 0000" --event relationship-ended --at 2025-06-01 --allow-empty
 expect_exit "a label covering nothing is refused" 2 "$CHATLEDGER" label add -a "$A" --label loan --party "+852 6000 0000"
 expect_grep "label refusal message" "chatledger label: the selectors cover no record; check the spelling, or give --allow-empty" "$T/err"
@@ -98,10 +100,17 @@ expect_grep "party list" "officer .* any:Chan Tai Man <-> tel:+85291234567" "$T/
 expect_exit "party list without the passphrase shows no identifier" 0 "$CHATLEDGER" party list -a "$A"
 check "party list without passphrase is keyed hashes only" sh -c "! grep -q 'Chan Tai Man\|85291234567' '$T/out'"
 
+expect_exit "policy explain --party" 0 "$CHATLEDGER" policy explain -a "$A" --party "+852 9123 4567" --policy "$POL" --now 2090-01-01
+check "explain --party covers both conversations (4 records)" [ "$(grep -c '^entry ' "$T/out")" = 4 ]
+expect_grep "explain --party: each is held" "keep (held), erase after .*, held" "$T/out"
+
 # --- a far-future retain: the held conversations survive, both sides.
 "$CHATLEDGER" ingest -a "$A" --format jsonl /dev/null >/dev/null
 expect_exit "dry run with --list" 0 "$CHATLEDGER" retain -a "$A" --policy "$POL" --now 2090-01-01 --dry-run --list --json
 python3 -c 'import json,sys; print("\n".join(str(x["index"]) for x in json.load(open(sys.argv[1]))["list"]))' "$T/out" | sort -n >"$T/dry.list"
+expect_exit "dry run --list with the passphrase names conversation and party" 0 "$CHATLEDGER" retain -a "$A" --policy "$POL" --now 2090-01-01 --dry-run --list --passphrase-file "$T/pass"
+expect_grep "the dry list names a conversation and a party" "conversation .*	party " "$T/out"
+expect_exit "--passphrase-file without --dry-run --list is refused" 2 "$CHATLEDGER" retain -a "$A" --policy "$POL" --now 2090-01-01 --passphrase-file "$T/pass"
 expect_exit "the real run" 0 "$CHATLEDGER" retain -a "$A" --policy "$POL" --now 2090-01-01 --list --json
 python3 -c 'import json,sys; print("\n".join(str(x["index"]) for x in json.load(open(sys.argv[1]))["list"]))' "$T/out" | sort -n >"$T/real.list"
 check "dry-run --list equals what the real run erased" cmp -s "$T/dry.list" "$T/real.list"
@@ -191,6 +200,22 @@ expect_grep "no rule again" '"reason":"no-rule"' "$T/out"
 expect_exit "removing again is refused" 2 "$CHATLEDGER" label remove -a "$C" --label complaint --party "+852 9123 4567"
 expect_grep "remove refusal" "label 'complaint' is not given to these selectors" "$T/err"
 expect_exit "verify the classified archive" 0 "$CHATLEDGER" verify -a "$C"
+
+# --- the webhook classifies what arrives with [labels], as ingest does.
+W="$T/w"; new_archive "$W"
+printf '[labels]\n* = customer-communication\n109000000000001 = loan\n' >>"$W/chatledger.conf"
+SECRET='t85 app secret 0123456789abcdef'
+printf '%s\n' "$SECRET" >"$T/secret"; printf 'verify-t85\n' >"$T/token"; chmod 600 "$T/secret" "$T/token"
+pid=""
+A_SAVED="$A"; A="$W"
+. "$(dirname "$0")/webhook-lib.sh"
+start_server wh
+check "webhook started" [ -n "$port" ]
+expect_status "webhook: the body is stored" 200 "$(post "$T/hook.json")"
+stop_server TERM
+A="$A_SAVED"
+expect_exit "show the webhook's record" 0 "$CHATLEDGER" show -a "$W" --index 0 --passphrase-file "$T/pass"
+expect_grep "webhook: [labels] applied" '"labels":\["customer-communication","loan"\]' "$T/out"
 
 # --- the shipped example configuration classifies every bundled sample:
 # each built-in profile matches every record and conflicts with nothing.

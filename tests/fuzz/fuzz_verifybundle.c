@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[] = "/tmp/fuzz_verifybundle.XXXXXX";
-	struct cl_vb_opts o = { NULL, NULL, NULL };
+	struct cl_vb_opts o = { NULL, NULL, NULL, NULL };
 	json_t *rep = NULL;
 	char *err = NULL;
 	int fd = mkstemp(path), rc;

@@ -25,6 +25,7 @@ import {
 	validatePreKeyUpload, parseQR, buildPairSuccess, checkPairDeviceSign, randomRef, randomId, QR_PREFIX,
 	normalizeLinkCode, wrapLinkKey, unwrapLinkKey, x25519, validateCompanionHello, buildPrimaryHello, openCompanionFinish,
 } from './walib.js';
+import { Sender, bundleFromUpload, buildMessage, randomMsgId } from './sender.js';
 
 // Fixed test constants (private keys; clamped before use).
 const DEFAULT_ROOT_SEED = '10c3a5b1f0e2d4c6b8a09f8e7d6c5b4a39281706f5e4d3c2b1a0918273645546';
@@ -118,7 +119,147 @@ const state = {
 	pairedIdentity: null, // identity pub of the last successful pairing in this run
 	registrationIdentity: null, // eIdent of the last registration payload
 	uploadedIds: new Set(),
+	bundle: null, // the collector's pre-key bundle, from its upload
+	outbox: new Map(), // id -> { item, node, delivered, retries }
+	senders: new Map(), // device JID -> Sender
+	devices: null, // our number's device ids (the phone 0 and the collector)
 };
+
+// ---- messages to the collector (sender.js) ---------------------------------
+
+let workQueue = Promise.resolve();
+function enqueue(fn) {
+	workQueue = workQueue.then(fn).catch((e) => log(`work: ${e.stack || e}`));
+	return workQueue;
+}
+
+function senderFor(jid) {
+	let s = state.senders.get(jid);
+	if (!s) {
+		s = new Sender(jid);
+		state.senders.set(jid, s);
+	}
+	return s;
+}
+
+// Build (encrypt) the stanza for item; opts.retry: a resend after a retry
+// receipt (no fault, the sender key distribution included again).
+async function buildStanza(it, retry = false) {
+	const to = opt.jid;
+	const snd = senderFor(it.from);
+	let message = buildMessage(it);
+	const group = it.chat.endsWith('@g.us');
+	const ownUser = jidDecode(opt.jid).user;
+	const fromMe = jidDecode(it.from).user === ownUser;
+	const attrs = { id: it.id, t: String(it.t), type: it.kind === 'reaction' ? 'reaction' : 'text' };
+	if (it.notify)
+		attrs.notify = it.notify;
+	if (it.kind === 'edit')
+		attrs.edit = '1';
+	if (it.kind === 'revoke')
+		attrs.edit = '7';
+	let content;
+	if (group) {
+		attrs.from = it.chat;
+		attrs.participant = it.from;
+		if (retry)
+			snd.skdmSent.delete(it.chat);
+		content = await snd.encGroup(to, state.bundle, it.chat, message, !retry && !!it.missingKey);
+	} else {
+		attrs.from = it.from;
+		if (fromMe) {
+			attrs.recipient = it.chat;
+			message = { deviceSentMessage: { destinationJid: it.chat, message } };
+		}
+		content = [await snd.enc1(to, state.bundle, message, !retry && !!it.badMac)];
+	}
+	if (it.lid && !group)
+		attrs.sender_lid = it.lid;
+	if (it.lid && group)
+		attrs.participant_lid = it.lid;
+	return { tag: 'message', attrs, content };
+}
+
+function deliver(id, offline = false) {
+	const o = state.outbox.get(id);
+	const c = state.cur;
+	if (!o || !c || c.closed || !c.loggedIn)
+		return false;
+	const node = offline ? { ...o.node, attrs: { ...o.node.attrs, offline: '1' } } : o.node;
+	c.send(node);
+	return true;
+}
+
+async function sendItem(it) {
+	if (!state.bundle)
+		throw new Error('no pre-key bundle from the collector yet');
+	it.id = it.id || randomMsgId();
+	it.t = it.t || nowS();
+	const node = await buildStanza(it);
+	state.outbox.set(it.id, { item: it, node, delivered: false, retries: 0 });
+	emit('sent', { id: it.id, from: it.from, chat: it.chat, kind: it.kind, text: it.text ?? null, target: it.target ?? null, lid: it.lid ?? null });
+	deliver(it.id);
+}
+
+async function onRetryReceipt(id, count) {
+	const o = state.outbox.get(id);
+	if (!o || o.delivered)
+		return;
+	o.retries++;
+	o.node = await buildStanza(o.item, true);
+	emit('retry', { id, count: Number(count || 0) });
+	deliver(id);
+}
+
+// A mixed script of n messages over 1:1 chats and groups, from contacts,
+// our own phone (device-sent), another companion, in a group with LID.
+const OWN = () => jidDecode(opt.jid).user;
+function scriptItems(n, tag) {
+	const contacts = ['85290000001', '85290000002', '85290000003'];
+	const groups = ['120363000000000001@g.us', '120363000000000002@g.us'];
+	const kinds = ['text', 'text', 'reply', 'reaction', 'edit', 'revoke', 'location', 'contact', 'poll', 'image', 'ephemeral', 'text'];
+	const items = [];
+	const last = new Map(); // chat -> last {id, from}
+	for (let i = 0; i < n; i++) {
+		const group = i % 3 === 2;
+		let chat, from, lid = null;
+		const who = i % 7;
+		if (group) {
+			chat = groups[i % 2];
+			from = who === 0 ? `${OWN()}:0@s.whatsapp.net` : who === 1 ? `${OWN()}:3@s.whatsapp.net` : `${contacts[i % 3]}:0@s.whatsapp.net`;
+			if (who > 1 && i % 2)
+				lid = `7700000000${i % 3}@lid`;
+		} else {
+			const c = contacts[i % 3];
+			chat = `${c}@s.whatsapp.net`;
+			from = who === 0 ? `${OWN()}:0@s.whatsapp.net` : who === 1 ? `${OWN()}:3@s.whatsapp.net` : `${c}:0@s.whatsapp.net`;
+			if (who > 1)
+				lid = `7700000000${i % 3}@lid`;
+		}
+		let kind = kinds[i % kinds.length];
+		const prev = last.get(chat);
+		if (['reply', 'reaction', 'edit', 'revoke'].includes(kind) && !prev)
+			kind = 'text';
+		if ((kind === 'edit' || kind === 'revoke') && prev && prev.from !== from)
+			kind = 'text'; // only the author edits or revokes
+		const it = { from, chat, kind, lid, text: `${tag} m${i} ${kind} ${randomBytes(3).toString('hex')}` };
+		if (kind === 'reaction')
+			it.text = '\u{1F44D}';
+		if (prev && ['reply', 'reaction', 'edit', 'revoke'].includes(kind)) {
+			it.target = prev.id;
+			it.targetSender = prev.from;
+			it.targetFromMe = prev.from.startsWith(`${OWN()}:`);
+		}
+		if (kind === 'revoke')
+			it.text = undefined;
+		it.id = randomMsgId();
+		if (kind === 'text' || kind === 'reply' || kind === 'image')
+			last.set(chat, { id: it.id, from });
+		items.push(it);
+	}
+	return items;
+}
+
 
 // ---- connections -----------------------------------------------------------
 
@@ -321,7 +462,15 @@ class Conn {
 			},
 		});
 		emit('login-ok', { username: String(p.username), device: Number(p.device || 0) });
-		this.send({ tag: 'ib', attrs: {}, content: [{ tag: 'offline', attrs: { count: '0' } }] });
+		this.loggedIn = true;
+		// the "server" replays what the collector never receipted
+		let n = 0;
+		for (const [id, o] of state.outbox)
+			if (!o.delivered && deliver(id, true))
+				n++;
+		if (n)
+			emit('redelivered', { count: n });
+		this.send({ tag: 'ib', attrs: {}, content: [{ tag: 'offline', attrs: { count: String(n) } }] });
 	}
 
 	refuse({ reason, expire }) {
@@ -507,10 +656,30 @@ class Conn {
 				for (const id of r.ids)
 					state.uploadedIds.add(id);
 				const ok = r.problems.length === 0;
-				if (ok)
+				if (ok) {
 					state.prekeyCount = r.count;
+					if (!state.bundle) {
+						state.bundle = bundleFromUpload(node);
+						state.bundle.next = 0;
+					} else
+						state.bundle.prekeys.push(...bundleFromUpload(node).prekeys);
+				}
 				result();
 				emit('prekeys', { count: r.count, ok, problems: r.problems, reused_ids: reused, identity_checked: !!identity });
+				return;
+			}
+			if (a.xmlns === 'usync' && a.type === 'get' && child('usync')) {
+				const own = jidDecode(opt.jid);
+				if (!state.devices)
+					state.devices = new Set([0, Number(own.device || 0)]);
+				this.send({
+					tag: 'iq', attrs: { from: SERVER, type: 'result', id: a.id },
+					content: [{ tag: 'usync', attrs: { sid: a.id, mode: 'query', last: 'true', index: '0' }, content: [{ tag: 'list', attrs: {}, content: [{
+						tag: 'user', attrs: { jid: `${own.user}@s.whatsapp.net` },
+						content: [{ tag: 'devices', attrs: {}, content: [{ tag: 'device-list', attrs: {}, content: [...state.devices].sort((x, y) => x - y).map((d) => ({ tag: 'device', attrs: { id: String(d) } })) }] }],
+					}] }] }],
+				});
+				emit('usync', { devices: [...state.devices] });
 				return;
 			}
 			if (a.xmlns === 'passive' && a.type === 'set' && child('active')) {
@@ -528,6 +697,26 @@ class Conn {
 				emit('ping', { n: this.n, count: this.pings });
 				return;
 			}
+		}
+		if (node.tag === 'receipt') {
+			const o = state.outbox.get(a.id);
+			if (a.type === 'retry') {
+				const r = child('retry');
+				emit('retry-receipt', { id: a.id, count: r ? Number(r.attrs.count) : null, has_registration: !!child('registration') });
+				enqueue(() => onRetryReceipt(a.id, r && r.attrs.count));
+				return;
+			}
+			emit('receipt', { id: a.id, type: a.type ?? null, known: !!o, again: !!(o && o.delivered) });
+			if (o)
+				o.delivered = true;
+			return;
+		}
+		if (node.tag === 'ack' && a.class === 'message') {
+			const o = state.outbox.get(a.id);
+			emit('message-ack', { id: a.id });
+			if (o)
+				o.delivered = true;
+			return;
 		}
 		emit('stanza', { n: this.n, xml: binaryNodeToString(node) });
 	}
@@ -668,6 +857,48 @@ async function command(line) {
 				tag: 'notification', attrs: { from: SERVER, type: 'encrypt', id: randomId(), t: String(nowS()) },
 				content: [{ tag: 'count', attrs: { value: '3' } }],
 			});
+		return;
+	case 'send': // send {json item}
+		await enqueue(() => sendItem(JSON.parse(args.join(' '))));
+		return;
+	case 'script': { // script N TAG: a mixed run of N messages
+		const items = scriptItems(Number(args[0] || 10), args[1] || 's');
+		for (const it of items)
+			await enqueue(() => sendItem(it));
+		emit('script-done', { count: items.length });
+		return;
+	}
+	case 'replay-dups': { // re-send the last K receipted stanzas, offline
+		const k = Number(args[0] || 5);
+		const done = [...state.outbox.entries()].filter(([, o]) => o.delivered).slice(-k);
+		let n = 0;
+		for (const [id] of done)
+			if (deliver(id, true))
+				n++;
+		emit('replayed', { count: n });
+		return;
+	}
+	case 'link-device': // link-device N: a companion joins our number
+	case 'unlink-device': {
+		const own = jidDecode(opt.jid);
+		const n = Number(args[0]);
+		if (!state.devices)
+			state.devices = new Set([0, Number(own.device || 0)]);
+		const add = cmd === 'link-device';
+		if (add)
+			state.devices.add(n);
+		else
+			state.devices.delete(n);
+		if ((c = need()))
+			c.send({
+				tag: 'notification', attrs: { from: `${own.user}@s.whatsapp.net`, type: 'devices', id: randomId(), t: String(nowS()) },
+				content: [{ tag: add ? 'add' : 'remove', attrs: {}, content: [{ tag: 'device', attrs: { jid: `${own.user}:${n}@s.whatsapp.net` } }] }],
+			});
+		emit(add ? 'device-linked' : 'device-unlinked', { device: n });
+		return;
+	}
+	case 'pending': // how many stanzas await a receipt
+		emit('pending', { count: [...state.outbox.values()].filter((o) => !o.delivered).length });
 		return;
 	case 'quit':
 		process.exit(0);

@@ -80,6 +80,11 @@ static void test_mask(void)
 		   "numbers in the text are masked");
 	TAP_OK(json_object_get(rec, "raw") == NULL, "the raw source bytes are removed");
 	json_decref(rec);
+	rec = json_pack("{s:{s:s, s:s}}", "sender", "id", "85260001234", "name", "+852 6000 1234");
+	TAP_EQ_INT(cl_dsar_mask(rec), CL_OK, "mask a sender named by its number");
+	TAP_EQ_STR(json_string_value(json_object_get(json_object_get(rec, "sender"), "name")),
+		   "+*** **** **34", "a name that is a phone number is masked");
+	json_decref(rec);
 }
 
 int main(void)

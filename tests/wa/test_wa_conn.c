@@ -788,7 +788,7 @@ static void test_connect_failures(void)
 	TAP_EQ_INT(rc, CL_EIO, "stalled upgrade: CL_EIO");
 	TAP_EQ_STR(err, "websocket upgrade: timed out after 600 ms",
 		   "stalled upgrade: reason");
-	TAP_OK(ms >= 550 && ms < 3000, "stalled upgrade: took %lld ms",
+	TAP_OK(ms >= 550 && ms < 9000, "stalled upgrade: took %lld ms",
 	       (long long)ms);
 	TAP_OK(t.ticks >= 5, "stalled upgrade: ticks while connecting (%d)",
 	       t.ticks);
@@ -801,8 +801,10 @@ static void test_connect_failures(void)
 	o.tick_ms = 10000;
 	rc = run(url, &o, &t, &err, &ms);
 	TAP_EQ_INT(rc, CL_EIO, "stalled upgrade, slow ticks: CL_EIO");
-	TAP_OK(ms >= 550 && ms < 2000,
-	       "stalled upgrade, slow ticks: ends at the deadline (%lld ms)",
+	/* Bounds prove order, not speed (machines are shared): well under
+	 * the 10 s tick it must not wait for. */
+	TAP_OK(ms >= 550 && ms < 9000,
+	       "stalled upgrade, slow ticks: ends at the deadline, not the tick (%lld ms)",
 	       (long long)ms);
 	free(err);
 	tc_release(&t);
@@ -895,7 +897,9 @@ static void test_stop_and_ticks(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, &old);
 	memset(&it, 0, sizeof(it));
-	it.it_value.tv_usec = 300000;
+	/* 1 s: long enough to be connected on a loaded machine, far below
+	 * the 10 s tick. */
+	it.it_value.tv_sec = 1;
 	stop_flag = 0;
 	setitimer(ITIMER_REAL, &it, NULL);
 	tc_init(&t);
@@ -905,7 +909,7 @@ static void test_stop_and_ticks(void)
 	sigaction(SIGALRM, &old, NULL);
 	TAP_OK(rc == CL_OK, "stop: CL_OK (%s)", ERRSTR(err));
 	TAP_EQ_INT(t.opened, 1, "stop: was connected");
-	TAP_OK(ms >= 250 && ms < 2500, "stop: seen at once (%lld ms)",
+	TAP_OK(ms >= 950 && ms < 9000, "stop: seen before the next tick (%lld ms)",
 	       (long long)ms);
 	free(err);
 	tc_release(&t);
@@ -921,8 +925,9 @@ static void test_stop_and_ticks(void)
 	sigaction(SIGALRM, &old, NULL);
 	TAP_OK(rc == CL_OK, "stop while connecting: CL_OK (%s)", ERRSTR(err));
 	TAP_EQ_INT(t.opened, 0, "stop while connecting: never opened");
-	TAP_OK(ms >= 250 && ms < 2500,
-	       "stop while connecting: seen at once (%lld ms)", (long long)ms);
+	TAP_OK(ms >= 950 && ms < 9000,
+	       "stop while connecting: seen before the deadline and the tick (%lld ms)",
+	       (long long)ms);
 	free(err);
 	tc_release(&t);
 	o.timeout_ms = 0;
@@ -946,7 +951,7 @@ static void test_stop_and_ticks(void)
 	rc = run(url, &o, &t, &err, &ms);
 	TAP_EQ_INT(rc, CL_OK, "tick close: CL_OK");
 	TAP_EQ_INT(t.ticks, 5, "tick close: five ticks, then closed");
-	TAP_OK(ms >= 140 && ms < 3000, "tick close: about 150 ms (%lld ms)",
+	TAP_OK(ms >= 140 && ms < 9000, "tick close: after five 30 ms ticks (%lld ms)",
 	       (long long)ms);
 	free(err);
 	tc_release(&t);
