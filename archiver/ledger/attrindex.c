@@ -252,9 +252,15 @@ static int ix_covered(sqlite3 *db, sqlite3_int64 *covered)
 	int s;
 
 	*covered = -1;
+	/* No such table, or not this shape: as if there were no index. */
+	if (sqlite3_prepare_v2(db, "SELECT h, first, idxs FROM attr_index LIMIT 0", -1,
+			       &st, NULL) != SQLITE_OK)
+		return CL_OK;
+	sqlite3_finalize(st);
+	st = NULL;
 	if (sqlite3_prepare_v2(db, "SELECT covered FROM attr_index_cover WHERE k = 0", -1,
 			       &st, NULL) != SQLITE_OK)
-		return CL_OK;    /* no such table */
+		return CL_OK;
 	s = sqlite3_step(st);
 	if (s == SQLITE_ROW)
 		*covered = sqlite3_column_int64(st, 0);
@@ -270,7 +276,11 @@ int cl_attrix_begin(struct cl_ledger *l, char **err)
 	if (ix_covered(l->db, &covered) != CL_OK)
 		return cl_ledger_db_err(l, err, "reading the attribute index");
 	if (covered < 0) {
-		if (sqlite3_exec(l->db, ix_schema, NULL, NULL, NULL) != SQLITE_OK)
+		/* Absent, or left in another shape: made anew. */
+		if (sqlite3_exec(l->db, "DROP TABLE IF EXISTS attr_index;"
+				 " DROP TABLE IF EXISTS attr_index_cover;", NULL, NULL,
+				 NULL) != SQLITE_OK ||
+		    sqlite3_exec(l->db, ix_schema, NULL, NULL, NULL) != SQLITE_OK)
 			return cl_ledger_db_err(l, err, "creating the attribute index");
 		covered = 0;
 	}
