@@ -10,7 +10,7 @@
 # returns them.  Both sides run as separate processes from a warm page
 # cache; each time is the best of three.  chatledger's time includes
 # unlocking the key (Argon2id, --kdf interactive) and appending the
-# access entry.
+# access entry (reported separately as the fixed part).
 #
 # Environment: BENCH_SEARCH_N, BENCH_SEED, BENCH_DIR (scratch, default
 # /tmp/chatledger-bench-search), BENCH_KEEP=1 keeps it, CC.
@@ -92,12 +92,16 @@ t_cl=$(best "$CL" search -a "$A" --party "$PARTY" --json --passphrase-file "$SCR
 n_cl=$(grep -c '"record"' "$SCRATCH/out")
 [ "$n_cl" = "$n_sql" ] || echo "search: WARNING: chatledger found $n_cl records, sqlite3 $n_sql"
 # the fixed part: unlocking the key and recording the access, with an
-# empty selection
-t_fix=$(best "$CL" search -a "$A" --kind no-such-kind --passphrase-file "$SCRATCH/pass")
+# indexed selection that selects nothing (a party no record names)
+t_fix=$(best "$CL" search -a "$A" --party "+852 0000 0000" --passphrase-file "$SCRATCH/pass")
 ratio=$(awk -v a="$t_cl" -v b="$t_sql" 'BEGIN { printf "%.1f", a / b }')
+# the selection alone, without the per-command fixed part (the Argon2id
+# unlock dominates it): what the index changes
+ratio_sel=$(awk -v a="$t_cl" -v f="$t_fix" -v b="$t_sql" 'BEGIN { d = a - f; if (d < 0) d = 0; printf "%.1f", d / b }')
 echo "search: party $PARTY: $n_cl records of $N"
 echo "search: sqlite3 indexed table  $t_sql s"
-echo "search: chatledger search      $t_cl s (of which $t_fix s unlock + access entry + a scan that selects nothing)"
+echo "search: chatledger search      $t_cl s (of which $t_fix s unlock + access entry + an indexed selection of nothing)"
 verdict=MISS
 awk -v r="$ratio" 'BEGIN { exit !(r <= 2) }' && verdict=ok
 echo "search: ratio chatledger / sqlite3 = $ratio (target <= 2: $verdict)"
+echo "search: ratio without the fixed part = $ratio_sel"

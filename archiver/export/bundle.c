@@ -1,13 +1,14 @@
 /*
  * bundle.c - write a signed eDiscovery bundle (bundle.h, docs/BUNDLE.md).
  *
- * Pass 1 runs the query (cl_select_run) and keeps, per exported entry,
+ * Pass 1 plans the query (cl_select_plan_walk, nothing decrypted but the
+ * first record of each conversation) and keeps, per exported entry,
  * its index, conversation, time and slice (about 48 bytes each; no
  * content).  The export is then recorded in the ledger (cl_access_record)
  * and the tree size after that entry is the export checkpoint every proof
  * is made against.  Pass 2 walks each conversation's chain for the
- * completeness proof, then each conversation slice: it opens the entries
- * again (with their salts), writes natives, the RSMF, the transcript and
+ * completeness proof, then each conversation slice: it opens each entry
+ * once (one opener, with its salt), writes natives, the RSMF, the transcript and
  * the per-record proofs, and the DAT rows.  Content is held for one slice
  * at a time; large generated files go through spools (bag.h).
  */
@@ -75,6 +76,9 @@ struct ex {
 	struct cl_spool dat;
 	uint64_t bates;
 	char tmpdir[4096];
+	struct cl_opener *op;      /* opens every exported entry once (pass 2) */
+	struct cl_prover *pv;      /* proves them against the export checkpoint */
+	struct cl_buf pt;          /* the plaintext opened last (pass 1) */
 	char **err;
 	int rc_cb;
 	struct cl_map64 redacted;  /* redacted record index -> 1 (their attachments follow) */
@@ -222,6 +226,8 @@ static struct hit *push_hit(struct ex *x)
 	return &x->h[x->nh++];
 }
 
+/* Pass 1, one planned entry (nothing decrypted but the first record of
+ * each conversation, for its names). */
 static int on_hit(void *ctx, const struct cl_select_hit *hit)
 {
 	struct ex *x = ctx;
@@ -230,15 +236,30 @@ static int on_hit(void *ctx, const struct cl_select_hit *hit)
 	uint32_t num = 0;
 	int rc;
 
-	if (hit->pt == NULL || hit->lf == NULL)
+	if (hit->what == CL_SELECT_ERASED)
 		return 0; /* erased: shown from its conversation's chain */
 	slot = cl_map_get(&x->convmap, hit->lf->conv_tag);
 	if (slot)
 		num = (uint32_t)slot->u;
-	else if (hit->rec == NULL)
+	else if (hit->what != CL_SELECT_RECORD)
 		return 0; /* an attachment whose record is not exported */
-	else if ((rc = new_conv(x, hit->lf, hit->rec, &num)))
-		return x->rc_cb = rc;
+	else {
+		json_t *rec = NULL;
+
+		if (x->pt.data)
+			sodium_memzero(x->pt.data, x->pt.len);
+		cl_buf_reset(&x->pt);
+		if ((rc = cl_opener_open(x->op, hit->index, &x->pt, NULL, NULL, x->err)) == CL_OK &&
+		    (rec = json_loadb((const char *)x->pt.data, x->pt.len, 0, NULL)) == NULL)
+			rc = cl_error(x->err, CL_ECORRUPT, "entry %llu: payload is not JSON",
+				      (unsigned long long)hit->index);
+		if (rc == CL_OK)
+			rc = new_conv(x, hit->lf, rec, &num);
+		json_decref(rec);
+		sodium_memzero(x->pt.data, x->pt.len);
+		if (rc)
+			return x->rc_cb = rc;
+	}
 	if ((h = push_hit(x)) == NULL)
 		return x->rc_cb = cl_error(x->err, CL_ENOMEM, "out of memory");
 	h->index = hit->index;
@@ -246,7 +267,7 @@ static int on_hit(void *ctx, const struct cl_select_hit *hit)
 	h->sent_at = hit->lf->sent_at;
 	h->slice = floor_div(h->sent_at + (int64_t)x->o->tz_offset_s * 1000, x->o->slice_ms) *
 		x->o->slice_ms;
-	if (hit->rec == NULL) {
+	if (hit->what == CL_SELECT_ATTACHMENT) {
 		json_t *b = json_loadb((const char *)hit->lf->body, hit->lf->body_len, 0, NULL);
 
 		h->is_att = 1;
@@ -273,32 +294,6 @@ static int hit_cmp(const void *a, const void *b)
 }
 
 /* ---- chains (completeness) ------------------------------------------------- */
-
-static int find_heads(void *ctx, uint64_t index, const unsigned char *leaf, size_t len,
-		      const unsigned char *attrs, size_t attrs_len, int has_payload)
-{
-	struct ex *x = ctx;
-	struct cl_map_slot *s;
-	size_t k;
-
-	(void)attrs;
-	(void)attrs_len;
-	(void)has_payload;
-	if (index >= x->size || len < 35)
-		return 0;
-	k = 35 + (size_t)leaf[34];
-	if (len < k + 64)
-		return 0;
-	if ((s = cl_map_get(&x->convmap, leaf + k + 32)) != NULL) {
-		struct conv *c = &x->conv[s->u];
-
-		if (!c->has_head || index > c->head) {
-			c->head = index;
-			c->has_head = 1;
-		}
-	}
-	return 0;
-}
 
 static int hexline(struct cl_buf *b, const unsigned char *p, size_t n)
 {
@@ -338,7 +333,7 @@ static int in_range(const struct cl_select_query *q, int64_t t)
  */
 static int prove(struct ex *x, uint64_t index, struct cl_buf *out)
 {
-	int rc = cl_ledger_prove(x->l, index, x->size, out, x->err);
+	int rc = cl_prover_prove(x->pv, index, out, x->err);
 
 	if (rc == CL_OK && x->cosig.len > 0 && cl_buf_add(out, x->cosig.data, x->cosig.len) != 0)
 		rc = cl_error(x->err, CL_ENOMEM, "out of memory");
@@ -602,8 +597,7 @@ static int do_slice(struct ex *x, size_t first, size_t end, uint64_t *done)
 		cl_buf_reset(&leaf);
 		cl_buf_reset(&hex);
 		cl_buf_reset(&proof);
-		if ((rc = cl_ledger_open_payload_salt(x->l, h->index, x->sk, &pt, salt, x->err)) ||
-		    (rc = cl_ledger_leaf(x->l, h->index, &leaf, x->err)) ||
+		if ((rc = cl_opener_open(x->op, h->index, &pt, salt, &leaf, x->err)) ||
 		    (rc = cl_leaf_decode(leaf.data, leaf.len, &lf, x->err)) ||
 		    (rc = prove(x, h->index, &proof)))
 			goto out;
@@ -893,7 +887,9 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	const struct cl_signer *signer = o->signer;
 	char *tmp = NULL, *top = NULL, *vkey = NULL, *certp = NULL, *fdir = NULL;
 	struct cl_buf tm, sig, buf, tsr;
-	uint64_t n_hits = 0, done = 0, ob, of;
+	struct cl_select_plan *plan = NULL;
+	uint64_t done = 0, ob, of;
+	int reading = 0;
 	size_t i, j;
 	int fd = -1, rc, created = 0;
 	const char *slash;
@@ -909,6 +905,7 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	cl_map64_init(&x.redacted);
 	x.dat_nf = o->redact ? CL_DAT_FIELDS_REDACT : CL_DAT_FIELDS;
 	cl_buf_init(&x.cp, 1u << 16);
+	cl_buf_init(&x.pt, 64u << 20);
 	cl_buf_init(&x.cosig, 1u << 16);
 	cl_buf_init(&tsr, 1u << 20);
 	cl_buf_init(&tm, 1u << 24);
@@ -932,10 +929,18 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		own.chain_path = NULL;
 		signer = &own;
 	}
-	/* Pass 1: what is exported. */
-	rc = cl_select_run(l, sk, o->q, on_hit, &x, &n_hits, err);
+	/* Pass 1: what is exported (planned; only the first record of each
+	 * conversation is opened, for its names). */
+	if ((rc = cl_ledger_read_begin(l, &reading, err)) ||
+	    (rc = cl_opener_new(l, sk, &x.op, err)) ||
+	    (rc = cl_select_plan_new(l, o->q, &plan, err)) ||
+	    (rc = cl_select_plan_filter_text(l, sk, plan, err)))
+		goto out;
+	rc = cl_select_plan_walk(l, plan, on_hit, &x, err);
 	if (x.rc_cb)
 		rc = x.rc_cb;
+	cl_ledger_read_end(l, reading);
+	reading = 0;
 	if (rc)
 		goto out;
 	r->conversations = x.nconv;
@@ -954,8 +959,11 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 	if (rc)
 		goto out;
 	x.size = r->size = cl_ledger_size(l);
+	/* Pass 2 reads one state: the one with the export checkpoint. */
 	if ((rc = witness_export(&x, &tsr)) ||
+	    (rc = cl_ledger_read_begin(l, &reading, err)) ||
 	    (rc = cl_ledger_checkpoint(l, x.size, &x.cp, err)) ||
+	    (rc = cl_prover_new(l, x.size, &x.pv, err)) ||
 	    (rc = cl_vault_load_vkey(cl_ledger_dir(l), &vkey, err)))
 		goto out;
 	/* The cosigned note: more signature lines (c2sp.org/signed-note). */
@@ -978,11 +986,10 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		goto out;
 	/* Completeness first (it adds the erased records to their slices). */
 	for (i = 0; i < x.nconv; i++)
-		x.conv[i].has_head = 0;
-	for (int t = CL_ENTRY_RECORD; t <= CL_ENTRY_QUARANTINE; t++)
-		if (t == CL_ENTRY_RECORD || t == CL_ENTRY_TOMBSTONE)
-			if ((rc = cl_ledger_each(l, t, find_heads, &x, err)))
-				goto out;
+		if ((rc = cl_ledger_conv_head(l, x.conv[i].tag, x.size, CL_ENTRY_RECORD,
+					      CL_ENTRY_TOMBSTONE, &x.conv[i].head,
+					      &x.conv[i].has_head, err)))
+			goto out;
 	for (i = 0; i < x.nconv; i++)
 		if (x.conv[i].has_head && (rc = write_chain(&x, (uint32_t)i)))
 			goto out;
@@ -995,6 +1002,8 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		if ((rc = do_slice(&x, i, j, &done)))
 			goto out;
 	}
+	cl_ledger_read_end(l, reading);
+	reading = 0;
 	if ((rc = cl_bag_add_spool(x.bag, "data/loadfiles/export.dat", &x.dat, NULL, err)) ||
 	    (rc = cl_bag_add(x.bag, "data/proofs/checkpoint", x.cp.data, x.cp.len, NULL, err)) ||
 	    (tsr.len > 0 &&
@@ -1142,6 +1151,13 @@ out:
 		free(x.h[i].note);
 	free(x.conv);
 	free(x.h);
+	cl_select_plan_free(plan);
+	cl_opener_free(x.op);
+	cl_prover_free(x.pv);
+	cl_ledger_read_end(l, reading);
+	if (x.pt.data)
+		sodium_memzero(x.pt.data, x.pt.alloc);
+	cl_buf_release(&x.pt);
 	cl_map_release(&x.convmap);
 	cl_map64_release(&x.redacted);
 	cl_spool_release(&x.dat);

@@ -21,6 +21,7 @@
 #include "archiver/ledger/leaf.h"
 #include "archiver/parties/parties.h"
 #include "common/buf.h"
+#include "common/map.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -66,6 +67,11 @@ struct sel {
 	int last_erased;         /* ... which was an erased entry */
 	int have_last;
 	struct cl_buf pt;
+	struct cl_opener *op;    /* opens the selected payloads (s->sk) */
+	struct cl_ledger *op_l;  /* ... of this handle */
+	const unsigned char *op_sk; /* ... with this key */
+	struct cl_buf leaf;      /* the leaf of the entry opened last */
+	unsigned char salt[32];
 	char **err;
 };
 
@@ -187,6 +193,10 @@ static void sel_release(struct sel *s)
 	if (s->pt.data)
 		sodium_memzero(s->pt.data, s->pt.alloc);
 	cl_buf_release(&s->pt);
+	cl_buf_release(&s->leaf);
+	cl_opener_free(s->op);
+	s->op = NULL;
+	sodium_memzero(s->salt, sizeof(s->salt));
 }
 
 /* ---- text matching ---------------------------------------------------- */
@@ -301,6 +311,9 @@ struct cl_select_plan {
 	size_t n, cap;
 	uint64_t records;      /* P_REC entries not dropped */
 	int text_done;         /* the text filter has run */
+	/* the indexed path: the last record entry visited */
+	uint64_t prev;
+	int have_prev;
 };
 
 static uint64_t attachment_of(const struct cl_leaf *lf)
@@ -379,6 +392,198 @@ static int on_scan(void *ctx, uint64_t index, const unsigned char *leaf, size_t 
 	s->last_erased = 0;
 	s->last_record = index;
 	return plan_push(p, index, index, P_REC);
+}
+
+/* ---- the indexed path: a party's conversations, not every record ----- */
+
+/*
+ * With party selectors, the plan need not read every record: the
+ * records that carry the parties' tokens are found through the attribute
+ * index (cl_ledger_attr_lookup), their conversations are the candidates,
+ * and each conversation's chain lists its entries.  on_scan then sees
+ * those entries in log order, exactly as in a full scan but for the
+ * records of other conversations in between, which only matter to an
+ * attachment's "right after its record" test: that gap is checked.
+ * The party convset (cl_parties_select) still decides membership, so the
+ * result is the full scan's.
+ */
+#define IX_MAX_CONVS 4096u
+
+struct ix_ent {
+	uint64_t idx;
+	size_t leaf, leaf_len;   /* offsets into ix_ctx.data */
+	size_t attrs, attrs_len;
+	int has_attrs, has_payload;
+};
+
+struct ix_ctx {
+	struct sel *s;
+	struct cl_map tags;      /* candidate conversations */
+	struct ix_ent *e;        /* their entries, as their chains give them */
+	size_t n, cap;
+	struct cl_buf data;      /* the entries' leaves and attrs */
+};
+
+static int cmp_ix(const void *a, const void *b)
+{
+	const struct ix_ent *x = a, *y = b;
+
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int ix_tag(void *ctx, uint64_t index, const unsigned char *leaf, size_t leaf_len,
+		  const unsigned char *attrs, size_t alen, int has_payload)
+{
+	struct ix_ctx *c = ctx;
+	struct cl_leaf lf;
+	char *e = NULL;
+
+	(void)attrs;
+	(void)alen;
+	(void)has_payload;
+	if (cl_leaf_decode(leaf, leaf_len, &lf, &e) != CL_OK) {
+		free(e);
+		return cl_error(c->s->err, CL_ECORRUPT, "entry %" PRIu64 " is corrupt; run verify",
+				index);
+	}
+	if (lf.type != CL_ENTRY_RECORD || strcmp(lf.kind, "attachment") == 0 ||
+	    !cl_convset_has(c->s->parties, lf.conv_tag) || cl_map_get(&c->tags, lf.conv_tag))
+		return CL_OK;
+	return cl_map_put(&c->tags, lf.conv_tag) ? CL_OK : CL_ENOMEM;
+}
+
+static int ix_collect(void *ctx, uint64_t index, const unsigned char *leaf, size_t leaf_len,
+		      const unsigned char *attrs, size_t alen, int has_payload)
+{
+	struct ix_ctx *c = ctx;
+	struct ix_ent *e;
+	int rc;
+
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? 2 * c->cap : 1024;
+		struct ix_ent *nv = realloc(c->e, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			return CL_ENOMEM;
+		c->e = nv;
+		c->cap = nc;
+	}
+	e = &c->e[c->n];
+	e->idx = index;
+	e->leaf = c->data.len;
+	e->leaf_len = leaf_len;
+	if ((rc = cl_buf_add(&c->data, leaf, leaf_len)))
+		return rc;
+	e->attrs = c->data.len;
+	e->attrs_len = attrs ? alen : 0;
+	e->has_attrs = attrs != NULL;
+	if (attrs && (rc = cl_buf_add(&c->data, attrs, alen)))
+		return rc;
+	e->has_payload = has_payload;
+	c->n++;
+	return CL_OK;
+}
+
+static int on_scan(void *ctx, uint64_t index, const unsigned char *leaf, size_t leaf_len,
+		   const unsigned char *attrs, size_t alen, int has_payload);
+
+/* on_scan for one candidate entry of the indexed path. */
+static int ix_scan(void *ctx, uint64_t index, const unsigned char *leaf, size_t leaf_len,
+		   const unsigned char *attrs, size_t alen, int has_payload)
+{
+	struct cl_select_plan *p = ctx;
+	struct cl_leaf lf;
+	char *e = NULL;
+	int rc, between = 0;
+
+	if (cl_leaf_decode(leaf, leaf_len, &lf, &e) != CL_OK) {
+		free(e);
+		return cl_error(p->s.err, CL_ECORRUPT, "entry %" PRIu64 " is corrupt; run verify",
+				index);
+	}
+	if (lf.type != CL_ENTRY_RECORD)
+		return CL_OK;
+	if (p->s.have_last && p->have_prev && strcmp(lf.kind, "attachment") == 0 &&
+	    (rc = cl_ledger_record_between(p->s.l, p->prev, index, &between, p->s.err)))
+		return rc;
+	if (between)
+		p->s.have_last = 0;   /* a full scan would have passed a record */
+	p->prev = index;
+	p->have_prev = 1;
+	return on_scan(p, index, leaf, leaf_len, attrs, alen, has_payload);
+}
+
+/* The plan through the index; *used = 0 when it does not apply. */
+static int plan_indexed(struct cl_select_plan *p, const struct cl_select_query *q,
+			int *used, char **err)
+{
+	struct sel *s = &p->s;
+	struct cl_ledger *l = s->l;
+	struct cl_parties *pp = NULL;
+	struct ix_ctx c;
+	uint64_t *all = NULL, *closed = NULL, *cand = NULL;
+	size_t na = 0, nc = 0, ncand = 0, i;
+	int rc = CL_OK, usable = 0;
+
+	*used = 0;
+	memset(&c, 0, sizeof(c));
+	c.s = s;
+	cl_map_init(&c.tags);
+	cl_buf_init(&c.data, (size_t)1 << 34);
+	if (s->parties == NULL)
+		return CL_OK;
+	for (i = 0; i < q->n_parties; i++) {
+		uint64_t *t = NULL, *na_v;
+		size_t nt = 0;
+
+		if ((rc = cl_parties_selector_tokens(l, q->parties[i], &t, &nt)))
+			goto out;
+		na_v = realloc(all, (na + nt + 1) * sizeof(*all));
+		if (na_v == NULL) {
+			free(t);
+			rc = CL_ENOMEM;
+			goto out;
+		}
+		all = na_v;
+		if (nt)
+			memcpy(all + na, t, nt * sizeof(*t));
+		na += nt;
+		free(t);
+	}
+	if ((rc = cl_parties_load(l, &pp, err)) ||
+	    (rc = cl_parties_close(pp, all, na, &closed, &nc)) ||
+	    (rc = cl_ledger_attr_lookup(l, closed, nc, &cand, &ncand, &usable, err)) ||
+	    !usable)
+		goto out;
+	for (i = 0; i < ncand && rc == CL_OK; i++)
+		rc = cl_ledger_entry(l, cand[i], ix_tag, &c, err);
+	if (rc || c.tags.count > IX_MAX_CONVS)
+		goto out;
+	for (i = 0; i < c.tags.cap && rc == CL_OK; i++)
+		if (c.tags.slots[i].used)
+			rc = cl_ledger_conv_each(l, c.tags.slots[i].key, ix_collect, &c, err);
+	if (rc)
+		goto out;
+	qsort(c.e, c.n, sizeof(*c.e), cmp_ix);
+	for (i = 0; i < c.n && rc == CL_OK; i++) {
+		const struct ix_ent *e = &c.e[i];
+
+		if (i == 0 || e->idx != c.e[i - 1].idx)
+			rc = ix_scan(p, e->idx, c.data.data + e->leaf, e->leaf_len,
+				     e->has_attrs ? c.data.data + e->attrs : NULL,
+				     e->attrs_len, e->has_payload);
+	}
+	if (rc == CL_OK)
+		*used = 1;
+out:
+	cl_parties_free(pp);
+	cl_map_release(&c.tags);
+	free(c.e);
+	cl_buf_release(&c.data);
+	free(all);
+	free(closed);
+	free(cand);
+	return rc;
 }
 
 /* Pre-pass for include_erased with keyed selectors: the conversation tags
@@ -464,6 +669,7 @@ static int sel_compile(struct sel *s, struct cl_ledger *l, const unsigned char *
 	s->sk = sk;
 	s->err = err;
 	cl_buf_init(&s->pt, PT_MAX);
+	cl_buf_init(&s->leaf, CL_LEAF_FIXED + CL_KIND_MAX + CL_LEAF_MAX_BODY + 1);
 	if (q->n_parties &&
 	    (rc = cl_parties_select(l, q->parties, q->n_parties, &s->parties, err)))
 		return rc;
@@ -504,13 +710,21 @@ int cl_select_plan_new(struct cl_ledger *l, const struct cl_select_query *q,
 		       struct cl_select_plan **out, char **err)
 {
 	struct cl_select_plan *p = calloc(1, sizeof(*p));
-	int rc;
+	int rc, reading = 0, used = 0;
 
 	*out = NULL;
 	if (p == NULL)
 		return CL_ENOMEM;
-	if ((rc = sel_compile(&p->s, l, NULL, q, err)) == CL_OK)
+	if ((rc = cl_ledger_read_begin(l, &reading, err)) == CL_OK &&
+	    (rc = sel_compile(&p->s, l, NULL, q, err)) == CL_OK &&
+	    (rc = plan_indexed(p, q, &used, err)) == CL_OK && !used) {
+		/* From scratch: the indexed attempt may have planned some. */
+		p->n = 0;
+		p->records = 0;
+		p->s.have_last = 0;
 		rc = cl_ledger_each(l, CL_ENTRY_RECORD, on_scan, p, err);
+	}
+	cl_ledger_read_end(l, reading);
 	if (rc) {
 		cl_select_plan_free(p);
 		return rc;
@@ -524,16 +738,35 @@ uint64_t cl_select_plan_records(const struct cl_select_plan *p)
 	return p->records;
 }
 
+/* Decrypt entry idx into s->pt, its leaf into s->leaf and its salt into
+ * s->salt, through the selection's opener (made on first use with s->sk;
+ * the plan may be run with another handle than it was made with). */
+static int open_entry(struct sel *s, uint64_t idx)
+{
+	int rc;
+
+	if (s->pt.data)
+		sodium_memzero(s->pt.data, s->pt.len);
+	cl_buf_reset(&s->pt);
+	cl_buf_reset(&s->leaf);
+	if (s->op != NULL && (s->op_l != s->l || s->op_sk != s->sk)) {
+		cl_opener_free(s->op);
+		s->op = NULL;
+	}
+	if (s->op == NULL && (rc = cl_opener_new(s->l, s->sk, &s->op, s->err)))
+		return rc;
+	s->op_l = s->l;
+	s->op_sk = s->sk;
+	return cl_opener_open(s->op, idx, &s->pt, s->salt, &s->leaf, s->err);
+}
+
 /* Decrypt record entry e into s->pt and parse it (*rec: caller decrefs). */
 static int open_record(struct sel *s, uint64_t idx, json_t **rec)
 {
 	int rc;
 
 	*rec = NULL;
-	if (s->pt.data)
-		sodium_memzero(s->pt.data, s->pt.alloc);
-	cl_buf_reset(&s->pt);
-	if ((rc = cl_ledger_open_payload(s->l, idx, s->sk, &s->pt, s->err)))
+	if ((rc = open_entry(s, idx)))
 		return rc;
 	*rec = json_loadb((const char *)s->pt.data, s->pt.len, 0, NULL);
 	if (*rec == NULL)
@@ -546,7 +779,7 @@ int cl_select_plan_filter_text(struct cl_ledger *l, const unsigned char *seal_sk
 {
 	struct sel *s = &p->s;
 	size_t i;
-	int rc = CL_OK, keep = 1;
+	int rc = CL_OK, keep = 1, reading = 0;
 
 	if (s->q->text == NULL || p->text_done)
 		return CL_OK;
@@ -555,6 +788,8 @@ int cl_select_plan_filter_text(struct cl_ledger *l, const unsigned char *seal_sk
 	s->l = l;
 	s->sk = seal_sk;
 	s->err = err;
+	if ((rc = cl_ledger_read_begin(l, &reading, err)))
+		return rc;
 	for (i = 0; i < p->n && rc == CL_OK; i++) {
 		struct pent *e = &p->v[i];
 		json_t *rec = NULL;
@@ -573,6 +808,7 @@ int cl_select_plan_filter_text(struct cl_ledger *l, const unsigned char *seal_sk
 		json_decref(rec);
 		sodium_memzero(s->pt.data, s->pt.len);
 	}
+	cl_ledger_read_end(l, reading);
 	if (rc == CL_OK)
 		p->text_done = 1;
 	return rc;
@@ -582,24 +818,24 @@ static int deliver(struct sel *s, const struct pent *e, cl_select_fn fn, void *c
 		   uint64_t *hits, int text_done)
 {
 	struct cl_select_hit h;
-	struct cl_buf lb;
 	struct cl_leaf lf;
 	json_t *rec = NULL;
-	int rc;
+	int rc = CL_OK;
 
-	cl_buf_init(&lb, 1u << 20);
 	memset(&h, 0, sizeof(h));
 	h.index = e->idx;
 	h.lf = &lf;
 	h.erased_at = CL_TIME_NONE;
-	if ((rc = cl_ledger_leaf(s->l, e->idx, &lb, s->err)) ||
-	    (rc = cl_leaf_decode(lb.data, lb.len, &lf, s->err)))
-		goto out;
 	if (e->what == P_ERASED) {
 		const struct erased *er = erased_of(s, e->idx);
 
+		cl_buf_reset(&s->leaf);
+		if ((rc = cl_ledger_leaf(s->l, e->idx, &s->leaf, s->err)) ||
+		    (rc = cl_leaf_decode(s->leaf.data, s->leaf.len, &lf, s->err)))
+			goto out;
 		h.erased_rule = er ? er->rule : "";
 		h.erased_at = er ? er->at : CL_TIME_NONE;
+		h.what = CL_SELECT_ERASED;
 		rc = fn(ctx, &h);
 		goto out;
 	}
@@ -614,16 +850,19 @@ static int deliver(struct sel *s, const struct pent *e, cl_select_fn fn, void *c
 		(*hits)++;
 		h.rec = rec;
 	} else {
+		h.what = CL_SELECT_ATTACHMENT;
 		if (s->last_erased)
 			goto out;
-		if (s->pt.data)
-			sodium_memzero(s->pt.data, s->pt.alloc);
-		cl_buf_reset(&s->pt);
-		if ((rc = cl_ledger_open_payload(s->l, e->idx, s->sk, &s->pt, s->err)))
+		if ((rc = open_entry(s, e->idx)))
 			goto out;
 	}
+	if ((rc = cl_leaf_decode(s->leaf.data, s->leaf.len, &lf, s->err)))
+		goto out;
 	h.pt = s->pt.data;
 	h.ptlen = s->pt.len;
+	h.leaf = s->leaf.data;
+	h.leaf_len = s->leaf.len;
+	h.salt = s->salt;
 	rc = fn(ctx, &h);
 out:
 	/* jansson's copies of the strings are freed, not wiped: wipe what we
@@ -631,7 +870,7 @@ out:
 	json_decref(rec);
 	if (s->pt.data)
 		sodium_memzero(s->pt.data, s->pt.len);
-	cl_buf_release(&lb);
+	sodium_memzero(s->salt, sizeof(s->salt));
 	return rc;
 }
 
@@ -642,7 +881,7 @@ int cl_select_plan_run(struct cl_ledger *l, const unsigned char *seal_sk,
 	struct sel *s = &p->s;
 	uint64_t hits = 0;
 	size_t i;
-	int rc = CL_OK;
+	int rc = CL_OK, reading = 0;
 
 	if (n_hits)
 		*n_hits = 0;
@@ -652,11 +891,49 @@ int cl_select_plan_run(struct cl_ledger *l, const unsigned char *seal_sk,
 	s->sk = seal_sk;
 	s->err = err;
 	s->last_erased = 0;
+	if ((rc = cl_ledger_read_begin(l, &reading, err)))
+		return rc;
 	for (i = 0; i < p->n && rc == CL_OK; i++)
 		if (!p->v[i].drop)
 			rc = deliver(s, &p->v[i], fn, ctx, &hits, p->text_done);
+	cl_ledger_read_end(l, reading);
 	if (n_hits)
 		*n_hits = hits;
+	return rc;
+}
+
+int cl_select_plan_walk(struct cl_ledger *l, struct cl_select_plan *p,
+			cl_select_fn fn, void *ctx, char **err)
+{
+	struct cl_select_hit h;
+	struct cl_leaf lf;
+	size_t i;
+	int rc = CL_OK, reading = 0;
+
+	if (p->s.q->text && !p->text_done)
+		return cl_error(err, CL_EINVAL, "a text query is applied before the plan is walked");
+	if ((rc = cl_ledger_read_begin(l, &reading, err)))
+		return rc;
+	for (i = 0; i < p->n && rc == CL_OK; i++) {
+		const struct pent *e = &p->v[i];
+
+		if (e->drop)
+			continue;
+		cl_buf_reset(&p->s.leaf);
+		if ((rc = cl_ledger_leaf(l, e->idx, &p->s.leaf, err)) ||
+		    (rc = cl_leaf_decode(p->s.leaf.data, p->s.leaf.len, &lf, err)))
+			break;
+		memset(&h, 0, sizeof(h));
+		h.index = e->idx;
+		h.lf = &lf;
+		h.leaf = p->s.leaf.data;
+		h.leaf_len = p->s.leaf.len;
+		h.erased_at = CL_TIME_NONE;
+		h.what = e->what == P_REC ? CL_SELECT_RECORD :
+			e->what == P_ATT ? CL_SELECT_ATTACHMENT : CL_SELECT_ERASED;
+		rc = fn(ctx, &h);
+	}
+	cl_ledger_read_end(l, reading);
 	return rc;
 }
 

@@ -47,7 +47,15 @@ struct cl_select_hit {
 	const unsigned char *pt; size_t ptlen;
 	const json_t *rec;
 	const char *erased_rule; int64_t erased_at;
+	/* With pt: the leaf bytes lf was decoded from and the 32-byte salt of
+	 * pt_hash (FORMAT.md §6.3), so an export needs not open it again. */
+	const unsigned char *leaf; size_t leaf_len;
+	const unsigned char *salt;
+	int what;                        /* CL_SELECT_* */
 };
+#define CL_SELECT_RECORD 0
+#define CL_SELECT_ATTACHMENT 1
+#define CL_SELECT_ERASED 2
 typedef int (*cl_select_fn)(void *ctx, const struct cl_select_hit *hit);
 
 /* seal_sk: the unlocked 32-byte sealing secret key (unlock ONCE per command).
@@ -97,6 +105,15 @@ int cl_select_plan_run(struct cl_ledger *l, const unsigned char *seal_sk,
 		       struct cl_select_plan *p, cl_select_fn fn, void *ctx,
 		       uint64_t *n_hits, char **err);
 void cl_select_plan_free(struct cl_select_plan *p);
+/*
+ * What cl_select_plan_run() would deliver, without decrypting anything:
+ * fn gets each entry's index, leaf (lf, leaf, leaf_len) and `what`; pt,
+ * rec and salt are NULL and erased_* are not set.  With q->text, run
+ * cl_select_plan_filter_text() first (CL_EINVAL otherwise).  An export
+ * plans with this and opens each entry once, later.
+ */
+int cl_select_plan_walk(struct cl_ledger *l, struct cl_select_plan *p,
+			cl_select_fn fn, void *ctx, char **err);
 
 /*
  * The text filter on its own: 1 if every whitespace-separated word of

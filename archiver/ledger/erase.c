@@ -102,7 +102,8 @@ int cl_ledger_erase(struct cl_ledger *l, uint64_t index, const char *rule,
 		*already = 1;
 		return CL_OK;
 	}
-	if ((rc = step_index(l, &l->st_er_key, "DELETE FROM sealed_key WHERE idx = ?1",
+	if ((rc = cl_attrix_erase(l, index, err)) ||
+	    (rc = step_index(l, &l->st_er_key, "DELETE FROM sealed_key WHERE idx = ?1",
 			     index, err)) ||
 	    (rc = step_index(l, &l->st_er_payload, "DELETE FROM payload WHERE idx = ?1",
 			     index, err)) ||

@@ -415,14 +415,12 @@ out:
  * (de-duplication) and conversation tag -> chain head.  Both tables are
  * append-mostly on disk, so ingest never does random B-tree inserts.
  */
-static int load_indexes(struct cl_ledger *l, char **err)
+static int load_keys(struct cl_ledger *l, char **err)
 {
 	sqlite3_stmt *st = NULL;
 	int s, rc = CL_OK;
 
 	cl_map64_release(&l->keys);
-	cl_map_release(&l->heads);
-	cl_map_release(&l->dirty_heads);
 	if (sqlite3_prepare_v2(l->db, "SELECT idx, kh FROM dedup", -1, &st, NULL) != SQLITE_OK)
 		return cl_ledger_db_err(l, err, "loading the key index");
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -440,7 +438,21 @@ static int load_indexes(struct cl_ledger *l, char **err)
 		rc = cl_ledger_db_err(l, err, "loading the key index");
 		goto out;
 	}
+	l->keys_loaded = 1;
+out:
 	sqlite3_finalize(st);
+	return rc;
+}
+
+static int load_indexes(struct cl_ledger *l, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int s, rc = CL_OK;
+
+	cl_map64_release(&l->keys);
+	l->keys_loaded = 0;
+	cl_map_release(&l->heads);
+	cl_map_release(&l->dirty_heads);
 	if (sqlite3_prepare_v2(l->db, "SELECT tag, idx, hash FROM chain_head", -1, &st,
 			       NULL) != SQLITE_OK)
 		return cl_ledger_db_err(l, err, "loading chain heads");
@@ -605,6 +617,9 @@ void cl_ledger_close(struct cl_ledger *l)
 	sqlite3_finalize(l->st_er_payload);
 	sqlite3_finalize(l->st_er_attrs);
 	sqlite3_finalize(l->st_er_mark);
+	sqlite3_finalize(l->st_ins_attr);
+	sqlite3_finalize(l->st_entry);
+	cl_attrix_free(l);
 	if (l->db)
 		sqlite3_close(l->db);   /* ends a reader's read transaction */
 	lock_release(l);
@@ -696,6 +711,9 @@ static int catch_up(struct cl_ledger *l, char **err)
 		goto out;
 	}
 	sqlite3_finalize(st);
+	st = NULL;
+	if (!l->keys_loaded)
+		goto done;    /* loaded whole by the first keyed append */
 	if (sqlite3_prepare_v2(l->db, "SELECT idx, kh FROM dedup WHERE idx >= ?1",
 			       -1, &st, NULL) != SQLITE_OK) {
 		st = NULL;
@@ -717,6 +735,7 @@ static int catch_up(struct cl_ledger *l, char **err)
 		rc = cl_ledger_db_err(l, err, "catching up with other writers");
 		goto out;
 	}
+done:
 	l->size = l->committed_size = n;
 out:
 	sqlite3_finalize(st);
@@ -737,7 +756,7 @@ int cl_ledger_begin(struct cl_ledger *l, char **err)
 	}
 	if ((rc = exec(l, "BEGIN IMMEDIATE", err)))
 		goto out;
-	if ((rc = catch_up(l, err))) {
+	if ((rc = catch_up(l, err)) || (rc = cl_attrix_begin(l, err))) {
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 		goto out;
 	}
@@ -767,6 +786,7 @@ void cl_ledger_rollback(struct cl_ledger *l)
 		return;
 	sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 	l->in_batch = 0;
+	cl_attrix_reset(l);
 	l->range = l->saved_range;
 	l->size = l->committed_size;
 	/* Put back the chain heads this batch moved.  Keys it added may
@@ -887,6 +907,8 @@ static int find_key(struct cl_ledger *l, const unsigned char kh[32],
 	int rc = CL_OK, yes = 0, s = SQLITE_DONE;
 
 	*found = 0;
+	if (!l->keys_loaded && (rc = load_keys(l, err)))
+		return rc;
 	if (!cl_map64_get(&l->keys, (uint64_t)prefix64(kh), &cand))
 		return CL_OK;
 	if (cand != UINT64_MAX) {
@@ -1070,6 +1092,9 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 		rc = cl_ledger_db_err(l, err, "appending an entry");
 		goto out;
 	}
+	if (p->attrs.len &&
+	    (rc = cl_attrix_add(l, leaf.index, p->attrs.data, p->attrs.len, err)))
+		goto out;
 	if (p->has_key) {
 		uint64_t old, k64 = (uint64_t)prefix64(p->kh);
 
@@ -1084,7 +1109,8 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 			rc = cl_ledger_db_err(l, err, "indexing a message key");
 			goto out;
 		}
-		if (cl_map64_put(&l->keys, k64,
+		if (l->keys_loaded &&
+		    cl_map64_put(&l->keys, k64,
 				 cl_map64_get(&l->keys, k64, &old) ? UINT64_MAX : leaf.index)) {
 			rc = CL_ENOMEM;
 			goto out;
@@ -1247,6 +1273,8 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 			goto out;
 		}
 	}
+	if ((rc = cl_attrix_commit(l, err)))
+		goto out;
 	if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = cl_ledger_db_err(l, err, "committing");
 		goto out;

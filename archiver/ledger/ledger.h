@@ -218,6 +218,49 @@ typedef int (*cl_ledger_entry_fn)(void *ctx, uint64_t index,
 int cl_ledger_each(struct cl_ledger *l, int type, cl_ledger_entry_fn fn,
 		   void *ctx, char **err);
 
+/*
+ * Hold one read transaction on a write handle between batches, so that
+ * many reads see one committed state and take SQLite's read lock once
+ * instead of once per statement.  *started says whether this call began
+ * one (not inside a batch, nor on a read handle, which holds one for its
+ * life); pass it to cl_ledger_read_end(), which ends only what was begun.
+ * No batch may begin in between.
+ */
+int cl_ledger_read_begin(struct cl_ledger *l, int *started, char **err);
+void cl_ledger_read_end(struct cl_ledger *l, int started);
+
+/*
+ * The entries whose selector attributes (entry.attrs) carry any of the
+ * hashes h[0..n), ascending, through the attr_index side table
+ * (FORMAT.md §4): *out is malloc'd (free it).  Every candidate is checked
+ * against the entry's committed attrs; entries past the index's recorded
+ * coverage are found by reading their attrs.  *usable is 0 (and *out
+ * NULL) when the archive has no index yet: scan instead.
+ */
+int cl_ledger_attr_lookup(struct cl_ledger *l, const uint64_t *h, size_t n,
+			  uint64_t **out, size_t *n_out, int *usable, char **err);
+/* Rebuild the attribute index from entry.attrs (in a batch). */
+int cl_attrix_rebuild(struct cl_ledger *l, char **err);
+/*
+ * One entry, as cl_ledger_each() gives it: fn(ctx, index, leaf, attrs,
+ * has_payload).  CL_ENOTFOUND if there is no such entry.  fn must not
+ * call cl_ledger_entry() itself (the handle's statement is in use).
+ */
+int cl_ledger_entry(struct cl_ledger *l, uint64_t index, cl_ledger_entry_fn fn,
+		    void *ctx, char **err);
+/*
+ * Every entry of conversation conv_tag's chain (any type), newest first,
+ * from its chain head through the committed prev_index links, as
+ * cl_ledger_each() gives entries.  Nothing if the conversation has none.
+ */
+int cl_ledger_conv_each(struct cl_ledger *l, const unsigned char conv_tag[32],
+			cl_ledger_entry_fn fn, void *ctx, char **err);
+
+/* *yes = 1 if a record entry (type CL_ENTRY_RECORD) other than an
+ * attachment lies strictly between indexes a and b. */
+int cl_ledger_record_between(struct cl_ledger *l, uint64_t a, uint64_t b, int *yes,
+			     char **err);
+
 /* Reads. */
 int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
 		   char **err);
@@ -248,6 +291,52 @@ int cl_ledger_open_payload(struct cl_ledger *l, uint64_t index,
 int cl_ledger_open_payload_salt(struct cl_ledger *l, uint64_t index,
 				const unsigned char *seal_sk, struct cl_buf *out,
 				unsigned char *salt, char **err);
+
+/*
+ * A payload opener: cl_ledger_open_payload_salt() for many entries of one
+ * handle without the per-entry setup (opener.c).  It keeps one guarded
+ * (sodium_malloc) scratch region for the payload key and the decrypted
+ * frame, the shared key of the key batch of the entry opened last (the
+ * entries of one batch unwrap their keys with one X25519), a zstd context
+ * and the prepared query.  seal_sk is borrowed and must outlive the
+ * opener; free the opener before closing the ledger.  The payload key and
+ * frame are wiped after every entry, the batch's shared key when another
+ * batch's entry is opened and by cl_opener_free().  One thread.
+ */
+struct cl_opener;
+int cl_opener_new(struct cl_ledger *l, const unsigned char *seal_sk,
+		  struct cl_opener **out, char **err);
+/* Open entry `index` as cl_ledger_open_payload_salt() does (the plaintext
+ * appended to out; salt may be NULL); if leaf is not NULL, the entry's
+ * leaf bytes are appended to it as well. */
+int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
+		   unsigned char *salt, struct cl_buf *leaf, char **err);
+void cl_opener_free(struct cl_opener *o);
+
+/*
+ * A prover: cl_ledger_prove() for many entries against one checkpoint
+ * (read.c).  The checkpoint is loaded and its signature and root checked
+ * once; the leaf hashes of the last 256-leaf block read and the stored
+ * nodes looked up are cached, so proofs for nearby entries read little.
+ * Every proof is still verified against the checkpoint's root before it
+ * is handed out.  Free it before closing the ledger.
+ */
+struct cl_prover;
+int cl_prover_new(struct cl_ledger *l, uint64_t size, struct cl_prover **out,
+		  char **err);
+/* The tlog-proof for `index` appended to out, as cl_ledger_prove(). */
+int cl_prover_prove(struct cl_prover *p, uint64_t index, struct cl_buf *out,
+		    char **err);
+void cl_prover_free(struct cl_prover *p);
+
+/*
+ * The newest entry of conversation `conv_tag` below index `below` whose
+ * type is `type_a` or `type_b` (0: any type), found from the chain head
+ * through the committed prev_index links: *found is 0 when there is none.
+ */
+int cl_ledger_conv_head(struct cl_ledger *l, const unsigned char conv_tag[32],
+			uint64_t below, int type_a, int type_b, uint64_t *index,
+			int *found, char **err);
 
 struct cl_ledger_stats {
 	uint64_t entries;

@@ -58,10 +58,15 @@ struct cl_ledger {
 	                              its value before the batch (u is
 	                              CL_LEAF_NOPREV if it had none) */
 	struct cl_map64 keys;      /* key-hash prefix -> index (UINT64_MAX: several) */
+	struct cl_attrix *attrix;  /* this batch's attr_index postings (attrindex.c) */
+	int keys_loaded;           /* keys holds the dedup table (loaded by the
+	                              first keyed append, not at open: readers
+	                              that append only keyless entries never
+	                              pay for it) */
 	struct cl_buf leafbuf;
 	sqlite3_stmt *st_leaf, *st_ins_dedup, *st_get_ch, *st_up_head, *st_ins_entry, *st_ins_payload,
 		*st_ins_key, *st_ins_node, *st_er_get, *st_er_key, *st_er_payload,
-		*st_er_attrs, *st_er_mark;
+		*st_er_attrs, *st_er_mark, *st_ins_attr, *st_entry;
 };
 
 /* Finish the scrub an interrupted erasure left (meta 'scrub-pending'):
@@ -119,5 +124,21 @@ void cl_ledger_log_chain_tag(const unsigned char *tag_key, unsigned char out[32]
  * changes with every commit that changes the ledger's tables.  No lock.
  */
 int cl_ledger_snapshot_pair(sqlite3 *a, sqlite3 *b, char **err);
+
+/*
+ * The attribute side index (attrindex.c, FORMAT.md §4): created or
+ * completed at the start of each batch, the postings of each appended
+ * entry collected and written at commit (with the coverage), an erased
+ * entry removed from its postings before its attrs are nulled.  All
+ * inside the batch.
+ */
+int cl_attrix_begin(struct cl_ledger *l, char **err);
+int cl_attrix_add(struct cl_ledger *l, uint64_t idx, const unsigned char *attrs,
+		  size_t len, char **err);
+int cl_attrix_erase(struct cl_ledger *l, uint64_t idx, char **err);
+int cl_attrix_commit(struct cl_ledger *l, char **err);
+/* Drop the batch's postings (rollback), and free them (close). */
+void cl_attrix_reset(struct cl_ledger *l);
+void cl_attrix_free(struct cl_ledger *l);
 
 #endif

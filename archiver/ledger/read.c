@@ -15,15 +15,35 @@
 #include "common/util.h"
 #include "common/banned.h"
 
+int cl_ledger_read_begin(struct cl_ledger *l, int *started, char **err)
+{
+	*started = 0;
+	if (l->mode != CL_OPEN_WRITE || l->in_batch || !sqlite3_get_autocommit(l->db))
+		return CL_OK;
+	if (sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "starting a read transaction");
+	*started = 1;
+	return CL_OK;
+}
+
+void cl_ledger_read_end(struct cl_ledger *l, int started)
+{
+	if (started && !sqlite3_get_autocommit(l->db))
+		sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+}
+
 int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
 		   char **err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc = CL_OK, s;
 
-	if (sqlite3_prepare_v2(l->db, "SELECT leaf FROM entry WHERE idx = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return cl_ledger_db_err(l, err, "reading a leaf");
+	/* The handle's prepared statement (ledger.c uses it too, never
+	 * across a call): reads of many leaves prepare it once. */
+	if ((rc = cl_ledger_prepare(l, &l->st_leaf, "SELECT leaf FROM entry WHERE idx = ?1",
+				    err)))
+		return rc;
+	st = l->st_leaf;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
 	s = sqlite3_step(st);
 	if (s == SQLITE_ROW)
@@ -34,7 +54,7 @@ int cl_ledger_leaf(struct cl_ledger *l, uint64_t index, struct cl_buf *out,
 			      (unsigned long long)index);
 	else
 		rc = cl_ledger_db_err(l, err, "reading a leaf");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -198,58 +218,201 @@ static int load_checkpoint(struct cl_ledger *l, uint64_t size,
 	return cl_checkpoint_parse((const char *)note->data, text_len, cp, err);
 }
 
-int cl_ledger_prove(struct cl_ledger *l, uint64_t index, uint64_t size,
-		    struct cl_buf *out, char **err)
-{
+/* ---- a prover for many entries ------------------------------------- */
+
+/*
+ * Proofs need, below the stored nodes (level CL_NODE_LEVEL, 256 leaves),
+ * the hashes of perfect subtrees inside one 256-leaf block.  The prover
+ * computes each block's small tree once (levels 0..7: 510 hashes) and
+ * keeps up to PROVER_BLOCKS of them (direct-mapped, at most 16 MiB), so
+ * that an export visiting conversation after conversation, each spread
+ * over the same blocks, hashes each block once instead of once per proof.
+ */
+#define PROVER_BLOCK 256u          /* 2^CL_NODE_LEVEL leaves */
+#define PROVER_INNER 510u          /* levels 0..7 of one block */
+#define PROVER_BLOCKS 1024u        /* cached block trees (16 MiB at most) */
+#define PROVER_NODES 4096u         /* stored-node cache slots (direct-mapped) */
+
+struct prover_node {
+	uint64_t key;              /* level << 56 | pos, plus 1; 0: empty */
+	cl_hash h;
+};
+
+struct prover_block {
+	uint64_t b;                /* block number */
+	cl_hash h[PROVER_INNER];   /* level l at offset 512 - (512 >> l) */
+};
+
+struct cl_prover {
+	struct cl_ledger *l;
 	struct cl_buf note;
 	struct cl_checkpoint cp;
 	struct src_ctx c;
-	struct cl_merkle_src src;
-	cl_hash proof[CL_MERKLE_MAXPROOF], leaf_hash, root;
-	size_t count = 0;
-	struct cl_buf leaf;
+	struct cl_merkle_src src, raw;
+	struct prover_block **blocks;
+	struct prover_node *nodes;
+};
+
+static size_t level_off(unsigned level)
+{
+	return (size_t)(512u - (512u >> level));
+}
+
+/* The tree of block b (inside the checkpoint), computed on first use. */
+static int prover_block(struct cl_prover *p, uint64_t b, struct prover_block **out)
+{
+	struct prover_block **slot = &p->blocks[b % PROVER_BLOCKS], *k = *slot;
+	uint64_t first = b * PROVER_BLOCK, n = p->cp.size - first, i;
+	unsigned level;
 	int rc;
 
-	memset(&cp, 0, sizeof(cp));
-	memset(&c, 0, sizeof(c));
-	cl_buf_init(&note, 1 << 16);
-	cl_buf_init(&leaf, 1 << 20);
-	if ((rc = load_checkpoint(l, size, &note, &cp, err)))
-		goto out;
-	if (index >= cp.size) {
-		rc = cl_error(err, CL_EINVAL,
-			      "entry %llu is not in the checkpoint of size %llu",
-			      (unsigned long long)index, (unsigned long long)cp.size);
+	if (k != NULL && k->b == b) {
+		*out = k;
+		return CL_OK;
+	}
+	if (k == NULL && (k = *slot = malloc(sizeof(*k))) == NULL)
+		return CL_ENOMEM;
+	k->b = UINT64_MAX;
+	if (n > PROVER_BLOCK)
+		n = PROVER_BLOCK;
+	if ((rc = src_leaves(&p->c, first, n, k->h)))
+		return rc;
+	for (level = 1; level < CL_NODE_LEVEL; level++) {
+		cl_hash *lo = k->h + level_off(level - 1), *hi = k->h + level_off(level);
+
+		for (i = 0; (i + 1) << level <= n; i++)
+			cl_merkle_node_hash(lo[2 * i], lo[2 * i + 1], hi[i]);
+	}
+	k->b = b;
+	*out = k;
+	return CL_OK;
+}
+
+static int prover_leaves(void *ctx, uint64_t first, uint64_t count, cl_hash *out)
+{
+	struct cl_prover *p = ctx;
+
+	return src_leaves(&p->c, first, count, out);
+}
+
+/* A perfect subtree: from a block's tree below CL_NODE_LEVEL, else from
+ * the stored nodes (cached). */
+static int prover_node(void *ctx, unsigned level, uint64_t pos, cl_hash out)
+{
+	struct cl_prover *p = ctx;
+	uint64_t key = ((uint64_t)level << 56 | pos) + 1;
+	struct prover_node *slot;
+	struct prover_block *k;
+	int rc;
+
+	if (level < CL_NODE_LEVEL) {
+		uint64_t b = (pos << level) / PROVER_BLOCK;
+
+		if (((pos + 1) << level) > p->cp.size)
+			return CL_ECORRUPT;
+		if ((rc = prover_block(p, b, &k)))
+			return rc;
+		memcpy(out, k->h[level_off(level) + (pos - ((b * PROVER_BLOCK) >> level))], 32);
+		return CL_OK;
+	}
+	slot = &p->nodes[(key * 0x9e3779b97f4a7c15ull) >> 52];
+	if (slot->key == key) {
+		memcpy(out, slot->h, 32);
+		return CL_OK;
+	}
+	if ((rc = src_node(&p->c, level, pos, out)))
+		return rc;
+	slot->key = key;
+	memcpy(slot->h, out, 32);
+	return CL_OK;
+}
+
+void cl_prover_free(struct cl_prover *p)
+{
+	if (p == NULL)
+		return;
+	src_close(&p->c);
+	cl_checkpoint_release(&p->cp);
+	cl_buf_release(&p->note);
+	for (size_t i = 0; p->blocks && i < PROVER_BLOCKS; i++)
+		free(p->blocks[i]);
+	free(p->blocks);
+	free(p->nodes);
+	free(p);
+}
+
+int cl_prover_new(struct cl_ledger *l, uint64_t size, struct cl_prover **out,
+		  char **err)
+{
+	struct cl_prover *p = calloc(1, sizeof(*p));
+	cl_hash root;
+	int rc;
+
+	*out = NULL;
+	if (p == NULL)
+		return CL_ENOMEM;
+	p->l = l;
+	cl_buf_init(&p->note, 1 << 16);
+	if ((p->nodes = calloc(PROVER_NODES, sizeof(*p->nodes))) == NULL ||
+	    (p->blocks = calloc(PROVER_BLOCKS, sizeof(struct prover_block *))) == NULL) {
+		rc = CL_ENOMEM;
 		goto out;
 	}
-	if ((rc = src_open(l, &c, &src, err)))
+	if ((rc = load_checkpoint(l, size, &p->note, &p->cp, err)) ||
+	    (rc = src_open(l, &p->c, &p->raw, err)))
 		goto out;
-	rc = cl_merkle_prove_inclusion(&src, index, cp.size, proof, &count);
-	if (rc == CL_OK)
-		rc = cl_merkle_subtree_hash(&src, 0, cp.size, root);
-	if (rc) {
-		rc = cl_error(err, CL_ECORRUPT, "cannot build the proof: the stored tree is damaged; run verify");
-		goto out;
-	}
-	if ((rc = cl_ledger_leaf(l, index, &leaf, err)))
-		goto out;
-	cl_merkle_leaf_hash(leaf.data, leaf.len, leaf_hash);
-	/* Never hand out a proof that does not verify. */
-	if (memcmp(root, cp.root, 32) != 0 ||
-	    cl_merkle_verify_inclusion(index, cp.size, leaf_hash, (const cl_hash *)proof, count,
-				       cp.root) != CL_OK) {
+	p->src = p->raw;
+	p->src.ctx = p;
+	p->src.leaf_hashes = prover_leaves;
+	p->src.node = prover_node;
+	p->src.node_level = 0;    /* every perfect subtree through prover_node */
+	/* The stored tree must give the signed root. */
+	if (cl_merkle_subtree_hash(&p->src, 0, p->cp.size, root) != CL_OK ||
+	    memcmp(root, p->cp.root, 32) != 0)
 		rc = cl_error(err, CL_ECORRUPT,
 			      "the stored tree does not match its checkpoint; run verify");
-		goto out;
-	}
-	rc = cl_tlog_proof_format(index, (const unsigned char (*)[32])proof,
-				  count, NULL, 0, (const char *)note.data,
-				  note.len, out);
 out:
-	src_close(&c);
-	cl_checkpoint_release(&cp);
-	cl_buf_release(&note);
-	cl_buf_release(&leaf);
+	if (rc) {
+		cl_prover_free(p);
+		return rc;
+	}
+	*out = p;
+	return CL_OK;
+}
+
+int cl_prover_prove(struct cl_prover *p, uint64_t index, struct cl_buf *out,
+		    char **err)
+{
+	cl_hash proof[CL_MERKLE_MAXPROOF], leaf_hash;
+	size_t count = 0;
+
+	if (index >= p->cp.size)
+		return cl_error(err, CL_EINVAL,
+				"entry %llu is not in the checkpoint of size %llu",
+				(unsigned long long)index, (unsigned long long)p->cp.size);
+	if (cl_merkle_prove_inclusion(&p->src, index, p->cp.size, proof, &count) != CL_OK ||
+	    prover_node(p, 0, index, leaf_hash) != CL_OK)
+		return cl_error(err, CL_ECORRUPT, "cannot build the proof: the stored tree"
+				" is damaged; run verify");
+	/* Never hand out a proof that does not verify. */
+	if (cl_merkle_verify_inclusion(index, p->cp.size, leaf_hash,
+				       (const cl_hash *)proof, count, p->cp.root) != CL_OK)
+		return cl_error(err, CL_ECORRUPT,
+				"the stored tree does not match its checkpoint; run verify");
+	return cl_tlog_proof_format(index, (const unsigned char (*)[32])proof,
+				    count, NULL, 0, (const char *)p->note.data,
+				    p->note.len, out);
+}
+
+int cl_ledger_prove(struct cl_ledger *l, uint64_t index, uint64_t size,
+		    struct cl_buf *out, char **err)
+{
+	struct cl_prover *p = NULL;
+	int rc;
+
+	if ((rc = cl_prover_new(l, size, &p, err)) == CL_OK)
+		rc = cl_prover_prove(p, index, out, err);
+	cl_prover_free(p);
 	return rc;
 }
 
@@ -315,127 +478,73 @@ int cl_ledger_open_payload_salt(struct cl_ledger *l, uint64_t index,
 				const unsigned char *seal_sk, struct cl_buf *out,
 				unsigned char *salt, char **err)
 {
-	static const unsigned char ad[] = "chatledger/payload/v1";
-	sqlite3_stmt *st = NULL;
-	struct cl_buf leafb, inner;
-	struct cl_leaf leaf;
-	unsigned char *bk = sodium_malloc(crypto_box_BEFORENMBYTES);
-	unsigned char *key = sodium_malloc(32);
-	unsigned char wn[24], h[32], eph[32];
-	const unsigned char *ct;
-	size_t ctlen;
-	unsigned long long ilen = 0;
-	unsigned long long fsz;
-	size_t got;
-	int rc, s;
+	struct cl_opener *o = NULL;
+	int rc;
 
-	cl_buf_init(&leafb, 1 << 20);
-	cl_buf_init(&inner, CL_PAYLOAD_MAX);
-	if (bk == NULL || key == NULL) {
-		rc = CL_ENOMEM;
+	if ((rc = cl_opener_new(l, seal_sk, &o, err)) == CL_OK)
+		rc = cl_opener_open(o, index, out, salt, NULL, err);
+	cl_opener_free(o);
+	return rc;
+}
+
+/* ---- conversation heads --------------------------------------------- */
+
+int cl_ledger_conv_head(struct cl_ledger *l, const unsigned char conv_tag[32],
+			uint64_t below, int type_a, int type_b, uint64_t *index,
+			int *found, char **err)
+{
+	sqlite3_stmt *st = NULL, *lst = NULL;
+	struct cl_leaf lf;
+	uint64_t idx;
+	int rc = CL_OK, s;
+
+	*found = 0;
+	if (sqlite3_prepare_v2(l->db, "SELECT idx FROM chain_head WHERE tag = ?1", -1, &st,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db, "SELECT leaf FROM entry WHERE idx = ?1", -1, &lst,
+			       NULL) != SQLITE_OK) {
+		rc = cl_ledger_db_err(l, err, "reading a chain head");
 		goto out;
 	}
-	if ((rc = cl_ledger_leaf(l, index, &leafb, err)) ||
-	    (rc = cl_leaf_decode(leafb.data, leafb.len, &leaf, err)))
-		goto out;
-	if (sodium_is_zero(leaf.ct_hash, 32)) {
-		rc = cl_error(err, CL_ENOTFOUND, "entry %llu has no sealed payload",
-			      (unsigned long long)index);
-		goto out;
-	}
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT b.eph, k.wrapped, p.ct FROM sealed_key k"
-			       " JOIN key_batch b ON b.id = k.batch"
-			       " JOIN payload p ON p.idx = k.idx WHERE k.idx = ?1",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = cl_ledger_db_err(l, err, "reading a payload");
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	sqlite3_bind_blob(st, 1, conv_tag, 32, SQLITE_STATIC);
 	s = sqlite3_step(st);
+	if (s == SQLITE_DONE)
+		goto out;
 	if (s != SQLITE_ROW) {
-		rc = s == SQLITE_DONE ?
-			cl_error(err, CL_ENOTFOUND,
-				 "entry %llu was erased: its key and ciphertext are gone",
-				 (unsigned long long)index) :
-			cl_ledger_db_err(l, err, "reading a payload");
+		rc = cl_ledger_db_err(l, err, "reading a chain head");
 		goto out;
 	}
-	ct = sqlite3_column_blob(st, 2);
-	ctlen = (size_t)sqlite3_column_bytes(st, 2);
-	if (sqlite3_column_bytes(st, 0) != 32 || sqlite3_column_bytes(st, 1) != 48 ||
-	    ctlen < 1 + 24 + 16 + 32 || ct[0] != CL_PAYLOAD_VERSION) {
-		rc = cl_error(err, CL_ECORRUPT, "entry %llu: stored key or ciphertext malformed",
-			      (unsigned long long)index);
-		goto out;
-	}
-	cl_sha256(ct, ctlen, h);
-	if (memcmp(h, leaf.ct_hash, 32) != 0) {
-		rc = cl_error(err, CL_ECORRUPT,
-			      "entry %llu: ciphertext does not match its leaf",
-			      (unsigned long long)index);
-		goto out;
-	}
-	memcpy(eph, sqlite3_column_blob(st, 0), 32);
-	cl_ledger_wrap_nonce(index, wn);
-	if (crypto_box_beforenm(bk, eph, seal_sk) != 0 ||
-	    crypto_box_open_easy_afternm(key, sqlite3_column_blob(st, 1),
-					       48, wn, bk) != 0) {
-		rc = cl_error(err, CL_EKEY, "entry %llu: cannot unwrap its key",
-			      (unsigned long long)index);
-		goto out;
-	}
-	if ((rc = cl_buf_reserve(&inner, ctlen)))
-		goto out;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(inner.data, &ilen, NULL,
-						       ct + 25, ctlen - 25, ad,
-						       sizeof(ad) - 1, ct + 1,
-						       key) != 0 || ilen < 32) {
-		rc = cl_error(err, CL_ECORRUPT, "entry %llu: ciphertext fails authentication",
-			      (unsigned long long)index);
-		goto out;
-	}
-	inner.len = (size_t)ilen;
-	fsz = ZSTD_getFrameContentSize(inner.data + 32, inner.len - 32);
-	if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
-	    fsz > CL_PAYLOAD_MAX) {
-		rc = cl_error(err, CL_ECORRUPT, "entry %llu: payload frame malformed",
-			      (unsigned long long)index);
-		goto out;
-	}
-	{
-		size_t base = out->len;
-
-		if ((rc = cl_buf_reserve(out, (size_t)fsz)))
-			goto out;
-		got = ZSTD_decompress(out->data + base, (size_t)fsz,
-				      inner.data + 32, inner.len - 32);
-		if (ZSTD_isError(got) || got != fsz) {
-			rc = cl_error(err, CL_ECORRUPT, "entry %llu: payload does not decompress",
-				      (unsigned long long)index);
+	idx = (uint64_t)sqlite3_column_int64(st, 0);
+	for (;;) {
+		sqlite3_reset(lst);
+		sqlite3_bind_int64(lst, 1, (sqlite3_int64)idx);
+		if ((s = sqlite3_step(lst)) != SQLITE_ROW) {
+			rc = s == SQLITE_DONE ?
+				cl_error(err, CL_ECORRUPT, "entry %llu of a chain is missing;"
+					 " run verify", (unsigned long long)idx) :
+				cl_ledger_db_err(l, err, "reading a chain");
 			goto out;
 		}
-		cl_sha256_2(inner.data, 32, out->data + base, got, h);
-		if (memcmp(h, leaf.pt_hash, 32) != 0) {
-			sodium_memzero(out->data + base, got);
-			rc = cl_error(err, CL_ECORRUPT,
-				      "entry %llu: plaintext does not match its salted hash",
-				      (unsigned long long)index);
+		if (cl_leaf_decode(sqlite3_column_blob(lst, 0),
+				   (size_t)sqlite3_column_bytes(lst, 0), &lf, NULL) != CL_OK ||
+		    memcmp(lf.conv_tag, conv_tag, 32) != 0 ||
+		    (lf.prev_index != CL_LEAF_NOPREV && lf.prev_index >= idx)) {
+			rc = cl_error(err, CL_ECORRUPT, "entry %llu is corrupt; run verify",
+				      (unsigned long long)idx);
 			goto out;
 		}
-		out->len = base + got;
-		out->data[out->len] = 0;
-		if (salt != NULL)
-			memcpy(salt, inner.data, 32);
+		if (idx < below && (type_a == 0 || lf.type == type_a || lf.type == type_b)) {
+			*index = idx;
+			*found = 1;
+			goto out;
+		}
+		if (lf.prev_index == CL_LEAF_NOPREV)
+			goto out;
+		idx = lf.prev_index;
 	}
 out:
 	sqlite3_finalize(st);
-	sodium_free(bk);
-	sodium_free(key);
-	if (inner.data)
-		sodium_memzero(inner.data, inner.alloc);
-	cl_buf_release(&inner);
-	cl_buf_release(&leafb);
+	sqlite3_finalize(lst);
 	return rc;
 }
 
@@ -499,7 +608,14 @@ int cl_ledger_each(struct cl_ledger *l, int type, cl_ledger_entry_fn fn,
 	sqlite3_stmt *st = NULL;
 	int rc = CL_OK, s;
 
-	if (sqlite3_prepare_v2(l->db, "SELECT e.idx, e.leaf, e.attrs,"
+	/* Records are most entries: read the table in order.  The other
+	 * types are few: through the entry_type index when it exists
+	 * (attrindex.c). */
+	if (sqlite3_prepare_v2(l->db, type == CL_ENTRY_RECORD ?
+			       "SELECT e.idx, e.leaf, e.attrs,"
+			       " EXISTS(SELECT 1 FROM payload p WHERE p.idx = e.idx)"
+			       " FROM entry e WHERE +e.type = ?1 ORDER BY e.idx" :
+			       "SELECT e.idx, e.leaf, e.attrs,"
 			       " EXISTS(SELECT 1 FROM payload p WHERE p.idx = e.idx)"
 			       " FROM entry e WHERE e.type = ?1 ORDER BY e.idx",
 			       -1, &st, NULL) != SQLITE_OK)
@@ -519,3 +635,112 @@ int cl_ledger_each(struct cl_ledger *l, int type, cl_ledger_entry_fn fn,
 	return rc;
 }
 
+
+int cl_ledger_entry(struct cl_ledger *l, uint64_t index, cl_ledger_entry_fn fn,
+		    void *ctx, char **err)
+{
+	sqlite3_stmt *st;
+	int rc = CL_OK, s;
+
+	if ((rc = cl_ledger_prepare(l, &l->st_entry, "SELECT e.leaf, e.attrs,"
+				    " EXISTS(SELECT 1 FROM payload p WHERE p.idx = e.idx)"
+				    " FROM entry e WHERE e.idx = ?1", err)))
+		return rc;
+	st = l->st_entry;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		rc = fn(ctx, index, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+			sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+			sqlite3_column_int(st, 2));
+	else if (s == SQLITE_DONE)
+		rc = cl_error(err, CL_ENOTFOUND, "no entry %llu", (unsigned long long)index);
+	else
+		rc = cl_ledger_db_err(l, err, "reading an entry");
+	sqlite3_reset(st);
+	return rc;
+}
+
+int cl_ledger_conv_each(struct cl_ledger *l, const unsigned char conv_tag[32],
+			cl_ledger_entry_fn fn, void *ctx, char **err)
+{
+	sqlite3_stmt *st = NULL, *get = NULL;
+	struct cl_leaf lf;
+	uint64_t idx;
+	int rc = CL_OK, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT idx FROM chain_head WHERE tag = ?1", -1, &st,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db, "SELECT e.leaf, e.attrs,"
+			       " EXISTS(SELECT 1 FROM payload p WHERE p.idx = e.idx)"
+			       " FROM entry e WHERE e.idx = ?1", -1, &get, NULL) != SQLITE_OK) {
+		rc = cl_ledger_db_err(l, err, "reading a chain");
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, conv_tag, 32, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_DONE)
+		goto out;
+	if (s != SQLITE_ROW) {
+		rc = cl_ledger_db_err(l, err, "reading a chain head");
+		goto out;
+	}
+	idx = (uint64_t)sqlite3_column_int64(st, 0);
+	for (;;) {
+		const unsigned char *lp;
+		size_t ln;
+
+		sqlite3_reset(get);
+		sqlite3_bind_int64(get, 1, (sqlite3_int64)idx);
+		if ((s = sqlite3_step(get)) != SQLITE_ROW) {
+			rc = s == SQLITE_DONE ?
+				cl_error(err, CL_ECORRUPT, "entry %llu of a chain is missing;"
+					 " run verify", (unsigned long long)idx) :
+				cl_ledger_db_err(l, err, "reading a chain");
+			goto out;
+		}
+		lp = sqlite3_column_blob(get, 0);
+		ln = (size_t)sqlite3_column_bytes(get, 0);
+		if (cl_leaf_decode(lp, ln, &lf, NULL) != CL_OK ||
+		    memcmp(lf.conv_tag, conv_tag, 32) != 0 ||
+		    (lf.prev_index != CL_LEAF_NOPREV && lf.prev_index >= idx)) {
+			rc = cl_error(err, CL_ECORRUPT, "entry %llu is corrupt; run verify",
+				      (unsigned long long)idx);
+			goto out;
+		}
+		if ((rc = fn(ctx, idx, lp, ln, sqlite3_column_blob(get, 1),
+			     (size_t)sqlite3_column_bytes(get, 1), sqlite3_column_int(get, 2))))
+			goto out;
+		if (lf.prev_index == CL_LEAF_NOPREV)
+			break;
+		idx = lf.prev_index;
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(get);
+	return rc;
+}
+
+int cl_ledger_record_between(struct cl_ledger *l, uint64_t a, uint64_t b, int *yes,
+			     char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK, s;
+
+	*yes = 0;
+	if (b <= a + 1)
+		return CL_OK;
+	if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM entry WHERE idx > ?1 AND idx < ?2"
+			       " AND +type = 1 AND kind <> 'attachment' LIMIT 1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "reading entries");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)b);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		*yes = 1;
+	else if (s != SQLITE_DONE)
+		rc = cl_ledger_db_err(l, err, "reading entries");
+	sqlite3_finalize(st);
+	return rc;
+}

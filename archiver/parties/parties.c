@@ -623,27 +623,16 @@ static int attrs_has_any(const unsigned char *attrs, size_t n, const uint64_t *t
 	return 0;
 }
 
-static int scan_one(void *ctx, uint64_t index, const unsigned char *leaf, size_t n,
-		    const unsigned char *attrs, size_t alen, int has_payload)
+/* What an entry adds to its conversation's cover (records with a payload,
+ * first and last time). */
+static int scan_cover(struct scan_ctx *c, const struct cl_leaf *lf, int has_payload)
 {
-	struct scan_ctx *c = ctx;
-	struct cl_leaf lf;
-	struct cl_map_slot *s;
-	char *e = NULL;
-	size_t i;
+	struct cl_map_slot *s = cl_map_put(&c->all, lf->conv_tag);
 	int64_t t;
 
-	if (cl_leaf_decode(leaf, n, &lf, &e) != CL_OK) {
-		free(e);
-		return cl_error(c->err, CL_ECORRUPT, "entry %llu is corrupt; run verify",
-				(unsigned long long)index);
-	}
-	if (strcmp(lf.kind, "attachment") == 0)
-		return CL_OK;
-	s = cl_map_put(&c->all, lf.conv_tag);
 	if (s == NULL)
 		return CL_ENOMEM;
-	t = lf.sent_at != CL_TIME_NONE ? lf.sent_at : lf.logged_at;
+	t = lf->sent_at != CL_TIME_NONE ? lf->sent_at : lf->logged_at;
 	if (has_payload) {
 		int64_t f, la;
 
@@ -662,16 +651,128 @@ static int scan_one(void *ctx, uint64_t index, const unsigned char *leaf, size_t
 		cl_store_be64(s->v + 8, (uint64_t)la);
 		s->u++;
 	}
+	return CL_OK;
+}
+
+/* The groups whose tokens an entry carries take its conversation. */
+static int scan_tokens(struct scan_ctx *c, const struct cl_leaf *lf,
+		       const unsigned char *attrs, size_t alen, int has_payload)
+{
+	size_t i;
+
 	if (attrs == NULL || alen < 8)
 		return CL_OK;
 	for (i = 0; i < c->ng; i++)
 		if (attrs_has_any(attrs, alen / 8, c->g[i].tok, c->g[i].n)) {
-			if (cl_map_put(&c->out[i]->m, lf.conv_tag) == NULL)
+			if (cl_map_put(&c->out[i]->m, lf->conv_tag) == NULL)
 				return CL_ENOMEM;
 			if (has_payload)
 				c->direct[i]++;
 		}
 	return CL_OK;
+}
+
+/* A record that is not an attachment (the entries coverage counts). */
+static int scan_leaf(struct scan_ctx *c, uint64_t index, const unsigned char *leaf,
+		     size_t n, struct cl_leaf *lf, int *counts)
+{
+	char *e = NULL;
+
+	*counts = 0;
+	if (cl_leaf_decode(leaf, n, lf, &e) != CL_OK) {
+		free(e);
+		return cl_error(c->err, CL_ECORRUPT, "entry %llu is corrupt; run verify",
+				(unsigned long long)index);
+	}
+	*counts = lf->type == CL_ENTRY_RECORD && strcmp(lf->kind, "attachment") != 0;
+	return CL_OK;
+}
+
+static int scan_one(void *ctx, uint64_t index, const unsigned char *leaf, size_t n,
+		    const unsigned char *attrs, size_t alen, int has_payload)
+{
+	struct scan_ctx *c = ctx;
+	struct cl_leaf lf;
+	int rc, counts;
+
+	if ((rc = scan_leaf(c, index, leaf, n, &lf, &counts)) || !counts)
+		return rc;
+	if ((rc = scan_cover(c, &lf, has_payload)))
+		return rc;
+	return scan_tokens(c, &lf, attrs, alen, has_payload);
+}
+
+/* The indexed path, one candidate from the attribute index. */
+static int index_one(void *ctx, uint64_t index, const unsigned char *leaf, size_t n,
+		     const unsigned char *attrs, size_t alen, int has_payload)
+{
+	struct scan_ctx *c = ctx;
+	struct cl_leaf lf;
+	int rc, counts;
+
+	if ((rc = scan_leaf(c, index, leaf, n, &lf, &counts)) || !counts)
+		return rc;
+	return scan_tokens(c, &lf, attrs, alen, has_payload);
+}
+
+/* The indexed path, one entry of a covered conversation's chain. */
+static int chain_one(void *ctx, uint64_t index, const unsigned char *leaf, size_t n,
+		     const unsigned char *attrs, size_t alen, int has_payload)
+{
+	struct scan_ctx *c = ctx;
+	struct cl_leaf lf;
+	int rc, counts;
+
+	(void)attrs;
+	(void)alen;
+	if ((rc = scan_leaf(c, index, leaf, n, &lf, &counts)) || !counts)
+		return rc;
+	return scan_cover(c, &lf, has_payload);
+}
+
+/*
+ * Through the attribute index (FORMAT.md §4) instead of reading every
+ * record: the entries that carry a token, then, for the cover, the
+ * chains of their conversations (every record of a conversation is on
+ * its chain).  *used is 0 when the archive has no index.
+ */
+static int build_indexed(struct cl_ledger *l, struct scan_ctx *c, int want_cover,
+			 int *used, char **err)
+{
+	uint64_t *tok = NULL, *idx = NULL;
+	size_t nt = 0, n = 0, i, j;
+	struct cl_map done;
+	int rc = CL_OK;
+
+	*used = 0;
+	cl_map_init(&done);
+	for (i = 0; i < c->ng; i++)
+		nt += c->g[i].n;
+	if ((tok = calloc(nt ? nt : 1, sizeof(*tok))) == NULL)
+		return CL_ENOMEM;
+	for (i = 0, nt = 0; i < c->ng; i++)
+		for (j = 0; j < c->g[i].n; j++)
+			tok[nt++] = c->g[i].tok[j];
+	if ((rc = cl_ledger_attr_lookup(l, tok, nt, &idx, &n, used, err)) || !*used)
+		goto out;
+	for (i = 0; i < n && rc == CL_OK; i++)
+		rc = cl_ledger_entry(l, idx[i], index_one, c, err);
+	for (i = 0; want_cover && rc == CL_OK && i < c->ng; i++)
+		for (j = 0; rc == CL_OK && j < c->out[i]->m.cap; j++) {
+			const struct cl_map_slot *s = &c->out[i]->m.slots[j];
+
+			if (!s->used || cl_map_get(&done, s->key) != NULL)
+				continue;
+			if (cl_map_put(&done, s->key) == NULL)
+				rc = CL_ENOMEM;
+			else
+				rc = cl_ledger_conv_each(l, s->key, chain_one, c, err);
+		}
+out:
+	cl_map_release(&done);
+	free(tok);
+	free(idx);
+	return rc;
 }
 
 int cl_convset_build(struct cl_ledger *l, const struct cl_tokgroup *groups,
@@ -682,7 +783,7 @@ int cl_convset_build(struct cl_ledger *l, const struct cl_tokgroup *groups,
 	struct cl_tokgroup *g = calloc(n_groups ? n_groups : 1, sizeof(*g));
 	uint64_t *direct = calloc(n_groups ? n_groups : 1, sizeof(*direct));
 	size_t i, j;
-	int rc = CL_OK;
+	int rc = CL_OK, used = 0, reading = 0;
 
 	memset(&c, 0, sizeof(c));
 	cl_map_init(&c.all);
@@ -712,7 +813,13 @@ int cl_convset_build(struct cl_ledger *l, const struct cl_tokgroup *groups,
 	c.out = out;
 	c.direct = direct;
 	c.err = err;
-	if ((rc = cl_ledger_each(l, CL_ENTRY_RECORD, scan_one, &c, err)))
+	if ((rc = cl_ledger_read_begin(l, &reading, err)))
+		goto out;
+	rc = build_indexed(l, &c, cover != NULL, &used, err);
+	if (rc == CL_OK && !used)
+		rc = cl_ledger_each(l, CL_ENTRY_RECORD, scan_one, &c, err);
+	cl_ledger_read_end(l, reading);
+	if (rc)
 		goto out;
 	for (i = 0; cover && i < n_groups; i++) {
 		struct cl_cover *cv = &cover[i];

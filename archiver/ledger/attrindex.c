@@ -1,0 +1,620 @@
+/*
+ * attrindex.c - the keyed-hash side index (docs/FORMAT.md §4 "Side
+ * tables"): for each selector attribute hash h of entry.attrs, the
+ * entries that carry it, so that the entries of a party, a conversation
+ * or a label are found without reading every entry.
+ *
+ * Rows are posting lists, one per hash per batch: attr_index(h, first,
+ * idxs) lists the entries appended in one batch that carry h, ascending,
+ * from `first`.  A batch collects its postings in memory and writes them
+ * at commit, so an append costs a few map inserts, and a batch writes one
+ * row per distinct hash (the tail of that hash's range), not one per
+ * entry and hash: the index adds little to ingest.
+ *
+ * It is derived and uncommitted: nothing in a leaf or checkpoint covers
+ * it, verify ignores it, and every reader checks a candidate against the
+ * entry's own attrs (which the leaf commits to) before using it, so a
+ * stale or forged row cannot add an entry to a selection.  A missing row
+ * could hide one; attr_index_cover says up to which index the rows are
+ * complete (a writer of an older release appends without rows), and
+ * readers read entry.attrs beyond it.  A writer creates the index (from
+ * entry.attrs) in its first batch on an archive without it, and removes
+ * an erased entry from its postings as its attrs are nulled.  The same
+ * batch also creates entry_type, a plain SQLite index on entry(type), so
+ * that the few control and tombstone entries are listed without a full
+ * scan.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/ledger/ledger_int.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+static const char ix_schema[] =
+	"CREATE TABLE IF NOT EXISTS attr_index(h INTEGER NOT NULL, first INTEGER NOT NULL,"
+	" idxs BLOB NOT NULL, PRIMARY KEY(h, first)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS attr_index_cover(k INTEGER PRIMARY KEY,"
+	" covered INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS entry_type ON entry(type);";
+
+#define IX_FILL_CHUNK 16384u   /* entries per flush while building */
+
+/* ---- postings in memory (one batch) ------------------------------------ */
+
+struct posting {
+	uint64_t h;
+	uint64_t *idx;            /* ascending */
+	size_t n, cap;
+};
+
+struct cl_attrix {
+	struct cl_map64 slot;     /* h -> index into p[] */
+	struct posting *p;
+	size_t n, cap;
+};
+
+static void pending_clear(struct cl_attrix *x)
+{
+	size_t i;
+
+	if (x == NULL)
+		return;
+	for (i = 0; i < x->n; i++)
+		free(x->p[i].idx);
+	free(x->p);
+	x->p = NULL;
+	x->n = x->cap = 0;
+	cl_map64_release(&x->slot);
+	cl_map64_init(&x->slot);
+}
+
+void cl_attrix_reset(struct cl_ledger *l)
+{
+	pending_clear(l->attrix);
+}
+
+void cl_attrix_free(struct cl_ledger *l)
+{
+	pending_clear(l->attrix);
+	if (l->attrix)
+		cl_map64_release(&l->attrix->slot);
+	free(l->attrix);
+	l->attrix = NULL;
+}
+
+static int pending_add(struct cl_attrix *x, uint64_t h, uint64_t idx)
+{
+	struct posting *q;
+	uint64_t k;
+
+	if (!cl_map64_get(&x->slot, h, &k)) {
+		if (x->n == x->cap) {
+			size_t nc = x->cap ? 2 * x->cap : 64;
+			struct posting *np = realloc(x->p, nc * sizeof(*np));
+
+			if (np == NULL)
+				return CL_ENOMEM;
+			x->p = np;
+			x->cap = nc;
+		}
+		if (cl_map64_put(&x->slot, h, x->n) != CL_OK)
+			return CL_ENOMEM;
+		k = x->n++;
+		memset(&x->p[k], 0, sizeof(x->p[k]));
+		x->p[k].h = h;
+	}
+	q = &x->p[k];
+	if (q->n && q->idx[q->n - 1] >= idx)
+		return CL_OK;             /* the same entry again */
+	if (q->n == q->cap) {
+		size_t nc = q->cap ? 2 * q->cap : 4;
+		uint64_t *ni = realloc(q->idx, nc * sizeof(*ni));
+
+		if (ni == NULL)
+			return CL_ENOMEM;
+		q->idx = ni;
+		q->cap = nc;
+	}
+	q->idx[q->n++] = idx;
+	return CL_OK;
+}
+
+/* ---- the stored form: LEB128 deltas after `first` ---------------------- */
+
+static int put_varint(struct cl_buf *b, uint64_t v)
+{
+	unsigned char t[10];
+	size_t n = 0;
+
+	do {
+		t[n] = (unsigned char)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			t[n] |= 0x80;
+		n++;
+	} while (v);
+	return cl_buf_add(b, t, n);
+}
+
+/* Encode ascending idx[0..n) (n >= 1): the deltas after idx[0]. */
+static int encode(const uint64_t *idx, size_t n, struct cl_buf *b)
+{
+	size_t i;
+	int rc = CL_OK;
+
+	cl_buf_reset(b);
+	for (i = 1; i < n && rc == CL_OK; i++)
+		rc = put_varint(b, idx[i] - idx[i - 1]);
+	return rc;
+}
+
+/*
+ * Decode a row: fn(ctx, idx) for `first` and each entry after it.  A
+ * malformed blob ends the list where it stops parsing (rows are only
+ * candidates).
+ */
+static int decode(uint64_t first, const unsigned char *p, size_t len,
+		  int (*fn)(void *, uint64_t), void *ctx)
+{
+	uint64_t cur = first;
+	size_t at = 0;
+	int rc = fn(ctx, cur);
+
+	while (rc == CL_OK && at < len) {
+		uint64_t d = 0;
+		unsigned shift = 0;
+
+		for (;;) {
+			if (at >= len || shift > 63)
+				return CL_OK;
+			d |= (uint64_t)(p[at] & 0x7f) << shift;
+			shift += 7;
+			if (!(p[at++] & 0x80))
+				break;
+		}
+		if (d == 0 || cur > UINT64_MAX - d)
+			return CL_OK;
+		cur += d;
+		rc = fn(ctx, cur);
+	}
+	return rc;
+}
+
+/* Write the batch's postings so far, one row per hash. */
+static int ix_flush(struct cl_ledger *l, char **err)
+{
+	struct cl_attrix *x = l->attrix;
+	struct cl_buf b;
+	size_t i;
+	int rc = CL_OK;
+
+	if (x == NULL || x->n == 0)
+		return CL_OK;
+	cl_buf_init(&b, (size_t)1 << 30);
+	if ((rc = cl_ledger_prepare(l, &l->st_ins_attr, "INSERT OR REPLACE INTO"
+				    " attr_index(h, first, idxs) VALUES (?1, ?2, ?3)", err)))
+		goto out;
+	for (i = 0; i < x->n && rc == CL_OK; i++) {
+		const struct posting *q = &x->p[i];
+
+		if (q->n == 0)
+			continue;
+		if ((rc = encode(q->idx, q->n, &b)))
+			break;
+		sqlite3_reset(l->st_ins_attr);
+		sqlite3_bind_int64(l->st_ins_attr, 1, (sqlite3_int64)q->h);
+		sqlite3_bind_int64(l->st_ins_attr, 2, (sqlite3_int64)q->idx[0]);
+		sqlite3_bind_blob(l->st_ins_attr, 3, b.len ? (const void *)b.data : "", (int)b.len,
+				  SQLITE_STATIC);
+		if (sqlite3_step(l->st_ins_attr) != SQLITE_DONE)
+			rc = cl_ledger_db_err(l, err, "indexing selector attributes");
+	}
+	sqlite3_reset(l->st_ins_attr);
+	pending_clear(x);
+out:
+	cl_buf_release(&b);
+	return rc;
+}
+
+/* Rows for entries [from, to) from entry.attrs. */
+static int ix_fill(struct cl_ledger *l, uint64_t from, uint64_t to, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK, s;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT idx, attrs FROM entry WHERE idx >= ?1 AND"
+			       " idx < ?2 AND attrs IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "building the attribute index");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)to);
+	while (rc == CL_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+
+		rc = cl_attrix_add(l, idx, sqlite3_column_blob(st, 1),
+				   (size_t)sqlite3_column_bytes(st, 1), err);
+		if (rc == CL_OK && idx % IX_FILL_CHUNK == IX_FILL_CHUNK - 1)
+			rc = ix_flush(l, err);
+	}
+	if (rc == CL_OK && s != SQLITE_DONE)
+		rc = cl_ledger_db_err(l, err, "building the attribute index");
+	sqlite3_finalize(st);
+	if (rc == CL_OK)
+		rc = ix_flush(l, err);
+	return rc;
+}
+
+/* attr_index_cover.covered, or -1 when the index does not exist. */
+static int ix_covered(sqlite3 *db, sqlite3_int64 *covered)
+{
+	sqlite3_stmt *st = NULL;
+	int s;
+
+	*covered = -1;
+	/* No such table, or not this shape: as if there were no index. */
+	if (sqlite3_prepare_v2(db, "SELECT h, first, idxs FROM attr_index LIMIT 0", -1,
+			       &st, NULL) != SQLITE_OK)
+		return CL_OK;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT covered FROM attr_index_cover WHERE k = 0", -1,
+			       &st, NULL) != SQLITE_OK)
+		return CL_OK;
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		*covered = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return s == SQLITE_ROW || s == SQLITE_DONE ? CL_OK : CL_EIO;
+}
+
+int cl_attrix_begin(struct cl_ledger *l, char **err)
+{
+	sqlite3_int64 covered;
+	int rc;
+
+	if (ix_covered(l->db, &covered) != CL_OK)
+		return cl_ledger_db_err(l, err, "reading the attribute index");
+	if (covered < 0) {
+		/* Absent, or left in another shape: made anew. */
+		if (sqlite3_exec(l->db, "DROP TABLE IF EXISTS attr_index;"
+				 " DROP TABLE IF EXISTS attr_index_cover;", NULL, NULL,
+				 NULL) != SQLITE_OK ||
+		    sqlite3_exec(l->db, ix_schema, NULL, NULL, NULL) != SQLITE_OK)
+			return cl_ledger_db_err(l, err, "creating the attribute index");
+		covered = 0;
+	}
+	if ((uint64_t)covered > l->committed_size)
+		covered = 0;    /* not this archive's: rebuild (rows are checked) */
+	if ((uint64_t)covered < l->committed_size &&
+	    (rc = ix_fill(l, (uint64_t)covered, l->committed_size, err)))
+		return rc;
+	return CL_OK;
+}
+
+int cl_attrix_add(struct cl_ledger *l, uint64_t idx, const unsigned char *attrs,
+		  size_t len, char **err)
+{
+	size_t i;
+
+	(void)err;
+	if (l->attrix == NULL) {
+		if ((l->attrix = calloc(1, sizeof(*l->attrix))) == NULL)
+			return CL_ENOMEM;
+		cl_map64_init(&l->attrix->slot);
+	}
+	for (i = 0; i + 8 <= len; i += 8)
+		if (pending_add(l->attrix, cl_load_be64(attrs + i), idx) != CL_OK)
+			return CL_ENOMEM;
+	return CL_OK;
+}
+
+/* A row's entries but one. */
+struct drop_ctx {
+	uint64_t drop;
+	uint64_t *v;
+	size_t n, cap;
+	int found;
+};
+
+static int drop_one(void *ctx, uint64_t idx)
+{
+	struct drop_ctx *d = ctx;
+
+	if (idx == d->drop) {
+		d->found = 1;
+		return CL_OK;
+	}
+	if (d->n == d->cap) {
+		size_t nc = d->cap ? 2 * d->cap : 64;
+		uint64_t *nv = realloc(d->v, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			return CL_ENOMEM;
+		d->v = nv;
+		d->cap = nc;
+	}
+	d->v[d->n++] = idx;
+	return CL_OK;
+}
+
+/* Remove entry idx from the posting row of hash h that holds it. */
+static int ix_remove(struct cl_ledger *l, sqlite3_stmt *find, uint64_t h, uint64_t idx,
+		     char **err)
+{
+	struct drop_ctx d;
+	struct cl_buf b;
+	sqlite3_stmt *up = NULL;
+	sqlite3_int64 first;
+	int rc = CL_OK, s;
+
+	memset(&d, 0, sizeof(d));
+	d.drop = idx;
+	cl_buf_init(&b, (size_t)1 << 30);
+	sqlite3_reset(find);
+	sqlite3_bind_int64(find, 1, (sqlite3_int64)h);
+	sqlite3_bind_int64(find, 2, (sqlite3_int64)idx);
+	s = sqlite3_step(find);
+	if (s == SQLITE_DONE)
+		goto out;
+	if (s != SQLITE_ROW) {
+		rc = cl_ledger_db_err(l, err, "erasing selector attributes");
+		goto out;
+	}
+	first = sqlite3_column_int64(find, 0);
+	if ((rc = decode((uint64_t)first, sqlite3_column_blob(find, 1),
+			 (size_t)sqlite3_column_bytes(find, 1), drop_one, &d)))
+		goto out;
+	sqlite3_reset(find);
+	if (!d.found)
+		goto out;
+	if (sqlite3_prepare_v2(l->db, "DELETE FROM attr_index WHERE h = ?1 AND first = ?2",
+			       -1, &up, NULL) != SQLITE_OK) {
+		rc = cl_ledger_db_err(l, err, "erasing selector attributes");
+		goto out;
+	}
+	sqlite3_bind_int64(up, 1, (sqlite3_int64)h);
+	sqlite3_bind_int64(up, 2, first);
+	if (sqlite3_step(up) != SQLITE_DONE) {
+		rc = cl_ledger_db_err(l, err, "erasing selector attributes");
+		goto out;
+	}
+	sqlite3_finalize(up);
+	up = NULL;
+	if (d.n == 0 || (rc = encode(d.v, d.n, &b)))
+		goto out;
+	if (sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO attr_index(h, first, idxs)"
+			       " VALUES (?1, ?2, ?3)", -1, &up, NULL) != SQLITE_OK) {
+		rc = cl_ledger_db_err(l, err, "erasing selector attributes");
+		goto out;
+	}
+	sqlite3_bind_int64(up, 1, (sqlite3_int64)h);
+	sqlite3_bind_int64(up, 2, (sqlite3_int64)d.v[0]);
+	sqlite3_bind_blob(up, 3, b.len ? (const void *)b.data : "", (int)b.len, SQLITE_STATIC);
+	if (sqlite3_step(up) != SQLITE_DONE)
+		rc = cl_ledger_db_err(l, err, "erasing selector attributes");
+out:
+	sqlite3_finalize(up);
+	sqlite3_reset(find);
+	free(d.v);
+	cl_buf_release(&b);
+	return rc;
+}
+
+int cl_attrix_erase(struct cl_ledger *l, uint64_t idx, char **err)
+{
+	sqlite3_stmt *st = NULL, *find = NULL;
+	unsigned char a[8 * 512];
+	size_t n, i;
+	int rc = CL_OK, s;
+
+	/* This batch's postings first, so that every row is stored. */
+	if ((rc = ix_flush(l, err)))
+		return rc;
+	if (sqlite3_prepare_v2(l->db, "SELECT attrs FROM entry WHERE idx = ?1", -1, &st,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db, "SELECT first, idxs FROM attr_index WHERE h = ?1"
+			       " AND first <= ?2 ORDER BY first DESC LIMIT 1", -1, &find,
+			       NULL) != SQLITE_OK) {
+		rc = cl_ledger_db_err(l, err, "erasing selector attributes");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)idx);
+	s = sqlite3_step(st);
+	if (s == SQLITE_DONE || (s == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL))
+		goto out;
+	if (s != SQLITE_ROW) {
+		rc = cl_ledger_db_err(l, err, "erasing selector attributes");
+		goto out;
+	}
+	n = (size_t)sqlite3_column_bytes(st, 0);
+	if (n > sizeof(a))
+		n = sizeof(a);
+	memcpy(a, sqlite3_column_blob(st, 0), n);
+	sqlite3_reset(st);
+	for (i = 0; i + 8 <= n && rc == CL_OK; i += 8)
+		rc = ix_remove(l, find, cl_load_be64(a + i), idx, err);
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(find);
+	return rc;
+}
+
+int cl_attrix_commit(struct cl_ledger *l, char **err)
+{
+	char sql[96];
+	int rc;
+
+	if ((rc = ix_flush(l, err)))
+		return rc;
+	if (cl_fmt(sql, sizeof(sql), "INSERT OR REPLACE INTO attr_index_cover(k, covered)"
+		   " VALUES (0, %llu)", (unsigned long long)l->size) != CL_OK ||
+	    sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "recording the attribute index");
+	return CL_OK;
+}
+
+int cl_attrix_rebuild(struct cl_ledger *l, char **err)
+{
+	if (!l->in_batch)
+		return cl_error(err, CL_EINVAL, "rebuilding the attribute index outside a batch");
+	cl_attrix_reset(l);
+	if (sqlite3_exec(l->db, "DELETE FROM attr_index", NULL, NULL, NULL) != SQLITE_OK)
+		return cl_ledger_db_err(l, err, "rebuilding the attribute index");
+	return ix_fill(l, 0, l->size, err);
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Does the sorted attrs blob hold any of the sorted h[0..n)? */
+static int attrs_any(const unsigned char *a, size_t alen, const uint64_t *h, size_t n)
+{
+	size_t i = 0, j = 0;
+
+	while (i + 8 <= alen && j < n) {
+		uint64_t v = cl_load_be64(a + i);
+
+		if (v == h[j])
+			return 1;
+		if (v < h[j])
+			i += 8;
+		else
+			j++;
+	}
+	return 0;
+}
+
+struct idxv {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int idxv_push(struct idxv *x, uint64_t i)
+{
+	if (x->n == x->cap) {
+		size_t nc = x->cap ? 2 * x->cap : 256;
+		uint64_t *nv = realloc(x->v, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			return CL_ENOMEM;
+		x->v = nv;
+		x->cap = nc;
+	}
+	x->v[x->n++] = i;
+	return CL_OK;
+}
+
+static int idxv_push_cb(void *ctx, uint64_t i)
+{
+	return idxv_push(ctx, i);
+}
+
+int cl_ledger_attr_lookup(struct cl_ledger *l, const uint64_t *h_in, size_t n_h,
+			  uint64_t **out, size_t *n_out, int *usable, char **err)
+{
+	sqlite3_stmt *q = NULL, *get = NULL, *tail = NULL;
+	sqlite3_int64 covered;
+	uint64_t *h = NULL, size = 0;
+	struct idxv x;
+	size_t i, k;
+	int rc = CL_OK, s;
+
+	*out = NULL;
+	*n_out = 0;
+	*usable = 0;
+	memset(&x, 0, sizeof(x));
+	if (ix_covered(l->db, &covered) != CL_OK)
+		return cl_ledger_db_err(l, err, "reading the attribute index");
+	if (covered < 0)
+		return CL_OK;
+	if ((h = malloc((n_h ? n_h : 1) * sizeof(*h))) == NULL)
+		return CL_ENOMEM;
+	if (n_h)
+		memcpy(h, h_in, n_h * sizeof(*h));
+	if (n_h > 1)
+		qsort(h, n_h, sizeof(*h), cmp_u64);
+	if (sqlite3_prepare_v2(l->db, "SELECT first, idxs FROM attr_index WHERE h = ?1"
+			       " AND first < ?2", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db, "SELECT attrs FROM entry WHERE idx = ?1", -1, &get,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db, "SELECT coalesce(max(idx) + 1, 0) FROM entry", -1,
+			       &tail, NULL) != SQLITE_OK ||
+	    sqlite3_step(tail) != SQLITE_ROW) {
+		rc = cl_ledger_db_err(l, err, "reading the attribute index");
+		goto out;
+	}
+	size = (uint64_t)sqlite3_column_int64(tail, 0);
+	sqlite3_finalize(tail);
+	tail = NULL;
+	if ((uint64_t)covered > size)
+		covered = 0;
+	for (i = 0; i < n_h && rc == CL_OK; i++) {
+		if (i && h[i] == h[i - 1])
+			continue;
+		sqlite3_reset(q);
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)h[i]);
+		sqlite3_bind_int64(q, 2, covered);
+		while (rc == CL_OK && (s = sqlite3_step(q)) == SQLITE_ROW)
+			rc = decode((uint64_t)sqlite3_column_int64(q, 0), sqlite3_column_blob(q, 1),
+				    (size_t)sqlite3_column_bytes(q, 1), idxv_push_cb, &x);
+		if (rc == CL_OK && s != SQLITE_DONE)
+			rc = cl_ledger_db_err(l, err, "reading the attribute index");
+	}
+	if (rc)
+		goto out;
+	if (x.n > 1)
+		qsort(x.v, x.n, sizeof(*x.v), cmp_u64);
+	/* Keep the candidates whose committed attrs carry a hash. */
+	for (i = 0, k = 0; i < x.n; i++) {
+		if ((i && x.v[i] == x.v[i - 1]) || x.v[i] >= (uint64_t)covered)
+			continue;
+		sqlite3_reset(get);
+		sqlite3_bind_int64(get, 1, (sqlite3_int64)x.v[i]);
+		s = sqlite3_step(get);
+		if (s == SQLITE_ROW && sqlite3_column_type(get, 0) == SQLITE_BLOB &&
+		    attrs_any(sqlite3_column_blob(get, 0), (size_t)sqlite3_column_bytes(get, 0),
+			      h, n_h))
+			x.v[k++] = x.v[i];
+		else if (s != SQLITE_ROW && s != SQLITE_DONE) {
+			rc = cl_ledger_db_err(l, err, "reading selector attributes");
+			goto out;
+		}
+	}
+	x.n = k;
+	/* Entries past the index's coverage: their attrs, read in full. */
+	if ((uint64_t)covered < size) {
+		if (sqlite3_prepare_v2(l->db, "SELECT idx, attrs FROM entry WHERE idx >= ?1"
+				       " AND attrs IS NOT NULL ORDER BY idx", -1, &tail,
+				       NULL) != SQLITE_OK) {
+			rc = cl_ledger_db_err(l, err, "reading selector attributes");
+			goto out;
+		}
+		sqlite3_bind_int64(tail, 1, covered);
+		while (rc == CL_OK && (s = sqlite3_step(tail)) == SQLITE_ROW)
+			if (attrs_any(sqlite3_column_blob(tail, 1),
+				      (size_t)sqlite3_column_bytes(tail, 1), h, n_h))
+				rc = idxv_push(&x, (uint64_t)sqlite3_column_int64(tail, 0));
+		if (rc == CL_OK && s != SQLITE_DONE)
+			rc = cl_ledger_db_err(l, err, "reading selector attributes");
+		if (rc)
+			goto out;
+	}
+	*out = x.v;
+	*n_out = x.n;
+	x.v = NULL;
+	*usable = 1;
+out:
+	sqlite3_finalize(q);
+	sqlite3_finalize(get);
+	sqlite3_finalize(tail);
+	free(h);
+	free(x.v);
+	return rc;
+}
