@@ -163,9 +163,14 @@ void cli_usage(const char *cmd, FILE *to)
 {
 	const struct cli_cmd *c;
 
-	for (c = cli_commands; c->name; c++)
-		if (strcmp(c->name, cmd) == 0)
-			fprintf(to, "usage: %s\n", c->usage);
+	for (c = cli_commands; c->name; c++) {
+		if (strcmp(c->name, cmd) != 0)
+			continue;
+		fprintf(to, "usage: %s\n", c->usage);
+		if (c->flags & CLI_OFFICER)
+			fprintf(to, "as a named officer: --officer NAME [--reason TEXT] "
+				"(recorded in the access log; see chatledger-officer(1))\n");
+	}
 }
 
 int cli_fail(const char *cmd, const char *fmt, ...)
