@@ -627,6 +627,85 @@ try:
     ok(len(qrows) == 3 and not any(b"/v/t62.hist" in bytes(n) for (n,) in qrows),
        "the failed syncs stay queued in wa_hist, sealed", len(qrows))
 
+    # ---- the phone's last-seen time and the 12-day warning ----------------
+    def stop_col(p):
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+    def iso(t):
+        return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
+
+    def phone_cov(kind):
+        return [b for k, b in coverage(A) if k == kind]
+
+    st = status(A)
+    seen = st.get("phone_last_seen_at")
+    r = run("status", "-a", A)
+    ok(seen and seen >= iso(time.time() - 600) and
+       "phone last seen %s" % seen in r.stdout and
+       st.get("days_to_logout_cutoff") in (13, 14),
+       "status: phone last seen (our phone's messages are the evidence), "
+       "days to the 14-day cutoff", json.dumps(st)[:600] + r.stdout[-600:])
+    stop_col(col)
+    SP = os.path.join(A, "wa", "state.json")
+    sj = json.load(open(SP))
+    ok(sj.get("phone_last_seen") == seen,
+       "the phone's last-seen time is persisted in the collector's state",
+       json.dumps(sj)[:400])
+    # inject the clock: the phone was last seen 13 days ago
+    t_gone = time.time() - 13 * 86400
+    gone = iso(t_gone)
+    sj["phone_last_seen"] = gone
+    with open(SP, "w") as f:
+        json.dump(sj, f)
+    ALERTS2 = os.path.join(T, "alerts-phone.jsonl")
+    m5 = peer.mark()
+    col = start(["collect", "-a", A, "--alert-command", "cat >> '%s'" % ALERTS2],
+                "collect3")
+    peer.wait("login-ok", after=m5, timeout=20)
+    ok(wait_for(lambda: phone_cov("wa-phone-inactive"), 20),
+       "12 days without the phone: a wa-phone-inactive coverage entry",
+       log_of(col)[-1500:])
+    pin = phone_cov("wa-phone-inactive")
+    ok(len(pin) == 1 and pin[0].get("last_seen") == gone and
+       pin[0].get("days") == 13 and pin[0].get("alert") is True and
+       pin[0].get("logout_expected") == iso(t_gone + 14 * 86400),
+       "the entry names when the phone was last seen and the expected logout",
+       json.dumps(pin))
+    r = run("status", "-a", A)
+    ok(wait_for(lambda: "WARNING" in run("status", "-a", A).stdout, 10) and
+       "phone last seen %s" % gone in r.stdout,
+       "status shows the phone's last-seen time and the warning", r.stdout[-800:])
+    ok(wait_for(lambda: os.path.exists(ALERTS2) and
+                "wa-phone-inactive" in open(ALERTS2).read(), 10),
+       "the alert command ran with the wa-phone-inactive alert on stdin")
+    # restart: the warning is not raised again for the same absence
+    stop_col(col)
+    m6 = peer.mark()
+    col = start(["collect", "-a", A, "--alert-command", "cat >> '%s'" % ALERTS2],
+                "collect4")
+    peer.wait("login-ok", after=m6, timeout=20)
+    peer.cmd('send {"id":"PHONE0","from":"85290000001:0@s.whatsapp.net","chat":"85290000001@s.whatsapp.net","kind":"text","text":"after the restart mike"}')
+    ok(peer.wait("receipt", after=m6, timeout=20,
+                 pred=lambda e: e["id"] == "PHONE0") is not None,
+       "restarted collector archives again (its ticks ran)")
+    alerts = [json.loads(x) for x in open(ALERTS2).read().splitlines() if x]
+    ok(len(phone_cov("wa-phone-inactive")) == 1 and
+       sum(1 for a in alerts if a.get("alert") == "wa-phone-inactive") == 1,
+       "warning and alert once per absence, across a restart",
+       json.dumps(alerts)[:600])
+    # the phone comes back
+    peer.cmd('send {"id":"PHONE1","from":"85291234567:0@s.whatsapp.net","chat":"85290000001@s.whatsapp.net","kind":"text","text":"the phone is back november"}')
+    ok(wait_for(lambda: phone_cov("wa-phone-seen"), 20) and
+       wait_for(lambda: "WARNING" not in run("status", "-a", A).stdout, 10) and
+       status(A).get("phone_last_seen_at", "") >= iso(time.time() - 600),
+       "the phone seen again: wa-phone-seen entry, the warning cleared",
+       json.dumps(phone_cov("wa-phone-seen")) + run("status", "-a", A).stdout[-500:])
+
     col.send_signal(signal.SIGTERM)
     try:
         col.wait(timeout=20)
