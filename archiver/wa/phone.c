@@ -54,14 +54,13 @@ int cl_wa_phone_evidence(const struct cl_wa_node *n, const char *own_user,
 	const char *part = cl_wa_node_attr_str(n, "participant");
 	const char *type = cl_wa_node_attr_str(n, "type");
 	const char *t = cl_wa_node_attr_str(n, "t");
-	const char *sender;
-	int64_t ts;
-	char *end;
 
 	if (strcmp(n->tag, "receipt") == 0 || strcmp(n->tag, "message") == 0) {
 		/* a group's (or a receipt's) participant acted */
-		sender = part && (is_group(from) ||
-				  strcmp(n->tag, "receipt") == 0) ? part : from;
+		const char *sender = part && (is_group(from) ||
+					      strcmp(n->tag, "receipt") == 0) ?
+			part : from;
+
 		if (!own_phone(sender, own_user, own_lid_user))
 			return 0;
 	} else if (strcmp(n->tag, "notification") != 0 || type == NULL ||
@@ -70,7 +69,9 @@ int cl_wa_phone_evidence(const struct cl_wa_node *n, const char *own_user,
 	}
 	*at = now;
 	if (t) {
-		ts = (int64_t)strtoll(t, &end, 10);
+		char *end;
+		int64_t ts = (int64_t)strtoll(t, &end, 10);
+
 		if (end != t && *end == 0 && ts > 0 && ts < now / 1000 + 1)
 			*at = ts * 1000;
 	}
