@@ -635,6 +635,8 @@ try:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+        # exit 0: also no leak or sanitizer report under ASan
+        ok(p.returncode == 0, "collect exits 0 on SIGTERM", log_of(p)[-2000:])
 
     def iso(t):
         return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
