@@ -60,6 +60,8 @@ int main(void)
 	unsigned char ct[20];
 	struct cl_buf pt;
 
+	if (sodium_init() < 0)
+		return 99;
 	memset(secret, 0x5e, sizeof(secret));
 	memset(iv, 0x07, sizeof(iv));
 	TAP_EQ_INT(open_hex(ee_hex, CL_WA_SECRET_EVENT_EDIT, MOD, 0, out,
