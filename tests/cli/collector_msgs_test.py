@@ -406,6 +406,18 @@ try:
        "edited text hotelnew" in r.stdout and "original before hotel" in r.stdout,
        "show prints the edit with its new text and the original with its own",
        (r.stdout[-600:] + r.stderr) if r else "no index")
+    EXP = os.path.join(T, "edit-export.zip")
+    r = run("export", "-a", A, "--passphrase-file", PASS, "--out", EXP,
+            "--case", "T105-EDIT", "--conversation", "85290000004@s.whatsapp.net",
+            "--from", "1970-01-01T00:00:00Z", timeout=120)
+    blob = b""
+    if r.returncode == 0 and os.path.exists(EXP):
+        import zipfile
+        with zipfile.ZipFile(EXP) as z:
+            blob = b"".join(z.read(n) for n in z.namelist())
+    ok(b"edited text hotelnew" in blob and b"original before hotel" in blob,
+       "export of the chat holds the original and the edit's new text",
+       r.stdout[-400:] + r.stderr[-400:])
 
     # ---- poll votes, encrypted under the poll's message secret -------------
     PS, PS2 = "a1" * 32, "b2" * 32
