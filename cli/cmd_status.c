@@ -16,6 +16,7 @@
 #include "archiver/ledger/ledger.h"
 #include "archiver/ingest/record.h"
 #include "archiver/sources/wechat_status.h"
+#include "archiver/wa/phone.h"
 #include "archiver/wa/status.h"
 #include "archiver/witness/push.h"
 #include "archiver/replicate/replicate.h"
@@ -64,6 +65,16 @@ static json_t *wa_json(const struct cl_wa_status *st)
 		      json_integer((json_int_t)st->logged_out_code) : json_null(),
 		      "updated_at", time_or_null(st->updated_at),
 		      "phone_last_seen_at", "days_to_logout_cutoff");
+	if (w && st->phone_last_seen != CL_TIME_NONE) {
+		json_object_set_new(w, "phone_last_seen_at",
+				    time_or_null(st->phone_last_seen));
+		json_object_set_new(w, "days_to_logout_cutoff", json_integer(
+			(json_int_t)((st->phone_last_seen +
+				      CL_WA_PHONE_CUTOFF_MS - cl_time_now_ms()) /
+				     (24LL * 3600 * 1000))));
+		json_object_set_new(w, "phone_warning_at",
+				    time_or_null(st->phone_warning_at));
+	}
 	if (w && st->has_device)
 		json_object_set_new(w, "device", json_integer(st->device));
 	if (w && st->devices)
@@ -120,7 +131,17 @@ static void wa_print(const struct cl_wa_status *st)
 		}
 		json_decref(a);
 	}
-	printf("  phone seen not tracked yet\n");
+	if (st->phone_last_seen == CL_TIME_NONE) {
+		printf("  phone last seen unknown\n");
+	} else {
+		printf("  phone last seen %s\n",
+		       time_or(st->phone_last_seen, b, ""));
+		if (st->phone_warning_at != CL_TIME_NONE)
+			printf("  WARNING    the phone has not been online for 12 days "
+			       "(warned %s): open WhatsApp on it, or WhatsApp "
+			       "logs this collector out 14 days after it was "
+			       "last seen\n", time_or(st->phone_warning_at, b, ""));
+	}
 }
 
 static int count_access(void *ctx, uint64_t index, const struct cl_leaf *lf,

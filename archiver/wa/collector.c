@@ -27,6 +27,7 @@
 #include "archiver/wa/devices.h"
 #include "archiver/wa/history.h"
 #include "archiver/wa/media.h"
+#include "archiver/wa/phone.h"
 #include "archiver/wa/qr.h"
 #include "archiver/wa/receive.h"
 #include "archiver/wa/status.h"
@@ -93,6 +94,11 @@ struct col {
 	int pair_done;                /* pair mode: linked, logged in, keys up */
 	int fatal;                    /* an event handler failed: stop */
 	unsigned qr_rounds;
+	/* the number's phone (device 0): last seen, the 12-day warning */
+	struct cl_wa_phone phone;
+	char own_user[128], own_lid_user[128];
+	int64_t phone_back_from;      /* seen again after a warning: the
+	                                 last_seen before, for the entry */
 };
 
 /* Format one log line and hand it to o->on_log (dropped when out of
@@ -272,6 +278,110 @@ static int coverage(struct col *c, const char *kind, json_t *body)
 	free(err);
 	free(txt);
 	return rc;
+}
+
+/* ---- the phone (device 0) ---------------------------------------------- */
+
+static int64_t state_time(const struct col *c, const char *key)
+{
+	const json_t *v = json_object_get(c->state, key);
+	int64_t ms;
+
+	if (!json_is_string(v) ||
+	    cl_time_parse(json_string_value(v), json_string_length(v),
+			  &ms) != CL_OK)
+		return 0;
+	return ms;
+}
+
+static void user_of(const char *jid, char *out, size_t cap)
+{
+	struct cl_wa_jid j;
+
+	out[0] = 0;
+	if (jid && cl_wa_jid_parse(jid, strlen(jid), &j) == CL_OK &&
+	    j.user_len < cap) {
+		memcpy(out, j.user, j.user_len);
+		out[j.user_len] = 0;
+	}
+}
+
+/* From state.json: the phone's last-seen time (at first the pairing:
+ * the phone was there to link us) and an outstanding warning. */
+static void phone_load(struct col *c)
+{
+	c->phone.last_seen = state_time(c, "phone_last_seen");
+	if (c->phone.last_seen == 0) {
+		c->phone.last_seen = state_time(c, "paired_at");
+		if (c->phone.last_seen)
+			state_set(c, "phone_last_seen",
+				  ms_json(c->phone.last_seen));
+	}
+	c->phone.warned_for = state_time(c, "phone_warned_for");
+	user_of(c->creds->jid, c->own_user, sizeof(c->own_user));
+	user_of(c->creds->lid, c->own_lid_user, sizeof(c->own_lid_user));
+}
+
+/* A stanza arrived: is it the phone? */
+static void phone_stanza(struct col *c, const struct cl_wa_node *n,
+			 int64_t now)
+{
+	int64_t at, before = c->phone.last_seen;
+
+	if (n == NULL || !c->own_user[0] ||
+	    !cl_wa_phone_evidence(n, c->own_user, c->own_lid_user, now, &at))
+		return;
+	switch (cl_wa_phone_seen(&c->phone, at)) {
+	case CL_WA_PHONE_BACK:
+		c->phone_back_from = before ? before : -1;
+		state_set(c, "phone_warned_for", NULL);
+		state_set(c, "phone_warning_at", NULL);
+		/* fall through */
+	case CL_WA_PHONE_SEEN:
+		state_set(c, "phone_last_seen", ms_json(c->phone.last_seen));
+		break;
+	case CL_WA_PHONE_SAME:
+		break;
+	}
+}
+
+/* On the tick, outside any batch: the warning once 12 days pass without
+ * the phone (a coverage entry, the state, one alert), and the entry that
+ * it is back. */
+static void phone_step(struct col *c, int64_t now)
+{
+	if (c->phone_back_from) {
+		(void)coverage(c, "wa-phone-seen", json_pack(
+			"{s:o, s:o}", "last_seen", ms_json(c->phone.last_seen),
+			"previously_seen", ms_json(c->phone_back_from > 0 ?
+						   c->phone_back_from : 0)));
+		c->phone_back_from = 0;
+		(void)state_flush(c);
+	}
+	if (cl_wa_phone_due(&c->phone, now)) {
+		int64_t cutoff = c->phone.last_seen + CL_WA_PHONE_CUTOFF_MS;
+		json_t *a;
+
+		(void)coverage(c, "wa-phone-inactive", json_pack(
+			"{s:o, s:I, s:o, s:b}", "last_seen",
+			ms_json(c->phone.last_seen), "days",
+			(json_int_t)((now - c->phone.last_seen) /
+				     (24LL * 3600 * 1000)),
+			"logout_expected", ms_json(cutoff), "alert", 1));
+		state_set(c, "phone_warned_for", ms_json(c->phone.warned_for));
+		state_set(c, "phone_warning_at", ms_json(now));
+		(void)state_flush(c);
+		a = json_pack("{s:s, s:s, s:o, s:o}", "alert",
+			      "wa-phone-inactive", "message",
+			      "the business number's phone has not been online "
+			      "for 12 days: open WhatsApp on it, or WhatsApp "
+			      "logs this collector out in about 2 days",
+			      "last_seen", ms_json(c->phone.last_seen),
+			      "logout_expected", ms_json(cutoff));
+		if (a)
+			raise_alert(c, a);
+		json_decref(a);
+	}
 }
 
 /* ---- credentials ----------------------------------------------------- */
@@ -888,6 +998,8 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 		return 0;
 	case CL_WA_EV_STANZA:
 		state_set(c, "last_stanza_at", ms_json(now));
+		if (c->recv)
+			phone_stanza(c, ev->node, now);
 		return 0;
 	case CL_WA_EV_MESSAGE:
 		return on_message(c, ev->node, now);
@@ -990,6 +1102,8 @@ static int conn_tick(void *ctx, struct cl_wa_conn *conn, int64_t now)
 	c->conn = conn;
 	if (c->n_held && batch_flush(c, 1))
 		return -1;
+	if (c->recv)
+		phone_step(c, now);
 	hist_step(c, now);
 	if (c->state_dirty && now - c->state_flushed_at > STATE_FLUSH_MS)
 		(void)state_flush(c);
@@ -1189,6 +1303,8 @@ static int setup(struct col *c, char **err)
 		if (rc == CL_OK && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			rc = cl_error(err, CL_EIO, "cannot initialise libcurl");
 		c->curl_inited = rc == CL_OK;
+		if (rc == CL_OK)
+			phone_load(c);
 	}
 	return rc;
 }

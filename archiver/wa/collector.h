@@ -7,8 +7,9 @@
  *   creds.enc    the device's keys and account identity, encrypted
  *                (creds.h); creds.key is the key unless the config names
  *                another file
- *   state.json   what `chatledger status` shows: link, connection, gap
- *                (read with cl_wa_status_read(), status.h)
+ *   state.json   what `chatledger status` shows: link, connection, gap,
+ *                the phone's last-seen time and 12-day warning (read
+ *                with cl_wa_status_read(), status.h)
  *   pair-qr.png  while pairing only: the current QR code (0600, removed
  *                after pairing; it holds the ADV secret)
  *
@@ -21,7 +22,8 @@
  * wa-history-sync, wa-history-chat, wa-history-failed,
  * wa-history-abandoned; message media (receive.h, media.h):
  * wa-media-failed, wa-media-abandoned; the number's devices (devices.h):
- * wa-device-added, wa-device-removed.  Messages themselves, history
+ * wa-device-added, wa-device-removed; the number's phone (phone.h):
+ * wa-phone-inactive, wa-phone-seen.  Messages themselves, history
  * records and group changes (w:gp2) are records of source "whatsapp-md"
  * (message.h, history.h, receive.h).
  *
@@ -99,7 +101,8 @@ struct cl_wa_collector_opts {
 			     const char *phone, int64_t valid_ms);
 	/* collect: every alert (logged out, banned, conflict, outdated,
 	 * server refused, an unknown device linked to the number, a message
-	 * that could not be decrypted after every retry) as one JSON object
+	 * that could not be decrypted after every retry, the phone not online
+	 * for 12 days) as one JSON object
 	 * {"alert": KIND, "message": ..., ...}; also logged as an ALERT
 	 * line.  May be NULL. */
 	void (*on_alert)(void *cb_ctx, const char *json);

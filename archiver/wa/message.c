@@ -341,8 +341,10 @@ static void content(json_t *r, const Wa__Message *m)
 	} else if (m->pollupdatemessage) {
 		const Wa__Message__PollUpdateMessage *x = m->pollupdatemessage;
 
-		/* the vote is encrypted under the poll's secret: kept in raw */
+		/* the vote is encrypted under the poll's secret: kept in raw,
+		 * opened by receive.c when the poll's secret is known */
 		(void)json_object_set_new(r, "kind", json_string("poll-vote"));
+		(void)json_object_set_new(r, "encrypted", json_true());
 		if (x->pollcreationmessagekey &&
 		    x->pollcreationmessagekey->id)
 			(void)set_str(r, "target",
@@ -583,14 +585,87 @@ int cl_wa_msg_secret_enc(const struct cl_wa_msg_parsed *p,
 const char *cl_wa_msg_text(const unsigned char *p, size_t len, char **out)
 {
 	struct cl_wa_msg_parsed *x = NULL;
+	const Wa__Message *m;
 	const char *chat = NULL, *t;
 
 	*out = NULL;
 	if (cl_wa_msg_parse(p, len, &x, NULL) != CL_OK || x == NULL)
 		return NULL;
-	t = proto_text(unwrap(x->m, &chat));
+	m = unwrap(x->m, &chat);
+	t = proto_text(m);
+	/* an edit's payload may be the protocol message itself */
+	if (t == NULL && m->protocolmessage &&
+	    m->protocolmessage->editedmessage)
+		t = proto_text(unwrap(m->protocolmessage->editedmessage, &chat));
 	if (t)
 		*out = strdup(t);
 	cl_wa_msg_free(x);
 	return *out;
+}
+
+int cl_wa_msg_poll_vote(const struct cl_wa_msg_parsed *p,
+			struct cl_wa_secret_enc *se)
+{
+	const char *chat = NULL;
+	const Wa__Message *m = unwrap(p->m, &chat);
+	const Wa__Message__PollUpdateMessage *x = m->pollupdatemessage;
+	const Wa__MessageKey *k;
+
+	memset(se, 0, sizeof(*se));
+	if (x == NULL || (k = x->pollcreationmessagekey) == NULL ||
+	    k->id == NULL || x->vote == NULL || !x->vote->has_encpayload ||
+	    !x->vote->has_enciv || x->vote->enciv.len != 12 ||
+	    x->vote->encpayload.len < 16)
+		return 0;
+	se->target_id = k->id;
+	se->target_chat = k->remotejid;
+	se->target_participant = k->participant;
+	se->target_from_me = k->has_fromme && k->fromme;
+	se->payload = x->vote->encpayload.data;
+	se->payload_len = x->vote->encpayload.len;
+	se->iv = x->vote->enciv.data;
+	return 1;
+}
+
+size_t cl_wa_msg_poll_options(const struct cl_wa_msg_parsed *p,
+			      const char **names, size_t cap)
+{
+	const char *chat = NULL;
+	const Wa__Message *m = unwrap(p->m, &chat);
+	const Wa__Message__PollCreationMessage *x =
+		m->pollcreationmessage ? m->pollcreationmessage :
+		m->pollcreationmessagev2 ? m->pollcreationmessagev2 :
+		m->pollcreationmessagev3;
+	size_t i;
+
+	if (x == NULL)
+		return 0;
+	for (i = 0; i < x->n_options && i < cap; i++)
+		names[i] = x->options[i]->optionname ?
+			x->options[i]->optionname : "";
+	return x->n_options;
+}
+
+int cl_wa_poll_vote_hashes(const unsigned char *p, size_t len,
+			   unsigned char (*hashes)[32], size_t cap, size_t *n,
+			   size_t *n_bad)
+{
+	Wa__Message__PollVoteMessage *v;
+	struct cl_wa_pb pb;
+	size_t i;
+
+	*n = *n_bad = 0;
+	cl_wa_pb_init(&pb);
+	v = (Wa__Message__PollVoteMessage *)protobuf_c_message_unpack(
+		&wa__message__poll_vote_message__descriptor, &pb.a, len, p);
+	if (v == NULL)
+		return pb.oom ? CL_ENOMEM : CL_EINVAL;
+	for (i = 0; i < v->n_selectedoptions; i++) {
+		if (v->selectedoptions[i].len == 32 && *n < cap)
+			memcpy(hashes[(*n)++], v->selectedoptions[i].data, 32);
+		else
+			(*n_bad)++;
+	}
+	protobuf_c_message_free_unpacked(&v->base, &pb.a);
+	return CL_OK;
 }

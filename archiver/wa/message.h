@@ -91,6 +91,27 @@ struct cl_wa_secret_enc {
 int cl_wa_msg_secret_enc(const struct cl_wa_msg_parsed *m,
 			 struct cl_wa_secret_enc *se);
 
+/* A pollUpdateMessage's vote (encrypted under the poll's messageSecret,
+ * "Poll Vote"): 1 and its parts (the poll's key, the payload and IV;
+ * se->type 0), or 0. */
+int cl_wa_msg_poll_vote(const struct cl_wa_msg_parsed *m,
+			struct cl_wa_secret_enc *se);
+
+/* A poll creation's option names (v1, v2 or v3; an option without a
+ * name is ""): the first `cap` into names (pointers into m), the number
+ * of options returned (0: not a poll). */
+size_t cl_wa_msg_poll_options(const struct cl_wa_msg_parsed *m,
+			      const char **names, size_t cap);
+
+/* The selected options of `len` bytes of a decrypted PollVoteMessage:
+ * the 32-byte SHA-256 hashes of the chosen option names, up to `cap`
+ * copied into hashes and counted in *n; selections of another length or
+ * beyond cap counted in *n_bad.  An empty vote (a retraction) gives 0.
+ * CL_OK, CL_EINVAL when it is not a PollVoteMessage, CL_ENOMEM. */
+int cl_wa_poll_vote_hashes(const unsigned char *p, size_t len,
+			   unsigned char (*hashes)[32], size_t cap, size_t *n,
+			   size_t *n_bad);
+
 /* The text of `len` bytes of a Message (conversation, extended text, a
  * caption) into *out (malloc'd, the caller frees it), also returned;
  * NULL when it is not a Message or has no text. */

@@ -5,9 +5,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -18,6 +15,7 @@
 #include "archiver/wa/creds.h"
 #include "archiver/wa/history.h"
 #include "archiver/wa/message.h"
+#include "archiver/wa/msgsecret.h"
 #include "archiver/wa/receive.h"
 #include "archiver/wa/signal.h"
 #include "common/buf.h"
@@ -1114,25 +1112,34 @@ static void secret_h(const struct cl_wa_recv *r, const char *chat,
 	crypto_generichash_final(&st, h, 32);
 }
 
+#define POLL_MAX_OPTIONS 64
+
 /* Keep the messageSecret of an archived message (sealed: lp(sender) ||
- * secret), for edits encrypted under it. */
+ * secret || lp(option name)* for a poll), for edits and votes encrypted
+ * under it. */
 static int secret_keep(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
 		       const struct stanza *s)
 {
 	const unsigned char *sec;
+	const char *opts[POLL_MAX_OPTIONS];
 	unsigned char h[32];
 	struct cl_buf pt, ct;
 	sqlite3_stmt *q = NULL;
+	size_t i, n;
 	int rc;
 
 	if (!cl_wa_msg_secret(mp, &sec))
 		return CL_OK;
 	secret_h(r, s->chat, s->sender, s->id, h);
-	cl_buf_init(&pt, 4096);
-	cl_buf_init(&ct, 4096);
+	cl_buf_init(&pt, 1u << 20);
+	cl_buf_init(&ct, 1u << 20);
+	n = cl_wa_msg_poll_options(mp, opts, POLL_MAX_OPTIONS);
 	if ((rc = lp_add(&pt, s->sender, strlen(s->sender))) ||
-	    (rc = cl_buf_add(&pt, sec, 32)) ||
-	    (rc = seal_row(r, SECRET_AD, h, &pt, &ct)))
+	    (rc = cl_buf_add(&pt, sec, 32)))
+		goto out;
+	for (i = 0; i < n && i < POLL_MAX_OPTIONS && rc == CL_OK; i++)
+		rc = lp_add(&pt, opts[i], strlen(opts[i]));
+	if (rc || (rc = seal_row(r, SECRET_AD, h, &pt, &ct)))
 		goto out;
 	if (sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO wa_secret(h, v) VALUES (?1, ?2)",
 			       -1, &q, NULL) != SQLITE_OK) {
@@ -1151,114 +1158,97 @@ out:
 	return rc;
 }
 
-/* HKDF-SHA256 (no salt) of the 32-byte secret with `info`: 32 bytes. */
-static int secret_hkdf(const unsigned char *ikm, const struct cl_buf *info,
-		       unsigned char out[32])
+/* The kept secret of the message a secret-encrypted one refers to (its
+ * key: id, fromMe, chat, participant; upstream resolves the original's
+ * sender as whatsmeow's getOrigSenderFromKey): the opened row into *row
+ * (lp(sender) || secret || lp(option name)*), the original's sender
+ * (as kept) into orig, *secret and *rest point into row (the secret,
+ * the poll options after it).  1 when found, 0 when unknown or
+ * unreadable. */
+static int secret_find(struct cl_wa_recv *r, const struct stanza *s,
+		       const struct cl_wa_secret_enc *se, struct cl_buf *row,
+		       char orig[JID_MAX], const unsigned char **secret,
+		       size_t *rest)
 {
-	static char digest[] = "SHA256";
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	OSSL_PARAM p[4];
-	int ok;
+	const char *o;
+	char bare[JID_MAX];
+	struct jid oj;
+	unsigned char h[32];
+	sqlite3_stmt *q = NULL;
+	size_t n = 0;
+	int found = 0;
 
-	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-	p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-						 (void *)(uintptr_t)ikm, 32);
-	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-						 info->data, info->len);
-	p[3] = OSSL_PARAM_construct_end();
-	ok = kc && EVP_KDF_derive(kc, out, 32, p) == 1;
-	EVP_KDF_CTX_free(kc);
-	EVP_KDF_free(kdf);
-	return ok ? CL_OK : CL_EIO;
+	if (se->target_from_me)
+		o = s->sender;
+	else if (!s->is_group)
+		o = se->target_chat;
+	else
+		o = se->target_participant;
+	jid_parse(o, &oj);
+	if (!oj.ok)
+		return 0;
+	jid_bare(&oj, bare, sizeof(bare));
+	secret_h(r, s->chat, bare, se->target_id, h);
+	if (sqlite3_prepare_v2(r->db, "SELECT v FROM wa_secret WHERE h = ?1",
+			       -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_blob(q, 1, h, 32, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW &&
+	    open_row(r, SECRET_AD, h, sqlite3_column_blob(q, 0),
+		     (size_t)sqlite3_column_bytes(q, 0), row) == CL_OK &&
+	    row->len >= 4 + 32 && (n = cl_load_be32(row->data)) < JID_MAX &&
+	    n <= row->len - 4 - 32 && memchr(row->data + 4, 0, n) == NULL) {
+		memcpy(orig, row->data + 4, n);
+		orig[n] = 0;
+		*secret = row->data + 4 + n;
+		*rest = 4 + n + 32;
+		found = 1;
+	}
+	sqlite3_finalize(q);
+	return found;
 }
 
-static int gcm_open(const unsigned char key[32], const unsigned char iv[12],
-		    const unsigned char *ct, size_t len, struct cl_buf *out)
+static void buf_wipe_release(struct cl_buf *b)
 {
-	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-	int n1 = 0, n2 = 0, ok;
-	size_t clen = len - 16;
-
-	if (x == NULL || len < 16 || clen > 0x7fffffff ||
-	    cl_buf_reserve(out, clen + 16) != CL_OK) {
-		EVP_CIPHER_CTX_free(x);
-		return CL_ENOMEM;
-	}
-	ok = EVP_DecryptInit_ex(x, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
-		EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
-		EVP_DecryptInit_ex(x, NULL, NULL, key, iv) == 1 &&
-		EVP_DecryptUpdate(x, out->data, &n1, ct, (int)clen) == 1 &&
-		EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, 16,
-				    (void *)(uintptr_t)(ct + clen)) == 1 &&
-		EVP_DecryptFinal_ex(x, out->data + n1, &n2) == 1;
-	EVP_CIPHER_CTX_free(x);
-	if (!ok) {
-		sodium_memzero(out->data, clen);
-		return CL_EBADSIG;
-	}
-	out->len = (size_t)n1 + (size_t)n2;
-	return CL_OK;
+	if (b->data)
+		sodium_memzero(b->data, b->alloc);
+	cl_buf_release(b);
 }
 
-/* An edit encrypted under the original's messageSecret (EVENT_EDIT, as
- * upstream derives it: HKDF(secret, info = original id || original sender
- * || editing sender || "Event Edit"), AES-256-GCM without associated
- * data): its text into rec ("decrypted": true, "secret_plain": the
- * opened bytes, base64).  Nothing changes when the secret is unknown or
- * the type is not understood; 0 either way unless out of memory. */
+/* An edit encrypted under the original's messageSecret (EVENT_EDIT,
+ * MESSAGE_EDIT; msgsecret.h): its text into rec ("decrypted": true,
+ * "secret_plain": the opened bytes, base64).  Nothing changes when the
+ * secret is unknown, the type not understood or the payload does not
+ * open; 0 either way unless out of memory. */
 static int secret_open(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
 		       const struct stanza *s, json_t *rec)
 {
 	struct cl_wa_secret_enc se;
-	const char *orig = NULL;
-	char bare[JID_MAX];
-	struct jid oj;
-	unsigned char h[32], *key = NULL;
-	struct cl_buf pt, info, plain, b64;
-	sqlite3_stmt *q = NULL;
+	enum cl_wa_secret_use use;
+	char orig[JID_MAX];
+	const unsigned char *secret = NULL;
+	struct cl_buf row, plain, b64;
 	char *text = NULL;
-	size_t off = 0, n = 0;
-	int rc = CL_OK;
+	size_t rest = 0;
+	int rc = CL_OK, e;
 
-	if (!cl_wa_msg_secret_enc(mp, &se) || se.type != 1)
+	if (!cl_wa_msg_secret_enc(mp, &se) || (se.type != 1 && se.type != 2))
 		return CL_OK;
-	if (se.target_from_me)
-		orig = s->sender;
-	else if (!s->is_group)
-		orig = se.target_chat;
-	else
-		orig = se.target_participant;
-	jid_parse(orig, &oj);
-	if (!oj.ok)
-		return CL_OK;
-	jid_bare(&oj, bare, sizeof(bare));
-	secret_h(r, s->chat, bare, se.target_id, h);
-	cl_buf_init(&pt, 4096);
-	cl_buf_init(&info, 4096);
+	use = se.type == 1 ? CL_WA_SECRET_EVENT_EDIT :
+		CL_WA_SECRET_MESSAGE_EDIT;
+	cl_buf_init(&row, 1u << 16);
 	cl_buf_init(&plain, 1u << 20);
 	cl_buf_init(&b64, 2u << 20);
-	if (sqlite3_prepare_v2(r->db, "SELECT v FROM wa_secret WHERE h = ?1",
-			       -1, &q, NULL) != SQLITE_OK)
+	if (!secret_find(r, s, &se, &row, orig, &secret, &rest))
 		goto out;
-	sqlite3_bind_blob(q, 1, h, 32, SQLITE_STATIC);
-	if (sqlite3_step(q) != SQLITE_ROW ||
-	    open_row(r, SECRET_AD, h, sqlite3_column_blob(q, 0),
-		     (size_t)sqlite3_column_bytes(q, 0), &pt) != CL_OK ||
-	    pt.len < 4 + 32 ||
-	    (n = cl_load_be32(pt.data)) != pt.len - 4 - 32)
-		goto out;
-	off = 4 + n;
-	if ((key = sodium_malloc(32)) == NULL) {
-		rc = CL_ENOMEM;
+	e = cl_wa_secret_open(secret, use, se.target_id,
+			      orig, s->sender, se.iv, se.payload,
+			      se.payload_len, &plain);
+	if (e == CL_ENOMEM) {
+		rc = e;
 		goto out;
 	}
-	if (cl_buf_addstr(&info, se.target_id) ||
-	    cl_buf_add(&info, pt.data + 4, n) ||
-	    cl_buf_addstr(&info, s->sender) ||
-	    cl_buf_addstr(&info, "Event Edit") ||
-	    secret_hkdf(pt.data + off, &info, key) ||
-	    gcm_open(key, se.iv, se.payload, se.payload_len, &plain) != CL_OK)
+	if (e)
 		goto out;
 	(void)json_object_set_new(rec, "decrypted", json_true());
 	if (cl_wa_msg_text(plain.data, plain.len, &text))
@@ -1268,22 +1258,115 @@ static int secret_open(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
 		(void)json_object_set_new(rec, "secret_plain",
 					  json_string((char *)b64.data));
 out:
-	sqlite3_finalize(q);
 	if (text) {
 		sodium_memzero(text, strlen(text));
 		free(text);
 	}
-	if (pt.data)
-		sodium_memzero(pt.data, pt.alloc);
-	if (plain.data)
-		sodium_memzero(plain.data, plain.alloc);
-	if (b64.data)
-		sodium_memzero(b64.data, b64.alloc);
-	sodium_free(key);
-	cl_buf_release(&pt);
-	cl_buf_release(&info);
-	cl_buf_release(&plain);
-	cl_buf_release(&b64);
+	buf_wipe_release(&row);
+	buf_wipe_release(&plain);
+	buf_wipe_release(&b64);
+	return rc;
+}
+
+/* The option of a poll (the lp(name)* after its kept secret) whose
+ * SHA-256 is `hash`: its name into *name and *len, 1; or 0. */
+static int poll_option(const struct cl_buf *row, size_t off,
+		       const unsigned char hash[32], const char **name,
+		       size_t *len)
+{
+	unsigned char d[32];
+	const unsigned char *p;
+	size_t n;
+
+	while ((p = lp_take(row, &off, &n)) != NULL) {
+		crypto_hash_sha256(d, p, n);
+		if (sodium_memcmp(d, hash, 32) == 0) {
+			*name = (const char *)p;
+			*len = n;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A poll vote encrypted under the poll's messageSecret ("Poll Vote",
+ * with associated data; msgsecret.h): the chosen option names into rec
+ * ("decrypted": true, "votes": [names], an empty list for a retracted
+ * vote; "votes_unknown": hex hashes that match no option kept).
+ * Nothing changes when the poll's secret is unknown or the vote does not
+ * open; 0 either way unless out of memory. */
+static int poll_open(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
+		     const struct stanza *s, json_t *rec)
+{
+	struct cl_wa_secret_enc se;
+	unsigned char (*hashes)[32] = NULL;
+	char orig[JID_MAX], hex[65];
+	const unsigned char *secret = NULL;
+	struct cl_buf row, plain;
+	json_t *votes = NULL, *unknown = NULL;
+	size_t rest = 0, n = 0, bad = 0, i;
+	int rc = CL_OK, e;
+
+	if (!cl_wa_msg_poll_vote(mp, &se))
+		return CL_OK;
+	cl_buf_init(&row, 1u << 20);
+	cl_buf_init(&plain, 1u << 16);
+	if (!secret_find(r, s, &se, &row, orig, &secret, &rest))
+		goto out;
+	e = cl_wa_secret_open(secret, CL_WA_SECRET_POLL_VOTE, se.target_id,
+			      orig, s->sender, se.iv, se.payload,
+			      se.payload_len, &plain);
+	if (e == CL_ENOMEM) {
+		rc = e;
+		goto out;
+	}
+	if (e)
+		goto out;
+	if ((hashes = calloc(POLL_MAX_OPTIONS, 32)) == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	e = cl_wa_poll_vote_hashes(plain.data, plain.len, hashes,
+				   POLL_MAX_OPTIONS, &n, &bad);
+	if (e == CL_ENOMEM) {
+		rc = e;
+		goto out;
+	}
+	if (e)
+		goto out;
+	votes = json_array();
+	unknown = json_array();
+	if (votes == NULL || unknown == NULL) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const char *name;
+		size_t len;
+
+		if (poll_option(&row, rest, hashes[i], &name, &len)) {
+			(void)json_array_append_new(votes, json_stringn(name, len));
+		} else {
+			sodium_bin2hex(hex, sizeof(hex), hashes[i], 32);
+			(void)json_array_append_new(unknown, json_string(hex));
+		}
+	}
+	(void)json_object_set_new(rec, "decrypted", json_true());
+	(void)json_object_set_new(rec, "votes", votes);
+	votes = NULL;
+	if (json_array_size(unknown) > 0 || bad > 0) {
+		(void)json_object_set_new(rec, "votes_unknown", unknown);
+		unknown = NULL;
+	}
+out:
+	json_decref(votes);
+	json_decref(unknown);
+	if (hashes) {
+		sodium_memzero(hashes, (size_t)POLL_MAX_OPTIONS * 32);
+		free(hashes);
+	}
+	buf_wipe_release(&row);
+	buf_wipe_release(&plain);
 	return rc;
 }
 
@@ -1371,6 +1454,8 @@ static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 		json_decref(wa);
 		if (rc == CL_OK && rec)
 			rc = secret_open(r, mp, s, rec);
+		if (rc == CL_OK && rec)
+			rc = poll_open(r, mp, s, rec);
 		if (rc == CL_OK && rec) {
 			struct rec_keys keys;
 

@@ -21,6 +21,8 @@ void cl_wa_status_init(struct cl_wa_status *st)
 	st->paired_at = CL_TIME_NONE;
 	st->connected_since = CL_TIME_NONE;
 	st->last_stanza_at = CL_TIME_NONE;
+	st->phone_last_seen = CL_TIME_NONE;
+	st->phone_warning_at = CL_TIME_NONE;
 	st->gap_open_since = CL_TIME_NONE;
 	st->updated_at = CL_TIME_NONE;
 }
@@ -124,6 +126,8 @@ int cl_wa_status_read(const char *dir, struct cl_wa_status *st, char **err)
 	s.has_logged_out_code = get_int(o, "logged_out_code",
 					&s.logged_out_code);
 	s.has_messages = get_int(o, "messages_archived", &s.messages_archived);
+	s.phone_last_seen = get_time(o, "phone_last_seen");
+	s.phone_warning_at = get_time(o, "phone_warning_at");
 	if (json_is_array(json_object_get(o, "devices")) &&
 	    (s.devices = json_dumps(json_object_get(o, "devices"),
 				    JSON_COMPACT)) == NULL) {

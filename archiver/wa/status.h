@@ -43,6 +43,10 @@ struct cl_wa_status {
 	                             (devices.h), or NULL */
 	int has_messages;
 	int64_t messages_archived; /* by the current or last run */
+	int64_t phone_last_seen;  /* the number's phone (device 0) last
+	                             seen online (phone.h), or CL_TIME_NONE */
+	int64_t phone_warning_at; /* when the 12-day warning was raised for
+	                             that absence, or CL_TIME_NONE */
 };
 
 /* Set every field to "not known" (no allocation). */

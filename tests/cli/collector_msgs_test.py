@@ -353,11 +353,138 @@ try:
        "decrypted" not in e2 and "text" not in e2 and e2.get("raw"),
        "an edit whose original's secret is unknown stays encrypted (kept in raw)",
        json.dumps(e2)[:600])
+    # MESSAGE_EDIT: newer clients send text edits under the secret too
+    SEC2, SEC3 = "6f" * 32, "7a" * 32
+    GS = "120363000000000007@g.us"
+    ms = peer.mark()
+    peer.cmd('send {"id":"SECORIG2","from":"85290000004:0@s.whatsapp.net","chat":"85290000004@s.whatsapp.net","kind":"text","text":"original before hotel","secret":"%s"}' % SEC2)
+    peer.cmd('send {"id":"SECEDIT3","from":"85290000004:0@s.whatsapp.net","chat":"85290000004@s.whatsapp.net","kind":"secret-edit","encType":2,"text":"edited text hotelnew","target":"SECORIG2","targetSender":"85290000004:0@s.whatsapp.net","secret":"%s"}' % SEC2)
+    peer.cmd('send {"id":"SECORIG3","from":"85290000005:0@s.whatsapp.net","chat":"%s","kind":"text","text":"group original india","secret":"%s"}' % (GS, SEC3))
+    peer.cmd('send {"id":"SECEDIT4","from":"85290000005:0@s.whatsapp.net","chat":"%s","kind":"secret-edit","encType":2,"text":"group edited indianew","target":"SECORIG3","targetSender":"85290000005:0@s.whatsapp.net","secret":"%s"}' % (GS, SEC3))
+    peer.cmd('send {"id":"SECEDIT5","from":"85290000006:0@s.whatsapp.net","chat":"%s","kind":"secret-edit","encType":2,"text":"forged juliet","target":"SECORIG3","targetSender":"85290000005:0@s.whatsapp.net","secret":"%s"}' % (GS, "22" * 32))
+    for i in ("SECORIG2", "SECEDIT3", "SECORIG3", "SECEDIT4", "SECEDIT5"):
+        peer.wait("receipt", after=ms, timeout=20, pred=lambda e, i=i: e["id"] == i)
+    allrecs, _ = records(A)
+    idx_of = {x["id"]: i for i, x in allrecs.items()
+              if x.get("source") == "whatsapp-md"}
+    se = {x["id"]: x for x in allrecs.values() if x.get("id", "").startswith("SEC")}
+    e3, e4, e5 = se.get("SECEDIT3", {}), se.get("SECEDIT4", {}), se.get("SECEDIT5", {})
+    ok(e3.get("kind") == "edit" and e3.get("target") == "SECORIG2" and
+       e3.get("decrypted") is True and e3.get("text") == "edited text hotelnew" and
+       se.get("SECORIG2", {}).get("text") == "original before hotel",
+       "MESSAGE_EDIT under the original's secret (\"Message Edit\"): kind edit, "
+       "target, decrypted, the new text; the original unchanged",
+       json.dumps([e3, se.get("SECORIG2")])[:900])
+    ok(e4.get("kind") == "edit" and e4.get("decrypted") is True and
+       e4.get("text") == "group edited indianew" and
+       se.get("SECORIG3", {}).get("text") == "group original india",
+       "MESSAGE_EDIT in a group (the key's participant names the original's sender)",
+       json.dumps(e4)[:600])
+    ok(e5.get("kind") == "edit" and e5.get("encrypted") is True and
+       "decrypted" not in e5 and "text" not in e5,
+       "an edit under the wrong secret stays encrypted", json.dumps(e5)[:600])
+    r = run("search", "-a", A, "--passphrase-file", PASS, "--text", "hotelnew",
+            "--json")
+    r2 = run("search", "-a", A, "--passphrase-file", PASS, "--text", "hotel",
+             "--json")
+    def hit_ids(res):
+        out = set()
+        for line in res.stdout.splitlines():
+            try:
+                out.add(json.loads(line)["record"]["id"])
+            except (ValueError, KeyError, TypeError):
+                pass
+        return out
+    ok(r.returncode == 0 and "SECEDIT3" in hit_ids(r) and
+       "SECORIG2" not in hit_ids(r) and "SECORIG2" in hit_ids(r2),
+       "search --text finds the edit's new text, and the original by its own",
+       r.stdout[-500:] + r2.stdout[-300:])
+    i3, io2 = idx_of.get("SECEDIT3"), idx_of.get("SECORIG2")
+    r = run("show", "-a", A, "--passphrase-file", PASS, "--index", str(i3),
+            "--index", str(io2)) if i3 and io2 else None
+    ok(r is not None and r.returncode == 0 and
+       "edited text hotelnew" in r.stdout and "original before hotel" in r.stdout,
+       "show prints the edit with its new text and the original with its own",
+       (r.stdout[-600:] + r.stderr) if r else "no index")
+    EXP = os.path.join(T, "edit-export.zip")
+    r = run("export", "-a", A, "--passphrase-file", PASS, "--out", EXP,
+            "--case", "T105-EDIT", "--conversation", "85290000004@s.whatsapp.net",
+            "--from", "1970-01-01T00:00:00Z", timeout=120)
+    blob = b""
+    if r.returncode == 0 and os.path.exists(EXP):
+        import zipfile
+        with zipfile.ZipFile(EXP) as z:
+            blob = b"".join(z.read(n) for n in z.namelist())
+    ok(b"edited text hotelnew" in blob and b"original before hotel" in blob,
+       "export of the chat holds the original and the edit's new text",
+       r.stdout[-400:] + r.stderr[-400:])
+
+    # ---- poll votes, encrypted under the poll's message secret -------------
+    PS, PS2 = "a1" * 32, "b2" * 32
+    PA, PB = "85290000005:0@s.whatsapp.net", "85290000006:0@s.whatsapp.net"
+    C4 = "85290000004@s.whatsapp.net"
+    opts = ["alpha opt", "bravo opt", "charlie opt"]
+    mp = peer.mark()
+    def vote(vid, frm, chat, target, tsender, votes, secret, from_me=False):
+        peer.cmd("send " + json.dumps({
+            "id": vid, "from": frm, "chat": chat, "kind": "poll-vote",
+            "target": target, "targetSender": tsender, "targetFromMe": from_me,
+            "votes": votes, "secret": secret}))
+    peer.cmd("send " + json.dumps({"id": "POLL1", "from": PA, "chat": GS,
+                                   "kind": "poll", "text": "which kilo",
+                                   "options": opts, "selectable": 2,
+                                   "secret": PS}))
+    vote("PV1", PB, GS, "POLL1", PA, ["alpha opt", "charlie opt"], PS)
+    vote("PV2", PB, GS, "POLL1", PA, ["bravo opt"], PS)
+    vote("PV3", PB, GS, "POLL1", PA, [], PS)
+    vote("PV4", PA, GS, "POLL1", PA, ["alpha opt"], PS, from_me=True)
+    peer.cmd("send " + json.dumps({"id": "POLL2", "from": "85290000004:0@s.whatsapp.net",
+                                   "chat": C4, "kind": "poll", "text": "one to one lima",
+                                   "options": ["yes lima", "no lima"], "secret": PS2}))
+    vote("PV5", "85291234567:0@s.whatsapp.net", C4, "POLL2",
+         "85290000004:0@s.whatsapp.net", ["no lima"], PS2)
+    vote("PV6", PB, GS, "NOSUCHPOLL", PA, ["alpha opt"], "33" * 32)
+    vote("PV7", PB, GS, "POLL1", PA, ["alpha opt"], "44" * 32)
+    pids = ("POLL1", "PV1", "PV2", "PV3", "PV4", "POLL2", "PV5", "PV6", "PV7")
+    for i in pids:
+        peer.wait("receipt", after=mp, timeout=20, pred=lambda e, i=i: e["id"] == i)
+    recs, _ = wa_records(A)
+    pv = {x["id"]: x for x in recs if x["id"] in pids}
+    ok(all(i in pv for i in pids) and pv["POLL1"].get("kind") == "poll" and
+       pv["POLL1"].get("poll", {}).get("options") == opts,
+       "the poll and every vote archived", sorted(pv))
+    def votes_of(i):
+        x = pv.get(i, {})
+        return (x.get("kind"), x.get("target"), x.get("decrypted"), x.get("votes"))
+    ok(votes_of("PV1") == ("poll-vote", "POLL1", True, ["alpha opt", "charlie opt"]),
+       "a vote is decrypted (\"Poll Vote\", AES-GCM with the poll id and voter "
+       "as associated data) and names the chosen options", json.dumps(pv.get("PV1"))[:700])
+    ok(votes_of("PV2") == ("poll-vote", "POLL1", True, ["bravo opt"]) and
+       votes_of("PV3") == ("poll-vote", "POLL1", True, []),
+       "a changed vote and a retracted (empty) vote are their own records",
+       json.dumps([pv.get("PV2"), pv.get("PV3")])[:900])
+    ok(votes_of("PV4") == ("poll-vote", "POLL1", True, ["alpha opt"]) and
+       votes_of("PV5") == ("poll-vote", "POLL2", True, ["no lima"]) and
+       pv.get("PV5", {}).get("direction") == "out",
+       "the poll's creator votes on it (fromMe key); our phone votes in a 1:1 chat",
+       json.dumps([pv.get("PV4"), pv.get("PV5")])[:900])
+    ok(all(pv.get(i, {}).get("kind") == "poll-vote" and
+           pv.get(i, {}).get("encrypted") is True and
+           "decrypted" not in pv.get(i, {}) and "votes" not in pv.get(i, {})
+           for i in ("PV6", "PV7")),
+       "votes for an unknown poll or under the wrong secret stay encrypted (raw kept)",
+       json.dumps([pv.get("PV6"), pv.get("PV7")])[:700])
+    r = run("search", "-a", A, "--passphrase-file", PASS, "--json", "--from",
+            "1970-01-01T00:00:00Z", "--kind", "poll-vote")
+    ok(r.returncode == 0 and "PV1" in hit_ids(r) and "charlie opt" in r.stdout,
+       "search shows the decrypted votes", r.stdout[-400:] + r.stderr)
     db = sqlite3.connect(os.path.join(A, "ledger.db"))
     srows = db.execute("SELECT v FROM wa_secret").fetchall()
     db.close()
-    ok(srows and not any(bytes.fromhex(SEC) in bytes(v) for (v,) in srows),
-       "message secrets kept sealed in wa_secret", len(srows))
+    ok(srows and not any(bytes.fromhex(SEC) in bytes(v) or
+                         bytes.fromhex(PS) in bytes(v) or b"alpha opt" in bytes(v)
+                         for (v,) in srows),
+       "message secrets and poll options kept sealed in wa_secret", len(srows))
 
     # ---- group membership and subject (w:gp2) ----------------------------
     G = "120363000000000001@g.us"
@@ -511,6 +638,87 @@ try:
     db.close()
     ok(len(qrows) == 3 and not any(b"/v/t62.hist" in bytes(n) for (n,) in qrows),
        "the failed syncs stay queued in wa_hist, sealed", len(qrows))
+
+    # ---- the phone's last-seen time and the 12-day warning ----------------
+    def stop_col(p):
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        # exit 0: also no leak or sanitizer report under ASan
+        ok(p.returncode == 0, "collect exits 0 on SIGTERM", log_of(p)[-2000:])
+
+    def iso(t):
+        return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
+
+    def phone_cov(kind):
+        return [b for k, b in coverage(A) if k == kind]
+
+    st = status(A)
+    seen = st.get("phone_last_seen_at")
+    r = run("status", "-a", A)
+    ok(seen and seen >= iso(time.time() - 600) and
+       "phone last seen %s" % seen in r.stdout and
+       st.get("days_to_logout_cutoff") in (13, 14),
+       "status: phone last seen (our phone's messages are the evidence), "
+       "days to the 14-day cutoff", json.dumps(st)[:600] + r.stdout[-600:])
+    stop_col(col)
+    SP = os.path.join(A, "wa", "state.json")
+    sj = json.load(open(SP))
+    ok(sj.get("phone_last_seen") == seen,
+       "the phone's last-seen time is persisted in the collector's state",
+       json.dumps(sj)[:400])
+    # inject the clock: the phone was last seen 13 days ago
+    t_gone = time.time() - 13 * 86400
+    gone = iso(t_gone)
+    sj["phone_last_seen"] = gone
+    with open(SP, "w") as f:
+        json.dump(sj, f)
+    ALERTS2 = os.path.join(T, "alerts-phone.jsonl")
+    m5 = peer.mark()
+    col = start(["collect", "-a", A, "--alert-command", "cat >> '%s'" % ALERTS2],
+                "collect3")
+    peer.wait("login-ok", after=m5, timeout=20)
+    ok(wait_for(lambda: phone_cov("wa-phone-inactive"), 20),
+       "12 days without the phone: a wa-phone-inactive coverage entry",
+       log_of(col)[-1500:])
+    pin = phone_cov("wa-phone-inactive")
+    ok(len(pin) == 1 and pin[0].get("last_seen") == gone and
+       pin[0].get("days") == 13 and pin[0].get("alert") is True and
+       pin[0].get("logout_expected") == iso(t_gone + 14 * 86400),
+       "the entry names when the phone was last seen and the expected logout",
+       json.dumps(pin))
+    r = run("status", "-a", A)
+    ok(wait_for(lambda: "WARNING" in run("status", "-a", A).stdout, 10) and
+       "phone last seen %s" % gone in r.stdout,
+       "status shows the phone's last-seen time and the warning", r.stdout[-800:])
+    ok(wait_for(lambda: os.path.exists(ALERTS2) and
+                "wa-phone-inactive" in open(ALERTS2).read(), 10),
+       "the alert command ran with the wa-phone-inactive alert on stdin")
+    # restart: the warning is not raised again for the same absence
+    stop_col(col)
+    m6 = peer.mark()
+    col = start(["collect", "-a", A, "--alert-command", "cat >> '%s'" % ALERTS2],
+                "collect4")
+    peer.wait("login-ok", after=m6, timeout=20)
+    peer.cmd('send {"id":"PHONE0","from":"85290000001:0@s.whatsapp.net","chat":"85290000001@s.whatsapp.net","kind":"text","text":"after the restart mike"}')
+    ok(peer.wait("receipt", after=m6, timeout=20,
+                 pred=lambda e: e["id"] == "PHONE0") is not None,
+       "restarted collector archives again (its ticks ran)")
+    alerts = [json.loads(x) for x in open(ALERTS2).read().splitlines() if x]
+    ok(len(phone_cov("wa-phone-inactive")) == 1 and
+       sum(1 for a in alerts if a.get("alert") == "wa-phone-inactive") == 1,
+       "warning and alert once per absence, across a restart",
+       json.dumps(alerts)[:600])
+    # the phone comes back
+    peer.cmd('send {"id":"PHONE1","from":"85291234567:0@s.whatsapp.net","chat":"85290000001@s.whatsapp.net","kind":"text","text":"the phone is back november"}')
+    ok(wait_for(lambda: phone_cov("wa-phone-seen"), 20) and
+       wait_for(lambda: "WARNING" not in run("status", "-a", A).stdout, 10) and
+       status(A).get("phone_last_seen_at", "") >= iso(time.time() - 600),
+       "the phone seen again: wa-phone-seen entry, the warning cleared",
+       json.dumps(phone_cov("wa-phone-seen")) + run("status", "-a", A).stdout[-500:])
 
     col.send_signal(signal.SIGTERM)
     try:

@@ -6,6 +6,7 @@
 // sender.js's libsignal senders to a throwaway bundle.
 //   node gen-msg-corpus.js [--out DIR]   (default ../wa/corpus)
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { proto } from 'baileys/WAProto/index.js';
@@ -34,6 +35,10 @@ for (const kind of kinds) {
 	n += 3;
 }
 writeFileSync(join(mdir, 'secret-edit.bin'), proto.Message.encode(buildMessage({ kind: 'secret-edit', chat, from: '85290000001:0@s.whatsapp.net', target: '3EB0SEED', targetSender: chat, secret: '5e'.repeat(32), text: 'seed secret edit' })).finish());
+writeFileSync(join(mdir, 'secret-message-edit.bin'), proto.Message.encode(buildMessage({ kind: 'secret-edit', encType: 2, chat, from: '85290000001:0@s.whatsapp.net', target: '3EB0SEED', targetSender: chat, secret: '5e'.repeat(32), text: 'seed message edit' })).finish());
+writeFileSync(join(mdir, 'poll-secret.bin'), proto.Message.encode(buildMessage({ kind: 'poll', chat, text: 'seed poll', options: ['one', 'two', 'three'], selectable: 2, secret: '5e'.repeat(32) })).finish());
+writeFileSync(join(mdir, 'poll-vote.bin'), proto.Message.encode(buildMessage({ kind: 'poll-vote', chat: '120363000000000001@g.us', from: '85290000002:0@s.whatsapp.net', target: '3EB0SEED', targetSender: chat, secret: '5e'.repeat(32), votes: ['one', 'three'] })).finish());
+writeFileSync(join(mdir, 'poll-vote-plain.bin'), proto.Message.PollVoteMessage.encode({ selectedOptions: [createHash('sha256').update('one').digest(), Buffer.from('short')] }).finish());
 writeFileSync(join(mdir, 'text-secret.bin'), proto.Message.encode(buildMessage({ kind: 'text', chat, text: 'seed with secret', secret: '5e'.repeat(32) })).finish());
 writeFileSync(join(mdir, 'skdm.bin'), proto.Message.encode({ senderKeyDistributionMessage: { groupId: '120363000000000001@g.us', axolotlSenderKeyDistributionMessage: Buffer.from([0x33, 8, 1]) } }).finish());
 
@@ -60,4 +65,4 @@ const sk = Buffer.from(r.ciphertext);
 // selector 3 splits the rest in halves: pad the shorter part
 const half = Math.max(skdm.length, sk.length);
 writeFileSync(join(edir, 'skdm-skmsg.bin'), Buffer.concat([Buffer.from([3]), skdm, Buffer.alloc(half - skdm.length), sk, Buffer.alloc(half - sk.length)]));
-console.log(`wrote ${n + 3} message seeds to ${mdir} and 5 envelope seeds to ${edir}`);
+console.log(`wrote ${n + 7} message seeds to ${mdir} and 5 envelope seeds to ${edir}`);

@@ -13,7 +13,7 @@ import { makeLibSignalRepository } from 'baileys/lib/Signal/libsignal.js';
 import { initAuthCreds } from 'baileys/lib/Utils/auth-utils.js';
 import { encodeWAMessage } from 'baileys/lib/Utils/generics.js';
 import { proto } from 'baileys/WAProto/index.js';
-import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { PreKeyWhisperMessage } from 'libsignal/src/protobufs.js';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {}, child() { return quiet; }, level: 'silent' };
@@ -122,31 +122,54 @@ export function randomMsgId() {
 }
 
 // The Message protobuf for a scripted item {kind, text, target, ...}.
-// An edit encrypted under the original's messageSecret (upstream's
-// derivation for EVENT_EDIT: HKDF-SHA256(secret, info = original id ||
-// original sender || editing sender || "Event Edit"), AES-256-GCM, no AD).
-function secretEdit(it, key) {
-	const nonAD = (j) => j.replace(/:\d+@/, '@');
-	const info = Buffer.concat([Buffer.from(it.target), Buffer.from(nonAD(it.targetSender)), Buffer.from(nonAD(it.from)), Buffer.from('Event Edit')]);
+// Encryption under an original message's messageSecret (upstream's
+// derivation: HKDF-SHA256(secret, info = original id || original sender
+// || modifying sender || use case), AES-256-GCM; poll votes with the
+// associated data "<original id>\0<voter>", edits without).
+const nonAD = (j) => j.replace(/:\d+@/, '@');
+function secretSeal(it, useCase, plain) {
+	const info = Buffer.concat([Buffer.from(it.target), Buffer.from(nonAD(it.targetSender)), Buffer.from(nonAD(it.from)), Buffer.from(useCase)]);
 	const k = Buffer.from(hkdfSync('sha256', Buffer.from(it.secret, 'hex'), Buffer.alloc(0), info, 32));
 	const iv = randomBytes(12);
 	const c = createCipheriv('aes-256-gcm', k, iv);
-	const ct = Buffer.concat([c.update(proto.Message.encode({ conversation: it.text }).finish()), c.final(), c.getAuthTag()]);
-	return { secretEncryptedMessage: { targetMessageKey: key, encPayload: ct, encIv: iv, secretEncType: it.encType ?? 1 } };
+	if (useCase === 'Poll Vote')
+		c.setAAD(Buffer.from(`${it.target}\0${nonAD(it.from)}`));
+	return { ct: Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]), iv };
+}
+
+// An edit encrypted under the original's messageSecret: encType 1
+// EVENT_EDIT ("Event Edit"), 2 MESSAGE_EDIT ("Message Edit", as newer
+// clients send text edits).
+function secretEdit(it, key) {
+	const type = it.encType ?? 1;
+	const { ct, iv } = secretSeal(it, type === 2 ? 'Message Edit' : 'Event Edit', proto.Message.encode({ conversation: it.text }).finish());
+	return { secretEncryptedMessage: { targetMessageKey: key, encPayload: ct, encIv: iv, secretEncType: type } };
+}
+
+// A poll vote: PollVoteMessage{selectedOptions = SHA-256 of each chosen
+// option name} encrypted under the poll's messageSecret ("Poll Vote").
+function pollVote(it, key) {
+	const hashes = (it.votes || []).map((o) => createHash('sha256').update(o).digest());
+	const { ct, iv } = secretSeal(it, 'Poll Vote', proto.Message.PollVoteMessage.encode({ selectedOptions: hashes }).finish());
+	return { pollUpdateMessage: { pollCreationMessageKey: key, vote: { encPayload: ct, encIv: iv }, senderTimestampMs: Date.now() } };
 }
 
 export function buildMessage(it) {
 	const key = { remoteJid: it.chat, fromMe: !!it.targetFromMe, id: it.target };
+	if (it.chat && it.chat.endsWith('@g.us') && it.targetSender && !it.targetFromMe)
+		key.participant = nonAD(it.targetSender);
+	const ctx = it.secret ? { messageContextInfo: { messageSecret: Buffer.from(it.secret, 'hex') } } : {};
 	switch (it.kind) {
 	case 'text': return it.secret ? { conversation: it.text, messageContextInfo: { messageSecret: Buffer.from(it.secret, 'hex') } } : { conversation: it.text };
 	case 'secret-edit': return secretEdit(it, key);
+	case 'poll-vote': return pollVote(it, key);
 	case 'reply': return { extendedTextMessage: { text: it.text, contextInfo: { stanzaId: it.target, participant: it.targetSender, quotedMessage: { conversation: 'quoted' } } } };
 	case 'reaction': return { reactionMessage: { key, text: it.text, senderTimestampMs: Date.now() } };
 	case 'edit': return { editedMessage: { message: { protocolMessage: { key, type: proto.Message.ProtocolMessage.Type.MESSAGE_EDIT, editedMessage: { conversation: it.text }, timestampMs: Date.now() } } } };
 	case 'revoke': return { protocolMessage: { key, type: proto.Message.ProtocolMessage.Type.REVOKE } };
 	case 'location': return { locationMessage: { degreesLatitude: 22.28, degreesLongitude: 114.16, name: it.text, address: 'Central' } };
 	case 'contact': return { contactMessage: { displayName: it.text, vcard: `BEGIN:VCARD\nVERSION:3.0\nFN:${it.text}\nEND:VCARD` } };
-	case 'poll': return { pollCreationMessage: { name: it.text, options: [{ optionName: 'yes' }, { optionName: 'no' }], selectableOptionsCount: 1 } };
+	case 'poll': return { pollCreationMessage: { name: it.text, options: (it.options || ['yes', 'no']).map((o) => ({ optionName: o })), selectableOptionsCount: it.selectable ?? 1 }, ...ctx };
 	case 'image': return { imageMessage: { url: 'https://mmg.example/x', mimetype: 'image/jpeg', caption: it.text, ...(it.media ?? { fileSha256: randomBytes(32), fileLength: 1234, mediaKey: randomBytes(32), fileEncSha256: randomBytes(32), directPath: '/v/t62/x?ccb=1' }) } };
 	case 'ephemeral': return { ephemeralMessage: { message: { extendedTextMessage: { text: it.text } } } };
 	case 'history-notification': return { protocolMessage: { type: proto.Message.ProtocolMessage.Type.HISTORY_SYNC_NOTIFICATION, historySyncNotification: it.note } };

@@ -2,7 +2,8 @@
  * fuzz_wa_message.c - a decrypted WhatsApp Message protobuf (message.h) on
  * arbitrary bytes: the v2 padding check, the protobuf parse, the envelope
  * unwrapping and the normalised record, which must then pass the record
- * schema (record.h) whenever one is produced.
+ * schema (record.h) whenever one is produced; the poll accessors, and
+ * the same bytes as a decrypted PollVoteMessage.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,16 +28,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *err = NULL, *txt;
 	const char *g;
 	const unsigned char *skdm;
-	size_t n, skdm_len;
+	const char *opts[4];
+	struct cl_wa_secret_enc se;
+	unsigned char hashes[4][32];
+	size_t n, skdm_len, nv = 0, nbad = 0, i, no;
 
 	n = cl_wa_unpad(data, size);
 	if (n != (size_t)-1 && n >= size)
+		abort();
+	/* the same bytes as an opened poll vote */
+	if (cl_wa_poll_vote_hashes(data, size, hashes, 4, &nv, &nbad) == CL_OK &&
+	    nv > 4)
 		abort();
 	if (cl_wa_msg_parse(data, size, &m, &err) != CL_OK) {
 		free(err);
 		return 0;
 	}
 	if (cl_wa_msg_skdm(m, &g, &skdm, &skdm_len) && (g == NULL || skdm == NULL))
+		abort();
+	no = cl_wa_msg_poll_options(m, opts, 4);
+	for (i = 0; i < no && i < 4; i++)
+		if (opts[i] == NULL)
+			abort();
+	if (cl_wa_msg_poll_vote(m, &se) &&
+	    (se.target_id == NULL || se.payload_len < 16 || se.iv == NULL))
 		abort();
 	memset(&meta, 0, sizeof(meta));
 	meta.account = "85291234567@s.whatsapp.net";
