@@ -49,10 +49,28 @@ struct posting {
 	size_t n, cap;
 };
 
+/*
+ * Postings not yet written are kept across commits while they hold fewer
+ * than `defer` entries (cl_ledger_set_attr_defer): a writer that commits
+ * a few entries at a time (the webhook and WeChat servers' group
+ * commits) then writes one row per hash every few thousand entries, not
+ * one per hash per commit, each into a random page.  The stored rows are
+ * complete up to `from`, and attr_index_cover says `from`; readers read
+ * entry.attrs past it, as for entries an older writer appended.  Held
+ * postings are valid for the next batch only if no other writer came
+ * between (`from` is still the coverage, `upto` the committed size);
+ * otherwise, or after a rollback, they are dropped and the next batch
+ * completes the rows from entry.attrs.
+ */
 struct cl_attrix {
 	struct cl_map64 slot;     /* h -> index into p[] */
 	struct posting *p;
 	size_t n, cap;
+	size_t entries;           /* entries in the postings */
+	uint64_t from, upto;      /* the postings hold entries [from, upto) */
+	long long cover;          /* attr_index_cover as this handle wrote it
+	                             (-1 unknown) */
+	int held;                 /* postings of committed batches are held */
 };
 
 static void pending_clear(struct cl_attrix *x)
@@ -66,13 +84,28 @@ static void pending_clear(struct cl_attrix *x)
 	free(x->p);
 	x->p = NULL;
 	x->n = x->cap = 0;
+	x->entries = 0;
+	x->held = 0;
 	cl_map64_release(&x->slot);
 	cl_map64_init(&x->slot);
+}
+
+static struct cl_attrix *attrix_of(struct cl_ledger *l)
+{
+	if (l->attrix == NULL) {
+		if ((l->attrix = calloc(1, sizeof(*l->attrix))) == NULL)
+			return NULL;
+		cl_map64_init(&l->attrix->slot);
+		l->attrix->cover = -1;
+	}
+	return l->attrix;
 }
 
 void cl_attrix_reset(struct cl_ledger *l)
 {
 	pending_clear(l->attrix);
+	if (l->attrix)
+		l->attrix->cover = -1;
 }
 
 void cl_attrix_free(struct cl_ledger *l)
@@ -212,7 +245,10 @@ static int ix_flush(struct cl_ledger *l, char **err)
 			rc = cl_ledger_db_err(l, err, "indexing selector attributes");
 	}
 	sqlite3_reset(l->st_ins_attr);
-	pending_clear(x);
+	if (rc == CL_OK) {
+		pending_clear(x);
+		x->from = l->size;
+	}
 out:
 	cl_buf_release(&b);
 	return rc;
@@ -270,11 +306,12 @@ static int ix_covered(sqlite3 *db, sqlite3_int64 *covered)
 
 int cl_attrix_begin(struct cl_ledger *l, char **err)
 {
-	sqlite3_int64 covered;
+	sqlite3_int64 covered, stored;
 	int rc;
 
 	if (ix_covered(l->db, &covered) != CL_OK)
 		return cl_ledger_db_err(l, err, "reading the attribute index");
+	stored = covered;
 	if (covered < 0) {
 		/* Absent, or left in another shape: made anew. */
 		if (sqlite3_exec(l->db, "DROP TABLE IF EXISTS attr_index;"
@@ -286,9 +323,18 @@ int cl_attrix_begin(struct cl_ledger *l, char **err)
 	}
 	if ((uint64_t)covered > l->committed_size)
 		covered = 0;    /* not this archive's: rebuild (rows are checked) */
+	if (l->attrix && l->attrix->held && l->attrix->cover == covered &&
+	    l->attrix->from == (uint64_t)covered && l->attrix->upto == l->committed_size)
+		return CL_OK;   /* this handle's held postings are the rest */
+	cl_attrix_reset(l);
+	if (attrix_of(l) == NULL)
+		return CL_ENOMEM;
+	l->attrix->cover = stored;    /* what attr_index_cover says (-1: no row) */
+	l->attrix->from = (uint64_t)covered;
 	if ((uint64_t)covered < l->committed_size &&
 	    (rc = ix_fill(l, (uint64_t)covered, l->committed_size, err)))
 		return rc;
+	l->attrix->from = l->committed_size;
 	return CL_OK;
 }
 
@@ -298,11 +344,9 @@ int cl_attrix_add(struct cl_ledger *l, uint64_t idx, const unsigned char *attrs,
 	size_t i;
 
 	(void)err;
-	if (l->attrix == NULL) {
-		if ((l->attrix = calloc(1, sizeof(*l->attrix))) == NULL)
-			return CL_ENOMEM;
-		cl_map64_init(&l->attrix->slot);
-	}
+	if (attrix_of(l) == NULL)
+		return CL_ENOMEM;
+	l->attrix->entries++;
 	for (i = 0; i + 8 <= len; i += 8)
 		if (pending_add(l->attrix, cl_load_be64(attrs + i), idx) != CL_OK)
 			return CL_ENOMEM;
@@ -442,15 +486,24 @@ out:
 
 int cl_attrix_commit(struct cl_ledger *l, char **err)
 {
+	struct cl_attrix *x = attrix_of(l);
 	char sql[96];
 	int rc;
 
-	if ((rc = ix_flush(l, err)))
+	if (x == NULL)
+		return CL_ENOMEM;
+	if (x->entries >= l->attr_defer && (rc = ix_flush(l, err)))
 		return rc;
-	if (cl_fmt(sql, sizeof(sql), "INSERT OR REPLACE INTO attr_index_cover(k, covered)"
-		   " VALUES (0, %llu)", (unsigned long long)l->size) != CL_OK ||
-	    sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return cl_ledger_db_err(l, err, "recording the attribute index");
+	/* The rows are complete up to x->from (l->size after a flush). */
+	if (x->cover != (long long)x->from) {
+		if (cl_fmt(sql, sizeof(sql), "INSERT OR REPLACE INTO attr_index_cover(k, covered)"
+			   " VALUES (0, %llu)", (unsigned long long)x->from) != CL_OK ||
+		    sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			return cl_ledger_db_err(l, err, "recording the attribute index");
+		x->cover = (long long)x->from;
+	}
+	x->upto = l->size;
+	x->held = 1;
 	return CL_OK;
 }
 

@@ -228,6 +228,11 @@ out:
 	return rc;
 }
 
+void cl_ledger_set_attr_defer(struct cl_ledger *l, size_t entries)
+{
+	l->attr_defer = entries;
+}
+
 int cl_ledger_set_wait(struct cl_ledger *l, const char *name, long long limit_ms,
 		       cl_ledger_wait_fn fn, void *ctx)
 {
@@ -507,6 +512,7 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		return CL_ENOMEM;
 	l->lock_fd = -1;
 	l->wait_limit_ms = -1;
+	l->attr_defer = CL_ATTR_DEFER;
 	memcpy(l->lock_name, "chatledger", sizeof("chatledger"));
 	l->mode = mode;
 	l->batch_id = -1;

@@ -239,6 +239,15 @@ void cl_ledger_read_end(struct cl_ledger *l, int started);
  */
 int cl_ledger_attr_lookup(struct cl_ledger *l, const uint64_t *h, size_t n,
 			  uint64_t **out, size_t *n_out, int *usable, char **err);
+/*
+ * Postings of the attribute index are held in memory across commits
+ * until they cover `entries` entries (default CL_ATTR_DEFER; 0: written
+ * at every commit), so small, frequent commits do not each rewrite a
+ * random page per hash.  Readers find the held entries by reading their
+ * attrs past the recorded coverage.
+ */
+#define CL_ATTR_DEFER 4096u
+void cl_ledger_set_attr_defer(struct cl_ledger *l, size_t entries);
 /* Rebuild the attribute index from entry.attrs (in a batch). */
 int cl_attrix_rebuild(struct cl_ledger *l, char **err);
 /*

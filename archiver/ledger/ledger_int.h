@@ -59,6 +59,7 @@ struct cl_ledger {
 	                              CL_LEAF_NOPREV if it had none) */
 	struct cl_map64 keys;      /* key-hash prefix -> index (UINT64_MAX: several) */
 	struct cl_attrix *attrix;  /* this batch's attr_index postings (attrindex.c) */
+	size_t attr_defer;         /* postings held until this many entries */
 	int keys_loaded;           /* keys holds the dedup table (loaded by the
 	                              first keyed append, not at open: readers
 	                              that append only keyless entries never

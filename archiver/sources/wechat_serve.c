@@ -40,7 +40,7 @@
 #define GRACE_MS 15000
 #define WORKER_TICK_S 2
 #define KF_POLL_S 60     /* sync_msg without a new event: once a minute */
-#define GATHER_US 8000   /* a commit waits at most this for pushes being parsed */
+#define GATHER_US 2000   /* a commit waits at most this for pushes being parsed */
 
 enum { R_OA, R_WECOM, R_NONE };
 

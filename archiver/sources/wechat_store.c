@@ -191,7 +191,8 @@ int cl_wx_store_init(struct cl_ledger *l, char **err)
 			 "CREATE TABLE IF NOT EXISTS wechat_media(idx INTEGER PRIMARY KEY,"
 			 " api TEXT NOT NULL, media_id TEXT NOT NULL,"
 			 " attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL);"
-			 "CREATE TABLE IF NOT EXISTS wechat_seen(h INTEGER PRIMARY KEY);"
+			 "CREATE TABLE IF NOT EXISTS wechat_seen_t(t INTEGER NOT NULL,"
+			 " h INTEGER NOT NULL, PRIMARY KEY(t, h)) WITHOUT ROWID;"
 			 "CREATE TABLE IF NOT EXISTS wechat_cursor(name TEXT PRIMARY KEY,"
 			 " value TEXT NOT NULL, updated_at INTEGER NOT NULL);"
 			 "CREATE TABLE IF NOT EXISTS wechat_ident(ident TEXT PRIMARY KEY,"
@@ -208,31 +209,45 @@ char *cl_wx_seen_material(const char *openid, int64_t t, const char *text)
 	return cl_strdupf("%s\n%lld\n%s", openid, (long long)t, text ? text : "");
 }
 
-static int seen_hash(struct cl_ledger *l, const char *material, int64_t *h)
+/* The keyed hash of `material` and its CreateTime (the second line):
+ * rows are keyed (t, h) so that each batch's rows go near the end of the
+ * table, not into one random page each. */
+static int seen_hash(struct cl_ledger *l, const char *material, int64_t *t, int64_t *h)
 {
+	const char *nl = strchr(material, '\n');
 	uint64_t v = 0;
 
-	if (cl_ledger_attr_hash(l, "wechat-seen", material, &v) != CL_OK)
+	if (nl == NULL || cl_ledger_attr_hash(l, "wechat-seen", material, &v) != CL_OK)
 		return -1;
+	*t = strtoll(nl + 1, NULL, 10);
 	*h = (int64_t)(v >> 1);
 	return 0;
 }
 
-int cl_wx_seen(struct cl_ledger *l, const char *material)
+/* 1 if `sql` (binding ?1 t, ?2 h) finds a row; 0 also without the table. */
+static int seen_in(struct cl_ledger *l, const char *sql, int64_t t, int64_t h)
 {
 	sqlite3_stmt *st = NULL;
-	int64_t h;
 	int found = 0;
 
-	if (seen_hash(l, material, &h) != 0)
-		return 0;
-	if (sqlite3_prepare_v2(cl_ledger_sqlite(l), "SELECT 1 FROM wechat_seen WHERE h = ?1",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, h);
+	if (sqlite3_prepare_v2(cl_ledger_sqlite(l), sql, -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, t);
+		sqlite3_bind_int64(st, 2, h);
 		found = sqlite3_step(st) == SQLITE_ROW;
 	}
 	sqlite3_finalize(st);
 	return found;
+}
+
+int cl_wx_seen(struct cl_ledger *l, const char *material)
+{
+	int64_t t, h;
+
+	if (seen_hash(l, material, &t, &h) != 0)
+		return 0;
+	/* wechat_seen(h): the rows of an archive written before (t, h) */
+	return seen_in(l, "SELECT 1 FROM wechat_seen_t WHERE t = ?1 AND h = ?2", t, h) ||
+		seen_in(l, "SELECT 1 FROM wechat_seen WHERE ?1 = ?1 AND h = ?2", t, h);
 }
 
 /*
@@ -350,11 +365,11 @@ int cl_wx_appender_append(struct cl_wx_appender *ap, struct cl_wx_batch *b, char
 				   (int64_t)idx, it->media_api, it->media_id, (int64_t)time(NULL),
 				   err);
 		if (rc == CL_OK && it->seen) {
-			int64_t h;
+			int64_t t, h;
 
-			if (seen_hash(l, it->seen, &h) == 0)
-				rc = exec4c(l, &ap->seen, "INSERT OR IGNORE INTO wechat_seen(h) VALUES(?1)",
-					   h, NULL, NULL, 0, err);
+			if (seen_hash(l, it->seen, &t, &h) == 0)
+				rc = exec4c(l, &ap->seen, "INSERT OR IGNORE INTO wechat_seen_t(t, h)"
+					   " VALUES(?1, ?4)", t, NULL, NULL, h, err);
 		}
 	}
 	return rc;

@@ -9,10 +9,11 @@
  *                attempts INTEGER, next_at INTEGER)
  *       a media item to download for record entry idx ("oa" or "wecom"
  *       credentials); inserted in the batch that stores the record
- *   wechat_seen(h INTEGER PRIMARY KEY)
- *       keyed hashes (cl_ledger_attr_hash, type "wechat-seen") of
- *       openid, CreateTime and text of the route-A text messages, so
- *       that route B skips a message route A already stored
+ *   wechat_seen_t(t INTEGER, h INTEGER, PRIMARY KEY(t, h))
+ *       CreateTime and the keyed hash (cl_ledger_attr_hash, type
+ *       "wechat-seen") of openid, CreateTime and text of the route-A text
+ *       messages, so that route B skips a message route A already stored
+ *       (an older archive's wechat_seen(h) rows are still consulted)
  *   wechat_cursor(name TEXT PRIMARY KEY, value TEXT, updated_at INTEGER)
  *       "kf:<open_kfid>" -> the sync_msg cursor; "getmsglist" -> the end
  *       of the last window pulled; "kf-token:<open_kfid>" -> the Token

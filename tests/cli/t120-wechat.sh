@@ -164,6 +164,12 @@ pusher=""
 	--oa-secret-file "$T/oasec" --api-url "$AP" --from 2024-04-24T23:00:00Z \
 	--to 2024-04-28T00:00:00Z --page-size 7 --json >"$T/pullb" 2>"$T/pullb.err"
 expect_grep "route B: 80 records in 4 windows" '"records":80,.*"windows":4,"failed_windows":0' "$T/pullb"
+# route B around the route-A pushes: the three text messages route A
+# stored are skipped (wechat_seen_t), the one it never saw is stored
+"$CHATLEDGER" wechat pull -a "$B" --route msglist --oa-appid wxb11529c136998cb6 \
+	--oa-secret-file "$T/oasec" --api-url "$AP" --from 2025-10-09T08:50:00Z \
+	--to 2025-10-09T09:00:00Z --json >"$T/pullo" 2>"$T/pullo.err"
+expect_grep "route B skips what route A stored, keeps the rest" '"records":1,.*"skipped_route_a":3' "$T/pullo"
 # the worker pulls sync_msg after the kf_msg_or_event pushes
 i=0
 while [ "$(sql "$B/ledger.db" "SELECT count(*) FROM entry WHERE kind = 'kf-event'")" -lt 25 ] && [ $i -lt 100 ]; do
@@ -174,7 +180,7 @@ while [ "$(sql "$B/ledger.db" "SELECT count(*) FROM entry WHERE kind = 'identity
 	sleep 0.1; i=$((i + 1))
 done
 sleep 1
-want=$((300 + 40 + 100 + 80))
+want=$((300 + 40 + 100 + 80 + 1))  # + the route-B-only message
 got=$(records "$B")
 if [ "$got" -eq "$want" ]; then ok "every message of the run is in the ledger once ($got records)"
 else notok "records after the run: $got, want $want"; fi

@@ -235,6 +235,14 @@ function apiRecords() {
     recs.push({ openid: `oU${String(i % 20).padStart(4, '0')}-ABC+def`, opercode: out ? 2002 : 2003,
       text, time: t, worker: `agent${i % 3}@gh_97417a04a28d` });
   }
+  // Around T_PUSH: route-B copies of route-A text pushes 0, 1 and 2 (the
+  // receiver already stored them: a pull skips them) and one message that
+  // route A never saw.
+  for (let j = 0; j < 3; j++)
+    recs.push({ openid: `oU${String(j % 20).padStart(4, '0')}-ABC+def`, opercode: 2003,
+      text: `hello ${j} 你好`, time: T_PUSH + j, worker: 'agent0@gh_97417a04a28d' });
+  recs.push({ openid: 'oU0000-ABC+def', opercode: 2003, text: 'only on route B', time: T_PUSH + 5,
+    worker: 'agent0@gh_97417a04a28d' });
   return recs;
 }
 function kfMessages() {
