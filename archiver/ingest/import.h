@@ -27,15 +27,6 @@ struct cl_import_sink {
 	 */
 	int (*record)(void *ctx, const char *json, size_t len);
 	/*
-	 * Optional: the same record as the object the importer built, used
-	 * instead of `record` by cl_import_emit (no serialise-and-parse round
-	 * trip).  `rec` stays the importer's and may be modified.  Returns
-	 * CL_ETOOBIG, having kept nothing, when the record's canonical bytes
-	 * exceed CL_RECORD_MAX_LINE (the importer then leaves `raw` out and
-	 * tries again); otherwise as `record`.
-	 */
-	int (*record_json)(void *ctx, struct json_t *rec);
-	/*
 	 * One bad item: its raw bytes, its location (`item`: the 1-based line
 	 * of a text file, or the 1-based position of the item in a JSON
 	 * file) and a reason that names the problem without quoting content.
@@ -51,6 +42,15 @@ struct cl_import_sink {
 	 */
 	int (*blob)(void *ctx, const char *sha256_hex, const char *name,
 		    const char *mime, const unsigned char *data, size_t len);
+	/*
+	 * Optional: the same record as the object the importer built, used
+	 * instead of `record` by cl_import_emit (no serialise-and-parse round
+	 * trip).  `rec` stays the importer's and may be modified.  Returns
+	 * CL_ETOOBIG, having kept nothing, when the record's canonical bytes
+	 * exceed CL_RECORD_MAX_LINE (the importer then leaves `raw` out and
+	 * tries again); otherwise as `record`.
+	 */
+	int (*record_json)(void *ctx, struct json_t *rec);
 };
 
 struct cl_import_opts {

@@ -171,6 +171,8 @@ int cl_sealer_new(const struct cl_ledger *l, struct cl_sealer **out);
 void cl_sealer_free(struct cl_sealer *s);
 int cl_prepared_new(struct cl_prepared **out);
 void cl_prepared_free(struct cl_prepared *p);
+/* Wipe the payload key a prepared entry holds, to keep it for reuse. */
+void cl_prepared_wipe(struct cl_prepared *p);
 int cl_sealer_prepare(struct cl_sealer *s, const struct cl_entry_in *in,
 		      struct cl_prepared *p, char **err);
 const char *cl_prepared_kind(const struct cl_prepared *p);

@@ -154,6 +154,12 @@ void cl_prepared_free(struct cl_prepared *p)
 	free(p);
 }
 
+void cl_prepared_wipe(struct cl_prepared *p)
+{
+	if (p && p->key)
+		sodium_memzero(p->key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+}
+
 const char *cl_prepared_kind(const struct cl_prepared *p)
 {
 	return p->kind;

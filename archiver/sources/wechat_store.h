@@ -45,6 +45,7 @@ struct cl_wx_item {
 	char media_api[8];         /* "oa" / "wecom" / "" */
 	char media_id[CL_WX_MEDIA_ID_MAX + 1];
 	char *seen;                /* route A fingerprint material (malloc'd) */
+	struct cl_prepared *prep;  /* sealed ahead (cl_wx_batch_seal), or NULL */
 	char seen_openid[CL_WX_MEDIA_ID_MAX + 16]; /* route A: "wechat-openid:..." */
 };
 
@@ -72,6 +73,15 @@ void cl_wx_batch_release(struct cl_wx_batch *b);
 /* A sink that validates records (cl_record_parse) and collects them and
  * bad items into `b` (bad records are quarantined like bad items). */
 void cl_wx_batch_sink(struct cl_wx_batch *b, struct cl_import_sink *sink);
+
+/* Seal the batch's records ahead, on the calling thread (the expensive
+ * part of an append: keyed hashes, compression, encryption), so that the
+ * committer only chains and stores them.  A record that cannot be sealed
+ * here is sealed by the committer instead; CL_ENOMEM only. */
+struct cl_sealer;
+int cl_wx_batch_seal(struct cl_wx_batch *b, struct cl_sealer *s);
+/* Free the prepared entries kept for reuse (at shutdown). */
+void cl_wx_prep_pool_drain(void);
 
 /* Create the side tables (idempotent; outside a batch). */
 int cl_wx_store_init(struct cl_ledger *l, char **err);

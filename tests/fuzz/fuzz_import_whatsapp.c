@@ -77,7 +77,7 @@ static void run(const uint8_t *data, size_t size, struct fz *f, int *rc)
 		orders[opt & 3],
 		(opt & 32) ? "_chat.txt" : "WhatsApp Chat with Fuzz.txt",
 	};
-	struct cl_import_sink s = { f, on_record, on_bad, NULL };
+	struct cl_import_sink s = { f, on_record, on_bad, NULL, NULL };
 	char *err = NULL;
 
 	memset(f, 0, sizeof(*f));

@@ -127,7 +127,7 @@ static int on_blob(void *ctx, const char *hex, const char *name,
 
 static struct cl_import_sink sink_for(struct cap *c)
 {
-	struct cl_import_sink s = { c, on_record, on_bad, on_blob };
+	struct cl_import_sink s = { c, on_record, on_bad, on_blob, NULL };
 
 	return s;
 }
