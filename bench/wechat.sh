@@ -11,7 +11,11 @@
 # each mode (utime + stime from /proc, microseconds): on a shared machine
 # the rates move with the load of other processes, the CPU cost much less.
 #
-# Environment: WX_SECONDS (default 8), WX_CONNS (default "32 128"),
+# Each concurrency is measured WX_ROUNDS times (default 3), the two modes
+# alternating, and the medians are printed (the ratio is the median of the
+# rounds' own ratios).
+#
+# Environment: WX_SECONDS (default 8), WX_CONNS (default "32 128"), WX_ROUNDS,
 # BENCH_DIR (default /tmp/chatledger-bench; works in BENCH_DIR/wechat).
 set -eu
 O=${1:-build}
@@ -21,6 +25,7 @@ SIM="$ROOT/tests/wechat/sim.js"
 W=${BENCH_DIR:-/tmp/chatledger-bench}/wechat
 SECS=${WX_SECONDS:-8}
 CONNS=${WX_CONNS:-32 128}
+ROUNDS=${WX_ROUNDS:-3}
 rm -rf "$W"
 mkdir -p "$W"
 pid=""
@@ -45,23 +50,31 @@ answered() { sed -n 's/^answered \([0-9]*\) .*/\1/p'; }
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 TCK=$(getconf CLK_TCK)
 
-for c in $CONNS; do
-	rm -rf "$W/a"
-	"$CL" init -a "$W/a" --origin bench.example/wechat --passphrase-file "$W/pass" \
-		--kdf interactive >/dev/null
-	serve "$W/a" --no-store
+# one MODE ROUND: one timed run; appends "rate cpu_us_per_answer" to $W/MODE
+one() {
+	if [ "$1" = base ]; then serve "$W/a" --no-store; else serve "$W/a"; fi
 	c0=$(cpu "$pid")
 	node "$SIM" bench --url "$url" --seconds "$SECS" --conc "$c" >"$W/b"
-	base=$(rate <"$W/b")
-	bcpu=$(( ($(cpu "$pid") - c0) * 1000000 / TCK / ($(answered <"$W/b") + 1) ))
-	kill "$pid"; wait "$pid" 2>/dev/null || true
-	serve "$W/a"
-	c0=$(cpu "$pid")
-	node "$SIM" bench --url "$url" --seconds "$SECS" --conc "$c" >"$W/b"
-	dur=$(rate <"$W/b")
-	dcpu=$(( ($(cpu "$pid") - c0) * 1000000 / TCK / ($(answered <"$W/b") + 1) ))
+	echo "$(rate <"$W/b") $(( ($(cpu "$pid") - c0) * 1000000 / TCK / ($(answered <"$W/b") + 1) ))" >>"$W/$1"
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 	pid=""
+}
+# median of column $1 of file $2
+median() { awk -v k="$1" '{ print $k }' "$2" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+for c in $CONNS; do
+	rm -rf "$W/a" "$W/base" "$W/dur" "$W/ratios"
+	"$CL" init -a "$W/a" --origin bench.example/wechat --passphrase-file "$W/pass" \
+		--kdf interactive >/dev/null
+	# The machine is shared: the two modes alternate, ROUNDS times, and
+	# each round's ratio is taken from its own pair of runs.
+	r=0
+	while [ $r -lt "$ROUNDS" ]; do
+		one base
+		one dur
+		paste "$W/base" "$W/dur" | tail -n 1 | awk '{ printf "%.3f\n", $3 / $1 }' >>"$W/ratios"
+		r=$((r + 1))
+	done
 	stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from entry where type=1').fetchone()[0])" "$W/a/ledger.db")
-	echo "wechat serve, $c connections: durable $dur/s ($stored records stored), parse-only baseline $base/s, ratio $(echo "$dur $base" | awk '{ printf "%.2f", $1 / $2 }'); server CPU per answer: durable ${dcpu}us, parse-only ${bcpu}us"
+	echo "wechat serve, $c connections, median of $ROUNDS alternating runs: durable $(median 1 "$W/dur")/s ($stored records stored), parse-only baseline $(median 1 "$W/base")/s, ratio $(median 1 "$W/ratios") (each round: $(tr '\n' ' ' <"$W/ratios")); server CPU per answer: durable $(median 2 "$W/dur")us, parse-only $(median 2 "$W/base")us"
 done

@@ -168,6 +168,10 @@ static void job_free(struct job *j)
 				sodium_memzero(it->rec.canonical, it->rec.canonical_len);
 			cl_record_release(&it->rec);
 			free(it->media_id);
+			if (j->ps)
+				cl_presealer_put(j->ps, it->prep);
+			else
+				cl_prepared_free(it->prep);
 		}
 	}
 	free(j->items);
@@ -260,6 +264,9 @@ static int take_record(struct job *j, const char *json, size_t len, json_t *obj)
 			wipe_free(&it->rec.fp, &it->rec.fp_len);
 			wipe_free(&it->rec.attrs, &it->rec.attrs_len);
 			it->compact = 1;
+		} else if (j->ps) {
+			/* seal it here, in parallel; the committer only stores it */
+			rc = cl_presealer_seal(j->ps, &it->rec, &it->prep);
 		}
 		j->held += sizeof(*it) + it->rec.canonical_len + it->rec.key_len +
 			it->rec.conv_len + it->rec.fp_len + it->rec.attrs_len;
@@ -591,6 +598,7 @@ static enum MHD_Result finish_post(struct cl_webhook *w,
 			     "internal error\n", 0);
 	j->media = w->token != NULL;
 	j->classify = w->classify;
+	j->ps = w->have_ps ? &w->ps : NULL;
 	blen = r->body_len;
 	memset(&sink, 0, sizeof(sink));
 	sink.ctx = j;
@@ -919,6 +927,8 @@ static unsigned pool_size(void)
 
 static void webhook_free(struct cl_webhook *w)
 {
+	if (w->have_ps)
+		cl_presealer_release(&w->ps);
 	if (w->lfd >= 0)
 		close(w->lfd);
 	if (w->dl.data) {   /* a result the committer did not take */
@@ -1053,6 +1063,8 @@ int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
 	pthread_cond_init(&w->reap, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&w->mu, NULL);
+	if (cl_presealer_init(&w->ps, l) == CL_OK)
+		w->have_ps = 1;
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->idle, NULL);
 	pthread_cond_init(&w->dl_cond, NULL);

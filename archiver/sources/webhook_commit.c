@@ -106,6 +106,15 @@ static int append_job(struct cl_webhook *w, struct job *j, char **err)
 			if (full.fp)
 				sodium_memzero(full.fp, full.fp_len);
 			cl_record_release(&full);
+		} else if (it->prep) {
+			/* Spent by its append (its key is wiped, even on
+			 * failure): a retry seals the record again. */
+			rc = cl_ledger_append_prepared(w->l, it->prep, &idx, &dup, err);
+			if (j->ps)
+				cl_presealer_put(j->ps, it->prep);
+			else
+				cl_prepared_free(it->prep);
+			it->prep = NULL;
 		} else {
 			cl_ingest_entry_from_record(&in, &it->rec);
 			rc = cl_ledger_append(w->l, &in, &idx, &dup, err);

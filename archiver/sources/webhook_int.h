@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 #include <sodium.h>
 
+#include "archiver/ingest/presealer.h"
 #include "archiver/ingest/record.h"
 #include "archiver/sources/webhook.h"
 #include "common/buf.h"
@@ -51,6 +52,8 @@ struct item {
 	char *reason;            /* if bad (malloc'd) */
 	char *media_id;          /* if !bad and the record has Cloud API
 				    media to download (malloc'd) */
+	struct cl_prepared *prep; /* if !bad && !compact: sealed on the
+				    request thread (presealer.h), or NULL */
 };
 
 struct job {
@@ -63,6 +66,7 @@ struct job {
 	int refused;             /* not queued: the server is stopping */
 	int media;               /* note media ids (download enabled) */
 	const struct cl_record_opts *classify; /* [labels], or NULL */
+	struct cl_presealer *ps; /* seals records on the request thread, or NULL */
 	int big;                 /* held > JOB_COMPACT_BYTES: committed in a
 				    batch of its own, its records freed as
 				    they are appended */
@@ -145,6 +149,8 @@ struct cl_webhook {
 	unsigned inflight;
 	pthread_t committer;
 	int have_committer;
+	struct cl_presealer ps;  /* records sealed on the request threads */
+	int have_ps;
 	struct cl_webhook_stats st;
 
 	/* media download (enabled iff token != NULL) */

@@ -27,6 +27,7 @@
 #include <microhttpd.h>
 #include <sodium.h>
 
+#include "archiver/ingest/presealer.h"
 #include "archiver/sources/wechat_map.h"
 #include "archiver/sources/wechat_pull.h"
 #include "archiver/sources/wechat_serve.h"
@@ -85,31 +86,10 @@ struct cl_wx_server {
 	unsigned queued;      /* jobs in the queue */
 	pthread_t committer, worker;
 	int have_committer, have_worker;
-	pthread_key_t sealer_key;  /* each request thread's cl_sealer */
-	int have_sealer_key;
+	struct cl_presealer ps;    /* records sealed on the request threads */
+	int have_ps;
 	struct cl_wx_serve_stats st;
 };
-
-static void sealer_free(void *s)
-{
-	cl_sealer_free(s);
-}
-
-/* This request thread's sealer (made on first use), or NULL. */
-static struct cl_sealer *thread_sealer(struct cl_wx_server *w)
-{
-	struct cl_sealer *s;
-
-	if (!w->have_sealer_key)
-		return NULL;
-	s = pthread_getspecific(w->sealer_key);
-	if (s == NULL && cl_sealer_new(w->l, &s) == CL_OK &&
-	    pthread_setspecific(w->sealer_key, s) != 0) {
-		cl_sealer_free(s);
-		s = NULL;
-	}
-	return s;
-}
 
 static int64_t mono_ms(void)
 {
@@ -621,7 +601,7 @@ static enum MHD_Result finish_post(struct cl_wx_server *w, struct MHD_Connection
 		goto out;
 	}
 	/* Seal here, in parallel, so the committer only chains and stores. */
-	if (thread_sealer(w) && cl_wx_batch_seal(&j->b, thread_sealer(w)) != CL_OK) {
+	if (w->have_ps && cl_wx_batch_seal(&j->b, &w->ps) != CL_OK) {
 		ret = reply(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", "error\n");
 		goto out;
 	}
@@ -879,9 +859,8 @@ static void stop_threads(struct cl_wx_server *w)
 
 static void server_free(struct cl_wx_server *w)
 {
-	if (w->have_sealer_key)
-		pthread_key_delete(w->sealer_key);
-	cl_wx_prep_pool_drain();
+	if (w->have_ps)
+		cl_presealer_release(&w->ps);
 	if (w->lfd >= 0)
 		close(w->lfd);
 	pthread_mutex_destroy(&w->mu);
@@ -916,8 +895,11 @@ int cl_wx_serve_start(struct cl_ledger *l, const struct cl_wx_serve_opts *o,
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->idle, NULL);
 	pthread_cond_init(&w->wake, NULL);
-	if (!o->no_store && pthread_key_create(&w->sealer_key, sealer_free) == 0)
-		w->have_sealer_key = 1;
+	if (!o->no_store) {
+		if ((rc = cl_presealer_init(&w->ps, l)))
+			goto fail;
+		w->have_ps = 1;
+	}
 	if ((rc = open_listener(o->listen, &w->lfd, w->addr, sizeof(w->addr), err)))
 		goto fail;
 	if (pthread_create(&w->committer, NULL, committer_main, w) != 0) {

@@ -2,7 +2,6 @@
  * wechat_store.c - batches of mapped WeChat items and the side tables
  * (wechat_store.h).
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "archiver/ingest/ingest.h"
+#include "archiver/ingest/presealer.h"
 #include "archiver/ingest/record.h"
 #include "archiver/parties/parties.h"
 #include "archiver/sources/wechat_store.h"
@@ -25,49 +25,6 @@ void cl_wx_batch_init(struct cl_wx_batch *b, const char *format, const char *inp
 	memset(b, 0, sizeof(*b));
 	b->format = format;
 	b->input = input;
-}
-
-/* Prepared entries are kept for reuse: each holds its payload key in
- * guarded memory (sodium_malloc: mmap and mprotect), too costly to make
- * and unmap per record in a multi-threaded server.  Wiped when returned. */
-#define PREP_POOL 512
-static pthread_mutex_t prep_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct cl_prepared *prep_pool[PREP_POOL];
-static size_t prep_n;
-
-static struct cl_prepared *prep_get(void)
-{
-	struct cl_prepared *p = NULL;
-
-	pthread_mutex_lock(&prep_mu);
-	if (prep_n)
-		p = prep_pool[--prep_n];
-	pthread_mutex_unlock(&prep_mu);
-	if (p == NULL && cl_prepared_new(&p) != CL_OK)
-		p = NULL;
-	return p;
-}
-
-static void prep_put(struct cl_prepared *p)
-{
-	if (p == NULL)
-		return;
-	cl_prepared_wipe(p);
-	pthread_mutex_lock(&prep_mu);
-	if (prep_n < PREP_POOL) {
-		prep_pool[prep_n++] = p;
-		p = NULL;
-	}
-	pthread_mutex_unlock(&prep_mu);
-	cl_prepared_free(p);
-}
-
-void cl_wx_prep_pool_drain(void)
-{
-	pthread_mutex_lock(&prep_mu);
-	while (prep_n)
-		cl_prepared_free(prep_pool[--prep_n]);
-	pthread_mutex_unlock(&prep_mu);
 }
 
 void cl_wx_batch_release(struct cl_wx_batch *b)
@@ -90,7 +47,10 @@ void cl_wx_batch_release(struct cl_wx_batch *b)
 		if (it->seen)
 			sodium_memzero(it->seen, strlen(it->seen));
 		free(it->seen);
-		prep_put(it->prep);
+		if (b->ps)
+			cl_presealer_put(b->ps, it->prep);
+		else
+			cl_prepared_free(it->prep);
 	}
 	free(b->items);
 	b->items = NULL;
@@ -196,27 +156,16 @@ static int take_record(struct cl_wx_batch *b, const char *json, size_t len, json
 	return rc;
 }
 
-int cl_wx_batch_seal(struct cl_wx_batch *b, struct cl_sealer *s)
+int cl_wx_batch_seal(struct cl_wx_batch *b, struct cl_presealer *ps)
 {
 	size_t i;
+	int rc = CL_OK;
 
-	for (i = 0; i < b->n; i++) {
-		struct cl_wx_item *it = &b->items[i];
-		struct cl_entry_in in;
-		char *e = NULL;
-
-		if (it->bad || it->prep)
-			continue;
-		if ((it->prep = prep_get()) == NULL)
-			return CL_ENOMEM;
-		cl_ingest_entry_from_record(&in, &it->rec);
-		if (cl_sealer_prepare(s, &in, it->prep, &e) != CL_OK) {
-			prep_put(it->prep);  /* the committer seals it */
-			it->prep = NULL;
-		}
-		free(e);
-	}
-	return CL_OK;
+	b->ps = ps;
+	for (i = 0; i < b->n && rc == CL_OK; i++)
+		if (!b->items[i].bad && b->items[i].prep == NULL)
+			rc = cl_presealer_seal(ps, &b->items[i].rec, &b->items[i].prep);
+	return rc;
 }
 
 static int sink_record(void *ctx, const char *json, size_t len)
@@ -403,7 +352,15 @@ int cl_wx_appender_append(struct cl_wx_appender *ap, struct cl_wx_batch *b, char
 			continue;
 		}
 		if (it->prep) {
+			/* A prepared entry is spent by its append (its key is
+			 * wiped, even on failure): a retry of this batch seals
+			 * the record again from it->rec. */
 			rc = cl_ledger_append_prepared(l, it->prep, &idx, &dup, err);
+			if (b->ps)
+				cl_presealer_put(b->ps, it->prep);
+			else
+				cl_prepared_free(it->prep);
+			it->prep = NULL;
 		} else {
 			cl_ingest_entry_from_record(&in, &it->rec);
 			rc = cl_ledger_append(l, &in, &idx, &dup, err);

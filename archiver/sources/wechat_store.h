@@ -59,6 +59,7 @@ struct cl_wx_batch {
 	struct cl_wx_hint hint;
 	const char *seen_text;     /* the route-A text, or NULL */
 	uint64_t records, duplicates, quarantined;
+	struct cl_presealer *ps;   /* where prepared entries go back, or NULL */
 };
 
 void cl_wx_batch_init(struct cl_wx_batch *b, const char *format, const char *input);
@@ -74,14 +75,11 @@ void cl_wx_batch_release(struct cl_wx_batch *b);
  * bad items into `b` (bad records are quarantined like bad items). */
 void cl_wx_batch_sink(struct cl_wx_batch *b, struct cl_import_sink *sink);
 
-/* Seal the batch's records ahead, on the calling thread (the expensive
- * part of an append: keyed hashes, compression, encryption), so that the
- * committer only chains and stores them.  A record that cannot be sealed
- * here is sealed by the committer instead; CL_ENOMEM only. */
-struct cl_sealer;
-int cl_wx_batch_seal(struct cl_wx_batch *b, struct cl_sealer *s);
-/* Free the prepared entries kept for reuse (at shutdown). */
-void cl_wx_prep_pool_drain(void);
+/* Seal the batch's records ahead on the calling thread (presealer.h);
+ * the batch gives the prepared entries back to `ps` when released, so
+ * `ps` must outlive it.  CL_ENOMEM only. */
+struct cl_presealer;
+int cl_wx_batch_seal(struct cl_wx_batch *b, struct cl_presealer *ps);
 
 /* Create the side tables (idempotent; outside a batch). */
 int cl_wx_store_init(struct cl_ledger *l, char **err);
