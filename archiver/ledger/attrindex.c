@@ -4,12 +4,12 @@
  * entries that carry it, so that the entries of a party, a conversation
  * or a label are found without reading every entry.
  *
- * Rows are posting lists, one per hash per batch: attr_index(h, first,
- * idxs) lists the entries appended in one batch that carry h, ascending,
- * from `first`.  A batch collects its postings in memory and writes them
- * at commit, so an append costs a few map inserts, and a batch writes one
- * row per distinct hash (the tail of that hash's range), not one per
- * entry and hash: the index adds little to ingest.
+ * Rows are posting lists: attr_index(h, first, idxs) lists entries that
+ * carry h, ascending, from `first`.  A writer collects postings in memory
+ * and writes one row per distinct hash when they cover CL_ATTR_DEFER
+ * entries (or at the commit of a batch that large), so an append costs a
+ * few map inserts and the index adds little to ingest or to a server's
+ * small group commits.
  *
  * It is derived and uncommitted: nothing in a leaf or checkpoint covers
  * it, verify ignores it, and every reader checks a candidate against the

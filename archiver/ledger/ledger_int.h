@@ -129,9 +129,9 @@ int cl_ledger_snapshot_pair(sqlite3 *a, sqlite3 *b, char **err);
 /*
  * The attribute side index (attrindex.c, FORMAT.md §4): created or
  * completed at the start of each batch, the postings of each appended
- * entry collected and written at commit (with the coverage), an erased
- * entry removed from its postings before its attrs are nulled.  All
- * inside the batch.
+ * entry collected and written (with the coverage) once they cover
+ * l->attr_defer entries, an erased entry removed from its postings before
+ * its attrs are nulled.  All inside a batch.
  */
 int cl_attrix_begin(struct cl_ledger *l, char **err);
 int cl_attrix_add(struct cl_ledger *l, uint64_t idx, const unsigned char *attrs,
