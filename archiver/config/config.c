@@ -128,6 +128,14 @@ static int wa_key(struct load_ctx *x, const char *name, const char *value)
 		}
 		return 1;
 	}
+	if (strcmp(name, "full_history") == 0) {
+		if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
+			w->full_history = strcmp(value, "yes") == 0;
+			return 1;
+		}
+		(void)cl_fmt(x->why, sizeof(x->why), "full_history must be yes or no");
+		return 0;
+	}
 	if (strcmp(name, "platform_type") == 0) {
 		unsigned v;
 
@@ -339,6 +347,7 @@ int cl_config_load(const char *dir, struct cl_config *c, char **err)
 	c->wa.version[2] = CL_WA_DEFAULT_VERSION_2;
 	(void)cl_fmt(c->wa.device_name, sizeof(c->wa.device_name), "chatledger");
 	c->wa.platform_type = 1;
+	c->wa.full_history = 1;
 	c->wa.keepalive_min_ms = 20000;
 	c->wa.keepalive_max_ms = 30000;
 	c->wa.keepalive_timeout_ms = 10000;

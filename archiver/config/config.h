@@ -39,6 +39,8 @@ struct cl_config {
 		unsigned version[3];     /* version = 2.3000.N */
 		char device_name[64];    /* device_name: shown on the phone */
 		int platform_type;       /* platform_type: DeviceProps 0..7 */
+		int full_history;        /* full_history: ask the phone for the
+		                            whole history at pairing (default 1) */
 		char credentials_key_file[1024]; /* "" = DIR/wa/creds.key */
 		unsigned keepalive_min_ms, keepalive_max_ms; /* keepalive */
 		unsigned keepalive_timeout_ms;

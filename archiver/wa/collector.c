@@ -1273,6 +1273,7 @@ static int setup(struct col *c, char **err)
 	c->ccfg.info.version.tertiary = c->cfg.wa.version[2];
 	c->ccfg.info.os_name = c->cfg.wa.device_name;
 	c->ccfg.info.platform_type = c->cfg.wa.platform_type;
+	c->ccfg.info.full_history = c->cfg.wa.full_history;
 	c->ccfg.info.push_name = NULL;
 	c->ccfg.ping_min_ms = c->cfg.wa.keepalive_min_ms;
 	c->ccfg.ping_max_ms = c->cfg.wa.keepalive_max_ms;

@@ -152,7 +152,7 @@ static int device_props(const struct cl_wa_client_info *ci,
 	dp.has_platformtype = 1;
 	dp.platformtype = (Wa__DeviceProps__PlatformType)ci->platform_type;
 	dp.has_requirefullsync = 1;
-	dp.requirefullsync = 0;
+	dp.requirefullsync = ci->full_history ? 1 : 0;
 	dp.historysyncconfig = &h;
 	n = wa__device_props__get_packed_size(&dp);
 	*out = malloc(n ? n : 1);

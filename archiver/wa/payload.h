@@ -39,6 +39,8 @@ struct cl_wa_client_info {
 	const char *os_name;   /* DeviceProps.os: the name the phone shows */
 	int platform_type;     /* DeviceProps.PlatformType: 1 CHROME, ... */
 	const char *push_name; /* may be NULL */
+	int full_history;      /* DeviceProps.requireFullSync: ask the phone
+	                          for the whole history, not the recent part */
 };
 
 /*

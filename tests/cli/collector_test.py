@@ -36,6 +36,12 @@ try:
         r"[A-Za-z0-9+/]{43}=,[A-Za-z0-9+/]{43}=,[0-9a-z]", qr) is not None,
        "QR string: ref, noise key, identity key, ADV secret, platform")
     ok(peer.wait("scan-ok", after=m0) is not None, "the phone scanned it")
+    hs = peer.wait("handshake", after=m0, timeout=1,
+                   pred=lambda e: e.get("mode") == "register")
+    ok(hs is not None and
+       hs.get("device_props", {}).get("requireFullSync") is True,
+       "registration asks the phone for the full history (full_history = yes)",
+       json.dumps(hs and hs.get("device_props")))
     try:
         rc = p.wait(timeout=60)
     except subprocess.TimeoutExpired:
@@ -184,13 +190,24 @@ try:
        r.stdout + r.stderr)
 
     # ---- login failures: 402 temporary ban (waited out), SIGKILL, 403 ------
-    B = new_archive("b", peer)
+    X = new_archive("x-bad-conf", peer, "full_history = maybe\n")
+    r = run("pair", "-a", X, "--no-terminal-qr")
+    ok(r.returncode == 2 and "full_history must be yes or no" in r.stderr,
+       "a bad full_history value is refused by name",
+       "rc=%d %s" % (r.returncode, r.stderr))
+    B = new_archive("b", peer, "full_history = no\n")
     p, qr, png, m = pair(B, peer)
     try:
         rc = p.wait(timeout=60)
     except subprocess.TimeoutExpired:
         rc = None
     ok(rc == 0, "second archive paired", log_of(p))
+    hs = peer.wait("handshake", after=m, timeout=1,
+                   pred=lambda e: e.get("mode") == "register")
+    ok(hs is not None and
+       not hs.get("device_props", {}).get("requireFullSync"),
+       "full_history = no: registration asks for the recent history only",
+       json.dumps(hs and hs.get("device_props")))
     m8 = peer.mark()
     col = start(["collect", "-a", B], "b-collect")
     ok(peer.wait("login-ok", after=m8, timeout=20) is not None,
