@@ -931,9 +931,16 @@ static int on_node(struct cl_wa_client *c, const struct cl_wa_node *n)
 		return emit_simple(c, CL_WA_EV_MESSAGE, NULL, 0, 0, n);
 	if (strcmp(n->tag, "ib") == 0) {
 		const struct cl_wa_node *off = cl_wa_node_child(n, "offline");
+		const struct cl_wa_node *pre = cl_wa_node_child(n, "offline_preview");
 		const char *cnt = off ? cl_wa_node_attr_str(off, "count") :
 			NULL;
 
+		if (pre) {
+			const char *m = cl_wa_node_attr_str(pre, "message");
+
+			return emit_simple(c, CL_WA_EV_OFFLINE_PREVIEW, NULL, 0,
+					   m ? strtoull(m, NULL, 10) : 0, n);
+		}
 		if (off)
 			return emit_simple(c, CL_WA_EV_OFFLINE, NULL, 0,
 					   cnt ? strtoull(cnt, NULL, 10) : 0,

@@ -78,10 +78,13 @@ enum cl_wa_event_type {
 	                           <iq xmlns=w:m><media_conn/> (sent after
 	                           login), holding <media_conn><host
 	                           hostname=...>... */
-	CL_WA_EV_GROUP          /* a <notification type=w:gp2> (node), not
+	CL_WA_EV_GROUP,         /* a <notification type=w:gp2> (node), not
 	                           acknowledged: the handler sends the ack
 	                           of cl_wa_client_ack_node() once the
 	                           change is archived */
+	CL_WA_EV_OFFLINE_PREVIEW /* <ib><offline_preview message=N ...>:
+	                           count: the messages the server is about
+	                           to replay (node: the whole preview) */
 };
 
 struct cl_wa_event {

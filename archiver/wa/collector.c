@@ -52,6 +52,10 @@ struct held {
 
 struct col {
 	const struct cl_wa_collector_opts *o;
+	/* offline catch-up: the messages <offline_preview> announced (-1:
+	 * none yet this connection) and the offline messages that came */
+	long long preview_msgs;
+	unsigned long long offline_msgs;
 	struct cl_config cfg;
 	struct cl_wa_client_cfg ccfg;
 	const char *keyfile;          /* NULL: DIR/wa/creds.key */
@@ -970,6 +974,8 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 		json_t *body = json_pack("{s:s, s:I}", "jid", c->creds->jid,
 					 "server_offset_ms", (json_int_t)ev->ms);
 
+		c->preview_msgs = -1;   /* a new connection's catch-up */
+		c->offline_msgs = 0;
 		if (json_is_string(gap)) {
 			json_object_set(body, "gap_from", gap);
 			json_object_set_new(body, "gap_to", ms_json(now));
@@ -1002,7 +1008,13 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 			phone_stanza(c, ev->node, now);
 		return 0;
 	case CL_WA_EV_MESSAGE:
+		if (cl_wa_node_attr_str(ev->node, "offline"))
+			c->offline_msgs++;
 		return on_message(c, ev->node, now);
+	case CL_WA_EV_OFFLINE_PREVIEW:
+		c->preview_msgs = (long long)ev->count;
+		c->offline_msgs = 0;
+		return 0;
 	case CL_WA_EV_DEVICES: {
 		json_t *alerts = NULL, *list = NULL;
 		char *err = NULL;
@@ -1032,6 +1044,19 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 	case CL_WA_EV_OFFLINE:
 		log_info(c, "offline queue replayed (%llu stanzas)",
 			 (unsigned long long)ev->count);
+		/* Fewer messages than the preview announced: a gap the
+		 * archive must show (research §9: offline catch-up). */
+		if (c->preview_msgs >= 0 &&
+		    c->offline_msgs < (unsigned long long)c->preview_msgs) {
+			if (batch_flush(c, 1))
+				return -1;
+			(void)coverage(c, "wa-offline-shortfall", json_pack(
+				"{s:I, s:I, s:I}", "announced", (json_int_t)c->preview_msgs,
+				"received", (json_int_t)c->offline_msgs,
+				"missing", (json_int_t)((unsigned long long)c->preview_msgs -
+							c->offline_msgs)));
+		}
+		c->preview_msgs = -1;
 		return 0;
 	case CL_WA_EV_MEDIA_CONN:
 		media_hosts(c, ev->node);
@@ -1341,6 +1366,7 @@ int cl_wa_collector_run(const struct cl_wa_collector_opts *o,
 	int rc = CL_OK, was_logged_in;
 
 	memset(&c, 0, sizeof(c));
+	c.preview_msgs = -1;
 	c.o = o;
 	pthread_mutex_init(&c.mu, NULL);
 	cl_wa_hist_job_init(&c.job);

@@ -157,6 +157,25 @@ try:
        "duplicates receipted again")
     ok(len(wa_records(A)[0]) == n_before, "duplicates add no record")
 
+    # ---- offline preview against what arrived ---------------------------------
+    sf0 = [b for k, b in coverage(A) if k == "wa-offline-shortfall"]
+    ok(not sf0, "each replay so far matched its offline preview (no shortfall)",
+       json.dumps(sf0))
+    m5 = peer.mark()
+    peer.cmd("preview-extra 3")
+    peer.cmd("drop")
+    pv = peer.wait("offline-preview", after=m5, timeout=30)
+    ok(pv is not None, "reconnected: the server announces its offline queue")
+    ok(wait_for(lambda: any(k == "wa-offline-shortfall"
+                            for k, _ in coverage(A)), 30),
+       "a preview announcing 3 messages that never come is a coverage entry",
+       log_of(col)[-2000:])
+    sf = [b for k, b in coverage(A) if k == "wa-offline-shortfall"]
+    ok(len(sf) == 1 and sf[0].get("missing") == 3 and
+       pv is not None and sf[0].get("announced") == pv["message"] and
+       sf[0].get("received") == pv["message"] - 3,
+       "wa-offline-shortfall: announced, received, missing", json.dumps(sf))
+
     # ---- bad MAC, then missing sender key ---------------------------------
     m4 = peer.mark()
     peer.cmd('send {"id":"BADMAC1","from":"85290000001:0@s.whatsapp.net","chat":"85290000001@s.whatsapp.net","kind":"text","text":"after a bad mac charlie","badMac":true}')

@@ -115,6 +115,7 @@ const state = {
 	connections: 0,
 	cur: null, // the most recent connection
 	prekeyCount: opt.prekeyCount,
+	previewExtra: 0, // the next login's offline_preview claims this many more messages
 	nextFailure: null, // {reason, expire}
 	pairings: 0,
 	pairedIdentity: null, // identity pub of the last successful pairing in this run
@@ -479,10 +480,17 @@ class Conn {
 		});
 		emit('login-ok', { username: String(p.username), device: Number(p.device || 0) });
 		this.loggedIn = true;
-		// the "server" replays what the collector never receipted
+		// the "server" replays what the collector never receipted, after
+		// announcing how many (offline_preview; previewExtra: a shortfall)
+		const queued = [...state.outbox].filter(([, o]) => !o.delivered).map(([id]) => id);
+		const announced = queued.length + state.previewExtra;
+		state.previewExtra = 0;
+		this.send({ tag: 'ib', attrs: {}, content: [{ tag: 'offline_preview', attrs: {
+			count: String(announced), message: String(announced), notification: '0', receipt: '0', appdata: '0' } }] });
+		emit('offline-preview', { message: announced });
 		let n = 0;
-		for (const [id, o] of state.outbox)
-			if (!o.delivered && deliver(id, true))
+		for (const id of queued)
+			if (deliver(id, true))
 				n++;
 		if (n)
 			emit('redelivered', { count: n });
@@ -886,6 +894,9 @@ async function command(line) {
 	case 'unmute-pings':
 		state.mutePings = false;
 		break;
+	case 'preview-extra': // preview-extra K: the next offline_preview claims K more messages than come
+		state.previewExtra = Number(args[0] ?? 1);
+		return;
 	case 'low-prekeys':
 		state.prekeyCount = 3;
 		if ((c = need()))
