@@ -20,7 +20,7 @@ int cl_presealer_init(struct cl_presealer *ps, const struct cl_ledger *l)
 {
 	ps->l = l;
 	ps->n = 0;
-	ps->pool = calloc(POOL_MAX, sizeof(*ps->pool));
+	ps->pool = calloc(POOL_MAX, sizeof(struct cl_prepared *));
 	if (ps->pool == NULL)
 		return CL_ENOMEM;
 	pthread_mutex_init(&ps->mu, NULL);

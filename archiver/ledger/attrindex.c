@@ -487,7 +487,6 @@ out:
 int cl_attrix_commit(struct cl_ledger *l, char **err)
 {
 	struct cl_attrix *x = attrix_of(l);
-	char sql[96];
 	int rc;
 
 	if (x == NULL)
@@ -496,6 +495,8 @@ int cl_attrix_commit(struct cl_ledger *l, char **err)
 		return rc;
 	/* The rows are complete up to x->from (l->size after a flush). */
 	if (x->cover != (long long)x->from) {
+		char sql[96];
+
 		if (cl_fmt(sql, sizeof(sql), "INSERT OR REPLACE INTO attr_index_cover(k, covered)"
 			   " VALUES (0, %llu)", (unsigned long long)x->from) != CL_OK ||
 		    sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK)
