@@ -78,7 +78,7 @@ static void check_refs(const struct cl_wa_node *n)
 static void check_pair_success(const struct cl_wa_node *n)
 {
 	static const struct cl_wa_client_info info = {
-		{ 2, 3000, 1 }, "fuzz", 1, NULL
+		{ 2, 3000, 1 }, "fuzz", 1, NULL, 1
 	};
 	struct cl_wa_node *reply = NULL;
 	struct cl_buf b;

@@ -274,7 +274,7 @@ static void expect_refusal(struct cl_wa_creds *c, const struct spec *s,
 /* ---- payloads ------------------------------------------------------------ */
 
 static const struct cl_wa_client_info info = {
-	{ 2, 3000, 1027934701 }, "chatledger", 1, NULL
+	{ 2, 3000, 1027934701 }, "chatledger", 1, NULL, 1
 };
 
 static int user_agent_ok(const Wa__ClientPayload *p)
@@ -362,12 +362,31 @@ static void test_payload_register(const struct cl_wa_creds *c)
 	TAP_OK(dp && dp->os && !strcmp(dp->os, "chatledger") &&
 	       dp->has_platformtype &&
 	       dp->platformtype == WA__DEVICE_PROPS__PLATFORM_TYPE__CHROME &&
-	       dp->has_requirefullsync && !dp->requirefullsync && dp->version &&
+	       dp->has_requirefullsync && dp->requirefullsync && dp->version &&
 	       dp->version->primary == 0 && dp->version->secondary == 1 &&
 	       dp->version->tertiary == 0 && dp->historysyncconfig &&
 	       dp->historysyncconfig->storagequotamb == 10240 &&
 	       dp->historysyncconfig->inlineinitialpayloadine2eemsg,
-	       "deviceProps: os, platform CHROME, version 0.1.0, no full sync");
+	       "deviceProps: os, platform CHROME, version 0.1.0, full sync asked");
+	{ /* full_history = no: requireFullSync false */
+		struct cl_wa_client_info recent = info;
+		Wa__DeviceProps *dp2 = NULL;
+		Wa__ClientPayload *p2 = NULL;
+
+		recent.full_history = 0;
+		cl_buf_reset(&b);
+		if (cl_wa_payload_register(c, &recent, &b, &err) == CL_OK &&
+		    (p2 = wa__client_payload__unpack(NULL, b.len, b.data)) != NULL &&
+		    p2->devicepairingdata && p2->devicepairingdata->has_deviceprops)
+			dp2 = wa__device_props__unpack(NULL, p2->devicepairingdata->deviceprops.len,
+						       p2->devicepairingdata->deviceprops.data);
+		TAP_OK(dp2 && dp2->has_requirefullsync && !dp2->requirefullsync,
+		       "deviceProps with full_history off: no full sync");
+		if (dp2)
+			wa__device_props__free_unpacked(dp2, NULL);
+		if (p2)
+			wa__client_payload__free_unpacked(p2, NULL);
+	}
 out:
 	if (dp)
 		wa__device_props__free_unpacked(dp, NULL);
