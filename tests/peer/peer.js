@@ -26,7 +26,7 @@ import {
 	validatePreKeyUpload, parseQR, buildPairSuccess, checkPairDeviceSign, randomRef, randomId, QR_PREFIX,
 	normalizeLinkCode, wrapLinkKey, unwrapLinkKey, x25519, validateCompanionHello, buildPrimaryHello, openCompanionFinish,
 } from './walib.js';
-import { Sender, bundleFromUpload, buildMessage, randomMsgId, useWasmSigning } from './sender.js';
+import { Sender, bundleFromUpload, buildMessage, randomMsgId, useWasmSigning, consecutiveSenderKeys } from './sender.js';
 
 // Fixed test constants (private keys; clamped before use).
 const DEFAULT_ROOT_SEED = '10c3a5b1f0e2d4c6b8a09f8e7d6c5b4a39281706f5e4d3c2b1a0918273645546';
@@ -303,10 +303,13 @@ function rateReceipt(id) {
 	return true;
 }
 
-async function prepareItems(n, tag) {
+// iterations: 'consecutive' (libsignal, official clients) or 'baileys'
+// (every skmsg skips one sender-key iteration; see sender.js)
+async function prepareItems(n, tag, iterations) {
 	if (!state.bundle)
 		throw new Error('no pre-key bundle from the collector yet');
 	await useWasmSigning();
+	consecutiveSenderKeys(iterations !== 'baileys');
 	const t0 = performance.now();
 	// no images: their media downloads run on the collector's ticks, not
 	// on the receive path this run measures
@@ -323,7 +326,8 @@ async function prepareItems(n, tag) {
 		if (i % 32 === 31) // let the connection (pings, receipts) be served
 			await new Promise((res) => setImmediate(res));
 	}
-	emit('prepared', { count: items.length, groups, direct: items.length - groups, total: prepared.length, ms: Math.round(performance.now() - t0) });
+	consecutiveSenderKeys(false);
+	emit('prepared', { count: items.length, iterations: iterations === 'baileys' ? 'baileys' : 'consecutive', groups, direct: items.length - groups, total: prepared.length, ms: Math.round(performance.now() - t0) });
 }
 
 const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] : null);
@@ -388,6 +392,17 @@ async function rateSend(rate, seconds, drainMs) {
 		ws.sort(num);
 		windows.push({ from_s: w * 10, count: ws.length, p50: r2(pct(ws, 50)), p99: r2(pct(ws, 99)) });
 	}
+	// p99 per second of sending (where a stall shows)
+	const bySecond = [];
+	for (let k = 0, w = []; k <= sentN; k++) {
+		if (k === sentN || (w.length && Math.floor((sendT[k] - sendT[0]) / 1000) !== bySecond.length)) {
+			w.sort(num);
+			bySecond.push(r2(pct(w, 99)));
+			w = [];
+		}
+		if (k < sentN && run.ackT[k])
+			w.push(run.ackT[k] - sendT[k]);
+	}
 	const span = (lastSend - sendT[0]) / 1000;
 	emit('rate-done', {
 		offered: rate, seconds, prepared: n, sent: sentN, receipted: run.acked,
@@ -397,7 +412,7 @@ async function rateSend(rate, seconds, drainMs) {
 		p50: r2(pct(lat, 50)), p90: r2(pct(lat, 90)), p99: r2(pct(lat, 99)), p999: r2(pct(lat, 99.9)), max: r2(lat[lat.length - 1]),
 		due_p50: r2(pct(fromDue, 50)), due_p99: r2(pct(fromDue, 99)), due_max: r2(fromDue[fromDue.length - 1]),
 		lag_p99: r2(pct(lag, 99)), lag_max: r2(lag[lag.length - 1]),
-		groups: list.slice(0, sentN).filter((p) => p.group).length, windows,
+		groups: list.slice(0, sentN).filter((p) => p.group).length, windows, p99_by_s: bySecond,
 	});
 }
 
@@ -1038,8 +1053,8 @@ async function command(line) {
 		emit('script-done', { count: items.length });
 		return;
 	}
-	case 'prepare': // prepare N TAG: encrypt N messages ahead of `rate`
-		await enqueue(() => prepareItems(Number(args[0] || 1000), args[1] || 'r'));
+	case 'prepare': // prepare N TAG [consecutive|baileys]: encrypt N messages ahead of `rate`
+		await enqueue(() => prepareItems(Number(args[0] || 1000), args[1] || 'r', args[2]));
 		return;
 	case 'rate': // rate R SECONDS [DRAIN_MS]: send what was prepared at R/s
 		await enqueue(() => rateSend(Number(args[0] || 1000), Number(args[1] || 10), Number(args[2] || 30000)));

@@ -16,6 +16,7 @@ import { proto } from 'baileys/WAProto/index.js';
 import { createCipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { PreKeyWhisperMessage } from 'libsignal/src/protobufs.js';
 import { SenderKeyMessage } from 'baileys/lib/Signal/Group/sender-key-message.js';
+import { GroupCipher } from 'baileys/lib/Signal/Group/group_cipher.js';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {}, child() { return quiet; }, level: 'silent' };
 
@@ -130,6 +131,28 @@ export async function useWasmSigning() {
 	const wrb = await import('whatsapp-rust-bridge');
 	SenderKeyMessage.prototype.getSignature = (key, data) => Buffer.from(wrb.calculateSignature(Uint8Array.from(key), Uint8Array.from(data)));
 	wasmSigning = true;
+}
+
+// Baileys' GroupCipher.encrypt uses iteration n+1 where n is the chain's
+// current iteration (after the first message), so every skmsg skips one
+// iteration and its receiver keeps the skipped message key (libsignal
+// keeps up to 2,000 per sender key).  The reference libsignal (and the
+// official clients) send consecutive iterations.  consecutive = true:
+// encrypt as libsignal does; false: Baileys' behaviour again.
+const baileysEncrypt = GroupCipher.prototype.encrypt;
+async function consecutiveEncrypt(paddedPlaintext) {
+	const record = await this.senderKeyStore.loadSenderKey(this.senderKeyName);
+	const state = record ? record.getSenderKeyState() : null;
+	if (!state)
+		throw new Error('No session to encrypt message');
+	const key = this.getSenderKey(state, state.getSenderChainKey().getIteration());
+	const ciphertext = await this.getCipherText(key.getIv(), key.getCipherKey(), paddedPlaintext);
+	const m = new SenderKeyMessage(state.getKeyId(), key.getIteration(), ciphertext, state.getSigningKeyPrivate());
+	await this.senderKeyStore.storeSenderKey(this.senderKeyName, record);
+	return m.serialize();
+}
+export function consecutiveSenderKeys(consecutive) {
+	GroupCipher.prototype.encrypt = consecutive ? consecutiveEncrypt : baileysEncrypt;
 }
 
 export function randomMsgId() {
