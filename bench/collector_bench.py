@@ -37,6 +37,43 @@ def cpu_s(pid):
         return -1.0
 
 
+def sched_s(pid):
+    """Seconds on a CPU and seconds runnable but waiting for one (summed
+    over the process's threads, /proc/PID/task/TID/schedstat)."""
+    run = wait = 0
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                a = f.read().split()
+            run += int(a[0])
+            wait += int(a[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return run / 1e9, wait / 1e9
+
+
+def sync_stats(data):
+    """fsync/fdatasync calls of a `perf record` of their tracepoints:
+    count, p50, p99, max and total, in ms."""
+    r = subprocess.run(["perf", "script", "-i", data, "-F", "tid,time,event"],
+                       capture_output=True, text=True)
+    start = {}
+    d = []
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) < 3:
+            continue
+        tid, t, ev = f[0], float(f[1].rstrip(":")), f[2]
+        if "sys_enter_" in ev:
+            start[tid] = t
+        elif "sys_exit_" in ev and tid in start:
+            d.append(1000.0 * (t - start.pop(tid)))
+    d.sort()
+    if not d:
+        return None
+    return len(d), pctl(d, 50), pctl(d, 99), d[-1], sum(d)
+
+
 def rss_kb(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -138,21 +175,40 @@ def rate_controlled(peer, col):
             samples.append(rss_kb(col.pid))
     th = threading.Thread(target=sampler, daemon=True)
     th.start()
+    # CB_PERF=cpu: a call-graph profile of the collector in the timed
+    # phase; CB_PERF=sync: its fsync/fdatasync calls (tracepoints)
     perf = None
-    if os.environ.get("CB_PERF"):  # a call-graph profile of the timed phase
-        perf = subprocess.Popen(["perf", "record", "-g", "-o",
-                                 os.path.join(T, "perf.data"), "-p",
-                                 str(col.pid)], stdout=subprocess.DEVNULL,
+    pmode = os.environ.get("CB_PERF", "")
+    pdata = os.path.join(T, "perf.data")
+    if pmode in ("cpu", "sync"):
+        what = (["-g"] if pmode == "cpu" else
+                ["-e", "syscalls:sys_enter_fdatasync", "-e",
+                 "syscalls:sys_exit_fdatasync", "-e",
+                 "syscalls:sys_enter_fsync", "-e", "syscalls:sys_exit_fsync"])
+        perf = subprocess.Popen(["perf", "record"] + what +
+                                ["-o", pdata, "-p", str(col.pid)],
+                                stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
+        time.sleep(1)
+    sc0 = sched_s(col.pid)
+    sp0 = sched_s(peer.p.pid)
     m = peer.mark()
     peer.cmd("rate %d %d" % (RATE, SECS))
     r = peer.wait("rate-done", after=m, timeout=SECS + 120)
     stop.set()
     th.join()
+    sc1 = sched_s(col.pid)
+    sp1 = sched_s(peer.p.pid)
     if perf is not None:
         perf.send_signal(signal.SIGINT)
         perf.wait(timeout=60)
-        print("rate: profile of the collector in %s" % os.path.join(T, "perf.data"))
+        if pmode == "cpu":
+            print("rate: profile of the collector in %s (perf report -i)" % pdata)
+        else:
+            st = sync_stats(pdata)
+            if st:
+                print("rate: collector fsync/fdatasync: %d calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms, %.2f s in all"
+                      % (st[0], st[1], st[2], st[3], st[4] / 1000.0))
     rss1 = rss_kb(col.pid)
     cpu1 = cpu_s(col.pid)
     if r is None or r.get("error"):
@@ -173,6 +229,8 @@ def rate_controlled(peer, col):
           % (base_ms, r["p50"] / base_ms))
     print("rate: p50/p99 per 10 s window: %s" % ", ".join(
         "%ds %s/%s" % (w["from_s"], w["p50"], w["p99"]) for w in r["windows"]))
+    print("rate: on a CPU / runnable but waiting for one: collector %.2f s / %.2f s, peer %.2f s / %.2f s"
+          % (sc1[0] - sc0[0], sc1[1] - sc0[1], sp1[0] - sp0[0], sp1[1] - sp0[1]))
     print("rate: p99 per second: %s" % " ".join(
         "%.0f" % x if x is not None else "-" for x in r["p99_by_s"]))
     print("rate: collector CPU %.2f s for %d messages (%.3f ms each; %.0f%% of one core)"
@@ -180,6 +238,8 @@ def rate_controlled(peer, col):
              100.0 * (cpu1 - cpu0) / max(r["send_span_s"], 1e-3)))
     print("rate: collector RSS %d kB at start, %d kB at end (max %d kB sampled each second; %+d kB)"
           % (rss0, rss1, max(samples + [rss0, rss1]), rss1 - rss0))
+    print("rate: collector RSS every 5 s (kB): %s"
+          % " ".join(str(x) for x in samples[4::5]))
 
 
 try:
