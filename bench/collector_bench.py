@@ -1,16 +1,25 @@
 #!/usr/bin/env python3
 """collector_bench.py (bench/collector.sh): latency and throughput of the
-collector.  Harness shared with tests/cli/collector_msgs_test.py: - the collector receives, decrypts and archives
-messages from the local peer (tests/peer/peer.js + sender.js), which
-encrypts with libsignal as real senders do (issue 13).
+linked-device collector (issue 13, benchmark 8), driven by the local
+peer (tests/peer/peer.js + sender.js) through the harness shared with the
+collector tests (tests/cli/collector_lib.py).
 
-The peer is WhatsApp's server and the business's phone.  It is driven by
-commands on its stdin and reports what it saw as JSON lines on stdout; the
-collector is driven through its command line and observed through its exit
-status, its log, `chatledger status --json`, the coverage entries it wrote
-and the files in DIR/wa.
-
-Prints "ok N - name" / "not ok N - name" and ends with "N passed, N failed".
+Two runs on one paired collector, after a warm-up (sessions and sender
+keys for every sender):
+  rate      (CB_MODE rate|both) the peer encrypts CB_RATE * CB_SECONDS
+            mixed messages first (peer `prepare`), then only frames and
+            sends them at CB_RATE/s on absolute deadlines and times each
+            send -> receipt (peer `rate`).  Prints offered and achieved
+            rate, p50/p90/p99/max latency, the collector's RSS at start
+            and end (/proc), its CPU per message, the time it and the peer
+            waited for a CPU, and ratios to the fsync baseline.
+  scripted  (CB_MODE scripted|both) the older run: the peer encrypts as it
+            sends (its JavaScript libsignal limits the offered rate), then
+            a paced run at 50/s.
+Environment from bench/collector.sh: CHATLEDGER, CL_ROOT, BENCH_SCRATCH,
+CB_MESSAGES, BASE_RATE, CB_MODE, CB_RATE, CB_SECONDS, CB_ITER, CB_PERF.
+A missed target is printed as MISS; the exit status is 2 only when the
+run itself fails.
 """
 import os
 import re
@@ -72,6 +81,16 @@ def sync_stats(data):
     if not d:
         return None
     return len(d), pctl(d, 50), pctl(d, 99), d[-1], sum(d)
+
+
+def db_mb(d):
+    n = 0
+    for f in ("ledger.db", "ledger.db-wal"):
+        try:
+            n += os.path.getsize(os.path.join(d, f))
+        except OSError:
+            pass
+    return n / 1e6
 
 
 def rss_kb(pid):
@@ -150,7 +169,7 @@ def scripted(peer, col):
                  "ok" if pctl(lat, 99) <= 20 else "MISS"))
 
 
-def rate_controlled(peer, col):
+def rate_controlled(peer, col, A):
     """The rate-controlled run: the whole stream is encrypted first; the
     timed phase only frames and sends at RATE/s for SECS s (peer.js
     prepare / rate) and times each message's send -> receipt."""
@@ -167,6 +186,7 @@ def rate_controlled(peer, col):
     time.sleep(1)
     rss0 = rss_kb(col.pid)
     cpu0 = cpu_s(col.pid)
+    db0 = db_mb(A)
     samples = []
     stop = threading.Event()
 
@@ -240,6 +260,8 @@ def rate_controlled(peer, col):
           % (rss0, rss1, max(samples + [rss0, rss1]), rss1 - rss0))
     print("rate: collector RSS every 5 s (kB): %s"
           % " ".join(str(x) for x in samples[4::5]))
+    print("rate: ledger.db + WAL %.1f MB at start, %.1f MB at end (the ledger's SQLite page cache holds up to 64 MiB of it: cache_size=-65536)"
+          % (db0, db_mb(A)))
 
 
 try:
@@ -268,7 +290,7 @@ try:
     # the rate run first: the scripted run's group messages (Baileys'
     # skipping iterations) leave skipped sender keys behind
     if MODE in ("both", "rate"):
-        rate_controlled(peer, col)
+        rate_controlled(peer, col, A)
     if MODE in ("both", "scripted"):
         scripted(peer, col)
     col.send_signal(signal.SIGTERM)
