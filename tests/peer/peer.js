@@ -327,6 +327,7 @@ async function prepareItems(n, tag, iterations) {
 			await new Promise((res) => setImmediate(res));
 	}
 	consecutiveSenderKeys(false);
+	await useWasmSigning(false);
 	emit('prepared', { count: items.length, iterations: iterations === 'baileys' ? 'baileys' : 'consecutive', groups, direct: items.length - groups, total: prepared.length, ms: Math.round(performance.now() - t0) });
 }
 

@@ -123,14 +123,15 @@ export class Sender {
 // (WebAssembly, ~0.2 ms) instead of libsignal's curve25519-js (~15-35 ms):
 // the same signature scheme, any valid signature verifies.  Used before a
 // rate-controlled run (peer.js `prepare`), where thousands of group
-// messages are encrypted ahead of time; other runs keep libsignal's.
-let wasmSigning = false;
-export async function useWasmSigning() {
-	if (wasmSigning)
-		return;
-	const wrb = await import('whatsapp-rust-bridge');
-	SenderKeyMessage.prototype.getSignature = (key, data) => Buffer.from(wrb.calculateSignature(Uint8Array.from(key), Uint8Array.from(data)));
-	wasmSigning = true;
+// messages are encrypted ahead of time; on = false: libsignal's again.
+const libsignalSign = SenderKeyMessage.prototype.getSignature;
+let wasmSign = null;
+export async function useWasmSigning(on = true) {
+	if (on && !wasmSign) {
+		const wrb = await import('whatsapp-rust-bridge');
+		wasmSign = (key, data) => Buffer.from(wrb.calculateSignature(Uint8Array.from(key), Uint8Array.from(data)));
+	}
+	SenderKeyMessage.prototype.getSignature = on ? wasmSign : libsignalSign;
 }
 
 // Baileys' GroupCipher.encrypt uses iteration n+1 where n is the chain's
