@@ -25,6 +25,7 @@
 
 #define JID_MAX 200
 #define COV_SOURCE "whatsapp-linked-device"
+#define STMT_MAX 16
 
 struct cl_wa_recv {
 	struct cl_ledger *l;
@@ -39,6 +40,12 @@ struct cl_wa_recv {
 	int in_batch;                   /* a ledger batch is open */
 	size_t n_pending;               /* stanzas in it */
 	int appended;                   /* this stanza appended an entry */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} stmt[STMT_MAX];               /* the per-stanza statements, prepared
+	                                   once (stmt()), finalized by free */
+	size_t n_stmt;
 };
 
 /* ---- JIDs -------------------------------------------------------------- */
@@ -140,9 +147,13 @@ int cl_wa_recv_new(struct cl_wa_recv **out, struct cl_ledger *l,
 
 void cl_wa_recv_free(struct cl_wa_recv *r)
 {
+	size_t i;
+
 	if (r == NULL)
 		return;
 	cl_wa_recv_rollback(r);
+	for (i = 0; i < r->n_stmt; i++)
+		sqlite3_finalize(r->stmt[i].st);
 	cl_wa_signal_free(r->sig);
 	sodium_free(r->hkey);
 	sodium_free(r->skey);
@@ -165,15 +176,53 @@ static void seen_hash(const struct cl_wa_recv *r, const char *chat,
 	crypto_generichash_final(&st, h, 32);
 }
 
+/* The statement for sql (the same text each call, e.g. a literal):
+ * prepared on its first use and kept in r (up to STMT_MAX of them), so a
+ * stanza does not parse its SQL again.  Hand it back with stmt_done().
+ * NULL if it cannot be prepared. */
+static sqlite3_stmt *stmt(struct cl_wa_recv *r, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	size_t i;
+
+	for (i = 0; i < r->n_stmt; i++)
+		if (strcmp(r->stmt[i].sql, sql) == 0)
+			return r->stmt[i].st;
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	if (r->n_stmt < STMT_MAX) {
+		r->stmt[r->n_stmt].sql = sql;
+		r->stmt[r->n_stmt++].st = st;
+	}
+	return st;
+}
+
+/* After stmt(): reset a kept statement (its bindings cleared), finalize
+ * one that did not fit. */
+static void stmt_done(struct cl_wa_recv *r, sqlite3_stmt *st)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_stmt; i++)
+		if (r->stmt[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
 /* The integer column of table's row h, or -1 when absent (-2: error). */
 static long long row_int(struct cl_wa_recv *r, const char *sql,
 			 const unsigned char h[32])
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = stmt(r, sql);
 	long long v = -2;
 	int rc;
 
-	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (st == NULL)
 		return -2;
 	sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -181,22 +230,22 @@ static long long row_int(struct cl_wa_recv *r, const char *sql,
 		v = sqlite3_column_int64(st, 0);
 	else if (rc == SQLITE_DONE)
 		v = -1;
-	sqlite3_finalize(st);
+	stmt_done(r, st);
 	return v;
 }
 
 static int row_set(struct cl_wa_recv *r, const char *sql,
 		   const unsigned char h[32], long long v)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = stmt(r, sql);
 	int rc;
 
-	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (st == NULL)
 		return CL_EIO;
 	sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, v);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	stmt_done(r, st);
 	return rc == SQLITE_DONE ? CL_OK : CL_EIO;
 }
 
@@ -1551,10 +1600,17 @@ static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 	return rc ? rc : retry_receipt(r, m, (int)tries, reply);
 }
 
+/* One statement without rows (the stanza's savepoint), kept prepared. */
 static int exec(struct cl_wa_recv *r, const char *sql)
 {
-	return sqlite3_exec(r->db, sql, NULL, NULL, NULL) == SQLITE_OK ?
-		CL_OK : CL_EIO;
+	sqlite3_stmt *st = stmt(r, sql);
+	int rc;
+
+	if (st == NULL)
+		return CL_EIO;
+	rc = sqlite3_step(st);
+	stmt_done(r, st);
+	return rc == SQLITE_DONE ? CL_OK : CL_EIO;
 }
 
 int cl_wa_recv_message(struct cl_wa_recv *r, const struct cl_wa_node *msg,

@@ -32,7 +32,28 @@ struct cl_wa_signal {
 	unsigned char *key;            /* sodium_malloc'd, 32 bytes */
 	signal_context *ctx;
 	signal_protocol_store_context *store;
+	sqlite3_stmt *st_get, *st_put, *st_del;  /* prepared on first use */
 };
+
+/* *slot's statement, prepared on its first use and kept until
+ * cl_wa_signal_free (a message loads and stores its session or sender
+ * key: its SQL is not parsed each time).  The caller resets it. */
+static sqlite3_stmt *kept(struct cl_wa_signal *s, sqlite3_stmt **slot,
+			  const char *sql)
+{
+	if (*slot == NULL &&
+	    sqlite3_prepare_v2(s->db, sql, -1, slot, NULL) != SQLITE_OK) {
+		sqlite3_finalize(*slot);
+		*slot = NULL;
+	}
+	return *slot;
+}
+
+static void kept_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
 
 static const struct {
 	enum cl_wa_sig_err e;
@@ -255,23 +276,23 @@ static int ad_build(struct cl_buf *ad, const char *kind, const char *name)
 static int row_get(struct cl_wa_signal *s, const char *kind,
 		   const char *name, signal_buffer **out)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	struct cl_buf ad;
 	int rc;
 
 	*out = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM wa_signal WHERE kind = ?1 AND name = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
+	st = kept(s, &s->st_get, "SELECT value FROM wa_signal WHERE kind = ?1 AND name = ?2");
+	if (st == NULL)
 		return SG_ERR_UNKNOWN;
 	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
-		sqlite3_finalize(st);
+		kept_done(st);
 		return 0;
 	}
 	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		kept_done(st);
 		return SG_ERR_UNKNOWN;
 	}
 	{
@@ -285,14 +306,14 @@ static int row_get(struct cl_wa_signal *s, const char *kind,
 		    ad_build(&ad, kind, name) ||
 		    (pt = malloc(n)) == NULL) {
 			cl_buf_release(&ad);
-			sqlite3_finalize(st);
+			kept_done(st);
 			return SG_ERR_UNKNOWN;
 		}
 		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
 			pt, &ptlen, NULL, v + NONCE_LEN, n - NONCE_LEN, ad.data,
 			ad.len, v, s->key);
 		cl_buf_release(&ad);
-		sqlite3_finalize(st);
+		kept_done(st);
 		if (rc != 0) {
 			free(pt);
 			return SG_ERR_UNKNOWN; /* altered or wrong key */
@@ -307,11 +328,11 @@ static int row_get(struct cl_wa_signal *s, const char *kind,
 static int row_put(struct cl_wa_signal *s, const char *kind,
 		   const char *name, const unsigned char *p, size_t len)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	struct cl_buf ad;
 	unsigned char *v;
 	unsigned long long clen = 0;
-	int rc;
+	int rc = SQLITE_ERROR;
 
 	v = malloc(NONCE_LEN + len + TAG_LEN);
 	if (v == NULL)
@@ -327,16 +348,15 @@ static int row_put(struct cl_wa_signal *s, const char *kind,
 						   ad.data, ad.len, NULL, v,
 						   s->key);
 	cl_buf_release(&ad);
-	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO wa_signal(kind, name, value) VALUES (?1, ?2, ?3)",
-				-1, &st, NULL);
-	if (rc == SQLITE_OK) {
+	st = kept(s, &s->st_put, "INSERT OR REPLACE INTO wa_signal(kind, name, value) VALUES (?1, ?2, ?3)");
+	if (st) {
 		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 3, v, (int)(NONCE_LEN + clen),
 				  SQLITE_STATIC);
 		rc = sqlite3_step(st);
+		kept_done(st);
 	}
-	sqlite3_finalize(st);
 	free(v);
 	return rc == SQLITE_DONE ? 0 : SG_ERR_UNKNOWN;
 }
@@ -344,16 +364,15 @@ static int row_put(struct cl_wa_signal *s, const char *kind,
 static int row_del(struct cl_wa_signal *s, const char *kind,
 		   const char *name)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(s->db, "DELETE FROM wa_signal WHERE kind = ?1 AND name = ?2",
-				    -1, &st, NULL);
+	sqlite3_stmt *st = kept(s, &s->st_del, "DELETE FROM wa_signal WHERE kind = ?1 AND name = ?2");
+	int rc = SQLITE_ERROR;
 
-	if (rc == SQLITE_OK) {
+	if (st) {
 		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
+		kept_done(st);
 	}
-	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : SG_ERR_UNKNOWN;
 }
 
@@ -738,6 +757,9 @@ void cl_wa_signal_free(struct cl_wa_signal *s)
 		signal_protocol_store_context_destroy(s->store);
 	if (s->ctx)
 		signal_context_destroy(s->ctx);
+	sqlite3_finalize(s->st_get);
+	sqlite3_finalize(s->st_put);
+	sqlite3_finalize(s->st_del);
 	sodium_free(s->key);
 	free(s);
 }

@@ -26,7 +26,7 @@ import {
 	validatePreKeyUpload, parseQR, buildPairSuccess, checkPairDeviceSign, randomRef, randomId, QR_PREFIX,
 	normalizeLinkCode, wrapLinkKey, unwrapLinkKey, x25519, validateCompanionHello, buildPrimaryHello, openCompanionFinish,
 } from './walib.js';
-import { Sender, bundleFromUpload, buildMessage, randomMsgId } from './sender.js';
+import { Sender, bundleFromUpload, buildMessage, randomMsgId, useWasmSigning, consecutiveSenderKeys } from './sender.js';
 
 // Fixed test constants (private keys; clamped before use).
 const DEFAULT_ROOT_SEED = '10c3a5b1f0e2d4c6b8a09f8e7d6c5b4a39281706f5e4d3c2b1a0918273645546';
@@ -277,6 +277,146 @@ function scriptItems(n, tag) {
 	return items;
 }
 
+
+// ---- rate-controlled runs (bench/collector.sh) -----------------------------
+//
+// `prepare N TAG` encrypts a mixed stream of N messages ahead of time (the
+// Signal sessions and sender keys advance in order, as they would live)
+// and keeps each stanza's encoded body; `rate R SECONDS` then only
+// frames (Noise transport encryption) and sends them at R messages/s on
+// absolute deadlines (a late tick catches up instead of drifting),
+// timing each message from its send to the collector's receipt.  The
+// per-message sent/receipt events are not emitted; `rate-done` sums up.
+
+const prepared = []; // [{ id, body, group }] in send order
+let rateRun = null; // the run in progress: { idx: id -> k, ackT, acked }
+
+// A receipt for a message of the run in progress: timed, true.
+function rateReceipt(id) {
+	const r = rateRun;
+	const k = r ? r.idx.get(id) : undefined;
+	if (k === undefined)
+		return false;
+	if (!r.ackT[k]) {
+		r.ackT[k] = performance.now();
+		r.acked++;
+	}
+	return true;
+}
+
+// iterations: 'consecutive' (libsignal, official clients) or 'baileys'
+// (every skmsg skips one sender-key iteration; see sender.js)
+async function prepareItems(n, tag, iterations) {
+	if (!state.bundle)
+		throw new Error('no pre-key bundle from the collector yet');
+	await useWasmSigning();
+	consecutiveSenderKeys(iterations !== 'baileys');
+	const t0 = performance.now();
+	// no images: their media downloads run on the collector's ticks, not
+	// on the receive path this run measures
+	const items = scriptItems(n, tag).map((it) => (it.kind === 'image' ? { ...it, kind: 'text' } : it));
+	let groups = 0;
+	for (let i = 0; i < items.length; i++) {
+		const it = items[i];
+		it.t = nowS();
+		const node = await buildStanza(it);
+		state.outbox.set(it.id, { item: it, node, delivered: false, retries: 0 });
+		const group = it.chat.endsWith('@g.us');
+		groups += group ? 1 : 0;
+		prepared.push({ id: it.id, body: nodeBody(node), group });
+		if (i % 32 === 31) // let the connection (pings, receipts) be served
+			await new Promise((res) => setImmediate(res));
+	}
+	consecutiveSenderKeys(false);
+	await useWasmSigning(false);
+	emit('prepared', { count: items.length, iterations: iterations === 'baileys' ? 'baileys' : 'consecutive', groups, direct: items.length - groups, total: prepared.length, ms: Math.round(performance.now() - t0) });
+}
+
+const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] : null);
+const r2 = (x) => (x == null ? null : Math.round(x * 100) / 100);
+
+async function rateSend(rate, seconds, drainMs) {
+	const c = state.cur;
+	if (!c || c.closed || !c.loggedIn || !c.enc)
+		return emit('rate-done', { error: 'no logged-in connection' });
+	const want = Math.round(rate * seconds);
+	const list = prepared.splice(0, want);
+	const n = list.length;
+	if (!n || rate <= 0)
+		return emit('rate-done', { error: 'nothing prepared (prepare N first) or rate <= 0' });
+	const sendT = new Float64Array(n), due = new Float64Array(n);
+	const run = { idx: new Map(list.map((p, k) => [p.id, k])), ackT: new Float64Array(n), acked: 0 };
+	rateRun = run;
+	const period = 1000 / rate;
+	const t0 = performance.now() + 2;
+	let next = 0;
+	await new Promise((resolve) => {
+		const tick = () => {
+			const now = performance.now();
+			while (next < n && t0 + next * period <= now && !c.closed) {
+				c.out(frame(c.enc.encrypt(list[next].body)));
+				due[next] = t0 + next * period;
+				sendT[next] = performance.now();
+				next++;
+			}
+			if (next >= n || c.closed)
+				return resolve();
+			setTimeout(tick, Math.max(0, t0 + next * period - performance.now()));
+		};
+		setTimeout(tick, 2);
+	});
+	const sentN = next;
+	const lastSend = sentN ? sendT[sentN - 1] : t0;
+	while (run.acked < sentN && performance.now() - lastSend < drainMs && !c.closed)
+		await new Promise((res) => setTimeout(res, 20));
+	rateRun = null;
+	const lat = [], fromDue = [], lag = [];
+	let lastAck = 0;
+	for (let k = 0; k < sentN; k++) {
+		lag.push(sendT[k] - due[k]);
+		if (!run.ackT[k])
+			continue;
+		lat.push(run.ackT[k] - sendT[k]);
+		fromDue.push(run.ackT[k] - due[k]);
+		lastAck = Math.max(lastAck, run.ackT[k]);
+	}
+	const num = (a, b) => a - b;
+	lat.sort(num);
+	fromDue.sort(num);
+	lag.sort(num);
+	// p99 per 10-second window: does the latency drift over the run?
+	const windows = [];
+	for (let w = 0; w * 10000 < lastSend - sendT[0] + 1; w++) {
+		const ws = [];
+		for (let k = 0; k < sentN; k++)
+			if (run.ackT[k] && sendT[k] - sendT[0] >= w * 10000 && sendT[k] - sendT[0] < (w + 1) * 10000)
+				ws.push(run.ackT[k] - sendT[k]);
+		ws.sort(num);
+		windows.push({ from_s: w * 10, count: ws.length, p50: r2(pct(ws, 50)), p99: r2(pct(ws, 99)) });
+	}
+	// p99 per second of sending (where a stall shows)
+	const bySecond = [];
+	for (let k = 0, w = []; k <= sentN; k++) {
+		if (k === sentN || (w.length && Math.floor((sendT[k] - sendT[0]) / 1000) !== bySecond.length)) {
+			w.sort(num);
+			bySecond.push(r2(pct(w, 99)));
+			w = [];
+		}
+		if (k < sentN && run.ackT[k])
+			w.push(run.ackT[k] - sendT[k]);
+	}
+	const span = (lastSend - sendT[0]) / 1000;
+	emit('rate-done', {
+		offered: rate, seconds, prepared: n, sent: sentN, receipted: run.acked,
+		achieved: r2(sentN > 1 ? (sentN - 1) / span : 0),
+		receipt_rate: r2(lat.length && lastAck > sendT[0] ? lat.length / ((lastAck - sendT[0]) / 1000) : 0),
+		send_span_s: r2(span),
+		p50: r2(pct(lat, 50)), p90: r2(pct(lat, 90)), p99: r2(pct(lat, 99)), p999: r2(pct(lat, 99.9)), max: r2(lat[lat.length - 1]),
+		due_p50: r2(pct(fromDue, 50)), due_p99: r2(pct(fromDue, 99)), due_max: r2(fromDue[fromDue.length - 1]),
+		lag_p99: r2(pct(lag, 99)), lag_max: r2(lag[lag.length - 1]),
+		groups: list.slice(0, sentN).filter((p) => p.group).length, windows, p99_by_s: bySecond,
+	});
+}
 
 // ---- connections -----------------------------------------------------------
 
@@ -734,6 +874,11 @@ class Conn {
 		}
 		if (node.tag === 'receipt') {
 			const o = state.outbox.get(a.id);
+			if (a.type !== 'retry' && rateReceipt(a.id)) {
+				if (o)
+					o.delivered = true;
+				return;
+			}
 			if (a.type === 'retry') {
 				const r = child('retry');
 				emit('retry-receipt', { id: a.id, count: r ? Number(r.attrs.count) : null, has_registration: !!child('registration') });
@@ -920,6 +1065,12 @@ async function command(line) {
 		emit('script-done', { count: items.length });
 		return;
 	}
+	case 'prepare': // prepare N TAG [consecutive|baileys]: encrypt N messages ahead of `rate`
+		await enqueue(() => prepareItems(Number(args[0] || 1000), args[1] || 'r', args[2]));
+		return;
+	case 'rate': // rate R SECONDS [DRAIN_MS]: send what was prepared at R/s
+		await enqueue(() => rateSend(Number(args[0] || 1000), Number(args[1] || 10), Number(args[2] || 30000)));
+		return;
 	case 'history': { // history JSON: a history sync (history.js)
 		const spec = JSON.parse(args.join(' ') || '{}');
 		const sentItems = [...state.outbox.values()].filter((o) => o.delivered).map((o) => o.item);
