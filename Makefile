@@ -144,6 +144,7 @@ bench: all $(O)/bench/wa_stanza $(O)/bench/bag_stream
 	bench/import.sh $(O)
 	sh bench/webhook.sh $(O)
 	sh bench/wechat.sh $(O)
+	sh bench/collector.sh $(O)
 	sh bench/writers.sh $(O)
 	sh bench/search.sh $(O)
 	sh bench/export.sh $(O) quick
