@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "archiver/ingest/record.h"
 #include "archiver/parties/ident.h"
@@ -501,6 +502,7 @@ static int from_json(json_t *root, const struct cl_record_opts *o, size_t cap,
 	if (cap && r->canonical_len > cap) {
 		rc = cl_error(err, CL_ETOOBIG, "record too large (%zu bytes, limit %zu)",
 			      r->canonical_len, cap);
+		sodium_memzero(r->canonical, r->canonical_len);  /* message content */
 		goto out;
 	}
 	r->fp = fingerprint(root);
