@@ -954,6 +954,10 @@ static int on_node(struct cl_wa_client *c, const struct cl_wa_node *n)
 		/* group changes are archived before they are acknowledged */
 		if (c->logged_in && type && strcmp(type, "w:gp2") == 0)
 			return emit_simple(c, CL_WA_EV_GROUP, NULL, 0, 0, n);
+		/* so are the phone's answers to media retry requests */
+		if (c->logged_in && type && strcmp(type, "mediaretry") == 0)
+			return emit_simple(c, CL_WA_EV_MEDIA_RETRY, NULL, 0, 0,
+					   n);
 		if ((rc = send_ack(c, n)))
 			return rc;
 		if (type && strcmp(type, "link_code_companion_reg") == 0)

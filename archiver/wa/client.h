@@ -82,9 +82,13 @@ enum cl_wa_event_type {
 	                           acknowledged: the handler sends the ack
 	                           of cl_wa_client_ack_node() once the
 	                           change is archived */
-	CL_WA_EV_OFFLINE_PREVIEW /* <ib><offline_preview message=N ...>:
+	CL_WA_EV_OFFLINE_PREVIEW, /* <ib><offline_preview message=N ...>:
 	                           count: the messages the server is about
 	                           to replay (node: the whole preview) */
+	CL_WA_EV_MEDIA_RETRY    /* a <notification type=mediaretry> (node):
+	                           the phone's answer to a media retry
+	                           request; acknowledged by the handler, as
+	                           CL_WA_EV_GROUP */
 };
 
 struct cl_wa_event {

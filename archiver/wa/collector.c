@@ -27,6 +27,7 @@
 #include "archiver/wa/devices.h"
 #include "archiver/wa/history.h"
 #include "archiver/wa/media.h"
+#include "archiver/wa/mediaretry.h"
 #include "archiver/wa/phone.h"
 #include "archiver/wa/qr.h"
 #include "archiver/wa/receive.h"
@@ -511,6 +512,87 @@ static void hist_finish(struct col *c, const unsigned char *blob, size_t len,
 	c->hist_due = now;
 }
 
+static int batch_flush(struct col *c, int send);
+
+/* Media gone from the hosts: record a media retry request and send it
+ * to our phone.  CL_ENOTFOUND when it was asked for already. */
+static int media_ask_phone(struct col *c, int64_t now)
+{
+	struct cl_wa_node *req = NULL;
+	char *err = NULL;
+	int rc;
+
+	rc = cl_wa_recv_media_gone(c->recv, &c->mjob, now, &req, &err);
+	if (rc == CL_OK) {
+		/* recorded: a request lost with the connection is covered
+		 * by the job's next attempt */
+		if (c->client && cl_wa_client_send_node(c->client, req) != CL_OK)
+			col_log(c, CL_WA_LOG_WARN,
+				"media retry request for entry %llu not sent",
+				(unsigned long long)c->mjob.idx);
+		log_info(c, "media of entry %llu gone from the media hosts: asked the phone to upload it again",
+			 (unsigned long long)c->mjob.idx);
+	} else if (rc != CL_ENOTFOUND) {
+		col_log(c, CL_WA_LOG_ERROR, "cannot record a media retry request: %s",
+			err ? err : cl_strerror(rc));
+	}
+	cl_wa_node_free(req);
+	free(err);
+	return rc;
+}
+
+/* The phone's answer to a media retry request: recorded in its own
+ * batch, then acknowledged. */
+static int on_media_retry(struct col *c, const struct cl_wa_node *n,
+			  int64_t now)
+{
+	struct cl_wa_node *ack = NULL;
+	char *err = NULL;
+	uint64_t idx = 0;
+	int rc, result = 0, abandoned = 0;
+
+	if (c->recv == NULL)
+		return 0;
+	if (batch_flush(c, 1))
+		return -1;
+	rc = cl_wa_recv_media_answer(c->recv, n, now, &result, &abandoned,
+				     &idx, &err);
+	if (rc == CL_OK) {
+		log_info(c, "media retry for entry %llu: the phone answered %s",
+			 (unsigned long long)idx, cl_wa_rmr_result_name(result));
+		if (result == CL_WA_RMR_SUCCESS)
+			c->media_due = now;
+		if (abandoned) {
+			json_t *a = json_pack("{s:s, s:I, s:s, s:s}", "alert",
+					      "wa-media-abandoned", "record",
+					      (json_int_t)idx, "error",
+					      cl_wa_rmr_result_name(result),
+					      "message",
+					      "the phone could not upload a message's expired media again");
+
+			if (a)
+				raise_alert(c, a);
+			json_decref(a);
+		}
+	} else if (rc == CL_ENOTFOUND || rc == CL_EINVAL) {
+		col_log(c, CL_WA_LOG_WARN, "media retry notification skipped: %s",
+			err ? err : "it answers no outstanding request");
+	} else {
+		/* not recorded: left unacknowledged, so it comes again */
+		col_log(c, CL_WA_LOG_ERROR, "cannot record a media retry answer: %s",
+			err ? err : cl_strerror(rc));
+		free(err);
+		return 0;
+	}
+	free(err);
+	if (cl_wa_client_ack_node(n, &ack) == CL_OK && ack)
+		rc = cl_wa_client_send_node(c->client, ack);
+	else
+		rc = CL_OK;
+	cl_wa_node_free(ack);
+	return rc ? -1 : 0;
+}
+
 /* A finished media download: the attachment, or the failure. */
 static void media_finish(struct col *c, int64_t now)
 {
@@ -523,6 +605,9 @@ static void media_finish(struct col *c, int64_t now)
 		if (rc == CL_OK)
 			log_info(c, "media of entry %llu stored (%zu bytes)",
 				 (unsigned long long)c->mjob.idx, c->blob.len);
+	} else if (c->dl_err == CL_WA_MEDIA_GONE &&
+		   (rc = media_ask_phone(c, now)) != CL_ENOTFOUND) {
+		/* asked the phone to upload it again (or could not say so) */
 	} else {
 		why = cl_strdupf("%s%s%s", cl_wa_media_err_name(c->dl_err),
 				 c->dl_detail ? ": " : "",
@@ -1063,6 +1148,8 @@ static int on_event(void *ctx, const struct cl_wa_event *ev)
 		return 0;
 	case CL_WA_EV_GROUP:
 		return on_group(c, ev->node, now);
+	case CL_WA_EV_MEDIA_RETRY:
+		return on_media_retry(c, ev->node, now);
 	}
 	return 0;
 }

@@ -75,8 +75,8 @@ const char *cl_wa_media_mms_type(const char *type)
 
 /* ---- the checks -------------------------------------------------------- */
 
-static int hkdf(const unsigned char key[32], const char *info,
-		unsigned char out[KEYS_LEN])
+int cl_wa_media_hkdf(const unsigned char key[32], const char *info,
+		     unsigned char *out, size_t len)
 {
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
 	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
@@ -91,7 +91,7 @@ static int hkdf(const unsigned char key[32], const char *info,
 						 (void *)(uintptr_t)info,
 						 strlen(info));
 	p[3] = OSSL_PARAM_construct_end();
-	ok = kc && EVP_KDF_derive(kc, out, KEYS_LEN, p) == 1;
+	ok = kc && EVP_KDF_derive(kc, out, len, p) == 1;
 	EVP_KDF_CTX_free(kc);
 	EVP_KDF_free(kdf);
 	return ok ? CL_OK : CL_EIO;
@@ -147,7 +147,7 @@ enum cl_wa_media_err cl_wa_media_open(const unsigned char *body, size_t len,
 		return CL_WA_MEDIA_DECRYPT;
 	if ((keys = sodium_malloc(KEYS_LEN)) == NULL)
 		return CL_WA_MEDIA_INTERNAL;
-	if (hkdf(media_key, info, keys)) {
+	if (cl_wa_media_hkdf(media_key, info, keys, KEYS_LEN)) {
 		e = CL_WA_MEDIA_INTERNAL;
 		goto out;
 	}

@@ -45,6 +45,11 @@ const char *cl_wa_media_err_name(enum cl_wa_media_err e);
 /* The HKDF info string for a media type ("image", "video", "ptv",
  * "audio", "document", "sticker", "history"), or NULL. */
 const char *cl_wa_media_info(const char *type);
+/* HKDF-SHA256 (no salt) of a 32-byte media key with `info`: `len` bytes
+ * into `out`.  CL_OK or CL_EIO. */
+int cl_wa_media_hkdf(const unsigned char key[32], const char *info,
+		     unsigned char *out, size_t len);
+
 /* The mms-type URL parameter for a media type, or NULL. */
 const char *cl_wa_media_mms_type(const char *type);
 

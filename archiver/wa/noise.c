@@ -92,27 +92,24 @@ out:
 }
 
 /*
- * AES-256-GCM with nonce 8 zero bytes || BE32(counter).  Encrypting, out
- * receives len + 16 bytes (ciphertext, tag); decrypting, `in` is
- * ciphertext || tag (len >= 16) and out receives len - 16 bytes.
- * CL_OK, CL_EBADSIG (authentication failed), CL_ENOMEM, CL_EINVAL.
- * len + 16 must fit an int (callers check).
+ * AES-256-GCM with a 12-byte nonce (noise.h).
  */
-static int gcm(int enc, const unsigned char key[KEY], uint64_t counter,
-	       const unsigned char *ad, size_t ad_len, const unsigned char *in,
-	       size_t len, unsigned char *out)
+int cl_wa_aes_gcm(int enc, const unsigned char key[32],
+		  const unsigned char iv[12], const unsigned char *ad,
+		  size_t ad_len, const unsigned char *in, size_t len,
+		  unsigned char *out)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	unsigned char iv[12] = { 0 }, tag[TAG];
-	size_t body = enc ? len : len - TAG;
+	EVP_CIPHER_CTX *ctx;
+	unsigned char tag[TAG];
+	size_t body;
 	int outl = 0, finl = 0, rc = CL_EINVAL;
 
-	if (ctx == NULL)
+	if ((!enc && len < TAG) || len > (size_t)INT_MAX - TAG ||
+	    ad_len > (size_t)INT_MAX)
+		return CL_EINVAL;
+	body = enc ? len : len - TAG;
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
 		return CL_ENOMEM;
-	iv[8] = (unsigned char)(counter >> 24);
-	iv[9] = (unsigned char)(counter >> 16);
-	iv[10] = (unsigned char)(counter >> 8);
-	iv[11] = (unsigned char)counter;
 	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv, enc) != 1)
 		goto out;
 	if (ad_len &&
@@ -138,6 +135,20 @@ out:
 		sodium_memzero(out, body);
 	EVP_CIPHER_CTX_free(ctx);
 	return rc;
+}
+
+/* The transport's AES-256-GCM: nonce 8 zero bytes || BE32(counter). */
+static int gcm(int enc, const unsigned char key[KEY], uint64_t counter,
+	       const unsigned char *ad, size_t ad_len, const unsigned char *in,
+	       size_t len, unsigned char *out)
+{
+	unsigned char iv[12] = { 0 };
+
+	iv[8] = (unsigned char)(counter >> 24);
+	iv[9] = (unsigned char)(counter >> 16);
+	iv[10] = (unsigned char)(counter >> 8);
+	iv[11] = (unsigned char)counter;
+	return cl_wa_aes_gcm(enc, key, iv, ad, ad_len, in, len, out);
 }
 
 /* Append a packed HandshakeMessage to out; out unchanged on failure. */

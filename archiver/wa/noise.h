@@ -144,4 +144,15 @@ int cl_wa_noise_transport_set_counters(struct cl_wa_noise_transport *t,
 /* Wipe and free; NULL is fine. */
 void cl_wa_noise_transport_free(struct cl_wa_noise_transport *t);
 
+/*
+ * AES-256-GCM with the 12-byte nonce `iv`.  Encrypting, `out` receives
+ * len + 16 bytes (ciphertext, tag); decrypting, `in` is ciphertext || tag
+ * (len >= 16) and `out` receives len - 16 bytes.  CL_OK, CL_EBADSIG
+ * (authentication failed), CL_ENOMEM, CL_EINVAL.
+ */
+int cl_wa_aes_gcm(int enc, const unsigned char key[32],
+		  const unsigned char iv[12], const unsigned char *ad,
+		  size_t ad_len, const unsigned char *in, size_t len,
+		  unsigned char *out);
+
 #endif

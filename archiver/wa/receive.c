@@ -14,6 +14,7 @@
 #include "archiver/parties/parties.h"
 #include "archiver/wa/creds.h"
 #include "archiver/wa/history.h"
+#include "archiver/wa/mediaretry.h"
 #include "archiver/wa/message.h"
 #include "archiver/wa/msgsecret.h"
 #include "archiver/wa/receive.h"
@@ -25,7 +26,7 @@
 
 #define JID_MAX 200
 #define COV_SOURCE "whatsapp-linked-device"
-#define STMT_MAX 16
+#define STMT_MAX 32
 
 struct cl_wa_recv {
 	struct cl_ledger *l;
@@ -129,6 +130,7 @@ int cl_wa_recv_new(struct cl_wa_recv **out, struct cl_ledger *l,
 			 "CREATE TABLE IF NOT EXISTS wa_retry(h BLOB PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;"
 			 "CREATE TABLE IF NOT EXISTS wa_hist(h BLOB PRIMARY KEY, note BLOB NOT NULL, tries INTEGER NOT NULL, next_at INTEGER NOT NULL) WITHOUT ROWID;"
 			 "CREATE TABLE IF NOT EXISTS wa_media(h BLOB PRIMARY KEY, job BLOB NOT NULL, tries INTEGER NOT NULL, next_at INTEGER NOT NULL) WITHOUT ROWID;"
+			 "CREATE TABLE IF NOT EXISTS wa_media_rmr(mid BLOB PRIMARY KEY, h BLOB NOT NULL, asked_at INTEGER NOT NULL) WITHOUT ROWID;"
 			 "CREATE TABLE IF NOT EXISTS wa_secret(h BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
 			 NULL, NULL, NULL) != SQLITE_OK) {
 		rc = cl_error(err, CL_EIO, "cannot create the collector's tables: %s",
@@ -598,6 +600,28 @@ out:
 
 #define MEDIA_AD "chatledger-wa-media-v1"
 
+static int media_next_at(struct cl_wa_recv *r, const unsigned char h[32],
+			 int tries, int64_t next_at)
+{
+	sqlite3_stmt *st = stmt(r, "UPDATE wa_media SET tries = ?2, next_at = ?3 WHERE h = ?1");
+	int rc;
+
+	if (st == NULL)
+		return CL_EIO;
+	sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, tries);
+	sqlite3_bind_int64(st, 3, next_at);
+	rc = sqlite3_step(st) == SQLITE_DONE ? CL_OK : CL_EIO;
+	stmt_done(r, st);
+	return rc;
+}
+
+/* A failed attempt's delay: 1 min, 4, 16, ... */
+static int64_t media_delay(int tries)
+{
+	return (int64_t)60000 << (2 * (tries - 1));
+}
+
 static int lp_add(struct cl_buf *b, const void *p, size_t n)
 {
 	int rc = cl_buf_add_be32(b, (uint32_t)n);
@@ -652,18 +676,52 @@ static int open_row(const struct cl_wa_recv *r, const char *adp,
 	return CL_OK;
 }
 
+/* A media job sealed into `ct`: type, direct path, the record's key and
+ * conversation material, media key, hashes, sent_at, idx; then what a
+ * media retry request needs: message id, chat, group sender, from_me. */
+static int media_job_seal(const struct cl_wa_recv *r, const unsigned char h[32],
+			  const struct cl_wa_media_job *j, struct cl_buf *ct)
+{
+	struct cl_buf pt;
+	int rc;
+
+	cl_buf_init(&pt, 1u << 20);
+	if ((rc = lp_add(&pt, j->type, strlen(j->type) + 1)) ||
+	    (rc = lp_add(&pt, j->direct_path, strlen(j->direct_path) + 1)) ||
+	    (rc = lp_add(&pt, j->keymat, j->keymat_len)) ||
+	    (rc = lp_add(&pt, j->convmat, j->convmat_len)) ||
+	    (rc = cl_buf_add(&pt, j->media_key, 32)) ||
+	    (rc = cl_buf_add(&pt, j->enc_sha256, 32)) ||
+	    (rc = cl_buf_add(&pt, j->sha256, 32)) ||
+	    (rc = cl_buf_add_be64(&pt, (uint64_t)j->sent_ms)) ||
+	    (rc = cl_buf_add_be64(&pt, j->idx)))
+		goto out;
+	if (j->msg_id &&
+	    ((rc = lp_add(&pt, j->msg_id, strlen(j->msg_id) + 1)) ||
+	     (rc = lp_add(&pt, j->chat, strlen(j->chat) + 1)) ||
+	     (rc = lp_add(&pt, j->participant, strlen(j->participant) + 1)) ||
+	     (rc = cl_buf_add(&pt, j->from_me ? "\1" : "\0", 1))))
+		goto out;
+	rc = seal_row(r, MEDIA_AD, h, &pt, ct);
+out:
+	if (pt.data)
+		sodium_memzero(pt.data, pt.alloc);
+	cl_buf_release(&pt);
+	return rc;
+}
+
 /* Queue the download of the media `mp` carries, if any, for the record
- * at `idx` (sealed: type, direct path, the record's key and
- * conversation material, media key, hashes, sent_at, idx). */
+ * at `idx` of the message `s` (media_job_seal()). */
 static int media_queue(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
-		       const struct rec_keys *keys, uint64_t idx,
-		       int64_t sent_ms, int64_t now_ms,
+		       const struct stanza *s, const struct rec_keys *keys,
+		       uint64_t idx, int64_t sent_ms, int64_t now_ms,
 		       struct cl_wa_recv_out *out)
 {
 	struct cl_wa_media_ref ref;
+	struct cl_wa_media_job j;
 	unsigned char h[32];
 	crypto_generichash_state st;
-	struct cl_buf pt, ct;
+	struct cl_buf ct;
 	sqlite3_stmt *q = NULL;
 	int rc;
 
@@ -673,18 +731,24 @@ static int media_queue(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
 	crypto_generichash_update(&st, (const unsigned char *)"media", 6);
 	crypto_generichash_update(&st, keys->key.data, keys->key.len);
 	crypto_generichash_final(&st, h, 32);
-	cl_buf_init(&pt, 1u << 20);
+	memset(&j, 0, sizeof(j));
+	j.type = ref.type;
+	j.direct_path = ref.direct_path;
+	j.keymat = keys->key.data;
+	j.keymat_len = keys->key.len;
+	j.convmat = keys->conv.data;
+	j.convmat_len = keys->conv.len;
+	j.media_key = ref.media_key;
+	j.enc_sha256 = ref.enc_sha256;
+	j.sha256 = ref.sha256;
+	j.sent_ms = sent_ms;
+	j.idx = idx;
+	j.msg_id = s->id;
+	j.chat = s->chat;
+	j.participant = s->is_group ? s->sender : "";
+	j.from_me = s->from_me;
 	cl_buf_init(&ct, 2u << 20);
-	if ((rc = lp_add(&pt, ref.type, strlen(ref.type) + 1)) ||
-	    (rc = lp_add(&pt, ref.direct_path, strlen(ref.direct_path) + 1)) ||
-	    (rc = lp_add(&pt, keys->key.data, keys->key.len)) ||
-	    (rc = lp_add(&pt, keys->conv.data, keys->conv.len)) ||
-	    (rc = cl_buf_add(&pt, ref.media_key, 32)) ||
-	    (rc = cl_buf_add(&pt, ref.enc_sha256, 32)) ||
-	    (rc = cl_buf_add(&pt, ref.sha256, 32)) ||
-	    (rc = cl_buf_add_be64(&pt, (uint64_t)sent_ms)) ||
-	    (rc = cl_buf_add_be64(&pt, idx)) ||
-	    (rc = seal_row(r, MEDIA_AD, h, &pt, &ct)))
+	if ((rc = media_job_seal(r, h, &j, &ct)))
 		goto out;
 	if (sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO wa_media(h, job, tries, next_at) VALUES (?1, ?2, 0, ?3)",
 			       -1, &q, NULL) != SQLITE_OK) {
@@ -698,9 +762,6 @@ static int media_queue(struct cl_wa_recv *r, const struct cl_wa_msg_parsed *mp,
 	sqlite3_finalize(q);
 	out->media_queued = rc == CL_OK;
 out:
-	if (pt.data)
-		sodium_memzero(pt.data, pt.alloc);
-	cl_buf_release(&pt);
 	cl_buf_release(&ct);
 	return rc;
 }
@@ -735,27 +796,46 @@ static const unsigned char *lp_take(const struct cl_buf *b, size_t *off,
 	return b->data + *off - n;
 }
 
+/* The next length-prefixed C string (NUL included in the length). */
+static const char *lp_str(const struct cl_buf *b, size_t *off)
+{
+	const unsigned char *p;
+	size_t n;
+
+	if ((p = lp_take(b, off, &n)) == NULL || n == 0 || p[n - 1] ||
+	    memchr(p, 0, n - 1))
+		return NULL;
+	return (const char *)p;
+}
+
 /* The fields of an opened job: 1, or 0 when malformed. */
 static int media_job_parse(struct cl_wa_media_job *j)
 {
-	const unsigned char *p;
-	size_t off = 0, n;
+	size_t off = 0;
 
-	if ((p = lp_take(&j->pt, &off, &n)) == NULL || n == 0 || p[n - 1])
+	if ((j->type = lp_str(&j->pt, &off)) == NULL ||
+	    (j->direct_path = lp_str(&j->pt, &off)) == NULL)
 		return 0;
-	j->type = (const char *)p;
-	if ((p = lp_take(&j->pt, &off, &n)) == NULL || n == 0 || p[n - 1])
-		return 0;
-	j->direct_path = (const char *)p;
 	if ((j->keymat = lp_take(&j->pt, &off, &j->keymat_len)) == NULL ||
 	    (j->convmat = lp_take(&j->pt, &off, &j->convmat_len)) == NULL ||
-	    j->pt.len - off != 3 * 32 + 16)
+	    j->pt.len - off < 3 * 32 + 16)
 		return 0;
 	j->media_key = j->pt.data + off;
 	j->enc_sha256 = j->pt.data + off + 32;
 	j->sha256 = j->pt.data + off + 64;
 	j->sent_ms = (int64_t)cl_load_be64(j->pt.data + off + 96);
 	j->idx = cl_load_be64(j->pt.data + off + 104);
+	off += 3 * 32 + 16;
+	j->msg_id = j->chat = j->participant = NULL;
+	j->from_me = 0;
+	if (off == j->pt.len)   /* queued before media retry requests */
+		return 1;
+	if ((j->msg_id = lp_str(&j->pt, &off)) == NULL ||
+	    (j->chat = lp_str(&j->pt, &off)) == NULL ||
+	    (j->participant = lp_str(&j->pt, &off)) == NULL ||
+	    j->pt.len - off != 1 || j->pt.data[off] > 1)
+		return 0;
+	j->from_me = j->pt.data[off];
 	return 1;
 }
 
@@ -842,6 +922,9 @@ int cl_wa_recv_media_done(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
 			rc = row_set(r, "DELETE FROM wa_media WHERE h = ?1 AND ?2 >= 0",
 				     j->h, 0);
 		if (rc == CL_OK)
+			rc = row_set(r, "DELETE FROM wa_media_rmr WHERE h = ?1 AND ?2 >= 0",
+				     j->h, 0);
+		if (rc == CL_OK)
 			rc = cl_ledger_commit(r->l, err);
 		else
 			cl_ledger_rollback(r->l);
@@ -857,7 +940,6 @@ int cl_wa_recv_media_failed(struct cl_wa_recv *r, const struct cl_wa_media_job *
 			    int *abandoned, char **err)
 {
 	int tries = j->tries + 1, rc;
-	sqlite3_stmt *st = NULL;
 
 	*abandoned = final || tries >= CL_WA_MEDIA_TRIES;
 	if (r->in_batch)
@@ -872,24 +954,18 @@ int cl_wa_recv_media_failed(struct cl_wa_recv *r, const struct cl_wa_media_job *
 		if (rc == CL_OK)
 			rc = row_set(r, "DELETE FROM wa_media WHERE h = ?1 AND ?2 >= 0",
 				     j->h, 0);
+		if (rc == CL_OK)
+			rc = row_set(r, "DELETE FROM wa_media_rmr WHERE h = ?1 AND ?2 >= 0",
+				     j->h, 0);
 	} else {
-		int64_t delay = (int64_t)60000 << (2 * (tries - 1));
+		int64_t delay = media_delay(tries);
 
 		rc = cov_append(r, "wa-media-failed", json_pack(
 			"{s:I, s:s, s:s, s:i, s:o}", "record", (json_int_t)j->idx,
 			"type", j->type, "error", error, "attempt", tries,
 			"next_attempt", ms_json(now_ms + delay)), err);
-		if (rc == CL_OK &&
-		    sqlite3_prepare_v2(r->db, "UPDATE wa_media SET tries = ?2, next_at = ?3 WHERE h = ?1",
-				       -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_blob(st, 1, j->h, 32, SQLITE_STATIC);
-			sqlite3_bind_int(st, 2, tries);
-			sqlite3_bind_int64(st, 3, now_ms + delay);
-			rc = sqlite3_step(st) == SQLITE_DONE ? CL_OK : CL_EIO;
-			sqlite3_finalize(st);
-		} else if (rc == CL_OK) {
-			rc = CL_EIO;
-		}
+		if (rc == CL_OK)
+			rc = media_next_at(r, j->h, tries, now_ms + delay);
 	}
 	if (rc == CL_OK)
 		rc = cl_ledger_commit(r->l, err);
@@ -1517,8 +1593,8 @@ static int in_batch(struct cl_wa_recv *r, const struct cl_wa_node *m,
 			if (rc == CL_OK)
 				rc = secret_keep(r, mp, s);
 			if (rc == CL_OK)
-				rc = media_queue(r, mp, &keys, idx, meta.sent_ms,
-						 now_ms, out);
+				rc = media_queue(r, mp, s, &keys, idx,
+						 meta.sent_ms, now_ms, out);
 			cl_buf_release(&keys.key);
 			cl_buf_release(&keys.conv);
 			if (rc == CL_OK)
@@ -1685,6 +1761,211 @@ void cl_wa_recv_rollback(struct cl_wa_recv *r)
 	cl_ledger_rollback(r->l);
 	r->in_batch = 0;
 	r->n_pending = 0;
+}
+
+/* ---- media retry requests ------------------------------------------------ */
+
+/* The key of a message's outstanding request: keyed hash of its id. */
+static void rmr_mid(const struct cl_wa_recv *r, const char *id,
+		    unsigned char mid[32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, r->hkey, 32, 32);
+	crypto_generichash_update(&st, (const unsigned char *)"rmr", 4);
+	crypto_generichash_update(&st, (const unsigned char *)id, strlen(id));
+	crypto_generichash_final(&st, mid, 32);
+}
+
+/* The job row h an outstanding request for `mid` belongs to:
+ * CL_OK, CL_ENOTFOUND or CL_EIO. */
+static int rmr_lookup(struct cl_wa_recv *r, const unsigned char mid[32],
+		      unsigned char h[32])
+{
+	sqlite3_stmt *st = stmt(r, "SELECT h FROM wa_media_rmr WHERE mid = ?1");
+	int rc, s;
+
+	if (st == NULL)
+		return CL_EIO;
+	sqlite3_bind_blob(st, 1, mid, 32, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+		memcpy(h, sqlite3_column_blob(st, 0), 32);
+		rc = CL_OK;
+	} else {
+		rc = s == SQLITE_DONE ? CL_ENOTFOUND : CL_EIO;
+	}
+	stmt_done(r, st);
+	return rc;
+}
+
+int cl_wa_recv_media_gone(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
+			  int64_t now_ms, struct cl_wa_node **req, char **err)
+{
+	struct cl_wa_rmr_target t;
+	unsigned char mid[32], h[32];
+	sqlite3_stmt *st;
+	int tries = j->tries + 1, rc;
+
+	*req = NULL;
+	if (r->in_batch)
+		return cl_error(err, CL_EIO, "media inside a message batch");
+	if (j->msg_id == NULL || !*j->msg_id)
+		return CL_ENOTFOUND;
+	rmr_mid(r, j->msg_id, mid);
+	if ((rc = rmr_lookup(r, mid, h)) != CL_ENOTFOUND)
+		return rc == CL_OK ? CL_ENOTFOUND : rc;
+	t.id = j->msg_id;
+	t.own_jid = r->account;
+	t.chat = j->chat;
+	t.participant = j->participant;
+	t.from_me = j->from_me;
+	if ((rc = cl_wa_rmr_request(&t, j->media_key, req)))
+		return rc == CL_EINVAL ? CL_ENOTFOUND : rc;
+	if ((rc = cl_ledger_begin(r->l, err)))
+		goto out;
+	rc = cov_append(r, "wa-media-retry-requested", json_pack(
+		"{s:I, s:s, s:i, s:o}", "record", (json_int_t)j->idx,
+		"type", j->type, "attempt", tries, "next_attempt",
+		ms_json(now_ms + media_delay(tries))), err);
+	if (rc == CL_OK &&
+	    (st = stmt(r, "INSERT INTO wa_media_rmr(mid, h, asked_at) VALUES (?1, ?2, ?3)")) != NULL) {
+		sqlite3_bind_blob(st, 1, mid, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, j->h, 32, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now_ms);
+		rc = sqlite3_step(st) == SQLITE_DONE ? CL_OK : CL_EIO;
+		stmt_done(r, st);
+	} else if (rc == CL_OK) {
+		rc = CL_EIO;
+	}
+	if (rc == CL_OK)
+		rc = media_next_at(r, j->h, tries, now_ms + media_delay(tries));
+	if (rc == CL_OK)
+		rc = cl_ledger_commit(r->l, err);
+	else
+		cl_ledger_rollback(r->l);
+out:
+	if (rc) {
+		cl_wa_node_free(*req);
+		*req = NULL;
+	}
+	return rc;
+}
+
+/* The queued job at h, opened into *j: CL_OK, CL_ENOTFOUND, ... */
+static int media_job_load(struct cl_wa_recv *r, const unsigned char h[32],
+			  struct cl_wa_media_job *j, char **err)
+{
+	sqlite3_stmt *st = stmt(r, "SELECT job, tries FROM wa_media WHERE h = ?1");
+	int rc, s;
+
+	if (st == NULL)
+		return CL_EIO;
+	sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s != SQLITE_ROW) {
+		stmt_done(r, st);
+		return s == SQLITE_DONE ? CL_ENOTFOUND : CL_EIO;
+	}
+	memcpy(j->h, h, 32);
+	j->tries = sqlite3_column_int(st, 1);
+	if (open_row(r, MEDIA_AD, h, sqlite3_column_blob(st, 0),
+		     (size_t)sqlite3_column_bytes(st, 0), &j->pt))
+		rc = cl_error(err, CL_ECORRUPT,
+			      "a queued media download does not open with this credentials key");
+	else
+		rc = media_job_parse(j) ? CL_OK :
+			cl_error(err, CL_ECORRUPT, "a queued media download is malformed");
+	stmt_done(r, st);
+	return rc;
+}
+
+int cl_wa_recv_media_answer(struct cl_wa_recv *r, const struct cl_wa_node *n,
+			    int64_t now_ms, int *result, int *abandoned,
+			    uint64_t *idx, char **err)
+{
+	struct cl_wa_rmr_answer a;
+	struct cl_wa_media_job j;
+	unsigned char mid[32], h[32];
+	char *path = NULL, *why = NULL;
+	json_t *body;
+	int rc;
+
+	*result = CL_WA_RMR_GENERAL_ERROR;
+	*abandoned = 0;
+	*idx = 0;
+	if (r->in_batch)
+		return cl_error(err, CL_EIO, "media inside a message batch");
+	if ((rc = cl_wa_rmr_parse(n, &a, err)))
+		return rc;
+	rmr_mid(r, a.id, mid);
+	if ((rc = rmr_lookup(r, mid, h)))
+		return rc;
+	cl_wa_media_job_init(&j);
+	if ((rc = media_job_load(r, h, &j, err)))
+		goto out;
+	*idx = j.idx;
+	rc = cl_wa_rmr_open(&a, j.media_key, result, &path, &why);
+	if (rc == CL_ENOMEM || rc == CL_EIO)
+		goto out;
+	if (rc) /* an answer that does not open: the phone's failure */
+		*result = CL_WA_RMR_GENERAL_ERROR;
+	if ((rc = cl_ledger_begin(r->l, err)))
+		goto out;
+	body = json_pack("{s:I, s:s, s:s}", "record", (json_int_t)j.idx,
+			 "type", j.type, "result",
+			 cl_wa_rmr_result_name(*result));
+	if (body && a.error_code >= 0)
+		json_object_set_new(body, "error_code",
+				    json_integer(a.error_code));
+	if (body && why)
+		json_object_set_new(body, "error", json_string(why));
+	rc = cov_append(r, "wa-media-retry", body, err);
+	if (rc == CL_OK && *result == CL_WA_RMR_SUCCESS) {
+		struct cl_wa_media_job nj = j;
+		struct cl_buf ct;
+		sqlite3_stmt *st;
+
+		nj.direct_path = path;
+		cl_buf_init(&ct, 2u << 20);
+		rc = media_job_seal(r, h, &nj, &ct);
+		if (rc == CL_OK &&
+		    (st = stmt(r, "UPDATE wa_media SET job = ?2, next_at = ?3 WHERE h = ?1")) != NULL) {
+			sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+			sqlite3_bind_blob(st, 2, ct.data, (int)ct.len, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, now_ms);
+			rc = sqlite3_step(st) == SQLITE_DONE ? CL_OK : CL_EIO;
+			stmt_done(r, st);
+		} else if (rc == CL_OK) {
+			rc = CL_EIO;
+		}
+		cl_buf_release(&ct);
+	} else if (rc == CL_OK) {
+		*abandoned = 1;
+		rc = cov_append(r, "wa-media-abandoned", json_pack(
+			"{s:I, s:s, s:s, s:i, s:b}", "record", (json_int_t)j.idx,
+			"type", j.type, "error", *result == CL_WA_RMR_PHONE_ERROR ?
+			"the phone could not upload it again" :
+			"the phone's media retry answer", "attempts", j.tries,
+			"alert", 1), err);
+		if (rc == CL_OK)
+			rc = row_set(r, "DELETE FROM wa_media WHERE h = ?1 AND ?2 >= 0",
+				     h, 0);
+		if (rc == CL_OK)
+			rc = row_set(r, "DELETE FROM wa_media_rmr WHERE h = ?1 AND ?2 >= 0",
+				     h, 0);
+	}
+	if (rc == CL_OK)
+		rc = cl_ledger_commit(r->l, err);
+	else
+		cl_ledger_rollback(r->l);
+	if (rc)
+		*abandoned = 0;
+out:
+	free(path);
+	free(why);
+	cl_wa_media_job_release(&j);
+	return rc;
 }
 
 /* ---- group changes (w:gp2) ------------------------------------------------ */

@@ -158,6 +158,10 @@ struct cl_wa_media_job {
 	const unsigned char *media_key, *enc_sha256, *sha256;
 	int64_t sent_ms;
 	uint64_t idx;                     /* the record's entry */
+	/* for a media retry request (NULL: queued by an older collector) */
+	const char *msg_id, *chat;
+	const char *participant;          /* a group message's sender, or "" */
+	int from_me;
 };
 
 void cl_wa_media_job_init(struct cl_wa_media_job *j);
@@ -180,6 +184,31 @@ int cl_wa_recv_media_done(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
 int cl_wa_recv_media_failed(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
 			    const char *error, int final, int64_t now_ms,
 			    int *abandoned, char **err);
+
+/*
+ * Media gone from the media hosts (404/410): ask the phone to upload it
+ * again, once per job (mediaretry.h).  In one batch: a
+ * `wa-media-retry-requested` coverage entry, the request remembered,
+ * and the job's next attempt put off as a failed one's; on CL_OK *req
+ * is the receipt to send after the commit (caller frees).  CL_ENOTFOUND
+ * when the job was asked for already or cannot be (queued by an older
+ * collector): the caller reports the failure (cl_wa_recv_media_failed).
+ */
+int cl_wa_recv_media_gone(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
+			  int64_t now_ms, struct cl_wa_node **req, char **err);
+
+/*
+ * The phone's answer, a <notification type="mediaretry"> `n`.  In one
+ * batch: a `wa-media-retry` coverage entry (record, result) and, on
+ * success, the job due now with the new direct path; otherwise
+ * `wa-media-abandoned` (alert) and the job leaves the queue (*abandoned
+ * set, *idx the record).  CL_ENOTFOUND for an answer to no outstanding
+ * request (done already, or never asked), CL_EINVAL (with *err) for a
+ * malformed notification: the caller acknowledges both.
+ */
+int cl_wa_recv_media_answer(struct cl_wa_recv *r, const struct cl_wa_node *n,
+			    int64_t now_ms, int *result, int *abandoned,
+			    uint64_t *idx, char **err);
 
 /* ---- group changes ------------------------------------------------------------
  * A <notification type=w:gp2> (members added, removed, promoted, demoted;

@@ -316,9 +316,16 @@ try:
     img_sent = {e["id"]: e for e in sent(peer)
                 if e["kind"] == "image" and e.get("media_sha256")}
     mf = peer.mark()
+    # gone from the media host (404): the collector asks the phone to upload
+    # it again; the phone does (GONE1, and GONE4 in a group), says it no
+    # longer has it (GONE2), or never answers (GONE3)
     peer.cmd('send {"id":"MEDIAGONE1","from":"85290000002:0@s.whatsapp.net","chat":"85290000002@s.whatsapp.net","kind":"image","text":"gone image","mediaFault":"gone"}')
+    peer.cmd('send {"id":"MEDIAGONE2","from":"85290000002:0@s.whatsapp.net","chat":"85290000002@s.whatsapp.net","kind":"image","text":"lost image","mediaFault":"gone-lost"}')
+    peer.cmd('send {"id":"MEDIAGONE3","from":"85290000002:0@s.whatsapp.net","chat":"85290000002@s.whatsapp.net","kind":"image","text":"unanswered image","mediaFault":"gone-silent"}')
+    peer.cmd('send {"id":"MEDIAGONE4","from":"85290000009:0@s.whatsapp.net","chat":"120363000000000009@g.us","kind":"image","text":"gone group image","mediaFault":"gone"}')
     peer.cmd('send {"id":"MEDIAMAC1","from":"85290000002:0@s.whatsapp.net","chat":"85290000002@s.whatsapp.net","kind":"image","text":"bad mac image","mediaFault":"mac"}')
     peer.wait("receipt", after=mf, timeout=20, pred=lambda e: e["id"] == "MEDIAMAC1")
+    gone_sent = {e["id"]: e for e in sent(peer) if e["id"].startswith("MEDIAGONE")}
 
     def media_done():
         recs, _ = records(A)
@@ -326,10 +333,12 @@ try:
                    if x.get("source") == "whatsapp-md"}
         att = attachment_leaves(A)
         have = set(att.values())
-        return rec_idx, att, all(rec_idx.get(i) in have for i in img_sent)
+        return rec_idx, att, all(rec_idx.get(i) in have for i in
+                                 list(img_sent) + ["MEDIAGONE1", "MEDIAGONE4"])
     ok(img_sent and wait_for(lambda: media_done()[2], 60),
        "every image's media downloaded from the media host and stored as an "
-       "attachment entry of its record (%d images)" % len(img_sent),
+       "attachment entry of its record (%d images, and the two the phone "
+       "uploaded again)" % len(img_sent),
        log_of(col)[-1500:])
     rec_idx, att, _ = media_done()
     shas = attachment_shas(A, list(att))
@@ -339,17 +348,57 @@ try:
        "(encrypted-file hash, HMAC, AES-CBC and plaintext hash checked)",
        [(i, by_rec.get(rec_idx.get(i)), e["media_sha256"])
         for i, e in list(img_sent.items())[:3]])
-    ok(wait_for(lambda: {b.get("record") for k, b in coverage(A)
-                         if k == "wa-media-failed"} >=
-                {rec_idx.get("MEDIAGONE1"), rec_idx.get("MEDIAMAC1")}
-                if "MEDIAGONE1" in rec_idx else False, 30),
-       "media that cannot be fetched (404) or opened (bad MAC): "
-       "wa-media-failed for its record, retried later")
-    fails = {b.get("record"): b for k, b in coverage(A) if k == "wa-media-failed"}
-    ok(fails.get(rec_idx.get("MEDIAGONE1"), {}).get("error", "").startswith("gone") and
-       fails.get(rec_idx.get("MEDIAMAC1"), {}).get("error", "").startswith("bad-mac") and
-       rec_idx.get("MEDIAGONE1") not in set(attachment_leaves(A).values()),
-       "the failure names the reason (gone, bad-mac); no attachment stored",
+    ok(all(by_rec.get(rec_idx.get(i)) == gone_sent[i]["media_sha256"]
+           for i in ("MEDIAGONE1", "MEDIAGONE4")),
+       "media gone from the host: stored once the phone uploaded it again, "
+       "the bytes the message's fileSha256 names",
+       [(i, by_rec.get(rec_idx.get(i))) for i in ("MEDIAGONE1", "MEDIAGONE4")])
+    with peer.cv:
+        reqs = {e["id"]: e for e in peer.events
+                if e.get("ev") == "media-retry-request"}
+    ok(set(reqs) == {"MEDIAGONE1", "MEDIAGONE2", "MEDIAGONE3", "MEDIAGONE4"}
+       and all(e["opened"] and e["to"] == "85291234567@s.whatsapp.net"
+               and e["from_me"] == "false" for e in reqs.values()),
+       "one media retry request per gone media, to our own number, whose "
+       "enc_p opens with the message's media key and id (the peer checks)",
+       json.dumps(list(reqs.values()))[:600])
+    ok(reqs.get("MEDIAGONE1", {}).get("jid") == "85290000002@s.whatsapp.net"
+       and reqs["MEDIAGONE1"].get("participant") is None
+       and reqs.get("MEDIAGONE4", {}).get("jid") == "120363000000000009@g.us"
+       and reqs["MEDIAGONE4"].get("participant") == "85290000009@s.whatsapp.net",
+       "the request's <rmr> names the chat, and a group message's sender",
+       json.dumps(list(reqs.values()))[:600])
+
+    def cov_by(kind):
+        return {b.get("record"): b for k, b in coverage(A) if k == kind}
+    ok(wait_for(lambda: set(cov_by("wa-media-retry")) >=
+                {rec_idx.get(i) for i in ("MEDIAGONE1", "MEDIAGONE2", "MEDIAGONE4")}, 30),
+       "every answer of the phone is a wa-media-retry coverage entry")
+    asked = cov_by("wa-media-retry-requested")
+    answers = cov_by("wa-media-retry")
+    ok(set(asked) == {rec_idx.get(i) for i in gone_sent}
+       and all(asked[rec_idx[i]].get("next_attempt") for i in gone_sent),
+       "wa-media-retry-requested for each gone media, with its next attempt",
+       json.dumps(list(asked.values()))[:600])
+    ok(answers.get(rec_idx.get("MEDIAGONE1"), {}).get("result") == "success"
+       and answers.get(rec_idx.get("MEDIAGONE2"), {}).get("result") == "phone-error"
+       and answers[rec_idx["MEDIAGONE2"]].get("error_code") == 2
+       and rec_idx.get("MEDIAGONE3") not in answers,
+       "the answers recorded: success; the phone's error code 2; none for "
+       "the unanswered request", json.dumps(list(answers.values()))[:600])
+    lost = cov_by("wa-media-abandoned").get(rec_idx.get("MEDIAGONE2"), {})
+    ok(lost.get("alert") is True and
+       rec_idx.get("MEDIAGONE2") not in set(attachment_leaves(A).values()) and
+       wait_for(lambda: '"wa-media-abandoned"' in open(ALERTS).read(), 10),
+       "media the phone no longer has: wa-media-abandoned, an alert, no "
+       "attachment", json.dumps(lost))
+    ok(wait_for(lambda: rec_idx.get("MEDIAMAC1") in cov_by("wa-media-failed"), 30),
+       "media that cannot be opened (bad MAC): wa-media-failed, retried later")
+    fails = cov_by("wa-media-failed")
+    ok(fails.get(rec_idx.get("MEDIAMAC1"), {}).get("error", "").startswith("bad-mac") and
+       rec_idx.get("MEDIAMAC1") not in set(attachment_leaves(A).values()) and
+       rec_idx.get("MEDIAGONE3") not in set(attachment_leaves(A).values()),
+       "the failure names the reason (bad-mac); no attachment stored",
        json.dumps(list(fails.values()))[:600])
 
     # ---- edits encrypted under the original's message secret ---------------

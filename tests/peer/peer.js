@@ -26,6 +26,7 @@ import {
 	validatePreKeyUpload, parseQR, buildPairSuccess, checkPairDeviceSign, randomRef, randomId, QR_PREFIX,
 	normalizeLinkCode, wrapLinkKey, unwrapLinkKey, x25519, validateCompanionHello, buildPrimaryHello, openCompanionFinish,
 } from './walib.js';
+import { openRequest, sealAnswer, RESULT } from './mediaretry.js';
 import { Sender, bundleFromUpload, buildMessage, randomMsgId, useWasmSigning, consecutiveSenderKeys } from './sender.js';
 
 // Fixed test constants (private keys; clamped before use).
@@ -208,7 +209,12 @@ async function sendItem(it) {
 			e.body[e.body.length - 1] ^= 0xff;
 		if (it.mediaFault === 'mac')
 			e.fileEncSha256 = createHash('sha256').update(e.body).digest();
-		if (it.mediaFault !== 'gone')
+		// gone*: 404 at first; on a media retry request the phone
+		// uploads it again (gone), answers <error code=2> (gone-lost),
+		// or never answers (gone-silent)
+		if (String(it.mediaFault).startsWith('gone'))
+			it.goneMedia = { data: e.body, hash: e.fileEncSha256.toString('base64url') };
+		else
 			state.media.set(path, { data: e.body, hash: e.fileEncSha256.toString('base64url') });
 		it.media = { mediaKey: e.mediaKey, fileEncSha256: e.fileEncSha256, fileSha256: e.fileSha256, fileLength: plain.length, directPath: `${path}?ccb=11-4&oh=x` };
 	}
@@ -216,6 +222,42 @@ async function sendItem(it) {
 	state.outbox.set(it.id, { item: it, node, delivered: false, retries: 0 });
 	emit('sent', { id: it.id, from: it.from, chat: it.chat, kind: it.kind, text: it.text ?? null, target: it.target ?? null, lid: it.lid ?? null, media_sha256: it.media ? it.media.fileSha256.toString('hex') : null, media_fault: it.mediaFault ?? null });
 	deliver(it.id);
+}
+
+// The collector's media retry request (a receipt type=server-error to
+// our own number), answered as the phone would (mediaretry.js).
+function onMediaRetryRequest(node) {
+	const a = node.attrs;
+	const enc = getBinaryNodeChild(node, 'encrypt');
+	const rmr = getBinaryNodeChild(node, 'rmr');
+	const o = state.outbox.get(a.id);
+	const mediaKey = o?.item?.media?.mediaKey;
+	const ev = { id: a.id, to: a.to ?? null, jid: rmr?.attrs.jid ?? null, from_me: rmr?.attrs.from_me ?? null,
+		participant: rmr?.attrs.participant ?? null, known: !!o, opened: false };
+	try {
+		ev.opened = !!(mediaKey && enc && openRequest(getBinaryNodeChild(enc, 'enc_p').content,
+			getBinaryNodeChild(enc, 'enc_iv').content, mediaKey, a.id) === a.id);
+	} catch {
+		ev.opened = false;
+	}
+	emit('media-retry-request', ev);
+	const c = state.cur;
+	const how = o?.item?.mediaFault;
+	if (!c || !ev.opened || !rmr || how === 'gone-silent')
+		return;
+	const base = { tag: 'notification', attrs: { from: `${OWN()}@s.whatsapp.net`, type: 'mediaretry', id: a.id, t: String(nowS()) } };
+	const rmrNode = { tag: 'rmr', attrs: { ...rmr.attrs } };
+	if (how === 'gone-lost') {
+		c.send({ ...base, content: [rmrNode, { tag: 'error', attrs: { code: '2' } }] });
+		emit('media-retry-answer', { id: a.id, result: 'error-2' });
+		return;
+	}
+	const path = `/v/t62.7118-24/${randomBytes(8).toString('hex')}.enc`;
+	state.media.set(path, o.item.goneMedia);
+	const ans = sealAnswer(mediaKey, a.id, RESULT.SUCCESS, `${path}?ccb=11-4&oh=y`);
+	c.send({ ...base, content: [rmrNode, { tag: 'encrypt', attrs: {}, content: [
+		{ tag: 'enc_p', attrs: {}, content: ans.ciphertext }, { tag: 'enc_iv', attrs: {}, content: ans.iv }] }] });
+	emit('media-retry-answer', { id: a.id, result: 'success', path });
 }
 
 async function onRetryReceipt(id, count) {
@@ -874,6 +916,10 @@ class Conn {
 		}
 		if (node.tag === 'receipt') {
 			const o = state.outbox.get(a.id);
+			if (a.type === 'server-error') {
+				onMediaRetryRequest(node);
+				return;
+			}
 			if (a.type !== 'retry' && rateReceipt(a.id)) {
 				if (o)
 					o.delivered = true;

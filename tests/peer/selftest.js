@@ -26,6 +26,8 @@ import { getNextPreKeysNode } from 'baileys/lib/Utils/signal.js';
 import { buildPairingQRData } from 'baileys/lib/Utils/companion-reg-client-utils.js';
 import { Curve, derivePairingCodeKey, aesDecryptCTR } from 'baileys/lib/Utils/crypto.js';
 import { bytesToCrockford } from 'baileys/lib/Utils/generics.js';
+import { encryptMediaRetryRequest, decryptMediaRetryData } from 'baileys/lib/Utils/messages-media.js';
+import { openRequest, sealAnswer, RESULT } from './mediaretry.js';
 import { encodeBinaryNode, decodeBinaryNode, getBinaryNodeChild, getBinaryNodeChildren } from 'baileys/lib/WABinary/index.js';
 import {
 	proto, hex, keyPairFromLabel, randomKeyPair, xsign, xverify, makeCertChain, checkCertChain,
@@ -290,6 +292,25 @@ function memoryKeys() {
 		},
 	};
 }
+await checkAsync('media retry: a request from Baileys encryptMediaRetryRequest opens with the peer\'s openRequest', async () => {
+	const mediaKey = Buffer.alloc(32, 7);
+	const req = encryptMediaRetryRequest({ id: 'RMRSELF1', remoteJid: '85290000002@s.whatsapp.net', fromMe: false }, mediaKey, JID);
+	const enc = getBinaryNodeChild(req, 'encrypt');
+	const ct = getBinaryNodeChild(enc, 'enc_p').content, iv = getBinaryNodeChild(enc, 'enc_iv').content;
+	if (openRequest(ct, iv, mediaKey, 'RMRSELF1') !== 'RMRSELF1')
+		return 'stanza id differs';
+	return throws(() => openRequest(ct, iv, Buffer.alloc(32, 8), 'RMRSELF1')) ? true : 'opened with the wrong key';
+});
+
+await checkAsync('media retry: the peer\'s sealAnswer opens with Baileys decryptMediaRetryData', async () => {
+	const mediaKey = Buffer.alloc(32, 9);
+	const a = sealAnswer(mediaKey, 'RMRSELF2', RESULT.SUCCESS, '/v/t62.7118-24/new.enc?ccb=11-4');
+	const m = decryptMediaRetryData(a, mediaKey, 'RMRSELF2');
+	if (m.result !== RESULT.SUCCESS || m.directPath !== '/v/t62.7118-24/new.enc?ccb=11-4' || m.stanzaId !== 'RMRSELF2')
+		return JSON.stringify(m);
+	return throws(() => decryptMediaRetryData(a, mediaKey, 'RMRSELF3')) ? true : 'opened under another message id';
+});
+
 await checkAsync('Baileys getNextPreKeysNode upload passes validatePreKeyUpload', async () => {
 	const { node } = await getNextPreKeysNode({ creds, keys: memoryKeys() }, 30);
 	const r = validatePreKeyUpload(await viaWire(node), creds.signedIdentityKey.public);
