@@ -260,7 +260,12 @@ def rate_controlled(peer, col, A):
           % (rss0, rss1, max(samples + [rss0, rss1]), rss1 - rss0))
     print("rate: collector RSS every 5 s (kB): %s"
           % " ".join(str(x) for x in samples[4::5]))
-    print("rate: ledger.db + WAL %.1f MB at start, %.1f MB at end (the ledger's SQLite page cache holds up to 64 MiB of it: cache_size=-65536)"
+    half = samples[len(samples) // 2] if samples else rss0
+    grow = rss1 - half
+    print("rate: collector RSS over the second half: %d kB -> %d kB (%+d kB, %+.1f%%; flat: %s, within 5%%)"
+          % (half, rss1, grow, 100.0 * grow / max(half, 1),
+             "ok" if abs(grow) <= 0.05 * max(half, 1) else "MISS"))
+    print("rate: ledger.db + WAL %.1f MB at start, %.1f MB at end (the collector's SQLite page cache holds at most 8 MiB of it)"
           % (db0, db_mb(A)))
 
 

@@ -233,6 +233,14 @@ void cl_ledger_set_attr_defer(struct cl_ledger *l, size_t entries)
 	l->attr_defer = entries;
 }
 
+int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err)
+{
+	char sql[64];
+
+	(void)cl_fmt(sql, sizeof(sql), "PRAGMA cache_size=-%u;", kib);
+	return exec(l, sql, err);
+}
+
 int cl_ledger_set_wait(struct cl_ledger *l, const char *name, long long limit_ms,
 		       cl_ledger_wait_fn fn, void *ctx)
 {
@@ -550,7 +558,7 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 	sqlite3_busy_timeout(l->db, CL_LEDGER_BUSY_MS);
 	if (mode == CL_OPEN_WRITE &&
 	    (rc = exec(l, "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
-		       "PRAGMA cache_size=-65536;", err)))
+		       "PRAGMA cache_size=-65536;", err)))  /* CL_LEDGER_CACHE_KIB */
 		goto out;
 	/* One read transaction: what is loaded below is one committed
 	 * state.  A reader keeps it until close; a writer ends it below. */

@@ -249,6 +249,11 @@ int cl_ledger_attr_lookup(struct cl_ledger *l, const uint64_t *h, size_t n,
  * attrs past the recorded coverage.
  */
 #define CL_ATTR_DEFER 4096u
+/* The connection's SQLite page cache, in KiB (a writer opens with 64 MiB,
+ * for bulk imports; a long-running collector keeps it small so its
+ * memory stays flat once warm). */
+#define CL_LEDGER_CACHE_KIB 65536u
+int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err);
 void cl_ledger_set_attr_defer(struct cl_ledger *l, size_t entries);
 /* Rebuild the attribute index from entry.attrs (in a batch). */
 int cl_attrix_rebuild(struct cl_ledger *l, char **err);

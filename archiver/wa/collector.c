@@ -1409,6 +1409,10 @@ static int setup(struct col *c, char **err)
 		if (rc == CL_OK)
 			rc = cl_ledger_set_wait(c->ledger, "collect", -1, NULL,
 						NULL);
+		/* a small page cache: a collector runs for months, and what
+		 * it writes is appended (the OS caches the rest) */
+		if (rc == CL_OK)
+			rc = cl_ledger_set_cache(c->ledger, CL_WA_CACHE_KIB, err);
 		if (rc == CL_OK)
 			rc = cl_wa_recv_new(&c->recv, c->ledger, c->creds, key,
 					    err);

@@ -38,6 +38,8 @@
 
 #include <stdint.h>
 
+#define CL_WA_CACHE_KIB 8192u  /* the collector's SQLite page cache */
+
 enum cl_wa_mode { CL_WA_PAIR = 1, CL_WA_COLLECT };
 
 /* Why cl_wa_collector_run() returned (the CLI maps these to exit codes). */
