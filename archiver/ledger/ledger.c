@@ -618,6 +618,7 @@ void cl_ledger_close(struct cl_ledger *l)
 		return;
 	if (l->in_batch)
 		cl_ledger_rollback(l);
+	cl_ledger_bg_checkpoint_stop(l);
 	sqlite3_finalize(l->st_leaf);
 	sqlite3_finalize(l->st_ins_dedup);
 	sqlite3_finalize(l->st_get_ch);

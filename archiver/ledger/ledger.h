@@ -254,6 +254,15 @@ int cl_ledger_attr_lookup(struct cl_ledger *l, const uint64_t *h, size_t n,
  * memory stays flat once warm). */
 #define CL_LEDGER_CACHE_KIB 65536u
 int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err);
+/*
+ * Checkpoint the WAL on a thread of its own (walckpt.c) instead of inside
+ * the commit that fills it, so no commit waits for a checkpoint: for the
+ * long-running receivers (collector, webhook, WeChat).  Write handles
+ * only (a no-op otherwise); stopped by cl_ledger_close().  The runs so
+ * far, for tests.
+ */
+int cl_ledger_bg_checkpoint(struct cl_ledger *l, char **err);
+unsigned long long cl_ledger_bg_checkpoints(const struct cl_ledger *l);
 void cl_ledger_set_attr_defer(struct cl_ledger *l, size_t entries);
 /* Rebuild the attribute index from entry.attrs (in a batch). */
 int cl_attrix_rebuild(struct cl_ledger *l, char **err);

@@ -64,6 +64,7 @@ struct cl_ledger {
 	                              first keyed append, not at open: readers
 	                              that append only keyless entries never
 	                              pay for it) */
+	struct cl_walckpt *walckpt; /* the checkpoint thread, or NULL */
 	struct cl_buf leafbuf;
 	sqlite3_stmt *st_leaf, *st_ins_dedup, *st_get_ch, *st_up_head, *st_ins_entry, *st_ins_payload,
 		*st_ins_key, *st_ins_node, *st_er_get, *st_er_key, *st_er_payload,
@@ -75,6 +76,9 @@ struct cl_ledger {
  * Best effort: when readers keep the log busy the mark stays for the
  * next writer. */
 void cl_ledger_scrub_pending(struct cl_ledger *l);
+
+/* Stop the checkpoint thread, if any (walckpt.c; called by close). */
+void cl_ledger_bg_checkpoint_stop(struct cl_ledger *l);
 
 /*
  * A sealer does the per-entry work that needs no database: keyed hashes,

@@ -1052,6 +1052,9 @@ int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
 	if (header > CL_WEBHOOK_HEADER_TIMEOUT_MAX)
 		return cl_error(err, CL_EINVAL, "the header timeout is at most %u seconds",
 				CL_WEBHOOK_HEADER_TIMEOUT_MAX);
+	/* no answer waits for a WAL checkpoint */
+	if ((rc = cl_ledger_bg_checkpoint(l, err)))
+		return rc;
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return CL_ENOMEM;

@@ -884,6 +884,9 @@ int cl_wx_serve_start(struct cl_ledger *l, const struct cl_wx_serve_opts *o,
 	cl_wx_xml_init();
 	if (!o->no_store && (rc = cl_wx_store_init(l, err)))
 		return rc;
+	/* no answer waits for a WAL checkpoint */
+	if (!o->no_store && (rc = cl_ledger_bg_checkpoint(l, err)))
+		return rc;
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return CL_ENOMEM;

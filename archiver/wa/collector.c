@@ -1413,6 +1413,9 @@ static int setup(struct col *c, char **err)
 		 * it writes is appended (the OS caches the rest) */
 		if (rc == CL_OK)
 			rc = cl_ledger_set_cache(c->ledger, CL_WA_CACHE_KIB, err);
+		/* no receipt waits for a WAL checkpoint */
+		if (rc == CL_OK)
+			rc = cl_ledger_bg_checkpoint(c->ledger, err);
 		if (rc == CL_OK)
 			rc = cl_wa_recv_new(&c->recv, c->ledger, c->creds, key,
 					    err);

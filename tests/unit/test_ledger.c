@@ -749,6 +749,62 @@ out:
 	cl_ledger_close(b);
 }
 
+/* The WAL checkpointed on a thread of its own (walckpt.c): many small
+ * commits, with no checkpoint inside any of them, leave a WAL that was
+ * checkpointed and started over (bounded), and an archive that verifies. */
+static void test_bg_checkpoint(const char *dir)
+{
+	struct cl_ledger *l = NULL;
+	struct cl_verify_opts vo;
+	struct cl_verify_report vr;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	char *err = NULL, *wal = fx_path(dir, "ledger.db-wal"), key[32], fp[32];
+	uint64_t s0, idx = 0;
+	unsigned long long runs = 0;
+	struct stat st;
+	off_t wal_max = 0;
+	int i, ok = 1, rc, tries;
+
+	if (cl_ledger_open(dir, CL_OPEN_WRITE, &l, &err) != CL_OK ||
+	    cl_ledger_bg_checkpoint(l, &err) != CL_OK) {
+		TAP_OK(0, "checkpoint thread starts: %s", err ? err : "?");
+		goto out;
+	}
+	TAP_OK(cl_ledger_bg_checkpoint(l, &err) == CL_OK,
+	       "starting it twice is harmless");
+	s0 = cl_ledger_size(l);
+	for (i = 0; i < 1500 && ok; i++) {
+		snprintf(key, sizeof(key), "k-ck%d", i);
+		snprintf(fp, sizeof(fp), "fp-ck%d", i);
+		ok = cl_ledger_begin(l, &err) == CL_OK &&
+			fx_record(l, key, CONV_A, pts[i % 3], fp, T0 + i, &idx, &dup) == CL_OK &&
+			cl_ledger_commit(l, &err) == CL_OK;
+		if (ok && stat(wal, &st) == 0 && st.st_size > wal_max)
+			wal_max = st.st_size;
+	}
+	TAP_OK(ok, "1,500 one-record commits (%s)", err ? err : "");
+	/* wait for the thread's runs (an event, not a time limit) */
+	for (tries = 0; tries < 600 && (runs = cl_ledger_bg_checkpoints(l)) == 0; tries++)
+		usleep(10000);
+	TAP_OK(runs > 0, "the thread checkpointed (%llu runs)", runs);
+	TAP_OK(wal_max > 0 && wal_max < 24L << 20,
+	       "the WAL stayed bounded (at most %lld bytes over 1,500 commits)",
+	       (long long)wal_max);
+	TAP_EQ_INT(cl_ledger_size(l), s0 + 1500, "every record appended");
+	cl_ledger_close(l);
+	l = NULL;
+	memset(&vo, 0, sizeof(vo));
+	rc = cl_verify(dir, &vo, &vr, &err);
+	TAP_OK(rc == CL_OK && vr.entries == s0 + 1500,
+	       "the archive verifies after checkpoints off the writer's thread (%s)",
+	       vr.problem ? vr.problem : "");
+	cl_verify_report_release(&vr);
+out:
+	free(err);
+	free(wal);
+	cl_ledger_close(l);
+}
+
 int main(void)
 {
 	char *scratch, *dir;
@@ -773,6 +829,7 @@ int main(void)
 	test_payload(dir);
 	test_erase(dir, &k);
 	test_two_writers(dir);
+	test_bg_checkpoint(dir);
 	free(k.name);
 	TAP_EQ_INT(fx_rm_tree(scratch), 0, "scratch directory removed");
 	free(dir);
