@@ -245,6 +245,22 @@ static void page_end(struct cl_con_page *p)
 	RAW(p, "</main></body></html>\n");
 }
 
+/* A read that failed: said on the page (an empty table must never
+ * stand for "nothing there"), then *err freed and cleared. */
+static void read_failed(struct cl_con_page *p, const char *what, int rc,
+			char **err)
+{
+	if (rc != CL_OK) {
+		RAW(p, "<p class=\"error\" id=\"read-error\">cannot read ");
+		ESC(p, what);
+		RAW(p, ": ");
+		ESC(p, *err ? *err : cl_strerror(rc));
+		RAW(p, "</p>");
+	}
+	free(*err);
+	*err = NULL;
+}
+
 void cl_con_error(struct cl_console *c, struct cl_con_req *r, struct cl_con_page *p,
 		  int status, const char *msg)
 {
@@ -508,14 +524,14 @@ static void page_overview(struct cl_console *c, struct cl_con_req *r, struct cl_
 	struct dsar_ctx dx;
 	char *err = NULL;
 	size_t i;
+	int rc;
 
 	memset(&ov, 0, sizeof(ov));
 	ov.retention_at = CL_TIME_NONE;
 	page_begin(r, p, S_OVERVIEW);
 	memset(&st, 0, sizeof(st));
-	(void)cl_ledger_stats(c->l, &st, &err);
-	free(err);
-	err = NULL;
+	read_failed(p, "the ledger's counts", cl_ledger_stats(c->l, &st, &err),
+		    &err);
 	cl_wa_status_init(&wa);
 	RAW(p, "<div class=\"card\"><h2>");
 	ESC(p, T(r, S_COLLECTOR));
@@ -556,12 +572,10 @@ static void page_overview(struct cl_console *c, struct cl_con_req *r, struct cl_
 		fmt(p, "<p>%s</p>", T(r, S_NONE));
 	free(err);
 	err = NULL;
-	(void)cl_ledger_each(c->l, CL_ENTRY_COVERAGE, on_cov, &ov, &err);
-	free(err);
-	err = NULL;
-	(void)cl_ledger_each(c->l, CL_ENTRY_CONTROL, on_cov, &ov, &err);
-	free(err);
-	err = NULL;
+	read_failed(p, "the coverage entries",
+		    cl_ledger_each(c->l, CL_ENTRY_COVERAGE, on_cov, &ov, &err), &err);
+	read_failed(p, "the control entries",
+		    cl_ledger_each(c->l, CL_ENTRY_CONTROL, on_cov, &ov, &err), &err);
 	RAW(p, "</div><div class=\"card\"><h2>");
 	ESC(p, T(r, S_RETENTION));
 	RAW(p, "</h2><p>");
@@ -595,9 +609,9 @@ static void page_overview(struct cl_console *c, struct cl_con_req *r, struct cl_
 	dx.now = r->now;
 	dx.open = 0;
 	dx.r = r;
-	(void)cl_dsar_each(c->l, on_dsar, &dx, &err);
-	free(err);
+	rc = cl_dsar_each(c->l, on_dsar, &dx, &err);
 	RAW(p, "</table>");
+	read_failed(p, "the data access requests", rc, &err);
 	page_end(p);
 }
 
@@ -1366,8 +1380,8 @@ static void page_access(struct cl_console *c, struct cl_con_req *r, struct cl_co
 	RAW(p, "</button></form>");
 	a.rows = json_array();
 	a.officer = cl_con_arg(r, "officer");
-	(void)cl_access_each(c->l, NULL, on_access_entry, &a, &err);
-	free(err);
+	read_failed(p, "the access log",
+		    cl_access_each(c->l, NULL, on_access_entry, &a, &err), &err);
 	RAW(p, "<table id=\"access\"><tr><th>#</th><th>");
 	ESC(p, T(r, S_TIME));
 	RAW(p, "</th><th>");
