@@ -61,7 +61,6 @@ static void kick(struct cl_walckpt *w)
 static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
 {
 	struct cl_walckpt *w = ctx;
-	int done = 0, pending;
 
 	(void)name;
 	if (frames < w->kicked_at) {   /* the WAL started over */
@@ -71,6 +70,8 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
 		pthread_mutex_unlock(&w->mu);
 	}
 	if (frames >= WAL_RESTART) {
+		int done = 0, pending;
+
 		pthread_mutex_lock(&w->mu);
 		if (w->done_gen == w->gen)
 			done = w->done;
@@ -94,11 +95,12 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
 static void *run(void *arg)
 {
 	struct cl_walckpt *w = arg;
-	struct timespec ts;
-	unsigned gen;
-	int stop, rc, ckpt;
 
 	for (;;) {
+		struct timespec ts;
+		unsigned gen;
+		int stop, rc, ckpt = 0;
+
 		pthread_mutex_lock(&w->mu);
 		if (!w->kick && !w->stop) {
 			clock_gettime(CLOCK_REALTIME, &ts);

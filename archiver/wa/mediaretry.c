@@ -137,9 +137,8 @@ int cl_wa_rmr_parse(const struct cl_wa_node *n, struct cl_wa_rmr_answer *a,
 {
 	const struct cl_wa_node *rmr, *e, *enc;
 	const char *type = cl_wa_node_attr_str(n, "type");
-	const char *fm, *code;
+	const char *fm;
 	size_t iv_len = 0;
-	char *end;
 
 	memset(a, 0, sizeof(*a));
 	a->error_code = -1;
@@ -164,13 +163,18 @@ int cl_wa_rmr_parse(const struct cl_wa_node *n, struct cl_wa_rmr_answer *a,
 				"media retry notification %s: <rmr> without a jid",
 				a->id);
 	if ((e = cl_wa_node_child(n, "error")) != NULL) {
-		code = cl_wa_node_attr_str(e, "code");
-		if (code == NULL || *code < '0' || *code > '9' ||
-		    (a->error_code = (int)strtol(code, &end, 10), *end) ||
-		    a->error_code > 99999)
+		const char *code = cl_wa_node_attr_str(e, "code");
+		size_t k, len = code ? strlen(code) : 0;
+
+		for (k = 0; k < len && code[k] >= '0' && code[k] <= '9'; k++)
+			;
+		if (len == 0 || len > 5 || k != len)
 			return cl_error(err, CL_EINVAL,
 					"media retry notification %s: <error> without a usable code",
 					a->id);
+		a->error_code = 0;
+		for (k = 0; k < len; k++)
+			a->error_code = a->error_code * 10 + (code[k] - '0');
 		return CL_OK;
 	}
 	enc = cl_wa_node_child(n, "encrypt");

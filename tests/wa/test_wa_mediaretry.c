@@ -245,6 +245,8 @@ static void test_malformed(void)
 		{ "<rmr> without jid", "mediaretry", "X3", NULL, NULL, 1, 1, 12, "without a jid" },
 		{ "<error> without code", "mediaretry", "X4", "a@s.whatsapp.net", "", 1, 0, 0, "usable code" },
 		{ "<error code=-1>", "mediaretry", "X5", "a@s.whatsapp.net", "-1", 1, 0, 0, "usable code" },
+		{ "<error code=99999999999>", "mediaretry", "X8", "a@s.whatsapp.net", "99999999999", 1, 0, 0, "usable code" },
+		{ "<error code=2x>", "mediaretry", "X9", "a@s.whatsapp.net", "2x", 1, 0, 0, "usable code" },
 		{ "neither", "mediaretry", "X6", "a@s.whatsapp.net", NULL, 1, 0, 0, "neither" },
 		{ "8-byte IV", "mediaretry", "X7", "a@s.whatsapp.net", NULL, 1, 1, 8, "IV" },
 	};
