@@ -394,6 +394,22 @@ int cl_wa_node_add_child(struct cl_wa_node *n, struct cl_wa_node *child)
 	return CL_OK;
 }
 
+int cl_wa_node_add_leaf(struct cl_wa_node *parent, const char *tag,
+			const void *p, size_t len, int text)
+{
+	struct cl_wa_node *n = NULL;
+	int rc = cl_wa_node_new_s(&n, tag);
+
+	if (rc == CL_OK)
+		rc = text ? cl_wa_node_set_text(n, p, len) :
+			    cl_wa_node_set_bytes(n, p, len);
+	if (rc == CL_OK)
+		rc = cl_wa_node_add_child(parent, n);
+	if (rc)
+		cl_wa_node_free(n);
+	return rc;
+}
+
 const struct cl_wa_attr *cl_wa_node_attr(const struct cl_wa_node *n,
 					 const char *key)
 {

@@ -137,6 +137,11 @@ int cl_wa_node_set_list(struct cl_wa_node *n);
  */
 int cl_wa_node_add_child(struct cl_wa_node *n, struct cl_wa_node *child);
 
+/* Append a new child <tag> holding a copy of `len` bytes (as text when
+ * `text`).  CL_OK, CL_EINVAL, CL_ENOMEM; nothing added on failure. */
+int cl_wa_node_add_leaf(struct cl_wa_node *parent, const char *tag,
+			const void *p, size_t len, int text);
+
 /* The first attribute named `key` (a C string), or NULL. */
 const struct cl_wa_attr *cl_wa_node_attr(const struct cl_wa_node *n,
 					 const char *key);

@@ -541,12 +541,23 @@ static int media_ask_phone(struct col *c, int64_t now)
 	return rc;
 }
 
+/* Acknowledge the stanza `n` now: 0, or -1 when it could not be sent. */
+static int ack_now(struct col *c, const struct cl_wa_node *n)
+{
+	struct cl_wa_node *ack = NULL;
+	int rc = CL_OK;
+
+	if (cl_wa_client_ack_node(n, &ack) == CL_OK && ack)
+		rc = cl_wa_client_send_node(c->client, ack);
+	cl_wa_node_free(ack);
+	return rc ? -1 : 0;
+}
+
 /* The phone's answer to a media retry request: recorded in its own
  * batch, then acknowledged. */
 static int on_media_retry(struct col *c, const struct cl_wa_node *n,
 			  int64_t now)
 {
-	struct cl_wa_node *ack = NULL;
 	char *err = NULL;
 	uint64_t idx = 0;
 	int rc, result = 0, abandoned = 0;
@@ -585,12 +596,7 @@ static int on_media_retry(struct col *c, const struct cl_wa_node *n,
 		return 0;
 	}
 	free(err);
-	if (cl_wa_client_ack_node(n, &ack) == CL_OK && ack)
-		rc = cl_wa_client_send_node(c->client, ack);
-	else
-		rc = CL_OK;
-	cl_wa_node_free(ack);
-	return rc ? -1 : 0;
+	return ack_now(c, n);
 }
 
 /* A finished media download: the attachment, or the failure. */
@@ -982,12 +988,7 @@ static int on_group(struct col *c, const struct cl_wa_node *n, int64_t now)
 			err ? err : cl_strerror(rc));
 		free(err);
 		/* nothing to archive: acknowledged so it is not resent */
-		if (cl_wa_client_ack_node(n, &ack) == CL_OK && ack)
-			rc = cl_wa_client_send_node(c->client, ack);
-		else
-			rc = CL_OK;
-		cl_wa_node_free(ack);
-		return rc ? -1 : 0;
+		return ack_now(c, n);
 	}
 	if (rc || (rc = cl_wa_client_ack_node(n, &ack))) {
 		col_log(c, CL_WA_LOG_ERROR, "cannot archive a group change: %s",

@@ -48,19 +48,6 @@ static unsigned char *rmr_key(const unsigned char media_key[32])
 	return k;
 }
 
-static int child_bytes(struct cl_wa_node *parent, const char *tag,
-		       const unsigned char *p, size_t len)
-{
-	struct cl_wa_node *c = NULL;
-	int rc;
-
-	if ((rc = cl_wa_node_new_s(&c, tag)) ||
-	    (rc = cl_wa_node_set_bytes(c, p, len)) ||
-	    (rc = cl_wa_node_add_child(parent, c)))
-		cl_wa_node_free(c);
-	return rc;
-}
-
 int cl_wa_rmr_request(const struct cl_wa_rmr_target *t,
 		      const unsigned char media_key[32],
 		      struct cl_wa_node **out)
@@ -96,8 +83,8 @@ int cl_wa_rmr_request(const struct cl_wa_rmr_target *t,
 	    (rc = cl_wa_node_add_attr_s(n, "to", t->own_jid)) ||
 	    (rc = cl_wa_node_add_attr_s(n, "type", "server-error")) ||
 	    (rc = cl_wa_node_new_s(&enc, "encrypt")) ||
-	    (rc = child_bytes(enc, "enc_p", ct, plen + TAG_LEN)) ||
-	    (rc = child_bytes(enc, "enc_iv", iv, sizeof(iv))) ||
+	    (rc = cl_wa_node_add_leaf(enc, "enc_p", ct, plen + TAG_LEN, 0)) ||
+	    (rc = cl_wa_node_add_leaf(enc, "enc_iv", iv, sizeof(iv), 0)) ||
 	    (rc = cl_wa_node_add_child(n, enc)))
 		goto out;
 	enc = NULL;

@@ -242,23 +242,6 @@ const unsigned char *cl_wa_paircode_wrapped(const struct cl_wa_paircode *pc)
 	return pc->wrapped;
 }
 
-/* Append <tag>bytes</tag> (text when `text`) to parent. */
-static int add_child(struct cl_wa_node *parent, const char *tag,
-		     const void *p, size_t len, int text)
-{
-	struct cl_wa_node *n = NULL;
-	int rc = cl_wa_node_new_s(&n, tag);
-
-	if (rc == CL_OK)
-		rc = text ? cl_wa_node_set_text(n, p, len) :
-			    cl_wa_node_set_bytes(n, p, len);
-	if (rc == CL_OK)
-		rc = cl_wa_node_add_child(parent, n);
-	if (rc)
-		cl_wa_node_free(n);
-	return rc;
-}
-
 /*
  * Baileys' CompanionWebClientType for "Browser (OS)": '1'..'9' (see
  * paircode.h), or 0 when the display is not of that form.
@@ -344,15 +327,15 @@ int cl_wa_paircode_hello_node(const struct cl_wa_paircode *pc,
 	if ((rc = reg_iq(pc, iq_id, "companion_hello", &iq, &reg)) ||
 	    (rc = cl_wa_node_add_attr_s(reg, "should_show_push_notification",
 					"true")) ||
-	    (rc = add_child(reg,
+	    (rc = cl_wa_node_add_leaf(reg,
 			    "link_code_pairing_wrapped_companion_ephemeral_pub",
 			    pc->wrapped, sizeof(pc->wrapped), 0)) ||
-	    (rc = add_child(reg, "companion_server_auth_key_pub", c->noise_pub,
+	    (rc = cl_wa_node_add_leaf(reg, "companion_server_auth_key_pub", c->noise_pub,
 			    32, 0)) ||
-	    (rc = add_child(reg, "companion_platform_id", &pid, 1, 1)) ||
-	    (rc = add_child(reg, "companion_platform_display",
+	    (rc = cl_wa_node_add_leaf(reg, "companion_platform_id", &pid, 1, 1)) ||
+	    (rc = cl_wa_node_add_leaf(reg, "companion_platform_display",
 			    platform_display, strlen(platform_display), 1)) ||
-	    (rc = add_child(reg, "link_code_pairing_nonce", &nonce, 1, 0))) {
+	    (rc = cl_wa_node_add_leaf(reg, "link_code_pairing_nonce", &nonce, 1, 0))) {
 		cl_wa_node_free(iq);
 		return cl_error(err, rc, "cannot build the pairing-code hello");
 	}
@@ -519,11 +502,11 @@ int cl_wa_paircode_on_notification(struct cl_wa_paircode *pc,
 
 	/* the finish iq */
 	if ((rc = reg_iq(pc, iq_id, "companion_finish", &iq, &freg)) ||
-	    (rc = add_child(freg, "link_code_pairing_wrapped_key_bundle", bundle,
+	    (rc = cl_wa_node_add_leaf(freg, "link_code_pairing_wrapped_key_bundle", bundle,
 			    sizeof(bundle), 0)) ||
-	    (rc = add_child(freg, "companion_identity_public", c->ident_pub, 32,
+	    (rc = cl_wa_node_add_leaf(freg, "companion_identity_public", c->ident_pub, 32,
 			    0)) ||
-	    (rc = add_child(freg, "link_code_pairing_ref", pc->ref, pc->ref_len,
+	    (rc = cl_wa_node_add_leaf(freg, "link_code_pairing_ref", pc->ref, pc->ref_len,
 			    0))) {
 		rc = cl_error(err, rc, "cannot build the pairing-code finish");
 		goto out;
