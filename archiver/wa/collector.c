@@ -526,12 +526,16 @@ static int media_ask_phone(struct col *c, int64_t now)
 	if (rc == CL_OK) {
 		/* recorded: a request lost with the connection is covered
 		 * by the job's next attempt */
-		if (c->client && cl_wa_client_send_node(c->client, req) != CL_OK)
+		if (c->client == NULL ||
+		    cl_wa_client_send_node(c->client, req) != CL_OK) {
 			col_log(c, CL_WA_LOG_WARN,
-				"media retry request for entry %llu not sent",
+				"media retry request for entry %llu not sent: asked again on the next attempt",
 				(unsigned long long)c->mjob.idx);
-		log_info(c, "media of entry %llu gone from the media hosts: asked the phone to upload it again",
-			 (unsigned long long)c->mjob.idx);
+			(void)cl_wa_recv_media_unask(c->recv, &c->mjob);
+		} else {
+			log_info(c, "media of entry %llu gone from the media hosts: asked the phone to upload it again",
+				 (unsigned long long)c->mjob.idx);
+		}
 	} else if (rc != CL_ENOTFOUND) {
 		col_log(c, CL_WA_LOG_ERROR, "cannot record a media retry request: %s",
 			err ? err : cl_strerror(rc));

@@ -1852,6 +1852,12 @@ out:
 	return rc;
 }
 
+int cl_wa_recv_media_unask(struct cl_wa_recv *r, const struct cl_wa_media_job *j)
+{
+	return row_set(r, "DELETE FROM wa_media_rmr WHERE h = ?1 AND ?2 >= 0",
+		       j->h, 0);
+}
+
 /* The queued job at h, opened into *j: CL_OK, CL_ENOTFOUND, ... */
 static int media_job_load(struct cl_wa_recv *r, const unsigned char h[32],
 			  struct cl_wa_media_job *j, char **err)
