@@ -515,33 +515,33 @@ static void hist_finish(struct col *c, const unsigned char *blob, size_t len,
 static int batch_flush(struct col *c, int send);
 
 /* Media gone from the hosts: record a media retry request and send it
- * to our phone.  CL_ENOTFOUND when it was asked for already. */
-static int media_ask_phone(struct col *c, int64_t now)
+ * to our phone.  CL_ENOTFOUND when it was asked for already; another
+ * failure with *err (media_finish() reports it). */
+static int media_ask_phone(struct col *c, int64_t now, char **err)
 {
 	struct cl_wa_node *req = NULL;
-	char *err = NULL;
 	int rc;
 
-	rc = cl_wa_recv_media_gone(c->recv, &c->mjob, now, &req, &err);
-	if (rc == CL_OK) {
-		/* recorded: a request lost with the connection is covered
-		 * by the job's next attempt */
-		if (c->client == NULL ||
-		    cl_wa_client_send_node(c->client, req) != CL_OK) {
+	rc = cl_wa_recv_media_gone(c->recv, &c->mjob, now, &req, err);
+	if (rc == CL_OK &&
+	    (c->client == NULL || cl_wa_client_send_node(c->client, req) != CL_OK)) {
+		char *e2 = NULL;
+
+		if (cl_wa_recv_media_unask(c->recv, &c->mjob, &e2) == CL_OK)
 			col_log(c, CL_WA_LOG_WARN,
 				"media retry request for entry %llu not sent: asked again on the next attempt",
 				(unsigned long long)c->mjob.idx);
-			(void)cl_wa_recv_media_unask(c->recv, &c->mjob);
-		} else {
-			log_info(c, "media of entry %llu gone from the media hosts: asked the phone to upload it again",
-				 (unsigned long long)c->mjob.idx);
-		}
-	} else if (rc != CL_ENOTFOUND) {
-		col_log(c, CL_WA_LOG_ERROR, "cannot record a media retry request: %s",
-			err ? err : cl_strerror(rc));
+		else
+			col_log(c, CL_WA_LOG_ERROR,
+				"media retry request for entry %llu not sent, and not forgotten (%s): the job falls back to plain retries",
+				(unsigned long long)c->mjob.idx,
+				e2 ? e2 : "database error");
+		free(e2);
+	} else if (rc == CL_OK) {
+		log_info(c, "media of entry %llu gone from the media hosts: asked the phone to upload it again",
+			 (unsigned long long)c->mjob.idx);
 	}
 	cl_wa_node_free(req);
-	free(err);
 	return rc;
 }
 
@@ -616,8 +616,9 @@ static void media_finish(struct col *c, int64_t now)
 			log_info(c, "media of entry %llu stored (%zu bytes)",
 				 (unsigned long long)c->mjob.idx, c->blob.len);
 	} else if (c->dl_err == CL_WA_MEDIA_GONE &&
-		   (rc = media_ask_phone(c, now)) != CL_ENOTFOUND) {
-		/* asked the phone to upload it again (or could not say so) */
+		   (rc = media_ask_phone(c, now, &err)) != CL_ENOTFOUND) {
+		/* asked the phone to upload it again (a failure to record
+		 * that is reported below) */
 	} else {
 		why = cl_strdupf("%s%s%s", cl_wa_media_err_name(c->dl_err),
 				 c->dl_detail ? ": " : "",

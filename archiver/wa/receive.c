@@ -1852,10 +1852,21 @@ out:
 	return rc;
 }
 
-int cl_wa_recv_media_unask(struct cl_wa_recv *r, const struct cl_wa_media_job *j)
+int cl_wa_recv_media_unask(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
+			   char **err)
 {
-	return row_set(r, "DELETE FROM wa_media_rmr WHERE h = ?1 AND ?2 >= 0",
-		       j->h, 0);
+	int rc;
+
+	if (r->in_batch)
+		return cl_error(err, CL_EIO, "media inside a message batch");
+	if ((rc = cl_ledger_begin(r->l, err)))
+		return rc;
+	rc = row_set(r, "DELETE FROM wa_media_rmr WHERE h = ?1 AND ?2 >= 0",
+		     j->h, 0);
+	if (rc == CL_OK)
+		return cl_ledger_commit(r->l, err);
+	cl_ledger_rollback(r->l);
+	return rc;
 }
 
 /* The queued job at h, opened into *j: CL_OK, CL_ENOTFOUND, ... */

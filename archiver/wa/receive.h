@@ -196,9 +196,10 @@ int cl_wa_recv_media_failed(struct cl_wa_recv *r, const struct cl_wa_media_job *
  */
 int cl_wa_recv_media_gone(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
 			  int64_t now_ms, struct cl_wa_node **req, char **err);
-/* The request could not be sent after all (no connection): forget it, so
- * the job's next attempt asks again. */
-int cl_wa_recv_media_unask(struct cl_wa_recv *r, const struct cl_wa_media_job *j);
+/* The request could not be sent after all (no connection): forget it, in
+ * a batch of its own, so the job's next attempt asks again. */
+int cl_wa_recv_media_unask(struct cl_wa_recv *r, const struct cl_wa_media_job *j,
+			   char **err);
 
 /*
  * The phone's answer, a <notification type="mediaretry"> `n`.  In one
