@@ -1,6 +1,13 @@
 /*
  * util.c - durable files, encodings, hashing and time.
+ *
+ * SHA-256 uses OpenSSL's low-level interface: its context lives on the
+ * stack, so hashing the many short leaves and nodes allocates nothing,
+ * while still using the CPU's SHA extensions.  It is deprecated in
+ * OpenSSL 3.0 but present; EVP would cost an allocation per hash.
+ * (Defined before any header: util.h includes <openssl/sha.h>.)
  */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -12,14 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/*
- * SHA-256 uses OpenSSL's low-level interface: its context lives on the
- * stack, so hashing the many short leaves and nodes allocates nothing,
- * while still using the CPU's SHA extensions.  It is deprecated in
- * OpenSSL 3.0 but present; EVP would cost an allocation per hash.
- */
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/sha.h>
 #include <sodium.h>
 
 #include "status.h"
@@ -279,6 +278,23 @@ int cl_b64_decode(const char *s, size_t slen, struct cl_buf *out)
 }
 
 /* ---- hashing -------------------------------------------------------- */
+
+void cl_sha256_init(struct cl_sha256_ctx *ctx)
+{
+	SHA256_Init(&ctx->c);
+}
+
+void cl_sha256_update(struct cl_sha256_ctx *ctx, const void *p, size_t n)
+{
+	if (n)
+		SHA256_Update(&ctx->c, p, n);
+}
+
+void cl_sha256_final(struct cl_sha256_ctx *ctx, unsigned char out[CL_SHA256_BYTES])
+{
+	SHA256_Final(out, &ctx->c);
+	sodium_memzero(ctx, sizeof(*ctx));
+}
 
 void cl_sha256(const void *p, size_t n, unsigned char out[CL_SHA256_BYTES])
 {

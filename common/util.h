@@ -5,6 +5,7 @@
 #ifndef CL_UTIL_H
 #define CL_UTIL_H
 
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,8 +76,21 @@ int cl_b64_add(struct cl_buf *out, const unsigned char *p, size_t n);
 /* Decode standard base64 (padding required) into `out` (appended). */
 int cl_b64_decode(const char *s, size_t slen, struct cl_buf *out);
 
-/* ---- hashing (OpenSSL EVP) ------------------------------------------ */
+/* ---- hashing (OpenSSL) --------------------------------------------- */
 
+/*
+ * SHA-256 by OpenSSL, which uses the CPU's SHA extensions; libsodium
+ * 1.0.18's SHA-256 is portable C, about five times slower here, so every
+ * hash over bulk data (leaves, payloads, bundle files) goes through these.
+ */
+struct cl_sha256_ctx {
+	SHA256_CTX c;
+};
+
+void cl_sha256_init(struct cl_sha256_ctx *ctx);
+void cl_sha256_update(struct cl_sha256_ctx *ctx, const void *p, size_t n);
+/* Writes the digest and wipes the context. */
+void cl_sha256_final(struct cl_sha256_ctx *ctx, unsigned char out[CL_SHA256_BYTES]);
 void cl_sha256(const void *p, size_t n, unsigned char out[CL_SHA256_BYTES]);
 /* SHA-256 over two concatenated parts. */
 void cl_sha256_2(const void *a, size_t an, const void *b, size_t bn,

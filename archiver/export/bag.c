@@ -263,7 +263,7 @@ void cl_bag_oxum(const struct cl_bag *b, uint64_t *bytes, uint64_t *files)
 /* One member being written: header, data, digests. */
 struct member {
 	struct cl_bag *b;
-	crypto_hash_sha256_state sha;
+	struct cl_sha256_ctx sha;
 	EVP_MD_CTX *md5;
 	uint64_t written, size;
 	char **err;
@@ -280,7 +280,7 @@ static int member_begin(struct cl_bag *b, struct member *m, const char *path,
 	m->b = b;
 	m->size = size;
 	m->err = err;
-	crypto_hash_sha256_init(&m->sha);
+	cl_sha256_init(&m->sha);
 	m->md5 = EVP_MD_CTX_new();
 	full = cl_strdupf("%s/%s", b->top, path);
 	if (e == NULL || full == NULL || m->md5 == NULL ||
@@ -308,7 +308,7 @@ static int member_write(void *ctx, const void *p, size_t n)
 
 	if (n > m->size - m->written)
 		return cl_error(m->err, CL_EINVAL, "member grew past its announced size");
-	crypto_hash_sha256_update(&m->sha, q, n);
+	cl_sha256_update(&m->sha, q, n);
 	if (EVP_DigestUpdate(m->md5, q, n) != 1)
 		return cl_error(m->err, CL_EIO, "md5 failed");
 	while (n > 0) {
@@ -339,7 +339,7 @@ static int member_end(struct member *m, const char *path, int kind,
 	unsigned int mdlen = 0;
 	int rc = CL_OK;
 
-	crypto_hash_sha256_final(&m->sha, sha);
+	cl_sha256_final(&m->sha, sha);
 	if (EVP_DigestFinal_ex(m->md5, md5, &mdlen) != 1 || mdlen != 16)
 		rc = cl_error(m->err, CL_EIO, "md5 failed");
 	EVP_MD_CTX_free(m->md5);

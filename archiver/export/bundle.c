@@ -166,7 +166,7 @@ static int new_conv(struct ex *x, const struct cl_leaf *lf, const json_t *rec, u
 	const char *src = json_string_value(json_object_get(rec, "source"));
 	size_t i;
 	unsigned char h[32];
-	crypto_hash_sha256_state st;
+	struct cl_sha256_ctx st;
 
 	if (x->nconv == x->capconv) {
 		size_t cap = x->capconv ? x->capconv * 2 : 16;
@@ -196,11 +196,11 @@ static int new_conv(struct ex *x, const struct cl_leaf *lf, const json_t *rec, u
 			       lf->conv_tag[0], lf->conv_tag[1], lf->conv_tag[2], lf->conv_tag[3]);
 			break;
 		}
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const unsigned char *)"chatledger/rsmf/collection/v1\n", 30);
-	crypto_hash_sha256_update(&st, (const unsigned char *)c->account, strlen(c->account) + 1);
-	crypto_hash_sha256_update(&st, (const unsigned char *)c->id, strlen(c->id));
-	crypto_hash_sha256_final(&st, h);
+	cl_sha256_init(&st);
+	cl_sha256_update(&st, (const unsigned char *)"chatledger/rsmf/collection/v1\n", 30);
+	cl_sha256_update(&st, (const unsigned char *)c->account, strlen(c->account) + 1);
+	cl_sha256_update(&st, (const unsigned char *)c->id, strlen(c->id));
+	cl_sha256_final(&st, h);
 	for (i = 0; i < 16; i++)
 		cl_fmt(c->collection + 2 * i, 3, "%02x", h[i]);
 	if ((slot = cl_map_put(&x->convmap, lf->conv_tag)) == NULL)

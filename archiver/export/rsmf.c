@@ -74,7 +74,7 @@ static void add_custom(json_t *ev, const char *name, const char *value)
 
 static void event_id(const struct cl_xslice *s, const json_t *rec, char out[40])
 {
-	crypto_hash_sha256_state st;
+	struct cl_sha256_ctx st;
 	unsigned char h[32];
 	char rev[24];
 	const char *parts[3];
@@ -84,17 +84,17 @@ static void event_id(const struct cl_xslice *s, const json_t *rec, char out[40])
 	parts[1] = s->conv_id;
 	parts[2] = jstr(rec, "id");
 	cl_fmt(rev, sizeof(rev), "%lld", (long long)json_integer_value(json_object_get(rec, "revision")));
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const unsigned char *)"chatledger/rsmf/event/v1", 24);
+	cl_sha256_init(&st);
+	cl_sha256_update(&st, (const unsigned char *)"chatledger/rsmf/event/v1", 24);
 	for (i = 0; i < 3; i++) {
 		const char *p = parts[i] ? parts[i] : "";
 
-		crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
-		crypto_hash_sha256_update(&st, (const unsigned char *)p, strlen(p));
+		cl_sha256_update(&st, (const unsigned char *)"\n", 1);
+		cl_sha256_update(&st, (const unsigned char *)p, strlen(p));
 	}
-	crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
-	crypto_hash_sha256_update(&st, (const unsigned char *)rev, strlen(rev));
-	crypto_hash_sha256_final(&st, h);
+	cl_sha256_update(&st, (const unsigned char *)"\n", 1);
+	cl_sha256_update(&st, (const unsigned char *)rev, strlen(rev));
+	cl_sha256_final(&st, h);
 	out[0] = 'e';
 	for (i = 0; i < 12; i++)
 		cl_fmt(out + 1 + 2 * i, 3, "%02x", h[i]);

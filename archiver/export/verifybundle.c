@@ -126,7 +126,7 @@ static int pass1(struct vb *v, const char *path, char **err)
 		const char *name = archive_entry_pathname_utf8(e);
 		const char *slash;
 		struct vfile *f;
-		crypto_hash_sha256_state st;
+		struct cl_sha256_ctx st;
 		struct cl_buf keepb;
 		la_ssize_t n;
 
@@ -164,10 +164,10 @@ static int pass1(struct vb *v, const char *path, char **err)
 		f->path = strdup(slash + 1);
 		json_object_set_new(v->byname, slash + 1, json_integer((json_int_t)v->nf));
 		v->nf++;
-		crypto_hash_sha256_init(&st);
+		cl_sha256_init(&st);
 		cl_buf_init(&keepb, KEEP_MAX);
 		while ((n = archive_read_data(a, buf, 1 << 16)) > 0) {
-			crypto_hash_sha256_update(&st, buf, (size_t)n);
+			cl_sha256_update(&st, buf, (size_t)n);
 			f->size += (uint64_t)n;
 			if (keep(f->path) && cl_buf_add(&keepb, buf, (size_t)n) != 0) {
 				problem(v, "%s is too large to check", f->path);
@@ -178,7 +178,7 @@ static int pass1(struct vb *v, const char *path, char **err)
 			cl_buf_release(&keepb);
 			break;
 		}
-		crypto_hash_sha256_final(&st, f->sha);
+		cl_sha256_final(&st, f->sha);
 		if (keep(f->path)) {
 			cl_buf_add(&keepb, "", 1);
 			f->data = cl_buf_detach(&keepb, NULL);
@@ -626,7 +626,7 @@ static int pass2(struct vb *v, const char *path, char **err)
 		const char *name = archive_entry_pathname_utf8(e);
 		json_t *n;
 		unsigned char salt[32], want[32], got[32];
-		crypto_hash_sha256_state st;
+		struct cl_sha256_ctx st;
 		la_ssize_t k;
 
 		if (name == NULL || strlen(name) < tl || (n = json_object_get(v->natives, name + tl)) == NULL)
@@ -634,11 +634,11 @@ static int pass2(struct vb *v, const char *path, char **err)
 		if (cl_hex_decode(json_string_value(json_object_get(n, "salt")), salt, 32) != 0 ||
 		    cl_hex_decode(json_string_value(json_object_get(n, "pt_hash")), want, 32) != 0)
 			continue;
-		crypto_hash_sha256_init(&st);
-		crypto_hash_sha256_update(&st, salt, 32);
+		cl_sha256_init(&st);
+		cl_sha256_update(&st, salt, 32);
 		while ((k = archive_read_data(a, buf, 1 << 16)) > 0)
-			crypto_hash_sha256_update(&st, buf, (size_t)k);
-		crypto_hash_sha256_final(&st, got);
+			cl_sha256_update(&st, buf, (size_t)k);
+		cl_sha256_final(&st, got);
 		if (memcmp(got, want, 32) != 0)
 			problem(v, "%s: does not match the salted hash of entry %lld", name + tl,
 				(long long)json_integer_value(json_object_get(n, "index")));

@@ -7,6 +7,7 @@
 
 #include "archiver/ledger/leaf.h"
 #include "common/status.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 int cl_leaf_encode(const struct cl_leaf *l, struct cl_buf *out)
@@ -84,7 +85,7 @@ int cl_leaf_decode(const unsigned char *p, size_t len, struct cl_leaf *l,
 	return CL_OK;
 }
 
-static void lp_update(crypto_hash_sha256_state *st, const unsigned char *p,
+static void lp_update(struct cl_sha256_ctx *st, const unsigned char *p,
 		      size_t n)
 {
 	unsigned char be[4];
@@ -93,9 +94,9 @@ static void lp_update(crypto_hash_sha256_state *st, const unsigned char *p,
 	be[1] = (unsigned char)(n >> 16);
 	be[2] = (unsigned char)(n >> 8);
 	be[3] = (unsigned char)n;
-	crypto_hash_sha256_update(st, be, 4);
+	cl_sha256_update(st, be, 4);
 	if (n)
-		crypto_hash_sha256_update(st, p, n);
+		cl_sha256_update(st, p, n);
 }
 
 void cl_leaf_aux_hash(const unsigned char *eph, size_t eph_len,
@@ -103,25 +104,25 @@ void cl_leaf_aux_hash(const unsigned char *eph, size_t eph_len,
 		      const unsigned char *attrs, size_t attrs_len,
 		      unsigned char out[32])
 {
-	crypto_hash_sha256_state st;
+	struct cl_sha256_ctx st;
 	unsigned char present = attrs != NULL;
 
 	if (eph_len == 0 && wrapped_len == 0 && attrs == NULL) {
 		memset(out, 0, 32);
 		return;
 	}
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const unsigned char *)"chatledger/aux/v2", 17);
+	cl_sha256_init(&st);
+	cl_sha256_update(&st, (const unsigned char *)"chatledger/aux/v2", 17);
 	lp_update(&st, eph, eph_len);
 	lp_update(&st, wrapped, wrapped_len);
-	crypto_hash_sha256_update(&st, &present, 1);
+	cl_sha256_update(&st, &present, 1);
 	lp_update(&st, attrs, attrs ? attrs_len : 0);
-	crypto_hash_sha256_final(&st, out);
+	cl_sha256_final(&st, out);
 }
 
 void cl_leaf_ch_hash(int has_ch, int64_t ch, unsigned char out[32])
 {
-	crypto_hash_sha256_state st;
+	struct cl_sha256_ctx st;
 	unsigned char be[8];
 
 	if (!has_ch) {
@@ -129,10 +130,10 @@ void cl_leaf_ch_hash(int has_ch, int64_t ch, unsigned char out[32])
 		return;
 	}
 	cl_store_be64(be, (uint64_t)ch);
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const unsigned char *)"chatledger/ch/v2", 16);
-	crypto_hash_sha256_update(&st, be, 8);
-	crypto_hash_sha256_final(&st, out);
+	cl_sha256_init(&st);
+	cl_sha256_update(&st, (const unsigned char *)"chatledger/ch/v2", 16);
+	cl_sha256_update(&st, be, 8);
+	cl_sha256_final(&st, out);
 }
 
 const char *cl_entry_type_name(int type)

@@ -28,18 +28,18 @@
 uint32_t cl_note_key_id(const char *name, unsigned char type,
 			const unsigned char *pk, size_t pklen)
 {
-	crypto_hash_sha256_state st;
+	struct cl_sha256_ctx st;
 	unsigned char sep[2], h[crypto_hash_sha256_BYTES];
 	uint32_t id;
 
 	sep[0] = '\n';
 	sep[1] = type;
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const unsigned char *)name, strlen(name));
-	crypto_hash_sha256_update(&st, sep, sizeof(sep));
+	cl_sha256_init(&st);
+	cl_sha256_update(&st, (const unsigned char *)name, strlen(name));
+	cl_sha256_update(&st, sep, sizeof(sep));
 	if (pklen > 0)
-		crypto_hash_sha256_update(&st, pk, pklen);
-	crypto_hash_sha256_final(&st, h);
+		cl_sha256_update(&st, pk, pklen);
+	cl_sha256_final(&st, h);
 	id = cl_load_be32(h);
 	return id;
 }

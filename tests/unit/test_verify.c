@@ -474,6 +474,16 @@ static void test_rows(void)
 	tampered("stray key index row", fresh() ||
 		 fx_sql(work, "INSERT INTO dedup(idx, kh) VALUES (7000, 1)"),
 		 "a key index row belongs to no entry (row 7000)", NONE);
+	/* Below the first entry too (the check looks outside [0, n)). */
+	tampered("stray ciphertext row below 0", fresh() ||
+		 fx_sql(work, "INSERT INTO payload(idx, ct) VALUES (-3, x'0102')"),
+		 "a ciphertext row belongs to no entry (row -3)", NONE);
+	tampered("stray sealed key row below 0", fresh() || fx_sql(work,
+		 "INSERT INTO sealed_key(idx, batch, wrapped) SELECT -4, batch, wrapped FROM sealed_key WHERE idx = 0"),
+		 "a sealed key row belongs to no entry (row -4)", NONE);
+	tampered("stray key index row below 0", fresh() ||
+		 fx_sql(work, "INSERT INTO dedup(idx, kh) VALUES (-2, 1)"),
+		 "a key index row belongs to no entry (row -2)", NONE);
 	tampered("key batch deleted", fresh() || fx_sql(work, "DELETE FROM key_batch"),
 		 "entry 0: its sealed key, key batch or attrs do not match its leaf (aux_hash)", 0);
 	tampered("key batch's ephemeral key changed", fresh() ||
