@@ -41,4 +41,25 @@ read -r te tb rss <"$W/rss"
 python3 -c "
 b = $tb; e = $te
 print('bench export: %d messages: export %.2f s, tar|zstd of the plaintext %.3f s, ratio %.1f (target <= 3); export peak RSS %d KiB' % ($N, e, b, e / b if b > 0 else 0, $rss))"
+# The floor: what writing the finished bundle durably and hashing it once
+# (the payload manifest needs a SHA-256 of every byte) costs by itself,
+# with cp + fsync and sha256sum, against the same baseline.  An export can
+# not be faster than this floor, whatever it does to produce the bytes.
+python3 - "$W" "$tb" "$N" <<'PY' || exit 2
+import os, subprocess, sys, time
+w, tb, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+size = os.path.getsize(w + "/b.tar")
+plain = os.path.getsize(w + "/r.jsonl")
+t = time.monotonic()
+subprocess.run("cp b.tar copy.tar && sync copy.tar", shell=True, cwd=w, check=True)
+tc = time.monotonic() - t
+t = time.monotonic()
+subprocess.run(["sha256sum", "b.tar"], cwd=w, check=True, stdout=subprocess.DEVNULL)
+th = time.monotonic() - t
+os.unlink(w + "/copy.tar")
+print("bench export: the bundle is %.1f MB for %.1f MB of plaintext JSONL (%.0f B per message)"
+      % (size / 1e6, plain / 1e6, size / n))
+print("bench export: floor: writing it once with fsync %.3f s + sha256sum of it %.3f s = %.3f s, "
+      "%.1f x tar|zstd" % (tc, th, tc + th, (tc + th) / tb if tb > 0 else 0))
+PY
 "$BUILD/bench/bag_stream" "$MIB" | sed 's/^/bench export: /'

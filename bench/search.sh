@@ -105,3 +105,8 @@ verdict=MISS
 awk -v r="$ratio" 'BEGIN { exit !(r <= 2) }' && verdict=ok
 echo "search: ratio chatledger / sqlite3 = $ratio (target <= 2: $verdict)"
 echo "search: ratio without the fixed part = $ratio_sel"
+# The floor: the fixed part alone (the per-command Argon2id unlock the
+# command must do, the access entry it must commit before revealing
+# anything) against the whole baseline query.
+floor=$(awk -v f="$t_fix" -v b="$t_sql" 'BEGIN { printf "%.1f", f / b }')
+echo "search: floor: the fixed part alone = $floor x sqlite3"

@@ -269,8 +269,9 @@ struct member {
 	char **err;
 };
 
+/* The MD5 (for the DAT load file) only when the caller wants a digest. */
 static int member_begin(struct cl_bag *b, struct member *m, const char *path,
-			uint64_t size, char **err)
+			uint64_t size, int want_md5, char **err)
 {
 	struct archive_entry *e = archive_entry_new();
 	char *full;
@@ -281,10 +282,10 @@ static int member_begin(struct cl_bag *b, struct member *m, const char *path,
 	m->size = size;
 	m->err = err;
 	cl_sha256_init(&m->sha);
-	m->md5 = EVP_MD_CTX_new();
+	m->md5 = want_md5 ? EVP_MD_CTX_new() : NULL;
 	full = cl_strdupf("%s/%s", b->top, path);
-	if (e == NULL || full == NULL || m->md5 == NULL ||
-	    EVP_DigestInit_ex(m->md5, EVP_md5(), NULL) != 1) {
+	if (e == NULL || full == NULL || (want_md5 && m->md5 == NULL) ||
+	    (m->md5 && EVP_DigestInit_ex(m->md5, EVP_md5(), NULL) != 1)) {
 		rc = cl_error(err, CL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -309,7 +310,7 @@ static int member_write(void *ctx, const void *p, size_t n)
 	if (n > m->size - m->written)
 		return cl_error(m->err, CL_EINVAL, "member grew past its announced size");
 	cl_sha256_update(&m->sha, q, n);
-	if (EVP_DigestUpdate(m->md5, q, n) != 1)
+	if (m->md5 && EVP_DigestUpdate(m->md5, q, n) != 1)
 		return cl_error(m->err, CL_EIO, "md5 failed");
 	while (n > 0) {
 		la_ssize_t w = archive_write_data(m->b->a, q, n > CHUNK ? CHUNK : n);
@@ -335,12 +336,12 @@ static int member_end(struct member *m, const char *path, int kind,
 {
 	struct cl_bag *b = m->b;
 	struct cl_buf line;
-	unsigned char sha[32], md5[16];
+	unsigned char sha[32], md5[16] = { 0 };
 	unsigned int mdlen = 0;
 	int rc = CL_OK;
 
 	cl_sha256_final(&m->sha, sha);
-	if (EVP_DigestFinal_ex(m->md5, md5, &mdlen) != 1 || mdlen != 16)
+	if (m->md5 && (EVP_DigestFinal_ex(m->md5, md5, &mdlen) != 1 || mdlen != 16))
 		rc = cl_error(m->err, CL_EIO, "md5 failed");
 	EVP_MD_CTX_free(m->md5);
 	m->md5 = NULL;
@@ -380,7 +381,7 @@ static int add_mem(struct cl_bag *b, const char *path, const void *p, size_t n,
 	struct member m;
 	int rc;
 
-	if ((rc = member_begin(b, &m, path, n, err)) == CL_OK &&
+	if ((rc = member_begin(b, &m, path, n, d != NULL, err)) == CL_OK &&
 	    (rc = member_write(&m, p, n)) == CL_OK)
 		return member_end(&m, path, kind, d);
 	EVP_MD_CTX_free(m.md5);
@@ -415,7 +416,7 @@ int cl_bag_add_spool(struct cl_bag *b, const char *path, struct cl_spool *s,
 
 	if (strncmp(path, "data/", 5) != 0)
 		return cl_error(err, CL_EINVAL, "payload path %s is not under data/", path);
-	if ((rc = member_begin(b, &m, path, s->size, err)) == CL_OK &&
+	if ((rc = member_begin(b, &m, path, s->size, d != NULL, err)) == CL_OK &&
 	    (rc = cl_spool_each(s, member_write_spool, &m, err)) == CL_OK)
 		return member_end(&m, path, 0, d);
 	EVP_MD_CTX_free(m.md5);
@@ -431,7 +432,7 @@ int cl_bag_add_stream(struct cl_bag *b, const char *path, uint64_t size,
 
 	if (strncmp(path, "data/", 5) != 0)
 		return cl_error(err, CL_EINVAL, "payload path %s is not under data/", path);
-	if ((rc = member_begin(b, &m, path, size, err)) == CL_OK &&
+	if ((rc = member_begin(b, &m, path, size, d != NULL, err)) == CL_OK &&
 	    (rc = fill(ctx, member_write, &m)) == CL_OK)
 		return member_end(&m, path, 0, d);
 	EVP_MD_CTX_free(m.md5);
@@ -443,7 +444,7 @@ int cl_bag_write_manifest(struct cl_bag *b, char **err)
 	struct member m;
 	int rc;
 
-	if ((rc = member_begin(b, &m, "manifest-sha256.txt", b->manifest.size, err)) == CL_OK &&
+	if ((rc = member_begin(b, &m, "manifest-sha256.txt", b->manifest.size, 0, err)) == CL_OK &&
 	    (rc = cl_spool_each(&b->manifest, member_write_spool, &m, err)) == CL_OK)
 		return member_end(&m, "manifest-sha256.txt", 1, NULL);
 	EVP_MD_CTX_free(m.md5);
