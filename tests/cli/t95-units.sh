@@ -4,7 +4,8 @@
 # verify, when installed); the retain job has a start timeout; the webhook
 # takes its secrets as credential files only; the cron jobs exit with
 # chatledger's status; the checkpoint job writes a checkpoint that
-# `verify --checkpoint` accepts.
+# `verify --checkpoint` accepts; every unit is listed in config/README and
+# the listening services have distinct addresses.
 . "$(dirname "$0")/lib.sh"
 
 U="$CL_ROOT/config/systemd"
@@ -23,6 +24,25 @@ unit_cmd() {
 	unit_value "$1" "$2" | sed -e 's/\$\$/$/g' -e 's/%%/%/g' \
 		-e "s|/usr/local/bin/chatledger|$CHATLEDGER|g"
 }
+
+# ---- every unit is documented, and the services can run together ---------
+# An operator enables several of these at once: each unit must be named
+# in config/README's list, and no two listening services may share an
+# address (the defaults in the units and in chatledger.env.example).
+for f in "$U"/*.service "$U"/*.timer; do
+	b=${f##*/}
+	grep -q "^  $b " "$CL_ROOT/config/README" && ok "config/README lists $b" ||
+		notok "config/README does not list $b"
+done
+sed -n 's/^Environment=CHATLEDGER_[A-Z]*_LISTEN=//p' "$U"/*.service >"$T/listen"
+sed -n 's/.* --listen \([0-9][0-9.:]*\).*/\1/p' "$U"/*.service >>"$T/listen"
+sed -n 's/^CHATLEDGER_[A-Z]*_LISTEN=//p' "$CL_ROOT/config/chatledger.env.example" >"$T/listen.env"
+[ "$(sort "$T/listen" | uniq -d)" = "" ] && [ "$(wc -l <"$T/listen")" -ge 4 ] &&
+	ok "the units' listening addresses are distinct ($(sort "$T/listen" | tr '\n' ' '))" ||
+	notok "listening addresses shared or missing: $(sort "$T/listen" | tr '\n' ' ')"
+[ "$(sort "$T/listen.env" | uniq -d)" = "" ] && [ "$(wc -l <"$T/listen.env")" -ge 3 ] &&
+	ok "chatledger.env.example's listening addresses are distinct" ||
+	notok "chatledger.env.example shares an address: $(sort "$T/listen.env" | tr '\n' ' ')"
 
 # ---- every unit parses ----------------------------------------------------
 ls "$U"/*.service "$U"/*.timer >"$T/units" 2>/dev/null
