@@ -580,6 +580,8 @@ int cli_setup(struct cli_ctx *ctx, unsigned what)
 				    CL_OPEN_WRITE : CL_OPEN_READ, &ctx->ledger, &err);
 		if (rc)
 			return cli_fail_rc(ctx->name, rc, err);
+		if ((ctx->flags & CLI_OFFICER) && (rc = cl_ledger_map_reads(ctx->ledger, &err)))
+			return cli_fail_rc(ctx->name, rc, err);
 		if (ctx->flags & CLI_NEEDS_WRITER)
 			(void)cl_ledger_set_wait(ctx->ledger, ctx->name,
 						 ctx->wait_set ? ctx->wait_ms : -1,

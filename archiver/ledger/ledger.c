@@ -233,6 +233,11 @@ void cl_ledger_set_attr_defer(struct cl_ledger *l, size_t entries)
 	l->attr_defer = entries;
 }
 
+int cl_ledger_map_reads(struct cl_ledger *l, char **err)
+{
+	return exec(l, "PRAGMA mmap_size=" CL_LEDGER_MMAP_BYTES ";", err);
+}
+
 int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err)
 {
 	char sql[64];

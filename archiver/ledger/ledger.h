@@ -232,6 +232,18 @@ int cl_ledger_read_begin(struct cl_ledger *l, int *started, char **err);
 void cl_ledger_read_end(struct cl_ledger *l, int started);
 
 /*
+ * Read the database through a memory map (SQLite's mmap_size) on this
+ * handle: for the officers' one-shot commands (search, show, export, and
+ * the others that take --officer), which read many pages once.  A map saves copying each
+ * page into SQLite's cache and the cache's allocations.  ledger.db is
+ * never truncated while open (no VACUUM; erasure overwrites in place),
+ * so a mapped page cannot disappear under a reader.  Not for the
+ * long-running writers: mapped pages count towards their resident size.
+ */
+#define CL_LEDGER_MMAP_BYTES "1099511627776"
+int cl_ledger_map_reads(struct cl_ledger *l, char **err);
+
+/*
  * The entries whose selector attributes (entry.attrs) carry any of the
  * hashes h[0..n), ascending, through the attr_index side table
  * (FORMAT.md §4): *out is malloc'd (free it).  Every candidate is checked
