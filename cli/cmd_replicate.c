@@ -294,6 +294,8 @@ int cli_verify_remote(const char *archive, const char *url, const char *cred_fil
 				      "keys_checked", (json_int_t)v.keys_checked,
 				      "erasures_pending", (json_int_t)v.erasures_pending,
 				      "cosignatures", (json_int_t)v.cosigs);
+		if (j)
+			json_object_set_new(j, "repeated_versions", json_integer((json_int_t)v.repeated));
 		if (j && v.problem)
 			json_object_set_new(j, "remote_problem", json_string(v.problem));
 		if (j)
@@ -310,6 +312,9 @@ int cli_verify_remote(const char *archive, const char *url, const char *cred_fil
 		if (v.erasures_pending)
 			printf("; %" PRIu64 " erasures not yet shredded in the key store (run"
 			       " replicate)", v.erasures_pending);
+		if (v.repeated)
+			printf("; %" PRIu64 " objects written twice with the same content (a"
+			       " replicator stopped mid-write and retried)", v.repeated);
 		putchar('\n');
 		code = EXIT_OK;
 	} else {

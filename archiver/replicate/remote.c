@@ -137,6 +137,44 @@ out:
 
 /* ---- verify --remote ------------------------------------------------------- */
 
+/*
+ * Whether version b of a key repeats version a (*same): the same bytes
+ * (ETag and size), or, for a manifest, the same statement in other words:
+ * every field equal but retain_until, which a retried write computes
+ * afresh (its own Object Lock date is checked on the oldest version).
+ */
+static int is_manifest(const char *key)
+{
+	const char *slash = strrchr(key, '/');
+	size_t at = slash ? (size_t)(slash - key) : 0;
+
+	return slash && at >= 3 && memcmp(slash - 3, "man", 3) == 0 &&
+	       (at == 3 || slash[-4] == '/');
+}
+
+static int repeats(struct cl_repl *r, const struct cl_s3_obj *a, const struct cl_s3_obj *b,
+		   int *same, char **err)
+{
+	json_t *ja = NULL, *jb = NULL;
+	int rc = CL_OK;
+
+	*same = a->size == b->size && a->etag[0] && strcmp(a->etag, b->etag) == 0;
+	if (*same || !is_manifest(a->key))
+		return CL_OK;
+	if ((rc = get_json(r->worm_s3, r->worm.bucket, a->key, a->version_id, &ja, err)) == CL_OK &&
+	    (rc = get_json(r->worm_s3, r->worm.bucket, b->key, b->version_id, &jb, err)) == CL_OK &&
+	    json_is_object(ja) && json_is_object(jb)) {
+		json_object_del(ja, "retain_until");
+		json_object_del(jb, "retain_until");
+		*same = json_equal(ja, jb);
+	} else if (rc == CL_ECORRUPT) {
+		rc = CL_OK;   /* not JSON: not a repeat */
+	}
+	json_decref(ja);
+	json_decref(jb);
+	return rc;
+}
+
 static int check_retention(struct cl_repl *r, const struct cl_s3_list *vers, const char *key,
 			   int64_t want, struct cl_repl_vreport *v, char **err)
 {
@@ -299,19 +337,30 @@ int cl_repl_verify(struct cl_repl *r, const char *dir, int deep,
 		goto out;
 	}
 	/* 1. One version per key, no delete markers: WORM keeps versions, and
-	 * a second one is what an intruder with the credentials can add. */
+	 * a second one is what an intruder with the credentials can add.  A
+	 * replicator stopped in the middle of a write can leave a repeat: its
+	 * request still completes at the store after the next run has listed
+	 * the bucket and written the object again.  A repeat says nothing
+	 * new, so it is accepted (and counted); anything else is planted. */
 	if ((rc = cl_s3_list_versions(r->worm_s3, r->worm.bucket, pfx, &vers, err)))
 		goto out;
 	for (i = 0; i < vers.n; i++) {
+		int same = 0;
+
 		if (vers.v[i].delete_marker) {
 			rc = problem(v, "%s: a delete marker hides the locked object", vers.v[i].key);
 			goto out;
 		}
-		if (i > 0 && strcmp(vers.v[i].key, vers.v[i - 1].key) == 0) {
+		if (i == 0 || strcmp(vers.v[i].key, vers.v[i - 1].key) != 0)
+			continue;
+		if ((rc = repeats(r, &vers.v[i - 1], &vers.v[i], &same, err)))
+			goto out;
+		if (!same) {
 			rc = problem(v, "%s: more than one version (a new version was planted)",
 				     vers.v[i].key);
 			goto out;
 		}
+		v->repeated++;
 	}
 	/* 2. The identity is this log's. */
 	if ((rc = identity(r, &vers, &id, err)))
@@ -370,8 +419,20 @@ int cl_repl_verify(struct cl_repl *r, const char *dir, int deep,
 		}
 		json_decref(man);
 		man = NULL;
-		if ((rc = get_json(r->worm_s3, r->worm.bucket, mk, NULL, &man, err)))
-			goto out;
+		{
+			/* The oldest version: the one its Object Lock date was set
+			 * for (a repeat may name a later retain_until). */
+			size_t nv;
+			const struct cl_s3_obj *mo = oldest(&vers, mk, &nv);
+
+			if (mo == NULL) {
+				rc = problem(v, "%s: missing", mk);
+				goto out;
+			}
+			if ((rc = get_json(r->worm_s3, r->worm.bucket, mk, mo->version_id, &man,
+					   err)))
+				goto out;
+		}
 		if ((rc = repl_db_note(db, s->end, &note, err))) {
 			if (rc == CL_ENOTFOUND)
 				rc = problem(v, "%s: the log has no checkpoint of size %llu", mk,

@@ -160,12 +160,15 @@ struct cl_repl_vreport {
 	uint64_t keys_checked;
 	uint64_t erasures_pending;   /* erased locally, key still in the store */
 	uint64_t cosigs;
+	uint64_t repeated;           /* second versions that repeat the first */
 	char *problem;               /* the first problem (malloc'd), or NULL */
 };
 void cl_repl_vreport_release(struct cl_repl_vreport *v);
 /*
  * Audit the bucket against the local log (FORMAT.md §12.7): one version
- * per key, no delete marker, segments contiguous from 0 and each with its
+ * per key (or repeats of it: the same bytes, or for a manifest the same
+ * statement but for its retain_until; v->repeated counts them), no
+ * delete marker, segments contiguous from 0 and each with its
  * manifest, every manifest's checkpoint the local one, every segment's
  * bytes the log's (by ETag = MD5 of the local rebuild, else downloaded
  * and compared entry by entry), COMPLIANCE retention on every segment and
