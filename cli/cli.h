@@ -36,6 +36,11 @@ struct cl_officer;
 /* issue 15: --officer NAME and --reason TEXT (cli/officer.c); with
  * named officers configured, the officer's passphrase is asked for. */
 #define CLI_OFFICER          0x40u
+/* The ledger is read through a memory map (cl_ledger_map_reads): for the
+ * query commands whose reads are random and few (search, show).  Not for
+ * export or DSAR, whose peak resident size must not grow with the bundle
+ * (mapped pages count towards it). */
+#define CLI_MAP_READS        0x80u
 
 /* An option's val with this bit names a file holding a secret: it must be
  * spelled in full (no getopt_long abbreviation), and neither its value

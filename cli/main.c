@@ -46,7 +46,7 @@ const struct cli_cmd cli_commands[] = {
 	  "chatledger prove -a DIR --index N [--size M]\n"
 	  "       chatledger prove -a DIR --consistency OLD [--size M]",
 	  "print an inclusion (tlog-proof) or consistency proof" },
-	{ "show", cmd_show, CLI_NEEDS_PASSPHRASE | CLI_NEEDS_WRITER | CLI_OFFICER,
+	{ "show", cmd_show, CLI_NEEDS_PASSPHRASE | CLI_NEEDS_WRITER | CLI_OFFICER | CLI_MAP_READS,
 	  "chatledger show -a DIR --index N [--out FILE] [--passphrase-file FILE]\n"
 	  "       chatledger show -a DIR (--index N | --range A-B)... [--passphrase-file FILE]",
 	  "decrypt entries (records as canonical JSON; --out: exact bytes)" },
@@ -112,7 +112,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "verify-bundle", cmd_verify_bundle, CLI_TAKES_OPERANDS,
 	  "chatledger verify-bundle FILE [--vkey VKEY] [--ca ROOT.pem] [--tsa-ca PEM] [--witness-policy FILE] [--json]",
 	  "verify an export bundle offline" },
-	{ "search", cmd_search, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE | CLI_OFFICER,
+	{ "search", cmd_search, CLI_NEEDS_WRITER | CLI_NEEDS_PASSPHRASE | CLI_OFFICER | CLI_MAP_READS,
 	  "chatledger search -a DIR [--party P]... [--conversation C]... [--from DATE] [--to DATE] [--kind K]... [--label L]... [--text WORDS] [--passphrase-file FILE] [--json]",
 	  "find records by party, conversation, time, kind, label and text" },
 	{ "dsar", cmd_dsar, CLI_NEEDS_ARCHIVE | CLI_OFFICER,
@@ -580,7 +580,7 @@ int cli_setup(struct cli_ctx *ctx, unsigned what)
 				    CL_OPEN_WRITE : CL_OPEN_READ, &ctx->ledger, &err);
 		if (rc)
 			return cli_fail_rc(ctx->name, rc, err);
-		if ((ctx->flags & CLI_OFFICER) && (rc = cl_ledger_map_reads(ctx->ledger, &err)))
+		if ((ctx->flags & CLI_MAP_READS) && (rc = cl_ledger_map_reads(ctx->ledger, &err)))
 			return cli_fail_rc(ctx->name, rc, err);
 		if (ctx->flags & CLI_NEEDS_WRITER)
 			(void)cl_ledger_set_wait(ctx->ledger, ctx->name,

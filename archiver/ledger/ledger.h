@@ -233,8 +233,8 @@ void cl_ledger_read_end(struct cl_ledger *l, int started);
 
 /*
  * Read the database through a memory map (SQLite's mmap_size) on this
- * handle: for the officers' one-shot commands (search, show, export, and
- * the others that take --officer), which read many pages once.  A map saves copying each
+ * handle: for the officers' query commands (search, show), which read
+ * pages once, at random.  A map saves copying each
  * page into SQLite's cache and the cache's allocations.  ledger.db is
  * never truncated while open (no VACUUM; erasure overwrites in place),
  * so a mapped page cannot disappear under a reader.  Not for the
