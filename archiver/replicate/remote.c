@@ -137,12 +137,7 @@ out:
 
 /* ---- verify --remote ------------------------------------------------------- */
 
-/*
- * Whether version b of a key repeats version a (*same): the same bytes
- * (ETag and size), or, for a manifest, the same statement in other words:
- * every field equal but retain_until, which a retried write computes
- * afresh (its own Object Lock date is checked on the oldest version).
- */
+/* Whether a WORM key names a manifest: ".../man/END" or "man/END". */
 static int is_manifest(const char *key)
 {
 	const char *slash = strrchr(key, '/');
@@ -152,6 +147,12 @@ static int is_manifest(const char *key)
 	       (at == 3 || slash[-4] == '/');
 }
 
+/*
+ * Whether version b of a key repeats version a (*same): the same bytes
+ * (ETag and size), or, for a manifest, the same statement in other words:
+ * every field equal but retain_until, which a retried write computes
+ * afresh (its own Object Lock date is checked on the oldest version).
+ */
 static int repeats(struct cl_repl *r, const struct cl_s3_obj *a, const struct cl_s3_obj *b,
 		   int *same, char **err)
 {
