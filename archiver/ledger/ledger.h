@@ -234,11 +234,11 @@ void cl_ledger_read_end(struct cl_ledger *l, int started);
 /*
  * Read the database through a memory map (SQLite's mmap_size) on this
  * handle: for the officers' query commands (search, show), which read
- * pages once, at random.  A map saves copying each
- * page into SQLite's cache and the cache's allocations.  ledger.db is
- * never truncated while open (no VACUUM; erasure overwrites in place),
- * so a mapped page cannot disappear under a reader.  Not for the
- * long-running writers: mapped pages count towards their resident size.
+ * pages once, at random.  A map saves copying each page into SQLite's
+ * cache and the cache's allocations.  ledger.db is never truncated while
+ * open (no VACUUM; erasure overwrites in place), so a mapped page cannot
+ * disappear under a reader.  Not for the long-running writers, nor for
+ * export: mapped pages count towards the resident size.
  */
 #define CL_LEDGER_MMAP_BYTES "1099511627776"
 int cl_ledger_map_reads(struct cl_ledger *l, char **err);
