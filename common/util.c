@@ -304,15 +304,12 @@ void cl_sha256(const void *p, size_t n, unsigned char out[CL_SHA256_BYTES])
 void cl_sha256_2(const void *a, size_t an, const void *b, size_t bn,
 		 unsigned char out[CL_SHA256_BYTES])
 {
-	SHA256_CTX ctx;
+	struct cl_sha256_ctx ctx;
 
-	SHA256_Init(&ctx);
-	if (an)
-		SHA256_Update(&ctx, a, an);
-	if (bn)
-		SHA256_Update(&ctx, b, bn);
-	SHA256_Final(out, &ctx);
-	sodium_memzero(&ctx, sizeof(ctx));
+	cl_sha256_init(&ctx);
+	cl_sha256_update(&ctx, a, an);
+	cl_sha256_update(&ctx, b, bn);
+	cl_sha256_final(&ctx, out);   /* wipes ctx */
 }
 
 /* ---- time ----------------------------------------------------------- */

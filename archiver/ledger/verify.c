@@ -328,8 +328,7 @@ static int open_payload(struct payload_win *w, sqlite3_stmt *st, uint64_t idx,
 	}
 	if (res == OPEN_OK && got != fsz)
 		res = OPEN_FRAME;
-	cl_sha256_final(&sh, w->pt[k]);
-	sodium_memzero(&sh, sizeof(sh));
+	cl_sha256_final(&sh, w->pt[k]);   /* wipes sh */
 out:
 	if (ilen)
 		sodium_memzero(w->inner.data, (size_t)ilen);
