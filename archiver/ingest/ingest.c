@@ -1,10 +1,12 @@
 /*
  * ingest.c - JSON-lines import with quarantine (ingest.h).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -461,6 +463,16 @@ static int sess_end(struct session *s, int rc)
  * is only reused after it was appended.
  */
 #define RING 256
+/*
+ * The threads hand slots over in runs, not one by one: each wakes the
+ * other only when that one is waiting and RUN slots are ready for it (or
+ * the input ended), because on a virtual machine every futex wake and
+ * context switch costs as much as parsing a record.  A consumer waiting
+ * for a run takes what there is after WAIT_MS, so a slow pipe's records
+ * are appended within that time.
+ */
+#define RUN 32
+#define WAIT_MS 10
 
 enum { SLOT_RECORD, SLOT_BAD, SLOT_EOF, SLOT_ERROR };
 
@@ -479,10 +491,14 @@ struct pslot {
 
 struct jpipe {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t has_room;   /* the reader waits on it */
+	pthread_cond_t has_slots;  /* the appender waits on it */
 	struct pslot slot[RING];
 	size_t head, tail, n;
 	int stop;
+	int ended;                 /* an EOF or ERROR slot was published */
+	int reader_waits, appender_waits;
+	int take_any;              /* the appender waited WAIT_MS: wake it for one */
 	FILE *f;
 	struct cl_sealer *sealer;
 	const struct cl_record_opts *classify;
@@ -510,8 +526,11 @@ static void *reader(void *arg)
 				n--;
 		}
 		pthread_mutex_lock(&p->mu);
-		while (p->n == RING && !p->stop)
-			pthread_cond_wait(&p->cv, &p->mu);
+		while (p->n == RING && !p->stop) {
+			p->reader_waits = 1;
+			pthread_cond_wait(&p->has_room, &p->mu);
+			p->reader_waits = 0;
+		}
 		if (p->stop) {
 			pthread_mutex_unlock(&p->mu);
 			break;
@@ -571,7 +590,9 @@ static void *reader(void *arg)
 		pthread_mutex_lock(&p->mu);
 		p->head = (p->head + 1) % RING;
 		p->n++;
-		pthread_cond_broadcast(&p->cv);
+		p->ended = done;
+		if (p->appender_waits && (p->n >= RUN || done || p->take_any))
+			pthread_cond_signal(&p->has_slots);
 		pthread_mutex_unlock(&p->mu);
 	}
 	if (line) {
@@ -581,12 +602,41 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+/* With p->mu held and no slot ready: wait until a run of RUN slots is
+ * ready, the input ended, or WAIT_MS passed with at least one slot. */
+static void wait_for_run(struct jpipe *p)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += WAIT_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	p->appender_waits = 1;
+	while (p->n < RUN && !p->ended) {
+		if (p->take_any) {
+			if (p->n > 0)
+				break;
+			pthread_cond_wait(&p->has_slots, &p->mu);
+		} else if (pthread_cond_timedwait(&p->has_slots, &p->mu,
+						  &until) == ETIMEDOUT) {
+			/* A slow input: from now on any one slot will do. */
+			p->take_any = 1;
+		}
+	}
+	p->appender_waits = 0;
+	p->take_any = 0;
+}
+
 int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 		    const struct cl_ingest_opts *o,
 		    struct cl_ingest_stats *st, char **err)
 {
 	struct session s;
 	struct jpipe *p = NULL;
+	pthread_condattr_t ca;
 	pthread_t th;
 	size_t i;
 	int rc, started = 0;
@@ -599,7 +649,11 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 		goto out;
 	}
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
+	pthread_cond_init(&p->has_room, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->has_slots, &ca);
+	pthread_condattr_destroy(&ca);
 	p->f = f;
 	p->classify = o->classify;
 	for (i = 0; i < RING; i++) {
@@ -620,8 +674,8 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 		int what;
 
 		pthread_mutex_lock(&p->mu);
-		while (p->n == 0)
-			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->n == 0)
+			wait_for_run(p);
 		sl = &p->slot[p->tail];
 		pthread_mutex_unlock(&p->mu);
 
@@ -663,7 +717,8 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 		p->n--;
 		if (rc)
 			p->stop = 1;
-		pthread_cond_broadcast(&p->cv);
+		if (p->reader_waits && (p->n <= RING - RUN || p->stop))
+			pthread_cond_signal(&p->has_room);
 		pthread_mutex_unlock(&p->mu);
 		if (rc || what == SLOT_EOF || what == SLOT_ERROR)
 			break;
@@ -683,7 +738,8 @@ out:
 		}
 		cl_sealer_free(p->sealer);
 		pthread_mutex_destroy(&p->mu);
-		pthread_cond_destroy(&p->cv);
+		pthread_cond_destroy(&p->has_room);
+		pthread_cond_destroy(&p->has_slots);
 		free(p);
 	}
 	return sess_end(&s, rc);

@@ -68,4 +68,33 @@ expect_grep "status counts records" '"records":700' "$T/out"
 expect_exit "unknown format is refused" 2 "$CHATLEDGER" ingest -a "$A" --format nope "$T/r1.jsonl"
 expect_exit "missing archive is an error" 2 "$CHATLEDGER" verify -a "$T/none"
 CHATLEDGER_ARCHIVE="$A" expect_exit "CHATLEDGER_ARCHIVE is the default archive" 0 "$CHATLEDGER" verify
+# A slow pipe (the reader thread hands records over in runs): with
+# --batch 1 each record is durable while ingest still waits for the next
+# line, and a record that arrives alone is not held back for a run.
+S="$T/slow"
+new_archive "$S"
+mkfifo "$T/fifo"
+"$CHATLEDGER" ingest -a "$S" --format jsonl --batch 1 - <"$T/fifo" >"$T/slow.out" 2>"$T/slow.err" &
+slow_pid=$!
+exec 7>"$T/fifo"
+# wait_records N: up to 20 s for status to count N records
+wait_records() {
+	i=0
+	while [ $i -lt 200 ]; do
+		"$CHATLEDGER" status -a "$S" --json >"$T/st" 2>/dev/null &&
+			grep -q "\"records\":$1," "$T/st" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+gen_records 1 900 >&7
+check "slow pipe: the first record is durable before the next line" wait_records 1
+gen_records 2 901 >&7
+check "slow pipe: two more lines, three records" wait_records 3
+exec 7>&-
+wait "$slow_pid"
+rc=$?
+[ "$rc" -eq 0 ] && ok "slow pipe: ingest exits 0 at end of input" || notok "slow pipe: ingest exit $rc"
+expect_grep "slow pipe: all three counted" "^3 ingested, 0 duplicates skipped, 0 quarantined" "$T/slow.out"
 t_done
