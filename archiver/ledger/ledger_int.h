@@ -14,7 +14,22 @@
 #include "common/buf.h"
 #include "common/map.h"
 
-#define CL_PAYLOAD_VERSION 1
+/* Payload blobs (FORMAT.md §6.3): version 1 compresses without a
+ * dictionary; version 2, which writers write, with payload dictionary 1
+ * (archiver/ledger/dict/, embedded at build time).  Readers take both. */
+#define CL_PAYLOAD_V1 1
+#define CL_PAYLOAD_V2 2
+#define CL_PAYLOAD_VERSION CL_PAYLOAD_V2
+#define CL_PAYLOAD_MIN (1 + 24 + 16 + 32)
+#define CL_PAYLOAD_AD_V1 "chatledger/payload/v1"
+#define CL_PAYLOAD_AD_V2 "chatledger/payload/v2"
+#define CL_PAYLOAD_AD_LEN (sizeof(CL_PAYLOAD_AD_V1) - 1)
+_Static_assert(sizeof(CL_PAYLOAD_AD_V1) == sizeof(CL_PAYLOAD_AD_V2),
+	       "the payload ADs have one length");
+extern const unsigned char cl_payload_dict1[];
+extern const size_t cl_payload_dict1_len;
+/* A blob's version byte is one a reader knows. */
+#define CL_PAYLOAD_KNOWN(v) ((v) == CL_PAYLOAD_V1 || (v) == CL_PAYLOAD_V2)
 #define CL_PAYLOAD_MAX (24u << 20)
 /* SQLite busy_timeout of ledger connections (a writer's BEGIN IMMEDIATE
  * waits this long at most for SQLite's lock, always taken inside the
@@ -93,6 +108,7 @@ struct cl_sealer {
 	unsigned char *tag_key;  /* sodium_malloc, 32 */
 	unsigned char *rng;      /* sodium_malloc: seed, next seed, output */
 	ZSTD_CCtx *zc;
+	ZSTD_CDict *cdict;        /* payload dictionary 1, level 3 */
 	struct cl_buf zbuf;
 };
 

@@ -29,6 +29,7 @@ struct cl_opener {
 	const unsigned char *sk;   /* borrowed: the sealing secret key */
 	sqlite3_stmt *st;
 	ZSTD_DCtx *dctx;
+	ZSTD_DDict *ddict;         /* payload dictionary 1 (version-2 blobs) */
 	unsigned char *keys;       /* sodium_malloc: shared key (32) || payload key (32) */
 	int64_t batch;             /* the key batch whose shared key is in keys, or -1 */
 	unsigned char *frame;      /* sodium_malloc: salt || zstd frame of one entry */
@@ -49,7 +50,8 @@ int cl_opener_new(struct cl_ledger *l, const unsigned char *seal_sk,
 	o->batch = -1;
 	o->keys = sodium_malloc(crypto_box_BEFORENMBYTES + 32);
 	o->dctx = ZSTD_createDCtx();
-	if (o->keys == NULL || o->dctx == NULL) {
+	o->ddict = ZSTD_createDDict(cl_payload_dict1, cl_payload_dict1_len);
+	if (o->keys == NULL || o->dctx == NULL || o->ddict == NULL) {
 		rc = CL_ENOMEM;
 		goto out;
 	}
@@ -75,6 +77,7 @@ void cl_opener_free(struct cl_opener *o)
 		return;
 	sqlite3_finalize(o->st);
 	ZSTD_freeDCtx(o->dctx);
+	ZSTD_freeDDict(o->ddict);
 	sodium_free(o->keys);      /* sodium_free wipes */
 	sodium_free(o->frame);
 	free(o);
@@ -117,7 +120,7 @@ static int batch_key(struct cl_opener *o)
 int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 		   unsigned char *salt, struct cl_buf *leaf_out, char **err)
 {
-	static const unsigned char ad[] = "chatledger/payload/v1";
+	static const unsigned char ad1[] = CL_PAYLOAD_AD_V1, ad2[] = CL_PAYLOAD_AD_V2;
 	struct cl_leaf leaf;
 	unsigned char wn[24], h[32];
 	unsigned char *key = o->keys + crypto_box_BEFORENMBYTES;
@@ -125,7 +128,7 @@ int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 	size_t ctlen, llen, ilen_sz = 0, wipe = 0;
 	unsigned long long ilen = 0, fsz;
 	size_t got, base = out->len;
-	int rc = CL_OK, s;
+	int rc = CL_OK, s, v2;
 
 	sqlite3_reset(o->st);
 	sqlite3_bind_int64(o->st, 1, (sqlite3_int64)index);
@@ -155,7 +158,7 @@ int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 	ct = sqlite3_column_blob(o->st, 4);
 	ctlen = (size_t)sqlite3_column_bytes(o->st, 4);
 	if (sqlite3_column_bytes(o->st, 2) != 32 || sqlite3_column_bytes(o->st, 3) != 48 ||
-	    ctlen < 1 + 24 + 16 + 32 || ct[0] != CL_PAYLOAD_VERSION) {
+	    ctlen < CL_PAYLOAD_MIN || !CL_PAYLOAD_KNOWN(ct[0])) {
 		rc = cl_error(err, CL_ECORRUPT, "entry %llu: stored key or ciphertext malformed",
 			      (unsigned long long)index);
 		goto out;
@@ -178,10 +181,11 @@ int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 	if ((rc = frame_reserve(o, ctlen)))
 		goto out;
 	wipe = ctlen;
+	v2 = ct[0] == CL_PAYLOAD_V2;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(o->frame, &ilen, NULL,
-						       ct + 25, ctlen - 25, ad,
-						       sizeof(ad) - 1, ct + 1,
-						       key) != 0 || ilen < 32) {
+						       ct + 25, ctlen - 25,
+						       v2 ? ad2 : ad1, CL_PAYLOAD_AD_LEN,
+						       ct + 1, key) != 0 || ilen < 32) {
 		rc = cl_error(err, CL_ECORRUPT, "entry %llu: ciphertext fails authentication",
 			      (unsigned long long)index);
 		goto out;
@@ -196,8 +200,9 @@ int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 	}
 	if ((rc = cl_buf_reserve(out, (size_t)fsz)))
 		goto out;
-	got = ZSTD_decompressDCtx(o->dctx, out->data + base, (size_t)fsz,
-				  o->frame + 32, ilen_sz - 32);
+	got = ZSTD_decompress_usingDDict(o->dctx, out->data + base, (size_t)fsz,
+					 o->frame + 32, ilen_sz - 32,
+					 v2 ? o->ddict : NULL);
 	if (ZSTD_isError(got) || got != fsz) {
 		rc = cl_error(err, CL_ECORRUPT, "entry %llu: payload does not decompress",
 			      (unsigned long long)index);

@@ -102,8 +102,10 @@ int cl_sealer_new(const struct cl_ledger *l, struct cl_sealer **out)
 	s->tag_key = sodium_malloc(32);
 	s->rng = sodium_malloc(32 + 32 + 128);
 	s->zc = ZSTD_createCCtx();
+	s->cdict = ZSTD_createCDict(cl_payload_dict1, cl_payload_dict1_len, 3);
 	cl_buf_init(&s->zbuf, CL_PAYLOAD_MAX);
-	if (s->tag_key == NULL || s->rng == NULL || s->zc == NULL || l->tag_key == NULL) {
+	if (s->tag_key == NULL || s->rng == NULL || s->zc == NULL || s->cdict == NULL ||
+	    l->tag_key == NULL) {
 		cl_sealer_free(s);
 		return l->tag_key == NULL ? CL_EKEY : CL_ENOMEM;
 	}
@@ -120,6 +122,7 @@ void cl_sealer_free(struct cl_sealer *s)
 	sodium_free(s->tag_key);
 	sodium_free(s->rng);
 	ZSTD_freeCCtx(s->zc);
+	ZSTD_freeCDict(s->cdict);
 	if (s->zbuf.data)
 		sodium_memzero(s->zbuf.data, s->zbuf.alloc);
 	cl_buf_release(&s->zbuf);
@@ -179,13 +182,13 @@ static void fresh_random(struct cl_sealer *s, unsigned char *out, size_t n)
 	}
 }
 
-/* Seal a payload: ct = version || nonce || AEAD(salt || zstd(pt)). */
+/* Seal a payload: ct = 0x02 || nonce || AEAD(salt || zstd(pt, dictionary 1)). */
 static int seal_payload(struct cl_sealer *s, const unsigned char *pt,
 			size_t ptlen, const unsigned char *key,
 			const unsigned char salt[32], const unsigned char nonce[24],
 			unsigned char pt_hash[32], struct cl_buf *ct, char **err)
 {
-	static const unsigned char ad[] = "chatledger/payload/v1";
+	static const unsigned char ad[] = CL_PAYLOAD_AD_V2;
 	size_t bound = ZSTD_compressBound(ptlen), z;
 	unsigned long long clen = 0;
 	int rc;
@@ -197,7 +200,8 @@ static int seal_payload(struct cl_sealer *s, const unsigned char *pt,
 	if ((rc = cl_buf_add(&s->zbuf, salt, 32)) ||
 	    (rc = cl_buf_reserve(&s->zbuf, bound)))
 		goto out;
-	z = ZSTD_compressCCtx(s->zc, s->zbuf.data + 32, bound, pt, ptlen, 3);
+	z = ZSTD_compress_usingCDict(s->zc, s->zbuf.data + 32, bound, pt, ptlen,
+				     s->cdict);
 	if (ZSTD_isError(z)) {
 		rc = cl_error(err, CL_EIO, "zstd: %s", ZSTD_getErrorName(z));
 		goto out;
@@ -211,7 +215,7 @@ static int seal_payload(struct cl_sealer *s, const unsigned char *pt,
 	memcpy(ct->data + 1, nonce, 24);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(ct->data + 25, &clen,
 						   s->zbuf.data, s->zbuf.len,
-						   ad, sizeof(ad) - 1, NULL,
+						   ad, CL_PAYLOAD_AD_LEN, NULL,
 						   nonce, key);
 	ct->len = 25 + (size_t)clen;
 out:

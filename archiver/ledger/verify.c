@@ -108,6 +108,7 @@ struct payload_win {
 	struct cl_buf inner;    /* decrypted salt || zstd frame */
 	unsigned char *chunk;   /* [PT_CHUNK] decompressed plaintext */
 	ZSTD_DCtx *zd;
+	ZSTD_DDict *ddict;      /* payload dictionary 1 (version-2 blobs) */
 };
 
 /* Everything one verification run holds; released by vstate_release(). */
@@ -270,7 +271,8 @@ static int check_note(const char *note, size_t len, const char *name,
 static int open_payload(struct payload_win *w, sqlite3_stmt *st, uint64_t idx,
 			const unsigned char *ct, size_t n, size_t k)
 {
-	static const unsigned char ad[] = "chatledger/payload/v1";
+	static const unsigned char ad1[] = CL_PAYLOAD_AD_V1, ad2[] = CL_PAYLOAD_AD_V2;
+	const int v2 = ct[0] == CL_PAYLOAD_V2;
 	const unsigned char *wrapped = sqlite3_column_blob(st, 2);
 	const unsigned char *eph = sqlite3_column_blob(st, 3);
 	struct cl_sha256_ctx sh;
@@ -295,8 +297,9 @@ static int open_payload(struct payload_win *w, sqlite3_stmt *st, uint64_t idx,
 	cl_buf_reset(&w->inner);
 	if (cl_buf_reserve(&w->inner, n) != CL_OK ||
 	    crypto_aead_xchacha20poly1305_ietf_decrypt(w->inner.data, &ilen, NULL,
-						       ct + 25, n - 25, ad, sizeof(ad) - 1,
-						       ct + 1, w->key) != 0 || ilen < 32) {
+						       ct + 25, n - 25, v2 ? ad2 : ad1,
+						       CL_PAYLOAD_AD_LEN, ct + 1, w->key) != 0 ||
+	    ilen < 32) {
 		res = OPEN_AUTH;
 		goto out;
 	}
@@ -309,6 +312,10 @@ static int open_payload(struct payload_win *w, sqlite3_stmt *st, uint64_t idx,
 	cl_sha256_init(&sh);
 	cl_sha256_update(&sh, w->inner.data, 32);
 	ZSTD_DCtx_reset(w->zd, ZSTD_reset_session_only);
+	if (ZSTD_isError(ZSTD_DCtx_refDDict(w->zd, v2 ? w->ddict : NULL))) {
+		res = OPEN_FRAME;
+		goto out;
+	}
 	in.src = w->inner.data + 32;
 	in.size = (size_t)ilen - 32;
 	in.pos = 0;
@@ -355,8 +362,8 @@ static void *payload_thread(void *arg)
 		size_t k = (size_t)(idx - w->base);
 
 		cl_sha256(ct ? ct : (const unsigned char *)"", n, w->hash[k]);
-		w->has[k] = (ct != NULL && n >= 1 + 24 + 16 + 32 &&
-			     ct[0] == CL_PAYLOAD_VERSION) ? 1 : 2;
+		w->has[k] = (ct != NULL && n >= CL_PAYLOAD_MIN &&
+			     CL_PAYLOAD_KNOWN(ct[0])) ? 1 : 2;
 		w->bytes += n;
 		if (w->seal_sk && w->has[k] == 1)
 			w->opened[k] = (unsigned char)open_payload(w, w->st_payload, idx,
@@ -418,6 +425,7 @@ static void payload_win_release(struct payload_win *w)
 	cl_buf_release(&w->inner);
 	free(w->chunk);
 	ZSTD_freeDCtx(w->zd);
+	ZSTD_freeDDict(w->ddict);
 }
 
 /* Close the connections, drop the lock or the private copy and free
@@ -1170,7 +1178,9 @@ static int prepare_payload_win(struct vstate *v, struct payload_win *w)
 	w->key = sodium_malloc(32);
 	w->chunk = malloc(PT_CHUNK);
 	w->zd = ZSTD_createDCtx();
-	if (w->bk == NULL || w->key == NULL || w->chunk == NULL || w->zd == NULL)
+	w->ddict = ZSTD_createDDict(cl_payload_dict1, cl_payload_dict1_len);
+	if (w->bk == NULL || w->key == NULL || w->chunk == NULL || w->zd == NULL ||
+	    w->ddict == NULL)
 		return CL_ENOMEM;
 	return CL_OK;
 }
