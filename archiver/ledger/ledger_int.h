@@ -14,13 +14,21 @@
 #include "common/buf.h"
 #include "common/map.h"
 
-/* Payload blobs (FORMAT.md §6.3): version 1 compresses without a
- * dictionary; version 2, which writers write, with payload dictionary 1
- * (archiver/ledger/dict/, embedded at build time).  Readers take both. */
+/* Payload blobs (FORMAT.md §6.3): version 1 is 0x01 || nonce || AEAD and
+ * compresses without a dictionary; version 2, which writers write, is
+ * 0x02 || AEAD under the all-zero nonce (its key seals nothing else) and
+ * compresses with payload dictionary 1 (archiver/ledger/dict/, embedded at
+ * build time).  Readers take both. */
 #define CL_PAYLOAD_V1 1
 #define CL_PAYLOAD_V2 2
 #define CL_PAYLOAD_VERSION CL_PAYLOAD_V2
-#define CL_PAYLOAD_MIN (1 + 24 + 16 + 32)
+#define CL_PAYLOAD_MIN_V1 (1 + 24 + 16 + 32)
+#define CL_PAYLOAD_MIN_V2 (1 + 16 + 32)
+/* Where a blob's AEAD ciphertext starts, by version. */
+#define CL_PAYLOAD_CT_OFF(v) ((v) == CL_PAYLOAD_V2 ? 1u : 25u)
+/* A blob of n bytes is long enough for its version (which is known). */
+#define CL_PAYLOAD_LEN_OK(v, n) \
+	((n) >= ((v) == CL_PAYLOAD_V2 ? CL_PAYLOAD_MIN_V2 : CL_PAYLOAD_MIN_V1))
 #define CL_PAYLOAD_AD_V1 "chatledger/payload/v1"
 #define CL_PAYLOAD_AD_V2 "chatledger/payload/v2"
 #define CL_PAYLOAD_AD_LEN (sizeof(CL_PAYLOAD_AD_V1) - 1)

@@ -121,11 +121,12 @@ int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 		   unsigned char *salt, struct cl_buf *leaf_out, char **err)
 {
 	static const unsigned char ad1[] = CL_PAYLOAD_AD_V1, ad2[] = CL_PAYLOAD_AD_V2;
+	static const unsigned char zero_nonce[24];
 	struct cl_leaf leaf;
 	unsigned char wn[24], h[32];
 	unsigned char *key = o->keys + crypto_box_BEFORENMBYTES;
 	const unsigned char *ct, *lp;
-	size_t ctlen, llen, ilen_sz = 0, wipe = 0;
+	size_t ctlen, llen, ilen_sz = 0, wipe = 0, off;
 	unsigned long long ilen = 0, fsz;
 	size_t got, base = out->len;
 	int rc = CL_OK, s, v2;
@@ -158,7 +159,7 @@ int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 	ct = sqlite3_column_blob(o->st, 4);
 	ctlen = (size_t)sqlite3_column_bytes(o->st, 4);
 	if (sqlite3_column_bytes(o->st, 2) != 32 || sqlite3_column_bytes(o->st, 3) != 48 ||
-	    ctlen < CL_PAYLOAD_MIN || !CL_PAYLOAD_KNOWN(ct[0])) {
+	    ctlen < 1 || !CL_PAYLOAD_KNOWN(ct[0]) || !CL_PAYLOAD_LEN_OK(ct[0], ctlen)) {
 		rc = cl_error(err, CL_ECORRUPT, "entry %llu: stored key or ciphertext malformed",
 			      (unsigned long long)index);
 		goto out;
@@ -182,10 +183,12 @@ int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 		goto out;
 	wipe = ctlen;
 	v2 = ct[0] == CL_PAYLOAD_V2;
+	off = CL_PAYLOAD_CT_OFF(ct[0]);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(o->frame, &ilen, NULL,
-						       ct + 25, ctlen - 25,
+						       ct + off, ctlen - off,
 						       v2 ? ad2 : ad1, CL_PAYLOAD_AD_LEN,
-						       ct + 1, key) != 0 || ilen < 32) {
+						       v2 ? zero_nonce : ct + 1, key) != 0 ||
+	    ilen < 32) {
 		rc = cl_error(err, CL_ECORRUPT, "entry %llu: ciphertext fails authentication",
 			      (unsigned long long)index);
 		goto out;

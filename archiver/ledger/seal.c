@@ -182,13 +182,20 @@ static void fresh_random(struct cl_sealer *s, unsigned char *out, size_t n)
 	}
 }
 
-/* Seal a payload: ct = 0x02 || nonce || AEAD(salt || zstd(pt, dictionary 1)). */
+/*
+ * Seal a payload: ct = 0x02 || AEAD(salt || zstd(pt, dictionary 1)) under
+ * the all-zero nonce.  `key` is fresh for this call and encrypts nothing
+ * else (a batch that is retried appends these same bytes again, it does
+ * not seal again), so a fixed nonce never repeats under one key; a random
+ * one would come from the same generator as the key and add nothing.
+ */
 static int seal_payload(struct cl_sealer *s, const unsigned char *pt,
 			size_t ptlen, const unsigned char *key,
-			const unsigned char salt[32], const unsigned char nonce[24],
+			const unsigned char salt[32],
 			unsigned char pt_hash[32], struct cl_buf *ct, char **err)
 {
 	static const unsigned char ad[] = CL_PAYLOAD_AD_V2;
+	static const unsigned char nonce[24];
 	size_t bound = ZSTD_compressBound(ptlen), z;
 	unsigned long long clen = 0;
 	int rc;
@@ -208,16 +215,15 @@ static int seal_payload(struct cl_sealer *s, const unsigned char *pt,
 	}
 	s->zbuf.len = 32 + z;
 	cl_buf_reset(ct);
-	if ((rc = cl_buf_reserve(ct, 1 + 24 + s->zbuf.len +
+	if ((rc = cl_buf_reserve(ct, 1 + s->zbuf.len +
 				 crypto_aead_xchacha20poly1305_ietf_ABYTES)))
 		goto out;
 	ct->data[0] = CL_PAYLOAD_VERSION;
-	memcpy(ct->data + 1, nonce, 24);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(ct->data + 25, &clen,
+	crypto_aead_xchacha20poly1305_ietf_encrypt(ct->data + 1, &clen,
 						   s->zbuf.data, s->zbuf.len,
 						   ad, CL_PAYLOAD_AD_LEN, NULL,
 						   nonce, key);
-	ct->len = 25 + (size_t)clen;
+	ct->len = 1 + (size_t)clen;
 out:
 	if (s->zbuf.data)
 		sodium_memzero(s->zbuf.data, s->zbuf.len);
@@ -263,13 +269,13 @@ int cl_sealer_prepare(struct cl_sealer *s, const struct cl_entry_in *in,
 	memset(p->pt_hash, 0, 32);
 	cl_buf_reset(&p->ct);
 	if (p->has_payload) {
-		/* One draw for the key (32), the salt (32) and the nonce (24). */
-		unsigned char r[88];
+		/* One draw for the key (32) and the salt (32). */
+		unsigned char r[64];
 
 		fresh_random(s, r, sizeof(r));
 		memcpy(p->key, r, 32);
 		rc = seal_payload(s, in->plaintext, in->plaintext_len, p->key, r + 32,
-				  r + 64, p->pt_hash, &p->ct, err);
+				  p->pt_hash, &p->ct, err);
 		sodium_memzero(r, sizeof(r));
 		if (rc)
 			return rc;

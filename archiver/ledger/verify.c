@@ -272,7 +272,9 @@ static int open_payload(struct payload_win *w, sqlite3_stmt *st, uint64_t idx,
 			const unsigned char *ct, size_t n, size_t k)
 {
 	static const unsigned char ad1[] = CL_PAYLOAD_AD_V1, ad2[] = CL_PAYLOAD_AD_V2;
+	static const unsigned char zero_nonce[24];
 	const int v2 = ct[0] == CL_PAYLOAD_V2;
+	const size_t off = CL_PAYLOAD_CT_OFF(ct[0]);
 	const unsigned char *wrapped = sqlite3_column_blob(st, 2);
 	const unsigned char *eph = sqlite3_column_blob(st, 3);
 	struct cl_sha256_ctx sh;
@@ -297,8 +299,9 @@ static int open_payload(struct payload_win *w, sqlite3_stmt *st, uint64_t idx,
 	cl_buf_reset(&w->inner);
 	if (cl_buf_reserve(&w->inner, n) != CL_OK ||
 	    crypto_aead_xchacha20poly1305_ietf_decrypt(w->inner.data, &ilen, NULL,
-						       ct + 25, n - 25, v2 ? ad2 : ad1,
-						       CL_PAYLOAD_AD_LEN, ct + 1, w->key) != 0 ||
+						       ct + off, n - off, v2 ? ad2 : ad1,
+						       CL_PAYLOAD_AD_LEN, v2 ? zero_nonce : ct + 1,
+						       w->key) != 0 ||
 	    ilen < 32) {
 		res = OPEN_AUTH;
 		goto out;
@@ -362,8 +365,8 @@ static void *payload_thread(void *arg)
 		size_t k = (size_t)(idx - w->base);
 
 		cl_sha256(ct ? ct : (const unsigned char *)"", n, w->hash[k]);
-		w->has[k] = (ct != NULL && n >= CL_PAYLOAD_MIN &&
-			     CL_PAYLOAD_KNOWN(ct[0])) ? 1 : 2;
+		w->has[k] = (ct != NULL && n >= 1 && CL_PAYLOAD_KNOWN(ct[0]) &&
+			     CL_PAYLOAD_LEN_OK(ct[0], n)) ? 1 : 2;
 		w->bytes += n;
 		if (w->seal_sk && w->has[k] == 1)
 			w->opened[k] = (unsigned char)open_payload(w, w->st_payload, idx,

@@ -49,10 +49,10 @@ MAX_BODY = 65536
 NODE_LEVEL = 8
 ENTRY_TYPES = {1: "record", 2: "tombstone", 3: "coverage", 4: "control",
                5: "quarantine"}
-# Payload blob versions (6.3): 1 without a dictionary, 2 with payload
-# dictionary 1; a keyless verifier checks only the version byte and length.
-PAYLOAD_VERSIONS = (1, 2)
-PAYLOAD_MIN = 1 + 24 + 16 + 32
+# Payload blob versions (6.3) and their shortest well-formed length:
+# 1 = version || nonce || AEAD, 2 = version || AEAD; a keyless verifier
+# checks only the version byte and the length.
+PAYLOAD_MIN = {1: 1 + 24 + 16 + 32, 2: 1 + 16 + 32}
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 SPKI_ED25519 = bytes.fromhex("302a300506032b6570032100")
 EM_DASH_SP = "\u2014 "
@@ -854,8 +854,8 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
         if idx not in ct_of:
             raise Fail("entry %d: has a stored payload or key its leaf does "
                        "not commit to" % idx)
-        if not isinstance(ct, bytes) or len(ct) < PAYLOAD_MIN or \
-                ct[0] not in PAYLOAD_VERSIONS:
+        if not isinstance(ct, bytes) or not ct or \
+                ct[0] not in PAYLOAD_MIN or len(ct) < PAYLOAD_MIN[ct[0]]:
             raise Fail("entry %d: ciphertext is malformed" % idx)
         if sha256(ct) != ct_of[idx]:
             raise Fail("entry %d: ciphertext does not match the SHA-256 in "
