@@ -184,10 +184,10 @@ static void fresh_random(struct cl_sealer *s, unsigned char *out, size_t n)
 
 /*
  * Seal a payload: ct = 0x02 || AEAD(salt || zstd(pt, dictionary 1)) under
- * the all-zero nonce.  `key` is fresh for this call and encrypts nothing
- * else (a batch that is retried appends these same bytes again, it does
- * not seal again), so a fixed nonce never repeats under one key; a random
- * one would come from the same generator as the key and add nothing.
+ * the all-zero nonce.  `key` is drawn for this one call (cl_sealer_prepare
+ * draws a fresh one every time), so a fixed nonce never repeats under one
+ * key; a random one would come from the same generator as the key and add
+ * nothing.
  */
 static int seal_payload(struct cl_sealer *s, const unsigned char *pt,
 			size_t ptlen, const unsigned char *key,
