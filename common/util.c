@@ -450,6 +450,16 @@ void cl_time_format(int64_t ms, char out[32])
 		 (unsigned)(rem % 60), (unsigned)msec);
 }
 
+void cl_deadline(clockid_t clock, long ns, struct timespec *ts)
+{
+	clock_gettime(clock, ts);
+	ts->tv_nsec += ns;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 int64_t cl_time_now_ms(void)
 {
 	struct timespec ts;

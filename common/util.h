@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "buf.h"
 
@@ -115,6 +116,10 @@ void cl_time_format(int64_t ms, char out[32]);
 
 /* Wall clock in milliseconds since the epoch. */
 int64_t cl_time_now_ms(void);
+
+/* *ts = the time on `clock` `ns` nanoseconds from now (0 <= ns < 1e9), as
+ * pthread_cond_timedwait wants it. */
+void cl_deadline(clockid_t clock, long ns, struct timespec *ts);
 
 /* Days from civil date (proleptic Gregorian), and back; for policy/. */
 int64_t cl_days_from_civil(int64_t y, unsigned m, unsigned d);

@@ -608,12 +608,7 @@ static void wait_for_run(struct jpipe *p)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += WAIT_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	cl_deadline(CLOCK_MONOTONIC, WAIT_MS * 1000000L, &until);
 	p->appender_waits = 1;
 	while (p->n < RUN && !p->ended) {
 		if (p->take_any) {

@@ -363,12 +363,7 @@ static void *reaper_main(void *arg)
 			k->cut = 1;
 			w->cut_off++;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += (long)REAPER_TICK_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		cl_deadline(CLOCK_MONOTONIC, (long)REAPER_TICK_MS * 1000000L, &until);
 		(void)pthread_cond_timedwait(&w->reap, &w->cmu, &until);
 	}
 	pthread_mutex_unlock(&w->cmu);

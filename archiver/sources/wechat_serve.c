@@ -188,12 +188,7 @@ static void *committer_main(void *arg)
 		if ((w->parsing > 0 || last > 1) && !w->quit) {
 			struct timespec until;
 
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += GATHER_US * 1000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			cl_deadline(CLOCK_REALTIME, GATHER_US * 1000L, &until);
 			while ((w->parsing > 0 || w->queued < last) && !w->quit &&
 			       pthread_cond_timedwait(&w->work, &w->mu, &until) == 0)
 				;
