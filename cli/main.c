@@ -663,7 +663,8 @@ int main(int argc, char **argv)
 		return cli_finish_stdout(EXIT_OK);
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("chatledger 0.1.0 (archive format %d)\n", CL_ARCHIVE_FORMAT);
+		printf("chatledger 0.1.0 (archive format %d; reads formats %d and %d)\n",
+		       CL_ARCHIVE_FORMAT, CL_ARCHIVE_FORMAT_MIN, CL_ARCHIVE_FORMAT);
 		return cli_finish_stdout(EXIT_OK);
 	}
 	for (c = cli_commands; c->name; c++)

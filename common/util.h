@@ -114,6 +114,10 @@ int cl_time_parse(const char *s, size_t len, int64_t *ms);
 /* Format ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (at least 25 bytes). */
 void cl_time_format(int64_t ms, char out[32]);
 
+/* CL_STR(X): the macro X's value as a string literal. */
+#define CL_STR_(x) #x
+#define CL_STR(x) CL_STR_(x)
+
 /* Wall clock in milliseconds since the epoch. */
 int64_t cl_time_now_ms(void);
 

@@ -277,13 +277,15 @@ static int handler(void *user, const char *section, const char *name,
 				(void)cl_fmt(x->why, sizeof(x->why), CL_FORMAT1_REFUSAL);
 				return 0;
 			}
-			if (strcmp(value, "2") != 0) {
+			/* The format the archive was created with; meta.format
+			 * says what it is now (FORMAT.md §10). */
+			if (strcmp(value, "2") != 0 && strcmp(value, "3") != 0) {
 				(void)cl_fmt(x->why, sizeof(x->why),
-					 "unsupported archive format '%.20s' (this build reads format 2)",
-					 value);
+					 "unsupported archive format '%.20s' (this build reads"
+					 " formats 2 and 3)", value);
 				return 0;
 			}
-			x->c->format = 2;
+			x->c->format = value[0] - '0';
 			return 1;
 		}
 		if (strcmp(name, "created") == 0)

@@ -60,8 +60,8 @@ static int write_config(const char *dir, const char *origin, char **err)
 		"[archive]\n"
 		"# checkpoint origin and log key name; fixed at init\n"
 		"origin = %s\n"
-		"# on-disk format version\n"
-		"format = 2\n"
+		"# on-disk format version (the one the archive was created with)\n"
+		"format = " CL_STR(CL_ARCHIVE_FORMAT) "\n"
 		"created = %s\n"
 		"\n[ingest]\n"
 		"# records per durable commit (each commit is fsynced and signed)\n"
@@ -129,7 +129,8 @@ static int create_db(const char *dir, const char *origin, char **err)
 	    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "INSERT INTO meta(k, v) VALUES"
-			       " ('format', 2), ('origin', ?1), ('vkey', ?2)",
+			       " ('format', " CL_STR(CL_ARCHIVE_FORMAT) "), ('origin', ?1),"
+			       " ('vkey', ?2)",
 			       -1, &st, NULL) != SQLITE_OK) {
 		rc = cl_error(err, CL_EIO, "cannot create the database: %s",
 			      db ? sqlite3_errmsg(db) : "out of memory");

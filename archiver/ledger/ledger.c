@@ -325,8 +325,9 @@ static int load_meta_text(struct cl_ledger *l, const char *k, char **out,
 	return rc;
 }
 
-/* meta.format must be this build's (FORMAT.md §10); a format-1 archive
- * is refused with CL_EINVAL, an unknown one is CL_ECORRUPT. */
+/* meta.format must be one this build reads (FORMAT.md §10), noted in
+ * l->format; a format-1 archive is refused with CL_EINVAL, an unknown one
+ * is CL_ECORRUPT. */
 static int check_format(struct cl_ledger *l, char **err)
 {
 	sqlite3_stmt *st = NULL;
@@ -340,9 +341,13 @@ static int check_format(struct cl_ledger *l, char **err)
 		rc = cl_error(err, CL_ECORRUPT, "archive metadata 'format' missing");
 	else if (sqlite3_column_int64(st, 0) == 1)
 		rc = cl_error(err, CL_EINVAL, "%s", CL_FORMAT1_REFUSAL);
-	else if (sqlite3_column_int64(st, 0) != CL_ARCHIVE_FORMAT)
-		rc = cl_error(err, CL_ECORRUPT, "unknown archive format %lld (this build reads format %d)",
-			      (long long)sqlite3_column_int64(st, 0), CL_ARCHIVE_FORMAT);
+	else if (sqlite3_column_int64(st, 0) < CL_ARCHIVE_FORMAT_MIN ||
+		 sqlite3_column_int64(st, 0) > CL_ARCHIVE_FORMAT)
+		rc = cl_error(err, CL_ECORRUPT, "unknown archive format %lld (this build"
+			      " reads formats %d and %d)", (long long)sqlite3_column_int64(st, 0),
+			      CL_ARCHIVE_FORMAT_MIN, CL_ARCHIVE_FORMAT);
+	else
+		l->format = (int)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -1295,12 +1300,19 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 	}
 	if ((rc = cl_attrix_commit(l, err)))
 		goto out;
+	/* This batch may hold version-2 payloads: the archive is format 3
+	 * from this commit on (FORMAT.md §10). */
+	if (l->format < CL_ARCHIVE_FORMAT &&
+	    (rc = exec(l, "UPDATE meta SET v = " CL_STR(CL_ARCHIVE_FORMAT)
+		       " WHERE k = 'format' AND v < " CL_STR(CL_ARCHIVE_FORMAT), err)))
+		goto out;
 	if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = cl_ledger_db_err(l, err, "committing");
 		goto out;
 	}
 	l->in_batch = 0;
 	l->committed_size = l->size;
+	l->format = CL_ARCHIVE_FORMAT;
 	cl_map_release(&l->dirty_heads);
 	end_key_batch(l);
 	l->batch_id = -1;

@@ -34,11 +34,14 @@
 
 struct cl_ledger;
 
-/* The archive format this build reads and writes (meta.format), and what
- * it says about a format-1 archive (docs/FORMAT.md §10). */
-#define CL_ARCHIVE_FORMAT 2
-#define CL_FORMAT1_REFUSAL "format 1 archive: this chatledger reads and writes" \
-	" format 2 only (docs/FORMAT.md §10); use the release that created it"
+/* The archive format this build writes (meta.format), the oldest it reads,
+ * and what it says about a format-1 archive (docs/FORMAT.md §10).  Format
+ * 3 adds payload version 2; a writer upgrades a format-2 archive to 3 in
+ * the first batch it commits, since that batch may hold such payloads. */
+#define CL_ARCHIVE_FORMAT 3
+#define CL_ARCHIVE_FORMAT_MIN 2
+#define CL_FORMAT1_REFUSAL "format 1 archive: this chatledger reads formats 2" \
+	" and 3 (docs/FORMAT.md §10); use the release that created it"
 
 /* What to append.  Key and conversation are opaque material that is
  * reduced to keyed hashes; the plaintext is sealed; the body is public. */

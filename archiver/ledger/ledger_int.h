@@ -75,6 +75,7 @@ struct cl_ledger {
 	int scrub_checked;         /* the first batch looked for 'scrub-pending' */
 	uint64_t size;             /* next index */
 	uint64_t committed_size;
+	int format;                /* meta.format as opened, or as last committed */
 	struct cl_merkle_range range, saved_range;
 	struct cl_map heads;       /* conversation tag -> last index, leaf hash */
 	struct cl_map dirty_heads; /* heads changed in this batch, each with

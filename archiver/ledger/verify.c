@@ -109,6 +109,7 @@ struct payload_win {
 	unsigned char *chunk;   /* [PT_CHUNK] decompressed plaintext */
 	ZSTD_DCtx *zd;
 	ZSTD_DDict *ddict;      /* payload dictionary 1 (version-2 blobs) */
+	int max_pv;             /* the newest payload version the format allows */
 };
 
 /* Everything one verification run holds; released by vstate_release(). */
@@ -128,6 +129,7 @@ struct vstate {
 	struct payload_win w2;    /* deep: the second payload thread's */
 	/* identity: origin and log key */
 	char *origin;
+	int format;               /* meta.format: 2 or 3 */
 	char *file_vkey;          /* log.pub */
 	char *kname;              /* the log key's name */
 	uint32_t kid;
@@ -366,7 +368,7 @@ static void *payload_thread(void *arg)
 
 		cl_sha256(ct ? ct : (const unsigned char *)"", n, w->hash[k]);
 		w->has[k] = (ct != NULL && n >= 1 && CL_PAYLOAD_KNOWN(ct[0]) &&
-			     CL_PAYLOAD_LEN_OK(ct[0], n)) ? 1 : 2;
+			     ct[0] <= w->max_pv && CL_PAYLOAD_LEN_OK(ct[0], n)) ? 1 : 2;
 		w->bytes += n;
 		if (w->seal_sk && w->has[k] == 1)
 			w->opened[k] = (unsigned char)open_payload(w, w->st_payload, idx,
@@ -820,11 +822,13 @@ static int read_identity(struct vstate *v)
 		goto out;
 	}
 	if (sqlite3_column_type(st, 4) != SQLITE_INTEGER ||
-	    sqlite3_column_int64(st, 4) != CL_ARCHIVE_FORMAT) {
-		rc = problem(v->r, UINT64_MAX, "the archive format is not %d (meta.format)",
-			     CL_ARCHIVE_FORMAT);
+	    sqlite3_column_int64(st, 4) < CL_ARCHIVE_FORMAT_MIN ||
+	    sqlite3_column_int64(st, 4) > CL_ARCHIVE_FORMAT) {
+		rc = problem(v->r, UINT64_MAX, "the archive format is not %d or %d (meta.format)",
+			     CL_ARCHIVE_FORMAT_MIN, CL_ARCHIVE_FORMAT);
 		goto out;
 	}
+	v->format = (int)sqlite3_column_int64(st, 4);
 	v->origin = strdup((const char *)sqlite3_column_text(st, 0));
 	db_vkey = strdup((const char *)sqlite3_column_text(st, 1));
 	v->n = (uint64_t)sqlite3_column_int64(st, 2);
@@ -1168,6 +1172,8 @@ static int prepare_payload_win(struct vstate *v, struct payload_win *w)
 	int s;
 
 	w->seal_sk = v->o->seal_sk;
+	/* Format 2 predates payload version 2 (FORMAT.md §10). */
+	w->max_pv = v->format >= 3 ? CL_PAYLOAD_V2 : CL_PAYLOAD_V1;
 	if ((s = sqlite3_prepare_v2(w->db, w->seal_sk ? deep_sql :
 				    "SELECT idx, ct FROM payload WHERE idx >= ?1"
 				    " AND idx < ?2 ORDER BY idx", -1, &w->st_payload,

@@ -771,7 +771,8 @@ static int restore_files(struct cl_repl *r, const char *tmp, json_t *id,
 	cl_buf_reset(&b);
 	if ((rc = cl_buf_addf(&b, "# chatledger archive configuration (see config/README)\n"
 			      "# restored from a replica on %s\n[archive]\norigin = %s\n"
-			      "format = 2\ncreated = %s\n\n[ingest]\nbatch_size = 1000\n",
+			      "format = " CL_STR(CL_ARCHIVE_FORMAT) "\ncreated = %s\n\n"
+			      "[ingest]\nbatch_size = 1000\n",
 			      now, *origin, now)) ||
 	    (rc = write_file(tmp, "chatledger.conf", b.data, b.len, 0600, err)))
 		goto out;
@@ -1057,7 +1058,8 @@ int cl_repl_restore(struct cl_repl *r, const char *newdir, const unsigned char *
 		for (k = 0; k < b.tree.count && rc == CL_OK; k++)
 			rc = cl_buf_add(&fr, b.tree.hashes[k], 32);
 		if (rc == CL_OK &&
-		    (sqlite3_prepare_v2(b.db, "INSERT INTO meta(k, v) VALUES ('format', 2),"
+		    (sqlite3_prepare_v2(b.db, "INSERT INTO meta(k, v) VALUES ('format', "
+					CL_STR(CL_ARCHIVE_FORMAT) "),"
 					" ('origin', ?1), ('vkey', ?2), ('frontier', ?3)", -1, &ms,
 					NULL) != SQLITE_OK ||
 		     sqlite3_bind_text(ms, 1, origin, -1, SQLITE_STATIC) ||

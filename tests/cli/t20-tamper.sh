@@ -211,11 +211,11 @@ tampered "all checkpoints deleted" "no signed checkpoint"
 # verify fails it, both saying so.
 fresh; py "$C/ledger.db" 'db.execute("UPDATE meta SET v = 1 WHERE k = ?", ("format",))'
 tampered "format 1 archive" "format 1 archive: "
-sed -i 's/^format = 2$/format = 1/' "$C/chatledger.conf"
+sed -i 's/^format = 3$/format = 1/' "$C/chatledger.conf"
 gen_records 1 900 1 >"$T/one.jsonl"
 expect_exit "format 1 archive: ingest refuses (exit 2)" 2 "$CHATLEDGER" ingest -a "$C" --format jsonl "$T/one.jsonl"
 expect_grep "format 1 archive: ingest says why" "format 1 archive: " "$T/err"
-sed -i 's/^format = 1$/format = 2/' "$C/chatledger.conf"
+sed -i 's/^format = 1$/format = 3/' "$C/chatledger.conf"
 expect_exit "format 1 ledger: ingest refuses (exit 2)" 2 "$CHATLEDGER" ingest -a "$C" --format jsonl "$T/one.jsonl"
 expect_grep "format 1 ledger: ingest says why" "format 1 archive: " "$T/err"
 t_done

@@ -41,12 +41,21 @@ print(c.get(b"\x01", 0), c.get(b"\x02", 0))
 PY
 }
 py() { python3 "$@"; }
+# meta_format DIR: meta.format of the archive
+meta_format() {
+	py - "$1/ledger.db" <<'PY'
+import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT v FROM meta WHERE k = 'format'").fetchone()[0])
+PY
+}
 
 # --- New archives write version 2, smaller than version 1.
 A="$T/a"
 new_archive "$A"
 gen_records 200 0 >"$T/r.jsonl"
 expect_exit "new archive: ingest" 0 "$CHATLEDGER" ingest -a "$A" --format jsonl "$T/r.jsonl"
+[ "$(meta_format "$A")" = 3 ] && ok "new archive: format 3" || notok "new archive: format $(meta_format "$A")"
+expect_grep "new archive: chatledger.conf says format 3" "^format = 3$" "$A/chatledger.conf"
 [ "$(version_counts "$A")" = "0 200" ] && ok "new archive: every payload is version 2" ||
 	notok "new archive: payload versions $(version_counts "$A")"
 OLD_FX="$CL_ROOT/tests/data/payload-v1"
@@ -71,11 +80,19 @@ cp "$OLD_FX"/* "$V/"
 chmod 600 "$V/seal.key" "$V/log.key" "$V/tag.key" "$V/export.key" "$V/export-minisign.key" "$V/chatledger.conf"
 [ "$(version_counts "$V")" = "8 0" ] && ok "v1 fixture: eight version-1 payloads" ||
 	notok "v1 fixture: payload versions $(version_counts "$V")"
+[ "$(meta_format "$V")" = 2 ] && ok "v1 fixture: format 2" || notok "v1 fixture: format $(meta_format "$V")"
 expect_exit "v1: verify" 0 "$CHATLEDGER" verify -a "$V"
+expect_exit "v1: verify.py" 0 python3 "$VERIFY_PY" "$V"
 expect_exit "v1: deep verify opens every version-1 payload" 0 "$CHATLEDGER" verify -a "$V" --deep --passphrase-file "$T/pass"
 expect_grep "v1: deep verify opened 8" "8 payloads opened" "$T/out"
+# Reading writes nothing but its access entry; that first batch makes the
+# archive format 3, since it may seal version-2 payloads (FORMAT.md §10).
+[ "$(meta_format "$V")" = 2 ] && ok "v1: still format 2 after verifying" || notok "v1: format changed by verify"
 expect_exit "v1: show a version-1 record" 0 "$CHATLEDGER" show -a "$V" --index 1 --passphrase-file "$T/pass"
 expect_grep "v1: its Chinese text decodes" "你好，貸款申請已收到" "$T/out"
+[ "$(meta_format "$V")" = 3 ] && ok "v1: format 3 after the first batch (the access entry)" ||
+	notok "v1: format $(meta_format "$V") after a batch"
+expect_grep "v1: chatledger.conf keeps the format it was created with" "^format = 2$" "$V/chatledger.conf"
 expect_exit "v1: search finds a version-1 record" 0 "$CHATLEDGER" search -a "$V" --text 貸款 --passphrase-file "$T/pass" --json
 expect_grep "v1: search returns it" "V1-0002" "$T/out"
 gen_records 5 300 >"$T/new.jsonl"

@@ -490,14 +490,19 @@ static void test_rows(void)
 		 fx_sql(work, "UPDATE key_batch SET eph = zeroblob(32)"),
 		 "entry 0: its sealed key, key batch or attrs do not match its leaf (aux_hash)", 0);
 	tampered("format changed", fresh() ||
-		 fx_sql(work, "UPDATE meta SET v = 3 WHERE k = 'format'"),
-		 "the archive format is not 2 (meta.format)", NONE);
+		 fx_sql(work, "UPDATE meta SET v = 4 WHERE k = 'format'"),
+		 "the archive format is not 2 or 3 (meta.format)", NONE);
+	/* Format 2 predates payload version 2: an archive set back to 2
+	 * holds blobs its format does not allow. */
+	tampered("format set back to 2 under version-2 payloads", fresh() ||
+		 fx_sql(work, "UPDATE meta SET v = 2 WHERE k = 'format'"),
+		 "entry 0: ciphertext is malformed", 0);
 	tampered("content fingerprint changed", fresh() ||
 		 fx_sql(work, "UPDATE dedup SET ch = coalesce(ch, 0) + 1 WHERE idx = 5"),
 		 "entry 5: its content fingerprint (dedup.ch) does not match its leaf", 5);
 	tampered("format 1 archive", fresh() ||
 		 fx_sql(work, "UPDATE meta SET v = 1 WHERE k = 'format'"),
-		 "format 1 archive: this chatledger reads and writes format 2 only", NONE);
+		 "format 1 archive: this chatledger reads formats 2 and 3", NONE);
 	tampered("origin deleted", fresh() || fx_sql(work, "DELETE FROM meta WHERE k = 'origin'"),
 		 "archive metadata (origin, log key) is missing", NONE);
 }

@@ -44,7 +44,8 @@ NOPREV = 2 ** 64 - 1
 ZERO32 = bytes(32)
 LEAF_FIXED = 271
 LEAF_VERSION = 2
-ARCHIVE_FORMAT = 2
+# Formats read (10): 2, and 3, which adds payload version 2.
+ARCHIVE_FORMATS = (2, 3)
 MAX_BODY = 65536
 NODE_LEVEL = 8
 ENTRY_TYPES = {1: "record", 2: "tombstone", 3: "coverage", 4: "control",
@@ -717,9 +718,10 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
         raise Fail("archive metadata (origin, log key) is missing")
     fmt = meta(db, "format")
     if fmt == 1 and not isinstance(fmt, bool):
-        raise Fail("format 1 archive: this verifier checks format 2 only")
-    if fmt != ARCHIVE_FORMAT or isinstance(fmt, bool):
+        raise Fail("format 1 archive: this verifier checks formats 2 and 3")
+    if fmt not in ARCHIVE_FORMATS or isinstance(fmt, bool):
         raise Fail("unknown archive format %r" % (fmt,))
+    payload_versions = (1, 2) if fmt >= 3 else (1,)
     filekey = read_file(os.path.join(adir, "log.pub"), "log key") \
         .decode("utf-8", "replace").rstrip("\r\n")
     if filekey != dbkey:
@@ -855,7 +857,7 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
             raise Fail("entry %d: has a stored payload or key its leaf does "
                        "not commit to" % idx)
         if not isinstance(ct, bytes) or not ct or \
-                ct[0] not in PAYLOAD_MIN or len(ct) < PAYLOAD_MIN[ct[0]]:
+                ct[0] not in payload_versions or len(ct) < PAYLOAD_MIN[ct[0]]:
             raise Fail("entry %d: ciphertext is malformed" % idx)
         if sha256(ct) != ct_of[idx]:
             raise Fail("entry %d: ciphertext does not match the SHA-256 in "
