@@ -14,7 +14,7 @@ a record never needs it changed.
 
     python3 archiver/ledger/dict/mkdict.py > archiver/ledger/dict/payload-1.dict
 
-reproduces the committed file byte for byte (tests/ledger/t_dict.sh checks
+reproduces the committed file byte for byte (tests/cli/t23-payload-dict.sh checks
 it, and its SHA-256 against FORMAT.md).  zstd prefers recent history, so
 the commonest shapes come last.
 """
