@@ -22,22 +22,8 @@
 #define CL_PAYLOAD_V1 1
 #define CL_PAYLOAD_V2 2
 #define CL_PAYLOAD_VERSION CL_PAYLOAD_V2
-#define CL_PAYLOAD_MIN_V1 (1 + 24 + 16 + 32)
-#define CL_PAYLOAD_MIN_V2 (1 + 16 + 32)
-/* Where a blob's AEAD ciphertext starts, by version. */
-#define CL_PAYLOAD_CT_OFF(v) ((v) == CL_PAYLOAD_V2 ? 1u : 25u)
-/* A blob of n bytes is long enough for its version (which is known). */
-#define CL_PAYLOAD_LEN_OK(v, n) \
-	((n) >= ((v) == CL_PAYLOAD_V2 ? CL_PAYLOAD_MIN_V2 : CL_PAYLOAD_MIN_V1))
-#define CL_PAYLOAD_AD_V1 "chatledger/payload/v1"
-#define CL_PAYLOAD_AD_V2 "chatledger/payload/v2"
-#define CL_PAYLOAD_AD_LEN (sizeof(CL_PAYLOAD_AD_V1) - 1)
-_Static_assert(sizeof(CL_PAYLOAD_AD_V1) == sizeof(CL_PAYLOAD_AD_V2),
-	       "the payload ADs have one length");
 extern const unsigned char cl_payload_dict1[];
 extern const size_t cl_payload_dict1_len;
-/* A blob's version byte is one a reader knows. */
-#define CL_PAYLOAD_KNOWN(v) ((v) == CL_PAYLOAD_V1 || (v) == CL_PAYLOAD_V2)
 #define CL_PAYLOAD_MAX (24u << 20)
 /* SQLite busy_timeout of ledger connections (a writer's BEGIN IMMEDIATE
  * waits this long at most for SQLite's lock, always taken inside the
@@ -120,6 +106,17 @@ struct cl_sealer {
 	ZSTD_CDict *cdict;        /* payload dictionary 1, level 3 */
 	struct cl_buf zbuf;
 };
+
+/* Both ends of a payload blob's layout (seal.c, FORMAT.md §6.3), for the
+ * opener and verify:
+ *   cl_payload_wellformed: ct[0..n) is a blob of a known version no newer
+ *     than max_version (the archive format's), long enough for it;
+ *   cl_payload_decrypt: authenticate and decrypt a well-formed blob into
+ *     inner (room for n bytes): salt || zstd frame, *ilen >= 32 bytes;
+ *     CL_ECORRUPT when it fails authentication or is shorter. */
+int cl_payload_wellformed(const unsigned char *ct, size_t n, int max_version);
+int cl_payload_decrypt(const unsigned char *ct, size_t n, const unsigned char key[32],
+		       unsigned char *inner, size_t *ilen);
 
 struct cl_prepared {
 	uint8_t type;

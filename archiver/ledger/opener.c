@@ -120,16 +120,14 @@ static int batch_key(struct cl_opener *o)
 int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 		   unsigned char *salt, struct cl_buf *leaf_out, char **err)
 {
-	static const unsigned char ad1[] = CL_PAYLOAD_AD_V1, ad2[] = CL_PAYLOAD_AD_V2;
-	static const unsigned char zero_nonce[24];
 	struct cl_leaf leaf;
 	unsigned char wn[24], h[32];
 	unsigned char *key = o->keys + crypto_box_BEFORENMBYTES;
 	const unsigned char *ct, *lp;
-	size_t ctlen, llen, ilen_sz = 0, wipe = 0, off;
-	unsigned long long ilen = 0, fsz;
+	size_t ctlen, llen, ilen = 0, wipe = 0;
+	unsigned long long fsz;
 	size_t got, base = out->len;
-	int rc = CL_OK, s, v2;
+	int rc = CL_OK, s;
 
 	sqlite3_reset(o->st);
 	sqlite3_bind_int64(o->st, 1, (sqlite3_int64)index);
@@ -159,7 +157,7 @@ int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 	ct = sqlite3_column_blob(o->st, 4);
 	ctlen = (size_t)sqlite3_column_bytes(o->st, 4);
 	if (sqlite3_column_bytes(o->st, 2) != 32 || sqlite3_column_bytes(o->st, 3) != 48 ||
-	    ctlen < 1 || !CL_PAYLOAD_KNOWN(ct[0]) || !CL_PAYLOAD_LEN_OK(ct[0], ctlen)) {
+	    !cl_payload_wellformed(ct, ctlen, CL_PAYLOAD_VERSION)) {
 		rc = cl_error(err, CL_ECORRUPT, "entry %llu: stored key or ciphertext malformed",
 			      (unsigned long long)index);
 		goto out;
@@ -182,19 +180,12 @@ int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 	if ((rc = frame_reserve(o, ctlen)))
 		goto out;
 	wipe = ctlen;
-	v2 = ct[0] == CL_PAYLOAD_V2;
-	off = CL_PAYLOAD_CT_OFF(ct[0]);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(o->frame, &ilen, NULL,
-						       ct + off, ctlen - off,
-						       v2 ? ad2 : ad1, CL_PAYLOAD_AD_LEN,
-						       v2 ? zero_nonce : ct + 1, key) != 0 ||
-	    ilen < 32) {
+	if (cl_payload_decrypt(ct, ctlen, key, o->frame, &ilen) != CL_OK) {
 		rc = cl_error(err, CL_ECORRUPT, "entry %llu: ciphertext fails authentication",
 			      (unsigned long long)index);
 		goto out;
 	}
-	ilen_sz = (size_t)ilen;
-	fsz = ZSTD_getFrameContentSize(o->frame + 32, ilen_sz - 32);
+	fsz = ZSTD_getFrameContentSize(o->frame + 32, ilen - 32);
 	if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
 	    fsz > CL_PAYLOAD_MAX) {
 		rc = cl_error(err, CL_ECORRUPT, "entry %llu: payload frame malformed",
@@ -204,8 +195,8 @@ int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 	if ((rc = cl_buf_reserve(out, (size_t)fsz)))
 		goto out;
 	got = ZSTD_decompress_usingDDict(o->dctx, out->data + base, (size_t)fsz,
-					 o->frame + 32, ilen_sz - 32,
-					 v2 ? o->ddict : NULL);
+					 o->frame + 32, ilen - 32,
+					 ct[0] == CL_PAYLOAD_V2 ? o->ddict : NULL);
 	if (ZSTD_isError(got) || got != fsz) {
 		rc = cl_error(err, CL_ECORRUPT, "entry %llu: payload does not decompress",
 			      (unsigned long long)index);

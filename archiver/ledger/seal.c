@@ -182,6 +182,42 @@ static void fresh_random(struct cl_sealer *s, unsigned char *out, size_t n)
 	}
 }
 
+static const unsigned char payload_ad[2][22] = {
+	"chatledger/payload/v1", "chatledger/payload/v2"
+};
+#define PAYLOAD_AD_LEN 21
+static const unsigned char zero_nonce[24];
+
+/* Where a blob's AEAD part starts: after the version byte, and for
+ * version 1 after its 24-byte nonce. */
+static size_t aead_off(int version)
+{
+	return version == CL_PAYLOAD_V1 ? 1 + 24 : 1;
+}
+
+int cl_payload_wellformed(const unsigned char *ct, size_t n, int max_version)
+{
+	return ct != NULL && n >= 1 && ct[0] >= CL_PAYLOAD_V1 && ct[0] <= max_version &&
+	       ct[0] <= CL_PAYLOAD_VERSION &&
+	       n >= aead_off(ct[0]) + crypto_aead_xchacha20poly1305_ietf_ABYTES + 32;
+}
+
+int cl_payload_decrypt(const unsigned char *ct, size_t n, const unsigned char key[32],
+		       unsigned char *inner, size_t *ilen)
+{
+	size_t off = aead_off(ct[0]);
+	unsigned long long len = 0;
+
+	*ilen = 0;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(inner, &len, NULL, ct + off, n - off,
+						       payload_ad[ct[0] - 1], PAYLOAD_AD_LEN,
+						       ct[0] == CL_PAYLOAD_V1 ? ct + 1 : zero_nonce,
+						       key) != 0)
+		return CL_ECORRUPT;
+	*ilen = (size_t)len;
+	return len < 32 ? CL_ECORRUPT : CL_OK;
+}
+
 /*
  * Seal a payload: ct = 0x02 || AEAD(salt || zstd(pt, dictionary 1)) under
  * the all-zero nonce.  `key` is drawn for this one call (cl_sealer_prepare
@@ -194,8 +230,6 @@ static int seal_payload(struct cl_sealer *s, const unsigned char *pt,
 			const unsigned char salt[32],
 			unsigned char pt_hash[32], struct cl_buf *ct, char **err)
 {
-	static const unsigned char ad[] = CL_PAYLOAD_AD_V2;
-	static const unsigned char nonce[24];
 	size_t bound = ZSTD_compressBound(ptlen), z;
 	unsigned long long clen = 0;
 	int rc;
@@ -221,8 +255,8 @@ static int seal_payload(struct cl_sealer *s, const unsigned char *pt,
 	ct->data[0] = CL_PAYLOAD_VERSION;
 	crypto_aead_xchacha20poly1305_ietf_encrypt(ct->data + 1, &clen,
 						   s->zbuf.data, s->zbuf.len,
-						   ad, CL_PAYLOAD_AD_LEN, NULL,
-						   nonce, key);
+						   payload_ad[CL_PAYLOAD_V2 - 1], PAYLOAD_AD_LEN,
+						   NULL, zero_nonce, key);
 	ct->len = 1 + (size_t)clen;
 out:
 	if (s->zbuf.data)

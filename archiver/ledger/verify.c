@@ -273,14 +273,11 @@ static int check_note(const char *note, size_t len, const char *name,
 static int open_payload(struct payload_win *w, sqlite3_stmt *st, uint64_t idx,
 			const unsigned char *ct, size_t n, size_t k)
 {
-	static const unsigned char ad1[] = CL_PAYLOAD_AD_V1, ad2[] = CL_PAYLOAD_AD_V2;
-	static const unsigned char zero_nonce[24];
-	const int v2 = ct[0] == CL_PAYLOAD_V2;
-	const size_t off = CL_PAYLOAD_CT_OFF(ct[0]);
 	const unsigned char *wrapped = sqlite3_column_blob(st, 2);
 	const unsigned char *eph = sqlite3_column_blob(st, 3);
 	struct cl_sha256_ctx sh;
-	unsigned long long ilen = 0, fsz, got = 0;
+	unsigned long long fsz, got = 0;
+	size_t ilen = 0;
 	unsigned char wn[24];
 	ZSTD_inBuffer in;
 	size_t zr = 1;
@@ -300,29 +297,22 @@ static int open_payload(struct payload_win *w, sqlite3_stmt *st, uint64_t idx,
 		return OPEN_UNWRAP;
 	cl_buf_reset(&w->inner);
 	if (cl_buf_reserve(&w->inner, n) != CL_OK ||
-	    crypto_aead_xchacha20poly1305_ietf_decrypt(w->inner.data, &ilen, NULL,
-						       ct + off, n - off, v2 ? ad2 : ad1,
-						       CL_PAYLOAD_AD_LEN, v2 ? zero_nonce : ct + 1,
-						       w->key) != 0 ||
-	    ilen < 32) {
+	    cl_payload_decrypt(ct, n, w->key, w->inner.data, &ilen) != CL_OK) {
 		res = OPEN_AUTH;
 		goto out;
 	}
-	fsz = ZSTD_getFrameContentSize(w->inner.data + 32, (size_t)ilen - 32);
+	fsz = ZSTD_getFrameContentSize(w->inner.data + 32, ilen - 32);
+	ZSTD_DCtx_reset(w->zd, ZSTD_reset_session_only);
 	if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
-	    fsz > CL_PAYLOAD_MAX) {
+	    fsz > CL_PAYLOAD_MAX ||
+	    ZSTD_isError(ZSTD_DCtx_refDDict(w->zd, ct[0] == CL_PAYLOAD_V2 ? w->ddict : NULL))) {
 		res = OPEN_FRAME;
 		goto out;
 	}
 	cl_sha256_init(&sh);
 	cl_sha256_update(&sh, w->inner.data, 32);
-	ZSTD_DCtx_reset(w->zd, ZSTD_reset_session_only);
-	if (ZSTD_isError(ZSTD_DCtx_refDDict(w->zd, v2 ? w->ddict : NULL))) {
-		res = OPEN_FRAME;
-		goto out;
-	}
 	in.src = w->inner.data + 32;
-	in.size = (size_t)ilen - 32;
+	in.size = ilen - 32;
 	in.pos = 0;
 	while (in.pos < in.size || zr != 0) {
 		ZSTD_outBuffer o = { w->chunk, PT_CHUNK, 0 };
@@ -367,8 +357,7 @@ static void *payload_thread(void *arg)
 		size_t k = (size_t)(idx - w->base);
 
 		cl_sha256(ct ? ct : (const unsigned char *)"", n, w->hash[k]);
-		w->has[k] = (ct != NULL && n >= 1 && CL_PAYLOAD_KNOWN(ct[0]) &&
-			     ct[0] <= w->max_pv && CL_PAYLOAD_LEN_OK(ct[0], n)) ? 1 : 2;
+		w->has[k] = cl_payload_wellformed(ct, n, w->max_pv) ? 1 : 2;
 		w->bytes += n;
 		if (w->seal_sk && w->has[k] == 1)
 			w->opened[k] = (unsigned char)open_payload(w, w->st_payload, idx,
