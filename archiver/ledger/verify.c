@@ -359,7 +359,7 @@ static void *payload_thread(void *arg)
 		cl_sha256(ct ? ct : (const unsigned char *)"", n, w->hash[k]);
 		w->has[k] = cl_payload_wellformed(ct, n, w->max_pv) ? 1 : 2;
 		w->bytes += n;
-		if (w->seal_sk && w->has[k] == 1)
+		if (w->seal_sk && w->has[k] == 1 && ct != NULL)
 			w->opened[k] = (unsigned char)open_payload(w, w->st_payload, idx,
 								    ct, n, k);
 	}
