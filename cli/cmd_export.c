@@ -72,15 +72,17 @@ static int parse_slice(const char *s, int64_t *ms)
 	return 0;
 }
 
+/* A case identifier as courts and regulators write them ("HCA 123/2026"):
+ * 1-64 printable ASCII characters, not starting or ending with a space.
+ * The bag's folder name is derived from it (cl_bundle_export). */
 static int case_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 64)
+	if (n == 0 || n > 64 || s[0] == ' ' || s[n - 1] == ' ')
 		return 0;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+		if (*s < 0x20 || *s > 0x7e)
 			return 0;
 	return 1;
 }
@@ -181,7 +183,8 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 	if (!cli_ready(ctx, c, o.out_path != NULL && o.case_id != NULL, 0))
 		return ctx->code;
 	if (!case_ok(o.case_id))
-		return cli_fail("export", "--case must be 1-64 characters of [A-Za-z0-9._-]");
+		return cli_fail("export", "--case must be 1-64 printable ASCII characters"
+				" (such as HCA 123/2026), not starting or ending with a space");
 	if ((signer.cert_path == NULL) != (signer.key_path == NULL))
 		return cli_fail("export", "--signer-cert and --signer-key-file go together");
 	{

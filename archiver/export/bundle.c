@@ -977,6 +977,12 @@ int cl_bundle_export(struct cl_ledger *l, const unsigned char *sk,
 		rc = cl_error(err, CL_ENOMEM, "out of memory");
 		goto out;
 	}
+	/* The folder name: the case id with anything but [A-Za-z0-9._-] as
+	 * '_' (bag-info's External-Identifier keeps it as given). */
+	for (char *c = top; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-'))
+			*c = '_';
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 		rc = cl_error(err, errno == EEXIST ? CL_EEXIST : CL_EIO, "%s: %s", tmp, strerror(errno));
 		goto out;

@@ -32,7 +32,9 @@ typedef int (*cl_bundle_redact_fn)(void *ctx, uint64_t index, json_t *rec,
 				   const char **reason, char **err);
 
 struct cl_bundle_opts {
-	const char *case_id;        /* External-Identifier; [A-Za-z0-9._-]{1,64} */
+	const char *case_id;        /* External-Identifier: 1-64 printable ASCII;
+				     * the folder is EXPORT- and it with other
+				     * than [A-Za-z0-9._-] as '_' */
 	const char *out_path;       /* FILE.zip or FILE.tar, created exclusively */
 	int format;                 /* CL_BAG_ZIP or CL_BAG_TAR (bag.h) */
 	const struct cl_select_query *q;

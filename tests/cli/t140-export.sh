@@ -108,6 +108,25 @@ VK=$("$CHATLEDGER" pubkey -a "$A")
 expect_exit "verify-bundle: pinned key and root" 0 "$CHATLEDGER" verify-bundle "$T/b.zip" --vkey "$VK" --ca "$A/export.crt" --tsa-ca "$TSA/ca.pem"
 expect_grep "verify-bundle reports verified" "verified:" "$T/out"
 
+# A case number as a court writes it: kept as given in bag-info, the
+# folder name made safe; bad ones refused.
+expect_exit "export: court case number with a space and a slash" 0 "$CHATLEDGER" export -a "$A" \
+	--out "$T/hca.tar" --case "HCA 123/2026" --passphrase-file "$T/pass"
+mkdir "$T/hca" && tar -xf "$T/hca.tar" -C "$T/hca"
+[ -d "$T/hca/EXPORT-HCA_123_2026" ] && ok "export: folder EXPORT-HCA_123_2026" ||
+	notok "export: folder for 'HCA 123/2026' is $(ls "$T/hca")"
+expect_grep "export: External-Identifier as given" "^External-Identifier: HCA 123/2026$" "$T/hca/EXPORT-HCA_123_2026/bag-info.txt"
+expect_exit "verify-bundle: court case number" 0 "$CHATLEDGER" verify-bundle "$T/hca.tar" --ca "$A/export.crt"
+(cd "$T/hca/EXPORT-HCA_123_2026" && sha256sum -c --quiet manifest-sha256.txt && sha256sum -c --quiet tagmanifest-sha256.txt) &&
+	ok "export: sha256sum -c passes for the court case number" || notok "export: sha256sum -c fails"
+expect_exit "export: case id with a trailing space refused" 2 "$CHATLEDGER" export -a "$A" \
+	--out "$T/bad1.tar" --case "HCA 1 " --passphrase-file "$T/pass"
+expect_grep "export: says what a case id may be" "printable ASCII" "$T/err"
+expect_exit "export: case id with a tab refused" 2 "$CHATLEDGER" export -a "$A" \
+	--out "$T/bad2.tar" --case "$(printf 'HCA\t1')" --passphrase-file "$T/pass"
+[ ! -e "$T/bad1.tar" ] && [ ! -e "$T/bad2.tar" ] && ok "export: nothing written for a refused case id" ||
+	notok "export: a refused case id left a file"
+
 mkdir "$T/u" && (cd "$T/u" && python3 -c 'import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall()' "$T/b.zip")
 BAG="$T/u/EXPORT-CASE-1"
 [ -d "$BAG" ] && [ "$(ls "$T/u" | wc -l)" -eq 1 ] && ok "one top folder" || notok "one top folder"
