@@ -66,6 +66,7 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 	static const struct option opts[] = {
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "vkey", required_argument, NULL, 'k' },   /* as verify-bundle spells it */
 		{ "json", no_argument, NULL, 'j' },
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "deep", no_argument, NULL, 'd' },

@@ -55,6 +55,9 @@ expect_exit "pubkey" 0 "$CHATLEDGER" pubkey -a "$A"
 expect_grep "pubkey is a C2SP verifier key" '^example.com/chatledger/test+[0-9a-f]\{8\}+A' "$T/out"
 key=$(cat "$T/out")
 expect_exit "verify with the trusted key and a saved checkpoint" 0 "$CHATLEDGER" verify -a "$A" --key "$key" --checkpoint "$T/cp-700"
+expect_exit "verify --vkey (verify-bundle's spelling) takes the key too" 0 "$CHATLEDGER" verify -a "$A" --vkey "$key"
+new_archive "$T/other"
+expect_exit "verify --vkey with another log's key fails" 1 "$CHATLEDGER" verify -a "$A" --vkey "$("$CHATLEDGER" pubkey -a "$T/other")"
 
 expect_exit "prove --index" 0 "$CHATLEDGER" prove -a "$A" --index 123
 expect_grep "proof is a tlog-proof" "^c2sp.org/tlog-proof@v1" "$T/out"
