@@ -281,26 +281,52 @@ static int ix_fill(struct cl_ledger *l, uint64_t from, uint64_t to, char **err)
 	return rc;
 }
 
-/* attr_index_cover.covered, or -1 when the index does not exist. */
-static int ix_covered(sqlite3 *db, sqlite3_int64 *covered)
+/*
+ * Step the handle's cached statement `*st` (prepared from `sql` on first
+ * use) and reset it: the sqlite3_step() result, or SQLITE_ERROR without
+ * a statement.  A statement that fails is dropped from the cache, so a
+ * table made anew since is looked at afresh.
+ */
+static int ix_step(struct cl_ledger *l, sqlite3_stmt **st, const char *sql,
+		   sqlite3_int64 *col0)
 {
-	sqlite3_stmt *st = NULL;
+	int s;
+
+	if (*st == NULL && sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
+					      NULL) != SQLITE_OK) {
+		*st = NULL;
+		return SQLITE_ERROR;
+	}
+	s = sqlite3_step(*st);
+	if (s == SQLITE_ROW && col0)
+		*col0 = sqlite3_column_int64(*st, 0);
+	sqlite3_reset(*st);
+	if (s != SQLITE_ROW && s != SQLITE_DONE) {
+		sqlite3_finalize(*st);
+		*st = NULL;
+	}
+	return s;
+}
+
+/* attr_index_cover.covered, or -1 when the index does not exist. */
+static int ix_covered(struct cl_ledger *l, sqlite3_int64 *covered)
+{
+	static const char shape[] = "SELECT h, first, idxs FROM attr_index LIMIT 0";
+	static const char cover[] = "SELECT covered FROM attr_index_cover WHERE k = 0";
 	int s;
 
 	*covered = -1;
 	/* No such table, or not this shape: as if there were no index. */
-	if (sqlite3_prepare_v2(db, "SELECT h, first, idxs FROM attr_index LIMIT 0", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (ix_step(l, &l->st_ix_shape, shape, NULL) != SQLITE_DONE &&
+	    ix_step(l, &l->st_ix_shape, shape, NULL) != SQLITE_DONE)
 		return CL_OK;
-	sqlite3_finalize(st);
-	st = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT covered FROM attr_index_cover WHERE k = 0", -1,
-			       &st, NULL) != SQLITE_OK)
-		return CL_OK;
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW)
-		*covered = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	s = ix_step(l, &l->st_ix_cover, cover, covered);
+	if (s != SQLITE_ROW && s != SQLITE_DONE) {
+		/* Prepared afresh: a table that is not there is no index. */
+		s = ix_step(l, &l->st_ix_cover, cover, covered);
+		if (l->st_ix_cover == NULL && s == SQLITE_ERROR)
+			return CL_OK;
+	}
 	return s == SQLITE_ROW || s == SQLITE_DONE ? CL_OK : CL_EIO;
 }
 
@@ -309,7 +335,7 @@ int cl_attrix_begin(struct cl_ledger *l, char **err)
 	sqlite3_int64 covered, stored;
 	int rc;
 
-	if (ix_covered(l->db, &covered) != CL_OK)
+	if (ix_covered(l, &covered) != CL_OK)
 		return cl_ledger_db_err(l, err, "reading the attribute index");
 	stored = covered;
 	if (covered < 0) {
@@ -495,11 +521,15 @@ int cl_attrix_commit(struct cl_ledger *l, char **err)
 		return rc;
 	/* The rows are complete up to x->from (l->size after a flush). */
 	if (x->cover != (long long)x->from) {
-		char sql[96];
+		int s;
 
-		if (cl_fmt(sql, sizeof(sql), "INSERT OR REPLACE INTO attr_index_cover(k, covered)"
-			   " VALUES (0, %llu)", (unsigned long long)x->from) != CL_OK ||
-		    sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		if ((rc = cl_ledger_prepare(l, &l->st_ix_cover_set, "INSERT OR REPLACE INTO"
+					    " attr_index_cover(k, covered) VALUES (0, ?1)", err)))
+			return rc;
+		sqlite3_bind_int64(l->st_ix_cover_set, 1, (sqlite3_int64)x->from);
+		s = sqlite3_step(l->st_ix_cover_set);
+		sqlite3_reset(l->st_ix_cover_set);
+		if (s != SQLITE_DONE)
 			return cl_ledger_db_err(l, err, "recording the attribute index");
 		x->cover = (long long)x->from;
 	}
@@ -584,7 +614,7 @@ int cl_ledger_attr_lookup(struct cl_ledger *l, const uint64_t *h_in, size_t n_h,
 	*n_out = 0;
 	*usable = 0;
 	memset(&x, 0, sizeof(x));
-	if (ix_covered(l->db, &covered) != CL_OK)
+	if (ix_covered(l, &covered) != CL_OK)
 		return cl_ledger_db_err(l, err, "reading the attribute index");
 	if (covered < 0)
 		return CL_OK;

@@ -503,17 +503,16 @@ out:
 
 static int count_entries(struct cl_ledger *l, uint64_t *n, char **err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = CL_OK;
+	int rc;
 
-	if (sqlite3_prepare_v2(l->db, "SELECT coalesce(max(idx) + 1, 0) FROM entry",
-			       -1, &st, NULL) != SQLITE_OK)
-		return cl_ledger_db_err(l, err, "counting entries");
-	if (sqlite3_step(st) != SQLITE_ROW)
+	if ((rc = cl_ledger_prepare(l, &l->st_count,
+				    "SELECT coalesce(max(idx) + 1, 0) FROM entry", err)))
+		return rc;
+	if (sqlite3_step(l->st_count) != SQLITE_ROW)
 		rc = cl_ledger_db_err(l, err, "counting entries");
 	else
-		*n = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+		*n = (uint64_t)sqlite3_column_int64(l->st_count, 0);
+	sqlite3_reset(l->st_count);
 	return rc;
 }
 
@@ -644,6 +643,14 @@ void cl_ledger_close(struct cl_ledger *l)
 	sqlite3_finalize(l->st_er_mark);
 	sqlite3_finalize(l->st_ins_attr);
 	sqlite3_finalize(l->st_entry);
+	sqlite3_finalize(l->st_count);
+	sqlite3_finalize(l->st_cp_have);
+	sqlite3_finalize(l->st_cp_ins);
+	sqlite3_finalize(l->st_frontier);
+	sqlite3_finalize(l->st_key_batch);
+	sqlite3_finalize(l->st_ix_shape);
+	sqlite3_finalize(l->st_ix_cover);
+	sqlite3_finalize(l->st_ix_cover_set);
 	cl_attrix_free(l);
 	if (l->db)
 		sqlite3_close(l->db);   /* ends a reader's read transaction */
@@ -854,11 +861,10 @@ static int start_key_batch(struct cl_ledger *l, char **err)
 		rc = cl_error(err, CL_EKEY, "the sealing public key is unusable");
 		goto out;
 	}
-	if (sqlite3_prepare_v2(l->db, "INSERT INTO key_batch(eph) VALUES (?1)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = cl_ledger_db_err(l, err, "starting a key batch");
+	if ((rc = cl_ledger_prepare(l, &l->st_key_batch,
+				    "INSERT INTO key_batch(eph) VALUES (?1)", err)))
 		goto out;
-	}
+	st = l->st_key_batch;
 	memcpy(l->batch_eph, eph_pk, 32);
 	sqlite3_bind_blob(st, 1, eph_pk, 32, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
@@ -867,7 +873,8 @@ static int start_key_batch(struct cl_ledger *l, char **err)
 	}
 	l->batch_id = sqlite3_last_insert_rowid(l->db);
 out:
-	sqlite3_finalize(st);
+	if (st)
+		sqlite3_reset(st);
 	sodium_memzero(eph_sk, 32);
 	if (rc)
 		end_key_batch(l);
@@ -1210,7 +1217,7 @@ int cl_ledger_append(struct cl_ledger *l, const struct cl_entry_in *in,
 int cl_ledger_commit(struct cl_ledger *l, char **err)
 {
 	struct cl_buf body, note, fr;
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;           /* a cached statement: reset, never finalized */
 	cl_hash root;
 	size_t i;
 	int rc = CL_OK, have = 0, s;
@@ -1221,16 +1228,13 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 	cl_buf_init(&note, 8192);
 	cl_buf_init(&fr, 8 + 64 * 32);
 	/* Is there already a checkpoint for this size (nothing appended)? */
-	if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM checkpoint WHERE size = ?1",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = cl_ledger_db_err(l, err, "reading checkpoints");
+	if ((rc = cl_ledger_prepare(l, &l->st_cp_have,
+				    "SELECT 1 FROM checkpoint WHERE size = ?1", err)))
 		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)l->size);
-	s = sqlite3_step(st);
+	sqlite3_bind_int64(l->st_cp_have, 1, (sqlite3_int64)l->size);
+	s = sqlite3_step(l->st_cp_have);
 	have = s == SQLITE_ROW;
-	sqlite3_finalize(st);
-	st = NULL;
+	sqlite3_reset(l->st_cp_have);
 	/* An error here (out of memory, I/O) may have rolled the whole
 	 * transaction back: nothing below may then run outside it. */
 	if ((s != SQLITE_ROW && s != SQLITE_DONE) || sqlite3_get_autocommit(l->db)) {
@@ -1267,33 +1271,33 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 		    (rc = cl_note_sign((const char *)body.data, body.len, l->key_name,
 				       l->log_sk, &note, err)))
 			goto out;
-		if (sqlite3_prepare_v2(l->db, "INSERT INTO checkpoint(size, note, created_at)"
-				       " VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK) {
-			rc = cl_ledger_db_err(l, err, "storing a checkpoint");
+		if ((rc = cl_ledger_prepare(l, &l->st_cp_ins, "INSERT INTO checkpoint(size, note,"
+					    " created_at) VALUES (?1, ?2, ?3)", err)))
 			goto out;
-		}
+		st = l->st_cp_ins;
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)l->size);
 		sqlite3_bind_text(st, 2, (const char *)note.data, (int)note.len,
 				  SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, cl_time_now_ms());
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		s = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (s != SQLITE_DONE) {
 			rc = cl_ledger_db_err(l, err, "storing a checkpoint");
 			goto out;
 		}
-		sqlite3_finalize(st);
-		st = NULL;
 		if ((rc = cl_buf_add_be64(&fr, l->range.size)))
 			goto out;
 		for (i = 0; i < l->range.count; i++)
 			if ((rc = cl_buf_add(&fr, l->range.hashes[i], 32)))
 				goto out;
-		if (sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO meta(k, v)"
-				       " VALUES ('frontier', ?1)", -1, &st, NULL) != SQLITE_OK) {
-			rc = cl_ledger_db_err(l, err, "storing the frontier");
+		if ((rc = cl_ledger_prepare(l, &l->st_frontier, "INSERT OR REPLACE INTO meta(k, v)"
+					    " VALUES ('frontier', ?1)", err)))
 			goto out;
-		}
+		st = l->st_frontier;
 		sqlite3_bind_blob(st, 1, fr.data, (int)fr.len, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		s = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (s != SQLITE_DONE) {
 			rc = cl_ledger_db_err(l, err, "storing the frontier");
 			goto out;
 		}
@@ -1318,7 +1322,6 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 	l->batch_id = -1;
 	lock_release(l);
 out:
-	sqlite3_finalize(st);
 	cl_buf_release(&body);
 	cl_buf_release(&note);
 	cl_buf_release(&fr);

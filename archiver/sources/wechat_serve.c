@@ -138,28 +138,27 @@ static int append_job(struct cl_wx_server *w, struct cl_wx_appender *ap, struct 
 	return rc;
 }
 
-static int commit_list(struct cl_wx_server *w, struct job *list, int one, char **err)
+/* `ap`: the committer's appender, whose statements outlive each batch. */
+static int commit_list(struct cl_wx_server *w, struct cl_wx_appender *ap, struct job *list,
+		       int one, char **err)
 {
-	struct cl_wx_appender ap;
 	struct job *j;
 	int rc = cl_ledger_begin(w->l, err);
 
 	uint64_t oa = 0, wecom = 0;
 
-	cl_wx_appender_init(&ap, w->l);
 	for (j = list; rc == CL_OK && j; j = one ? NULL : j->next) {
-		rc = append_job(w, &ap, j, err);
+		rc = append_job(w, ap, j, err);
 		if (strcmp(j->b.format, "wechat-oa") == 0)
 			oa += j->b.records;
 		else
 			wecom += j->b.records;
 	}
-	cl_wx_appender_release(&ap);
 	/* Each route's last delivery, for status. */
 	if (rc == CL_OK && oa)
-		rc = cl_wx_route_count(w->l, "push:oa", oa, err);
+		rc = cl_wx_route_count(ap, "push:oa", oa, err);
 	if (rc == CL_OK && wecom)
-		rc = cl_wx_route_count(w->l, "push:wecom", wecom, err);
+		rc = cl_wx_route_count(ap, "push:wecom", wecom, err);
 	if (rc == CL_OK)
 		rc = cl_ledger_commit(w->l, err);
 	else
@@ -170,9 +169,11 @@ static int commit_list(struct cl_wx_server *w, struct job *list, int one, char *
 static void *committer_main(void *arg)
 {
 	struct cl_wx_server *w = arg;
+	struct cl_wx_appender ap;
 	struct job *batch, *j, *next;
 	unsigned last = 0;    /* jobs in the previous commit */
 
+	cl_wx_appender_init(&ap, w->l);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		char *err = NULL;
@@ -198,7 +199,7 @@ static void *committer_main(void *arg)
 		last = w->queued;
 		w->queued = 0;
 		pthread_mutex_unlock(&w->mu);
-		rc = commit_list(w, batch, 0, &err);
+		rc = commit_list(w, &ap, batch, 0, &err);
 		if (rc == CL_OK) {
 			commits = 1;
 			for (j = batch; j; j = j->next)
@@ -209,7 +210,7 @@ static void *committer_main(void *arg)
 			for (j = batch; j; j = j->next) {
 				char *e2 = NULL;
 
-				j->rc = commit_list(w, j, 1, &e2);
+				j->rc = commit_list(w, &ap, j, 1, &e2);
 				if (j->rc == CL_OK)
 					commits++;
 				else
@@ -237,6 +238,7 @@ static void *committer_main(void *arg)
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
+	cl_wx_appender_release(&ap);
 	return NULL;
 }
 

@@ -317,6 +317,7 @@ void cl_wx_appender_release(struct cl_wx_appender *a)
 	sqlite3_finalize(a->ident);
 	sqlite3_finalize(a->media);
 	sqlite3_finalize(a->seen);
+	sqlite3_finalize(a->count);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -434,9 +435,9 @@ int cl_wx_cursor_set(struct cl_ledger *l, const char *name, const char *value,
 		     "VALUES(?2, ?3, ?1)", (int64_t)time(NULL), name, value, 0, err);
 }
 
-int cl_wx_route_count(struct cl_ledger *l, const char *name, uint64_t n, char **err)
+int cl_wx_route_count(struct cl_wx_appender *a, const char *name, uint64_t n, char **err)
 {
-	return exec4(l, "INSERT INTO wechat_cursor(name, value, updated_at) VALUES(?2, ?4, ?1)"
+	return exec4c(a->l, &a->count, "INSERT INTO wechat_cursor(name, value, updated_at) VALUES(?2, ?4, ?1)"
 		     " ON CONFLICT(name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ?4"
 		     " AS TEXT), updated_at = ?1", (int64_t)time(NULL), name, NULL, (int64_t)n,
 		     err);

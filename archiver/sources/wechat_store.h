@@ -100,7 +100,7 @@ int cl_wx_batch_append(struct cl_ledger *l, struct cl_wx_batch *b, char **err);
 struct sqlite3_stmt;
 struct cl_wx_appender {
 	struct cl_ledger *l;
-	struct sqlite3_stmt *ident, *media, *seen;
+	struct sqlite3_stmt *ident, *media, *seen, *count;
 };
 void cl_wx_appender_init(struct cl_wx_appender *a, struct cl_ledger *l);
 int cl_wx_appender_append(struct cl_wx_appender *a, struct cl_wx_batch *b, char **err);
@@ -125,7 +125,7 @@ int cl_wx_cursor_set(struct cl_ledger *l, const char *name, const char *value,
  * stored, in the open batch; its updated_at becomes now (status shows
  * it as the route's last delivery).
  */
-int cl_wx_route_count(struct cl_ledger *l, const char *name, uint64_t n, char **err);
+int cl_wx_route_count(struct cl_wx_appender *a, const char *name, uint64_t n, char **err);
 
 /* A coverage entry of `kind` with public body `body` (no personal data). */
 int cl_wx_coverage(struct cl_ledger *l, const char *kind, const char *body,
