@@ -134,6 +134,11 @@ kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 holder=""
 run "hold add once the lock is free" 0 "$CHATLEDGER" hold add -a "$B" --case C --reason r --wait 30
+# The holder line is fixed-width (FORMAT.md §1): one pwrite replaces the
+# last holder's whole line, so a shorter name leaves nothing behind.
+if [ "$(wc -c <"$B/lock" | tr -d ' ')" = 64 ] && grep -q "^[0-9][0-9]* hold *$" "$B/lock"
+then ok "... and left its own 64-byte line"
+else notok "... and left its own 64-byte line ($(cat "$B/lock"))"; fi
 
 # ---- (d) a writer killed inside its batch ----------------------------------
 
@@ -141,10 +146,10 @@ gen_records 30000 10000 40 >"$T/big.jsonl"
 "$CHATLEDGER" ingest -a "$B" --format jsonl --batch 100000 "$T/big.jsonl" >/dev/null 2>&1 &
 victim=$!
 i=0
-while [ "$i" -lt 1200 ] && ! grep -q "^$victim ingest$" "$B/lock" 2>/dev/null; do
+while [ "$i" -lt 1200 ] && ! grep -q "^$victim ingest *$" "$B/lock" 2>/dev/null; do
 	sleep 0.05; i=$((i + 1))
 done
-if grep -q "^$victim ingest$" "$B/lock"; then ok "the writer names itself in DIR/lock inside its batch"
+if grep -q "^$victim ingest *$" "$B/lock"; then ok "the writer names itself in DIR/lock inside its batch"
 else notok "the writer names itself in DIR/lock inside its batch"; fi
 kill -9 "$victim" 2>/dev/null
 wait "$victim" 2>/dev/null
