@@ -150,8 +150,8 @@ int cmd_search(int argc, char **argv, struct cli_ctx *ctx)
 		goto out;
 	}
 	code = cli_finish_stdout(EXIT_OK);
-	fprintf(stderr, "chatledger search: %" PRIu64 " records (access recorded as entry %"
-		PRIu64 ")\n", hits, aidx);
+	fprintf(stderr, "chatledger search: %" PRIu64 " record%s (access recorded as entry %"
+		PRIu64 ")\n", hits, hits == 1 ? "" : "s", aidx);
 out:
 	cl_select_plan_free(plan);
 	sodium_free(sk);

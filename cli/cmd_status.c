@@ -338,6 +338,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		      "unsigned_tail", s.last_checkpoint_size != s.entries);
 	if (j == NULL)
 		return cli_fail("status", "out of memory");
+	json_object_set_new(j, "format", json_integer(cl_ledger_format(l)));
 	{
 		/* Witnessing: what is stored, against what is configured. */
 		struct cl_wcfg *wc = calloc(1, sizeof(*wc));
@@ -421,6 +422,14 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		       s.by_type[CL_ENTRY_COVERAGE], s.by_type[CL_ENTRY_CONTROL],
 		       s.by_type[CL_ENTRY_QUARANTINE], s.payloads,
 		       s.last_checkpoint_size, b1, s.checkpoints, b2);
+		/* An archive of an older format is upgraded by the next
+		 * write; releases before this one then refuse it. */
+		if (cl_ledger_format(l) < CL_ARCHIVE_FORMAT)
+			printf("format       %d (the next write upgrades it to %d; a chatledger"
+			       " that reads only format %d then refuses it: FORMAT.md section 10)\n",
+			       cl_ledger_format(l), CL_ARCHIVE_FORMAT, cl_ledger_format(l));
+		else
+			printf("format       %d\n", cl_ledger_format(l));
 		printf("access       %" PRIu64 " recorded reads of content (chatledger access list)\n",
 		       n_access);
 		if (s.by_type[CL_ENTRY_QUARANTINE])

@@ -684,6 +684,7 @@ void cl_ledger_close(struct cl_ledger *l)
 
 const char *cl_ledger_origin(const struct cl_ledger *l) { return l->origin; }
 const char *cl_ledger_dir(const struct cl_ledger *l) { return l->dir; }
+int cl_ledger_format(const struct cl_ledger *l) { return l->format; }
 uint64_t cl_ledger_size(const struct cl_ledger *l) { return l->size; }
 struct sqlite3 *cl_ledger_sqlite(struct cl_ledger *l) { return l->db; }
 

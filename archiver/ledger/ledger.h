@@ -117,6 +117,9 @@ int cl_ledger_set_wait(struct cl_ledger *l, const char *name, long long limit_ms
 
 const char *cl_ledger_origin(const struct cl_ledger *l);
 const char *cl_ledger_dir(const struct cl_ledger *l);
+/* meta.format as read at open (or written by this handle's last commit):
+ * below CL_ARCHIVE_FORMAT until a writer's first commit upgrades it. */
+int cl_ledger_format(const struct cl_ledger *l);
 /*
  * The ledger's SQLite connection (a `sqlite3 *`), for side tables that a
  * caller owns in ledger.db (the webhook's media_pending, created with

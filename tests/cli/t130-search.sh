@@ -79,6 +79,7 @@ grep -q "Call me on" "$T/party.json" && ok "the party's group chat is covered" |
 # ---- text -----------------------------------------------------------------
 expect_exit "two-character Chinese query" 0 "$CHATLEDGER" search -a "$A" $P --text 匯豐 --json
 check "... finds exactly its message" [ "$(grep -c '"record"' "$T/out")" -eq 1 ]
+expect_grep "... and says so in the singular" "^chatledger search: 1 record (access recorded" "$T/err"
 expect_grep "... the HSBC message" "wamid.T130CLOUD1" "$T/out"
 expect_exit "two-character query in another record" 0 "$CHATLEDGER" search -a "$A" $P --text 保險
 expect_grep "... finds the WeCom message" "WeCom message" "$T/out"
@@ -86,6 +87,7 @@ expect_exit "ASCII is case-insensitive, words are ANDed" 0 "$CHATLEDGER" search 
 expect_grep "... the HSBC message" "HSBC" "$T/out"
 expect_exit "no match is not an error" 0 "$CHATLEDGER" search -a "$A" $P --text "匯豐 nosuchword"
 check "... and prints nothing" [ ! -s "$T/out" ]
+expect_grep "... but says 0 records" "^chatledger search: 0 records (access recorded" "$T/err"
 expect_exit "text within a party and a time window" 0 "$CHATLEDGER" search -a "$A" $P $SEL \
 	--from 2025-02-01 --to 2025-02-03 --text hello
 expect_grep "... finds the export line" "Hello from the chat export" "$T/out"

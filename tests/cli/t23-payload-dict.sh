@@ -81,6 +81,12 @@ chmod 600 "$V/seal.key" "$V/log.key" "$V/tag.key" "$V/export.key" "$V/export-min
 [ "$(version_counts "$V")" = "8 0" ] && ok "v1 fixture: eight version-1 payloads" ||
 	notok "v1 fixture: payload versions $(version_counts "$V")"
 [ "$(meta_format "$V")" = 2 ] && ok "v1 fixture: format 2" || notok "v1 fixture: format $(meta_format "$V")"
+# The operator sees the format, and that the next write upgrades it.
+expect_exit "v1: status" 0 "$CHATLEDGER" status -a "$V"
+expect_grep "v1: status says format 2 and the upgrade to come" \
+	"^format       2 (the next write upgrades it to 3; " "$T/out"
+expect_exit "v1: status --json" 0 "$CHATLEDGER" status -a "$V" --json
+expect_grep "v1: status --json has format 2" '"format":2,' "$T/out"
 expect_exit "v1: verify" 0 "$CHATLEDGER" verify -a "$V"
 expect_exit "v1: verify.py" 0 python3 "$VERIFY_PY" "$V"
 expect_exit "v1: deep verify opens every version-1 payload" 0 "$CHATLEDGER" verify -a "$V" --deep --passphrase-file "$T/pass"
@@ -93,6 +99,8 @@ expect_grep "v1: its Chinese text decodes" "你好，貸款申請已收到" "$T/
 [ "$(meta_format "$V")" = 3 ] && ok "v1: format 3 after the first batch (the access entry)" ||
 	notok "v1: format $(meta_format "$V") after a batch"
 expect_grep "v1: chatledger.conf keeps the format it was created with" "^format = 2$" "$V/chatledger.conf"
+expect_exit "v1: status after the upgrade" 0 "$CHATLEDGER" status -a "$V"
+expect_grep "v1: status says format 3, nothing more" "^format       3$" "$T/out"
 expect_exit "v1: search finds a version-1 record" 0 "$CHATLEDGER" search -a "$V" --text 貸款 --passphrase-file "$T/pass" --json
 expect_grep "v1: search returns it" "V1-0002" "$T/out"
 gen_records 5 300 >"$T/new.jsonl"
