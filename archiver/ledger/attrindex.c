@@ -283,9 +283,13 @@ static int ix_fill(struct cl_ledger *l, uint64_t from, uint64_t to, char **err)
 
 /*
  * Step the handle's cached statement `*st` (prepared from `sql` on first
- * use) and reset it: the sqlite3_step() result, or SQLITE_ERROR without
- * a statement.  A statement that fails is dropped from the cache, so a
- * table made anew since is looked at afresh.
+ * use) and reset it; *col0 gets column 0 of a row.  Returns the
+ * sqlite3_step() result, SQLITE_NOTFOUND when the statement cannot be
+ * prepared or no longer compiles against the schema (its table is gone
+ * or has another shape: SQLITE_ERROR), or the error; a statement that
+ * fails leaves the cache.  Never retried here: inside a batch an error
+ * (out of memory, I/O) may have rolled the transaction back, and a retry
+ * would run outside it.
  */
 static int ix_step(struct cl_ledger *l, sqlite3_stmt **st, const char *sql,
 		   sqlite3_int64 *col0)
@@ -295,7 +299,7 @@ static int ix_step(struct cl_ledger *l, sqlite3_stmt **st, const char *sql,
 	if (*st == NULL && sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
 					      NULL) != SQLITE_OK) {
 		*st = NULL;
-		return SQLITE_ERROR;
+		return SQLITE_NOTFOUND;
 	}
 	s = sqlite3_step(*st);
 	if (s == SQLITE_ROW && col0)
@@ -304,6 +308,8 @@ static int ix_step(struct cl_ledger *l, sqlite3_stmt **st, const char *sql,
 	if (s != SQLITE_ROW && s != SQLITE_DONE) {
 		sqlite3_finalize(*st);
 		*st = NULL;
+		if (s == SQLITE_ERROR)
+			s = SQLITE_NOTFOUND;
 	}
 	return s;
 }
@@ -311,22 +317,19 @@ static int ix_step(struct cl_ledger *l, sqlite3_stmt **st, const char *sql,
 /* attr_index_cover.covered, or -1 when the index does not exist. */
 static int ix_covered(struct cl_ledger *l, sqlite3_int64 *covered)
 {
-	static const char shape[] = "SELECT h, first, idxs FROM attr_index LIMIT 0";
-	static const char cover[] = "SELECT covered FROM attr_index_cover WHERE k = 0";
 	int s;
 
 	*covered = -1;
 	/* No such table, or not this shape: as if there were no index. */
-	if (ix_step(l, &l->st_ix_shape, shape, NULL) != SQLITE_DONE &&
-	    ix_step(l, &l->st_ix_shape, shape, NULL) != SQLITE_DONE)
+	s = ix_step(l, &l->st_ix_shape, "SELECT h, first, idxs FROM attr_index LIMIT 0", NULL);
+	if (s == SQLITE_NOTFOUND)
 		return CL_OK;
-	s = ix_step(l, &l->st_ix_cover, cover, covered);
-	if (s != SQLITE_ROW && s != SQLITE_DONE) {
-		/* Prepared afresh: a table that is not there is no index. */
-		s = ix_step(l, &l->st_ix_cover, cover, covered);
-		if (l->st_ix_cover == NULL && s == SQLITE_ERROR)
-			return CL_OK;
-	}
+	if (s != SQLITE_DONE)
+		return CL_EIO;
+	s = ix_step(l, &l->st_ix_cover, "SELECT covered FROM attr_index_cover WHERE k = 0",
+		    covered);
+	if (s == SQLITE_NOTFOUND)
+		return CL_OK;
 	return s == SQLITE_ROW || s == SQLITE_DONE ? CL_OK : CL_EIO;
 }
 
@@ -335,7 +338,10 @@ int cl_attrix_begin(struct cl_ledger *l, char **err)
 	sqlite3_int64 covered, stored;
 	int rc;
 
-	if (ix_covered(l, &covered) != CL_OK)
+	/* A batch's transaction must still be open (cl_ledger_begin): an
+	 * error may have rolled it back, and nothing here may then run, and
+	 * commit, outside it. */
+	if (ix_covered(l, &covered) != CL_OK || sqlite3_get_autocommit(l->db))
 		return cl_ledger_db_err(l, err, "reading the attribute index");
 	stored = covered;
 	if (covered < 0) {
