@@ -477,6 +477,19 @@ int main(void)
 	TAP_OK(rows1.len == rows2.len && memcmp(rows1.data, rows2.data, rows1.len) == 0,
 	       "the index created for it equals the incremental one");
 
+	/* Dropped and made again in another shape by another process while
+	 * this handle keeps its index statements prepared: the next batch
+	 * sees a table that is not the index and makes it anew. */
+	TAP_EQ_INT(fx_sql(dir, "DROP TABLE attr_index; CREATE TABLE attr_index(x INTEGER);"), 0,
+		   "another process reshapes the index table");
+	rc = rc == CL_OK ? cl_ledger_begin(l, &err) : rc;
+	if (rc == CL_OK)
+		rc = cl_ledger_commit(l, &err);
+	TAP_EQ_INT(rc, CL_OK, "a batch after the index table changed under the open handle");
+	index_rows(dir, &rows2, 0, 0, &n_at, &n_from);
+	TAP_OK(rows1.len == rows2.len && memcmp(rows1.data, rows2.data, rows1.len) == 0,
+	       "... makes the index anew, equal to the incremental one");
+
 	/* Entries an older writer appended without rows (50 records, 2 rows
 	 * each, a label on 8 of them): found past the
 	 * recorded coverage, and added by the next batch. */
