@@ -50,6 +50,7 @@ int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx)
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "account", required_argument, NULL, 'A' },
 		{ "conversation", required_argument, NULL, 'C' },
@@ -62,7 +63,7 @@ int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx)
 	const char *labels[64];
 	struct cl_record_opts classify;
 	const char *format = NULL;
-	unsigned long long batch = 0;
+	unsigned long long batch = 0, threads = 0;
 	struct cl_config conf;
 	struct cl_ingest_stats total, st;
 	struct cl_import_opts io;
@@ -82,6 +83,12 @@ int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx)
 		case 'b':
 			if (cli_u64(optarg, &batch) != 0 || batch == 0 || batch > 1000000)
 				return cli_fail("ingest", "--batch must be 1..1000000");
+			break;
+		case 't':
+			if (cli_u64(optarg, &threads) != 0 || threads == 0 ||
+			    threads > CL_INGEST_MAX_THREADS)
+				return cli_fail("ingest", "--threads must be 1..%d",
+						CL_INGEST_MAX_THREADS);
 			break;
 		case 'j': cx.json = 1; break;
 		case 'A': io.account = optarg; break;
@@ -136,6 +143,7 @@ int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx)
 		o.format = format;
 		o.input_name = is_stdin ? "-" : argv[i];
 		o.batch_size = (size_t)batch;
+		o.threads = (size_t)threads;
 		o.classify = &classify;
 		o.on_quarantine = on_quarantine;
 		o.on_batch = on_batch;

@@ -26,7 +26,7 @@ const struct cli_cmd cli_commands[] = {
 	  "chatledger init -a DIR --origin NAME [--passphrase-file FILE] [--kdf interactive|moderate|sensitive]",
 	  "create a new archive and its keys" },
 	{ "ingest", cmd_ingest, CLI_NEEDS_WRITER | CLI_TAKES_OPERANDS,
-	  "chatledger ingest -a DIR --format jsonl [--label L]... [--batch N] [--json] FILE|-...\n"
+	  "chatledger ingest -a DIR --format jsonl [--label L]... [--batch N] [--threads N] [--json] FILE|-...\n"
 	  "       chatledger ingest -a DIR --format whatsapp-export --account ID [--conversation ID] [--self NAME] [--tz ZONE] [--date-order dmy|mdy|ymd] [--json] FILE...\n"
 	  "       chatledger ingest -a DIR --format cloudapi|wecom [--account ID] [--json] FILE...",
 	  "import records; bad items are quarantined (exit 3)" },

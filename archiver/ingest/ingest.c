@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -454,30 +455,36 @@ static int sess_end(struct session *s, int rc)
 	return rc;
 }
 
-/* ---- JSON lines, on two threads -------------------------------------- */
+/* ---- JSON lines, on several threads ---------------------------------- */
 
 /*
- * A reader thread parses, validates, normalises and seals each line (the
- * CPU-heavy part) into a ring of slots; this thread appends them in input
- * order and commits.  Nothing reaches the ledger out of order, and a slot
- * is only reused after it was appended.
+ * Worker threads (o->threads; by default one per CPU, at most
+ * DEFAULT_WORKERS) take the input's lines
+ * in turn and parse, validate, normalise and seal each (the CPU-heavy
+ * part) into a ring of slots; this thread appends the slots in input
+ * order and commits.  A worker reads its line and claims the next slot
+ * under one lock (in_mu), so slot order is input order whichever worker
+ * finishes first; nothing reaches the ledger out of order, and a slot is
+ * only reused after it was appended.
  */
 #define RING 256
 /*
- * The threads hand slots over in runs, not one by one: each wakes the
- * other only when that one is waiting and RUN slots are ready for it (or
+ * Slots are handed to the appender in runs, not one by one: a worker
+ * wakes it only when it is waiting and RUN slots are ready in order (or
  * the input ended), because on a virtual machine every futex wake and
- * context switch costs as much as parsing a record.  A consumer waiting
+ * context switch costs as much as parsing a record.  An appender waiting
  * for a run takes what there is after WAIT_MS, so a slow pipe's records
  * are appended within that time.
  */
 #define RUN 32
 #define WAIT_MS 10
+#define DEFAULT_WORKERS 4
 
 enum { SLOT_RECORD, SLOT_BAD, SLOT_EOF, SLOT_ERROR };
 
 struct pslot {
 	int what;
+	int ready;                 /* filled: the appender may take it */
 	uint64_t line;
 	char *reason;              /* SLOT_BAD */
 	struct cl_buf raw;         /* SLOT_BAD: the line as read */
@@ -490,109 +497,159 @@ struct pslot {
 };
 
 struct jpipe {
-	pthread_mutex_t mu;
-	pthread_cond_t has_room;   /* the reader waits on it */
+	pthread_mutex_t mu;        /* the ring and the flags below */
+	pthread_mutex_t in_mu;     /* the input, and the order of claims */
+	pthread_cond_t has_room;   /* a worker waits on it */
 	pthread_cond_t has_slots;  /* the appender waits on it */
 	struct pslot slot[RING];
-	size_t head, tail, n;
-	int stop;
-	int ended;                 /* an EOF or ERROR slot was published */
+	size_t head, tail, n;      /* n: slots claimed and not yet appended */
+	int stop;                  /* the appender stopped: claim nothing more */
+	int eof;                   /* the last slot (EOF or ERROR) is claimed */
+	int ended;                 /* ... and filled */
 	int reader_waits, appender_waits;
 	int take_any;              /* the appender waited WAIT_MS: wake it for one */
-	FILE *f;
-	struct cl_sealer *sealer;
+	FILE *f;                   /* under in_mu */
+	uint64_t lineno;           /* under in_mu */
 	const struct cl_record_opts *classify;
 };
 
-static void *reader(void *arg)
+struct worker {
+	struct jpipe *p;
+	struct cl_sealer *sealer;  /* this thread's own */
+	pthread_t th;
+	int started;
+};
+
+/* Slots filled in order from the tail, at most RUN (p->mu held). */
+static size_t ready_run(const struct jpipe *p)
 {
-	struct jpipe *p = arg;
+	size_t k = 0;
+
+	while (k < p->n && k < RUN && p->slot[(p->tail + k) % RING].ready)
+		k++;
+	return k;
+}
+
+/* Fill claimed slot `sl` from line[0..n) (got < 0: the input ended or
+ * failed); 1 if it is the last slot (EOF or ERROR). */
+static int fill_slot(struct jpipe *p, struct cl_sealer *sealer, struct pslot *sl,
+		     char *line, size_t n, ssize_t got, int input_failed)
+{
+	struct cl_record rec;
+	char *why = NULL;
+	int rc;
+
+	free(sl->reason);
+	sl->reason = NULL;
+	free(sl->err);
+	sl->err = NULL;
+	if (got < 0) {
+		sl->what = input_failed ? SLOT_ERROR : SLOT_EOF;
+		sl->rc = CL_EIO;
+		return 1;
+	}
+	rc = cl_record_parse_opts(line, n, p->classify, &rec, &why);
+	if (rc == CL_EINVAL) {
+		if (why)
+			scrub_reason(why);
+		sl->what = SLOT_BAD;
+		sl->reason = why ? why : strdup("invalid record");
+		why = NULL;
+		cl_buf_reset(&sl->raw);
+		/* The quarantine keeps at most QUARANTINE_KEEP bytes and
+		 * notes the truncation; one more byte tells it. */
+		rc = sl->reason ? cl_buf_add(&sl->raw, line,
+					      n > QUARANTINE_KEEP ? QUARANTINE_KEEP + 1 : n) :
+			CL_ENOMEM;
+	} else if (rc == CL_OK) {
+		struct cl_entry_in in;
+
+		cl_ingest_entry_from_record(&in, &rec);
+		sl->what = SLOT_RECORD;
+		rc = cl_sealer_prepare(sealer, &in, sl->prep, &sl->err);
+		cl_buf_reset(&sl->idents);
+		sl->n_idents = rec.n_idents;
+		memcpy(sl->source, rec.source, sizeof(sl->source));
+		if (rc == CL_OK && rec.idents)
+			rc = cl_buf_add(&sl->idents, rec.idents, rec.idents_len);
+	}
+	if (rec.canonical)
+		sodium_memzero(rec.canonical, rec.canonical_len);
+	cl_record_release(&rec);
+	free(why);
+	sodium_memzero(line, n);
+	if (rc) {
+		sl->what = SLOT_ERROR;
+		sl->rc = rc;
+		return 1;
+	}
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct jpipe *p = w->p;
 	char *line = NULL;
 	size_t cap = 0;
-	uint64_t lineno = 0;
-	int done = 0;
+	int last = 0;
 
-	while (!done) {
+	while (!last) {
 		struct pslot *sl;
+		ssize_t got;
 		size_t n = 0;
-		ssize_t got = getline(&line, &cap, p->f);
+		uint64_t lineno;
+		int failed = 0;
 
-		if (got >= 0) {
-			n = (size_t)got;
-			lineno++;
-			if (is_blank(line, n))
-				continue;
-			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-				n--;
-		}
+		pthread_mutex_lock(&p->in_mu);
 		pthread_mutex_lock(&p->mu);
 		while (p->n == RING && !p->stop) {
-			p->reader_waits = 1;
+			p->reader_waits++;
 			pthread_cond_wait(&p->has_room, &p->mu);
-			p->reader_waits = 0;
+			p->reader_waits--;
 		}
-		if (p->stop) {
+		if (p->stop || p->eof) {
 			pthread_mutex_unlock(&p->mu);
+			pthread_mutex_unlock(&p->in_mu);
 			break;
 		}
-		sl = &p->slot[p->head];
 		pthread_mutex_unlock(&p->mu);
-
-		sl->line = lineno;
-		free(sl->reason);
-		sl->reason = NULL;
-		free(sl->err);
-		sl->err = NULL;
-		if (got < 0) {
-			sl->what = ferror(p->f) ? SLOT_ERROR : SLOT_EOF;
-			sl->rc = CL_EIO;
-			done = 1;
-		} else {
-			struct cl_record rec;
-			char *why = NULL;
-			int rc = cl_record_parse_opts(line, n, p->classify, &rec, &why);
-
-			if (rc == CL_EINVAL) {
-				if (why)
-					scrub_reason(why);
-				sl->what = SLOT_BAD;
-				sl->reason = why ? why : strdup("invalid record");
-				why = NULL;
-				cl_buf_reset(&sl->raw);
-				/* The quarantine keeps at most QUARANTINE_KEEP bytes and
-				 * notes the truncation; one more byte tells it. */
-				rc = sl->reason ? cl_buf_add(&sl->raw, line,
-							      n > QUARANTINE_KEEP ? QUARANTINE_KEEP + 1 : n) :
-					CL_ENOMEM;
-			} else if (rc == CL_OK) {
-				struct cl_entry_in in;
-
-				cl_ingest_entry_from_record(&in, &rec);
-				sl->what = SLOT_RECORD;
-				rc = cl_sealer_prepare(p->sealer, &in, sl->prep, &sl->err);
-				cl_buf_reset(&sl->idents);
-				sl->n_idents = rec.n_idents;
-				memcpy(sl->source, rec.source, sizeof(sl->source));
-				if (rc == CL_OK && rec.idents)
-					rc = cl_buf_add(&sl->idents, rec.idents, rec.idents_len);
-			}
-			if (rec.canonical)
-				sodium_memzero(rec.canonical, rec.canonical_len);
-			cl_record_release(&rec);
-			free(why);
-			sodium_memzero(line, n);
-			if (rc) {
-				sl->what = SLOT_ERROR;
-				sl->rc = rc;
-				done = 1;
-			}
+		/* Only a claim, under in_mu, takes room: it is still there. */
+		while ((got = getline(&line, &cap, p->f)) >= 0) {
+			n = (size_t)got;
+			p->lineno++;
+			if (!is_blank(line, n))
+				break;
 		}
+		if (got >= 0) {
+			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+				n--;
+		} else {
+			failed = ferror(p->f) != 0;
+		}
+		lineno = p->lineno;
 		pthread_mutex_lock(&p->mu);
+		sl = &p->slot[p->head];
 		p->head = (p->head + 1) % RING;
 		p->n++;
-		p->ended = done;
-		if (p->appender_waits && (p->n >= RUN || done || p->take_any))
-			pthread_cond_signal(&p->has_slots);
+		if (got < 0)
+			p->eof = 1;
+		pthread_mutex_unlock(&p->mu);
+		pthread_mutex_unlock(&p->in_mu);
+
+		sl->line = lineno;
+		last = fill_slot(p, w->sealer, sl, line, n, got, failed);
+
+		pthread_mutex_lock(&p->mu);
+		sl->ready = 1;
+		if (last)
+			p->eof = p->ended = 1;   /* a failed slot also ends the claims */
+		if (p->appender_waits) {
+			size_t k = ready_run(p);
+
+			if (k >= RUN || (k > 0 && (p->ended || p->take_any)))
+				pthread_cond_signal(&p->has_slots);
+		}
 		pthread_mutex_unlock(&p->mu);
 	}
 	if (line) {
@@ -602,17 +659,19 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-/* With p->mu held and no slot ready: wait until a run of RUN slots is
- * ready, the input ended, or WAIT_MS passed with at least one slot. */
+/* With p->mu held and the tail slot not ready: wait until a run of RUN
+ * slots is ready, or at least one when the input ended or WAIT_MS
+ * passed. */
 static void wait_for_run(struct jpipe *p)
 {
 	struct timespec until;
+	size_t k;
 
 	cl_deadline(CLOCK_MONOTONIC, WAIT_MS * 1000000L, &until);
 	p->appender_waits = 1;
-	while (p->n < RUN && !p->ended) {
+	while ((k = ready_run(p)) < RUN && !(k > 0 && p->ended)) {
 		if (p->take_any) {
-			if (p->n > 0)
+			if (k > 0)
 				break;
 			pthread_cond_wait(&p->has_slots, &p->mu);
 		} else if (pthread_cond_timedwait(&p->has_slots, &p->mu,
@@ -625,17 +684,29 @@ static void wait_for_run(struct jpipe *p)
 	p->take_any = 0;
 }
 
+/* Workers: as asked (at most CL_INGEST_MAX_THREADS), else one per
+ * online CPU, 1..DEFAULT_WORKERS. */
+static size_t worker_count(size_t asked)
+{
+	long c = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (asked > 0)
+		return asked > CL_INGEST_MAX_THREADS ? CL_INGEST_MAX_THREADS : asked;
+	return c < 1 ? 1 : c > DEFAULT_WORKERS ? DEFAULT_WORKERS : (size_t)c;
+}
+
 int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 		    const struct cl_ingest_opts *o,
 		    struct cl_ingest_stats *st, char **err)
 {
 	struct session s;
 	struct jpipe *p = NULL;
+	struct worker wk[CL_INGEST_MAX_THREADS];
 	pthread_condattr_t ca;
-	pthread_t th;
-	size_t i;
+	size_t i, nw = worker_count(o->threads);
 	int rc, started = 0;
 
+	memset(wk, 0, sizeof(wk));
 	if ((rc = sess_init(&s, l, o, st, err)))
 		return rc;
 	p = calloc(1, sizeof(*p));
@@ -644,6 +715,7 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 		goto out;
 	}
 	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->in_mu, NULL);
 	pthread_cond_init(&p->has_room, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -657,19 +729,27 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 		if ((rc = cl_prepared_new(&p->slot[i].prep)))
 			goto out;
 	}
-	if ((rc = cl_sealer_new(l, &p->sealer)))
-		goto out;
-	if (pthread_create(&th, NULL, reader, p) != 0) {
-		rc = cl_error(err, CL_ENOMEM, "cannot start the reader thread");
-		goto out;
+	for (i = 0; i < nw; i++) {
+		wk[i].p = p;
+		if ((rc = cl_sealer_new(l, &wk[i].sealer)))
+			goto out;
 	}
-	started = 1;
+	for (i = 0; i < nw; i++) {
+		if (pthread_create(&wk[i].th, NULL, worker_main, &wk[i]) != 0) {
+			if (i > 0)
+				break;    /* fewer workers will do */
+			rc = cl_error(err, CL_ENOMEM, "cannot start a reader thread");
+			goto out;
+		}
+		wk[i].started = 1;
+		started = 1;
+	}
 	for (;;) {
 		struct pslot *sl;
 		int what;
 
 		pthread_mutex_lock(&p->mu);
-		if (p->n == 0)
+		if (!p->slot[p->tail].ready)
 			wait_for_run(p);
 		sl = &p->slot[p->tail];
 		pthread_mutex_unlock(&p->mu);
@@ -708,19 +788,24 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 					 sl->err ? sl->err : cl_strerror(sl->rc));
 		}
 		pthread_mutex_lock(&p->mu);
+		sl->ready = 0;
 		p->tail = (p->tail + 1) % RING;
 		p->n--;
-		if (rc)
+		if (rc || what == SLOT_EOF || what == SLOT_ERROR)
 			p->stop = 1;
 		if (p->reader_waits && (p->n <= RING - RUN || p->stop))
-			pthread_cond_signal(&p->has_room);
+			pthread_cond_broadcast(&p->has_room);
 		pthread_mutex_unlock(&p->mu);
 		if (rc || what == SLOT_EOF || what == SLOT_ERROR)
 			break;
 	}
 out:
 	if (started)
-		pthread_join(th, NULL);
+		for (i = 0; i < nw; i++)
+			if (wk[i].started)
+				pthread_join(wk[i].th, NULL);
+	for (i = 0; i < nw; i++)
+		cl_sealer_free(wk[i].sealer);
 	if (p) {
 		for (i = 0; i < RING; i++) {
 			free(p->slot[i].reason);
@@ -731,8 +816,8 @@ out:
 			cl_buf_release(&p->slot[i].idents);
 			cl_prepared_free(p->slot[i].prep);
 		}
-		cl_sealer_free(p->sealer);
 		pthread_mutex_destroy(&p->mu);
+		pthread_mutex_destroy(&p->in_mu);
 		pthread_cond_destroy(&p->has_room);
 		pthread_cond_destroy(&p->has_slots);
 		free(p);

@@ -35,10 +35,14 @@ struct cl_ingest_stats {
 	size_t n_kinds;
 };
 
+#define CL_INGEST_MAX_THREADS 16
+
 struct cl_ingest_opts {
 	const char *format;        /* "jsonl" */
 	const char *input_name;    /* for messages, e.g. the file name */
 	size_t batch_size;         /* records per commit (>= 1) */
+	size_t threads;            /* JSON lines: threads that parse and seal
+	                              (0: one per CPU, at most CL_INGEST_MAX_THREADS) */
 	const struct cl_record_opts *classify; /* labels added at ingest, or NULL */
 	/* Called for each quarantined line after its batch is durable. */
 	void (*on_quarantine)(void *ctx, const char *input, uint64_t line,

@@ -100,4 +100,53 @@ wait "$slow_pid"
 rc=$?
 [ "$rc" -eq 0 ] && ok "slow pipe: ingest exits 0 at end of input" || notok "slow pipe: ingest exit $rc"
 expect_grep "slow pipe: all three counted" "^3 ingested, 0 duplicates skipped, 0 quarantined" "$T/slow.out"
+
+# Input order survives the parallel readers: several threads parse and
+# seal lines, finishing in any order; entries must still be appended in
+# line order, bad lines (quarantined) in their place among the records.
+# Line L's record is sent at BASE + L seconds; every 37th line is bad,
+# every 101st blank.
+O="$T/order"
+new_archive "$O"
+python3 - "$T/order.jsonl" "$T/order.expect" <<'PY'
+import json, sys
+base = 1735689600  # 2025-01-01T00:00:00Z
+with open(sys.argv[1], "w") as f, open(sys.argv[2], "w") as e:
+    for line in range(1, 4001):
+        if line % 101 == 0:
+            f.write("   \n")
+        elif line % 37 == 0:
+            f.write('{"bad": %d}\n' % line)
+            e.write("Q\n")
+        else:
+            t = base + line
+            f.write(json.dumps({
+                "account": "85290000001@s.whatsapp.net",
+                "conversation": {"id": "8529%07d@s.whatsapp.net" % (line % 13), "type": "direct"},
+                "id": "ORDER%06d" % line, "direction": "in", "kind": "text",
+                "sender": {"id": "8529%07d@s.whatsapp.net" % (line % 13)},
+                "sent_at": "2025-01-01T%02d:%02d:%02dZ" % ((t - base) // 3600, (t - base) // 60 % 60, (t - base) % 60),
+                "text": "line %d " % line + "x" * (line % 400)}) + "\n")
+            e.write("R%d\n" % line)
+PY
+expect_exit "order: ingest with 4 reader threads" 3 \
+	"$CHATLEDGER" ingest -a "$O" --format jsonl --threads 4 --batch 500 "$T/order.jsonl"
+expect_grep "order: all lines counted" "^3854 ingested, 0 duplicates skipped, 107 quarantined" "$T/out"
+"$CHATLEDGER" leaves -a "$O" >"$T/order.leaves" 2>"$T/err"
+python3 - "$T/order.leaves" >"$T/order.got" <<'PY'
+import sys
+base_ms = 1735689600 * 1000
+for h in open(sys.argv[1]):
+    b = bytes.fromhex(h.strip())
+    kind = b[1]
+    if kind == 1:
+        print("R%d" % ((int.from_bytes(b[10:18], "big") - base_ms) // 1000))
+    elif kind == 5:
+        print("Q")
+PY
+if cmp -s "$T/order.got" "$T/order.expect"; then ok "order: entries are in input line order"
+else notok "order: entries are in input line order"; diff "$T/order.expect" "$T/order.got" | head -n 5; fi
+expect_exit "order: --threads 0 is refused" 2 \
+	"$CHATLEDGER" ingest -a "$O" --format jsonl --threads 0 "$T/order.jsonl"
+expect_grep "... saying the range" "threads must be 1..16" "$T/err"
 t_done
