@@ -71,7 +71,7 @@ expect_grep "status counts records" '"records":700' "$T/out"
 expect_exit "unknown format is refused" 2 "$CHATLEDGER" ingest -a "$A" --format nope "$T/r1.jsonl"
 expect_exit "missing archive is an error" 2 "$CHATLEDGER" verify -a "$T/none"
 CHATLEDGER_ARCHIVE="$A" expect_exit "CHATLEDGER_ARCHIVE is the default archive" 0 "$CHATLEDGER" verify
-# A slow pipe (the reader thread hands records over in runs): with
+# A slow pipe (the reader threads hand records over in runs): with
 # --batch 1 each record is durable while ingest still waits for the next
 # line, and a record that arrives alone is not held back for a run.
 S="$T/slow"
