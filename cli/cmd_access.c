@@ -112,10 +112,11 @@ static int on_access(void *ctx, uint64_t index, const struct cl_leaf *lf,
 		json_decref(j);
 		return CL_OK;
 	}
-	printf("%" PRIu64 "\t%s\t%s\t%s\t%" JSON_INTEGER_FORMAT " records\t", index, when,
+	printf("%" PRIu64 "\t%s\t%s\t%s\t%" JSON_INTEGER_FORMAT " record%s\t", index, when,
 	       json_string_value(json_object_get(body, "who")),
 	       json_string_value(json_object_get(body, "command")),
-	       json_integer_value(json_object_get(body, "records")));
+	       json_integer_value(json_object_get(body, "records")),
+	       CL_S(json_integer_value(json_object_get(body, "records"))));
 	put_selectors(sealed ? sealed : body);
 	putchar('\n');
 	return CL_OK;

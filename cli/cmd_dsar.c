@@ -101,11 +101,11 @@ static int dsar_request(int argc, char **argv, struct cli_ctx *ctx)
 		json_decref(j);
 	} else
 		printf("data access request %" PRIu64 " recorded; reply due by %s (PDPO s.19,"
-		       " %d days)\n%" PRIu64 " records and %" PRIu64 " attachments written to %s"
+		       " %d days)\n%" PRIu64 " record%s and %" PRIu64 " attachment%s written to %s"
 		       " (access entry %" PRIu64 "); %" PRIu64 " redacted (other people's"
 		       " group-chat messages, content withheld)\n",
-		       id, dl, CL_DSAR_DAYS, res.records, res.attachments, out,
-		       res.access_index, res.redacted);
+		       id, dl, CL_DSAR_DAYS, res.records, CL_S(res.records), res.attachments,
+		       CL_S(res.attachments), out, res.access_index, res.redacted);
 	code = cli_finish_stdout(EXIT_OK);
 out:
 	sodium_free(sk);

@@ -272,13 +272,15 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 		       (unsigned long long)res.payload_files, res.cosignatures, res.witnesses,
 		       res.timestamped ? "true" : "false");
 	else
-		printf("%s: %llu records, %llu attachments, %llu conversations in %llu slices,"
-		       " %llu erased shown as tombstones; export recorded as entry %llu;"
-		       " proofs against checkpoint %llu\n", o.out_path,
-		       (unsigned long long)res.records, (unsigned long long)res.attachments,
-		       (unsigned long long)res.conversations, (unsigned long long)res.slices,
-		       (unsigned long long)res.erased, (unsigned long long)res.access_index,
-		       (unsigned long long)res.size);
+		printf("%s: %llu record%s, %llu attachment%s, %llu conversation%s in %llu"
+		       " slice%s, %llu erased shown as tombstone%s; export recorded as entry"
+		       " %llu; proofs against checkpoint %llu\n", o.out_path,
+		       (unsigned long long)res.records, CL_S(res.records),
+		       (unsigned long long)res.attachments, CL_S(res.attachments),
+		       (unsigned long long)res.conversations, CL_S(res.conversations),
+		       (unsigned long long)res.slices, CL_S(res.slices),
+		       (unsigned long long)res.erased, CL_S(res.erased),
+		       (unsigned long long)res.access_index, (unsigned long long)res.size);
 	if (!json && (res.witnesses > 0 || res.cosignatures > 0 || res.timestamped))
 		printf("checkpoint %llu: cosigned by %zu of %zu witnesses%s%s\n",
 		       (unsigned long long)res.size, res.cosignatures, res.witnesses,

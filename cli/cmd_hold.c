@@ -105,9 +105,11 @@ static int hold_add(int argc, char **argv, struct cli_ctx *ctx)
 		cl_time_format(cov.first, f);
 	if (cov.last != CL_TIME_NONE)
 		cl_time_format(cov.last, t);
-	printf("hold '%s' placed (entry %llu): covers %" PRIu64 " records in %" PRIu64
-	       " conversations now (%s to %s), %zu parties, %zu conversation ids\n",
-	       case_id, (unsigned long long)idx, cov.records, cov.conversations, f, t, np, nc);
+	printf("hold '%s' placed (entry %llu): covers %" PRIu64 " record%s in %" PRIu64
+	       " conversation%s now (%s to %s), %zu %s, %zu conversation id%s\n",
+	       case_id, (unsigned long long)idx, cov.records, CL_S(cov.records),
+	       cov.conversations, CL_S(cov.conversations), f, t, np,
+	       CL_PL(np, "party", "parties"), nc, CL_S(nc));
 	return EXIT_OK;
 }
 

@@ -223,19 +223,20 @@ int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx)
 		putchar('\n');
 		json_decref(j);
 	} else {
-		printf("%llu ingested, %llu duplicates skipped, %llu quarantined",
+		printf("%llu ingested, %llu duplicate%s skipped, %llu quarantined",
 		       (unsigned long long)total.ingested,
-		       (unsigned long long)total.duplicates,
+		       (unsigned long long)total.duplicates, CL_S(total.duplicates),
 		       (unsigned long long)total.quarantined);
 		if (total.requarantined)
 			printf(", %llu already quarantined",
 			       (unsigned long long)total.requarantined);
 		if (total.attachments)
-			printf(", %llu attachments stored",
-			       (unsigned long long)total.attachments);
+			printf(", %llu attachment%s stored",
+			       (unsigned long long)total.attachments, CL_S(total.attachments));
 		if (total.conflicts)
-			printf(", %llu conflicting redeliveries kept",
-			       (unsigned long long)total.conflicts);
+			printf(", %llu conflicting %s kept",
+			       (unsigned long long)total.conflicts,
+			       CL_PL(total.conflicts, "redelivery", "redeliveries"));
 		putchar('\n');
 	}
 	if (rc)

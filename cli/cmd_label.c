@@ -71,9 +71,10 @@ static int label_cmd(int argc, char **argv, struct cli_ctx *ctx, int remove)
 		return cli_fail_rc("label", rc, err);
 	if ((rc = cli_officer_note(ctx, remove ? "label-remove" : "label-add", idx)) != EXIT_OK)
 		return rc;
-	printf("label '%s' %s (entry %llu): %" PRIu64 " records in %" PRIu64
-	       " conversations\n", label, remove ? "removed" : "given",
-	       (unsigned long long)idx, cov.records, cov.conversations);
+	printf("label '%s' %s (entry %llu): %" PRIu64 " record%s in %" PRIu64
+	       " conversation%s\n", label, remove ? "removed" : "given",
+	       (unsigned long long)idx, cov.records, CL_S(cov.records), cov.conversations,
+	       CL_S(cov.conversations));
 	return EXIT_OK;
 }
 
@@ -118,9 +119,10 @@ static int label_list(int argc, char **argv, struct cli_ctx *ctx)
 			"records", (json_int_t)cv->records,
 			"conversations", (json_int_t)cv->conversations));
 		if (!json)
-			printf("%-24s %s %-8s %" PRIu64 " records in %" PRIu64 " conversations\n",
-			       x->label, x->assignment, x->active ? "active" : "removed",
-			       cv->records, cv->conversations);
+			printf("%-24s %s %-8s %" PRIu64 " record%s in %" PRIu64
+			       " conversation%s\n", x->label, x->assignment,
+			       x->active ? "active" : "removed", cv->records,
+			       CL_S(cv->records), cv->conversations, CL_S(cv->conversations));
 	}
 	if (json) {
 		json_dumpf(arr, stdout, JSON_COMPACT | JSON_SORT_KEYS);

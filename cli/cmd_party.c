@@ -72,10 +72,11 @@ static int party_link_cmd(int argc, char **argv, struct cli_ctx *ctx, int unlink
 	printf("%s %s and %s (entry %llu)\n", unlink ? "unlinked" : "linked", ca, cb,
 	       (unsigned long long)idx);
 	if (!unlink)
-		printf("  %s: %" PRIu64 " records in %" PRIu64 " conversations\n"
-		       "  %s: %" PRIu64 " records in %" PRIu64 " conversations\n",
-		       ca, cov[0].records, cov[0].conversations,
-		       cb, cov[1].records, cov[1].conversations);
+		printf("  %s: %" PRIu64 " record%s in %" PRIu64 " conversation%s\n"
+		       "  %s: %" PRIu64 " record%s in %" PRIu64 " conversation%s\n",
+		       ca, cov[0].records, CL_S(cov[0].records), cov[0].conversations,
+		       CL_S(cov[0].conversations), cb, cov[1].records, CL_S(cov[1].records),
+		       cov[1].conversations, CL_S(cov[1].conversations));
 	return EXIT_OK;
 }
 
@@ -270,19 +271,21 @@ static int party_show(int argc, char **argv, struct cli_ctx *ctx)
 	} else {
 		size_t i;
 
-		printf("party %s: %" PRIu64 " records in %zu conversations, %s to %s\n", sel,
-		       s.records, cl_convset_count(s.set), f, t);
+		printf("party %s: %" PRIu64 " record%s in %zu conversation%s, %s to %s\n", sel,
+		       s.records, CL_S(s.records), cl_convset_count(s.set),
+		       CL_S(cl_convset_count(s.set)), f, t);
 		if (sk == NULL) {
 			printf("  (give --passphrase-file to list its identifiers and conversations)\n");
 		} else {
 			json_array_foreach(members, i, v)
 				printf("  identifier   %s\n", json_string_value(v));
 			json_object_foreach(s.convs, k, v)
-				printf("  conversation %s / %s (%s): %lld records\n",
+				printf("  conversation %s / %s (%s): %lld record%s\n",
 				       json_string_value(json_object_get(v, "account")),
 				       json_string_value(json_object_get(v, "conversation")),
 				       json_string_value(json_object_get(v, "source")),
-				       (long long)json_integer_value(json_object_get(v, "records")));
+				       (long long)json_integer_value(json_object_get(v, "records")),
+				       CL_S(json_integer_value(json_object_get(v, "records"))));
 		}
 	}
 out:

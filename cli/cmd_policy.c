@@ -65,9 +65,9 @@ static int policy_event(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (rc)
 		return cli_fail_rc("policy", rc, err);
-	printf("event '%s' recorded (entry %llu): applies to %" PRIu64 " records in %" PRIu64
-	       " conversations now\n", event, (unsigned long long)idx, cov.records,
-	       cov.conversations);
+	printf("event '%s' recorded (entry %llu): applies to %" PRIu64 " record%s in %" PRIu64
+	       " conversation%s now\n", event, (unsigned long long)idx, cov.records,
+	       CL_S(cov.records), cov.conversations, CL_S(cov.conversations));
 	return EXIT_OK;
 }
 
@@ -288,13 +288,16 @@ static int policy_check(int argc, char **argv, struct cli_ctx *ctx)
 	if (rc == CL_OK)
 		rc = cl_retention_run(ctx->ledger, p, cl_time_now_ms(), 1, 1000, &st, &err);
 	if (rc == CL_OK)
-		printf("policy: %zu rules, %zu conflicts, %zu assumed; %llu records examined,"
+		printf("policy: %zu rule%s, %zu conflict%s, %zu assumed; %llu record%s examined,"
 		       " %llu matched by no rule (they keep the default: %s); %llu quarantined"
-		       " items keep the default\n",
-		       cl_policy_rule_count(p), conflicts, assumed,
+		       " item%s keep%s the default\n",
+		       cl_policy_rule_count(p), CL_S(cl_policy_rule_count(p)), conflicts,
+		       CL_S(conflicts), assumed,
 		       (unsigned long long)(st.examined - st.quarantine_norule),
+		       CL_S(st.examined - st.quarantine_norule),
 		       (unsigned long long)st.norule, cl_policy_default(p),
-		       (unsigned long long)st.quarantine_norule);
+		       (unsigned long long)st.quarantine_norule, CL_S(st.quarantine_norule),
+		       st.quarantine_norule == 1 ? "s" : "");
 	if (rc)
 		code = cli_fail_rc("policy", rc, err);
 	else

@@ -281,10 +281,10 @@ int cmd_retain(int argc, char **argv, struct cli_ctx *ctx)
 		json_decref(j);
 	} else {
 		printf("retain%s at %s: %" PRIu64 " examined, %" PRIu64 " due, %" PRIu64
-		       " erased (+%" PRIu64 " attachments), %" PRIu64 " held, %" PRIu64
+		       " erased (+%" PRIu64 " attachment%s), %" PRIu64 " held, %" PRIu64
 		       " awaiting an event, %" PRIu64 " kept\n",
 		       dry ? " (dry run)" : "", nowtxt, st.examined, st.due, st.erased,
-		       st.attachments, st.held, st.awaiting, st.kept);
+		       st.attachments, CL_S(st.attachments), st.held, st.awaiting, st.kept);
 		for (i = 0; i < nr; i++)
 			if (st.per_rule[i])
 				printf("  rule %s: %" PRIu64 " erased\n",

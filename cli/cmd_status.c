@@ -412,13 +412,14 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		if (s.last_logged_at != CL_TIME_NONE)
 			cl_time_format(s.last_logged_at, b2);
 		printf("archive      %s\n"
-		       "entries      %" PRIu64 " (%" PRIu64 " records, %" PRIu64 " tombstones, %"
+		       "entries      %" PRIu64 " (%" PRIu64 " record%s, %" PRIu64 " tombstone%s, %"
 		       PRIu64 " coverage, %" PRIu64 " control, %" PRIu64 " quarantined)\n"
 		       "payloads     %" PRIu64 " sealed\n"
 		       "checkpoint   size %" PRIu64 ", signed %s (%" PRIu64 " kept)\n"
 		       "last entry   %s\n",
 		       json_string_value(json_object_get(j, "origin")), s.entries,
-		       s.by_type[CL_ENTRY_RECORD], s.by_type[CL_ENTRY_TOMBSTONE],
+		       s.by_type[CL_ENTRY_RECORD], CL_S(s.by_type[CL_ENTRY_RECORD]),
+		       s.by_type[CL_ENTRY_TOMBSTONE], CL_S(s.by_type[CL_ENTRY_TOMBSTONE]),
 		       s.by_type[CL_ENTRY_COVERAGE], s.by_type[CL_ENTRY_CONTROL],
 		       s.by_type[CL_ENTRY_QUARANTINE], s.payloads,
 		       s.last_checkpoint_size, b1, s.checkpoints, b2);

@@ -246,11 +246,13 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx)
 		putchar('\n');
 		json_decref(j);
 	} else if (rc == CL_OK) {
-		printf("OK: %" PRIu64 " entries (%" PRIu64 " records, %" PRIu64 " tombstones, %"
+		printf("OK: %" PRIu64 " %s (%" PRIu64 " record%s, %" PRIu64 " tombstone%s, %"
 		       PRIu64 " coverage, %" PRIu64 " control, %" PRIu64 " quarantined) in %"
-		       PRIu64 " conversation chains; %" PRIu64 " signed checkpoints",
-		       r.entries, r.records, r.tombstones, r.coverage, r.control,
-		       r.quarantined, r.conversations, r.checkpoints);
+		       PRIu64 " conversation chain%s; %" PRIu64 " signed checkpoint%s",
+		       r.entries, CL_PL(r.entries, "entry", "entries"), r.records,
+		       CL_S(r.records), r.tombstones, CL_S(r.tombstones), r.coverage, r.control,
+		       r.quarantined, r.conversations, CL_S(r.conversations), r.checkpoints,
+		       CL_S(r.checkpoints));
 		if (r.external_checkpoints)
 			printf("; %" PRIu64 " saved checkpoints consistent", r.external_checkpoints);
 		if (deep)

@@ -339,17 +339,20 @@ int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx)
 				     "media_abandoned", (json_int_t)st.media_abandoned,
 				     "cut_off", (json_int_t)st.cut_off));
 	else
-		printf("%llu requests (%llu stored, %llu refused, %llu failed, %llu dropped): "
-		       "%llu records, %llu duplicates skipped, %llu quarantined, "
-		       "%llu commits; media: %llu stored, %llu failed attempts, "
+		printf("%llu request%s (%llu stored, %llu refused, %llu failed, %llu dropped): "
+		       "%llu record%s, %llu duplicate%s skipped, %llu quarantined, "
+		       "%llu commit%s; media: %llu stored, %llu failed attempt%s, "
 		       "%llu abandoned\n",
-		       (unsigned long long)st.requests, (unsigned long long)st.accepted,
+		       (unsigned long long)st.requests, CL_S(st.requests),
+		       (unsigned long long)st.accepted,
 		       (unsigned long long)st.rejected, (unsigned long long)st.failed,
 		       (unsigned long long)st.dropped,
-		       (unsigned long long)st.records, (unsigned long long)st.duplicates,
-		       (unsigned long long)st.quarantined, (unsigned long long)st.commits,
+		       (unsigned long long)st.records, CL_S(st.records),
+		       (unsigned long long)st.duplicates, CL_S(st.duplicates),
+		       (unsigned long long)st.quarantined,
+		       (unsigned long long)st.commits, CL_S(st.commits),
 		       (unsigned long long)st.media_stored, (unsigned long long)st.media_failed,
-		       (unsigned long long)st.media_abandoned);
+		       CL_S(st.media_failed), (unsigned long long)st.media_abandoned);
 	code = EXIT_OK;
 out:
 	cl_webhook_stop(w, NULL);

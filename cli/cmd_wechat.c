@@ -332,13 +332,18 @@ static int wechat_serve(int argc, char **argv, struct cli_ctx *ctx)
 	fprintf(stderr, "chatledger wechat: %s: stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	cl_wx_serve_stop(s, &st);
 	s = NULL;
-	printf("%llu requests (%llu stored, %llu refused, %llu failed): %llu records, "
-	       "%llu duplicates, %llu quarantined, %llu commits, %llu media, %llu kf pulls\n",
-	       (unsigned long long)st.requests, (unsigned long long)st.accepted,
+	printf("%llu request%s (%llu stored, %llu refused, %llu failed): %llu record%s, "
+	       "%llu duplicate%s, %llu quarantined, %llu commit%s, %llu media, %llu kf"
+	       " pull%s\n",
+	       (unsigned long long)st.requests, CL_S(st.requests),
+	       (unsigned long long)st.accepted,
 	       (unsigned long long)st.refused, (unsigned long long)st.failed,
-	       (unsigned long long)st.records, (unsigned long long)st.duplicates,
-	       (unsigned long long)st.quarantined, (unsigned long long)st.commits,
-	       (unsigned long long)st.media_done, (unsigned long long)st.kf_pulls);
+	       (unsigned long long)st.records, CL_S(st.records),
+	       (unsigned long long)st.duplicates, CL_S(st.duplicates),
+	       (unsigned long long)st.quarantined,
+	       (unsigned long long)st.commits, CL_S(st.commits),
+	       (unsigned long long)st.media_done, (unsigned long long)st.kf_pulls,
+	       CL_S(st.kf_pulls));
 	code = EXIT_OK;
 out:
 	cl_wx_serve_stop(s, NULL);
@@ -468,12 +473,15 @@ static int wechat_pull(int argc, char **argv, struct cli_ctx *ctx)
 		putchar('\n');
 		json_decref(j);
 	} else {
-		printf("%llu records, %llu duplicates, %llu quarantined, %llu already from route A, "
-		       "%llu pages, %llu windows (%llu failed), %llu identity links\n",
-		       (unsigned long long)st.records, (unsigned long long)st.duplicates,
+		printf("%llu record%s, %llu duplicate%s, %llu quarantined, %llu already from"
+		       " route A, %llu page%s, %llu window%s (%llu failed), %llu identity link%s\n",
+		       (unsigned long long)st.records, CL_S(st.records),
+		       (unsigned long long)st.duplicates, CL_S(st.duplicates),
 		       (unsigned long long)st.quarantined, (unsigned long long)st.skipped_route_a,
-		       (unsigned long long)st.pages, (unsigned long long)st.windows,
-		       (unsigned long long)st.failed_windows, (unsigned long long)st.links);
+		       (unsigned long long)st.pages, CL_S(st.pages),
+		       (unsigned long long)st.windows, CL_S(st.windows),
+		       (unsigned long long)st.failed_windows,
+		       (unsigned long long)st.links, CL_S(st.links));
 	}
 	if (err)
 		fprintf(stderr, "chatledger wechat: %s\n", err);

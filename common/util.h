@@ -114,6 +114,11 @@ int cl_time_parse(const char *s, size_t len, int64_t *ms);
 /* Format ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (at least 25 bytes). */
 void cl_time_format(int64_t ms, char out[32]);
 
+/* CL_S(N): "s" unless N is 1, for "%llu record%s"; CL_PL(N, ONE, MANY)
+ * picks between irregular forms ("entry", "entries"). */
+#define CL_S(n) ((n) == 1 ? "" : "s")
+#define CL_PL(n, one, many) ((n) == 1 ? (one) : (many))
+
 /* CL_STR(X): the macro X's value as a string literal. */
 #define CL_STR_(x) #x
 #define CL_STR(x) CL_STR_(x)

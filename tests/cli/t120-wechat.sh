@@ -270,16 +270,16 @@ else notok "MemChangeList members"; fi
 	--party "wecom-external:wmKF1" >"$T/h2" 2>&1
 "$CHATLEDGER" hold add -a "$B" --case WX-3 --reason "other customer" \
 	--party "wechat-openid:oU0007-ABC+def" >"$T/h3" 2>&1
-c1=$(sed -n 's/.*covers \([0-9]* records in [0-9]* conversations\).*/\1/p' "$T/h1")
-c2=$(sed -n 's/.*covers \([0-9]* records in [0-9]* conversations\).*/\1/p' "$T/h2")
-c3=$(sed -n 's/.*covers \([0-9]* records in [0-9]* conversations\).*/\1/p' "$T/h3")
+c1=$(sed -n 's/.*covers \([0-9]* records* in [0-9]* conversations*\).*/\1/p' "$T/h1")
+c2=$(sed -n 's/.*covers \([0-9]* records* in [0-9]* conversations*\).*/\1/p' "$T/h2")
+c3=$(sed -n 's/.*covers \([0-9]* records* in [0-9]* conversations*\).*/\1/p' "$T/h3")
 case "$c1" in
 *" in 2 conversations") ok "a hold on the openid covers both routes' conversations ($c1)" ;;
 *) notok "hold on the openid: '$c1' (want 2 conversations)"; sed 's/^/#   /' "$T/h1" ;;
 esac
 if [ -n "$c1" ] && [ "$c1" = "$c2" ]; then ok "a hold on the external_userid covers the same ($c2)"
 else notok "hold on the external_userid: '$c2', on the openid: '$c1'"; fi
-if [ -n "$c3" ] && [ "${c3% in 1 conversations}" != "$c3" ]; then ok "a customer without a unionid is a party of its own ($c3)"
+if [ -n "$c3" ] && [ "${c3% in 1 conversation}" != "$c3" ]; then ok "a customer without a unionid is a party of its own ($c3)"
 else notok "another customer: '$c3'"; fi
 
 t_done

@@ -83,7 +83,7 @@ expect_grep "unlink refusal message" "any:Chan Tai Man and tel:+85291234567 are 
 
 # --- the hold, placed BEFORE the link: resolution happens at evaluation.
 expect_exit "hold on +852 9123 4567" 0 "$CHATLEDGER" hold add -a "$A" --case HCA-1/2026 --reason "writ served" --party "+852 9123 4567"
-expect_grep "the hold says what it covers now" "covers 1 records in 1 conversations now" "$T/out"
+expect_grep "the hold says what it covers now" "covers 1 record in 1 conversation now" "$T/out"
 expect_exit "officer links the export's display name to the number" 0 "$CHATLEDGER" party link -a "$A" "Chan Tai Man" "+852 9123 4567" --note "confirmed by phone call" --by "officer-1"
 expect_grep "link prints both sides" "linked any:Chan Tai Man and tel:+85291234567" "$T/out"
 expect_exit "linking again is refused" 2 "$CHATLEDGER" party link -a "$A" "+852 9123 4567" "Chan Tai Man"
@@ -189,7 +189,7 @@ P
 expect_exit "explain before the officer's label" 0 "$CHATLEDGER" policy explain -a "$C" --index 0 --policy "$T/labels.policy" --now 2090-01-01 --json
 expect_grep "no rule before" '"reason":"no-rule"' "$T/out"
 expect_exit "officer labels the party's conversations" 0 "$CHATLEDGER" label add -a "$C" --label complaint --party "+852 9123 4567" --note "complaint file 7"
-expect_grep "label add says what it covers" "label 'complaint' given (entry [0-9]*): 1 records in 1 conversations" "$T/out"
+expect_grep "label add says what it covers" "label 'complaint' given (entry [0-9]*): 1 record in 1 conversation" "$T/out"
 expect_exit "explain after the label" 0 "$CHATLEDGER" policy explain -a "$C" --index 0 --policy "$T/labels.policy" --now 2090-01-01 --json
 expect_grep "the rule applies now" '"rule":"complaint"' "$T/out"
 expect_exit "label list" 0 "$CHATLEDGER" label list -a "$C"
