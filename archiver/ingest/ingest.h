@@ -41,8 +41,9 @@ struct cl_ingest_opts {
 	const char *format;        /* "jsonl" */
 	const char *input_name;    /* for messages, e.g. the file name */
 	size_t batch_size;         /* records per commit (>= 1) */
-	size_t threads;            /* JSON lines: threads that parse and seal
-	                              (0: one per CPU, at most CL_INGEST_MAX_THREADS) */
+	size_t threads;            /* JSON lines: threads that parse and seal,
+	                              at most CL_INGEST_MAX_THREADS (0: one
+	                              per online CPU, at most 4) */
 	const struct cl_record_opts *classify; /* labels added at ingest, or NULL */
 	/* Called for each quarantined line after its batch is durable. */
 	void (*on_quarantine)(void *ctx, const char *input, uint64_t line,

@@ -119,6 +119,10 @@ struct cl_sealer {
  *     inner (room for n bytes): salt || zstd frame, *ilen >= 32 bytes;
  *     CL_ECORRUPT when it fails authentication or is shorter. */
 int cl_payload_wellformed(const unsigned char *ct, size_t n, int max_version);
+/* The newest payload version archive format `format` may hold. */
+int cl_payload_max_version(int format);
+/* 1 if a well-formed blob's zstd frame needs payload dictionary 1. */
+int cl_payload_uses_dict(const unsigned char *ct);
 int cl_payload_decrypt(const unsigned char *ct, size_t n, const unsigned char key[32],
 		       unsigned char *inner, size_t *ilen);
 

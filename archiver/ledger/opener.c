@@ -196,7 +196,7 @@ int cl_opener_open(struct cl_opener *o, uint64_t index, struct cl_buf *out,
 		goto out;
 	got = ZSTD_decompress_usingDDict(o->dctx, out->data + base, (size_t)fsz,
 					 o->frame + 32, ilen - 32,
-					 ct[0] == CL_PAYLOAD_V2 ? o->ddict : NULL);
+					 cl_payload_uses_dict(ct) ? o->ddict : NULL);
 	if (ZSTD_isError(got) || got != fsz) {
 		rc = cl_error(err, CL_ECORRUPT, "entry %llu: payload does not decompress",
 			      (unsigned long long)index);

@@ -202,6 +202,16 @@ int cl_payload_wellformed(const unsigned char *ct, size_t n, int max_version)
 	       n >= aead_off(ct[0]) + crypto_aead_xchacha20poly1305_ietf_ABYTES + 32;
 }
 
+int cl_payload_max_version(int format)
+{
+	return format >= 3 ? CL_PAYLOAD_V2 : CL_PAYLOAD_V1;
+}
+
+int cl_payload_uses_dict(const unsigned char *ct)
+{
+	return ct[0] == CL_PAYLOAD_V2;
+}
+
 int cl_payload_decrypt(const unsigned char *ct, size_t n, const unsigned char key[32],
 		       unsigned char *inner, size_t *ilen)
 {
@@ -255,7 +265,7 @@ static int seal_payload(struct cl_sealer *s, const unsigned char *pt,
 	ct->data[0] = CL_PAYLOAD_VERSION;
 	crypto_aead_xchacha20poly1305_ietf_encrypt(ct->data + 1, &clen,
 						   s->zbuf.data, s->zbuf.len,
-						   payload_ad[CL_PAYLOAD_V2 - 1], PAYLOAD_AD_LEN,
+						   payload_ad[CL_PAYLOAD_VERSION - 1], PAYLOAD_AD_LEN,
 						   NULL, zero_nonce, key);
 	ct->len = 1 + (size_t)clen;
 out:
