@@ -305,7 +305,7 @@ static int open_payload(struct payload_win *w, sqlite3_stmt *st, uint64_t idx,
 	ZSTD_DCtx_reset(w->zd, ZSTD_reset_session_only);
 	if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
 	    fsz > CL_PAYLOAD_MAX ||
-	    ZSTD_isError(ZSTD_DCtx_refDDict(w->zd, ct[0] == CL_PAYLOAD_V2 ? w->ddict : NULL))) {
+	    ZSTD_isError(ZSTD_DCtx_refDDict(w->zd, cl_payload_uses_dict(ct) ? w->ddict : NULL))) {
 		res = OPEN_FRAME;
 		goto out;
 	}
@@ -784,6 +784,17 @@ out:
 
 /* ---- phase: identity ------------------------------------------------ */
 
+/* Does DIR hold a log.pub (a file of any content)? */
+static int has_log_pub(const char *dir)
+{
+	char *p = cl_ledger_path(dir, "log.pub");
+	struct stat st;
+	int yes = p != NULL && lstat(p, &st) == 0;
+
+	free(p);
+	return yes;
+}
+
 /* Origin and log key, as recorded in meta and as on disk (log.pub); the
  * number of entries. */
 static int read_identity(struct vstate *v)
@@ -824,6 +835,22 @@ static int read_identity(struct vstate *v)
 	/* (A count below max + 1 means a deleted entry; the scan names it.) */
 	if (v->origin == NULL || db_vkey == NULL) {
 		rc = CL_ENOMEM;
+		goto out;
+	}
+	/* An auditor given the verifier key (--key) needs no log.pub: a
+	 * copy of ledger.db alone will do, checked against that key. */
+	if (v->o->trusted_vkey && !has_log_pub(v->dir)) {
+		if (strcmp(v->o->trusted_vkey, db_vkey) != 0)
+			rc = problem(v->r, UINT64_MAX, "the log key recorded in the ledger"
+				     " (%s) is not the trusted key %s", db_vkey,
+				     v->o->trusted_vkey);
+		else if ((v->file_vkey = strdup(db_vkey)) == NULL)
+			rc = CL_ENOMEM;
+		goto out;
+	}
+	if (!has_log_pub(v->dir)) {
+		rc = cl_error(v->err, CL_EIO, "no log.pub in %s: copy it with ledger.db, or give"
+			      " the verifier key with --key", v->dir);
 		goto out;
 	}
 	if ((rc = cl_vault_load_vkey(v->dir, &v->file_vkey, v->err)))
@@ -1162,7 +1189,7 @@ static int prepare_payload_win(struct vstate *v, struct payload_win *w)
 
 	w->seal_sk = v->o->seal_sk;
 	/* Format 2 predates payload version 2 (FORMAT.md §10). */
-	w->max_pv = v->format >= 3 ? CL_PAYLOAD_V2 : CL_PAYLOAD_V1;
+	w->max_pv = cl_payload_max_version(v->format);
 	if ((s = sqlite3_prepare_v2(w->db, w->seal_sk ? deep_sql :
 				    "SELECT idx, ct FROM payload WHERE idx >= ?1"
 				    " AND idx < ?2 ORDER BY idx", -1, &w->st_payload,

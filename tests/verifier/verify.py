@@ -6,7 +6,8 @@ Written from docs/FORMAT.md alone.  Python 3 standard library plus the
 
   verify.py [--vkey VKEY] [--checkpoint SAVED]... [--read-only] ARCHIVE_DIR
       full archive verification (FORMAT.md 9.1): ledger.db (read-only) and
-      log.pub; optional trusted key and saved checkpoint notes.  A
+      log.pub (not needed with --vkey); optional trusted key and saved
+      checkpoint notes.  A
       directory it cannot write (or any, with --read-only) is read as a
       read-only copy: when ledger.db-wal holds data, ledger.db and the WAL
       are copied into a temporary directory so that SQLite applies the WAL;
@@ -722,8 +723,15 @@ def _verify_archive(db, adir, trusted, saved_files, ed):
     if fmt not in ARCHIVE_FORMATS or isinstance(fmt, bool):
         raise Fail("unknown archive format %r" % (fmt,))
     payload_versions = (1, 2) if fmt >= 3 else (1,)
-    filekey = read_file(os.path.join(adir, "log.pub"), "log key") \
-        .decode("utf-8", "replace").rstrip("\r\n")
+    # Given the verifier key (--vkey), a copy of ledger.db alone will do.
+    if trusted is not None and not os.path.lexists(os.path.join(adir, "log.pub")):
+        if trusted != dbkey:
+            raise Fail("the log key recorded in the ledger (%s) is not the "
+                       "trusted key %s" % (dbkey, trusted))
+        filekey = dbkey
+    else:
+        filekey = read_file(os.path.join(adir, "log.pub"), "log key") \
+            .decode("utf-8", "replace").rstrip("\r\n")
     if filekey != dbkey:
         raise Fail("log key substituted: log.pub (%s) differs from the key "
                    "recorded in the ledger (%s)" % (filekey, dbkey))
