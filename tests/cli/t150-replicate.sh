@@ -266,7 +266,9 @@ expect_fail() {
 # ---- 3. COMPLIANCE: the credentials cannot delete or overwrite ---------------------
 SEG=office-a/seg/0000000000000000-$(printf %016x 100)
 # (Retried: on a loaded machine one listing can time out, and an empty
-# version id would make the refusals below look like usage errors.)
+# version id would make the refusals below look like usage errors. RGW's
+# version ids may begin with '-', so they are passed as --version-id=ID:
+# as a separate word the AWS CLI takes such an id for an option.)
 VID=
 for _ in 1 2 3 4 5; do
 	VID=$($AWS s3api list-object-versions --bucket worm --prefix "$SEG" --query 'Versions[0].VersionId' \
@@ -274,10 +276,10 @@ for _ in 1 2 3 4 5; do
 	case $VID in ''|None) sleep 1 ;; *) break ;; esac
 done
 case $VID in ''|None) notok "the segment's version id ($(head -c 300 "$T/vid.err"))" ;; esac
-expect_fail "COMPLIANCE: deleting a segment version is refused" $AWS s3api delete-object --bucket worm --key "$SEG" --version-id "$VID"
+expect_fail "COMPLIANCE: deleting a segment version is refused" $AWS s3api delete-object --bucket worm --key "$SEG" --version-id="$VID"
 expect_grep "COMPLIANCE: AccessDenied" "AccessDenied" "$T/err"
-expect_fail "COMPLIANCE: bypassing governance does not help" $AWS s3api delete-object --bucket worm --key "$SEG" --version-id "$VID" --bypass-governance-retention
-expect_fail "COMPLIANCE: shortening the retention is refused" $AWS s3api put-object-retention --bucket worm --key "$SEG" --version-id "$VID" \
+expect_fail "COMPLIANCE: bypassing governance does not help" $AWS s3api delete-object --bucket worm --key "$SEG" --version-id="$VID" --bypass-governance-retention
+expect_fail "COMPLIANCE: shortening the retention is refused" $AWS s3api put-object-retention --bucket worm --key "$SEG" --version-id="$VID" \
 	--retention "Mode=COMPLIANCE,RetainUntilDate=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"
 printf 'forged segment' >"$T/forged"
 $AWS s3api put-object --bucket worm --key "$SEG" --body "$T/forged" >/dev/null 2>&1
