@@ -332,6 +332,27 @@ static int wechat_serve(int argc, char **argv, struct cli_ctx *ctx)
 	fprintf(stderr, "chatledger wechat: %s: stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	cl_wx_serve_stop(s, &st);
 	s = NULL;
+	if (json) {
+		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				      "event", "stopped",
+				      "requests", (json_int_t)st.requests,
+				      "accepted", (json_int_t)st.accepted,
+				      "refused", (json_int_t)st.refused,
+				      "failed", (json_int_t)st.failed,
+				      "records", (json_int_t)st.records,
+				      "duplicates", (json_int_t)st.duplicates,
+				      "quarantined", (json_int_t)st.quarantined,
+				      "commits", (json_int_t)st.commits,
+				      "media_stored", (json_int_t)st.media_done,
+				      "kf_pulls", (json_int_t)st.kf_pulls);
+
+		if (j != NULL)
+			json_dumpf(j, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(j);
+		code = EXIT_OK;
+		goto out;
+	}
 	printf("%llu request%s (%llu stored, %llu refused, %llu failed): %llu record%s, "
 	       "%llu duplicate%s, %llu quarantined, %llu commit%s, %llu media, %llu kf"
 	       " pull%s\n",

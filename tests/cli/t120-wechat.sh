@@ -139,6 +139,21 @@ kill "$srv"
 if wait "$srv"; then ok "serve exits 0 on SIGTERM (no leak report under ASan)"
 else notok "serve exit status $? on SIGTERM"; grep -i -A5 "sanitizer" "$T/s1.err" | head -20 | sed 's/^/#   /'; fi
 srv=""
+# Under --json, stdout stays JSON to the end: the run's summary is a
+# "stopped" event whose counts are the run's (three pushes stored, the
+# rest refused), not a line of text.
+if python3 - "$T/s1.out" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+ev = [json.loads(l) for l in lines]          # every line parses
+last = ev[-1]
+assert last["event"] == "stopped", last
+assert last["accepted"] >= 3 and last["refused"] > 0, last
+assert last["requests"] >= last["accepted"] + last["refused"], last
+assert last["records"] >= 3 and last["commits"] >= 1, last
+PY
+then ok "serve --json: the end-of-run summary is a JSON 'stopped' event with the run's counts"
+else notok "serve --json: the end-of-run summary"; tail -n 2 "$T/s1.out" | sed 's/^/#   /'; fi
 
 # ---- acceptance 2: the scripted run with a SIGKILL ------------------------------
 

@@ -32,15 +32,29 @@ for b in radosgw ceph-mon ceph-osd aws; do
 done
 [ -x "$RGW" ] || [ -r "$RGW" ] || { notok "rgw-local.sh present at $RGW"; t_done; exit 1; }
 
-# Ports of our own, so parallel tests and other users of 7480 do not meet.
-RGW_PORT=$((20000 + $$ % 20000))
-MON_PORT=$((RGW_PORT + 1))
-export RGW_PORT MON_PORT
+# Ports of our own, so parallel tests and other users of 7480 do not meet;
+# below 32768, where the kernel hands out ephemeral ports for outgoing
+# connections. A daemon can still die during start-up on a loaded machine
+# (seen once in ~40 runs) or a port can be taken: the start is tried up to
+# three times on fresh ports, and each failed try is shown as a comment.
 R=$T/rgw
 stop_rgw() { bash "$RGW" stop "$R" >/dev/null 2>&1; }
 trap 'stop_rgw; rm -rf "$T"' EXIT INT TERM
-if ! bash "$RGW" start "$R" >"$T/rgw.out" 2>&1; then
-	notok "rgw-local.sh start"; sed 's/^/#   /' "$T/rgw.out" | tail -n 20; t_done; exit 1
+started=
+for try in 1 2 3; do
+	RGW_PORT=$((20000 + ($$ + 2 * try) % 12000))
+	MON_PORT=$((RGW_PORT + 1))
+	export RGW_PORT MON_PORT
+	mkdir -p "$R"
+	if bash "$RGW" start "$R" >"$T/rgw.out" 2>&1; then started=1; break; fi
+	echo "# rgw-local.sh start, try $try of 3 (ports $RGW_PORT/$MON_PORT), failed:"
+	sed 's/^/#   /' "$T/rgw.out" | tail -n 5
+	for f in "$R"/log/*.out; do [ -s "$f" ] && tail -n 3 "$f" | sed "s|^|#   $(basename "$f"): |"; done
+	stop_rgw
+	rm -rf "$R"
+done
+if [ -z "$started" ]; then
+	notok "rgw-local.sh start (3 tries)"; t_done; exit 1
 fi
 ok "Ceph RGW with Object Lock started"
 eval "$(bash "$RGW" env "$R")"
