@@ -490,6 +490,7 @@ struct pslot {
 	struct cl_buf raw;         /* SLOT_BAD: the line as read */
 	struct cl_prepared *prep;  /* SLOT_RECORD */
 	int rc;                    /* SLOT_ERROR */
+	int eno;                   /* SLOT_ERROR reading the input: its errno */
 	char *err;
 	struct cl_buf idents;      /* SLOT_RECORD: cl_record.idents */
 	size_t n_idents;
@@ -531,7 +532,7 @@ static size_t ready_run(const struct jpipe *p)
 }
 
 /* Fill claimed slot `sl` from line[0..n) (got < 0: the input ended or
- * failed); 1 if it is the last slot (EOF or ERROR). */
+ * failed: its errno, or EIO); 1 if it is the last slot (EOF or ERROR). */
 static int fill_slot(struct jpipe *p, struct cl_sealer *sealer, struct pslot *sl,
 		     char *line, size_t n, ssize_t got, int input_failed)
 {
@@ -546,6 +547,7 @@ static int fill_slot(struct jpipe *p, struct cl_sealer *sealer, struct pslot *sl
 	if (got < 0) {
 		sl->what = input_failed ? SLOT_ERROR : SLOT_EOF;
 		sl->rc = CL_EIO;
+		sl->eno = input_failed;
 		return 1;
 	}
 	rc = cl_record_parse_opts(line, n, p->classify, &rec, &why);
@@ -615,6 +617,7 @@ static void *worker_main(void *arg)
 		}
 		pthread_mutex_unlock(&p->mu);
 		/* Only a claim, under in_mu, takes room: it is still there. */
+		errno = 0;
 		while ((got = getline(&line, &cap, p->f)) >= 0) {
 			n = (size_t)got;
 			p->lineno++;
@@ -625,7 +628,7 @@ static void *worker_main(void *arg)
 			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 				n--;
 		} else {
-			failed = ferror(p->f) != 0;
+			failed = ferror(p->f) ? (errno ? errno : EIO) : 0;
 		}
 		lineno = p->lineno;
 		pthread_mutex_lock(&p->mu);
@@ -782,7 +785,8 @@ int cl_ingest_jsonl(struct cl_ledger *l, FILE *f,
 				sodium_memzero(sl->raw.data, sl->raw.len);
 		} else if (what == SLOT_ERROR) {
 			rc = sl->rc == CL_EIO && sl->err == NULL ?
-				cl_error(err, CL_EIO, "cannot read '%s'", o->input_name) :
+				cl_error(err, CL_EIO, "cannot read '%s': %s", o->input_name,
+					 strerror(sl->eno ? sl->eno : EIO)) :
 				cl_error(err, sl->rc, "%s:%llu: %s", o->input_name,
 					 (unsigned long long)sl->line,
 					 sl->err ? sl->err : cl_strerror(sl->rc));

@@ -569,7 +569,8 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		flags |= SQLITE_OPEN_URI;
 	}
 	if (sqlite3_open_v2(dbpath, &l->db, flags, NULL) != SQLITE_OK) {
-		rc = cl_error(err, CL_EIO, "cannot open '%s'", dbpath);
+		rc = cl_error(err, CL_EIO, "cannot open '%s': %s", dbpath,
+			      l->db ? sqlite3_errmsg(l->db) : "out of memory");
 		goto out;
 	}
 	sqlite3_busy_timeout(l->db, CL_LEDGER_BUSY_MS);

@@ -668,7 +668,8 @@ static int check_present(struct vstate *v, const char *dbpath)
 static int open_second(struct vstate *v, const char *dbpath)
 {
 	if (sqlite3_open_v2(dbpath, &v->w2.db, VERIFY_OPEN_FLAGS, NULL) != SQLITE_OK)
-		return cl_error(v->err, CL_EIO, "cannot open '%s'", dbpath);
+		return cl_error(v->err, CL_EIO, "cannot open '%s': %s", dbpath,
+				v->w2.db ? sqlite3_errmsg(v->w2.db) : "out of memory");
 	sqlite3_busy_timeout(v->w2.db, 30000);
 	if (sqlite3_exec(v->w2.db, VERIFY_PRAGMAS "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return cl_error(v->err, CL_EIO, "cannot start a read transaction");
@@ -714,7 +715,10 @@ static int open_archive(struct vstate *v)
 	    sqlite3_open_v2(dbpath, &v->w.db, VERIFY_OPEN_FLAGS, NULL) != SQLITE_OK ||
 	    sqlite3_exec(v->db, VERIFY_PRAGMAS, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(v->w.db, VERIFY_PRAGMAS, NULL, NULL, NULL) != SQLITE_OK) {
-		rc = cl_error(v->err, CL_EIO, "cannot open '%s'", dbpath);
+		sqlite3 *bad = v->w.db && sqlite3_errcode(v->w.db) != SQLITE_OK ? v->w.db : v->db;
+
+		rc = cl_error(v->err, CL_EIO, "cannot open '%s': %s", dbpath,
+			      bad ? sqlite3_errmsg(bad) : "out of memory");
 		goto out;
 	}
 	sqlite3_busy_timeout(v->db, 30000);

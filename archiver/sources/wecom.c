@@ -696,11 +696,11 @@ int cl_wecom_import_file(const char *path, const struct cl_import_opts *o,
 				rc = do_line(&w, ln, p, n, err);
 		}
 		if (rc == CL_OK && ferror(f))
-			rc = cl_error(err, CL_EIO, "cannot read '%s'", name);
+			rc = cl_error(err, CL_EIO, "cannot read '%s': %s", name, strerror(errno));
 		goto out;
 	}
 	if (ferror(f)) {
-		rc = cl_error(err, CL_EIO, "cannot read '%s'", name);
+		rc = cl_error(err, CL_EIO, "cannot read '%s': %s", name, strerror(errno));
 		goto out;
 	}
 	if ((rc = cl_file_read(path, &all, CL_WECOM_MAX_FILE, err)))

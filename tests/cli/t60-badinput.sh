@@ -36,6 +36,10 @@ expect_exit "re-ingest exits 3 again" 3 "$CHATLEDGER" ingest -a "$A" --format js
 expect_grep "re-ingest stores nothing new" "^0 ingested, 6 duplicates skipped, 0 quarantined, 6 already quarantined" "$T/out"
 expect_exit "status" 0 "$CHATLEDGER" status -a "$A" --json
 expect_grep "status shows 6 quarantined" '"quarantined":6' "$T/out"
+# An input that opens but cannot be read (a directory): the reason is named.
+mkdir -p "$T/adir"
+expect_exit "ingest of a directory fails (exit 2)" 2 "$CHATLEDGER" ingest -a "$A" --format jsonl "$T/adir"
+expect_grep "... naming the input and why" "cannot read '.*adir': Is a directory" "$T/err"
 
 # A record whose line is larger than the limit.
 awk 'BEGIN { printf "{\"text\":\""; for (i = 0; i < 9 * 1024 * 1024; i++) printf "y"; print "\"}" }' >"$T/huge.jsonl"
