@@ -1,13 +1,17 @@
 /*
  * cmd_status.c - chatledger status: what the archive holds and how fresh,
- * what the WhatsApp collector last reported (archiver/wa/status.h), and
- * how far the checkpoints are witnessed (archiver/witness/push.h).
+ * what the WhatsApp collector last reported (archiver/wa/status.h), how
+ * far the checkpoints are witnessed (archiver/witness/push.h), and how
+ * long the archive's file system lasts at the current rate.
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <jansson.h>
 
@@ -300,6 +304,106 @@ static void repl_print(const struct cl_repl_state *r, uint64_t entries)
 	}
 }
 
+/* ---- the archive's file system ---------------------------------------- */
+
+struct disk {
+	int ok;                 /* statvfs answered */
+	uint64_t free, total;   /* bytes available to the writers, and in all */
+	uint64_t archive;       /* ledger.db and its WAL */
+	int low;
+	double per_day;         /* entries a day over the growth window, or 0 */
+	double days_left;       /* at that rate, or < 0 when unknown */
+};
+
+#define DISK_LOW_BYTES (1ULL << 30)   /* low below 1 GiB free ... */
+#define DISK_LOW_PART 20u             /* ... or below 1/20 (5%) of the total */
+#define DISK_MIN_WINDOW_MS (3600LL * 1000)
+
+/* "12.3 GiB", "800 MiB", "512 KiB", "17 B" */
+static const char *fmt_bytes(uint64_t n, char b[16])
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)n;
+	unsigned u = 0;
+
+	while (v >= 1024.0 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
+		v /= 1024.0;
+		u++;
+	}
+	(void)cl_fmt(b, 16, u == 0 ? "%.0f %s" : v < 10.0 ? "%.1f %s" : "%.0f %s", v, unit[u]);
+	return b;
+}
+
+static void disk_read(const char *dir, const struct cl_ledger_stats *s, struct disk *d)
+{
+	static const char *const files[] = { "ledger.db", "ledger.db-wal" };
+	struct statvfs v;
+	struct stat st;
+	size_t i;
+	int64_t now = cl_time_now_ms();
+
+	memset(d, 0, sizeof(*d));
+	d->days_left = -1;
+	if (statvfs(dir, &v) != 0)
+		return;
+	d->ok = 1;
+	d->free = (uint64_t)v.f_bavail * v.f_frsize;
+	d->total = (uint64_t)v.f_blocks * v.f_frsize;
+	d->low = d->free < DISK_LOW_BYTES || d->free < d->total / DISK_LOW_PART;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[4096];
+
+		if (cl_fmt(path, sizeof(path), "%s/%s", dir, files[i]) == 0 &&
+		    stat(path, &st) == 0)
+			d->archive += (uint64_t)st.st_size;
+	}
+	/* Bytes an entry takes on average, times entries a day over the
+	 * window (a week, or the archive's life when younger). */
+	if (s->window_at != CL_TIME_NONE && now - s->window_at >= DISK_MIN_WINDOW_MS &&
+	    s->entries > s->window_size && s->entries > 0) {
+		double days = (double)(now - s->window_at) / 86400000.0;
+		double per_entry = (double)d->archive / (double)s->entries;
+
+		d->per_day = (double)(s->entries - s->window_size) / days;
+		if (d->per_day * per_entry > 0)
+			d->days_left = (double)d->free / (d->per_day * per_entry);
+	}
+}
+
+static json_t *disk_json(const struct disk *d)
+{
+	return json_pack("{s:I, s:I, s:I, s:b, s:o, s:o}",
+			 "free_bytes", (json_int_t)d->free,
+			 "total_bytes", (json_int_t)d->total,
+			 "archive_bytes", (json_int_t)d->archive,
+			 "low", d->low,
+			 "entries_per_day", d->per_day > 0 ? json_real(d->per_day) : json_null(),
+			 "days_left", d->days_left >= 0 ? json_integer((json_int_t)d->days_left)
+			 : json_null());
+}
+
+static void disk_print(const struct disk *d)
+{
+	char f[16], t[16], a[16];
+
+	printf("disk         %s free of %s (%.0f%%) on the archive's file system; archive %s",
+	       fmt_bytes(d->free, f), fmt_bytes(d->total, t),
+	       d->total ? 100.0 * (double)d->free / (double)d->total : 0.0,
+	       fmt_bytes(d->archive, a));
+	if (d->days_left >= 0) {
+		long long days = (long long)d->days_left, per = llround(d->per_day);
+
+		printf("; about %lld day%s left at %lld entr%s a day", days, CL_S(days),
+		       per, CL_PL(per, "y", "ies"));
+	}
+	putchar('\n');
+	if (d->low)
+		printf("attention    the archive's file system is low on space (%s free): when it is"
+		       " full, writers store nothing (webhook and wechat serve answer 500 so the"
+		       " sender retries; ingest stops and a re-run skips what was stored);"
+		       " add space or move the archive\n", fmt_bytes(d->free, f));
+}
+
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
 	uint64_t n_access = 0;
@@ -313,6 +417,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	char *err = NULL;
 	int c, rc, json = 0, have_wa, have_repl;
 	struct cl_repl_state rst;
+	struct disk dk;
 	json_t *j, *rep;
 
 	while ((c = cli_getopt(ctx, argc, argv, opts)) == 'j')
@@ -339,6 +444,9 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	if (j == NULL)
 		return cli_fail("status", "out of memory");
 	json_object_set_new(j, "format", json_integer(cl_ledger_format(l)));
+	disk_read(ctx->archive, &s, &dk);
+	if (dk.ok)
+		json_object_set_new(j, "disk", disk_json(&dk));
 	{
 		/* Witnessing: what is stored, against what is configured. */
 		struct cl_wcfg *wc = calloc(1, sizeof(*wc));
@@ -433,6 +541,8 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 			printf("format       %d\n", cl_ledger_format(l));
 		printf("access       %" PRIu64 " recorded reads of content (chatledger access list)\n",
 		       n_access);
+		if (dk.ok)
+			disk_print(&dk);
 		if (s.by_type[CL_ENTRY_QUARANTINE])
 			printf("attention    %" PRIu64 " quarantined items: show them with chatledger show --index (see chatledger-ingest(1))\n",
 			       s.by_type[CL_ENTRY_QUARANTINE]);

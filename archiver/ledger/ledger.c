@@ -43,6 +43,12 @@ char *cl_ledger_path(const char *dir, const char *name)
 
 int cl_ledger_db_err(struct cl_ledger *l, char **err, const char *what)
 {
+	/* A full disk is the error an operator most often meets: say what
+	 * it means for the batch and what to do. */
+	if (sqlite3_errcode(l->db) == SQLITE_FULL)
+		return cl_error(err, CL_EIO, "database error while %s: %s: no space left on"
+				" the archive's file system (this batch is not stored; free"
+				" space, then retry)", what, sqlite3_errmsg(l->db));
 	return cl_error(err, CL_EIO, "database error while %s: %s", what,
 			sqlite3_errmsg(l->db));
 }

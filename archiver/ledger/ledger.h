@@ -389,7 +389,14 @@ struct cl_ledger_stats {
 	uint64_t last_checkpoint_size;
 	int64_t last_checkpoint_at;   /* ms, or CL_TIME_NONE */
 	int64_t last_logged_at;       /* ms of the newest entry, or CL_TIME_NONE */
+	/* The growth window for status's projection: the newest checkpoint
+	 * signed at least CL_STATS_WINDOW_MS before now, or else the oldest
+	 * checkpoint (size and ms; window_at CL_TIME_NONE without one). */
+	uint64_t window_size;
+	int64_t window_at;
 };
+
+#define CL_STATS_WINDOW_MS (7LL * 24 * 3600 * 1000)
 
 /* Counts for `status`. */
 int cl_ledger_stats(struct cl_ledger *l, struct cl_ledger_stats *s, char **err);

@@ -597,6 +597,35 @@ int cl_ledger_stats(struct cl_ledger *l, struct cl_ledger_stats *s, char **err)
 			s->last_logged_at = lf.logged_at;
 		free(e);
 	}
+	sqlite3_finalize(st);
+	st = NULL;
+	/* created_at grows with size: from the newest checkpoint down to the
+	 * first one old enough, else the oldest. */
+	s->window_at = CL_TIME_NONE;
+	if (sqlite3_prepare_v2(l->db, "SELECT size, created_at FROM checkpoint"
+			       " WHERE created_at <= ?1 ORDER BY size DESC LIMIT 1", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = cl_ledger_db_err(l, err, "reading status");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, cl_time_now_ms() - CL_STATS_WINDOW_MS);
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		sqlite3_finalize(st);
+		st = NULL;
+		if (sqlite3_prepare_v2(l->db, "SELECT size, created_at FROM checkpoint"
+				       " ORDER BY size LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+			rc = cl_ledger_db_err(l, err, "reading status");
+			goto out;
+		}
+		r = sqlite3_step(st);
+	}
+	if (r == SQLITE_ROW) {
+		s->window_size = (uint64_t)sqlite3_column_int64(st, 0);
+		s->window_at = sqlite3_column_int64(st, 1);
+	} else if (r != SQLITE_DONE) {
+		rc = cl_ledger_db_err(l, err, "reading status");
+	}
 out:
 	sqlite3_finalize(st);
 	return rc;
