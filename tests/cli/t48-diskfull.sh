@@ -63,7 +63,7 @@ printf 'oaTokenTest\n' >"$T/tok"
 printf 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG\n' >"$T/key"
 chmod 600 "$T/tok" "$T/key"
 used=$(df -k --output=used "$M" | tail -n 1)
-mount -o remount,size=$((used + 600))k "$M"
+mount -o remount,size=$((used + 300))k "$M"
 "$CHATLEDGER" wechat serve -a "$A" --listen 127.0.0.1:0 --json --oa-appid wxb11529c136998cb6 \
 	--oa-token-file "$T/tok" --oa-aes-key-file "$T/key" >"$T/wx.out" 2>"$T/wx.err" &
 srv=$!
