@@ -308,6 +308,7 @@ static void repl_print(const struct cl_repl_state *r, uint64_t entries)
 
 struct disk {
 	int ok;                 /* statvfs answered */
+	int read_only;          /* a read-only mount (an auditor's copy): no warning */
 	uint64_t free, total;   /* bytes available to the writers, and in all */
 	uint64_t archive;       /* ledger.db and its WAL */
 	int low;
@@ -347,9 +348,11 @@ static void disk_read(const char *dir, const struct cl_ledger_stats *s, struct d
 	if (statvfs(dir, &v) != 0)
 		return;
 	d->ok = 1;
+	d->read_only = (v.f_flag & ST_RDONLY) != 0;
 	d->free = (uint64_t)v.f_bavail * v.f_frsize;
 	d->total = (uint64_t)v.f_blocks * v.f_frsize;
-	d->low = d->free < DISK_LOW_BYTES || d->free < d->total / DISK_LOW_PART;
+	d->low = !d->read_only &&
+		(d->free < DISK_LOW_BYTES || d->free < d->total / DISK_LOW_PART);
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[4096];
 
@@ -359,7 +362,8 @@ static void disk_read(const char *dir, const struct cl_ledger_stats *s, struct d
 	}
 	/* Bytes an entry takes on average, times entries a day over the
 	 * window (a week, or the archive's life when younger). */
-	if (s->window_at != CL_TIME_NONE && now - s->window_at >= DISK_MIN_WINDOW_MS &&
+	if (!d->read_only && s->window_at != CL_TIME_NONE &&
+	    now - s->window_at >= DISK_MIN_WINDOW_MS &&
 	    s->entries > s->window_size && s->entries > 0) {
 		double days = (double)(now - s->window_at) / 86400000.0;
 		double per_entry = (double)d->archive / (double)s->entries;
@@ -372,11 +376,12 @@ static void disk_read(const char *dir, const struct cl_ledger_stats *s, struct d
 
 static json_t *disk_json(const struct disk *d)
 {
-	return json_pack("{s:I, s:I, s:I, s:b, s:o, s:o}",
+	return json_pack("{s:I, s:I, s:I, s:b, s:b, s:o, s:o}",
 			 "free_bytes", (json_int_t)d->free,
 			 "total_bytes", (json_int_t)d->total,
 			 "archive_bytes", (json_int_t)d->archive,
 			 "low", d->low,
+			 "read_only", d->read_only,
 			 "entries_per_day", d->per_day > 0 ? json_real(d->per_day) : json_null(),
 			 "days_left", d->days_left >= 0 ? json_integer((json_int_t)d->days_left)
 			 : json_null());
@@ -386,6 +391,11 @@ static void disk_print(const struct disk *d)
 {
 	char f[16], t[16], a[16];
 
+	if (d->read_only) {
+		printf("disk         read-only file system; archive %s\n",
+		       fmt_bytes(d->archive, a));
+		return;
+	}
 	printf("disk         %s free of %s (%.0f%%) on the archive's file system; archive %s",
 	       fmt_bytes(d->free, f), fmt_bytes(d->total, t),
 	       d->total ? 100.0 * (double)d->free / (double)d->total : 0.0,

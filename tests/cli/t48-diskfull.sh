@@ -5,6 +5,7 @@
 # the input. `wechat serve` answers 500 while the disk is full (the sender
 # retries), keeps running, and stores again once there is space. `status`
 # warns about a low file system and projects how long the space lasts.
+# An auditor's copy on a read-only mount gets no warning.
 # Mounting needs root (CAP_SYS_ADMIN): skipped, visibly, without it.
 . "$(dirname "$0")/lib.sh"
 
@@ -117,5 +118,18 @@ then ok "status --json: entries a day and days left, from the growth since the w
 else notok "status --json: the projection"; sed 's/^/#   /' "$T/out" | head -5; fi
 expect_exit "status" 0 "$CHATLEDGER" status -a "$A"
 expect_grep "status: the projection in words" "; about [0-9]* days\{0,1\} left at [0-9]* entries a day$" "$T/out"
+
+# ---- an auditor's read-only copy ----------------------------------------------
+# A full read-only medium is not a full disk: no warning, no projection.
+umount "$M"
+mount -t tmpfs -o size=4m tmpfs "$M"
+new_archive "$M/copy"
+mount -o remount,ro "$M"
+expect_exit "status on a read-only mount" 0 "$CHATLEDGER" status -a "$M/copy"
+expect_grep "... says read-only" "^disk         read-only file system; archive " "$T/out"
+if grep -q "low on space" "$T/out"; then notok "... and does not warn about space"
+else ok "... and does not warn about space"; fi
+expect_exit "status --json on a read-only mount" 0 "$CHATLEDGER" status -a "$M/copy" --json
+expect_grep "... read_only, not low" '"low":false,"read_only":true' "$T/out"
 
 t_done
