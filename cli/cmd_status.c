@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 
 #include <jansson.h>
 
@@ -316,43 +315,25 @@ struct disk {
 	double days_left;       /* at that rate, or < 0 when unknown */
 };
 
-#define DISK_LOW_BYTES (1ULL << 30)   /* low below 1 GiB free ... */
-#define DISK_LOW_PART 20u             /* ... or below 1/20 (5%) of the total */
 #define DISK_MIN_WINDOW_MS (3600LL * 1000)
-
-/* "12.3 GiB", "800 MiB", "512 KiB", "17 B" */
-static const char *fmt_bytes(uint64_t n, char b[16])
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)n;
-	unsigned u = 0;
-
-	while (v >= 1024.0 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
-		v /= 1024.0;
-		u++;
-	}
-	(void)cl_fmt(b, 16, u == 0 ? "%.0f %s" : v < 10.0 ? "%.1f %s" : "%.0f %s", v, unit[u]);
-	return b;
-}
 
 static void disk_read(const char *dir, const struct cl_ledger_stats *s, struct disk *d)
 {
 	static const char *const files[] = { "ledger.db", "ledger.db-wal" };
-	struct statvfs v;
+	struct cl_disk_space sp;
 	struct stat st;
 	size_t i;
 	int64_t now = cl_time_now_ms();
 
 	memset(d, 0, sizeof(*d));
 	d->days_left = -1;
-	if (statvfs(dir, &v) != 0)
+	if (cl_disk_space(dir, &sp) != CL_OK)
 		return;
 	d->ok = 1;
-	d->read_only = (v.f_flag & ST_RDONLY) != 0;
-	d->free = (uint64_t)v.f_bavail * v.f_frsize;
-	d->total = (uint64_t)v.f_blocks * v.f_frsize;
-	d->low = !d->read_only &&
-		(d->free < DISK_LOW_BYTES || d->free < d->total / DISK_LOW_PART);
+	d->read_only = sp.read_only;
+	d->free = sp.free;
+	d->total = sp.total;
+	d->low = sp.low;
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[4096];
 
@@ -393,13 +374,13 @@ static void disk_print(const struct disk *d)
 
 	if (d->read_only) {
 		printf("disk         read-only file system; archive %s\n",
-		       fmt_bytes(d->archive, a));
+		       cl_fmt_bytes(d->archive, a));
 		return;
 	}
 	printf("disk         %s free of %s (%.0f%%) on the archive's file system; archive %s",
-	       fmt_bytes(d->free, f), fmt_bytes(d->total, t),
+	       cl_fmt_bytes(d->free, f), cl_fmt_bytes(d->total, t),
 	       d->total ? 100.0 * (double)d->free / (double)d->total : 0.0,
-	       fmt_bytes(d->archive, a));
+	       cl_fmt_bytes(d->archive, a));
 	if (d->days_left >= 0) {
 		long long days = (long long)d->days_left, per = llround(d->per_day);
 
@@ -411,7 +392,7 @@ static void disk_print(const struct disk *d)
 		printf("attention    the archive's file system is low on space (%s free): when it is"
 		       " full, writers store nothing (webhook and wechat serve answer 500 so the"
 		       " sender retries; ingest stops and a re-run skips what was stored);"
-		       " add space or move the archive\n", fmt_bytes(d->free, f));
+		       " add space or move the archive\n", cl_fmt_bytes(d->free, f));
 }
 
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)

@@ -543,6 +543,19 @@ int cli_usage_error(const struct cli_ctx *ctx)
 
 /* The ledger's wait callback: say once that the command waits, and for
  * whom. */
+/* A writer's warning that the archive's file system is low (at most
+ * hourly, from whichever thread commits: one fprintf). */
+static void note_space(void *arg, uint64_t free_bytes, uint64_t total_bytes)
+{
+	const struct cli_ctx *ctx = arg;
+	char f[16], t[16];
+
+	fprintf(stderr, "chatledger %s: warning: the archive's file system is low on space"
+		" (%s free of %s): when it is full nothing more is stored; add space or"
+		" move the archive (chatledger status shows the days left)\n", ctx->name,
+		cl_fmt_bytes(free_bytes, f), cl_fmt_bytes(total_bytes, t));
+}
+
 static void note_wait(void *arg, long pid, const char *name, long long limit_ms)
 {
 	const struct cli_ctx *ctx = arg;
@@ -582,10 +595,12 @@ int cli_setup(struct cli_ctx *ctx, unsigned what)
 			return cli_fail_rc(ctx->name, rc, err);
 		if ((ctx->flags & CLI_MAP_READS) && (rc = cl_ledger_map_reads(ctx->ledger, &err)))
 			return cli_fail_rc(ctx->name, rc, err);
-		if (ctx->flags & CLI_NEEDS_WRITER)
+		if (ctx->flags & CLI_NEEDS_WRITER) {
 			(void)cl_ledger_set_wait(ctx->ledger, ctx->name,
 						 ctx->wait_set ? ctx->wait_ms : -1,
 						 note_wait, ctx);
+			cl_ledger_on_low_space(ctx->ledger, note_space, ctx);
+		}
 		ctx->done |= CLI_NEEDS_READER | CLI_NEEDS_WRITER;
 	}
 	return EXIT_OK;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -466,4 +467,33 @@ int64_t cl_time_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cl_disk_space(const char *dir, struct cl_disk_space *d)
+{
+	struct statvfs v;
+
+	memset(d, 0, sizeof(*d));
+	if (statvfs(dir, &v) != 0)
+		return CL_EIO;
+	d->read_only = (v.f_flag & ST_RDONLY) != 0;
+	d->free = (uint64_t)v.f_bavail * v.f_frsize;
+	d->total = (uint64_t)v.f_blocks * v.f_frsize;
+	d->low = !d->read_only &&
+		(d->free < CL_DISK_LOW_BYTES || d->free < d->total / CL_DISK_LOW_PART);
+	return CL_OK;
+}
+
+const char *cl_fmt_bytes(uint64_t n, char b[16])
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)n;
+	unsigned u = 0;
+
+	while (v >= 1024.0 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
+		v /= 1024.0;
+		u++;
+	}
+	(void)cl_fmt(b, 16, u == 0 ? "%.0f %s" : v < 10.0 ? "%.1f %s" : "%.0f %s", v, unit[u]);
+	return b;
 }

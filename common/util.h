@@ -130,6 +130,23 @@ int64_t cl_time_now_ms(void);
  * pthread_cond_timedwait wants it. */
 void cl_deadline(clockid_t clock, long ns, struct timespec *ts);
 
+/*
+ * The file system holding `dir`: bytes available to unprivileged writers
+ * and in all, whether it is mounted read-only, and whether it is low
+ * (writable and below CL_DISK_LOW_BYTES or 1/CL_DISK_LOW_PART of the
+ * total free).  CL_EIO if statvfs fails.
+ */
+#define CL_DISK_LOW_BYTES (1ULL << 30)
+#define CL_DISK_LOW_PART 20u
+struct cl_disk_space {
+	uint64_t free, total;
+	int read_only, low;
+};
+int cl_disk_space(const char *dir, struct cl_disk_space *d);
+
+/* "12.3 GiB", "800 MiB", "17 B" into b (16 bytes); returns b. */
+const char *cl_fmt_bytes(uint64_t n, char b[16]);
+
 /* Days from civil date (proleptic Gregorian), and back; for policy/. */
 int64_t cl_days_from_civil(int64_t y, unsigned m, unsigned d);
 void cl_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);

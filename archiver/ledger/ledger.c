@@ -1245,6 +1245,37 @@ static int insert_frontier(struct cl_ledger *l, const struct cl_buf *fr)
 	return s;
 }
 
+void cl_ledger_on_low_space(struct cl_ledger *l, cl_ledger_space_fn fn, void *ctx)
+{
+	l->space_fn = fn;
+	l->space_ctx = ctx;
+	l->space_checked = l->space_warned = 0;
+}
+
+/* After a commit: a statvfs a minute at most, a warning an hour at most. */
+static void space_check(struct cl_ledger *l)
+{
+	struct cl_disk_space d;
+	int64_t now;
+
+	if (l->space_fn == NULL)
+		return;
+	now = mono_ms();
+	if (l->space_checked && now - l->space_checked < CL_LEDGER_SPACE_CHECK_MS)
+		return;
+	l->space_checked = now;
+	if (cl_disk_space(l->dir, &d) != CL_OK)
+		return;
+	if (!d.low) {
+		l->space_warned = 0;
+		return;
+	}
+	if (l->space_warned && now - l->space_warned < CL_LEDGER_SPACE_WARN_MS)
+		return;
+	l->space_warned = now;
+	l->space_fn(l->space_ctx, d.free, d.total);
+}
+
 int cl_ledger_commit(struct cl_ledger *l, char **err)
 {
 	struct cl_buf body, note, fr;
@@ -1363,6 +1394,7 @@ out:
 	cl_buf_release(&fr);
 	if (rc && l->in_batch)
 		cl_ledger_rollback(l);
+	space_check(l);
 	return rc;
 }
 

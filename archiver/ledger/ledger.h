@@ -115,6 +115,18 @@ typedef void (*cl_ledger_wait_fn)(void *ctx, long pid, const char *name,
 int cl_ledger_set_wait(struct cl_ledger *l, const char *name, long long limit_ms,
 		       cl_ledger_wait_fn fn, void *ctx);
 
+/*
+ * Told when the archive's file system is low on space (cl_disk_space):
+ * after a commit (or a failed one), the writer looks at most once every
+ * CL_LEDGER_SPACE_CHECK_MS and, while it is low, calls `fn` at most once
+ * every CL_LEDGER_SPACE_WARN_MS (at once again after it was not low), on
+ * the committing thread, outside the transaction.  NULL: never.
+ */
+#define CL_LEDGER_SPACE_CHECK_MS (60LL * 1000)
+#define CL_LEDGER_SPACE_WARN_MS (3600LL * 1000)
+typedef void (*cl_ledger_space_fn)(void *ctx, uint64_t free_bytes, uint64_t total_bytes);
+void cl_ledger_on_low_space(struct cl_ledger *l, cl_ledger_space_fn fn, void *ctx);
+
 const char *cl_ledger_origin(const struct cl_ledger *l);
 const char *cl_ledger_dir(const struct cl_ledger *l);
 /* meta.format as read at open (or written by this handle's last commit):

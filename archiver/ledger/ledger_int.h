@@ -40,6 +40,10 @@ struct cl_ledger {
 	long long wait_limit_ms;   /* < 0: wait without bound */
 	cl_ledger_wait_fn wait_fn;
 	void *wait_ctx;
+	cl_ledger_space_fn space_fn; /* cl_ledger_on_low_space */
+	void *space_ctx;
+	int64_t space_checked;     /* monotonic ms of the last look, or 0 */
+	int64_t space_warned;      /* ... of the last warning, 0: none since not low */
 	char *copy_dir;            /* private copy of a read-only archive, or NULL */
 	sqlite3 *db;
 	char *origin;

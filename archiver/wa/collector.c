@@ -136,6 +136,16 @@ static void col_log(struct col *c, enum cl_wa_log_level level,
 	free(msg);
 }
 
+/* The ledger's low-space warning (cl_ledger_on_low_space), as a log line. */
+static void col_space(void *ctx, uint64_t free_bytes, uint64_t total_bytes)
+{
+	char f[16], t[16];
+
+	col_log(ctx, CL_WA_LOG_WARN, "the archive's file system is low on space (%s free of"
+		" %s): when it is full nothing more is stored; add space or move the archive",
+		cl_fmt_bytes(free_bytes, f), cl_fmt_bytes(total_bytes, t));
+}
+
 /* A specific alert (JSON object `a`, borrowed): an ALERT log line with
  * its message, and on_alert with the whole object. */
 static void raise_alert(struct col *c, json_t *a)
@@ -1417,8 +1427,10 @@ static int setup(struct col *c, char **err)
 						NULL);
 		/* a small page cache: a collector runs for months, and what
 		 * it writes is appended (the OS caches the rest) */
-		if (rc == CL_OK)
+		if (rc == CL_OK) {
 			rc = cl_ledger_set_cache(c->ledger, CL_WA_CACHE_KIB, err);
+			cl_ledger_on_low_space(c->ledger, col_space, c);
+		}
 		/* no receipt waits for a WAL checkpoint */
 		if (rc == CL_OK)
 			rc = cl_ledger_bg_checkpoint(c->ledger, err);

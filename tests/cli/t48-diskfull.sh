@@ -21,12 +21,24 @@ trap 'if [ -n "$srv" ]; then kill -9 "$srv" 2>/dev/null; fi; umount "$M" 2>/dev/
 A="$M/a"
 check "init an archive on a 4 MiB file system" new_archive "$A"
 
+# Where the scratch directory has room, writers say nothing about space.
+new_archive "$T/roomy"
+gen_records 50 >"$T/few.jsonl"
+expect_exit "ingest where there is room" 0 "$CHATLEDGER" ingest -a "$T/roomy" --format jsonl "$T/few.jsonl"
+if "$CHATLEDGER" status -a "$T/roomy" --json | grep -q '"low":false'; then
+	if grep -q "low on space" "$T/err"; then notok "... warns about space anyway"
+	else ok "... without a low-space warning"; fi
+else skip "no warning where there is room" "the scratch file system itself is low"; fi
+
 # ---- ingest until full ---------------------------------------------------
 gen_records 12000 0 400 >"$T/r.jsonl"
 expect_exit "ingest on a file system that fills up exits 2" 2 \
 	"$CHATLEDGER" ingest -a "$A" --format jsonl --batch 500 "$T/r.jsonl"
 expect_grep "... saying the file system is full" "no space left on the archive's file system" "$T/err"
 expect_grep "... and what to do" "free space, then retry" "$T/err"
+n=$(grep -c "warning: the archive's file system is low on space (.* free of .*)" "$T/err")
+if [ "$n" -eq 1 ]; then ok "... after warning once that the file system was low"
+else notok "low-space warnings from ingest: $n, want 1"; sed 's/^/#   /' "$T/err" | head -5; fi
 stored=$(sed -n 's/^\([0-9]*\) ingested.*/\1/p' "$T/out")
 if [ -n "$stored" ] && [ "$stored" -gt 0 ] && [ "$stored" -lt 12000 ]; then
 	ok "the summary says how many were stored before it filled ($stored)"
@@ -77,6 +89,9 @@ if [ -n "$f1" ] && [ "$f1" -gt 0 ] && kill -0 "$srv" 2>/dev/null; then
 	ok "wechat serve on a full disk: $f1 pushes answered with an error, the server still runs"
 else notok "wechat serve on a full disk ($(cat "$T/b1"))"; fi
 expect_grep "... its log says the file system is full" "no space left on the archive's file system" "$T/wx.err"
+n=$(grep -c "chatledger wechat: warning: the archive's file system is low on space" "$T/wx.err")
+if [ "$n" -eq 1 ]; then ok "... and warned once (not per commit) that it was low"
+else notok "low-space warnings from wechat serve: $n, want 1"; fi
 mount -o remount,size=64m "$M"
 node "$SIM" bench --url "$URL" --seconds 2 --conc 4 >"$T/b2" 2>&1
 a2=$(sed -n 's/^answered \([0-9]*\) failed 0 .*/\1/p' "$T/b2")
