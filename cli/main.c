@@ -668,6 +668,12 @@ int main(int argc, char **argv)
 	}
 	/* Private copies of read-only archives go under $TMPDIR (rocopy.h). */
 	cl_ledger_set_tmpdir(getenv("TMPDIR"));
+	/* When the archive's file system counts as low (status, warnings). */
+	if (cl_disk_set_low(getenv("CHATLEDGER_LOW_SPACE")) != CL_OK) {
+		fprintf(stderr, "chatledger: CHATLEDGER_LOW_SPACE must be a percentage (5%%),"
+			" a size (2GiB, 500MiB) or 0 (never warn)\n");
+		return EXIT_ERROR;
+	}
 	if (argc < 2) {
 		main_usage(stderr);
 		return EXIT_ERROR;

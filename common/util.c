@@ -469,6 +469,47 @@ int64_t cl_time_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The low-space rule: below low_bytes, or below low_percent of the total
+ * (either may be 0: not that rule). */
+static uint64_t low_bytes = CL_DISK_LOW_BYTES;
+static unsigned low_percent = CL_DISK_LOW_PERCENT;
+
+int cl_disk_set_low(const char *spec)
+{
+	static const struct { const char *suffix; unsigned shift; } units[] = {
+		{ "", 0 }, { "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "TiB", 40 },
+	};
+	unsigned long long n;
+	char *end;
+	size_t i;
+
+	if (spec == NULL || *spec == 0)
+		return CL_OK;
+	if (*spec < '0' || *spec > '9')
+		return CL_EINVAL;
+	errno = 0;
+	n = strtoull(spec, &end, 10);
+	if (errno)
+		return CL_EINVAL;
+	if (strcmp(end, "%") == 0) {
+		if (n > 100)
+			return CL_EINVAL;
+		low_bytes = 0;
+		low_percent = (unsigned)n;
+		return CL_OK;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (n > (UINT64_MAX >> units[i].shift))
+			return CL_EINVAL;
+		low_bytes = (uint64_t)n << units[i].shift;
+		low_percent = 0;
+		return CL_OK;
+	}
+	return CL_EINVAL;
+}
+
 int cl_disk_space(const char *dir, struct cl_disk_space *d)
 {
 	struct statvfs v;
@@ -480,7 +521,8 @@ int cl_disk_space(const char *dir, struct cl_disk_space *d)
 	d->free = (uint64_t)v.f_bavail * v.f_frsize;
 	d->total = (uint64_t)v.f_blocks * v.f_frsize;
 	d->low = !d->read_only &&
-		(d->free < CL_DISK_LOW_BYTES || d->free < d->total / CL_DISK_LOW_PART);
+		(d->free < low_bytes ||
+		 (low_percent && (long double)d->free * 100 < (long double)d->total * low_percent));
 	return CL_OK;
 }
 

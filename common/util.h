@@ -132,17 +132,26 @@ void cl_deadline(clockid_t clock, long ns, struct timespec *ts);
 
 /*
  * The file system holding `dir`: bytes available to unprivileged writers
- * and in all, whether it is mounted read-only, and whether it is low
- * (writable and below CL_DISK_LOW_BYTES or 1/CL_DISK_LOW_PART of the
- * total free).  CL_EIO if statvfs fails.
+ * and in all, whether it is mounted read-only, and whether it is low:
+ * writable and, by default, below CL_DISK_LOW_BYTES or CL_DISK_LOW_PERCENT
+ * of the total free (cl_disk_set_low changes the rule).  CL_EIO if statvfs
+ * fails.
  */
 #define CL_DISK_LOW_BYTES (1ULL << 30)
-#define CL_DISK_LOW_PART 20u
+#define CL_DISK_LOW_PERCENT 5u
 struct cl_disk_space {
 	uint64_t free, total;
 	int read_only, low;
 };
 int cl_disk_space(const char *dir, struct cl_disk_space *d);
+/*
+ * Set the process's rule from `spec` (CHATLEDGER_LOW_SPACE): "N%" (low
+ * below N percent free, 0-100), a size "N", "NKiB", "NMiB", "NGiB" or
+ * "NTiB" (low below that many bytes free), or "0" (never low).  NULL or ""
+ * keeps the default.  CL_EINVAL for anything else (the rule is unchanged).
+ * Call before any thread starts.
+ */
+int cl_disk_set_low(const char *spec);
 
 /* "12.3 GiB", "800 MiB", "17 B" into b (16 bytes); returns b. */
 const char *cl_fmt_bytes(uint64_t n, char b[16]);

@@ -8,6 +8,25 @@
 # An auditor's copy on a read-only mount gets no warning.
 # Mounting needs root (CAP_SYS_ADMIN): skipped, visibly, without it.
 . "$(dirname "$0")/lib.sh"
+unset CHATLEDGER_LOW_SPACE      # the default rule: below 1 GiB or 5% free
+
+# The rule can be set (CHATLEDGER_LOW_SPACE), and a bad one is refused.
+new_archive "$T/rule"
+CHATLEDGER_LOW_SPACE=100% "$CHATLEDGER" status -a "$T/rule" --json >"$T/out" 2>&1
+expect_grep "CHATLEDGER_LOW_SPACE=100%: low" '"low":true' "$T/out"
+CHATLEDGER_LOW_SPACE=0 "$CHATLEDGER" status -a "$T/rule" --json >"$T/out" 2>&1
+expect_grep "CHATLEDGER_LOW_SPACE=0: never low" '"low":false' "$T/out"
+CHATLEDGER_LOW_SPACE=1TiB "$CHATLEDGER" status -a "$T/rule" --json >"$T/out" 2>&1
+free=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["disk"]["free_bytes"])' "$T/out")
+if [ "$free" -lt 1099511627776 ]; then expect_grep "CHATLEDGER_LOW_SPACE=1TiB: low below a size" '"low":true' "$T/out"
+else expect_grep "CHATLEDGER_LOW_SPACE=1TiB: not low above it" '"low":false' "$T/out"; fi
+for bad in x 101% 5GB -1 1.5GiB; do
+	CHATLEDGER_LOW_SPACE=$bad "$CHATLEDGER" status -a "$T/rule" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" -eq 2 ] && grep -q "CHATLEDGER_LOW_SPACE must be a percentage" "$T/err"; then
+		ok "CHATLEDGER_LOW_SPACE=$bad is refused with the forms it takes"
+	else notok "CHATLEDGER_LOW_SPACE=$bad (exit $rc)"; fi
+done
 
 M="$T/mnt"
 mkdir -p "$M"
