@@ -541,8 +541,6 @@ int cli_usage_error(const struct cli_ctx *ctx)
 	return EXIT_ERROR;
 }
 
-/* The ledger's wait callback: say once that the command waits, and for
- * whom. */
 /* A writer's warning that the archive's file system is low (at most
  * hourly, from whichever thread commits: one fprintf). */
 static void note_space(void *arg, uint64_t free_bytes, uint64_t total_bytes)
@@ -556,6 +554,8 @@ static void note_space(void *arg, uint64_t free_bytes, uint64_t total_bytes)
 		cl_fmt_bytes(free_bytes, f), cl_fmt_bytes(total_bytes, t));
 }
 
+/* The ledger's wait callback: say once that the command waits, and for
+ * whom. */
 static void note_wait(void *arg, long pid, const char *name, long long limit_ms)
 {
 	const struct cli_ctx *ctx = arg;
