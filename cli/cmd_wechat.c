@@ -333,19 +333,19 @@ static int wechat_serve(int argc, char **argv, struct cli_ctx *ctx)
 	cl_wx_serve_stop(s, &st);
 	s = NULL;
 	if (json) {
-		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-				      "event", "stopped",
-				      "requests", (json_int_t)st.requests,
-				      "accepted", (json_int_t)st.accepted,
-				      "refused", (json_int_t)st.refused,
-				      "failed", (json_int_t)st.failed,
-				      "records", (json_int_t)st.records,
-				      "duplicates", (json_int_t)st.duplicates,
-				      "quarantined", (json_int_t)st.quarantined,
-				      "commits", (json_int_t)st.commits,
-				      "media_stored", (json_int_t)st.media_done,
-				      "kf_pulls", (json_int_t)st.kf_pulls);
+		/* The run's counts, in this order, after "event". */
+		const struct { const char *name; uint64_t n; } counts[] = {
+			{ "requests", st.requests }, { "accepted", st.accepted },
+			{ "refused", st.refused }, { "failed", st.failed },
+			{ "records", st.records }, { "duplicates", st.duplicates },
+			{ "quarantined", st.quarantined }, { "commits", st.commits },
+			{ "media_stored", st.media_done }, { "kf_pulls", st.kf_pulls },
+		};
+		json_t *j = json_pack("{s:s}", "event", "stopped");
+		size_t k;
 
+		for (k = 0; j && k < sizeof(counts) / sizeof(counts[0]); k++)
+			json_object_set_new(j, counts[k].name, json_integer((json_int_t)counts[k].n));
 		if (j != NULL)
 			json_dumpf(j, stdout, JSON_COMPACT);
 		putchar('\n');
