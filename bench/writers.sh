@@ -89,6 +89,7 @@ printf 'bench writers secret 0123456789abcdef\n' >"$W/secret"
 printf 'bench-token\n' >"$W/token"
 chmod 600 "$W/secret" "$W/token"
 printf '[policy]\nname = bench\ndefault = keep\n[rule due]\nmatch.label = due\nminimum = 0\nclock = message\nmaximum = 1d\nbasis = bench\nconfidence = verified\n' >"$W/bench.policy"
+: >"$W/wh.out"   # exists before the server's shell opens it: the loop below reads it
 "$CL" webhook -a "$A" --listen 127.0.0.1:0 --app-secret-file "$W/secret" \
 	--verify-token-file "$W/token" --json >"$W/wh.out" 2>/dev/null &
 server_pid=$!
