@@ -35,6 +35,14 @@ if ! mount -t tmpfs -o size=4m tmpfs "$M" 2>"$T/mount.err"; then
 	t_done
 	exit 0
 fi
+# The test grows and shrinks the mount: a sandbox may allow the mount
+# but not the remount.
+if ! mount -o remount,size=4m "$M" 2>"$T/mount.err"; then
+	umount "$M" 2>/dev/null
+	skip "archive on a full file system" "cannot remount the tmpfs: $(head -c 200 "$T/mount.err")"
+	t_done
+	exit 0
+fi
 srv=""
 trap 'if [ -n "$srv" ]; then kill -9 "$srv" 2>/dev/null; fi; umount "$M" 2>/dev/null; rm -rf "$T"' EXIT INT TERM
 A="$M/a"
