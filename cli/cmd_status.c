@@ -384,8 +384,14 @@ static void disk_print(const struct disk *d)
 	if (d->days_left >= 0) {
 		long long days = (long long)d->days_left, per = llround(d->per_day);
 
-		printf("; about %lld day%s left at %lld entr%s a day", days, CL_S(days),
-		       per, CL_PL(per, "y", "ies"));
+		if (days > 36500)
+			printf("; more than 100 years left at ");
+		else
+			printf("; about %lld day%s left at ", days, CL_S(days));
+		if (d->per_day < 9.95)   /* a quiet archive: "0.4 entries a day" */
+			printf("%.1f entries a day", d->per_day);
+		else
+			printf("%lld entries a day", per);
 	}
 	putchar('\n');
 	if (d->low)

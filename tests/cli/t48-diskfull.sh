@@ -44,7 +44,7 @@ if ! mount -o remount,size=4m "$M" 2>"$T/mount.err"; then
 	exit 0
 fi
 srv=""
-trap 'if [ -n "$srv" ]; then kill -9 "$srv" 2>/dev/null; fi; umount "$M" 2>/dev/null; rm -rf "$T"' EXIT INT TERM
+trap 'if [ -n "$srv" ]; then kill -9 "$srv" 2>/dev/null; fi; umount "$M" 2>/dev/null; rm -rf "$T"' EXIT INT TERM HUP PIPE
 A="$M/a"
 check "init an archive on a 4 MiB file system" new_archive "$A"
 
@@ -159,7 +159,7 @@ PY
 then ok "status --json: entries a day and days left, from the growth since the window began"
 else notok "status --json: the projection"; sed 's/^/#   /' "$T/out" | head -5; fi
 expect_exit "status" 0 "$CHATLEDGER" status -a "$A"
-expect_grep "status: the projection in words" "; about [0-9]* days\{0,1\} left at [0-9]* entries a day$" "$T/out"
+expect_grep "status: the projection in words" "; about [0-9]* days\{0,1\} left at [0-9.]* entries a day$" "$T/out"
 
 # ---- an auditor's read-only copy ----------------------------------------------
 # A full read-only medium is not a full disk: no warning, no projection.
