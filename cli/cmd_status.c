@@ -307,10 +307,8 @@ static void repl_print(const struct cl_repl_state *r, uint64_t entries)
 
 struct disk {
 	int ok;                 /* statvfs answered */
-	int read_only;          /* a read-only mount (an auditor's copy): no warning */
-	uint64_t free, total;   /* bytes available to the writers, and in all */
+	struct cl_disk_space sp; /* free, total, read-only (an auditor's copy), low */
 	uint64_t archive;       /* ledger.db and its WAL */
-	int low;
 	double per_day;         /* entries a day over the growth window, or 0 */
 	double days_left;       /* at that rate, or < 0 when unknown */
 };
@@ -320,20 +318,15 @@ struct disk {
 static void disk_read(const char *dir, const struct cl_ledger_stats *s, struct disk *d)
 {
 	static const char *const files[] = { "ledger.db", "ledger.db-wal" };
-	struct cl_disk_space sp;
 	struct stat st;
 	size_t i;
 	int64_t now = cl_time_now_ms();
 
 	memset(d, 0, sizeof(*d));
 	d->days_left = -1;
-	if (cl_disk_space(dir, &sp) != CL_OK)
+	if (cl_disk_space(dir, &d->sp) != CL_OK)
 		return;
 	d->ok = 1;
-	d->read_only = sp.read_only;
-	d->free = sp.free;
-	d->total = sp.total;
-	d->low = sp.low;
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[4096];
 
@@ -343,7 +336,7 @@ static void disk_read(const char *dir, const struct cl_ledger_stats *s, struct d
 	}
 	/* Bytes an entry takes on average, times entries a day over the
 	 * window (a week, or the archive's life when younger). */
-	if (!d->read_only && s->window_at != CL_TIME_NONE &&
+	if (!d->sp.read_only && s->window_at != CL_TIME_NONE &&
 	    now - s->window_at >= DISK_MIN_WINDOW_MS &&
 	    s->entries > s->window_size && s->entries > 0) {
 		double days = (double)(now - s->window_at) / 86400000.0;
@@ -351,18 +344,18 @@ static void disk_read(const char *dir, const struct cl_ledger_stats *s, struct d
 
 		d->per_day = (double)(s->entries - s->window_size) / days;
 		if (d->per_day * per_entry > 0)
-			d->days_left = (double)d->free / (d->per_day * per_entry);
+			d->days_left = (double)d->sp.free / (d->per_day * per_entry);
 	}
 }
 
 static json_t *disk_json(const struct disk *d)
 {
 	return json_pack("{s:I, s:I, s:I, s:b, s:b, s:o, s:o}",
-			 "free_bytes", (json_int_t)d->free,
-			 "total_bytes", (json_int_t)d->total,
+			 "free_bytes", (json_int_t)d->sp.free,
+			 "total_bytes", (json_int_t)d->sp.total,
 			 "archive_bytes", (json_int_t)d->archive,
-			 "low", d->low,
-			 "read_only", d->read_only,
+			 "low", d->sp.low,
+			 "read_only", d->sp.read_only,
 			 "entries_per_day", d->per_day > 0 ? json_real(d->per_day) : json_null(),
 			 "days_left", d->days_left >= 0 ? json_integer((json_int_t)d->days_left)
 			 : json_null());
@@ -372,14 +365,14 @@ static void disk_print(const struct disk *d)
 {
 	char f[16], t[16], a[16];
 
-	if (d->read_only) {
+	if (d->sp.read_only) {
 		printf("disk         read-only file system; archive %s\n",
 		       cl_fmt_bytes(d->archive, a));
 		return;
 	}
 	printf("disk         %s free of %s (%.0f%%) on the archive's file system; archive %s",
-	       cl_fmt_bytes(d->free, f), cl_fmt_bytes(d->total, t),
-	       d->total ? 100.0 * (double)d->free / (double)d->total : 0.0,
+	       cl_fmt_bytes(d->sp.free, f), cl_fmt_bytes(d->sp.total, t),
+	       d->sp.total ? 100.0 * (double)d->sp.free / (double)d->sp.total : 0.0,
 	       cl_fmt_bytes(d->archive, a));
 	if (d->days_left >= 0) {
 		long long days = (long long)d->days_left, per = llround(d->per_day);
@@ -394,11 +387,11 @@ static void disk_print(const struct disk *d)
 			printf("%lld entries a day", per);
 	}
 	putchar('\n');
-	if (d->low)
+	if (d->sp.low)
 		printf("attention    the archive's file system is low on space (%s free): when it is"
 		       " full, writers store nothing (webhook and wechat serve answer 500 so the"
 		       " sender retries; ingest stops and a re-run skips what was stored);"
-		       " add space or move the archive\n", cl_fmt_bytes(d->free, f));
+		       " add space or move the archive\n", cl_fmt_bytes(d->sp.free, f));
 }
 
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)

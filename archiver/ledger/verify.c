@@ -805,7 +805,7 @@ static int read_identity(struct vstate *v)
 {
 	sqlite3_stmt *st = NULL;
 	char *db_vkey = NULL;
-	int s, rc = CL_OK;
+	int s, rc = CL_OK, have_pub;
 
 	if ((s = sqlite3_prepare_v2(v->db, "SELECT (SELECT v FROM meta WHERE k='origin'),"
 				    " (SELECT v FROM meta WHERE k='vkey'),"
@@ -843,7 +843,8 @@ static int read_identity(struct vstate *v)
 	}
 	/* An auditor given the verifier key (--key) needs no log.pub: a
 	 * copy of ledger.db alone will do, checked against that key. */
-	if (v->o->trusted_vkey && !has_log_pub(v->dir)) {
+	have_pub = has_log_pub(v->dir);
+	if (v->o->trusted_vkey && !have_pub) {
 		if (strcmp(v->o->trusted_vkey, db_vkey) != 0)
 			rc = problem(v->r, UINT64_MAX, "the log key recorded in the ledger"
 				     " (%s) is not the trusted key %s", db_vkey,
@@ -852,7 +853,7 @@ static int read_identity(struct vstate *v)
 			rc = CL_ENOMEM;
 		goto out;
 	}
-	if (!has_log_pub(v->dir)) {
+	if (!have_pub) {
 		rc = cl_error(v->err, CL_EIO, "no log.pub in %s: copy it with ledger.db, or give"
 			      " the verifier key with --key", v->dir);
 		goto out;
