@@ -180,12 +180,13 @@ static int size_floor(struct shared *s, const char *dict, size_t dlen)
 {
 	ZSTD_CDict *c19 = ZSTD_createCDict(dict, dlen, 19);
 	ZSTD_CCtx *zc = ZSTD_createCCtx();
-	size_t i, m = s->n < SAMPLE ? s->n : SAMPLE, cap = 1 << 20;
+	size_t i, m, cap = 1 << 20;
 	unsigned char *buf = malloc(cap);
 	double in = 0, z3 = 0, z19 = 0;
 	int rc = -1;
 
-	if (c19 == NULL || zc == NULL || buf == NULL || m == 0)
+	m = s->n < SAMPLE ? s->n : SAMPLE;
+	if (c19 == NULL || zc == NULL || buf == NULL || s->n == 0)
 		goto out;
 	for (i = 0; i < m; i++) {
 		char *canon = NULL;
@@ -258,17 +259,17 @@ int main(int argc, char **argv)
 	}
 	dlen = fread(dict, 1, sizeof(dict), df);
 	fclose(df);
-	f = fopen(argv[2], "r");
-	if (f == NULL) {
-		perror(argv[2]);
-		return 2;
-	}
 	memset(&s, 0, sizeof(s));
 	pthread_mutex_init(&s.mu, NULL);
 	s.json = strcmp(argv[4], "json") == 0;
 	s.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	if (s.sha256 == NULL)
 		return 2;
+	f = fopen(argv[2], "r");
+	if (f == NULL) {
+		perror(argv[2]);
+		return 2;
+	}
 	while ((got = getline(&line, &cap, f)) >= 0) {
 		size_t n = (size_t)got;
 
