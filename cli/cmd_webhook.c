@@ -323,10 +323,13 @@ int cmd_webhook(int argc, char **argv, struct cli_ctx *ctx)
 	w = NULL;
 	cli_close(ctx);
 	if (json)
-		print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		/* "refused" as in `wechat serve`; "rejected" (the same
+		 * count) stays for monitors written against older releases. */
+		print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				     "event", "stopped",
 				     "requests", (json_int_t)st.requests,
 				     "accepted", (json_int_t)st.accepted,
+				     "refused", (json_int_t)st.rejected,
 				     "rejected", (json_int_t)st.rejected,
 				     "failed", (json_int_t)st.failed,
 				     "dropped", (json_int_t)st.dropped,

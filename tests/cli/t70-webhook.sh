@@ -323,6 +323,17 @@ stop_server TERM
 grep -q '"event":"stopped"' "$T/wh1.out" && ok "SIGTERM: prints its summary" ||
 	notok "SIGTERM: no summary"
 sed -n 's/.*"commits":\([0-9]*\).*/# summary: \0/p' "$T/wh1.out" | head -n 1
+# "refused" names the 4xx answers as `wechat serve` does; "rejected" is
+# the same count under its older name.
+if grep '"event":"stopped"' "$T/wh1.out" | python3 -c '
+import json, sys
+e = json.loads(sys.stdin.readline())
+assert e["refused"] == e["rejected"] and e["refused"] > 0, e
+assert e["requests"] >= e["accepted"] + e["refused"] + e["failed"], e'; then
+	ok "SIGTERM: the summary counts refused answers under both names"
+else
+	notok "SIGTERM: the summary counts refused answers under both names"
+fi
 if grep -Eq 'verify-me-42|test app secret' "$T/wh1.err" "$T/wh1.out"; then
 	notok "no secret in the server's output"
 else
