@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "archiver/ledger/ledger_int.h"
+#include "archiver/ledger/walbuf.h"
 #include "archiver/ledger/checkpoint.h"
 #include "archiver/ledger/note.h"
 #include "archiver/ledger/proof.h"
@@ -574,7 +575,11 @@ int cl_ledger_open(const char *dir, int mode, struct cl_ledger **out,
 		dbpath = p;
 		flags |= SQLITE_OPEN_URI;
 	}
-	if (sqlite3_open_v2(dbpath, &l->db, flags, NULL) != SQLITE_OK) {
+	/* Writers gather each transaction's WAL frames into one write
+	 * (walbuf.h); readers do not write. */
+	if (sqlite3_open_v2(dbpath, &l->db, flags,
+			    mode == CL_OPEN_WRITE && cl_walbuf_register() == SQLITE_OK ?
+			    CL_WALBUF_VFS : NULL) != SQLITE_OK) {
 		rc = cl_error(err, CL_EIO, "cannot open '%s': %s", dbpath,
 			      l->db ? sqlite3_errmsg(l->db) : "out of memory");
 		goto out;
