@@ -84,6 +84,8 @@ struct cl_wx_server {
 	unsigned inflight;
 	unsigned parsing;     /* POSTs received, not yet queued or answered */
 	unsigned queued;      /* jobs in the queue */
+	int cwait;            /* the committer waits: 0 no, CW_IDLE, CW_GATHER */
+	unsigned gather;      /* CW_GATHER: for this many queued jobs */
 	pthread_t committer, worker;
 	int have_committer, have_worker;
 	struct cl_presealer ps;    /* records sealed on the request threads */
@@ -123,6 +125,22 @@ static void job_free(struct job *j)
 }
 
 /* ---- the committer --------------------------------------------------- */
+
+enum { CW_IDLE = 1, CW_GATHER };
+
+/*
+ * With w->mu held, after a push was queued or a POST stopped being
+ * parsed: wake the committer only if what it waits for has come (any job
+ * when idle; while gathering, nothing left in parsing and as many jobs as
+ * the last commit had).  Waking it for every push that joins a gathering
+ * commit cost a futex call on each side and a context switch per push.
+ */
+static void kick(struct cl_wx_server *w)
+{
+	if (w->cwait == CW_IDLE ||
+	    (w->cwait == CW_GATHER && w->parsing == 0 && w->queued >= w->gather))
+		pthread_cond_signal(&w->work);
+}
 
 static int append_job(struct cl_wx_server *w, struct cl_wx_appender *ap, struct job *j,
 		      char **err)
@@ -180,8 +198,10 @@ static void *committer_main(void *arg)
 		uint64_t commits = 0;
 		int rc, kf = 0;
 
+		w->cwait = CW_IDLE;
 		while (w->head == NULL && !w->quit)
 			pthread_cond_wait(&w->work, &w->mu);
+		w->cwait = 0;
 		if (w->head == NULL)
 			break;
 		/* Group commit sizing: pushes still being parsed join this
@@ -190,9 +210,12 @@ static void *committer_main(void *arg)
 			struct timespec until;
 
 			cl_deadline(CLOCK_REALTIME, GATHER_US * 1000L, &until);
+			w->cwait = CW_GATHER;
+			w->gather = last;
 			while ((w->parsing > 0 || w->queued < last) && !w->quit &&
 			       pthread_cond_timedwait(&w->work, &w->mu, &until) == 0)
 				;
+			w->cwait = 0;
 		}
 		batch = w->head;
 		w->head = w->tail = NULL;
@@ -459,7 +482,7 @@ static int submit(struct cl_wx_server *w, struct req *r, struct job *j,
 		else
 			w->head = j;
 		w->tail = j;
-		pthread_cond_signal(&w->work);
+		kick(w);
 	} else {
 		j->done = 1;
 		j->refused = 1;
@@ -761,7 +784,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	w->inflight--;
 	if (r->parsing) {
 		w->parsing--;
-		pthread_cond_signal(&w->work);
+		kick(w);
 	}
 	pthread_cond_broadcast(&w->idle);
 	pthread_mutex_unlock(&w->mu);
