@@ -136,10 +136,16 @@ def run(*args, **kw):
                           text=True, timeout=kw.get("timeout", 60))
 
 
-def start(args, name):
+def start(args, name, env=None):
+    """Start chatledger ARGS in the background, its output in T/NAME.log;
+    env: variables to set for it on top of ours."""
     log = open(os.path.join(T, name + ".log"), "w")
+    penv = None
+    if env:
+        penv = dict(os.environ)
+        penv.update(env)
     p = subprocess.Popen([CHATLEDGER] + args, stdout=log, stderr=log,
-                         text=True)
+                         text=True, env=penv)
     children.append(p)
     p.logname = log.name
     return p

@@ -148,11 +148,16 @@ try:
     ok(peer.count("connect", m5) == 0, "replaced: no reconnect")
     ok("wa-conflict" in kinds(A), "replaced: wa-conflict coverage entry")
 
-    # SIGTERM: clean stop with a coverage entry
+    # SIGTERM: clean stop with a coverage entry.  This run is told that
+    # its file system is low on space whatever is free (100%): it warns
+    # in its log after its first commit, and only once for its commits.
     m6 = peer.mark()
-    col = start(["collect", "-a", A], "a-collect2")
+    col = start(["collect", "-a", A], "a-collect2",
+                env={"CHATLEDGER_LOW_SPACE": "100%"})
     ok(peer.wait("login-ok", after=m6, timeout=20) is not None,
        "collect again after the conflict")
+    ok(wait_for(lambda: "low on space" in log_of(col), 10),
+       "low space: the collector warns in its log", log_of(col))
     col.send_signal(signal.SIGTERM)
     try:
         rc = col.wait(timeout=20)
@@ -160,10 +165,15 @@ try:
         rc = None
     ok(rc == 0, "SIGTERM: exits 0", log_of(col))
     ok(kinds(A)[-1:] == ["wa-stopped"], "SIGTERM: wa-stopped recorded last")
+    lines = [ln for ln in log_of(col).splitlines() if "low on space" in ln]
+    ok(len(lines) == 1 and "free of" in lines[0],
+       "low space: one warning for all the run's commits, with the figures",
+       "\n".join(lines))
 
     # 401 device_removed
     m7 = peer.mark()
-    col = start(["collect", "-a", A], "a-collect3")
+    col = start(["collect", "-a", A], "a-collect3",
+                env={"CHATLEDGER_LOW_SPACE": "0"})
     ok(peer.wait("login-ok", after=m7, timeout=20) is not None,
        "collect before device_removed")
     peer.cmd("device-removed")
@@ -179,6 +189,8 @@ try:
     ok(lo and lo[-1].get("alert") is True and lo[-1].get("code") == 401,
        "401: wa-logged-out alert entry with the code", json.dumps(lo))
     ok("ALERT" in log_of(col), "401: alert in the log")
+    ok("low on space" not in log_of(col),
+       "CHATLEDGER_LOW_SPACE=0: no low-space warning", log_of(col))
     r = run("status", "-a", A)
     ok("logged out" in r.stdout, "status says logged out", r.stdout)
     ok(status(A).get("state") == "logged-out", "status --json: logged-out")
