@@ -21,12 +21,12 @@
 #include <sodium.h>
 
 #include "archiver/ledger/ledger_int.h"
-#include "archiver/ledger/walbuf.h"
 #include "archiver/ledger/checkpoint.h"
 #include "archiver/ledger/note.h"
 #include "archiver/ledger/proof.h"
 #include "archiver/ledger/rocopy.h"
 #include "archiver/ledger/vault.h"
+#include "archiver/ledger/walbuf.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "common/banned.h"
