@@ -434,7 +434,10 @@ static int sess_init(struct session *s, struct cl_ledger *l,
 	s->err = err;
 	s->batch = o->batch_size ? o->batch_size : 1000;
 	s->q = calloc(s->batch, sizeof(*s->q));
-	return s->q ? CL_OK : CL_ENOMEM;
+	if (s->q == NULL)
+		return CL_ENOMEM;
+	cl_ledger_bulk(l, 1);
+	return CL_OK;
 }
 
 /* Commit what is open (rc == CL_OK) or roll it back; free the session. */
@@ -446,6 +449,7 @@ static int sess_end(struct session *s, int rc)
 		rc = flush(s);
 	if (s->inbatch > 0 && rc)
 		cl_ledger_rollback(s->l);
+	cl_ledger_bulk(s->l, 0);
 	for (i = 0; i < s->nq; i++)
 		free(s->q[i].reason);
 	free(s->q);

@@ -261,6 +261,12 @@ int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err)
 	return exec(l, sql, err);
 }
 
+void cl_ledger_bulk(struct cl_ledger *l, int on)
+{
+	if (l->mode == CL_OPEN_WRITE && l->walckpt == NULL)
+		(void)sqlite3_wal_autocheckpoint(l->db, on ? CL_LEDGER_BULK_WAL_FRAMES : 1000);
+}
+
 int cl_ledger_set_wait(struct cl_ledger *l, const char *name, long long limit_ms,
 		       cl_ledger_wait_fn fn, void *ctx)
 {

@@ -285,6 +285,18 @@ int cl_ledger_attr_lookup(struct cl_ledger *l, const uint64_t *h, size_t n,
 #define CL_LEDGER_CACHE_KIB 65536u
 int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err);
 /*
+ * A bulk import (ingest) on this handle: SQLite's automatic checkpoint
+ * waits for CL_LEDGER_BULK_WAL_FRAMES frames in the WAL instead of 1,000,
+ * so the index pages that every batch touches again are copied back into
+ * ledger.db once per many batches rather than once per few.  The WAL then
+ * holds up to about that many pages (40 MiB at 4 KiB) while the import
+ * runs; it is checkpointed and removed when the last connection closes, as
+ * always.  Off (on = 0) restores the default.  A handle with the
+ * checkpoint thread (cl_ledger_bg_checkpoint) keeps its own policy.
+ */
+#define CL_LEDGER_BULK_WAL_FRAMES 10000
+void cl_ledger_bulk(struct cl_ledger *l, int on);
+/*
  * Checkpoint the WAL on a thread of its own (walckpt.c) instead of inside
  * the commit that fills it, so no commit waits for a checkpoint: for the
  * long-running receivers (collector, webhook, WeChat).  Write handles

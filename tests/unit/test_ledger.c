@@ -805,6 +805,59 @@ out:
 	cl_ledger_close(l);
 }
 
+/* cl_ledger_bulk: the WAL may grow past SQLite's 1,000 frames while a bulk
+ * import runs, and is checkpointed at 1,000 again once it ends. */
+static void test_bulk(const char *dir)
+{
+	struct cl_ledger *l = NULL;
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	char *err = NULL, *wal = fx_path(dir, "ledger.db-wal"), key[32], fp[32];
+	uint64_t s0, idx = 0;
+	struct stat st;
+	off_t wal_max = 0, frame = 4096 + 24;
+	int i, ok = 1, log = -1, ckpt = -1;
+
+	if (cl_ledger_open(dir, CL_OPEN_WRITE, &l, &err) != CL_OK) {
+		TAP_OK(0, "open for the bulk test: %s", err ? err : "?");
+		goto out;
+	}
+	s0 = cl_ledger_size(l);
+	cl_ledger_bulk(l, 1);
+	for (i = 0; i < 800 && ok; i++) {
+		snprintf(key, sizeof(key), "k-bulk%d", i);
+		snprintf(fp, sizeof(fp), "fp-bulk%d", i);
+		ok = cl_ledger_begin(l, &err) == CL_OK &&
+			fx_record(l, key, CONV_B, pts[i % 3], fp, T0 + i, &idx, &dup) == CL_OK &&
+			cl_ledger_commit(l, &err) == CL_OK;
+		if (ok && stat(wal, &st) == 0 && st.st_size > wal_max)
+			wal_max = st.st_size;
+	}
+	TAP_OK(ok, "800 one-record commits in bulk mode (%s)", err ? err : "");
+	TAP_OK(wal_max > 1500 * frame,
+	       "bulk: the WAL grew past SQLite's 1,000 frames (%lld frames)",
+	       (long long)(wal_max / frame));
+	TAP_OK(wal_max <= (CL_LEDGER_BULK_WAL_FRAMES + 100) * frame,
+	       "bulk: ... and stayed within CL_LEDGER_BULK_WAL_FRAMES");
+	cl_ledger_bulk(l, 0);
+	for (i = 800; i < 1100 && ok; i++) {
+		snprintf(key, sizeof(key), "k-bulk%d", i);
+		snprintf(fp, sizeof(fp), "fp-bulk%d", i);
+		ok = cl_ledger_begin(l, &err) == CL_OK &&
+			fx_record(l, key, CONV_B, pts[i % 3], fp, T0 + i, &idx, &dup) == CL_OK &&
+			cl_ledger_commit(l, &err) == CL_OK;
+	}
+	ok = ok && sqlite3_wal_checkpoint_v2(cl_ledger_sqlite(l), NULL,
+					     SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt) == SQLITE_OK;
+	TAP_OK(ok && log >= 0 && log <= 1100,
+	       "bulk off: SQLite checkpoints at 1,000 frames again (%d frames since the restart)",
+	       log);
+	TAP_EQ_INT(cl_ledger_size(l), s0 + 1100, "every bulk record appended");
+out:
+	free(err);
+	free(wal);
+	cl_ledger_close(l);
+}
+
 int main(void)
 {
 	char *scratch, *dir;
@@ -830,6 +883,7 @@ int main(void)
 	test_erase(dir, &k);
 	test_two_writers(dir);
 	test_bg_checkpoint(dir);
+	test_bulk(dir);
 	free(k.name);
 	TAP_EQ_INT(fx_rm_tree(scratch), 0, "scratch directory removed");
 	free(dir);
