@@ -752,18 +752,40 @@ out:
 /* The WAL checkpointed on a thread of its own (walckpt.c): many small
  * commits, with no checkpoint inside any of them, leave a WAL that was
  * checkpointed and started over (bounded), and an archive that verifies. */
+/* Records PREFIXi for i in [from, to) of conversation CONV, one commit
+ * each; the largest size of the WAL file seen after a commit goes to
+ * *wal_max.  Returns 1 when all committed. */
+static int one_record_commits(struct cl_ledger *l, const char *prefix, const char *conv,
+			      int from, int to, const char *wal, off_t *wal_max, char **err)
+{
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	char key[32], fp[32];
+	uint64_t idx = 0;
+	struct stat st;
+	int i, ok = 1;
+
+	for (i = from; i < to && ok; i++) {
+		snprintf(key, sizeof(key), "k-%s%d", prefix, i);
+		snprintf(fp, sizeof(fp), "fp-%s%d", prefix, i);
+		ok = cl_ledger_begin(l, err) == CL_OK &&
+			fx_record(l, key, conv, pts[i % 3], fp, T0 + i, &idx, &dup) == CL_OK &&
+			cl_ledger_commit(l, err) == CL_OK;
+		if (ok && stat(wal, &st) == 0 && st.st_size > *wal_max)
+			*wal_max = st.st_size;
+	}
+	return ok;
+}
+
 static void test_bg_checkpoint(const char *dir)
 {
 	struct cl_ledger *l = NULL;
 	struct cl_verify_opts vo;
 	struct cl_verify_report vr;
-	enum cl_append_outcome dup = CL_APPEND_NEW;
-	char *err = NULL, *wal = fx_path(dir, "ledger.db-wal"), key[32], fp[32];
-	uint64_t s0, idx = 0;
+	char *err = NULL, *wal = fx_path(dir, "ledger.db-wal");
+	uint64_t s0;
 	unsigned long long runs = 0;
-	struct stat st;
 	off_t wal_max = 0;
-	int i, ok = 1, rc, tries;
+	int ok, rc, tries;
 
 	if (cl_ledger_open(dir, CL_OPEN_WRITE, &l, &err) != CL_OK ||
 	    cl_ledger_bg_checkpoint(l, &err) != CL_OK) {
@@ -773,15 +795,7 @@ static void test_bg_checkpoint(const char *dir)
 	TAP_OK(cl_ledger_bg_checkpoint(l, &err) == CL_OK,
 	       "starting it twice is harmless");
 	s0 = cl_ledger_size(l);
-	for (i = 0; i < 1500 && ok; i++) {
-		snprintf(key, sizeof(key), "k-ck%d", i);
-		snprintf(fp, sizeof(fp), "fp-ck%d", i);
-		ok = cl_ledger_begin(l, &err) == CL_OK &&
-			fx_record(l, key, CONV_A, pts[i % 3], fp, T0 + i, &idx, &dup) == CL_OK &&
-			cl_ledger_commit(l, &err) == CL_OK;
-		if (ok && stat(wal, &st) == 0 && st.st_size > wal_max)
-			wal_max = st.st_size;
-	}
+	ok = one_record_commits(l, "ck", CONV_A, 0, 1500, wal, &wal_max, &err);
 	TAP_OK(ok, "1,500 one-record commits (%s)", err ? err : "");
 	/* wait for the thread's runs (an event, not a time limit) */
 	for (tries = 0; tries < 600 && (runs = cl_ledger_bg_checkpoints(l)) == 0; tries++)
@@ -810,12 +824,10 @@ out:
 static void test_bulk(const char *dir)
 {
 	struct cl_ledger *l = NULL;
-	enum cl_append_outcome dup = CL_APPEND_NEW;
-	char *err = NULL, *wal = fx_path(dir, "ledger.db-wal"), key[32], fp[32];
-	uint64_t s0, idx = 0;
-	struct stat st;
-	off_t wal_max = 0, frame = 4096 + 24;
-	int i, ok = 1, log = -1, ckpt = -1;
+	char *err = NULL, *wal = fx_path(dir, "ledger.db-wal");
+	uint64_t s0;
+	off_t wal_max = 0, after = 0, frame = 4096 + 24;
+	int ok, log = -1, ckpt = -1;
 
 	if (cl_ledger_open(dir, CL_OPEN_WRITE, &l, &err) != CL_OK) {
 		TAP_OK(0, "open for the bulk test: %s", err ? err : "?");
@@ -823,15 +835,7 @@ static void test_bulk(const char *dir)
 	}
 	s0 = cl_ledger_size(l);
 	cl_ledger_bulk(l, 1);
-	for (i = 0; i < 800 && ok; i++) {
-		snprintf(key, sizeof(key), "k-bulk%d", i);
-		snprintf(fp, sizeof(fp), "fp-bulk%d", i);
-		ok = cl_ledger_begin(l, &err) == CL_OK &&
-			fx_record(l, key, CONV_B, pts[i % 3], fp, T0 + i, &idx, &dup) == CL_OK &&
-			cl_ledger_commit(l, &err) == CL_OK;
-		if (ok && stat(wal, &st) == 0 && st.st_size > wal_max)
-			wal_max = st.st_size;
-	}
+	ok = one_record_commits(l, "bulk", CONV_B, 0, 800, wal, &wal_max, &err);
 	TAP_OK(ok, "800 one-record commits in bulk mode (%s)", err ? err : "");
 	TAP_OK(wal_max > 1500 * frame,
 	       "bulk: the WAL grew past SQLite's 1,000 frames (%lld frames)",
@@ -839,13 +843,7 @@ static void test_bulk(const char *dir)
 	TAP_OK(wal_max <= (CL_LEDGER_BULK_WAL_FRAMES + 100) * frame,
 	       "bulk: ... and stayed within CL_LEDGER_BULK_WAL_FRAMES");
 	cl_ledger_bulk(l, 0);
-	for (i = 800; i < 1100 && ok; i++) {
-		snprintf(key, sizeof(key), "k-bulk%d", i);
-		snprintf(fp, sizeof(fp), "fp-bulk%d", i);
-		ok = cl_ledger_begin(l, &err) == CL_OK &&
-			fx_record(l, key, CONV_B, pts[i % 3], fp, T0 + i, &idx, &dup) == CL_OK &&
-			cl_ledger_commit(l, &err) == CL_OK;
-	}
+	ok = ok && one_record_commits(l, "bulk", CONV_B, 800, 1100, wal, &after, &err);
 	ok = ok && sqlite3_wal_checkpoint_v2(cl_ledger_sqlite(l), NULL,
 					     SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt) == SQLITE_OK;
 	TAP_OK(ok && log >= 0 && log <= 1100,
