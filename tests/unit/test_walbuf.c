@@ -199,6 +199,7 @@ int main(void)
 	ok = sqlite3_exec(w, "PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL) == SQLITE_OK &&
 	     insert(w, 9000, 300, 1200, 1) && insert(w, 9300, 300, 1200, 1);
 	sqlite3_close(w);
+	TAP_OK(ok, "a full checkpoint, then two more transactions");
 	TAP_EQ_INT(rows_of("gathered.db"), 3650, "after a restarted WAL, every row is intact");
 
 	/* A process that commits, starts another transaction and dies
