@@ -219,7 +219,7 @@ def status(d):
 
 
 def zbar(png):
-    r = subprocess.run(["zbarimg", "--raw", "-q", png], capture_output=True,
+    r = subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", png], capture_output=True,
                        text=True)
     return r.stdout.strip() if r.returncode == 0 else None
 

@@ -297,7 +297,7 @@ def pair_collector():
     while not os.path.exists(png) and p.poll() is None and time.time() < end:
         time.sleep(0.05)
     time.sleep(0.2)
-    r = subprocess.run(["zbarimg", "--raw", "-q", png], capture_output=True, text=True)
+    r = subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", png], capture_output=True, text=True)
     if r.returncode == 0 and r.stdout.strip():
         peer.cmd("scan " + r.stdout.strip())
     try:
