@@ -59,7 +59,7 @@ struct tstate {
 	ZSTD_CCtx *zc;
 	EVP_MD_CTX *md;
 	unsigned char seed[randombytes_SEEDBYTES];
-	uint64_t drawn;         /* ChaCha20 nonce: one block of 64 bytes a draw */
+	uint64_t drawn;         /* draws so far, folded into the seed */
 	unsigned char *zbuf, *ct;
 	size_t cap;
 };
@@ -109,12 +109,11 @@ static int seal_one(struct shared *s, struct tstate *t, const char *line, size_t
 	z = ZSTD_compress_usingCDict(t->zc, t->zbuf, t->cap, pt, ptlen, s->cdict);
 	if (ZSTD_isError(z))
 		goto out;
-	/* key (32) and salt (32) */
-	memset(nonce, 0, sizeof(nonce));
-	memcpy(nonce, &t->drawn, sizeof(t->drawn));
+	/* key (32) and salt (32): ChaCha20 keyed by the seed, whose first
+	 * bytes count the draws */
 	t->drawn++;
+	memcpy(t->seed, &t->drawn, sizeof(t->drawn));
 	randombytes_buf_deterministic(rnd, sizeof(rnd), t->seed);
-	t->seed[0] ^= (unsigned char)t->drawn;
 	if (sha256(t, s->sha256, rnd + 32, 32, pt, ptlen, h))
 		goto out;
 	memset(nonce, 0, sizeof(nonce));

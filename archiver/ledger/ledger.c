@@ -264,7 +264,7 @@ int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err)
 void cl_ledger_bulk(struct cl_ledger *l, int on)
 {
 	if (l->mode == CL_OPEN_WRITE && l->walckpt == NULL)
-		(void)sqlite3_wal_autocheckpoint(l->db, on ? CL_LEDGER_BULK_WAL_FRAMES : 1000);
+		(void)sqlite3_wal_autocheckpoint(l->db, on ? CL_LEDGER_BULK_WAL_FRAMES : CL_LEDGER_WAL_FRAMES);
 }
 
 int cl_ledger_set_wait(struct cl_ledger *l, const char *name, long long limit_ms,

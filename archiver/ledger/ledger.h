@@ -295,6 +295,7 @@ int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err);
  * checkpoint thread (cl_ledger_bg_checkpoint) keeps its own policy.
  */
 #define CL_LEDGER_BULK_WAL_FRAMES 10000
+#define CL_LEDGER_WAL_FRAMES 1000      /* SQLite's default automatic checkpoint */
 void cl_ledger_bulk(struct cl_ledger *l, int on);
 /*
  * Checkpoint the WAL on a thread of its own (walckpt.c) instead of inside

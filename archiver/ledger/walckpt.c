@@ -31,7 +31,7 @@
 #include "common/status.h"
 #include "common/banned.h"
 
-#define WAL_FRAMES 1000        /* as SQLite's automatic checkpoint */
+#define WAL_FRAMES CL_LEDGER_WAL_FRAMES
 #define WAL_RESTART 4000       /* the writer finishes the job itself */
 #define WAL_LAG 512            /* ... once the thread is this close */
 #define WAL_HARD 16000         /* ... or regardless, past this */

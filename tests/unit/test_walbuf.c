@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "archiver/ledger/walbuf.h"
+#include "tests/unit/ledger_fixture.h"
 #include "tests/unit/tap.h"
 
 static sqlite3_syscall_ptr real_pwrite, real_pwrite64;
@@ -35,9 +36,9 @@ static ssize_t count_pwrite64(int fd, const void *p, size_t n, off_t off)
 	return ((ssize_t(*)(int, const void *, size_t, off_t))real_pwrite64)(fd, p, n, off);
 }
 
-static char dir[] = "/tmp/cl-walbuf-XXXXXX";
+static char *dir;   /* scratch directory (fx_scratch) */
 
-static char *path(const char *name)
+static char *db_path(const char *name)
 {
 	static char buf[256];
 
@@ -49,7 +50,7 @@ static sqlite3 *open_db(const char *name, const char *vfs)
 {
 	sqlite3 *db = NULL;
 
-	if (sqlite3_open_v2(path(name), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs) !=
+	if (sqlite3_open_v2(db_path(name), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs) !=
 	    SQLITE_OK ||
 	    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 			 "CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, b BLOB);",
@@ -126,7 +127,7 @@ static int rows_of(const char *name)
 	sqlite3 *db = NULL;
 	int rows = -1;
 
-	if (sqlite3_open_v2(path(name), &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	if (sqlite3_open_v2(db_path(name), &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    integrity_ok(db) && !check(db, &rows))
 		rows = -2;
 	sqlite3_close(db);
@@ -141,8 +142,8 @@ int main(void)
 	int rows, i, ok, status = 0;
 	pid_t pid;
 
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if ((dir = fx_scratch("test_walbuf")) == NULL) {
+		perror("scratch directory");
 		return 2;
 	}
 	unix_vfs = sqlite3_vfs_find(NULL);
@@ -175,7 +176,7 @@ int main(void)
 
 	/* A reader on the default VFS sees every commit at once. */
 	r = NULL;
-	ok = sqlite3_open_v2(path("gathered.db"), &r, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK;
+	ok = sqlite3_open_v2(db_path("gathered.db"), &r, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK;
 	for (i = 0; ok && i < 50; i++) {
 		ok = insert(w, 400 + i, 1, 3000, 1) && check(r, &rows) && rows == 401 + i;
 		if (!ok)
@@ -218,12 +219,7 @@ int main(void)
 	TAP_OK(ok, "the writer process committed twice and died mid-transaction");
 	TAP_EQ_INT(rows_of("crash.db"), 705, "the committed rows are all there, intact, and no more");
 
-	{
-		char cmd[300];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", dir);
-	}
+	TAP_EQ_INT(fx_rm_tree(dir), 0, "scratch directory removed");
+	free(dir);
 	return tap_done();
 }
