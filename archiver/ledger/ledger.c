@@ -821,7 +821,6 @@ int cl_ledger_begin(struct cl_ledger *l, char **err)
 	}
 	l->in_batch = 1;
 	l->saved_range = l->range;
-	l->batch_id = -1;
 	cl_map_release(&l->dirty_heads);
 out:
 	if (rc)
@@ -835,6 +834,21 @@ static void end_key_batch(struct cl_ledger *l)
 	if (l->batch_mem)
 		sodium_memzero(l->batch_mem, crypto_box_BEFORENMBYTES + 32);
 	l->batch_key = NULL;
+	l->batch_id = -1;
+	l->batch_fresh = 0;
+}
+
+void cl_ledger_key_batches(struct cl_ledger *l, int on)
+{
+	l->batch_span = on;
+	if (!on)
+		end_key_batch(l);
+}
+
+void cl_ledger_end_key_batch(struct cl_ledger *l)
+{
+	/* (In a transaction, the next payload begins another key batch.) */
+	end_key_batch(l);
 }
 
 void cl_ledger_rollback(struct cl_ledger *l)
@@ -860,13 +874,15 @@ void cl_ledger_rollback(struct cl_ledger *l)
 		memcpy(h->v, d->v, 32);
 	}
 	cl_map_release(&l->dirty_heads);
-	end_key_batch(l);
-	l->batch_id = -1;
+	/* A key batch begun in this transaction lost its row with it. */
+	if (l->batch_fresh)
+		end_key_batch(l);
 	lock_release(l);
 }
 
-/* A fresh ephemeral X25519 key per batch; its shared key with the
- * archive's sealing key wraps every payload key of the batch. */
+/* A fresh ephemeral X25519 key per key batch; its shared key with the
+ * archive's sealing key wraps every payload key of the key batch (one
+ * transaction, or several: cl_ledger_key_batches()). */
 static int start_key_batch(struct cl_ledger *l, char **err)
 {
 	unsigned char eph_pk[32];
@@ -899,6 +915,9 @@ static int start_key_batch(struct cl_ledger *l, char **err)
 		goto out;
 	}
 	l->batch_id = sqlite3_last_insert_rowid(l->db);
+	l->batch_started = mono_ms();
+	l->batch_keys = 0;
+	l->batch_fresh = 1;
 out:
 	if (st)
 		sqlite3_reset(st);
@@ -1117,8 +1136,11 @@ int cl_ledger_append_prepared(struct cl_ledger *l, struct cl_prepared *p,
 	memcpy(leaf.ct_hash, p->ct_hash, 32);
 	memcpy(leaf.pt_hash, p->pt_hash, 32);
 	if (p->has_payload) {
+		if (l->batch_key != NULL && l->batch_keys >= CL_KEY_BATCH_KEYS)
+			end_key_batch(l);
 		if (l->batch_key == NULL && (rc = start_key_batch(l, err)))
 			goto out;
+		l->batch_keys++;
 		cl_ledger_wrap_nonce(leaf.index, wn);
 		crypto_box_easy_afternm(wrapped, p->key, 32, wn, l->batch_key);
 	}
@@ -1396,8 +1418,9 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 	l->committed_size = l->size;
 	l->format = CL_ARCHIVE_FORMAT;
 	cl_map_release(&l->dirty_heads);
-	end_key_batch(l);
-	l->batch_id = -1;
+	l->batch_fresh = 0;
+	if (!l->batch_span || mono_ms() - l->batch_started >= CL_KEY_BATCH_MS)
+		end_key_batch(l);
 	lock_release(l);
 out:
 	cl_buf_release(&body);

@@ -296,6 +296,24 @@ int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err);
  */
 #define CL_LEDGER_BULK_WAL_FRAMES 10000
 #define CL_LEDGER_WAL_FRAMES 1000      /* SQLite's default automatic checkpoint */
+
+/*
+ * Key batches (FORMAT.md §6.2): one ephemeral X25519 key whose shared key
+ * with the archive's sealing key wraps payload keys.  By default a key
+ * batch ends with its transaction.  A service that commits many small
+ * transactions may let one go on across them (on = 1): two X25519
+ * operations, about 140 µs here, were a tenth of `wechat serve`'s CPU per
+ * answer.  A key batch then still ends (its key wiped) at the first commit
+ * after CL_KEY_BATCH_MS from its start or after CL_KEY_BATCH_KEYS payload
+ * keys, at a rollback that took its row, at cl_ledger_end_key_batch() and
+ * when the handle closes.  The service must call cl_ledger_end_key_batch()
+ * once it has been idle for CL_KEY_BATCH_MS, so that no key that can
+ * unwrap stored payload keys stays in memory longer than that.
+ */
+#define CL_KEY_BATCH_MS 1000
+#define CL_KEY_BATCH_KEYS 10000u
+void cl_ledger_key_batches(struct cl_ledger *l, int on);
+void cl_ledger_end_key_batch(struct cl_ledger *l);
 void cl_ledger_bulk(struct cl_ledger *l, int on);
 /*
  * Checkpoint the WAL on a thread of its own (walckpt.c) instead of inside

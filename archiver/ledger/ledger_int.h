@@ -54,10 +54,14 @@ struct cl_ledger {
 	unsigned char seal_pk[32];
 	unsigned char seal_named[32]; /* the sealing key the log names (write
 	                                 mode): its checkpoints name it again */
-	unsigned char *batch_key;  /* the batch's key (in batch_mem), or NULL */
-	unsigned char *batch_mem;  /* sodium_malloc'd once, wiped after each batch:
-	                              batch key (32) || ephemeral secret (32) */
+	unsigned char *batch_key;  /* the key batch's key (in batch_mem), or NULL */
+	unsigned char *batch_mem;  /* sodium_malloc'd once, wiped when a key batch
+	                              ends: batch key (32) || ephemeral secret (32) */
 	unsigned char batch_eph[32]; /* its ephemeral public key */
+	int64_t batch_started;     /* monotonic ms when the key batch began */
+	uint32_t batch_keys;       /* payload keys it has wrapped */
+	int batch_fresh;           /* its key_batch row is in the open transaction */
+	int batch_span;            /* cl_ledger_key_batches(): across transactions */
 	struct cl_sealer *sealer;  /* for cl_ledger_append() */
 	struct cl_prepared *prep;
 	int64_t batch_id;

@@ -192,15 +192,30 @@ static void *committer_main(void *arg)
 	unsigned last = 0;    /* jobs in the previous commit */
 
 	cl_wx_appender_init(&ap, w->l);
+	/* One key batch serves the commits of a busy spell (ledger.h); it
+	 * ends once the committer has been idle for CL_KEY_BATCH_MS. */
+	if (!w->o.no_store)
+		cl_ledger_key_batches(w->l, 1);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		char *err = NULL;
 		uint64_t commits = 0;
-		int rc, kf = 0;
+		int rc, kf = 0, ended = w->o.no_store;
 
 		w->cwait = CW_IDLE;
-		while (w->head == NULL && !w->quit)
-			pthread_cond_wait(&w->work, &w->mu);
+		while (w->head == NULL && !w->quit) {
+			struct timespec until;
+
+			if (ended) {
+				pthread_cond_wait(&w->work, &w->mu);
+				continue;
+			}
+			cl_deadline(CLOCK_REALTIME, CL_KEY_BATCH_MS * 1000000L, &until);
+			if (pthread_cond_timedwait(&w->work, &w->mu, &until) == ETIMEDOUT) {
+				cl_ledger_end_key_batch(w->l);
+				ended = 1;
+			}
+		}
 		w->cwait = 0;
 		if (w->head == NULL)
 			break;
@@ -261,6 +276,8 @@ static void *committer_main(void *arg)
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
+	if (!w->o.no_store)
+		cl_ledger_key_batches(w->l, 0);
 	cl_wx_appender_release(&ap);
 	return NULL;
 }

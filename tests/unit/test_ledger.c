@@ -856,6 +856,137 @@ out:
 	cl_ledger_close(l);
 }
 
+/* ---- key batches span transactions (CL_KEY_BATCH_MS, _KEYS) ------------- */
+
+/* One integer from `sql` on the ledger's connection, or -1. */
+static long long one_int(struct cl_ledger *l, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(cl_ledger_sqlite(l), sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+#define KB_ROWS "SELECT count(*) FROM key_batch"
+#define KB_LAST "SELECT batch FROM sealed_key ORDER BY idx DESC LIMIT 1"
+
+static void test_key_batches(const char *dir)
+{
+	enum cl_append_outcome dup = CL_APPEND_NEW;
+	struct cl_verify_opts vo;
+	struct cl_verify_report vr;
+	struct cl_ledger *l = NULL;
+	struct cl_buf out;
+	unsigned char *sk = NULL;
+	char *err = NULL, *wal = fx_path(dir, "ledger.db-wal");
+	char key[32];
+	long long rows, batch;
+	uint64_t idx = 0, first;
+	off_t wal_max = 0;
+	unsigned i;
+	int ok;
+
+	cl_buf_init(&out, 1 << 16);
+	if (cl_ledger_open(dir, CL_OPEN_WRITE, &l, &err) != CL_OK) {
+		TAP_OK(0, "open for the key batch test: %s", err ? err : "?");
+		goto out;
+	}
+	rows = one_int(l, KB_ROWS);
+	first = cl_ledger_size(l);
+	ok = one_record_commits(l, "kb", CONV_A, 0, 2, wal, &wal_max, &err);
+	TAP_OK(ok && one_int(l, KB_ROWS) == rows + 2,
+	       "by default each commit has a key batch of its own (%s)", err ? err : "");
+	rows += 2;
+	cl_ledger_key_batches(l, 1);
+	ok = one_record_commits(l, "kb", CONV_A, 2, 5, wal, &wal_max, &err);
+	batch = one_int(l, KB_LAST);
+	TAP_OK(ok && one_int(l, KB_ROWS) == rows + 1,
+	       "with cl_ledger_key_batches, three one-record commits share one (%s)",
+	       err ? err : "");
+	/* A rollback keeps a key batch whose row an earlier commit stored. */
+	ok = cl_ledger_begin(l, &err) == CL_OK &&
+		fx_record(l, "k-kb-rb", CONV_A, pts[0], "fp-kb-rb", T0, &idx, &dup) == CL_OK;
+	cl_ledger_rollback(l);
+	ok = ok && one_record_commits(l, "kb", CONV_A, 5, 6, wal, &wal_max, &err);
+	TAP_OK(ok && one_int(l, KB_ROWS) == rows + 1 && one_int(l, KB_LAST) == batch,
+	       "after a rollback the next commit goes on with the same key batch");
+	/* An idle service ends it; so does the first commit past CL_KEY_BATCH_MS. */
+	cl_ledger_end_key_batch(l);
+	ok = one_record_commits(l, "kb", CONV_A, 6, 7, wal, &wal_max, &err);
+	batch = one_int(l, KB_LAST);
+	TAP_OK(ok && one_int(l, KB_ROWS) == rows + 2,
+	       "after cl_ledger_end_key_batch the next commit begins another");
+	usleep((CL_KEY_BATCH_MS + 100) * 1000);
+	ok = one_record_commits(l, "kb", CONV_A, 7, 8, wal, &wal_max, &err) &&
+		one_record_commits(l, "kb", CONV_A, 8, 9, wal, &wal_max, &err);
+	TAP_OK(ok && one_int(l, KB_ROWS) == rows + 3 && one_int(l, KB_LAST) > batch,
+	       "a commit past CL_KEY_BATCH_MS ends its key batch; the next begins another");
+	rows += 3;
+	cl_ledger_close(l);
+	l = NULL;
+
+	/* A new handle's key batch, begun in a transaction that rolls back,
+	 * is gone with its row: the next commit starts another. */
+	if (cl_ledger_open(dir, CL_OPEN_WRITE, &l, &err) != CL_OK) {
+		TAP_OK(0, "reopen: %s", err ? err : "?");
+		goto out;
+	}
+	cl_ledger_key_batches(l, 1);
+	batch = one_int(l, KB_LAST);
+	ok = cl_ledger_begin(l, &err) == CL_OK &&
+		fx_record(l, "k-kb-rb2", CONV_A, pts[1], "fp-kb-rb2", T0, &idx, &dup) == CL_OK;
+	cl_ledger_rollback(l);
+	ok = ok && one_record_commits(l, "kb", CONV_A, 9, 10, wal, &wal_max, &err);
+	TAP_OK(ok && one_int(l, KB_ROWS) == rows + 1 && one_int(l, KB_LAST) > batch &&
+	       one_int(l, "SELECT count(*) FROM sealed_key k LEFT JOIN key_batch b"
+			  " ON b.id = k.batch WHERE b.id IS NULL") == 0,
+	       "a new handle's key batch rolled back with its transaction; the next"
+	       " commit began another, and every sealed key names a stored batch");
+	/* At CL_KEY_BATCH_KEYS payload keys a key batch ends, mid-transaction. */
+	ok = cl_ledger_begin(l, &err) == CL_OK;
+	for (i = 0; ok && i < CL_KEY_BATCH_KEYS; i++) {
+		snprintf(key, sizeof(key), "k-kbn%u", i);
+		ok = fx_record(l, key, CONV_B, pts[i % 3], key, T0 + i, &idx, &dup) == CL_OK;
+	}
+	ok = ok && cl_ledger_commit(l, &err) == CL_OK;
+	TAP_OK(ok && one_int(l, KB_ROWS) == rows + 2 &&
+	       one_int(l, "SELECT max(c) FROM (SELECT count(*) c FROM sealed_key"
+			  " GROUP BY batch)") == CL_KEY_BATCH_KEYS,
+	       "no key batch wraps more than CL_KEY_BATCH_KEYS payload keys (%s)",
+	       err ? err : "");
+	cl_ledger_close(l);
+	l = NULL;
+
+	memset(&vo, 0, sizeof(vo));
+	TAP_OK(cl_verify(dir, &vo, &vr, &err) == CL_OK && vr.problem == NULL,
+	       "the archive verifies with key batches across commits (%s)",
+	       vr.problem ? vr.problem : err ? err : "");
+	cl_verify_report_release(&vr);
+	if (cl_vault_unlock_seal(dir, (const unsigned char *)FX_PASS, strlen(FX_PASS),
+				 &sk, &err) != CL_OK ||
+	    cl_ledger_open(dir, CL_OPEN_READ, &l, &err) != CL_OK) {
+		TAP_OK(0, "unlock and open: %s", err ? err : "?");
+		goto out;
+	}
+	ok = 1;
+	for (i = 0; i < 10; i++) {
+		cl_buf_reset(&out);
+		ok &= cl_ledger_open_payload(l, first + i, sk, &out, &err) == CL_OK &&
+		      out.len == strlen(pts[i % 3]) && memcmp(out.data, pts[i % 3], out.len) == 0;
+	}
+	TAP_OK(ok, "payloads sealed in a key batch's later commits open with the sealing key");
+out:
+	free(err);
+	free(wal);
+	cl_ledger_close(l);
+	sodium_free(sk);
+	cl_buf_release(&out);
+}
+
 int main(void)
 {
 	char *scratch, *dir;
@@ -882,6 +1013,7 @@ int main(void)
 	test_two_writers(dir);
 	test_bg_checkpoint(dir);
 	test_bulk(dir);
+	test_key_batches(dir);
 	free(k.name);
 	TAP_EQ_INT(fx_rm_tree(scratch), 0, "scratch directory removed");
 	free(dir);
