@@ -302,8 +302,8 @@ int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err);
  * with the archive's sealing key wraps payload keys.  By default a key
  * batch ends with its transaction.  A service that commits many small
  * transactions may let one go on across them (on = 1): two X25519
- * operations, about 140 µs here, were a tenth of `wechat serve`'s CPU per
- * answer.  A key batch then still ends (its key wiped) at the first commit
+ * operations, about 140 us here, were a tenth of `wechat serve`'s CPU per
+ * answer (the receivers, webhook and wechat serve, use this).  A key batch then still ends (its key wiped) at the first commit
  * after CL_KEY_BATCH_MS from its start or after CL_KEY_BATCH_KEYS payload
  * keys, at a rollback that took its row, at cl_ledger_end_key_batch() and
  * when the handle closes.  The service must call cl_ledger_end_key_batch()

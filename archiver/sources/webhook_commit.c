@@ -410,14 +410,32 @@ fail:
 	return -1;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void *cl_webhook_committer_main(void *arg)
 {
 	struct cl_webhook *w = arg;
 	struct job *batch, *j, *next;
+	int64_t kb_last = 0;    /* monotonic ms of the last commit; 0: no key batch */
 
+	/* One key batch serves the commits of a busy spell (ledger.h); it
+	 * ends once the committer has been idle for CL_KEY_BATCH_MS. */
+	cl_ledger_key_batches(w->l, 1);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		uint64_t commits;
+
+		if (kb_last && w->head == NULL && !w->quit &&
+		    mono_ms() - kb_last >= CL_KEY_BATCH_MS) {
+			cl_ledger_end_key_batch(w->l);
+			kb_last = 0;
+		}
 
 		if (w->head == NULL && !w->quit) {
 			if (w->dl_done) {
@@ -428,6 +446,7 @@ void *cl_webhook_committer_main(void *arg)
 				memset(&w->dl, 0, sizeof(w->dl));
 				pthread_mutex_unlock(&w->mu);
 				mrc = commit_media(w, &d);
+				kb_last = mono_ms();
 				if (d.data)
 					sodium_memzero(d.data, d.len);
 				free(d.data);
@@ -455,7 +474,19 @@ void *cl_webhook_committer_main(void *arg)
 				}
 				continue;
 			}
-			if (w->token && !w->dl_busy && w->next_check != INT64_MAX) {
+			if (kb_last) {
+				/* wake to end the key batch, or for the media
+				 * check if that comes first */
+				struct timespec until;
+
+				cl_deadline(CLOCK_REALTIME, CL_KEY_BATCH_MS * 1000000L, &until);
+				if (w->token && !w->dl_busy && w->next_check != INT64_MAX &&
+				    (time_t)w->next_check < until.tv_sec) {
+					until.tv_sec = (time_t)w->next_check;
+					until.tv_nsec = 0;
+				}
+				pthread_cond_timedwait(&w->work, &w->mu, &until);
+			} else if (w->token && !w->dl_busy && w->next_check != INT64_MAX) {
 				struct timespec until;
 
 				until.tv_sec = (time_t)w->next_check;
@@ -485,6 +516,7 @@ void *cl_webhook_committer_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		commits = commit_batch(w, batch);
+		kb_last = mono_ms();
 
 		pthread_mutex_lock(&w->mu);
 		w->st.commits += commits;
@@ -501,6 +533,7 @@ void *cl_webhook_committer_main(void *arg)
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
+	cl_ledger_key_batches(w->l, 0);
 	return NULL;
 }
 

@@ -20,7 +20,8 @@
 #   - media: downloaded as attachments, expired ids (40007) as coverage;
 #   - acceptance 4: an openid (route A, via cgi-bin/user/info) and an
 #     external_userid (微信客服, via kf/customer/batchget) with one unionid
-#     are one party: a hold on either covers both routes' conversations.
+#     are one party: a hold on either covers both routes' conversations;
+#   - key batches: a busy second's commits share few; an idle second ends one.
 . "$(dirname "$0")/lib.sh"
 
 SIM="$CL_ROOT/tests/wechat/sim.js"
@@ -296,5 +297,32 @@ if [ -n "$c1" ] && [ "$c1" = "$c2" ]; then ok "a hold on the external_userid cov
 else notok "hold on the external_userid: '$c2', on the openid: '$c1'"; fi
 if [ -n "$c3" ] && [ "${c3% in 1 conversation}" != "$c3" ]; then ok "a customer without a unionid is a party of its own ($c3)"
 else notok "another customer: '$c3'"; fi
+
+# ---- key batches ------------------------------------------------------------
+# key batches (ledger.h, CL_KEY_BATCH_MS): the commits of a busy spell
+# share one; none goes on across an idle second.  A one-second burst from 4
+# clients is at least answered/4 commits, and may use at most 3 key batches
+# (a new one at the first commit a second after the last began).
+KB="$T/kb"
+new_archive "$KB"
+start_serve "$KB" kb || { notok "serve starts on the key batch archive"; t_done; exit 1; }
+kb0=$(sql "$KB/ledger.db" "SELECT coalesce(max(idx), -1) FROM entry")
+node "$SIM" bench --url "http://127.0.0.1:$PORT" --seconds 1 --conc 4 >"$T/kb1" 2>&1
+kb1=$(sql "$KB/ledger.db" "SELECT max(idx) FROM entry")
+sleep 3
+node "$SIM" bench --url "http://127.0.0.1:$PORT" --seconds 1 --conc 4 >"$T/kb2" 2>&1
+kb2=$(sql "$KB/ledger.db" "SELECT max(idx) FROM entry")
+kbq="SELECT k.batch FROM sealed_key k JOIN entry e ON e.idx = k.idx WHERE e.kind = 'text'"
+n1=$(sql "$KB/ledger.db" "SELECT count(DISTINCT batch) FROM ($kbq AND k.idx > $kb0 AND k.idx <= $kb1)")
+a1=$(sed -n 's/^answered \([0-9]*\) .*/\1/p' "$T/kb1")
+if [ "${a1:-0}" -ge 16 ] && [ "$n1" -ge 1 ] && [ "$n1" -le 3 ]; then
+	ok "a busy second's commits share key batches ($a1 pushes, $n1 key batches)"
+else notok "burst: ${a1:-?} pushes answered in $n1 key batches (want >= 16 in 1..3)"; fi
+shared=$(sql "$KB/ledger.db" "SELECT count(*) FROM ($kbq AND k.idx > $kb0 AND k.idx <= $kb1 INTERSECT $kbq AND k.idx > $kb1 AND k.idx <= $kb2)")
+n2=$(sql "$KB/ledger.db" "SELECT count(DISTINCT batch) FROM ($kbq AND k.idx > $kb1 AND k.idx <= $kb2)")
+if [ "$shared" -eq 0 ] && [ "$n2" -ge 1 ]; then ok "after an idle second the next commit begins another key batch"
+else notok "bursts 3 s apart share $shared key batches (second burst: $n2)"; fi
+expect_exit "verify exits 0 with key batches across commits" 0 "$CHATLEDGER" verify -a "$KB"
+kill "$srv"; wait "$srv" 2>/dev/null; srv=""
 
 t_done

@@ -187,6 +187,12 @@ for k in $kinds; do
 done
 [ -z "$missing" ] && ok "every sample kind is archived under its kind ($(tr '\n' ' ' <"$T/kinds"))" ||
 	notok "sample kinds missing from the archive:$missing"
+# One key batch serves the committer's commits while they follow each
+# other (ledger.h, CL_KEY_BATCH_MS): the bodies, one commit each, used fewer.
+nkb=$(sql "$A/ledger.db" "SELECT count(DISTINCT batch) FROM sealed_key WHERE idx >= $before")
+[ "$nkb" -ge 1 ] && [ "$nkb" -lt "$nbodies" ] &&
+	ok "the $nbodies one-body commits shared key batches ($nkb)" ||
+	notok "the $nbodies one-body commits used $nkb key batches"
 
 code=$(post "$SAMPLES/bindambc_textMessage.json")
 expect_status "replaying a body: 200" 200 "$code"
