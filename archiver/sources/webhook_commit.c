@@ -478,8 +478,9 @@ void *cl_webhook_committer_main(void *arg)
 				/* wake to end the key batch, or for the media
 				 * check if that comes first */
 				struct timespec until;
+				int64_t left = kb_last + CL_KEY_BATCH_MS - mono_ms();
 
-				cl_deadline(CLOCK_REALTIME, CL_KEY_BATCH_MS * 1000000L, &until);
+				cl_deadline(CLOCK_REALTIME, (left > 0 ? left : 0) * 1000000L, &until);
 				if (w->token && !w->dl_busy && w->next_check != INT64_MAX &&
 				    (time_t)w->next_check < until.tv_sec) {
 					until.tv_sec = (time_t)w->next_check;

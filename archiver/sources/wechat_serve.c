@@ -201,17 +201,14 @@ static void *committer_main(void *arg)
 		char *err = NULL;
 		uint64_t commits = 0;
 		int rc, kf = 0, ended = w->o.no_store;
+		struct timespec idle_end;   /* idle since the last commit: the key batch ends then */
 
 		w->cwait = CW_IDLE;
+		cl_deadline(CLOCK_REALTIME, CL_KEY_BATCH_MS * 1000000L, &idle_end);
 		while (w->head == NULL && !w->quit) {
-			struct timespec until;
-
 			if (ended) {
 				pthread_cond_wait(&w->work, &w->mu);
-				continue;
-			}
-			cl_deadline(CLOCK_REALTIME, CL_KEY_BATCH_MS * 1000000L, &until);
-			if (pthread_cond_timedwait(&w->work, &w->mu, &until) == ETIMEDOUT) {
+			} else if (pthread_cond_timedwait(&w->work, &w->mu, &idle_end) == ETIMEDOUT) {
 				cl_ledger_end_key_batch(w->l);
 				ended = 1;
 			}
