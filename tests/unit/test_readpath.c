@@ -204,6 +204,20 @@ static int scan_one(void *ctx, uint64_t index, const unsigned char *leaf, size_t
 	return 0;
 }
 
+/* One batch that rebuilds the attribute index from entry.attrs. */
+static int rebuild_index(struct cl_ledger *l, char **err)
+{
+	int rc = cl_ledger_begin(l, err);
+
+	if (rc != CL_OK)
+		return rc;
+	rc = cl_attrix_rebuild(l, err);
+	if (rc == CL_OK)
+		return cl_ledger_commit(l, err);
+	cl_ledger_rollback(l);
+	return rc;
+}
+
 /* Does a lookup of type=value equal the scan?  *n gets the count. */
 static int lookup_matches(struct cl_ledger *l, const char *type, const char *value,
 			  size_t *n)
@@ -439,13 +453,7 @@ int main(void)
 
 	/* A rebuilt index equals the incremental one. */
 	index_rows(dir, &rows1, 0, 0, &n_at, &n_from);
-	if ((rc = cl_ledger_begin(l, &err)) == CL_OK) {
-		rc = cl_attrix_rebuild(l, &err);
-		if (rc == CL_OK)
-			rc = cl_ledger_commit(l, &err);
-		else
-			cl_ledger_rollback(l);
-	}
+	rc = rebuild_index(l, &err);
 	TAP_EQ_INT(rc, CL_OK, "rebuild the index");
 	index_rows(dir, &rows2, 0, 0, &n_at, &n_from);
 	TAP_OK(rows1.len > 0 && rows1.len == rows2.len && memcmp(rows1.data, rows2.data, rows1.len) == 0,
@@ -582,13 +590,7 @@ int main(void)
 		uint64_t e;
 
 		cl_ledger_set_attr_defer(l, 0);   /* every commit writes every row */
-		if ((rc = cl_ledger_begin(l, &err)) == CL_OK) {
-			rc = cl_attrix_rebuild(l, &err);   /* from a clean index */
-			if (rc == CL_OK)
-				rc = cl_ledger_commit(l, &err);
-			else
-				cl_ledger_rollback(l);
-		}
+		rc = rebuild_index(l, &err);       /* from a clean index */
 		if (rc == CL_OK && (rc = cl_ledger_begin(l, &err)) == CL_OK) {
 			for (e = 100; rc == CL_OK && e < 600; e += 4)
 				rc = cl_ledger_erase(l, e, "test", "test", &already, &err);
@@ -605,13 +607,7 @@ int main(void)
 		TAP_OK(lookup_matches(l, "party", "p3", &n) && lookup_matches(l, "label", "seven", &n),
 		       "lookups = scans after the batch of erasures");
 		index_rows(dir, &rows1, 0, 0, &n_at, &n_from);
-		if ((rc = cl_ledger_begin(l, &err)) == CL_OK) {
-			rc = cl_attrix_rebuild(l, &err);
-			if (rc == CL_OK)
-				rc = cl_ledger_commit(l, &err);
-			else
-				cl_ledger_rollback(l);
-		}
+		rc = rebuild_index(l, &err);
 		index_rows(dir, &rows2, 0, 0, &n_at, &n_from);
 		TAP_OK(rc == CL_OK && rows1.len > 0 && rows1.len == rows2.len &&
 		       memcmp(rows1.data, rows2.data, rows1.len) == 0,
