@@ -300,15 +300,18 @@ int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err);
 /*
  * Key batches (FORMAT.md §6.2): one ephemeral X25519 key whose shared key
  * with the archive's sealing key wraps payload keys.  By default a key
- * batch ends with its transaction.  A service that commits many small
- * transactions may let one go on across them (on = 1): two X25519
- * operations, about 140 us here, were a tenth of `wechat serve`'s CPU per
- * answer (the receivers, webhook and wechat serve, use this).  A key batch then still ends (its key wiped) at the first commit
- * after CL_KEY_BATCH_MS from its start or after CL_KEY_BATCH_KEYS payload
- * keys, at a rollback that took its row, at cl_ledger_end_key_batch() and
- * when the handle closes.  The service must call cl_ledger_end_key_batch()
- * once it has been idle for CL_KEY_BATCH_MS, so that no key that can
- * unwrap stored payload keys stays in memory longer than that.
+ * batch ends with its transaction (or after CL_KEY_BATCH_KEYS payload
+ * keys, whichever comes first).  A service that commits many small
+ * transactions may let one go on across them (on = 1; the receivers,
+ * webhook and wechat serve, do): the two X25519 operations that begin a
+ * key batch, about 140 us here, were a tenth of `wechat serve`'s CPU per
+ * answer.  A key batch then still ends (its key wiped) at the first
+ * commit CL_KEY_BATCH_MS or more after its start, after CL_KEY_BATCH_KEYS
+ * payload keys, at a rollback that took its row, at
+ * cl_ledger_end_key_batch() and when the handle closes.  The service must
+ * call cl_ledger_end_key_batch() once it has been idle for
+ * CL_KEY_BATCH_MS, so that no key that can unwrap stored payload keys
+ * stays in memory longer than that.
  */
 #define CL_KEY_BATCH_MS 1000
 #define CL_KEY_BATCH_KEYS 10000u
