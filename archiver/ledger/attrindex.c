@@ -19,7 +19,8 @@
  * complete (a writer of an older release appends without rows), and
  * readers read entry.attrs beyond it.  A writer creates the index (from
  * entry.attrs) in its first batch on an archive without it, and removes
- * an erased entry from its postings as its attrs are nulled.  The same
+ * an erased entry from its postings in the batch that nulls its attrs
+ * (from the stored rows at that batch's commit).  The same
  * batch also creates entry_type, a plain SQLite index on entry(type), so
  * that the few control and tombstone entries are listed without a full
  * scan.
@@ -49,6 +50,11 @@ struct posting {
 	size_t n, cap;
 };
 
+/* An erased entry to take out of the stored row of hash h. */
+struct removal {
+	uint64_t h, idx;
+};
+
 /*
  * Postings not yet written are kept across commits while they hold fewer
  * than `defer` entries (cl_ledger_set_attr_defer): a writer that commits
@@ -62,11 +68,6 @@ struct posting {
  * otherwise, or after a rollback, they are dropped and the next batch
  * completes the rows from entry.attrs.
  */
-/* An erased entry to take out of the stored row of hash h. */
-struct removal {
-	uint64_t h, idx;
-};
-
 struct cl_attrix {
 	struct cl_map64 slot;     /* h -> index into p[] */
 	struct posting *p;
