@@ -451,10 +451,19 @@ void cl_time_format(int64_t ms, char out[32])
 		 (unsigned)(rem % 60), (unsigned)msec);
 }
 
+int64_t cl_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void cl_deadline(clockid_t clock, long ns, struct timespec *ts)
 {
 	clock_gettime(clock, ts);
-	ts->tv_nsec += ns;
+	ts->tv_sec += (time_t)(ns / 1000000000L);
+	ts->tv_nsec += ns % 1000000000L;
 	if (ts->tv_nsec >= 1000000000L) {
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000L;

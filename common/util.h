@@ -126,7 +126,10 @@ void cl_time_format(int64_t ms, char out[32]);
 /* Wall clock in milliseconds since the epoch. */
 int64_t cl_time_now_ms(void);
 
-/* *ts = the time on `clock` `ns` nanoseconds from now (0 <= ns < 1e9), as
+/* Milliseconds on the monotonic clock (for intervals, not dates). */
+int64_t cl_mono_ms(void);
+
+/* *ts = the time on `clock` `ns` nanoseconds from now (ns >= 0), as
  * pthread_cond_timedwait wants it. */
 void cl_deadline(clockid_t clock, long ns, struct timespec *ts);
 

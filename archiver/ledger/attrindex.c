@@ -457,7 +457,7 @@ static int remove_from_row(struct cl_ledger *l, sqlite3_stmt *find, sqlite3_stmt
 			   sqlite3_stmt *ins, const struct removal *rm, size_t nrm,
 			   size_t *at, struct row_ctx *r, struct cl_buf *b, char **err)
 {
-	uint64_t h = rm[*at].h;
+	uint64_t h = rm[*at].h, last;
 	sqlite3_int64 first;
 	size_t i, k, kept = 0, removed = 0;
 	int rc, s;
@@ -480,6 +480,7 @@ static int remove_from_row(struct cl_ledger *l, sqlite3_stmt *find, sqlite3_stmt
 	sqlite3_reset(find);
 	if (rc)
 		return rc;
+	last = r->v[r->n - 1];
 	/* Both ascending: keep the row's entries that are not removed.  The
 	 * removals up to the row's last entry are done with; one past it is
 	 * in no row (always step past the removal that led here). */
@@ -493,7 +494,7 @@ static int remove_from_row(struct cl_ledger *l, sqlite3_stmt *find, sqlite3_stmt
 			r->v[kept++] = r->v[i];
 	}
 	k = *at;
-	while (*at < nrm && rm[*at].h == h && rm[*at].idx <= r->v[r->n - 1])
+	while (*at < nrm && rm[*at].h == h && rm[*at].idx <= last)
 		(*at)++;
 	if (*at == k)
 		(*at)++;
@@ -586,18 +587,17 @@ static void pending_remove(struct cl_attrix *x, uint64_t h, uint64_t idx)
 int cl_attrix_erase(struct cl_ledger *l, uint64_t idx, char **err)
 {
 	struct cl_attrix *x;
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	const unsigned char *a;
 	size_t n, i;
 	int rc = CL_OK, s;
 
 	if ((x = attrix_of(l)) == NULL)
 		return CL_ENOMEM;
-	if (sqlite3_prepare_v2(l->db, "SELECT attrs FROM entry WHERE idx = ?1", -1, &st,
-			       NULL) != SQLITE_OK) {
-		rc = cl_ledger_db_err(l, err, "erasing selector attributes");
-		goto out;
-	}
+	if ((rc = cl_ledger_prepare(l, &l->st_ix_attrs, "SELECT attrs FROM entry WHERE idx = ?1",
+				    err)))
+		return rc;
+	st = l->st_ix_attrs;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)idx);
 	s = sqlite3_step(st);
 	if (s == SQLITE_DONE || (s == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL))
@@ -632,7 +632,7 @@ int cl_attrix_erase(struct cl_ledger *l, uint64_t idx, char **err)
 		x->nrm++;
 	}
 out:
-	sqlite3_finalize(st);
+	sqlite3_reset(st);   /* a cached statement */
 	return rc;
 }
 

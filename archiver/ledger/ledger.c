@@ -173,14 +173,6 @@ static void lock_release(struct cl_ledger *l)
 	l->locked = 0;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Take the writer lock: a non-blocking attempt, then polling with a
  * growing pause (1..50 ms) until it is free or the bound has passed.  The
@@ -209,8 +201,8 @@ static int lock_acquire(struct cl_ledger *l, char **err)
 			goto out;
 		}
 		if (start == 0)
-			start = mono_ms();
-		waited = mono_ms() - start;
+			start = cl_mono_ms();
+		waited = cl_mono_ms() - start;
 		if (!l->told_wait && l->wait_fn &&
 		    (waited >= CL_LEDGER_WAIT_NOTE_MS ||
 		     (l->wait_limit_ms >= 0 && waited >= l->wait_limit_ms))) {
@@ -677,6 +669,7 @@ void cl_ledger_close(struct cl_ledger *l)
 	sqlite3_finalize(l->st_ix_shape);
 	sqlite3_finalize(l->st_ix_cover);
 	sqlite3_finalize(l->st_ix_cover_set);
+	sqlite3_finalize(l->st_ix_attrs);
 	cl_attrix_free(l);
 	if (l->db)
 		sqlite3_close(l->db);   /* ends a reader's read transaction */
@@ -851,6 +844,20 @@ void cl_ledger_end_key_batch(struct cl_ledger *l)
 	end_key_batch(l);
 }
 
+long long cl_ledger_key_batch_idle(struct cl_ledger *l)
+{
+	int64_t idle;
+
+	if (l->batch_key == NULL || l->in_batch)
+		return -1;
+	idle = cl_mono_ms() - l->batch_used;
+	if (idle >= CL_KEY_BATCH_MS) {
+		end_key_batch(l);
+		return -1;
+	}
+	return CL_KEY_BATCH_MS - idle;
+}
+
 void cl_ledger_rollback(struct cl_ledger *l)
 {
 	size_t i;
@@ -915,7 +922,7 @@ static int start_key_batch(struct cl_ledger *l, char **err)
 		goto out;
 	}
 	l->batch_id = sqlite3_last_insert_rowid(l->db);
-	l->batch_started = mono_ms();
+	l->batch_started = cl_mono_ms();
 	l->batch_keys = 0;
 	l->batch_fresh = 1;
 out:
@@ -1293,7 +1300,7 @@ static void space_check(struct cl_ledger *l)
 
 	if (l->space_fn == NULL)
 		return;
-	now = mono_ms();
+	now = cl_mono_ms();
 	if (l->space_checked && now - l->space_checked < CL_LEDGER_SPACE_CHECK_MS)
 		return;
 	l->space_checked = now;
@@ -1419,7 +1426,8 @@ int cl_ledger_commit(struct cl_ledger *l, char **err)
 	l->format = CL_ARCHIVE_FORMAT;
 	cl_map_release(&l->dirty_heads);
 	l->batch_fresh = 0;
-	if (!l->batch_span || mono_ms() - l->batch_started >= CL_KEY_BATCH_MS)
+	l->batch_used = cl_mono_ms();
+	if (!l->batch_span || l->batch_used - l->batch_started >= CL_KEY_BATCH_MS)
 		end_key_batch(l);
 	lock_release(l);
 out:

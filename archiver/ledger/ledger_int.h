@@ -59,6 +59,7 @@ struct cl_ledger {
 	                              ends: batch key (32) || ephemeral secret (32) */
 	unsigned char batch_eph[32]; /* its ephemeral public key */
 	int64_t batch_started;     /* monotonic ms when the key batch began */
+	int64_t batch_used;        /* ... and when a commit last kept it */
 	uint32_t batch_keys;       /* payload keys it has wrapped */
 	int batch_fresh;           /* its key_batch row is in the open transaction */
 	int batch_span;            /* cl_ledger_key_batches(): across transactions */
@@ -90,7 +91,7 @@ struct cl_ledger {
 	/* Each batch's own statements, prepared once per handle: parsing
 	 * them afresh cost a group commit more than its Ed25519 signature. */
 	sqlite3_stmt *st_count, *st_cp_have, *st_cp_ins, *st_frontier, *st_key_batch,
-		*st_ix_shape, *st_ix_cover, *st_ix_cover_set;
+		*st_ix_shape, *st_ix_cover, *st_ix_cover_set, *st_ix_attrs;
 };
 
 /* Finish the scrub an interrupted erasure left (meta 'scrub-pending'):

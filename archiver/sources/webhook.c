@@ -56,14 +56,6 @@
 #include "common/util.h"
 #include "common/banned.h"
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Copy at most `max` bytes of `s` into `out` for the log, escaping every
  * byte outside printable ASCII (and '%', '"', '\\') as %XX. */
 static void sanitise(char *out, size_t cap, const char *s, size_t max)
@@ -299,7 +291,7 @@ static void conn_deadline(struct cl_webhook *w, struct conn *k, int64_t ms)
 	if (k == NULL)
 		return;
 	pthread_mutex_lock(&w->cmu);
-	k->deadline = ms ? mono_ms() + ms : 0;
+	k->deadline = ms ? cl_mono_ms() + ms : 0;
 	pthread_mutex_unlock(&w->cmu);
 }
 
@@ -320,7 +312,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			return;
 		k->fd = ci->connect_fd;
 		pthread_mutex_lock(&w->cmu);
-		k->deadline = mono_ms() + w->header_ms;
+		k->deadline = cl_mono_ms() + w->header_ms;
 		k->next = w->conns;
 		if (w->conns)
 			w->conns->prev = k;
@@ -354,7 +346,7 @@ static void *reaper_main(void *arg)
 
 	pthread_mutex_lock(&w->cmu);
 	while (!w->reaper_quit) {
-		int64_t now = mono_ms();
+		int64_t now = cl_mono_ms();
 
 		for (k = w->conns; k; k = k->next) {
 			if (k->deadline == 0 || k->cut || now < k->deadline)
@@ -673,7 +665,7 @@ static struct req *req_new(const char *method, const char *url)
 		r->method = M_OTHER;
 	sanitise(r->method_s, sizeof(r->method_s), method, 10);
 	sanitise(r->path, sizeof(r->path), url, LOG_PATH_MAX / 3);   /* %XX */
-	r->started = mono_ms();
+	r->started = cl_mono_ms();
 	return r;
 }
 
@@ -744,7 +736,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
 		*upload_data_size = 0;
 		if (r->replied)
 			return MHD_YES;
-		if (mono_ms() - r->started > (int64_t)CL_WEBHOOK_UPLOAD_DEADLINE * 1000) {
+		if (cl_mono_ms() - r->started > (int64_t)CL_WEBHOOK_UPLOAD_DEADLINE * 1000) {
 			r->reason = "upload too slow";
 			return MHD_NO;
 		}
@@ -813,7 +805,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	ev.records = r->records;
 	ev.duplicates = r->duplicates;
 	ev.quarantined = r->quarantined;
-	ev.ms = (unsigned)(mono_ms() - r->started);
+	ev.ms = (unsigned)(cl_mono_ms() - r->started);
 
 	pthread_mutex_lock(&w->mu);
 	w->st.requests++;

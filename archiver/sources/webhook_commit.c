@@ -410,19 +410,10 @@ fail:
 	return -1;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void *cl_webhook_committer_main(void *arg)
 {
 	struct cl_webhook *w = arg;
 	struct job *batch, *j, *next;
-	int64_t kb_last = 0;    /* monotonic ms of the last commit; 0: no key batch */
 
 	/* One key batch serves the commits of a busy spell (ledger.h); it
 	 * ends once the committer has been idle for CL_KEY_BATCH_MS. */
@@ -431,13 +422,9 @@ void *cl_webhook_committer_main(void *arg)
 	for (;;) {
 		uint64_t commits;
 
-		if (kb_last && w->head == NULL && !w->quit &&
-		    mono_ms() - kb_last >= CL_KEY_BATCH_MS) {
-			cl_ledger_end_key_batch(w->l);
-			kb_last = 0;
-		}
-
 		if (w->head == NULL && !w->quit) {
+			long long kb;
+
 			if (w->dl_done) {
 				struct dl d = w->dl;
 				int mrc;
@@ -446,7 +433,6 @@ void *cl_webhook_committer_main(void *arg)
 				memset(&w->dl, 0, sizeof(w->dl));
 				pthread_mutex_unlock(&w->mu);
 				mrc = commit_media(w, &d);
-				kb_last = mono_ms();
 				if (d.data)
 					sodium_memzero(d.data, d.len);
 				free(d.data);
@@ -474,13 +460,13 @@ void *cl_webhook_committer_main(void *arg)
 				}
 				continue;
 			}
-			if (kb_last) {
+			kb = cl_ledger_key_batch_idle(w->l);
+			if (kb >= 0) {
 				/* wake to end the key batch, or for the media
 				 * check if that comes first */
 				struct timespec until;
-				int64_t left = kb_last + CL_KEY_BATCH_MS - mono_ms();
 
-				cl_deadline(CLOCK_REALTIME, (left > 0 ? left : 0) * 1000000L, &until);
+				cl_deadline(CLOCK_REALTIME, kb * 1000000L, &until);
 				if (w->token && !w->dl_busy && w->next_check != INT64_MAX &&
 				    (time_t)w->next_check < until.tv_sec) {
 					until.tv_sec = (time_t)w->next_check;
@@ -517,7 +503,6 @@ void *cl_webhook_committer_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		commits = commit_batch(w, batch);
-		kb_last = mono_ms();
 
 		pthread_mutex_lock(&w->mu);
 		w->st.commits += commits;

@@ -93,14 +93,6 @@ struct cl_wx_server {
 	struct cl_wx_serve_stats st;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void note(struct cl_wx_server *w, const char *fmt, ...) CL_PRINTF_LIKE(2, 3);
 static void note(struct cl_wx_server *w, const char *fmt, ...)
 {
@@ -194,23 +186,23 @@ static void *committer_main(void *arg)
 	cl_wx_appender_init(&ap, w->l);
 	/* One key batch serves the commits of a busy spell (ledger.h); it
 	 * ends once the committer has been idle for CL_KEY_BATCH_MS. */
-	if (!w->o.no_store)
-		cl_ledger_key_batches(w->l, 1);
+	cl_ledger_key_batches(w->l, 1);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		char *err = NULL;
 		uint64_t commits = 0;
-		int rc, kf = 0, ended = w->o.no_store;
-		struct timespec idle_end;   /* idle since the last commit: the key batch ends then */
+		int rc, kf = 0;
 
 		w->cwait = CW_IDLE;
-		cl_deadline(CLOCK_REALTIME, CL_KEY_BATCH_MS * 1000000L, &idle_end);
 		while (w->head == NULL && !w->quit) {
-			if (ended) {
+			long long kb = cl_ledger_key_batch_idle(w->l);
+			struct timespec until;
+
+			if (kb < 0) {
 				pthread_cond_wait(&w->work, &w->mu);
-			} else if (pthread_cond_timedwait(&w->work, &w->mu, &idle_end) == ETIMEDOUT) {
-				cl_ledger_end_key_batch(w->l);
-				ended = 1;
+			} else {
+				cl_deadline(CLOCK_REALTIME, kb * 1000000L, &until);
+				(void)pthread_cond_timedwait(&w->work, &w->mu, &until);
 			}
 		}
 		w->cwait = 0;
@@ -273,8 +265,7 @@ static void *committer_main(void *arg)
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
-	if (!w->o.no_store)
-		cl_ledger_key_batches(w->l, 0);
+	cl_ledger_key_batches(w->l, 0);
 	cl_wx_appender_release(&ap);
 	return NULL;
 }
@@ -367,12 +358,12 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	while (!w->wquit) {
 		struct timespec until;
-		int kf = w->kf_due || mono_ms() - last_kf >= (int64_t)KF_POLL_S * 1000;
+		int kf = w->kf_due || cl_mono_ms() - last_kf >= (int64_t)KF_POLL_S * 1000;
 
 		w->kf_due = 0;
 		pthread_mutex_unlock(&w->mu);
 		if (kf)
-			last_kf = mono_ms();
+			last_kf = cl_mono_ms();
 		worker_round(w, l, kf);
 		pthread_mutex_lock(&w->mu);
 		if (w->wquit || w->kf_due)
@@ -695,7 +686,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		if (r == NULL)
 			return MHD_NO;
 		*con_cls = r;
-		r->started = mono_ms();
+		r->started = cl_mono_ms();
 		(void)cl_fmt(r->method, sizeof(r->method), "%s",
 			     strcmp(method, "GET") == 0 ? "GET" : strcmp(method, "POST") == 0
 			     ? "POST" : "OTHER");
@@ -783,7 +774,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	ev.records = r->records;
 	ev.duplicates = r->duplicates;
 	ev.quarantined = r->quarantined;
-	ev.ms = (unsigned)(mono_ms() - r->started);
+	ev.ms = (unsigned)(cl_mono_ms() - r->started);
 	pthread_mutex_lock(&w->mu);
 	w->st.requests++;
 	if (r->status == 200 && r->post)

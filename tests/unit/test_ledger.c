@@ -926,6 +926,14 @@ static void test_key_batches(const char *dir)
 	TAP_OK(ok && one_int(l, KB_ROWS) == rows + 3 && one_int(l, KB_LAST) > batch,
 	       "a commit past CL_KEY_BATCH_MS ends its key batch; the next begins another");
 	rows += 3;
+	/* What a service calls when idle: time left while a commit kept the
+	 * key batch within CL_KEY_BATCH_MS, then the end of it. */
+	TAP_OK(cl_ledger_key_batch_idle(l) >= 0 &&
+	       cl_ledger_key_batch_idle(l) <= CL_KEY_BATCH_MS,
+	       "cl_ledger_key_batch_idle: the open key batch's milliseconds left");
+	usleep((CL_KEY_BATCH_MS + 100) * 1000);
+	TAP_OK(cl_ledger_key_batch_idle(l) == -1 && cl_ledger_key_batch_idle(l) == -1,
+	       "... and after CL_KEY_BATCH_MS idle it ends it (-1: none open)");
 	cl_ledger_close(l);
 	l = NULL;
 
