@@ -178,6 +178,19 @@ static int last_report(void *ctx, uint64_t index, const unsigned char *leaf, siz
 		json_t *b = json_loadb((const char *)lf.body, lf.body_len, 0, NULL);
 
 		if (b) {
+			const char *now;
+			char ran[32];
+			int64_t now_ms;
+
+			/* when it ran (the entry's logged time), beside the
+			 * time it decided at ("now", which --now can move);
+			 * "moved" when they are more than an hour apart */
+			cl_time_format(lf.logged_at, ran);
+			json_object_set_new(b, "ran_at", json_string(ran));
+			now = json_string_value(json_object_get(b, "now"));
+			json_object_set_new(b, "moved", json_boolean(
+				now && cl_time_parse(now, strlen(now), &now_ms) == CL_OK &&
+				(now_ms - lf.logged_at > 3600000 || lf.logged_at - now_ms > 3600000)));
 			json_decref(*out);
 			*out = b;
 		}
@@ -487,8 +500,9 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		free(err);
 		err = NULL;
 	}
-	json_object_set_new(j, "retention", rep ? json_pack("{s:O, s:O, s:O, s:O, s:O}",
-		"last_run", json_object_get(rep, "now"), "policy", json_object_get(rep, "policy"),
+	json_object_set_new(j, "retention", rep ? json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}",
+		"last_run", json_object_get(rep, "now"), "ran_at", json_object_get(rep, "ran_at"),
+		"policy", json_object_get(rep, "policy"),
 		"erased", json_object_get(rep, "erased"), "held", json_object_get(rep, "held"),
 		"no_rule", json_object_get(rep, "no_rule")) : json_null());
 	/* off-site replication (archiver/replicate): lag and health */
@@ -536,16 +550,25 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		if (s.by_type[CL_ENTRY_QUARANTINE])
 			printf("attention    %" PRIu64 " quarantined items: show them with chatledger show --index (see chatledger-ingest(1))\n",
 			       s.by_type[CL_ENTRY_QUARANTINE]);
-		if (rep && json_object_get(rep, "no_rule"))
-			printf("retention    last run %s (policy %s): %lld erased, %lld held, "
+		if (rep && json_object_get(rep, "no_rule")) {
+			const char *at = json_string_value(json_object_get(rep, "now"));
+			const char *ran = json_string_value(json_object_get(rep, "ran_at"));
+			char as_of[64] = "";
+
+			/* a run with --now decided at another time than it ran */
+			if (at && ran && json_is_true(json_object_get(rep, "moved"))) {
+				(void)cl_fmt(as_of, sizeof(as_of), ", deciding as of %s", at);
+				at = ran;
+			}
+			printf("retention    last run %s (policy %s%s): %lld erased, %lld held, "
 			       "%lld records matched by no rule (kept by the default)\n",
-			       json_string_value(json_object_get(rep, "now")),
-			       json_string_value(json_object_get(rep, "policy")),
+			       at, json_string_value(json_object_get(rep, "policy")), as_of,
 			       (long long)json_integer_value(json_object_get(rep, "erased")),
 			       (long long)json_integer_value(json_object_get(rep, "held")),
 			       (long long)json_integer_value(json_object_get(rep, "no_rule")));
-		else
+		} else {
 			printf("retention    no run recorded yet (chatledger retain)\n");
+		}
 		if (json_object_get(j, "witness"))
 			witness_print(json_object_get(j, "witness"), s.last_checkpoint_size);
 		if (have_wa)

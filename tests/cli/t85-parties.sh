@@ -143,7 +143,9 @@ assert rep["erased"] + rep["attachments"] == int(sys.argv[4]) == len(tomb), rep
 assert sum(rep["per_rule"].values()) == rep["erased"] + rep["attachments"], rep
 PY
 expect_exit "status after the run" 0 "$CHATLEDGER" status -a "$A" --json
-expect_grep "status counts the records no rule matched at the last run" '"retention":{"erased":[0-9]*,"held":[0-9]*,"last_run":"2090-01-01T00:00:00.000Z","no_rule":0,"policy":"t85-erase-after-1y"}' "$T/out"
+expect_grep "status counts the records no rule matched at the last run" '"retention":{"erased":[0-9]*,"held":[0-9]*,"last_run":"2090-01-01T00:00:00.000Z","no_rule":0,"policy":"t85-erase-after-1y","ran_at":"20[0-9][0-9]-[0-9-]*T[0-9:.]*Z"}' "$T/out"
+expect_exit "status after the run, human" 0 "$CHATLEDGER" status -a "$A"
+expect_grep "status gives when a --now run ran, and the time it decided as of" '^retention    last run 20[0-9-]*T[0-9:.]*Z (policy t85-erase-after-1y, deciding as of 2090-01-01T00:00:00.000Z): ' "$T/out"
 expect_exit "retain --report, human" 0 "$CHATLEDGER" retain -a "$A" --report
 expect_grep "report names the policy" "policy t85-erase-after-1y" "$T/out"
 expect_grep "report gives the tombstone range" "tombstones in entries" "$T/out"
