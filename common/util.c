@@ -459,6 +459,13 @@ int64_t cl_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+unsigned cl_http_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 2 ? 2u : n > 16 ? 16u : (unsigned)n;
+}
+
 void cl_deadline(clockid_t clock, long ns, struct timespec *ts)
 {
 	clock_gettime(clock, ts);

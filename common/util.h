@@ -129,6 +129,11 @@ int64_t cl_time_now_ms(void);
 /* Milliseconds on the monotonic clock (for intervals, not dates). */
 int64_t cl_mono_ms(void);
 
+/* Request-handling threads for an HTTP server: one per online CPU,
+ * 2..16.  More threads than CPUs only contend for the CPUs and for the
+ * server's locks. */
+unsigned cl_http_threads(void);
+
 /* *ts = the time on `clock` `ns` nanoseconds from now (ns >= 0), as
  * pthread_cond_timedwait wants it. */
 void cl_deadline(clockid_t clock, long ns, struct timespec *ts);

@@ -904,14 +904,6 @@ static int open_listener(const char *spec, int *fd, char *addr, size_t cap,
 	return CL_OK;
 }
 
-/* Request-handling threads: one per CPU, 2..16. */
-static unsigned pool_size(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n < 2 ? 2u : n > 16 ? 16u : (unsigned)n;
-}
-
 static void webhook_free(struct cl_webhook *w)
 {
 	if (w->have_ps)
@@ -1111,7 +1103,7 @@ int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
 	w->d = MHD_start_daemon(flags | MHD_ALLOW_SUSPEND_RESUME,
 				0, NULL, NULL, on_access, w,
 				MHD_OPTION_LISTEN_SOCKET, (MHD_socket)w->lfd,
-				MHD_OPTION_THREAD_POOL_SIZE, pool_size(),
+				MHD_OPTION_THREAD_POOL_SIZE, cl_http_threads(),
 				MHD_OPTION_CONNECTION_TIMEOUT, timeout,
 				MHD_OPTION_CONNECTION_LIMIT, conns,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, per,
