@@ -10,6 +10,10 @@
 # the WhatsApp webhook).  Also prints the server's CPU time per answer in
 # each mode (utime + stime from /proc, microseconds): on a shared machine
 # the rates move with the load of other processes, the CPU cost much less.
+# The client's own CPU per answer and the machine's idle share are printed
+# too: the client runs on the same CPUs, so when the parse-only server
+# leaves CPU idle the baseline is the client's limit, and idle CPU in the
+# durable runs means answers waited on the disk, not on the CPU.
 #
 # Each concurrency is measured WX_ROUNDS times (default 3), the two modes
 # alternating, and the medians are printed (the ratio is the median of the
@@ -48,14 +52,21 @@ rate() { sed -n 's/.* rate \([0-9.]*\)\/s/\1/p'; }
 answered() { sed -n 's/^answered \([0-9]*\) .*/\1/p'; }
 # cpu PID: utime + stime of the process, in clock ticks
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# idle: "idle+iowait total" ticks of the whole machine
+idle() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat; }
 TCK=$(getconf CLK_TCK)
 
-# one MODE ROUND: one timed run; appends "rate cpu_us_per_answer" to $W/MODE
+# one MODE ROUND: one timed run; appends "rate server_cpu_us client_cpu_us
+# idle_percent" (CPU per answer; the machine's idle share) to $W/MODE
 one() {
 	if [ "$1" = base ]; then serve "$W/a" --no-store; else serve "$W/a"; fi
 	c0=$(cpu "$pid")
+	i0=$(idle)
 	node "$SIM" bench --url "$url" --seconds "$SECS" --conc "$c" >"$W/b"
-	echo "$(rate <"$W/b") $(( ($(cpu "$pid") - c0) * 1000000 / TCK / ($(answered <"$W/b") + 1) ))" >>"$W/$1"
+	i1=$(idle)
+	echo "$(rate <"$W/b") $(( ($(cpu "$pid") - c0) * 1000000 / TCK / ($(answered <"$W/b") + 1) ))" \
+		"$(sed -n 's/^client cpu \([0-9.]*\) .*/\1/p' "$W/b")" \
+		"$(echo "$i0 $i1" | awk '{ t = $4 - $2; printf "%.0f", (t > 0 ? 100 * ($3 - $1) / t : 0) }')" >>"$W/$1"
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 	pid=""
 }
@@ -72,9 +83,9 @@ for c in $CONNS; do
 	while [ $r -lt "$ROUNDS" ]; do
 		one base
 		one dur
-		paste "$W/base" "$W/dur" | tail -n 1 | awk '{ printf "%.3f\n", $3 / $1 }' >>"$W/ratios"
+		paste "$W/base" "$W/dur" | tail -n 1 | awk '{ printf "%.3f\n", $5 / $1 }' >>"$W/ratios"
 		r=$((r + 1))
 	done
 	stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from entry where type=1').fetchone()[0])" "$W/a/ledger.db")
-	echo "wechat serve, $c connections, median of $ROUNDS alternating runs: durable $(median 1 "$W/dur")/s ($stored records stored), parse-only baseline $(median 1 "$W/base")/s, ratio $(median 1 "$W/ratios") (each round: $(tr '\n' ' ' <"$W/ratios")); server CPU per answer: durable $(median 2 "$W/dur")us, parse-only $(median 2 "$W/base")us"
+	echo "wechat serve, $c connections, median of $ROUNDS alternating runs: durable $(median 1 "$W/dur")/s ($stored records stored), parse-only baseline $(median 1 "$W/base")/s, ratio $(median 1 "$W/ratios") (each round: $(tr '\n' ' ' <"$W/ratios")); server CPU per answer: durable $(median 2 "$W/dur")us, parse-only $(median 2 "$W/base")us; client CPU per answer: durable $(median 3 "$W/dur")us, parse-only $(median 3 "$W/base")us; machine idle: durable $(median 4 "$W/dur")%, parse-only $(median 4 "$W/base")%"
 done

@@ -321,7 +321,8 @@ function api(args) {
 
 // node sim.js bench --url URL --seconds S --conc C: safe-mode text pushes,
 // each a new MsgId, from C concurrent clients for S seconds; prints
-// "answered N rate R/s" (only "success" answers count).
+// "answered N failed F rate R/s" (only "success" answers count), then
+// "client cpu X us per answer" (this process's user + system time).
 async function bench(args) {
   const base = args.url, secs = Number(args.seconds || 5), conc = Number(args.conc || 32);
   const agent = new http.Agent({ keepAlive: true, maxSockets: conc });
@@ -349,7 +350,9 @@ async function bench(args) {
   const t0 = Date.now();
   await Promise.all(Array.from({ length: conc }, worker));
   const dt = (Date.now() - t0) / 1000;
+  const u = process.cpuUsage();
   console.log(`answered ${ok} failed ${bad} rate ${(ok / dt).toFixed(1)}/s`);
+  console.log(`client cpu ${((u.user + u.system) / Math.max(ok, 1)).toFixed(1)} us per answer`);
   agent.destroy();
 }
 
