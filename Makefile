@@ -203,4 +203,4 @@ install: $(O)/chatledger
 
 clean:
 	rm -rf build build-asan build-fuzz build-fuzz-lib demo-archive demo-archive.passphrase \
-	  demo-archive.bundle demo-archive.bundle.tar
+	  demo-archive.bundle demo-archive.bundle.tar demo-archive.wechat-token demo-archive.wechat.out
