@@ -13,7 +13,8 @@
 # The client's own CPU per answer and the machine's idle share are printed
 # too: the client runs on the same CPUs, so when the parse-only server
 # leaves CPU idle the baseline is the client's limit, and idle CPU in the
-# durable runs means answers waited on the disk, not on the CPU.
+# durable runs means answers waited (on the disk, or for the group commit
+# to gather), not on the CPU.
 #
 # Each concurrency is measured WX_ROUNDS times (default 3), the two modes
 # alternating, and the medians are printed (the ratio is the median of the
