@@ -423,7 +423,9 @@ void *cl_webhook_committer_main(void *arg)
 		uint64_t commits;
 
 		if (w->head == NULL && !w->quit) {
+			struct timespec until;
 			long long kb;
+			int timed;
 
 			if (w->dl_done) {
 				struct dl d = w->dl;
@@ -460,28 +462,22 @@ void *cl_webhook_committer_main(void *arg)
 				}
 				continue;
 			}
+			/* Sleep until work comes, or until the earlier of: the
+			 * open key batch's end, the next media check. */
 			kb = cl_ledger_key_batch_idle(w->l);
-			if (kb >= 0) {
-				/* wake to end the key batch, or for the media
-				 * check if that comes first */
-				struct timespec until;
-
+			timed = kb >= 0;
+			if (timed)
 				cl_deadline(CLOCK_REALTIME, kb * 1000000L, &until);
-				if (w->token && !w->dl_busy && w->next_check != INT64_MAX &&
-				    (time_t)w->next_check < until.tv_sec) {
-					until.tv_sec = (time_t)w->next_check;
-					until.tv_nsec = 0;
-				}
-				pthread_cond_timedwait(&w->work, &w->mu, &until);
-			} else if (w->token && !w->dl_busy && w->next_check != INT64_MAX) {
-				struct timespec until;
-
+			if (w->token && !w->dl_busy && w->next_check != INT64_MAX &&
+			    (!timed || (time_t)w->next_check < until.tv_sec)) {
 				until.tv_sec = (time_t)w->next_check;
 				until.tv_nsec = 0;
-				pthread_cond_timedwait(&w->work, &w->mu, &until);
-			} else {
-				pthread_cond_wait(&w->work, &w->mu);
+				timed = 1;
 			}
+			if (timed)
+				(void)pthread_cond_timedwait(&w->work, &w->mu, &until);
+			else
+				pthread_cond_wait(&w->work, &w->mu);
 			continue;
 		}
 		if (w->head == NULL)
