@@ -838,12 +838,6 @@ void cl_ledger_key_batches(struct cl_ledger *l, int on)
 		end_key_batch(l);
 }
 
-void cl_ledger_end_key_batch(struct cl_ledger *l)
-{
-	/* (In a transaction, the next payload begins another key batch.) */
-	end_key_batch(l);
-}
-
 long long cl_ledger_key_batch_idle(struct cl_ledger *l)
 {
 	int64_t idle;

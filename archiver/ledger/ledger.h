@@ -308,9 +308,10 @@ int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err);
  * answer.  A key batch then still ends (its key wiped) at the first
  * commit CL_KEY_BATCH_MS or more after its start, after CL_KEY_BATCH_KEYS
  * payload keys, at a rollback that took its row, at
- * cl_ledger_end_key_batch() and when the handle closes.  Outside a
- * transaction the service must call cl_ledger_key_batch_idle() when it
- * goes idle and again when the milliseconds it returns have passed: it
+ * cl_ledger_key_batches(l, 0) (the service stops) and when the handle
+ * closes.  Outside a transaction the service must call
+ * cl_ledger_key_batch_idle() when it goes idle and again when the
+ * milliseconds it returns have passed: it
  * ends the key batch once no commit has kept it for CL_KEY_BATCH_MS, so
  * that no key that can unwrap stored payload keys stays in memory longer
  * than that.  It returns -1 when no key batch is open (nothing to wait
@@ -319,7 +320,6 @@ int cl_ledger_set_cache(struct cl_ledger *l, unsigned kib, char **err);
 #define CL_KEY_BATCH_MS 1000
 #define CL_KEY_BATCH_KEYS 10000u
 void cl_ledger_key_batches(struct cl_ledger *l, int on);
-void cl_ledger_end_key_batch(struct cl_ledger *l);
 long long cl_ledger_key_batch_idle(struct cl_ledger *l);
 void cl_ledger_bulk(struct cl_ledger *l, int on);
 /*

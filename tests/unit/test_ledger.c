@@ -914,12 +914,14 @@ static void test_key_batches(const char *dir)
 	ok = ok && one_record_commits(l, "kb", CONV_A, 5, 6, wal, &wal_max, &err);
 	TAP_OK(ok && one_int(l, KB_ROWS) == rows + 1 && one_int(l, KB_LAST) == batch,
 	       "after a rollback the next commit goes on with the same key batch");
-	/* An idle service ends it; so does the first commit past CL_KEY_BATCH_MS. */
-	cl_ledger_end_key_batch(l);
+	/* A service that stops ends it; so does the first commit past
+	 * CL_KEY_BATCH_MS. */
+	cl_ledger_key_batches(l, 0);
+	cl_ledger_key_batches(l, 1);
 	ok = one_record_commits(l, "kb", CONV_A, 6, 7, wal, &wal_max, &err);
 	batch = one_int(l, KB_LAST);
 	TAP_OK(ok && one_int(l, KB_ROWS) == rows + 2,
-	       "after cl_ledger_end_key_batch the next commit begins another");
+	       "after cl_ledger_key_batches(l, 0) the next commit begins another");
 	usleep((CL_KEY_BATCH_MS + 100) * 1000);
 	ok = one_record_commits(l, "kb", CONV_A, 7, 8, wal, &wal_max, &err) &&
 		one_record_commits(l, "kb", CONV_A, 8, 9, wal, &wal_max, &err);
