@@ -18,6 +18,7 @@
 #include "archiver/ledger/leaf.h"
 #include "archiver/ledger/ledger.h"
 #include "archiver/ingest/record.h"
+#include "archiver/sources/webhook.h"
 #include "archiver/sources/wechat_status.h"
 #include "archiver/wa/phone.h"
 #include "archiver/wa/status.h"
@@ -417,6 +418,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	struct cl_ledger *l;
 	struct cl_ledger_stats s;
 	struct cl_wa_status wst;
+	struct cl_webhook_status wh;
 	char *err = NULL;
 	int c, rc, json = 0, have_wa, have_repl;
 	struct cl_repl_state rst;
@@ -477,6 +479,13 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		free(werr);
 		free(wc);
 	}
+	/* the WhatsApp Business Platform webhook: its last delivery */
+	cl_webhook_status(l, &wh);
+	if (wh.have)
+		json_object_set_new(j, "webhook", json_pack("{s:I, s:o, s:I}",
+			"records", (json_int_t)wh.records,
+			"last_delivery", wh.last_ms ? time_or_null(wh.last_ms) : json_null(),
+			"media_queued", (json_int_t)wh.media_queued));
 	{
 		json_t *wx = NULL;
 		char *xerr = NULL;
@@ -573,6 +582,20 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 			witness_print(json_object_get(j, "witness"), s.last_checkpoint_size);
 		if (have_wa)
 			wa_print(&wst);
+		if (wh.have) {
+			printf("webhook      WhatsApp Business Platform (webhook): ");
+			if (wh.last_ms) {
+				char at[32];
+
+				cl_time_format(wh.last_ms, at);
+				printf("last delivery stored %s, %" PRIu64 " %s from deliveries in all",
+				       at, wh.records, CL_PL(wh.records, "record", "records"));
+			} else {
+				printf("no delivery stored yet");
+			}
+			printf("; %" PRIu64 " media %s queued\n", wh.media_queued,
+			       CL_PL(wh.media_queued, "download", "downloads"));
+		}
 		if (json_object_get(j, "wechat"))
 			wechat_print(json_object_get(j, "wechat"));
 		if (have_repl)

@@ -955,6 +955,49 @@ static void stop_downloader(struct cl_webhook *w)
 	w->have_downloader = 0;
 }
 
+/* webhook_state (FORMAT.md, side tables): what `status` shows of the
+ * receiver.  Row "delivered": records stored from deliveries in all, and
+ * updated_at (ms) = the last commit that stored one. */
+static int state_init(struct cl_webhook *w, char **err)
+{
+	char *e = NULL;
+	int rc;
+
+	if (sqlite3_exec(cl_ledger_sqlite(w->l),
+			 "CREATE TABLE IF NOT EXISTS webhook_state(name TEXT PRIMARY KEY,"
+			 " value INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+			 NULL, NULL, &e) == SQLITE_OK)
+		return CL_OK;
+	rc = cl_error(err, CL_EIO, "cannot create webhook_state: %s", e ? e : "?");
+	sqlite3_free(e);
+	return rc;
+}
+
+void cl_webhook_status(struct cl_ledger *l, struct cl_webhook_status *st)
+{
+	sqlite3 *db = cl_ledger_sqlite(l);
+	sqlite3_stmt *q = NULL;
+
+	memset(st, 0, sizeof(*st));
+	/* A missing table (the receiver never ran here) fails to prepare. */
+	if (sqlite3_prepare_v2(db, "SELECT value, updated_at FROM webhook_state"
+			       " WHERE name = 'delivered'", -1, &q, NULL) != SQLITE_OK) {
+		sqlite3_finalize(q);
+		return;
+	}
+	st->have = 1;
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		st->records = (uint64_t)sqlite3_column_int64(q, 0);
+		st->last_ms = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM media_pending", -1, &q,
+			       NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		st->media_queued = (uint64_t)sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+}
+
 /* Copy the token and the URL, create media_pending, start curl. */
 static int media_init(struct cl_webhook *w, const struct cl_webhook_opts *o,
 		      char **err)
@@ -1072,6 +1115,8 @@ int cl_webhook_start(struct cl_ledger *l, const struct cl_webhook_opts *o,
 		rc = cl_error(err, CL_ENOMEM, "cannot protect the secrets' memory");
 		goto out;
 	}
+	if ((rc = state_init(w, err)))
+		goto out;
 	if (o->access_token && o->access_token_len &&
 	    (rc = media_init(w, o, err)))
 		goto out;

@@ -190,4 +190,14 @@ const char *cl_webhook_address(const struct cl_webhook *w);
  */
 void cl_webhook_stop(struct cl_webhook *w, struct cl_webhook_stats *st);
 
+/* What `status` shows of the receiver, from its side tables (no key
+ * needed): have = 0 if it never ran on this archive. */
+struct cl_webhook_status {
+	int have;
+	uint64_t records;        /* stored from deliveries, in all */
+	int64_t last_ms;         /* the last commit that stored one (0: none) */
+	uint64_t media_queued;   /* downloads still due (media_pending) */
+};
+void cl_webhook_status(struct cl_ledger *l, struct cl_webhook_status *st);
+
 #endif

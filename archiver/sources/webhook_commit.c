@@ -143,16 +143,42 @@ static int append_job(struct cl_webhook *w, struct job *j, char **err)
 	return rc;
 }
 
+/* webhook_state "delivered" += n, in the open transaction (a cached
+ * statement, finalized when the committer ends). */
+static int count_delivered(struct cl_webhook *w, uint64_t n, char **err)
+{
+	int s;
+
+	if (n == 0)
+		return CL_OK;
+	if (w->st_delivered == NULL &&
+	    sqlite3_prepare_v2(cl_ledger_sqlite(w->l), "INSERT INTO webhook_state(name, value,"
+			       " updated_at) VALUES ('delivered', ?1, ?2) ON CONFLICT(name) DO"
+			       " UPDATE SET value = value + ?1, updated_at = ?2", -1,
+			       &w->st_delivered, NULL) != SQLITE_OK)
+		return db_fail(w, err, "preparing the webhook_state update");
+	sqlite3_bind_int64(w->st_delivered, 1, (sqlite3_int64)n);
+	sqlite3_bind_int64(w->st_delivered, 2, cl_time_now_ms());
+	s = sqlite3_step(w->st_delivered);
+	sqlite3_reset(w->st_delivered);
+	return s == SQLITE_DONE ? CL_OK : db_fail(w, err, "updating webhook_state");
+}
+
 /* Append `list` (only its first job if `one`) in one batch and commit;
  * on failure *err may hold a message (caller frees). */
 static int commit_jobs(struct cl_webhook *w, struct job *list, int one,
 		       char **err)
 {
 	struct job *j;
+	uint64_t n = 0;
 	int rc = cl_ledger_begin(w->l, err);
 
-	for (j = list; rc == CL_OK && j; j = one ? NULL : j->next)
+	for (j = list; rc == CL_OK && j; j = one ? NULL : j->next) {
 		rc = append_job(w, j, err);
+		n += j->records;
+	}
+	if (rc == CL_OK)
+		rc = count_delivered(w, n, err);
 	if (rc == CL_OK)
 		rc = cl_ledger_commit(w->l, err);   /* rolls back on failure */
 	else
@@ -516,6 +542,8 @@ void *cl_webhook_committer_main(void *arg)
 	}
 	pthread_mutex_unlock(&w->mu);
 	cl_ledger_key_batches(w->l, 0);
+	sqlite3_finalize(w->st_delivered);
+	w->st_delivered = NULL;
 	return NULL;
 }
 

@@ -15,6 +15,7 @@
 
 #include <microhttpd.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "archiver/ingest/presealer.h"
 #include "archiver/ingest/record.h"
@@ -127,6 +128,7 @@ struct req {
 
 struct cl_webhook {
 	struct cl_ledger *l;
+	sqlite3_stmt *st_delivered;   /* the committer's webhook_state update */
 	const struct cl_record_opts *classify;   /* [labels], or NULL */
 	struct MHD_Daemon *d;
 	int lfd;                                 /* listening socket */

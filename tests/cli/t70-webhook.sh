@@ -198,6 +198,21 @@ code=$(post "$SAMPLES/bindambc_textMessage.json")
 expect_status "replaying a body: 200" 200 "$code"
 [ "$(field entries)" -eq "$after" ] && ok "... and stores nothing new" ||
 	notok "replaying a body stored something"
+# status shows the receiver: every record came from a delivery (the replay
+# stored nothing, so it does not count), and when the last one was stored
+"$CHATLEDGER" status -a "$A" --json >"$T/st.json"
+if python3 - "$T/st.json" "$records" <<'PY'
+import json, sys, time
+w = json.load(open(sys.argv[1]))["webhook"]
+assert w["records"] == int(sys.argv[2]), w
+t = time.mktime(time.strptime(w["last_delivery"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+assert abs(time.time() - t) < 600, w
+assert w["media_queued"] == 0, w
+PY
+then ok "status --json: webhook.records counts the $records delivered records, last_delivery is recent"
+else notok "status --json webhook section ($(cat "$T/st.json"))"; fi
+"$CHATLEDGER" status -a "$A" >"$T/st.txt"
+expect_grep "status: the webhook's last delivery" "^webhook      WhatsApp Business Platform (webhook): last delivery stored 20[0-9-]*T[0-9:.]*Z, $records records from deliveries in all; 0 media downloads queued$" "$T/st.txt"
 [ "$(log_count wh1 ' POST /webhook 200 records=0 duplicates=1 ' 1)" -ge 1 ] &&
 	ok "... and is logged as a duplicate" || notok "replay not logged as a duplicate"
 

@@ -70,8 +70,10 @@ log_count() {
 	echo "$got"
 }
 
-field() { # field NAME: a counter from `status --json`
-	"$CHATLEDGER" status -a "$A" --json | sed "s/.*\"$1\":\([0-9]*\).*/\1/"
+field() { # field NAME: a top-level counter from `status --json` (the
+	# sections have keys of the same names: webhook.records)
+	"$CHATLEDGER" status -a "$A" --json |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
 
 # wait_log LOG PATTERN WANT [TENTHS]: wait (default 15 s) for WANT lines of
